@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs every build, test and run dependency from Debian 12 packages. Idempotent; run as root.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+PKGS=(
+  build-essential cmake pkg-config clang-format
+  libssl-dev openssl libp11-kit-dev softhsm2 opensc
+  libbotan-2-dev liblmdb-dev lmdb-utils libmicrohttpd-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev googletest
+  pebble certbot lego dehydrated uacme python3-acme curl dnsutils
+  wrk nginx-light
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
