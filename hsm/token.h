@@ -5,11 +5,13 @@
 // Recovery: when a call fails with CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED,
 // CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT or CKR_USER_NOT_LOGGED_IN, the token reopens its
 // sessions, logs in again, re-finds every HsmKey by label and checks the public key still matches,
-// then retries the operation once. CKR_PIN_INCORRECT / CKR_PIN_LOCKED are never retried.
+// then retries the operation once. CKR_PIN_INCORRECT / CKR_PIN_LOCKED / CKR_PIN_EXPIRED are never
+// retried (kPermissionDenied), and after one such failure the token never tries the PIN again.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -72,15 +74,19 @@ class Token : public std::enable_shared_from_this<Token> {
  public:
   // Loads the module (once per path per process), finds the token by label, opens pool_size
   // sessions and logs in as CKU_USER. A wrong PIN fails at once with kPermissionDenied.
+  // PKCS#11 login state belongs to the process: while another Token of this process is logged
+  // in to the same token, C_Login answers CKR_USER_ALREADY_LOGGED_IN and the PIN is not checked.
   static Result<std::shared_ptr<Token>> Open(const TokenConfig& config, Secret user_pin);
 
   virtual ~Token() = default;
 
   // Generates a key pair on the token: private key CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE=true,
   // CKA_EXTRACTABLE=false, CKA_SIGN; public key CKA_TOKEN, CKA_VERIFY. CKA_ID = SHA-1 of the
-  // public key's DER (so certificates' SKI and the token agree). Refuses (kAlreadyExists) when an
-  // object with the label exists.
-  virtual Result<std::shared_ptr<HsmKey>> GenerateKeyPair(KeyType type, const std::string& label) = 0;
+  // public key's DER (so certificates' SKI and the token agree): precisely, of the
+  // subjectPublicKey BIT STRING contents, which is what OpenSSL puts in the SKI. Refuses
+  // (kAlreadyExists) when an object with the label exists.
+  virtual Result<std::shared_ptr<HsmKey>> GenerateKeyPair(KeyType type,
+                                                          const std::string& label) = 0;
 
   // Finds a private key (and its public key) by label; kNotFound if absent.
   virtual Result<std::shared_ptr<HsmKey>> FindKey(const std::string& label) = 0;
@@ -95,19 +101,29 @@ class Token : public std::enable_shared_from_this<Token> {
   virtual const TokenConfig& config() const = 0;
 
   // For fault tests: closes every session of the token's slot from inside the process, as a token
-  // restart would. The next operation goes through recovery.
+  // restart would. The next operation goes through recovery. Waits for in-flight PKCS#11 calls of
+  // this token to finish first (SoftHSM is not safe against closing a session mid-C_Sign).
   virtual Status CloseAllSessionsForTest() = 0;
 };
 
-// Initialises (or re-initialises!) the token in the first free slot, or the slot whose token has
-// this label, with an SO PIN, sets the user PIN. Refuses (kAlreadyExists) if a token with the label
-// is already initialised.
+// Initialises the token in the first slot whose token is not initialised yet, with the label and
+// SO PIN, then sets the user PIN (C_InitToken, re-enumerate slots to find it by label, C_Login as
+// SO, C_InitPIN). Refuses (kAlreadyExists) if a token with the label is already initialised; never
+// re-initialises a token. kResourceExhausted if no free slot.
 Status InitToken(const std::string& module_path, const std::string& token_label,
                  const Secret& so_pin, const Secret& user_pin);
 
 // The seam: an EVP_PKEY whose private-key operations go to the HSM key through this project's
-// OpenSSL 3 provider, so X509_sign, X509_REQ_sign, X509_CRL_sign and OCSP_basic_sign work with it.
-// The EVP_PKEY keeps the HsmKey alive.
+// OpenSSL 3 provider ("hsm-seam", registered in the default library context next to "default"),
+// so X509_sign, X509_REQ_sign, X509_CRL_sign and OCSP_basic_sign work with it. Digests: SHA-256/
+// 384/512 for RSA (PKCS#1 v1.5, or PSS via EVP_PKEY_CTX_set_rsa_padding with salt = digest
+// length), SHA-256/384 for ECDSA. The EVP_PKEY keeps the HsmKey alive. Its public half encodes and
+// compares like a software key (X509_set_pubkey, EVP_PKEY_eq, X509_check_private_key work).
 Result<ossl::Pkey> ToEvpPkey(std::shared_ptr<HsmKey> key);
+
+// When an OpenSSL call through the seam fails (X509_sign returns 0 ...), the OpenSSL error queue
+// only says "failed to sign". This returns (and clears) the HsmKey error behind the last failed
+// seam signature of the calling thread, e.g. {kUnavailable, "C_Sign: CKR_DEVICE_REMOVED"}.
+std::optional<Error> TakeLastSeamError();
 
 }  // namespace ca::hsm

@@ -1,0 +1,631 @@
+#include "appliance/ceremony/config.h"
+
+#include <arpa/inet.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <initializer_list>
+#include <set>
+
+namespace ca::ceremony {
+
+namespace {
+
+using nlohmann::json;
+
+std::unexpected<Error> Bad(std::string_view where, std::string_view what) {
+  return Fail(ErrorCode::kInvalidArgument, "config: " + std::string(where) + ": " + std::string(what));
+}
+
+std::string Join(std::string_view a, std::string_view b) {
+  return a.empty() ? std::string(b) : std::string(a) + "." + std::string(b);
+}
+
+std::string TypeName(const json& j) { return j.type_name(); }
+
+Status CheckKeys(const json& obj, std::string_view where,
+                 std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, value] : obj.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      return Bad(Join(where, key), "unknown key (allowed here: " + list + ")");
+    }
+  }
+  return Ok();
+}
+
+Result<const json*> GetObject(const json& obj, std::string_view where, std::string_view key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return Bad(Join(where, key), "missing (an object is required)");
+  if (!it->is_object()) return Bad(Join(where, key), "must be an object, got " + TypeName(*it));
+  return &*it;
+}
+
+Result<std::string> GetString(const json& obj, std::string_view where, std::string_view key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return Bad(Join(where, key), "missing (a string is required)");
+  if (!it->is_string()) return Bad(Join(where, key), "must be a string, got " + TypeName(*it));
+  std::string value = it->get<std::string>();
+  if (value.empty()) return Bad(Join(where, key), "must not be empty");
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7f) return Bad(Join(where, key), "contains a control character");
+  }
+  return value;
+}
+
+Result<int> GetDays(const json& obj, std::string_view where, std::string_view key, int fallback,
+                    int min, int max) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return fallback;
+  if (!it->is_number_integer()) {
+    return Bad(Join(where, key), "must be an integer, got " + TypeName(*it));
+  }
+  auto v = it->get<int64_t>();
+  if (v < min || v > max) {
+    return Bad(Join(where, key), "out of range: " + std::to_string(v) + " (allowed " +
+                                     std::to_string(min) + ".." + std::to_string(max) + " days)");
+  }
+  return static_cast<int>(v);
+}
+
+Result<std::vector<std::string>> GetStringList(const json& obj, std::string_view where,
+                                               std::string_view key) {
+  std::vector<std::string> out;
+  auto it = obj.find(key);
+  if (it == obj.end()) return out;
+  if (!it->is_array()) return Bad(Join(where, key), "must be an array of strings, got " + TypeName(*it));
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& e = (*it)[i];
+    std::string at = Join(where, key) + "[" + std::to_string(i) + "]";
+    if (!e.is_string()) return Bad(at, "must be a string, got " + TypeName(e));
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+struct KeyTypeEntry {
+  std::string_view name;
+  hsm::KeyType type;
+};
+constexpr KeyTypeEntry kKeyTypes[] = {{"rsa3072", hsm::KeyType::kRsa3072},
+                                      {"rsa4096", hsm::KeyType::kRsa4096},
+                                      {"ec-p256", hsm::KeyType::kEcP256},
+                                      {"ec-p384", hsm::KeyType::kEcP384}};
+
+// A key label: printable ASCII without spaces at the ends, at most 64 characters (PKCS#11 tools
+// show it; the engine finds keys by it).
+Status CheckLabel(std::string_view where, const std::string& label) {
+  if (label.size() > 64) return Bad(where, "longer than 64 characters");
+  for (unsigned char c : label) {
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) {
+      return Bad(where, "'" + label + "' may only contain letters, digits, '-', '_' and '.'");
+    }
+  }
+  return Ok();
+}
+
+// "key_type": one of the role's allowed types; absent means `fallback` when the role has one.
+Result<hsm::KeyType> GetKeyType(const json& obj, std::string_view where,
+                                std::initializer_list<hsm::KeyType> allowed,
+                                std::optional<hsm::KeyType> fallback) {
+  if (!obj.contains("key_type") && fallback) return *fallback;
+  std::string name = CA_TRY(GetString(obj, where, "key_type"));
+  std::string list;
+  for (auto t : allowed) list += (list.empty() ? "" : ", ") + std::string(KeyTypeLabel(t));
+  for (const auto& e : kKeyTypes) {
+    if (e.name == name && std::find(allowed.begin(), allowed.end(), e.type) != allowed.end()) {
+      return e.type;
+    }
+  }
+  return Bad(Join(where, "key_type"), "unsupported key type '" + name + "' (allowed: " + list + ")");
+}
+
+Result<KeySpec> GetKeySpec(const json& obj, std::string_view where,
+                           std::initializer_list<hsm::KeyType> allowed,
+                           std::optional<hsm::KeyType> fallback) {
+  KeySpec spec{};
+  spec.label = CA_TRY(GetString(obj, where, "key_label"));
+  CA_TRY_STATUS(CheckLabel(Join(where, "key_label"), spec.label));
+  spec.type = CA_TRY(GetKeyType(obj, where, allowed, fallback));
+  return spec;
+}
+
+struct SubjectAttr {
+  std::string_view key;       // config key
+  std::string_view openssl;   // OpenSSL short name
+  size_t max_len;
+};
+constexpr SubjectAttr kSubjectAttrs[] = {{"C", "C", 2},
+                                         {"ST", "ST", 128},
+                                         {"L", "L", 128},
+                                         {"O", "O", 64},
+                                         {"OU", "OU", 64},
+                                         {"organizationIdentifier", "organizationIdentifier", 64},
+                                         {"CN", "CN", 64}};
+
+Result<Subject> GetSubject(const json& obj, std::string_view where) {
+  std::string at = Join(where, "subject");
+  const json& s = *CA_TRY(GetObject(obj, where, "subject"));
+  CA_TRY_STATUS(CheckKeys(s, at, {"C", "ST", "L", "O", "OU", "organizationIdentifier", "CN"}));
+  Subject subject;
+  for (const auto& a : kSubjectAttrs) {
+    if (!s.contains(a.key)) continue;
+    std::string value = CA_TRY(GetString(s, at, a.key));
+    if (value.size() > a.max_len) {
+      return Bad(Join(at, a.key), "longer than " + std::to_string(a.max_len) + " bytes");
+    }
+    if (a.key == "C" && (value.size() != 2 || !std::isupper(static_cast<unsigned char>(value[0])) ||
+                         !std::isupper(static_cast<unsigned char>(value[1])))) {
+      return Bad(Join(at, "C"), "must be a two-letter upper-case country code");
+    }
+    if (a.key == "CN") subject.common_name = value;
+    subject.attributes.emplace_back(std::string(a.openssl), value);
+  }
+  if (subject.common_name.empty()) return Bad(Join(at, "CN"), "missing (a string is required)");
+  return subject;
+}
+
+// http(s) URL without characters that would need escaping or that OpenSSL's config syntax treats
+// specially (',' separates values).
+Status CheckUrl(std::string_view where, const std::string& url) {
+  if (!(url.starts_with("http://") || url.starts_with("https://"))) {
+    return Bad(where, "must be an http:// or https:// URL");
+  }
+  size_t host_start = url.find("//") + 2;
+  if (host_start >= url.size() || url[host_start] == '/') return Bad(where, "URL has no host");
+  for (unsigned char c : url) {
+    if (c <= 0x20 || c >= 0x7f || c == ',' || c == '"' || c == '\\') {
+      return Bad(where, "URL contains a space, ',' or a non-ASCII character");
+    }
+  }
+  return Ok();
+}
+
+enum class DnsNameUse {
+  kConstraint,  // a name constraint subtree: a leading '.' restricts it to subdomains
+  kHost,        // a subjectAltName dNSName: a host name, no wildcard
+};
+
+// Lower-case LDH labels (the names also go into OpenSSL's extension config syntax, which they
+// cannot break). A host name's last label is not all digits: that is an IPv4 address.
+Status CheckDnsName(std::string_view where, const std::string& name, DnsNameUse use) {
+  std::string_view n = name;
+  if (use == DnsNameUse::kConstraint && n.starts_with('.')) n.remove_prefix(1);
+  if (n.empty() || n.size() > 253) return Bad(where, "'" + name + "' is not a DNS name");
+  size_t start = 0;
+  std::string_view label;
+  while (start <= n.size()) {
+    size_t dot = n.find('.', start);
+    label = n.substr(start, dot == std::string_view::npos ? n.npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return Bad(where, "'" + name + "' is not a DNS name");
+    }
+    for (unsigned char c : label) {
+      if (!(std::islower(c) || std::isdigit(c) || c == '-')) {
+        return Bad(where, "'" + name + "' is not a lower-case DNS name");
+      }
+    }
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  if (use == DnsNameUse::kHost &&
+      std::all_of(label.begin(), label.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    return Bad(where, "'" + name + "' is an IP address, not a DNS name (list it in ip_addresses)");
+  }
+  return Ok();
+}
+
+// An IPv4 or IPv6 literal in inet_ntop's canonical form (so duplicates are found and the
+// certificate, manifest and transcript show one spelling); nullopt if `text` is not one.
+std::optional<std::string> CanonicalIpAddress(const std::string& text) {
+  unsigned char addr[sizeof(in6_addr)];
+  char out[INET6_ADDRSTRLEN];
+  int family = inet_pton(AF_INET, text.c_str(), addr) == 1    ? AF_INET
+               : inet_pton(AF_INET6, text.c_str(), addr) == 1 ? AF_INET6
+                                                              : 0;
+  if (family == 0 || inet_ntop(family, addr, out, sizeof(out)) == nullptr) return std::nullopt;
+  return std::string(out);
+}
+
+Status CheckPinSource(std::string_view where, const std::string& source) {
+  if (source.starts_with("file:") && source.size() > 5 && source[5] == '/') return Ok();
+  if (source.starts_with("env:") && source.size() > 4) return Ok();
+  return Bad(where, "must be \"file:/absolute/path\" or \"env:NAME\" (never the PIN itself)");
+}
+
+Result<TokenSection> GetToken(const json& root, bool init) {
+  const json& t = *CA_TRY(GetObject(root, "", "token"));
+  if (init) {
+    CA_TRY_STATUS(CheckKeys(t, "token", {"module", "label", "user_pin", "so_pin"}));
+  } else {
+    CA_TRY_STATUS(CheckKeys(t, "token", {"module", "label", "user_pin"}));
+  }
+  TokenSection token;
+  token.module_path = CA_TRY(GetString(t, "token", "module"));
+  if (!token.module_path.starts_with('/')) return Bad("token.module", "must be an absolute path");
+  token.label = CA_TRY(GetString(t, "token", "label"));
+  if (token.label.size() > 32) return Bad("token.label", "longer than 32 characters (PKCS#11 limit)");
+  token.user_pin_source = CA_TRY(GetString(t, "token", "user_pin"));
+  CA_TRY_STATUS(CheckPinSource("token.user_pin", token.user_pin_source));
+  if (init) {
+    token.so_pin_source = CA_TRY(GetString(t, "token", "so_pin"));
+    CA_TRY_STATUS(CheckPinSource("token.so_pin", token.so_pin_source));
+  }
+  return token;
+}
+
+Result<IssuerSection> GetIssuer(const json& root) {
+  const json& i = *CA_TRY(GetObject(root, "", "issuer"));
+  CA_TRY_STATUS(CheckKeys(i, "issuer", {"key_label", "certificate"}));
+  IssuerSection issuer;
+  issuer.key_label = CA_TRY(GetString(i, "issuer", "key_label"));
+  CA_TRY_STATUS(CheckLabel("issuer.key_label", issuer.key_label));
+  issuer.certificate_path = CA_TRY(GetString(i, "issuer", "certificate"));
+  return issuer;
+}
+
+Result<RootSection> GetRoot(const json& root) {
+  const json& r = *CA_TRY(GetObject(root, "", "root"));
+  CA_TRY_STATUS(CheckKeys(r, "root", {"key_label", "key_type", "subject", "validity_days"}));
+  RootSection out;
+  out.key = CA_TRY(GetKeySpec(
+      r, "root", {hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096, hsm::KeyType::kEcP384}, {}));
+  out.subject = CA_TRY(GetSubject(r, "root"));
+  out.validity_days = CA_TRY(GetDays(r, "root", "validity_days", 7305, kRootMinDays, kRootMaxDays));
+  return out;
+}
+
+Result<IntermediateSection> GetIntermediate(const json& root) {
+  const json& m = *CA_TRY(GetObject(root, "", "intermediate"));
+  CA_TRY_STATUS(CheckKeys(m, "intermediate",
+                          {"key_label", "key_type", "subject", "validity_days", "crl_url",
+                           "ca_issuers_url", "permitted_dns", "excluded_dns"}));
+  IntermediateSection out;
+  out.key = CA_TRY(
+      GetKeySpec(m, "intermediate", {hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096}, {}));
+  out.subject = CA_TRY(GetSubject(m, "intermediate"));
+  out.validity_days = CA_TRY(GetDays(m, "intermediate", "validity_days", 1826,
+                                     kIntermediateMinDays, kIntermediateMaxDays));
+  out.crl_url = CA_TRY(GetString(m, "intermediate", "crl_url"));
+  CA_TRY_STATUS(CheckUrl("intermediate.crl_url", out.crl_url));
+  out.ca_issuers_url = CA_TRY(GetString(m, "intermediate", "ca_issuers_url"));
+  CA_TRY_STATUS(CheckUrl("intermediate.ca_issuers_url", out.ca_issuers_url));
+  out.permitted_dns = CA_TRY(GetStringList(m, "intermediate", "permitted_dns"));
+  out.excluded_dns = CA_TRY(GetStringList(m, "intermediate", "excluded_dns"));
+  for (size_t i = 0; i < out.permitted_dns.size(); ++i) {
+    CA_TRY_STATUS(CheckDnsName("intermediate.permitted_dns[" + std::to_string(i) + "]",
+                               out.permitted_dns[i], DnsNameUse::kConstraint));
+  }
+  for (size_t i = 0; i < out.excluded_dns.size(); ++i) {
+    CA_TRY_STATUS(CheckDnsName("intermediate.excluded_dns[" + std::to_string(i) + "]",
+                               out.excluded_dns[i], DnsNameUse::kConstraint));
+  }
+  return out;
+}
+
+Result<OcspSignerSection> GetOcspSigner(const json& root) {
+  const json& o = *CA_TRY(GetObject(root, "", "ocsp_signer"));
+  CA_TRY_STATUS(CheckKeys(o, "ocsp_signer", {"key_label", "key_type", "subject", "validity_days"}));
+  OcspSignerSection out;
+  out.key = CA_TRY(GetKeySpec(
+      o, "ocsp_signer", {hsm::KeyType::kEcP256, hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096},
+      hsm::KeyType::kEcP256));
+  out.subject = CA_TRY(GetSubject(o, "ocsp_signer"));
+  out.validity_days =
+      CA_TRY(GetDays(o, "ocsp_signer", "validity_days", 365, kOcspMinDays, kOcspMaxDays));
+  return out;
+}
+
+Result<TlsServerSection> GetTlsServer(const json& root) {
+  const json& t = *CA_TRY(GetObject(root, "", "tls_server"));
+  CA_TRY_STATUS(CheckKeys(t, "tls_server",
+                          {"subject", "dns_names", "ip_addresses", "key_type", "validity_days"}));
+  TlsServerSection out;
+  out.subject = CA_TRY(GetSubject(t, "tls_server"));
+  std::set<std::string> seen;
+  auto dns = CA_TRY(GetStringList(t, "tls_server", "dns_names"));
+  for (size_t i = 0; i < dns.size(); ++i) {
+    std::string at = "tls_server.dns_names[" + std::to_string(i) + "]";
+    CA_TRY_STATUS(CheckDnsName(at, dns[i], DnsNameUse::kHost));
+    if (!seen.insert(dns[i]).second) return Bad(at, "'" + dns[i] + "' is listed twice");
+    out.names.dns_names.push_back(dns[i]);
+  }
+  auto ips = CA_TRY(GetStringList(t, "tls_server", "ip_addresses"));
+  for (size_t i = 0; i < ips.size(); ++i) {
+    std::string at = "tls_server.ip_addresses[" + std::to_string(i) + "]";
+    auto ip = CanonicalIpAddress(ips[i]);
+    if (!ip) return Bad(at, "'" + ips[i] + "' is not an IPv4 or IPv6 address");
+    if (!seen.insert(*ip).second) return Bad(at, "'" + ips[i] + "' is listed twice");
+    out.names.ip_addresses.push_back(*ip);
+  }
+  if (seen.empty()) {
+    return Bad("tls_server", "at least one name is required in dns_names or ip_addresses");
+  }
+  // CA/B BR 7.1.4.3: a subscriber certificate's CN, when present, is one of its SAN values.
+  const std::string& cn = out.subject.common_name;
+  if (!seen.contains(CanonicalIpAddress(cn).value_or(cn))) {
+    return Bad("tls_server.subject.CN",
+               "'" + cn + "' must also be listed in dns_names or ip_addresses");
+  }
+  out.key_type = CA_TRY(GetKeyType(t, "tls_server", {hsm::KeyType::kEcP256, hsm::KeyType::kRsa3072},
+                                   hsm::KeyType::kEcP256));
+  out.validity_days =
+      CA_TRY(GetDays(t, "tls_server", "validity_days", 397, kTlsServerMinDays, kTlsServerMaxDays));
+  return out;
+}
+
+struct ReasonName {
+  std::string_view name;
+  int code;
+};
+constexpr ReasonName kReasons[] = {{"unspecified", 0},        {"keyCompromise", 1},
+                                   {"cACompromise", 2},       {"affiliationChanged", 3},
+                                   {"superseded", 4},         {"cessationOfOperation", 5},
+                                   {"certificateHold", 6},    {"privilegeWithdrawn", 9},
+                                   {"aACompromise", 10}};
+
+// "2026-01-31T12:00:00Z" -> "20260131120000Z".
+Result<std::string> ParseUtcTime(std::string_view where, const std::string& text) {
+  auto digits = [&](size_t pos, size_t n) {
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(text[i]))) return false;
+    }
+    return true;
+  };
+  if (text.size() != 20 || !digits(0, 4) || text[4] != '-' || !digits(5, 2) || text[7] != '-' ||
+      !digits(8, 2) || text[10] != 'T' || !digits(11, 2) || text[13] != ':' || !digits(14, 2) ||
+      text[16] != ':' || !digits(17, 2) || text[19] != 'Z') {
+    return Bad(where, "must be a UTC time like 2026-01-31T12:00:00Z");
+  }
+  int month = std::stoi(text.substr(5, 2)), day = std::stoi(text.substr(8, 2));
+  int hour = std::stoi(text.substr(11, 2)), minute = std::stoi(text.substr(14, 2));
+  int second = std::stoi(text.substr(17, 2));
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) {
+    return Bad(where, "not a valid date and time");
+  }
+  return text.substr(0, 4) + text.substr(5, 2) + text.substr(8, 2) + text.substr(11, 2) +
+         text.substr(14, 2) + text.substr(17, 2) + "Z";
+}
+
+Result<RootCrlSection> GetRootCrl(const json& root) {
+  const json& c = *CA_TRY(GetObject(root, "", "root_crl"));
+  CA_TRY_STATUS(
+      CheckKeys(c, "root_crl", {"crl_number", "crl_number_file", "next_update_days", "revoked"}));
+  RootCrlSection out;
+  if (c.contains("crl_number") == c.contains("crl_number_file")) {
+    return Bad("root_crl", "exactly one of crl_number and crl_number_file is required");
+  }
+  if (c.contains("crl_number")) {
+    const json& n = c["crl_number"];
+    if (!n.is_number_unsigned() || n.get<uint64_t>() == 0 ||
+        n.get<uint64_t>() > (uint64_t{1} << 62)) {
+      return Bad("root_crl.crl_number", "must be a positive integer");
+    }
+    out.crl_number = n.get<uint64_t>();
+  } else {
+    out.crl_number_file = CA_TRY(GetString(c, "root_crl", "crl_number_file"));
+  }
+  out.next_update_days =
+      CA_TRY(GetDays(c, "root_crl", "next_update_days", 365, kCrlMinDays, kCrlMaxDays));
+  if (c.contains("revoked")) {
+    const json& list = c["revoked"];
+    if (!list.is_array()) return Bad("root_crl.revoked", "must be an array of objects");
+    std::set<std::string> seen;
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string at = "root_crl.revoked[" + std::to_string(i) + "]";
+      const json& e = list[i];
+      if (!e.is_object()) return Bad(at, "must be an object, got " + TypeName(e));
+      CA_TRY_STATUS(CheckKeys(e, at, {"serial", "reason", "revocation_date"}));
+      RevokedEntry entry;
+      std::string serial = CA_TRY(GetString(e, at, "serial"));
+      std::transform(serial.begin(), serial.end(), serial.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      if (serial.size() > 40 || !std::all_of(serial.begin(), serial.end(), [](unsigned char ch) {
+            return std::isxdigit(ch);
+          })) {
+        return Bad(at + ".serial", "must be a hexadecimal serial number of at most 20 bytes");
+      }
+      if (!seen.insert(serial).second) return Bad(at + ".serial", "listed twice");
+      entry.serial_hex = serial;
+      if (e.contains("reason")) {
+        std::string reason = CA_TRY(GetString(e, at, "reason"));
+        auto it = std::find_if(std::begin(kReasons), std::end(kReasons),
+                               [&](const ReasonName& r) { return r.name == reason; });
+        if (it == std::end(kReasons)) return Bad(at + ".reason", "unknown reason '" + reason + "'");
+        entry.reason = it->code;
+      }
+      if (e.contains("revocation_date")) {
+        std::string date = CA_TRY(GetString(e, at, "revocation_date"));
+        entry.revocation_date = CA_TRY(ParseUtcTime(at + ".revocation_date", date));
+      }
+      out.revoked.push_back(std::move(entry));
+    }
+  }
+  return out;
+}
+
+Status CheckTestCn(std::string_view where, const Subject& subject) {
+  if (subject.common_name.find("TEST") == std::string::npos) {
+    return Bad(Join(where, "subject.CN"),
+               "a staging certificate's CN must contain \"TEST\" (got '" + subject.common_name + "')");
+  }
+  return Ok();
+}
+
+// Rejects duplicate keys in any object (nlohmann keeps the last one silently).
+bool HasDuplicateKeys(std::string_view text, std::string* where) {
+  std::vector<std::set<std::string>> stack;
+  bool dup = false;
+  json::parser_callback_t cb = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) stack.emplace_back();
+    if (event == json::parse_event_t::object_end && !stack.empty()) stack.pop_back();
+    if (event == json::parse_event_t::key && !stack.empty()) {
+      std::string key = parsed.get<std::string>();
+      if (!stack.back().insert(key).second && !dup) {
+        dup = true;
+        *where = key;
+      }
+    }
+    return true;
+  };
+  json ignored = json::parse(text, cb, /*allow_exceptions=*/false);
+  return dup;
+}
+
+}  // namespace
+
+std::string_view CeremonyKindName(CeremonyKind kind) {
+  switch (kind) {
+    case CeremonyKind::kInitToken: return "init-token";
+    case CeremonyKind::kRoot: return "root";
+    case CeremonyKind::kIntermediate: return "intermediate";
+    case CeremonyKind::kOcspSigner: return "ocsp-signer";
+    case CeremonyKind::kRootCrl: return "root-crl";
+    case CeremonyKind::kTlsServer: return "tls-server";
+    case CeremonyKind::kStaging: return "staging";
+    case CeremonyKind::kAll: return "all";
+  }
+  return "?";
+}
+
+std::string_view KeyTypeLabel(hsm::KeyType type) {
+  for (const auto& e : kKeyTypes) {
+    if (e.type == type) return e.name;
+  }
+  return "?";
+}
+
+namespace {
+Result<CeremonyConfig> Parse(std::string_view text) {
+  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) return Bad("(file)", "not valid JSON");
+  if (!root.is_object()) return Bad("(file)", "the top level must be a JSON object");
+  std::string dup;
+  if (HasDuplicateKeys(text, &dup)) return Bad(dup, "key appears twice in one object");
+
+  CeremonyConfig config;
+  std::string kind = CA_TRY(GetString(root, "", "ceremony"));
+  constexpr CeremonyKind kinds[] = {CeremonyKind::kInitToken,  CeremonyKind::kRoot,
+                                    CeremonyKind::kIntermediate, CeremonyKind::kOcspSigner,
+                                    CeremonyKind::kRootCrl,     CeremonyKind::kTlsServer,
+                                    CeremonyKind::kStaging,     CeremonyKind::kAll};
+  bool found = false;
+  std::string names;
+  for (auto k : kinds) {
+    names += (names.empty() ? "" : ", ") + std::string(CeremonyKindName(k));
+    if (CeremonyKindName(k) == kind) {
+      config.kind = k;
+      found = true;
+    }
+  }
+  if (!found) return Bad("ceremony", "unknown ceremony '" + kind + "' (" + names + ")");
+
+  switch (config.kind) {
+    case CeremonyKind::kInitToken:
+      CA_TRY_STATUS(CheckKeys(root, "", {"ceremony", "operator", "token", "output_dir"}));
+      break;
+    case CeremonyKind::kRoot:
+      CA_TRY_STATUS(CheckKeys(root, "", {"ceremony", "operator", "token", "output_dir", "root"}));
+      break;
+    case CeremonyKind::kIntermediate:
+      CA_TRY_STATUS(CheckKeys(root, "",
+                              {"ceremony", "operator", "token", "output_dir", "issuer", "intermediate"}));
+      break;
+    case CeremonyKind::kOcspSigner:
+      CA_TRY_STATUS(CheckKeys(root, "",
+                              {"ceremony", "operator", "token", "output_dir", "issuer", "ocsp_signer"}));
+      break;
+    case CeremonyKind::kRootCrl:
+      CA_TRY_STATUS(
+          CheckKeys(root, "", {"ceremony", "operator", "token", "output_dir", "issuer", "root_crl"}));
+      break;
+    case CeremonyKind::kTlsServer:
+      CA_TRY_STATUS(CheckKeys(root, "",
+                              {"ceremony", "operator", "token", "output_dir", "issuer", "tls_server"}));
+      break;
+    case CeremonyKind::kStaging:
+    case CeremonyKind::kAll:
+      CA_TRY_STATUS(CheckKeys(root, "",
+                              {"ceremony", "operator", "token", "output_dir", "root", "intermediate",
+                               "ocsp_signer", "root_crl"}));
+      break;
+  }
+
+  config.operator_name = CA_TRY(GetString(root, "", "operator"));
+  config.token = CA_TRY(GetToken(root, config.kind == CeremonyKind::kInitToken));
+  config.output_dir = CA_TRY(GetString(root, "", "output_dir"));
+  if (!config.output_dir.starts_with('/')) return Bad("output_dir", "must be an absolute path");
+  while (config.output_dir.size() > 1 && config.output_dir.ends_with('/')) config.output_dir.pop_back();
+  if (config.output_dir == "/") return Bad("output_dir", "must not be /");
+
+  switch (config.kind) {
+    case CeremonyKind::kInitToken: break;
+    case CeremonyKind::kRoot: config.root = CA_TRY(GetRoot(root)); break;
+    case CeremonyKind::kIntermediate:
+      config.issuer = CA_TRY(GetIssuer(root));
+      config.intermediate = CA_TRY(GetIntermediate(root));
+      break;
+    case CeremonyKind::kOcspSigner:
+      config.issuer = CA_TRY(GetIssuer(root));
+      config.ocsp_signer = CA_TRY(GetOcspSigner(root));
+      break;
+    case CeremonyKind::kRootCrl:
+      config.issuer = CA_TRY(GetIssuer(root));
+      config.root_crl = CA_TRY(GetRootCrl(root));
+      break;
+    case CeremonyKind::kTlsServer:
+      config.issuer = CA_TRY(GetIssuer(root));
+      config.tls_server = CA_TRY(GetTlsServer(root));
+      break;
+    case CeremonyKind::kStaging:
+    case CeremonyKind::kAll:
+      config.root = CA_TRY(GetRoot(root));
+      config.intermediate = CA_TRY(GetIntermediate(root));
+      config.ocsp_signer = CA_TRY(GetOcspSigner(root));
+      if (config.kind == CeremonyKind::kAll || root.contains("root_crl")) {
+        config.root_crl = CA_TRY(GetRootCrl(root));
+      }
+      break;
+  }
+
+  // Labels created by one run must differ from each other and from the issuer's.
+  std::vector<std::pair<std::string, std::string>> labels;
+  if (config.root) labels.emplace_back("root.key_label", config.root->key.label);
+  if (config.intermediate) labels.emplace_back("intermediate.key_label", config.intermediate->key.label);
+  if (config.ocsp_signer) labels.emplace_back("ocsp_signer.key_label", config.ocsp_signer->key.label);
+  if (config.issuer && config.kind != CeremonyKind::kRootCrl) {
+    labels.emplace_back("issuer.key_label", config.issuer->key_label);
+  }
+  for (size_t i = 0; i < labels.size(); ++i) {
+    for (size_t j = i + 1; j < labels.size(); ++j) {
+      if (labels[i].second == labels[j].second) {
+        return Bad(labels[j].first, "'" + labels[j].second + "' is also used by " + labels[i].first);
+      }
+    }
+  }
+
+  if (config.kind == CeremonyKind::kStaging) {
+    CA_TRY_STATUS(CheckTestCn("root", config.root->subject));
+    CA_TRY_STATUS(CheckTestCn("intermediate", config.intermediate->subject));
+    CA_TRY_STATUS(CheckTestCn("ocsp_signer", config.ocsp_signer->subject));
+  }
+  if (config.intermediate && config.root &&
+      config.intermediate->validity_days > config.root->validity_days) {
+    return Bad("intermediate.validity_days", "exceeds the root's validity_days");
+  }
+  return config;
+}
+}  // namespace
+
+Result<CeremonyConfig> ParseConfig(std::string_view text) {
+  try {
+    return Parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    return Bad("(file)", std::string("unexpected JSON content: ") + e.what());
+  }
+}
+
+}  // namespace ca::ceremony

@@ -1,0 +1,40 @@
+// The last check before a CRL replaces the published one. Refuses a CRL that
+//  - does not parse, is not from the issuer, or does not verify under the issuer's key;
+//  - has no CRL number, or a number not greater than the current CRL's;
+//  - has a thisUpdate older than the current CRL's;
+//  - drops an entry of the current CRL before a CRL issued after that certificate's expiry has
+//    listed it (RFC 5280 §3.3: entries may leave only once the certificate has expired).
+#pragma once
+
+#include <openssl/x509.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+
+#include "common/result.h"
+#include "crl_ocsp/revocation.h"
+
+namespace ca::status {
+
+struct CrlInfo {
+  uint64_t number = 0;
+  Time this_update{};
+  Time next_update{};
+  size_t entries = 0;
+};
+
+// Parses a DER CRL, checks it names `issuer` and verifies under its key; returns its fields.
+Result<CrlInfo> InspectCrl(std::span<const uint8_t> der, const X509* issuer);
+
+// Certificate notAfter by serial (Serial::Hex()), for the entries of the current CRL.
+using NotAfterBySerial = std::unordered_map<std::string, Time>;
+
+// `current` is the published CRL (nullopt for the first one). Returns the new CRL's fields.
+Result<CrlInfo> CheckCrlPublish(std::span<const uint8_t> new_der,
+                                std::optional<std::span<const uint8_t>> current, const X509* issuer,
+                                const NotAfterBySerial& not_after);
+
+}  // namespace ca::status

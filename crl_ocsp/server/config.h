@@ -1,0 +1,27 @@
+// ca-status-server configuration (JSON file, see crl_ocsp/README.md).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace ca::status {
+
+struct ServerConfig {
+  std::string listen_address = "127.0.0.1";
+  uint16_t port = 8080;  // 0: any free port (logged in the "listening" event)
+  std::string store_path;
+  std::vector<std::string>
+      issuers;  // names served (OCSP and /crl/<name>.crl) and watched by /health
+  std::chrono::seconds max_age{600};  // Cache-Control max-age cap (also <= nextUpdate - now)
+  unsigned threads = 0;               // 0: one per core
+  std::chrono::seconds connection_timeout{30};
+};
+
+// Unknown keys and wrong types are refused with one message naming the key.
+Result<ServerConfig> ParseServerConfig(std::string_view json_text);
+Result<ServerConfig> LoadServerConfig(const std::string& path);
+
+}  // namespace ca::status

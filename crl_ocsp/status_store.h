@@ -1,0 +1,137 @@
+// The status store: what the engine publishes (pre-signed OCSP responses, CRLs, CRL numbers) and
+// the status server serves. LMDB with default durability, one directory.
+//
+// Databases (values are this module's records, host byte order, see store_records.h):
+//   issuers       name -> issuer certificate DER
+//   issuer_index  hash(1) || issuerNameHash || issuerKeyHash -> name   (SHA-1 and SHA-256 forms)
+//   ocsp          name || 0x00 || serial magnitude -> ResponseHeader || response DER
+//   crls          name -> CrlHeader || CRL DER
+//   crl_numbers   name -> last reserved CRL number (decimal text)
+//
+// Writers: StatusStore (the engine, ca-status-publish). Reader: StatusReader (ca-status-server),
+// read-only, no keys.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/lmdb.h"
+#include "common/result.h"
+#include "crl_ocsp/ocsp_response.h"
+#include "crl_ocsp/publish_guard.h"
+#include "crl_ocsp/revocation.h"
+
+namespace ca::status {
+
+// A stored OCSP response; `der` points into the map (valid while the read transaction lives).
+struct StoredResponse {
+  Time this_update{};
+  Time next_update{};
+  Time cert_not_after{};
+  CertStatus status = CertStatus::kGood;
+  RevocationReason reason = RevocationReason::kUnspecified;
+  std::span<const uint8_t, 32> body_sha256;  // ETag source
+  std::string_view der;
+};
+
+struct StoredCrl {
+  CrlInfo info;
+  std::span<const uint8_t, 32> body_sha256;
+  std::string_view der;
+};
+
+// One response of a batch: the DER from BuildOcspResponse and the certificate's notAfter (after
+// which the response may go stale without alarming /health).
+struct OcspPublication {
+  std::span<const uint8_t> der;
+  Time cert_not_after{};
+};
+
+// The handles of the open databases; shared by writer and reader.
+struct StoreDbs {
+  MDB_dbi issuers = 0, issuer_index = 0, ocsp = 0, crls = 0, crl_numbers = 0;
+};
+
+// Lookups inside any transaction (writer's or reader's). Views are valid while `txn` lives.
+Result<std::optional<std::string_view>> FindIssuerName(MDB_txn* txn, const StoreDbs& dbs,
+                                                       CertIdHash hash,
+                                                       std::span<const uint8_t> name_hash,
+                                                       std::span<const uint8_t> key_hash);
+Result<std::optional<StoredResponse>> FindResponse(MDB_txn* txn, const StoreDbs& dbs,
+                                                   std::string_view issuer,
+                                                   std::span<const uint8_t> serial_magnitude);
+Result<std::optional<StoredCrl>> FindCrl(MDB_txn* txn, const StoreDbs& dbs,
+                                         std::string_view issuer);
+// Visits every response of an issuer (serial magnitude, record) while fn returns true.
+Status ForEachResponse(
+    MDB_txn* txn, const StoreDbs& dbs, std::string_view issuer,
+    const std::function<bool(std::span<const uint8_t> serial, const StoredResponse&)>& fn);
+
+struct StoreOptions {
+  std::string path;
+  size_t map_size = size_t{1} << 34;  // 16 GiB of address space: ~10M responses
+};
+
+// Issuer names appear in URLs (/crl/<name>.crl): 1-64 of [A-Za-z0-9._-], not starting with '.'.
+Status CheckIssuerName(std::string_view name);
+
+class StatusStore {
+ public:
+  // Creates the directory and databases if missing.
+  static Result<StatusStore> Open(const StoreOptions& options);
+
+  // Records an issuer under a name, indexed by its SHA-1 and SHA-256 CertID hashes. Idempotent
+  // for the same certificate; kAlreadyExists if the name or the CertID hashes belong to another.
+  Status RegisterIssuer(std::string_view name, const X509* issuer);
+  Result<ossl::X509Ptr> Issuer(std::string_view name) const;
+
+  // Stores a batch of responses for one issuer in one transaction (the engine group-commits).
+  // Every response is checked first (InspectOcspResponse); one bad response stores nothing.
+  // A response older (thisUpdate) than the stored one for the same serial is refused.
+  Status PutOcspResponses(std::string_view issuer, std::span<const OcspPublication> batch);
+  // Removes responses (certificates long expired). Returns how many existed.
+  Result<size_t> DeleteOcspResponses(std::string_view issuer, std::span<const Serial> serials);
+
+  // Reserves the next CRL number durably (committed before it returns): a crash after this
+  // call skips the number, never reuses it. Numbers start at 1.
+  Result<uint64_t> ReserveCrlNumber(std::string_view issuer);
+  // Publishes a CRL after the publish guard (publish_guard.h) against the current one, in one
+  // transaction. Its number must have been reserved. `not_after` gives the certificates'
+  // notAfter for entries of the current CRL that the new one drops.
+  Result<CrlInfo> PublishCrl(std::string_view issuer, std::span<const uint8_t> der,
+                             const NotAfterBySerial& not_after);
+
+  // Read helpers for the engine (copies).
+  Result<std::optional<Bytes>> CurrentCrl(std::string_view issuer) const;
+  Result<std::optional<Bytes>> Response(std::string_view issuer, const Serial& serial) const;
+  Result<uint64_t> LastReservedCrlNumber(std::string_view issuer) const;
+
+  const lmdb::Env& env() const { return env_; }
+  const StoreDbs& dbs() const { return dbs_; }
+
+ private:
+  StatusStore(lmdb::Env env, StoreDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
+  lmdb::Env env_;
+  StoreDbs dbs_;
+};
+
+class StatusReader {
+ public:
+  // Opens an existing store read-only; kNotFound/kFailedPrecondition if it was never written.
+  static Result<StatusReader> Open(const std::string& path);
+  const lmdb::Env& env() const { return env_; }
+  const StoreDbs& dbs() const { return dbs_; }
+
+ private:
+  StatusReader(lmdb::Env env, StoreDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
+  lmdb::Env env_;
+  StoreDbs dbs_;
+};
+
+}  // namespace ca::status

@@ -1,0 +1,129 @@
+#include "crl_ocsp/status_store.h"
+
+#include <gtest/gtest.h>
+
+#include "common/encoding.h"
+#include "crl_ocsp/crl_builder.h"
+#include "crl_ocsp/testing/temp_dir.h"
+#include "crl_ocsp/testing/test_pki.h"
+
+namespace ca::status {
+namespace {
+
+using namespace std::chrono_literals;
+
+class StatusStoreTest : public ::testing::Test {
+ protected:
+  testing::TempDir dir;
+  testing::Pki pki = testing::MakePki();
+  Time now = Now();
+
+  Bytes Response(std::string_view serial, CertStatus status, Time this_update) {
+    OcspCertState st{*Serial::FromHex(serial),         status,      this_update,
+                     RevocationReason::kKeyCompromise, this_update, this_update + 96h};
+    return *BuildOcspResponse(pki.ca.get(), {pki.ocsp_key.get(), pki.ocsp.get()}, st);
+  }
+  Bytes Crl(uint64_t number, std::vector<CrlEntry> entries = {}) {
+    return *BuildCrl({pki.ca.get(), pki.ca_key.get(), number, now, now + 168h, entries});
+  }
+};
+
+TEST_F(StatusStoreTest, CrlNumbersSurviveReopenAndNeverRepeat) {
+  {
+    auto store = StatusStore::Open({dir.path()});
+    ASSERT_TRUE(store) << store.error().ToString();
+    ASSERT_TRUE(store->RegisterIssuer("ca1", pki.ca.get()));
+    EXPECT_EQ(*store->ReserveCrlNumber("ca1"), 1u);
+    EXPECT_EQ(*store->ReserveCrlNumber("ca1"), 2u);  // 2 reserved, never published ("crash")
+  }
+  auto store = StatusStore::Open({dir.path()});
+  ASSERT_TRUE(store);
+  EXPECT_EQ(*store->LastReservedCrlNumber("ca1"), 2u);
+  uint64_t n = *store->ReserveCrlNumber("ca1");
+  EXPECT_EQ(n, 3u);
+  auto info = store->PublishCrl("ca1", Crl(n), {});
+  ASSERT_TRUE(info) << info.error().ToString();
+  EXPECT_EQ(info->number, 3u);
+  // A number that was not reserved is refused, so is re-publishing the same number.
+  auto r = store->PublishCrl("ca1", Crl(4), {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "CRL number 4 was never reserved");
+  EXPECT_EQ(store->PublishCrl("ca1", Crl(3), {}).error().code, ErrorCode::kFailedPrecondition);
+  auto current = store->CurrentCrl("ca1");
+  ASSERT_TRUE(current && *current);
+  EXPECT_EQ(*store->ReserveCrlNumber("ca1"), 4u);
+  EXPECT_FALSE(store->ReserveCrlNumber("nope"));
+}
+
+TEST_F(StatusStoreTest, BatchOfResponsesIsAllOrNothing) {
+  auto store = StatusStore::Open({dir.path()});
+  ASSERT_TRUE(store->RegisterIssuer("ca1", pki.ca.get()));
+  EXPECT_TRUE(store->RegisterIssuer("ca1", pki.ca.get()));  // idempotent
+  auto other = testing::MakePki();
+  EXPECT_EQ(store->RegisterIssuer("ca1", other.ca.get()).error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store->RegisterIssuer("ca2", pki.ca.get()).error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store->RegisterIssuer("../x", other.ca.get()).error().code,
+            ErrorCode::kInvalidArgument);
+
+  Bytes good1 = Response("01", CertStatus::kGood, now);
+  Bytes good2 = Response("02", CertStatus::kGood, now);
+  Bytes foreign =
+      *BuildOcspResponse(other.ca.get(), {other.ocsp_key.get(), other.ocsp.get()},
+                         {*Serial::FromHex("03"), CertStatus::kGood, {}, {}, now, now + 1h});
+  std::vector<OcspPublication> bad{{good1, now + 30 * 24h}, {foreign, now + 30 * 24h}};
+  auto r = store->PutOcspResponses("ca1", bad);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message.rfind("response 1 of the batch: ", 0), 0u) << r.error().message;
+  EXPECT_FALSE(*store->Response("ca1", *Serial::FromHex("01")));
+
+  std::vector<OcspPublication> ok{{good1, now + 30 * 24h}, {good2, now + 30 * 24h}};
+  ASSERT_TRUE(store->PutOcspResponses("ca1", ok));
+  Bytes revoked = Response("02", CertStatus::kRevoked, now + 1s);
+  ASSERT_TRUE(
+      store->PutOcspResponses("ca1", std::vector<OcspPublication>{{revoked, now + 30 * 24h}}));
+  // Older than the stored one: refused.
+  EXPECT_EQ(store->PutOcspResponses("ca1", std::vector<OcspPublication>{{good2, now}}).error().code,
+            ErrorCode::kFailedPrecondition);
+
+  lmdb::Txn txn = *lmdb::Txn::BeginRead(store->env());
+  auto h1 = *ComputeIssuerHashes(pki.ca.get(), CertIdHash::kSha1);
+  auto h256 = *ComputeIssuerHashes(pki.ca.get(), CertIdHash::kSha256);
+  EXPECT_EQ(**FindIssuerName(txn.get(), store->dbs(), CertIdHash::kSha1, h1.name_hash, h1.key_hash),
+            "ca1");
+  EXPECT_EQ(
+      **FindIssuerName(txn.get(), store->dbs(), CertIdHash::kSha256, h256.name_hash, h256.key_hash),
+      "ca1");
+  EXPECT_FALSE(
+      *FindIssuerName(txn.get(), store->dbs(), CertIdHash::kSha256, h1.name_hash, h1.key_hash));
+  auto rec = *FindResponse(txn.get(), store->dbs(), "ca1", Serial::FromHex("02")->magnitude);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->status, CertStatus::kRevoked);
+  EXPECT_EQ(rec->reason, RevocationReason::kKeyCompromise);
+  EXPECT_EQ(rec->this_update, now + 1s);
+  EXPECT_EQ(rec->next_update, now + 1s + 96h);
+  EXPECT_EQ(rec->cert_not_after, now + 30 * 24h);
+  EXPECT_EQ(rec->der, AsString(revoked));
+  EXPECT_EQ(HexEncode(rec->body_sha256), HexEncode(Sha256(revoked)));
+  int count = 0;
+  ASSERT_TRUE(ForEachResponse(txn.get(), store->dbs(), "ca1", [&](auto, const StoredResponse&) {
+    ++count;
+    return true;
+  }));
+  EXPECT_EQ(count, 2);
+  txn.Abort();
+  EXPECT_EQ(*store->DeleteOcspResponses(
+                "ca1", std::vector<Serial>{*Serial::FromHex("01"), *Serial::FromHex("99")}),
+            1u);
+}
+
+TEST_F(StatusStoreTest, ReaderNeedsAnInitialisedStore) {
+  auto r = StatusReader::Open(dir.path());
+  ASSERT_FALSE(r);
+  { ASSERT_TRUE(StatusStore::Open({dir.path()})); }
+  auto reader = StatusReader::Open(dir.path());
+  ASSERT_TRUE(reader) << reader.error().ToString();
+  EXPECT_FALSE(lmdb::Txn::BeginWrite(reader->env()));
+}
+
+}  // namespace
+}  // namespace ca::status

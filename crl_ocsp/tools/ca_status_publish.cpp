@@ -1,0 +1,201 @@
+// ca-status-publish: signs OCSP responses and a CRL with software keys and publishes them into a
+// status store, through the same library calls the engine makes. For tests, demos and recovery.
+//
+//   ca-status-publish --store DIR --issuer-name NAME --issuer CA.pem
+//       --ocsp-cert OCSP.pem --ocsp-key OCSP.key [--cert LEAF.pem]...
+//       [--revocations FILE] [--crl-key CA.key] [--ocsp-validity SECONDS] [--crl-validity SECONDS]
+//
+// FILE has one revoked certificate per line: "<serial hex> <reason> [<revocation unix time>]"
+// ('#' starts a comment). Everything is read and signed before the store is written; the CRL is
+// published (guarded) before the responses.
+#include <openssl/pem.h>
+
+#include <cstdio>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/openssl.h"
+#include "crl_ocsp/crl_builder.h"
+#include "crl_ocsp/ocsp_response.h"
+#include "crl_ocsp/status_store.h"
+
+namespace {
+
+using namespace ca;
+using namespace ca::status;
+
+struct Args {
+  std::string store, issuer_name, issuer, ocsp_cert, ocsp_key, crl_key, revocations;
+  std::vector<std::string> certs;
+  long ocsp_validity = 4 * 86400;
+  long crl_validity = 7 * 86400;
+};
+
+Result<Args> ParseArgs(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (i + 1 >= argc) return Fail(ErrorCode::kInvalidArgument, "missing value for " + flag);
+    std::string v = argv[++i];
+    if (flag == "--store")
+      a.store = v;
+    else if (flag == "--issuer-name")
+      a.issuer_name = v;
+    else if (flag == "--issuer")
+      a.issuer = v;
+    else if (flag == "--ocsp-cert")
+      a.ocsp_cert = v;
+    else if (flag == "--ocsp-key")
+      a.ocsp_key = v;
+    else if (flag == "--crl-key")
+      a.crl_key = v;
+    else if (flag == "--revocations")
+      a.revocations = v;
+    else if (flag == "--cert")
+      a.certs.push_back(v);
+    else if (flag == "--ocsp-validity" || flag == "--crl-validity") {
+      long n = 0;
+      try {
+        size_t pos = 0;
+        n = std::stol(v, &pos);
+        if (pos != v.size() || n <= 0) throw std::invalid_argument(v);
+      } catch (const std::exception&) {
+        return Fail(ErrorCode::kInvalidArgument, flag + " needs a positive number of seconds");
+      }
+      (flag == "--ocsp-validity" ? a.ocsp_validity : a.crl_validity) = n;
+    } else {
+      return Fail(ErrorCode::kInvalidArgument, "unknown flag " + flag);
+    }
+  }
+  if (a.store.empty() || a.issuer_name.empty() || a.issuer.empty() || a.ocsp_cert.empty() ||
+      a.ocsp_key.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "--store, --issuer-name, --issuer, --ocsp-cert and --ocsp-key are required");
+  }
+  return a;
+}
+
+Result<ossl::X509Ptr> LoadCert(const std::string& path) {
+  std::string pem = CA_TRY(ossl::ReadFile(path));
+  auto cert = ossl::CertFromPem(pem);
+  if (!cert) return Fail(ErrorCode::kInvalidArgument, path + ": not a PEM certificate");
+  return std::move(*cert);
+}
+
+Result<ossl::Pkey> LoadKey(const std::string& path) {
+  std::string pem = CA_TRY(ossl::ReadFile(path));
+  ossl::Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  ossl::Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) {
+    ossl::DrainErrors();
+    return Fail(ErrorCode::kInvalidArgument, path + ": not an unencrypted PEM private key");
+  }
+  return key;
+}
+
+Result<std::vector<CrlEntry>> LoadRevocations(const std::string& path, Time now) {
+  std::vector<CrlEntry> out;
+  if (path.empty()) return out;
+  std::string text = CA_TRY(ossl::ReadFile(path));
+  std::istringstream in(text);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::istringstream fields(line);
+    std::string serial, reason, when, extra;
+    if (!(fields >> serial)) continue;
+    auto where = [&] { return path + ":" + std::to_string(n) + ": "; };
+    if (!(fields >> reason)) return Fail(ErrorCode::kInvalidArgument, where() + "missing reason");
+    CrlEntry e;
+    auto s = Serial::FromHex(serial);
+    if (!s) return Fail(ErrorCode::kInvalidArgument, where() + s.error().message);
+    e.serial = std::move(*s);
+    auto r = ParseReason(reason);
+    if (!r) return Fail(ErrorCode::kInvalidArgument, where() + r.error().message);
+    e.reason = *r;
+    e.revocation_time = now;
+    if (fields >> when) {
+      try {
+        e.revocation_time = Time(std::chrono::seconds(std::stoll(when)));
+      } catch (const std::exception&) {
+        return Fail(ErrorCode::kInvalidArgument, where() + "bad revocation time");
+      }
+    }
+    if (fields >> extra) return Fail(ErrorCode::kInvalidArgument, where() + "unexpected text");
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<std::string> Run(const Args& a) {
+  Time now = Now();
+  ossl::X509Ptr issuer = CA_TRY(LoadCert(a.issuer));
+  ossl::X509Ptr ocsp_cert = CA_TRY(LoadCert(a.ocsp_cert));
+  ossl::Pkey ocsp_key = CA_TRY(LoadKey(a.ocsp_key));
+  ossl::Pkey crl_key;
+  if (!a.crl_key.empty()) crl_key = CA_TRY(LoadKey(a.crl_key));
+  std::vector<CrlEntry> revoked = CA_TRY(LoadRevocations(a.revocations, now));
+  std::map<std::string, const CrlEntry*> by_serial;
+  for (const CrlEntry& e : revoked) by_serial[e.serial.Hex()] = &e;
+
+  NotAfterBySerial not_after;
+  std::vector<Bytes> responses;
+  std::vector<OcspPublication> batch;
+  for (const std::string& path : a.certs) {
+    ossl::X509Ptr cert = CA_TRY(LoadCert(path));
+    if (X509_check_issued(issuer.get(), cert.get()) != X509_V_OK) {
+      return Fail(ErrorCode::kInvalidArgument, path + " is not issued by " + a.issuer);
+    }
+    Serial serial = CA_TRY(Serial::FromCert(cert.get()));
+    Time cert_not_after = CA_TRY(FromAsn1Time(X509_get0_notAfter(cert.get())));
+    not_after[serial.Hex()] = cert_not_after;
+    OcspCertState st{serial, CertStatus::kGood,
+                     {},     RevocationReason::kUnspecified,
+                     now,    now + std::chrono::seconds(a.ocsp_validity)};
+    if (auto it = by_serial.find(serial.Hex()); it != by_serial.end()) {
+      st.status = CertStatus::kRevoked;
+      st.revocation_time = it->second->revocation_time;
+      st.reason = it->second->reason;
+    }
+    Bytes der = CA_TRY(BuildOcspResponse(issuer.get(), {ocsp_key.get(), ocsp_cert.get()}, st));
+    responses.push_back(std::move(der));
+    batch.push_back({{}, cert_not_after});
+  }
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].der = responses[i];
+
+  StatusStore store = CA_TRY(StatusStore::Open({a.store}));
+  CA_TRY_STATUS(store.RegisterIssuer(a.issuer_name, issuer.get()));
+  std::string summary;
+  if (crl_key) {
+    uint64_t number = CA_TRY(store.ReserveCrlNumber(a.issuer_name));
+    Bytes crl = CA_TRY(BuildCrl({issuer.get(), crl_key.get(), number, now,
+                                 now + std::chrono::seconds(a.crl_validity), revoked}));
+    CrlInfo info = CA_TRY(store.PublishCrl(a.issuer_name, crl, not_after));
+    summary += "crl number " + std::to_string(info.number) + " with " +
+               std::to_string(info.entries) + " entries; ";
+  }
+  CA_TRY_STATUS(store.PutOcspResponses(a.issuer_name, batch));
+  summary += std::to_string(batch.size()) + " OCSP responses";
+  return summary;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto args = ParseArgs(argc, argv);
+  if (!args) {
+    std::fprintf(stderr, "ca-status-publish: %s\n", args.error().message.c_str());
+    return 2;
+  }
+  auto summary = Run(*args);
+  if (!summary) {
+    std::fprintf(stderr, "ca-status-publish: %s\n", summary.error().ToString().c_str());
+    return 1;
+  }
+  std::printf("published %s\n", summary->c_str());
+  return 0;
+}

@@ -1,0 +1,115 @@
+// One CA instance (production or staging, CA-8): its keys, its CA store, its status store and the
+// issuance pipeline. Issue: policy re-check (CA-2) → CSR checks (CA-5) → TBS from the profile
+// (CA-4) → lint → durable reservation of serial + TBS → HSM signature → durable record → OCSP
+// "good" published → answer (CA-9).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/openssl.h"
+#include "crl_ocsp/freshness.h"
+#include "crl_ocsp/status_store.h"
+#include "engine/api/contract.h"
+#include "engine/ca_store.h"
+#include "profiles/issuance/profile.h"
+#include "profiles/issuance/tbs.h"
+#include "profiles/policy/decision.h"
+#include "profiles/policy/store.h"
+
+namespace ca::engine {
+
+// The steps at which a test build may crash the engine (CA_ENGINE_CRASH_AT).
+inline constexpr std::string_view kCrashSteps[] = {"after_reserve", "after_sign", "after_record",
+                                                   "before_answer"};
+using CrashHook = std::function<void(std::string_view step)>;
+
+struct CaKeys {
+  ossl::Pkey issuer_key;     // the intermediate's private key (HSM-backed EVP_PKEY)
+  ossl::X509Ptr issuer_cert;
+  std::string chain_pem;     // appended after the leaf: the intermediate (and any higher CA but the root)
+  ossl::Pkey ocsp_key;       // delegated OCSP signer (HSM-backed EVP_PKEY)
+  ossl::X509Ptr ocsp_cert;
+};
+
+struct CaInstanceOptions {
+  engine_api::CaEnvironment environment = engine_api::CaEnvironment::kProduction;
+  std::string store_dir;         // CA store (LMDB)
+  std::string status_store_dir;  // crl_ocsp status store (LMDB)
+  std::string issuer_name;       // name of the issuer in the status store (/crl/<name>.crl)
+  std::string profiles_dir;      // profiles/data/<environment>
+  std::string ocsp_url, ca_issuers_url, crl_url;
+  status::FreshnessPolicy freshness;
+};
+
+class CaInstance {
+ public:
+  // Checks the keys match their certificates, opens the stores, registers the issuer and
+  // re-signs every reserved-but-unsigned certificate (crash recovery).
+  static Result<std::unique_ptr<CaInstance>> Open(CaInstanceOptions options, CaKeys keys, CrashHook crash_hook);
+  ~CaInstance();
+
+  engine_api::Response Issue(const engine_api::IssueRequest& request, const policy::PolicySnapshot& snapshot);
+  engine_api::Response Revoke(const engine_api::RevokeRequest& request);
+  engine_api::Response RevokeAll(const engine_api::RevokeAllForAccountRequest& request);
+  engine_api::Response GetCertificate(const engine_api::GetCertificateRequest& request);
+
+  // Applies the policy store's mass revocations recorded after the last applied one.
+  Status ApplyMassRevocations(const policy::PolicySnapshot& snapshot);
+  // Re-signs every pending reservation (start-up recovery, and after an HSM fault).
+  // Reservations younger than min_age_seconds are left to the request that made them.
+  Status CompleteAllPending(int64_t min_age_seconds = 0);
+  // One pass of the status jobs: OCSP responses near half-life or missing, and the CRL when due.
+  Status RunStatusJobs();
+
+  CaStore& store() { return *store_; }
+  status::StatusStore& status_store() { return *status_; }
+  const X509* issuer_cert() const { return keys_.issuer_cert.get(); }
+  const std::string& issuer_name() const { return options_.issuer_name; }
+
+ private:
+  CaInstance(CaInstanceOptions options, CaKeys keys, CrashHook hook)
+      : options_(std::move(options)), keys_(std::move(keys)), crash_(std::move(hook)) {}
+
+  engine_api::Response IssueFresh(const engine_api::IssueRequest& request, const std::string& hash,
+                                  const policy::PolicySnapshot& snapshot);
+  // Signs the reservation (if still pending), records it, publishes OCSP; returns the record.
+  // `lint_signed` (may be empty) checks the signed certificate before it is recorded.
+  Result<CertRecord> Complete(const std::string& serial_hex,
+                              const std::function<Status(const X509*)>& lint_signed);
+  Result<engine_api::IssueResponse> ToIssueResponse(const CertRecord& record) const;
+  Status PublishOcsp(const std::vector<CertRecord>& records);
+  Result<std::vector<std::string>> RevokeSerials(const std::vector<std::string>& serials, int reason,
+                                                 const std::string& actor, bool only_unexpired);
+  Status PublishCrl();
+  void Crash(std::string_view step) const {
+    if (crash_) crash_(step);
+  }
+
+  CaInstanceOptions options_;
+  CaKeys keys_;
+  CrashHook crash_;
+  std::unique_ptr<CaStore> store_;
+  std::unique_ptr<status::StatusStore> status_;
+  std::map<issuance::ProfileId, issuance::Profile> profiles_;
+  issuance::Issuer issuer_;
+
+  // Requests in flight by request_id: a concurrent duplicate waits for the first.
+  std::mutex inflight_mu_;
+  std::map<std::string, std::pair<std::string, std::shared_future<engine_api::Response>>> inflight_;
+
+  std::mutex crl_mu_;
+  std::optional<status::Time> crl_last_this_update_;
+  std::optional<status::Time> first_unpublished_revocation_;
+  std::optional<status::Time> next_ocsp_scan_;
+};
+
+}  // namespace ca::engine

@@ -1,0 +1,132 @@
+// The CA store of one CA instance (LMDB, default durability): every serial ever reserved, the
+// to-be-signed certificate recorded before signing, the signed certificate, revocations, and the
+// indexes that make issuance idempotent and keys single-use (CA-5, CA-7, CA-9).
+//
+// Named databases:
+//   certs       serial_hex -> CertRecord JSON (state "reserved" then "issued")
+//   pending     serial_hex -> ""            reserved but not yet recorded as signed
+//   requests    request_id -> {"hash","serial"}   idempotent Issue
+//   key_fps     hex SHA-256(SPKI) -> serial_hex    keys certified (or being certified)
+//   by_account  "a\n<acme id>\n<serial>" / "e\n<kid>\n<serial>" -> ""
+//   revoked     serial_hex -> ""
+//   meta        "mass_revocation_seq" -> last applied seq; "mass_revocation:<seq>" -> JSON
+//
+// Writes go through a GroupCommitter: one thread batches the operations of many concurrent
+// requests into one write transaction (one fsync for all of them).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/lmdb.h"
+#include "common/result.h"
+
+namespace ca::engine {
+
+enum class CertState { kReserved, kIssued };
+
+struct CertRecord {
+  std::string serial_hex;
+  CertState state = CertState::kReserved;
+  std::vector<uint8_t> der;  // reserved: the unsigned certificate (TBS + algorithms); issued: signed
+  std::string request_id;
+  std::string order_id;
+  std::string acme_account_id;
+  std::string external_account_kid;
+  std::string profile;
+  std::vector<std::string> names;
+  std::string key_fingerprint;  // hex SHA-256 of the subscriber SPKI
+  int64_t not_before = 0;
+  int64_t not_after = 0;
+  int64_t reserved_at = 0;
+  int64_t issued_at = 0;
+  bool revoked = false;
+  int64_t revoked_at = 0;
+  int reason = 0;  // RFC 5280 CRLReason
+  std::string revoked_by;
+};
+
+std::string CertRecordToJson(const CertRecord& record);
+Result<CertRecord> CertRecordFromJson(std::string_view serial_hex, std::string_view text);
+
+struct StoreDbs {
+  MDB_dbi certs = 0, pending = 0, requests = 0, key_fps = 0, by_account = 0, revoked = 0, meta = 0;
+};
+
+// One batched write transaction. An operation validates before it writes: when it returns an
+// error it has written nothing, and the batch goes on; an LMDB failure fails the whole batch.
+using WriteOp = std::function<Status(lmdb::Txn& txn, const StoreDbs& dbs)>;
+
+class GroupCommitter {
+ public:
+  GroupCommitter(const lmdb::Env& env, StoreDbs dbs);
+  ~GroupCommitter();
+  GroupCommitter(const GroupCommitter&) = delete;
+  GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+  // Runs `op` in the next batch and returns its status once the batch is durably committed
+  // (or the op's own refusal, or the batch's failure).
+  Status Run(WriteOp op);
+
+  uint64_t batches() const;
+  uint64_t ops() const;
+
+ private:
+  struct Pending {
+    WriteOp op;
+    std::promise<Status> done;
+  };
+  void Loop();
+
+  const lmdb::Env& env_;
+  StoreDbs dbs_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  uint64_t batches_ = 0, ops_ = 0;
+  std::thread thread_;
+};
+
+class CaStore {
+ public:
+  static Result<std::unique_ptr<CaStore>> Open(const std::string& dir);
+
+  const lmdb::Env& env() const { return env_; }
+  const StoreDbs& dbs() const { return dbs_; }
+  GroupCommitter& committer() { return *committer_; }
+
+  // Reads (each in its own read transaction).
+  Result<std::optional<CertRecord>> FindCert(std::string_view serial_hex) const;
+  // {hash, serial} of a recorded request id.
+  Result<std::optional<std::pair<std::string, std::string>>> FindRequest(std::string_view request_id) const;
+  Result<bool> KnownKey(std::string_view fingerprint_hex) const;
+  Result<std::vector<std::string>> PendingSerials() const;
+  // Serials issued under an ACME account ("a") or an external account ("e").
+  Result<std::vector<std::string>> SerialsOf(char kind, std::string_view id) const;
+  Result<std::vector<CertRecord>> RevokedCerts() const;
+  // Visits every issued certificate record.
+  Status ForEachIssued(const std::function<void(const CertRecord&)>& fn) const;
+  Result<uint64_t> AppliedMassRevocationSeq() const;
+
+ private:
+  CaStore(lmdb::Env env, StoreDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
+  lmdb::Env env_;
+  StoreDbs dbs_;
+  std::unique_ptr<GroupCommitter> committer_;
+};
+
+// Operations used inside write transactions.
+Result<std::optional<CertRecord>> GetCert(const lmdb::Txn& txn, const StoreDbs& dbs, std::string_view serial_hex);
+Status PutCert(lmdb::Txn& txn, const StoreDbs& dbs, const CertRecord& record);
+std::string AccountIndexKey(char kind, std::string_view id, std::string_view serial_hex);
+
+}  // namespace ca::engine

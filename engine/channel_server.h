@@ -1,0 +1,78 @@
+// The engine's side of the channel (CA-3): listens on a Unix socket (mode 0660, group of the
+// gateway), checks each peer's uid (SO_PEERCRED) against an allow-list, runs mutual TLS 1.3 with
+// pinned client certificates, and reads size-limited frames. Only a well-formed, authenticated
+// request reaches the handler; every refusal is logged with its reason.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
+#include <condition_variable>
+#include <set>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "engine/api/channel.h"
+#include "engine/api/contract.h"
+
+namespace ca::engine {
+
+struct ChannelServerOptions {
+  std::string socket_path;
+  std::optional<gid_t> socket_group;  // chgrp of the socket (the gateway's group)
+  std::vector<uid_t> allowed_uids;    // SO_PEERCRED allow-list; empty refuses everyone
+  engine_api::ChannelIdentity identity;  // engine cert/key, pinned client certificates
+  size_t max_frame_size = engine_api::kMaxFrameSize;
+  size_t max_connections = 64;
+  int handshake_timeout_ms = 10000;
+};
+
+struct PeerInfo {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  std::string cert_fingerprint;
+};
+
+using RequestHandler = std::function<engine_api::Response(const engine_api::Request&, const PeerInfo&)>;
+
+class ChannelServer {
+ public:
+  // Binds the socket (replacing a stale socket file, refusing any other file) and starts the
+  // accept thread.
+  static Result<std::unique_ptr<ChannelServer>> Start(ChannelServerOptions options, RequestHandler handler);
+  ~ChannelServer();  // Stop()
+
+  // Stops accepting, closes live connections, joins threads, removes the socket file.
+  void Stop();
+
+  // Refusals counted by reason, for tests and metrics.
+  struct Counters {
+    std::atomic<uint64_t> wrong_uid{0}, handshake_failed{0}, oversized{0}, malformed{0}, accepted{0};
+  };
+  const Counters& counters() const { return counters_; }
+
+ private:
+  ChannelServer(ChannelServerOptions options, RequestHandler handler)
+      : options_(std::move(options)), handler_(std::move(handler)) {}
+  void AcceptLoop();
+  void Serve(int fd, PeerInfo peer);
+
+  ChannelServerOptions options_;
+  RequestHandler handler_;
+  engine_api::SslCtxPtr ctx_;
+  int listen_fd_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::thread accept_thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<int> live_fds_;  // connections being served (threads are detached; Stop waits for them)
+  Counters counters_;
+};
+
+}  // namespace ca::engine

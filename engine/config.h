@@ -1,0 +1,64 @@
+// ca-engine's JSON configuration. Example:
+// {
+//   "socket_path": "/run/ca-engine/engine.sock", "socket_group": "ca-gateway",
+//   "allowed_peer_uids": [998],
+//   "channel": {"cert": "/etc/ca-engine/channel/engine.crt", "key": "/etc/ca-engine/channel/engine.key",
+//               "client_fingerprints": ["<sha256 hex of client.crt>"]},
+//   "hsm": {"module": "/usr/lib/softhsm/libsofthsm2.so", "token_label": "ca", "pin": "file:/etc/ca-engine/pin",
+//           "pool_size": 2},
+//   "policy_store": "/var/lib/ca-policy",
+//   "test_hooks": false,
+//   "instances": {
+//     "production": {"store": "...", "status_store": "...", "issuer_name": "int-1", "profiles_dir": "...",
+//                    "intermediate_key_label": "...", "intermediate_cert": "int.pem", "chain": "chain.pem",
+//                    "ocsp_key_label": "...", "ocsp_cert": "ocsp.pem",
+//                    "ocsp_url": "http://...", "ca_issuers_url": "http://...", "crl_url": "http://...",
+//                    "hsm": {...optional, defaults to the top-level one...}},
+//     "staging": {...optional, same fields...}
+//   }
+// }
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "engine/api/contract.h"
+
+namespace ca::engine {
+
+struct HsmConfig {
+  std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string token_label;
+  std::string pin;  // "file:/path" or "env:NAME"
+  size_t pool_size = 2;
+};
+
+struct InstanceConfig {
+  std::string store, status_store, issuer_name, profiles_dir;
+  std::string intermediate_key_label, intermediate_cert, chain;
+  std::string ocsp_key_label, ocsp_cert;
+  std::string ocsp_url, ca_issuers_url, crl_url;
+  HsmConfig hsm;
+};
+
+struct EngineConfig {
+  std::string socket_path;
+  std::optional<gid_t> socket_group;
+  std::vector<uid_t> allowed_peer_uids;
+  std::string channel_cert, channel_key;
+  std::vector<std::string> client_fingerprints;
+  std::string policy_store;
+  bool test_hooks = false;  // enables CA_ENGINE_CRASH_AT and SIGUSR1 HSM fault injection
+  std::map<engine_api::CaEnvironment, InstanceConfig> instances;
+};
+
+// Parses and checks the whole file; the first defect is one kInvalidArgument line naming the field.
+Result<EngineConfig> LoadEngineConfig(const std::string& path);
+Result<EngineConfig> ParseEngineConfig(std::string_view text);
+
+}  // namespace ca::engine

@@ -1,0 +1,69 @@
+#include "engine/config.h"
+
+#include <gtest/gtest.h>
+
+namespace ca::engine {
+namespace {
+
+using nlohmann::json;
+
+json Valid() {
+  json inst = {{"store", "/s/ca"},
+               {"status_store", "/s/status"},
+               {"issuer_name", "int-1"},
+               {"profiles_dir", "/p"},
+               {"intermediate_key_label", "int"},
+               {"intermediate_cert", "/c/int.pem"},
+               {"ocsp_key_label", "ocsp"},
+               {"ocsp_cert", "/c/ocsp.pem"},
+               {"ocsp_url", "http://ocsp.test"},
+               {"ca_issuers_url", "http://ca.test/int.der"},
+               {"crl_url", "http://crl.test/int.crl"}};
+  return {{"socket_path", "/run/e.sock"},
+          {"allowed_peer_uids", {1000}},
+          {"channel", {{"cert", "/c/e.crt"}, {"key", "/c/e.key"}, {"client_fingerprints", {std::string(64, 'A')}}}},
+          {"hsm", {{"token_label", "ca"}, {"pin", "file:/etc/pin"}}},
+          {"policy_store", "/var/lib/policy"},
+          {"instances", {{"production", inst}}}};
+}
+
+TEST(EngineConfig, ParsesAValidFile) {
+  auto c = ParseEngineConfig(Valid().dump());
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->client_fingerprints[0], std::string(64, 'a'));
+  const auto& prod = c->instances.at(engine_api::CaEnvironment::kProduction);
+  EXPECT_EQ(prod.hsm.token_label, "ca");
+  EXPECT_EQ(prod.chain, "/c/int.pem");
+  EXPECT_FALSE(c->test_hooks);
+}
+
+void ExpectBad(const json& j, std::string_view fragment) {
+  auto c = ParseEngineConfig(j.dump());
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(c.error().message.find(fragment), std::string::npos) << c.error().message;
+}
+
+TEST(EngineConfig, RejectsDefects) {
+  json j = Valid();
+  j["surprise"] = 1;
+  ExpectBad(j, "surprise: unknown field");
+  j = Valid();
+  j["allowed_peer_uids"] = json::array();
+  ExpectBad(j, "allowed_peer_uids");
+  j = Valid();
+  j["hsm"]["pin"] = "1234";
+  ExpectBad(j, "hsm.pin");
+  j = Valid();
+  j["channel"]["client_fingerprints"] = {"abc"};
+  ExpectBad(j, "client_fingerprints");
+  j = Valid();
+  j["instances"]["production"].erase("crl_url");
+  ExpectBad(j, "instances.production.crl_url: missing");
+  j = Valid();
+  j["instances"]["staging"] = j["instances"]["production"];
+  ExpectBad(j, "never mixed with production");
+}
+
+}  // namespace
+}  // namespace ca::engine

@@ -1,0 +1,123 @@
+#include "engine/engine.h"
+
+#include "common/log.h"
+
+namespace ca::engine {
+
+using engine_api::EngineError;
+using engine_api::EngineErrorKind;
+using engine_api::Response;
+
+Result<std::unique_ptr<Engine>> Engine::Open(
+    policy::PolicyStore policy, std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>> instances) {
+  if (!instances.contains(engine_api::CaEnvironment::kProduction)) {
+    return Fail(ErrorCode::kInvalidArgument, "the production CA instance is required");
+  }
+  return std::unique_ptr<Engine>(new Engine(std::move(policy), std::move(instances)));
+}
+
+Engine::~Engine() { Stop(); }
+
+CaInstance* Engine::instance(engine_api::CaEnvironment env) {
+  auto it = instances_.find(env);
+  return it == instances_.end() ? nullptr : it->second.get();
+}
+
+Response Engine::Handle(const engine_api::Request& request, const PeerInfo& peer) {
+  auto env = std::visit([](const auto& r) { return r.environment; }, request);
+  CaInstance* inst = instance(env);
+  if (inst == nullptr) {
+    log::Warn("request_refused", {{"reason", "environment not configured"},
+                                  {"environment", engine_api::CaEnvironmentName(env)},
+                                  {"uid", peer.uid}});
+    return EngineError{EngineErrorKind::kBadRequest, "", "",
+                       std::string(engine_api::CaEnvironmentName(env)) + " CA is not configured"};
+  }
+  if (const auto* issue = std::get_if<engine_api::IssueRequest>(&request)) {
+    auto snapshot = policy_.Snapshot();
+    if (!snapshot) {
+      log::Error("policy_snapshot_failed", {{"error", snapshot.error().ToString()}});
+      return EngineError{EngineErrorKind::kUnavailable, "", "", "policy store unavailable"};
+    }
+    return inst->Issue(*issue, *snapshot);
+  }
+  if (const auto* revoke = std::get_if<engine_api::RevokeRequest>(&request)) return inst->Revoke(*revoke);
+  if (const auto* all = std::get_if<engine_api::RevokeAllForAccountRequest>(&request)) return inst->RevokeAll(*all);
+  return inst->GetCertificate(std::get<engine_api::GetCertificateRequest>(request));
+}
+
+void Engine::CheckPolicy() {
+  auto snapshot = policy_.Snapshot();
+  if (!snapshot) {
+    log::Error("policy_snapshot_failed", {{"error", snapshot.error().ToString()}});
+    return;
+  }
+  if (snapshot->version() == applied_policy_version_) return;
+  bool all_ok = true;
+  for (auto& [env, inst] : instances_) {
+    if (auto s = inst->ApplyMassRevocations(*snapshot); !s) {
+      all_ok = false;
+      log::Error("mass_revocation_failed",
+                 {{"environment", engine_api::CaEnvironmentName(env)}, {"error", s.error().ToString()}});
+    }
+  }
+  if (all_ok) applied_policy_version_ = snapshot->version();  // else retried next second
+}
+
+Status Engine::StartBackground() {
+  CheckPolicy();
+  thread_ = std::thread([this] { Loop(); });
+  return Ok();
+}
+
+void Engine::Post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    posted_.push_back(std::move(fn));
+  }
+  cv_.notify_all();
+}
+
+void Engine::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Engine::Loop() {
+  auto next_second = std::chrono::steady_clock::now();
+  int ticks = 0;
+  for (;;) {
+    std::vector<std::function<void()>> posted;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, next_second, [&] { return stopping_ || !posted_.empty(); });
+      if (stopping_) return;
+      posted.swap(posted_);
+    }
+    for (auto& fn : posted) fn();
+    if (std::chrono::steady_clock::now() < next_second) continue;
+    next_second += std::chrono::seconds(1);
+    ++ticks;
+    CheckPolicy();
+    for (auto& [env, inst] : instances_) {
+      if (auto s = inst->RunStatusJobs(); !s) {
+        log::Error("status_jobs_failed", {{"environment", engine_api::CaEnvironmentName(env)},
+                                          {"error", s.error().ToString()}});
+      }
+      // Reservations whose signature failed (HSM fault) are signed once the token is back.
+      if (ticks % 5 == 0) {
+        if (auto s = inst->CompleteAllPending(/*min_age_seconds=*/5); !s) {
+          log::Warn("pending_completion_failed", {{"environment", engine_api::CaEnvironmentName(env)},
+                                                   {"error", s.error().ToString()}});
+        }
+      }
+    }
+  }
+}
+
+}  // namespace ca::engine

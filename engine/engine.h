@@ -1,0 +1,55 @@
+// The engine: routes authenticated requests to the CA instance of their environment (CA-8), gives
+// each Issue the current policy snapshot, and runs the background jobs (mass revocations on policy
+// change, OCSP/CRL freshness, completion of reservations left pending by an HSM fault).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "engine/api/contract.h"
+#include "engine/ca_instance.h"
+#include "engine/channel_server.h"
+#include "profiles/policy/store.h"
+
+namespace ca::engine {
+
+class Engine {
+ public:
+  // `instances` must hold production; staging is optional.
+  static Result<std::unique_ptr<Engine>> Open(
+      policy::PolicyStore policy, std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>> instances);
+  ~Engine();  // Stop()
+
+  engine_api::Response Handle(const engine_api::Request& request, const PeerInfo& peer);
+
+  // Applies pending mass revocations now, then polls the policy version every second.
+  Status StartBackground();
+  void Stop();
+
+  // Runs `fn` on the background thread at its next tick (test hooks: HSM fault injection).
+  void Post(std::function<void()> fn);
+
+  CaInstance* instance(engine_api::CaEnvironment env);
+
+ private:
+  Engine(policy::PolicyStore policy, std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>> instances)
+      : policy_(std::move(policy)), instances_(std::move(instances)) {}
+  void Loop();
+  void CheckPolicy();
+
+  policy::PolicyStore policy_;
+  std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>> instances_;
+  uint64_t applied_policy_version_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::vector<std::function<void()>> posted_;
+  std::thread thread_;
+};
+
+}  // namespace ca::engine

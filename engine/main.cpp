@@ -1,0 +1,193 @@
+// ca-engine --config FILE            the signing daemon
+// ca-engine make-channel-credentials --out DIR
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <map>
+
+#include "common/log.h"
+#include "common/secret.h"
+#include "engine/api/channel.h"
+#include "engine/config.h"
+#include "engine/engine.h"
+#include "hsm/token.h"
+
+namespace {
+
+using namespace ca;
+
+int Usage() {
+  std::cerr << "usage: ca-engine --config FILE | ca-engine make-channel-credentials --out DIR\n";
+  return 2;
+}
+
+int MakeCredentials(const std::string& dir) {
+  auto made = engine_api::MakeChannelCredentials(dir);
+  if (!made) {
+    std::cerr << "ca-engine: " << made.error().ToString() << "\n";
+    return 1;
+  }
+  std::cout << nlohmann::json{{"engine_fingerprint", made->first}, {"client_fingerprint", made->second}}.dump()
+            << "\n";
+  return 0;
+}
+
+// CA_ENGINE_CRASH_AT=<step>[:<n>] (test_hooks only): SIGKILL at the n-th time (default 1st) the
+// issuance pipeline reaches <step>.
+Result<engine::CrashHook> CrashHookFromEnv(bool test_hooks) {
+  const char* spec = std::getenv("CA_ENGINE_CRASH_AT");
+  if (spec == nullptr || *spec == '\0') return engine::CrashHook();
+  if (!test_hooks) return Fail(ErrorCode::kInvalidArgument, "CA_ENGINE_CRASH_AT is set but test_hooks is off");
+  std::string text(spec);
+  std::string step = text.substr(0, text.find(':'));
+  long nth = 1;
+  if (auto colon = text.find(':'); colon != std::string::npos) nth = std::strtol(text.c_str() + colon + 1, nullptr, 10);
+  bool known = false;
+  for (auto s : engine::kCrashSteps) known = known || s == step;
+  if (!known || nth < 1) return Fail(ErrorCode::kInvalidArgument, "CA_ENGINE_CRASH_AT: unknown step '" + text + "'");
+  auto counter = std::make_shared<std::atomic<long>>(0);
+  return engine::CrashHook([step, nth, counter](std::string_view at) {
+    if (at == step && ++*counter == nth) {
+      ca::log::Warn("test_crash", {{"step", step}, {"n", nth}});
+      ::raise(SIGKILL);
+    }
+  });
+}
+
+struct LoadedInstance {
+  engine::CaKeys keys;
+  std::shared_ptr<hsm::Token> token;
+};
+
+Result<ossl::Pkey> HsmKeyFor(hsm::Token& token, const std::string& label, const X509* cert, const std::string& what) {
+  auto key = token.FindKey(label);
+  if (!key) return Fail(key.error().code, what + " key '" + label + "': " + key.error().message);
+  if (EVP_PKEY_eq((*key)->public_key(), X509_get0_pubkey(cert)) != 1) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                what + " key '" + label + "' does not match the public key of its certificate");
+  }
+  return hsm::ToEvpPkey(*key);
+}
+
+int Run(const std::string& config_path) {
+  ca::log::Init("ca-engine");
+  ca::HardenProcessForSecrets();
+  auto fail = [](const std::string& line) {
+    ca::log::Error("engine_start_failed", {{"error", line}});
+    std::cerr << "ca-engine: " << line << "\n";
+    return 1;
+  };
+  auto config = engine::LoadEngineConfig(config_path);
+  if (!config) return fail(config.error().ToString());
+  auto crash_hook = CrashHookFromEnv(config->test_hooks);
+  if (!crash_hook) return fail(crash_hook.error().ToString());
+
+  // Signals are handled by the main thread only (sigwait); every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  // One logged-in token per (module, label).
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<hsm::Token>> tokens;
+  std::map<engine_api::CaEnvironment, std::unique_ptr<engine::CaInstance>> instances;
+  for (const auto& [env, ic] : config->instances) {
+    std::string env_name(engine_api::CaEnvironmentName(env));
+    auto key = std::pair{ic.hsm.module, ic.hsm.token_label};
+    if (!tokens.contains(key)) {
+      auto pin = ca::LoadSecret(ic.hsm.pin);
+      if (!pin) return fail(env_name + " HSM PIN: " + pin.error().ToString());
+      hsm::TokenConfig tc;
+      tc.module_path = ic.hsm.module;
+      tc.token_label = ic.hsm.token_label;
+      tc.pool_size = ic.hsm.pool_size;
+      auto token = hsm::Token::Open(tc, std::move(*pin));
+      if (!token) return fail(env_name + " HSM token '" + ic.hsm.token_label + "': " + token.error().ToString());
+      tokens[key] = *token;
+    }
+    hsm::Token& token = *tokens[key];
+    engine::CaKeys keys;
+    auto issuer_pem = ossl::ReadFile(ic.intermediate_cert);
+    if (!issuer_pem) return fail(env_name + " intermediate_cert: " + issuer_pem.error().ToString());
+    auto issuer_cert = ossl::CertFromPem(*issuer_pem);
+    if (!issuer_cert) return fail(env_name + " intermediate_cert: " + issuer_cert.error().ToString());
+    keys.issuer_cert = std::move(*issuer_cert);
+    auto chain = ossl::ReadFile(ic.chain);
+    if (!chain || !ossl::CertsFromPem(*chain)) return fail(env_name + " chain: not a PEM certificate file: " + ic.chain);
+    keys.chain_pem = *chain;
+    auto ocsp_pem = ossl::ReadFile(ic.ocsp_cert);
+    auto ocsp_cert = ocsp_pem ? ossl::CertFromPem(*ocsp_pem) : std::unexpected(ocsp_pem.error());
+    if (!ocsp_cert) return fail(env_name + " ocsp_cert: " + ocsp_cert.error().ToString());
+    keys.ocsp_cert = std::move(*ocsp_cert);
+    auto issuer_key = HsmKeyFor(token, ic.intermediate_key_label, keys.issuer_cert.get(), env_name + " intermediate");
+    if (!issuer_key) return fail(issuer_key.error().ToString());
+    keys.issuer_key = std::move(*issuer_key);
+    auto ocsp_key = HsmKeyFor(token, ic.ocsp_key_label, keys.ocsp_cert.get(), env_name + " OCSP signer");
+    if (!ocsp_key) return fail(ocsp_key.error().ToString());
+    keys.ocsp_key = std::move(*ocsp_key);
+
+    engine::CaInstanceOptions opt;
+    opt.environment = env;
+    opt.store_dir = ic.store;
+    opt.status_store_dir = ic.status_store;
+    opt.issuer_name = ic.issuer_name;
+    opt.profiles_dir = ic.profiles_dir;
+    opt.ocsp_url = ic.ocsp_url;
+    opt.ca_issuers_url = ic.ca_issuers_url;
+    opt.crl_url = ic.crl_url;
+    auto inst = engine::CaInstance::Open(opt, std::move(keys), *crash_hook);
+    if (!inst) return fail(env_name + ": " + inst.error().ToString());
+    instances[env] = std::move(*inst);
+  }
+  auto policy = policy::PolicyStore::OpenReadOnly(config->policy_store);
+  if (!policy) return fail("policy_store: " + policy.error().ToString());
+  auto eng = engine::Engine::Open(std::move(*policy), std::move(instances));
+  if (!eng) return fail(eng.error().ToString());
+  if (auto s = (*eng)->StartBackground(); !s) return fail(s.error().ToString());
+
+  engine::ChannelServerOptions so;
+  so.socket_path = config->socket_path;
+  so.socket_group = config->socket_group;
+  so.allowed_uids = config->allowed_peer_uids;
+  so.identity = {config->channel_cert, config->channel_key, config->client_fingerprints};
+  engine::Engine* raw = eng->get();
+  auto server = engine::ChannelServer::Start(
+      so, [raw](const engine_api::Request& r, const engine::PeerInfo& p) { return raw->Handle(r, p); });
+  if (!server) return fail("channel: " + server.error().ToString());
+  ca::log::Info("engine_started", {{"socket", config->socket_path}, {"pid", ::getpid()},
+                                   {"test_hooks", config->test_hooks}});
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGUSR1) {
+      if (!config->test_hooks) continue;
+      // Test hook: invalidate every HSM session, as a token restart would (fault test).
+      for (auto& [k, token] : tokens) {
+        auto s = token->CloseAllSessionsForTest();
+        ca::log::Warn("test_hsm_sessions_closed", {{"token", k.second}, {"ok", s.has_value()}});
+      }
+      continue;
+    }
+    ca::log::Info("engine_stopping", {{"signal", sig}});
+    break;
+  }
+  (*server)->Stop();
+  (*eng)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 2 && args[0] == "--config") return Run(args[1]);
+  if (args.size() == 3 && args[0] == "make-channel-credentials" && args[1] == "--out") return MakeCredentials(args[2]);
+  return Usage();
+}

@@ -1,0 +1,146 @@
+#include "engine/testing/engine_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "crl_ocsp/testing/test_pki.h"
+#include "engine/api/channel.h"
+
+namespace ca::engine::testing {
+
+Result<std::unique_ptr<EngineSetup>> EngineSetup::Create(const std::string& engine_binary) {
+  std::unique_ptr<EngineSetup> s(new EngineSetup());
+  s->binary_ = engine_binary;
+  s->hsm_ = CA_TRY(hsm::testing::SoftHsmFixture::Create("engine-test"));
+  s->token_ = CA_TRY(s->hsm_->OpenToken(2));
+  s->intermediate_key_ = CA_TRY(s->token_->GenerateKeyPair(hsm::KeyType::kRsa3072, "intermediate"));
+  auto ocsp_key = CA_TRY(s->token_->GenerateKeyPair(hsm::KeyType::kEcP256, "ocsp-signer"));
+
+  // Software root; the intermediate and OCSP signer keys live in the token.
+  ossl::Pkey root_key = status::testing::MakeEcKey();
+  auto root = status::testing::MakeCert({"Engine Test Root", true, false, 1, 3650}, root_key.get(), nullptr,
+                                        root_key.get());
+  ossl::Pkey int_pub(EVP_PKEY_dup(const_cast<EVP_PKEY*>(s->intermediate_key_->public_key())));
+  s->intermediate_ = status::testing::MakeCert({"Engine Test Issuing CA", true, false, 2, 1825}, int_pub.get(),
+                                               root.get(), root_key.get());
+  ossl::Pkey int_hsm = CA_TRY(hsm::ToEvpPkey(s->intermediate_key_));
+  ossl::Pkey ocsp_pub(EVP_PKEY_dup(const_cast<EVP_PKEY*>(ocsp_key->public_key())));
+  auto ocsp_cert = status::testing::MakeCert({"Engine Test OCSP Signer", false, true, 3, 365}, ocsp_pub.get(),
+                                             s->intermediate_.get(), int_hsm.get());
+  const TempDir& d = s->dir_;
+  CA_TRY_STATUS(ossl::WriteFileAtomic(d.Sub("root.pem"), CA_TRY(ossl::CertToPem(root.get())), 0644, false));
+  CA_TRY_STATUS(ossl::WriteFileAtomic(d.Sub("intermediate.pem"), CA_TRY(ossl::CertToPem(s->intermediate_.get())),
+                                      0644, false));
+  CA_TRY_STATUS(ossl::WriteFileAtomic(d.Sub("ocsp.pem"), CA_TRY(ossl::CertToPem(ocsp_cert.get())), 0644, false));
+
+  s->world_ = MakePolicyWorld(d.Sub("policy"));
+  std::filesystem::create_directory(d.Sub("channel"));
+  auto fps = CA_TRY(engine_api::MakeChannelCredentials(d.Sub("channel")));
+  s->engine_fp_ = fps.first;
+
+  nlohmann::json instance = {{"store", d.Sub("production-ca")},
+                             {"status_store", d.Sub("production-status")},
+                             {"issuer_name", "test-int"},
+                             {"profiles_dir", ProfilesDir(engine_api::CaEnvironment::kProduction)},
+                             {"intermediate_key_label", "intermediate"},
+                             {"intermediate_cert", d.Sub("intermediate.pem")},
+                             {"ocsp_key_label", "ocsp-signer"},
+                             {"ocsp_cert", d.Sub("ocsp.pem")},
+                             {"ocsp_url", "http://ocsp.engine.test"},
+                             {"ca_issuers_url", "http://ca.engine.test/int.der"},
+                             {"crl_url", "http://crl.engine.test/int.crl"}};
+  nlohmann::json config = {
+      {"socket_path", d.Sub("engine.sock")},
+      {"allowed_peer_uids", {::getuid()}},
+      {"channel",
+       {{"cert", d.Sub("channel/engine.crt")}, {"key", d.Sub("channel/engine.key")}, {"client_fingerprints", {fps.second}}}},
+      {"hsm", {{"module", s->hsm_->module_path()}, {"token_label", s->hsm_->token_label()},
+               {"pin", "file:" + s->hsm_->user_pin_file()}, {"pool_size", 2}}},
+      {"policy_store", d.Sub("policy")},
+      {"test_hooks", true},
+      {"instances", {{"production", instance}}}};
+  CA_TRY_STATUS(ossl::WriteFileAtomic(d.Sub("engine.json"), config.dump(2), 0600, false));
+  return s;
+}
+
+EngineSetup::~EngineSetup() {
+  if (pid_ > 0) Stop();
+}
+
+Status EngineSetup::Start(const std::map<std::string, std::string>& env) {
+  if (pid_ > 0) return Fail(ErrorCode::kFailedPrecondition, "engine already running");
+  std::string config = dir_.Sub("engine.json");
+  std::string log = log_path();
+  pid_t pid = ::fork();
+  if (pid < 0) return Fail(ErrorCode::kIo, "fork failed");
+  if (pid == 0) {
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+      ::dup2(fd, 2);
+      ::close(fd);
+    }
+    ::execl(binary_.c_str(), binary_.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  pid_ = pid;
+  for (int i = 0; i < 600; ++i) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return Fail(ErrorCode::kUnavailable, "ca-engine exited at start (see " + log + ")");
+    }
+    if (auto c = Client(1); c) return Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  Stop();
+  return Fail(ErrorCode::kUnavailable, "ca-engine did not start listening");
+}
+
+int EngineSetup::Stop() {
+  if (pid_ <= 0) return 0;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+int EngineSetup::WaitExit(int timeout_ms) {
+  if (pid_ <= 0) return 0;
+  int status = 0;
+  for (int waited = 0; waited < timeout_ms; waited += 10) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Stop();
+}
+
+Status EngineSetup::SendSignal(int sig) const {
+  if (pid_ <= 0 || ::kill(pid_, sig) != 0) return Fail(ErrorCode::kFailedPrecondition, "engine not running");
+  return Ok();
+}
+
+Result<engine_api::EngineClient> EngineSetup::Client(size_t max_connections) const {
+  engine_api::EngineClientOptions o;
+  o.socket_path = dir_.Sub("engine.sock");
+  o.client_cert_path = dir_.Sub("channel/client.crt");
+  o.client_key_path = dir_.Sub("channel/client.key");
+  o.engine_fingerprint = engine_fp_;
+  o.max_connections = max_connections;
+  o.timeout_ms = 30000;
+  return engine_api::EngineClient::Connect(o);
+}
+
+}  // namespace ca::engine::testing

@@ -1,0 +1,61 @@
+// The real implementations of the gateway's ports: the policy store (profiles/policy), the
+// signing engine client (engine/api) and the domain-control validator (gateway/validation).
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "common/secret.h"
+#include "engine/api/client.h"
+#include "gateway/ports.h"
+#include "gateway/validation/validator.h"
+#include "profiles/policy/decision.h"
+#include "profiles/policy/store.h"
+
+namespace ca::gateway {
+
+class PolicyStoreAdapter final : public PolicyPort {
+ public:
+  static Result<std::unique_ptr<PolicyStoreAdapter>> Open(const std::string& policy_dir,
+                                                          const std::string& wrap_key_source);
+  Result<std::optional<ExternalAccountView>> FindExternalAccount(const std::string& kid, int64_t now) override;
+  Result<Secret> MacKey(const std::string& kid) override;
+  Result<PolicyVerdict> Decide(const AccountRecord& account, const std::vector<std::string>& names,
+                               const std::string& profile, int64_t now) override;
+
+ private:
+  PolicyStoreAdapter(policy::PolicyStore store, Secret wrap_key)
+      : store_(std::move(store)), wrap_key_(std::move(wrap_key)) {}
+  policy::PolicyStore store_;
+  Secret wrap_key_;
+};
+
+class EngineAdapter final : public IssuerPort {
+ public:
+  explicit EngineAdapter(engine_api::EngineClientOptions options) : options_(std::move(options)) {}
+  // Connects lazily (and reconnects after a failure), so the gateway starts before the engine.
+  Result<engine_api::Response> Call(const engine_api::Request& request) override;
+
+ private:
+  engine_api::EngineClientOptions options_;
+  std::mutex mu_;
+  std::shared_ptr<engine_api::EngineClient> client_;
+};
+
+class ValidatorAdapter final : public ValidatorPort {
+ public:
+  explicit ValidatorAdapter(std::shared_ptr<const validation::Validator> validator)
+      : validator_(std::move(validator)) {}
+  ValidationResult ValidateChallenge(const std::string& type, const std::string& name, const std::string& token,
+                                     const std::string& key_authorization) override;
+  ValidationResult CheckCaa(const std::string& name, bool wildcard, const std::string& account_uri,
+                            const std::string& method) override;
+
+ private:
+  std::shared_ptr<const validation::Validator> validator_;
+};
+
+// The validation library's outcome in the gateway's terms.
+ValidationResult ToValidationResult(const validation::Outcome& outcome);
+
+}  // namespace ca::gateway

@@ -1,0 +1,37 @@
+// ca-gateway configuration file (JSON). Example in gateway/README.md.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "common/result.h"
+#include "gateway/acme_server.h"
+#include "gateway/http_server.h"
+
+namespace ca::gateway {
+
+struct EngineSettings {
+  std::string socket;
+  std::string client_cert;
+  std::string client_key;
+  std::string fingerprint;  // pinned SHA-256 of the engine's channel certificate
+};
+
+struct GatewayConfig {
+  HttpServerOptions http;  // tls_* hold the PEM text once loaded
+  std::string tls_cert_path, tls_key_path;
+  GatewayOptions acme;
+  std::string store_dir;         // the gateway's LMDB store
+  std::string policy_store_dir;  // read-only
+  std::string mac_wrap_key;      // "file:/path"
+  EngineSettings engine;
+  nlohmann::json validation = nlohmann::json::object();  // ca_validation's "validation" object
+
+  // Parses the JSON document; unknown keys and missing required keys are errors (kInvalidArgument).
+  static Result<GatewayConfig> FromJson(const nlohmann::json& doc);
+  // Reads the file and the TLS certificate and key it points to.
+  static Result<GatewayConfig> Load(const std::string& path);
+};
+
+}  // namespace ca::gateway

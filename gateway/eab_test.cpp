@@ -1,0 +1,168 @@
+// External Account Binding (RFC 8555 §7.3.4): each rejection, through AcmeServer::Handle.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "gateway/testing/fakes.h"
+
+namespace ca::gateway {
+namespace {
+
+using testing::Client;
+using testing::FakeIssuer;
+using testing::FakePolicy;
+using testing::FakeValidator;
+
+constexpr char kBase[] = "https://127.0.0.1:14000";
+constexpr char kKid[] = "6136f1b5-39c8-4417-b8a7-c4114b092be6";
+
+class EabTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("gw-eab-" + RandomUuidV4());
+    store_.emplace(std::move(*AcmeStore::Open(dir_.string())));
+    mac_ = RandomBytes(32);
+    policy_.accounts[kKid] = {{kKid, "", {"SSL"}, {"http-01", "dns-01"}, 2, 100}, mac_};
+    GatewayOptions o;
+    o.base_url = kBase;
+    o.caa_identities = {"ca.example"};
+    server_.emplace(o, *store_, policy_, issuer_, validator_, [] { return int64_t{1'700'000'000}; });
+  }
+  void TearDown() override {
+    server_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  testing::Reply NewAccount(Client& c, const nlohmann::json& eab) {
+    return c.Post(std::string(kBase) + "/acme/new-account",
+                  nlohmann::json{{"termsOfServiceAgreed", true}, {"externalAccountBinding", eab}}, true);
+  }
+  size_t AccountCount() {
+    auto txn = store_->Read();
+    return *txn->CountAccountsOfExternal(kKid);
+  }
+
+  std::filesystem::path dir_;
+  std::optional<AcmeStore> store_;
+  FakePolicy policy_;
+  FakeIssuer issuer_;
+  FakeValidator validator_;
+  std::optional<AcmeServer> server_;
+  Bytes mac_;
+};
+
+TEST_F(EabTest, ValidBindingCreatesAccountWithExternalProfile) {
+  Client c(*server_, kBase);
+  auto r = c.Register(kKid, mac_);
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["status"], "valid");
+  ASSERT_TRUE(c.account_url.starts_with(std::string(kBase) + "/acme/acct/"));
+  auto txn = store_->Read();
+  auto acct = txn->GetAccount(c.account_url.substr(c.account_url.rfind('/') + 1));
+  ASSERT_TRUE(acct.has_value() && acct->has_value());
+  EXPECT_EQ((*acct)->external_account_kid, kKid);
+  EXPECT_EQ((*acct)->profile, "SSL");
+  EXPECT_EQ((*acct)->jwk_thumbprint, *JwkThumbprint(c.Jwk()));
+  EXPECT_EQ((*acct)->contact, std::vector<std::string>{"mailto:ops@example.com"});
+  // Same key again: 200 with the same Location, no new account.
+  Client again(*server_, kBase);
+  again.key = std::move(c.key);
+  auto r2 = again.Register(kKid, mac_);
+  EXPECT_EQ(r2.status, 200);
+  EXPECT_EQ(again.account_url, c.account_url);
+  EXPECT_EQ(AccountCount(), 1u);
+}
+
+TEST_F(EabTest, MissingBindingIsExternalAccountRequired) {
+  Client c(*server_, kBase);
+  auto r = c.Post(std::string(kBase) + "/acme/new-account", nlohmann::json{{"termsOfServiceAgreed", true}}, true);
+  EXPECT_EQ(r.type(), "urn:ietf:params:acme:error:externalAccountRequired");
+}
+
+struct Rejection {
+  const char* name;
+  std::function<nlohmann::json(Client&, const std::string&, const Bytes&)> eab;
+  const char* type;
+  const char* detail_part;
+};
+
+TEST_F(EabTest, EachRejection) {
+  auto other_mac = RandomBytes(32);
+  std::vector<Rejection> cases = {
+      {"asymmetric alg",
+       [](Client& c, const std::string& kid, const Bytes&) {
+         nlohmann::json h = {{"alg", "ES256"}, {"kid", kid}, {"url", std::string(kBase) + "/acme/new-account"}};
+         return nlohmann::json::parse(*SignJws(h, c.Jwk().dump(), c.key.get(), "ES256"));
+       },
+       "malformed", "MAC algorithm"},
+      {"missing alg",
+       [](Client& c, const std::string& kid, const Bytes& mac) {
+         return c.Eab(kid, mac, [](nlohmann::json& h) { h.erase("alg"); });
+       },
+       "badSignatureAlgorithm", "no alg"},
+      {"nonce in inner JWS",
+       [](Client& c, const std::string& kid, const Bytes& mac) {
+         return c.Eab(kid, mac, [](nlohmann::json& h) { h["nonce"] = "abc"; });
+       },
+       "malformed", "nonce"},
+      {"url mismatch",
+       [](Client& c, const std::string& kid, const Bytes& mac) {
+         return c.Eab(kid, mac, [](nlohmann::json& h) { h["url"] = std::string(kBase) + "/acme/new-order"; });
+       },
+       "malformed", "url"},
+      {"jwk mismatch",
+       [](Client& c, const std::string& kid, const Bytes& mac) {
+         auto other = testing::GenerateKey("P-256");
+         return c.Eab(kid, mac, nullptr, *JwkFromPublicKey(other->get()));
+       },
+       "malformed", "not the key"},
+      {"unknown kid",
+       [](Client& c, const std::string&, const Bytes& mac) { return c.Eab("00000000-0000-4000-8000-000000000000", mac); },
+       "unauthorized", "EXTERNAL_ACCOUNT_NOT_FOUND"},
+      {"wrong MAC key",
+       [&](Client& c, const std::string& kid, const Bytes&) { return c.Eab(kid, other_mac); },
+       "unauthorized", "BAD_SIGNATURE"},
+  };
+  for (const auto& rc : cases) {
+    Client c(*server_, kBase);
+    auto r = NewAccount(c, rc.eab(c, kKid, mac_));
+    EXPECT_EQ(r.type(), std::string("urn:ietf:params:acme:error:") + rc.type) << rc.name << ": " << r.raw;
+    EXPECT_NE(r.detail().find(rc.detail_part), std::string::npos) << rc.name << ": " << r.detail();
+  }
+  EXPECT_EQ(AccountCount(), 0u);
+}
+
+TEST_F(EabTest, InactiveOrExpiredExternalAccount) {
+  for (std::string code : {"SUSPENDED_EXTERNAL_ACCOUNT", "EXPIRED_EXTERNAL_ACCOUNT", "PENDING_EXTERNAL_ACCOUNT"}) {
+    policy_.accounts[kKid].view.refusal_code = code;
+    Client c(*server_, kBase);
+    auto r = c.Register(kKid, mac_);
+    EXPECT_EQ(r.type(), "urn:ietf:params:acme:error:unauthorized");
+    EXPECT_EQ(r.detail(), code + ": " + kKid);
+  }
+  EXPECT_EQ(AccountCount(), 0u);
+}
+
+TEST_F(EabTest, MaxAcmeAccounts) {
+  Client a(*server_, kBase), b(*server_, kBase), c(*server_, kBase);
+  ASSERT_EQ(a.Register(kKid, mac_).status, 201);
+  ASSERT_EQ(b.Register(kKid, mac_).status, 201);
+  auto r = c.Register(kKid, mac_);
+  EXPECT_EQ(r.type(), "urn:ietf:params:acme:error:unauthorized");
+  EXPECT_NE(r.detail().find("already has 2 ACME accounts"), std::string::npos);
+  EXPECT_EQ(AccountCount(), 2u);
+}
+
+TEST_F(EabTest, OnlyReturnExisting) {
+  Client c(*server_, kBase);
+  auto r = c.Post(std::string(kBase) + "/acme/new-account", nlohmann::json{{"onlyReturnExisting", true}}, true);
+  EXPECT_EQ(r.type(), "urn:ietf:params:acme:error:accountDoesNotExist");
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  std::string url = c.account_url;
+  auto again = c.Post(std::string(kBase) + "/acme/new-account", nlohmann::json{{"onlyReturnExisting", true}}, true);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.headers["Location"], url);
+}
+
+}  // namespace
+}  // namespace ca::gateway

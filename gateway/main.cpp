@@ -1,0 +1,78 @@
+// ca-gateway --config FILE: the ACME server.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "common/log.h"
+#include "common/secret.h"
+#include "gateway/adapters.h"
+#include "gateway/config.h"
+#include "gateway/http_server.h"
+
+namespace {
+
+int Die(const std::string& message) {
+  std::fprintf(stderr, "ca-gateway: %s\n", message.c_str());
+  return 1;
+}
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ca::gateway;
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) config_path = argv[++i];
+    else if (arg.starts_with("--config=")) config_path = arg.substr(9);
+    else return Die("usage: ca-gateway --config FILE (unknown argument " + arg + ")");
+  }
+  if (config_path.empty()) return Die("usage: ca-gateway --config FILE");
+  ca::HardenProcessForSecrets();
+  ca::log::Init("ca-gateway");
+
+  auto config = GatewayConfig::Load(config_path);
+  if (!config) return Die(config.error().ToString());
+  auto validator_config = ca::validation::ValidatorConfig::FromJson(config->validation);
+  if (!validator_config) return Die("validation: " + validator_config.error().ToString());
+  auto validator = ca::validation::Validator::Create(*validator_config);
+  if (!validator) return Die("validation: " + validator.error().ToString());
+  auto policy = PolicyStoreAdapter::Open(config->policy_store_dir, config->mac_wrap_key);
+  if (!policy) return Die("policy store: " + policy.error().ToString());
+  auto store = AcmeStore::Open(config->store_dir);
+  if (!store) return Die("gateway store: " + store.error().ToString());
+
+  ca::engine_api::EngineClientOptions engine_options;
+  engine_options.socket_path = config->engine.socket;
+  engine_options.client_cert_path = config->engine.client_cert;
+  engine_options.client_key_path = config->engine.client_key;
+  engine_options.engine_fingerprint = config->engine.fingerprint;
+  EngineAdapter engine(engine_options);
+  ValidatorAdapter validator_port(*validator);
+
+  // Block the stop signals before any thread starts, then wait for them on the main thread.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  AcmeServer acme(config->acme, *store, **policy, engine, validator_port, NowUnix);
+  auto http = HttpServer::Start(config->http, acme);
+  if (!http) return Die(http.error().ToString());
+  ca::log::Info("gateway_started", {{"listen", config->http.listen_address}, {"port", http->port()},
+                                    {"base_url", config->acme.base_url}, {"environment", config->acme.environment}});
+  int sig = 0;
+  sigwait(&stop, &sig);
+  ca::log::Info("gateway_stopping", {{"signal", sig}});
+  return 0;
+}

@@ -1,0 +1,45 @@
+// Replay nonces (RFC 8555 §6.5): unforgeable, single-use, with a bounded lifetime.
+// A nonce is base64url(counter(8) || issued_at(8) || HMAC-SHA256(process key, counter||issued_at)[:16]).
+// The key is random per process, so nonces from before a restart fail the MAC and the client gets
+// badNonce with a fresh Replay-Nonce, which every ACME client retries on.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "common/encoding.h"
+#include "common/result.h"
+
+namespace ca::gateway {
+
+enum class NonceCheck { kOk, kMalformed, kForged, kExpired, kReplayed };
+std::string_view NonceCheckName(NonceCheck c);
+
+class NonceService {
+ public:
+  // Times are unix seconds, passed in so tests control the clock.
+  explicit NonceService(int64_t lifetime_seconds, Bytes key = RandomBytes(32));
+
+  std::string Issue(int64_t now);
+  // Consumes the nonce: a second call with the same nonce returns kReplayed.
+  NonceCheck Consume(std::string_view nonce, int64_t now);
+
+  size_t used_count() const;
+
+ private:
+  Bytes Mac(uint64_t counter, int64_t issued_at) const;
+  void Prune(int64_t now);
+
+  const int64_t lifetime_;
+  const Bytes key_;
+  mutable std::mutex mu_;
+  uint64_t next_counter_ = 1;
+  // Counters consumed and not yet expired, with their issue time (pruned by age).
+  std::set<std::pair<int64_t, uint64_t>> used_by_time_;
+  std::set<uint64_t> used_;
+};
+
+}  // namespace ca::gateway

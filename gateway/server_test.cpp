@@ -1,0 +1,501 @@
+// AcmeServer end to end in-process: JWS checks, POST-as-GET, order/authz/challenge state machines,
+// finalize, keyChange, revocation, renewalInfo — with fake policy, engine and validator.
+#include "gateway/acme_server.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "gateway/csr.h"
+#include "gateway/testing/fakes.h"
+
+namespace ca::gateway {
+namespace {
+
+using testing::Client;
+using testing::Reply;
+
+constexpr char kBase[] = "https://127.0.0.1:14000";
+constexpr char kKid[] = "6136f1b5-39c8-4417-b8a7-c4114b092be6";
+constexpr char kKid2[] = "aa36f1b5-39c8-4417-b8a7-c4114b092be6";
+const std::string kUrn = "urn:ietf:params:acme:error:";
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("gw-srv-" + RandomUuidV4());
+    store_.emplace(std::move(*AcmeStore::Open(dir_.string())));
+    mac_ = RandomBytes(32);
+    policy_.accounts[kKid] = {{kKid, "", {"SSL"}, {"http-01", "dns-01"}, 10, 100}, mac_};
+    policy_.accounts[kKid2] = {{kKid2, "", {"SSL"}, {"http-01"}, 10, 100}, mac_};
+    policy_.allowed_names = {"a.example.com", "b.example.com"};
+    Start();
+  }
+  void Start() {
+    GatewayOptions o;
+    o.base_url = kBase;
+    o.caa_identities = {"ca.example"};
+    o.validation_workers = 2;
+    o.nonce_lifetime_seconds = 60;
+    server_.emplace(o, *store_, policy_, issuer_, validator_, [this] { return now_.load(); });
+  }
+  void TearDown() override {
+    server_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::string U(const std::string& p) { return std::string(kBase) + p; }
+  Reply NewOrder(Client& c, std::vector<std::string> names) {
+    nlohmann::json ids = nlohmann::json::array();
+    for (auto& n : names) ids.push_back({{"type", "dns"}, {"value", n}});
+    return c.Post(U("/acme/new-order"), nlohmann::json{{"identifiers", ids}});
+  }
+  // Registers, orders, validates every authorization; returns the order URL.
+  std::string ReadyOrder(Client& c, std::vector<std::string> names) {
+    Reply o = NewOrder(c, names);
+    EXPECT_EQ(o.status, 201) << o.raw;
+    for (const auto& az : o.body["authorizations"]) {
+      Reply a = c.Post(az, std::nullopt);
+      std::string chall = a.body["challenges"][0]["url"];
+      EXPECT_EQ(c.Post(chall, nlohmann::json::object()).status, 200);
+    }
+    server_->WaitForValidationsIdle();
+    return o.headers["Location"];
+  }
+  Reply Finalize(Client& c, const std::string& order_url, EVP_PKEY* key, std::vector<std::string> names) {
+    Reply o = c.Post(order_url, std::nullopt);
+    auto csr = testing::MakeCsr(key, names);
+    return c.Post(o.body["finalize"], nlohmann::json{{"csr", Base64UrlEncode(*csr)}});
+  }
+
+  std::atomic<int64_t> now_{1'700'000'000};
+  std::filesystem::path dir_;
+  std::optional<AcmeStore> store_;
+  testing::FakePolicy policy_;
+  testing::FakeIssuer issuer_;
+  testing::FakeValidator validator_;
+  std::optional<AcmeServer> server_;
+  Bytes mac_;
+};
+
+TEST_F(ServerTest, DirectoryAndNonce) {
+  Client c(*server_, kBase);
+  Reply d = c.Raw("GET", U("/directory"), "");
+  EXPECT_EQ(d.status, 200);
+  EXPECT_EQ(d.body["newAccount"], U("/acme/new-account"));
+  EXPECT_EQ(d.body["meta"]["externalAccountRequired"], true);
+  EXPECT_EQ(d.body["meta"]["caaIdentities"][0], "ca.example");
+  EXPECT_TRUE(d.body["meta"]["profiles"].contains("WILD"));
+  EXPECT_EQ(c.Raw("HEAD", U("/acme/new-nonce"), "").status, 200);
+  Reply g = c.Raw("GET", U("/acme/new-nonce"), "");
+  EXPECT_EQ(g.status, 204);
+  EXPECT_FALSE(g.headers["Replay-Nonce"].empty());
+  EXPECT_EQ(g.headers["Link"], "<" + U("/directory") + ">;rel=\"index\"");
+}
+
+TEST_F(ServerTest, OuterJwsChecks) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  // url mismatch
+  Reply r = c.Post(U("/acme/new-order"), nlohmann::json::object(), false,
+                   [&](nlohmann::json& h) { h["url"] = U("/acme/revoke-cert"); });
+  EXPECT_EQ(r.type(), kUrn + "unauthorized");
+  // jwk and kid both
+  r = c.Post(U("/acme/new-order"), nlohmann::json::object(), false, [&](nlohmann::json& h) { h["jwk"] = c.Jwk(); });
+  EXPECT_EQ(r.type(), kUrn + "malformed");
+  EXPECT_NE(r.detail().find("exactly one of jwk and kid"), std::string::npos);
+  // none
+  nlohmann::json h = {{"alg", "none"}, {"nonce", c.Nonce()}, {"url", U("/acme/new-order")}, {"kid", c.account_url}};
+  std::string none = nlohmann::json{{"protected", Base64UrlEncode(AsBytes(h.dump()))}, {"payload", ""}, {"signature", "AA"}}.dump();
+  r = c.Raw("POST", U("/acme/new-order"), none);
+  EXPECT_EQ(r.type(), kUrn + "badSignatureAlgorithm");
+  EXPECT_TRUE(r.body["algorithms"].is_array());
+  // HS256 outer
+  h["alg"] = "HS256";
+  h["nonce"] = c.Nonce();
+  r = c.Raw("POST", U("/acme/new-order"), *SignJwsHs256(h, "{}", mac_));
+  EXPECT_EQ(r.type(), kUrn + "badSignatureAlgorithm");
+  // nonce replay
+  h = {{"alg", "ES256"}, {"nonce", c.Nonce()}, {"url", U("/acme/acct/x")}, {"kid", c.account_url}};
+  std::string body = *SignJws(h, "", c.key.get(), "ES256");
+  h["url"] = c.account_url;
+  body = *SignJws(h, "", c.key.get(), "ES256");
+  EXPECT_EQ(c.Raw("POST", c.account_url, body).status, 200);
+  r = c.Raw("POST", c.account_url, body);
+  EXPECT_EQ(r.type(), kUrn + "badNonce");
+  EXPECT_FALSE(r.headers["Replay-Nonce"].empty());
+  // wrong content type
+  EXPECT_EQ(c.Raw("POST", c.account_url, body, "application/json").status, 415);
+  // bad signature by another key under this kid
+  Client other(*server_, kBase);
+  other.account_url = c.account_url;
+  r = other.Post(c.account_url, std::nullopt);
+  EXPECT_EQ(r.type(), kUrn + "malformed");
+  EXPECT_NE(r.detail().find("BAD_SIGNATURE"), std::string::npos);
+  // oversized body
+  r = c.Raw("POST", U("/acme/new-order"), std::string(70000, 'x'));
+  EXPECT_EQ(r.status, 413);
+}
+
+TEST_F(ServerTest, AllAccountAlgorithms) {
+  for (std::string alg : {"RS256", "ES256", "ES384", "EdDSA"}) {
+    Client c(*server_, kBase, alg);
+    Reply r = c.Register(kKid, mac_);
+    EXPECT_EQ(r.status, 201) << alg << r.raw;
+    EXPECT_EQ(c.Post(c.account_url, std::nullopt).status, 200) << alg;
+  }
+}
+
+TEST_F(ServerTest, PostAsGetEnforced) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  Reply o = NewOrder(c, {"a.example.com"});
+  ASSERT_EQ(o.status, 201);
+  for (std::string url : {o.headers["Location"], std::string(o.body["authorizations"][0])}) {
+    Reply g = c.Raw("GET", url, "");
+    EXPECT_EQ(g.status, 405) << url;
+    EXPECT_EQ(g.headers["Allow"], "POST");
+    EXPECT_EQ(g.type(), kUrn + "malformed");
+  }
+  EXPECT_EQ(c.Post(o.headers["Location"], nlohmann::json{{"x", 1}}).type(), kUrn + "malformed");
+}
+
+TEST_F(ServerTest, NewOrderRefusalsCarryResultCode) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  Reply r = NewOrder(c, {"a.example.com", "nope.example.com"});
+  EXPECT_EQ(r.type(), kUrn + "rejectedIdentifier");
+  EXPECT_EQ(r.detail(), "DOMAIN_NOT_FOUND: nope.example.com");
+  EXPECT_EQ(r.body["subproblems"][0]["identifier"]["value"], "nope.example.com");
+  r = NewOrder(c, {"*.example.com"});
+  EXPECT_EQ(r.detail(), "INVALID_PROFILE_FOR_WILDCARD: *.example.com");
+  r = c.Post(U("/acme/new-order"), nlohmann::json{{"identifiers", {{{"type", "ip"}, {"value", "1.2.3.4"}}}}});
+  EXPECT_EQ(r.type(), kUrn + "unsupportedIdentifier");
+  r = c.Post(U("/acme/new-order"),
+             nlohmann::json{{"identifiers", {{{"type", "dns"}, {"value", "a.example.com"}}}}, {"profile", "WILD"}});
+  EXPECT_EQ(r.type(), kUrn + "invalidProfile");
+  policy_.account_refusal = "SUSPENDED_EXTERNAL_ACCOUNT";
+  r = NewOrder(c, {"a.example.com"});
+  EXPECT_EQ(r.type(), kUrn + "unauthorized");
+  EXPECT_TRUE(r.detail().starts_with("SUSPENDED_EXTERNAL_ACCOUNT")) << r.detail();
+  auto txn = store_->Read();
+  EXPECT_TRUE(txn->ListOrderIds(c.account_url.substr(c.account_url.rfind('/') + 1))->empty());
+}
+
+TEST_F(ServerTest, FullFlowIssuesAndServesCertificate) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  Reply o = NewOrder(c, {"a.example.com", "b.example.com"});
+  ASSERT_EQ(o.status, 201);
+  EXPECT_EQ(o.body["status"], "pending");
+  EXPECT_EQ(o.body["profile"], "SSL");
+  Reply a = c.Post(o.body["authorizations"][0], std::nullopt);
+  EXPECT_EQ(a.body["status"], "pending");
+  ASSERT_EQ(a.body["challenges"].size(), 2u);  // http-01 and dns-01 as the external account allows
+  std::string token = a.body["challenges"][0]["token"];
+  // Finalize before validation: orderNotReady.
+  auto key = testing::GenerateKey("RSA3072");
+  EXPECT_EQ(Finalize(c, o.headers["Location"], key->get(), {"a.example.com", "b.example.com"}).type(), kUrn + "orderNotReady");
+  std::string order_url = o.headers["Location"];
+  for (const auto& az : o.body["authorizations"]) {
+    Reply ch = c.Post(c.Post(az, std::nullopt).body["challenges"][0]["url"], nlohmann::json::object());
+    EXPECT_EQ(ch.headers["Link"].find("rel=\"up\"") != std::string::npos, true);
+  }
+  server_->WaitForValidationsIdle();
+  EXPECT_EQ(validator_.last_key_authorization.substr(validator_.last_key_authorization.find('.') + 1), *JwkThumbprint(c.Jwk()));
+  EXPECT_EQ(c.Post(order_url, std::nullopt).body["status"], "ready");
+  // Bad CSRs.
+  auto small = testing::GenerateKey("RSA2048");
+  Reply bad = Finalize(c, order_url, small->get(), {"a.example.com", "b.example.com"});
+  EXPECT_EQ(bad.type(), kUrn + "badCSR");
+  EXPECT_NE(bad.detail().find("RSA 3072"), std::string::npos);
+  bad = Finalize(c, order_url, key->get(), {"a.example.com"});
+  EXPECT_EQ(bad.detail(), "the CSR names differ from the order's: missing b.example.com");
+  // Good.
+  Reply f = Finalize(c, order_url, key->get(), {"b.example.com", "a.example.com"});
+  ASSERT_EQ(f.status, 200) << f.raw;
+  EXPECT_EQ(f.body["status"], "valid");
+  std::string cert_url = f.body["certificate"];
+  Reply cert = c.Post(cert_url, std::nullopt);
+  EXPECT_EQ(cert.status, 200);
+  EXPECT_EQ(cert.headers["Content-Type"], "application/pem-certificate-chain");
+  auto chain = ossl::CertsFromPem(cert.raw);
+  ASSERT_TRUE(chain.has_value());
+  ASSERT_EQ(chain->size(), 2u);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(chain->front().get()), key->get()), 1);
+  // Orders list.
+  Reply list = c.Post(c.account_url + "/orders", std::nullopt);
+  EXPECT_EQ(list.body["orders"][0], order_url);
+  // Another account of another external account cannot read it.
+  Client stranger(*server_, kBase);
+  ASSERT_EQ(stranger.Register(kKid2, mac_).status, 201);
+  EXPECT_EQ(stranger.Post(cert_url, std::nullopt).status, 404);
+  EXPECT_EQ(stranger.Post(order_url, std::nullopt).status, 404);
+}
+
+TEST_F(ServerTest, ConcurrentFinalizeYieldsOneCertificate) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  std::string order_url = ReadyOrder(c, {"a.example.com"});
+  auto key = testing::GenerateKey("RSA3072");
+  auto csr = Base64UrlEncode(*testing::MakeCsr(key->get(), {"a.example.com"}));
+  std::string fin = c.Post(order_url, std::nullopt).body["finalize"];
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 4; ++i) {
+    nlohmann::json h = {{"alg", "ES256"}, {"nonce", c.Nonce()}, {"url", fin}, {"kid", c.account_url}};
+    bodies.push_back(*SignJws(h, nlohmann::json{{"csr", csr}}.dump(), c.key.get(), "ES256"));
+  }
+  std::vector<int> statuses(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) threads.emplace_back([&, i] { statuses[i] = c.Raw("POST", fin, bodies[i]).status; });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 1);
+  EXPECT_EQ(issuer_.issue_calls.load(), 1);
+}
+
+TEST_F(ServerTest, FailedValidationInvalidatesAndRateLimits) {
+  validator_.challenge_result = {ValidationResult::Status::kInvalid, ProblemKind::kIncorrectResponse, "wrong body"};
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  for (int i = 0; i < 5; ++i) {
+    std::string order_url = ReadyOrder(c, {"a.example.com"});
+    Reply o = c.Post(order_url, std::nullopt);
+    EXPECT_EQ(o.body["status"], "invalid");
+    Reply a = c.Post(o.body["authorizations"][0], std::nullopt);
+    EXPECT_EQ(a.body["status"], "invalid");
+    EXPECT_EQ(a.body["challenges"][0]["status"], "invalid");
+    EXPECT_EQ(a.body["challenges"][0]["error"]["type"], kUrn + "incorrectResponse");
+  }
+  Reply o = NewOrder(c, {"a.example.com"});
+  Reply a = c.Post(o.body["authorizations"][0], std::nullopt);
+  Reply r = c.Post(a.body["challenges"][0]["url"], nlohmann::json::object());
+  EXPECT_EQ(r.status, 429);
+  EXPECT_TRUE(r.detail().starts_with("RATE_LIMITED")) << r.detail();
+  EXPECT_EQ(r.headers["Retry-After"], "3600");
+  // Another domain is not limited.
+  Reply ob = NewOrder(c, {"b.example.com"});
+  Reply ab = c.Post(ob.body["authorizations"][0], std::nullopt);
+  EXPECT_EQ(c.Post(ab.body["challenges"][0]["url"], nlohmann::json::object()).status, 200);
+  server_->WaitForValidationsIdle();
+  // An hour later the limit is lifted.
+  now_ += 3601;
+  Reply o2 = NewOrder(c, {"a.example.com"});
+  Reply a2 = c.Post(o2.body["authorizations"][0], std::nullopt);
+  EXPECT_EQ(c.Post(a2.body["challenges"][0]["url"], nlohmann::json::object()).status, 200);
+  server_->WaitForValidationsIdle();
+}
+
+TEST_F(ServerTest, UnreachableChallengeFailsAfterAttemptLimit) {
+  validator_.challenge_result = {ValidationResult::Status::kUnavailable, ProblemKind::kConnection, "timeout"};
+  GatewayOptions o = server_->options();
+  server_.reset();
+  o.challenge_retry_seconds = 0;
+  server_.emplace(o, *store_, policy_, issuer_, validator_, [this] { return now_.load(); });
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  std::string order_url = ReadyOrder(c, {"a.example.com"});
+  Reply ord = c.Post(order_url, std::nullopt);
+  Reply a = c.Post(ord.body["authorizations"][0], std::nullopt);
+  EXPECT_EQ(validator_.calls.load(), 20);
+  EXPECT_EQ(a.body["challenges"][0]["status"], "invalid");
+  EXPECT_EQ(a.body["challenges"][0]["error"]["type"], kUrn + "rateLimited");
+  EXPECT_TRUE(std::string(a.body["challenges"][0]["error"]["detail"]).starts_with("RATE_LIMITED"));
+}
+
+TEST_F(ServerTest, CaaRefusalAtValidation) {
+  validator_.caa_result = {ValidationResult::Status::kInvalid, ProblemKind::kCaa, "CAA at a.example.com names other.ca"};
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  std::string order_url = ReadyOrder(c, {"a.example.com"});
+  Reply o = c.Post(order_url, std::nullopt);
+  EXPECT_EQ(o.body["status"], "invalid");
+  Reply a = c.Post(o.body["authorizations"][0], std::nullopt);
+  EXPECT_EQ(a.body["challenges"][0]["error"]["type"], kUrn + "caa");
+  EXPECT_TRUE(std::string(a.body["challenges"][0]["error"]["detail"]).starts_with("INVALID_DNSCAA"));
+}
+
+TEST_F(ServerTest, AuthorizationDeactivationInvalidatesOrder) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  Reply o = NewOrder(c, {"a.example.com"});
+  Reply d = c.Post(o.body["authorizations"][0], nlohmann::json{{"status", "deactivated"}});
+  EXPECT_EQ(d.body["status"], "deactivated");
+  EXPECT_EQ(c.Post(o.headers["Location"], std::nullopt).body["status"], "invalid");
+  EXPECT_EQ(c.Post(o.body["authorizations"][0], nlohmann::json{{"status", "deactivated"}}).type(), kUrn + "malformed");
+}
+
+TEST_F(ServerTest, OrderExpires) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  Reply o = NewOrder(c, {"a.example.com"});
+  now_ += 8 * 86400;
+  Reply later = c.Post(o.headers["Location"], std::nullopt);
+  EXPECT_EQ(later.body["status"], "invalid");
+  Reply a = c.Post(o.body["authorizations"][0], std::nullopt);
+  EXPECT_EQ(a.body["status"], "expired");
+}
+
+TEST_F(ServerTest, EngineFailuresMapToProblems) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  std::string order_url = ReadyOrder(c, {"a.example.com"});
+  auto key = testing::GenerateKey("RSA3072");
+  issuer_.transport_down = true;
+  Reply r = Finalize(c, order_url, key->get(), {"a.example.com"});
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(c.Post(order_url, std::nullopt).body["status"], "ready");  // retryable
+  issuer_.transport_down = false;
+  issuer_.refuse = engine_api::EngineError{engine_api::EngineErrorKind::kPolicyDenied, "SUSPENDED_ACCOUNT", "", "suspended"};
+  r = Finalize(c, order_url, key->get(), {"a.example.com"});
+  EXPECT_EQ(r.type(), kUrn + "unauthorized");
+  EXPECT_EQ(r.detail(), "SUSPENDED_ACCOUNT: suspended");
+  Reply o = c.Post(order_url, std::nullopt);
+  EXPECT_EQ(o.body["status"], "invalid");
+  EXPECT_EQ(o.body["error"]["detail"], "SUSPENDED_ACCOUNT: suspended");
+}
+
+TEST_F(ServerTest, KeyChange) {
+  Client c(*server_, kBase), other(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  ASSERT_EQ(other.Register(kKid, mac_).status, 201);
+  auto new_key = testing::GenerateKey("P-384");
+  nlohmann::json new_jwk = *JwkFromPublicKey(new_key->get());
+  auto inner = [&](EVP_PKEY* k, const std::string& alg, nlohmann::json jwk, nlohmann::json payload,
+                   const std::function<void(nlohmann::json&)>& edit = nullptr) {
+    nlohmann::json h = {{"alg", alg}, {"jwk", jwk}, {"url", U("/acme/key-change")}};
+    if (edit) edit(h);
+    return nlohmann::json::parse(*SignJws(h, payload.dump(), k, alg));
+  };
+  nlohmann::json good_payload = {{"account", c.account_url}, {"oldKey", c.Jwk()}};
+  // Nonce in the inner JWS.
+  Reply r = c.Post(U("/acme/key-change"), inner(new_key->get(), "ES384", new_jwk, good_payload,
+                                               [](nlohmann::json& h) { h["nonce"] = "x"; }));
+  EXPECT_NE(r.detail().find("nonce"), std::string::npos);
+  // Wrong oldKey.
+  r = c.Post(U("/acme/key-change"), inner(new_key->get(), "ES384", new_jwk,
+                                          {{"account", c.account_url}, {"oldKey", other.Jwk()}}));
+  EXPECT_NE(r.detail().find("oldKey"), std::string::npos);
+  // Wrong account.
+  r = c.Post(U("/acme/key-change"), inner(new_key->get(), "ES384", new_jwk,
+                                          {{"account", other.account_url}, {"oldKey", c.Jwk()}}));
+  EXPECT_NE(r.detail().find("account"), std::string::npos);
+  // Inner signature by another key than its jwk.
+  r = c.Post(U("/acme/key-change"), inner(other.key.get(), "ES256", new_jwk, good_payload));
+  EXPECT_EQ(r.type(), kUrn + "badSignatureAlgorithm");
+  // New key already used by another account: 409 + Location.
+  r = c.Post(U("/acme/key-change"), inner(other.key.get(), "ES256", other.Jwk(), good_payload));
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.headers["Location"], other.account_url);
+  // Success, then the old key no longer works and the new one does.
+  r = c.Post(U("/acme/key-change"), inner(new_key->get(), "ES384", new_jwk, good_payload));
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(c.Post(c.account_url, std::nullopt).type(), kUrn + "badSignatureAlgorithm");
+  c.key = std::move(*new_key);
+  c.alg = "ES384";
+  EXPECT_EQ(c.Post(c.account_url, std::nullopt).status, 200);
+}
+
+TEST_F(ServerTest, AccountUpdateAndDeactivation) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  Reply r = c.Post(c.account_url, nlohmann::json{{"contact", {"mailto:new@example.com"}}});
+  EXPECT_EQ(r.body["contact"][0], "mailto:new@example.com");
+  EXPECT_EQ(c.Post(c.account_url, nlohmann::json{{"contact", {"tel:+33"}}}).type(), kUrn + "unsupportedContact");
+  EXPECT_EQ(c.Post(c.account_url, nlohmann::json{{"contact", {"mailto:bad"}}}).type(), kUrn + "invalidContact");
+  r = c.Post(c.account_url, nlohmann::json{{"status", "deactivated"}});
+  EXPECT_EQ(r.body["status"], "deactivated");
+  r = NewOrder(c, {"a.example.com"});
+  EXPECT_EQ(r.type(), kUrn + "unauthorized");
+  EXPECT_TRUE(r.detail().starts_with("DEACTIVATED_ACCOUNT"));
+  auto txn = store_->Read();
+  EXPECT_EQ((*txn->GetAccount(c.account_url.substr(c.account_url.rfind('/') + 1)))->status, "deactivated");
+}
+
+TEST_F(ServerTest, RevocationAndRenewalInfo) {
+  Client c(*server_, kBase), sibling(*server_, kBase), stranger(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  ASSERT_EQ(sibling.Register(kKid, mac_).status, 201);
+  ASSERT_EQ(stranger.Register(kKid2, mac_).status, 201);
+  std::string order_url = ReadyOrder(c, {"a.example.com"});
+  auto key = testing::GenerateKey("RSA3072");
+  Reply f = Finalize(c, order_url, key->get(), {"a.example.com"});
+  ASSERT_EQ(f.status, 200) << f.raw;
+  auto chain = *ossl::CertsFromPem(c.Post(f.body["certificate"], std::nullopt).raw);
+  X509* cert = chain.front().get();
+  std::string der = Base64UrlEncode(*ossl::CertToDer(cert));
+
+  // ARI: window at 2/3 of the lifetime.
+  const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(cert);
+  ossl::Bn bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  Bytes serial(BN_num_bytes(bn.get()));
+  BN_bn2bin(bn.get(), serial.data());
+  std::string ari = U("/acme/renewal-info/") + Base64UrlEncode({ASN1_STRING_get0_data(aki), size_t(ASN1_STRING_length(aki))}) +
+                    "." + Base64UrlEncode(serial);
+  Reply info = c.Raw("GET", ari, "");
+  ASSERT_EQ(info.status, 200) << info.raw;
+  // not_before 1000000, lifetime 90 days: start at +60 days.
+  EXPECT_EQ(info.body["suggestedWindow"]["start"], std::string("1970-03-13T13:46:40Z"));
+  EXPECT_FALSE(info.headers["Retry-After"].empty());
+
+  auto revoke = [&](Client& who, int reason, bool use_cert_key = false) {
+    nlohmann::json p = {{"certificate", der}, {"reason", reason}};
+    if (!use_cert_key) return who.Post(U("/acme/revoke-cert"), p);
+    Client by_key(*server_, kBase, "RS256");
+    by_key.key.reset(EVP_PKEY_dup(key->get()));
+    return by_key.Post(U("/acme/revoke-cert"), p, true);
+  };
+  EXPECT_EQ(revoke(stranger, 0).type(), kUrn + "unauthorized");
+  EXPECT_EQ(revoke(c, 6).type(), kUrn + "badRevocationReason");
+  EXPECT_EQ(revoke(c, 1).type(), kUrn + "badRevocationReason");  // keyCompromise needs the cert key
+  EXPECT_TRUE(issuer_.revocations.empty());
+  Reply ok = revoke(sibling, 1, /*use_cert_key=*/true);
+  ASSERT_EQ(ok.status, 200) << ok.raw;
+  ASSERT_EQ(issuer_.revocations.size(), 1u);
+  EXPECT_EQ(issuer_.revocations[0].reason, engine_api::RevocationReason::kKeyCompromise);
+  EXPECT_EQ(issuer_.revocations[0].actor, "cert-key");
+  EXPECT_EQ(revoke(sibling, 4).type(), kUrn + "alreadyRevoked");
+  // Revoked: the renewal window is now.
+  info = c.Raw("GET", ari, "");
+  EXPECT_LT(std::string(info.body["suggestedWindow"]["start"]), "2024");
+}
+
+TEST_F(ServerTest, SiblingAccountRevokes) {
+  Client c(*server_, kBase), sibling(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  ASSERT_EQ(sibling.Register(kKid, mac_).status, 201);
+  std::string order_url = ReadyOrder(c, {"a.example.com"});
+  auto key = testing::GenerateKey("RSA3072");
+  Reply f = Finalize(c, order_url, key->get(), {"a.example.com"});
+  auto chain = *ossl::CertsFromPem(c.Post(f.body["certificate"], std::nullopt).raw);
+  std::string der = Base64UrlEncode(*ossl::CertToDer(chain.front().get()));
+  Reply r = sibling.Post(U("/acme/revoke-cert"), nlohmann::json{{"certificate", der}, {"reason", 4}});
+  EXPECT_EQ(r.status, 200) << r.raw;
+  ASSERT_EQ(issuer_.revocations.size(), 1u);
+  EXPECT_EQ(issuer_.revocations[0].actor, "acme-account:" + sibling.account_url.substr(sibling.account_url.rfind('/') + 1));
+}
+
+TEST_F(ServerTest, NonceFromBeforeRestartIsBadNonce) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  std::string nonce = c.Nonce();
+  server_.reset();
+  Start();
+  Client c2(*server_, kBase);
+  c2.key = std::move(c.key);
+  c2.account_url = c.account_url;
+  Reply r = c2.Post(c.account_url, std::nullopt, false, [&](nlohmann::json& h) { h["nonce"] = nonce; });
+  EXPECT_EQ(r.type(), kUrn + "badNonce");
+  EXPECT_FALSE(r.headers["Replay-Nonce"].empty());
+  EXPECT_EQ(c2.Post(c.account_url, std::nullopt).status, 200);  // the fresh nonce works
+}
+
+TEST_F(ServerTest, MetricsCountRequests) {
+  Client c(*server_, kBase);
+  c.Raw("GET", U("/directory"), "");
+  std::string m = server_->MetricsText();
+  EXPECT_NE(m.find("acme_requests_total{endpoint=\"directory\",status=\"200\"} 1"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace ca::gateway

@@ -1,0 +1,283 @@
+#include "gateway/store.h"
+
+#include <cstdio>
+
+#include "common/encoding.h"
+
+namespace ca::gateway {
+
+namespace {
+
+using nlohmann::json;
+
+std::string Padded(int64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%016lld", static_cast<long long>(v < 0 ? 0 : v));
+  return buf;
+}
+
+template <class T>
+T Field(const json& j, const char* name, T fallback = T{}) {
+  auto it = j.find(name);
+  if (it == j.end() || it->is_null()) return fallback;
+  return it->get<T>();
+}
+
+Result<json> ParseRecord(std::string_view text, std::string_view what) {
+  auto parsed = json::parse(text, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object())
+    return Fail(ErrorCode::kCorrupt, std::string(what) + " record is not a JSON object");
+  return parsed;
+}
+
+// Record decoding: nlohmann throws on type mismatches; catch here, at the parse site.
+template <class T>
+Result<T> Decode(std::string_view text, std::string_view what, T (*from)(const json&)) {
+  auto j = CA_TRY(ParseRecord(text, what));
+  try {
+    return from(j);
+  } catch (const json::exception& e) {
+    return Fail(ErrorCode::kCorrupt, std::string(what) + " record malformed: " + e.what());
+  }
+}
+
+AccountRecord AccountFrom(const json& j) {
+  return {Field<std::string>(j, "id"),         Field<std::string>(j, "external_account_kid"),
+          Field<std::string>(j, "profile"),    Field<std::string>(j, "status"),
+          Field<int64_t>(j, "created_at"),     Field<std::vector<std::string>>(j, "contact"),
+          Field<std::string>(j, "jwk_thumbprint")};
+}
+OrderRecord OrderFrom(const json& j) {
+  OrderRecord r;
+  r.id = Field<std::string>(j, "id");
+  r.account_id = Field<std::string>(j, "account_id");
+  r.external_account_kid = Field<std::string>(j, "external_account_kid");
+  r.status = Field<std::string>(j, "status");
+  r.created_at = Field<int64_t>(j, "created_at");
+  r.expires = Field<int64_t>(j, "expires");
+  r.names = Field<std::vector<std::string>>(j, "names");
+  r.authz_ids = Field<std::vector<std::string>>(j, "authz_ids");
+  r.profile = Field<std::string>(j, "profile");
+  r.error = j.value("error", json());
+  r.serial_hex = Field<std::string>(j, "serial_hex");
+  r.request_id = Field<std::string>(j, "request_id");
+  return r;
+}
+AuthzRecord AuthzFrom(const json& j) {
+  AuthzRecord r;
+  r.id = Field<std::string>(j, "id");
+  r.account_id = Field<std::string>(j, "account_id");
+  r.order_id = Field<std::string>(j, "order_id");
+  r.name = Field<std::string>(j, "name");
+  r.wildcard = Field<bool>(j, "wildcard");
+  r.status = Field<std::string>(j, "status");
+  r.expires = Field<int64_t>(j, "expires");
+  r.challenge_ids = Field<std::vector<std::string>>(j, "challenge_ids");
+  r.validated_at = Field<int64_t>(j, "validated_at");
+  r.caa_checked_at = Field<int64_t>(j, "caa_checked_at");
+  return r;
+}
+ChallengeRecord ChallengeFrom(const json& j) {
+  ChallengeRecord r;
+  r.id = Field<std::string>(j, "id");
+  r.authz_id = Field<std::string>(j, "authz_id");
+  r.account_id = Field<std::string>(j, "account_id");
+  r.type = Field<std::string>(j, "type");
+  r.token = Field<std::string>(j, "token");
+  r.status = Field<std::string>(j, "status");
+  r.validated_at = Field<int64_t>(j, "validated_at");
+  r.error = j.value("error", json());
+  r.attempts = Field<int>(j, "attempts");
+  return r;
+}
+CertRecord CertFrom(const json& j) {
+  CertRecord r;
+  r.serial_hex = Field<std::string>(j, "serial_hex");
+  r.account_id = Field<std::string>(j, "account_id");
+  r.external_account_kid = Field<std::string>(j, "external_account_kid");
+  r.order_id = Field<std::string>(j, "order_id");
+  r.chain_pem = Field<std::string>(j, "chain_pem");
+  r.not_before = Field<int64_t>(j, "not_before");
+  r.not_after = Field<int64_t>(j, "not_after");
+  r.revoked = Field<bool>(j, "revoked");
+  r.reason = Field<int>(j, "reason");
+  return r;
+}
+json JsonFrom(const json& j) { return j; }
+
+}  // namespace
+
+json ToJson(const AccountRecord& r) {
+  return {{"id", r.id},           {"external_account_kid", r.external_account_kid},
+          {"profile", r.profile}, {"status", r.status},
+          {"created_at", r.created_at}, {"contact", r.contact},
+          {"jwk_thumbprint", r.jwk_thumbprint}};
+}
+json ToJson(const OrderRecord& r) {
+  return {{"id", r.id},         {"account_id", r.account_id}, {"external_account_kid", r.external_account_kid},
+          {"status", r.status}, {"created_at", r.created_at}, {"expires", r.expires},
+          {"names", r.names},   {"authz_ids", r.authz_ids},   {"profile", r.profile},
+          {"error", r.error},   {"serial_hex", r.serial_hex}, {"request_id", r.request_id}};
+}
+json ToJson(const AuthzRecord& r) {
+  return {{"id", r.id},         {"account_id", r.account_id},     {"order_id", r.order_id},
+          {"name", r.name},     {"wildcard", r.wildcard},         {"status", r.status},
+          {"expires", r.expires}, {"challenge_ids", r.challenge_ids}, {"validated_at", r.validated_at},
+          {"caa_checked_at", r.caa_checked_at}};
+}
+json ToJson(const ChallengeRecord& r) {
+  return {{"id", r.id},         {"authz_id", r.authz_id},         {"account_id", r.account_id},
+          {"type", r.type},     {"token", r.token},               {"status", r.status},
+          {"validated_at", r.validated_at}, {"error", r.error},   {"attempts", r.attempts}};
+}
+json ToJson(const CertRecord& r) {
+  return {{"serial_hex", r.serial_hex}, {"account_id", r.account_id},
+          {"external_account_kid", r.external_account_kid}, {"order_id", r.order_id},
+          {"chain_pem", r.chain_pem},   {"not_before", r.not_before},
+          {"not_after", r.not_after},   {"revoked", r.revoked},
+          {"reason", r.reason}};
+}
+
+Result<AcmeStore> AcmeStore::Open(const std::string& dir) {
+  lmdb::EnvOptions options;
+  options.path = dir;
+  options.create = true;
+  auto env = CA_TRY(lmdb::Env::Open(options));
+  Dbs d{};
+  d.accounts = CA_TRY(env.OpenDb("accounts", true));
+  d.account_keys = CA_TRY(env.OpenDb("account_keys", true));
+  d.key_index = CA_TRY(env.OpenDb("key_index", true));
+  d.ext_accounts = CA_TRY(env.OpenDb("external_account_members", true));
+  d.orders = CA_TRY(env.OpenDb("orders", true));
+  d.account_orders = CA_TRY(env.OpenDb("account_orders", true));
+  d.authzs = CA_TRY(env.OpenDb("authorizations", true));
+  d.challenges = CA_TRY(env.OpenDb("challenges", true));
+  d.certs = CA_TRY(env.OpenDb("certificates", true));
+  d.failed_validations = CA_TRY(env.OpenDb("failed_validations", true));
+  return AcmeStore(std::move(env), d);
+}
+
+Result<StoreTxn> AcmeStore::Read() const {
+  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  return StoreTxn(std::move(txn), dbs_);
+}
+
+Result<StoreTxn> AcmeStore::Write() const {
+  auto txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
+  return StoreTxn(std::move(txn), dbs_);
+}
+
+template <class T>
+Result<std::optional<T>> StoreTxn::GetJson(MDB_dbi dbi, const std::string& key) const {
+  auto raw = CA_TRY(txn_.Get(dbi, key));
+  if (!raw) return std::optional<T>();
+  T (*from)(const json&) = nullptr;
+  const char* what = "";
+  if constexpr (std::is_same_v<T, AccountRecord>) from = AccountFrom, what = "account";
+  else if constexpr (std::is_same_v<T, OrderRecord>) from = OrderFrom, what = "order";
+  else if constexpr (std::is_same_v<T, AuthzRecord>) from = AuthzFrom, what = "authorization";
+  else if constexpr (std::is_same_v<T, ChallengeRecord>) from = ChallengeFrom, what = "challenge";
+  else if constexpr (std::is_same_v<T, CertRecord>) from = CertFrom, what = "certificate";
+  else from = JsonFrom, what = "account key";
+  auto value = CA_TRY(Decode<T>(*raw, what, from));
+  return std::optional<T>(std::move(value));
+}
+
+Result<std::optional<AccountRecord>> StoreTxn::GetAccount(const std::string& id) const {
+  return GetJson<AccountRecord>(dbs_.accounts, id);
+}
+Result<std::optional<json>> StoreTxn::GetAccountKey(const std::string& id) const {
+  return GetJson<json>(dbs_.account_keys, id);
+}
+Result<std::optional<std::string>> StoreTxn::FindAccountByThumbprint(const std::string& tp) const {
+  auto raw = CA_TRY(txn_.Get(dbs_.key_index, tp));
+  if (!raw) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(*raw));
+}
+Result<size_t> StoreTxn::CountAccountsOfExternal(const std::string& kid) const {
+  size_t n = 0;
+  CA_TRY_STATUS(txn_.ForEach(dbs_.ext_accounts, kid + "/", [&](std::string_view, std::string_view) {
+    ++n;
+    return true;
+  }));
+  return n;
+}
+Status StoreTxn::CreateAccount(const AccountRecord& r, const json& jwk) {
+  CA_TRY_STATUS(txn_.Insert(dbs_.key_index, r.jwk_thumbprint, r.id));
+  CA_TRY_STATUS(txn_.Insert(dbs_.accounts, r.id, ToJson(r).dump()));
+  CA_TRY_STATUS(txn_.Put(dbs_.account_keys, r.id, jwk.dump()));
+  return txn_.Put(dbs_.ext_accounts, r.external_account_kid + "/" + r.id, "");
+}
+Status StoreTxn::PutAccount(const AccountRecord& r) { return txn_.Put(dbs_.accounts, r.id, ToJson(r).dump()); }
+Status StoreTxn::ChangeAccountKey(AccountRecord r, const std::string& new_tp, const json& new_jwk) {
+  CA_TRY_STATUS(txn_.Insert(dbs_.key_index, new_tp, r.id));
+  CA_TRY(txn_.Delete(dbs_.key_index, r.jwk_thumbprint));
+  r.jwk_thumbprint = new_tp;
+  CA_TRY_STATUS(txn_.Put(dbs_.accounts, r.id, ToJson(r).dump()));
+  return txn_.Put(dbs_.account_keys, r.id, new_jwk.dump());
+}
+
+Result<std::optional<OrderRecord>> StoreTxn::GetOrder(const std::string& id) const {
+  return GetJson<OrderRecord>(dbs_.orders, id);
+}
+Status StoreTxn::PutOrder(const OrderRecord& r) {
+  CA_TRY_STATUS(txn_.Put(dbs_.orders, r.id, ToJson(r).dump()));
+  return txn_.Put(dbs_.account_orders, r.account_id + "/" + Padded(r.created_at) + "/" + r.id, "");
+}
+Result<std::vector<std::string>> StoreTxn::ListOrderIds(const std::string& account_id) const {
+  std::vector<std::string> ids;
+  CA_TRY_STATUS(txn_.ForEach(dbs_.account_orders, account_id + "/", [&](std::string_view key, std::string_view) {
+    ids.emplace_back(key.substr(key.rfind('/') + 1));
+    return true;
+  }));
+  return ids;
+}
+Result<size_t> StoreTxn::CountOrdersSince(const std::string& account_id, int64_t since) const {
+  size_t n = 0;
+  std::string prefix = account_id + "/";
+  std::string floor = prefix + Padded(since);
+  CA_TRY_STATUS(txn_.ForEach(dbs_.account_orders, prefix, [&](std::string_view key, std::string_view) {
+    if (key >= floor) ++n;
+    return true;
+  }));
+  return n;
+}
+
+Result<std::optional<AuthzRecord>> StoreTxn::GetAuthz(const std::string& id) const {
+  return GetJson<AuthzRecord>(dbs_.authzs, id);
+}
+Status StoreTxn::PutAuthz(const AuthzRecord& r) { return txn_.Put(dbs_.authzs, r.id, ToJson(r).dump()); }
+Result<std::optional<ChallengeRecord>> StoreTxn::GetChallenge(const std::string& id) const {
+  return GetJson<ChallengeRecord>(dbs_.challenges, id);
+}
+Status StoreTxn::PutChallenge(const ChallengeRecord& r) {
+  return txn_.Put(dbs_.challenges, r.id, ToJson(r).dump());
+}
+Result<std::optional<CertRecord>> StoreTxn::GetCert(const std::string& serial) const {
+  return GetJson<CertRecord>(dbs_.certs, serial);
+}
+Status StoreTxn::PutCert(const CertRecord& r) { return txn_.Put(dbs_.certs, r.serial_hex, ToJson(r).dump()); }
+
+Status StoreTxn::RecordFailedValidation(const std::string& account_id, const std::string& name, int64_t now) {
+  std::string key = account_id + "|" + name + "|" + Padded(now) + "|" + HexEncode(RandomBytes(4));
+  return txn_.Put(dbs_.failed_validations, key, "");
+}
+
+Result<std::pair<size_t, int64_t>> StoreTxn::CountFailedValidations(const std::string& account_id,
+                                                                   const std::string& name, int64_t now,
+                                                                   int64_t window) const {
+  std::string prefix = account_id + "|" + name + "|";
+  std::string floor = prefix + Padded(now - window + 1);
+  size_t n = 0;
+  int64_t oldest = 0;
+  CA_TRY_STATUS(txn_.ForEach(dbs_.failed_validations, prefix, [&](std::string_view key, std::string_view) {
+    if (key >= floor) {
+      if (n == 0) oldest = std::stoll(std::string(key.substr(prefix.size(), 16)));
+      ++n;
+    }
+    return true;
+  }));
+  return std::make_pair(n, oldest);
+}
+
+}  // namespace ca::gateway

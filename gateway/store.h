@@ -1,0 +1,153 @@
+// The gateway's own LMDB store: ACME accounts (value format fixed in docs/ARCHITECTURE.md, read by
+// the RA CLI), account keys and the key index, orders, authorizations, challenges, the certificate
+// index and failed-validation counters. Every state change happens in one write transaction, so
+// LMDB's single writer makes transitions such as order pending→processing atomic.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/lmdb.h"
+#include "common/result.h"
+
+namespace ca::gateway {
+
+struct AccountRecord {
+  std::string id;
+  std::string external_account_kid;
+  std::string profile;  // "SSL", "SSL_RGS", "WILD"
+  std::string status;   // "valid", "deactivated", "revoked"
+  int64_t created_at = 0;  // unix seconds
+  std::vector<std::string> contact;
+  std::string jwk_thumbprint;  // RFC 7638, base64url
+};
+
+struct OrderRecord {
+  std::string id;
+  std::string account_id;
+  std::string external_account_kid;
+  std::string status;  // pending, ready, processing, valid, invalid
+  int64_t created_at = 0;
+  int64_t expires = 0;
+  std::vector<std::string> names;  // dns identifiers as requested ("*.example.com" for wildcards)
+  std::vector<std::string> authz_ids;
+  std::string profile;
+  nlohmann::json error;    // problem document when invalid, else null
+  std::string serial_hex;  // certificate, once valid
+  std::string request_id;  // engine IssueRequest id (stable across retries)
+};
+
+struct AuthzRecord {
+  std::string id;
+  std::string account_id;
+  std::string order_id;
+  std::string name;  // the identifier value, without "*." for wildcards
+  bool wildcard = false;
+  std::string status;  // pending, valid, invalid, deactivated, expired, revoked
+  int64_t expires = 0;
+  std::vector<std::string> challenge_ids;
+  int64_t validated_at = 0;
+  int64_t caa_checked_at = 0;
+};
+
+struct ChallengeRecord {
+  std::string id;
+  std::string authz_id;
+  std::string account_id;
+  std::string type;    // http-01, dns-01, tls-alpn-01
+  std::string token;
+  std::string status;  // pending, processing, valid, invalid
+  int64_t validated_at = 0;
+  nlohmann::json error;  // problem document or null
+  int attempts = 0;
+};
+
+struct CertRecord {
+  std::string serial_hex;
+  std::string account_id;
+  std::string external_account_kid;
+  std::string order_id;
+  std::string chain_pem;
+  int64_t not_before = 0;
+  int64_t not_after = 0;
+  bool revoked = false;
+  int reason = 0;
+};
+
+nlohmann::json ToJson(const AccountRecord& r);
+nlohmann::json ToJson(const OrderRecord& r);
+nlohmann::json ToJson(const AuthzRecord& r);
+nlohmann::json ToJson(const ChallengeRecord& r);
+nlohmann::json ToJson(const CertRecord& r);
+
+class StoreTxn;
+
+class AcmeStore {
+ public:
+  static Result<AcmeStore> Open(const std::string& dir);
+
+  Result<StoreTxn> Read() const;
+  Result<StoreTxn> Write() const;
+
+  const lmdb::Env& env() const { return env_; }
+
+ private:
+  friend class StoreTxn;
+  struct Dbs {
+    MDB_dbi accounts, account_keys, key_index, ext_accounts, orders, account_orders, authzs,
+        challenges, certs, failed_validations;
+  };
+  AcmeStore(lmdb::Env env, Dbs dbs) : env_(std::move(env)), dbs_(dbs) {}
+  lmdb::Env env_;
+  Dbs dbs_;
+};
+
+// Typed access inside one LMDB transaction. Get* return nullopt when absent.
+class StoreTxn {
+ public:
+  Result<std::optional<AccountRecord>> GetAccount(const std::string& id) const;
+  Result<std::optional<nlohmann::json>> GetAccountKey(const std::string& id) const;
+  Result<std::optional<std::string>> FindAccountByThumbprint(const std::string& thumbprint) const;
+  Result<size_t> CountAccountsOfExternal(const std::string& kid) const;
+  // Inserts the account, its key and its index entries; kAlreadyExists if the key is bound.
+  Status CreateAccount(const AccountRecord& r, const nlohmann::json& jwk);
+  Status PutAccount(const AccountRecord& r);
+  // Rebinds the account to a new key; kAlreadyExists if the new key is bound to any account.
+  Status ChangeAccountKey(AccountRecord r, const std::string& new_thumbprint, const nlohmann::json& new_jwk);
+
+  Result<std::optional<OrderRecord>> GetOrder(const std::string& id) const;
+  Status PutOrder(const OrderRecord& r);  // also indexes it under its account
+  Result<std::vector<std::string>> ListOrderIds(const std::string& account_id) const;
+  Result<size_t> CountOrdersSince(const std::string& account_id, int64_t since) const;
+
+  Result<std::optional<AuthzRecord>> GetAuthz(const std::string& id) const;
+  Status PutAuthz(const AuthzRecord& r);
+  Result<std::optional<ChallengeRecord>> GetChallenge(const std::string& id) const;
+  Status PutChallenge(const ChallengeRecord& r);
+
+  Result<std::optional<CertRecord>> GetCert(const std::string& serial_hex) const;
+  Status PutCert(const CertRecord& r);
+
+  Status RecordFailedValidation(const std::string& account_id, const std::string& name, int64_t now);
+  // Failures in (now - window, now]; also the oldest of them (for Retry-After), 0 if none.
+  Result<std::pair<size_t, int64_t>> CountFailedValidations(const std::string& account_id,
+                                                           const std::string& name, int64_t now,
+                                                           int64_t window) const;
+
+  Status Commit() { return txn_.Commit(); }
+
+ private:
+  friend class AcmeStore;
+  StoreTxn(lmdb::Txn txn, const AcmeStore::Dbs& dbs) : txn_(std::move(txn)), dbs_(dbs) {}
+  template <class T>
+  Result<std::optional<T>> GetJson(MDB_dbi dbi, const std::string& key) const;
+  lmdb::Txn txn_;
+  AcmeStore::Dbs dbs_;
+};
+
+}  // namespace ca::gateway

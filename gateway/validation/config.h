@@ -1,0 +1,68 @@
+// Validator configuration: where DNS questions go, which ports responders are reached on, limits,
+// the CA's CAA identities and the multi-perspective vantage points (ACME-6).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+
+namespace ca::validation {
+
+// One network perspective. The resolver is queried for every DNS lookup made from this vantage
+// point (it is the vantage point's own recursive resolver, so its location is the perspective for
+// DNS); source_address, when set, is the local IP address outgoing http-01 / tls-alpn-01
+// connections bind to.
+struct VantagePoint {
+  std::string name;            // for logs and details, e.g. "paris-1"
+  std::string resolver;        // "IPv4:port" or "IPv4" (port 53)
+  std::string source_address;  // empty: let the kernel choose
+};
+
+struct ValidatorConfig {
+  // Default resolver, used to build the single default vantage point when vantage_points is empty.
+  std::string resolver = "127.0.0.1:53";
+  std::vector<VantagePoint> vantage_points;
+  size_t quorum = 1;  // a check counts only if at least `quorum` vantage points succeed
+
+  uint16_t http01_port = 80;      // where http-01 responders are reached (and http:// redirects)
+  uint16_t https_port = 443;      // where https:// redirects of http-01 are followed
+  uint16_t tlsalpn01_port = 443;  // where tls-alpn-01 responders are reached
+
+  std::chrono::seconds dns_timeout{5};  // per DNS attempt (glibc resolver granularity: seconds)
+  int dns_attempts = 2;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds io_timeout{10000};  // whole exchange with one responder
+  int max_redirects = 10;
+  size_t max_body_bytes = 16 * 1024;
+  int max_cname_depth = 8;
+
+  std::vector<std::string> caa_identities;  // e.g. {"acme-ca.example"}; compared case-insensitively
+
+  // The vantage points actually used: vantage_points, or one built from `resolver`.
+  std::vector<VantagePoint> EffectiveVantagePoints() const;
+
+  // Checks addresses, ports, quorum <= number of vantage points, identities non-empty.
+  Status Check() const;
+
+  // Reads the "validation" object of a service config file. Keys (all optional except
+  // caa_identities): resolver, vantage_points [{name, resolver, source_address}], quorum,
+  // http01_port, https_port, tlsalpn01_port, dns_timeout_seconds, dns_attempts,
+  // connect_timeout_ms, io_timeout_ms, max_redirects, max_body_bytes, max_cname_depth,
+  // caa_identities. Unknown keys are refused. The result has passed Check().
+  static Result<ValidatorConfig> FromJson(const nlohmann::json& object);
+};
+
+// Parses "1.2.3.4:53" / "1.2.3.4" into address and port (IPv4 only: the glibc resolver's
+// nameserver list takes IPv4 socket addresses).
+struct ResolverAddress {
+  std::string ip;
+  uint16_t port = 53;
+};
+Result<ResolverAddress> ParseResolverAddress(std::string_view text);
+
+}  // namespace ca::validation

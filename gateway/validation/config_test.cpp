@@ -1,0 +1,79 @@
+#include "gateway/validation/config.h"
+
+#include <gtest/gtest.h>
+
+#include "gateway/validation/outcome.h"
+
+namespace ca::validation {
+namespace {
+
+TEST(ValidatorConfigTest, ReadsEveryKey) {
+  auto c = ValidatorConfig::FromJson(nlohmann::json::parse(R"({
+    "vantage_points": [{"name": "a", "resolver": "127.0.0.1:8053"},
+                       {"name": "b", "resolver": "127.0.0.2", "source_address": "127.0.0.1"}],
+    "quorum": 2, "http01_port": 5002, "https_port": 5003, "tlsalpn01_port": 5001,
+    "dns_timeout_seconds": 2, "dns_attempts": 1, "connect_timeout_ms": 700, "io_timeout_ms": 900,
+    "max_redirects": 3, "max_body_bytes": 4096, "max_cname_depth": 4, "caa_identities": ["acme-ca.example"]})"));
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->quorum, 2u);
+  ASSERT_EQ(c->EffectiveVantagePoints().size(), 2u);
+  EXPECT_EQ(c->EffectiveVantagePoints()[1].source_address, "127.0.0.1");
+  EXPECT_EQ(c->http01_port, 5002);
+  EXPECT_EQ(c->https_port, 5003);
+  EXPECT_EQ(c->tlsalpn01_port, 5001);
+  EXPECT_EQ(c->dns_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(c->connect_timeout, std::chrono::milliseconds(700));
+  EXPECT_EQ(c->max_redirects, 3);
+  EXPECT_EQ(c->max_body_bytes, 4096u);
+  EXPECT_EQ(c->caa_identities, std::vector<std::string>{"acme-ca.example"});
+}
+
+TEST(ValidatorConfigTest, DefaultsToOneVantagePointOnTheResolver) {
+  auto c = ValidatorConfig::FromJson(
+      {{"resolver", "10.0.0.53:5353"}, {"caa_identities", {"ca.example"}}});
+  ASSERT_TRUE(c) << c.error().ToString();
+  auto points = c->EffectiveVantagePoints();
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_EQ(points[0].resolver, "10.0.0.53:5353");
+  EXPECT_EQ(c->quorum, 1u);
+  EXPECT_EQ(c->http01_port, 80);
+  EXPECT_EQ(c->https_port, 443);
+  EXPECT_EQ(c->tlsalpn01_port, 443);
+  EXPECT_EQ(c->max_redirects, 10);
+}
+
+TEST(ValidatorConfigTest, RefusesBadInputWithOneClearError) {
+  struct Case {
+    const char* json;
+    const char* message_part;
+  } cases[] = {
+      {R"({"caa_identities":["x.example"],"bogus":1})", "unknown validation config key 'bogus'"},
+      {R"({"caa_identities":["x.example"],"quorum":2})",
+       "quorum must be between 1 and the number of vantage points (1)"},
+      {R"({"caa_identities":["x.example"],"resolver":"dns.example:53"})",
+       "expected an IPv4 address"},
+      {R"({"caa_identities":["x.example"],"resolver":"127.0.0.1:0"})", "bad port"},
+      {R"({"resolver":"127.0.0.1"})", "caa_identities must name at least one identity"},
+      {R"({"caa_identities":["x.example"],"http01_port":70000})", "http01_port out of range"},
+      {R"({"caa_identities":["x.example"],"vantage_points":[{"resolver":"127.0.0.1","source_address":"nope"}]})",
+       "source_address is not an IP address"},
+  };
+  for (const auto& c : cases) {
+    auto r = ValidatorConfig::FromJson(nlohmann::json::parse(c.json));
+    ASSERT_FALSE(r) << c.json;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message.find(c.message_part), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(OutcomeTest, ProblemTypesAreAcmeUrns) {
+  EXPECT_EQ(ProblemTypeUrn(ProblemType::kCaa), "urn:ietf:params:acme:error:caa");
+  EXPECT_EQ(ProblemTypeUrn(ProblemType::kIncorrectResponse),
+            "urn:ietf:params:acme:error:incorrectResponse");
+  EXPECT_EQ(OutcomeToString(Outcome::Invalid(ProblemType::kDns, "x")), "invalid(dns): x");
+  EXPECT_EQ(ParseChallengeType("tls-alpn-01").value(), ChallengeType::kTlsAlpn01);
+  EXPECT_FALSE(ParseChallengeType("http-02"));
+}
+
+}  // namespace
+}  // namespace ca::validation

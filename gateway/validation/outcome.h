@@ -1,0 +1,57 @@
+// What a domain-control or CAA check concluded, in the terms the ACME server reports to clients.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace ca::validation {
+
+enum class ChallengeType { kHttp01, kDns01, kTlsAlpn01 };
+
+// "http-01", "dns-01", "tls-alpn-01".
+std::string_view ChallengeTypeName(ChallengeType type);
+Result<ChallengeType> ParseChallengeType(std::string_view name);
+
+// The RFC 8555 §6.7 problem types a failed validation maps to.
+enum class ProblemType {
+  kIncorrectResponse,  // the responder answered, but not with the key authorization
+  kUnauthorized,       // the responder refused (HTTP status other than 200, missing extension...)
+  kDns,                // the DNS said NXDOMAIN / NODATA / SERVFAIL for something needed
+  kConnection,         // TCP connect / read failure, timeout, redirect not allowed
+  kTls,                // TLS handshake failure or unusable tls-alpn-01 certificate
+  kCaa,                // a CAA record set forbids issuance (operator result code INVALID_DNSCAA)
+  kMalformed,          // the request itself was not acceptable (bad name or token)
+};
+
+// "urn:ietf:params:acme:error:incorrectResponse" etc.
+std::string_view ProblemTypeUrn(ProblemType type);
+
+enum class OutcomeKind {
+  kValid,        // control (or CAA permission) established
+  kInvalid,      // definitive failure: problem + detail say why
+  kUnavailable,  // transient: too few vantage points could be reached to decide; retry later
+};
+
+struct Outcome {
+  OutcomeKind kind = OutcomeKind::kInvalid;
+  ProblemType problem = ProblemType::kConnection;  // meaningful when kind != kValid
+  std::string detail;                              // one line, safe to show to the ACME client
+
+  static Outcome Valid(std::string detail = {}) {
+    return {OutcomeKind::kValid, ProblemType::kConnection, std::move(detail)};
+  }
+  static Outcome Invalid(ProblemType problem, std::string detail) {
+    return {OutcomeKind::kInvalid, problem, std::move(detail)};
+  }
+  static Outcome Unavailable(std::string detail) {
+    return {OutcomeKind::kUnavailable, ProblemType::kConnection, std::move(detail)};
+  }
+  bool valid() const { return kind == OutcomeKind::kValid; }
+};
+
+// "valid", "invalid(dns): ...", for logs and test messages.
+std::string OutcomeToString(const Outcome& outcome);
+
+}  // namespace ca::validation

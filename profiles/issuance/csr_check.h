@@ -1,0 +1,42 @@
+// Checks a subscriber's CSR against an order and a profile before anything is built (CA-5, ACME-9,
+// RFC 8555 §7.4). Each refusal is kInvalidArgument with one line naming the defect; a failing
+// key lookup propagates its own error unchanged.
+#pragma once
+
+#include <openssl/x509.h>
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/openssl.h"
+#include "common/result.h"
+#include "profiles/issuance/profile.h"
+
+namespace ca::issuance {
+
+// The engine's key fingerprint index: true when this SHA-256 of a SubjectPublicKeyInfo DER is a CA
+// key, an ACME account key, or a key already certified (CA-5).
+using KnownKeyLookup = std::function<Result<bool>(std::span<const uint8_t> spki_sha256)>;
+
+struct CsrCheckRequest {
+  const X509_REQ* csr = nullptr;
+  std::vector<std::string> names;            // the order's dNSName identifiers (lower case)
+  std::vector<const X509*> ca_certificates;  // the issuing chain: their keys are refused outright
+  KnownKeyLookup known_key;                  // required
+};
+
+struct AcceptedCsr {
+  ossl::Pkey public_key;    // the subscriber key to certify
+  ossl::Bytes spki_sha256;  // its fingerprint, for the engine's index once issued
+};
+
+// In order: profile enabled; order names valid for the profile; key (CheckSubscriberKey);
+// CSR signature; names (the SAN dNSNames, or the CN alone when there is no SAN extension, equal
+// the order's names as a set, case-insensitively; a CN must be one of the SAN names; no other SAN
+// types); the key is none of the CA certificates' keys; the lookup does not know it.
+Result<AcceptedCsr> CheckCsr(const Profile& profile, const CsrCheckRequest& request);
+
+}  // namespace ca::issuance

@@ -1,0 +1,171 @@
+#include "profiles/issuance/lint.h"
+
+#include <gtest/gtest.h>
+
+#include "profiles/issuance/testing/test_pki.h"
+
+namespace ca::issuance {
+namespace {
+
+using namespace std::chrono;
+
+class LintTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    profile_ = testing::RepoProfile(ProfileId::kSsl);
+    request_.organization = testing::TestOrganization();
+    request_.names = {"www.example.fr", "example.fr"};
+    request_.public_key = testing::Rsa3072(1);
+    request_.serial = GenerateSerial();
+    request_.now = floor<seconds>(system_clock::now());
+  }
+
+  ossl::X509Ptr Build() {
+    auto tbs = BuildTbs(profile_, testing::GetTestCa().issuer, request_);
+    EXPECT_TRUE(tbs) << tbs.error().message;
+    return std::move(*tbs);
+  }
+
+  std::vector<LintFinding> Lint(const X509* tbs) {
+    return LintTbsFindings(tbs, profile_, testing::GetTestCa().issuer, request_);
+  }
+
+  static void ReplaceExt(X509* x, int nid, void* value, bool critical) {
+    ASSERT_EQ(X509_add1_ext_i2d(x, nid, value, critical ? 1 : 0, X509V3_ADD_REPLACE), 1);
+  }
+
+  // Exactly these rules fired, and each detail contains the given text.
+  static void ExpectFindings(const std::vector<LintFinding>& got,
+                             const std::vector<std::pair<std::string, std::string>>& want) {
+    ASSERT_EQ(got.size(), want.size()) << FormatFindings(got);
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got[i].rule, want[i].first) << FormatFindings(got);
+      EXPECT_NE(got[i].detail.find(want[i].second), std::string::npos) << got[i].detail;
+    }
+  }
+
+  Profile profile_;
+  TbsRequest request_;
+};
+
+TEST_F(LintTest, CleanTbsAndCertificateHaveNoFindings) {
+  auto tbs = Build();
+  EXPECT_TRUE(Lint(tbs.get()).empty()) << FormatFindings(Lint(tbs.get()));
+  ASSERT_GT(X509_sign(tbs.get(), const_cast<EVP_PKEY*>(testing::GetTestCa().intermediate_key),
+                      EVP_sha256()),
+            0);
+  EXPECT_TRUE(LintCertificate(tbs.get(), profile_, testing::GetTestCa().issuer, request_));
+}
+
+TEST_F(LintTest, MissingSan) {
+  auto tbs = Build();
+  int loc = X509_get_ext_by_NID(tbs.get(), NID_subject_alt_name, -1);
+  ASSERT_GE(loc, 0);
+  X509_EXTENSION_free(X509_delete_ext(tbs.get(), loc));
+  ExpectFindings(Lint(tbs.get()), {{"subject_alt_name", "extension missing"}});
+}
+
+TEST_F(LintTest, CaTrue) {
+  auto tbs = Build();
+  ossl::BasicConstraints bc(BASIC_CONSTRAINTS_new());
+  bc->ca = 0xff;
+  ReplaceExt(tbs.get(), NID_basic_constraints, bc.get(), true);
+  ExpectFindings(Lint(tbs.get()), {{"basic_constraints", "CA:TRUE in a subscriber certificate"}});
+}
+
+TEST_F(LintTest, NinetyOneDayValidity) {
+  auto tbs = Build();
+  ASSERT_NE(ASN1_TIME_set(X509_getm_notAfter(tbs.get()),
+                          (request_.now + days(91) - seconds(1)).time_since_epoch().count()),
+            nullptr);
+  ExpectFindings(Lint(tbs.get()),
+                 {{"validity", "validity of 7862400 s exceeds the profile's 7776000 s"},
+                  {"validity", "differ from the request"}});
+}
+
+TEST_F(LintTest, OffByOneSecondValidity) {
+  auto tbs = Build();
+  ASSERT_NE(ASN1_TIME_set(X509_getm_notAfter(tbs.get()),
+                          (request_.now + days(90)).time_since_epoch().count()),
+            nullptr);
+  ExpectFindings(Lint(tbs.get()),
+                 {{"validity", "exceeds the profile"}, {"validity", "(length 7776001 s)"}});
+}
+
+TEST_F(LintTest, WrongKeyUsageEkuAndPolicies) {
+  auto tbs = Build();
+  ossl::Owned<ASN1_BIT_STRING, ASN1_BIT_STRING_free> ku(ASN1_BIT_STRING_new());
+  ASN1_BIT_STRING_set_bit(ku.get(), 0, 1);
+  ASN1_BIT_STRING_set_bit(ku.get(), 5, 1);  // keyCertSign
+  ReplaceExt(tbs.get(), NID_key_usage, ku.get(), false);
+  ossl::Owned<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free> eku(EXTENDED_KEY_USAGE_new());
+  sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(NID_server_auth));
+  sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(NID_client_auth));
+  ReplaceExt(tbs.get(), NID_ext_key_usage, eku.get(), false);
+  int loc = X509_get_ext_by_NID(tbs.get(), NID_certificate_policies, -1);
+  X509_EXTENSION_free(X509_delete_ext(tbs.get(), loc));
+  ExpectFindings(Lint(tbs.get()), {{"key_usage", "must be critical"},
+                                   {"key_usage", "bit 2 wrong"},
+                                   {"key_usage", "bit 5 wrong"},
+                                   {"extended_key_usage", "exactly serverAuth"},
+                                   {"certificate_policies", "extension missing"}});
+}
+
+TEST_F(LintTest, TbsDoesNotMatchTheRequest) {
+  auto tbs = Build();
+  TbsRequest other = request_;
+  other.names = {"www.example.fr"};
+  other.serial = GenerateSerial();
+  other.public_key = testing::Rsa3072(2);
+  other.organization.name = "Autre SA";
+  auto findings = LintTbsFindings(tbs.get(), profile_, testing::GetTestCa().issuer, other);
+  ExpectFindings(findings, {{"serial", "differs from the reserved serial"},
+                            {"subject", "expected C, L, O"},
+                            {"public_key", "differs from the CSR's key"},
+                            {"subject_alt_name", "names differ from the request's"}});
+}
+
+TEST_F(LintTest, WrongUrlsAndIssuer) {
+  auto tbs = Build();
+  Issuer other = testing::GetTestCa().issuer;
+  other.ocsp_url = "http://ocsp.elsewhere.test";
+  other.crl_url = "http://crl.elsewhere.test/x.crl";
+  auto findings = LintTbsFindings(tbs.get(), profile_, other, request_);
+  ExpectFindings(findings, {{"authority_info_access", "OCSP http://ocsp.elsewhere.test"},
+                            {"crl_distribution_points", "http://crl.elsewhere.test/x.crl"}});
+}
+
+TEST_F(LintTest, StagingCertificateWithoutTestCn) {
+  auto tbs = Build();  // production profile
+  Profile staging = testing::RepoProfile(ProfileId::kSsl, Environment::kStaging);
+  auto findings = LintTbsFindings(tbs.get(), staging, testing::GetTestCa().issuer, request_);
+  ExpectFindings(findings, {{"subject", "CN TEST www.example.fr"},
+                            {"subject", "without TEST in the CN (CA-8)"},
+                            {"certificate_policies",
+                             "must be exactly 2.23.140.1.2.2, 1.3.6.1.4.1.32473.9.1.1"}});
+}
+
+TEST_F(LintTest, SignatureByAnotherKey) {
+  auto tbs = Build();
+  ASSERT_GT(X509_sign(tbs.get(), const_cast<EVP_PKEY*>(testing::Rsa3072(2)), EVP_sha256()), 0);
+  auto der = ossl::CertToDer(tbs.get());
+  ASSERT_TRUE(der);
+  auto findings = LintCertificateFindings(*der, profile_, testing::GetTestCa().issuer, request_);
+  ExpectFindings(findings, {{"signature", "does not verify with the issuer's key"}});
+  auto st = LintCertificate(tbs.get(), profile_, testing::GetTestCa().issuer, request_);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(st.error().message, "lint: signature: does not verify with the issuer's key");
+}
+
+TEST_F(LintTest, UnexpectedExtension) {
+  auto tbs = Build();
+  ossl::Asn1OctetString junk(ASN1_OCTET_STRING_new());
+  ASN1_OCTET_STRING_set(junk.get(), reinterpret_cast<const unsigned char*>("x"), 1);
+  ASSERT_EQ(X509_add1_ext_i2d(tbs.get(), NID_netscape_comment, junk.get(), 0, X509V3_ADD_APPEND),
+            1);
+  ExpectFindings(Lint(tbs.get()), {{"extensions", "unexpected extension 2.16.840.1.113730.1.13"}});
+}
+
+}  // namespace
+}  // namespace ca::issuance

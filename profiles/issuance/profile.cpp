@@ -1,0 +1,232 @@
+#include "profiles/issuance/profile.h"
+
+#include <openssl/objects.h>
+
+#include <algorithm>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "common/openssl.h"
+
+namespace ca::issuance {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kFields[] = {
+    "profile",      "environment",       "enabled",          "description",
+    "rsa_key_bits", "max_validity_days", "backdate_seconds", "certificate_policies",
+    "wildcards",    "max_names",         "key_usage",        "extended_key_usage",
+};
+
+std::unexpected<Error> Bad(std::string_view field, std::string_view why) {
+  return Fail(ErrorCode::kInvalidArgument,
+              "profile field '" + std::string(field) + "': " + std::string(why));
+}
+
+// Parses JSON text, refusing duplicate keys (nlohmann would silently keep the last one).
+Result<json> ParseStrict(std::string_view text) {
+  std::vector<std::set<std::string>> keys_per_object;
+  std::string duplicate;
+  auto callback = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys_per_object.emplace_back();
+    if (event == json::parse_event_t::object_end && !keys_per_object.empty()) {
+      keys_per_object.pop_back();
+    }
+    if (event == json::parse_event_t::key && !keys_per_object.empty() && duplicate.empty() &&
+        !keys_per_object.back().insert(parsed.get<std::string>()).second) {
+      duplicate = parsed.get<std::string>();
+    }
+    return true;
+  };
+  try {
+    json doc = json::parse(text.begin(), text.end(), callback);
+    if (!duplicate.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "profile: duplicate key '" + duplicate + "'");
+    }
+    return doc;
+  } catch (const json::exception& e) {
+    return Fail(ErrorCode::kInvalidArgument, std::string("profile: not valid JSON: ") + e.what());
+  }
+}
+
+Result<std::vector<std::string>> StringList(const json& doc, std::string_view field) {
+  const json& v = doc.at(std::string(field));
+  if (!v.is_array() || v.empty()) return Bad(field, "must be a non-empty array of strings");
+  std::vector<std::string> out;
+  for (const json& item : v) {
+    if (!item.is_string()) return Bad(field, "must be a non-empty array of strings");
+    std::string s = item.get<std::string>();
+    if (std::find(out.begin(), out.end(), s) != out.end())
+      return Bad(field, "duplicate '" + s + "'");
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<int64_t> Integer(const json& doc, std::string_view field, int64_t min, int64_t max) {
+  const json& v = doc.at(std::string(field));
+  if (!v.is_number_integer()) return Bad(field, "must be an integer");
+  int64_t n = v.get<int64_t>();
+  if (n < min || n > max) {
+    return Bad(field, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  }
+  return n;
+}
+
+// Dotted decimal, at least two arcs, no leading zeros, and accepted by OpenSSL.
+bool IsDottedOid(const std::string& s) {
+  if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string::npos) {
+    return false;
+  }
+  if (s.find('.') == std::string::npos) return false;
+  if (s[0] < '0' || s[0] > '2' || (s.size() > 1 && s[1] != '.')) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '.') continue;
+    if (c < '0' || c > '9') return false;
+    bool arc_start = i == 0 || s[i - 1] == '.';
+    bool arc_continues = i + 1 < s.size() && s[i + 1] != '.';
+    if (arc_start && c == '0' && arc_continues) return false;
+  }
+  ossl::Asn1Object obj(OBJ_txt2obj(s.c_str(), 1));
+  return obj != nullptr;
+}
+
+bool SameSet(std::vector<std::string> a, std::vector<std::string> b) {
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return a == b;
+}
+
+}  // namespace
+
+std::string_view EnvironmentName(Environment env) {
+  return env == Environment::kStaging ? "staging" : "production";
+}
+
+std::string_view Profile::SubjectCnPrefix() const {
+  return environment == Environment::kStaging ? kStagingCnPrefix : std::string_view();
+}
+
+bool Profile::AllowsRsaBits(int bits) const {
+  return std::find(rsa_key_bits.begin(), rsa_key_bits.end(), bits) != rsa_key_bits.end();
+}
+
+Result<Profile> ParseProfileJson(std::string_view json_text) {
+  json doc = CA_TRY(ParseStrict(json_text));
+  if (!doc.is_object()) return Fail(ErrorCode::kInvalidArgument, "profile: must be a JSON object");
+  for (const auto& [key, value] : doc.items()) {
+    if (std::find(std::begin(kFields), std::end(kFields), key) == std::end(kFields)) {
+      return Fail(ErrorCode::kInvalidArgument, "profile: unknown field '" + key + "'");
+    }
+  }
+  for (std::string_view field : kFields) {
+    if (!doc.contains(std::string(field))) return Bad(field, "missing");
+  }
+
+  Profile p;
+  const json& name = doc.at("profile");
+  auto id = name.is_string() ? policy::ParseProfile(name.get<std::string>()) : std::nullopt;
+  if (!id) return Bad("profile", "must be one of SSL, SSL_RGS, WILD");
+  p.id = *id;
+
+  const json& env = doc.at("environment");
+  if (env == "production") {
+    p.environment = Environment::kProduction;
+  } else if (env == "staging") {
+    p.environment = Environment::kStaging;
+  } else {
+    return Bad("environment", "must be \"production\" or \"staging\"");
+  }
+
+  if (!doc.at("enabled").is_boolean()) return Bad("enabled", "must be true or false");
+  p.enabled = doc.at("enabled").get<bool>();
+  if (!doc.at("description").is_string()) return Bad("description", "must be a string");
+  p.description = doc.at("description").get<std::string>();
+
+  const json& bits = doc.at("rsa_key_bits");
+  if (!bits.is_array() || bits.empty()) return Bad("rsa_key_bits", "must be a non-empty array");
+  for (const json& b : bits) {
+    if (!b.is_number_integer() || (b.get<int64_t>() != 3072 && b.get<int64_t>() != 4096)) {
+      return Bad("rsa_key_bits", "allowed sizes are 3072 and 4096");
+    }
+    int n = b.get<int>();
+    if (p.AllowsRsaBits(n)) return Bad("rsa_key_bits", "duplicate " + std::to_string(n));
+    p.rsa_key_bits.push_back(n);
+  }
+  std::sort(p.rsa_key_bits.begin(), p.rsa_key_bits.end());
+  if (!p.AllowsRsaBits(3072)) return Bad("rsa_key_bits", "must include 3072");
+
+  p.max_validity = std::chrono::days(CA_TRY(Integer(doc, "max_validity_days", 1, 90)));
+  p.backdate = std::chrono::seconds(CA_TRY(Integer(doc, "backdate_seconds", 0, 3600)));
+  p.max_names = static_cast<int>(CA_TRY(Integer(doc, "max_names", 1, kMaxNamesCap)));
+
+  p.policy_oids = CA_TRY(StringList(doc, "certificate_policies"));
+  for (const std::string& oid : p.policy_oids) {
+    if (!IsDottedOid(oid)) return Bad("certificate_policies", "'" + oid + "' is not a dotted OID");
+  }
+  if (p.policy_oids.front() != kCabfOvPolicyOid) {
+    return Bad("certificate_policies", "must start with the CA/B Forum OV policy 2.23.140.1.2.2");
+  }
+  if (p.policy_oids.size() < 2) {
+    return Bad("certificate_policies", "needs the profile's own policy OID after 2.23.140.1.2.2");
+  }
+
+  const json& wild = doc.at("wildcards");
+  if (wild == "forbidden") {
+    p.wildcards = WildcardRule::kForbidden;
+  } else if (wild == "required") {
+    p.wildcards = WildcardRule::kRequired;
+  } else {
+    return Bad("wildcards", "must be \"forbidden\" or \"required\"");
+  }
+  bool wild_profile = p.id == ProfileId::kWild;
+  if (wild_profile != (p.wildcards == WildcardRule::kRequired)) {
+    return Bad("wildcards", "WILD requires wildcard names; SSL and SSL_RGS forbid them");
+  }
+
+  p.key_usage = CA_TRY(StringList(doc, "key_usage"));
+  if (!SameSet(p.key_usage,
+               {std::string(kKeyUsageDigitalSignature), std::string(kKeyUsageKeyEncipherment)})) {
+    return Bad("key_usage", "must be [\"digitalSignature\", \"keyEncipherment\"] (CA-4)");
+  }
+  p.extended_key_usage = CA_TRY(StringList(doc, "extended_key_usage"));
+  if (p.extended_key_usage != std::vector<std::string>{std::string(kEkuServerAuth)}) {
+    return Bad("extended_key_usage", "must be [\"serverAuth\"] (CA-4)");
+  }
+  return p;
+}
+
+Result<Profile> LoadProfile(ProfileId id, const std::string& dir) {
+  std::string path = dir + "/" + std::string(policy::ProfileName(id)) + ".json";
+  std::string text = CA_TRY(ossl::ReadFile(path));
+  auto profile = ParseProfileJson(text);
+  if (!profile)
+    return std::unexpected(Error{profile.error().code, path + ": " + profile.error().message});
+  if (profile->id != id) {
+    return Fail(ErrorCode::kInvalidArgument, path + ": profile field '" +
+                                                 std::string(policy::ProfileName(profile->id)) +
+                                                 "' does not match the file name");
+  }
+  return profile;
+}
+
+Result<std::map<ProfileId, Profile>> LoadProfiles(const std::string& dir, Environment environment) {
+  std::map<ProfileId, Profile> out;
+  for (ProfileId id : {ProfileId::kSsl, ProfileId::kSslRgs, ProfileId::kWild}) {
+    Profile p = CA_TRY(LoadProfile(id, dir));
+    if (p.environment != environment) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  dir + "/" + std::string(policy::ProfileName(id)) + ".json: environment is " +
+                      std::string(EnvironmentName(p.environment)) + ", expected " +
+                      std::string(EnvironmentName(environment)));
+    }
+    out.emplace(id, std::move(p));
+  }
+  return out;
+}
+
+}  // namespace ca::issuance

@@ -1,0 +1,72 @@
+// Certificate profiles (SSL, SSL_RGS, WILD) loaded from JSON data files (profiles/data/). A profile
+// says what a certificate of that kind contains and which subscriber keys it accepts; the CA
+// instance (issuer certificate, OCSP/CRL/caIssuers URLs) is supplied separately (tbs.h: Issuer).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "profiles/policy/profile_id.h"
+
+namespace ca::issuance {
+
+using policy::ProfileId;
+
+// Production and staging CAs are separate instances with separate profile directories (CA-8).
+enum class Environment { kProduction, kStaging };
+std::string_view EnvironmentName(Environment env);  // "production" / "staging"
+
+enum class WildcardRule {
+  kForbidden,  // SSL, SSL_RGS: no name may be a wildcard
+  kRequired,   // WILD: every name must be a wildcard ("*.example.com")
+};
+
+// The CA/Browser Forum Organization Validated policy; every profile asserts it first.
+inline constexpr std::string_view kCabfOvPolicyOid = "2.23.140.1.2.2";
+// CA-4: the only key usages and extended key usage a subscriber certificate may carry.
+inline constexpr std::string_view kKeyUsageDigitalSignature = "digitalSignature";
+inline constexpr std::string_view kKeyUsageKeyEncipherment = "keyEncipherment";
+inline constexpr std::string_view kEkuServerAuth = "serverAuth";
+// Hard caps no data file can raise.
+inline constexpr std::chrono::seconds kMaxValidityCap = std::chrono::days(90);
+inline constexpr std::chrono::seconds kMaxBackdateCap = std::chrono::hours(1);
+inline constexpr int kMaxNamesCap = 100;
+// Staging certificates carry this in the subject CN (CA-8): CN = "TEST <first name>".
+inline constexpr std::string_view kStagingCnPrefix = "TEST ";
+inline constexpr int kRequiredPublicExponent = 65537;
+
+struct Profile {
+  ProfileId id = ProfileId::kSsl;
+  Environment environment = Environment::kProduction;
+  bool enabled = true;            // the operator can switch a profile (typically WILD) off (CA-6)
+  std::string description;        // free text for operators
+  std::vector<int> rsa_key_bits;  // allowed RSA modulus sizes, ascending; always contains 3072
+  std::chrono::seconds max_validity{0};  // inclusive validity length, ≤ 90 days
+  std::chrono::seconds backdate{0};      // notBefore = now − backdate, ≤ 1 hour
+  std::vector<std::string> policy_oids;  // dotted; kCabfOvPolicyOid first, then the profile's own
+  WildcardRule wildcards = WildcardRule::kForbidden;
+  int max_names = 0;                            // SAN entries per certificate, 1..100
+  std::vector<std::string> key_usage;           // exactly digitalSignature, keyEncipherment
+  std::vector<std::string> extended_key_usage;  // exactly serverAuth
+
+  // "" in production, kStagingCnPrefix in staging.
+  std::string_view SubjectCnPrefix() const;
+  bool AllowsRsaBits(int bits) const;
+};
+
+// Parses and validates one profile document. Every field is required, unknown keys are refused,
+// and the first defect is reported as kInvalidArgument naming the field.
+Result<Profile> ParseProfileJson(std::string_view json_text);
+
+// Loads "<dir>/<NAME>.json" (NAME = SSL, SSL_RGS, WILD) and checks that its "profile" field names
+// `id`. Missing file: kNotFound.
+Result<Profile> LoadProfile(ProfileId id, const std::string& dir);
+
+// Loads all three profiles of a directory and checks they all belong to `environment`.
+Result<std::map<ProfileId, Profile>> LoadProfiles(const std::string& dir, Environment environment);
+
+}  // namespace ca::issuance

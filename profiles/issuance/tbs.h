@@ -1,0 +1,72 @@
+// Builds the to-be-signed certificate of a profile (CA-4, CA-7, CA-8): every field set, the
+// signature algorithm included, nothing signed. The engine lints it (lint.h), records it, signs it
+// with X509_sign(tbs, issuer_key, EVP_sha256()) and lints the signed certificate again.
+#pragma once
+
+#include <openssl/x509.h>
+
+#include <chrono>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/openssl.h"
+#include "common/result.h"
+#include "profiles/issuance/profile.h"
+#include "profiles/issuance/serial.h"
+
+namespace ca::issuance {
+
+// The OV subject from the organization record (POL-1).
+struct Organization {
+  std::string name;      // O, 1..64 characters, UTF-8
+  std::string locality;  // L, 1..128 characters, UTF-8
+  std::string country;   // C, ISO 3166-1 alpha-2, upper case ("FR")
+};
+
+// The CA instance that issues: its certificate and where relying parties find status and chain.
+struct Issuer {
+  const X509* certificate = nullptr;  // the issuing intermediate; must carry a subjectKeyIdentifier
+  std::string ocsp_url;               // AIA id-ad-ocsp, http://
+  std::string ca_issuers_url;         // AIA id-ad-caIssuers, http://
+  std::string crl_url;                // CRL distribution point, http://
+};
+
+struct TbsRequest {
+  Organization organization;
+  std::vector<std::string> names;        // dNSNames in order; the first that fits becomes the CN
+  const EVP_PKEY* public_key = nullptr;  // from CheckCsr
+  Serial serial;                         // from GenerateSerial, reserved by the CA store
+  std::chrono::sys_seconds now{};
+  // Inclusive validity length (RFC 5280): notAfter = notBefore + validity − 1 s.
+  // nullopt: the profile's max_validity. Longer than the profile allows: refused.
+  std::optional<std::chrono::seconds> validity;
+};
+
+struct ValidityPeriod {
+  std::chrono::sys_seconds not_before{};
+  std::chrono::sys_seconds not_after{};
+};
+
+Status ValidateOrganization(const Organization& org);
+Status ValidateIssuer(const Issuer& issuer);
+
+// notBefore = now − profile.backdate; notAfter = notBefore + validity − 1 s.
+Result<ValidityPeriod> ComputeValidity(const Profile& profile, const TbsRequest& request);
+
+// The subject CN: the first name whose CN form (staging: "TEST " + name) fits in 64 characters.
+// None fits: production has no CN (O/L/C identify the subject), staging has CN "TEST".
+std::optional<std::string> SubjectCommonName(const Profile& profile,
+                                             std::span<const std::string> names);
+
+// The signature algorithm the TBS announces for the issuer's key: sha256WithRSAEncryption for RSA,
+// ecdsa-with-SHA256 for EC; anything else is refused.
+Result<int> SignatureNidFor(const EVP_PKEY* issuer_key);
+
+// Validates every input (profile enabled, names, organization, issuer, key, serial, validity)
+// and builds the TBS. Bad input: kInvalidArgument naming it; nothing is built.
+Result<ossl::X509Ptr> BuildTbs(const Profile& profile, const Issuer& issuer,
+                               const TbsRequest& request);
+
+}  // namespace ca::issuance

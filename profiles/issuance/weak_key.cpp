@@ -1,0 +1,160 @@
+#include "profiles/issuance/weak_key.h"
+
+#include <openssl/core_names.h>
+
+#include <array>
+#include <bitset>
+#include <vector>
+
+namespace ca::issuance {
+
+namespace {
+
+const std::vector<unsigned>& PrimesBelow(unsigned bound) {
+  static const std::vector<unsigned> primes = [bound] {
+    std::vector<bool> composite(bound, false);
+    std::vector<unsigned> out;
+    for (unsigned i = 2; i < bound; ++i) {
+      if (composite[i]) continue;
+      out.push_back(i);
+      for (unsigned j = i * i; j < bound; j += i) composite[j] = true;
+    }
+    return out;
+  }();
+  return primes;
+}
+
+// ROCA: the odd primes of the published fingerprint (the first primes of the vulnerable
+// generator's modulus M), and for each the subgroup <65537 mod p> as a bit set of residues.
+constexpr std::array<unsigned, 38> kRocaPrimes = {
+    3,  5,  7,  11, 13, 17,  19,  23,  29,  31,  37,  41,  43,  47,  53,  59,  61,  67,  71,
+    73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167};
+
+using Residues = std::bitset<168>;
+
+const std::array<Residues, kRocaPrimes.size()>& RocaSubgroups() {
+  static const std::array<Residues, kRocaPrimes.size()> groups = [] {
+    std::array<Residues, kRocaPrimes.size()> out{};
+    for (size_t i = 0; i < kRocaPrimes.size(); ++i) {
+      unsigned p = kRocaPrimes[i];
+      unsigned g = 65537 % p;
+      unsigned x = 1;
+      do {
+        out[i].set(x);
+        x = (x * g) % p;
+      } while (x != 1);
+    }
+    return out;
+  }();
+  return groups;
+}
+
+std::unexpected<Error> Refuse(std::string message) {
+  return Fail(ErrorCode::kInvalidArgument, std::move(message));
+}
+
+}  // namespace
+
+std::optional<unsigned> SmallPrimeFactor(const BIGNUM* n) {
+  for (unsigned p : PrimesBelow(kSmallPrimeBound)) {
+    if (BN_mod_word(n, p) == 0 && !BN_is_word(n, p)) return p;
+  }
+  return std::nullopt;
+}
+
+Result<ossl::Bn> IntegerSqrt(const BIGNUM* n) {
+  ossl::BnCtx ctx(BN_CTX_new());
+  ossl::Bn x(BN_new()), next(BN_new()), quotient(BN_new());
+  if (!ctx || !x || !next || !quotient) return ossl::CryptoFail("isqrt: allocate");
+  if (BN_is_negative(n)) return Fail(ErrorCode::kInvalidArgument, "isqrt: negative");
+  if (BN_is_zero(n)) {
+    BN_zero(x.get());
+    return x;
+  }
+  // Start above the root (2^ceil(bits/2)) and let Newton's iteration decrease to floor(sqrt(n)).
+  if (BN_set_bit(x.get(), (BN_num_bits(n) + 1) / 2) != 1) return ossl::CryptoFail("isqrt");
+  for (;;) {
+    if (BN_div(quotient.get(), nullptr, n, x.get(), ctx.get()) != 1 ||
+        BN_add(next.get(), x.get(), quotient.get()) != 1 ||
+        BN_rshift1(next.get(), next.get()) != 1) {
+      return ossl::CryptoFail("isqrt");
+    }
+    if (BN_cmp(next.get(), x.get()) >= 0) return x;
+    std::swap(x, next);
+  }
+}
+
+Result<bool> FermatFactorable(const BIGNUM* n, int rounds) {
+  ossl::BnCtx ctx(BN_CTX_new());
+  ossl::Bn a = CA_TRY(IntegerSqrt(n));
+  ossl::Bn b2(BN_new()), square(BN_new());
+  if (!ctx || !b2 || !square) return ossl::CryptoFail("fermat: allocate");
+  // a = ceil(sqrt(n)).
+  if (BN_sqr(square.get(), a.get(), ctx.get()) != 1) return ossl::CryptoFail("fermat");
+  if (BN_cmp(square.get(), n) < 0 && BN_add_word(a.get(), 1) != 1)
+    return ossl::CryptoFail("fermat");
+  for (int i = 0; i < rounds; ++i) {
+    // b2 = a^2 − n; n = (a − b)(a + b) when b2 is a perfect square b^2.
+    if (BN_sqr(square.get(), a.get(), ctx.get()) != 1 || BN_sub(b2.get(), square.get(), n) != 1) {
+      return ossl::CryptoFail("fermat");
+    }
+    ossl::Bn b = CA_TRY(IntegerSqrt(b2.get()));
+    if (BN_sqr(square.get(), b.get(), ctx.get()) != 1) return ossl::CryptoFail("fermat");
+    if (BN_cmp(square.get(), b2.get()) == 0) return true;
+    if (BN_add_word(a.get(), 1) != 1) return ossl::CryptoFail("fermat");
+  }
+  return false;
+}
+
+bool HasRocaFingerprint(const BIGNUM* n) {
+  const auto& groups = RocaSubgroups();
+  for (size_t i = 0; i < kRocaPrimes.size(); ++i) {
+    BN_ULONG residue = BN_mod_word(n, kRocaPrimes[i]);
+    if (!groups[i].test(static_cast<size_t>(residue))) return false;
+  }
+  return true;
+}
+
+Status CheckSubscriberKey(const EVP_PKEY* key, const Profile& profile) {
+  if (key == nullptr) return Refuse("no public key");
+  if (EVP_PKEY_is_a(key, "RSA") != 1) {
+    const char* type = EVP_PKEY_get0_type_name(key);
+    return Refuse(std::string("key type ") + (type != nullptr ? type : "unknown") +
+                  " not accepted: the profile requires RSA");
+  }
+  int bits = EVP_PKEY_get_bits(key);
+  if (!profile.AllowsRsaBits(bits)) {
+    std::string allowed;
+    for (int b : profile.rsa_key_bits)
+      allowed += (allowed.empty() ? "" : " or ") + std::to_string(b);
+    return Refuse("RSA key size " + std::to_string(bits) + " not accepted: the profile requires " +
+                  allowed + " bits");
+  }
+  BIGNUM* n_raw = nullptr;
+  BIGNUM* e_raw = nullptr;
+  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n_raw) != 1)
+    return ossl::CryptoFail("RSA n");
+  ossl::Bn n(n_raw);
+  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1)
+    return ossl::CryptoFail("RSA e");
+  ossl::Bn e(e_raw);
+  if (!BN_is_word(e.get(), kRequiredPublicExponent)) {
+    char* dec = BN_bn2dec(e.get());
+    std::string shown = dec != nullptr ? dec : "?";
+    OPENSSL_free(dec);
+    if (shown.size() > 20) shown = shown.substr(0, 20) + "…";
+    return Refuse("RSA public exponent " + shown + " not accepted: it must be 65537");
+  }
+  if (auto p = SmallPrimeFactor(n.get())) {
+    return Refuse("weak key: the modulus is divisible by the small prime " + std::to_string(*p));
+  }
+  if (CA_TRY(FermatFactorable(n.get()))) {
+    return Refuse("weak key: the modulus factors by Fermat's method (its primes are too close)");
+  }
+  if (HasRocaFingerprint(n.get())) {
+    return Refuse("weak key: the modulus has the ROCA fingerprint (CVE-2017-15361)");
+  }
+  return Ok();
+}
+
+}  // namespace ca::issuance

@@ -1,0 +1,98 @@
+// The registration authority's operations (the writer side of the policy store). Each operation
+// validates its input, runs in ONE write transaction together with its audit record, and either
+// commits everything or changes nothing (one clear error line).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/secret.h"
+#include "profiles/policy/lifecycle.h"
+#include "profiles/policy/model.h"
+#include "profiles/policy/store.h"
+
+namespace ca::policy {
+
+inline constexpr int kMaxExternalAccountYears = 3;
+
+struct AdminContext {
+  const PolicyStore* store = nullptr;  // opened with OpenWriter
+  std::string actor;
+  int64_t now = 0;
+};
+
+struct OrganizationFields {
+  std::optional<std::string> name, country, locality, registration_id;
+};
+
+struct ExternalAccountFields {
+  std::optional<std::string> organization_id;  // create only
+  std::optional<std::vector<std::string>> contacts;
+  std::optional<int64_t> not_before, not_after;
+  std::optional<std::vector<ProfileId>> allowed_profiles;
+  std::optional<std::vector<std::string>> allowed_challenges;
+  std::optional<uint32_t> max_acme_accounts, orders_per_hour;
+};
+
+struct DomainFields {
+  std::optional<std::string> organization_id;  // default: the external account's organization
+  bool include_subdomains = false;
+  std::vector<std::string> dcv_methods;  // empty: the external account's challenge types
+};
+
+// What the RA knows of an ACME account from the gateway's store.
+struct AcmeAccountRef {
+  std::string id;
+  std::string external_account_kid;
+  ProfileId profile = ProfileId::kSsl;
+};
+
+struct IssuedCredentials {
+  ExternalAccount account;
+  Secret mac_key;  // raw; shown once (MacKeyToText), never stored in clear nor audited
+};
+
+Result<Organization> CreateOrganization(const AdminContext& ctx, const OrganizationFields& f);
+Result<Organization> UpdateOrganization(const AdminContext& ctx, const std::string& id,
+                                        const OrganizationFields& f);
+Result<Organization> SetOrganizationStatus(const AdminContext& ctx, const std::string& id,
+                                           OrgStatus to);
+
+// Creates a pending external account (active when `activate`) with a fresh KeyID and MAC key.
+Result<IssuedCredentials> CreateExternalAccount(const AdminContext& ctx,
+                                                const ExternalAccountFields& f, bool activate,
+                                                const Secret& wrap_key);
+Result<ExternalAccount> UpdateExternalAccount(const AdminContext& ctx, const std::string& kid,
+                                              const ExternalAccountFields& f);
+// revoke records one mass revocation for the whole external account (reason: RFC 5280 code).
+Result<ExternalAccount> ExternalAccountLifecycle(const AdminContext& ctx, const std::string& kid,
+                                                 AccountAction action, int reason = 9);
+Result<IssuedCredentials> RegenerateMacKey(const AdminContext& ctx, const std::string& kid,
+                                           const Secret& wrap_key);
+
+Result<DomainEntry> AddDomain(const AdminContext& ctx, const std::string& kid,
+                              const std::string& fqdn, const DomainFields& f);
+Status RemoveDomain(const AdminContext& ctx, const std::string& kid, const std::string& fqdn);
+Result<DomainEntry> SetDomainStatus(const AdminContext& ctx, const std::string& kid,
+                                    const std::string& fqdn, DomainStatus to);
+
+// ACME-account actions; revoke records one mass revocation for the ACME account.
+Result<AcmeAccountPolicy> AcmeAccountLifecycle(const AdminContext& ctx, const AcmeAccountRef& ref,
+                                               AccountAction action, int reason = 9);
+Result<AcmeAccountPolicy> SetAcmeAccountProfile(const AdminContext& ctx, const AcmeAccountRef& ref,
+                                                ProfileId profile);
+// Empty `fqdns`: no restriction (every domain of the external account).
+Result<AcmeAccountPolicy> SetAcmeAccountDomains(const AdminContext& ctx, const AcmeAccountRef& ref,
+                                                const std::vector<std::string>& fqdns);
+// 0: no expiry of its own.
+Result<AcmeAccountPolicy> SetAcmeAccountExpiry(const AdminContext& ctx, const AcmeAccountRef& ref,
+                                               int64_t not_after);
+
+// The ACME account's policy record, or the default one (active, no restriction) when the RA never
+// acted on it.
+AcmeAccountPolicy AcmeAccountPolicyOrDefault(const PolicyReader& reader, const AcmeAccountRef& ref);
+
+}  // namespace ca::policy

@@ -1,0 +1,104 @@
+#include "profiles/policy/lifecycle.h"
+
+#include <string>
+
+namespace ca::policy {
+
+namespace {
+
+std::unexpected<Error> Illegal(AccountAction action, std::string_view from, std::string_view why) {
+  return Fail(ErrorCode::kFailedPrecondition, "cannot " + std::string(AccountActionName(action)) +
+                                                  ": the account is " + std::string(from) +
+                                                  std::string(why));
+}
+
+}  // namespace
+
+std::string_view AccountActionName(AccountAction a) {
+  switch (a) {
+    case AccountAction::kActivate:
+      return "activate";
+    case AccountAction::kSuspend:
+      return "suspend";
+    case AccountAction::kReactivate:
+      return "reactivate";
+    case AccountAction::kDeactivate:
+      return "deactivate";
+    case AccountAction::kRevoke:
+      return "revoke";
+  }
+  return "?";
+}
+
+Result<ExternalAccountStatus> NextExternalAccountStatus(ExternalAccountStatus from,
+                                                        AccountAction action) {
+  using S = ExternalAccountStatus;
+  std::string_view name = ExternalAccountStatusName(from);
+  if (from == S::kRevoked) return Illegal(action, name, " (final)");
+  switch (action) {
+    case AccountAction::kActivate:
+      if (from == S::kPending) return S::kActive;
+      return Illegal(action, name, from == S::kSuspended ? " (use reactivate)" : "");
+    case AccountAction::kSuspend:
+      if (from == S::kActive) return S::kSuspended;
+      return Illegal(action, name, from == S::kDeactivated ? " (final)" : "");
+    case AccountAction::kReactivate:
+      if (from == S::kSuspended) return S::kActive;
+      return Illegal(action, name, from == S::kDeactivated ? " (final)" : "");
+    case AccountAction::kDeactivate:
+      if (from == S::kDeactivated) return Illegal(action, name, " already");
+      return S::kDeactivated;
+    case AccountAction::kRevoke:
+      return S::kRevoked;
+  }
+  return Illegal(action, name, "");
+}
+
+Result<AcmeAccountStatus> NextAcmeAccountStatus(AcmeAccountStatus from, AccountAction action) {
+  using S = AcmeAccountStatus;
+  std::string_view name = AcmeAccountStatusName(from);
+  if (from == S::kRevoked) return Illegal(action, name, " (final)");
+  switch (action) {
+    case AccountAction::kActivate:
+      return Illegal(action, name, " (ACME accounts are created active; use reactivate)");
+    case AccountAction::kSuspend:
+      if (from == S::kActive) return S::kSuspended;
+      return Illegal(action, name, from == S::kDeactivated ? " (final)" : "");
+    case AccountAction::kReactivate:
+      if (from == S::kSuspended) return S::kActive;
+      return Illegal(action, name, from == S::kDeactivated ? " (final)" : "");
+    case AccountAction::kDeactivate:
+      if (from == S::kDeactivated) return Illegal(action, name, " already");
+      return S::kDeactivated;
+    case AccountAction::kRevoke:
+      return S::kRevoked;
+  }
+  return Illegal(action, name, "");
+}
+
+Result<OrgStatus> NextOrgStatus(OrgStatus from, OrgStatus to) {
+  if (to == OrgStatus::kPending) {
+    return Fail(ErrorCode::kFailedPrecondition, "an organization cannot go back to pending");
+  }
+  if (from == to) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                "the organization is already " + std::string(OrgStatusName(from)));
+  }
+  return to;
+}
+
+Result<DomainStatus> NextDomainStatus(DomainStatus from, DomainStatus to) {
+  if (from == DomainStatus::kInvalid) {
+    return Fail(ErrorCode::kFailedPrecondition, "the domain is invalid, which is final");
+  }
+  if (to == DomainStatus::kPending) {
+    return Fail(ErrorCode::kFailedPrecondition, "a domain cannot go back to pending");
+  }
+  if (from == to) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                "the domain is already " + std::string(DomainStatusName(from)));
+  }
+  return to;
+}
+
+}  // namespace ca::policy

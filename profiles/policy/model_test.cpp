@@ -1,0 +1,46 @@
+#include "profiles/policy/model.h"
+
+#include <gtest/gtest.h>
+
+namespace ca::policy {
+namespace {
+
+TEST(Model, TimeParsing) {
+  EXPECT_EQ(*ParseTime("1970-01-02"), 86400);
+  EXPECT_EQ(*ParseTime("2026-11-23T02:33:34Z"), *ParseTime("@1795401214"));
+  EXPECT_EQ(FormatTime(1795401214), "2026-11-23T02:33:34Z");
+  EXPECT_FALSE(ParseTime("2026-02-30"));
+  EXPECT_FALSE(ParseTime("yesterday"));
+  EXPECT_FALSE(ParseTime("@12x"));
+  EXPECT_EQ(AddYears(*ParseTime("2024-01-15"), 3), *ParseTime("2027-01-15"));
+}
+
+TEST(Model, ExternalAccountJsonRoundTrip) {
+  ExternalAccount a;
+  a.kid = "k";
+  a.organization_id = "o";
+  a.contacts = {"Jane"};
+  a.not_before = 10;
+  a.not_after = 20;
+  a.allowed_profiles = {ProfileId::kWild, ProfileId::kSsl};
+  a.allowed_challenges = {"dns-01"};
+  a.status = ExternalAccountStatus::kSuspended;
+  a.mac_regenerations = 2;
+  a.mac_wrapped = "abc";
+  auto back = ExternalAccountFromJson(ToJson(a).dump());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->allowed_profiles, a.allowed_profiles);
+  EXPECT_EQ(back->status, ExternalAccountStatus::kSuspended);
+  EXPECT_EQ(back->mac_regenerations, 2u);
+  EXPECT_EQ(back->DisplayStatus(30), "suspended");
+  back->status = ExternalAccountStatus::kActive;
+  EXPECT_EQ(back->DisplayStatus(20), "active");
+  EXPECT_EQ(back->DisplayStatus(21), "expired");
+  EXPECT_FALSE(ToPublicJson(a, 0).contains("mac_wrapped"));
+  auto bad = ExternalAccountFromJson("{\"kid\":1}");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kCorrupt);
+}
+
+}  // namespace
+}  // namespace ca::policy

@@ -1,0 +1,142 @@
+// The policy store: one LMDB environment written only by the RA CLI (POL-7), read by the gateway
+// and the engine. A snapshot is one LMDB read transaction, so a reader sees one version of the
+// whole policy (never a mix) and never blocks the writer. Every write transaction bumps the version
+// and appends its audit records in the same transaction (POL-8).
+//
+// Named databases: meta (schema_version, version, sequence counters), organizations (id),
+// external_accounts (kid), domains (kid "\n" fqdn), acme_accounts (ACME account id),
+// mass_revocations and audit (20-digit sequence numbers).
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/lmdb.h"
+#include "common/result.h"
+#include "profiles/policy/model.h"
+
+namespace ca::policy {
+
+inline constexpr uint32_t kPolicySchemaVersion = 1;
+
+struct PolicyDbs {
+  MDB_dbi meta = 0, organizations = 0, external_accounts = 0, domains = 0, acme_accounts = 0,
+          mass_revocations = 0, audit = 0;
+};
+
+struct AuditFilter {
+  // Matches the record's account or object id (KeyID or ACME account id); a KeyID also matches
+  // the records of its ACME accounts and domains.
+  std::string account;
+  std::string domain;            // matches the record's domain (normalised fqdn)
+  std::optional<int64_t> since;  // inclusive, unix seconds
+  std::optional<int64_t> until;  // inclusive
+};
+
+// Read access shared by snapshots and write transactions. Finders return nullopt for an absent
+// record and also for a record that fails to parse (logged): readers fail closed.
+class PolicyReader {
+ public:
+  PolicyReader(PolicyReader&&) noexcept = default;
+  PolicyReader& operator=(PolicyReader&&) noexcept = default;
+
+  std::optional<Organization> FindOrganization(std::string_view id) const;
+  std::optional<ExternalAccount> FindExternalAccount(std::string_view kid) const;
+  std::optional<DomainEntry> FindDomain(std::string_view kid, std::string_view fqdn) const;
+  std::optional<AcmeAccountPolicy> FindAcmeAccountPolicy(std::string_view acme_account_id) const;
+
+  std::vector<Organization> Organizations() const;
+  std::vector<ExternalAccount> ExternalAccounts() const;
+  std::vector<DomainEntry> DomainsOf(std::string_view kid) const;  // fqdn order
+  std::vector<DomainEntry> AllDomains() const;
+  std::vector<AcmeAccountPolicy> AcmeAccountPolicies() const;
+  // Every recorded mass revocation with seq > after_seq, oldest first.
+  std::vector<MassRevocation> MassRevocations(uint64_t after_seq = 0) const;
+  std::vector<AuditRecord> Audit(const AuditFilter& filter = {}) const;
+
+ protected:
+  PolicyReader(lmdb::Txn txn, PolicyDbs dbs) : txn_(std::move(txn)), dbs_(dbs) {}
+  Result<uint64_t> MetaCounter(std::string_view key) const;
+
+  lmdb::Txn txn_;
+  PolicyDbs dbs_;
+};
+
+// One consistent, read-only view (one LMDB read transaction). Movable; must not outlive its store.
+class PolicySnapshot : public PolicyReader {
+ public:
+  uint64_t version() const { return version_; }
+  // Everything (no key material): {"version", "organizations", "external_accounts", "domains",
+  // "acme_accounts", "mass_revocations", "audit_count"}.
+  nlohmann::json ToJson(int64_t now) const;
+
+ private:
+  friend class PolicyStore;
+  PolicySnapshot(lmdb::Txn txn, PolicyDbs dbs, uint64_t version)
+      : PolicyReader(std::move(txn), dbs), version_(version) {}
+  uint64_t version_ = 0;
+};
+
+// One write transaction of the RA. Nothing is visible to readers until Commit(), which bumps the
+// version; a transaction that did not record an audit entry refuses to commit.
+class PolicyWriteTxn : public PolicyReader {
+ public:
+  uint64_t version() const { return version_; }  // the version this transaction commits as
+  int64_t now() const { return now_; }
+  const std::string& actor() const { return actor_; }
+
+  Status PutOrganization(const Organization& o);
+  Status PutExternalAccount(const ExternalAccount& a);
+  Status PutDomain(const DomainEntry& d);
+  Status DeleteDomain(std::string_view kid, std::string_view fqdn);
+  Status PutAcmeAccountPolicy(const AcmeAccountPolicy& p);
+  // Fills seq, policy_version, recorded_at and actor.
+  Result<MassRevocation> RecordMassRevocation(MassRevocation m);
+  // Appends one audit record (fills seq, time, actor, policy_version).
+  Status Audit(std::string action, std::string object_type, std::string object_id,
+               std::string account, std::string domain, nlohmann::json before,
+               nlohmann::json after);
+
+  Status Commit();
+
+ private:
+  friend class PolicyStore;
+  PolicyWriteTxn(lmdb::Txn txn, PolicyDbs dbs, uint64_t version, std::string actor, int64_t now)
+      : PolicyReader(std::move(txn), dbs), version_(version), actor_(std::move(actor)), now_(now) {}
+  Result<uint64_t> NextSeq(std::string_view counter);
+  uint64_t version_ = 0;
+  std::string actor_;
+  int64_t now_ = 0;
+  bool audited_ = false;
+};
+
+class PolicyStore {
+ public:
+  // `ca-ra init`: creates the directory and an empty store (version 1, one audit record); refuses a
+  // directory that already holds a store.
+  static Result<PolicyStore> Create(const std::string& dir, const std::string& actor, int64_t now);
+  // Refuse a missing store, a store of another schema version, a network filesystem and a second
+  // open of the same store in this process.
+  static Result<PolicyStore> OpenReadOnly(const std::string& dir);
+  static Result<PolicyStore> OpenWriter(const std::string& dir);  // RA only
+
+  Result<PolicySnapshot> Snapshot() const;
+  Result<PolicyWriteTxn> BeginWrite(std::string actor, int64_t now) const;
+
+  const std::string& path() const { return env_.path(); }
+
+ private:
+  PolicyStore(lmdb::Env env, PolicyDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
+  static Result<PolicyStore> Open(const std::string& dir, bool read_only, bool create);
+  lmdb::Env env_;
+  PolicyDbs dbs_;
+};
+
+}  // namespace ca::policy

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# The whole appliance on 127.0.0.1, from nothing, for development, demos and end-to-end tests.
+#
+#   scripts/appliance-dev.sh up   --state DIR [--port-base N] [--dns HOST:PORT] [--http01-port N]
+#                                 [--tlsalpn01-port N] [--suffix DOMAIN] [--no-build]
+#   scripts/appliance-dev.sh down --state DIR
+#
+# up: SoftHSM token in DIR, key ceremony (root, ACME intermediate, OCSP signer, gateway TLS
+# certificate), policy store with a demo organization and an active external account authorising
+# every subdomain of --suffix (default demo.test) for profile SSL, then the signing engine, the
+# status server (OCSP + CRL) and the ACME gateway. Without --dns it also starts pebble-challtestsrv
+# as the validator's DNS (every A query answers 127.0.0.1; DNS_MGMT sets TXT/CAA records).
+# Writes DIR/appliance.env (ACME_DIR, ACME_CA_BUNDLE, EAB_KID, EAB_HMAC, ROOT_CA_PEM, OCSP_URL,
+# CRL_URL, RA_CLI, the PIDs, ...) and prints it. Ports: gateway N (default 14000), status N+1,
+# http-01 N+2, tls-alpn-01 N+3, mock DNS management N+5 and DNS N+53.
+# down: stops what up started, by PID. The state directory is kept (delete it to start afresh).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$root/build}
+
+die() { echo "appliance-dev: $*" >&2; exit 1; }
+usage() { sed -n 4,6p "$0" | sed 's/^# *//' >&2; exit 2; }
+
+cmd=${1:-}; shift || true
+state="" port_base=14000 dns="" http01_port="" tlsalpn01_port="" suffix=demo.test do_build=1
+while (($#)); do
+  case "$1" in
+    --state) state=${2:?}; shift 2 ;;
+    --port-base) port_base=${2:?}; shift 2 ;;
+    --dns) dns=${2:?}; shift 2 ;;
+    --http01-port) http01_port=${2:?}; shift 2 ;;
+    --tlsalpn01-port) tlsalpn01_port=${2:?}; shift 2 ;;
+    --suffix) suffix=${2:?}; shift 2 ;;
+    --no-build) do_build=0; shift ;;
+    *) usage ;;
+  esac
+done
+[ -n "$state" ] || usage
+case "$cmd" in up|down) ;; *) usage ;; esac
+[[ $port_base =~ ^[0-9]+$ ]] && ((port_base >= 1024 && port_base <= 65000)) || die "--port-base must be 1024..65000"
+http01_port=${http01_port:-$((port_base + 2))}
+tlsalpn01_port=${tlsalpn01_port:-$((port_base + 3))}
+state=$(mkdir -p "$state" && cd "$state" && pwd)
+
+# Stops every process whose PID file is in DIR/run, newest first, by PID.
+stop_all() {
+  local f pid
+  for name in gateway status engine challtestsrv; do
+    f=$state/run/$name.pid
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$f"
+  done
+}
+
+if [ "$cmd" = down ]; then
+  stop_all
+  echo "appliance-dev: stopped (state kept in $state)"
+  exit 0
+fi
+
+# ------------------------------------------------------------------ build
+if ((do_build)); then
+  if [ "$(id -u)" = 0 ]; then "$root/scripts/install-deps.sh"; fi
+  cmake -S "$root" -B "$build" -DCA_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target ca-ceremony ca-ra ca-engine ca-gateway ca-status-server >/dev/null
+fi
+bin() { local p; p=$(find "$build" -type f -name "$1" -perm -u+x -print -quit 2>/dev/null); [ -n "$p" ] || die "$1 is not built in $build"; echo "$p"; }
+CEREMONY=$(bin ca-ceremony) RA=$(bin ca-ra) ENGINE=$(bin ca-engine) GATEWAY=$(bin ca-gateway) STATUS=$(bin ca-status-server)
+module=${CA_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+[ -f "$module" ] || die "PKCS#11 module $module not found (apt-get install softhsm2)"
+
+for f in "$state"/run/*.pid; do
+  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && die "already running (pid file $f): run down first"
+done
+mkdir -p "$state/run" "$state/logs"
+chmod 0700 "$state"
+trap 'echo "appliance-dev: up failed; logs in $state/logs" >&2; stop_all' ERR
+
+wait_for() {  # wait_for WHAT PIDFILE COMMAND...
+  local what=$1 pidfile=$2; shift 2
+  for _ in $(seq 150); do
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "$(cat "$pidfile")" 2>/dev/null || die "$what exited at start: $(tail -3 "$state/logs/$what.log")"
+    sleep 0.1
+  done
+  die "$what did not answer in 15 s (log: $state/logs/$what.log)"
+}
+start() {  # start NAME COMMAND...  (backgrounded, stderr+stdout to logs/NAME.log, pid to run/NAME.pid)
+  local name=$1; shift
+  "$@" >>"$state/logs/$name.log" 2>&1 &
+  echo $! >"$state/run/$name.pid"
+}
+
+# ------------------------------------------------------------------ DNS for validation
+dns_mgmt=""
+if [ -z "$dns" ]; then
+  command -v pebble-challtestsrv >/dev/null || die "pebble-challtestsrv not found (apt-get install pebble)"
+  start challtestsrv pebble-challtestsrv -management "127.0.0.1:$((port_base + 5))" \
+    -dns01 "127.0.0.1:$((port_base + 53))" -defaultIPv6 "" -http01 "" -https01 "" -tlsalpn01 ""
+  dns=127.0.0.1:$((port_base + 53))
+  dns_mgmt=http://127.0.0.1:$((port_base + 5))
+  wait_for challtestsrv "$state/run/challtestsrv.pid" curl -s -o /dev/null "$dns_mgmt/"
+fi
+
+status_url=http://127.0.0.1:$((port_base + 1))
+issuer_name=acme-int
+secrets=$state/secrets
+
+# ------------------------------------------------------------------ SoftHSM token and ceremony
+if [ ! -f "$state/ceremony/all/intermediate.pem" ]; then
+  mkdir -p "$state/tokens" "$state/ceremony" "$secrets"
+  chmod 0700 "$secrets"
+  printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$state" \
+    >"$state/softhsm2.conf"
+  (umask 077
+   [ -f "$secrets/user.pin" ] || openssl rand -hex 16 >"$secrets/user.pin"
+   [ -f "$secrets/so.pin" ] || openssl rand -hex 16 >"$secrets/so.pin")
+  chmod 0400 "$secrets/user.pin" "$secrets/so.pin"
+  export SOFTHSM2_CONF=$state/softhsm2.conf
+  token="\"token\": {\"module\": \"$module\", \"label\": \"acme-ca\", \"user_pin\": \"file:$secrets/user.pin\""
+  cat >"$state/ceremony/init.json" <<JSON
+{"ceremony": "init-token", "operator": "appliance-dev", $token, "so_pin": "file:$secrets/so.pin"},
+ "output_dir": "$state/ceremony/init"}
+JSON
+  cat >"$state/ceremony/all.json" <<JSON
+{"ceremony": "all", "operator": "appliance-dev", $token},
+ "output_dir": "$state/ceremony/all",
+ "root": {"key_label": "root", "key_type": "rsa4096",
+          "subject": {"C": "FR", "O": "Demo Appliance", "CN": "Demo Appliance Root CA"}, "validity_days": 7305},
+ "intermediate": {"key_label": "$issuer_name", "key_type": "rsa3072",
+                  "subject": {"C": "FR", "O": "Demo Appliance", "CN": "Demo Appliance ACME CA"},
+                  "validity_days": 1826,
+                  "crl_url": "$status_url/crl/root.crl", "ca_issuers_url": "$status_url/ca/root.der"},
+ "ocsp_signer": {"key_label": "ocsp", "subject": {"O": "Demo Appliance", "CN": "Demo Appliance ACME CA OCSP"},
+                 "validity_days": 365},
+ "root_crl": {"crl_number_file": "$state/ceremony/root-crl.counter", "next_update_days": 365, "revoked": []}}
+JSON
+  "$CEREMONY" run "$state/ceremony/init.json" >"$state/logs/ceremony.log" 2>&1 || die "init-token: $(tail -1 "$state/logs/ceremony.log")"
+  "$CEREMONY" run "$state/ceremony/all.json" >>"$state/logs/ceremony.log" 2>&1 || die "ceremony: $(tail -1 "$state/logs/ceremony.log")"
+fi
+export SOFTHSM2_CONF=$state/softhsm2.conf
+C=$state/ceremony/all
+cat "$C/intermediate.pem" "$C/root.pem" >"$state/ca-chain.pem"
+
+# The gateway's HTTPS certificate, issued by the appliance's intermediate.
+if [ ! -f "$state/ceremony/tls/tls-server.pem" ]; then
+  cat >"$state/ceremony/tls.json" <<JSON
+{"ceremony": "tls-server", "operator": "appliance-dev",
+ "token": {"module": "$module", "label": "acme-ca", "user_pin": "file:$secrets/user.pin"},
+ "output_dir": "$state/ceremony/tls",
+ "issuer": {"key_label": "$issuer_name", "certificate": "$C/intermediate.pem"},
+ "tls_server": {"subject": {"CN": "localhost"}, "dns_names": ["localhost"], "ip_addresses": ["127.0.0.1"],
+                "key_type": "ec-p256", "validity_days": 397}}
+JSON
+  "$CEREMONY" run "$state/ceremony/tls.json" >>"$state/logs/ceremony.log" 2>&1 || die "tls-server ceremony: $(tail -1 "$state/logs/ceremony.log")"
+fi
+
+# ------------------------------------------------------------------ policy store (RA)
+policy=$state/policy gwstore=$state/gateway-store
+ra() { "$RA" --store "$policy" --wrap-key "$secrets/mac-wrap.key" --gateway-store "$gwstore" --actor appliance-dev "$@"; }
+if [ ! -f "$state/eab.json" ]; then
+  mkdir -p "$policy"
+  ra init >/dev/null
+  org=$(ra --json org create --name "Demo Organization" --country FR --locality Paris --registration-id 00000000000000 |
+        /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  ra org validate "$org" >/dev/null
+  (umask 077; ra --json ext-account create --org "$org" --contact "Demo Operator" --profiles SSL \
+     --challenges http-01,dns-01,tls-alpn-01 --max-acme-accounts 100000 --orders-per-hour 100000 --active >"$state/eab.json")
+  kid=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kid"])' "$state/eab.json")
+  ra domain add "$kid" "$suffix" --include-subdomains --dcv http-01,dns-01,tls-alpn-01 >/dev/null
+  ra domain validate "$kid" "$suffix" >/dev/null
+fi
+read -r EAB_KID EAB_HMAC < <(/usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["kid"], j["mac_key"])' "$state/eab.json")
+
+# ------------------------------------------------------------------ engine
+if [ ! -f "$state/channel/engine.crt" ]; then
+  mkdir -p "$state/channel"
+  "$ENGINE" make-channel-credentials --out "$state/channel" >"$state/channel/fingerprints.json"
+fi
+read -r engine_fp client_fp < <(/usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["engine_fingerprint"], j["client_fingerprint"])' "$state/channel/fingerprints.json")
+cat >"$state/engine.json" <<JSON
+{"socket_path": "$state/run/engine.sock", "allowed_peer_uids": [$(id -u)],
+ "channel": {"cert": "$state/channel/engine.crt", "key": "$state/channel/engine.key",
+             "client_fingerprints": ["$client_fp"]},
+ "hsm": {"module": "$module", "token_label": "acme-ca", "pin": "file:$secrets/user.pin", "pool_size": 2},
+ "policy_store": "$policy",
+ "instances": {"production": {
+   "store": "$state/ca-store", "status_store": "$state/status-store", "issuer_name": "$issuer_name",
+   "profiles_dir": "$root/profiles/data/production",
+   "intermediate_key_label": "$issuer_name", "intermediate_cert": "$C/intermediate.pem", "chain": "$state/ca-chain.pem",
+   "ocsp_key_label": "ocsp", "ocsp_cert": "$C/ocsp-signer.pem",
+   "ocsp_url": "$status_url/ocsp", "ca_issuers_url": "$status_url/ca/$issuer_name.der",
+   "crl_url": "$status_url/crl/$issuer_name.crl"}}}
+JSON
+chmod 0600 "$state/engine.json"
+rm -f "$state/run/engine.sock"
+start engine "$ENGINE" --config "$state/engine.json"
+wait_for engine "$state/run/engine.pid" test -S "$state/run/engine.sock"
+
+# ------------------------------------------------------------------ status server
+cat >"$state/status.json" <<JSON
+{"listen_address": "127.0.0.1", "port": $((port_base + 1)), "store": "$state/status-store",
+ "issuers": ["$issuer_name"], "threads": 2}
+JSON
+start status "$STATUS" --config "$state/status.json"
+wait_for status "$state/run/status.pid" curl -sf -o /dev/null "$status_url/crl/$issuer_name.crl"
+
+# ------------------------------------------------------------------ gateway
+acme_base=https://127.0.0.1:$port_base
+cat >"$state/gateway.json" <<JSON
+{"listen": {"address": "127.0.0.1", "port": $port_base, "threads": 4},
+ "base_url": "$acme_base",
+ "tls": {"cert": "$state/ceremony/tls/tls-server-chain.pem", "key": "$state/ceremony/tls/tls-server.key"},
+ "store": "$gwstore", "policy_store": "$policy", "mac_wrap_key": "file:$secrets/mac-wrap.key",
+ "engine": {"socket": "$state/run/engine.sock", "client_cert": "$state/channel/client.crt",
+            "client_key": "$state/channel/client.key", "fingerprint": "$engine_fp"},
+ "validation": {"resolver": "$dns", "http01_port": $http01_port, "tlsalpn01_port": $tlsalpn01_port,
+                "https_port": $http01_port},
+ "caa_identities": ["acme-ca.demo.test"],
+ "terms_of_service": "$acme_base/terms", "website": "$acme_base/"}
+JSON
+start gateway "$GATEWAY" --config "$state/gateway.json"
+wait_for gateway "$state/run/gateway.pid" curl -sf --cacert "$C/root.pem" -o /dev/null "$acme_base/directory"
+trap - ERR
+
+cat >"$state/appliance.env" <<ENV
+ACME_DIR=$acme_base/directory
+ACME_CA_BUNDLE=$C/root.pem
+EAB_KID=$EAB_KID
+EAB_HMAC=$EAB_HMAC
+ROOT_CA_PEM=$C/root.pem
+INTERMEDIATE_CA_PEM=$C/intermediate.pem
+OCSP_SIGNER_PEM=$C/ocsp-signer.pem
+OCSP_URL=$status_url/ocsp
+CRL_URL=$status_url/crl/$issuer_name.crl
+STATUS_URL=$status_url
+RA_CLI="$RA --store $policy --wrap-key $secrets/mac-wrap.key --gateway-store $gwstore"
+SUFFIX=$suffix
+HTTP01_PORT=$http01_port
+TLSALPN01_PORT=$tlsalpn01_port
+DNS_ADDR=$dns
+DNS_MGMT=$dns_mgmt
+SOFTHSM2_CONF=$state/softhsm2.conf
+ENGINE_PID=$(cat "$state/run/engine.pid")
+STATUS_PID=$(cat "$state/run/status.pid")
+GATEWAY_PID=$(cat "$state/run/gateway.pid")
+CHALLTESTSRV_PID=$(cat "$state/run/challtestsrv.pid" 2>/dev/null || true)
+ENV
+chmod 0600 "$state/appliance.env"
+cat "$state/appliance.env"

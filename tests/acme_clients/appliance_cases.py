@@ -1,0 +1,347 @@
+#!/usr/bin/python3
+"""End-to-end cases against the running dev appliance (scripts/appliance-dev.sh): full issuance through
+gateway -> engine -> HSM with dns-01, then the refusals an operator relies on, each checked on the
+problem document's type and operator result code, and on OCSP where a certificate's status changes.
+
+Usage: appliance_cases.py --env STATE/appliance.env [unittest args]
+"""
+import argparse
+import hashlib
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import requests
+from cryptography import x509
+from cryptography.x509 import ocsp
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "acme_protocol"))
+from acme_client import URN, Client, Key, b64, b64d, jws  # noqa: E402
+
+ENV = {}
+
+
+def load_env(path):
+    env = {}
+    for line in open(path):
+        if "=" in line:
+            k, v = line.rstrip("\n").split("=", 1)
+            env[k] = shlex.split(v)[0] if v else ""
+    return env
+
+
+def ra(*args):
+    """Runs the RA admin CLI of the appliance; returns its stdout, raises with its stderr line."""
+    cmd = shlex.split(ENV["RA_CLI"]) + ["--actor", "e2e"] + list(args)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError(f"ca-ra {' '.join(args)}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def dns(endpoint, body):
+    requests.post(ENV["DNS_MGMT"] + endpoint, json=body, timeout=5).raise_for_status()
+
+
+def rsa_key(bits=3072):
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def csr_der(key, names):
+    builder = (x509.CertificateSigningRequestBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+               .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False))
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def ocsp_status(cert_pem):
+    """`openssl ocsp` against the appliance's responder: (its output, the SingleResponse parsed by
+    python3-cryptography or None). openssl prints reasons past removeFromCRL as (UNKNOWN), so the
+    reason is read from the parsed response."""
+    with tempfile.TemporaryDirectory() as d:
+        cert, resp = os.path.join(d, "cert.pem"), os.path.join(d, "resp.der")
+        with open(cert, "w") as f:
+            f.write(cert_pem)
+        r = subprocess.run(["openssl", "ocsp", "-issuer", ENV["INTERMEDIATE_CA_PEM"], "-cert", cert,
+                            "-url", ENV["OCSP_URL"], "-CAfile", ENV["ROOT_CA_PEM"], "-no_nonce",
+                            "-respout", resp], capture_output=True, text=True)
+        single = None
+        if os.path.exists(resp):
+            # Pre-signed responses carry two SingleResponses (SHA-1 and SHA-256 CertIDs) that agree.
+            with open(resp, "rb") as f:
+                singles = list(ocsp.load_der_ocsp_response(f.read()).responses)
+            assert len({(x.serial_number, x.certificate_status) for x in singles}) == 1, singles
+            single = singles[0]
+        return r.stdout + r.stderr, single
+
+
+class AcmeClient(Client):
+    """The test client, trusting the appliance's root and speaking the flows the cases need."""
+
+    def __init__(self):
+        super().__init__(ENV["ACME_DIR"].rsplit("/directory", 1)[0])
+        self.s.verify = ENV["ACME_CA_BUNDLE"]
+
+    def register(self, kid=None, mac=None):
+        r = self.new_account(self.eab(kid or ENV["EAB_KID"], b64d(mac or ENV["EAB_HMAC"])))
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    @property
+    def account_id(self):
+        return self.kid.rsplit("/", 1)[1]
+
+    def poll(self, url, until, timeout=30):
+        deadline = time.time() + timeout
+        while True:
+            body = self.post(url, None).json()
+            if body.get("status") in until or time.time() > deadline:
+                return body
+            time.sleep(0.2)
+
+    def solve_dns01(self, order):
+        for authz_url in order["authorizations"]:
+            authz = self.post(authz_url, None).json()
+            if authz["status"] == "valid":
+                continue
+            chall = next(c for c in authz["challenges"] if c["type"] == "dns-01")
+            digest = hashlib.sha256(f"{chall['token']}.{self.key.thumbprint()}".encode()).digest()
+            name = authz["identifier"]["value"]
+            dns("/set-txt", {"host": f"_acme-challenge.{name}.", "value": b64(digest)})
+            r = self.post(chall["url"], {})
+            assert r.status_code == 200, r.text
+            done = self.poll(authz_url, ("valid", "invalid"))
+            assert done["status"] == "valid", done
+
+    def issue(self, names, key=None):
+        """newOrder -> dns-01 -> finalize -> download; returns (certificate PEM chain, finalize response)."""
+        r = self.new_order(*names)
+        assert r.status_code == 201, r.text
+        order, order_url = r.json(), r.headers["Location"]
+        self.solve_dns01(order)
+        fin = self.post(order["finalize"], {"csr": b64(csr_der(key or rsa_key(), names))})
+        if fin.status_code != 200:
+            return None, fin
+        order = self.poll(order_url, ("valid", "invalid"))
+        assert order["status"] == "valid", order
+        cert = self.post(order["certificate"], None)
+        assert cert.headers["Content-Type"].startswith("application/pem-certificate-chain"), cert.headers
+        return cert.text, fin
+
+
+class ApplianceCases(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.suffix = ENV["SUFFIX"]
+        cls.tag = os.urandom(3).hex()
+
+    def name(self, label):
+        return f"{label}-{self.tag}.{self.suffix}"
+
+    def assertProblem(self, r, type_, status, code, name=None):
+        self.assertEqual(r.headers.get("Content-Type"), "application/problem+json", r.text)
+        body = r.json()
+        self.assertEqual(body["type"], URN + type_, r.text)
+        self.assertEqual(r.status_code, status, r.text)
+        self.assertTrue(body["detail"].startswith(code), body["detail"])
+        if name is not None:
+            self.assertIn(name, body["detail"])
+            self.assertIn(name, [s["identifier"]["value"] for s in body.get("subproblems", [])], body)
+        return body
+
+    def test_issuance_certificate_content_and_ocsp_good(self):
+        c = AcmeClient()
+        c.register()
+        names = [self.name("multi"), "www." + self.name("multi"), "api." + self.name("multi")]
+        chain, fin = c.issue(names)
+        self.assertIsNotNone(chain, fin.text)
+        self.assertEqual(fin.json()["status"], "valid")  # finalize answers with the order already valid
+        leaf = x509.load_pem_x509_certificate(chain.encode())
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        self.assertEqual(san.get_values_for_type(x509.DNSName), names)
+        self.assertEqual(leaf.public_key().key_size, 3072)
+        self.assertEqual(leaf.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value, "Demo Organization")
+        self.assertEqual(leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value, names[0])
+        self.assertFalse(leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+        self.assertLessEqual((leaf.not_valid_after - leaf.not_valid_before).total_seconds(), 90 * 86400)
+        self.assertIn(x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
+                      leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+        aia = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+        self.assertIn(ENV["OCSP_URL"], [d.access_location.value for d in aia])
+        with tempfile.NamedTemporaryFile("w", suffix=".pem") as f:
+            f.write(chain)
+            f.flush()
+            v = subprocess.run(["openssl", "verify", "-CAfile", ENV["ROOT_CA_PEM"], "-untrusted",
+                                ENV["INTERMEDIATE_CA_PEM"], f.name], capture_output=True, text=True)
+            self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        out, resp = ocsp_status(chain)
+        self.assertIn("Response verify OK", out)
+        self.assertIn(": good", out)
+        self.assertEqual(resp.certificate_status, ocsp.OCSPCertStatus.GOOD)
+        self.assertEqual(resp.serial_number, leaf.serial_number)
+
+    def test_name_outside_the_allowed_list(self):
+        c = AcmeClient()
+        c.register()
+        self.assertProblem(c.new_order("www.not-ours.example"), "rejectedIdentifier", 400, "DOMAIN_NOT_FOUND",
+                           "www.not-ours.example")
+
+    def test_subdomain_not_implied(self):
+        exact = f"exact-{self.tag}.test"
+        ra("domain", "add", ENV["EAB_KID"], exact, "--dcv", "dns-01,http-01")
+        ra("domain", "validate", ENV["EAB_KID"], exact)
+        c = AcmeClient()
+        c.register()
+        self.assertEqual(c.new_order(exact).status_code, 201)
+        self.assertProblem(c.new_order("www." + exact), "rejectedIdentifier", 400, "DOMAIN_NOT_FOUND", "www." + exact)
+
+    def test_wildcard_on_an_ssl_account(self):
+        c = AcmeClient()
+        c.register()
+        wild = "*." + self.name("wild")
+        self.assertProblem(c.new_order(wild), "rejectedIdentifier", 400, "INVALID_PROFILE_FOR_WILDCARD", wild)
+
+    def test_suspended_external_account_then_reactivated(self):
+        c = AcmeClient()
+        c.register()
+        ra("ext-account", "suspend", ENV["EAB_KID"])
+        try:
+            self.assertProblem(c.new_order(self.name("susp")), "unauthorized", 403, "SUSPENDED")
+            other = AcmeClient()
+            r = other.new_account(other.eab(ENV["EAB_KID"], b64d(ENV["EAB_HMAC"])))
+            self.assertProblem(r, "unauthorized", 403, "SUSPENDED_EXTERNAL_ACCOUNT")
+        finally:
+            ra("ext-account", "reactivate", ENV["EAB_KID"])
+        self.assertEqual(c.new_order(self.name("susp")).status_code, 201)
+
+    def test_revoked_acme_account_revokes_its_certificates(self):
+        c = AcmeClient()
+        c.register()
+        chain, fin = c.issue([self.name("revacct")])
+        self.assertIsNotNone(chain, fin.text)
+        self.assertIn(": good", ocsp_status(chain)[0])
+        ra("acme-account", "revoke", c.account_id, "--reason", "privilegeWithdrawn")
+        self.assertProblem(c.new_order(self.name("revacct2")), "unauthorized", 403, "REVOKED_ACCOUNT")
+        deadline = time.time() + 10
+        while ": revoked" not in (out := ocsp_status(chain))[0] and time.time() < deadline:
+            time.sleep(0.25)
+        self.assertIn(": revoked", out[0])
+        self.assertIn("Response verify OK", out[0])
+        self.assertEqual(out[1].certificate_status, ocsp.OCSPCertStatus.REVOKED)
+        self.assertEqual(out[1].revocation_reason, x509.ReasonFlags.privilege_withdrawn)
+
+    def test_revoke_by_account_reason_in_ocsp(self):
+        c = AcmeClient()
+        c.register()
+        chain, fin = c.issue([self.name("byacct")])
+        self.assertIsNotNone(chain, fin.text)
+        der = x509.load_pem_x509_certificate(chain.encode()).public_bytes(serialization.Encoding.DER)
+        r = c.post(c.url("/acme/revoke-cert"), {"certificate": b64(der), "reason": 4})
+        self.assertEqual(r.status_code, 200, r.text)
+        r = c.post(c.url("/acme/revoke-cert"), {"certificate": b64(der), "reason": 4})
+        self.assertProblem(r, "alreadyRevoked", 400, "")
+        out, single = ocsp_status(chain)
+        self.assertIn(": revoked", out)
+        self.assertEqual(single.revocation_reason, x509.ReasonFlags.superseded)
+
+    def test_caa_forbidding_the_second_name(self):
+        first, second = self.name("caa1"), self.name("caa2")
+        dns("/add-caa", {"host": second + ".", "policies": [{"tag": "issue", "value": "another-ca.example"}]})
+        try:
+            c = AcmeClient()
+            c.register()
+            r = c.new_order(first, second)
+            self.assertEqual(r.status_code, 201, r.text)  # CAA is checked at validation (and finalize)
+            order = r.json()
+            for url in order["authorizations"]:
+                authz = c.post(url, None).json()
+                name = authz["identifier"]["value"]
+                chall = next(ch for ch in authz["challenges"] if ch["type"] == "dns-01")
+                digest = hashlib.sha256(f"{chall['token']}.{c.key.thumbprint()}".encode()).digest()
+                dns("/set-txt", {"host": f"_acme-challenge.{name}.", "value": b64(digest)})
+                c.post(chall["url"], {})
+                done = c.poll(chall["url"], ("valid", "invalid"))
+                if name == first:
+                    self.assertEqual(done["status"], "valid", done)
+                else:
+                    self.assertEqual(done["status"], "invalid", done)
+                    self.assertEqual(done["error"]["type"], URN + "caa", done)
+                    self.assertTrue(done["error"]["detail"].startswith("INVALID_DNSCAA"), done)
+                    self.assertIn(second, done["error"]["detail"])
+            self.assertEqual(c.post(r.headers["Location"], None).json()["status"], "invalid")
+        finally:
+            dns("/clear-caa", {"host": second + "."})
+
+    def test_rsa2048_csr_refused(self):
+        c = AcmeClient()
+        c.register()
+        chain, fin = c.issue([self.name("rsa2048")], key=rsa_key(2048))
+        self.assertIsNone(chain)
+        body = fin.json()
+        self.assertEqual(body["type"], URN + "badCSR", body)
+        self.assertIn("2048", body["detail"])
+
+    def test_reused_certificate_key_refused(self):
+        c = AcmeClient()
+        c.register()
+        key = rsa_key()
+        chain, fin = c.issue([self.name("reuse1")], key=key)
+        self.assertIsNotNone(chain, fin.text)
+        chain, fin = c.issue([self.name("reuse2")], key=key)
+        self.assertIsNone(chain)
+        body = fin.json()
+        self.assertEqual(body["type"], URN + "badCSR", body)
+        self.assertIn("certified before", body["detail"])
+
+    def test_key_change_then_deactivation(self):
+        c = AcmeClient()
+        c.register()
+        old, new = c.key, Key("ES256")
+        url = c.url("/acme/key-change")
+        inner = jws(new, {"jwk": new.jwk(), "url": url}, {"account": c.kid, "oldKey": old.jwk()})
+        self.assertEqual(c.post(url, inner).status_code, 200)
+        c.key = new
+        self.assertEqual(c.new_order(self.name("rollover")).status_code, 201)
+        c.key = old  # the old key no longer authenticates the account
+        r = c.new_order(self.name("rollover"))
+        self.assertProblem(r, "malformed", 400, "BAD_SIGNATURE")
+        c.key = new
+        r = c.post(c.kid, {"status": "deactivated"})
+        self.assertEqual(r.json()["status"], "deactivated", r.text)
+        self.assertProblem(c.new_order(self.name("rollover")), "unauthorized", 403, "DEACTIVATED")
+
+    def test_sixth_failed_validation_in_an_hour_is_rate_limited(self):
+        c = AcmeClient()
+        c.register()
+        name = self.name("fail")
+        for attempt in range(6):
+            order = c.new_order(name).json()
+            authz = c.post(order["authorizations"][0], None).json()
+            chall = next(ch for ch in authz["challenges"] if ch["type"] == "dns-01")
+            r = c.post(chall["url"], {})  # no TXT record published: the validation fails
+            if attempt < 5:
+                self.assertEqual(r.status_code, 200, r.text)
+                done = c.poll(chall["url"], ("valid", "invalid"))
+                self.assertEqual(done["status"], "invalid", done)
+            else:
+                self.assertProblem(r, "rateLimited", 429, "RATE_LIMITED")
+                self.assertTrue(r.headers.get("Retry-After"))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--env", required=True)
+    args, rest = parser.parse_known_args()
+    ENV.update(load_env(args.env))
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()

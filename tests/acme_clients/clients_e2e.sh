@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# clients_e2e.sh BUILD_DIR SOURCE_DIR
+# Brings the dev appliance up (SoftHSM token, ceremony, policy, engine, status server, gateway, with
+# pebble-challtestsrv as the validator's DNS), then:
+#  1. drives certbot, lego, dehydrated and uacme through the shared interop harness
+#     (../shared/interop/clients.sh): EAB, http-01 and dns-01, several SANs, renewal, revocation by
+#     account and by certificate key, key rollover, deactivation;
+#  2. checks with `openssl ocsp` and the CRL that the certificates those clients revoked are revoked
+#     with their reason, and that `openssl verify -crl_check` refuses one;
+#  3. runs appliance_cases.py: the refusals (problem type + operator result code) and lifecycles.
+# Stops every process it started, by PID.
+set -uo pipefail
+build=$1 src=$2
+here=$src/tests/acme_clients
+interop=${INTEROP_DIR:-$src/../shared/interop}
+[ -x "$interop/clients.sh" ] || [ -f "$interop/clients.sh" ] || { echo "FAIL: interop harness not found at $interop"; exit 1; }
+
+state=$(mktemp -d /tmp/acme-clients-e2e.XXXXXX)
+# A port base with nothing listening on its ports.
+for _ in $(seq 20); do
+  pb=$((20000 + (RANDOM % 200) * 100))
+  busy=0
+  for off in 0 1 2 3 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
+  ((busy)) || break
+done
+cleanup() {
+  BUILD_DIR=$build "$src/scripts/appliance-dev.sh" down --state "$state" >/dev/null 2>&1
+  [ -n "${KEEP_STATE:-}" ] || rm -rf "$state"
+}
+trap cleanup EXIT
+
+fails=0
+pass() { echo "ok   - $*"; }
+fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
+
+if ! BUILD_DIR=$build "$src/scripts/appliance-dev.sh" up --state "$state" --port-base "$pb" --no-build >"$state.up.log" 2>&1; then
+  cat "$state.up.log"; for f in "$state"/logs/*.log; do echo "== $f"; tail -20 "$f"; done
+  rm -f "$state.up.log"; echo "FAIL: appliance did not come up"; exit 1
+fi
+rm -f "$state.up.log"
+set -a; . "$state/appliance.env"; set +a
+pass "dev appliance up: $ACME_DIR"
+
+# Directory as a client sees it.
+dir=$(curl -sf --cacert "$ACME_CA_BUNDLE" "$ACME_DIR")
+if /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["meta"]["externalAccountRequired"] is True; assert "SSL" in d["meta"]["profiles"]' "$dir"; then
+  pass "directory over HTTPS verified by the appliance root: externalAccountRequired, profiles"
+else
+  fail "directory: $dir"
+fi
+
+# ---------------------------------------------------------------- 1. real clients
+# Two scenarios of the harness pass against Pebble but must fail here, by design:
+#  - certbot-revoke asks for keyCompromise with a request signed by the ACME account key; this CA
+#    accepts keyCompromise only when signed by the certificate key (as Let's Encrypt does), so it
+#    answers badRevocationReason. The same revocation signed by the certificate key is done below.
+#  - uacme-newkey rolls the account key over (that part must succeed), then `uacme -f issue`
+#    re-certifies the same certificate key, which CA-5 refuses with badCSR.
+out=$(SUFFIX=$SUFFIX bash "$interop/clients.sh" 2>&1)
+echo "$out" | sed 's/^/    /'
+work=$(sed -n 's/^logs: //p' <<<"$out")
+passed=$(grep -c '^PASS ' <<<"$out")
+unexpected=$(grep '^FAIL ' <<<"$out" | grep -v -E '^FAIL (certbot-revoke|uacme-newkey) ::')
+if [ -z "$unexpected" ] && ((passed >= 10)); then
+  pass "interop harness: $passed scenarios passed, failures limited to the two documented divergences"
+else
+  fail "interop harness: unexpected failures: ${unexpected:-only $passed passed}"
+fi
+if grep -q '^PASS certbot-revoke' <<<"$out"; then
+  fail "certbot revoked with keyCompromise signed by the account key"
+elif grep -q 'badRevocationReason' "$work/cb/logs/letsencrypt.log" &&
+     grep -q 'keyCompromise must be requested with a JWS signed by the certificate key' "$work/cb/logs/letsencrypt.log"; then
+  pass "certbot keyCompromise signed by the account key: badRevocationReason"
+else
+  fail "certbot-revoke failed for another reason (see $work/cb/logs/letsencrypt.log)"
+fi
+if grep -q '^PASS uacme-newkey' <<<"$out"; then
+  fail "uacme re-certified a certificate key after its key rollover"
+elif grep -q 'account key changed' "$work/ua-newkey.log" && grep -q 'badCSR' "$work/ua-newkey.log" &&
+     grep -q 'certified before' "$work/ua-newkey.log"; then
+  pass "uacme key rollover succeeded; re-certifying the old certificate key refused (badCSR, CA-5)"
+else
+  fail "uacme-newkey failed for another reason (see $work/ua-newkey.log)"
+fi
+# keyCompromise signed by the certificate key, with certbot.
+if REQUESTS_CA_BUNDLE=$ACME_CA_BUNDLE certbot revoke --non-interactive --server "$ACME_DIR" --config-dir "$work/cb/conf" --work-dir "$work/cb/work" \
+     --logs-dir "$work/cb/logs" --cert-path "$work/cb/conf/live/cbd/cert.pem" --key-path "$work/cb/conf/live/cbd/privkey.pem" \
+     --reason keycompromise --no-delete-after-revoke >"$work/cb-revoke-certkey.log" 2>&1; then
+  pass "certbot revoke --key-path (signed by the certificate key) with keyCompromise"
+else
+  fail "certbot revoke with the certificate key: $(grep -iE 'error|detail' "$work/cb-revoke-certkey.log" | tail -2)"
+fi
+
+# ---------------------------------------------------------------- 2. OCSP and CRL of revoked certificates
+ocsp() { openssl ocsp -issuer "$INTERMEDIATE_CA_PEM" -cert "$1" -url "$OCSP_URL" -CAfile "$ROOT_CA_PEM" -no_nonce 2>&1; }
+crl=$state/crl.der
+curl -sf -o "$crl" "$CRL_URL" || fail "CRL download from $CRL_URL"
+check_revoked() {  # check_revoked WHAT CERT OCSP_REASON CRL_REASON (empty: none to check)
+  local what=$1 cert=$2 reason=$3 o
+  if [ ! -f "$cert" ]; then fail "$what: no certificate at $cert"; return; fi
+  o=$(ocsp "$cert")
+  if grep -q "Response verify OK" <<<"$o" && grep -q ": revoked" <<<"$o" &&
+     { [ -z "$reason" ] || grep -q "Reason: $reason" <<<"$o"; }; then
+    pass "$what: OCSP says revoked ${reason:+($reason)}"
+  else
+    fail "$what: OCSP: $o"
+  fi
+  # The CRL is republished within a minute of a revocation.
+  local serial; serial=$(openssl x509 -in "$cert" -noout -serial | cut -d= -f2)
+  for _ in $(seq 70); do
+    curl -sf -o "$crl" "$CRL_URL" && openssl crl -inform DER -in "$crl" -noout -text | grep -q "Serial Number: $serial" && break
+    sleep 1
+  done
+  local text; text=$(openssl crl -inform DER -in "$crl" -noout -text)
+  if grep -q "Serial Number: $serial" <<<"$text" && { [ -z "$4" ] || grep -A4 "Serial Number: $serial" <<<"$text" | grep -q "$4"; }; then
+    pass "$what: CRL lists $serial ${4:+with reason $4}"
+  else
+    fail "$what: CRL lacks $serial with reason $4"
+  fi
+  openssl crl -inform DER -in "$crl" -out "$state/crl.pem"
+  cat "$ROOT_CA_PEM" "$state/crl.pem" >"$state/crl-bundle.pem"
+  local v; v=$(openssl verify -crl_check -CAfile "$state/crl-bundle.pem" -untrusted "$INTERMEDIATE_CA_PEM" "$cert" 2>&1)
+  if grep -q "lookup: certificate revoked" <<<"$v"; then
+    pass "$what: openssl verify -crl_check refuses it (certificate revoked)"
+  else
+    fail "$what: openssl verify -crl_check: $v"
+  fi
+}
+if [ -n "$work" ]; then
+  check_revoked "certbot revoke with the certificate key" "$work/cb/conf/live/cbd/cert.pem" keyCompromise "Key Compromise"
+  # uacme renames a certificate it revoked to revoked-<time>.pem (lego deletes it: its by-account
+  # revocation is checked in appliance_cases.py).
+  check_revoked "uacme revoke with the certificate key" "$(ls "$work"/ua/conf/*/revoked-*.pem | head -1)" "" ""
+  [ -n "${KEEP_STATE:-}" ] || rm -rf "$work"
+fi
+
+# ---------------------------------------------------------------- 3. refusals and lifecycles
+if /usr/bin/python3 "$here/appliance_cases.py" --env "$state/appliance.env" 2>&1 | sed 's/^/    /'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+  pass "appliance cases (refusals, lifecycles, issuance content)"
+else
+  fail "appliance cases"
+  for f in "$state"/logs/*.log; do echo "== $f"; tail -15 "$f"; done
+fi
+
+if ((fails)); then echo "$fails check(s) failed"; exit 1; fi
+echo "all client end-to-end checks passed"

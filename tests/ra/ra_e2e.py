@@ -1,0 +1,251 @@
+#!/usr/bin/python3
+"""End-to-end test of ca-ra through the binary: organization -> external account -> domains ->
+lists -> suspend -> reactivate -> revoke, ACME-account actions on accounts seeded in a gateway-like
+store, MAC-key regeneration, audit filters, and bad input (one clear line, store unchanged)."""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+B64URL_256 = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+class Ra:
+    def __init__(self, binary, tmp):
+        self.binary = binary
+        self.store = os.path.join(tmp, "policy")
+        self.key = os.path.join(tmp, "wrap.key")
+        self.gateway = os.path.join(tmp, "gateway")
+
+    def run(self, *args, ok=True):
+        cmd = [self.binary, "--store", self.store, "--wrap-key", self.key,
+               "--gateway-store", self.gateway, "--actor", "e2e-operator", "--json", *args]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if ok and p.returncode != 0:
+            raise AssertionError(f"{args} failed ({p.returncode}): {p.stderr.strip()}")
+        return p
+
+    def json(self, *args):
+        return json.loads(self.run(*args).stdout)
+
+    def snapshot(self):
+        return self.json("dump-snapshot")
+
+    def refused(self, expect_substring, *args):
+        """Bad input: non-zero exit, exactly one line on stderr naming the problem, no change."""
+        before = self.snapshot()
+        p = self.run(*args, ok=False)
+        lines = [l for l in p.stderr.splitlines() if l.strip()]
+        check(p.returncode != 0, f"{args}: expected failure, got exit 0")
+        check(len(lines) == 1, f"{args}: expected one stderr line, got {lines!r}")
+        check(expect_substring in p.stderr, f"{args}: stderr {p.stderr!r} lacks {expect_substring!r}")
+        check(p.stdout == "", f"{args}: stdout not empty on failure: {p.stdout!r}")
+        after = self.snapshot()
+        check(after == before, f"{args}: store changed on refused input")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ca-ra", required=True)
+    ap.add_argument("--seed", required=True)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="ra-e2e-")
+    try:
+        run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if failures:
+        print(f"{len(failures)} check(s) failed", file=sys.stderr)
+        return 1
+    print("ra_e2e: all checks passed")
+    return 0
+
+
+def seed(args, ra, acme_id, kid, profile, status="valid"):
+    subprocess.run([args.seed, ra.gateway, acme_id, kid, profile, status], check=True, timeout=30)
+
+
+def run(args, tmp):
+    ra = Ra(args.ca_ra, tmp)
+
+    # --- init: store + 0440 key file; a second init refuses and leaves the key as it was.
+    init = ra.json("init")
+    check(init["version"] == 1, "init reports version 1")
+    mode = stat.S_IMODE(os.stat(ra.key).st_mode)
+    check(mode == 0o440, f"wrap key mode is {oct(mode)}, expected 0o440")
+    key_before = open(ra.key).read()
+    p = ra.run("init", ok=False)
+    check(p.returncode != 0 and "refusing to overwrite" in p.stderr, "second init refused")
+    check(open(ra.key).read() == key_before, "wrap key unchanged by refused init")
+    snap = ra.snapshot()
+    check(snap["version"] == 1 and snap["schema_version"] == 1, "fresh store at version 1")
+
+    # --- organization
+    org = ra.json("org", "create", "--name", "Exemple SA", "--country", "fr", "--locality", "Paris",
+                  "--registration-id", "12345678900011")
+    check(org["status"] == "pending", "new organization is pending")
+    check(org["country"] == "FR", "country upper-cased")
+    check(UUID4.match(org["id"]) is not None, "organization id is a UUID")
+    org = ra.json("org", "validate", org["id"])
+    check(org["status"] == "valid", "organization validated")
+    orgs = ra.json("org", "list")
+    check([o["name"] for o in orgs] == ["Exemple SA"], "org list shows the organization")
+
+    # --- external account with credentials shown once
+    created = ra.json("ext-account", "create", "--org", org["id"], "--contact", "Jeanne Martin",
+                      "--contact", "Paul Durand", "--profiles", "SSL,WILD", "--challenges",
+                      "http-01,dns-01", "--not-before", "2025-01-01", "--not-after", "2027-12-31",
+                      "--active", "--max-acme-accounts", "3", "--orders-per-hour", "50")
+    kid, mac = created["kid"], created["mac_key"]
+    check(UUID4.match(kid) is not None, f"KeyID {kid} is a UUID v4")
+    check(B64URL_256.match(mac) is not None, "MAC key is 43 base64url chars (256 bits, no padding)")
+    ext = created["external_account"]
+    check(ext["status"] == "active" and ext["contacts"] == ["Jeanne Martin", "Paul Durand"],
+          "external account fields")
+    check(ext["allowed_profiles"] == ["SSL", "WILD"], "allowed profiles stored")
+    check(ext["limits"] == {"max_acme_accounts": 3, "orders_per_hour": 50}, "limits stored")
+    check("mac_wrapped" not in ext, "no key material in output records")
+
+    # --- domains
+    d = ra.json("domain", "add", kid, "Example.COM.", "--include-subdomains")
+    check(d["fqdn"] == "example.com" and d["status"] == "pending", "domain normalised, pending")
+    check(d["dcv_methods"] == ["http-01", "dns-01"], "domain DCV defaults to the account's")
+    w = ra.json("domain", "add", kid, "*.example.org")
+    check(w["dcv_methods"] == ["dns-01"], "wildcard domain is dns-01 only")
+    ra.json("domain", "add", kid, "xn--bcher-kva.example")
+    ra.json("domain", "validate", kid, "example.com")
+    ra.json("domain", "validate", kid, "*.example.org")
+    doms = {x["fqdn"]: x for x in ra.json("domain", "list", kid)}
+    check(set(doms) == {"example.com", "*.example.org", "xn--bcher-kva.example"}, f"domain list {set(doms)}")
+    check(doms["example.com"]["status"] == "valid" and doms["example.com"]["include_subdomains"],
+          "example.com valid with subdomains")
+    check(doms["xn--bcher-kva.example"]["status"] == "pending", "A-label domain pending")
+    removed = ra.json("domain", "remove", kid, "xn--bcher-kva.example")
+    check(removed["removed"] == "xn--bcher-kva.example", "domain removed")
+
+    # --- list, suspend, reactivate
+    lst = ra.json("ext-account", "list")
+    check(len(lst) == 1 and lst[0]["kid"] == kid and lst[0]["display_status"] == "active", "ext list")
+    v_before = ra.snapshot()["version"]
+    s = ra.json("ext-account", "suspend", kid)
+    check(s["status"] == "suspended", "suspended")
+    check(ra.snapshot()["version"] == v_before + 1, "one write, one version")
+    audit = ra.json("audit", "--account", kid)
+    last = audit[-1]
+    check(last["action"] == "ext-account.suspend" and last["actor"] == "e2e-operator", "audit suspend")
+    check(last["before"]["status"] == "active" and last["after"]["status"] == "suspended",
+          "audit before/after")
+    check(last["policy_version"] == v_before + 1, "audit record carries the version")
+    r = ra.json("ext-account", "reactivate", kid)
+    check(r["status"] == "active", "reactivated")
+    shown = ra.json("ext-account", "show", kid)
+    check([x["fqdn"] for x in shown["domains"]] == ["*.example.org", "example.com"], "show lists domains")
+
+    # --- ACME accounts (created by the gateway in its store)
+    seed(args, ra, "acct-1", kid, "SSL")
+    seed(args, ra, "acct-2", kid, "SSL")
+    accts = {a["id"]: a for a in ra.json("acme-account", "list")}
+    check(set(accts) == {"acct-1", "acct-2"}, "acme-account list from the gateway store")
+    check(accts["acct-1"]["status"] == "active" and accts["acct-1"]["profile"] == "SSL", "defaults")
+    a1 = ra.json("acme-account", "suspend", "acct-1")
+    check(a1["status"] == "suspended", "ACME account suspended")
+    a1 = ra.json("acme-account", "reactivate", "acct-1")
+    check(a1["status"] == "active", "ACME account reactivated")
+    a1 = ra.json("acme-account", "set-profile", "acct-1", "WILD")
+    check(a1["profile"] == "WILD", "profile set")
+    a1 = ra.json("acme-account", "set-domains", "acct-1", "*.example.org")
+    check(a1["domains"] == ["*.example.org"], "domain subset set")
+    a2 = ra.json("acme-account", "revoke", "acct-2", "--reason", "keyCompromise")
+    check(a2["status"] == "revoked", "ACME account revoked")
+    snap = ra.snapshot()
+    mr = snap["mass_revocations"]
+    check(len(mr) == 1 and mr[0]["acme_account_id"] == "acct-2" and mr[0]["external_account_kid"] == kid
+          and mr[0]["reason"] == 1 and mr[0]["reason_name"] == "keyCompromise"
+          and mr[0]["policy_version"] == snap["version"], f"ACME-account mass revocation {mr}")
+
+    # --- MAC regeneration: counted, new key, old one no longer the stored one
+    regen = ra.json("ext-account", "regenerate-mac", kid)
+    check(regen["external_account"]["mac_regenerations"] == 1, "regeneration counted")
+    check(B64URL_256.match(regen["mac_key"]) and regen["mac_key"] != mac, "new MAC key differs")
+    everything = ra.run("audit").stdout + json.dumps(ra.snapshot())
+    check(mac not in everything and regen["mac_key"] not in everything, "MAC keys never audited/stored in clear")
+
+    # --- revoke the external account: final, one mass revocation for the whole account
+    rv = ra.json("ext-account", "revoke", kid)
+    check(rv["status"] == "revoked", "external account revoked")
+    snap = ra.snapshot()
+    mr = snap["mass_revocations"]
+    check(len(mr) == 2 and mr[1]["acme_account_id"] == "" and mr[1]["external_account_kid"] == kid
+          and mr[1]["reason_name"] == "privilegeWithdrawn" and mr[1]["policy_version"] == snap["version"],
+          f"external-account mass revocation {mr}")
+
+    # --- audit filters
+    by_domain = ra.json("audit", "--domain", "EXAMPLE.com")
+    check(by_domain and all(x["domain"] == "example.com" for x in by_domain), "audit --domain")
+    check([x["action"] for x in by_domain] == ["domain.add", "domain.validate"], "domain history")
+    all_audit = ra.json("audit")
+    check(len(all_audit) == snap["audit_count"], "audit count")
+    check(ra.json("audit", "--since", "@0", "--until", "@1") == [], "audit --until before everything")
+    check(len(ra.json("audit", "--since", "2020-01-01")) == len(all_audit), "audit --since")
+    check(len(ra.json("audit", "--account", "acct-2")) == 1, "audit --account with an ACME account id")
+    kid_actions = [x["action"] for x in ra.json("audit", "--account", kid)]
+    check("acme-account.revoke" in kid_actions and "domain.add" in kid_actions
+          and "org.create" not in kid_actions, f"audit --account KID covers its ACME accounts: {kid_actions}")
+
+    # --- bad input: one line, non-zero, nothing changed
+    other = ra.json("ext-account", "create", "--org", org["id"], "--contact", "X", "--active")
+    okid = other["kid"]
+    ra.json("domain", "add", okid, "shop.example.net")
+    ra.refused("unknown external account", "ext-account", "suspend", "6f1c1c59-0c3e-4c61-9a55-0d3c1d7f0a11")
+    ra.refused("unknown organization", "org", "validate", "nope")
+    ra.refused("invalid domain name 'exa_mple.com'", "domain", "add", okid, "exa_mple.com")
+    ra.refused("use the A-label form", "domain", "add", okid, "bücher.example")
+    ra.refused("not valid IDNA", "domain", "add", okid, "xn--zz.example")
+    ra.refused("longer than 3 years", "ext-account", "create", "--org", org["id"], "--contact", "X",
+               "--not-before", "2026-01-01", "--not-after", "2029-01-02")
+    ra.refused("longer than 3 years", "ext-account", "update", okid, "--not-after", "2040-01-01")
+    ra.refused("needs the WILD profile", "domain", "add", okid, "*.example.net")
+    ra.refused("cannot reactivate: the account is revoked (final)", "ext-account", "reactivate", kid)
+    ra.refused("is revoked (final)", "domain", "add", kid, "new.example.com")
+    ra.refused("already listed", "domain", "add", okid, "SHOP.example.net")
+    ra.refused("unknown challenge type", "ext-account", "update", okid, "--challenges", "smtp-01")
+    ra.refused("country must be two letters", "org", "create", "--name", "N", "--country", "FRA",
+               "--locality", "L", "--registration-id", "1")
+    ra.json("domain", "invalidate", okid, "shop.example.net")
+    ra.refused("invalid, which is final", "domain", "validate", okid, "shop.example.net")
+    ra.refused("unknown ACME account", "acme-account", "suspend", "acct-404")
+    ra.refused("cannot reactivate: the account is revoked (final)", "acme-account", "reactivate", "acct-2")
+    ra.refused("not allowed for external account", "acme-account", "set-profile", "acct-1", "SSL_RGS")
+    ra.refused("unknown revocation reason", "acme-account", "revoke", "acct-1", "--reason", "because")
+    ra.refused("unknown option --bogus", "org", "list", "--bogus")
+
+    # Unknown schema: the CLI refuses to open the store.
+    bad_store = os.path.join(tmp, "empty")
+    os.mkdir(bad_store)
+    p = subprocess.run([args.ca_ra, "--store", bad_store, "org", "list"], capture_output=True, text=True)
+    check(p.returncode != 0 and "no policy store" in p.stderr, "missing store refused")
+
+    # Human output exists too.
+    p = subprocess.run([args.ca_ra, "--store", ra.store, "ext-account", "show", okid],
+                       capture_output=True, text=True)
+    check(p.returncode == 0 and f"kid: {okid}" in p.stdout and "shop.example.net" in p.stdout,
+          "human output of ext-account show")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# usage: status_e2e.sh CA_STATUS_SERVER CA_STATUS_PUBLISH
+set -euo pipefail
+SERVER_BIN=$1
+PUBLISH_BIN=$2
+WORK=$(mktemp -d /tmp/status_e2e.XXXXXX)
+SERVER_PID=""
+cleanup() {
+  if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+cd "$WORK"
+
+fail() { echo "FAIL: $*" >&2; [[ -f server.log ]] && tail -5 server.log >&2; exit 1; }
+expect_in() {  # expect_in FILE PATTERN WHAT
+  grep -q -- "$2" "$1" || { echo "--- $1:" >&2; cat "$1" >&2; fail "$3"; }
+}
+
+# --- a software CA: root, intermediate, delegated OCSP signer (ocsp-nocheck), two leaves -------
+cat > ext.cnf <<'CNF'
+[ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ocsp]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = OCSPSigning
+noCheck = ignored
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[leaf]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:leaf.example.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+CNF
+q() { "$@" >/dev/null 2>&1 || fail "command failed: $*"; }
+q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key -out root.pem \
+  -subj "/CN=E2E Test Root" -days 365 -addext "basicConstraints=critical,CA:TRUE" \
+  -addext "keyUsage=critical,keyCertSign,cRLSign"
+q openssl req -newkey rsa:2048 -nodes -keyout int.key -out int.csr -subj "/CN=E2E Issuing CA"
+q openssl x509 -req -in int.csr -CA root.pem -CAkey root.key -set_serial 0x10 -days 200 \
+  -extfile ext.cnf -extensions ca -out int.pem
+q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ocsp.key -out ocsp.csr -subj "/CN=E2E OCSP Signer"
+q openssl x509 -req -in ocsp.csr -CA int.pem -CAkey int.key -set_serial 0x20 -days 100 \
+  -extfile ext.cnf -extensions ocsp -out ocsp.pem
+for n in 1 2; do
+  q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf$n.key -out leaf$n.csr -subj "/CN=leaf$n"
+  q openssl x509 -req -in leaf$n.csr -CA int.pem -CAkey int.key -set_serial 0x7a0$n -days 30 \
+    -extfile ext.cnf -extensions leaf -out leaf$n.pem
+done
+cat root.pem int.pem > chain.pem
+
+publish() {
+  "$PUBLISH_BIN" --store store --issuer-name e2e-ca --issuer int.pem --ocsp-cert ocsp.pem \
+    --ocsp-key ocsp.key "$@" > publish.out 2> publish.err || { cat publish.err >&2; fail "publish $*"; }
+}
+publish --crl-key int.key --cert leaf1.pem --cert leaf2.pem
+expect_in publish.out "published crl number 1 with 0 entries; 2 OCSP responses" "first publication"
+
+# --- the server, on a free port it picks and logs ------------------------------------------------
+cat > server.json <<JSON
+{"listen_address": "127.0.0.1", "port": 0, "store": "$WORK/store", "issuers": ["e2e-ca"],
+ "max_age_seconds": 600, "threads": 2}
+JSON
+"$SERVER_BIN" --config server.json 2> server.log &
+SERVER_PID=$!
+PORT=""
+for _ in $(seq 1 100); do
+  PORT=$(grep -o '"event":"listening"[^}]*' server.log 2>/dev/null | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
+  [[ -n "$PORT" ]] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || fail "server exited"
+  sleep 0.1
+done
+[[ -n "$PORT" ]] || fail "server did not report its port"
+URL="http://127.0.0.1:$PORT"
+
+ocsp() {  # ocsp OUT extra-args...
+  local out=$1; shift
+  openssl ocsp -issuer int.pem -CAfile chain.pem -url "$URL/ocsp" "$@" > "$out" 2>&1 || true
+}
+
+# good, verified (SHA-1 CertID, POST), then with a SHA-256 CertID
+ocsp good.txt -cert leaf1.pem
+expect_in good.txt "Response verify OK" "leaf1 response verifies"
+expect_in good.txt "leaf1.pem: good" "leaf1 good"
+ocsp good256.txt -sha256 -cert leaf2.pem
+expect_in good256.txt "Response verify OK" "SHA-256 CertID response verifies"
+expect_in good256.txt "leaf2.pem: good" "leaf2 good with a SHA-256 CertID"
+
+curl -s -o health.json -w '%{http_code}' "$URL/health" > health.code
+[[ $(cat health.code) == 200 ]] || fail "health is $(cat health.code) while everything is fresh: $(cat health.json)"
+
+# GET (RFC 5019): base64 of the DER request in the path; caching headers.
+openssl ocsp -issuer int.pem -cert leaf1.pem -no_nonce -reqout req.der >/dev/null 2>&1
+B64=$(base64 -w0 < req.der)
+curl -s -D get.headers -o get.der "$URL/ocsp/$B64"
+expect_in get.headers "HTTP/1.1 200" "GET status"
+expect_in get.headers "Content-Type: application/ocsp-response" "GET content type"
+expect_in get.headers "Cache-Control: max-age=[0-9]*, public, no-transform, must-revalidate" "Cache-Control"
+expect_in get.headers "Last-Modified: " "Last-Modified"
+expect_in get.headers "Expires: " "Expires"
+expect_in get.headers 'ETag: "[0-9a-f]*"' "ETag"
+MAXAGE=$(grep -o 'max-age=[0-9]*' get.headers | cut -d= -f2)
+(( MAXAGE > 0 && MAXAGE <= 600 )) || fail "max-age $MAXAGE not within the 600 s policy"
+openssl ocsp -respin get.der -issuer int.pem -cert leaf1.pem -CAfile chain.pem > get.txt 2>&1 || true
+expect_in get.txt "leaf1.pem: good" "GET answer"
+ETAG=$(grep -o 'ETag: "[0-9a-f]*"' get.headers | cut -d' ' -f2)
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "$URL/ocsp/$B64")
+[[ $CODE == 304 ]] || fail "conditional GET gave $CODE, not 304"
+# base64url form of the same request
+B64URL=$(printf '%s' "$B64" | tr '+/' '-_' | tr -d '=')
+curl -s -o geturl.der "$URL/ocsp/$B64URL"
+cmp -s get.der geturl.der || fail "base64url GET differs from base64 GET"
+
+# A request with a nonce still gets the pre-signed response (clients must not require the nonce).
+ocsp nonce.txt -cert leaf2.pem -nonce
+expect_in nonce.txt "leaf2.pem: good" "nonce request answered"
+
+# --- revoke leaf1 with keyCompromise ------------------------------------------------------------
+SERIAL1=$(openssl x509 -in leaf1.pem -noout -serial | cut -d= -f2)
+echo "$SERIAL1 keyCompromise" > revoked.txt
+publish --crl-key int.key --revocations revoked.txt --cert leaf1.pem --cert leaf2.pem
+expect_in publish.out "published crl number 2 with 1 entries" "second CRL"
+ocsp revoked.txt.out -cert leaf1.pem
+expect_in revoked.txt.out "Response verify OK" "revoked response verifies"
+expect_in revoked.txt.out "leaf1.pem: revoked" "leaf1 revoked"
+expect_in revoked.txt.out "Reason: keyCompromise" "revocation reason"
+# The same GET URL as before now answers revoked (the server's per-thread cache never hides a change).
+curl -s -o get2.der "$URL/ocsp/$B64"
+openssl ocsp -respin get2.der -issuer int.pem -cert leaf1.pem -CAfile chain.pem > get2.txt 2>&1 || true
+expect_in get2.txt "leaf1.pem: revoked" "GET after revocation"
+expect_in get2.txt "Reason: keyCompromise" "GET after revocation carries the reason"
+ocsp still.txt -cert leaf2.pem
+expect_in still.txt "leaf2.pem: good" "leaf2 still good"
+
+# --- unknown serial and another issuer: unauthorized, never good --------------------------------
+openssl ocsp -issuer int.pem -serial 0x999999 -url "$URL/ocsp" -CAfile chain.pem > unknown.txt 2>&1 || true
+expect_in unknown.txt "Responder Error: unauthorized" "unknown serial"
+openssl ocsp -issuer root.pem -serial 0x10 -url "$URL/ocsp" -CAfile chain.pem > otherissuer.txt 2>&1 || true
+expect_in otherissuer.txt "Responder Error: unauthorized" "another issuer"
+# malformed POST body
+printf 'not der' > junk.bin
+curl -s -o junk.der -H 'Content-Type: application/ocsp-request' --data-binary @junk.bin "$URL/ocsp"
+openssl ocsp -respin junk.der -resp_text -noverify > junk.txt 2>&1 || true
+expect_in junk.txt "Responder Error: malformedrequest" "malformed request"
+
+# two CertIDs in one request (RFC 5019: one) and an unsupported CertID hash
+ocsp two.txt -cert leaf1.pem -cert leaf2.pem
+expect_in two.txt "Responder Error: malformedrequest" "two CertIDs"
+ocsp sha384.txt -sha384 -cert leaf2.pem
+expect_in sha384.txt "Responder Error: unauthorized" "SHA-384 CertID"
+# oversized POST, bad GET path, wrong content type
+head -c 2000 /dev/zero | tr '\0' 'A' > big.bin
+curl -s -o big.der -H 'Content-Type: application/ocsp-request' --data-binary @big.bin "$URL/ocsp"
+openssl ocsp -respin big.der -resp_text -noverify > big.txt 2>&1 || true
+expect_in big.txt "Responder Error: malformedrequest" "oversized request"
+curl -s -o badget.der "$URL/ocsp/not*base64"
+openssl ocsp -respin badget.der -resp_text -noverify > badget.txt 2>&1 || true
+expect_in badget.txt "Responder Error: malformedrequest" "bad GET path"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' --data-binary @req.der "$URL/ocsp")
+[[ $CODE == 415 ]] || fail "POST with a wrong Content-Type gave $CODE"
+
+# --- the CRL over HTTP ----------------------------------------------------------------------------
+curl -s -D crl.headers -o crl.der "$URL/crl/e2e-ca.crl"
+expect_in crl.headers "Content-Type: application/pkix-crl" "CRL content type"
+expect_in crl.headers "Cache-Control: max-age=" "CRL caching"
+openssl crl -inform DER -in crl.der -out crl.pem
+openssl crl -in crl.pem -noout -text > crl.txt
+expect_in crl.txt "Serial Number: $SERIAL1" "CRL lists leaf1"
+expect_in crl.txt "Key Compromise" "CRL reason"
+expect_in crl.txt "X509v3 CRL Number" "CRL number"
+expect_in crl.txt "X509v3 Authority Key Identifier" "CRL AKI"
+openssl verify -crl_check -CRLfile crl.pem -CAfile chain.pem leaf1.pem > verify1.txt 2>&1 || true
+expect_in verify1.txt "certificate revoked" "leaf1 fails the CRL check"
+openssl verify -crl_check -CRLfile crl.pem -CAfile chain.pem leaf2.pem > verify2.txt 2>&1 || fail "leaf2 verify: $(cat verify2.txt)"
+expect_in verify2.txt "leaf2.pem: OK" "leaf2 passes the CRL check"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' "$URL/crl/nope.crl")
+[[ $CODE == 404 ]] || fail "unknown CRL gave $CODE"
+
+# --- staleness: a response past nextUpdate is never served; /health names it --------------------
+publish --cert leaf2.pem --ocsp-validity 2
+sleep 3
+SERIAL2=$(openssl x509 -in leaf2.pem -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
+curl -s -o health2.json -w '%{http_code}' "$URL/health" > health2.code
+[[ $(cat health2.code) == 503 ]] || fail "health is $(cat health2.code) with a stale response"
+expect_in health2.json "\"serial\":\"$SERIAL2\"" "health names the stale serial"
+ocsp stale.txt -cert leaf2.pem
+expect_in stale.txt "Responder Error: trylater" "stale response withheld"
+expect_in server.log '"event":"ocsp_stale_response"' "stale response logged"
+
+curl -s "$URL/metrics" > metrics.txt
+expect_in metrics.txt 'ca_status_requests_total{endpoint="ocsp",result="good"} [1-9]' "metrics count good answers"
+expect_in metrics.txt 'ca_status_requests_total{endpoint="ocsp",result="tryLater"} [1-9]' "metrics count tryLater"
+expect_in metrics.txt 'ca_crl_number{issuer="e2e-ca"} 2' "metrics CRL number"
+expect_in metrics.txt 'ca_ocsp_stale_responses{issuer="e2e-ca"} 1' "metrics stale count"
+
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+echo "status e2e: all checks passed"
