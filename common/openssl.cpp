@@ -71,6 +71,14 @@ Result<std::string> CertToPem(const X509* cert) {
   return BioToString(bio.get());
 }
 
+Result<std::string> CertDerToPem(std::span<const uint8_t> der) {
+  Bio bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio(bio.get(), PEM_STRING_X509, "", der.data(), static_cast<long>(der.size())) <= 0) {
+    return CryptoFail("encode certificate PEM");
+  }
+  return BioToString(bio.get());
+}
+
 Result<X509Ptr> CertFromPem(std::string_view pem) {
   Bio bio = MemBio(pem);
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));

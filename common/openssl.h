@@ -70,6 +70,8 @@ std::unexpected<Error> CryptoFail(std::string_view what);
 Result<Bytes> CertToDer(const X509* cert);
 Result<X509Ptr> CertFromDer(std::span<const uint8_t> der);
 Result<std::string> CertToPem(const X509* cert);
+// PEM armour around certificate DER that is known good (e.g. read back from a store): no parse.
+Result<std::string> CertDerToPem(std::span<const uint8_t> der);
 Result<X509Ptr> CertFromPem(std::string_view pem);
 Result<std::vector<X509Ptr>> CertsFromPem(std::string_view pem);  // a chain / bundle
 Result<X509Req> CsrFromDer(std::span<const uint8_t> der);

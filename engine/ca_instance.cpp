@@ -273,7 +273,7 @@ Response CaInstance::IssueFresh(const engine_api::IssueRequest& request, const s
     }
     Crash("after_reserve");
     auto lint_signed = [&](const X509* cert) { return issuance::LintCertificate(cert, profile, issuer_, tbs_request); };
-    auto done = Complete(rec.serial_hex, lint_signed);
+    auto done = Complete(rec.serial_hex, lint_signed, tbs->get());
     if (!done) {
       auto fields = log_fields;
       fields["serial"] = rec.serial_hex;
@@ -297,23 +297,26 @@ Response CaInstance::IssueFresh(const engine_api::IssueRequest& request, const s
 }
 
 Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
-                                        const std::function<Status(const X509*)>& lint_signed) {
+                                        const std::function<Status(const X509*)>& lint_signed,
+                                        X509* reserved_tbs) {
   auto found = CA_TRY(store_->FindCert(serial_hex));
   if (!found) return Fail(ErrorCode::kNotFound, "no reservation for serial " + serial_hex);
   CertRecord rec = std::move(*found);
   if (rec.state == CertState::kReserved) {
-    auto cert = CA_TRY(ossl::CertFromDer(rec.der));
+    ossl::X509Ptr parsed;
+    if (reserved_tbs == nullptr) parsed = CA_TRY(ossl::CertFromDer(rec.der));
+    X509* cert = reserved_tbs != nullptr ? reserved_tbs : parsed.get();
     ERR_clear_error();
     // RSA PKCS#1 v1.5 is deterministic: signing the recorded TBS again yields the same certificate.
-    if (X509_sign(cert.get(), keys_.issuer_key.get(), EVP_sha256()) <= 0) {
+    if (X509_sign(cert, keys_.issuer_key.get(), EVP_sha256()) <= 0) {
       return Fail(ErrorCode::kUnavailable, "HSM signature failed: " + ossl::DrainErrors());
     }
-    if (X509_verify(cert.get(), X509_get0_pubkey(keys_.issuer_cert.get())) != 1) {
+    if (X509_verify(cert, X509_get0_pubkey(keys_.issuer_cert.get())) != 1) {
       return ossl::CryptoFail("signed certificate does not verify under the intermediate");
     }
-    if (lint_signed) CA_TRY_STATUS(lint_signed(cert.get()));
+    if (lint_signed) CA_TRY_STATUS(lint_signed(cert));
     Crash("after_sign");
-    Bytes signed_der = CA_TRY(ossl::CertToDer(cert.get()));
+    Bytes signed_der = CA_TRY(ossl::CertToDer(cert));
     int64_t now = NowUnix();
     CertRecord updated;
     Status recorded = store_->committer().Run([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
@@ -342,10 +345,9 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
 }
 
 Result<engine_api::IssueResponse> CaInstance::ToIssueResponse(const CertRecord& record) const {
-  auto cert = CA_TRY(ossl::CertFromDer(record.der));
   engine_api::IssueResponse out;
   out.serial_hex = record.serial_hex;
-  out.certificate_pem = CA_TRY(ossl::CertToPem(cert.get()));
+  out.certificate_pem = CA_TRY(ossl::CertDerToPem(record.der));  // verified before it was recorded
   out.chain_pem = out.certificate_pem + keys_.chain_pem;
   out.not_before = record.not_before;
   out.not_after = record.not_after;

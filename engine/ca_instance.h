@@ -83,8 +83,11 @@ class CaInstance {
                                   const policy::PolicySnapshot& snapshot);
   // Signs the reservation (if still pending), records it, publishes OCSP; returns the record.
   // `lint_signed` (may be empty) checks the signed certificate before it is recorded.
+  // `reserved_tbs`, when given, is the TBS object whose DER was just reserved (signed in place,
+  // which saves parsing the recorded DER again); recovery passes nullptr.
   Result<CertRecord> Complete(const std::string& serial_hex,
-                              const std::function<Status(const X509*)>& lint_signed);
+                              const std::function<Status(const X509*)>& lint_signed,
+                              X509* reserved_tbs = nullptr);
   Result<engine_api::IssueResponse> ToIssueResponse(const CertRecord& record) const;
   Status PublishOcsp(const std::vector<CertRecord>& records);
   Result<std::vector<std::string>> RevokeSerials(const std::vector<std::string>& serials, int reason,

@@ -1,8 +1,11 @@
 #include "profiles/issuance/csr_check.h"
 
+#include <openssl/err.h>
+
 #include <algorithm>
 #include <set>
 
+#include "common/encoding.h"
 #include "profiles/issuance/dns_names.h"
 #include "profiles/issuance/weak_key.h"
 
@@ -117,14 +120,21 @@ Result<AcceptedCsr> CheckCsr(const Profile& profile, const CsrCheckRequest& requ
   }
 
   AcceptedCsr accepted;
-  accepted.spki_sha256 = CA_TRY(ossl::PublicKeyFingerprint(key));
+  // SHA-256 of the SubjectPublicKeyInfo as the CSR carries it (the same bytes
+  // ossl::PublicKeyFingerprint would re-encode, without OpenSSL's encoder machinery).
+  {
+    unsigned char* spki = nullptr;
+    int len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(const_cast<X509_REQ*>(request.csr)), &spki);
+    if (len <= 0) return ossl::CryptoFail("encode CSR SubjectPublicKeyInfo");
+    accepted.spki_sha256 = Sha256(std::span<const uint8_t>(spki, static_cast<size_t>(len)));
+    OPENSSL_free(spki);
+  }
   for (const X509* ca : request.ca_certificates) {
     const EVP_PKEY* ca_key = X509_get0_pubkey(ca);
     if (ca_key == nullptr)
       return Fail(ErrorCode::kInvalidArgument, "CheckCsr: CA certificate without key");
-    if (CA_TRY(ossl::PublicKeyFingerprint(ca_key)) == accepted.spki_sha256) {
-      return Refuse("the public key is the CA's own key");
-    }
+    if (EVP_PKEY_eq(ca_key, key) == 1) return Refuse("the public key is the CA's own key");
+    ERR_clear_error();  // a type mismatch (RSA vs EC) is an answer, not an error
   }
   if (CA_TRY(request.known_key(accepted.spki_sha256))) {
     return Refuse(

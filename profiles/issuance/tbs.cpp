@@ -276,7 +276,7 @@ Result<ossl::X509Ptr> BuildTbs(const Profile& profile, const Issuer& issuer,
   CA_TRY_STATUS(ValidateNames(profile, request.names));
   CA_TRY_STATUS(ValidateOrganization(request.organization));
   CA_TRY_STATUS(ValidateIssuer(issuer));
-  CA_TRY_STATUS(CheckSubscriberKey(request.public_key, profile));
+  CA_TRY_STATUS(CheckKeyParameters(request.public_key, profile));  // CheckCsr did the rest
   ValidityPeriod period = CA_TRY(ComputeValidity(profile, request));
   ossl::Asn1Integer serial = CA_TRY(SerialToAsn1(request.serial));
   int sig_nid = CA_TRY(SignatureNidFor(X509_get0_pubkey(issuer.certificate)));

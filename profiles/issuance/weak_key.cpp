@@ -4,6 +4,7 @@
 
 #include <array>
 #include <bitset>
+#include <limits>
 #include <vector>
 
 namespace ca::issuance {
@@ -49,6 +50,23 @@ const std::array<Residues, kRocaPrimes.size()>& RocaSubgroups() {
   return groups;
 }
 
+// Quadratic-residue filter for perfect squares: x can be a square only if x mod m is a square
+// modulo each of 64, 63, 65 and 11 (coprime, product below 2^32).
+constexpr BN_ULONG kSquareFilterModulus = 64UL * 63 * 65 * 11;
+
+bool MaybeSquare(BN_ULONG residue) {
+  static const auto tables = [] {
+    std::array<std::vector<bool>, 4> t;
+    const std::array<unsigned, 4> mods = {64, 63, 65, 11};
+    for (size_t i = 0; i < mods.size(); ++i) {
+      t[i].assign(mods[i], false);
+      for (unsigned k = 0; k < mods[i]; ++k) t[i][(k * k) % mods[i]] = true;
+    }
+    return t;
+  }();
+  return tables[0][residue % 64] && tables[1][residue % 63] && tables[2][residue % 65] && tables[3][residue % 11];
+}
+
 std::unexpected<Error> Refuse(std::string message) {
   return Fail(ErrorCode::kInvalidArgument, std::move(message));
 }
@@ -56,8 +74,19 @@ std::unexpected<Error> Refuse(std::string message) {
 }  // namespace
 
 std::optional<unsigned> SmallPrimeFactor(const BIGNUM* n) {
-  for (unsigned p : PrimesBelow(kSmallPrimeBound)) {
-    if (BN_mod_word(n, p) == 0 && !BN_is_word(n, p)) return p;
+  // One multi-precision division per group of primes whose product fits in a word, then each
+  // prime against the word-sized residue: a quarter of the BN_mod_word calls.
+  const auto& primes = PrimesBelow(kSmallPrimeBound);
+  for (size_t i = 0; i < primes.size();) {
+    BN_ULONG product = 1;
+    size_t end = i;
+    while (end < primes.size() && product <= std::numeric_limits<BN_ULONG>::max() / primes[end]) {
+      product *= primes[end++];
+    }
+    BN_ULONG residue = BN_mod_word(n, product);
+    for (; i < end; ++i) {
+      if (residue % primes[i] == 0 && !BN_is_word(n, primes[i])) return primes[i];
+    }
   }
   return std::nullopt;
 }
@@ -98,9 +127,13 @@ Result<bool> FermatFactorable(const BIGNUM* n, int rounds) {
     if (BN_sqr(square.get(), a.get(), ctx.get()) != 1 || BN_sub(b2.get(), square.get(), n) != 1) {
       return ossl::CryptoFail("fermat");
     }
-    ossl::Bn b = CA_TRY(IntegerSqrt(b2.get()));
-    if (BN_sqr(square.get(), b.get(), ctx.get()) != 1) return ossl::CryptoFail("fermat");
-    if (BN_cmp(square.get(), b2.get()) == 0) return true;
+    // Most b2 are not squares modulo 64, 63, 65 or 11: one word-sized residue rules them out
+    // without the square root.
+    if (MaybeSquare(BN_mod_word(b2.get(), kSquareFilterModulus))) {
+      ossl::Bn b = CA_TRY(IntegerSqrt(b2.get()));
+      if (BN_sqr(square.get(), b.get(), ctx.get()) != 1) return ossl::CryptoFail("fermat");
+      if (BN_cmp(square.get(), b2.get()) == 0) return true;
+    }
     if (BN_add_word(a.get(), 1) != 1) return ossl::CryptoFail("fermat");
   }
   return false;
@@ -115,7 +148,7 @@ bool HasRocaFingerprint(const BIGNUM* n) {
   return true;
 }
 
-Status CheckSubscriberKey(const EVP_PKEY* key, const Profile& profile) {
+Status CheckKeyParameters(const EVP_PKEY* key, const Profile& profile) {
   if (key == nullptr) return Refuse("no public key");
   if (EVP_PKEY_is_a(key, "RSA") != 1) {
     const char* type = EVP_PKEY_get0_type_name(key);
@@ -130,11 +163,7 @@ Status CheckSubscriberKey(const EVP_PKEY* key, const Profile& profile) {
     return Refuse("RSA key size " + std::to_string(bits) + " not accepted: the profile requires " +
                   allowed + " bits");
   }
-  BIGNUM* n_raw = nullptr;
   BIGNUM* e_raw = nullptr;
-  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n_raw) != 1)
-    return ossl::CryptoFail("RSA n");
-  ossl::Bn n(n_raw);
   if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1)
     return ossl::CryptoFail("RSA e");
   ossl::Bn e(e_raw);
@@ -145,6 +174,14 @@ Status CheckSubscriberKey(const EVP_PKEY* key, const Profile& profile) {
     if (shown.size() > 20) shown = shown.substr(0, 20) + "…";
     return Refuse("RSA public exponent " + shown + " not accepted: it must be 65537");
   }
+  return Ok();
+}
+
+Status CheckSubscriberKey(const EVP_PKEY* key, const Profile& profile) {
+  CA_TRY_STATUS(CheckKeyParameters(key, profile));
+  BIGNUM* n_raw = nullptr;
+  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n_raw) != 1) return ossl::CryptoFail("RSA n");
+  ossl::Bn n(n_raw);
   if (auto p = SmallPrimeFactor(n.get())) {
     return Refuse("weak key: the modulus is divisible by the small prime " + std::to_string(*p));
   }

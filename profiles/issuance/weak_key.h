@@ -29,8 +29,14 @@ bool HasRocaFingerprint(const BIGNUM* n);
 // Integer square root (floor) of a non-negative n.
 Result<ossl::Bn> IntegerSqrt(const BIGNUM* n);
 
-// The whole subscriber key policy of a profile. kInvalidArgument naming the defect:
-// "key type …", "RSA key size …", "RSA public exponent …", "weak key: …".
+// The profile's key parameters only: RSA, an allowed size, e = 65537. Cheap; what BuildTbs and
+// lint re-check on a key that CheckSubscriberKey already accepted.
+Status CheckKeyParameters(const EVP_PKEY* key, const Profile& profile);
+
+// The whole subscriber key policy of a profile: CheckKeyParameters plus the weakness analysis
+// (small factors, Fermat, ROCA), which costs about a millisecond and runs once per CSR.
+// kInvalidArgument naming the defect: "key type …", "RSA key size …", "RSA public exponent …",
+// "weak key: …".
 Status CheckSubscriberKey(const EVP_PKEY* key, const Profile& profile);
 
 }  // namespace ca::issuance

@@ -1,0 +1,357 @@
+#!/usr/bin/env bash
+# appliance_e2e.sh SOURCE_DIR CA_ENGINE CA_GATEWAY CA_STATUS_SERVER CA_RA CA_CEREMONY
+#
+# The operator guide (docs/OPERATOR_GUIDE.md), section by section, on a temporary root prefix:
+#   "Install"        the programs, scripts and profiles laid out as the package installs them
+#   "First boot"     acme-ca-setup --no-systemd: accounts, token, ceremony, TLS, channel, policy,
+#                    configs; then owners/modes, cross-account refusals, processes' identities,
+#                    idempotence, refusal to overwrite keys
+#   "First external account"  acme-ca-ra org / ext-account / domain
+#   "Certbot"        one issuance with EAB and http-01 (pebble-challtestsrv as the validator's DNS)
+#   "Revocation" / OCSP  openssl ocsp against the status server
+#   "Backup and restore" acme-ca-backup while the services run, acme-ca-restore into a new prefix,
+#                    OCSP of the old certificate from the restored state, then a revocation
+#                    through the restored gateway and engine (keys, accounts, stores all restored)
+# Every process it starts is stopped by PID; service accounts are removed only if it created them.
+set -uo pipefail
+src=$1 engine_bin=$2 gateway_bin=$3 status_bin=$4 ra_bin=$5 ceremony_bin=$6
+[ "$(id -u)" = 0 ] || { echo "FAIL: needs root (creates service accounts)"; exit 1; }
+for t in certbot pebble-challtestsrv mdb_copy setpriv runuser openssl python3; do
+  command -v "$t" >/dev/null || { echo "FAIL: $t not installed"; exit 1; }
+done
+[ -f /usr/lib/softhsm/libsofthsm2.so ] || { echo "FAIL: softhsm2 not installed"; exit 1; }
+
+fails=0
+pass() { echo "ok   - $*"; }
+fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
+check() {  # check DESCRIPTION COMMAND...
+  local what=$1; shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+T=$(mktemp -d /tmp/acme-ca-appliance-e2e.XXXXXX)
+chmod 0755 "$T"   # the service accounts must reach the prefix
+A=$T/a B=$T/b     # the appliance, then its restored copy
+accounts=(acme-ca-engine acme-ca-gateway acme-ca-status acme-ca-ra)
+groups=(acme-ca-policy acme-ca-engine-clients)
+created_accounts=() created_groups=()
+for u in "${accounts[@]}"; do getent passwd "$u" >/dev/null || created_accounts+=("$u"); done
+for g in "${groups[@]}"; do getent group "$g" >/dev/null || created_groups+=("$g"); done
+challtestsrv_pid=""
+
+stop_prefix() {  # stops the services of an appliance prefix by the PIDs it recorded
+  local p=$1 f pid
+  for f in "$p"/run/acme-ca/gateway.pid "$p"/run/acme-ca/status.pid "$p"/run/acme-ca/engine.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+cleanup() {
+  stop_prefix "$A"
+  stop_prefix "$B"
+  if [ -n "$challtestsrv_pid" ]; then kill "$challtestsrv_pid" 2>/dev/null; wait "$challtestsrv_pid" 2>/dev/null; fi
+  local u g
+  for u in "${created_accounts[@]}"; do
+    userdel "$u" 2>/dev/null
+    getent group "$u" >/dev/null && groupdel "$u" 2>/dev/null
+  done
+  for g in "${created_groups[@]}"; do getent group "$g" >/dev/null && groupdel "$g" 2>/dev/null; done
+  if [ -n "${KEEP_STATE:-}" ]; then echo "state kept in $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- Install (layout of the package)
+install_prefix() {
+  local p=$1
+  install -d -m 0755 "$p/usr/lib/acme-ca" "$p/usr/bin" "$p/usr/sbin" "$p/usr/share/acme-ca" "$p/etc/acme-ca"
+  install -m 0755 "$engine_bin" "$gateway_bin" "$status_bin" "$p/usr/lib/acme-ca/"
+  install -m 0755 "$ra_bin" "$ceremony_bin" "$p/usr/bin/"
+  install -m 0755 "$src"/appliance/setup/acme-ca-{setup,backup,restore,ra} "$p/usr/sbin/"
+  cp -r "$src/profiles/data" "$p/usr/share/acme-ca/profiles"
+  chmod -R a+rX "$p/usr"
+  install -m 0644 "$src/appliance/setup/setup.conf" "$p/etc/acme-ca/setup.conf.example"
+}
+install_prefix "$A"
+
+# A port base with nothing listening on its ports.
+for _ in $(seq 20); do
+  pb=$((20000 + (RANDOM % 200) * 100))
+  busy=0
+  for off in 0 1 2 3 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
+  ((busy)) || break
+done
+GW_PORT=$pb STATUS_PORT=$((pb + 1)) HTTP01_PORT=$((pb + 2)) TLSALPN01_PORT=$((pb + 3))
+DNS_MGMT=http://127.0.0.1:$((pb + 5)) DNS=127.0.0.1:$((pb + 53))
+pebble-challtestsrv -management "127.0.0.1:$((pb + 5))" -dns01 "$DNS" -defaultIPv6 "" \
+  -http01 "" -https01 "" -tlsalpn01 "" >"$T/challtestsrv.log" 2>&1 &
+challtestsrv_pid=$!
+for _ in $(seq 100); do curl -s -o /dev/null "$DNS_MGMT/" && break; sleep 0.1; done
+
+# setup.conf: the example with this test's names and ports (every other value as shipped).
+sed -e "s|^ACME_HOSTNAME=.*|ACME_HOSTNAME=localhost|" \
+    -e "s|^ACME_IP_ADDRESSES=.*|ACME_IP_ADDRESSES=127.0.0.1|" \
+    -e "s|^STATUS_BASE_URL=.*|STATUS_BASE_URL=http://127.0.0.1:$STATUS_PORT|" \
+    -e "s|^CAA_IDENTITIES=.*|CAA_IDENTITIES=acme-ca.e2e.test|" \
+    -e "s|^GATEWAY_LISTEN_ADDRESS=.*|GATEWAY_LISTEN_ADDRESS=127.0.0.1|" \
+    -e "s|^GATEWAY_PORT=.*|GATEWAY_PORT=$GW_PORT|" \
+    -e "s|^STATUS_LISTEN_ADDRESS=.*|STATUS_LISTEN_ADDRESS=127.0.0.1|" \
+    -e "s|^STATUS_PORT=.*|STATUS_PORT=$STATUS_PORT|" \
+    -e "s|^STATUS_THREADS=.*|STATUS_THREADS=2|" \
+    -e "s|^DNS_RESOLVER=.*|DNS_RESOLVER=$DNS|" \
+    -e "s|^HTTP01_PORT=.*|HTTP01_PORT=$HTTP01_PORT|" \
+    -e "s|^HTTPS_PORT=.*|HTTPS_PORT=$HTTP01_PORT|" \
+    -e "s|^TLSALPN01_PORT=.*|TLSALPN01_PORT=$TLSALPN01_PORT|" \
+    -e "s|^CEREMONY_OPERATOR=.*|CEREMONY_OPERATOR=appliance-e2e|" \
+    "$A/etc/acme-ca/setup.conf.example" >"$A/etc/acme-ca/setup.conf"
+
+# ---------------------------------------------------------------- First boot
+S=$A/var/lib/acme-ca E=$A/etc/acme-ca
+if "$A/usr/sbin/acme-ca-setup" --prefix "$A" --no-systemd >"$T/setup-1.log" 2>&1; then
+  pass "acme-ca-setup --prefix --no-systemd: appliance up"
+else
+  cat "$T/setup-1.log"
+  for f in "$A"/var/log/acme-ca/*.log "$S/ceremony/ceremony.log"; do [ -f "$f" ] && { echo "== $f"; tail -20 "$f"; }; done
+  echo "FAIL: setup did not complete"; exit 1
+fi
+sed 's/^/    /' "$T/setup-1.log"
+
+# mode_is PATH MODE OWNER GROUP
+mode_is() {
+  local got
+  got=$(stat -c '%a %U %G' "$1" 2>/dev/null) || { echo "    missing: $1"; return 1; }
+  [ "$got" = "$2 $3 $4" ] || { echo "    $1: $got, want $2 $3 $4"; return 1; }
+}
+check "user PIN 0400 acme-ca-engine" mode_is "$S/engine/user.pin" 400 acme-ca-engine acme-ca-engine
+check "SoftHSM token dir 0700 acme-ca-engine" mode_is "$S/engine/tokens" 700 acme-ca-engine acme-ca-engine
+check "every token file the engine's, nothing for group/other" \
+  test -z "$(find "$S/engine/tokens" \( ! -user acme-ca-engine -o -perm /077 \) -print)"
+check "token holds objects" test -n "$(find "$S/engine/tokens" -type f -print -quit)"
+check "SO PIN 0400 root" mode_is "$S/ceremony/secrets/so.pin" 400 root root
+check "CA store dir 0700 acme-ca-engine" mode_is "$S/engine/store" 700 acme-ca-engine acme-ca-engine
+check "CA store 0640 acme-ca-engine (group without members)" mode_is "$S/engine/store/data.mdb" 640 acme-ca-engine acme-ca-engine
+check "status store dir 2750 engine:status" mode_is "$S/status" 2750 acme-ca-engine acme-ca-status
+check "status store data 0640 engine:status" mode_is "$S/status/data.mdb" 640 acme-ca-engine acme-ca-status
+check "status store lock 0660 engine:status" mode_is "$S/status/lock.mdb" 660 acme-ca-engine acme-ca-status
+check "gateway store 0640 gateway:ra" mode_is "$S/gateway/store/data.mdb" 640 acme-ca-gateway acme-ca-ra
+check "policy store 0640 ra:policy" mode_is "$S/policy/store/data.mdb" 640 acme-ca-ra acme-ca-policy
+check "policy store lock 0660 ra:policy" mode_is "$S/policy/store/lock.mdb" 660 acme-ca-ra acme-ca-policy
+check "EAB wrapping key 0440 ra:gateway" mode_is "$S/policy/mac-wrap.key" 440 acme-ca-ra acme-ca-gateway
+check "gateway TLS key 0400 gateway" mode_is "$S/gateway/tls/key.pem" 400 acme-ca-gateway acme-ca-gateway
+check "channel client key 0400 gateway" mode_is "$S/gateway/channel/client.key" 400 acme-ca-gateway acme-ca-gateway
+check "channel engine key 0400 engine" mode_is "$S/engine/channel/engine.key" 400 acme-ca-engine acme-ca-engine
+check "engine.json 0640 root:engine" mode_is "$E/engine.json" 640 root acme-ca-engine
+check "gateway.json 0640 root:gateway" mode_is "$E/gateway.json" 640 root acme-ca-gateway
+check "no TLS private key left among the ceremony outputs" test -z "$(find "$S/ceremony" -name '*.key' -print)"
+check "engine socket 0660 group acme-ca-engine-clients" \
+  mode_is "$A/run/acme-ca-engine/engine.sock" 660 acme-ca-engine acme-ca-engine-clients
+
+check "ceremony transcript verifies (ca-ceremony verify-transcript)" \
+  "$A/usr/bin/ca-ceremony" verify-transcript "$S/ceremony/all"
+check "acme-ca-setup status --no-systemd: three services running" \
+  bash -c '[ "$("$1" status --prefix "$2" --no-systemd | grep -c ": running (pid")" = 3 ]' _ "$A/usr/sbin/acme-ca-setup" "$A"
+
+# Cross-account refusals (OPS-5).
+denied() {  # denied USER COMMAND... : the command must fail as USER
+  if runuser -u "$1" -- "${@:2}" >/dev/null 2>&1; then echo "    $1 could: ${*:2}"; return 1; fi
+}
+check "gateway cannot read the PIN" denied acme-ca-gateway cat "$S/engine/user.pin"
+check "gateway cannot list the token dir" denied acme-ca-gateway ls "$S/engine/tokens"
+check "gateway cannot read the token files" denied acme-ca-gateway \
+  cat "$(find "$S/engine/tokens" -type f -print -quit)"
+check "gateway cannot read the engine's channel key" denied acme-ca-gateway cat "$S/engine/channel/engine.key"
+check "gateway cannot read the CA store" denied acme-ca-gateway cat "$S/engine/store/data.mdb"
+check "gateway cannot write the policy store" denied acme-ca-gateway sh -c "echo x >>'$S/policy/store/data.mdb'"
+check "status server cannot read the PIN" denied acme-ca-status cat "$S/engine/user.pin"
+check "status server cannot write the status store" denied acme-ca-status sh -c "echo x >>'$S/status/data.mdb'"
+check "status server cannot read the EAB wrapping key" denied acme-ca-status cat "$S/policy/mac-wrap.key"
+check "engine cannot read the EAB wrapping key" denied acme-ca-engine cat "$S/policy/mac-wrap.key"
+check "engine cannot read the gateway's TLS key" denied acme-ca-engine cat "$S/gateway/tls/key.pem"
+check "RA cannot read the PIN" denied acme-ca-ra cat "$S/engine/user.pin"
+check "status server cannot connect to the engine socket" denied acme-ca-status python3 -c \
+  "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])" "$A/run/acme-ca-engine/engine.sock"
+check "gateway can connect to the engine socket" runuser -u acme-ca-gateway -- python3 -c \
+  "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])" "$A/run/acme-ca-engine/engine.sock"
+
+# Each service runs as its own account, without capabilities, with no_new_privs.
+proc_ok() {  # proc_ok NAME USER
+  local pid st
+  pid=$(cat "$A/run/acme-ca/$1.pid") || return 1
+  st=$(cat "/proc/$pid/status") || return 1
+  grep -q "^Uid:[[:space:]]*$(id -u "$2")[[:space:]]" <<<"$st" || { echo "    $1 does not run as $2"; return 1; }
+  grep -q "^Gid:[[:space:]]*$(id -g "$2")[[:space:]]" <<<"$st" || { echo "    $1 not in group $2"; return 1; }
+  grep -q '^CapEff:[[:space:]]*0000000000000000$' <<<"$st" || { echo "    $1 has capabilities"; return 1; }
+  grep -q '^CapBnd:[[:space:]]*0000000000000000$' <<<"$st" || { echo "    $1 bounding set not empty"; return 1; }
+  grep -q '^NoNewPrivs:[[:space:]]*1$' <<<"$st" || { echo "    $1 without no_new_privs"; return 1; }
+}
+check "engine runs as acme-ca-engine, no capability, no_new_privs" proc_ok engine acme-ca-engine
+check "status server runs as acme-ca-status, no capability, no_new_privs" proc_ok status acme-ca-status
+check "gateway runs as acme-ca-gateway, no capability, no_new_privs" proc_ok gateway acme-ca-gateway
+
+# Idempotence: a second run changes no key and restarts nothing.
+engine_pid=$(cat "$A/run/acme-ca/engine.pid")
+sum_keys() { (cd "$S" && find engine/tokens engine/user.pin engine/channel gateway/tls gateway/channel policy/mac-wrap.key ceremony/all -type f -print0 | sort -z | xargs -0 sha256sum); }
+before=$(sum_keys)
+if "$A/usr/sbin/acme-ca-setup" --prefix "$A" --no-systemd >"$T/setup-2.log" 2>&1 &&
+   [ "$(sum_keys)" = "$before" ] && [ "$(cat "$A/run/acme-ca/engine.pid")" = "$engine_pid" ] &&
+   ! grep -q 'ceremony ' "$T/setup-2.log"; then
+  pass "second acme-ca-setup run: no ceremony, keys unchanged, services untouched"
+else
+  fail "second acme-ca-setup run: $(tail -3 "$T/setup-2.log")"
+fi
+if "$A/usr/sbin/acme-ca-setup" --prefix "$A" --no-systemd --no-start --import-ceremony "$S/ceremony" >"$T/setup-3.log" 2>&1; then
+  fail "--import-ceremony over existing keys was accepted"
+elif grep -q 'refusing to overwrite existing keys' "$T/setup-3.log" && [ "$(sum_keys)" = "$before" ]; then
+  pass "--import-ceremony over existing keys refused, nothing changed"
+else
+  fail "--import-ceremony refusal: $(tail -2 "$T/setup-3.log")"
+fi
+
+# ---------------------------------------------------------------- First external account (guide)
+export ACME_CA_ETC_DIR=$E ACME_CA_RA_BIN=$A/usr/bin/ca-ra
+RA=$A/usr/sbin/acme-ca-ra
+org=$("$RA" --json org create --name "E2E Organisation" --country FR --locality Paris \
+        --registration-id 12345678900011 | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$RA" org validate "$org" >/dev/null
+eab=$("$RA" --json ext-account create --org "$org" --contact "E2E Operator" --profiles SSL \
+        --challenges http-01,dns-01 --active)
+read -r EAB_KID EAB_HMAC < <(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["kid"], j["mac_key"])' "$eab")
+"$RA" domain add "$EAB_KID" e2e.test --include-subdomains --dcv http-01,dns-01 >/dev/null
+"$RA" domain validate "$EAB_KID" e2e.test >/dev/null
+if [ -n "$EAB_KID" ] && "$RA" domain list "$EAB_KID" | grep -q 'e2e.test  valid'; then
+  pass "acme-ca-ra: organisation, active external account $EAB_KID, domain e2e.test validated"
+else
+  fail "acme-ca-ra: external account setup ($("$RA" domain list "$EAB_KID" 2>&1))"
+fi
+audit=$("$RA" --json audit)
+check "policy audit records the operator as actor" grep -q '"actor":"root"' <<<"$audit"
+
+# ---------------------------------------------------------------- Certbot (guide)
+ROOT=$S/ceremony/all/root.pem INT=$S/ceremony/all/intermediate.pem
+ACME_DIR=https://localhost:$GW_PORT/directory
+CB=(certbot --non-interactive --agree-tos --email ops@e2e.test --server "$ACME_DIR"
+    --config-dir "$T/certbot/conf" --work-dir "$T/certbot/work" --logs-dir "$T/certbot/logs")
+if REQUESTS_CA_BUNDLE=$ROOT "${CB[@]}" certonly --standalone --http-01-address 127.0.0.1 \
+     --http-01-port "$HTTP01_PORT" --eab-kid "$EAB_KID" --eab-hmac-key="$EAB_HMAC" \
+     --key-type rsa --rsa-key-size 3072 -d www.e2e.test --cert-name e2e >"$T/certbot.log" 2>&1; then
+  pass "certbot certonly (EAB, http-01) against the appliance"
+else
+  fail "certbot certonly: $(grep -iE 'error|detail' "$T/certbot.log" | tail -3)"
+fi
+CERT=$T/certbot/conf/live/e2e/cert.pem
+txt=$(openssl x509 -in "$CERT" -noout -text 2>/dev/null)
+check "certificate for www.e2e.test, issued by the appliance's intermediate" \
+  bash -c 'grep -q "DNS:www.e2e.test" <<<"$1" && grep -q "Issuer: C = FR, O = Example Organisation, CN = Example Organisation ACME CA" <<<"$1"' _ "$txt"
+check "certificate verifies up to the ceremony's root" \
+  openssl verify -CAfile "$ROOT" -untrusted "$INT" "$CERT"
+check "OCSP URL in the certificate is the status server's" grep -q "OCSP - URI:http://127.0.0.1:$STATUS_PORT/ocsp" <<<"$txt"
+check "acme-ca-ra lists the ACME account certbot created (reads the gateway store)" \
+  bash -c '"$1" acme-account list --account "$2" | grep -q "$2"' _ "$RA" "$EAB_KID"
+
+ocsp_status() {  # ocsp_status: prints good / revoked / unknown for CERT from the status server
+  openssl ocsp -issuer "$INT" -cert "$CERT" -url "http://127.0.0.1:$STATUS_PORT/ocsp" -CAfile "$ROOT" \
+    -no_nonce 2>"$T/ocsp.err" | sed -n "s|^$CERT: *||p" | head -1
+}
+st=$(ocsp_status)
+if [ "$st" = good ] && grep -q 'Response verify OK' "$T/ocsp.err"; then
+  pass "openssl ocsp: good, response verified with the root"
+else
+  fail "openssl ocsp: '$st' $(cat "$T/ocsp.err")"
+fi
+
+# ---------------------------------------------------------------- Gateway certificate renewal (guide)
+served_serial() {
+  openssl s_client -connect "127.0.0.1:$GW_PORT" -servername localhost -CAfile "$ROOT" </dev/null 2>/dev/null |
+    openssl x509 -noout -serial 2>/dev/null
+}
+old_serial=$(served_serial)
+if "$A/usr/sbin/acme-ca-setup" renew-tls --prefix "$A" --no-systemd >"$T/renew-tls.log" 2>&1 &&
+   new_serial=$(served_serial) && [ -n "$new_serial" ] && [ "$new_serial" != "$old_serial" ] &&
+   [ "$(readlink "$S/ceremony/tls-server")" != "" ]; then
+  pass "acme-ca-setup renew-tls: the gateway serves a new certificate ($new_serial)"
+else
+  fail "renew-tls: $(tail -3 "$T/renew-tls.log")"
+fi
+check "renewed TLS key 0400 gateway" mode_is "$S/gateway/tls/key.pem" 400 acme-ca-gateway acme-ca-gateway
+
+# ---------------------------------------------------------------- Backup (guide), while running
+if "$A/usr/sbin/acme-ca-backup" --prefix "$A" --out "$T/backup.tar.gz" >"$T/backup.log" 2>&1; then
+  pass "acme-ca-backup while the services run"
+else
+  fail "acme-ca-backup: $(cat "$T/backup.log")"
+fi
+check "backup tarball 0600 root" mode_is "$T/backup.tar.gz" 600 root root
+listing=$(tar -tzf "$T/backup.tar.gz" 2>/dev/null)
+for f in state/engine/store/data.mdb state/status/data.mdb state/gateway/store/data.mdb \
+         state/policy/store/data.mdb state/ceremony/all/root.pem state/engine/user.pin \
+         state/policy/mac-wrap.key etc/setup.conf SHA256SUMS; do
+  grep -qx "acme-ca-backup/$f" <<<"$listing" || fail "backup lacks $f"
+done
+pass "backup holds the four stores, ceremony outputs, secrets, configuration, SHA256SUMS"
+mkdir "$T/nosecrets"
+if "$A/usr/sbin/acme-ca-backup" --prefix "$A" --no-secrets --out "$T/nosecrets/b.tar.gz" >/dev/null 2>&1 &&
+   ! tar -tzf "$T/nosecrets/b.tar.gz" | grep -qE 'user\.pin|so\.pin|tokens/|\.key$|key\.pem'; then
+  pass "acme-ca-backup --no-secrets leaves out token, PINs and keys"
+else
+  fail "acme-ca-backup --no-secrets"
+fi
+
+# Stop the original (guide: "acme-ca-setup stop"), as when moving to a new machine.
+"$A/usr/sbin/acme-ca-setup" stop --prefix "$A" --no-systemd >/dev/null 2>&1
+check "acme-ca-setup stop: the services are gone" \
+  bash -c '! kill -0 "$1" 2>/dev/null && [ ! -e "$2/run/acme-ca/engine.pid" ]' _ "$engine_pid" "$A"
+
+# ---------------------------------------------------------------- Restore (guide) into a new prefix
+mkdir -p "$B"
+chmod 0755 "$B"
+ln -s "$A/usr" "$B/usr"   # same installed programs
+if "$A/usr/sbin/acme-ca-restore" --from "$T/backup.tar.gz" --prefix "$B" --no-systemd >"$T/restore.log" 2>&1; then
+  pass "acme-ca-restore into a new state directory: services up"
+else
+  cat "$T/restore.log"
+  for f in "$B"/var/log/acme-ca/*.log; do [ -f "$f" ] && { echo "== $f"; tail -20 "$f"; }; done
+  fail "acme-ca-restore"
+fi
+S2=$B/var/lib/acme-ca
+check "restored: PIN 0400 engine" mode_is "$S2/engine/user.pin" 400 acme-ca-engine acme-ca-engine
+check "restored: policy store 0640 ra:policy" mode_is "$S2/policy/store/data.mdb" 640 acme-ca-ra acme-ca-policy
+check "restored: status lock 0660 engine:status" mode_is "$S2/status/lock.mdb" 660 acme-ca-engine acme-ca-status
+check "restored: engine config points at the new state" grep -q "\"$S2/engine/store\"" "$B/etc/acme-ca/engine.json"
+check "restore refuses a state directory that has keys" \
+  bash -c '! "$1" --from "$2" --prefix "$3" --no-systemd --no-start >/dev/null 2>&1' _ "$A/usr/sbin/acme-ca-restore" "$T/backup.tar.gz" "$B"
+st=$(ocsp_status)
+if [ "$st" = good ] && grep -q 'Response verify OK' "$T/ocsp.err"; then
+  pass "restored appliance: OCSP for the certificate issued before the backup is good"
+else
+  fail "restored appliance OCSP: '$st' $(cat "$T/ocsp.err")"
+fi
+# The restored gateway (accounts), engine (CA store, token, PIN) and status server together.
+if REQUESTS_CA_BUNDLE=$ROOT "${CB[@]}" revoke --cert-path "$CERT" --reason superseded \
+     --no-delete-after-revoke >"$T/revoke.log" 2>&1; then
+  pass "certbot revoke through the restored appliance"
+else
+  fail "certbot revoke: $(grep -iE 'error|detail' "$T/revoke.log" | tail -3)"
+fi
+st=""
+for _ in $(seq 50); do st=$(ocsp_status); [ "$st" = revoked ] && break; sleep 0.2; done
+if [ "$st" = revoked ] && grep -q 'Response verify OK' "$T/ocsp.err"; then
+  pass "restored appliance: OCSP now says revoked (signed with the restored OCSP key)"
+else
+  fail "OCSP after revocation: '$st'"
+fi
+# The engine re-signs the CRL within a minute of a revocation it does not list yet.
+sn=$(openssl x509 -in "$CERT" -noout -serial | cut -d= -f2 | sed 's/^0*//')
+listed=0
+for _ in $(seq 90); do
+  crl=$(curl -sf "http://127.0.0.1:$STATUS_PORT/crl/acme-int.crl" | openssl crl -inform DER -noout -text 2>/dev/null)
+  if grep -qi "Serial Number: 0*$sn\$" <<<"$crl"; then listed=1; break; fi
+  sleep 1
+done
+check "restored appliance: the CRL lists the revoked serial (reason Superseded)" \
+  bash -c '(( $1 )) && grep -A5 -i "Serial Number: 0*$2\$" <<<"$3" | grep -q Superseded' _ "$listed" "$sn" "$crl"
+
+"$A/usr/sbin/acme-ca-setup" stop --prefix "$B" --no-systemd >/dev/null 2>&1
+if ((fails == 0)); then echo "appliance_e2e: all checks passed"; else echo "appliance_e2e: $fails check(s) failed"; fi
+[ "$fails" -eq 0 ]
