@@ -6,6 +6,7 @@ problem document's type and operator result code, and on OCSP where a certificat
 Usage: appliance_cases.py --env STATE/appliance.env [unittest args]
 """
 import argparse
+import base64
 import hashlib
 import os
 import shlex
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 import requests
 from cryptography import x509
@@ -250,6 +252,48 @@ class ApplianceCases(unittest.TestCase):
         out, single = ocsp_status(chain)
         self.assertIn(": revoked", out)
         self.assertEqual(single.revocation_reason, x509.ReasonFlags.superseded)
+
+    def test_keycompromise_by_certificate_key_ocsp_within_a_second_get_post_and_unknown(self):
+        c = AcmeClient()
+        c.register()
+        cert_key = rsa_key()
+        chain, fin = c.issue([self.name("keycomp")], key=cert_key)
+        self.assertIsNotNone(chain, fin.text)
+        leaf = x509.load_pem_x509_certificate(chain.encode())
+        der = leaf.public_bytes(serialization.Encoding.DER)
+        # keyCompromise signed by the account key is refused; signed by the certificate key it is accepted.
+        r = c.post(c.url("/acme/revoke-cert"), {"certificate": b64(der), "reason": 1})
+        self.assertProblem(r, "badRevocationReason", 400, "keyCompromise")
+        by_key = AcmeClient()
+        by_key.key = Key("RS256")
+        by_key.key.priv = cert_key
+        r = by_key.post(by_key.url("/acme/revoke-cert"), {"certificate": b64(der), "reason": 1}, use_jwk=True)
+        self.assertEqual(r.status_code, 200, r.text)
+        revoked_at = time.time()
+        while (single := ocsp_status(chain)[1]).certificate_status != ocsp.OCSPCertStatus.REVOKED:
+            self.assertLess(time.time() - revoked_at, 1.0, "OCSP still says good 1 s after the revocation")
+            time.sleep(0.05)
+        self.assertLessEqual(time.time() - revoked_at, 1.0)
+        self.assertEqual(single.revocation_reason, x509.ReasonFlags.key_compromise)
+        # GET (RFC 5019: base64 of the DER request in the path) answers the same as POST.
+        issuer = x509.load_pem_x509_certificate(open(ENV["INTERMEDIATE_CA_PEM"], "rb").read())
+        req = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build()
+        path = base64.b64encode(req.public_bytes(serialization.Encoding.DER)).decode()
+        get = requests.get(ENV["OCSP_URL"] + "/" + urllib.parse.quote(path, safe=""), timeout=5)
+        self.assertEqual(get.status_code, 200)
+        self.assertEqual(get.headers["Content-Type"], "application/ocsp-response")
+        self.assertIn("max-age=", get.headers.get("Cache-Control", ""))
+        got = ocsp.load_der_ocsp_response(get.content)
+        self.assertEqual(got.response_status, ocsp.OCSPResponseStatus.SUCCESSFUL)
+        self.assertEqual({x.certificate_status for x in got.responses}, {ocsp.OCSPCertStatus.REVOKED})
+        post = requests.post(ENV["OCSP_URL"], data=req.public_bytes(serialization.Encoding.DER),
+                             headers={"Content-Type": "application/ocsp-request"}, timeout=5)
+        self.assertEqual(post.content, get.content)
+        # A serial this CA never issued: unauthorized, never good.
+        r = subprocess.run(["openssl", "ocsp", "-issuer", ENV["INTERMEDIATE_CA_PEM"], "-serial", "0x0123456789abcdef",
+                            "-url", ENV["OCSP_URL"], "-no_nonce"], capture_output=True, text=True)
+        self.assertIn("unauthorized", r.stdout + r.stderr)
+        self.assertNotIn(": good", r.stdout)
 
     def test_caa_forbidding_the_second_name(self):
         first, second = self.name("caa1"), self.name("caa2")
