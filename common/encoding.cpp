@@ -130,4 +130,12 @@ std::string RandomUuidV4() {
          hex.substr(16, 4) + "-" + hex.substr(20, 12);
 }
 
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 }  // namespace ca

@@ -21,6 +21,9 @@ std::string HexEncode(std::span<const uint8_t> data);  // lower case
 Result<Bytes> HexDecode(std::string_view text);
 
 Bytes Sha256(std::span<const uint8_t> data);
+
+// ASCII letters to lower case, other bytes unchanged (DNS names, hex, header names, CAA tags).
+std::string AsciiLower(std::string_view s);
 inline Bytes Sha256(std::string_view s) {
   return Sha256(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
 }

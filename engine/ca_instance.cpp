@@ -174,7 +174,7 @@ Response CaInstance::IssueFresh(const engine_api::IssueRequest& request, const s
 
   // (1) CA-2: the engine's own decision on its own snapshot, whatever the gateway concluded.
   std::vector<std::string> names;
-  for (const auto& n : request.names) names.push_back(issuance::AsciiLower(n));
+  for (const auto& n : request.names) names.push_back(AsciiLower(n));
   policy::AccountFacts facts{request.acme_account_id, request.external_account_kid, *profile_id, false};
   policy::Decision decision = policy::Decide(snapshot, facts, names, *profile_id, now);
   if (!decision.ok()) {

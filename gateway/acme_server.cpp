@@ -7,6 +7,7 @@
 #include <ctime>
 #include <set>
 
+#include "common/encoding.h"
 #include "common/log.h"
 #include "gateway/csr.h"
 
@@ -48,7 +49,7 @@ bool ValidId(const std::string& id) {
 }
 
 std::string NormalizeSerial(std::string hex) {
-  std::transform(hex.begin(), hex.end(), hex.begin(), [](unsigned char c) { return std::tolower(c); });
+  hex = AsciiLower(hex);
   size_t nz = hex.find_first_not_of('0');
   return nz == std::string::npos ? "0" : hex.substr(nz);
 }
@@ -257,7 +258,7 @@ ProblemOr<Jws> AcmeServer::Authenticate(Ctx& ctx, const HttpRequest& req, KeyMod
                "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes");
   std::string ct = req.content_type.substr(0, req.content_type.find(';'));
   while (!ct.empty() && ct.back() == ' ') ct.pop_back();
-  std::transform(ct.begin(), ct.end(), ct.begin(), [](unsigned char c) { return std::tolower(c); });
+  ct = AsciiLower(ct);
   if (ct != kJose) return Err(ProblemKind::kUnsupportedMediaType, "Content-Type must be application/jose+json");
   auto jws = CA_TRY(ParseJws(req.body));
 
@@ -617,8 +618,7 @@ AcmeServer::Outcome AcmeServer::NewOrder(Ctx& ctx, const Jws& jws) {
       return std::unexpected(p);
     }
     std::string value = id["value"].get<std::string>();
-    std::string lowered = value;
-    std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string lowered = AsciiLower(value);
     if (seen.insert(lowered).second) names.push_back(lowered);
   }
   int64_t now = clock_();

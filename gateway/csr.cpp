@@ -5,13 +5,11 @@
 #include <algorithm>
 #include <set>
 
+#include "common/encoding.h"
+
 namespace ca::gateway {
 
 namespace {
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 void FreeExts(STACK_OF(X509_EXTENSION)* s) { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
 using Exts = ossl::Owned<STACK_OF(X509_EXTENSION), FreeExts>;
 std::unexpected<Problem> BadCsr(std::string detail) {
@@ -28,7 +26,7 @@ Result<std::vector<std::string>> CsrNames(const X509_REQ* csr) {
     unsigned char* utf8 = nullptr;
     int len = ASN1_STRING_to_UTF8(&utf8, data);
     if (len < 0) return ossl::CryptoFail("CSR common name");
-    names.insert(Lower(std::string(reinterpret_cast<char*>(utf8), static_cast<size_t>(len))));
+    names.insert(AsciiLower(std::string_view(reinterpret_cast<char*>(utf8), static_cast<size_t>(len))));
     OPENSSL_free(utf8);
   }
   Exts exts(X509_REQ_get_extensions(const_cast<X509_REQ*>(csr)));
@@ -39,7 +37,7 @@ Result<std::vector<std::string>> CsrNames(const X509_REQ* csr) {
         const GENERAL_NAME* gn = sk_GENERAL_NAME_value(san.get(), i);
         if (gn->type != GEN_DNS) return Fail(ErrorCode::kInvalidArgument, "the CSR has a subjectAltName that is not a dNSName");
         const ASN1_IA5STRING* s = gn->d.dNSName;
-        names.insert(Lower(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+        names.insert(AsciiLower(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                                        static_cast<size_t>(ASN1_STRING_length(s)))));
       }
     }
@@ -63,7 +61,7 @@ ProblemOr<ossl::X509Req> CheckCsr(std::span<const uint8_t> der, const std::vecto
   auto names = CsrNames(csr->get());
   if (!names) return BadCsr(names.error().message);
   std::set<std::string> want;
-  for (const auto& n : order_names) want.insert(Lower(n));
+  for (const auto& n : order_names) want.insert(AsciiLower(n));
   std::set<std::string> got(names->begin(), names->end());
   if (got != want) {
     std::string detail = "the CSR names differ from the order's:";
@@ -81,9 +79,8 @@ std::string CertificateSerialHex(const X509* cert) {
   ossl::Bn bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   if (!bn) return "";
   char* hex = BN_bn2hex(bn.get());
-  std::string out(hex);
+  std::string out = AsciiLower(hex);
   OPENSSL_free(hex);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
   size_t nz = out.find_first_not_of('0');
   return nz == std::string::npos ? "0" : out.substr(nz);
 }

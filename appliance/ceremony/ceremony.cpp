@@ -43,9 +43,8 @@ std::string TimeText(const ASN1_TIME* t) {
 std::string SerialHex(const X509* cert) {
   ossl::Bn bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   char* hex = bn ? BN_bn2hex(bn.get()) : nullptr;
-  std::string out = hex != nullptr ? hex : "";
+  std::string out = AsciiLower(hex != nullptr ? hex : "");
   OPENSSL_free(hex);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 

@@ -9,6 +9,8 @@
 #include <initializer_list>
 #include <set>
 
+#include "common/encoding.h"
+
 namespace ca::ceremony {
 
 namespace {
@@ -420,9 +422,7 @@ Result<RootCrlSection> GetRootCrl(const json& root) {
       if (!e.is_object()) return Bad(at, "must be an object, got " + TypeName(e));
       CA_TRY_STATUS(CheckKeys(e, at, {"serial", "reason", "revocation_date"}));
       RevokedEntry entry;
-      std::string serial = CA_TRY(GetString(e, at, "serial"));
-      std::transform(serial.begin(), serial.end(), serial.begin(),
-                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      std::string serial = AsciiLower(CA_TRY(GetString(e, at, "serial")));
       if (serial.size() > 40 || !std::all_of(serial.begin(), serial.end(), [](unsigned char ch) {
             return std::isxdigit(ch);
           })) {

@@ -2,16 +2,11 @@
 
 #include <algorithm>
 
+#include "common/encoding.h"
+
 namespace ca::validation {
 
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string_view Trim(std::string_view s) {
   const char* ws = " \t";
@@ -34,7 +29,7 @@ struct IssueValue {
 std::optional<IssueValue> ParseIssueValue(std::string_view value) {
   IssueValue out;
   size_t semi = value.find(';');
-  out.issuer = Lower(Trim(value.substr(0, semi)));
+  out.issuer = AsciiLower(Trim(value.substr(0, semi)));
   if (!out.issuer.empty() && !NormalizeDnsName(out.issuer)) return std::nullopt;
   if (semi == std::string_view::npos) return out;
   std::string_view rest = value.substr(semi + 1);
@@ -43,7 +38,7 @@ std::optional<IssueValue> ParseIssueValue(std::string_view value) {
     std::string_view param = Trim(rest.substr(0, next));
     size_t eq = param.find('=');
     if (eq == std::string_view::npos || eq == 0) return std::nullopt;
-    std::string tag = Lower(Trim(param.substr(0, eq)));
+    std::string tag = AsciiLower(Trim(param.substr(0, eq)));
     std::string_view val = Trim(param.substr(eq + 1));
     if (val.empty() || val.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
     out.parameters.emplace_back(tag, std::string(val));
@@ -64,7 +59,7 @@ Outcome EvaluateCaaSet(const std::vector<CaaRecord>& records, bool wildcard,
   };
   std::vector<const CaaRecord*> issue, issuewild;
   for (const auto& record : records) {
-    std::string tag = Lower(record.tag);
+    std::string tag = AsciiLower(record.tag);
     if (record.critical() && !KnownTag(tag))
       return refuse("unknown critical property \"" + Excerpt(record.tag) + "\"");
     if (tag == "issue") issue.push_back(&record);
@@ -87,7 +82,7 @@ Outcome EvaluateCaaSet(const std::vector<CaaRecord>& records, bool wildcard,
       continue;
     }
     bool ours = std::any_of(identities.begin(), identities.end(),
-                            [&](const std::string& id) { return Lower(id) == parsed->issuer; });
+                            [&](const std::string& id) { return AsciiLower(id) == parsed->issuer; });
     if (!ours) {
       last_reason = tag_used + " names \"" + Excerpt(parsed->issuer) + "\", not this CA";
       continue;

@@ -6,6 +6,8 @@
 
 #include "gateway/validation/challenges.h"
 
+#include "common/encoding.h"
+
 namespace ca::validation {
 
 namespace {
@@ -29,13 +31,6 @@ struct HttpResponse {
   std::string body;
 };
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 std::string_view Trim(std::string_view s) {
   const char* ws = " \t\r\n";
   size_t b = s.find_first_not_of(ws);
@@ -57,7 +52,7 @@ std::variant<Url, Outcome> ResolveRedirect(const ValidatorConfig& config, const 
   if (location.empty()) return refuse("empty Location");
   Url next;
   std::string_view rest;
-  std::string lower = Lower(location.substr(0, std::min<size_t>(location.size(), 8)));
+  std::string lower = AsciiLower(location.substr(0, std::min<size_t>(location.size(), 8)));
   if (lower.starts_with("http://")) {
     next.https = false;
     rest = location.substr(7);
@@ -141,12 +136,12 @@ Result<HttpResponse> ParseHead(std::string_view head, std::string& transfer_enco
     size_t colon = line.find(':');
     if (colon == std::string_view::npos)
       return Fail(ErrorCode::kCorrupt, "malformed HTTP header line");
-    std::string key = Lower(Trim(line.substr(0, colon)));
+    std::string key = AsciiLower(Trim(line.substr(0, colon)));
     std::string_view value = Trim(line.substr(colon + 1));
     if (key == "location") {
       response.location = std::string(value);
     } else if (key == "transfer-encoding") {
-      transfer_encoding = Lower(value);
+      transfer_encoding = AsciiLower(value);
     } else if (key == "content-length") {
       size_t n = 0;
       auto [e, err] = std::from_chars(value.data(), value.data() + value.size(), n);

@@ -20,14 +20,6 @@ bool IsWildcard(std::string_view name) {
   return name.starts_with("*.");
 }
 
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 Status ValidateDnsName(std::string_view name) {
   std::string_view host = IsWildcard(name) ? name.substr(2) : name;
   if (host.empty()) return BadName(name, "empty");

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/encoding.h"  // AsciiLower: DNS names compare case-insensitively
 #include "common/result.h"
 #include "profiles/issuance/profile.h"
 
@@ -20,8 +21,5 @@ Status ValidateDnsName(std::string_view name);
 // duplicates, and the profile's wildcard rule (WILD: every name a wildcard; others: none).
 // kInvalidArgument names the offending entry.
 Status ValidateNames(const Profile& profile, std::span<const std::string> names);
-
-// ASCII lower-casing (DNS names compare case-insensitively).
-std::string AsciiLower(std::string_view s);
 
 }  // namespace ca::issuance
