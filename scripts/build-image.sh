@@ -10,7 +10,7 @@
 # (default http://deb.debian.org/debian, its -security and -updates suites).
 set -euo pipefail
 die() { echo "build-image: $*" >&2; exit 1; }
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,/^[^#]/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 deb="" out="" dir="" mirror=http://deb.debian.org/debian extra=""
 while (($#)); do
   case "$1" in

@@ -9,6 +9,7 @@ PKGS=(
   libgtest-dev libgmock-dev googletest
   pebble certbot lego dehydrated uacme python3-acme curl dnsutils
   wrk nginx-light
+  mmdebstrap systemd-container systemd procps
 )
 missing=()
 for p in "${PKGS[@]}"; do

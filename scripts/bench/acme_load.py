@@ -333,6 +333,7 @@ class AcmeClient:
                     "y": b64u(nums.y.to_bytes(32, "big"))}
         self.thumbprint = b64u(hashlib.sha256(jdump(self.jwk).encode()).digest())
         self.kid = None
+        self.step = "directory"
         self.retries = {}
         status, _, body = self.http.request("GET", directory)
         if status != 200:
@@ -362,6 +363,7 @@ class AcmeClient:
 
     def post(self, step, url, payload, use_jwk=False, expect_json=True):
         """Signed POST (payload None = POST-as-GET). Retries once on badNonce. Returns (status, headers, body)."""
+        self.step = step
         for attempt in range(3):
             body = self._sign(url, payload, use_jwk)
             status, headers, data = self.http.request(
@@ -488,6 +490,7 @@ def run_flow(client, chall, names, csr_der, spki, opts, counters):
             ch = next((c for c in az.get("challenges", []) if c.get("type") == "http-01"), None)
             if ch is None:
                 raise FlowError("authz", "client:no-http-01", az)
+            client.step = "challtestsrv"
             chall.call("/add-http01", {"token": ch["token"], "content": ch["token"] + "." + client.thumbprint})
             tokens.append(ch["token"])
             client.post("challenge", ch["url"], {})
@@ -601,9 +604,10 @@ def worker_process(proc_index, n_threads, ready_q, result_q):
             except FlowError as e:
                 rec.update(ok=False, step=e.step, kind=e.kind, detail=str(e))
             except (socket.timeout, TimeoutError) as e:
-                rec.update(ok=False, step="?", kind="client:timeout", detail=repr(e))
+                rec.update(ok=False, step=client.step, kind="client:timeout", detail=f"{client.step}: {e!r}")
             except (OSError, http.client.HTTPException, ssl.SSLError) as e:
-                rec.update(ok=False, step="?", kind="client:" + type(e).__name__, detail=repr(e)[:300])
+                rec.update(ok=False, step=client.step, kind="client:" + type(e).__name__,
+                           detail=f"{client.step}: {e!r}"[:300])
                 client.http.close()
             rec["end"] = time.monotonic()
             rec["polls"] = counters["polls"]

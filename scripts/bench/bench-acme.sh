@@ -8,8 +8,9 @@
 #     scripts/bench/acme_load.py at every concurrency of CONCURRENCY and every K of NAMES, with the
 #     engine, gateway and status server PIDs for server CPU;
 # (c) Pebble (scripts/bench/pebble.sh: EAB required, validation on, PEBBLE_VA_NOSLEEP=1,
-#     PEBBLE_WFE_NONCEREJECT=0) under the same generator with the same parameters; the appliance and
-#     Pebble points alternate (appliance, Pebble, next point, ...) so background load hits both alike;
+#     PEBBLE_WFE_NONCEREJECT=0) under the same generator with the same parameters, a fresh Pebble for
+#     every point (see pebble_restart); the appliance and Pebble points alternate (appliance, Pebble,
+#     next point, ...) so background load hits both alike;
 # (d) crl_ocsp/bench/bench-ocsp.sh: ca-status-server vs nginx;
 # then prints one table with the figures and the ratios against the targets (scripts/bench/README.md).
 #
@@ -22,7 +23,7 @@
 #                                      concurrency; ORDERS=<n> for all), K5_ORDERS_DIVISOR=2 (points
 #                                      with K>1 run N/divisor orders)
 #   HSM_SECONDS=3  OCSP_DURATION=10s  OCSP_CONNECTIONS=32  OCSP_ROUNDS=1
-#   APPLIANCE_PORT_BASE=15400  PEBBLE_PORT_BASE=15500  POINT_MAX_SECONDS=120
+#   APPLIANCE_PORT_BASE=15400  PEBBLE_PORT_BASE=15500  POINT_MAX_SECONDS=120  HTTP_TIMEOUT=15
 #   SKIP_HSM=0 SKIP_PEBBLE=0 SKIP_OCSP=0 KEEP_STATE=0
 # Every process it starts is stopped by PID at exit; traffic goes to 127.0.0.1 only.
 set -euo pipefail
@@ -42,6 +43,7 @@ OCSP_ROUNDS=${OCSP_ROUNDS:-1}
 APPLIANCE_PORT_BASE=${APPLIANCE_PORT_BASE:-15400}
 PEBBLE_PORT_BASE=${PEBBLE_PORT_BASE:-15500}
 POINT_MAX_SECONDS=${POINT_MAX_SECONDS:-120}
+HTTP_TIMEOUT=${HTTP_TIMEOUT:-15}
 SKIP_HSM=${SKIP_HSM:-0} SKIP_PEBBLE=${SKIP_PEBBLE:-0} SKIP_OCSP=${SKIP_OCSP:-0} KEEP_STATE=${KEEP_STATE:-0}
 
 die() { echo "bench-acme: $*" >&2; exit 1; }
@@ -89,7 +91,9 @@ trap 'exit 130' INT TERM
 start_ts=$(date +%s)
 say "output in $OUT_DIR"
 { echo "date: $(date -Is)"; echo "host: $(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')";
-  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"; echo "git: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo ?)"; } >"$OUT_DIR/machine.txt"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "git HEAD at run time: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo ?); binaries: ca-engine built $(date -r "$BUILD_DIR/engine/ca-engine" '+%F %T'), ca-gateway $(date -r "$BUILD_DIR/gateway/ca-gateway" '+%F %T')"
+} >"$OUT_DIR/machine.txt"
 
 # ------------------------------------------------------------------ key pool (before any timing)
 points=()
@@ -124,19 +128,27 @@ pebble-challtestsrv -management "127.0.0.1:$app_chall_mgmt" -http01 "127.0.0.1:$
   -dns01 "" -tlsalpn01 "" -defaultIPv6 "" >"$OUT_DIR/appliance-http01.log" 2>&1 &
 CHALL_PID=$!
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$app_chall_mgmt/" && break; sleep 0.1; done
-if [ "$SKIP_PEBBLE" != 1 ]; then
-  say "pebble up (port base $PEBBLE_PORT_BASE)"
+# Pebble 2.4.0 (Debian) deadlocks under concurrent load (README: a lock-order inversion between
+# MemoryStore.FindValidAuthorization, which scans every authorization under the store's read lock,
+# and writers that hold an object's lock while taking the store's write lock), and its scan grows with
+# every authorization it holds: a fresh Pebble for every point, and a point that stalls is rerun once
+# on another fresh Pebble (noted in OUT_DIR/pebble-retries.txt).
+pebble_restart() {
+  "$here/pebble.sh" down --state "$PEB_STATE" >/dev/null 2>&1 || true
+  [ -f "$PEB_STATE/pebble.log" ] && cat "$PEB_STATE/pebble.log" >>"$OUT_DIR/pebble-all.log"
   "$here/pebble.sh" up --state "$PEB_STATE" --port-base "$PEBBLE_PORT_BASE" >"$OUT_DIR/pebble-up.log" 2>&1 \
     || { cat "$OUT_DIR/pebble-up.log" >&2; die "pebble did not come up"; }
   peb_pid=$(set -a; . "$PEB_STATE/pebble.env"; echo "$PEBBLE_PID")
   peb_mgmt=$(set -a; . "$PEB_STATE/pebble.env"; echo "$DNS_MGMT")
-fi
+}
+: >"$OUT_DIR/pebble-retries.txt"
 
 run_point() {  # run_point NAME ENVFILE MGMT PIDS C K N OFFSET
   local name=$1 env=$2 mgmt=$3 pids=$4 c=$5 k=$6 n=$7 off=$8 rc=0
   say "$name c=$c k=$k n=$n"
   $PY "$here/acme_load.py" --env "$env" --challtestsrv "$mgmt" --server-pids "$pids" -c "$c" -k "$k" -n "$n" \
     --key-pool "$KEY_POOL" --key-offset "$off" --max-seconds "$POINT_MAX_SECONDS" --label "$name c=$c k=$k" \
+    --http-timeout "$HTTP_TIMEOUT" \
     --json "$OUT_DIR/$name-c$c-k$k.json" >>"$OUT_DIR/points.txt" 2>>"$OUT_DIR/acme_load.log" || rc=$?
   ((rc == 0 || rc == 3)) || die "acme_load failed ($rc) for $name c=$c k=$k: $(tail -3 "$OUT_DIR/acme_load.log")"
   tail -n +2 "$OUT_DIR/points.txt" | awk -v RS= 'END { print }' >&2
@@ -146,7 +158,14 @@ for p in "${points[@]}"; do
   IFS=: read -r c k n off <<<"$p"
   run_point appliance "$APP_ENV" "http://127.0.0.1:$app_chall_mgmt" "$app_pids" "$c" "$k" "$n" "$off"
   if [ "$SKIP_PEBBLE" != 1 ]; then
+    pebble_restart
     run_point pebble "$PEB_STATE/pebble.env" "$peb_mgmt" "$peb_pid" "$c" "$k" "$n" "$off"
+    if grep -q '"client:timeout"' "$OUT_DIR/pebble-c$c-k$k.json"; then
+      echo "pebble c=$c k=$k: stalled (client timeouts), rerun on a fresh Pebble" | tee -a "$OUT_DIR/pebble-retries.txt" >&2
+      mv "$OUT_DIR/pebble-c$c-k$k.json" "$OUT_DIR/pebble-c$c-k$k.stalled.json"
+      pebble_restart
+      run_point pebble "$PEB_STATE/pebble.env" "$peb_mgmt" "$peb_pid" "$c" "$k" "$n" "$off"
+    fi
   fi
 done
 # Errors the servers logged during the run (kept for the report).
@@ -154,7 +173,10 @@ grep -h '"level":"\(error\|warn\)"' "$APP_STATE"/logs/{gateway,engine,status}.lo
   >"$OUT_DIR/appliance-errors.log" || true
 kill "$CHALL_PID" 2>/dev/null || true; wait "$CHALL_PID" 2>/dev/null || true; CHALL_PID=""
 BUILD_DIR=$BUILD_DIR "$root/scripts/appliance-dev.sh" down --state "$APP_STATE" >/dev/null
-[ "$SKIP_PEBBLE" != 1 ] && "$here/pebble.sh" down --state "$PEB_STATE"
+if [ "$SKIP_PEBBLE" != 1 ]; then
+  "$here/pebble.sh" down --state "$PEB_STATE"
+  cat "$PEB_STATE/pebble.log" >>"$OUT_DIR/pebble-all.log"
+fi
 
 # ------------------------------------------------------------------ (d) OCSP
 if [ "$SKIP_OCSP" != 1 ]; then

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""perf_summary.py PERF_DATA PID=NAME [PID=NAME ...]: where each server's CPU time went.
+"""perf_summary.py PERF_DATA PID=NAME [PID=NAME ...] [--certs=N]: where each server's CPU time went.
 
 Reads `perf script` of a recording made with --call-graph dwarf (profile-appliance.sh, or
 acme_load.py --perf-record) and prints, per process: CPU seconds sampled, self time by shared object,
 the top self symbols, and the inclusive share of (a) named cost categories (a sample counts for a
 category when any frame of its stack matches; categories overlap) and (b) the project's own
-functions (ca::...), so that the HSM signature can be told apart from everything else."""
+functions (ca::...), so that the HSM signature can be told apart from everything else; and an
+exclusive attribution that adds up to 100 % (in ms per certificate with --certs=N, N the certificates
+issued while recording)."""
 import collections
 import re
 import subprocess
@@ -38,6 +40,37 @@ CATEGORIES = [
     ("page faults (kernel)", r"^exc_page_fault "),
     ("futex (kernel)", r"^__x64_sys_futex "),
     ("network syscalls (kernel)", r"^__x64_sys_(sendto|recvfrom|sendmsg|recvmsg|read|write|writev|epoll_wait|poll|connect|accept4?|socket|close) "),
+]
+
+
+# Exclusive attribution: each sample goes to the first rule (in this order) that matches a frame of
+# its stack, so the shares add up to 100 % of the process's sampled CPU.
+PARTITION = [
+    ("HSM signature (SoftHSM C_SignInit/C_Sign, via ca::hsm)", r"\(/\S*libsofthsm2\.so|^ca::hsm::HsmKeyImpl::RawSign "),
+    ("LMDB commits (write-out + fdatasync)", r"^mdb_txn_commit "),
+    ("X.509/CSR DER parsing (CertFromDer/CsrFromDer)", r"^ca::ossl::(CertFromDer|CsrFromDer) "),
+    ("SPKI re-encoding (PublicKeyToDer)", r"^ca::ossl::PublicKeyToDer "),
+    ("JWS key import from JWK (PublicKeyFromJwk)", r"^ca::gateway::PublicKeyFromJwk "),
+    ("JWS signature verification", r"^ca::gateway::VerifyJwsSignature "),
+    ("OCSP response re-check (InspectOcspResponse)", r"^ca::status::InspectOcspResponse "),
+    ("OCSP build (BuildOcspResponse, rest)", r"^ca::status::BuildOcspResponse "),
+    ("lint (LintTbs/LintCertificate, rest)", r"^ca::issuance::(LintTbs|LintCertificate) "),
+    ("TBS build (BuildTbs, rest)", r"^ca::issuance::BuildTbs "),
+    ("CSR checks (rest: weak-key tests, signature)", r"^ca::(issuance|gateway)::CheckCsr "),
+    ("validation: DNS (DnsClient::Query)", r"^ca::validation::DnsClient::Query "),
+    ("validation: http-01 (CheckHttp01)", r"^ca::validation::CheckHttp01 "),
+    ("engine channel (TLS over the Unix socket)", r"\(/\S*libssl\.so|^ca::engine_api::TlsConnection"),
+    ("HTTPS (GnuTLS in libmicrohttpd)", r"\(/\S*lib(gnutls|nettle|hogweed|gmp)\.so"),
+    ("JSON (nlohmann)", r"^nlohmann::"),
+    ("LMDB reads/puts (rest of liblmdb)", r"\(/\S*liblmdb\.so"),
+    ("logging (ca::log)", r"^ca::log::"),
+    ("policy (ca::policy)", r"^ca::policy::"),
+    ("malloc/free", r"^(__GI___libc_malloc|__GI___libc_free|_int_malloc|_int_free|malloc|free|cfree|malloc_consolidate|tcache_get|unlink_chunk) "),
+    ("kernel: network syscalls", r"^__x64_sys_(sendto|recvfrom|sendmsg|recvmsg|read|write|writev|epoll_wait|poll|connect|accept4?|socket|close) "),
+    ("kernel: futex", r"^__x64_sys_futex "),
+    ("nonces (NonceService)", r"^ca::gateway::NonceService::"),
+    ("other project code (ca::)", r"^ca::"),
+    ("libmicrohttpd itself (polling, parsing, buffers)", r"\(/\S*libmicrohttpd\.so"),
 ]
 
 
@@ -86,7 +119,11 @@ def short(sym, n=110):
 def main():
     perf_data = sys.argv[1]
     names = {}
+    units = 0
     for a in sys.argv[2:]:
+        if a.startswith("--certs="):
+            units = int(a.split("=", 1)[1])
+            continue
         pid, _, name = a.partition("=")
         names[int(pid)] = name or pid
     samples = parse(perf_data)
@@ -94,6 +131,8 @@ def main():
     for s in samples:
         by_pid[s[0]].append(s)
     pats = [(label, re.compile(rx)) for label, rx in CATEGORIES]
+    parts = [(label, re.compile(rx)) for label, rx in PARTITION]
+
     for pid in names or sorted(by_pid):
         ss = by_pid.get(pid, [])
         total = sum(s[2] for s in ss)
@@ -105,6 +144,7 @@ def main():
         dsos = collections.Counter()
         selfsym = collections.Counter()
         cats = collections.Counter()
+        part = collections.Counter()
         incl = collections.Counter()
         for _, comm, period, frames in ss:
             threads[comm] += period
@@ -115,6 +155,12 @@ def main():
             for label, rx in pats:
                 if any(rx.search(f) for f in joined):
                     cats[label] += period
+            for label, rx in parts:
+                if any(rx.search(f) for f in joined):
+                    part[label] += period
+                    break
+            else:
+                part["other (libc, libcrypto, kernel outside the rules above)"] += period
             seen = set()
             for f in frames:
                 sym = sym_of(f)
@@ -129,6 +175,10 @@ def main():
         print("  top self symbols:")
         for k, v in selfsym.most_common(15):
             print(f"    {pct(v):5.1f}%  {k}")
+        print("  exclusive attribution (first matching rule; adds up to 100 %):")
+        for k, v in part.most_common():
+            ms = f"  {v / 1e6 / units:6.2f} ms/cert" if units else ""
+            print(f"    {pct(v):5.1f}%{ms}  {k}")
         print("  inclusive, by category (overlapping):")
         for label, _ in CATEGORIES:
             if cats[label] and pct(cats[label]) >= 0.5:

@@ -56,6 +56,7 @@ $PY "$here/acme_load.py" --env "$STATE/appliance.env" --challtestsrv "http://127
   --perf-record "$OUT_DIR/perf.data" --perf-freq "$PROFILE_FREQ" | tee "$OUT_DIR/load.txt" || true
 BUILD_DIR=$BUILD_DIR "$root/scripts/appliance-dev.sh" down --state "$STATE" >/dev/null
 kill "$CHALL_PID" 2>/dev/null || true; wait "$CHALL_PID" 2>/dev/null || true; CHALL_PID=""
+issued=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["issued"])' "$OUT_DIR/load.json" 2>/dev/null || echo 0)
 $PY "$here/perf_summary.py" "$OUT_DIR/perf.data" "$ENGINE_PID=ca-engine" "$GATEWAY_PID=ca-gateway" \
-  "$STATUS_PID=ca-status-server" | tee "$OUT_DIR/summary.txt"
+  "$STATUS_PID=ca-status-server" "--certs=$issued" | tee "$OUT_DIR/summary.txt"
 echo "profile-appliance: reports in $OUT_DIR (summary.txt)"

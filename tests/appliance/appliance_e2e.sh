@@ -12,6 +12,7 @@
 #   "Backup and restore" acme-ca-backup while the services run, acme-ca-restore into a new prefix,
 #                    OCSP of the old certificate from the restored state, then a revocation
 #                    through the restored gateway and engine (keys, accounts, stores all restored)
+#   "Ceremony on an offline machine"  acme-ca-setup --import-ceremony into a third prefix
 # Every process it starts is stopped by PID; service accounts are removed only if it created them.
 set -uo pipefail
 src=$1 engine_bin=$2 gateway_bin=$3 status_bin=$4 ra_bin=$5 ceremony_bin=$6
@@ -31,7 +32,7 @@ check() {  # check DESCRIPTION COMMAND...
 
 T=$(mktemp -d /tmp/acme-ca-appliance-e2e.XXXXXX)
 chmod 0755 "$T"   # the service accounts must reach the prefix
-A=$T/a B=$T/b     # the appliance, then its restored copy
+A=$T/a B=$T/b C=$T/c  # the appliance, its restored copy, one set up from an "offline" ceremony
 accounts=(acme-ca-engine acme-ca-gateway acme-ca-status acme-ca-ra)
 groups=(acme-ca-policy acme-ca-engine-clients)
 created_accounts=() created_groups=()
@@ -52,6 +53,7 @@ stop_prefix() {  # stops the services of an appliance prefix by the PIDs it reco
 cleanup() {
   stop_prefix "$A"
   stop_prefix "$B"
+  stop_prefix "$C"
   if [ -n "$challtestsrv_pid" ]; then kill "$challtestsrv_pid" 2>/dev/null; wait "$challtestsrv_pid" 2>/dev/null; fi
   local u g
   for u in "${created_accounts[@]}"; do
@@ -192,7 +194,8 @@ check "gateway runs as acme-ca-gateway, no capability, no_new_privs" proc_ok gat
 
 # Idempotence: a second run changes no key and restarts nothing.
 engine_pid=$(cat "$A/run/acme-ca/engine.pid")
-sum_keys() { (cd "$S" && find engine/tokens engine/user.pin engine/channel gateway/tls gateway/channel policy/mac-wrap.key ceremony/all -type f -print0 | sort -z | xargs -0 sha256sum); }
+# Keys, PINs and ceremony outputs (token.object is SoftHSM's token metadata: it changes at login).
+sum_keys() { (cd "$S" && find engine/tokens engine/user.pin engine/channel gateway/tls gateway/channel policy/mac-wrap.key ceremony/all -type f ! -name token.object -print0 | sort -z | xargs -0 sha256sum); }
 before=$(sum_keys)
 if "$A/usr/sbin/acme-ca-setup" --prefix "$A" --no-systemd >"$T/setup-2.log" 2>&1 &&
    [ "$(sum_keys)" = "$before" ] && [ "$(cat "$A/run/acme-ca/engine.pid")" = "$engine_pid" ] &&
@@ -353,5 +356,39 @@ check "restored appliance: the CRL lists the revoked serial (reason Superseded)"
   bash -c '(( $1 )) && grep -A5 -i "Serial Number: 0*$2\$" <<<"$3" | grep -q Superseded' _ "$listed" "$sn" "$crl"
 
 "$A/usr/sbin/acme-ca-setup" stop --prefix "$B" --no-systemd >/dev/null 2>&1
+
+# ---------------------------------------------------------------- Ceremony on an offline machine
+# What an offline SoftHSM machine hands over: the ceremony outputs, the token and its user PIN.
+O=$T/offline
+mkdir -p "$O"
+cp -a "$S/ceremony/all" "$S/ceremony/init" "$S/engine/tokens" "$O/"
+cp "$S/engine/user.pin" "$O/user.pin"
+mkdir -p "$C/etc/acme-ca"
+chmod 0755 "$C"
+ln -s "$A/usr" "$C/usr"
+for _ in $(seq 20); do
+  pc=$((20000 + (RANDOM % 200) * 100))
+  busy=0
+  for off in 0 1; do (exec 3<>/dev/tcp/127.0.0.1/$((pc + off))) 2>/dev/null && busy=1; done
+  ((busy)) || break
+done
+sed -e "s|^GATEWAY_PORT=.*|GATEWAY_PORT=$pc|" -e "s|^STATUS_PORT=.*|STATUS_PORT=$((pc + 1))|" \
+    -e "s|^STATUS_BASE_URL=.*|STATUS_BASE_URL=http://127.0.0.1:$((pc + 1))|" \
+    "$E/setup.conf" >"$C/etc/acme-ca/setup.conf"
+if "$A/usr/sbin/acme-ca-setup" --prefix "$C" --no-systemd --import-ceremony "$O" >"$T/import.log" 2>&1 &&
+   grep -q 'imported the ceremony outputs' "$T/import.log" && ! grep -qE 'ceremony (init-token|all) ' "$T/import.log" &&
+   cmp -s "$ROOT" "$C/var/lib/acme-ca/ceremony/all/root.pem"; then
+  pass "acme-ca-setup --import-ceremony: no ceremony run, the offline root and keys in use, services up"
+else
+  fail "--import-ceremony: $(tail -3 "$T/import.log")"
+fi
+check "imported: PIN 0400 engine, token the engine's" \
+  bash -c '[ "$(stat -c "%a %U" "$1/engine/user.pin")" = "400 acme-ca-engine" ] &&
+           [ -z "$(find "$1/engine/tokens" ! -user acme-ca-engine -print)" ]' _ "$C/var/lib/acme-ca"
+check "imported: the gateway's certificate is signed by the offline intermediate" \
+  bash -c 'openssl s_client -connect "127.0.0.1:$1" -servername localhost -CAfile "$2" </dev/null 2>/dev/null |
+           grep -q "Verify return code: 0 (ok)"' _ "$pc" "$ROOT"
+"$A/usr/sbin/acme-ca-setup" stop --prefix "$C" --no-systemd >/dev/null 2>&1
+
 if ((fails == 0)); then echo "appliance_e2e: all checks passed"; else echo "appliance_e2e: $fails check(s) failed"; fi
 [ "$fails" -eq 0 ]

@@ -7,7 +7,11 @@
 # units enabled and scored by systemd-analyze, acme-ca-setup --no-systemd, the first external
 # account with acme-ca-ra, one certbot issuance from the host, OCSP; then the package's life:
 # reinstall (upgrade path: services restarted, keys kept), purge (keys, stores and accounts kept),
-# install again (setup finds everything), purge with ACME_CA_PURGE_STATE=1 (all gone).
+# install again (setup finds everything), purge with ACME_CA_PURGE_STATE=1 (all gone). Then, when
+# systemd-nspawn is installed, the tarball unpacked afresh and booted with systemd as PID 1:
+# acme-ca-setup in systemd mode, the hardened units running (accounts, capabilities, seccomp,
+# no_new_privs, read-only paths), an issuance, an RA revocation seen in OCSP, an upgrade with
+# dpkg -i restarting the services.
 # Exit 77 (ctest: skipped) only when the Debian mirror cannot be reached, saying so.
 set -uo pipefail
 src=$1 build=$2
@@ -29,7 +33,7 @@ check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; f
 T=$(mktemp -d /tmp/acme-ca-image-e2e.XXXXXX)
 chmod 0755 "$T"
 R=$T/root
-challtestsrv_pid="" mounted=()
+challtestsrv_pid="" nspawn_pid="" mounted=()
 in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
 stop_services() {
   local f pid
@@ -43,6 +47,11 @@ stop_services() {
 }
 cleanup() {
   stop_services
+  if [ -n "$nspawn_pid" ]; then  # SIGTERM: nspawn shuts the container's systemd down
+    kill -TERM "$nspawn_pid" 2>/dev/null
+    for _ in $(seq 60); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$nspawn_pid" 2>/dev/null
+  fi
   [ -z "$challtestsrv_pid" ] || { kill "$challtestsrv_pid" 2>/dev/null; wait "$challtestsrv_pid" 2>/dev/null; }
   local m
   for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null; done
@@ -144,7 +153,8 @@ ocsp() {
 check "OCSP good from the image's status server" test "$(ocsp)" = good
 
 # ---------------------------------------------------------------- the package's life
-sum_keys() { (cd "$R/var/lib/acme-ca" && find engine/tokens engine/user.pin policy/mac-wrap.key ceremony/all -type f -print0 | sort -z | xargs -0 sha256sum); }
+# Keys, PINs and ceremony outputs (token.object is SoftHSM's token metadata: it changes at login).
+sum_keys() { (cd "$R/var/lib/acme-ca" && find engine/tokens engine/user.pin policy/mac-wrap.key ceremony/all -type f ! -name token.object -print0 | sort -z | xargs -0 sha256sum); }
 keys=$(sum_keys)
 cp "$deb" "$R/tmp/acme-ca.deb"
 in_root acme-ca-setup stop --no-systemd >/dev/null 2>&1
@@ -176,6 +186,117 @@ if in_root env ACME_CA_PURGE_STATE=1 dpkg --purge acme-ca >"$T/purge-state.log" 
   pass "ACME_CA_PURGE_STATE=1 dpkg --purge: state, configuration and accounts deleted"
 else
   fail "purge with state: $(tail -3 "$T/purge-state.log")"
+fi
+
+# ---------------------------------------------------------------- booted with systemd (nspawn)
+if ! command -v systemd-nspawn >/dev/null; then
+  fail "systemd-nspawn not installed (apt-get install systemd-container): the units were not run"
+else
+  R2=$T/booted
+  mkdir "$R2"
+  tar -xzf "$T/image.tar.gz" --numeric-owner --xattrs --acls -C "$R2"
+  sed -i -e "s|^ACME_HOSTNAME=.*|ACME_HOSTNAME=localhost|" \
+         -e "s|^ACME_IP_ADDRESSES=.*|ACME_IP_ADDRESSES=127.0.0.1|" \
+         -e "s|^STATUS_BASE_URL=.*|STATUS_BASE_URL=http://127.0.0.1:$STATUS_PORT|" \
+         -e "s|^GATEWAY_LISTEN_ADDRESS=.*|GATEWAY_LISTEN_ADDRESS=127.0.0.1|" \
+         -e "s|^GATEWAY_PORT=.*|GATEWAY_PORT=$GW_PORT|" \
+         -e "s|^STATUS_LISTEN_ADDRESS=.*|STATUS_LISTEN_ADDRESS=127.0.0.1|" \
+         -e "s|^STATUS_PORT=.*|STATUS_PORT=$STATUS_PORT|" \
+         -e "s|^DNS_RESOLVER=.*|DNS_RESOLVER=127.0.0.1:$((pb + 53))|" \
+         -e "s|^HTTP01_PORT=.*|HTTP01_PORT=$HTTP01_PORT|" \
+         -e "s|^HTTPS_PORT=.*|HTTPS_PORT=$HTTP01_PORT|" \
+         -e "s|^TLSALPN01_PORT=.*|TLSALPN01_PORT=$((pb + 3))|" "$R2/etc/acme-ca/setup.conf"
+  # Host network (the appliance listens on 127.0.0.1 like above); no machined/D-Bus on the host.
+  systemd-nspawn -D "$R2" --boot --register=no --keep-unit --console=pipe -M acme-ca-e2e \
+    </dev/null >"$T/nspawn.log" 2>&1 &
+  nspawn_pid=$!
+  init_pid=""
+  for _ in $(seq 120); do
+    init_pid=$(ps -o pid= --ppid "$nspawn_pid" | tr -d ' ' | head -1)
+    [ -n "$init_pid" ] && nsenter -t "$init_pid" -a systemctl is-system-running 2>/dev/null | grep -qE 'running|degraded' && break
+    sleep 0.5
+  done
+  in_box() { nsenter -t "$init_pid" -a /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
+  if [ -n "$init_pid" ] && in_box acme-ca-setup >"$T/setup-booted.log" 2>&1; then
+    pass "booted image: acme-ca-setup in systemd mode, the three units active"
+  else
+    cat "$T/nspawn.log" "$T/setup-booted.log" 2>/dev/null | tail -20
+    [ -z "$init_pid" ] || in_box journalctl -u acme-ca-engine -u acme-ca-status -u acme-ca-gateway --no-pager | tail -20
+    fail "booted image: setup with systemd"
+  fi
+  # unit_proc UNIT USER CAPBND: the unit's main process as seen by the kernel.
+  unit_proc() {
+    local pid st
+    pid=$(in_box systemctl show -p MainPID --value "$1")
+    [ -n "$pid" ] && [ "$pid" != 0 ] || { echo "    $1 not running"; return 1; }
+    st=$(in_box cat "/proc/$pid/status")
+    grep -q "^Uid:[[:space:]]*$(in_box id -u "$2")[[:space:]]" <<<"$st" || { echo "    $1 not running as $2"; return 1; }
+    grep -q '^CapEff:[[:space:]]*0000000000000000$' <<<"$st" || { echo "    $1: effective capabilities"; return 1; }
+    grep -q "^CapBnd:[[:space:]]*$3\$" <<<"$st" || { echo "    $1: bounding set $(grep CapBnd <<<"$st")"; return 1; }
+    grep -q '^NoNewPrivs:[[:space:]]*1$' <<<"$st" || { echo "    $1: no_new_privs off"; return 1; }
+    grep -q '^Seccomp:[[:space:]]*2$' <<<"$st" || { echo "    $1: no seccomp filter"; return 1; }
+  }
+  # CAP_NET_BIND_SERVICE is bit 10 (0x400): the gateway's bounding and ambient sets hold it alone.
+  check "booted: engine as acme-ca-engine, empty bounding set, no_new_privs, seccomp" \
+    unit_proc acme-ca-engine.service acme-ca-engine 0000000000000000
+  check "booted: status server as acme-ca-status, empty bounding set, no_new_privs, seccomp" \
+    unit_proc acme-ca-status.service acme-ca-status 0000000000000000
+  gw_pid=$(in_box systemctl show -p MainPID --value acme-ca-gateway.service)
+  gw_st=$(in_box cat "/proc/$gw_pid/status" 2>/dev/null)
+  check "booted: gateway as acme-ca-gateway, bounding set = CAP_NET_BIND_SERVICE only, no_new_privs, seccomp" \
+    bash -c 'grep -q "^Uid:[[:space:]]*$2[[:space:]]" <<<"$1" && grep -q "^CapBnd:[[:space:]]*0000000000000400$" <<<"$1" &&
+             grep -q "^CapAmb:[[:space:]]*0000000000000400$" <<<"$1" && grep -q "^NoNewPrivs:[[:space:]]*1$" <<<"$1" &&
+             grep -q "^Seccomp:[[:space:]]*2$" <<<"$1"' _ "$gw_st" "$(in_box id -u acme-ca-gateway)"
+  # Inside the engine's own namespaces, as its account: its state is writable, /etc is not
+  # (ProtectSystem=strict + ReadWritePaths), /home is empty (ProtectHome), only lo (PrivateNetwork).
+  engine_ns() {
+    in_box nsenter -t "$(in_box systemctl show -p MainPID --value acme-ca-engine.service)" -m -n \
+      -S "$(in_box id -u acme-ca-engine)" -G "$(in_box id -g acme-ca-engine)" "$@"
+  }
+  engine_view() {
+    local links
+    engine_ns touch /var/lib/acme-ca/engine/.probe && engine_ns rm -f /var/lib/acme-ca/engine/.probe ||
+      { echo "    engine state not writable"; return 1; }
+    if engine_ns touch /etc/acme-ca/.probe 2>/dev/null; then echo "    /etc writable by the engine"; return 1; fi
+    links=$(engine_ns ip -o link | awk -F': ' '{print $2}' | tr '\n' ' ')
+    [ "$links" = "lo " ] || { echo "    engine sees links: $links"; return 1; }
+  }
+  check "booted: engine's view: its state writable, /etc read-only, no network but lo" engine_view
+  org=$(in_box acme-ca-ra --json org create --name "Booted Organisation" --country FR --locality Paris \
+          --registration-id 12345678900011 | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  in_box acme-ca-ra org validate "$org" >/dev/null
+  eab=$(in_box acme-ca-ra --json ext-account create --org "$org" --contact "Booted Operator" --profiles SSL \
+          --challenges http-01 --active)
+  read -r EAB_KID EAB_HMAC < <(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["kid"], j["mac_key"])' "$eab")
+  in_box acme-ca-ra domain add "$EAB_KID" booted.test --include-subdomains --dcv http-01 >/dev/null
+  in_box acme-ca-ra domain validate "$EAB_KID" booted.test >/dev/null
+  ROOT=$R2/var/lib/acme-ca/ceremony/all/root.pem INT=$R2/var/lib/acme-ca/ceremony/all/intermediate.pem
+  CB=(certbot --non-interactive --agree-tos --email ops@booted.test --server "https://localhost:$GW_PORT/directory"
+      --config-dir "$T/certbot2/conf" --work-dir "$T/certbot2/work" --logs-dir "$T/certbot2/logs")
+  if REQUESTS_CA_BUNDLE=$ROOT "${CB[@]}" certonly --standalone --http-01-address 127.0.0.1 \
+       --http-01-port "$HTTP01_PORT" --eab-kid "$EAB_KID" --eab-hmac-key="$EAB_HMAC" \
+       --key-type rsa --rsa-key-size 3072 -d www.booted.test --cert-name booted >"$T/certbot2.log" 2>&1; then
+    pass "booted: certbot issuance through the systemd-run gateway and engine"
+  else
+    fail "booted: certbot: $(grep -iE 'error|detail' "$T/certbot2.log" | tail -3)"
+  fi
+  CERT=$T/certbot2/conf/live/booted/cert.pem
+  check "booted: OCSP good" test "$(ocsp)" = good
+  acct=$(in_box acme-ca-ra acme-account list --account "$EAB_KID" | awk 'NR == 1 {print $1}')
+  in_box acme-ca-ra acme-account revoke "$acct" --reason keyCompromise >/dev/null 2>&1
+  st=""
+  for _ in $(seq 60); do st=$(ocsp); [ "$st" = revoked ] && break; sleep 0.5; done
+  check "booted: acme-ca-ra acme-account revoke -> OCSP revoked (engine reads the policy store)" test "$st" = revoked
+  cp "$deb" "$R2/root/acme-ca.deb"
+  gw_before=$(in_box systemctl show -p MainPID --value acme-ca-gateway.service)
+  if in_box dpkg -i /root/acme-ca.deb >"$T/upgrade-booted.log" 2>&1 &&
+     [ "$(in_box systemctl show -p MainPID --value acme-ca-gateway.service)" != "$gw_before" ] &&
+     in_box systemctl is-active --quiet acme-ca-engine.service acme-ca-status.service acme-ca-gateway.service; then
+    pass "booted: dpkg -i (upgrade) restarted the three services, all active"
+  else
+    fail "booted: upgrade: $(tail -3 "$T/upgrade-booted.log")"
+  fi
+  check "booted: backup under systemd" in_box acme-ca-backup --out /root/backup.tar.gz
 fi
 
 if ((fails == 0)); then echo "image_e2e: all checks passed"; else echo "image_e2e: $fails check(s) failed"; fi
