@@ -16,6 +16,7 @@
 # Every process it starts is stopped by PID; service accounts are removed only if it created them.
 set -uo pipefail
 src=$1 engine_bin=$2 gateway_bin=$3 status_bin=$4 ra_bin=$5 ceremony_bin=$6
+. "$src/tests/appliance/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "FAIL: needs root (creates service accounts)"; exit 1; }
 for t in certbot pebble-challtestsrv mdb_copy setpriv runuser openssl python3; do
   command -v "$t" >/dev/null || { echo "FAIL: $t not installed"; exit 1; }
@@ -215,14 +216,7 @@ fi
 # ---------------------------------------------------------------- First external account (guide)
 export ACME_CA_ETC_DIR=$E ACME_CA_RA_BIN=$A/usr/bin/ca-ra
 RA=$A/usr/sbin/acme-ca-ra
-org=$("$RA" --json org create --name "E2E Organisation" --country FR --locality Paris \
-        --registration-id 12345678900011 | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-"$RA" org validate "$org" >/dev/null
-eab=$("$RA" --json ext-account create --org "$org" --contact "E2E Operator" --profiles SSL \
-        --challenges http-01,dns-01 --active)
-read -r EAB_KID EAB_HMAC < <(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["kid"], j["mac_key"])' "$eab")
-"$RA" domain add "$EAB_KID" e2e.test --include-subdomains --dcv http-01,dns-01 >/dev/null
-"$RA" domain validate "$EAB_KID" e2e.test >/dev/null
+first_external_account "$RA" -- "E2E Organisation" "E2E Operator" e2e.test http-01,dns-01
 if [ -n "$EAB_KID" ] && "$RA" domain list "$EAB_KID" | grep -q 'e2e.test  valid'; then
   pass "acme-ca-ra: organisation, active external account $EAB_KID, domain e2e.test validated"
 else
@@ -236,9 +230,7 @@ ROOT=$S/ceremony/all/root.pem INT=$S/ceremony/all/intermediate.pem
 ACME_DIR=https://localhost:$GW_PORT/directory
 CB=(certbot --non-interactive --agree-tos --email ops@e2e.test --server "$ACME_DIR"
     --config-dir "$T/certbot/conf" --work-dir "$T/certbot/work" --logs-dir "$T/certbot/logs")
-if REQUESTS_CA_BUNDLE=$ROOT "${CB[@]}" certonly --standalone --http-01-address 127.0.0.1 \
-     --http-01-port "$HTTP01_PORT" --eab-kid "$EAB_KID" --eab-hmac-key="$EAB_HMAC" \
-     --key-type rsa --rsa-key-size 3072 -d www.e2e.test --cert-name e2e >"$T/certbot.log" 2>&1; then
+if certbot_issue "$T/certbot" "$ROOT" "$ACME_DIR" www.e2e.test e2e; then
   pass "certbot certonly (EAB, http-01) against the appliance"
 else
   fail "certbot certonly: $(grep -iE 'error|detail' "$T/certbot.log" | tail -3)"

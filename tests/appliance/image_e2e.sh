@@ -15,6 +15,7 @@
 # Exit 77 (ctest: skipped) only when the Debian mirror cannot be reached, saying so.
 set -uo pipefail
 src=$1 build=$2
+. "$src/tests/appliance/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "FAIL: needs root (chroot, mmdebstrap)"; exit 1; }
 for t in mmdebstrap certbot pebble-challtestsrv curl openssl python3 systemd-analyze; do
   command -v "$t" >/dev/null || { echo "FAIL: $t not installed"; exit 1; }
@@ -125,21 +126,10 @@ fi
 check "PIN 0400 acme-ca-engine in the image" \
   bash -c '[ "$(chroot "$1" stat -c "%a %U" /var/lib/acme-ca/engine/user.pin)" = "400 acme-ca-engine" ]' _ "$R"
 
-org=$(in_root acme-ca-ra --json org create --name "Image Organisation" --country FR --locality Paris \
-        --registration-id 12345678900011 | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-in_root acme-ca-ra org validate "$org" >/dev/null
-eab=$(in_root acme-ca-ra --json ext-account create --org "$org" --contact "Image Operator" --profiles SSL \
-        --challenges http-01 --active)
-read -r EAB_KID EAB_HMAC < <(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["kid"], j["mac_key"])' "$eab")
-in_root acme-ca-ra domain add "$EAB_KID" image.test --include-subdomains --dcv http-01 >/dev/null
-in_root acme-ca-ra domain validate "$EAB_KID" image.test >/dev/null
+first_external_account in_root acme-ca-ra -- "Image Organisation" "Image Operator" image.test http-01
 
 ROOT=$R/var/lib/acme-ca/ceremony/all/root.pem INT=$R/var/lib/acme-ca/ceremony/all/intermediate.pem
-CB=(certbot --non-interactive --agree-tos --email ops@image.test --server "https://localhost:$GW_PORT/directory"
-    --config-dir "$T/certbot/conf" --work-dir "$T/certbot/work" --logs-dir "$T/certbot/logs")
-if REQUESTS_CA_BUNDLE=$ROOT "${CB[@]}" certonly --standalone --http-01-address 127.0.0.1 \
-     --http-01-port "$HTTP01_PORT" --eab-kid "$EAB_KID" --eab-hmac-key="$EAB_HMAC" \
-     --key-type rsa --rsa-key-size 3072 -d www.image.test --cert-name img >"$T/certbot.log" 2>&1; then
+if certbot_issue "$T/certbot" "$ROOT" "https://localhost:$GW_PORT/directory" www.image.test img; then
   pass "certbot issuance against the appliance running in the image"
 else
   fail "certbot: $(grep -iE 'error|detail' "$T/certbot.log" | tail -3)"
@@ -262,20 +252,9 @@ else
     [ "$links" = "lo " ] || { echo "    engine sees links: $links"; return 1; }
   }
   check "booted: engine's view: its state writable, /etc read-only, no network but lo" engine_view
-  org=$(in_box acme-ca-ra --json org create --name "Booted Organisation" --country FR --locality Paris \
-          --registration-id 12345678900011 | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-  in_box acme-ca-ra org validate "$org" >/dev/null
-  eab=$(in_box acme-ca-ra --json ext-account create --org "$org" --contact "Booted Operator" --profiles SSL \
-          --challenges http-01 --active)
-  read -r EAB_KID EAB_HMAC < <(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["kid"], j["mac_key"])' "$eab")
-  in_box acme-ca-ra domain add "$EAB_KID" booted.test --include-subdomains --dcv http-01 >/dev/null
-  in_box acme-ca-ra domain validate "$EAB_KID" booted.test >/dev/null
+  first_external_account in_box acme-ca-ra -- "Booted Organisation" "Booted Operator" booted.test http-01
   ROOT=$R2/var/lib/acme-ca/ceremony/all/root.pem INT=$R2/var/lib/acme-ca/ceremony/all/intermediate.pem
-  CB=(certbot --non-interactive --agree-tos --email ops@booted.test --server "https://localhost:$GW_PORT/directory"
-      --config-dir "$T/certbot2/conf" --work-dir "$T/certbot2/work" --logs-dir "$T/certbot2/logs")
-  if REQUESTS_CA_BUNDLE=$ROOT "${CB[@]}" certonly --standalone --http-01-address 127.0.0.1 \
-       --http-01-port "$HTTP01_PORT" --eab-kid "$EAB_KID" --eab-hmac-key="$EAB_HMAC" \
-       --key-type rsa --rsa-key-size 3072 -d www.booted.test --cert-name booted >"$T/certbot2.log" 2>&1; then
+  if certbot_issue "$T/certbot2" "$ROOT" "https://localhost:$GW_PORT/directory" www.booted.test booted; then
     pass "booted: certbot issuance through the systemd-run gateway and engine"
   else
     fail "booted: certbot: $(grep -iE 'error|detail' "$T/certbot2.log" | tail -3)"
