@@ -1,0 +1,307 @@
+#include "common/audit_log.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "common/encoding.h"
+#include "common/log.h"
+
+namespace ca::audit {
+namespace {
+
+using nlohmann::json;
+
+std::string Errno(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
+
+bool IsHex64(const json& v) {
+  if (!v.is_string()) return false;
+  const auto& s = v.get_ref<const std::string&>();
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// Parses one line and checks it on its own: a canonical JSON object with the reserved fields,
+// whose hash matches its content. Empty result: sound.
+std::string CheckEntry(std::string_view line, json& entry) {
+  entry = json::parse(line, nullptr, false);
+  if (entry.is_discarded() || !entry.is_object()) return "not a JSON object";
+  auto seq = entry.find("seq");
+  if (seq == entry.end() || !seq->is_number_unsigned()) return "missing or bad seq";
+  auto event = entry.find("event");
+  if (event == entry.end() || !event->is_string()) return "missing or bad event";
+  if (!IsHex64(entry.value("prev", json()))) return "missing or bad prev";
+  if (!IsHex64(entry.value("hash", json()))) return "missing or bad hash";
+  if (Canonical(entry) != line) return "not in canonical form (the line was edited)";
+  if (EntryHash(entry) != entry["hash"].get<std::string>())
+    return "hash does not match the entry (the entry was modified)";
+  return "";
+}
+
+// flock(LOCK_EX) for a scope.
+class FileLock {
+ public:
+  explicit FileLock(int fd) : fd_(fd) {}
+  Status Lock() {
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) return Fail(ErrorCode::kIo, Errno("flock"));
+    }
+    locked_ = true;
+    return Ok();
+  }
+  ~FileLock() {
+    if (locked_) ::flock(fd_, LOCK_UN);
+  }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_;
+  bool locked_ = false;
+};
+
+}  // namespace
+
+std::string Canonical(const json& value) {
+  return value.dump(-1, ' ', true, json::error_handler_t::replace);
+}
+
+std::string EntryHash(const json& entry) {
+  json body = entry;
+  if (body.is_object()) body.erase("hash");
+  std::string prev = entry.is_object() && entry.contains("prev") && entry["prev"].is_string()
+                         ? entry["prev"].get<std::string>()
+                         : std::string();
+  return HexEncode(Sha256(prev + "\n" + Canonical(body)));
+}
+
+Result<std::pair<std::string, bool>> ReadLastLine(int fd, int64_t size) {
+  if (size == 0) return std::pair<std::string, bool>{"", true};
+  std::string tail;  // bytes read so far, from some offset to the end
+  int64_t offset = size;
+  const int64_t kChunk = 4096;
+  for (;;) {
+    int64_t start = offset > kChunk ? offset - kChunk : 0;
+    std::string chunk(static_cast<size_t>(offset - start), '\0');
+    ssize_t n = ::pread(fd, chunk.data(), chunk.size(), start);
+    if (n != static_cast<ssize_t>(chunk.size()))
+      return Fail(ErrorCode::kIo, Errno("reading the audit file's tail"));
+    tail.insert(0, chunk);
+    offset = start;
+    bool complete = tail.back() == '\n';
+    size_t body_end = complete ? tail.size() - 1 : tail.size();
+    size_t nl = body_end == 0 ? std::string::npos : tail.rfind('\n', body_end - 1);
+    if (nl != std::string::npos) return std::pair{tail.substr(nl + 1, body_end - nl - 1), complete};
+    if (offset == 0) return std::pair{tail.substr(0, body_end), complete};
+    if (tail.size() > (16u << 20)) return Fail(ErrorCode::kCorrupt, "last line longer than 16 MiB");
+  }
+}
+
+Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, std::string writer) {
+  int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return Fail(ErrorCode::kIo, Errno("audit file " + path));
+  std::unique_ptr<AuditLog> log(new AuditLog(fd, path, std::move(writer)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Fail(ErrorCode::kIo, Errno("audit file " + path));
+  if (!S_ISREG(st.st_mode))
+    return Fail(ErrorCode::kInvalidArgument, "audit file " + path + " is not a regular file");
+  std::lock_guard guard(log->mu_);
+  FileLock lock(fd);
+  CA_TRY_STATUS(lock.Lock());
+  auto tail = log->CurrentTail();
+  if (!tail) {
+    return Fail(tail.error().code, "audit file " + path + ": " + tail.error().message +
+                                       " (refusing to extend it; run: ca-audit verify-audit " +
+                                       path + ")");
+  }
+  return log;
+}
+
+AuditLog::~AuditLog() {
+  if (fd_ >= 0) {
+    (void)Sync();
+    ::close(fd_);
+  }
+}
+
+Result<std::pair<AuditLog::Tail, int64_t>> AuditLog::CurrentTail() {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return Fail(ErrorCode::kIo, Errno("fstat"));
+  int64_t size = st.st_size;
+  if (size == tail_end_) return std::pair{tail_, size};
+  auto [line, complete] = CA_TRY(ReadLastLine(fd_, size));
+  if (!complete)
+    return Fail(ErrorCode::kCorrupt, "the last line is incomplete (torn write or truncation)");
+  Tail tail;
+  if (size > 0) {
+    json entry;
+    if (std::string problem = CheckEntry(line, entry); !problem.empty()) {
+      return Fail(ErrorCode::kCorrupt, "the last entry is corrupt: " + problem);
+    }
+    tail.seq = entry["seq"].get<uint64_t>();
+    tail.hash = entry["hash"].get<std::string>();
+    tail.entry = std::move(entry);
+  }
+  tail_ = tail;
+  tail_end_ = size;
+  return std::pair{std::move(tail), size};
+}
+
+Result<std::string> AuditLog::MakeLine(const Tail& tail, const AuditEvent& e, Tail& next) const {
+  json entry = e.fields.is_null() ? json::object() : e.fields;
+  if (!entry.is_object())
+    return Fail(ErrorCode::kInvalidArgument, "audit fields must be a JSON object");
+  for (auto key : kReservedKeys) {
+    if (entry.contains(key))
+      return Fail(ErrorCode::kInvalidArgument,
+                  "audit field '" + std::string(key) + "' is reserved");
+  }
+  entry["event"] = e.event;
+  entry["seq"] = tail.seq + 1;
+  entry["ts"] = log::NowRfc3339();
+  entry["writer"] = writer_;
+  entry["pid"] = static_cast<int64_t>(::getpid());
+  entry["prev"] = tail.hash;
+  std::string hash = EntryHash(entry);
+  entry["hash"] = hash;
+  std::string line = Canonical(entry) + "\n";
+  next.seq = tail.seq + 1;
+  next.hash = std::move(hash);
+  next.entry = std::move(entry);
+  return line;
+}
+
+Status AuditLog::WriteLocked(const std::string& lines, int64_t size_before) {
+  size_t done = 0;
+  while (done < lines.size()) {
+    ssize_t n = ::write(fd_, lines.data() + done, lines.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      tail_end_ = -1;
+      if (done > 0) broken_ = true;  // a partial line is in the file: the next open refuses it
+      return Fail(ErrorCode::kIo, Errno("writing audit file " + path_));
+    }
+    done += static_cast<size_t>(n);
+  }
+  tail_end_ = size_before + static_cast<int64_t>(lines.size());
+  dirty_ = true;
+  return Ok();
+}
+
+Result<uint64_t> AuditLog::Append(std::string_view event, const json& fields) {
+  std::lock_guard guard(mu_);
+  if (broken_)
+    return Fail(ErrorCode::kFailedPrecondition, "audit file " + path_ + " has a partial last line");
+  FileLock lock(fd_);
+  CA_TRY_STATUS(lock.Lock());
+  auto [tail, size] = CA_TRY(CurrentTail());
+  Tail next;
+  std::string line = CA_TRY(MakeLine(tail, AuditEvent{std::string(event), fields}, next));
+  CA_TRY_STATUS(WriteLocked(line, size));
+  tail_ = std::move(next);
+  return tail_.seq;
+}
+
+Result<size_t> AuditLog::AppendBatch(const BatchFn& make) {
+  std::lock_guard guard(mu_);
+  if (broken_)
+    return Fail(ErrorCode::kFailedPrecondition, "audit file " + path_ + " has a partial last line");
+  FileLock lock(fd_);
+  CA_TRY_STATUS(lock.Lock());
+  auto [tail, size] = CA_TRY(CurrentTail());
+  std::vector<AuditEvent> events = CA_TRY(make(tail.entry));
+  if (events.empty()) return size_t{0};
+  std::string lines;
+  Tail cur = tail;
+  for (const auto& e : events) {
+    Tail next;
+    lines += CA_TRY(MakeLine(cur, e, next));
+    cur = std::move(next);
+  }
+  CA_TRY_STATUS(WriteLocked(lines, size));
+  tail_ = std::move(cur);
+  return events.size();
+}
+
+Status AuditLog::Sync() {
+  std::lock_guard guard(mu_);
+  if (!dirty_) return Ok();
+  if (::fdatasync(fd_) != 0) return Fail(ErrorCode::kIo, Errno("fdatasync " + path_));
+  dirty_ = false;
+  return Ok();
+}
+
+namespace {
+
+VerifyReport VerifyStream(std::istream& in) {
+  VerifyReport r;
+  std::string expected_prev{kGenesisHash};
+  uint64_t expected_seq = 1;
+  uint64_t line_no = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (in.eof()) {
+      r.problems.push_back(
+          {line_no, "incomplete last line (no newline): torn write or truncated file"});
+      break;
+    }
+    ++r.entries;
+    json entry;
+    if (std::string problem = CheckEntry(line, entry); !problem.empty()) {
+      r.problems.push_back({line_no, problem});
+      // Chain on from what the line claims, when it says anything, so that one edit is one report.
+      if (entry.is_object() && IsHex64(entry.value("hash", json())))
+        expected_prev = entry["hash"].get<std::string>();
+      if (entry.is_object() && entry.value("seq", json()).is_number_unsigned()) {
+        expected_seq = entry["seq"].get<uint64_t>() + 1;
+      } else {
+        ++expected_seq;
+      }
+      continue;
+    }
+    uint64_t seq = entry["seq"].get<uint64_t>();
+    const auto& prev = entry["prev"].get_ref<const std::string&>();
+    if (prev != expected_prev) {
+      r.problems.push_back(
+          {line_no, line_no == 1
+                        ? "prev is not the genesis hash (the start of the file is missing)"
+                        : "prev does not match the hash of line " + std::to_string(line_no - 1) +
+                              " (a line was deleted, inserted or reordered)"});
+    }
+    if (seq != expected_seq) {
+      r.problems.push_back(
+          {line_no, "seq " + std::to_string(seq) + ", expected " + std::to_string(expected_seq)});
+    }
+    if (r.first_seq == 0) r.first_seq = seq;
+    r.last_seq = seq;
+    expected_seq = seq + 1;
+    expected_prev = entry["hash"].get<std::string>();
+    r.last_hash = expected_prev;
+  }
+  return r;
+}
+
+}  // namespace
+
+VerifyReport VerifyText(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  return VerifyStream(in);
+}
+
+Result<VerifyReport> VerifyFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Fail(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
+                Errno("cannot read " + path));
+  return VerifyStream(in);
+}
+
+}  // namespace ca::audit
