@@ -169,6 +169,17 @@ Status CheckResponseSigner(OCSP_BASICRESP* basic, const X509* issuer) {
 
 Result<OcspResponseInfo> InspectOcspResponse(std::span<const uint8_t> der, const X509* issuer) {
   if (issuer == nullptr) return Fail(ErrorCode::kInvalidArgument, "issuer certificate required");
+  OcspResponseInspector inspector = CA_TRY(OcspResponseInspector::For(issuer));
+  return inspector.Inspect(der);
+}
+
+Result<OcspResponseInspector> OcspResponseInspector::For(const X509* issuer) {
+  if (issuer == nullptr) return Fail(ErrorCode::kInvalidArgument, "issuer certificate required");
+  return OcspResponseInspector(issuer, CA_TRY(ComputeIssuerHashes(issuer, CertIdHash::kSha1)),
+                               CA_TRY(ComputeIssuerHashes(issuer, CertIdHash::kSha256)));
+}
+
+Result<OcspResponseInfo> OcspResponseInspector::Inspect(std::span<const uint8_t> der) {
   const unsigned char* p = der.data();
   ossl::OcspResponse resp(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
   if (!resp || p != der.data() + der.size()) {
@@ -180,7 +191,7 @@ Result<OcspResponseInfo> InspectOcspResponse(std::span<const uint8_t> der, const
   }
   ossl::OcspBasicResp basic(OCSP_response_get1_basic(resp.get()));
   if (!basic) return ossl::CryptoFail("OCSP response is not a basic response");
-  CA_TRY_STATUS(CheckResponseSigner(basic.get(), issuer));
+  CA_TRY_STATUS(CheckSigner(basic.get()));
 
   int count = OCSP_resp_count(basic.get());
   if (count <= 0) return Fail(ErrorCode::kInvalidArgument, "OCSP response has no SingleResponse");
@@ -195,7 +206,7 @@ Result<OcspResponseInfo> InspectOcspResponse(std::span<const uint8_t> der, const
       return ossl::CryptoFail("read CertID");
     }
     CertIdHash hash = CA_TRY(HashOfCertId(alg));
-    IssuerHashes expected = CA_TRY(ComputeIssuerHashes(issuer, hash));
+    const IssuerHashes& expected = hash == CertIdHash::kSha1 ? sha1_ : sha256_;
     if (!SameOctets(name_hash, expected.name_hash) || !SameOctets(key_hash, expected.key_hash)) {
       return Fail(ErrorCode::kInvalidArgument, "OCSP response CertID names another issuer");
     }
@@ -232,6 +243,29 @@ Result<OcspResponseInfo> InspectOcspResponse(std::span<const uint8_t> der, const
     info.cert_id_hashes.push_back(hash);
   }
   return info;
+}
+
+// A responder certificate already verified against this issuer (same DER) needs only the
+// response's signature checked under its key; a new one gets OpenSSL's full check first.
+Status OcspResponseInspector::CheckSigner(OCSP_BASICRESP* basic) {
+  X509* signer = nullptr;
+  if (OCSP_resp_get0_signer(basic, &signer, nullptr) != 1 || signer == nullptr) {
+    ossl::DrainErrors();
+    return CheckResponseSigner(basic, issuer_);  // signer not included: the full check says why
+  }
+  Bytes signer_der = CA_TRY(ossl::CertToDer(signer));
+  if (std::find(verified_responders_.begin(), verified_responders_.end(), signer_der) ==
+      verified_responders_.end()) {
+    CA_TRY_STATUS(CheckResponseSigner(basic, issuer_));
+    if (verified_responders_.size() >= 4) verified_responders_.erase(verified_responders_.begin());
+    verified_responders_.push_back(std::move(signer_der));
+    return Ok();
+  }
+  if (OCSP_basic_verify(basic, nullptr, nullptr, OCSP_NOVERIFY) != 1) {
+    return Fail(ErrorCode::kCrypto,
+                "OCSP response does not verify under the issuer: " + ossl::DrainErrors());
+  }
+  return Ok();
 }
 
 }  // namespace ca::status

@@ -71,6 +71,24 @@ struct OcspResponseInfo {
 };
 Result<OcspResponseInfo> InspectOcspResponse(std::span<const uint8_t> der, const X509* issuer);
 
+// The same checks for a stream of responses of one issuer (the status store's writer): the
+// issuer's CertID hashes are computed once, and a delegated responder certificate (by its DER) is
+// verified against the issuer once; later responses it signed get their signature checked only.
+// Not thread-safe: one per writer.
+class OcspResponseInspector {
+ public:
+  static Result<OcspResponseInspector> For(const X509* issuer);  // `issuer` must outlive it
+  Result<OcspResponseInfo> Inspect(std::span<const uint8_t> der);
+
+ private:
+  OcspResponseInspector(const X509* issuer, IssuerHashes sha1, IssuerHashes sha256)
+      : issuer_(issuer), sha1_(std::move(sha1)), sha256_(std::move(sha256)) {}
+  Status CheckSigner(OCSP_BASICRESP* basic);
+  const X509* issuer_;
+  IssuerHashes sha1_, sha256_;
+  std::vector<Bytes> verified_responders_;  // DER; one or two (across a responder renewal)
+};
+
 // RFC 6960 §4.2.1 unsuccessful response statuses: unsigned, no responseBytes.
 enum class OcspError : int {
   kMalformedRequest = OCSP_RESPONSE_STATUS_MALFORMEDREQUEST,

@@ -243,12 +243,23 @@ Result<ossl::X509Ptr> StatusStore::Issuer(std::string_view name) const {
   return IssuerIn(txn, dbs_, name);
 }
 
+Result<StatusStore::IssuerEntry*> StatusStore::CachedIssuer(const lmdb::Txn& write_txn,
+                                                            std::string_view name) {
+  if (auto it = issuer_cache_->find(name); it != issuer_cache_->end()) return it->second.get();
+  auto entry = std::make_unique<IssuerEntry>();
+  entry->cert = CA_TRY(IssuerIn(write_txn, dbs_, name));
+  entry->inspector = CA_TRY(OcspResponseInspector::For(entry->cert.get()));
+  IssuerEntry* out = entry.get();
+  issuer_cache_->emplace(std::string(name), std::move(entry));
+  return out;
+}
+
 Status StatusStore::PutOcspResponses(std::string_view issuer,
                                      std::span<const OcspPublication> batch) {
   lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
-  ossl::X509Ptr cert = CA_TRY(IssuerIn(txn, dbs_, issuer));
+  IssuerEntry* entry = CA_TRY(CachedIssuer(txn, issuer));
   for (size_t i = 0; i < batch.size(); ++i) {
-    auto info = InspectOcspResponse(batch[i].der, cert.get());
+    auto info = entry->inspector->Inspect(batch[i].der);
     if (!info) {
       return Fail(info.error().code,
                   "response " + std::to_string(i) + " of the batch: " + info.error().message);
@@ -301,6 +312,16 @@ Result<uint64_t> StatusStore::LastReservedCrlNumber(std::string_view issuer) con
 
 Result<CrlInfo> StatusStore::PublishCrl(std::string_view issuer, std::span<const uint8_t> der,
                                         const NotAfterBySerial& not_after) {
+  return Publish(issuer, der, not_after, CrlNumbering::kReserved);
+}
+
+Result<CrlInfo> StatusStore::ImportCrl(std::string_view issuer, std::span<const uint8_t> der,
+                                       const NotAfterBySerial& not_after) {
+  return Publish(issuer, der, not_after, CrlNumbering::kByItsSigner);
+}
+
+Result<CrlInfo> StatusStore::Publish(std::string_view issuer, std::span<const uint8_t> der,
+                                     const NotAfterBySerial& not_after, CrlNumbering numbering) {
   lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
   ossl::X509Ptr cert = CA_TRY(IssuerIn(txn, dbs_, issuer));
   auto current = CA_TRY(FindCrl(txn.get(), dbs_, issuer));
@@ -308,9 +329,14 @@ Result<CrlInfo> StatusStore::PublishCrl(std::string_view issuer, std::span<const
   if (current) current_der = AsBytes(current->der);
   CrlInfo info = CA_TRY(CheckCrlPublish(der, current_der, cert.get(), not_after));
   auto reserved = CA_TRY(txn.Get(dbs_.crl_numbers, issuer));
-  if (!reserved || info.number > CA_TRY(ParseNumber(*reserved))) {
+  uint64_t last_reserved = reserved ? CA_TRY(ParseNumber(*reserved)) : 0;
+  if (numbering == CrlNumbering::kReserved && info.number > last_reserved) {
     return Fail(ErrorCode::kFailedPrecondition,
                 "CRL number " + std::to_string(info.number) + " was never reserved");
+  }
+  if (numbering == CrlNumbering::kByItsSigner && info.number > last_reserved) {
+    // A later ReserveCrlNumber for this issuer must never hand out this number again.
+    CA_TRY_STATUS(txn.Put(dbs_.crl_numbers, issuer, std::to_string(info.number)));
   }
   CrlHeader h{info.number, Secs(info.this_update), Secs(info.next_update), info.entries, {}};
   Bytes digest = Sha256(der);

@@ -16,6 +16,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -106,6 +108,10 @@ class StatusStore {
   // notAfter for entries of the current CRL that the new one drops.
   Result<CrlInfo> PublishCrl(std::string_view issuer, std::span<const uint8_t> der,
                              const NotAfterBySerial& not_after);
+  // Publishes a CRL signed elsewhere (the offline root's CRL from the key ceremony) after the
+  // same guard; its number needs no reservation and raises the reserved number if greater.
+  Result<CrlInfo> ImportCrl(std::string_view issuer, std::span<const uint8_t> der,
+                            const NotAfterBySerial& not_after);
 
   // Read helpers for the engine (copies).
   Result<std::optional<Bytes>> CurrentCrl(std::string_view issuer) const;
@@ -116,9 +122,24 @@ class StatusStore {
   const StoreDbs& dbs() const { return dbs_; }
 
  private:
-  StatusStore(lmdb::Env env, StoreDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
+  // Issuers parsed once, with their response inspectors. A registered name never changes
+  // certificate (RegisterIssuer), so entries never go stale. Used only inside write transactions,
+  // which LMDB serialises: no lock of its own.
+  struct IssuerEntry {
+    ossl::X509Ptr cert;
+    std::optional<OcspResponseInspector> inspector;
+  };
+  using IssuerCache = std::map<std::string, std::unique_ptr<IssuerEntry>, std::less<>>;
+  Result<IssuerEntry*> CachedIssuer(const lmdb::Txn& write_txn, std::string_view name);
+
+  enum class CrlNumbering { kReserved, kByItsSigner };
+  Result<CrlInfo> Publish(std::string_view issuer, std::span<const uint8_t> der,
+                          const NotAfterBySerial& not_after, CrlNumbering numbering);
+  StatusStore(lmdb::Env env, StoreDbs dbs)
+      : env_(std::move(env)), dbs_(dbs), issuer_cache_(std::make_unique<IssuerCache>()) {}
   lmdb::Env env_;
   StoreDbs dbs_;
+  std::unique_ptr<IssuerCache> issuer_cache_;
 };
 
 class StatusReader {

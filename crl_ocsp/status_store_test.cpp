@@ -55,6 +55,38 @@ TEST_F(StatusStoreTest, CrlNumbersSurviveReopenAndNeverRepeat) {
   EXPECT_FALSE(store->ReserveCrlNumber("nope"));
 }
 
+TEST_F(StatusStoreTest, ImportedCrlIsGuardedAndRaisesTheReservedNumber) {
+  auto store = StatusStore::Open({dir.path()});
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->RegisterIssuer("root", pki.ca.get()));
+  // Numbered by its signer (the ceremony's counter): no reservation needed.
+  CrlEntry entry{*Serial::FromHex("7a01"), now - 1h, RevocationReason::kKeyCompromise, {}};
+  auto info = store->ImportCrl("root", Crl(7, {entry}), {});
+  ASSERT_TRUE(info) << info.error().ToString();
+  EXPECT_EQ(info->number, 7u);
+  EXPECT_EQ(info->entries, 1u);
+  EXPECT_EQ(*store->LastReservedCrlNumber("root"), 7u);
+  // The same guard as PublishCrl: an older number, a dropped entry, another issuer's CRL.
+  EXPECT_EQ(store->ImportCrl("root", Crl(7, {entry}), {}).error().code,
+            ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(store->ImportCrl("root", Crl(8), {}).error().code, ErrorCode::kFailedPrecondition);
+  auto other = testing::MakePki();
+  Bytes foreign = *BuildCrl({other.ca.get(), other.ca_key.get(), 9, now, now + 168h, {}});
+  EXPECT_FALSE(store->ImportCrl("root", foreign, {}));
+  EXPECT_FALSE(store->ImportCrl("unregistered", Crl(9), {}));
+  // An import above the reservation raises it, so the next reservation is above the import.
+  Bytes crl9 = Crl(9, {entry});
+  ASSERT_TRUE(store->ImportCrl("root", crl9, {}));
+  EXPECT_EQ(*store->ReserveCrlNumber("root"), 10u);
+  auto current = store->CurrentCrl("root");
+  ASSERT_TRUE(current && *current);
+  EXPECT_EQ(**current, crl9);
+  // ...and one below it never moves the reservation back.
+  EXPECT_EQ(*store->ReserveCrlNumber("root"), 11u);
+  ASSERT_TRUE(store->ImportCrl("root", Crl(10, {entry}), {}));
+  EXPECT_EQ(*store->LastReservedCrlNumber("root"), 11u);
+}
+
 TEST_F(StatusStoreTest, BatchOfResponsesIsAllOrNothing) {
   auto store = StatusStore::Open({dir.path()});
   ASSERT_TRUE(store->RegisterIssuer("ca1", pki.ca.get()));

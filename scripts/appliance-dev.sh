@@ -68,10 +68,11 @@ fi
 if ((do_build)); then
   if [ "$(id -u)" = 0 ]; then "$root/scripts/install-deps.sh"; fi
   cmake -S "$root" -B "$build" -DCA_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" -j"$(nproc)" --target ca-ceremony ca-ra ca-engine ca-gateway ca-status-server >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target ca-ceremony ca-ra ca-engine ca-gateway ca-status-server ca-status-publish >/dev/null
 fi
-bin() { local p; p=$(find "$build" -type f -name "$1" -perm -u+x -print -quit 2>/dev/null); [ -n "$p" ] || die "$1 is not built in $build"; echo "$p"; }
-CEREMONY=$(bin ca-ceremony) RA=$(bin ca-ra) ENGINE=$(bin ca-engine) GATEWAY=$(bin ca-gateway) STATUS=$(bin ca-status-server)
+# The build's own programs, never the copies CPack stages under _CPack_Packages (stale after a rebuild).
+bin() { local p; p=$(find "$build" -path "$build/_CPack_Packages" -prune -o -type f -name "$1" -perm -u+x -print -quit 2>/dev/null); [ -n "$p" ] || die "$1 is not built in $build"; echo "$p"; }
+CEREMONY=$(bin ca-ceremony) RA=$(bin ca-ra) ENGINE=$(bin ca-engine) GATEWAY=$(bin ca-gateway) STATUS=$(bin ca-status-server) PUBLISH=$(bin ca-status-publish)
 module=${CA_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 [ -f "$module" ] || die "PKCS#11 module $module not found (apt-get install softhsm2)"
 
@@ -204,9 +205,13 @@ start engine "$ENGINE" --config "$state/engine.json"
 wait_for engine "$state/run/engine.pid" test -S "$state/run/engine.sock"
 
 # ------------------------------------------------------------------ status server
+# The root's CRL from the ceremony, through the publish guard (idempotent); the root certificate is
+# then served at the intermediate's caIssuers URL.
+"$PUBLISH" import-crl --store "$state/status-store" --issuer-name root --issuer "$C/root.pem" \
+  --crl "$C/root-crl.crl" >>"$state/logs/ceremony.log" 2>&1 || die "root CRL import: $(tail -1 "$state/logs/ceremony.log")"
 cat >"$state/status.json" <<JSON
 {"listen_address": "127.0.0.1", "port": $((port_base + 1)), "store": "$state/status-store",
- "issuers": ["$issuer_name"], "threads": 2}
+ "issuers": ["$issuer_name", "root"], "threads": 2}
 JSON
 start status "$STATUS" --config "$state/status.json"
 wait_for status "$state/run/status.pid" curl -sf -o /dev/null "$status_url/crl/$issuer_name.crl"
@@ -239,6 +244,7 @@ INTERMEDIATE_CA_PEM=$C/intermediate.pem
 OCSP_SIGNER_PEM=$C/ocsp-signer.pem
 OCSP_URL=$status_url/ocsp
 CRL_URL=$status_url/crl/$issuer_name.crl
+ROOT_CRL_URL=$status_url/crl/root.crl
 STATUS_URL=$status_url
 RA_CLI="$RA --store $policy --wrap-key $secrets/mac-wrap.key --gateway-store $gwstore"
 SUFFIX=$suffix

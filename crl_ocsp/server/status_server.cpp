@@ -12,6 +12,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "common/openssl.h"
 #include "crl_ocsp/ocsp_request.h"
 
 namespace ca::status {
@@ -29,6 +30,9 @@ constexpr std::array<std::pair<const char*, const char*>, static_cast<size_t>(Ou
                     {"crl", "ok"},
                     {"crl", "not_modified"},
                     {"crl", "not_found"},
+                    {"ca", "ok"},
+                    {"ca", "not_modified"},
+                    {"ca", "not_found"},
                     {"health", "ok"},
                     {"health", "unavailable"},
                     {"metrics", "ok"},
@@ -320,6 +324,8 @@ MHD_Result StatusServer::Handle(MHD_Connection* c, const char* url_c, const char
   if (url == "/ocsp") return ServeOcspError(c, OcspError::kMalformedRequest);
   if (url.starts_with("/crl/") && url.ends_with(".crl"))
     return ServeCrl(c, url.substr(5, url.size() - 9));
+  if (url.starts_with("/ca/") && url.ends_with(".der"))
+    return ServeCaCertificate(c, url.substr(4, url.size() - 8));
   if (url == "/health") return ServeHealth(c);
   if (url == "/metrics") return ServeMetrics(c);
   Count(Outcome::kNotFound);
@@ -441,6 +447,51 @@ MHD_Result StatusServer::ServeCrl(MHD_Connection* c, std::string_view name) {
   if (resp == nullptr) return MHD_NO;
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/pkix-crl");
   AddCacheHeaders(resp, s.info.this_update, s.info.next_update, etag, now, config_.max_age);
+  return Send(c, status, resp);
+}
+
+// The caIssuers URL of the certificates an issuer signed (RFC 5280 §4.2.2.1: one DER
+// certificate, application/pkix-cert): the issuer certificate registered in the store.
+MHD_Result StatusServer::ServeCaCertificate(MHD_Connection* c, std::string_view name) {
+  if (!Serves(name)) {
+    Count(Outcome::kCaCertNotFound);
+    return SendText(c, MHD_HTTP_NOT_FOUND, "text/plain", "no such CA certificate\n");
+  }
+  ReadScope txn(reader_.env());
+  if (!txn.ok())
+    return SendText(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "store unavailable\n");
+  MDB_val key{name.size(), const_cast<char*>(name.data())}, value{};
+  int rc = mdb_get(txn.get(), reader_.dbs().issuers, &key, &value);
+  if (rc != 0) {
+    if (rc != MDB_NOTFOUND) log::Error("ca_cert_lookup_failed", {{"error", mdb_strerror(rc)}});
+    Count(Outcome::kCaCertNotFound);
+    return SendText(c, MHD_HTTP_NOT_FOUND, "text/plain", "CA certificate not registered yet\n");
+  }
+  std::span<const uint8_t> der(static_cast<const uint8_t*>(value.mv_data), value.mv_size);
+  Bytes digest = Sha256(der);
+  char etag[40];
+  FormatEtag(std::span<const uint8_t, 32>(digest.data(), 32), etag);
+  MHD_Response* resp = nullptr;
+  unsigned status = MHD_HTTP_OK;
+  if (EtagMatches(c, etag)) {
+    resp = MHD_create_response_from_buffer(0, nullptr, MHD_RESPMEM_PERSISTENT);
+    status = MHD_HTTP_NOT_MODIFIED;
+    Count(Outcome::kCaCertNotModified);
+  } else {
+    resp = MHD_create_response_from_buffer(der.size(), const_cast<uint8_t*>(der.data()),
+                                           MHD_RESPMEM_MUST_COPY);
+    Count(Outcome::kCaCertOk);
+  }
+  if (resp == nullptr) return MHD_NO;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/pkix-cert");
+  // A certificate never changes under its name: cacheable for max_age, revalidated by ETag;
+  // Last-Modified is its notBefore.
+  Time now = Now();
+  Time not_before = now;
+  if (auto cert = ossl::CertFromDer(der)) {
+    if (auto t = FromAsn1Time(X509_get0_notBefore(cert->get()))) not_before = *t;
+  }
+  AddCacheHeaders(resp, not_before, now + config_.max_age, etag, now, config_.max_age);
   return Send(c, status, resp);
 }
 

@@ -30,6 +30,9 @@ enum class Outcome : size_t {
   kCrlOk,
   kCrlNotModified,
   kCrlNotFound,
+  kCaCertOk,
+  kCaCertNotModified,
+  kCaCertNotFound,
   kHealthOk,
   kHealthUnavailable,
   kMetrics,
@@ -61,6 +64,7 @@ class StatusServer {
   MHD_Result ServeOcsp(MHD_Connection* c, std::string_view key,
                        const std::function<ParsedOcspRequest()>& parse);
   MHD_Result ServeCrl(MHD_Connection* c, std::string_view name);
+  MHD_Result ServeCaCertificate(MHD_Connection* c, std::string_view name);
   MHD_Result ServeHealth(MHD_Connection* c);
   MHD_Result ServeMetrics(MHD_Connection* c);
   MHD_Result ServeOcspError(MHD_Connection* c, OcspError error);

@@ -8,6 +8,12 @@
 // FILE has one revoked certificate per line: "<serial hex> <reason> [<revocation unix time>]"
 // ('#' starts a comment). Everything is read and signed before the store is written; the CRL is
 // published (guarded) before the responses.
+//
+//   ca-status-publish import-crl --store DIR --issuer-name NAME --issuer CA.pem --crl CRL
+//
+// registers the issuer (its certificate is then served at /ca/NAME.der) and publishes a CRL signed
+// elsewhere (DER or PEM; the offline root's CRL from `ca-ceremony root-crl`) through the same
+// publish guard, for the status server's /crl/NAME.crl. Importing the current CRL again succeeds.
 #include <openssl/pem.h>
 
 #include <cstdio>
@@ -27,7 +33,8 @@ using namespace ca;
 using namespace ca::status;
 
 struct Args {
-  std::string store, issuer_name, issuer, ocsp_cert, ocsp_key, crl_key, revocations;
+  bool import_crl = false;
+  std::string store, issuer_name, issuer, ocsp_cert, ocsp_key, crl_key, revocations, crl;
   std::vector<std::string> certs;
   long ocsp_validity = 4 * 86400;
   long crl_validity = 7 * 86400;
@@ -35,7 +42,12 @@ struct Args {
 
 Result<Args> ParseArgs(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
+  int first = 1;
+  if (argc > 1 && std::string_view(argv[1]) == "import-crl") {
+    a.import_crl = true;
+    first = 2;
+  }
+  for (int i = first; i < argc; ++i) {
     std::string flag = argv[i];
     if (i + 1 >= argc) return Fail(ErrorCode::kInvalidArgument, "missing value for " + flag);
     std::string v = argv[++i];
@@ -53,6 +65,8 @@ Result<Args> ParseArgs(int argc, char** argv) {
       a.crl_key = v;
     else if (flag == "--revocations")
       a.revocations = v;
+    else if (flag == "--crl" && a.import_crl)
+      a.crl = v;
     else if (flag == "--cert")
       a.certs.push_back(v);
     else if (flag == "--ocsp-validity" || flag == "--crl-validity") {
@@ -68,6 +82,16 @@ Result<Args> ParseArgs(int argc, char** argv) {
     } else {
       return Fail(ErrorCode::kInvalidArgument, "unknown flag " + flag);
     }
+  }
+  if (a.import_crl) {
+    if (a.store.empty() || a.issuer_name.empty() || a.issuer.empty() || a.crl.empty())
+      return Fail(ErrorCode::kInvalidArgument,
+                  "import-crl needs --store, --issuer-name, --issuer and --crl");
+    if (!a.ocsp_cert.empty() || !a.ocsp_key.empty() || !a.crl_key.empty() ||
+        !a.revocations.empty() || !a.certs.empty())
+      return Fail(ErrorCode::kInvalidArgument,
+                  "import-crl takes only --store, --issuer-name, --issuer and --crl");
+    return a;
   }
   if (a.store.empty() || a.issuer_name.empty() || a.issuer.empty() || a.ocsp_cert.empty() ||
       a.ocsp_key.empty()) {
@@ -131,7 +155,37 @@ Result<std::vector<CrlEntry>> LoadRevocations(const std::string& path, Time now)
   return out;
 }
 
+// DER as is; PEM ("-----BEGIN X509 CRL-----") decoded by OpenSSL.
+Result<Bytes> LoadCrlDer(const std::string& path) {
+  std::string text = CA_TRY(ossl::ReadFile(path));
+  if (text.find("-----BEGIN X509 CRL-----") == std::string::npos)
+    return Bytes(text.begin(), text.end());
+  ossl::Bio bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+  ossl::X509Crl crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+  if (!crl) {
+    ossl::DrainErrors();
+    return Fail(ErrorCode::kInvalidArgument, path + ": not a PEM CRL");
+  }
+  return ossl::CrlToDer(crl.get());
+}
+
+Result<std::string> ImportCrl(const Args& a) {
+  ossl::X509Ptr issuer = CA_TRY(LoadCert(a.issuer));
+  Bytes der = CA_TRY(LoadCrlDer(a.crl));
+  StatusStore store = CA_TRY(StatusStore::Open({a.store}));
+  CA_TRY_STATUS(store.RegisterIssuer(a.issuer_name, issuer.get()));
+  auto current = CA_TRY(store.CurrentCrl(a.issuer_name));
+  if (current && *current == der) {  // re-running an import is not an error
+    CrlInfo info = CA_TRY(InspectCrl(der, issuer.get()));
+    return "crl number " + std::to_string(info.number) + " of " + a.issuer_name + " (already)";
+  }
+  CrlInfo info = CA_TRY(store.ImportCrl(a.issuer_name, der, {}));
+  return "crl number " + std::to_string(info.number) + " of " + a.issuer_name + " with " +
+         std::to_string(info.entries) + " entries";
+}
+
 Result<std::string> Run(const Args& a) {
+  if (a.import_crl) return ImportCrl(a);
   Time now = Now();
   ossl::X509Ptr issuer = CA_TRY(LoadCert(a.issuer));
   ossl::X509Ptr ocsp_cert = CA_TRY(LoadCert(a.ocsp_cert));

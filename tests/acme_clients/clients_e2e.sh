@@ -6,7 +6,8 @@
 #     (../shared/interop/clients.sh): EAB, http-01 and dns-01, several SANs, renewal, revocation by
 #     account and by certificate key, key rollover, deactivation;
 #  2. checks with `openssl ocsp` and the CRL that the certificates those clients revoked are revoked
-#     with their reason, and that `openssl verify -crl_check` refuses one;
+#     with their reason, and that `openssl verify -crl_check_all`, fed only with the root and what
+#     the certificates' caIssuers and CRL distribution point URLs serve, refuses them;
 #  3. runs appliance_cases.py: the refusals (problem type + operator result code) and lifecycles.
 # Stops every process it started, by PID.
 set -uo pipefail
@@ -117,14 +118,40 @@ check_revoked() {  # check_revoked WHAT CERT OCSP_REASON CRL_REASON (empty: none
   else
     fail "$what: CRL lacks $serial with reason $4"
   fi
-  openssl crl -inform DER -in "$crl" -out "$state/crl.pem"
-  cat "$ROOT_CA_PEM" "$state/crl.pem" >"$state/crl-bundle.pem"
-  local v; v=$(openssl verify -crl_check -CAfile "$state/crl-bundle.pem" -untrusted "$INTERMEDIATE_CA_PEM" "$cert" 2>&1)
-  if grep -q "lookup: certificate revoked" <<<"$v"; then
-    pass "$what: openssl verify -crl_check refuses it (certificate revoked)"
+  # A relying party's path: only the root is known; the intermediate comes from the leaf's caIssuers
+  # URL, each CRL from the distribution point its certificate names (the root's CRL for the
+  # intermediate), and the whole chain is checked (-crl_check_all).
+  local rp=$state/relying-party; mkdir -p "$rp"
+  if fetch_issuer_and_crl "$cert" "$rp/int" && cmp -s "$rp/int.pem" "$INTERMEDIATE_CA_PEM" &&
+     fetch_issuer_and_crl "$rp/int.pem" "$rp/root" && cmp -s "$rp/root.pem" "$ROOT_CA_PEM"; then
+    pass "$what: caIssuers URLs give the intermediate and the root"
   else
-    fail "$what: openssl verify -crl_check: $v"
+    fail "$what: caIssuers / CRL distribution point downloads"
   fi
+  local v; v=$(openssl verify -crl_check_all -CAfile "$ROOT_CA_PEM" -untrusted "$rp/int.pem" \
+    -CRLfile "$rp/int.crl.pem" -CRLfile "$rp/root.crl.pem" "$cert" 2>&1)
+  if grep -q "lookup: certificate revoked" <<<"$v"; then
+    pass "$what: openssl verify -crl_check_all refuses it (certificate revoked)"
+  else
+    fail "$what: openssl verify -crl_check_all: $v"
+  fi
+  v=$(openssl verify -crl_check_all -CAfile "$ROOT_CA_PEM" -CRLfile "$rp/root.crl.pem" "$rp/int.pem" 2>&1)
+  if grep -q ": OK" <<<"$v"; then
+    pass "$what: the intermediate passes the root CRL check"
+  else
+    fail "$what: intermediate against the root CRL: $v"
+  fi
+}
+# fetch_issuer_and_crl CERT OUT: OUT.pem = the certificate at CERT's caIssuers URL (DER),
+# OUT.crl.pem = the CRL at CERT's CRL distribution point (DER), both served by the status server.
+fetch_issuer_and_crl() {
+  local ext issuer_url crl_url
+  ext=$(openssl x509 -in "$1" -noout -ext authorityInfoAccess,crlDistributionPoints 2>/dev/null)
+  issuer_url=$(grep -o 'CA Issuers - URI:[^ ]*' <<<"$ext" | head -1 | sed 's/^CA Issuers - URI://')
+  crl_url=$(grep -A3 'CRL Distribution Points' <<<"$ext" | grep -o 'URI:[^ ]*' | head -1 | sed 's/^URI://')
+  [ -n "$issuer_url" ] && [ -n "$crl_url" ] || return 1
+  curl -sf -o "$2.der" "$issuer_url" && openssl x509 -inform DER -in "$2.der" -out "$2.pem" &&
+    curl -sf -o "$2.crl.der" "$crl_url" && openssl crl -inform DER -in "$2.crl.der" -out "$2.crl.pem"
 }
 if [ -n "$work" ]; then
   check_revoked "certbot revoke with the certificate key" "$work/cb/conf/live/cbd/cert.pem" keyCompromise "Key Compromise"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# appliance_e2e.sh SOURCE_DIR CA_ENGINE CA_GATEWAY CA_STATUS_SERVER CA_RA CA_CEREMONY
+# appliance_e2e.sh SOURCE_DIR CA_ENGINE CA_GATEWAY CA_STATUS_SERVER CA_RA CA_CEREMONY CA_STATUS_PUBLISH
 #
 # The operator guide (docs/OPERATOR_GUIDE.md), section by section, on a temporary root prefix:
 #   "Install"        the programs, scripts and profiles laid out as the package installs them
@@ -15,7 +15,7 @@
 #   "Ceremony on an offline machine"  acme-ca-setup --import-ceremony into a third prefix
 # Every process it starts is stopped by PID; service accounts are removed only if it created them.
 set -uo pipefail
-src=$1 engine_bin=$2 gateway_bin=$3 status_bin=$4 ra_bin=$5 ceremony_bin=$6
+src=$1 engine_bin=$2 gateway_bin=$3 status_bin=$4 ra_bin=$5 ceremony_bin=$6 publish_bin=$7
 . "$src/tests/appliance/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "FAIL: needs root (creates service accounts)"; exit 1; }
 for t in certbot pebble-challtestsrv mdb_copy setpriv runuser openssl python3; do
@@ -70,7 +70,7 @@ trap cleanup EXIT
 install_prefix() {
   local p=$1
   install -d -m 0755 "$p/usr/lib/acme-ca" "$p/usr/bin" "$p/usr/sbin" "$p/usr/share/acme-ca" "$p/etc/acme-ca"
-  install -m 0755 "$engine_bin" "$gateway_bin" "$status_bin" "$p/usr/lib/acme-ca/"
+  install -m 0755 "$engine_bin" "$gateway_bin" "$status_bin" "$publish_bin" "$p/usr/lib/acme-ca/"
   install -m 0755 "$ra_bin" "$ceremony_bin" "$p/usr/bin/"
   install -m 0755 "$src"/appliance/setup/acme-ca-{setup,backup,restore,ra} "$p/usr/sbin/"
   cp -r "$src/profiles/data" "$p/usr/share/acme-ca/profiles"
@@ -255,6 +255,23 @@ if [ "$st" = good ] && grep -q 'Response verify OK' "$T/ocsp.err"; then
 else
   fail "openssl ocsp: '$st' $(cat "$T/ocsp.err")"
 fi
+# The URLs the chain carries: the leaf's caIssuers gives the intermediate, the intermediate's the
+# root; the intermediate's CRL distribution point is the root's CRL from the ceremony.
+STATUS_URL=http://127.0.0.1:$STATUS_PORT
+check "caIssuers of the leaf serves the intermediate (DER)" \
+  bash -c 'curl -sf "$1/ca/acme-int.der" | openssl x509 -inform DER | cmp -s - <(openssl x509 -in "$2")' _ "$STATUS_URL" "$INT"
+check "caIssuers of the intermediate serves the root (DER)" \
+  bash -c 'curl -sf "$1/ca/root.der" | openssl x509 -inform DER | cmp -s - <(openssl x509 -in "$2")' _ "$STATUS_URL" "$ROOT"
+curl -sf -o "$T/root.crl" "$STATUS_URL/crl/root.crl"
+curl -sf -o "$T/int.crl" "$STATUS_URL/crl/acme-int.crl"
+check "root CRL served at the intermediate's CRL distribution point, signed by the root" \
+  openssl crl -inform DER -in "$T/root.crl" -CAfile "$ROOT" -noout
+check "whole chain passes openssl verify -crl_check_all with the served CRLs" \
+  bash -c 'openssl crl -inform DER -in "$1" -out "$1.pem" && openssl crl -inform DER -in "$2" -out "$2.pem" &&
+           openssl verify -crl_check_all -CAfile "$3" -untrusted "$4" -CRLfile "$1.pem" -CRLfile "$2.pem" "$5"' \
+  _ "$T/root.crl" "$T/int.crl" "$ROOT" "$INT" "$CERT"
+check "acme-ca-setup publish-root-crl again is a no-op" \
+  "$A/usr/sbin/acme-ca-setup" publish-root-crl --prefix "$A" --no-systemd
 
 # ---------------------------------------------------------------- Gateway certificate renewal (guide)
 served_serial() {

@@ -63,9 +63,43 @@ publish() {
 publish --crl-key int.key --cert leaf1.pem --cert leaf2.pem
 expect_in publish.out "published crl number 1 with 0 entries; 2 OCSP responses" "first publication"
 
+# The offline root's CRL, signed elsewhere (here by `openssl ca`; on the appliance by the key
+# ceremony), imported through the publish guard; the root is served as an issuer of its own.
+cat > rootca.cnf <<'CNF'
+[ca]
+default_ca = root
+[root]
+database = index.txt
+crlnumber = crlnumber
+default_md = sha256
+default_crl_days = 30
+crl_extensions = crl_ext
+[crl_ext]
+authorityKeyIdentifier = keyid:always
+CNF
+: > index.txt
+echo 05 > crlnumber
+q openssl ca -config rootca.cnf -gencrl -keyfile root.key -cert root.pem -out root-crl.pem
+import_root_crl() {
+  "$PUBLISH_BIN" import-crl --store store --issuer-name root --issuer root.pem --crl root-crl.pem \
+    > import.out 2> import.err
+}
+import_root_crl || { cat import.err >&2; fail "root CRL import"; }
+expect_in import.out "published crl number 5 of root with 0 entries" "root CRL imported"
+import_root_crl || fail "re-running the same import: $(cat import.err)"
+expect_in import.out "published crl number 5 of root (already)" "re-import is idempotent"
+# An older CRL of the root is refused by the publish guard.
+echo 04 > crlnumber
+q openssl ca -config rootca.cnf -gencrl -keyfile root.key -cert root.pem -out root-crl-old.pem
+if "$PUBLISH_BIN" import-crl --store store --issuer-name root --issuer root.pem --crl root-crl-old.pem \
+  > /dev/null 2> import.err; then fail "an older root CRL was imported"; fi
+expect_in import.err "not greater" "older root CRL refused by the publish guard"
+if "$PUBLISH_BIN" import-crl --store store --issuer-name root --issuer int.pem --crl root-crl.pem \
+  > /dev/null 2> import2.err; then fail "root CRL imported under another issuer certificate"; fi
+
 # --- the server, on a free port it picks and logs ------------------------------------------------
 cat > server.json <<JSON
-{"listen_address": "127.0.0.1", "port": 0, "store": "$WORK/store", "issuers": ["e2e-ca"],
+{"listen_address": "127.0.0.1", "port": 0, "store": "$WORK/store", "issuers": ["e2e-ca", "root"],
  "max_age_seconds": 600, "threads": 2}
 JSON
 "$SERVER_BIN" --config server.json 2> server.log &
@@ -183,6 +217,35 @@ expect_in verify2.txt "leaf2.pem: OK" "leaf2 passes the CRL check"
 CODE=$(curl -s -o /dev/null -w '%{http_code}' "$URL/crl/nope.crl")
 [[ $CODE == 404 ]] || fail "unknown CRL gave $CODE"
 
+# The root's CRL and the issuers' certificates (the CRL distribution point and caIssuers URLs):
+# the whole chain checks against CRLs fetched from the server.
+curl -s -D rootcrl.headers -o rootcrl.der "$URL/crl/root.crl"
+expect_in rootcrl.headers "Content-Type: application/pkix-crl" "root CRL content type"
+openssl crl -inform DER -in rootcrl.der -out rootcrl.pem
+openssl crl -in rootcrl.pem -noout -text > rootcrl.txt
+expect_in rootcrl.txt "Issuer: CN = E2E Test Root" "root CRL issuer"
+expect_in rootcrl.txt "X509v3 CRL Number: *$" "root CRL number"
+grep -A1 "X509v3 CRL Number" rootcrl.txt | grep -q "^ *5$" || fail "root CRL number is not 5: $(cat rootcrl.txt)"
+openssl verify -crl_check_all -CRLfile crl.pem -CRLfile rootcrl.pem -CAfile chain.pem leaf2.pem > verify3.txt 2>&1 \
+  || fail "chain with both CRLs: $(cat verify3.txt)"
+openssl verify -crl_check_all -CRLfile crl.pem -CAfile chain.pem leaf2.pem > verify4.txt 2>&1 || true
+expect_in verify4.txt "unable to get certificate CRL" "crl_check_all needs the root CRL"
+for name in root e2e-ca; do
+  curl -s -D "ca-$name.headers" -o "ca-$name.der" "$URL/ca/$name.der"
+  expect_in "ca-$name.headers" "HTTP/1.1 200" "caIssuers $name status"
+  expect_in "ca-$name.headers" "Content-Type: application/pkix-cert" "caIssuers $name content type"
+  expect_in "ca-$name.headers" 'ETag: "[0-9a-f]*"' "caIssuers $name ETag"
+done
+openssl x509 -in root.pem -outform DER -out root.der
+openssl x509 -in int.pem -outform DER -out int.der
+cmp -s ca-root.der root.der || fail "/ca/root.der is not the root certificate"
+cmp -s ca-e2e-ca.der int.der || fail "/ca/e2e-ca.der is not the issuing CA certificate"
+ETAG=$(grep -o 'ETag: "[0-9a-f]*"' ca-root.headers | cut -d' ' -f2)
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "$URL/ca/root.der")
+[[ $CODE == 304 ]] || fail "conditional GET of the root certificate gave $CODE, not 304"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' "$URL/ca/nope.der")
+[[ $CODE == 404 ]] || fail "unknown CA certificate gave $CODE"
+
 # --- staleness: a response past nextUpdate is never served; /health names it --------------------
 publish --cert leaf2.pem --ocsp-validity 2
 sleep 3
@@ -198,6 +261,8 @@ curl -s "$URL/metrics" > metrics.txt
 expect_in metrics.txt 'ca_status_requests_total{endpoint="ocsp",result="good"} [1-9]' "metrics count good answers"
 expect_in metrics.txt 'ca_status_requests_total{endpoint="ocsp",result="tryLater"} [1-9]' "metrics count tryLater"
 expect_in metrics.txt 'ca_crl_number{issuer="e2e-ca"} 2' "metrics CRL number"
+expect_in metrics.txt 'ca_crl_number{issuer="root"} 5' "metrics root CRL number"
+expect_in metrics.txt 'ca_status_requests_total{endpoint="ca",result="ok"} 2' "metrics count CA certificates served"
 expect_in metrics.txt 'ca_ocsp_stale_responses{issuer="e2e-ca"} 1' "metrics stale count"
 
 kill "$SERVER_PID"
