@@ -306,10 +306,19 @@ ProblemOr<Jws> AcmeServer::Authenticate(Ctx& ctx, const HttpRequest& req, KeyMod
   auto account = txn->GetAccount(id);
   if (!account) return Internal(account.error());
   if (!*account) return Err(ProblemKind::kAccountDoesNotExist, "no account " + kid);
-  auto jwk = txn->GetAccountKey(id);
-  if (!jwk) return Internal(jwk.error());
-  if (!*jwk) return Internal(Error{ErrorCode::kCorrupt, "account " + id + " has no key"});
-  auto key = CA_TRY(PublicKeyFromJwk(**jwk));
+  AccountKeyCache::Key key = account_keys_.Find((*account)->jwk_thumbprint);
+  if (!key) {
+    auto jwk = txn->GetAccountKey(id);
+    if (!jwk) return Internal(jwk.error());
+    if (!*jwk) return Internal(Error{ErrorCode::kCorrupt, "account " + id + " has no key"});
+    auto imported = CA_TRY(PublicKeyFromJwk(**jwk));
+    // Cached under its thumbprint only when the record names exactly this key.
+    auto thumbprint = JwkThumbprint(**jwk);
+    if (thumbprint && *thumbprint == (*account)->jwk_thumbprint)
+      key = account_keys_.Insert(*thumbprint, imported.release());
+    else
+      key = AccountKeyCache::Key(imported.release(), EVP_PKEY_free);
+  }
   CA_TRY_STATUS(VerifyJwsSignature(jws, key.get()));
   ctx.account = std::move(**account);
   CA_TRY_STATUS(RequireAccountStatus(*ctx.account));
@@ -436,20 +445,23 @@ AcmeServer::Outcome AcmeServer::NewAccount(Ctx& ctx, const Jws& jws) {
   account.contact = std::move(contacts);
   account.jwk_thumbprint = thumbprint;
 
-  auto txn = store_.Write();
-  if (!txn) return Internal(txn.error());
-  auto count = txn->CountAccountsOfExternal(ext_kid);
-  if (!count) return Internal(count.error());
-  if (*count >= (*ext)->max_acme_accounts)
-    return Err(ProblemKind::kUnauthorized, "external account " + ext_kid + " already has " + std::to_string(*count) +
-                                               " ACME accounts (its limit)");
-  auto created = txn->CreateAccount(account, jwk);
-  if (!created) {
-    if (created.error().code == ErrorCode::kAlreadyExists)
+  std::optional<Problem> refusal;
+  Status written = store_.Write([&](StoreTxn& txn) -> Status {
+    refusal.reset();
+    size_t count = CA_TRY(txn.CountAccountsOfExternal(ext_kid));
+    if (count >= (*ext)->max_acme_accounts) {
+      refusal = MakeProblem(ProblemKind::kUnauthorized, "external account " + ext_kid + " already has " +
+                                                            std::to_string(count) + " ACME accounts (its limit)");
+      return {};
+    }
+    return txn.CreateAccount(account, jwk);  // an error discards whatever it wrote
+  });
+  if (!written) {
+    if (written.error().code == ErrorCode::kAlreadyExists)
       return Err(ProblemKind::kConflict, "this key was bound to an account concurrently; retry");
-    return Internal(created.error());
+    return Internal(written.error());
   }
-  if (auto c = txn->Commit(); !c) return Internal(c.error());
+  if (refusal) return std::unexpected(*refusal);
   ctx.account = account;
   log::Info("account_created", {{"account", account.id}, {"external_account", ext_kid}, {"profile", account.profile}});
   HttpResponse r = Json(201, AccountJson(account));
@@ -465,21 +477,35 @@ AcmeServer::Outcome AcmeServer::AccountPost(Ctx& ctx, const Jws& jws, const std:
     return r;
   }
   auto payload = CA_TRY(PayloadObject(jws));
-  auto txn = store_.Write();
-  if (!txn) return Internal(txn.error());
-  auto current = txn->GetAccount(id);
-  if (!current) return Internal(current.error());
-  if (!*current) return Err(ProblemKind::kAccountDoesNotExist, "no account " + id);
-  AccountRecord account = **current;
-  CA_TRY_STATUS(RequireAccountStatus(account));
-  if (payload.contains("status")) {
-    if (payload["status"] != "deactivated") return Err(ProblemKind::kMalformed, "the only status a client may set is \"deactivated\"");
-    account.status = "deactivated";
+  const bool deactivate = payload.contains("status");
+  if (deactivate && payload["status"] != "deactivated")
+    return Err(ProblemKind::kMalformed, "the only status a client may set is \"deactivated\"");
+  std::optional<std::vector<std::string>> contacts;
+  if (payload.contains("contact")) contacts = CA_TRY(ParseContacts(payload));
+  AccountRecord account;
+  std::optional<Problem> refusal;
+  Status written = store_.Write([&](StoreTxn& txn) -> Status {
+    refusal.reset();
+    auto current = CA_TRY(txn.GetAccount(id));
+    if (!current) {
+      refusal = MakeProblem(ProblemKind::kAccountDoesNotExist, "no account " + id);
+      return {};
+    }
+    account = std::move(*current);
+    if (auto standing = RequireAccountStatus(account); !standing) {
+      refusal = standing.error();
+      return {};
+    }
+    if (deactivate) account.status = "deactivated";
+    if (contacts) account.contact = *contacts;
+    return txn.PutAccount(account);
+  });
+  if (!written) return Internal(written.error());
+  if (refusal) return std::unexpected(*refusal);
+  if (account.status == "deactivated") {
+    account_keys_.Erase(account.jwk_thumbprint);
+    log::Info("account_deactivated", {{"account", id}});
   }
-  if (payload.contains("contact")) account.contact = CA_TRY(ParseContacts(payload));
-  if (auto s = txn->PutAccount(account); !s) return Internal(s.error());
-  if (auto c = txn->Commit(); !c) return Internal(c.error());
-  if (account.status == "deactivated") log::Info("account_deactivated", {{"account", id}});
   ctx.account = account;
   HttpResponse r = Json(200, AccountJson(account));
   r.headers.push_back({"Location", Url("/acme/acct/" + id)});
@@ -522,20 +548,26 @@ AcmeServer::Outcome AcmeServer::KeyChange(Ctx& ctx, const Jws& jws) {
     return Err(ProblemKind::kMalformed, "oldKey is not the account's current key");
   auto new_tp = CA_TRY(JwkThumbprint(inner.header["jwk"]));
 
-  auto txn = store_.Write();
-  if (!txn) return Internal(txn.error());
-  auto holder = txn->FindAccountByThumbprint(new_tp);
-  if (!holder) return Internal(holder.error());
-  if (*holder) {
-    Problem p = MakeProblem(ProblemKind::kConflict, "the new key is already in use by an account");
-    p.location = Url("/acme/acct/" + **holder);
-    return std::unexpected(p);
-  }
-  auto current = txn->GetAccount(ctx.account->id);
-  if (!current || !*current) return Internal(Error{ErrorCode::kCorrupt, "account vanished"});
-  if ((*current)->jwk_thumbprint != *old_tp) return Err(ProblemKind::kMalformed, "oldKey is not the account's current key");
-  if (auto s = txn->ChangeAccountKey(**current, new_tp, inner.header["jwk"]); !s) return Internal(s.error());
-  if (auto c = txn->Commit(); !c) return Internal(c.error());
+  std::optional<Problem> refusal;
+  Status written = store_.Write([&](StoreTxn& txn) -> Status {
+    refusal.reset();
+    auto holder = CA_TRY(txn.FindAccountByThumbprint(new_tp));
+    if (holder) {
+      refusal = MakeProblem(ProblemKind::kConflict, "the new key is already in use by an account");
+      refusal->location = Url("/acme/acct/" + *holder);
+      return {};
+    }
+    auto current = CA_TRY(txn.GetAccount(ctx.account->id));
+    if (!current) return Fail(ErrorCode::kCorrupt, "account vanished");
+    if (current->jwk_thumbprint != *old_tp) {
+      refusal = MakeProblem(ProblemKind::kMalformed, "oldKey is not the account's current key");
+      return {};
+    }
+    return txn.ChangeAccountKey(*current, new_tp, inner.header["jwk"]);
+  });
+  if (!written) return Internal(written.error());
+  if (refusal) return std::unexpected(*refusal);
+  account_keys_.Erase(*old_tp);
   log::Info("account_key_changed", {{"account", ctx.account->id}});
   ctx.account->jwk_thumbprint = new_tp;
   HttpResponse r = Json(200, AccountJson(*ctx.account));
@@ -595,6 +627,27 @@ Result<OrderRecord> AcmeServer::RefreshOrder(StoreTxn& txn, OrderRecord order, b
     order.status = "ready";
     *changed = true;
   }
+  return order;
+}
+
+Result<std::optional<OrderRecord>> AcmeServer::CurrentOrder(const std::string& id) {
+  std::optional<OrderRecord> order;
+  bool changed = false;
+  {
+    auto txn = CA_TRY(store_.Read());
+    auto stored = CA_TRY(txn.GetOrder(id));
+    if (!stored) return order;
+    order = CA_TRY(RefreshOrder(txn, std::move(*stored), &changed));
+  }
+  if (!changed) return order;
+  // Derived from a snapshot: derive again from the state the write sees.
+  CA_TRY_STATUS(store_.Write([&](StoreTxn& txn) -> Status {
+    auto stored = CA_TRY(txn.GetOrder(id));
+    if (!stored) return Fail(ErrorCode::kCorrupt, "order " + id + " vanished");
+    bool still_changed = false;
+    order = CA_TRY(RefreshOrder(txn, std::move(*stored), &still_changed));
+    return still_changed ? txn.PutOrder(*order) : Status{};
+  }));
   return order;
 }
 
@@ -683,22 +736,22 @@ AcmeServer::Outcome AcmeServer::NewOrder(Ctx& ctx, const Jws& jws) {
     authzs.push_back(std::move(a));
   }
 
-  auto txn = store_.Write();
-  if (!txn) return Internal(txn.error());
-  auto recent = txn->CountOrdersSince(account.id, now - 3600);
-  if (!recent) return Internal(recent.error());
-  if (*recent >= (*ext)->orders_per_hour) {
+  bool rate_limited = false;
+  Status written = store_.Write([&](StoreTxn& txn) -> Status {
+    size_t recent = CA_TRY(txn.CountOrdersSince(account.id, now - 3600));
+    rate_limited = recent >= (*ext)->orders_per_hour;
+    if (rate_limited) return {};
+    for (const auto& c : challenges) CA_TRY_STATUS(txn.PutChallenge(c));
+    for (const auto& a : authzs) CA_TRY_STATUS(txn.PutAuthz(a));
+    return txn.PutOrder(order);
+  });
+  if (!written) return Internal(written.error());
+  if (rate_limited) {
     Problem p = MakeProblem(ProblemKind::kRateLimited, "RATE_LIMITED: at most " + std::to_string((*ext)->orders_per_hour) +
                                                            " orders per hour for this account");
     p.retry_after_seconds = 3600;
     return std::unexpected(p);
   }
-  for (const auto& c : challenges)
-    if (auto s = txn->PutChallenge(c); !s) return Internal(s.error());
-  for (const auto& a : authzs)
-    if (auto s = txn->PutAuthz(a); !s) return Internal(s.error());
-  if (auto s = txn->PutOrder(order); !s) return Internal(s.error());
-  if (auto c = txn->Commit(); !c) return Internal(c.error());
   ctx.log["order"] = order.id;
   ctx.log["policy_version"] = verdict->policy_version;
   log::Info("order_created", {{"account", account.id}, {"order", order.id}, {"names", names}, {"profile", profile}});
@@ -709,22 +762,13 @@ AcmeServer::Outcome AcmeServer::NewOrder(Ctx& ctx, const Jws& jws) {
 
 AcmeServer::Outcome AcmeServer::OrderPost(Ctx& ctx, const Jws& jws, const std::string& id) {
   if (!jws.PostAsGet()) return Err(ProblemKind::kMalformed, "orders are read with POST-as-GET");
-  auto txn = store_.Write();
-  if (!txn) return Internal(txn.error());
-  auto order = txn->GetOrder(id);
-  if (!order) return Internal(order.error());
-  if (!*order || (*order)->account_id != ctx.account->id) return Err(ProblemKind::kNotFound, "no such order");
-  bool changed = false;
-  auto refreshed = RefreshOrder(*txn, **order, &changed);
+  auto refreshed = CurrentOrder(id);
   if (!refreshed) return Internal(refreshed.error());
-  if (changed) {
-    if (auto s = txn->PutOrder(*refreshed); !s) return Internal(s.error());
-    if (auto c = txn->Commit(); !c) return Internal(c.error());
-  }
+  if (!*refreshed || (*refreshed)->account_id != ctx.account->id) return Err(ProblemKind::kNotFound, "no such order");
   ctx.log["order"] = id;
-  HttpResponse r = Json(200, OrderJson(*refreshed));
+  HttpResponse r = Json(200, OrderJson(**refreshed));
   r.headers.push_back({"Location", Url("/acme/order/" + id)});
-  if (refreshed->status == "processing") r.headers.push_back({"Retry-After", "1"});
+  if ((*refreshed)->status == "processing") r.headers.push_back({"Retry-After", "1"});
   return r;
 }
 
@@ -738,19 +782,10 @@ AcmeServer::Outcome AcmeServer::Finalize(Ctx& ctx, const Jws& jws, const std::st
 
   OrderRecord order;
   {
-    auto txn = store_.Write();
-    if (!txn) return Internal(txn.error());
-    auto stored = txn->GetOrder(id);
-    if (!stored) return Internal(stored.error());
-    if (!*stored || (*stored)->account_id != account.id) return Err(ProblemKind::kNotFound, "no such order");
-    bool changed = false;
-    auto refreshed = RefreshOrder(*txn, **stored, &changed);
-    if (!refreshed) return Internal(refreshed.error());
-    if (changed) {
-      if (auto s = txn->PutOrder(*refreshed); !s) return Internal(s.error());
-      if (auto c = txn->Commit(); !c) return Internal(c.error());
-    }
-    order = *refreshed;
+    auto current = CurrentOrder(id);
+    if (!current) return Internal(current.error());
+    if (!*current || (*current)->account_id != account.id) return Err(ProblemKind::kNotFound, "no such order");
+    order = std::move(**current);
   }
   if (order.status != "ready")
     return Err(ProblemKind::kOrderNotReady, "order is " + order.status + ", not ready");
@@ -794,17 +829,19 @@ AcmeServer::Outcome AcmeServer::Finalize(Ctx& ctx, const Jws& jws, const std::st
 
   // ready → processing, atomically: of concurrent finalize requests only one gets here.
   {
-    auto txn = store_.Write();
-    if (!txn) return Internal(txn.error());
-    auto stored = txn->GetOrder(id);
-    if (!stored || !*stored) return Internal(stored ? Error{ErrorCode::kCorrupt, "order vanished"} : stored.error());
-    if ((*stored)->status != "ready") return Err(ProblemKind::kOrderNotReady, "order is " + (*stored)->status + ", not ready");
-    (*stored)->status = "processing";
-    order = **stored;
-    for (const auto& a : stale)
-      if (auto s = txn->PutAuthz(a); !s) return Internal(s.error());
-    if (auto s = txn->PutOrder(order); !s) return Internal(s.error());
-    if (auto c = txn->Commit(); !c) return Internal(c.error());
+    std::string found_status;
+    Status written = store_.Write([&](StoreTxn& txn) -> Status {
+      auto stored = CA_TRY(txn.GetOrder(id));
+      if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
+      found_status = stored->status;
+      if (found_status != "ready") return {};
+      stored->status = "processing";
+      order = std::move(*stored);
+      for (const auto& a : stale) CA_TRY_STATUS(txn.PutAuthz(a));
+      return txn.PutOrder(order);
+    });
+    if (!written) return Internal(written.error());
+    if (found_status != "ready") return Err(ProblemKind::kOrderNotReady, "order is " + found_status + ", not ready");
   }
 
   engine_api::IssueRequest issue;
@@ -821,20 +858,21 @@ AcmeServer::Outcome AcmeServer::Finalize(Ctx& ctx, const Jws& jws, const std::st
   auto answer = issuer_.Call(issue);
 
   auto finish = [&](const std::string& status, const json& error, const std::optional<engine_api::IssueResponse>& issued) -> Status {
-    auto txn = CA_TRY(store_.Write());
-    auto stored = CA_TRY(txn.GetOrder(id));
-    if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
-    stored->status = status;
-    stored->error = error;
-    if (issued) {
-      stored->serial_hex = NormalizeSerial(issued->serial_hex);
-      CertRecord cert{stored->serial_hex, account.id, account.external_account_kid, order.id,
-                      issued->chain_pem, issued->not_before, issued->not_after, false, 0};
-      CA_TRY_STATUS(txn.PutCert(cert));
-    }
-    CA_TRY_STATUS(txn.PutOrder(*stored));
-    order = *stored;
-    return txn.Commit();
+    return store_.Write([&](StoreTxn& txn) -> Status {
+      auto stored = CA_TRY(txn.GetOrder(id));
+      if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
+      stored->status = status;
+      stored->error = error;
+      if (issued) {
+        stored->serial_hex = NormalizeSerial(issued->serial_hex);
+        CertRecord cert{stored->serial_hex, account.id, account.external_account_kid, order.id,
+                        issued->chain_pem, issued->not_before, issued->not_after, false, 0};
+        CA_TRY_STATUS(txn.PutCert(cert));
+      }
+      CA_TRY_STATUS(txn.PutOrder(*stored));
+      order = std::move(*stored);
+      return {};
+    });
   };
 
   if (!answer) {
@@ -897,7 +935,7 @@ Result<json> AcmeServer::AuthzJson(const StoreTxn& txn, const AuthzRecord& a) co
 }
 
 AcmeServer::Outcome AcmeServer::AuthzPost(Ctx& ctx, const Jws& jws, const std::string& id) {
-  auto txn = store_.Write();
+  auto txn = store_.Read();
   if (!txn) return Internal(txn.error());
   auto authz = txn->GetAuthz(id);
   if (!authz) return Internal(authz.error());
@@ -907,18 +945,26 @@ AcmeServer::Outcome AcmeServer::AuthzPost(Ctx& ctx, const Jws& jws, const std::s
     auto payload = CA_TRY(PayloadObject(jws));
     if (payload.value("status", json()) != "deactivated")
       return Err(ProblemKind::kMalformed, "the only update of an authorization is {\"status\":\"deactivated\"}");
-    if ((*authz)->status != "pending" && (*authz)->status != "valid")
-      return Err(ProblemKind::kMalformed, "an authorization that is " + (*authz)->status + " cannot be deactivated");
-    (*authz)->status = "deactivated";
-    if (auto s = txn->PutAuthz(**authz); !s) return Internal(s.error());
-    auto order = txn->GetOrder((*authz)->order_id);
-    if (order && *order) {
-      bool changed = false;
-      auto refreshed = RefreshOrder(*txn, **order, &changed);
-      if (refreshed && changed)
-        if (auto s = txn->PutOrder(*refreshed); !s) return Internal(s.error());
-    }
-    if (auto c = txn->Commit(); !c) return Internal(c.error());
+    std::string found_status;
+    Status written = store_.Write([&](StoreTxn& wtxn) -> Status {
+      auto current = CA_TRY(wtxn.GetAuthz(id));
+      if (!current) return Fail(ErrorCode::kCorrupt, "authorization " + id + " vanished");
+      found_status = current->status;
+      if (found_status != "pending" && found_status != "valid") return {};
+      current->status = "deactivated";
+      CA_TRY_STATUS(wtxn.PutAuthz(*current));
+      **authz = std::move(*current);
+      auto order = wtxn.GetOrder((*authz)->order_id);
+      if (order && *order) {
+        bool changed = false;
+        auto refreshed = RefreshOrder(wtxn, **order, &changed);
+        if (refreshed && changed) CA_TRY_STATUS(wtxn.PutOrder(*refreshed));
+      }
+      return {};
+    });
+    if (!written) return Internal(written.error());
+    if (found_status != "pending" && found_status != "valid")
+      return Err(ProblemKind::kMalformed, "an authorization that is " + found_status + " cannot be deactivated");
     auto rtxn = store_.Read();
     if (!rtxn) return Internal(rtxn.error());
     auto body = AuthzJson(*rtxn, **authz);
@@ -947,36 +993,58 @@ AcmeServer::Outcome AcmeServer::ChallengePost(Ctx& ctx, const Jws& jws, const st
     if (c.status == "processing") r.headers.push_back({"Retry-After", "2"});
     return r;
   };
-  auto txn = store_.Write();
-  if (!txn) return Internal(txn.error());
-  auto chall = txn->GetChallenge(id);
-  if (!chall) return Internal(chall.error());
-  if (!*chall || (*chall)->account_id != ctx.account->id) return Err(ProblemKind::kNotFound, "no such challenge");
-  ChallengeRecord c = **chall;
+  ChallengeRecord c;
+  {
+    auto txn = store_.Read();
+    if (!txn) return Internal(txn.error());
+    auto chall = txn->GetChallenge(id);
+    if (!chall) return Internal(chall.error());
+    if (!*chall || (*chall)->account_id != ctx.account->id) return Err(ProblemKind::kNotFound, "no such challenge");
+    c = std::move(**chall);
+  }
   if (jws.PostAsGet()) return respond(c);
   auto payload = CA_TRY(PayloadObject(jws));
   (void)payload;  // RFC 8555 §7.5.1: an empty object; other members are ignored
   if (c.status != "pending") return respond(c);
-  auto authz = txn->GetAuthz(c.authz_id);
-  if (!authz || !*authz) return Internal(authz ? Error{ErrorCode::kCorrupt, "challenge without authz"} : authz.error());
-  int64_t now = clock_();
-  if ((*authz)->status != "pending" || now > (*authz)->expires)
-    return Err(ProblemKind::kMalformed, "the authorization is no longer pending");
-  auto failures = txn->CountFailedValidations(ctx.account->id, (*authz)->name, now, 3600);
-  if (!failures) return Internal(failures.error());
-  if (failures->first >= static_cast<size_t>(options_.max_failed_validations_per_hour)) {
-    Problem p = MakeProblem(ProblemKind::kRateLimited,
-                            "RATE_LIMITED: " + std::to_string(failures->first) + " failed validations of " +
-                                (*authz)->name + " by this account in the last hour");
-    p.retry_after_seconds = static_cast<int>(std::max<int64_t>(1, failures->second + 3600 - now));
-    p.subproblems.push_back({ProblemKind::kRateLimited, p.detail, (*authz)->name});
-    return std::unexpected(p);
+  // Decided again inside the write, on the state it sees.
+  std::optional<Problem> refusal;
+  bool started = false;
+  std::string order_id;
+  Status written = store_.Write([&](StoreTxn& txn) -> Status {
+    refusal.reset();
+    started = false;
+    auto current = CA_TRY(txn.GetChallenge(id));
+    if (!current) return Fail(ErrorCode::kCorrupt, "challenge " + id + " vanished");
+    c = std::move(*current);
+    if (c.status != "pending") return {};
+    auto authz = CA_TRY(txn.GetAuthz(c.authz_id));
+    if (!authz) return Fail(ErrorCode::kCorrupt, "challenge without authz");
+    int64_t now = clock_();
+    if (authz->status != "pending" || now > authz->expires) {
+      refusal = MakeProblem(ProblemKind::kMalformed, "the authorization is no longer pending");
+      return {};
+    }
+    auto failures = CA_TRY(txn.CountFailedValidations(ctx.account->id, authz->name, now, 3600));
+    if (failures.first >= static_cast<size_t>(options_.max_failed_validations_per_hour)) {
+      Problem p = MakeProblem(ProblemKind::kRateLimited,
+                              "RATE_LIMITED: " + std::to_string(failures.first) + " failed validations of " +
+                                  authz->name + " by this account in the last hour");
+      p.retry_after_seconds = static_cast<int>(std::max<int64_t>(1, failures.second + 3600 - now));
+      p.subproblems.push_back({ProblemKind::kRateLimited, p.detail, authz->name});
+      refusal = std::move(p);
+      return {};
+    }
+    c.status = "processing";
+    order_id = authz->order_id;
+    started = true;
+    return txn.PutChallenge(c);
+  });
+  if (!written) return Internal(written.error());
+  if (refusal) return std::unexpected(*refusal);
+  if (started) {
+    ctx.log["order"] = order_id;
+    Enqueue(c.id, 0);
   }
-  c.status = "processing";
-  if (auto s = txn->PutChallenge(c); !s) return Internal(s.error());
-  if (auto cm = txn->Commit(); !cm) return Internal(cm.error());
-  ctx.log["order"] = (*authz)->order_id;
-  Enqueue(c.id, 0);
   return respond(c);
 }
 
@@ -1052,45 +1120,55 @@ void AcmeServer::RunValidation(const std::string& challenge_id) {
                                                                                 : "unavailable";
     ++validation_counts_[{chall->type, outcome}];
   }
-  auto txn = store_.Write();
-  if (!txn) return;
-  auto c = txn->GetChallenge(challenge_id);
-  auto a = txn->GetAuthz(chall->authz_id);
-  if (!c || !*c || !a || !*a || (*c)->status != "processing") return;
-  ChallengeRecord cr = **c;
-  AuthzRecord ar = **a;
-  cr.attempts += 1;
-  bool requeue = false;
-  if (result.status == ValidationResult::Status::kValid) {
-    cr.status = "valid";
-    cr.validated_at = now;
-    ar.status = "valid";
-    ar.validated_at = now;
-    ar.caa_checked_at = now;
-  } else if (result.status == ValidationResult::Status::kUnavailable && cr.attempts < options_.max_challenge_attempts) {
-    requeue = true;  // transient: try again later, up to the attempt limit
-  } else {
-    Problem p = result.status == ValidationResult::Status::kUnavailable
-                    ? MakeProblem(ProblemKind::kRateLimited,
-                                  "RATE_LIMITED: " + authz->name + " could not be validated after " +
-                                      std::to_string(cr.attempts) + " attempts: " + result.detail)
-                    : MakeProblem(result.problem, result.detail);
-    cr.status = "invalid";
-    cr.error = ProblemToJson(p);
-    ar.status = "invalid";
-    (void)txn->RecordFailedValidation(cr.account_id, ar.name, now);
-  }
-  if (!txn->PutChallenge(cr) || !txn->PutAuthz(ar)) return;
-  auto order = txn->GetOrder(ar.order_id);
-  if (order && *order) {
-    bool changed = false;
-    auto refreshed = RefreshOrder(*txn, **order, &changed);
-    if (refreshed && changed) {
-      if (!refreshed->error.is_null() && !cr.error.is_null() && ar.status == "invalid") refreshed->error = cr.error;
-      (void)txn->PutOrder(*refreshed);
+  ChallengeRecord cr;
+  AuthzRecord ar;
+  bool requeue = false, applied = false;
+  Status written = store_.Write([&](StoreTxn& txn) -> Status {
+    applied = requeue = false;
+    auto c = CA_TRY(txn.GetChallenge(challenge_id));
+    auto a = CA_TRY(txn.GetAuthz(chall->authz_id));
+    if (!c || !a || c->status != "processing") return {};
+    cr = std::move(*c);
+    ar = std::move(*a);
+    cr.attempts += 1;
+    if (result.status == ValidationResult::Status::kValid) {
+      cr.status = "valid";
+      cr.validated_at = now;
+      ar.status = "valid";
+      ar.validated_at = now;
+      ar.caa_checked_at = now;
+    } else if (result.status == ValidationResult::Status::kUnavailable && cr.attempts < options_.max_challenge_attempts) {
+      requeue = true;  // transient: try again later, up to the attempt limit
+    } else {
+      Problem p = result.status == ValidationResult::Status::kUnavailable
+                      ? MakeProblem(ProblemKind::kRateLimited,
+                                    "RATE_LIMITED: " + authz->name + " could not be validated after " +
+                                        std::to_string(cr.attempts) + " attempts: " + result.detail)
+                      : MakeProblem(result.problem, result.detail);
+      cr.status = "invalid";
+      cr.error = ProblemToJson(p);
+      ar.status = "invalid";
+      CA_TRY_STATUS(txn.RecordFailedValidation(cr.account_id, ar.name, now));
     }
+    CA_TRY_STATUS(txn.PutChallenge(cr));
+    CA_TRY_STATUS(txn.PutAuthz(ar));
+    auto order = txn.GetOrder(ar.order_id);
+    if (order && *order) {
+      bool changed = false;
+      auto refreshed = RefreshOrder(txn, **order, &changed);
+      if (refreshed && changed) {
+        if (!refreshed->error.is_null() && !cr.error.is_null() && ar.status == "invalid") refreshed->error = cr.error;
+        CA_TRY_STATUS(txn.PutOrder(*refreshed));
+      }
+    }
+    applied = true;
+    return {};
+  });
+  if (!written) {
+    log::Error("validation_not_recorded", {{"challenge", challenge_id}, {"error", written.error().ToString()}});
+    return;
   }
-  if (!txn->Commit()) return;
+  if (!applied) return;
   log::Info("validation", {{"account", cr.account_id}, {"order", ar.order_id}, {"challenge", cr.id},
                            {"type", cr.type}, {"name", ar.name}, {"status", cr.status}, {"attempts", cr.attempts},
                            {"detail", result.detail}});
@@ -1191,15 +1269,14 @@ AcmeServer::Outcome AcmeServer::RevokeCert(Ctx& ctx, const Jws& jws) {
   } else if (!rev->newly_revoked) {
     return Err(ProblemKind::kAlreadyRevoked, "certificate " + serial + " is already revoked");
   }
-  auto wtxn = store_.Write();
-  if (!wtxn) return Internal(wtxn.error());
-  auto current = wtxn->GetCert(serial);
-  if (current && *current) {
-    (*current)->revoked = true;
-    (*current)->reason = reason;
-    if (auto s = wtxn->PutCert(**current); !s) return Internal(s.error());
-    if (auto c = wtxn->Commit(); !c) return Internal(c.error());
-  }
+  Status written = store_.Write([&](StoreTxn& wtxn) -> Status {
+    auto current = CA_TRY(wtxn.GetCert(serial));
+    if (!current) return {};
+    current->revoked = true;
+    current->reason = reason;
+    return wtxn.PutCert(*current);
+  });
+  if (!written) return Internal(written.error());
   if (std::holds_alternative<engine_api::EngineError>(*answer))
     return Err(ProblemKind::kAlreadyRevoked, "certificate " + serial + " is already revoked");
   log::Info("certificate_revoked", {{"serial", serial}, {"reason", reason}, {"actor", actor}});

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/account_key_cache.h"
 #include "gateway/jws.h"
 #include "gateway/nonce.h"
 #include "gateway/ports.h"
@@ -116,6 +117,9 @@ class AcmeServer {
 
   // State.
   Result<OrderRecord> RefreshOrder(StoreTxn& txn, OrderRecord order, bool* changed) const;
+  // The order as RefreshOrder sees it now, the change stored (re-derived inside the write) when
+  // there is one; nullopt when there is no such order.
+  Result<std::optional<OrderRecord>> CurrentOrder(const std::string& id);
   HttpResponse Json(int status, const nlohmann::json& body) const;
   std::string Url(const std::string& path) const { return options_.base_url + path; }
 
@@ -132,6 +136,7 @@ class AcmeServer {
   ValidatorPort& validator_;
   Clock clock_;
   NonceService nonces_;
+  AccountKeyCache account_keys_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

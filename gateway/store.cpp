@@ -142,34 +142,39 @@ Result<AcmeStore> AcmeStore::Open(const std::string& dir) {
   lmdb::EnvOptions options;
   options.path = dir;
   options.create = true;
-  auto env = CA_TRY(lmdb::Env::Open(options));
+  auto env = std::make_unique<lmdb::Env>(CA_TRY(lmdb::Env::Open(options)));
   Dbs d{};
-  d.accounts = CA_TRY(env.OpenDb("accounts", true));
-  d.account_keys = CA_TRY(env.OpenDb("account_keys", true));
-  d.key_index = CA_TRY(env.OpenDb("key_index", true));
-  d.ext_accounts = CA_TRY(env.OpenDb("external_account_members", true));
-  d.orders = CA_TRY(env.OpenDb("orders", true));
-  d.account_orders = CA_TRY(env.OpenDb("account_orders", true));
-  d.authzs = CA_TRY(env.OpenDb("authorizations", true));
-  d.challenges = CA_TRY(env.OpenDb("challenges", true));
-  d.certs = CA_TRY(env.OpenDb("certificates", true));
-  d.failed_validations = CA_TRY(env.OpenDb("failed_validations", true));
+  d.accounts = CA_TRY(env->OpenDb("accounts", true));
+  d.account_keys = CA_TRY(env->OpenDb("account_keys", true));
+  d.key_index = CA_TRY(env->OpenDb("key_index", true));
+  d.ext_accounts = CA_TRY(env->OpenDb("external_account_members", true));
+  d.orders = CA_TRY(env->OpenDb("orders", true));
+  d.account_orders = CA_TRY(env->OpenDb("account_orders", true));
+  d.authzs = CA_TRY(env->OpenDb("authorizations", true));
+  d.challenges = CA_TRY(env->OpenDb("challenges", true));
+  d.certs = CA_TRY(env->OpenDb("certificates", true));
+  d.failed_validations = CA_TRY(env->OpenDb("failed_validations", true));
   return AcmeStore(std::move(env), d);
 }
 
+AcmeStore::AcmeStore(std::unique_ptr<lmdb::Env> env, Dbs dbs)
+    : env_(std::move(env)), dbs_(dbs), committer_(std::make_unique<lmdb::GroupCommitter>(*env_)) {}
+
 Result<StoreTxn> AcmeStore::Read() const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
   return StoreTxn(std::move(txn), dbs_);
 }
 
-Result<StoreTxn> AcmeStore::Write() const {
-  auto txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
-  return StoreTxn(std::move(txn), dbs_);
+Status AcmeStore::Write(const WriteOp& op) const {
+  return committer_->Run([&](lmdb::Txn& txn) {
+    StoreTxn store_txn(txn, dbs_);
+    return op(store_txn);
+  });
 }
 
 template <class T>
 Result<std::optional<T>> StoreTxn::GetJson(MDB_dbi dbi, const std::string& key) const {
-  auto raw = CA_TRY(txn_.Get(dbi, key));
+  auto raw = CA_TRY(txn_->Get(dbi, key));
   if (!raw) return std::optional<T>();
   T (*from)(const json&) = nullptr;
   const char* what = "";
@@ -190,43 +195,43 @@ Result<std::optional<json>> StoreTxn::GetAccountKey(const std::string& id) const
   return GetJson<json>(dbs_.account_keys, id);
 }
 Result<std::optional<std::string>> StoreTxn::FindAccountByThumbprint(const std::string& tp) const {
-  auto raw = CA_TRY(txn_.Get(dbs_.key_index, tp));
+  auto raw = CA_TRY(txn_->Get(dbs_.key_index, tp));
   if (!raw) return std::optional<std::string>();
   return std::optional<std::string>(std::string(*raw));
 }
 Result<size_t> StoreTxn::CountAccountsOfExternal(const std::string& kid) const {
   size_t n = 0;
-  CA_TRY_STATUS(txn_.ForEach(dbs_.ext_accounts, kid + "/", [&](std::string_view, std::string_view) {
+  CA_TRY_STATUS(txn_->ForEach(dbs_.ext_accounts, kid + "/", [&](std::string_view, std::string_view) {
     ++n;
     return true;
   }));
   return n;
 }
 Status StoreTxn::CreateAccount(const AccountRecord& r, const json& jwk) {
-  CA_TRY_STATUS(txn_.Insert(dbs_.key_index, r.jwk_thumbprint, r.id));
-  CA_TRY_STATUS(txn_.Insert(dbs_.accounts, r.id, ToJson(r).dump()));
-  CA_TRY_STATUS(txn_.Put(dbs_.account_keys, r.id, jwk.dump()));
-  return txn_.Put(dbs_.ext_accounts, r.external_account_kid + "/" + r.id, "");
+  CA_TRY_STATUS(txn_->Insert(dbs_.key_index, r.jwk_thumbprint, r.id));
+  CA_TRY_STATUS(txn_->Insert(dbs_.accounts, r.id, ToJson(r).dump()));
+  CA_TRY_STATUS(txn_->Put(dbs_.account_keys, r.id, jwk.dump()));
+  return txn_->Put(dbs_.ext_accounts, r.external_account_kid + "/" + r.id, "");
 }
-Status StoreTxn::PutAccount(const AccountRecord& r) { return txn_.Put(dbs_.accounts, r.id, ToJson(r).dump()); }
+Status StoreTxn::PutAccount(const AccountRecord& r) { return txn_->Put(dbs_.accounts, r.id, ToJson(r).dump()); }
 Status StoreTxn::ChangeAccountKey(AccountRecord r, const std::string& new_tp, const json& new_jwk) {
-  CA_TRY_STATUS(txn_.Insert(dbs_.key_index, new_tp, r.id));
-  CA_TRY(txn_.Delete(dbs_.key_index, r.jwk_thumbprint));
+  CA_TRY_STATUS(txn_->Insert(dbs_.key_index, new_tp, r.id));
+  CA_TRY(txn_->Delete(dbs_.key_index, r.jwk_thumbprint));
   r.jwk_thumbprint = new_tp;
-  CA_TRY_STATUS(txn_.Put(dbs_.accounts, r.id, ToJson(r).dump()));
-  return txn_.Put(dbs_.account_keys, r.id, new_jwk.dump());
+  CA_TRY_STATUS(txn_->Put(dbs_.accounts, r.id, ToJson(r).dump()));
+  return txn_->Put(dbs_.account_keys, r.id, new_jwk.dump());
 }
 
 Result<std::optional<OrderRecord>> StoreTxn::GetOrder(const std::string& id) const {
   return GetJson<OrderRecord>(dbs_.orders, id);
 }
 Status StoreTxn::PutOrder(const OrderRecord& r) {
-  CA_TRY_STATUS(txn_.Put(dbs_.orders, r.id, ToJson(r).dump()));
-  return txn_.Put(dbs_.account_orders, r.account_id + "/" + Padded(r.created_at) + "/" + r.id, "");
+  CA_TRY_STATUS(txn_->Put(dbs_.orders, r.id, ToJson(r).dump()));
+  return txn_->Put(dbs_.account_orders, r.account_id + "/" + Padded(r.created_at) + "/" + r.id, "");
 }
 Result<std::vector<std::string>> StoreTxn::ListOrderIds(const std::string& account_id) const {
   std::vector<std::string> ids;
-  CA_TRY_STATUS(txn_.ForEach(dbs_.account_orders, account_id + "/", [&](std::string_view key, std::string_view) {
+  CA_TRY_STATUS(txn_->ForEach(dbs_.account_orders, account_id + "/", [&](std::string_view key, std::string_view) {
     ids.emplace_back(key.substr(key.rfind('/') + 1));
     return true;
   }));
@@ -236,7 +241,7 @@ Result<size_t> StoreTxn::CountOrdersSince(const std::string& account_id, int64_t
   size_t n = 0;
   std::string prefix = account_id + "/";
   std::string floor = prefix + Padded(since);
-  CA_TRY_STATUS(txn_.ForEach(dbs_.account_orders, prefix, [&](std::string_view key, std::string_view) {
+  CA_TRY_STATUS(txn_->ForEach(dbs_.account_orders, prefix, [&](std::string_view key, std::string_view) {
     if (key >= floor) ++n;
     return true;
   }));
@@ -246,21 +251,21 @@ Result<size_t> StoreTxn::CountOrdersSince(const std::string& account_id, int64_t
 Result<std::optional<AuthzRecord>> StoreTxn::GetAuthz(const std::string& id) const {
   return GetJson<AuthzRecord>(dbs_.authzs, id);
 }
-Status StoreTxn::PutAuthz(const AuthzRecord& r) { return txn_.Put(dbs_.authzs, r.id, ToJson(r).dump()); }
+Status StoreTxn::PutAuthz(const AuthzRecord& r) { return txn_->Put(dbs_.authzs, r.id, ToJson(r).dump()); }
 Result<std::optional<ChallengeRecord>> StoreTxn::GetChallenge(const std::string& id) const {
   return GetJson<ChallengeRecord>(dbs_.challenges, id);
 }
 Status StoreTxn::PutChallenge(const ChallengeRecord& r) {
-  return txn_.Put(dbs_.challenges, r.id, ToJson(r).dump());
+  return txn_->Put(dbs_.challenges, r.id, ToJson(r).dump());
 }
 Result<std::optional<CertRecord>> StoreTxn::GetCert(const std::string& serial) const {
   return GetJson<CertRecord>(dbs_.certs, serial);
 }
-Status StoreTxn::PutCert(const CertRecord& r) { return txn_.Put(dbs_.certs, r.serial_hex, ToJson(r).dump()); }
+Status StoreTxn::PutCert(const CertRecord& r) { return txn_->Put(dbs_.certs, r.serial_hex, ToJson(r).dump()); }
 
 Status StoreTxn::RecordFailedValidation(const std::string& account_id, const std::string& name, int64_t now) {
   std::string key = account_id + "|" + name + "|" + Padded(now) + "|" + HexEncode(RandomBytes(4));
-  return txn_.Put(dbs_.failed_validations, key, "");
+  return txn_->Put(dbs_.failed_validations, key, "");
 }
 
 Result<std::pair<size_t, int64_t>> StoreTxn::CountFailedValidations(const std::string& account_id,
@@ -270,7 +275,7 @@ Result<std::pair<size_t, int64_t>> StoreTxn::CountFailedValidations(const std::s
   std::string floor = prefix + Padded(now - window + 1);
   size_t n = 0;
   int64_t oldest = 0;
-  CA_TRY_STATUS(txn_.ForEach(dbs_.failed_validations, prefix, [&](std::string_view key, std::string_view) {
+  CA_TRY_STATUS(txn_->ForEach(dbs_.failed_validations, prefix, [&](std::string_view key, std::string_view) {
     if (key >= floor) {
       if (n == 0) oldest = std::stoll(std::string(key.substr(prefix.size(), 16)));
       ++n;

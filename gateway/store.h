@@ -1,18 +1,22 @@
 // The gateway's own LMDB store: ACME accounts (value format fixed in docs/ARCHITECTURE.md, read by
 // the RA CLI), account keys and the key index, orders, authorizations, challenges, the certificate
-// index and failed-validation counters. Every state change happens in one write transaction, so
-// LMDB's single writer makes transitions such as order pending→processing atomic.
+// index and failed-validation counters. Every state change happens in one write operation, so
+// LMDB's single writer makes transitions such as order pending→processing atomic. Write operations
+// go through a group committer (common/lmdb_group_commit.h): concurrent requests share one durable
+// commit, and each request answers only after its own writes are committed.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/lmdb.h"
+#include "common/lmdb_group_commit.h"
 #include "common/result.h"
 
 namespace ca::gateway {
@@ -92,9 +96,15 @@ class AcmeStore {
   static Result<AcmeStore> Open(const std::string& dir);
 
   Result<StoreTxn> Read() const;
-  Result<StoreTxn> Write() const;
+  // Runs `op` in a write transaction shared with concurrent writers and returns once it is durably
+  // committed (see lmdb::GroupCommitter: `op` may run more than once, so it sets, never
+  // accumulates, what it reports through its captures; an error it returns discards its writes
+  // only, and is returned here).
+  using WriteOp = std::function<Status(StoreTxn& txn)>;
+  Status Write(const WriteOp& op) const;
 
-  const lmdb::Env& env() const { return env_; }
+  const lmdb::Env& env() const { return *env_; }
+  lmdb::GroupCommitter::Stats commit_stats() const { return committer_->stats(); }
 
  private:
   friend class StoreTxn;
@@ -102,9 +112,10 @@ class AcmeStore {
     MDB_dbi accounts, account_keys, key_index, ext_accounts, orders, account_orders, authzs,
         challenges, certs, failed_validations;
   };
-  AcmeStore(lmdb::Env env, Dbs dbs) : env_(std::move(env)), dbs_(dbs) {}
-  lmdb::Env env_;
+  AcmeStore(std::unique_ptr<lmdb::Env> env, Dbs dbs);
+  std::unique_ptr<lmdb::Env> env_;  // stable address for the committer
   Dbs dbs_;
+  std::unique_ptr<lmdb::GroupCommitter> committer_;
 };
 
 // Typed access inside one LMDB transaction. Get* return nullopt when absent.
@@ -139,14 +150,19 @@ class StoreTxn {
                                                            const std::string& name, int64_t now,
                                                            int64_t window) const;
 
-  Status Commit() { return txn_.Commit(); }
+  StoreTxn(StoreTxn&& other) noexcept
+      : owned_(std::move(other.owned_)), txn_(owned_ ? &*owned_ : other.txn_), dbs_(other.dbs_) {}
+  StoreTxn& operator=(StoreTxn&&) = delete;
 
  private:
   friend class AcmeStore;
-  StoreTxn(lmdb::Txn txn, const AcmeStore::Dbs& dbs) : txn_(std::move(txn)), dbs_(dbs) {}
+  StoreTxn(lmdb::Txn&& txn, const AcmeStore::Dbs& dbs)
+      : owned_(std::move(txn)), txn_(&*owned_), dbs_(dbs) {}
+  StoreTxn(lmdb::Txn& txn, const AcmeStore::Dbs& dbs) : txn_(&txn), dbs_(dbs) {}  // the committer's
   template <class T>
   Result<std::optional<T>> GetJson(MDB_dbi dbi, const std::string& key) const;
-  lmdb::Txn txn_;
+  std::optional<lmdb::Txn> owned_;  // read transactions
+  lmdb::Txn* txn_;
   AcmeStore::Dbs dbs_;
 };
 

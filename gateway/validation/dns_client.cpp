@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <span>
 #include <utility>
@@ -66,6 +68,77 @@ struct DnsClient::Raw {
   std::vector<uint8_t> message;
 };
 
+namespace {
+
+constexpr size_t kDnsHeaderSize = 12;
+constexpr size_t kMaxDnsMessage = 65535;
+constexpr size_t kMaxIdleStates = 16;
+
+// A resolver state aimed at our server only, with its answer buffer.
+struct PooledState {
+  struct __res_state state;
+  bool initialised = false;
+  std::vector<uint8_t> buffer = std::vector<uint8_t>(kMaxDnsMessage);
+  PooledState() { std::memset(&state, 0, sizeof state); }
+  ~PooledState() {
+    if (initialised) res_nclose(&state);
+  }
+  PooledState(const PooledState&) = delete;
+  PooledState& operator=(const PooledState&) = delete;
+};
+
+}  // namespace
+
+class DnsClient::StatePool {
+ public:
+  StatePool(const sockaddr_in& server, int timeout_seconds, int attempts)
+      : server_(server), timeout_seconds_(timeout_seconds), attempts_(attempts) {}
+
+  Result<std::unique_ptr<PooledState>> Take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        auto s = std::move(idle_.back());
+        idle_.pop_back();
+        return s;
+      }
+    }
+    auto s = std::make_unique<PooledState>();
+    if (res_ninit(&s->state) != 0) return Fail(ErrorCode::kInternal, "res_ninit failed");
+    s->initialised = true;
+    // Only our server: the nameserver list from /etc/resolv.conf is replaced. glibc prefers
+    // nsaddr_list[n] when its family is set; the IPv6 side table is overwritten too so that no
+    // entry read from resolv.conf can be used.
+    s->state.nsaddr_list[0] = server_;
+    s->state.nscount = 1;
+    for (auto*& ext : s->state._u._ext.nsaddrs) {
+      if (ext != nullptr) {
+        std::memset(ext, 0, sizeof *ext);
+        std::memcpy(ext, &server_, sizeof server_);
+      }
+    }
+    s->state.retrans = timeout_seconds_;
+    s->state.retry = attempts_;
+    // No RES_STAYOPEN: glibc closes the query's socket after each query.
+    s->state.options &=
+        ~(RES_DNSRCH | RES_DEFNAMES | RES_ROTATE | RES_USEVC | RES_IGNTC | RES_STAYOPEN);
+    s->state.options |= RES_RECURSE;
+    return s;
+  }
+
+  void Give(std::unique_ptr<PooledState> s) {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < kMaxIdleStates) idle_.push_back(std::move(s));
+  }
+
+ private:
+  const sockaddr_in server_;
+  const int timeout_seconds_;
+  const int attempts_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<PooledState>> idle_;
+};
+
 Result<DnsClient> DnsClient::Create(std::string_view resolver, std::chrono::seconds timeout,
                                     int attempts, int max_cname_depth) {
   auto address = CA_TRY(ParseResolverAddress(resolver));
@@ -73,6 +146,11 @@ Result<DnsClient> DnsClient::Create(std::string_view resolver, std::chrono::seco
     return Fail(ErrorCode::kInvalidArgument,
                 "DNS timeout, attempts and CNAME depth must be positive");
   }
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_port = htons(address.port);
+  if (inet_pton(AF_INET, address.ip.c_str(), &server.sin_addr) != 1)
+    return Fail(ErrorCode::kInvalidArgument, "resolver address " + address.ip + " is not IPv4");
   DnsClient client;
   client.resolver_text_ = std::string(resolver);
   client.ip_ = address.ip;
@@ -80,95 +158,65 @@ Result<DnsClient> DnsClient::Create(std::string_view resolver, std::chrono::seco
   client.timeout_seconds_ = static_cast<int>(timeout.count());
   client.attempts_ = attempts;
   client.max_cname_depth_ = max_cname_depth;
+  client.states_ = std::make_shared<StatePool>(server, client.timeout_seconds_, attempts);
   return client;
 }
 
-namespace {
-
-struct ResStateCloser {
-  res_state state;
-  ~ResStateCloser() { res_nclose(state); }
-};
-
-constexpr size_t kDnsHeaderSize = 12;
-
-}  // namespace
-
 Result<DnsClient::Raw> DnsClient::Query(const std::string& name, int type) const {
-  struct __res_state state;
-  std::memset(&state, 0, sizeof state);
-  if (res_ninit(&state) != 0) return Fail(ErrorCode::kInternal, "res_ninit failed");
-  ResStateCloser closer{&state};
-
-  sockaddr_in server{};
-  server.sin_family = AF_INET;
-  server.sin_port = htons(port_);
-  if (inet_pton(AF_INET, ip_.c_str(), &server.sin_addr) != 1) {
-    return Fail(ErrorCode::kInternal, "resolver address " + ip_ + " no longer parses");
-  }
-  // Only our server: the nameserver list from /etc/resolv.conf is replaced. glibc prefers
-  // nsaddr_list[n] when its family is set; the IPv6 side table is overwritten too so that no entry
-  // read from resolv.conf can be used.
-  state.nsaddr_list[0] = server;
-  state.nscount = 1;
-  for (auto*& ext : state._u._ext.nsaddrs) {
-    if (ext != nullptr) {
-      std::memset(ext, 0, sizeof *ext);
-      std::memcpy(ext, &server, sizeof server);
-    }
-  }
-  state.retrans = timeout_seconds_;
-  state.retry = attempts_;
-  state.options &= ~(RES_DNSRCH | RES_DEFNAMES | RES_ROTATE | RES_USEVC | RES_IGNTC);
-  state.options |= RES_RECURSE;
-
+  std::unique_ptr<PooledState> pooled = CA_TRY(states_->Take());
+  struct __res_state& state = pooled->state;
+  uint8_t* buffer = pooled->buffer.data();
+  // The header tells an answer from silence below: no stale header from the previous query.
+  std::memset(buffer, 0, kDnsHeaderSize);
+  int n = res_nquery(&state, name.c_str(), ns_c_in, type, buffer, static_cast<int>(kMaxDnsMessage));
+  const int h_errno_value = state.res_h_errno;
   Raw raw;
-  raw.message.assign(65535, 0);
-  int n = res_nquery(&state, name.c_str(), ns_c_in, type, raw.message.data(),
-                     static_cast<int>(raw.message.size()));
   if (n >= 0) {
-    raw.message.resize(static_cast<size_t>(n));
+    raw.message.assign(buffer, buffer + n);
+    states_->Give(std::move(pooled));
     return raw;
   }
-  switch (state.res_h_errno) {
+  switch (h_errno_value) {
     case HOST_NOT_FOUND:
       raw.status = DnsStatus::kNxDomain;
-      return raw;
+      break;
     case NO_DATA:
       raw.status = DnsStatus::kNoData;
-      return raw;
+      break;
     case NO_RECOVERY:
       raw.status = DnsStatus::kRefused;
-      return raw;
+      break;
     case TRY_AGAIN: {
       // glibc reports SERVFAIL/REFUSED answers and timeouts alike; a response header in the buffer
       // (QR bit set) tells an answer from silence. An empty NOERROR answer lands here too when the
       // server sets neither AA nor RA (glibc takes it for a referral): the server said "nothing".
-      const uint8_t* header = raw.message.data();
-      if ((header[2] & 0x80) != 0) {
-        switch (header[3] & 0x0f) {
-          case ns_r_noerror:
-            raw.status = DnsStatus::kNoData;
-            break;
-          case ns_r_nxdomain:
-            raw.status = DnsStatus::kNxDomain;
-            break;
-          case ns_r_refused:
-            raw.status = DnsStatus::kRefused;
-            break;
-          default:
-            raw.status = DnsStatus::kServFail;
-            break;
-        }
-        return raw;
+      if ((buffer[2] & 0x80) == 0) {
+        return Fail(ErrorCode::kUnavailable,
+                    "no answer from resolver " + resolver_text_ + " for " + name + " (timeout)");
       }
-      return Fail(ErrorCode::kUnavailable,
-                  "no answer from resolver " + resolver_text_ + " for " + name + " (timeout)");
+      switch (buffer[3] & 0x0f) {
+        case ns_r_noerror:
+          raw.status = DnsStatus::kNoData;
+          break;
+        case ns_r_nxdomain:
+          raw.status = DnsStatus::kNxDomain;
+          break;
+        case ns_r_refused:
+          raw.status = DnsStatus::kRefused;
+          break;
+        default:
+          raw.status = DnsStatus::kServFail;
+          break;
+      }
+      break;
     }
     default:
+      // A failed state is not reused (it is closed here): the next query starts from a fresh one.
       return Fail(ErrorCode::kUnavailable, "query to resolver " + resolver_text_ + " for " + name +
                                                " failed: " + std::strerror(errno));
   }
+  states_->Give(std::move(pooled));
+  return raw;
 }
 
 template <class T, class Parse>

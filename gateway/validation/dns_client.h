@@ -1,10 +1,13 @@
 // A DNS stub client on glibc's resolver (res_ninit / res_nquery / ns_initparse / ns_parserr) that
 // asks one configured server (any port), never caches, and falls back to TCP on truncation (glibc
-// does this when TC is set). Thread-safe: every query uses its own res_state.
+// does this when TC is set). Thread-safe: a query holds a res_state of its own, taken from a small
+// pool of initialised states (res_ninit and the 64 KiB answer buffer once per state, not per query);
+// each query still gets a fresh UDP socket, so a fresh random source port (spoofing resistance).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +58,7 @@ class DnsClient {
 
  private:
   struct Raw;
+  class StatePool;
   DnsClient() = default;
   // One query, no CNAME chasing: the answer RRs of `type` owned by `name` or by a CNAME chain
   // starting at `name` inside this response.
@@ -68,6 +72,7 @@ class DnsClient {
   int timeout_seconds_ = 5;
   int attempts_ = 2;
   int max_cname_depth_ = 8;
+  std::shared_ptr<StatePool> states_;  // shared by copies of this client
 };
 
 }  // namespace ca::validation
