@@ -6,10 +6,12 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
+#include "common/memory_lock.h"
 #include "common/openssl.h"
 
 namespace ca {
@@ -70,12 +72,19 @@ Result<Secret> LoadSecret(std::string_view source) {
                   std::string(source.substr(0, source.find(':'))) + "...')");
 }
 
+namespace {
+std::atomic<int> g_memory_lock_errno{-1};
+}  // namespace
+
 void HardenProcessForSecrets() {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   struct rlimit no_core {0, 0};
   ::setrlimit(RLIMIT_CORE, &no_core);
-  // Best effort: unprivileged processes usually have a small RLIMIT_MEMLOCK; failure is not fatal.
-  ::mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT);
+  // Best effort: unprivileged processes usually have a small RLIMIT_MEMLOCK; failure is not fatal
+  // (daemons report it through MemoryLockErrno(), common/memory_lock.h).
+  g_memory_lock_errno = ::mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0 ? 0 : errno;
 }
+
+int MemoryLockErrno() { return g_memory_lock_errno; }
 
 }  // namespace ca

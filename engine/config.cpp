@@ -92,7 +92,8 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Fail(ErrorCode::kInvalidArgument, "config: not a JSON object");
   CA_TRY_STATUS(CheckKeys(j, "", {"socket_path", "socket_group", "allowed_peer_uids", "channel", "hsm",
-                                  "policy_store", "test_hooks", "instances"}));
+                                  "policy_store", "test_hooks", "instances", "audit_log", "metrics_file",
+                                  "metrics_interval_seconds"}));
   EngineConfig c;
   c.socket_path = CA_TRY(Str(j, "", "socket_path"));
   if (auto it = j.find("socket_group"); it != j.end()) {
@@ -136,6 +137,14 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
   if (auto it = j.find("test_hooks"); it != j.end()) {
     if (!it->is_boolean()) return Bad("test_hooks", "expected a boolean");
     c.test_hooks = it->get<bool>();
+  }
+  c.audit_log = CA_TRY(Str(j, "", "audit_log", false));
+  c.metrics_file = CA_TRY(Str(j, "", "metrics_file", false));
+  if (auto it = j.find("metrics_interval_seconds"); it != j.end()) {
+    if (!it->is_number_unsigned() || it->get<uint64_t>() < 1 || it->get<uint64_t>() > 3600) {
+      return Bad("metrics_interval_seconds", "expected 1..3600");
+    }
+    c.metrics_interval_seconds = it->get<int>();
   }
   auto instances = j.find("instances");
   if (instances == j.end() || !instances->is_object()) return Bad("instances", "expected an object");

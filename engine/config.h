@@ -8,6 +8,9 @@
 //           "pool_size": 2},
 //   "policy_store": "/var/lib/ca-policy",
 //   "test_hooks": false,
+//   "audit_log": "/var/lib/acme-ca/audit/engine.jsonl",   optional: hash-chained audit file
+//   "metrics_file": "/var/lib/acme-ca/metrics/engine.prom", optional: Prometheus text file
+//   "metrics_interval_seconds": 5,                          optional, 1..3600
 //   "instances": {
 //     "production": {"store": "...", "status_store": "...", "issuer_name": "int-1", "profiles_dir": "...",
 //                    "intermediate_key_label": "...", "intermediate_cert": "int.pem", "chain": "chain.pem",
@@ -54,6 +57,9 @@ struct EngineConfig {
   std::vector<std::string> client_fingerprints;
   std::string policy_store;
   bool test_hooks = false;  // enables CA_ENGINE_CRASH_AT and SIGUSR1 HSM fault injection
+  std::string audit_log;     // empty: no audit file (the journal only)
+  std::string metrics_file;  // empty: no metrics file
+  int metrics_interval_seconds = 5;
   std::map<engine_api::CaEnvironment, InstanceConfig> instances;
 };
 

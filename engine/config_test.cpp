@@ -65,5 +65,27 @@ TEST(EngineConfig, RejectsDefects) {
   ExpectBad(j, "never mixed with production");
 }
 
+TEST(EngineConfig, AuditAndMetricsFiles) {
+  auto c = ParseEngineConfig(Valid().dump());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->audit_log, "");
+  EXPECT_EQ(c->metrics_file, "");
+  EXPECT_EQ(c->metrics_interval_seconds, 5);
+  json j = Valid();
+  j["audit_log"] = "/var/lib/acme-ca/audit/engine.jsonl";
+  j["metrics_file"] = "/var/lib/acme-ca/metrics/engine.prom";
+  j["metrics_interval_seconds"] = 2;
+  c = ParseEngineConfig(j.dump());
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->audit_log, "/var/lib/acme-ca/audit/engine.jsonl");
+  EXPECT_EQ(c->metrics_file, "/var/lib/acme-ca/metrics/engine.prom");
+  EXPECT_EQ(c->metrics_interval_seconds, 2);
+  j["metrics_interval_seconds"] = 0;
+  ExpectBad(j, "metrics_interval_seconds");
+  j = Valid();
+  j["audit_log"] = "";
+  ExpectBad(j, "audit_log");
+}
+
 }  // namespace
 }  // namespace ca::engine

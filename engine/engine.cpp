@@ -24,6 +24,12 @@ CaInstance* Engine::instance(engine_api::CaEnvironment env) {
 }
 
 Response Engine::Handle(const engine_api::Request& request, const PeerInfo& peer) {
+  Response response = Route(request, peer);
+  if (observer_ != nullptr) observer_->OnResponse(request, response);
+  return response;
+}
+
+Response Engine::Route(const engine_api::Request& request, const PeerInfo& peer) {
   auto env = std::visit([](const auto& r) { return r.environment; }, request);
   CaInstance* inst = instance(env);
   if (inst == nullptr) {
@@ -55,7 +61,10 @@ void Engine::CheckPolicy() {
   if (snapshot->version() == applied_policy_version_) return;
   bool all_ok = true;
   for (auto& [env, inst] : instances_) {
-    if (auto s = inst->ApplyMassRevocations(*snapshot); !s) {
+    uint64_t applied_before = observer_ != nullptr ? inst->store().AppliedMassRevocationSeq().value_or(0) : 0;
+    auto s = inst->ApplyMassRevocations(*snapshot);
+    if (observer_ != nullptr) observer_->OnMassRevocations(env, *inst, applied_before);
+    if (!s) {
       all_ok = false;
       log::Error("mass_revocation_failed",
                  {{"environment", engine_api::CaEnvironmentName(env)}, {"error", s.error().ToString()}});
@@ -104,6 +113,7 @@ void Engine::Loop() {
     next_second += std::chrono::seconds(1);
     ++ticks;
     CheckPolicy();
+    if (observer_ != nullptr) observer_->OnTick(instances_);
     for (auto& [env, inst] : instances_) {
       if (auto s = inst->RunStatusJobs(); !s) {
         log::Error("status_jobs_failed", {{"environment", engine_api::CaEnvironmentName(env)},

@@ -14,6 +14,7 @@
 #include "engine/api/contract.h"
 #include "engine/ca_instance.h"
 #include "engine/channel_server.h"
+#include "engine/observer.h"
 #include "profiles/policy/store.h"
 
 namespace ca::engine {
@@ -31,6 +32,9 @@ class Engine {
   Status StartBackground();
   void Stop();
 
+  // Audit and metrics (engine/recorder.h); set before StartBackground, must outlive the engine.
+  void SetObserver(EngineObserver* observer) { observer_ = observer; }
+
   // Runs `fn` on the background thread at its next tick (test hooks: HSM fault injection).
   void Post(std::function<void()> fn);
 
@@ -41,10 +45,12 @@ class Engine {
       : policy_(std::move(policy)), instances_(std::move(instances)) {}
   void Loop();
   void CheckPolicy();
+  engine_api::Response Route(const engine_api::Request& request, const PeerInfo& peer);
 
   policy::PolicyStore policy_;
   std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>> instances_;
   uint64_t applied_policy_version_ = 0;
+  EngineObserver* observer_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

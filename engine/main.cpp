@@ -8,11 +8,16 @@
 #include <iostream>
 #include <map>
 
+#include "common/audit_log.h"
 #include "common/log.h"
+#include "common/memory_lock.h"
 #include "common/secret.h"
 #include "engine/api/channel.h"
 #include "engine/config.h"
 #include "engine/engine.h"
+#include "engine/metrics.h"
+#include "engine/recorder.h"
+#include "engine/timed_key.h"
 #include "hsm/token.h"
 
 namespace {
@@ -62,19 +67,26 @@ struct LoadedInstance {
   std::shared_ptr<hsm::Token> token;
 };
 
-Result<ossl::Pkey> HsmKeyFor(hsm::Token& token, const std::string& label, const X509* cert, const std::string& what) {
+// The key, its signatures timed into `metrics` (engine/timed_key.h).
+Result<ossl::Pkey> HsmKeyFor(hsm::Token& token, const std::string& label, const X509* cert, const std::string& what,
+                             engine::SignerKey role, engine::EngineMetrics& metrics) {
   auto key = token.FindKey(label);
   if (!key) return Fail(key.error().code, what + " key '" + label + "': " + key.error().message);
   if (EVP_PKEY_eq((*key)->public_key(), X509_get0_pubkey(cert)) != 1) {
     return Fail(ErrorCode::kFailedPrecondition,
                 what + " key '" + label + "' does not match the public key of its certificate");
   }
-  return hsm::ToEvpPkey(*key);
+  return hsm::ToEvpPkey(engine::TimedKey(*key, role, metrics));
 }
 
 int Run(const std::string& config_path) {
   ca::log::Init("ca-engine");
   ca::HardenProcessForSecrets();
+  if (int err = ca::MemoryLockErrno(); err != 0) {
+    // Pages holding the PIN or keys may reach swap; the unit sets LimitMEMLOCK=infinity for this.
+    ca::log::Warn("memory_lock_failed", {{"error", std::strerror(err)},
+                                         {"hint", "raise RLIMIT_MEMLOCK (systemd: LimitMEMLOCK=infinity)"}});
+  }
   auto fail = [](const std::string& line) {
     ca::log::Error("engine_start_failed", {{"error", line}});
     std::cerr << "ca-engine: " << line << "\n";
@@ -84,6 +96,14 @@ int Run(const std::string& config_path) {
   if (!config) return fail(config.error().ToString());
   auto crash_hook = CrashHookFromEnv(config->test_hooks);
   if (!crash_hook) return fail(crash_hook.error().ToString());
+  // Declared before the keys and the engine that report into them, so that they outlive both.
+  engine::EngineMetrics metrics;
+  std::unique_ptr<audit::AuditLog> audit_log;
+  if (!config->audit_log.empty()) {
+    auto opened = audit::AuditLog::Open(config->audit_log, "ca-engine");
+    if (!opened) return fail("audit_log: " + opened.error().ToString());
+    audit_log = std::move(*opened);
+  }
 
   // Signals are handled by the main thread only (sigwait); every thread inherits the mask.
   sigset_t signals;
@@ -125,10 +145,12 @@ int Run(const std::string& config_path) {
     auto ocsp_cert = ocsp_pem ? ossl::CertFromPem(*ocsp_pem) : std::unexpected(ocsp_pem.error());
     if (!ocsp_cert) return fail(env_name + " ocsp_cert: " + ocsp_cert.error().ToString());
     keys.ocsp_cert = std::move(*ocsp_cert);
-    auto issuer_key = HsmKeyFor(token, ic.intermediate_key_label, keys.issuer_cert.get(), env_name + " intermediate");
+    auto issuer_key = HsmKeyFor(token, ic.intermediate_key_label, keys.issuer_cert.get(), env_name + " intermediate",
+                                engine::SignerKey::kIssuer, metrics);
     if (!issuer_key) return fail(issuer_key.error().ToString());
     keys.issuer_key = std::move(*issuer_key);
-    auto ocsp_key = HsmKeyFor(token, ic.ocsp_key_label, keys.ocsp_cert.get(), env_name + " OCSP signer");
+    auto ocsp_key = HsmKeyFor(token, ic.ocsp_key_label, keys.ocsp_cert.get(), env_name + " OCSP signer",
+                              engine::SignerKey::kOcsp, metrics);
     if (!ocsp_key) return fail(ocsp_key.error().ToString());
     keys.ocsp_key = std::move(*ocsp_key);
 
@@ -147,8 +169,11 @@ int Run(const std::string& config_path) {
   }
   auto policy = policy::PolicyStore::OpenReadOnly(config->policy_store);
   if (!policy) return fail("policy_store: " + policy.error().ToString());
+  engine::Recorder recorder(std::move(audit_log), metrics,
+                           {config->metrics_file, config->metrics_interval_seconds});
   auto eng = engine::Engine::Open(std::move(*policy), std::move(instances));
   if (!eng) return fail(eng.error().ToString());
+  (*eng)->SetObserver(&recorder);
   if (auto s = (*eng)->StartBackground(); !s) return fail(s.error().ToString());
 
   engine::ChannelServerOptions so;

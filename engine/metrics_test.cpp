@@ -1,0 +1,170 @@
+#include "engine/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/ca_instance.h"
+#include "engine/recorder.h"
+
+namespace ca::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+bool Has(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos || text.starts_with(line + "\n");
+}
+
+TEST(EngineMetrics, RendersCountersHistogramAndCrlGauges) {
+  EngineMetrics m;
+  m.CountIssue("SSL", "issued");
+  m.CountIssue("SSL", "issued");
+  m.CountIssue("WILD", "policy_denied");
+  m.CountIssue("NOPE", "issued");
+  m.CountRevoked(1, 1);
+  m.CountRevoked(9, 3);
+  m.ObserveSign(SignerKey::kIssuer, 0.003, true);   // bucket 0.005
+  m.ObserveSign(SignerKey::kIssuer, 0.0004, true);  // bucket 0.0005
+  m.ObserveSign(SignerKey::kIssuer, 7.0, true);     // +Inf only
+  m.ObserveSign(SignerKey::kIssuer, 0.1, false);
+  m.ObserveSign(SignerKey::kOcsp, 0.001, true);
+  std::vector<CrlGauge> crls = {{"production", "int-1", 42, 1000, 1000 + 86400, 7}};
+  std::string text = m.Render(crls, 1600);
+
+  EXPECT_TRUE(Has(text, "# TYPE acme_ca_engine_issuances_total counter")) << text;
+  EXPECT_TRUE(Has(text, "acme_ca_engine_issuances_total{profile=\"SSL\",result=\"issued\"} 2"))
+      << text;
+  EXPECT_TRUE(
+      Has(text, "acme_ca_engine_issuances_total{profile=\"WILD\",result=\"policy_denied\"} 1"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_issuances_total{profile=\"other\",result=\"issued\"} 1"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_issuances_total{profile=\"SSL_RGS\",result=\"issued\"} 0"));
+  EXPECT_EQ(text.find("profile=\"SSL\",result=\"bad_csr\""),
+            std::string::npos);  // zero refusals omitted
+  EXPECT_TRUE(Has(text, "acme_ca_engine_revocations_total{reason=\"keyCompromise\"} 1")) << text;
+  EXPECT_TRUE(Has(text, "acme_ca_engine_revocations_total{reason=\"privilegeWithdrawn\"} 3"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_revocations_total{reason=\"unspecified\"} 0"));
+
+  EXPECT_TRUE(Has(text, "# TYPE acme_ca_engine_hsm_sign_seconds histogram"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_hsm_sign_seconds_bucket{key=\"issuer\",le=\"0.0005\"} 1"))
+      << text;
+  EXPECT_TRUE(Has(text, "acme_ca_engine_hsm_sign_seconds_bucket{key=\"issuer\",le=\"0.002\"} 1"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_hsm_sign_seconds_bucket{key=\"issuer\",le=\"0.005\"} 2"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_hsm_sign_seconds_bucket{key=\"issuer\",le=\"2.5\"} 2"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_hsm_sign_seconds_bucket{key=\"issuer\",le=\"+Inf\"} 3"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_hsm_sign_seconds_count{key=\"issuer\"} 3"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_hsm_sign_seconds_sum{key=\"issuer\"} 7.0034"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_hsm_sign_errors_total{key=\"issuer\"} 1"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_hsm_sign_seconds_count{key=\"ocsp\"} 1"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_ocsp_responses_signed_total 1"));
+
+  EXPECT_TRUE(
+      Has(text, "acme_ca_engine_crl_number{environment=\"production\",issuer=\"int-1\"} 42"));
+  EXPECT_TRUE(
+      Has(text, "acme_ca_engine_crl_age_seconds{environment=\"production\",issuer=\"int-1\"} 600"));
+  EXPECT_TRUE(Has(
+      text,
+      "acme_ca_engine_crl_next_update_seconds{environment=\"production\",issuer=\"int-1\"} 85800"));
+  EXPECT_TRUE(
+      Has(text, "acme_ca_engine_crl_entries{environment=\"production\",issuer=\"int-1\"} 7"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_metrics_time_seconds 1600"));
+  EXPECT_TRUE(text.ends_with("\n"));
+  // Every sample line is "name{labels} value" or "name value".
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("#")) continue;
+    EXPECT_EQ(std::count(line.begin(), line.end(), ' '), 1) << line;
+  }
+}
+
+class RecorderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/recorder_test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::vector<json> Entries() const {
+    std::vector<json> out;
+    std::ifstream in(dir_ + "/audit.jsonl");
+    for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
+    return out;
+  }
+  std::string dir_;
+};
+
+TEST_F(RecorderTest, AuditsIssuanceRefusalRevocationAndWritesTheMetricsFile) {
+  EngineMetrics metrics;
+  auto audit = audit::AuditLog::Open(dir_ + "/audit.jsonl", "ca-engine");
+  ASSERT_TRUE(audit);
+  Recorder recorder(std::move(*audit), metrics, {dir_ + "/engine.prom", 1});
+
+  engine_api::IssueRequest issue;
+  issue.request_id = "req-1";
+  issue.order_id = "order-1";
+  issue.acme_account_id = "acct-1";
+  issue.external_account_kid = "kid-1";
+  issue.profile = "SSL";
+  issue.names = {"a.demo.test"};
+  engine_api::IssueResponse issued;
+  issued.serial_hex = "0abc";
+  issued.not_after = 2000000000;
+  recorder.OnResponse(issue, issued);
+  recorder.OnResponse(
+      issue, engine_api::EngineError{engine_api::EngineErrorKind::kPolicyDenied, "DOMAIN_NOT_FOUND",
+                                     "b.demo.test", "not allowed"});
+  engine_api::RevokeRequest revoke;
+  revoke.serial_hex = "0abc";
+  revoke.reason = engine_api::RevocationReason::kKeyCompromise;
+  revoke.actor = "cert-key";
+  recorder.OnResponse(revoke, engine_api::RevokeResponse{true, 1900000000});
+  engine_api::RevokeAllForAccountRequest all;
+  all.acme_account_id = "acct-1";
+  all.actor = "ra:alice";
+  recorder.OnResponse(all, engine_api::RevokeAllForAccountResponse{2});
+  recorder.OnResponse(engine_api::GetCertificateRequest{"0abc"},
+                      engine_api::CertificateRecord{});  // not audited
+
+  auto entries = Entries();
+  ASSERT_EQ(entries.size(), 4u);
+  EXPECT_EQ(entries[0]["event"], "issued");
+  EXPECT_EQ(entries[0]["serial"], "0abc");
+  EXPECT_EQ(entries[0]["account"], "acct-1");
+  EXPECT_EQ(entries[0]["order"], "order-1");
+  EXPECT_EQ(entries[0]["result_code"], "OK");
+  EXPECT_EQ(entries[0]["writer"], "ca-engine");
+  EXPECT_EQ(entries[1]["event"], "issue_refused");
+  EXPECT_EQ(entries[1]["result"], "policy_denied");
+  EXPECT_EQ(entries[1]["result_code"], "DOMAIN_NOT_FOUND");
+  EXPECT_EQ(entries[2]["event"], "revoked");
+  EXPECT_EQ(entries[2]["reason_name"], "keyCompromise");
+  EXPECT_EQ(entries[2]["actor"], "cert-key");
+  EXPECT_EQ(entries[3]["event"], "revoked_all_for_account");
+  EXPECT_EQ(entries[3]["revoked_count"], 2);
+  auto report = audit::VerifyFile(dir_ + "/audit.jsonl");
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->ok());
+
+  recorder.OnTick({});  // interval 1: writes the file
+  std::ifstream in(dir_ + "/engine.prom");
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_TRUE(
+      Has(text.str(), "acme_ca_engine_issuances_total{profile=\"SSL\",result=\"issued\"} 1"))
+      << text.str();
+  EXPECT_TRUE(Has(text.str(),
+                  "acme_ca_engine_issuances_total{profile=\"SSL\",result=\"policy_denied\"} 1"));
+  EXPECT_TRUE(Has(text.str(), "acme_ca_engine_revocations_total{reason=\"keyCompromise\"} 1"));
+  EXPECT_TRUE(Has(text.str(), "acme_ca_engine_revocations_total{reason=\"privilegeWithdrawn\"} 2"));
+  EXPECT_TRUE(Has(text.str(), "acme_ca_engine_audit_entries_total{result=\"ok\"} 4"));
+  EXPECT_FALSE(fs::exists(dir_ + "/engine.prom.tmp"));
+  EXPECT_EQ(fs::status(dir_ + "/engine.prom").permissions() & fs::perms::others_read,
+            fs::perms::others_read);
+}
+
+}  // namespace
+}  // namespace ca::engine

@@ -1,0 +1,30 @@
+// What the engine tells its observer (engine/recorder.h: the audit file and the metrics): every
+// answered request, every mass revocation it applied, and a tick each second.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "engine/api/contract.h"
+
+namespace ca::engine {
+
+class CaInstance;
+
+class EngineObserver {
+ public:
+  virtual ~EngineObserver() = default;
+  // On the request's thread, after the answer is made (before it is sent).
+  virtual void OnResponse(const engine_api::Request& request,
+                          const engine_api::Response& response) = 0;
+  // On the background thread, after ApplyMassRevocations: the mass revocations the instance has
+  // recorded as applied with seq > `applied_before`.
+  virtual void OnMassRevocations(engine_api::CaEnvironment env, CaInstance& instance,
+                                 uint64_t applied_before) = 0;
+  // Once a second on the background thread.
+  virtual void OnTick(
+      const std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>>& instances) = 0;
+};
+
+}  // namespace ca::engine
