@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "appliance/ra/audit_export.h"
 #include "appliance/ra/gateway_accounts.h"
 #include "common/log.h"
 #include "common/secret.h"
@@ -34,6 +35,8 @@ constexpr const char* kUsage = R"(usage: ca-ra [global options] <command> ...
 global options: --store DIR (or env CA_POLICY_STORE, or 'store' in --config FILE)
                 --wrap-key PATH (env CA_POLICY_WRAP_KEY, config 'wrap_key')
                 --gateway-store DIR (env CA_GATEWAY_STORE, config 'gateway_store')
+                --audit-log FILE (env CA_RA_AUDIT_LOG, config 'audit_log'): after each change,
+                  its audit records are also appended to this hash-chained file (ca-audit verify-audit)
                 --actor NAME (default $SUDO_USER / $USER)   --json   --config FILE
 commands:
   init [--group GROUP]
@@ -61,6 +64,7 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--wrap-key",
                                                 "--gateway-store",
                                                 "--actor",
+                                                "--audit-log",
                                                 "--config",
                                                 "--group",
                                                 "--name",
@@ -191,6 +195,34 @@ class Cli {
   explicit Cli(Args args) : a_(std::move(args)) { LoadConfig(); }
 
   int Run() {
+    int rc = 0;
+    try {
+      rc = RunCommand();
+    } catch (...) {
+      try {
+        ExportAudit();  // a change may have been committed before the failure
+      } catch (...) {
+      }
+      throw;
+    }
+    ExportAudit();
+    return rc;
+  }
+
+ private:
+  // After a write (committed or not), appends the policy store's audit records that the audit
+  // file does not hold yet (appliance/ra/audit_export.h).
+  void ExportAudit() {
+    if (!wrote_ || audit_log_.empty()) return;
+    if (!store_) store_ = Must(PolicyStore::OpenReadOnly(store_dir_));
+    auto exported = ExportPolicyAudit(*store_, audit_log_);
+    if (!exported) {
+      throw CommandError{"the policy store is up to date but its audit file " + audit_log_ +
+                         " is not (the next change retries): " + exported.error().message};
+    }
+  }
+
+  int RunCommand() {
     const std::string& group = a_.Pos(0, "command");
     if (group == "init") return Init();
     if (group == "org") return Org();
@@ -202,7 +234,6 @@ class Cli {
     throw UsageError{"unknown command '" + group + "'"};
   }
 
- private:
   void LoadConfig() {
     auto setting = [&](const char* opt, const char* env) -> std::string {
       if (auto v = a_.Get(opt)) return *v;
@@ -212,6 +243,7 @@ class Cli {
     store_dir_ = setting("--store", "CA_POLICY_STORE");
     wrap_key_path_ = setting("--wrap-key", "CA_POLICY_WRAP_KEY");
     gateway_dir_ = setting("--gateway-store", "CA_GATEWAY_STORE");
+    audit_log_ = setting("--audit-log", "CA_RA_AUDIT_LOG");
     if (auto cfg = a_.Get("--config")) {
       std::ifstream in(*cfg);
       if (!in) throw CommandError{"cannot read config file " + *cfg};
@@ -233,7 +265,9 @@ class Cli {
           wrap_key_path_ = v;
         else if (k == "gateway_store" && gateway_dir_.empty())
           gateway_dir_ = v;
-        else if (k != "store" && k != "wrap_key" && k != "gateway_store") {
+        else if (k == "audit_log" && audit_log_.empty())
+          audit_log_ = v;
+        else if (k != "store" && k != "wrap_key" && k != "gateway_store" && k != "audit_log") {
           throw CommandError{"config " + *cfg + ": unknown key '" + k + "'"};
         }
       }
@@ -261,6 +295,7 @@ class Cli {
         throw CommandError{"no policy store given (--store, CA_POLICY_STORE or config)"};
       store_ = Must(writer ? PolicyStore::OpenWriter(store_dir_)
                            : PolicyStore::OpenReadOnly(store_dir_));
+      wrote_ = wrote_ || writer;
     }
     return *store_;
   }
@@ -328,6 +363,7 @@ class Cli {
       throw CommandError{"refusing to overwrite existing wrapping key " + wrap_key_path_};
     }
     { auto store = Must(PolicyStore::Create(store_dir_, actor_, Now())); }
+    wrote_ = true;
     Must(CreateWrapKeyFile(wrap_key_path_, a_.Get("--group").value_or("")));
     Print({{"store", store_dir_}, {"wrap_key", wrap_key_path_}, {"version", 1}},
           "created policy store " + store_dir_ + " and wrapping key " + wrap_key_path_ + "\n");
@@ -644,7 +680,8 @@ class Cli {
 
   Args a_;
   bool json_ = false;
-  std::string store_dir_, wrap_key_path_, gateway_dir_, actor_;
+  bool wrote_ = false;  // the store was opened for writing (or created): export the audit
+  std::string store_dir_, wrap_key_path_, gateway_dir_, actor_, audit_log_;
   std::optional<PolicyStore> store_;
   std::optional<GatewayAccounts> gateway_;
 };
