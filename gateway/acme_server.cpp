@@ -1340,6 +1340,14 @@ std::string AcmeServer::MetricsText() const {
       "# TYPE acme_validations_total counter\n";
   for (const auto& [key, n] : validation_counts_)
     out += "acme_validations_total{type=\"" + key.first + "\",outcome=\"" + key.second + "\"} " + std::to_string(n) + "\n";
+  const auto commits = store_.commit_stats();
+  out +=
+      "# HELP acme_store_write_ops_total State changes written to the gateway store.\n"
+      "# TYPE acme_store_write_ops_total counter\n"
+      "acme_store_write_ops_total " + std::to_string(commits.ops) + "\n"
+      "# HELP acme_store_commits_total Durable write transactions (group commits) of the gateway store.\n"
+      "# TYPE acme_store_commits_total counter\n"
+      "acme_store_commits_total " + std::to_string(commits.batches) + "\n";
   return out;
 }
 

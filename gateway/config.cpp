@@ -60,7 +60,7 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
 
   if (doc.contains("listen")) {
     const json& l = doc["listen"];
-    CA_TRY_STATUS(OnlyKeys(l, "listen", {"address", "port", "threads"}));
+    CA_TRY_STATUS(OnlyKeys(l, "listen", {"address", "port", "threads", "request_workers"}));
     CA_TRY_STATUS(Get(l, "address", &c.http.listen_address, false, "listen"));
     int port = c.http.port;
     CA_TRY_STATUS(Get(l, "port", &port, false, "listen"));
@@ -68,6 +68,9 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
     c.http.port = static_cast<uint16_t>(port);
     CA_TRY_STATUS(Get(l, "threads", &c.http.threads, false, "listen"));
     if (c.http.threads == 0 || c.http.threads > 64) return Fail(ErrorCode::kInvalidArgument, "config: listen.threads must be 1..64");
+    CA_TRY_STATUS(Get(l, "request_workers", &c.http.request_workers, false, "listen"));
+    if (c.http.request_workers > 256)
+      return Fail(ErrorCode::kInvalidArgument, "config: listen.request_workers must be 0..256");
   }
   if (!doc.contains("tls")) return Fail(ErrorCode::kInvalidArgument, "config: missing tls");
   CA_TRY_STATUS(OnlyKeys(doc["tls"], "tls", {"cert", "key"}));

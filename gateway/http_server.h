@@ -9,6 +9,7 @@
 
 #include "common/result.h"
 #include "gateway/acme_server.h"
+#include "gateway/work_queue.h"
 
 namespace ca::gateway {
 
@@ -17,7 +18,10 @@ struct HttpServerOptions {
   uint16_t port = 14000;  // 0: pick a free port (see HttpServer::port())
   std::string tls_cert_pem;
   std::string tls_key_pem;
-  unsigned threads = 2;
+  unsigned threads = 2;  // libmicrohttpd polling threads (each owns its connections)
+  // Threads that run ACME POSTs (which wait for durable commits and, in finalize, for the engine)
+  // while their connection is suspended; 0 runs them on the polling threads.
+  unsigned request_workers = 32;
   unsigned connection_timeout_seconds = 30;
 };
 

@@ -495,6 +495,8 @@ TEST_F(ServerTest, MetricsCountRequests) {
   c.Raw("GET", U("/directory"), "");
   std::string m = server_->MetricsText();
   EXPECT_NE(m.find("acme_requests_total{endpoint=\"directory\",status=\"200\"} 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("\nacme_store_commits_total "), std::string::npos) << m;
+  EXPECT_NE(m.find("\nacme_store_write_ops_total "), std::string::npos) << m;
 }
 
 }  // namespace
