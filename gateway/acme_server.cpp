@@ -222,7 +222,9 @@ AcmeServer::Outcome AcmeServer::Route(Ctx& ctx, const HttpRequest& req) {
 HttpResponse AcmeServer::Json(int status, const json& body) const {
   HttpResponse r;
   r.status = status;
-  r.body = body.dump(2);
+  // Compact (clients parse it; pretty-printing cost CPU and bytes on every response). Invalid UTF-8
+  // (a problem detail can quote the request path) is replaced rather than thrown.
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "common/encoding.h"
+#include "common/openssl.h"
 #include "common/result.h"
 
 namespace ca::gateway {
@@ -35,6 +36,8 @@ class NonceService {
 
   const int64_t lifetime_;
   const Bytes key_;
+  // HMAC-SHA256 keyed once; each MAC works on a copy (no algorithm fetch or key set-up per nonce).
+  ossl::Owned<EVP_MAC_CTX, EVP_MAC_CTX_free> keyed_hmac_;
   mutable std::mutex mu_;
   uint64_t next_counter_ = 1;
   // Counters consumed and not yet expired, with their issue time (pruned by age).

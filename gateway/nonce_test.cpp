@@ -1,6 +1,8 @@
 #include "gateway/nonce.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 namespace ca::gateway {
 namespace {
@@ -10,6 +12,17 @@ TEST(Nonce, SingleUse) {
   std::string n = s.Issue(1000);
   EXPECT_EQ(s.Consume(n, 1001), NonceCheck::kOk);
   EXPECT_EQ(s.Consume(n, 1002), NonceCheck::kReplayed);
+}
+
+TEST(Nonce, MacIsTruncatedHmacSha256OfCounterAndTime) {
+  const Bytes key(32, 0x5a);
+  NonceService s(300, key);
+  auto raw = *Base64UrlDecode(s.Issue(1000));
+  ASSERT_EQ(raw.size(), 32u);
+  uint8_t mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), raw.data(), 16, mac, &len);
+  EXPECT_EQ(Bytes(raw.begin() + 16, raw.end()), Bytes(mac, mac + 16));
 }
 
 TEST(Nonce, Expiry) {
