@@ -222,17 +222,16 @@ Response CaInstance::IssueFresh(const engine_api::IssueRequest& request, const s
       if (tbs.error().code == ErrorCode::kInvalidArgument) return refuse(EngineErrorKind::kBadRequest, tbs.error().message);
       return refuse(EngineErrorKind::kInternal, tbs.error().ToString());
     }
-    if (auto lint = issuance::LintTbs(tbs->get(), profile, issuer_, tbs_request); !lint) {
-      log::Error("lint_failed", {{"request_id", request.request_id}, {"error", lint.error().message}});
-      return refuse(EngineErrorKind::kInternal, lint.error().message);
+    auto linted = issuance::LintTbs(tbs->get(), profile, issuer_, tbs_request);
+    if (!linted) {
+      log::Error("lint_failed", {{"request_id", request.request_id}, {"error", linted.error().message}});
+      return refuse(EngineErrorKind::kInternal, linted.error().message);
     }
-    auto unsigned_der = ossl::CertToDer(tbs->get());
-    if (!unsigned_der) return refuse(EngineErrorKind::kInternal, unsigned_der.error().ToString());
 
     CertRecord rec;
     rec.serial_hex = issuance::SerialToHex(tbs_request.serial);
     rec.state = CertState::kReserved;
-    rec.der = std::move(*unsigned_der);
+    rec.der = linted->der;
     rec.request_id = request.request_id;
     rec.order_id = request.order_id;
     rec.acme_account_id = request.acme_account_id;
@@ -272,8 +271,10 @@ Response CaInstance::IssueFresh(const engine_api::IssueRequest& request, const s
       }
     }
     Crash("after_reserve");
-    auto lint_signed = [&](const X509* cert) { return issuance::LintCertificate(cert, profile, issuer_, tbs_request); };
-    auto done = Complete(rec.serial_hex, lint_signed, tbs->get());
+    // The object decoded from the linted bytes is the one signed; after the signature its TBS must
+    // still be those bytes.
+    auto lint_signed = [&](const X509* cert) { return issuance::CheckSignedAsLinted(cert, *linted); };
+    auto done = Complete(rec.serial_hex, lint_signed, linted->certificate.get());
     if (!done) {
       auto fields = log_fields;
       fields["serial"] = rec.serial_hex;

@@ -389,6 +389,16 @@ Result<ossl::Bytes> Encode(const X509* x) {
   return out;
 }
 
+// The TBSCertificate as it is now (re-encoded: after signing, the bytes that were signed).
+Result<ossl::Bytes> EncodeTbs(const X509* x) {
+  unsigned char* der = nullptr;
+  int len = i2d_re_X509_tbs(const_cast<X509*>(x), &der);
+  if (len <= 0) return ossl::CryptoFail("encode TBSCertificate");
+  ossl::Bytes out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
 // Parses `der`, and checks the bytes are the canonical DER OpenSSL re-encodes.
 ossl::X509Ptr ParseExact(std::span<const uint8_t> der, Linter& linter) {
   auto parsed = ossl::CertFromDer(der);
@@ -446,10 +456,33 @@ std::string FormatFindings(const std::vector<LintFinding>& findings) {
   return out;
 }
 
-Status LintTbs(const X509* tbs, const Profile& profile, const Issuer& issuer,
-               const TbsRequest& request) {
-  auto findings = LintTbsFindings(tbs, profile, issuer, request);
+Result<LintedTbs> LintTbs(const X509* tbs, const Profile& profile, const Issuer& issuer,
+                          const TbsRequest& request) {
+  Linter linter(profile, issuer, request);
+  LintedTbs out;
+  auto der = Encode(tbs);
+  if (!der) return std::unexpected(der.error());
+  out.certificate = ParseExact(*der, linter);
+  if (out.certificate) linter.CheckParsed(out.certificate.get());
+  auto findings = linter.Take();
   if (!findings.empty()) return Fail(ErrorCode::kInternal, FormatFindings(findings));
+  out.der = std::move(*der);
+  out.tbs_der = CA_TRY(EncodeTbs(out.certificate.get()));
+  return out;
+}
+
+Status CheckSignedAsLinted(const X509* certificate, const LintedTbs& linted) {
+  auto tbs = EncodeTbs(certificate);
+  if (!tbs) return std::unexpected(tbs.error());
+  if (*tbs != linted.tbs_der) {
+    return Fail(ErrorCode::kInternal, "lint: der: the signed TBSCertificate differs from the linted one");
+  }
+  const X509_ALGOR* outer = nullptr;
+  X509_get0_signature(nullptr, &outer, certificate);
+  if (X509_ALGOR_cmp(outer, X509_get0_tbs_sigalg(certificate)) != 0) {
+    return Fail(ErrorCode::kInternal,
+                "lint: signature: outer signature algorithm differs from the TBS one");
+  }
   return Ok();
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/openssl.h"
 #include "common/result.h"
 #include "profiles/issuance/profile.h"
 #include "profiles/issuance/tbs.h"
@@ -30,12 +31,27 @@ std::vector<LintFinding> LintCertificateFindings(std::span<const uint8_t> der,
                                                  const Profile& profile, const Issuer& issuer,
                                                  const TbsRequest& request);
 
-// The same, as a Status: kInternal "lint: <rule>: <detail>; …" listing every finding (a
+// What LintTbs passed: the DER it linted, the certificate OpenSSL decoded from exactly those bytes
+// and that certificate's TBSCertificate encoding. The engine signs `certificate` (so what it signs
+// is the linted TBS) and records `der` as the reservation.
+struct LintedTbs {
+  ossl::X509Ptr certificate;
+  ossl::Bytes der;
+  ossl::Bytes tbs_der;
+};
+
+// The same, as a value or kInternal "lint: <rule>: <detail>; …" listing every finding (a
 // certificate that fails lint after BuildTbs is a bug, never the subscriber's fault).
-Status LintTbs(const X509* tbs, const Profile& profile, const Issuer& issuer,
-               const TbsRequest& request);
+Result<LintedTbs> LintTbs(const X509* tbs, const Profile& profile, const Issuer& issuer,
+                          const TbsRequest& request);
 Status LintCertificate(const X509* certificate, const Profile& profile, const Issuer& issuer,
                        const TbsRequest& request);
+
+// After signing `linted.certificate`: its TBSCertificate is still byte for byte the linted one and
+// the outer signature algorithm equals the TBS one, so every rule LintTbs checked holds for the
+// signed certificate without decoding it again (kInternal otherwise). The caller verifies the
+// signature with the issuer's key.
+Status CheckSignedAsLinted(const X509* certificate, const LintedTbs& linted);
 
 std::string FormatFindings(const std::vector<LintFinding>& findings);
 

@@ -57,6 +57,36 @@ TEST_F(LintTest, CleanTbsAndCertificateHaveNoFindings) {
   EXPECT_TRUE(LintCertificate(tbs.get(), profile_, testing::GetTestCa().issuer, request_));
 }
 
+TEST_F(LintTest, SignedCertificateMustCarryTheLintedTbs) {
+  const auto& ca = testing::GetTestCa();
+  auto tbs = Build();
+  auto linted = LintTbs(tbs.get(), profile_, ca.issuer, request_);
+  ASSERT_TRUE(linted) << linted.error().message;
+  ASSERT_TRUE(linted->certificate);
+  EXPECT_EQ(*ossl::CertToDer(linted->certificate.get()), linted->der);
+  // Signing the decoded object changes nothing in its TBS: the full lint of the signed
+  // certificate agrees with the cheap check.
+  ASSERT_GT(X509_sign(linted->certificate.get(), const_cast<EVP_PKEY*>(ca.intermediate_key),
+                      EVP_sha256()),
+            0);
+  EXPECT_TRUE(CheckSignedAsLinted(linted->certificate.get(), *linted));
+  EXPECT_TRUE(LintCertificate(linted->certificate.get(), profile_, ca.issuer, request_));
+
+  // A TBS changed after the lint (here its serial) is refused after signing.
+  auto again = LintTbs(Build().get(), profile_, ca.issuer, request_);
+  ASSERT_TRUE(again);
+  ossl::Asn1Integer other(ASN1_INTEGER_new());
+  ASSERT_EQ(ASN1_INTEGER_set(other.get(), 4242), 1);
+  ASSERT_EQ(X509_set_serialNumber(again->certificate.get(), other.get()), 1);
+  ASSERT_GT(X509_sign(again->certificate.get(), const_cast<EVP_PKEY*>(ca.intermediate_key),
+                      EVP_sha256()),
+            0);
+  auto st = CheckSignedAsLinted(again->certificate.get(), *again);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(st.error().message, "lint: der: the signed TBSCertificate differs from the linted one");
+}
+
 TEST_F(LintTest, MissingSan) {
   auto tbs = Build();
   int loc = X509_get_ext_by_NID(tbs.get(), NID_subject_alt_name, -1);
