@@ -11,7 +11,7 @@
 # status server (OCSP + CRL) and the ACME gateway. Without --dns it also starts pebble-challtestsrv
 # as the validator's DNS (every A query answers 127.0.0.1; DNS_MGMT sets TXT/CAA records).
 # Writes DIR/appliance.env (ACME_DIR, ACME_CA_BUNDLE, EAB_KID, EAB_HMAC, ROOT_CA_PEM, OCSP_URL,
-# CRL_URL, RA_CLI, the PIDs, ...) and prints it. Ports: gateway N (default 14000), status N+1,
+# CRL_URL, RA_CLI, AUDIT_CLI, AUDIT_FILES, ENGINE_METRICS_FILE, the PIDs, ...) and prints it. Ports: gateway N (default 14000), status N+1,
 # http-01 N+2, tls-alpn-01 N+3, mock DNS management N+5 and DNS N+53.
 # down: stops what up started, by PID. The state directory is kept (delete it to start afresh).
 set -euo pipefail
@@ -68,18 +68,18 @@ fi
 if ((do_build)); then
   if [ "$(id -u)" = 0 ]; then "$root/scripts/install-deps.sh"; fi
   cmake -S "$root" -B "$build" -DCA_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" -j"$(nproc)" --target ca-ceremony ca-ra ca-engine ca-gateway ca-status-server ca-status-publish >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target ca-ceremony ca-ra ca-engine ca-gateway ca-status-server ca-status-publish ca-audit >/dev/null
 fi
 # The build's own programs, never the copies CPack stages under _CPack_Packages (stale after a rebuild).
 bin() { local p; p=$(find "$build" -path "$build/_CPack_Packages" -prune -o -type f -name "$1" -perm -u+x -print -quit 2>/dev/null); [ -n "$p" ] || die "$1 is not built in $build"; echo "$p"; }
-CEREMONY=$(bin ca-ceremony) RA=$(bin ca-ra) ENGINE=$(bin ca-engine) GATEWAY=$(bin ca-gateway) STATUS=$(bin ca-status-server) PUBLISH=$(bin ca-status-publish)
+CEREMONY=$(bin ca-ceremony) RA=$(bin ca-ra) ENGINE=$(bin ca-engine) GATEWAY=$(bin ca-gateway) STATUS=$(bin ca-status-server) PUBLISH=$(bin ca-status-publish) AUDIT=$(bin ca-audit)
 module=${CA_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 [ -f "$module" ] || die "PKCS#11 module $module not found (apt-get install softhsm2)"
 
 for f in "$state"/run/*.pid; do
   [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && die "already running (pid file $f): run down first"
 done
-mkdir -p "$state/run" "$state/logs"
+mkdir -p "$state/run" "$state/logs" "$state/audit" "$state/metrics"
 chmod 0700 "$state"
 trap 'echo "appliance-dev: up failed; logs in $state/logs" >&2; stop_all' ERR
 
@@ -164,7 +164,7 @@ fi
 
 # ------------------------------------------------------------------ policy store (RA)
 policy=$state/policy gwstore=$state/gateway-store
-ra() { "$RA" --store "$policy" --wrap-key "$secrets/mac-wrap.key" --gateway-store "$gwstore" --actor appliance-dev "$@"; }
+ra() { "$RA" --store "$policy" --wrap-key "$secrets/mac-wrap.key" --gateway-store "$gwstore" --audit-log "$state/audit/ra.jsonl" --actor appliance-dev "$@"; }
 if [ ! -f "$state/eab.json" ]; then
   mkdir -p "$policy"
   ra init >/dev/null
@@ -191,6 +191,7 @@ cat >"$state/engine.json" <<JSON
              "client_fingerprints": ["$client_fp"]},
  "hsm": {"module": "$module", "token_label": "acme-ca", "pin": "file:$secrets/user.pin", "pool_size": 2},
  "policy_store": "$policy",
+ "audit_log": "$state/audit/engine.jsonl", "metrics_file": "$state/metrics/engine.prom",
  "instances": {"production": {
    "store": "$state/ca-store", "status_store": "$state/status-store", "issuer_name": "$issuer_name",
    "profiles_dir": "$root/profiles/data/production",
@@ -246,7 +247,10 @@ OCSP_URL=$status_url/ocsp
 CRL_URL=$status_url/crl/$issuer_name.crl
 ROOT_CRL_URL=$status_url/crl/root.crl
 STATUS_URL=$status_url
-RA_CLI="$RA --store $policy --wrap-key $secrets/mac-wrap.key --gateway-store $gwstore"
+RA_CLI="$RA --store $policy --wrap-key $secrets/mac-wrap.key --gateway-store $gwstore --audit-log $state/audit/ra.jsonl"
+AUDIT_CLI=$AUDIT
+AUDIT_FILES="$state/audit/engine.jsonl $state/audit/ra.jsonl"
+ENGINE_METRICS_FILE=$state/metrics/engine.prom
 SUFFIX=$suffix
 HTTP01_PORT=$http01_port
 TLSALPN01_PORT=$tlsalpn01_port

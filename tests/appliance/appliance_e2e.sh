@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# appliance_e2e.sh SOURCE_DIR CA_ENGINE CA_GATEWAY CA_STATUS_SERVER CA_RA CA_CEREMONY CA_STATUS_PUBLISH
+# appliance_e2e.sh SOURCE_DIR CA_ENGINE CA_GATEWAY CA_STATUS_SERVER CA_RA CA_CEREMONY CA_STATUS_PUBLISH CA_AUDIT
 #
 # The operator guide (docs/OPERATOR_GUIDE.md), section by section, on a temporary root prefix:
 #   "Install"        the programs, scripts and profiles laid out as the package installs them
@@ -9,13 +9,16 @@
 #   "First external account"  acme-ca-ra org / ext-account / domain
 #   "Certbot"        one issuance with EAB and http-01 (pebble-challtestsrv as the validator's DNS)
 #   "Revocation" / OCSP  openssl ocsp against the status server
+#   "Audit" / "Metrics"  the hash-chained audit files verify (ca-audit verify-audit) and hold the
+#                    issuance, the revocation and the policy changes; one edited byte is found and
+#                    its line named; the engine's metrics file counts the issuance
 #   "Backup and restore" acme-ca-backup while the services run, acme-ca-restore into a new prefix,
 #                    OCSP of the old certificate from the restored state, then a revocation
 #                    through the restored gateway and engine (keys, accounts, stores all restored)
 #   "Ceremony on an offline machine"  acme-ca-setup --import-ceremony into a third prefix
 # Every process it starts is stopped by PID; service accounts are removed only if it created them.
 set -uo pipefail
-src=$1 engine_bin=$2 gateway_bin=$3 status_bin=$4 ra_bin=$5 ceremony_bin=$6 publish_bin=$7
+src=$1 engine_bin=$2 gateway_bin=$3 status_bin=$4 ra_bin=$5 ceremony_bin=$6 publish_bin=$7 audit_bin=$8
 . "$src/tests/appliance/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "FAIL: needs root (creates service accounts)"; exit 1; }
 for t in certbot pebble-challtestsrv mdb_copy setpriv runuser openssl python3; do
@@ -62,7 +65,7 @@ cleanup() {
     getent group "$u" >/dev/null && groupdel "$u" 2>/dev/null
   done
   for g in "${created_groups[@]}"; do getent group "$g" >/dev/null && groupdel "$g" 2>/dev/null; done
-  if [ -n "${KEEP_STATE:-}" ]; then echo "state kept in $T"; else rm -rf "$T"; fi
+  if [ -n "${KEEP_STATE:-}" ]; then echo "state kept in $T"; else chattr -R -a "$T" 2>/dev/null; rm -rf "$T"; fi
 }
 trap cleanup EXIT
 
@@ -71,7 +74,7 @@ install_prefix() {
   local p=$1
   install -d -m 0755 "$p/usr/lib/acme-ca" "$p/usr/bin" "$p/usr/sbin" "$p/usr/share/acme-ca" "$p/etc/acme-ca"
   install -m 0755 "$engine_bin" "$gateway_bin" "$status_bin" "$publish_bin" "$p/usr/lib/acme-ca/"
-  install -m 0755 "$ra_bin" "$ceremony_bin" "$p/usr/bin/"
+  install -m 0755 "$ra_bin" "$ceremony_bin" "$audit_bin" "$p/usr/bin/"
   install -m 0755 "$src"/appliance/setup/acme-ca-{setup,backup,restore,ra} "$p/usr/sbin/"
   cp -r "$src/profiles/data" "$p/usr/share/acme-ca/profiles"
   chmod -R a+rX "$p/usr"
@@ -148,6 +151,26 @@ check "channel engine key 0400 engine" mode_is "$S/engine/channel/engine.key" 40
 check "engine.json 0640 root:engine" mode_is "$E/engine.json" 640 root acme-ca-engine
 check "gateway.json 0640 root:gateway" mode_is "$E/gateway.json" 640 root acme-ca-gateway
 check "no TLS private key left among the ceremony outputs" test -z "$(find "$S/ceremony" -name '*.key' -print)"
+check "engine audit file 0640 acme-ca-engine" mode_is "$S/audit/engine.jsonl" 640 acme-ca-engine acme-ca-engine
+check "RA audit file 0640 acme-ca-ra" mode_is "$S/audit/ra.jsonl" 640 acme-ca-ra acme-ca-ra
+# acme-ca-setup makes them append-only where the filesystem allows it (best effort).
+append_only=0
+if touch "$T/probe" && chattr +a "$T/probe" 2>/dev/null; then append_only=1; chattr -a "$T/probe"; fi
+rm -f "$T/probe"
+if ((append_only)); then
+  check "audit files append-only (chattr +a)" \
+    bash -c 'lsattr "$1" | grep -q "^[^ ]*a" && lsattr "$2" | grep -q "^[^ ]*a"' _ "$S/audit/engine.jsonl" "$S/audit/ra.jsonl"
+fi
+check "engine metrics directory 0755 acme-ca-engine" mode_is "$S/metrics" 755 acme-ca-engine acme-ca-engine
+# acme-ca-setup raises RLIMIT_MEMLOCK for the engine as its unit does (LimitMEMLOCK=infinity); in a
+# container that may not raise it, the engine says so in one JSON line and runs on.
+if (ulimit -l unlimited) 2>/dev/null; then
+  check "engine locked its memory (no memory_lock_failed in its log)" \
+    bash -c '! grep -q memory_lock_failed "$1"' _ "$A/var/log/acme-ca/engine.log"
+else
+  check "engine could not lock its memory here (RLIMIT_MEMLOCK fixed): one JSON warning line" \
+    bash -c '[ "$(grep -c "^{.*\"event\":\"memory_lock_failed\".*\"level\":\"warn\"" "$1")" = 1 ]' _ "$A/var/log/acme-ca/engine.log"
+fi
 check "engine socket 0660 group acme-ca-engine-clients" \
   mode_is "$A/run/acme-ca-engine/engine.sock" 660 acme-ca-engine acme-ca-engine-clients
 
@@ -173,6 +196,12 @@ check "status server cannot read the EAB wrapping key" denied acme-ca-status cat
 check "engine cannot read the EAB wrapping key" denied acme-ca-engine cat "$S/policy/mac-wrap.key"
 check "engine cannot read the gateway's TLS key" denied acme-ca-engine cat "$S/gateway/tls/key.pem"
 check "RA cannot read the PIN" denied acme-ca-ra cat "$S/engine/user.pin"
+check "gateway cannot write the engine's audit file" denied acme-ca-gateway sh -c "echo x >>'$S/audit/engine.jsonl'"
+check "RA cannot write the engine's audit file" denied acme-ca-ra sh -c "echo x >>'$S/audit/engine.jsonl'"
+if ((append_only)); then
+  check "the engine cannot rewrite its own audit file (append only)" \
+    denied acme-ca-engine sh -c ": >'$S/audit/engine.jsonl'"
+fi
 check "status server cannot connect to the engine socket" denied acme-ca-status python3 -c \
   "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])" "$A/run/acme-ca-engine/engine.sock"
 check "gateway can connect to the engine socket" runuser -u acme-ca-gateway -- python3 -c \
@@ -244,6 +273,17 @@ check "certificate verifies up to the ceremony's root" \
 check "OCSP URL in the certificate is the status server's" grep -q "OCSP - URI:http://127.0.0.1:$STATUS_PORT/ocsp" <<<"$txt"
 check "acme-ca-ra lists the ACME account certbot created (reads the gateway store)" \
   bash -c '"$1" acme-account list --account "$2" | grep -q "$2"' _ "$RA" "$EAB_KID"
+
+# Metrics (guide): the engine's Prometheus text file, rewritten every 5 s, counts the issuance and
+# the HSM signatures.
+M=$S/metrics/engine.prom
+for _ in $(seq 100); do grep -q 'result="issued"} [1-9]' "$M" 2>/dev/null && break; sleep 0.2; done
+check "engine metrics file: the issuance counted, HSM sign latency histogram non-empty, world-readable" \
+  bash -c 'grep -q "^acme_ca_engine_issuances_total{profile=\"[A-Z_]*\",result=\"issued\"} [1-9]" "$1" &&
+           grep -q "^acme_ca_engine_hsm_sign_seconds_count{key=\"issuer\"} [1-9]" "$1" &&
+           grep -q "^acme_ca_engine_hsm_sign_seconds_bucket{key=\"ocsp\",le=\"+Inf\"} [1-9]" "$1" &&
+           grep -q "^acme_ca_engine_ocsp_responses_signed_total [1-9]" "$1" &&
+           [ "$(stat -c %a "$1")" = 644 ] || { sed "s/^/    /" "$1" | grep -v "^    #"; exit 1; }' _ "$M"
 
 ocsp_status() {  # ocsp_status: prints good / revoked / unknown for CERT from the status server
   openssl ocsp -issuer "$INT" -cert "$CERT" -url "http://127.0.0.1:$STATUS_PORT/ocsp" -CAfile "$ROOT" \
@@ -363,6 +403,42 @@ for _ in $(seq 90); do
 done
 check "restored appliance: the CRL lists the revoked serial (reason Superseded)" \
   bash -c '(( $1 )) && grep -A5 -i "Serial Number: 0*$2\$" <<<"$3" | grep -q Superseded' _ "$listed" "$sn" "$crl"
+
+# ---------------------------------------------------------------- Audit (guide): verify-audit
+# The restored appliance carries the chains on: the issuance (made before the backup) and the
+# revocation (after the restore) in the engine's file, the policy changes in the RA's.
+AUDIT=$A/usr/bin/ca-audit
+if out=$("$AUDIT" verify-audit "$S2/audit/engine.jsonl" "$S2/audit/ra.jsonl" 2>&1) &&
+   grep -q "engine.jsonl: intact: " <<<"$out" && grep -q "ra.jsonl: intact: " <<<"$out"; then
+  pass "ca-audit verify-audit: both audit files intact"
+else
+  fail "ca-audit verify-audit: $out"
+fi
+check "engine audit file: the certbot issuance and its revocation (serial, account, order, reason)" \
+  python3 - "$S2/audit/engine.jsonl" "$sn" <<'PY'
+import json, sys
+entries = [json.loads(l) for l in open(sys.argv[1])]
+sn = sys.argv[2].lower().lstrip("0")
+issued = [e for e in entries if e["event"] == "issued" and e["serial"].lstrip("0") == sn]
+revoked = [e for e in entries if e["event"] == "revoked" and e["serial"].lstrip("0") == sn]
+ok = (len(issued) == 1 and issued[0]["account"] and issued[0]["order"] and issued[0]["result_code"] == "OK"
+      and len(revoked) == 1 and revoked[0]["reason_name"] == "superseded" and revoked[0]["newly_revoked"])
+if not ok:
+    print("   ", [(e["seq"], e["event"], e.get("serial")) for e in entries])
+sys.exit(0 if ok else 1)
+PY
+check "RA audit file: the guide's organisation, external account and domain as policy changes" \
+  bash -c 'for a in org.create ext-account.create domain.add; do grep -q "\"action\":\"$a\"" "$1" || exit 1; done' _ "$S2/audit/ra.jsonl"
+# One byte changed in a copy: verify-audit fails and names the line.
+cp "$S2/audit/engine.jsonl" "$T/tampered.jsonl"
+line=$(grep -n '"event":"issued"' "$T/tampered.jsonl" | head -1 | cut -d: -f1)
+sed -i "${line}s/\"result_code\":\"OK\"/\"result_code\":\"OX\"/" "$T/tampered.jsonl"
+rc=0; out=$("$AUDIT" verify-audit "$T/tampered.jsonl" 2>&1) || rc=$?
+if [ "$rc" = 1 ] && grep -q "^$T/tampered.jsonl:$line: hash does not match" <<<"$out" && grep -q TAMPERED <<<"$out"; then
+  pass "ca-audit verify-audit: one edited byte found, line $line named, exit 1"
+else
+  fail "ca-audit verify-audit on a tampered copy (exit $rc): $out"
+fi
 
 "$A/usr/sbin/acme-ca-setup" stop --prefix "$B" --no-systemd >/dev/null 2>&1
 
