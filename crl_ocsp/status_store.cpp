@@ -209,16 +209,22 @@ Result<StatusStore> StatusStore::Open(const StoreOptions& options) {
   eo.map_size = options.map_size;
   eo.max_dbs = 8;
   eo.create = true;
-  lmdb::Env env = CA_TRY(lmdb::Env::Open(eo));
-  StoreDbs dbs = CA_TRY(OpenDbs(env, true));
+  auto env = std::make_unique<lmdb::Env>(CA_TRY(lmdb::Env::Open(eo)));
+  StoreDbs dbs = CA_TRY(OpenDbs(*env, true));
   return StatusStore(std::move(env), dbs);
 }
+
+StatusStore::StatusStore(std::unique_ptr<lmdb::Env> env, StoreDbs dbs)
+    : env_(std::move(env)),
+      dbs_(dbs),
+      issuer_cache_(std::make_unique<IssuerCache>()),
+      committer_(std::make_unique<lmdb::GroupCommitter>(*env_)) {}
 
 Status StatusStore::RegisterIssuer(std::string_view name, const X509* issuer) {
   CA_TRY_STATUS(CheckIssuerName(name));
   if (issuer == nullptr) return Fail(ErrorCode::kInvalidArgument, "issuer certificate required");
   Bytes der = CA_TRY(ossl::CertToDer(issuer));
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
+  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
   auto existing = CA_TRY(txn.Get(dbs_.issuers, name));
   if (existing) {
     if (*existing == AsString(der)) return Ok();
@@ -239,7 +245,7 @@ Status StatusStore::RegisterIssuer(std::string_view name, const X509* issuer) {
 }
 
 Result<ossl::X509Ptr> StatusStore::Issuer(std::string_view name) const {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
   return IssuerIn(txn, dbs_, name);
 }
 
@@ -256,7 +262,12 @@ Result<StatusStore::IssuerEntry*> StatusStore::CachedIssuer(const lmdb::Txn& wri
 
 Status StatusStore::PutOcspResponses(std::string_view issuer,
                                      std::span<const OcspPublication> batch) {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
+  // Concurrent publications (the engine's issuing threads) share one durable commit.
+  return committer_->Run([&](lmdb::Txn& txn) { return PutOcspResponsesIn(txn, issuer, batch); });
+}
+
+Status StatusStore::PutOcspResponsesIn(lmdb::Txn& txn, std::string_view issuer,
+                                       std::span<const OcspPublication> batch) {
   IssuerEntry* entry = CA_TRY(CachedIssuer(txn, issuer));
   for (size_t i = 0; i < batch.size(); ++i) {
     auto info = entry->inspector->Inspect(batch[i].der);
@@ -280,12 +291,12 @@ Status StatusStore::PutOcspResponses(std::string_view issuer,
     CA_TRY_STATUS(txn.Put(dbs_.ocsp, ResponseKey(issuer, info->serial.magnitude),
                           HeaderPlusBody(&h, sizeof(h), batch[i].der)));
   }
-  return txn.Commit();
+  return Ok();
 }
 
 Result<size_t> StatusStore::DeleteOcspResponses(std::string_view issuer,
                                                 std::span<const Serial> serials) {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
+  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
   size_t deleted = 0;
   for (const Serial& s : serials) {
     if (CA_TRY(txn.Delete(dbs_.ocsp, ResponseKey(issuer, s.magnitude)))) ++deleted;
@@ -295,7 +306,7 @@ Result<size_t> StatusStore::DeleteOcspResponses(std::string_view issuer,
 }
 
 Result<uint64_t> StatusStore::ReserveCrlNumber(std::string_view issuer) {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
+  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
   CA_TRY(IssuerIn(txn, dbs_, issuer));
   auto last = CA_TRY(txn.Get(dbs_.crl_numbers, issuer));
   uint64_t next = (last ? CA_TRY(ParseNumber(*last)) : 0) + 1;
@@ -305,7 +316,7 @@ Result<uint64_t> StatusStore::ReserveCrlNumber(std::string_view issuer) {
 }
 
 Result<uint64_t> StatusStore::LastReservedCrlNumber(std::string_view issuer) const {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
   auto last = CA_TRY(txn.Get(dbs_.crl_numbers, issuer));
   return last ? ParseNumber(*last) : Result<uint64_t>(0);
 }
@@ -322,7 +333,7 @@ Result<CrlInfo> StatusStore::ImportCrl(std::string_view issuer, std::span<const 
 
 Result<CrlInfo> StatusStore::Publish(std::string_view issuer, std::span<const uint8_t> der,
                                      const NotAfterBySerial& not_after, CrlNumbering numbering) {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
+  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
   ossl::X509Ptr cert = CA_TRY(IssuerIn(txn, dbs_, issuer));
   auto current = CA_TRY(FindCrl(txn.get(), dbs_, issuer));
   std::optional<std::span<const uint8_t>> current_der;
@@ -347,7 +358,7 @@ Result<CrlInfo> StatusStore::Publish(std::string_view issuer, std::span<const ui
 }
 
 Result<std::optional<Bytes>> StatusStore::CurrentCrl(std::string_view issuer) const {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
   auto crl = CA_TRY(FindCrl(txn.get(), dbs_, issuer));
   if (!crl) return std::optional<Bytes>();
   auto b = AsBytes(crl->der);
@@ -356,7 +367,7 @@ Result<std::optional<Bytes>> StatusStore::CurrentCrl(std::string_view issuer) co
 
 Result<std::optional<Bytes>> StatusStore::Response(std::string_view issuer,
                                                    const Serial& serial) const {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
   auto r = CA_TRY(FindResponse(txn.get(), dbs_, issuer, serial.magnitude));
   if (!r) return std::optional<Bytes>();
   auto b = AsBytes(r->der);

@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include "common/lmdb.h"
+#include "common/lmdb_group_commit.h"
 #include "common/result.h"
 #include "crl_ocsp/ocsp_response.h"
 #include "crl_ocsp/publish_guard.h"
@@ -93,7 +94,8 @@ class StatusStore {
   Status RegisterIssuer(std::string_view name, const X509* issuer);
   Result<ossl::X509Ptr> Issuer(std::string_view name) const;
 
-  // Stores a batch of responses for one issuer in one transaction (the engine group-commits).
+  // Stores a batch of responses for one issuer in one transaction, group-committed with the
+  // batches of concurrent callers (common/lmdb_group_commit.h).
   // Every response is checked first (InspectOcspResponse); one bad response stores nothing.
   // A response older (thisUpdate) than the stored one for the same serial is refused.
   Status PutOcspResponses(std::string_view issuer, std::span<const OcspPublication> batch);
@@ -118,13 +120,13 @@ class StatusStore {
   Result<std::optional<Bytes>> Response(std::string_view issuer, const Serial& serial) const;
   Result<uint64_t> LastReservedCrlNumber(std::string_view issuer) const;
 
-  const lmdb::Env& env() const { return env_; }
+  const lmdb::Env& env() const { return *env_; }
   const StoreDbs& dbs() const { return dbs_; }
 
  private:
   // Issuers parsed once, with their response inspectors. A registered name never changes
-  // certificate (RegisterIssuer), so entries never go stale. Used only inside write transactions,
-  // which LMDB serialises: no lock of its own.
+  // certificate (RegisterIssuer), so entries never go stale. Used only by the group committer's
+  // thread: no lock of its own.
   struct IssuerEntry {
     ossl::X509Ptr cert;
     std::optional<OcspResponseInspector> inspector;
@@ -135,11 +137,14 @@ class StatusStore {
   enum class CrlNumbering { kReserved, kByItsSigner };
   Result<CrlInfo> Publish(std::string_view issuer, std::span<const uint8_t> der,
                           const NotAfterBySerial& not_after, CrlNumbering numbering);
-  StatusStore(lmdb::Env env, StoreDbs dbs)
-      : env_(std::move(env)), dbs_(dbs), issuer_cache_(std::make_unique<IssuerCache>()) {}
-  lmdb::Env env_;
+  Status PutOcspResponsesIn(lmdb::Txn& txn, std::string_view issuer,
+                            std::span<const OcspPublication> batch);
+  StatusStore(std::unique_ptr<lmdb::Env> env, StoreDbs dbs);
+  // Heap-held: the committer keeps a reference to the Env while the store moves.
+  std::unique_ptr<lmdb::Env> env_;
   StoreDbs dbs_;
   std::unique_ptr<IssuerCache> issuer_cache_;
+  std::unique_ptr<lmdb::GroupCommitter> committer_;
 };
 
 class StatusReader {

@@ -244,7 +244,7 @@ Response CaInstance::IssueFresh(const engine_api::IssueRequest& request, const s
     rec.reserved_at = now;
 
     // (5) durability: serial, TBS and request recorded in one committed transaction before signing.
-    Status reserved = store_->committer().Run([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+    Status reserved = store_->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
       if (CA_TRY(txn.Get(d.requests, rec.request_id))) {
         return Fail(ErrorCode::kFailedPrecondition, "request_id already recorded");
       }
@@ -320,7 +320,7 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
     Bytes signed_der = CA_TRY(ossl::CertToDer(cert));
     int64_t now = NowUnix();
     CertRecord updated;
-    Status recorded = store_->committer().Run([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+    Status recorded = store_->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
       auto cur = CA_TRY(GetCert(txn, d, serial_hex));
       if (!cur) return Fail(ErrorCode::kNotFound, "reservation vanished: " + serial_hex);
       if (cur->state == CertState::kIssued) {  // recorded meanwhile (recovery and retry raced)
@@ -385,7 +385,7 @@ Response CaInstance::Revoke(const engine_api::RevokeRequest& request) {
   CertRecord after;
   std::string serial_hex = request.serial_hex;
   if (serial_hex.size() % 2 == 1) serial_hex.insert(serial_hex.begin(), '0');
-  Status s = store_->committer().Run([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+  Status s = store_->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
     auto cur = CA_TRY(GetCert(txn, d, serial_hex));
     if (!cur || cur->state != CertState::kIssued) return Fail(ErrorCode::kNotFound, "unknown serial " + serial_hex);
     if (cur->revoked) {
@@ -438,7 +438,7 @@ Result<std::vector<std::string>> CaInstance::RevokeSerials(const std::vector<std
                                                            const std::string& actor, bool only_unexpired) {
   int64_t now = NowUnix();
   std::vector<CertRecord> revoked;
-  Status committed = store_->committer().Run([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+  Status committed = store_->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
     revoked.clear();
     std::vector<CertRecord> updates;
     for (const auto& serial : serials) {
@@ -529,7 +529,7 @@ Status CaInstance::ApplyMassRevocations(const policy::PolicySnapshot& snapshot) 
                              {"policy_version", m.policy_version},
                              {"applied_at", NowUnix()},
                              {"revoked", revoked}};
-    Status noted = store_->committer().Run([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+    Status noted = store_->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
       CA_TRY_STATUS(txn.Put(d.meta, "mass_revocation:" + std::to_string(m.seq), record.dump()));
       return txn.Put(d.meta, "mass_revocation_seq", std::to_string(m.seq));
     });

@@ -83,88 +83,6 @@ Status PutCert(lmdb::Txn& txn, const StoreDbs& dbs, const CertRecord& record) {
 
 // ---------------------------------------------------------------------------------------------
 
-GroupCommitter::GroupCommitter(const lmdb::Env& env, StoreDbs dbs) : env_(env), dbs_(dbs) {
-  thread_ = std::thread([this] { Loop(); });
-}
-
-GroupCommitter::~GroupCommitter() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
-
-uint64_t GroupCommitter::batches() const {
-  std::lock_guard lock(mu_);
-  return batches_;
-}
-
-uint64_t GroupCommitter::ops() const {
-  std::lock_guard lock(mu_);
-  return ops_;
-}
-
-Status GroupCommitter::Run(WriteOp op) {
-  std::future<Status> result;
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return Fail(ErrorCode::kUnavailable, "CA store is shutting down");
-    queue_.push_back(Pending{std::move(op), {}});
-    result = queue_.back().done.get_future();
-  }
-  cv_.notify_one();
-  return result.get();
-}
-
-void GroupCommitter::Loop() {
-  for (;;) {
-    std::deque<Pending> batch;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) return;
-      batch.swap(queue_);
-    }
-    std::vector<Status> results;
-    results.reserve(batch.size());
-    Status batch_status = [&]() -> Status {
-      lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
-      for (auto& p : batch) {
-        Status s;
-        try {
-          s = p.op(txn, dbs_);
-        } catch (const std::exception& e) {
-          s = Fail(ErrorCode::kInternal, std::string("CA store operation threw: ") + e.what());
-        }
-        // An op refuses before writing; an LMDB error mid-write poisons the transaction.
-        if (!s && (s.error().code == ErrorCode::kIo || s.error().code == ErrorCode::kResourceExhausted ||
-                   s.error().code == ErrorCode::kInternal)) {
-          return s;
-        }
-        results.push_back(std::move(s));
-      }
-      return txn.Commit();
-    }();
-    {
-      std::lock_guard lock(mu_);
-      ++batches_;
-      ops_ += batch.size();
-    }
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (!batch_status) {
-        batch[i].done.set_value(std::unexpected(batch_status.error()));
-      } else {
-        batch[i].done.set_value(results[i]);
-      }
-    }
-    if (!batch_status) log::Error("ca_store_commit_failed", {{"error", batch_status.error().ToString()}});
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-
 Result<std::unique_ptr<CaStore>> CaStore::Open(const std::string& dir) {
   lmdb::EnvOptions options;
   options.path = dir;
@@ -179,8 +97,12 @@ Result<std::unique_ptr<CaStore>> CaStore::Open(const std::string& dir) {
   dbs.revoked = CA_TRY(env.OpenDb("revoked", true));
   dbs.meta = CA_TRY(env.OpenDb("meta", true));
   std::unique_ptr<CaStore> store(new CaStore(std::move(env), dbs));
-  store->committer_ = std::make_unique<GroupCommitter>(store->env_, store->dbs_);
+  store->committer_ = std::make_unique<lmdb::GroupCommitter>(store->env_);
   return store;
+}
+
+Status CaStore::Write(const WriteOp& op) {
+  return committer_->Run([&](lmdb::Txn& txn) { return op(txn, dbs_); });
 }
 
 Result<std::optional<CertRecord>> CaStore::FindCert(std::string_view serial_hex) const {

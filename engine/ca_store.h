@@ -11,22 +11,18 @@
 //   revoked     serial_hex -> ""
 //   meta        "mass_revocation_seq" -> last applied seq; "mass_revocation:<seq>" -> JSON
 //
-// Writes go through a GroupCommitter: one thread batches the operations of many concurrent
-// requests into one write transaction (one fsync for all of them).
+// Writes go through a group committer (common/lmdb_group_commit.h): one thread batches the
+// operations of many concurrent requests into one write transaction (one fsync for all of them).
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <future>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/lmdb.h"
+#include "common/lmdb_group_commit.h"
 #include "common/result.h"
 
 namespace ca::engine {
@@ -61,40 +57,10 @@ struct StoreDbs {
   MDB_dbi certs = 0, pending = 0, requests = 0, key_fps = 0, by_account = 0, revoked = 0, meta = 0;
 };
 
-// One batched write transaction. An operation validates before it writes: when it returns an
-// error it has written nothing, and the batch goes on; an LMDB failure fails the whole batch.
+// An operation of a group-committed write transaction (common/lmdb_group_commit.h): it may run
+// twice (its batch abandoned because another operation failed), so it sets what it reports
+// through its captures, never accumulates.
 using WriteOp = std::function<Status(lmdb::Txn& txn, const StoreDbs& dbs)>;
-
-class GroupCommitter {
- public:
-  GroupCommitter(const lmdb::Env& env, StoreDbs dbs);
-  ~GroupCommitter();
-  GroupCommitter(const GroupCommitter&) = delete;
-  GroupCommitter& operator=(const GroupCommitter&) = delete;
-
-  // Runs `op` in the next batch and returns its status once the batch is durably committed
-  // (or the op's own refusal, or the batch's failure).
-  Status Run(WriteOp op);
-
-  uint64_t batches() const;
-  uint64_t ops() const;
-
- private:
-  struct Pending {
-    WriteOp op;
-    std::promise<Status> done;
-  };
-  void Loop();
-
-  const lmdb::Env& env_;
-  StoreDbs dbs_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;
-  bool stopping_ = false;
-  uint64_t batches_ = 0, ops_ = 0;
-  std::thread thread_;
-};
 
 class CaStore {
  public:
@@ -102,7 +68,10 @@ class CaStore {
 
   const lmdb::Env& env() const { return env_; }
   const StoreDbs& dbs() const { return dbs_; }
-  GroupCommitter& committer() { return *committer_; }
+  // Runs `op` in the next batch of the store's group committer; returns once that batch is
+  // durably committed (the op's own error, the commit's, or success).
+  Status Write(const WriteOp& op);
+  lmdb::GroupCommitter::Stats commit_stats() const { return committer_->stats(); }
 
   // Reads (each in its own read transaction).
   Result<std::optional<CertRecord>> FindCert(std::string_view serial_hex) const;
@@ -121,7 +90,7 @@ class CaStore {
   CaStore(lmdb::Env env, StoreDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
   lmdb::Env env_;
   StoreDbs dbs_;
-  std::unique_ptr<GroupCommitter> committer_;
+  std::unique_ptr<lmdb::GroupCommitter> committer_;
 };
 
 // Operations used inside write transactions.
