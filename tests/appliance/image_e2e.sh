@@ -56,7 +56,7 @@ cleanup() {
   [ -z "$challtestsrv_pid" ] || { kill "$challtestsrv_pid" 2>/dev/null; wait "$challtestsrv_pid" 2>/dev/null; }
   local m
   for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null; done
-  if [ -n "${KEEP_STATE:-}" ]; then echo "state kept in $T"; else rm -rf "$T"; fi
+  if [ -n "${KEEP_STATE:-}" ]; then echo "state kept in $T"; else chattr -R -a "$T" 2>/dev/null; rm -rf "$T"; fi
 }
 trap cleanup EXIT
 

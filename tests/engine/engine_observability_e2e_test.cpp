@@ -3,6 +3,7 @@
 // metrics file shows the issuance count, the revocation and a non-empty HSM latency histogram.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <regex>
@@ -12,6 +13,7 @@
 #include "common/audit_log.h"
 #include "common/openssl.h"
 #include "engine/testing/engine_process.h"
+#include "profiles/policy/admin.h"
 
 namespace ca::engine {
 namespace {
@@ -76,7 +78,8 @@ TEST(EngineObservabilityE2E, AuditFileAndMetricsFile) {
                                          {"obs" + std::to_string(i) + ".example.fr"}, key.get());
     auto resp = client->Issue(req);
     ASSERT_TRUE(resp) << resp.error().ToString() << ReadText((*setup)->log_path());
-    ASSERT_TRUE(std::holds_alternative<IssueResponse>(*resp)) << engine_api::ResponseToJson(*resp).dump();
+    ASSERT_TRUE(std::holds_alternative<IssueResponse>(*resp))
+        << engine_api::ResponseToJson(*resp).dump();
     serials.push_back(std::get<IssueResponse>(*resp).serial_hex);
   }
   engine_api::RevokeRequest revoke;
@@ -101,11 +104,21 @@ TEST(EngineObservabilityE2E, AuditFileAndMetricsFile) {
   EXPECT_EQ(Sample(metrics, "acme_ca_engine_audit_entries_total{result=\"ok\"}"), 4);
   EXPECT_EQ(Sample(metrics, "acme_ca_engine_audit_entries_total{result=\"failed\"}"), 0);
 
-  // The CRL gauges appear once the engine has published the CRL the revocation makes due (<= 1 min
-  // by policy; usually at the next status pass).
+  // The RA revokes the ACME account: the engine applies the mass revocation within a second or two,
+  // and audits it with the serials it revoked (the two still valid).
+  auto& world = (*setup)->world();
+  auto mass = policy::AcmeAccountLifecycle({world.store.get(), "ra-operator", world.now},
+                                           {"acct-1", world.kid, policy::ProfileId::kSsl},
+                                           policy::AccountAction::kRevoke, 9);
+  ASSERT_TRUE(mass) << mass.error().ToString();
+  metrics = WaitForMetric(metrics_path,
+                          "acme_ca_engine_revocations_total{reason=\"privilegeWithdrawn\"}", 2);
+  EXPECT_EQ(Sample(metrics, "acme_ca_engine_revocations_total{reason=\"privilegeWithdrawn\"}"), 2)
+      << metrics;
+
   EXPECT_EQ((*setup)->Stop(), 0);
   auto entries = AuditEntries(audit_path);
-  ASSERT_EQ(entries.size(), 4u);
+  ASSERT_EQ(entries.size(), 5u);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(entries[i]["event"], "issued");
     EXPECT_EQ(entries[i]["serial"], serials[i]);
@@ -118,22 +131,40 @@ TEST(EngineObservabilityE2E, AuditFileAndMetricsFile) {
   EXPECT_EQ(entries[3]["serial"], serials[1]);
   EXPECT_EQ(entries[3]["reason_name"], "superseded");
   EXPECT_EQ(entries[3]["actor"], "acme-account:acct-1");
+  EXPECT_EQ(entries[4]["event"], "mass_revocation_applied");
+  EXPECT_EQ(entries[4]["acme_account_id"], "acct-1");
+  EXPECT_EQ(entries[4]["actor"], "ra-operator");
+  EXPECT_EQ(entries[4]["reason_name"], "privilegeWithdrawn");
+  EXPECT_EQ(entries[4]["revoked_count"], 2);
+  std::vector<std::string> mass_serials = entries[4]["revoked"];
+  std::sort(mass_serials.begin(), mass_serials.end());
+  std::vector<std::string> expected = {serials[0], serials[2]};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(mass_serials, expected);
 
-  // A restart continues the chain; the whole file verifies.
+  // A restart continues the chain (here with a refusal: the account is revoked); the whole file
+  // verifies.
   ASSERT_TRUE((*setup)->Start());
   auto again = (*setup)->Client();
   ASSERT_TRUE(again);
   auto key = testing::FreshRsaKey();
   auto resp = again->Issue(
       testing::MakeIssueRequest("obs-after", (*setup)->kid(), {"after.example.fr"}, key.get()));
-  ASSERT_TRUE(resp && std::holds_alternative<IssueResponse>(*resp));
+  ASSERT_TRUE(resp && std::holds_alternative<engine_api::EngineError>(*resp));
   EXPECT_EQ((*setup)->Stop(), 0);
+  entries = AuditEntries(audit_path);
+  ASSERT_EQ(entries.size(), 6u);
+  EXPECT_EQ(entries[5]["event"], "issue_refused");
+  EXPECT_EQ(entries[5]["result"], "policy_denied");
+  EXPECT_EQ(entries[5]["request_id"], "obs-after");
+  EXPECT_EQ(entries[5]["seq"], 6);
+  EXPECT_EQ(entries[5]["prev"], entries[4]["hash"]);
   auto report = audit::VerifyFile(audit_path);
   ASSERT_TRUE(report);
   EXPECT_TRUE(report->ok()) << report->problems.front().line << ": "
                             << report->problems.front().what;
-  EXPECT_EQ(report->entries, 5u);
-  EXPECT_EQ(report->last_seq, 5u);
+  EXPECT_EQ(report->entries, 6u);
+  EXPECT_EQ(report->last_seq, 6u);
 
   // A torn last line (as a truncation would leave): the engine refuses to start and says why.
   std::string text = ReadText(audit_path);
