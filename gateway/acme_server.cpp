@@ -904,6 +904,7 @@ AcmeServer::Outcome AcmeServer::Finalize(Ctx& ctx, const Jws& jws, const std::st
   if (auto s = finish("valid", json(), *issued); !s) return Internal(s.error());
   ctx.log["serial"] = order.serial_hex;
   log::Info("certificate_issued", {{"account", account.id}, {"order", id}, {"serial", order.serial_hex}, {"names", order.names}});
+  lifecycle_.CountIssued(order.profile);
   HttpResponse r = Json(200, OrderJson(order));
   r.headers.push_back({"Location", Url("/acme/order/" + id)});
   return r;
@@ -1282,6 +1283,7 @@ AcmeServer::Outcome AcmeServer::RevokeCert(Ctx& ctx, const Jws& jws) {
   if (std::holds_alternative<engine_api::EngineError>(*answer))
     return Err(ProblemKind::kAlreadyRevoked, "certificate " + serial + " is already revoked");
   log::Info("certificate_revoked", {{"serial", serial}, {"reason", reason}, {"actor", actor}});
+  lifecycle_.CountRevoked(reason);
   HttpResponse r;
   r.status = 200;
   return r;
@@ -1350,6 +1352,7 @@ std::string AcmeServer::MetricsText() const {
       "# HELP acme_store_commits_total Durable write transactions (group commits) of the gateway store.\n"
       "# TYPE acme_store_commits_total counter\n"
       "acme_store_commits_total " + std::to_string(commits.batches) + "\n";
+  out += lifecycle_.Text();
   return out;
 }
 

@@ -16,6 +16,7 @@
 
 #include "gateway/account_key_cache.h"
 #include "gateway/jws.h"
+#include "gateway/lifecycle_metrics.h"
 #include "gateway/nonce.h"
 #include "gateway/ports.h"
 #include "gateway/problems.h"
@@ -149,6 +150,7 @@ class AcmeServer {
   mutable std::mutex metrics_mu_;
   std::map<std::pair<std::string, int>, uint64_t> request_counts_;
   std::map<std::pair<std::string, std::string>, uint64_t> validation_counts_;
+  LifecycleMetrics lifecycle_;  // certificates issued and revoked
 };
 
 }  // namespace ca::gateway

@@ -473,6 +473,9 @@ TEST_F(ServerTest, SiblingAccountRevokes) {
   EXPECT_EQ(r.status, 200) << r.raw;
   ASSERT_EQ(issuer_.revocations.size(), 1u);
   EXPECT_EQ(issuer_.revocations[0].actor, "acme-account:" + sibling.account_url.substr(sibling.account_url.rfind('/') + 1));
+  std::string m = server_->MetricsText();
+  EXPECT_NE(m.find("\nacme_certificates_issued_total{profile=\"SSL\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("\nacme_revocations_total{reason_code=\"4\"} 1\n"), std::string::npos) << m;
 }
 
 TEST_F(ServerTest, NonceFromBeforeRestartIsBadNonce) {
