@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/encoding.h"
+#include "gateway/record_cache.h"
 
 namespace ca::gateway {
 
@@ -158,16 +159,19 @@ Result<AcmeStore> AcmeStore::Open(const std::string& dir) {
 }
 
 AcmeStore::AcmeStore(std::unique_ptr<lmdb::Env> env, Dbs dbs)
-    : env_(std::move(env)), dbs_(dbs), committer_(std::make_unique<lmdb::GroupCommitter>(*env_)) {}
+    : env_(std::move(env)),
+      dbs_(dbs),
+      records_(std::make_shared<RecordCache>()),
+      committer_(std::make_unique<lmdb::GroupCommitter>(*env_)) {}
 
 Result<StoreTxn> AcmeStore::Read() const {
   auto txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
-  return StoreTxn(std::move(txn), dbs_);
+  return StoreTxn(std::move(txn), dbs_, records_.get());
 }
 
 Status AcmeStore::Write(const WriteOp& op) const {
   return committer_->Run([&](lmdb::Txn& txn) {
-    StoreTxn store_txn(txn, dbs_);
+    StoreTxn store_txn(txn, dbs_, records_.get());
     return op(store_txn);
   });
 }
@@ -176,6 +180,11 @@ template <class T>
 Result<std::optional<T>> StoreTxn::GetJson(MDB_dbi dbi, const std::string& key) const {
   auto raw = CA_TRY(txn_->Get(dbi, key));
   if (!raw) return std::optional<T>();
+  constexpr bool kCached = std::is_same_v<T, AccountRecord> || std::is_same_v<T, OrderRecord> ||
+                           std::is_same_v<T, AuthzRecord> || std::is_same_v<T, ChallengeRecord>;
+  if constexpr (kCached) {
+    if (auto hit = records_->Find(dbi, key, *raw)) return std::optional<T>(std::get<T>(std::move(*hit)));
+  }
   T (*from)(const json&) = nullptr;
   const char* what = "";
   if constexpr (std::is_same_v<T, AccountRecord>) from = AccountFrom, what = "account";
@@ -185,6 +194,7 @@ Result<std::optional<T>> StoreTxn::GetJson(MDB_dbi dbi, const std::string& key) 
   else if constexpr (std::is_same_v<T, CertRecord>) from = CertFrom, what = "certificate";
   else from = JsonFrom, what = "account key";
   auto value = CA_TRY(Decode<T>(*raw, what, from));
+  if constexpr (kCached) records_->Put(dbi, key, *raw, value);
   return std::optional<T>(std::move(value));
 }
 

@@ -90,6 +90,7 @@ nlohmann::json ToJson(const ChallengeRecord& r);
 nlohmann::json ToJson(const CertRecord& r);
 
 class StoreTxn;
+class RecordCache;
 
 class AcmeStore {
  public:
@@ -115,6 +116,7 @@ class AcmeStore {
   AcmeStore(std::unique_ptr<lmdb::Env> env, Dbs dbs);
   std::unique_ptr<lmdb::Env> env_;  // stable address for the committer
   Dbs dbs_;
+  std::shared_ptr<RecordCache> records_;  // decoded records (gateway/record_cache.h)
   std::unique_ptr<lmdb::GroupCommitter> committer_;
 };
 
@@ -151,19 +153,24 @@ class StoreTxn {
                                                            int64_t window) const;
 
   StoreTxn(StoreTxn&& other) noexcept
-      : owned_(std::move(other.owned_)), txn_(owned_ ? &*owned_ : other.txn_), dbs_(other.dbs_) {}
+      : owned_(std::move(other.owned_)),
+        txn_(owned_ ? &*owned_ : other.txn_),
+        dbs_(other.dbs_),
+        records_(other.records_) {}
   StoreTxn& operator=(StoreTxn&&) = delete;
 
  private:
   friend class AcmeStore;
-  StoreTxn(lmdb::Txn&& txn, const AcmeStore::Dbs& dbs)
-      : owned_(std::move(txn)), txn_(&*owned_), dbs_(dbs) {}
-  StoreTxn(lmdb::Txn& txn, const AcmeStore::Dbs& dbs) : txn_(&txn), dbs_(dbs) {}  // the committer's
+  StoreTxn(lmdb::Txn&& txn, const AcmeStore::Dbs& dbs, RecordCache* records)
+      : owned_(std::move(txn)), txn_(&*owned_), dbs_(dbs), records_(records) {}
+  StoreTxn(lmdb::Txn& txn, const AcmeStore::Dbs& dbs, RecordCache* records)  // the committer's
+      : txn_(&txn), dbs_(dbs), records_(records) {}
   template <class T>
   Result<std::optional<T>> GetJson(MDB_dbi dbi, const std::string& key) const;
   std::optional<lmdb::Txn> owned_;  // read transactions
   lmdb::Txn* txn_;
   AcmeStore::Dbs dbs_;
+  RecordCache* records_;
 };
 
 }  // namespace ca::gateway

@@ -1,0 +1,42 @@
+// Decoded store records by (database, key), each kept with the exact bytes it was decoded from. A
+// lookup passes the bytes the current transaction reads, and hits only when they are identical, so
+// an entry can never be stale: it only saves decoding the same JSON again (accounts on every
+// request, orders, authorizations and challenges on every poll). Bounded: emptied when full.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+
+#include "gateway/store.h"
+
+namespace ca::gateway {
+
+using CachedRecord = std::variant<AccountRecord, OrderRecord, AuthzRecord, ChallengeRecord>;
+
+class RecordCache {
+ public:
+  explicit RecordCache(size_t capacity = 8192) : capacity_(capacity == 0 ? 1 : capacity) {}
+
+  // The record decoded from exactly `raw`, stored at `key` in `dbi`; nullopt if not cached.
+  std::optional<CachedRecord> Find(MDB_dbi dbi, std::string_view key, std::string_view raw) const;
+  void Put(MDB_dbi dbi, std::string_view key, std::string_view raw, CachedRecord record);
+
+ private:
+  struct Entry {
+    std::string raw;
+    CachedRecord record;
+  };
+  static std::string Slot(MDB_dbi dbi, std::string_view key);
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+}  // namespace ca::gateway
