@@ -431,23 +431,8 @@ MHD_Result StatusServer::ServeCrl(MHD_Connection* c, std::string_view name) {
   if (s.info.next_update <= now) {
     log::Warn("crl_stale", {{"issuer", std::string(name)}, {"number", s.info.number}});
   }
-  char etag[40];
-  FormatEtag(s.body_sha256, etag);
-  MHD_Response* resp = nullptr;
-  unsigned status = MHD_HTTP_OK;
-  if (EtagMatches(c, etag)) {
-    resp = MHD_create_response_from_buffer(0, nullptr, MHD_RESPMEM_PERSISTENT);
-    status = MHD_HTTP_NOT_MODIFIED;
-    Count(Outcome::kCrlNotModified);
-  } else {
-    resp = MHD_create_response_from_buffer(s.der.size(), const_cast<char*>(s.der.data()),
-                                           MHD_RESPMEM_MUST_COPY);
-    Count(Outcome::kCrlOk);
-  }
-  if (resp == nullptr) return MHD_NO;
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/pkix-crl");
-  AddCacheHeaders(resp, s.info.this_update, s.info.next_update, etag, now, config_.max_age);
-  return Send(c, status, resp);
+  return SendDocument(c, s.der, s.body_sha256, "application/pkix-crl", s.info.this_update,
+                      s.info.next_update, now, Outcome::kCrlOk, Outcome::kCrlNotModified);
 }
 
 // The caIssuers URL of the certificates an issuer signed (RFC 5280 §4.2.2.1: one DER
@@ -469,21 +454,6 @@ MHD_Result StatusServer::ServeCaCertificate(MHD_Connection* c, std::string_view 
   }
   std::span<const uint8_t> der(static_cast<const uint8_t*>(value.mv_data), value.mv_size);
   Bytes digest = Sha256(der);
-  char etag[40];
-  FormatEtag(std::span<const uint8_t, 32>(digest.data(), 32), etag);
-  MHD_Response* resp = nullptr;
-  unsigned status = MHD_HTTP_OK;
-  if (EtagMatches(c, etag)) {
-    resp = MHD_create_response_from_buffer(0, nullptr, MHD_RESPMEM_PERSISTENT);
-    status = MHD_HTTP_NOT_MODIFIED;
-    Count(Outcome::kCaCertNotModified);
-  } else {
-    resp = MHD_create_response_from_buffer(der.size(), const_cast<uint8_t*>(der.data()),
-                                           MHD_RESPMEM_MUST_COPY);
-    Count(Outcome::kCaCertOk);
-  }
-  if (resp == nullptr) return MHD_NO;
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/pkix-cert");
   // A certificate never changes under its name: cacheable for max_age, revalidated by ETag;
   // Last-Modified is its notBefore.
   Time now = Now();
@@ -491,7 +461,32 @@ MHD_Result StatusServer::ServeCaCertificate(MHD_Connection* c, std::string_view 
   if (auto cert = ossl::CertFromDer(der)) {
     if (auto t = FromAsn1Time(X509_get0_notBefore(cert->get()))) not_before = *t;
   }
-  AddCacheHeaders(resp, not_before, now + config_.max_age, etag, now, config_.max_age);
+  return SendDocument(c, AsString(der), std::span<const uint8_t, 32>(digest.data(), 32),
+                      "application/pkix-cert", not_before, now + config_.max_age, now,
+                      Outcome::kCaCertOk, Outcome::kCaCertNotModified);
+}
+
+// A stored document with its caching headers, or 304 when If-None-Match names its ETag.
+MHD_Result StatusServer::SendDocument(MHD_Connection* c, std::string_view body,
+                                      std::span<const uint8_t, 32> sha256,
+                                      const char* content_type, Time last_modified, Time expires,
+                                      Time now, Outcome ok, Outcome not_modified) {
+  char etag[40];
+  FormatEtag(sha256, etag);
+  MHD_Response* resp = nullptr;
+  unsigned status = MHD_HTTP_OK;
+  if (EtagMatches(c, etag)) {
+    resp = MHD_create_response_from_buffer(0, nullptr, MHD_RESPMEM_PERSISTENT);
+    status = MHD_HTTP_NOT_MODIFIED;
+    Count(not_modified);
+  } else {
+    resp = MHD_create_response_from_buffer(body.size(), const_cast<char*>(body.data()),
+                                           MHD_RESPMEM_MUST_COPY);
+    Count(ok);
+  }
+  if (resp == nullptr) return MHD_NO;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+  AddCacheHeaders(resp, last_modified, expires, etag, now, config_.max_age);
   return Send(c, status, resp);
 }
 

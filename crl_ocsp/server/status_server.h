@@ -65,6 +65,10 @@ class StatusServer {
                        const std::function<ParsedOcspRequest()>& parse);
   MHD_Result ServeCrl(MHD_Connection* c, std::string_view name);
   MHD_Result ServeCaCertificate(MHD_Connection* c, std::string_view name);
+  MHD_Result SendDocument(MHD_Connection* c, std::string_view body,
+                          std::span<const uint8_t, 32> sha256, const char* content_type,
+                          Time last_modified, Time expires, Time now, Outcome ok,
+                          Outcome not_modified);
   MHD_Result ServeHealth(MHD_Connection* c);
   MHD_Result ServeMetrics(MHD_Connection* c);
   MHD_Result ServeOcspError(MHD_Connection* c, OcspError error);
