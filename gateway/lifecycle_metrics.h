@@ -21,21 +21,26 @@ class LifecycleMetrics {
     ++revoked_[reason];
   }
 
-  // Prometheus text: acme_certificates_issued_total{profile} and acme_revocations_total{reason_code}
-  // (RFC 5280 CRLReason code; the engine's metrics file names them).
+  // Prometheus text: acme_certificates_issued_total{profile} and
+  // acme_revocations_total{reason_code} (RFC 5280 CRLReason code; the engine's metrics file names
+  // them).
   std::string Text() const {
     std::lock_guard lock(mu_);
     std::string out =
-        "# HELP acme_certificates_issued_total Certificates issued through ACME finalize, by profile.\n"
+        "# HELP acme_certificates_issued_total Certificates issued through ACME finalize, by "
+        "profile.\n"
         "# TYPE acme_certificates_issued_total counter\n";
     for (const auto& [profile, n] : issued_) {
-      out += "acme_certificates_issued_total{profile=\"" + profile + "\"} " + std::to_string(n) + "\n";
+      out +=
+          "acme_certificates_issued_total{profile=\"" + profile + "\"} " + std::to_string(n) + "\n";
     }
     out +=
-        "# HELP acme_revocations_total Certificates revoked through ACME revokeCert, by CRLReason code.\n"
+        "# HELP acme_revocations_total Certificates revoked through ACME revokeCert, by CRLReason "
+        "code.\n"
         "# TYPE acme_revocations_total counter\n";
     for (const auto& [reason, n] : revoked_) {
-      out += "acme_revocations_total{reason_code=\"" + std::to_string(reason) + "\"} " + std::to_string(n) + "\n";
+      out += "acme_revocations_total{reason_code=\"" + std::to_string(reason) + "\"} " +
+             std::to_string(n) + "\n";
     }
     return out;
   }

@@ -35,7 +35,8 @@ if [ -z "$dir" ]; then
   rmdir "$dir"
 fi
 [ ! -e "$dir" ] || die "$dir exists"
-trap '((keep)) || rm -rf "$dir"' EXIT
+# (The package's postinst made the audit files append-only: that is lifted before deleting.)
+trap '((keep)) || { chattr -R -a "$dir/var/lib/acme-ca" 2>/dev/null; rm -rf "$dir"; }' EXIT
 
 security=${mirror%/debian}/debian-security
 mmdebstrap --variant=minbase --mode=root --format=directory \

@@ -266,6 +266,21 @@ else
   st=""
   for _ in $(seq 60); do st=$(ocsp); [ "$st" = revoked ] && break; sleep 0.5; done
   check "booted: acme-ca-ra acme-account revoke -> OCSP revoked (engine reads the policy store)" test "$st" = revoked
+  # The hardened engine unit appends to its audit file and writes its metrics file
+  # (ReadWritePaths); the RA appends the policy changes to its own; both chains verify.
+  booted_audit() {
+    local out A=$R2/var/lib/acme-ca/audit
+    for _ in $(seq 20); do grep -q '"event":"mass_revocation_applied"' "$A/engine.jsonl" && break; sleep 0.5; done
+    out=$(in_box ca-audit verify-audit /var/lib/acme-ca/audit/engine.jsonl /var/lib/acme-ca/audit/ra.jsonl) &&
+      grep -q "engine.jsonl: intact" <<<"$out" && grep -q "ra.jsonl: intact" <<<"$out" || { echo "    $out"; return 1; }
+    grep -q '"event":"issued"' "$A/engine.jsonl" && grep -q '"event":"mass_revocation_applied"' "$A/engine.jsonl" &&
+      grep -q '"action":"acme-account.revoke"' "$A/ra.jsonl" || { echo "    entries missing"; return 1; }
+  }
+  check "booted: ca-audit verify-audit: both audit files intact, issuance, mass revocation, RA change" booted_audit
+  for _ in $(seq 30); do grep -q 'result="issued"} [1-9]' "$R2/var/lib/acme-ca/metrics/engine.prom" 2>/dev/null && break; sleep 0.5; done
+  check "booted: the engine's metrics file counts the issuance and the revocation" \
+    bash -c 'grep -q "result=\"issued\"} [1-9]" "$1" && grep -q "^acme_ca_engine_revocations_total{reason=\"keyCompromise\"} [1-9]" "$1"' \
+    _ "$R2/var/lib/acme-ca/metrics/engine.prom"
   cp "$deb" "$R2/root/acme-ca.deb"
   gw_before=$(in_box systemctl show -p MainPID --value acme-ca-gateway.service)
   if in_box dpkg -i /root/acme-ca.deb >"$T/upgrade-booted.log" 2>&1 &&
