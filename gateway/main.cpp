@@ -36,6 +36,14 @@ int main(int argc, char** argv) {
     else return Die("usage: ca-gateway --config FILE (unknown argument " + arg + ")");
   }
   if (config_path.empty()) return Die("usage: ca-gateway --config FILE");
+  // Block the stop signals before any thread starts (the store's group committer starts in
+  // AcmeStore::Open), then wait for them on the main thread.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
   ca::HardenProcessForSecrets();
   ca::log::Init("ca-gateway");
 
@@ -57,14 +65,6 @@ int main(int argc, char** argv) {
   engine_options.engine_fingerprint = config->engine.fingerprint;
   EngineAdapter engine(engine_options);
   ValidatorAdapter validator_port(*validator);
-
-  // Block the stop signals before any thread starts, then wait for them on the main thread.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-  signal(SIGPIPE, SIG_IGN);
 
   AcmeServer acme(config->acme, *store, **policy, engine, validator_port, NowUnix);
   auto http = HttpServer::Start(config->http, acme);
