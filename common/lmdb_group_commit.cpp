@@ -41,6 +41,9 @@ GroupCommitter::Stats GroupCommitter::stats() const {
 }
 
 Status GroupCommitter::Run(const Op& op) {
+  // From inside an operation this would wait for itself.
+  if (std::this_thread::get_id() == thread_.get_id())
+    return Fail(ErrorCode::kInternal, "store write started from inside a store write operation");
   Pending pending{&op, {}, false};
   std::unique_lock lock(mu_);
   if (stopping_) return Fail(ErrorCode::kUnavailable, "store is shutting down");

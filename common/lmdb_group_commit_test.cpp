@@ -153,5 +153,19 @@ TEST(GroupCommitter, LaterOperationsSeeEarlierWritesOfTheBatch) {
   EXPECT_EQ(**v, std::to_string(kThreads * kPerThread));
 }
 
+TEST(GroupCommitter, AWriteFromInsideAnOperationFailsInsteadOfDeadlocking) {
+  Fixture f;
+  GroupCommitter committer(*f.env);
+  Status inner;
+  Status outer = committer.Run([&](Txn& txn) -> Status {
+    inner = committer.Run([&](Txn& t) { return t.Put(f.dbi, "inner", "v"); });
+    return txn.Put(f.dbi, "outer", "v");
+  });
+  EXPECT_TRUE(outer);
+  ASSERT_FALSE(inner);
+  EXPECT_EQ(inner.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(f.Count(), 1u);
+}
+
 }  // namespace
 }  // namespace ca::lmdb
