@@ -102,7 +102,26 @@ Result<std::unique_ptr<CaStore>> CaStore::Open(const std::string& dir) {
 }
 
 Status CaStore::Write(const WriteOp& op) {
-  return committer_->Run([&](lmdb::Txn& txn) { return op(txn, dbs_); });
+  Status refusal;
+  Status committed = committer_->Run([&](lmdb::Txn& txn) -> Status {
+    refusal = Ok();
+    Status s = op(txn, dbs_);
+    if (!s) {
+      switch (s.error().code) {
+        case ErrorCode::kAlreadyExists:
+        case ErrorCode::kPermissionDenied:
+        case ErrorCode::kFailedPrecondition:
+        case ErrorCode::kNotFound:
+          refusal = std::move(s);  // nothing written (see WriteOp)
+          return Ok();
+        default:
+          return s;
+      }
+    }
+    return s;
+  });
+  CA_TRY_STATUS(committed);
+  return refusal;
 }
 
 Result<std::optional<CertRecord>> CaStore::FindCert(std::string_view serial_hex) const {

@@ -59,7 +59,9 @@ struct StoreDbs {
 
 // An operation of a group-committed write transaction (common/lmdb_group_commit.h): it may run
 // twice (its batch abandoned because another operation failed), so it sets what it reports
-// through its captures, never accumulates.
+// through its captures, never accumulates. It refuses (kAlreadyExists, kPermissionDenied,
+// kFailedPrecondition, kNotFound) only before its first write: a refusal then goes back to its
+// caller alone and the batch of the others commits (no rerun, no extra fsync).
 using WriteOp = std::function<Status(lmdb::Txn& txn, const StoreDbs& dbs)>;
 
 class CaStore {

@@ -49,8 +49,11 @@ TEST(CaStore, GroupCommitBatchesConcurrentWritesAndIsolatesRefusals) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(refused, kThreads * kPerThread / 5);
-  // Batching itself is tested in common/lmdb_group_commit_test.cpp.
-  EXPECT_EQ((*store)->commit_stats().ops, uint64_t{kThreads * kPerThread});
+  // Refusals reach their callers without abandoning the batch of the others (no rerun).
+  auto stats = (*store)->commit_stats();
+  EXPECT_EQ(stats.ops, uint64_t{kThreads * kPerThread});
+  EXPECT_EQ(stats.reruns, 0u);
+  EXPECT_LT(stats.batches, uint64_t{kThreads * kPerThread});
   auto txn = lmdb::Txn::BeginRead((*store)->env());
   size_t n = 0;
   ASSERT_TRUE(txn->ForEach((*store)->dbs().meta, "", [&](std::string_view, std::string_view) {
