@@ -196,17 +196,13 @@ Status AuditLog::WriteLocked(const std::string& lines, int64_t size_before) {
 }
 
 Result<uint64_t> AuditLog::Append(std::string_view event, const json& fields) {
-  std::lock_guard guard(mu_);
-  if (broken_)
-    return Fail(ErrorCode::kFailedPrecondition, "audit file " + path_ + " has a partial last line");
-  FileLock lock(fd_);
-  CA_TRY_STATUS(lock.Lock());
-  auto [tail, size] = CA_TRY(CurrentTail());
-  Tail next;
-  std::string line = CA_TRY(MakeLine(tail, AuditEvent{std::string(event), fields}, next));
-  CA_TRY_STATUS(WriteLocked(line, size));
-  tail_ = std::move(next);
-  return tail_.seq;
+  uint64_t seq = 0;
+  CA_TRY(AppendBatch([&](const json& last) -> Result<std::vector<AuditEvent>> {
+    // CurrentTail checked the last entry (its seq an unsigned integer); null: empty file.
+    seq = (last.is_object() ? last.value("seq", uint64_t{0}) : 0) + 1;
+    return std::vector<AuditEvent>{AuditEvent{std::string(event), fields}};
+  }));
+  return seq;
 }
 
 Result<size_t> AuditLog::AppendBatch(const BatchFn& make) {
