@@ -143,6 +143,44 @@ TEST(OcspResponse, RefusesBadSignersAndTimes) {
   EXPECT_FALSE(InspectOcspResponse(*foreign, pki.ca.get()));
 }
 
+TEST(OcspResponse, InspectorTrustsAResponderOnceAndStillChecksEverySignature) {
+  auto pki = testing::MakePki();
+  auto inspector = OcspResponseInspector::For(pki.ca.get());
+  ASSERT_TRUE(inspector);
+  auto good = BuildOcspResponse(pki.ca.get(), {pki.ocsp_key.get(), pki.ocsp.get()},
+                                State(CertStatus::kGood));
+  ASSERT_TRUE(good);
+  ASSERT_TRUE(inspector->Inspect(*good));  // responder verified against the issuer
+  auto again = inspector->Inspect(*good);  // known responder: signature only
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_EQ(again->serial.Hex(), "0a1b2c3d4e5f");
+
+  // The known responder's certificate, a damaged response signature: refused.
+  Parsed p = Parse(*good);
+  ASSERT_TRUE(p.basic);
+  const ASN1_OCTET_STRING* sig = OCSP_resp_get0_signature(p.basic.get());
+  auto* bytes = const_cast<unsigned char*>(ASN1_STRING_get0_data(sig));
+  bytes[ASN1_STRING_length(sig) / 2] ^= 0x01;
+  ossl::OcspResponse damaged(OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, p.basic.get()));
+  ASSERT_TRUE(damaged);
+  unsigned char* out = nullptr;
+  int len = i2d_OCSP_RESPONSE(damaged.get(), &out);
+  ASSERT_GT(len, 0);
+  Bytes damaged_der(out, out + len);
+  OPENSSL_free(out);
+  auto r = inspector->Inspect(damaged_der);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kCrypto);
+
+  // Another CA's response (unknown responder): the full check refuses it.
+  auto other = testing::MakePki();
+  auto foreign = BuildOcspResponse(other.ca.get(), {other.ocsp_key.get(), other.ocsp.get()},
+                                   State(CertStatus::kGood));
+  ASSERT_TRUE(foreign);
+  EXPECT_FALSE(inspector->Inspect(*foreign));
+  EXPECT_TRUE(inspector->Inspect(*good));
+}
+
 TEST(OcspResponse, ErrorResponsesAreUnsigned) {
   for (auto e : {OcspError::kMalformedRequest, OcspError::kTryLater, OcspError::kUnauthorized}) {
     auto der = OcspErrorResponse(e);
