@@ -172,12 +172,13 @@ Result<Bytes> LoadCrlDer(const std::string& path) {
 Result<std::string> ImportCrl(const Args& a) {
   ossl::X509Ptr issuer = CA_TRY(LoadCert(a.issuer));
   Bytes der = CA_TRY(LoadCrlDer(a.crl));
+  // Checked before the issuer is registered: a CRL that is not this issuer's leaves no trace.
+  CrlInfo checked = CA_TRY(InspectCrl(der, issuer.get()));
   StatusStore store = CA_TRY(StatusStore::Open({a.store}));
   CA_TRY_STATUS(store.RegisterIssuer(a.issuer_name, issuer.get()));
   auto current = CA_TRY(store.CurrentCrl(a.issuer_name));
   if (current && *current == der) {  // re-running an import is not an error
-    CrlInfo info = CA_TRY(InspectCrl(der, issuer.get()));
-    return "crl number " + std::to_string(info.number) + " of " + a.issuer_name + " (already)";
+    return "crl number " + std::to_string(checked.number) + " of " + a.issuer_name + " (already)";
   }
   CrlInfo info = CA_TRY(store.ImportCrl(a.issuer_name, der, {}));
   return "crl number " + std::to_string(info.number) + " of " + a.issuer_name + " with " +

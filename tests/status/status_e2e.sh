@@ -96,6 +96,10 @@ if "$PUBLISH_BIN" import-crl --store store --issuer-name root --issuer root.pem 
 expect_in import.err "not greater" "older root CRL refused by the publish guard"
 if "$PUBLISH_BIN" import-crl --store store --issuer-name root --issuer int.pem --crl root-crl.pem \
   > /dev/null 2> import2.err; then fail "root CRL imported under another issuer certificate"; fi
+# A CRL that is not the named issuer's is refused before anything is registered.
+if "$PUBLISH_BIN" import-crl --store store --issuer-name other-root --issuer int.pem --crl root-crl.pem \
+  > /dev/null 2> import3.err; then fail "root CRL imported under the intermediate's certificate"; fi
+expect_in import3.err "the CRL is not from this issuer" "CRL of another issuer refused by its content"
 
 # --- the server, on a free port it picks and logs ------------------------------------------------
 cat > server.json <<JSON
