@@ -277,10 +277,14 @@ else
       grep -q '"action":"acme-account.revoke"' "$A/ra.jsonl" || { echo "    entries missing"; return 1; }
   }
   check "booted: ca-audit verify-audit: both audit files intact, issuance, mass revocation, RA change" booted_audit
-  for _ in $(seq 30); do grep -q 'result="issued"} [1-9]' "$R2/var/lib/acme-ca/metrics/engine.prom" 2>/dev/null && break; sleep 0.5; done
+  # The engine rewrites its metrics file every 5 s: wait for a write after both events.
+  engine_metrics_counted() {
+    grep -q 'result="issued"} [1-9]' "$1" 2>/dev/null &&
+      grep -q '^acme_ca_engine_revocations_total{reason="keyCompromise"} [1-9]' "$1" 2>/dev/null
+  }
+  for _ in $(seq 40); do engine_metrics_counted "$R2/var/lib/acme-ca/metrics/engine.prom" && break; sleep 0.5; done
   check "booted: the engine's metrics file counts the issuance and the revocation" \
-    bash -c 'grep -q "result=\"issued\"} [1-9]" "$1" && grep -q "^acme_ca_engine_revocations_total{reason=\"keyCompromise\"} [1-9]" "$1"' \
-    _ "$R2/var/lib/acme-ca/metrics/engine.prom"
+    engine_metrics_counted "$R2/var/lib/acme-ca/metrics/engine.prom"
   cp "$deb" "$R2/root/acme-ca.deb"
   gw_before=$(in_box systemctl show -p MainPID --value acme-ca-gateway.service)
   if in_box dpkg -i /root/acme-ca.deb >"$T/upgrade-booted.log" 2>&1 &&
