@@ -44,16 +44,6 @@ for u in "${accounts[@]}"; do getent passwd "$u" >/dev/null || created_accounts+
 for g in "${groups[@]}"; do getent group "$g" >/dev/null || created_groups+=("$g"); done
 challtestsrv_pid=""
 
-stop_prefix() {  # stops the services of an appliance prefix by the PIDs it recorded
-  local p=$1 f pid
-  for f in "$p"/run/acme-ca/gateway.pid "$p"/run/acme-ca/status.pid "$p"/run/acme-ca/engine.pid; do
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    kill -TERM "$pid" 2>/dev/null || continue
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-}
 cleanup() {
   stop_prefix "$A"
   stop_prefix "$B"
@@ -97,21 +87,11 @@ challtestsrv_pid=$!
 for _ in $(seq 100); do curl -s -o /dev/null "$DNS_MGMT/" && break; sleep 0.1; done
 
 # setup.conf: the example with this test's names and ports (every other value as shipped).
-sed -e "s|^ACME_HOSTNAME=.*|ACME_HOSTNAME=localhost|" \
-    -e "s|^ACME_IP_ADDRESSES=.*|ACME_IP_ADDRESSES=127.0.0.1|" \
-    -e "s|^STATUS_BASE_URL=.*|STATUS_BASE_URL=http://127.0.0.1:$STATUS_PORT|" \
-    -e "s|^CAA_IDENTITIES=.*|CAA_IDENTITIES=acme-ca.e2e.test|" \
-    -e "s|^GATEWAY_LISTEN_ADDRESS=.*|GATEWAY_LISTEN_ADDRESS=127.0.0.1|" \
-    -e "s|^GATEWAY_PORT=.*|GATEWAY_PORT=$GW_PORT|" \
-    -e "s|^STATUS_LISTEN_ADDRESS=.*|STATUS_LISTEN_ADDRESS=127.0.0.1|" \
-    -e "s|^STATUS_PORT=.*|STATUS_PORT=$STATUS_PORT|" \
-    -e "s|^STATUS_THREADS=.*|STATUS_THREADS=2|" \
-    -e "s|^DNS_RESOLVER=.*|DNS_RESOLVER=$DNS|" \
-    -e "s|^HTTP01_PORT=.*|HTTP01_PORT=$HTTP01_PORT|" \
-    -e "s|^HTTPS_PORT=.*|HTTPS_PORT=$HTTP01_PORT|" \
-    -e "s|^TLSALPN01_PORT=.*|TLSALPN01_PORT=$TLSALPN01_PORT|" \
-    -e "s|^CEREMONY_OPERATOR=.*|CEREMONY_OPERATOR=appliance-e2e|" \
-    "$A/etc/acme-ca/setup.conf.example" >"$A/etc/acme-ca/setup.conf"
+cp "$A/etc/acme-ca/setup.conf.example" "$A/etc/acme-ca/setup.conf"
+loopback_setup_conf "$A/etc/acme-ca/setup.conf" "$pb"
+sed -i -e "s|^CAA_IDENTITIES=.*|CAA_IDENTITIES=acme-ca.e2e.test|" \
+       -e "s|^STATUS_THREADS=.*|STATUS_THREADS=2|" \
+       -e "s|^CEREMONY_OPERATOR=.*|CEREMONY_OPERATOR=appliance-e2e|" "$A/etc/acme-ca/setup.conf"
 
 # ---------------------------------------------------------------- First boot
 S=$A/var/lib/acme-ca E=$A/etc/acme-ca

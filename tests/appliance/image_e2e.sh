@@ -36,18 +36,8 @@ chmod 0755 "$T"
 R=$T/root
 challtestsrv_pid="" nspawn_pid="" mounted=()
 in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
-stop_services() {
-  local f pid
-  for f in "$R"/run/acme-ca/gateway.pid "$R"/run/acme-ca/status.pid "$R"/run/acme-ca/engine.pid; do
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    kill -TERM "$pid" 2>/dev/null || continue
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-}
 cleanup() {
-  stop_services
+  stop_prefix "$R"
   if [ -n "$nspawn_pid" ]; then  # SIGTERM: nspawn shuts the container's systemd down
     kill -TERM "$nspawn_pid" 2>/dev/null
     for _ in $(seq 60); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.5; done
@@ -106,17 +96,7 @@ GW_PORT=$pb STATUS_PORT=$((pb + 1)) HTTP01_PORT=$((pb + 2))
 pebble-challtestsrv -management "127.0.0.1:$((pb + 5))" -dns01 "127.0.0.1:$((pb + 53))" -defaultIPv6 "" \
   -http01 "" -https01 "" -tlsalpn01 "" >"$T/challtestsrv.log" 2>&1 &
 challtestsrv_pid=$!
-sed -i -e "s|^ACME_HOSTNAME=.*|ACME_HOSTNAME=localhost|" \
-       -e "s|^ACME_IP_ADDRESSES=.*|ACME_IP_ADDRESSES=127.0.0.1|" \
-       -e "s|^STATUS_BASE_URL=.*|STATUS_BASE_URL=http://127.0.0.1:$STATUS_PORT|" \
-       -e "s|^GATEWAY_LISTEN_ADDRESS=.*|GATEWAY_LISTEN_ADDRESS=127.0.0.1|" \
-       -e "s|^GATEWAY_PORT=.*|GATEWAY_PORT=$GW_PORT|" \
-       -e "s|^STATUS_LISTEN_ADDRESS=.*|STATUS_LISTEN_ADDRESS=127.0.0.1|" \
-       -e "s|^STATUS_PORT=.*|STATUS_PORT=$STATUS_PORT|" \
-       -e "s|^DNS_RESOLVER=.*|DNS_RESOLVER=127.0.0.1:$((pb + 53))|" \
-       -e "s|^HTTP01_PORT=.*|HTTP01_PORT=$HTTP01_PORT|" \
-       -e "s|^HTTPS_PORT=.*|HTTPS_PORT=$HTTP01_PORT|" \
-       -e "s|^TLSALPN01_PORT=.*|TLSALPN01_PORT=$((pb + 3))|" "$R/etc/acme-ca/setup.conf"
+loopback_setup_conf "$R/etc/acme-ca/setup.conf" "$pb"
 if in_root acme-ca-setup --no-systemd >"$T/setup.log" 2>&1; then
   pass "acme-ca-setup --no-systemd inside the image"
 else
@@ -185,17 +165,7 @@ else
   R2=$T/booted
   mkdir "$R2"
   tar -xzf "$T/image.tar.gz" --numeric-owner --xattrs --acls -C "$R2"
-  sed -i -e "s|^ACME_HOSTNAME=.*|ACME_HOSTNAME=localhost|" \
-         -e "s|^ACME_IP_ADDRESSES=.*|ACME_IP_ADDRESSES=127.0.0.1|" \
-         -e "s|^STATUS_BASE_URL=.*|STATUS_BASE_URL=http://127.0.0.1:$STATUS_PORT|" \
-         -e "s|^GATEWAY_LISTEN_ADDRESS=.*|GATEWAY_LISTEN_ADDRESS=127.0.0.1|" \
-         -e "s|^GATEWAY_PORT=.*|GATEWAY_PORT=$GW_PORT|" \
-         -e "s|^STATUS_LISTEN_ADDRESS=.*|STATUS_LISTEN_ADDRESS=127.0.0.1|" \
-         -e "s|^STATUS_PORT=.*|STATUS_PORT=$STATUS_PORT|" \
-         -e "s|^DNS_RESOLVER=.*|DNS_RESOLVER=127.0.0.1:$((pb + 53))|" \
-         -e "s|^HTTP01_PORT=.*|HTTP01_PORT=$HTTP01_PORT|" \
-         -e "s|^HTTPS_PORT=.*|HTTPS_PORT=$HTTP01_PORT|" \
-         -e "s|^TLSALPN01_PORT=.*|TLSALPN01_PORT=$((pb + 3))|" "$R2/etc/acme-ca/setup.conf"
+  loopback_setup_conf "$R2/etc/acme-ca/setup.conf" "$pb"
   # Host network (the appliance listens on 127.0.0.1 like above); no machined/D-Bus on the host.
   systemd-nspawn -D "$R2" --boot --register=no --keep-unit --console=pipe -M acme-ca-e2e \
     </dev/null >"$T/nspawn.log" 2>&1 &

@@ -30,3 +30,33 @@ certbot_issue() {
     --eab-kid "$EAB_KID" --eab-hmac-key="$EAB_HMAC" --key-type rsa --rsa-key-size 3072 \
     -d "$name" --cert-name "$cert_name" >"$dir.log" 2>&1
 }
+
+# stop_prefix PREFIX: stops the services acme-ca-setup --no-systemd started under PREFIX, by the PIDs
+# it recorded in PREFIX/run/acme-ca (TERM, then KILL after 10 s).
+stop_prefix() {
+  local p=$1 f pid
+  for f in "$p"/run/acme-ca/gateway.pid "$p"/run/acme-ca/status.pid "$p"/run/acme-ca/engine.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
+# loopback_setup_conf FILE PORT_BASE: points setup.conf at 127.0.0.1 with the test's ports (gateway
+# PORT_BASE, status +1, http-01 +2, tls-alpn-01 +3, pebble-challtestsrv DNS +53).
+loopback_setup_conf() {
+  local pb=$2
+  sed -i -e "s|^ACME_HOSTNAME=.*|ACME_HOSTNAME=localhost|" \
+         -e "s|^ACME_IP_ADDRESSES=.*|ACME_IP_ADDRESSES=127.0.0.1|" \
+         -e "s|^STATUS_BASE_URL=.*|STATUS_BASE_URL=http://127.0.0.1:$((pb + 1))|" \
+         -e "s|^GATEWAY_LISTEN_ADDRESS=.*|GATEWAY_LISTEN_ADDRESS=127.0.0.1|" \
+         -e "s|^GATEWAY_PORT=.*|GATEWAY_PORT=$pb|" \
+         -e "s|^STATUS_LISTEN_ADDRESS=.*|STATUS_LISTEN_ADDRESS=127.0.0.1|" \
+         -e "s|^STATUS_PORT=.*|STATUS_PORT=$((pb + 1))|" \
+         -e "s|^DNS_RESOLVER=.*|DNS_RESOLVER=127.0.0.1:$((pb + 53))|" \
+         -e "s|^HTTP01_PORT=.*|HTTP01_PORT=$((pb + 2))|" \
+         -e "s|^HTTPS_PORT=.*|HTTPS_PORT=$((pb + 2))|" \
+         -e "s|^TLSALPN01_PORT=.*|TLSALPN01_PORT=$((pb + 3))|" "$1"
+}
