@@ -6,7 +6,10 @@ namespace ca::hsm {
 namespace {
 
 // Every CKR_* of PKCS#11 v2.40, in numeric order of the header.
-#define CA_CKR(rv) CkrEntry{rv, #rv}
+#define CA_CKR(rv) \
+  CkrEntry {       \
+    rv, #rv        \
+  }
 struct CkrEntry {
   CK_RV rv;
   const char* name;

@@ -104,7 +104,8 @@ std::optional<Error> TakeLastSeamError() {
 Result<ossl::Pkey> ToEvpPkey(std::shared_ptr<HsmKey> key) {
   if (key == nullptr) return Fail(ErrorCode::kInvalidArgument, "no HSM key");
   CA_TRY_STATUS(seam::EnsureProvider());
-  ossl::PkeyCtx ctx(EVP_PKEY_CTX_new_from_name(nullptr, seam::IsRsa(key->type()) ? "RSA" : "EC", seam::kProps));
+  ossl::PkeyCtx ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, seam::IsRsa(key->type()) ? "RSA" : "EC", seam::kProps));
   // The octet_ptr parameter points at the shared_ptr, which the import copies.
   void* ref = &key;
   OSSL_PARAM params[] = {

@@ -24,7 +24,6 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Key objects
 
-
 template <bool kEc>
 void* KeyNew(void*) {
   auto* k = new (std::nothrow) SeamKey;
