@@ -7,7 +7,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "hsm/hsm_test_util.h"
+#include "hsm/testing/hsm_test_util.h"
 
 namespace ca::hsm {
 namespace {

@@ -9,7 +9,7 @@
 #include <chrono>
 #include <thread>
 
-#include "hsm/hsm_test_util.h"
+#include "hsm/testing/hsm_test_util.h"
 #include "hsm/p11.h"
 
 namespace ca::hsm {

@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "hsm/hsm_test_util.h"
+#include "hsm/testing/hsm_test_util.h"
 #include "hsm/p11.h"
 
 namespace ca::hsm {

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Checks the repository's layout rules (docs/ARCHITECTURE.md) over every tracked C++ file:
+
+* each folder includes only the folders its dependency rule allows (no include runs upward, the
+  gateway never includes engine internals or hsm/, only hsm/ talks PKCS#11, ...);
+* `X/testing/` helpers are included only by tests, benchmarks and other testing helpers;
+* a file's namespace matches its folder (ca::<folder path with / as ::>; common/ is ca and its
+  wrappers' sub-namespaces);
+* no non-test source file is longer than MAX_LINES.
+
+Prints one line per violation and exits 1 if there is any. Usage: layout_check.py [REPO_ROOT]
+"""
+import os
+import re
+import subprocess
+import sys
+
+MAX_LINES = 600
+
+# folder -> include prefixes it may use (besides itself). Longest matching folder wins.
+ALLOWED = {
+    "common": [],
+    "pki": ["common/"],
+    "hsm": ["common/"],
+    "profiles/policy": ["common/", "pki/"],
+    "profiles/policy/admin": ["common/", "pki/", "profiles/policy/"],
+    "profiles/issuance": ["common/", "pki/", "profiles/policy/"],
+    "crl_ocsp": ["common/", "pki/"],
+    "crl_ocsp/server": ["common/", "pki/", "crl_ocsp/"],
+    "crl_ocsp/tools": ["common/", "pki/", "crl_ocsp/"],
+    "engine/api": ["common/", "pki/"],
+    "engine": ["common/", "pki/", "hsm/", "profiles/", "crl_ocsp/"],
+    "gateway": ["common/", "pki/", "profiles/policy/", "profiles/issuance/profile.h", "engine/api/"],
+    "appliance/ceremony": ["common/", "pki/", "hsm/", "profiles/"],
+    "appliance/ra": ["common/", "pki/", "profiles/", "engine/api/"],
+    "appliance/audit": ["common/"],
+    "tests": None,  # end-to-end fixtures may use any library
+}
+# Include prefixes nobody outside the named folders may use, whatever the table says.
+PRIVATE = [
+    ("profiles/policy/admin/", ["profiles/policy/admin", "appliance/ra", "tests"]),
+]
+# System headers that belong to one folder.
+SYSTEM_OWNERS = {
+    "pkcs11.h": ["hsm"],
+    "p11-kit/pkcs11.h": ["hsm"],
+    "microhttpd.h": ["gateway", "crl_ocsp/server"],
+}
+# Namespace of each folder, when it is not ca::<path>.
+NAMESPACE_EXCEPTIONS = {
+    "common": r"ca(::(ossl|lmdb|log|audit))?",
+    "hsm": r"ca::hsm(::(p|seam))?",
+}
+
+
+def git_files(root):
+    out = subprocess.run(["git", "-C", root, "ls-files", "*.h", "*.cpp"], capture_output=True,
+                         text=True, check=True).stdout
+    return [f for f in out.split() if os.path.exists(os.path.join(root, f))]
+
+
+def folder_rule(path):
+    best = None
+    for folder in ALLOWED:
+        if path.startswith(folder + "/") and (best is None or len(folder) > len(best)):
+            best = folder
+    return best
+
+
+def is_test_code(path):
+    base = os.path.basename(path)
+    return (base.endswith("_test.cpp") or "/testing/" in path or "/bench/" in path
+            or path.startswith("tests/") or base.endswith("_fuzz.cpp") or "/fuzz/" in path)
+
+
+def expected_namespace(folder):
+    if folder in NAMESPACE_EXCEPTIONS:
+        return NAMESPACE_EXCEPTIONS[folder]
+    return re.escape("ca::" + folder.replace("/", "::"))
+
+
+def check_file(root, path, problems):
+    folder = folder_rule(path)
+    if folder is None:
+        return
+    text = open(os.path.join(root, path), encoding="utf-8", errors="replace").read()
+    test_code = is_test_code(path)
+    allowed = ALLOWED[folder]
+    for n, line in enumerate(text.split("\n"), 1):
+        m = re.match(r'\s*#\s*include\s+"([^"]+)"', line)
+        if m:
+            inc = m.group(1)
+            if "/testing/" in inc and not test_code:
+                problems.append(f"{path}:{n}: production code includes test support {inc}")
+            for prefix, owners in PRIVATE:
+                if inc.startswith(prefix) and not any(path.startswith(o + "/") for o in owners):
+                    problems.append(f"{path}:{n}: {inc} is private to {', '.join(owners)}")
+            if allowed is None or inc.startswith(folder + "/") or "/testing/" in inc:
+                continue
+            if not any(inc.startswith(a) for a in allowed):
+                problems.append(f"{path}:{n}: {folder}/ may not include {inc}")
+        m = re.match(r"\s*#\s*include\s+<([^>]+)>", line)
+        if m and m.group(1) in SYSTEM_OWNERS:
+            owners = SYSTEM_OWNERS[m.group(1)]
+            if not any(path.startswith(o + "/") for o in owners):
+                problems.append(f"{path}:{n}: only {', '.join(owners)} may include <{m.group(1)}>")
+    if folder != "tests":
+        want = expected_namespace(os.path.dirname(path) if "/testing" not in path and "/bench" not in path
+                                  and "/tools" not in path and "/fuzz" not in path else folder)
+        for n, line in enumerate(text.split("\n"), 1):
+            m = re.match(r"namespace (ca(::\w+)*)\s*\{", line)
+            if m and not re.fullmatch(want + r"(::(testing|bench))?", m.group(1)):
+                problems.append(f"{path}:{n}: namespace {m.group(1)} does not match its folder (want {want.replace(chr(92), '')})")
+    if not test_code and text.count("\n") > MAX_LINES:
+        problems.append(f"{path}: {text.count(chr(10))} lines (limit {MAX_LINES})")
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    problems = []
+    files = git_files(root)
+    for path in files:
+        check_file(root, path, problems)
+    for p in problems:
+        print(p)
+    print(f"layout: {len(files)} files checked, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
