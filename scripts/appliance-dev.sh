@@ -16,6 +16,7 @@
 # down: stops what up started, by PID. The state directory is kept (delete it to start afresh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/lib/pidfile.sh"
 build=${BUILD_DIR:-$root/build}
 
 die() { echo "appliance-dev: $*" >&2; exit 1; }
@@ -44,18 +45,7 @@ state=$(mkdir -p "$state" && cd "$state" && pwd)
 
 # Stops every process whose PID file is in DIR/run, newest first, by PID.
 stop_all() {
-  local f pid
-  for name in gateway status engine challtestsrv; do
-    f=$state/run/$name.pid
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$f"
-  done
+  stop_pidfiles "$state"/run/{gateway,status,engine,challtestsrv}.pid
 }
 
 if [ "$cmd" = down ]; then

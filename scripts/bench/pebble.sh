@@ -12,6 +12,7 @@
 # challtestsrv management N+5, DNS N+53. down stops both by PID.
 set -euo pipefail
 die() { echo "pebble.sh: $*" >&2; exit 1; }
+. "$(cd "$(dirname "$0")/../lib" && pwd)/pidfile.sh"
 cmd=${1:-}; shift || true
 state="" base=15500
 while (($#)); do
@@ -26,18 +27,7 @@ mkdir -p "$state"
 state=$(cd "$state" && pwd)
 
 stop() {
-  local f pid
-  for name in pebble challtestsrv; do
-    f=$state/$name.pid
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$f"
-  done
+  stop_pidfiles "$state"/{pebble,challtestsrv}.pid
 }
 case "$cmd" in
   down) stop; exit 0 ;;

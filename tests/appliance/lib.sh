@@ -1,5 +1,6 @@
 # Steps both appliance tests take, as the operator guide gives them. Sourced by appliance_e2e.sh and
 # image_e2e.sh; each caller defines pass/fail.
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib" && pwd)/pidfile.sh"
 
 # first_external_account RA_RUNNER... -- ORG_NAME CONTACT DOMAIN CHALLENGES
 # Runs the guide's "first external account" with the given acme-ca-ra command (e.g. `"$RA"`,
@@ -34,14 +35,7 @@ certbot_issue() {
 # stop_prefix PREFIX: stops the services acme-ca-setup --no-systemd started under PREFIX, by the PIDs
 # it recorded in PREFIX/run/acme-ca (TERM, then KILL after 10 s).
 stop_prefix() {
-  local p=$1 f pid
-  for f in "$p"/run/acme-ca/gateway.pid "$p"/run/acme-ca/status.pid "$p"/run/acme-ca/engine.pid; do
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    kill -TERM "$pid" 2>/dev/null || continue
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  stop_pidfiles -w 100 "$1"/run/acme-ca/{gateway,status,engine}.pid
 }
 
 # loopback_setup_conf FILE PORT_BASE: points setup.conf at 127.0.0.1 with the test's ports (gateway
