@@ -14,9 +14,9 @@ TEST(CrlBuilder, SignedCrlHasProfileFieldsAndReasons) {
   auto pki = testing::MakePki(true);
   Time now = Now();
   std::vector<CrlEntry> entries{
-      {*Serial::FromHex("03"), now - 10h, RevocationReason::kKeyCompromise, now - 20h},
-      {*Serial::FromHex("01"), now - 5h, RevocationReason::kUnspecified, std::nullopt},
-      {*Serial::FromHex("ff02"), now - 1h, RevocationReason::kSuperseded, std::nullopt},
+      {*pki::Serial::FromHex("03"), now - 10h, RevocationReason::kKeyCompromise, now - 20h},
+      {*pki::Serial::FromHex("01"), now - 5h, RevocationReason::kUnspecified, std::nullopt},
+      {*pki::Serial::FromHex("ff02"), now - 1h, RevocationReason::kSuperseded, std::nullopt},
   };
   auto der = BuildCrl({pki.ca.get(), pki.ca_key.get(), 42, now, now + 168h, entries});
   ASSERT_TRUE(der) << der.error().ToString();
@@ -41,7 +41,7 @@ TEST(CrlBuilder, SignedCrlHasProfileFieldsAndReasons) {
 
   const STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(c);
   ASSERT_EQ(sk_X509_REVOKED_num(revoked), 3);
-  auto serial_of = [&](int i) { return Serial::FromAsn1(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i)))->Hex(); };
+  auto serial_of = [&](int i) { return pki::Serial::FromAsn1(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i)))->Hex(); };
   auto reason_of = [&](int i) -> int {
     ASN1_ENUMERATED* e = static_cast<ASN1_ENUMERATED*>(
         X509_REVOKED_get_ext_d2i(sk_X509_REVOKED_value(revoked, i), NID_crl_reason, nullptr, nullptr));
@@ -79,14 +79,14 @@ TEST(CrlBuilder, EcIssuerAndEmptyCrl) {
 TEST(CrlBuilder, RefusesBadInput) {
   auto pki = testing::MakePki(false);
   Time now = Now();
-  std::vector<CrlEntry> dup{{*Serial::FromHex("05"), now, RevocationReason::kUnspecified, std::nullopt},
-                            {*Serial::FromHex("05"), now, RevocationReason::kSuperseded, std::nullopt}};
+  std::vector<CrlEntry> dup{{*pki::Serial::FromHex("05"), now, RevocationReason::kUnspecified, std::nullopt},
+                            {*pki::Serial::FromHex("05"), now, RevocationReason::kSuperseded, std::nullopt}};
   auto r = BuildCrl({pki.ca.get(), pki.ca_key.get(), 1, now, now + 24h, dup});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message, "serial 05 listed twice in the CRL");
   EXPECT_FALSE(BuildCrl({pki.ca.get(), pki.ca_key.get(), 0, now, now + 24h, {}}));
   EXPECT_FALSE(BuildCrl({pki.ca.get(), pki.ca_key.get(), 1, now, now, {}}));
-  std::vector<CrlEntry> hold{{*Serial::FromHex("05"), now, static_cast<RevocationReason>(6), std::nullopt}};
+  std::vector<CrlEntry> hold{{*pki::Serial::FromHex("05"), now, static_cast<RevocationReason>(6), std::nullopt}};
   auto h = BuildCrl({pki.ca.get(), pki.ca_key.get(), 1, now, now + 24h, hold});
   ASSERT_FALSE(h);
   EXPECT_NE(h.error().message.find("refused CRLReason code 6"), std::string::npos);

@@ -210,7 +210,7 @@ Result<OcspResponseInfo> OcspResponseInspector::Inspect(std::span<const uint8_t>
     if (!SameOctets(name_hash, expected.name_hash) || !SameOctets(key_hash, expected.key_hash)) {
       return Fail(ErrorCode::kInvalidArgument, "OCSP response CertID names another issuer");
     }
-    Serial serial = CA_TRY(Serial::FromAsn1(serial_asn1));
+    pki::Serial serial = CA_TRY(pki::Serial::FromAsn1(serial_asn1));
     int reason = -1;
     ASN1_GENERALIZEDTIME *revtime = nullptr, *thisupd = nullptr, *nextupd = nullptr;
     int status = OCSP_single_get0_status(single, &reason, &revtime, &thisupd, &nextupd);

@@ -35,7 +35,7 @@ struct OcspSigner {
 };
 
 struct OcspCertState {
-  Serial serial;
+  pki::Serial serial;
   CertStatus status = CertStatus::kGood;
   Time revocation_time{};                                    // revoked only
   RevocationReason reason = RevocationReason::kUnspecified;  // revoked only; unspecified is omitted
@@ -61,7 +61,7 @@ Result<Bytes> BuildOcspResponse(const X509* issuer, const OcspSigner& signer,
 // id-kp-OCSPSigning, every SingleResponse about the same serial with the same status and times,
 // every CertID naming `issuer` (SHA-1 or SHA-256). The store runs this on every response it keeps.
 struct OcspResponseInfo {
-  Serial serial;
+  pki::Serial serial;
   CertStatus status = CertStatus::kGood;
   Time revocation_time{};
   RevocationReason reason = RevocationReason::kUnspecified;

@@ -35,7 +35,7 @@ int Verify(OCSP_BASICRESP* basic, const testing::Pki& pki) {
 
 OcspCertState State(CertStatus status, RevocationReason reason = RevocationReason::kUnspecified) {
   Time now = Now();
-  return OcspCertState{*Serial::FromHex("0a1b2c3d4e5f"), status, now - 1h, reason, now, now + 96h};
+  return OcspCertState{*pki::Serial::FromHex("0a1b2c3d4e5f"), status, now - 1h, reason, now, now + 96h};
 }
 
 TEST(OcspResponse, GoodResponseVerifiesWithBothCertIdForms) {
@@ -48,7 +48,7 @@ TEST(OcspResponse, GoodResponseVerifiesWithBothCertIdForms) {
   EXPECT_EQ(Verify(p.basic.get(), pki), 1) << ossl::DrainErrors();
   ASSERT_EQ(OCSP_resp_count(p.basic.get()), 2);
   for (const EVP_MD* md : {EVP_sha1(), EVP_sha256()}) {
-    ossl::Asn1Integer serial = *Serial::FromHex("0a1b2c3d4e5f")->ToAsn1();
+    ossl::Asn1Integer serial = *pki::Serial::FromHex("0a1b2c3d4e5f")->ToAsn1();
     ossl::OcspCertId id(OCSP_cert_id_new(md, X509_get_subject_name(pki.ca.get()),
                                          X509_get0_pubkey_bitstr(pki.ca.get()), serial.get()));
     int status = -1, reason = -1;

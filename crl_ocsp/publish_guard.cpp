@@ -76,7 +76,7 @@ Result<CrlInfo> CheckCrlPublish(std::span<const uint8_t> new_der,
     X509_REVOKED* found = nullptr;
     auto* serial = const_cast<ASN1_INTEGER*>(X509_REVOKED_get0_serialNumber(entry));
     if (X509_CRL_get0_by_serial(fresh.get(), &found, serial) != 0) continue;  // still listed
-    Serial s = CA_TRY(Serial::FromAsn1(serial));
+    pki::Serial s = CA_TRY(pki::Serial::FromAsn1(serial));
     auto it = not_after.find(s.Hex());
     if (it == not_after.end()) {
       return Fail(ErrorCode::kFailedPrecondition,

@@ -13,6 +13,7 @@
 
 #include "common/openssl.h"
 #include "common/result.h"
+#include "pki/serial.h"
 
 namespace ca::status {
 
@@ -41,19 +42,7 @@ Result<RevocationReason> ReasonFromCode(int code);
 
 enum class CertStatus { kGood, kRevoked };
 
-// A certificate serial number: the unsigned big-endian magnitude, without leading zero bytes
-// (serials are positive, RFC 5280 §4.1.2.2). Hex text is lower case, even length.
-struct Serial {
-  Bytes magnitude;
-
-  static Result<Serial> FromHex(std::string_view hex);
-  static Result<Serial> FromBytes(std::span<const uint8_t> big_endian);
-  static Result<Serial> FromAsn1(const ASN1_INTEGER* value);
-  static Result<Serial> FromCert(const X509* cert);
-  std::string Hex() const;
-  Result<ossl::Asn1Integer> ToAsn1() const;
-  auto operator<=>(const Serial&) const = default;
-};
+using Serial = pki::Serial;  // TEMP(s13): removed after the merge
 
 // Time conversions through OpenSSL (ASN1_TIME picks UTCTime before 2050, RFC 5280).
 Result<ossl::Asn1Time> ToAsn1Time(Time t);

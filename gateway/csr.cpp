@@ -75,14 +75,4 @@ ProblemOr<ossl::X509Req> CheckCsr(std::span<const uint8_t> der, const std::vecto
   return std::move(*csr);
 }
 
-std::string CertificateSerialHex(const X509* cert) {
-  ossl::Bn bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
-  if (!bn) return "";
-  char* hex = BN_bn2hex(bn.get());
-  std::string out = AsciiLower(hex);
-  OPENSSL_free(hex);
-  size_t nz = out.find_first_not_of('0');
-  return nz == std::string::npos ? "0" : out.substr(nz);
-}
-
 }  // namespace ca::gateway

@@ -9,6 +9,7 @@
 
 #include "common/openssl.h"
 #include "gateway/jws.h"
+#include "pki/serial.h"
 
 namespace ca::gateway {
 
@@ -18,7 +19,10 @@ Result<std::vector<std::string>> CsrNames(const X509_REQ* csr);
 // Parses and checks the CSR against the order's names; badCSR with the reason otherwise.
 ProblemOr<ossl::X509Req> CheckCsr(std::span<const uint8_t> der, const std::vector<std::string>& order_names);
 
-// Lower-case hex of the certificate serial without leading zeros (the certificate index key).
-std::string CertificateSerialHex(const X509* cert);
+// TEMP(s13): removed after the merge; callers use pki::Serial::FromCert(cert)->Hex().
+inline std::string CertificateSerialHex(const X509* cert) {
+  auto serial = pki::Serial::FromCert(cert);
+  return serial ? serial->Hex() : "";
+}
 
 }  // namespace ca::gateway

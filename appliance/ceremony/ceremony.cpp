@@ -18,6 +18,7 @@
 #include "appliance/ceremony/transcript.h"
 #include "common/encoding.h"
 #include "common/log.h"
+#include "pki/serial.h"
 
 namespace ca::ceremony {
 
@@ -41,11 +42,8 @@ std::string TimeText(const ASN1_TIME* t) {
 }
 
 std::string SerialHex(const X509* cert) {
-  ossl::Bn bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
-  char* hex = bn ? BN_bn2hex(bn.get()) : nullptr;
-  std::string out = AsciiLower(hex != nullptr ? hex : "");
-  OPENSSL_free(hex);
-  return out;
+  auto serial = pki::Serial::FromCert(cert);
+  return serial ? serial->Hex() : "?";
 }
 
 std::string NameText(const X509_NAME* name) {

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/encoding.h"
+#include "pki/serial.h"
 
 namespace ca::ceremony {
 
@@ -422,12 +423,11 @@ Result<RootCrlSection> GetRootCrl(const json& root) {
       if (!e.is_object()) return Bad(at, "must be an object, got " + TypeName(e));
       CA_TRY_STATUS(CheckKeys(e, at, {"serial", "reason", "revocation_date"}));
       RevokedEntry entry;
-      std::string serial = AsciiLower(CA_TRY(GetString(e, at, "serial")));
-      if (serial.size() > 40 || !std::all_of(serial.begin(), serial.end(), [](unsigned char ch) {
-            return std::isxdigit(ch);
-          })) {
+      auto parsed = pki::Serial::FromOperatorHex(CA_TRY(GetString(e, at, "serial")));
+      if (!parsed) {
         return Bad(at + ".serial", "must be a hexadecimal serial number of at most 20 bytes");
       }
+      std::string serial = parsed->Hex();
       if (!seen.insert(serial).second) return Bad(at + ".serial", "listed twice");
       entry.serial_hex = serial;
       if (e.contains("reason")) {

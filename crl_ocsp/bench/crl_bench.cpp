@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < n; ++i) {
     random[i * 16] = static_cast<uint8_t>(random[i * 16] | 0x40);  // positive, 16 octets
     CrlEntry e;
-    e.serial = *Serial::FromBytes(std::span(random).subspan(i * 16, 16));
+    e.serial = *pki::Serial::FromBytes(std::span(random).subspan(i * 16, 16));
     e.revocation_time = now - std::chrono::seconds(i % 86400);
     if (i % 4 == 0) {
       e.reason = RevocationReason::kKeyCompromise;

@@ -135,7 +135,7 @@ Result<std::vector<CrlEntry>> LoadRevocations(const std::string& path, Time now)
     auto where = [&] { return path + ":" + std::to_string(n) + ": "; };
     if (!(fields >> reason)) return Fail(ErrorCode::kInvalidArgument, where() + "missing reason");
     CrlEntry e;
-    auto s = Serial::FromHex(serial);
+    auto s = pki::Serial::FromOperatorHex(serial);  // typed by an operator
     if (!s) return Fail(ErrorCode::kInvalidArgument, where() + s.error().message);
     e.serial = std::move(*s);
     auto r = ParseReason(reason);
@@ -205,7 +205,7 @@ Result<std::string> Run(const Args& a) {
     if (X509_check_issued(issuer.get(), cert.get()) != X509_V_OK) {
       return Fail(ErrorCode::kInvalidArgument, path + " is not issued by " + a.issuer);
     }
-    Serial serial = CA_TRY(Serial::FromCert(cert.get()));
+    pki::Serial serial = CA_TRY(pki::Serial::FromCert(cert.get()));
     Time cert_not_after = CA_TRY(FromAsn1Time(X509_get0_notAfter(cert.get())));
     not_after[serial.Hex()] = cert_not_after;
     OcspCertState st{serial, CertStatus::kGood,

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/encoding.h"
+#include "pki/serial.h"
 
 namespace ca::engine_api {
 namespace {
@@ -149,17 +150,11 @@ Result<EngineErrorKind> ParseErrorKind(std::string_view text) {
   return Fail(ErrorCode::kInvalidArgument, "error.kind: unknown '" + std::string(text) + "'");
 }
 
-// Serial numbers travel as lower-case hex without leading zeros; an empty or odd-looking value is
-// a defect the engine should never have to interpret.
+// Serial numbers travel in their one canonical form (pki::Serial::Hex(): lower-case, even length,
+// minimal octets); any other spelling is a defect the engine should never have to interpret.
 Status CheckSerialHex(std::string_view what, const std::string& serial) {
-  if (serial.empty() || serial.size() > 40) {
-    return Fail(ErrorCode::kInvalidArgument, std::string(what) + ".serial_hex: expected 1 to 40 hex digits");
-  }
-  for (char c : serial) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  std::string(what) + ".serial_hex: expected lower-case hex digits");
-    }
+  if (auto parsed = pki::Serial::FromHex(serial); !parsed) {
+    return Fail(ErrorCode::kInvalidArgument, std::string(what) + ".serial_hex: " + parsed.error().message);
   }
   return Ok();
 }

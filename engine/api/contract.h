@@ -34,7 +34,7 @@ struct IssueRequest {
 };
 
 struct IssueResponse {
-  std::string serial_hex;         // lower-case hex of the positive serial
+  std::string serial_hex;         // pki::Serial::Hex(): canonical lower-case, even-length hex
   std::string certificate_pem;    // leaf
   std::string chain_pem;          // leaf followed by the intermediate(s), as served to clients
   int64_t not_before = 0;         // unix seconds
