@@ -14,9 +14,9 @@ TEST(CrlBuilder, SignedCrlHasProfileFieldsAndReasons) {
   auto pki = testing::MakePki(true);
   Time now = Now();
   std::vector<CrlEntry> entries{
-      {*pki::Serial::FromHex("03"), now - 10h, RevocationReason::kKeyCompromise, now - 20h},
-      {*pki::Serial::FromHex("01"), now - 5h, RevocationReason::kUnspecified, std::nullopt},
-      {*pki::Serial::FromHex("ff02"), now - 1h, RevocationReason::kSuperseded, std::nullopt},
+      {*pki::Serial::FromHex("03"), now - 10h, pki::RevocationReason::kKeyCompromise, now - 20h},
+      {*pki::Serial::FromHex("01"), now - 5h, pki::RevocationReason::kUnspecified, std::nullopt},
+      {*pki::Serial::FromHex("ff02"), now - 1h, pki::RevocationReason::kSuperseded, std::nullopt},
   };
   auto der = BuildCrl({pki.ca.get(), pki.ca_key.get(), 42, now, now + 168h, entries});
   ASSERT_TRUE(der) << der.error().ToString();
@@ -79,23 +79,23 @@ TEST(CrlBuilder, EcIssuerAndEmptyCrl) {
 TEST(CrlBuilder, RefusesBadInput) {
   auto pki = testing::MakePki(false);
   Time now = Now();
-  std::vector<CrlEntry> dup{{*pki::Serial::FromHex("05"), now, RevocationReason::kUnspecified, std::nullopt},
-                            {*pki::Serial::FromHex("05"), now, RevocationReason::kSuperseded, std::nullopt}};
+  std::vector<CrlEntry> dup{{*pki::Serial::FromHex("05"), now, pki::RevocationReason::kUnspecified, std::nullopt},
+                            {*pki::Serial::FromHex("05"), now, pki::RevocationReason::kSuperseded, std::nullopt}};
   auto r = BuildCrl({pki.ca.get(), pki.ca_key.get(), 1, now, now + 24h, dup});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message, "serial 05 listed twice in the CRL");
   EXPECT_FALSE(BuildCrl({pki.ca.get(), pki.ca_key.get(), 0, now, now + 24h, {}}));
   EXPECT_FALSE(BuildCrl({pki.ca.get(), pki.ca_key.get(), 1, now, now, {}}));
-  std::vector<CrlEntry> hold{{*pki::Serial::FromHex("05"), now, static_cast<RevocationReason>(6), std::nullopt}};
+  std::vector<CrlEntry> hold{{*pki::Serial::FromHex("05"), now, static_cast<pki::RevocationReason>(6), std::nullopt}};
   auto h = BuildCrl({pki.ca.get(), pki.ca_key.get(), 1, now, now + 24h, hold});
   ASSERT_FALSE(h);
   EXPECT_NE(h.error().message.find("refused CRLReason code 6"), std::string::npos);
-  EXPECT_FALSE(ParseReason("certificateHold"));
+  EXPECT_FALSE(pki::ParseReason("certificateHold"));
   auto wrong_key = testing::MakeEcKey();
   auto w = BuildCrl({pki.ca.get(), wrong_key.get(), 1, now, now + 24h, {}});
   ASSERT_FALSE(w);
   EXPECT_EQ(w.error().message, "CRL signature does not verify under the issuer key (wrong key?)");
-  EXPECT_EQ(*ParseReason("keyCompromise"), RevocationReason::kKeyCompromise);
+  EXPECT_EQ(*pki::ParseReason("keyCompromise"), pki::RevocationReason::kKeyCompromise);
 }
 
 }  // namespace

@@ -75,8 +75,8 @@ Result<Bytes> BuildOcspResponse(const X509* issuer, const OcspSigner& signer,
   ossl::Asn1Time revoked_at;
   if (state.status == CertStatus::kRevoked) {
     status = V_OCSP_CERTSTATUS_REVOKED;
-    CA_TRY(ReasonFromCode(static_cast<int>(state.reason)));  // refuses hold / removeFromCRL
-    if (state.reason != RevocationReason::kUnspecified) reason = static_cast<int>(state.reason);
+    CA_TRY(pki::ReasonFromCode(static_cast<int>(state.reason)));  // refuses hold / removeFromCRL
+    if (state.reason != pki::RevocationReason::kUnspecified) reason = static_cast<int>(state.reason);
     revoked_at = CA_TRY(ToAsn1Time(state.revocation_time));
   }
   ossl::Asn1Time this_update = CA_TRY(ToAsn1Time(state.this_update));
@@ -228,7 +228,7 @@ Result<OcspResponseInfo> OcspResponseInspector::Inspect(std::span<const uint8_t>
         if (reason == OCSP_REVOKED_STATUS_UNSPECIFIED) {
           return Fail(ErrorCode::kInvalidArgument, "OCSP response encodes reason unspecified");
         }
-        one.reason = CA_TRY(ReasonFromCode(reason));
+        one.reason = CA_TRY(pki::ReasonFromCode(reason));
       }
     }
     one.this_update = CA_TRY(FromAsn1Time(thisupd));

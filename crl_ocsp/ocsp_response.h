@@ -38,7 +38,7 @@ struct OcspCertState {
   pki::Serial serial;
   CertStatus status = CertStatus::kGood;
   Time revocation_time{};                                    // revoked only
-  RevocationReason reason = RevocationReason::kUnspecified;  // revoked only; unspecified is omitted
+  pki::RevocationReason reason = pki::RevocationReason::kUnspecified;  // revoked only; unspecified is omitted
   Time this_update{};
   Time next_update{};
 };
@@ -64,7 +64,7 @@ struct OcspResponseInfo {
   pki::Serial serial;
   CertStatus status = CertStatus::kGood;
   Time revocation_time{};
-  RevocationReason reason = RevocationReason::kUnspecified;
+  pki::RevocationReason reason = pki::RevocationReason::kUnspecified;
   Time this_update{};
   Time next_update{};
   std::vector<CertIdHash> cert_id_hashes;

@@ -33,7 +33,7 @@ int Verify(OCSP_BASICRESP* basic, const testing::Pki& pki) {
   return rc;
 }
 
-OcspCertState State(CertStatus status, RevocationReason reason = RevocationReason::kUnspecified) {
+OcspCertState State(CertStatus status, pki::RevocationReason reason = pki::RevocationReason::kUnspecified) {
   Time now = Now();
   return OcspCertState{*pki::Serial::FromHex("0a1b2c3d4e5f"), status, now - 1h, reason, now, now + 96h};
 }
@@ -83,8 +83,8 @@ TEST(OcspResponse, RevokedCarriesReasonExceptUnspecified) {
   auto pki = testing::MakePki();
   OcspSigner signer{pki.ocsp_key.get(), pki.ocsp.get()};
   for (auto [reason, expected] :
-       {std::pair{RevocationReason::kKeyCompromise, OCSP_REVOKED_STATUS_KEYCOMPROMISE},
-        std::pair{RevocationReason::kUnspecified, OCSP_REVOKED_STATUS_NOSTATUS}}) {
+       {std::pair{pki::RevocationReason::kKeyCompromise, OCSP_REVOKED_STATUS_KEYCOMPROMISE},
+        std::pair{pki::RevocationReason::kUnspecified, OCSP_REVOKED_STATUS_NOSTATUS}}) {
     OcspCertState st = State(CertStatus::kRevoked, reason);
     auto der = BuildOcspResponse(pki.ca.get(), signer, st, {{CertIdHash::kSha1}});
     ASSERT_TRUE(der) << der.error().ToString();

@@ -1,5 +1,5 @@
 // Vocabulary shared by the CRL and OCSP builders, the status store and the status server:
-// revocation reasons (RFC 5280 §5.3.1), serial numbers and times.
+// certificate status and times (serials and reasons are pki/'s).
 #pragma once
 
 #include <openssl/asn1.h>
@@ -13,6 +13,7 @@
 
 #include "common/openssl.h"
 #include "common/result.h"
+#include "pki/revocation_reason.h"
 #include "pki/serial.h"
 
 namespace ca::status {
@@ -20,25 +21,11 @@ namespace ca::status {
 using Bytes = std::vector<uint8_t>;
 using Time = std::chrono::sys_seconds;
 
-// CRLReason values this CA issues. certificateHold (6) and removeFromCRL (8) are deliberately
-// absent: the CA never suspends certificates, so no code path can produce them.
-enum class RevocationReason : int {
-  kUnspecified = 0,  // never encoded: no reasonCode entry / no revocationReason
-  kKeyCompromise = 1,
-  kCaCompromise = 2,
-  kAffiliationChanged = 3,
-  kSuperseded = 4,
-  kCessationOfOperation = 5,
-  kPrivilegeWithdrawn = 9,
-  kAaCompromise = 10,
-};
-
-// RFC 5280 names ("keyCompromise", ...). Parse refuses certificateHold, removeFromCRL and
-// anything unknown.
-std::string_view ReasonName(RevocationReason reason);
-Result<RevocationReason> ParseReason(std::string_view name);
-// From the CRLReason integer (8 and 6 refused).
-Result<RevocationReason> ReasonFromCode(int code);
+// TEMP(s13): removed after the merge (the reasons live in pki/revocation_reason.h).
+using pki::ParseReason;       // TEMP(s13)
+using pki::ReasonFromCode;    // TEMP(s13)
+using pki::ReasonName;        // TEMP(s13)
+using pki::RevocationReason;  // TEMP(s13)
 
 enum class CertStatus { kGood, kRevoked };
 

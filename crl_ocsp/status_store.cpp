@@ -73,7 +73,7 @@ Result<StoredResponse> DecodeResponse(std::string_view value) {
                    FromSecs(h.next_update),
                    FromSecs(h.cert_not_after),
                    h.status == 1 ? CertStatus::kRevoked : CertStatus::kGood,
-                   static_cast<RevocationReason>(h.reason),
+                   static_cast<pki::RevocationReason>(h.reason),
                    std::span<const uint8_t, 32>(reinterpret_cast<const uint8_t*>(value.data()) +
                                                     offsetof(ResponseHeader, body_sha256),
                                                 32),

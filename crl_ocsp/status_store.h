@@ -38,7 +38,7 @@ struct StoredResponse {
   Time next_update{};
   Time cert_not_after{};
   CertStatus status = CertStatus::kGood;
-  RevocationReason reason = RevocationReason::kUnspecified;
+  pki::RevocationReason reason = pki::RevocationReason::kUnspecified;
   std::span<const uint8_t, 32> body_sha256;  // ETag source
   std::string_view der;
 };

@@ -20,7 +20,7 @@ class StatusStoreTest : public ::testing::Test {
 
   Bytes Response(std::string_view serial, CertStatus status, Time this_update) {
     OcspCertState st{*pki::Serial::FromHex(serial),         status,      this_update,
-                     RevocationReason::kKeyCompromise, this_update, this_update + 96h};
+                     pki::RevocationReason::kKeyCompromise, this_update, this_update + 96h};
     return *BuildOcspResponse(pki.ca.get(), {pki.ocsp_key.get(), pki.ocsp.get()}, st);
   }
   Bytes Crl(uint64_t number, std::vector<CrlEntry> entries = {}) {
@@ -60,7 +60,7 @@ TEST_F(StatusStoreTest, ImportedCrlIsGuardedAndRaisesTheReservedNumber) {
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->RegisterIssuer("root", pki.ca.get()));
   // Numbered by its signer (the ceremony's counter): no reservation needed.
-  CrlEntry entry{*pki::Serial::FromHex("7a01"), now - 1h, RevocationReason::kKeyCompromise, {}};
+  CrlEntry entry{*pki::Serial::FromHex("7a01"), now - 1h, pki::RevocationReason::kKeyCompromise, {}};
   auto info = store->ImportCrl("root", Crl(7, {entry}), {});
   ASSERT_TRUE(info) << info.error().ToString();
   EXPECT_EQ(info->number, 7u);
@@ -130,7 +130,7 @@ TEST_F(StatusStoreTest, BatchOfResponsesIsAllOrNothing) {
   auto rec = *FindResponse(txn.get(), store->dbs(), "ca1", pki::Serial::FromHex("02")->magnitude);
   ASSERT_TRUE(rec);
   EXPECT_EQ(rec->status, CertStatus::kRevoked);
-  EXPECT_EQ(rec->reason, RevocationReason::kKeyCompromise);
+  EXPECT_EQ(rec->reason, pki::RevocationReason::kKeyCompromise);
   EXPECT_EQ(rec->this_update, now + 1s);
   EXPECT_EQ(rec->next_update, now + 1s + 96h);
   EXPECT_EQ(rec->cert_not_after, now + 30 * 24h);

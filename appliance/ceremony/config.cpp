@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/encoding.h"
+#include "pki/revocation_reason.h"
 #include "pki/serial.h"
 
 namespace ca::ceremony {
@@ -360,15 +361,6 @@ Result<TlsServerSection> GetTlsServer(const json& root) {
   return out;
 }
 
-struct ReasonName {
-  std::string_view name;
-  int code;
-};
-constexpr ReasonName kReasons[] = {{"unspecified", 0},        {"keyCompromise", 1},
-                                   {"cACompromise", 2},       {"affiliationChanged", 3},
-                                   {"superseded", 4},         {"cessationOfOperation", 5},
-                                   {"certificateHold", 6},    {"privilegeWithdrawn", 9},
-                                   {"aACompromise", 10}};
 
 // "2026-01-31T12:00:00Z" -> "20260131120000Z".
 Result<std::string> ParseUtcTime(std::string_view where, const std::string& text) {
@@ -432,10 +424,9 @@ Result<RootCrlSection> GetRootCrl(const json& root) {
       entry.serial_hex = serial;
       if (e.contains("reason")) {
         std::string reason = CA_TRY(GetString(e, at, "reason"));
-        auto it = std::find_if(std::begin(kReasons), std::end(kReasons),
-                               [&](const ReasonName& r) { return r.name == reason; });
-        if (it == std::end(kReasons)) return Bad(at + ".reason", "unknown reason '" + reason + "'");
-        entry.reason = it->code;
+        auto parsed_reason = pki::ParseReason(reason);
+        if (!parsed_reason) return Bad(at + ".reason", "unknown reason '" + reason + "'");
+        entry.reason = pki::ReasonCode(*parsed_reason);
       }
       if (e.contains("revocation_date")) {
         std::string date = CA_TRY(GetString(e, at, "revocation_date"));

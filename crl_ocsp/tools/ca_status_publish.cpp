@@ -138,7 +138,7 @@ Result<std::vector<CrlEntry>> LoadRevocations(const std::string& path, Time now)
     auto s = pki::Serial::FromOperatorHex(serial);  // typed by an operator
     if (!s) return Fail(ErrorCode::kInvalidArgument, where() + s.error().message);
     e.serial = std::move(*s);
-    auto r = ParseReason(reason);
+    auto r = pki::ParseReason(reason);
     if (!r) return Fail(ErrorCode::kInvalidArgument, where() + r.error().message);
     e.reason = *r;
     e.revocation_time = now;
@@ -209,7 +209,7 @@ Result<std::string> Run(const Args& a) {
     Time cert_not_after = CA_TRY(FromAsn1Time(X509_get0_notAfter(cert.get())));
     not_after[serial.Hex()] = cert_not_after;
     OcspCertState st{serial, CertStatus::kGood,
-                     {},     RevocationReason::kUnspecified,
+                     {},     pki::RevocationReason::kUnspecified,
                      now,    now + std::chrono::seconds(a.ocsp_validity)};
     if (auto it = by_serial.find(serial.Hex()); it != by_serial.end()) {
       st.status = CertStatus::kRevoked;

@@ -112,29 +112,16 @@ Result<CaEnvironment> ParseEnvironment(std::string_view text) {
   return Fail(ErrorCode::kInvalidArgument, "environment: expected \"production\" or \"staging\"");
 }
 
-Result<RevocationReason> ParseReason(int64_t code) {
-  switch (code) {
-    case 0: return RevocationReason::kUnspecified;
-    case 1: return RevocationReason::kKeyCompromise;
-    case 2: return RevocationReason::kCaCompromise;
-    case 3: return RevocationReason::kAffiliationChanged;
-    case 4: return RevocationReason::kSuperseded;
-    case 5: return RevocationReason::kCessationOfOperation;
-    case 9: return RevocationReason::kPrivilegeWithdrawn;
-    default: break;
-  }
-  return Fail(ErrorCode::kInvalidArgument,
-              "reason: " + std::to_string(code) + " is not an accepted RFC 5280 CRLReason");
-}
-
 Result<CaEnvironment> ReadEnvironment(FieldReader& r) {
   std::string text = CA_TRY(r.String("environment"));
   return ParseEnvironment(text);
 }
 
-Result<RevocationReason> ReadReason(FieldReader& r) {
+Result<pki::RevocationReason> ReadReason(FieldReader& r) {
   int64_t code = CA_TRY(r.Int("reason"));
-  return ParseReason(code);
+  auto reason = pki::ReasonFromCode(code);
+  if (!reason) return Fail(ErrorCode::kInvalidArgument, "reason: " + reason.error().message);
+  return reason;
 }
 
 constexpr EngineErrorKind kAllErrorKinds[] = {
@@ -159,7 +146,7 @@ Status CheckSerialHex(std::string_view what, const std::string& serial) {
   return Ok();
 }
 
-json ReasonJson(RevocationReason reason) { return static_cast<int>(reason); }
+json ReasonJson(pki::RevocationReason reason) { return pki::ReasonCode(reason); }
 
 Result<Request> IssueFromJson(const json& body) {
   FieldReader r(body, "issue");

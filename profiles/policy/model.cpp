@@ -4,6 +4,8 @@
 #include <charconv>
 #include <ctime>
 
+#include "pki/revocation_reason.h"
+
 namespace ca::policy {
 
 using nlohmann::json;
@@ -24,14 +26,12 @@ constexpr std::string_view kExtStatusNames[] = {"pending", "active", "suspended"
 constexpr std::string_view kAcmeStatusNames[] = {"active", "suspended", "deactivated", "revoked"};
 constexpr std::string_view kDomainStatusNames[] = {"pending", "valid", "invalid"};
 
-struct ReasonName {
-  int code;
-  std::string_view name;
-};
-constexpr ReasonName kReasons[] = {
-    {0, "unspecified"}, {1, "keyCompromise"},        {3, "affiliationChanged"},
-    {4, "superseded"},  {5, "cessationOfOperation"}, {9, "privilegeWithdrawn"},
-};
+// Mass revocations revoke subscriber certificates: the CA-level reasons (cACompromise,
+// aACompromise) do not describe an account and are refused here.
+bool AllowedForMassRevocation(pki::RevocationReason reason) {
+  return reason != pki::RevocationReason::kCaCompromise &&
+         reason != pki::RevocationReason::kAaCompromise;
+}
 
 json ProfilesJson(const std::vector<ProfileId>& ps) {
   json a = json::array();
@@ -112,17 +112,14 @@ std::string ExternalAccount::DisplayStatus(int64_t now) const {
 }
 
 std::optional<int> ParseRevocationReason(std::string_view name) {
-  for (const auto& r : kReasons) {
-    if (r.name == name) return r.code;
-  }
-  return std::nullopt;
+  auto reason = pki::ParseReason(name);
+  if (!reason || !AllowedForMassRevocation(*reason)) return std::nullopt;
+  return pki::ReasonCode(*reason);
 }
 
 std::string_view RevocationReasonName(int code) {
-  for (const auto& r : kReasons) {
-    if (r.code == code) return r.name;
-  }
-  return "unspecified";
+  auto reason = pki::ReasonFromCode(code);
+  return reason ? pki::ReasonName(*reason) : "unspecified";
 }
 
 json ToJson(const Organization& o) {
