@@ -77,10 +77,10 @@ Result<Bytes> BuildOcspResponse(const X509* issuer, const OcspSigner& signer,
     status = V_OCSP_CERTSTATUS_REVOKED;
     CA_TRY(pki::ReasonFromCode(static_cast<int>(state.reason)));  // refuses hold / removeFromCRL
     if (state.reason != pki::RevocationReason::kUnspecified) reason = static_cast<int>(state.reason);
-    revoked_at = CA_TRY(ToAsn1Time(state.revocation_time));
+    revoked_at = CA_TRY(pki::ToAsn1Time(state.revocation_time));
   }
-  ossl::Asn1Time this_update = CA_TRY(ToAsn1Time(state.this_update));
-  ossl::Asn1Time next_update = CA_TRY(ToAsn1Time(state.next_update));
+  ossl::Asn1Time this_update = CA_TRY(pki::ToAsn1Time(state.this_update));
+  ossl::Asn1Time next_update = CA_TRY(pki::ToAsn1Time(state.next_update));
   ossl::Asn1Integer serial = CA_TRY(state.serial.ToAsn1());
 
   ossl::OcspBasicResp basic(OCSP_BASICRESP_new());
@@ -223,7 +223,7 @@ Result<OcspResponseInfo> OcspResponseInspector::Inspect(std::span<const uint8_t>
     one.serial = std::move(serial);
     one.status = status == V_OCSP_CERTSTATUS_GOOD ? CertStatus::kGood : CertStatus::kRevoked;
     if (one.status == CertStatus::kRevoked) {
-      one.revocation_time = CA_TRY(FromAsn1Time(revtime));
+      one.revocation_time = CA_TRY(pki::FromAsn1Time(revtime));
       if (reason != OCSP_REVOKED_STATUS_NOSTATUS) {
         if (reason == OCSP_REVOKED_STATUS_UNSPECIFIED) {
           return Fail(ErrorCode::kInvalidArgument, "OCSP response encodes reason unspecified");
@@ -231,8 +231,8 @@ Result<OcspResponseInfo> OcspResponseInspector::Inspect(std::span<const uint8_t>
         one.reason = CA_TRY(pki::ReasonFromCode(reason));
       }
     }
-    one.this_update = CA_TRY(FromAsn1Time(thisupd));
-    one.next_update = CA_TRY(FromAsn1Time(nextupd));
+    one.this_update = CA_TRY(pki::FromAsn1Time(thisupd));
+    one.next_update = CA_TRY(pki::FromAsn1Time(nextupd));
     if (i == 0) {
       info = std::move(one);
     } else if (one.serial != info.serial || one.status != info.status ||

@@ -34,7 +34,7 @@ int Verify(OCSP_BASICRESP* basic, const testing::Pki& pki) {
 }
 
 OcspCertState State(CertStatus status, pki::RevocationReason reason = pki::RevocationReason::kUnspecified) {
-  Time now = Now();
+  Time now = pki::Now();
   return OcspCertState{*pki::Serial::FromHex("0a1b2c3d4e5f"), status, now - 1h, reason, now, now + 96h};
 }
 
@@ -95,7 +95,7 @@ TEST(OcspResponse, RevokedCarriesReasonExceptUnspecified) {
     EXPECT_EQ(OCSP_single_get0_status(OCSP_resp_get0(p.basic.get(), 0), &r, &rev, &tu, &nu),
               V_OCSP_CERTSTATUS_REVOKED);
     EXPECT_EQ(r, expected);
-    EXPECT_EQ(*FromAsn1Time(rev), st.revocation_time);
+    EXPECT_EQ(*pki::FromAsn1Time(rev), st.revocation_time);
     auto info = InspectOcspResponse(*der, pki.ca.get());
     ASSERT_TRUE(info);
     EXPECT_EQ(info->reason, reason);

@@ -13,7 +13,7 @@ using namespace std::chrono_literals;
 class PublishGuard : public ::testing::Test {
  protected:
   testing::Pki pki = testing::MakePki();
-  Time now = Now();
+  Time now = pki::Now();
   CrlEntry a{*pki::Serial::FromHex("0a"), now - 48h, pki::RevocationReason::kKeyCompromise, std::nullopt};
   CrlEntry b{*pki::Serial::FromHex("0b"), now - 48h, pki::RevocationReason::kUnspecified, std::nullopt};
 

@@ -1,39 +1,29 @@
 // Vocabulary shared by the CRL and OCSP builders, the status store and the status server:
-// certificate status and times (serials and reasons are pki/'s).
+// certificate status. Serials, reasons and times are pki/'s.
 #pragma once
 
-#include <openssl/asn1.h>
-
-#include <chrono>
 #include <cstdint>
-#include <span>
-#include <string>
-#include <string_view>
 #include <vector>
 
-#include "common/openssl.h"
-#include "common/result.h"
 #include "pki/revocation_reason.h"
 #include "pki/serial.h"
+#include "pki/time.h"
 
 namespace ca::status {
 
 using Bytes = std::vector<uint8_t>;
-using Time = std::chrono::sys_seconds;
+using Time = pki::Time;
 
-// TEMP(s13): removed after the merge (the reasons live in pki/revocation_reason.h).
+enum class CertStatus { kGood, kRevoked };
+
+// TEMP(s13): removed after the merge, once crl_builder.* and engine/ca_instance.* say pki::.
+using Serial = pki::Serial;   // TEMP(s13)
+using pki::FromAsn1Time;      // TEMP(s13)
+using pki::Now;               // TEMP(s13)
 using pki::ParseReason;       // TEMP(s13)
 using pki::ReasonFromCode;    // TEMP(s13)
 using pki::ReasonName;        // TEMP(s13)
 using pki::RevocationReason;  // TEMP(s13)
-
-enum class CertStatus { kGood, kRevoked };
-
-using Serial = pki::Serial;  // TEMP(s13): removed after the merge
-
-// Time conversions through OpenSSL (ASN1_TIME picks UTCTime before 2050, RFC 5280).
-Result<ossl::Asn1Time> ToAsn1Time(Time t);
-Result<Time> FromAsn1Time(const ASN1_TIME* t);
-Time Now();
+using pki::ToAsn1Time;        // TEMP(s13)
 
 }  // namespace ca::status

@@ -16,7 +16,7 @@ class StatusStoreTest : public ::testing::Test {
  protected:
   testing::TempDir dir;
   testing::Pki pki = testing::MakePki();
-  Time now = Now();
+  Time now = pki::Now();
 
   Bytes Response(std::string_view serial, CertStatus status, Time this_update) {
     OcspCertState st{*pki::Serial::FromHex(serial),         status,      this_update,

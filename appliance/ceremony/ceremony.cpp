@@ -19,6 +19,7 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "pki/serial.h"
+#include "pki/time.h"
 
 namespace ca::ceremony {
 
@@ -34,11 +35,8 @@ std::unexpected<Error> BadInput(std::string message) {
 }
 
 std::string TimeText(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) return "?";
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  auto time = pki::FromAsn1Time(t);
+  return time ? pki::FormatRfc3339(*time) : "?";
 }
 
 std::string SerialHex(const X509* cert) {

@@ -12,6 +12,7 @@
 #include "common/encoding.h"
 #include "pki/revocation_reason.h"
 #include "pki/serial.h"
+#include "pki/time.h"
 
 namespace ca::ceremony {
 
@@ -364,23 +365,8 @@ Result<TlsServerSection> GetTlsServer(const json& root) {
 
 // "2026-01-31T12:00:00Z" -> "20260131120000Z".
 Result<std::string> ParseUtcTime(std::string_view where, const std::string& text) {
-  auto digits = [&](size_t pos, size_t n) {
-    for (size_t i = pos; i < pos + n; ++i) {
-      if (!std::isdigit(static_cast<unsigned char>(text[i]))) return false;
-    }
-    return true;
-  };
-  if (text.size() != 20 || !digits(0, 4) || text[4] != '-' || !digits(5, 2) || text[7] != '-' ||
-      !digits(8, 2) || text[10] != 'T' || !digits(11, 2) || text[13] != ':' || !digits(14, 2) ||
-      text[16] != ':' || !digits(17, 2) || text[19] != 'Z') {
-    return Bad(where, "must be a UTC time like 2026-01-31T12:00:00Z");
-  }
-  int month = std::stoi(text.substr(5, 2)), day = std::stoi(text.substr(8, 2));
-  int hour = std::stoi(text.substr(11, 2)), minute = std::stoi(text.substr(14, 2));
-  int second = std::stoi(text.substr(17, 2));
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) {
-    return Bad(where, "not a valid date and time");
-  }
+  auto time = pki::ParseRfc3339(text);
+  if (!time) return Bad(where, time.error().message);
   return text.substr(0, 4) + text.substr(5, 2) + text.substr(8, 2) + text.substr(11, 2) +
          text.substr(14, 2) + text.substr(17, 2) + "Z";
 }

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   auto ca = testing::MakeCert({"Bench CA", true, false, 2, 3650}, ca_key.get(), root.get(),
                               root_key.get());
 
-  Time now = Now();
+  Time now = pki::Now();
   std::vector<CrlEntry> entries;
   entries.reserve(n);
   ca::Bytes random = ca::RandomBytes(n * 16);

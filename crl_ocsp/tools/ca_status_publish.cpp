@@ -187,7 +187,7 @@ Result<std::string> ImportCrl(const Args& a) {
 
 Result<std::string> Run(const Args& a) {
   if (a.import_crl) return ImportCrl(a);
-  Time now = Now();
+  Time now = pki::Now();
   ossl::X509Ptr issuer = CA_TRY(LoadCert(a.issuer));
   ossl::X509Ptr ocsp_cert = CA_TRY(LoadCert(a.ocsp_cert));
   ossl::Pkey ocsp_key = CA_TRY(LoadKey(a.ocsp_key));
@@ -206,7 +206,7 @@ Result<std::string> Run(const Args& a) {
       return Fail(ErrorCode::kInvalidArgument, path + " is not issued by " + a.issuer);
     }
     pki::Serial serial = CA_TRY(pki::Serial::FromCert(cert.get()));
-    Time cert_not_after = CA_TRY(FromAsn1Time(X509_get0_notAfter(cert.get())));
+    Time cert_not_after = CA_TRY(pki::FromAsn1Time(X509_get0_notAfter(cert.get())));
     not_after[serial.Hex()] = cert_not_after;
     OcspCertState st{serial, CertStatus::kGood,
                      {},     pki::RevocationReason::kUnspecified,

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "pki/revocation_reason.h"
+#include "pki/time.h"
 
 namespace ca::policy {
 
@@ -310,12 +311,7 @@ Result<AuditRecord> AuditRecordFromJson(std::string_view text) {
 }
 
 std::string FormatTime(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return pki::FormatRfc3339(unix_seconds);
 }
 
 Result<int64_t> ParseTime(std::string_view text) {
@@ -330,37 +326,11 @@ Result<int64_t> ParseTime(std::string_view text) {
     if (ec != std::errc() || p != text.data() + text.size() || text.size() == 1) return bad();
     return v;
   }
-  std::tm tm{};
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  std::string str(text);
-  char tail = 0;
-  if (str.size() == 10) {
-    if (std::sscanf(str.c_str(), "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3) return bad();
-  } else if (str.size() == 20 && str[10] == 'T' && str[19] == 'Z') {
-    if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%c", &y, &mo, &d, &h, &mi, &s, &tail) !=
-        6) {
-      return bad();
-    }
-  } else {
-    return bad();
-  }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59 || h < 0 || mi < 0 ||
-      s < 0) {
-    return bad();
-  }
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  int64_t v = static_cast<int64_t>(timegm(&tm));
-  // timegm normalises 2026-02-30 to March 2: refuse dates that do not exist.
-  std::tm back{};
-  std::time_t t = static_cast<std::time_t>(v);
-  gmtime_r(&t, &back);
-  if (back.tm_mday != d || back.tm_mon != mo - 1) return bad();
-  return v;
+  // A bare date is midnight UTC of that day.
+  std::string full = text.size() == 10 ? std::string(text) + "T00:00:00Z" : std::string(text);
+  auto t = pki::ParseRfc3339(full);
+  if (!t) return bad();
+  return pki::ToUnix(*t);
 }
 
 int64_t AddYears(int64_t unix_seconds, int years) {
