@@ -1,6 +1,7 @@
 // Reading a subscriber's PKCS#10 CSR (RFC 2986, RFC 8555 §7.4), the same way in the gateway and the
 // engine: decode, verify the self-signature, extract the names and the key facts, and apply the
-// name rules. Profile rules on the key (allowed types and sizes, weak keys) are profiles/issuance's.
+// name rules. Profile rules on the key (allowed types and sizes, weak keys) are
+// profiles/issuance's.
 #pragma once
 
 #include <openssl/x509.h>
@@ -28,7 +29,7 @@ struct CsrFacts {
   ossl::X509Req request;
   ossl::Pkey public_key;
   KeyFacts key;
-  bool has_san = false;                   // a subjectAltName extension is present
+  bool has_san = false;                    // a subjectAltName extension is present
   std::vector<std::string> san_dns_names;  // lower-cased, in the CSR's order
   std::vector<std::string> common_names;   // subject CNs, lower-cased
 };

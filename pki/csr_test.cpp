@@ -69,7 +69,8 @@ Status ReadAndCheck(const CsrShape& shape, std::vector<std::string> order) {
 }
 
 TEST(CsrTest, ReadsNamesAndKeyFacts) {
-  auto csr = ReadCsr(MakeCsrDer({{"WWW.Example.fr"}, std::vector<std::string>{"DNS:www.example.fr", "DNS:Example.FR"}}));
+  auto csr = ReadCsr(MakeCsrDer(
+      {{"WWW.Example.fr"}, std::vector<std::string>{"DNS:www.example.fr", "DNS:Example.FR"}}));
   ASSERT_TRUE(csr) << csr.error().message;
   EXPECT_TRUE(csr->has_san);
   EXPECT_EQ(csr->san_dns_names, (std::vector<std::string>{"www.example.fr", "example.fr"}));
@@ -111,29 +112,33 @@ TEST(CsrTest, ReadsAParsedRequest) {
 
 TEST(CsrTest, RefusesEveryBadShape) {
   const std::vector<std::string> order{"a.example.fr"};
-  ExpectRefused(ReadAndCheck({{"a.example.fr", "b.example.fr"}, std::vector<std::string>{"DNS:a.example.fr", "DNS:b.example.fr"}},
+  ExpectRefused(ReadAndCheck({{"a.example.fr", "b.example.fr"},
+                              std::vector<std::string>{"DNS:a.example.fr", "DNS:b.example.fr"}},
                              {"a.example.fr", "b.example.fr"}),
                 "the subject has more than one CN");
-  ExpectRefused(ReadAndCheck({{"other.example.fr"}, std::vector<std::string>{"DNS:a.example.fr"}}, order),
-                "the subject CN 'other.example.fr' is not among the subjectAltName names");
-  ExpectRefused(ReadAndCheck({{}, std::vector<std::string>{"DNS:a.example.fr."}}, {"a.example.fr."}),
-                "the name 'a.example.fr.' ends with a dot");
+  ExpectRefused(
+      ReadAndCheck({{"other.example.fr"}, std::vector<std::string>{"DNS:a.example.fr"}}, order),
+      "the subject CN 'other.example.fr' is not among the subjectAltName names");
+  ExpectRefused(
+      ReadAndCheck({{}, std::vector<std::string>{"DNS:a.example.fr."}}, {"a.example.fr."}),
+      "the name 'a.example.fr.' ends with a dot");
   ExpectRefused(ReadAndCheck({{"a.example.fr."}, std::nullopt}, {"a.example.fr."}),
                 "the name 'a.example.fr.' ends with a dot");
   ExpectRefused(ReadAndCheck({{}, std::nullopt}, order), "no names");
-  ExpectRefused(ReadAndCheck({{}, std::vector<std::string>{"DNS:a.example.fr", "IP:192.0.2.1"}}, order),
-                "not a dNSName");
+  ExpectRefused(
+      ReadAndCheck({{}, std::vector<std::string>{"DNS:a.example.fr", "IP:192.0.2.1"}}, order),
+      "not a dNSName");
   ExpectRefused(ReadAndCheck({{}, std::vector<std::string>{"DNS:a.example.fr"}, true}, order),
                 "more than one subjectAltName extension");
-  ExpectRefused(ReadAndCheck({{}, std::vector<std::string>{"DNS:a.example.fr", "DNS:evil.example.com"}},
-                             {"a.example.fr", "b.example.fr"}),
-                "the names differ from the order's; missing: b.example.fr; not in the order: "
-                "evil.example.com");
+  ExpectRefused(
+      ReadAndCheck({{}, std::vector<std::string>{"DNS:a.example.fr", "DNS:evil.example.com"}},
+                   {"a.example.fr", "b.example.fr"}),
+      "the names differ from the order's; missing: b.example.fr; not in the order: "
+      "evil.example.com");
 }
 
 TEST(CsrTest, RefusesUndecodableAndBadlySigned) {
-  ExpectRefused(ReadOnly(Bytes{0x30, 0x03, 0x02, 0x01, 0x01}),
-                "not a DER PKCS#10 request");
+  ExpectRefused(ReadOnly(Bytes{0x30, 0x03, 0x02, 0x01, 0x01}), "not a DER PKCS#10 request");
   Bytes der = MakeCsrDer({{}, std::vector<std::string>{"DNS:a.example.fr"}});
   der[der.size() - 5] ^= 0x01;  // inside the signature value
   ExpectRefused(ReadOnly(der), "the signature does not verify");

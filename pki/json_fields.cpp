@@ -23,8 +23,7 @@ bool IsUint(const json& v) {
 
 Result<JsonFields> JsonFields::Of(const json& object, std::string path, ErrorCode code) {
   if (!object.is_object()) {
-    return Fail(code,
-                (path.empty() ? std::string("message") : path) + ": expected a JSON object");
+    return Fail(code, (path.empty() ? std::string("message") : path) + ": expected a JSON object");
   }
   return JsonFields(object, std::move(path), code);
 }
@@ -43,26 +42,28 @@ const json* JsonFields::Find(std::string_view field) {
   return it == object_->end() ? nullptr : &*it;
 }
 
-void JsonFields::MarkRead(std::string_view field) { read_.insert(std::string(field)); }
+void JsonFields::MarkRead(std::string_view field) {
+  read_.insert(std::string(field));
+}
 
 Status JsonFields::RefuseUnknown() const {
   for (const auto& [key, value] : object_->items()) {
     if (!read_.contains(key)) {
-      return Fail(code_,
-                  (path_.empty() ? std::string("message") : path_) + ": unknown field '" + key + "'");
+      return Fail(code_, (path_.empty() ? std::string("message") : path_) + ": unknown field '" +
+                             key + "'");
     }
   }
   return Ok();
 }
 
 Result<std::optional<std::string>> JsonFields::OptionalString(std::string_view field) {
-  return ReadOptional<std::string>(*this, Find(field), field, [](const json& v) { return v.is_string(); },
-                                   "a string");
+  return ReadOptional<std::string>(
+      *this, Find(field), field, [](const json& v) { return v.is_string(); }, "a string");
 }
 
 Result<std::optional<int64_t>> JsonFields::OptionalInt(std::string_view field) {
-  return ReadOptional<int64_t>(*this, Find(field), field,
-                               [](const json& v) { return v.is_number_integer(); }, "an integer");
+  return ReadOptional<int64_t>(
+      *this, Find(field), field, [](const json& v) { return v.is_number_integer(); }, "an integer");
 }
 
 Result<std::optional<uint64_t>> JsonFields::OptionalUint(std::string_view field) {
@@ -70,8 +71,8 @@ Result<std::optional<uint64_t>> JsonFields::OptionalUint(std::string_view field)
 }
 
 Result<std::optional<bool>> JsonFields::OptionalBool(std::string_view field) {
-  return ReadOptional<bool>(*this, Find(field), field, [](const json& v) { return v.is_boolean(); },
-                            "a boolean");
+  return ReadOptional<bool>(
+      *this, Find(field), field, [](const json& v) { return v.is_boolean(); }, "a boolean");
 }
 
 Result<std::optional<std::vector<std::string>>> JsonFields::OptionalStringList(
@@ -96,17 +97,27 @@ Result<const json*> JsonFields::OptionalObject(std::string_view field) {
 Result<std::string> JsonFields::String(std::string_view field) {
   return Required(field, OptionalString(field));
 }
-Result<int64_t> JsonFields::Int(std::string_view field) { return Required(field, OptionalInt(field)); }
+Result<int64_t> JsonFields::Int(std::string_view field) {
+  return Required(field, OptionalInt(field));
+}
 Result<uint64_t> JsonFields::Uint(std::string_view field) {
   return Required(field, OptionalUint(field));
 }
-Result<bool> JsonFields::Bool(std::string_view field) { return Required(field, OptionalBool(field)); }
+Result<bool> JsonFields::Bool(std::string_view field) {
+  return Required(field, OptionalBool(field));
+}
 Result<std::vector<std::string>> JsonFields::StringList(std::string_view field) {
   return Required(field, OptionalStringList(field));
 }
 
 Result<const json*> JsonFields::Object(std::string_view field) {
   const json* value = CA_TRY(OptionalObject(field));
+  if (value == nullptr) return Bad(field, "missing");
+  return value;
+}
+
+Result<const json*> JsonFields::Value(std::string_view field) {
+  const json* value = Find(field);
   if (value == nullptr) return Bad(field, "missing");
   return value;
 }

@@ -36,6 +36,8 @@ class JsonFields {
   Result<std::optional<std::vector<std::string>>> OptionalStringList(std::string_view field);
   Result<const nlohmann::json*> Object(std::string_view field);
   Result<const nlohmann::json*> OptionalObject(std::string_view field);  // nullptr when absent
+  // Any JSON value (null included), for a field the caller interprets; "missing" when absent.
+  Result<const nlohmann::json*> Value(std::string_view field);
 
   // Marks a field read without checking it (a value the caller reads itself).
   void MarkRead(std::string_view field);

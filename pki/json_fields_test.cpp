@@ -29,6 +29,8 @@ TEST(JsonFieldsTest, ReadsEveryType) {
   EXPECT_FALSE(*f->OptionalBool("absent"));
   EXPECT_FALSE(*f->OptionalStringList("absent"));
   EXPECT_EQ(*f->OptionalObject("absent"), nullptr);
+  EXPECT_EQ(**f->Value("i"), -3);
+  EXPECT_FALSE(f->Value("absent"));
 }
 
 TEST(JsonFieldsTest, NamesTheFieldInEveryError) {

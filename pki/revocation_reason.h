@@ -28,6 +28,8 @@ std::string_view ReasonName(RevocationReason reason);
 Result<RevocationReason> ParseReason(std::string_view name);
 // From the CRLReason integer (6 and 8 refused).
 Result<RevocationReason> ReasonFromCode(int64_t code);
-inline int ReasonCode(RevocationReason reason) { return static_cast<int>(reason); }
+inline int ReasonCode(RevocationReason reason) {
+  return static_cast<int>(reason);
+}
 
 }  // namespace ca::pki

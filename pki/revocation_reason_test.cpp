@@ -7,8 +7,8 @@ namespace {
 
 TEST(RevocationReasonTest, NamesAndCodesRoundTrip) {
   const std::pair<int, std::string_view> kExpected[] = {
-      {0, "unspecified"}, {1, "keyCompromise"},        {2, "cACompromise"},
-      {3, "affiliationChanged"}, {4, "superseded"},     {5, "cessationOfOperation"},
+      {0, "unspecified"},        {1, "keyCompromise"}, {2, "cACompromise"},
+      {3, "affiliationChanged"}, {4, "superseded"},    {5, "cessationOfOperation"},
       {9, "privilegeWithdrawn"}, {10, "aACompromise"},
   };
   for (const auto& [code, name] : kExpected) {

@@ -43,7 +43,8 @@ Result<Time> ParseRfc3339(std::string_view text) {
   };
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return invalid();
   // std::chrono refuses days that do not exist in the month (2026-02-30), unlike timegm.
-  std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(static_cast<unsigned>(mo)),
+  std::chrono::year_month_day ymd{std::chrono::year(y),
+                                  std::chrono::month(static_cast<unsigned>(mo)),
                                   std::chrono::day(static_cast<unsigned>(d))};
   if (!ymd.ok()) return invalid();
   return Time(std::chrono::sys_days(ymd)) + std::chrono::hours(h) + std::chrono::minutes(mi) +

@@ -17,12 +17,18 @@ namespace ca::pki {
 using Time = std::chrono::sys_seconds;
 
 Time Now();
-inline Time FromUnix(int64_t unix_seconds) { return Time(std::chrono::seconds(unix_seconds)); }
-inline int64_t ToUnix(Time t) { return t.time_since_epoch().count(); }
+inline Time FromUnix(int64_t unix_seconds) {
+  return Time(std::chrono::seconds(unix_seconds));
+}
+inline int64_t ToUnix(Time t) {
+  return t.time_since_epoch().count();
+}
 
 // "2026-01-31T12:00:00Z": UTC, whole seconds (RFC 3339 §5.6 with the "Z" offset).
 std::string FormatRfc3339(Time t);
-inline std::string FormatRfc3339(int64_t unix_seconds) { return FormatRfc3339(FromUnix(unix_seconds)); }
+inline std::string FormatRfc3339(int64_t unix_seconds) {
+  return FormatRfc3339(FromUnix(unix_seconds));
+}
 // Exactly the form FormatRfc3339 writes; refuses other offsets, fractions and dates that do not
 // exist (2026-02-30). kInvalidArgument.
 Result<Time> ParseRfc3339(std::string_view text);

@@ -18,14 +18,16 @@ TEST(TimeTest, Rfc3339RoundTrip) {
 }
 
 TEST(TimeTest, Rfc3339RefusesOtherForms) {
-  for (const char* shape : {"2026-01-31", "2026-01-31T12:00:00+01:00", "2026-01-31T12:00:00.5Z",
-                            "2026-01-31 12:00:00Z", "2026-1-31T12:00:00Z", "", "x026-01-31T12:00:00Z"}) {
+  for (const char* shape :
+       {"2026-01-31", "2026-01-31T12:00:00+01:00", "2026-01-31T12:00:00.5Z", "2026-01-31 12:00:00Z",
+        "2026-1-31T12:00:00Z", "", "x026-01-31T12:00:00Z"}) {
     auto t = ParseRfc3339(shape);
     ASSERT_FALSE(t) << shape;
     EXPECT_NE(t.error().message.find("is not a UTC time like"), std::string::npos) << shape;
   }
-  for (const char* invalid : {"2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-31T24:00:00Z",
-                              "2027-02-29T00:00:00Z", "2026-00-10T00:00:00Z"}) {
+  for (const char* invalid :
+       {"2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-31T24:00:00Z",
+        "2027-02-29T00:00:00Z", "2026-00-10T00:00:00Z"}) {
     auto t = ParseRfc3339(invalid);
     ASSERT_FALSE(t) << invalid;
     EXPECT_NE(t.error().message.find("is not a valid date and time"), std::string::npos) << invalid;
@@ -36,7 +38,8 @@ TEST(TimeTest, Asn1RoundTrip) {
   for (int64_t seconds : {int64_t{1769860800}, int64_t{2556144000} /* 2051: GeneralizedTime */}) {
     auto asn1 = ToAsn1Time(FromUnix(seconds));
     ASSERT_TRUE(asn1);
-    EXPECT_EQ(ASN1_STRING_type(asn1->get()), seconds < 2524608000 ? V_ASN1_UTCTIME : V_ASN1_GENERALIZEDTIME);
+    EXPECT_EQ(ASN1_STRING_type(asn1->get()),
+              seconds < 2524608000 ? V_ASN1_UTCTIME : V_ASN1_GENERALIZEDTIME);
     auto back = FromAsn1Time(asn1->get());
     ASSERT_TRUE(back);
     EXPECT_EQ(ToUnix(*back), seconds);
