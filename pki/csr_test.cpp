@@ -1,52 +1,21 @@
 #include "pki/csr.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/x509v3.h>
-
-#include <optional>
 
 #include "common/encoding.h"
+#include "pki/testing/make_csr.h"
 
 namespace ca::pki {
 namespace {
 
-const EVP_PKEY* EcKey() {
-  static EVP_PKEY* key = EVP_EC_gen("P-256");
-  return key;
-}
+using testing::CsrShape;
 
-struct CsrShape {
-  std::vector<std::string> cns;
-  std::optional<std::vector<std::string>> san;  // "DNS:x" / "IP:1.2.3.4"; nullopt: no extension
-  bool second_san_extension = false;
-};
-
-void AddSan(STACK_OF(X509_EXTENSION) * exts, const std::vector<std::string>& entries) {
-  std::string value;
-  for (const auto& e : entries) value += (value.empty() ? "" : ",") + e;
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, value.c_str());
-  ASSERT_NE(ext, nullptr) << value;
-  sk_X509_EXTENSION_push(exts, ext);
-}
+const EVP_PKEY* EcKey() { return testing::TestEcKey(); }
 
 Bytes MakeCsrDer(const CsrShape& shape, const EVP_PKEY* key = EcKey()) {
-  ossl::X509Req req(X509_REQ_new());
-  X509_NAME* name = X509_REQ_get_subject_name(req.get());
-  for (const auto& cn : shape.cns) {
-    X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
-                               reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  }
-  X509_REQ_set_pubkey(req.get(), const_cast<EVP_PKEY*>(key));
-  if (shape.san) {
-    STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
-    AddSan(exts, *shape.san);
-    if (shape.second_san_extension) AddSan(exts, *shape.san);
-    X509_REQ_add_extensions(req.get(), exts);
-    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-  }
-  EXPECT_GT(X509_REQ_sign(req.get(), const_cast<EVP_PKEY*>(key), EVP_sha256()), 0);
-  return *ossl::CsrToDer(req.get());
+  auto der = testing::MakeCsrDer(shape, key);
+  EXPECT_TRUE(der) << der.error().message;
+  return der ? *der : Bytes();
 }
 
 void ExpectRefused(const Status& status, std::string_view needle) {
