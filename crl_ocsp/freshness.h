@@ -21,7 +21,7 @@ struct FreshnessPolicy {
 
 // What the engine knows about one certificate and its stored response.
 struct ResponseState {
-  Serial serial;
+  pki::Serial serial;
   Time cert_not_after{};
   std::optional<Time> response_this_update;  // nullopt: no response stored yet
   std::optional<Time> response_next_update;

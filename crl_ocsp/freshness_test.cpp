@@ -9,7 +9,7 @@ using namespace std::chrono_literals;
 
 TEST(Freshness, OcspResignAtHalfLifeMissingAndRevoked) {
   FreshnessPolicy policy;  // 4 days
-  Time now = Now();
+  Time now = pki::Now();
   std::vector<ResponseState> s(7);
   for (auto& x : s) x.cert_not_after = now + 30 * 24h;
   s[0].response_this_update = now - 47h;  // before half-life
@@ -43,7 +43,7 @@ TEST(Freshness, OcspResignAtHalfLifeMissingAndRevoked) {
 TEST(Freshness, ConfigurableValidity) {
   FreshnessPolicy policy;
   policy.ocsp_validity = 24h;
-  Time now = Now();
+  Time now = pki::Now();
   ResponseState s;
   s.cert_not_after = now + 24h * 30;
   s.response_this_update = now - 13h;
@@ -55,7 +55,7 @@ TEST(Freshness, ConfigurableValidity) {
 
 TEST(Freshness, CrlDailyAndWithinAMinuteOfRevocation) {
   FreshnessPolicy policy;
-  Time now = Now();
+  Time now = pki::Now();
   EXPECT_TRUE(CrlDue({std::nullopt, std::nullopt}, now, policy));
   CrlState st{now - 23h, std::nullopt};
   EXPECT_FALSE(CrlDue(st, now, policy));

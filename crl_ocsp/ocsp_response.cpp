@@ -75,12 +75,12 @@ Result<Bytes> BuildOcspResponse(const X509* issuer, const OcspSigner& signer,
   ossl::Asn1Time revoked_at;
   if (state.status == CertStatus::kRevoked) {
     status = V_OCSP_CERTSTATUS_REVOKED;
-    CA_TRY(ReasonFromCode(static_cast<int>(state.reason)));  // refuses hold / removeFromCRL
-    if (state.reason != RevocationReason::kUnspecified) reason = static_cast<int>(state.reason);
-    revoked_at = CA_TRY(ToAsn1Time(state.revocation_time));
+    CA_TRY(pki::ReasonFromCode(static_cast<int>(state.reason)));  // refuses hold / removeFromCRL
+    if (state.reason != pki::RevocationReason::kUnspecified) reason = static_cast<int>(state.reason);
+    revoked_at = CA_TRY(pki::ToAsn1Time(state.revocation_time));
   }
-  ossl::Asn1Time this_update = CA_TRY(ToAsn1Time(state.this_update));
-  ossl::Asn1Time next_update = CA_TRY(ToAsn1Time(state.next_update));
+  ossl::Asn1Time this_update = CA_TRY(pki::ToAsn1Time(state.this_update));
+  ossl::Asn1Time next_update = CA_TRY(pki::ToAsn1Time(state.next_update));
   ossl::Asn1Integer serial = CA_TRY(state.serial.ToAsn1());
 
   ossl::OcspBasicResp basic(OCSP_BASICRESP_new());
@@ -210,7 +210,7 @@ Result<OcspResponseInfo> OcspResponseInspector::Inspect(std::span<const uint8_t>
     if (!SameOctets(name_hash, expected.name_hash) || !SameOctets(key_hash, expected.key_hash)) {
       return Fail(ErrorCode::kInvalidArgument, "OCSP response CertID names another issuer");
     }
-    Serial serial = CA_TRY(Serial::FromAsn1(serial_asn1));
+    pki::Serial serial = CA_TRY(pki::Serial::FromAsn1(serial_asn1));
     int reason = -1;
     ASN1_GENERALIZEDTIME *revtime = nullptr, *thisupd = nullptr, *nextupd = nullptr;
     int status = OCSP_single_get0_status(single, &reason, &revtime, &thisupd, &nextupd);
@@ -223,16 +223,16 @@ Result<OcspResponseInfo> OcspResponseInspector::Inspect(std::span<const uint8_t>
     one.serial = std::move(serial);
     one.status = status == V_OCSP_CERTSTATUS_GOOD ? CertStatus::kGood : CertStatus::kRevoked;
     if (one.status == CertStatus::kRevoked) {
-      one.revocation_time = CA_TRY(FromAsn1Time(revtime));
+      one.revocation_time = CA_TRY(pki::FromAsn1Time(revtime));
       if (reason != OCSP_REVOKED_STATUS_NOSTATUS) {
         if (reason == OCSP_REVOKED_STATUS_UNSPECIFIED) {
           return Fail(ErrorCode::kInvalidArgument, "OCSP response encodes reason unspecified");
         }
-        one.reason = CA_TRY(ReasonFromCode(reason));
+        one.reason = CA_TRY(pki::ReasonFromCode(reason));
       }
     }
-    one.this_update = CA_TRY(FromAsn1Time(thisupd));
-    one.next_update = CA_TRY(FromAsn1Time(nextupd));
+    one.this_update = CA_TRY(pki::FromAsn1Time(thisupd));
+    one.next_update = CA_TRY(pki::FromAsn1Time(nextupd));
     if (i == 0) {
       info = std::move(one);
     } else if (one.serial != info.serial || one.status != info.status ||

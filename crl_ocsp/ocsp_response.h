@@ -35,10 +35,10 @@ struct OcspSigner {
 };
 
 struct OcspCertState {
-  Serial serial;
+  pki::Serial serial;
   CertStatus status = CertStatus::kGood;
   Time revocation_time{};                                    // revoked only
-  RevocationReason reason = RevocationReason::kUnspecified;  // revoked only; unspecified is omitted
+  pki::RevocationReason reason = pki::RevocationReason::kUnspecified;  // revoked only; unspecified is omitted
   Time this_update{};
   Time next_update{};
 };
@@ -61,10 +61,10 @@ Result<Bytes> BuildOcspResponse(const X509* issuer, const OcspSigner& signer,
 // id-kp-OCSPSigning, every SingleResponse about the same serial with the same status and times,
 // every CertID naming `issuer` (SHA-1 or SHA-256). The store runs this on every response it keeps.
 struct OcspResponseInfo {
-  Serial serial;
+  pki::Serial serial;
   CertStatus status = CertStatus::kGood;
   Time revocation_time{};
-  RevocationReason reason = RevocationReason::kUnspecified;
+  pki::RevocationReason reason = pki::RevocationReason::kUnspecified;
   Time this_update{};
   Time next_update{};
   std::vector<CertIdHash> cert_id_hashes;

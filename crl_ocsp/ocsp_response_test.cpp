@@ -33,9 +33,9 @@ int Verify(OCSP_BASICRESP* basic, const testing::Pki& pki) {
   return rc;
 }
 
-OcspCertState State(CertStatus status, RevocationReason reason = RevocationReason::kUnspecified) {
-  Time now = Now();
-  return OcspCertState{*Serial::FromHex("0a1b2c3d4e5f"), status, now - 1h, reason, now, now + 96h};
+OcspCertState State(CertStatus status, pki::RevocationReason reason = pki::RevocationReason::kUnspecified) {
+  Time now = pki::Now();
+  return OcspCertState{*pki::Serial::FromHex("0a1b2c3d4e5f"), status, now - 1h, reason, now, now + 96h};
 }
 
 TEST(OcspResponse, GoodResponseVerifiesWithBothCertIdForms) {
@@ -48,7 +48,7 @@ TEST(OcspResponse, GoodResponseVerifiesWithBothCertIdForms) {
   EXPECT_EQ(Verify(p.basic.get(), pki), 1) << ossl::DrainErrors();
   ASSERT_EQ(OCSP_resp_count(p.basic.get()), 2);
   for (const EVP_MD* md : {EVP_sha1(), EVP_sha256()}) {
-    ossl::Asn1Integer serial = *Serial::FromHex("0a1b2c3d4e5f")->ToAsn1();
+    ossl::Asn1Integer serial = *pki::Serial::FromHex("0a1b2c3d4e5f")->ToAsn1();
     ossl::OcspCertId id(OCSP_cert_id_new(md, X509_get_subject_name(pki.ca.get()),
                                          X509_get0_pubkey_bitstr(pki.ca.get()), serial.get()));
     int status = -1, reason = -1;
@@ -83,8 +83,8 @@ TEST(OcspResponse, RevokedCarriesReasonExceptUnspecified) {
   auto pki = testing::MakePki();
   OcspSigner signer{pki.ocsp_key.get(), pki.ocsp.get()};
   for (auto [reason, expected] :
-       {std::pair{RevocationReason::kKeyCompromise, OCSP_REVOKED_STATUS_KEYCOMPROMISE},
-        std::pair{RevocationReason::kUnspecified, OCSP_REVOKED_STATUS_NOSTATUS}}) {
+       {std::pair{pki::RevocationReason::kKeyCompromise, OCSP_REVOKED_STATUS_KEYCOMPROMISE},
+        std::pair{pki::RevocationReason::kUnspecified, OCSP_REVOKED_STATUS_NOSTATUS}}) {
     OcspCertState st = State(CertStatus::kRevoked, reason);
     auto der = BuildOcspResponse(pki.ca.get(), signer, st, {{CertIdHash::kSha1}});
     ASSERT_TRUE(der) << der.error().ToString();
@@ -95,7 +95,7 @@ TEST(OcspResponse, RevokedCarriesReasonExceptUnspecified) {
     EXPECT_EQ(OCSP_single_get0_status(OCSP_resp_get0(p.basic.get(), 0), &r, &rev, &tu, &nu),
               V_OCSP_CERTSTATUS_REVOKED);
     EXPECT_EQ(r, expected);
-    EXPECT_EQ(*FromAsn1Time(rev), st.revocation_time);
+    EXPECT_EQ(*pki::FromAsn1Time(rev), st.revocation_time);
     auto info = InspectOcspResponse(*der, pki.ca.get());
     ASSERT_TRUE(info);
     EXPECT_EQ(info->reason, reason);

@@ -36,10 +36,10 @@ Result<CrlInfo> Fields(X509_CRL* crl) {
     ossl::DrainErrors();
     return Fail(ErrorCode::kInvalidArgument, "CRL has no usable CRL number");
   }
-  info.this_update = CA_TRY(FromAsn1Time(X509_CRL_get0_lastUpdate(crl)));
+  info.this_update = CA_TRY(pki::FromAsn1Time(X509_CRL_get0_lastUpdate(crl)));
   const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl);
   if (next == nullptr) return Fail(ErrorCode::kInvalidArgument, "CRL has no nextUpdate");
-  info.next_update = CA_TRY(FromAsn1Time(next));
+  info.next_update = CA_TRY(pki::FromAsn1Time(next));
   info.entries = static_cast<size_t>(std::max(0, sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl))));
   return info;
 }
@@ -76,7 +76,7 @@ Result<CrlInfo> CheckCrlPublish(std::span<const uint8_t> new_der,
     X509_REVOKED* found = nullptr;
     auto* serial = const_cast<ASN1_INTEGER*>(X509_REVOKED_get0_serialNumber(entry));
     if (X509_CRL_get0_by_serial(fresh.get(), &found, serial) != 0) continue;  // still listed
-    Serial s = CA_TRY(Serial::FromAsn1(serial));
+    pki::Serial s = CA_TRY(pki::Serial::FromAsn1(serial));
     auto it = not_after.find(s.Hex());
     if (it == not_after.end()) {
       return Fail(ErrorCode::kFailedPrecondition,

@@ -29,7 +29,7 @@ struct CrlInfo {
 // Parses a DER CRL, checks it names `issuer` and verifies under its key; returns its fields.
 Result<CrlInfo> InspectCrl(std::span<const uint8_t> der, const X509* issuer);
 
-// Certificate notAfter by serial (Serial::Hex()), for the entries of the current CRL.
+// Certificate notAfter by serial (pki::Serial::Hex()), for the entries of the current CRL.
 using NotAfterBySerial = std::unordered_map<std::string, Time>;
 
 // `current` is the published CRL (nullopt for the first one). Returns the new CRL's fields.

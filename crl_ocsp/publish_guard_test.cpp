@@ -13,9 +13,9 @@ using namespace std::chrono_literals;
 class PublishGuard : public ::testing::Test {
  protected:
   testing::Pki pki = testing::MakePki();
-  Time now = Now();
-  CrlEntry a{*Serial::FromHex("0a"), now - 48h, RevocationReason::kKeyCompromise, std::nullopt};
-  CrlEntry b{*Serial::FromHex("0b"), now - 48h, RevocationReason::kUnspecified, std::nullopt};
+  Time now = pki::Now();
+  CrlEntry a{*pki::Serial::FromHex("0a"), now - 48h, pki::RevocationReason::kKeyCompromise, std::nullopt};
+  CrlEntry b{*pki::Serial::FromHex("0b"), now - 48h, pki::RevocationReason::kUnspecified, std::nullopt};
 
   Bytes Crl(uint64_t number, Time this_update, std::vector<CrlEntry> entries) {
     return *BuildCrl(

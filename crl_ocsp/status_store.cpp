@@ -73,7 +73,7 @@ Result<StoredResponse> DecodeResponse(std::string_view value) {
                    FromSecs(h.next_update),
                    FromSecs(h.cert_not_after),
                    h.status == 1 ? CertStatus::kRevoked : CertStatus::kGood,
-                   static_cast<RevocationReason>(h.reason),
+                   static_cast<pki::RevocationReason>(h.reason),
                    std::span<const uint8_t, 32>(reinterpret_cast<const uint8_t*>(value.data()) +
                                                     offsetof(ResponseHeader, body_sha256),
                                                 32),
@@ -295,10 +295,10 @@ Status StatusStore::PutOcspResponsesIn(lmdb::Txn& txn, std::string_view issuer,
 }
 
 Result<size_t> StatusStore::DeleteOcspResponses(std::string_view issuer,
-                                                std::span<const Serial> serials) {
+                                                std::span<const pki::Serial> serials) {
   lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
   size_t deleted = 0;
-  for (const Serial& s : serials) {
+  for (const pki::Serial& s : serials) {
     if (CA_TRY(txn.Delete(dbs_.ocsp, ResponseKey(issuer, s.magnitude)))) ++deleted;
   }
   CA_TRY_STATUS(txn.Commit());
@@ -366,7 +366,7 @@ Result<std::optional<Bytes>> StatusStore::CurrentCrl(std::string_view issuer) co
 }
 
 Result<std::optional<Bytes>> StatusStore::Response(std::string_view issuer,
-                                                   const Serial& serial) const {
+                                                   const pki::Serial& serial) const {
   lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
   auto r = CA_TRY(FindResponse(txn.get(), dbs_, issuer, serial.magnitude));
   if (!r) return std::optional<Bytes>();

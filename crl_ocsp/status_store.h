@@ -38,7 +38,7 @@ struct StoredResponse {
   Time next_update{};
   Time cert_not_after{};
   CertStatus status = CertStatus::kGood;
-  RevocationReason reason = RevocationReason::kUnspecified;
+  pki::RevocationReason reason = pki::RevocationReason::kUnspecified;
   std::span<const uint8_t, 32> body_sha256;  // ETag source
   std::string_view der;
 };
@@ -100,7 +100,7 @@ class StatusStore {
   // A response older (thisUpdate) than the stored one for the same serial is refused.
   Status PutOcspResponses(std::string_view issuer, std::span<const OcspPublication> batch);
   // Removes responses (certificates long expired). Returns how many existed.
-  Result<size_t> DeleteOcspResponses(std::string_view issuer, std::span<const Serial> serials);
+  Result<size_t> DeleteOcspResponses(std::string_view issuer, std::span<const pki::Serial> serials);
 
   // Reserves the next CRL number durably (committed before it returns): a crash after this
   // call skips the number, never reuses it. Numbers start at 1.
@@ -117,7 +117,7 @@ class StatusStore {
 
   // Read helpers for the engine (copies).
   Result<std::optional<Bytes>> CurrentCrl(std::string_view issuer) const;
-  Result<std::optional<Bytes>> Response(std::string_view issuer, const Serial& serial) const;
+  Result<std::optional<Bytes>> Response(std::string_view issuer, const pki::Serial& serial) const;
   Result<uint64_t> LastReservedCrlNumber(std::string_view issuer) const;
 
   const lmdb::Env& env() const { return *env_; }

@@ -16,11 +16,11 @@ class StatusStoreTest : public ::testing::Test {
  protected:
   testing::TempDir dir;
   testing::Pki pki = testing::MakePki();
-  Time now = Now();
+  Time now = pki::Now();
 
   Bytes Response(std::string_view serial, CertStatus status, Time this_update) {
-    OcspCertState st{*Serial::FromHex(serial),         status,      this_update,
-                     RevocationReason::kKeyCompromise, this_update, this_update + 96h};
+    OcspCertState st{*pki::Serial::FromHex(serial),         status,      this_update,
+                     pki::RevocationReason::kKeyCompromise, this_update, this_update + 96h};
     return *BuildOcspResponse(pki.ca.get(), {pki.ocsp_key.get(), pki.ocsp.get()}, st);
   }
   Bytes Crl(uint64_t number, std::vector<CrlEntry> entries = {}) {
@@ -60,7 +60,7 @@ TEST_F(StatusStoreTest, ImportedCrlIsGuardedAndRaisesTheReservedNumber) {
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->RegisterIssuer("root", pki.ca.get()));
   // Numbered by its signer (the ceremony's counter): no reservation needed.
-  CrlEntry entry{*Serial::FromHex("7a01"), now - 1h, RevocationReason::kKeyCompromise, {}};
+  CrlEntry entry{*pki::Serial::FromHex("7a01"), now - 1h, pki::RevocationReason::kKeyCompromise, {}};
   auto info = store->ImportCrl("root", Crl(7, {entry}), {});
   ASSERT_TRUE(info) << info.error().ToString();
   EXPECT_EQ(info->number, 7u);
@@ -101,12 +101,12 @@ TEST_F(StatusStoreTest, BatchOfResponsesIsAllOrNothing) {
   Bytes good2 = Response("02", CertStatus::kGood, now);
   Bytes foreign =
       *BuildOcspResponse(other.ca.get(), {other.ocsp_key.get(), other.ocsp.get()},
-                         {*Serial::FromHex("03"), CertStatus::kGood, {}, {}, now, now + 1h});
+                         {*pki::Serial::FromHex("03"), CertStatus::kGood, {}, {}, now, now + 1h});
   std::vector<OcspPublication> bad{{good1, now + 30 * 24h}, {foreign, now + 30 * 24h}};
   auto r = store->PutOcspResponses("ca1", bad);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message.rfind("response 1 of the batch: ", 0), 0u) << r.error().message;
-  EXPECT_FALSE(*store->Response("ca1", *Serial::FromHex("01")));
+  EXPECT_FALSE(*store->Response("ca1", *pki::Serial::FromHex("01")));
 
   std::vector<OcspPublication> ok{{good1, now + 30 * 24h}, {good2, now + 30 * 24h}};
   ASSERT_TRUE(store->PutOcspResponses("ca1", ok));
@@ -127,10 +127,10 @@ TEST_F(StatusStoreTest, BatchOfResponsesIsAllOrNothing) {
       "ca1");
   EXPECT_FALSE(
       *FindIssuerName(txn.get(), store->dbs(), CertIdHash::kSha256, h1.name_hash, h1.key_hash));
-  auto rec = *FindResponse(txn.get(), store->dbs(), "ca1", Serial::FromHex("02")->magnitude);
+  auto rec = *FindResponse(txn.get(), store->dbs(), "ca1", pki::Serial::FromHex("02")->magnitude);
   ASSERT_TRUE(rec);
   EXPECT_EQ(rec->status, CertStatus::kRevoked);
-  EXPECT_EQ(rec->reason, RevocationReason::kKeyCompromise);
+  EXPECT_EQ(rec->reason, pki::RevocationReason::kKeyCompromise);
   EXPECT_EQ(rec->this_update, now + 1s);
   EXPECT_EQ(rec->next_update, now + 1s + 96h);
   EXPECT_EQ(rec->cert_not_after, now + 30 * 24h);
@@ -144,7 +144,7 @@ TEST_F(StatusStoreTest, BatchOfResponsesIsAllOrNothing) {
   EXPECT_EQ(count, 2);
   txn.Abort();
   EXPECT_EQ(*store->DeleteOcspResponses(
-                "ca1", std::vector<Serial>{*Serial::FromHex("01"), *Serial::FromHex("99")}),
+                "ca1", std::vector<pki::Serial>{*pki::Serial::FromHex("01"), *pki::Serial::FromHex("99")}),
             1u);
 }
 

@@ -4,6 +4,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "pki/json_fields.h"
 
 namespace ca::engine {
 
@@ -31,35 +32,33 @@ std::string CertRecordToJson(const CertRecord& r) {
 }
 
 Result<CertRecord> CertRecordFromJson(std::string_view serial_hex, std::string_view text) {
-  try {
-    json j = json::parse(text);
-    CertRecord r;
-    r.serial_hex = std::string(serial_hex);
-    std::string state = j.at("state").get<std::string>();
-    if (state != "issued" && state != "reserved") throw std::runtime_error("bad state");
-    r.state = state == "issued" ? CertState::kIssued : CertState::kReserved;
-    auto der = Base64Decode(j.at("der").get<std::string>());
-    if (!der) throw std::runtime_error("bad der");
-    r.der = std::move(*der);
-    r.request_id = j.at("request_id").get<std::string>();
-    r.order_id = j.at("order_id").get<std::string>();
-    r.acme_account_id = j.at("acme_account_id").get<std::string>();
-    r.external_account_kid = j.at("external_account_kid").get<std::string>();
-    r.profile = j.at("profile").get<std::string>();
-    r.names = j.at("names").get<std::vector<std::string>>();
-    r.key_fingerprint = j.at("key_fingerprint").get<std::string>();
-    r.not_before = j.at("not_before").get<int64_t>();
-    r.not_after = j.at("not_after").get<int64_t>();
-    r.reserved_at = j.at("reserved_at").get<int64_t>();
-    r.issued_at = j.at("issued_at").get<int64_t>();
-    r.revoked = j.at("revoked").get<bool>();
-    r.revoked_at = j.at("revoked_at").get<int64_t>();
-    r.reason = j.at("reason").get<int>();
-    r.revoked_by = j.at("revoked_by").get<std::string>();
-    return r;
-  } catch (const std::exception& e) {
-    return Fail(ErrorCode::kCorrupt, "CA store record " + std::string(serial_hex) + ": " + e.what());
-  }
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto r = CA_TRY(pki::JsonFields::Of(j, "CA store record " + std::string(serial_hex),
+                                      ErrorCode::kCorrupt));
+  CertRecord out;
+  out.serial_hex = std::string(serial_hex);
+  std::string state = CA_TRY(r.String("state"));
+  if (state != "issued" && state != "reserved") return r.Bad("state", "unknown '" + state + "'");
+  out.state = state == "issued" ? CertState::kIssued : CertState::kReserved;
+  auto der = Base64Decode(CA_TRY(r.String("der")));
+  if (!der) return r.Bad("der", "not base64");
+  out.der = std::move(*der);
+  out.request_id = CA_TRY(r.String("request_id"));
+  out.order_id = CA_TRY(r.String("order_id"));
+  out.acme_account_id = CA_TRY(r.String("acme_account_id"));
+  out.external_account_kid = CA_TRY(r.String("external_account_kid"));
+  out.profile = CA_TRY(r.String("profile"));
+  out.names = CA_TRY(r.StringList("names"));
+  out.key_fingerprint = CA_TRY(r.String("key_fingerprint"));
+  out.not_before = CA_TRY(r.Int("not_before"));
+  out.not_after = CA_TRY(r.Int("not_after"));
+  out.reserved_at = CA_TRY(r.Int("reserved_at"));
+  out.issued_at = CA_TRY(r.Int("issued_at"));
+  out.revoked = CA_TRY(r.Bool("revoked"));
+  out.revoked_at = CA_TRY(r.Int("revoked_at"));
+  out.reason = static_cast<int>(CA_TRY(r.Int("reason")));
+  out.revoked_by = CA_TRY(r.String("revoked_by"));
+  return out;
 }
 
 std::string AccountIndexKey(char kind, std::string_view id, std::string_view serial_hex) {
@@ -134,12 +133,11 @@ Result<std::optional<std::pair<std::string, std::string>>> CaStore::FindRequest(
   auto value = CA_TRY(txn.Get(dbs_.requests, request_id));
   using Out = std::optional<std::pair<std::string, std::string>>;
   if (!value) return Out();
-  json j = json::parse(*value, nullptr, false);
-  if (!j.is_object() || !j.contains("hash") || !j.contains("serial") || !j["hash"].is_string() ||
-      !j["serial"].is_string()) {
-    return Fail(ErrorCode::kCorrupt, "CA store request record " + std::string(request_id));
-  }
-  return Out(std::pair{j["hash"].get<std::string>(), j["serial"].get<std::string>()});
+  json j = json::parse(*value, nullptr, /*allow_exceptions=*/false);
+  auto r = CA_TRY(pki::JsonFields::Of(j, "CA store request record " + std::string(request_id),
+                                      ErrorCode::kCorrupt));
+  std::string hash = CA_TRY(r.String("hash"));
+  return Out(std::pair{std::move(hash), CA_TRY(r.String("serial"))});
 }
 
 Result<bool> CaStore::KnownKey(std::string_view fingerprint_hex) const {

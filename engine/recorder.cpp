@@ -6,6 +6,7 @@
 #include "common/lmdb.h"
 #include "common/log.h"
 #include "crl_ocsp/revocation.h"
+#include "pki/revocation_reason.h"
 #include "crl_ocsp/status_store.h"
 #include "engine/ca_instance.h"
 
@@ -16,8 +17,8 @@ using engine_api::EngineError;
 using nlohmann::json;
 
 std::string ReasonName(int code) {
-  auto reason = status::ReasonFromCode(code);
-  return reason ? std::string(status::ReasonName(*reason)) : "code_" + std::to_string(code);
+  auto reason = pki::ReasonFromCode(code);
+  return reason ? std::string(pki::ReasonName(*reason)) : "code_" + std::to_string(code);
 }
 
 int64_t NowUnix() {

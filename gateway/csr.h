@@ -1,6 +1,6 @@
-// Finalize-time checks of a PKCS#10 CSR (RFC 8555 §7.4): signature, names equal to the order's,
-// key RSA 3072 (ACME-9). The engine checks again (key reuse, profile rules); these give the client
-// a precise badCSR early.
+// Finalize-time reading of a PKCS#10 CSR (RFC 8555 §7.4) through pki/csr.h: the same decoding,
+// signature and name rules as the engine, so a CSR the engine would refuse for its names is
+// refused here with badCSR and the order stays ready. The engine checks again with the profile.
 #pragma once
 
 #include <span>
@@ -9,16 +9,21 @@
 
 #include "common/openssl.h"
 #include "gateway/jws.h"
+#include "pki/csr.h"
+#include "pki/serial.h"
 
 namespace ca::gateway {
 
-// The dNSNames of the CSR (subject CN and subjectAltName), lower-cased, deduplicated, sorted.
-Result<std::vector<std::string>> CsrNames(const X509_REQ* csr);
+// pki::ReadCsr + pki::CheckCsrNames against the order's names, plus the key rule below; badCSR
+// with pki's one-line reason otherwise.
+// TODO(s13 defect 2): the key rule is RSA 3072 until the gateway checks the order's profile.
+ProblemOr<pki::CsrFacts> CheckCsr(std::span<const uint8_t> der,
+                                  const std::vector<std::string>& order_names);
 
-// Parses and checks the CSR against the order's names; badCSR with the reason otherwise.
-ProblemOr<ossl::X509Req> CheckCsr(std::span<const uint8_t> der, const std::vector<std::string>& order_names);
-
-// Lower-case hex of the certificate serial without leading zeros (the certificate index key).
-std::string CertificateSerialHex(const X509* cert);
+// TEMP(s13): removed after the merge; callers use pki::Serial::FromCert(cert)->Hex().
+inline std::string CertificateSerialHex(const X509* cert) {
+  auto serial = pki::Serial::FromCert(cert);
+  return serial ? serial->Hex() : "";
+}
 
 }  // namespace ca::gateway

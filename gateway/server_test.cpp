@@ -211,7 +211,7 @@ TEST_F(ServerTest, FullFlowIssuesAndServesCertificate) {
   EXPECT_EQ(bad.type(), kUrn + "badCSR");
   EXPECT_NE(bad.detail().find("RSA 3072"), std::string::npos);
   bad = Finalize(c, order_url, key->get(), {"a.example.com"});
-  EXPECT_EQ(bad.detail(), "the CSR names differ from the order's: missing b.example.com");
+  EXPECT_EQ(bad.detail(), "CSR refused: the names differ from the order's; missing: b.example.com");
   // Good.
   Reply f = Finalize(c, order_url, key->get(), {"b.example.com", "a.example.com"});
   ASSERT_EQ(f.status, 200) << f.raw;

@@ -18,6 +18,8 @@
 #include "appliance/ceremony/transcript.h"
 #include "common/encoding.h"
 #include "common/log.h"
+#include "pki/serial.h"
+#include "pki/time.h"
 
 namespace ca::ceremony {
 
@@ -33,19 +35,13 @@ std::unexpected<Error> BadInput(std::string message) {
 }
 
 std::string TimeText(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) return "?";
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  auto time = pki::FromAsn1Time(t);
+  return time ? pki::FormatRfc3339(*time) : "?";
 }
 
 std::string SerialHex(const X509* cert) {
-  ossl::Bn bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
-  char* hex = bn ? BN_bn2hex(bn.get()) : nullptr;
-  std::string out = AsciiLower(hex != nullptr ? hex : "");
-  OPENSSL_free(hex);
-  return out;
+  auto serial = pki::Serial::FromCert(cert);
+  return serial ? serial->Hex() : "?";
 }
 
 std::string NameText(const X509_NAME* name) {

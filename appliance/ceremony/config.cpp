@@ -10,6 +10,9 @@
 #include <set>
 
 #include "common/encoding.h"
+#include "pki/revocation_reason.h"
+#include "pki/serial.h"
+#include "pki/time.h"
 
 namespace ca::ceremony {
 
@@ -359,35 +362,11 @@ Result<TlsServerSection> GetTlsServer(const json& root) {
   return out;
 }
 
-struct ReasonName {
-  std::string_view name;
-  int code;
-};
-constexpr ReasonName kReasons[] = {{"unspecified", 0},        {"keyCompromise", 1},
-                                   {"cACompromise", 2},       {"affiliationChanged", 3},
-                                   {"superseded", 4},         {"cessationOfOperation", 5},
-                                   {"certificateHold", 6},    {"privilegeWithdrawn", 9},
-                                   {"aACompromise", 10}};
 
 // "2026-01-31T12:00:00Z" -> "20260131120000Z".
 Result<std::string> ParseUtcTime(std::string_view where, const std::string& text) {
-  auto digits = [&](size_t pos, size_t n) {
-    for (size_t i = pos; i < pos + n; ++i) {
-      if (!std::isdigit(static_cast<unsigned char>(text[i]))) return false;
-    }
-    return true;
-  };
-  if (text.size() != 20 || !digits(0, 4) || text[4] != '-' || !digits(5, 2) || text[7] != '-' ||
-      !digits(8, 2) || text[10] != 'T' || !digits(11, 2) || text[13] != ':' || !digits(14, 2) ||
-      text[16] != ':' || !digits(17, 2) || text[19] != 'Z') {
-    return Bad(where, "must be a UTC time like 2026-01-31T12:00:00Z");
-  }
-  int month = std::stoi(text.substr(5, 2)), day = std::stoi(text.substr(8, 2));
-  int hour = std::stoi(text.substr(11, 2)), minute = std::stoi(text.substr(14, 2));
-  int second = std::stoi(text.substr(17, 2));
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) {
-    return Bad(where, "not a valid date and time");
-  }
+  auto time = pki::ParseRfc3339(text);
+  if (!time) return Bad(where, time.error().message);
   return text.substr(0, 4) + text.substr(5, 2) + text.substr(8, 2) + text.substr(11, 2) +
          text.substr(14, 2) + text.substr(17, 2) + "Z";
 }
@@ -422,20 +401,18 @@ Result<RootCrlSection> GetRootCrl(const json& root) {
       if (!e.is_object()) return Bad(at, "must be an object, got " + TypeName(e));
       CA_TRY_STATUS(CheckKeys(e, at, {"serial", "reason", "revocation_date"}));
       RevokedEntry entry;
-      std::string serial = AsciiLower(CA_TRY(GetString(e, at, "serial")));
-      if (serial.size() > 40 || !std::all_of(serial.begin(), serial.end(), [](unsigned char ch) {
-            return std::isxdigit(ch);
-          })) {
+      auto parsed = pki::Serial::FromOperatorHex(CA_TRY(GetString(e, at, "serial")));
+      if (!parsed) {
         return Bad(at + ".serial", "must be a hexadecimal serial number of at most 20 bytes");
       }
+      std::string serial = parsed->Hex();
       if (!seen.insert(serial).second) return Bad(at + ".serial", "listed twice");
       entry.serial_hex = serial;
       if (e.contains("reason")) {
         std::string reason = CA_TRY(GetString(e, at, "reason"));
-        auto it = std::find_if(std::begin(kReasons), std::end(kReasons),
-                               [&](const ReasonName& r) { return r.name == reason; });
-        if (it == std::end(kReasons)) return Bad(at + ".reason", "unknown reason '" + reason + "'");
-        entry.reason = it->code;
+        auto parsed_reason = pki::ParseReason(reason);
+        if (!parsed_reason) return Bad(at + ".reason", "unknown reason '" + reason + "'");
+        entry.reason = pki::ReasonCode(*parsed_reason);
       }
       if (e.contains("revocation_date")) {
         std::string date = CA_TRY(GetString(e, at, "revocation_date"));

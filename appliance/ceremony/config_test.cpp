@@ -216,7 +216,8 @@ TEST(ConfigTest, RootCrlSection) {
   EXPECT_EQ(ErrorOf(j), "config: root_crl.revoked[0].reason: unknown reason 'bored'");
   j["root_crl"]["revoked"][0]["reason"] = "superseded";
   j["root_crl"]["revoked"][0]["revocation_date"] = "2026-13-02T03:04:05Z";
-  EXPECT_EQ(ErrorOf(j), "config: root_crl.revoked[0].revocation_date: not a valid date and time");
+  EXPECT_EQ(ErrorOf(j), "config: root_crl.revoked[0].revocation_date: '2026-13-02T03:04:05Z' is not a valid date "
+            "and time");
 }
 
 json TlsServerConfig() {

@@ -379,7 +379,7 @@ MHD_Result StatusServer::ServeOcsp(MHD_Connection* c, std::string_view key,
   }
   if (!*stored) return ServeOcspError(c, OcspError::kUnauthorized);  // never `good` for unknown
   const StoredResponse& r = **stored;
-  Time now = Now();
+  Time now = pki::Now();
   if (r.next_update <= now) {
     log::Warn("ocsp_stale_response", {{"issuer", std::string(**issuer)},
                                       {"serial", HexEncode(req.query.Serial())},
@@ -427,7 +427,7 @@ MHD_Result StatusServer::ServeCrl(MHD_Connection* c, std::string_view name) {
     return SendText(c, MHD_HTTP_NOT_FOUND, "text/plain", "CRL not published yet\n");
   }
   const StoredCrl& s = **crl;
-  Time now = Now();
+  Time now = pki::Now();
   if (s.info.next_update <= now) {
     log::Warn("crl_stale", {{"issuer", std::string(name)}, {"number", s.info.number}});
   }
@@ -456,10 +456,10 @@ MHD_Result StatusServer::ServeCaCertificate(MHD_Connection* c, std::string_view 
   Bytes digest = Sha256(der);
   // A certificate never changes under its name: cacheable for max_age, revalidated by ETag;
   // Last-Modified is its notBefore.
-  Time now = Now();
+  Time now = pki::Now();
   Time not_before = now;
   if (auto cert = ossl::CertFromDer(der)) {
-    if (auto t = FromAsn1Time(X509_get0_notBefore(cert->get()))) not_before = *t;
+    if (auto t = pki::FromAsn1Time(X509_get0_notBefore(cert->get()))) not_before = *t;
   }
   return SendDocument(c, AsString(der), std::span<const uint8_t, 32>(digest.data(), 32),
                       "application/pkix-cert", not_before, now + config_.max_age, now,
@@ -491,7 +491,7 @@ MHD_Result StatusServer::SendDocument(MHD_Connection* c, std::string_view body,
 }
 
 MHD_Result StatusServer::ServeHealth(MHD_Connection* c) {
-  Time now = Now();
+  Time now = pki::Now();
   auto scan = ScanFreshness(reader_, config_.issuers, now);
   if (!scan) {
     Count(Outcome::kHealthUnavailable);
@@ -529,7 +529,7 @@ MHD_Result StatusServer::ServeHealth(MHD_Connection* c) {
 
 MHD_Result StatusServer::ServeMetrics(MHD_Connection* c) {
   Count(Outcome::kMetrics);
-  Time now = Now();
+  Time now = pki::Now();
   std::string out;
   out += "# HELP ca_status_requests_total Requests by endpoint and result.\n";
   out += "# TYPE ca_status_requests_total counter\n";

@@ -135,10 +135,10 @@ Result<std::vector<CrlEntry>> LoadRevocations(const std::string& path, Time now)
     auto where = [&] { return path + ":" + std::to_string(n) + ": "; };
     if (!(fields >> reason)) return Fail(ErrorCode::kInvalidArgument, where() + "missing reason");
     CrlEntry e;
-    auto s = Serial::FromHex(serial);
+    auto s = pki::Serial::FromOperatorHex(serial);  // typed by an operator
     if (!s) return Fail(ErrorCode::kInvalidArgument, where() + s.error().message);
     e.serial = std::move(*s);
-    auto r = ParseReason(reason);
+    auto r = pki::ParseReason(reason);
     if (!r) return Fail(ErrorCode::kInvalidArgument, where() + r.error().message);
     e.reason = *r;
     e.revocation_time = now;
@@ -187,7 +187,7 @@ Result<std::string> ImportCrl(const Args& a) {
 
 Result<std::string> Run(const Args& a) {
   if (a.import_crl) return ImportCrl(a);
-  Time now = Now();
+  Time now = pki::Now();
   ossl::X509Ptr issuer = CA_TRY(LoadCert(a.issuer));
   ossl::X509Ptr ocsp_cert = CA_TRY(LoadCert(a.ocsp_cert));
   ossl::Pkey ocsp_key = CA_TRY(LoadKey(a.ocsp_key));
@@ -205,11 +205,11 @@ Result<std::string> Run(const Args& a) {
     if (X509_check_issued(issuer.get(), cert.get()) != X509_V_OK) {
       return Fail(ErrorCode::kInvalidArgument, path + " is not issued by " + a.issuer);
     }
-    Serial serial = CA_TRY(Serial::FromCert(cert.get()));
-    Time cert_not_after = CA_TRY(FromAsn1Time(X509_get0_notAfter(cert.get())));
+    pki::Serial serial = CA_TRY(pki::Serial::FromCert(cert.get()));
+    Time cert_not_after = CA_TRY(pki::FromAsn1Time(X509_get0_notAfter(cert.get())));
     not_after[serial.Hex()] = cert_not_after;
     OcspCertState st{serial, CertStatus::kGood,
-                     {},     RevocationReason::kUnspecified,
+                     {},     pki::RevocationReason::kUnspecified,
                      now,    now + std::chrono::seconds(a.ocsp_validity)};
     if (auto it = by_serial.find(serial.Hex()); it != by_serial.end()) {
       st.status = CertStatus::kRevoked;

@@ -1,109 +1,15 @@
 #include "engine/api/contract.h"
 
-#include <set>
 #include <string>
 
 #include "common/encoding.h"
+#include "pki/json_fields.h"
+#include "pki/serial.h"
 
 namespace ca::engine_api {
 namespace {
 
 using nlohmann::json;
-
-// Reads the fields of one JSON object strictly: every field has the expected type, required ones
-// are present, and no field is left unread (an unknown field is a defect, not an extension point:
-// the contract is versioned by "v").
-class FieldReader {
- public:
-  FieldReader(const json& object, std::string_view what) : object_(object), what_(what) {}
-
-  Status Require(bool ok, std::string_view field, std::string_view expected) const {
-    if (ok) return Ok();
-    return Fail(ErrorCode::kInvalidArgument,
-                std::string(what_) + "." + std::string(field) + ": expected " + std::string(expected));
-  }
-
-  Result<std::string> String(const char* field, bool required = true) {
-    seen_.insert(field);
-    auto it = object_.find(field);
-    if (it == object_.end()) {
-      if (required) return Missing(field);
-      return std::string();
-    }
-    CA_TRY_STATUS(Require(it->is_string(), field, "a string"));
-    return it->get<std::string>();
-  }
-
-  Result<int64_t> Int(const char* field, bool required = true) {
-    seen_.insert(field);
-    auto it = object_.find(field);
-    if (it == object_.end()) {
-      if (required) return Missing(field);
-      return 0;
-    }
-    CA_TRY_STATUS(Require(it->is_number_integer(), field, "an integer"));
-    return it->get<int64_t>();
-  }
-
-  Result<uint64_t> Uint(const char* field, bool required = true) {
-    seen_.insert(field);
-    auto it = object_.find(field);
-    if (it == object_.end()) {
-      if (required) return Missing(field);
-      return 0;
-    }
-    CA_TRY_STATUS(Require(it->is_number_unsigned() || (it->is_number_integer() && it->get<int64_t>() >= 0),
-                          field, "a non-negative integer"));
-    return it->get<uint64_t>();
-  }
-
-  Result<bool> Bool(const char* field, bool required = true) {
-    seen_.insert(field);
-    auto it = object_.find(field);
-    if (it == object_.end()) {
-      if (required) return Missing(field);
-      return false;
-    }
-    CA_TRY_STATUS(Require(it->is_boolean(), field, "a boolean"));
-    return it->get<bool>();
-  }
-
-  Result<std::vector<std::string>> StringList(const char* field) {
-    seen_.insert(field);
-    auto it = object_.find(field);
-    if (it == object_.end()) return Missing(field);
-    CA_TRY_STATUS(Require(it->is_array(), field, "an array of strings"));
-    std::vector<std::string> out;
-    for (const auto& item : *it) {
-      CA_TRY_STATUS(Require(item.is_string(), field, "an array of strings"));
-      out.push_back(item.get<std::string>());
-    }
-    return out;
-  }
-
-  void MarkRead(const char* field) { seen_.insert(field); }
-
-  // Everything present must have been read.
-  Status Finish() const {
-    for (const auto& [key, value] : object_.items()) {
-      if (!seen_.contains(key)) {
-        return Fail(ErrorCode::kInvalidArgument,
-                    std::string(what_) + ": unknown field '" + key + "'");
-      }
-    }
-    return Ok();
-  }
-
- private:
-  std::unexpected<Error> Missing(std::string_view field) const {
-    return Fail(ErrorCode::kInvalidArgument,
-                std::string(what_) + "." + std::string(field) + ": missing");
-  }
-
-  const json& object_;
-  std::string what_;
-  std::set<std::string, std::less<>> seen_;
-};
 
 Result<CaEnvironment> ParseEnvironment(std::string_view text) {
   if (text == "production") return CaEnvironment::kProduction;
@@ -111,29 +17,16 @@ Result<CaEnvironment> ParseEnvironment(std::string_view text) {
   return Fail(ErrorCode::kInvalidArgument, "environment: expected \"production\" or \"staging\"");
 }
 
-Result<RevocationReason> ParseReason(int64_t code) {
-  switch (code) {
-    case 0: return RevocationReason::kUnspecified;
-    case 1: return RevocationReason::kKeyCompromise;
-    case 2: return RevocationReason::kCaCompromise;
-    case 3: return RevocationReason::kAffiliationChanged;
-    case 4: return RevocationReason::kSuperseded;
-    case 5: return RevocationReason::kCessationOfOperation;
-    case 9: return RevocationReason::kPrivilegeWithdrawn;
-    default: break;
-  }
-  return Fail(ErrorCode::kInvalidArgument,
-              "reason: " + std::to_string(code) + " is not an accepted RFC 5280 CRLReason");
-}
-
-Result<CaEnvironment> ReadEnvironment(FieldReader& r) {
+Result<CaEnvironment> ReadEnvironment(pki::JsonFields& r) {
   std::string text = CA_TRY(r.String("environment"));
   return ParseEnvironment(text);
 }
 
-Result<RevocationReason> ReadReason(FieldReader& r) {
+Result<pki::RevocationReason> ReadReason(pki::JsonFields& r) {
   int64_t code = CA_TRY(r.Int("reason"));
-  return ParseReason(code);
+  auto reason = pki::ReasonFromCode(code);
+  if (!reason) return Fail(ErrorCode::kInvalidArgument, "reason: " + reason.error().message);
+  return reason;
 }
 
 constexpr EngineErrorKind kAllErrorKinds[] = {
@@ -149,25 +42,19 @@ Result<EngineErrorKind> ParseErrorKind(std::string_view text) {
   return Fail(ErrorCode::kInvalidArgument, "error.kind: unknown '" + std::string(text) + "'");
 }
 
-// Serial numbers travel as lower-case hex without leading zeros; an empty or odd-looking value is
-// a defect the engine should never have to interpret.
+// Serial numbers travel in their one canonical form (pki::Serial::Hex(): lower-case, even length,
+// minimal octets); any other spelling is a defect the engine should never have to interpret.
 Status CheckSerialHex(std::string_view what, const std::string& serial) {
-  if (serial.empty() || serial.size() > 40) {
-    return Fail(ErrorCode::kInvalidArgument, std::string(what) + ".serial_hex: expected 1 to 40 hex digits");
-  }
-  for (char c : serial) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  std::string(what) + ".serial_hex: expected lower-case hex digits");
-    }
+  if (auto parsed = pki::Serial::FromHex(serial); !parsed) {
+    return Fail(ErrorCode::kInvalidArgument, std::string(what) + ".serial_hex: " + parsed.error().message);
   }
   return Ok();
 }
 
-json ReasonJson(RevocationReason reason) { return static_cast<int>(reason); }
+json ReasonJson(pki::RevocationReason reason) { return pki::ReasonCode(reason); }
 
 Result<Request> IssueFromJson(const json& body) {
-  FieldReader r(body, "issue");
+  auto r = CA_TRY(pki::JsonFields::Of(body, "issue"));
   IssueRequest req;
   req.request_id = CA_TRY(r.String("request_id"));
   req.order_id = CA_TRY(r.String("order_id"));
@@ -178,7 +65,7 @@ Result<Request> IssueFromJson(const json& body) {
   std::string csr = CA_TRY(r.String("csr"));
   req.policy_version = CA_TRY(r.Uint("policy_version"));
   req.environment = CA_TRY(ReadEnvironment(r));
-  CA_TRY_STATUS(r.Finish());
+  CA_TRY_STATUS(r.RefuseUnknown());
   if (req.request_id.empty() || req.request_id.size() > 128) {
     return Fail(ErrorCode::kInvalidArgument, "issue.request_id: expected 1 to 128 characters");
   }
@@ -192,28 +79,28 @@ Result<Request> IssueFromJson(const json& body) {
 }
 
 Result<Request> RevokeFromJson(const json& body) {
-  FieldReader r(body, "revoke");
+  auto r = CA_TRY(pki::JsonFields::Of(body, "revoke"));
   RevokeRequest req;
   req.serial_hex = CA_TRY(r.String("serial_hex"));
   req.reason = CA_TRY(ReadReason(r));
   req.actor = CA_TRY(r.String("actor"));
-  req.allow_key_compromise_upgrade = CA_TRY(r.Bool("allow_key_compromise_upgrade", false));
+  req.allow_key_compromise_upgrade = CA_TRY(r.OptionalBool("allow_key_compromise_upgrade")).value_or(false);
   req.environment = CA_TRY(ReadEnvironment(r));
-  CA_TRY_STATUS(r.Finish());
+  CA_TRY_STATUS(r.RefuseUnknown());
   CA_TRY_STATUS(CheckSerialHex("revoke", req.serial_hex));
   if (req.actor.empty()) return Fail(ErrorCode::kInvalidArgument, "revoke.actor: empty");
   return Request(std::move(req));
 }
 
 Result<Request> RevokeAllFromJson(const json& body) {
-  FieldReader r(body, "revoke_all");
+  auto r = CA_TRY(pki::JsonFields::Of(body, "revoke_all"));
   RevokeAllForAccountRequest req;
-  req.acme_account_id = CA_TRY(r.String("acme_account_id", false));
-  req.external_account_kid = CA_TRY(r.String("external_account_kid", false));
+  req.acme_account_id = CA_TRY(r.OptionalString("acme_account_id")).value_or("");
+  req.external_account_kid = CA_TRY(r.OptionalString("external_account_kid")).value_or("");
   req.reason = CA_TRY(ReadReason(r));
   req.actor = CA_TRY(r.String("actor"));
   req.environment = CA_TRY(ReadEnvironment(r));
-  CA_TRY_STATUS(r.Finish());
+  CA_TRY_STATUS(r.RefuseUnknown());
   if (req.acme_account_id.empty() && req.external_account_kid.empty()) {
     return Fail(ErrorCode::kInvalidArgument,
                 "revoke_all: acme_account_id or external_account_kid is required");
@@ -223,11 +110,11 @@ Result<Request> RevokeAllFromJson(const json& body) {
 }
 
 Result<Request> GetCertificateFromJson(const json& body) {
-  FieldReader r(body, "get_certificate");
+  auto r = CA_TRY(pki::JsonFields::Of(body, "get_certificate"));
   GetCertificateRequest req;
   req.serial_hex = CA_TRY(r.String("serial_hex"));
   req.environment = CA_TRY(ReadEnvironment(r));
-  CA_TRY_STATUS(r.Finish());
+  CA_TRY_STATUS(r.RefuseUnknown());
   CA_TRY_STATUS(CheckSerialHex("get_certificate", req.serial_hex));
   return Request(std::move(req));
 }
@@ -318,37 +205,37 @@ constexpr std::string_view ResponseTypeName(const Response& r) {
 }
 
 Result<Response> IssuedFromJson(const json& body) {
-  FieldReader r(body, "issued");
+  auto r = CA_TRY(pki::JsonFields::Of(body, "issued"));
   IssueResponse out;
   out.serial_hex = CA_TRY(r.String("serial_hex"));
   out.certificate_pem = CA_TRY(r.String("certificate_pem"));
   out.chain_pem = CA_TRY(r.String("chain_pem"));
   out.not_before = CA_TRY(r.Int("not_before"));
   out.not_after = CA_TRY(r.Int("not_after"));
-  CA_TRY_STATUS(r.Finish());
+  CA_TRY_STATUS(r.RefuseUnknown());
   CA_TRY_STATUS(CheckSerialHex("issued", out.serial_hex));
   return Response(std::move(out));
 }
 
 Result<Response> RevokedFromJson(const json& body) {
-  FieldReader r(body, "revoked");
+  auto r = CA_TRY(pki::JsonFields::Of(body, "revoked"));
   RevokeResponse out;
   out.newly_revoked = CA_TRY(r.Bool("newly_revoked"));
   out.revoked_at = CA_TRY(r.Int("revoked_at"));
-  CA_TRY_STATUS(r.Finish());
+  CA_TRY_STATUS(r.RefuseUnknown());
   return Response(out);
 }
 
 Result<Response> RevokedAllFromJson(const json& body) {
-  FieldReader r(body, "revoked_all");
+  auto r = CA_TRY(pki::JsonFields::Of(body, "revoked_all"));
   RevokeAllForAccountResponse out;
   out.revoked_count = CA_TRY(r.Uint("revoked_count"));
-  CA_TRY_STATUS(r.Finish());
+  CA_TRY_STATUS(r.RefuseUnknown());
   return Response(out);
 }
 
 Result<Response> CertificateFromJson(const json& body) {
-  FieldReader r(body, "certificate");
+  auto r = CA_TRY(pki::JsonFields::Of(body, "certificate"));
   CertificateRecord out;
   out.serial_hex = CA_TRY(r.String("serial_hex"));
   out.certificate_pem = CA_TRY(r.String("certificate_pem"));
@@ -361,27 +248,26 @@ Result<Response> CertificateFromJson(const json& body) {
   out.revoked = CA_TRY(r.Bool("revoked"));
   out.revoked_at = CA_TRY(r.Int("revoked_at"));
   out.reason = CA_TRY(ReadReason(r));
-  CA_TRY_STATUS(r.Finish());
+  CA_TRY_STATUS(r.RefuseUnknown());
   CA_TRY_STATUS(CheckSerialHex("certificate", out.serial_hex));
   return Response(std::move(out));
 }
 
 Result<Response> ErrorFromJson(const json& body) {
-  FieldReader r(body, "error");
+  auto r = CA_TRY(pki::JsonFields::Of(body, "error"));
   EngineError out;
   std::string kind = CA_TRY(r.String("kind"));
   out.kind = CA_TRY(ParseErrorKind(kind));
-  out.result_code = CA_TRY(r.String("result_code", false));
-  out.name = CA_TRY(r.String("name", false));
+  out.result_code = CA_TRY(r.OptionalString("result_code")).value_or("");
+  out.name = CA_TRY(r.OptionalString("name")).value_or("");
   out.detail = CA_TRY(r.String("detail"));
-  CA_TRY_STATUS(r.Finish());
+  CA_TRY_STATUS(r.RefuseUnknown());
   return Response(std::move(out));
 }
 
 // Checks the envelope {"v":1,"type":...,"body":{...}} and returns type and body.
 Result<std::pair<std::string, const json*>> Envelope(const json& message) {
-  if (!message.is_object()) return Fail(ErrorCode::kInvalidArgument, "message: expected a JSON object");
-  FieldReader r(message, "message");
+  auto r = CA_TRY(pki::JsonFields::Of(message, "message"));
   int64_t version = CA_TRY(r.Int("v"));
   std::string type = CA_TRY(r.String("type"));
   auto body = message.find("body");
@@ -389,7 +275,7 @@ Result<std::pair<std::string, const json*>> Envelope(const json& message) {
     return Fail(ErrorCode::kInvalidArgument, "message.body: expected an object");
   }
   r.MarkRead("body");
-  CA_TRY_STATUS(r.Finish());
+  CA_TRY_STATUS(r.RefuseUnknown());
   if (version != kContractVersion) {
     return Fail(ErrorCode::kInvalidArgument,
                 "message.v: unsupported contract version " + std::to_string(version));

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "pki/revocation_reason.h"
 
 namespace ca::engine_api {
 
@@ -34,27 +35,19 @@ struct IssueRequest {
 };
 
 struct IssueResponse {
-  std::string serial_hex;         // lower-case hex of the positive serial
+  std::string serial_hex;         // pki::Serial::Hex(): canonical lower-case, even-length hex
   std::string certificate_pem;    // leaf
   std::string chain_pem;          // leaf followed by the intermediate(s), as served to clients
   int64_t not_before = 0;         // unix seconds
   int64_t not_after = 0;
 };
 
-// RFC 5280 CRLReason values (certificateHold = 6 is never accepted).
-enum class RevocationReason : int {
-  kUnspecified = 0,
-  kKeyCompromise = 1,
-  kCaCompromise = 2,
-  kAffiliationChanged = 3,
-  kSuperseded = 4,
-  kCessationOfOperation = 5,
-  kPrivilegeWithdrawn = 9,
-};
+// Reasons travel as their RFC 5280 CRLReason integer (pki/revocation_reason.h).
+using RevocationReason = pki::RevocationReason;  // TEMP(s13): removed after the merge
 
 struct RevokeRequest {
   std::string serial_hex;
-  RevocationReason reason = RevocationReason::kUnspecified;
+  pki::RevocationReason reason = pki::RevocationReason::kUnspecified;
   std::string actor;  // "acme-account:<id>", "cert-key", "ra:<operator>"
   bool allow_key_compromise_upgrade = false;  // re-revoking may only upgrade to keyCompromise
   CaEnvironment environment = CaEnvironment::kProduction;
@@ -70,7 +63,7 @@ struct RevokeResponse {
 struct RevokeAllForAccountRequest {
   std::string acme_account_id;
   std::string external_account_kid;
-  RevocationReason reason = RevocationReason::kPrivilegeWithdrawn;
+  pki::RevocationReason reason = pki::RevocationReason::kPrivilegeWithdrawn;
   std::string actor;
   CaEnvironment environment = CaEnvironment::kProduction;
 };
@@ -95,7 +88,7 @@ struct CertificateRecord {
   int64_t not_after = 0;
   bool revoked = false;
   int64_t revoked_at = 0;
-  RevocationReason reason = RevocationReason::kUnspecified;
+  pki::RevocationReason reason = pki::RevocationReason::kUnspecified;
 };
 
 // Engine-side failures, a closed set. `result_code` carries the operator's code where one applies

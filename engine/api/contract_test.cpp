@@ -41,16 +41,16 @@ TEST(Contract, IssueRequestRoundTrips) {
 }
 
 TEST(Contract, OtherRequestsRoundTrip) {
-  RevokeRequest revoke{"0a1b", RevocationReason::kKeyCompromise, "ra:alice", true, CaEnvironment::kProduction};
+  RevokeRequest revoke{"0a1b", pki::RevocationReason::kKeyCompromise, "ra:alice", true, CaEnvironment::kProduction};
   auto r1 = RequestFromJson(RequestToJson(revoke));
   ASSERT_TRUE(r1);
   const auto& rv = std::get<RevokeRequest>(*r1);
   EXPECT_EQ(rv.serial_hex, "0a1b");
-  EXPECT_EQ(rv.reason, RevocationReason::kKeyCompromise);
+  EXPECT_EQ(rv.reason, pki::RevocationReason::kKeyCompromise);
   EXPECT_EQ(rv.actor, "ra:alice");
   EXPECT_TRUE(rv.allow_key_compromise_upgrade);
 
-  RevokeAllForAccountRequest all{"", "kid-9", RevocationReason::kPrivilegeWithdrawn, "ra:bob",
+  RevokeAllForAccountRequest all{"", "kid-9", pki::RevocationReason::kPrivilegeWithdrawn, "ra:bob",
                                  CaEnvironment::kStaging};
   auto r2 = RequestFromJson(RequestToJson(all));
   ASSERT_TRUE(r2);
@@ -73,12 +73,12 @@ TEST(Contract, ResponsesRoundTrip) {
   rec.serial_hex = "01";
   rec.revoked = true;
   rec.revoked_at = 77;
-  rec.reason = RevocationReason::kSuperseded;
+  rec.reason = pki::RevocationReason::kSuperseded;
   rec.profile = "WILD";
   auto b = ResponseFromJson(ResponseToJson(rec));
   ASSERT_TRUE(b);
   EXPECT_TRUE(std::get<CertificateRecord>(*b).revoked);
-  EXPECT_EQ(std::get<CertificateRecord>(*b).reason, RevocationReason::kSuperseded);
+  EXPECT_EQ(std::get<CertificateRecord>(*b).reason, pki::RevocationReason::kSuperseded);
   EXPECT_EQ(std::get<CertificateRecord>(*b).profile, "WILD");
 
   EngineError err{EngineErrorKind::kPolicyDenied, "DOMAIN_NOT_FOUND", "a.example.fr", "not listed"};
@@ -165,15 +165,23 @@ TEST(Contract, RejectsMalformedRequests) {
     ExpectRejected(m, "issue: unknown field 'backdoor'");
   }
   {
-    json m = RequestToJson(RevokeRequest{"0a", RevocationReason::kUnspecified, "ra:x", false, {}});
+    json m = RequestToJson(RevokeRequest{"0a", pki::RevocationReason::kUnspecified, "ra:x", false, {}});
     m["body"]["reason"] = 6;  // certificateHold is never accepted
-    ExpectRejected(m, "not an accepted RFC 5280 CRLReason");
+    ExpectRejected(m, "reason: unknown or refused CRLReason code 6");
     m["body"]["reason"] = 1;
-    m["body"]["serial_hex"] = "0A";
-    ExpectRejected(m, "lower-case hex");
+    // Only the canonical serial form (lower-case, even length, minimal octets) travels.
+    for (const char* other : {"0A", "a", "000a", "0a:0b", ""}) {
+      m["body"]["serial_hex"] = other;
+      ExpectRejected(m, "revoke.serial_hex: serial: '" + std::string(other) + "' is not canonical");
+    }
+    m["body"]["reason"] = 10;  // aACompromise travels like the others
+    m["body"]["serial_hex"] = "0a";
+    auto parsed = RequestFromJson(m);
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(std::get<RevokeRequest>(*parsed).reason, pki::RevocationReason::kAaCompromise);
   }
   {
-    json m = RequestToJson(RevokeAllForAccountRequest{"", "", RevocationReason::kUnspecified, "ra:x", {}});
+    json m = RequestToJson(RevokeAllForAccountRequest{"", "", pki::RevocationReason::kUnspecified, "ra:x", {}});
     ExpectRejected(m, "acme_account_id or external_account_kid is required");
   }
 }

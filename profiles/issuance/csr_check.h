@@ -33,10 +33,10 @@ struct AcceptedCsr {
   ossl::Bytes spki_sha256;  // its fingerprint, for the engine's index once issued
 };
 
-// In order: profile enabled; order names valid for the profile; key (CheckSubscriberKey);
-// CSR signature; names (the SAN dNSNames, or the CN alone when there is no SAN extension, equal
-// the order's names as a set, case-insensitively; a CN must be one of the SAN names; no other SAN
-// types); the key is none of the CA certificates' keys; the lookup does not know it.
+// In order: profile enabled; order names valid for the profile; the CSR read by pki::ReadCsr
+// (decoding, signature); key (CheckSubscriberKey); names (pki::CheckCsrNames: the shared name
+// rules, equal to the order's names); the key is none of the CA certificates' keys; the lookup
+// does not know it.
 Result<AcceptedCsr> CheckCsr(const Profile& profile, const CsrCheckRequest& request);
 
 }  // namespace ca::issuance

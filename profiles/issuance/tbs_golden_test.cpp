@@ -301,7 +301,7 @@ TEST(BuildTbsTest, RefusesBadInputs) {
   r.organization.country = "fr";
   expect_error(r, ca.issuer, "country");
   r = good;
-  r.serial = Serial(21, 0x11);
+  r.serial = Serial{std::vector<uint8_t>(21, 0x11)};  // TEMP(s13): pki::Serial
   expect_error(r, ca.issuer, "exceed 20");
   Issuer bad_issuer = ca.issuer;
   bad_issuer.crl_url = "ftp://crl";

@@ -4,6 +4,10 @@
 #include <charconv>
 #include <ctime>
 
+#include "pki/json_fields.h"
+#include "pki/revocation_reason.h"
+#include "pki/time.h"
+
 namespace ca::policy {
 
 using nlohmann::json;
@@ -24,14 +28,12 @@ constexpr std::string_view kExtStatusNames[] = {"pending", "active", "suspended"
 constexpr std::string_view kAcmeStatusNames[] = {"active", "suspended", "deactivated", "revoked"};
 constexpr std::string_view kDomainStatusNames[] = {"pending", "valid", "invalid"};
 
-struct ReasonName {
-  int code;
-  std::string_view name;
-};
-constexpr ReasonName kReasons[] = {
-    {0, "unspecified"}, {1, "keyCompromise"},        {3, "affiliationChanged"},
-    {4, "superseded"},  {5, "cessationOfOperation"}, {9, "privilegeWithdrawn"},
-};
+// Mass revocations revoke subscriber certificates: the CA-level reasons (cACompromise,
+// aACompromise) do not describe an account and are refused here.
+bool AllowedForMassRevocation(pki::RevocationReason reason) {
+  return reason != pki::RevocationReason::kCaCompromise &&
+         reason != pki::RevocationReason::kAaCompromise;
+}
 
 json ProfilesJson(const std::vector<ProfileId>& ps) {
   json a = json::array();
@@ -39,31 +41,30 @@ json ProfilesJson(const std::vector<ProfileId>& ps) {
   return a;
 }
 
-std::vector<ProfileId> ProfilesFrom(const json& a) {
+Result<std::vector<ProfileId>> ProfilesFrom(pki::JsonFields& r, std::string_view field) {
   std::vector<ProfileId> out;
-  for (const auto& v : a) {
-    auto p = ParseProfile(v.get<std::string>());
-    if (!p) throw std::runtime_error("unknown profile " + v.get<std::string>());
+  for (const std::string& name : CA_TRY(r.StringList(field))) {
+    auto p = ParseProfile(name);
+    if (!p) return r.Bad(field, "unknown profile " + name);
     out.push_back(*p);
   }
   return out;
 }
 
+// Stored records are read strictly; any defect is kCorrupt naming the record and the field.
 template <class T, class Fn>
 Result<T> ParseRecord(std::string_view text, std::string_view what, Fn fn) {
-  try {
-    json j = json::parse(text);
-    return fn(j);
-  } catch (const std::exception& e) {
-    return Fail(ErrorCode::kCorrupt,
-                "stored " + std::string(what) + " record is malformed: " + e.what());
-  }
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto r = CA_TRY(pki::JsonFields::Of(j, "stored " + std::string(what) + " record",
+                                      ErrorCode::kCorrupt));
+  return fn(r);
 }
 
 template <class E>
-E StatusFrom(const json& j, std::optional<E> (*parse)(std::string_view)) {
-  auto s = parse(j.get<std::string>());
-  if (!s) throw std::runtime_error("unknown status " + j.get<std::string>());
+Result<E> StatusFrom(pki::JsonFields& r, std::optional<E> (*parse)(std::string_view)) {
+  std::string name = CA_TRY(r.String("status"));
+  auto s = parse(name);
+  if (!s) return r.Bad("status", "unknown status " + name);
   return *s;
 }
 
@@ -112,17 +113,14 @@ std::string ExternalAccount::DisplayStatus(int64_t now) const {
 }
 
 std::optional<int> ParseRevocationReason(std::string_view name) {
-  for (const auto& r : kReasons) {
-    if (r.name == name) return r.code;
-  }
-  return std::nullopt;
+  auto reason = pki::ParseReason(name);
+  if (!reason || !AllowedForMassRevocation(*reason)) return std::nullopt;
+  return pki::ReasonCode(*reason);
 }
 
 std::string_view RevocationReasonName(int code) {
-  for (const auto& r : kReasons) {
-    if (r.code == code) return r.name;
-  }
-  return "unspecified";
+  auto reason = pki::ReasonFromCode(code);
+  return reason ? pki::ReasonName(*reason) : "unspecified";
 }
 
 json ToJson(const Organization& o) {
@@ -211,114 +209,113 @@ json ToJson(const AuditRecord& r) {
 }
 
 Result<Organization> OrganizationFromJson(std::string_view text) {
-  return ParseRecord<Organization>(text, "organization", [](const json& j) {
+  return ParseRecord<Organization>(text, "organization", [](pki::JsonFields& f) -> Result<Organization> {
     Organization o;
-    o.id = j.at("id").get<std::string>();
-    o.name = j.at("name").get<std::string>();
-    o.country = j.at("country").get<std::string>();
-    o.locality = j.at("locality").get<std::string>();
-    o.registration_id = j.at("registration_id").get<std::string>();
-    o.status = StatusFrom<OrgStatus>(j.at("status"), ParseOrgStatus);
-    o.created_at = j.at("created_at").get<int64_t>();
-    o.updated_at = j.at("updated_at").get<int64_t>();
+    o.id = CA_TRY(f.String("id"));
+    o.name = CA_TRY(f.String("name"));
+    o.country = CA_TRY(f.String("country"));
+    o.locality = CA_TRY(f.String("locality"));
+    o.registration_id = CA_TRY(f.String("registration_id"));
+    o.status = CA_TRY(StatusFrom<OrgStatus>(f, ParseOrgStatus));
+    o.created_at = CA_TRY(f.Int("created_at"));
+    o.updated_at = CA_TRY(f.Int("updated_at"));
     return o;
   });
 }
 
 Result<ExternalAccount> ExternalAccountFromJson(std::string_view text) {
-  return ParseRecord<ExternalAccount>(text, "external account", [](const json& j) {
+  return ParseRecord<ExternalAccount>(text, "external account", [](pki::JsonFields& f) -> Result<ExternalAccount> {
     ExternalAccount a;
-    a.kid = j.at("kid").get<std::string>();
-    a.organization_id = j.at("organization_id").get<std::string>();
-    a.contacts = j.at("contacts").get<std::vector<std::string>>();
-    a.not_before = j.at("not_before").get<int64_t>();
-    a.not_after = j.at("not_after").get<int64_t>();
-    a.allowed_profiles = ProfilesFrom(j.at("allowed_profiles"));
-    a.allowed_challenges = j.at("allowed_challenges").get<std::vector<std::string>>();
-    a.status = StatusFrom<ExternalAccountStatus>(j.at("status"), ParseExternalAccountStatus);
-    a.mac_regenerations = j.at("mac_regenerations").get<uint32_t>();
-    a.mac_wrapped = j.at("mac_wrapped").get<std::string>();
-    a.limits.max_acme_accounts = j.at("limits").at("max_acme_accounts").get<uint32_t>();
-    a.limits.orders_per_hour = j.at("limits").at("orders_per_hour").get<uint32_t>();
-    a.created_at = j.at("created_at").get<int64_t>();
-    a.updated_at = j.at("updated_at").get<int64_t>();
+    a.kid = CA_TRY(f.String("kid"));
+    a.organization_id = CA_TRY(f.String("organization_id"));
+    a.contacts = CA_TRY(f.StringList("contacts"));
+    a.not_before = CA_TRY(f.Int("not_before"));
+    a.not_after = CA_TRY(f.Int("not_after"));
+    a.allowed_profiles = CA_TRY(ProfilesFrom(f, "allowed_profiles"));
+    a.allowed_challenges = CA_TRY(f.StringList("allowed_challenges"));
+    a.status = CA_TRY(StatusFrom<ExternalAccountStatus>(f, ParseExternalAccountStatus));
+    a.mac_regenerations = static_cast<uint32_t>(CA_TRY(f.Uint("mac_regenerations")));
+    a.mac_wrapped = CA_TRY(f.String("mac_wrapped"));
+    auto limits = CA_TRY(pki::JsonFields::Of(*CA_TRY(f.Object("limits")),
+                                             "stored external account record.limits",
+                                             ErrorCode::kCorrupt));
+    a.limits.max_acme_accounts = static_cast<uint32_t>(CA_TRY(limits.Uint("max_acme_accounts")));
+    a.limits.orders_per_hour = static_cast<uint32_t>(CA_TRY(limits.Uint("orders_per_hour")));
+    a.created_at = CA_TRY(f.Int("created_at"));
+    a.updated_at = CA_TRY(f.Int("updated_at"));
     return a;
   });
 }
 
 Result<DomainEntry> DomainEntryFromJson(std::string_view text) {
-  return ParseRecord<DomainEntry>(text, "domain", [](const json& j) {
+  return ParseRecord<DomainEntry>(text, "domain", [](pki::JsonFields& f) -> Result<DomainEntry> {
     DomainEntry d;
-    d.fqdn = j.at("fqdn").get<std::string>();
-    d.external_account_kid = j.at("external_account_kid").get<std::string>();
-    d.organization_id = j.at("organization_id").get<std::string>();
-    d.status = StatusFrom<DomainStatus>(j.at("status"), ParseDomainStatus);
-    d.include_subdomains = j.at("include_subdomains").get<bool>();
-    d.dcv_methods = j.at("dcv_methods").get<std::vector<std::string>>();
-    d.created_at = j.at("created_at").get<int64_t>();
-    d.updated_at = j.at("updated_at").get<int64_t>();
+    d.fqdn = CA_TRY(f.String("fqdn"));
+    d.external_account_kid = CA_TRY(f.String("external_account_kid"));
+    d.organization_id = CA_TRY(f.String("organization_id"));
+    d.status = CA_TRY(StatusFrom<DomainStatus>(f, ParseDomainStatus));
+    d.include_subdomains = CA_TRY(f.Bool("include_subdomains"));
+    d.dcv_methods = CA_TRY(f.StringList("dcv_methods"));
+    d.created_at = CA_TRY(f.Int("created_at"));
+    d.updated_at = CA_TRY(f.Int("updated_at"));
     return d;
   });
 }
 
 Result<AcmeAccountPolicy> AcmeAccountPolicyFromJson(std::string_view text) {
-  return ParseRecord<AcmeAccountPolicy>(text, "ACME account policy", [](const json& j) {
+  return ParseRecord<AcmeAccountPolicy>(text, "ACME account policy", [](pki::JsonFields& f) -> Result<AcmeAccountPolicy> {
     AcmeAccountPolicy p;
-    p.acme_account_id = j.at("acme_account_id").get<std::string>();
-    p.external_account_kid = j.at("external_account_kid").get<std::string>();
-    p.status = StatusFrom<AcmeAccountStatus>(j.at("status"), ParseAcmeAccountStatus);
-    if (!j.at("profile").is_null()) {
-      auto prof = ParseProfile(j.at("profile").get<std::string>());
-      if (!prof) throw std::runtime_error("unknown profile");
+    p.acme_account_id = CA_TRY(f.String("acme_account_id"));
+    p.external_account_kid = CA_TRY(f.String("external_account_kid"));
+    p.status = CA_TRY(StatusFrom<AcmeAccountStatus>(f, ParseAcmeAccountStatus));
+    const json* profile = CA_TRY(f.Value("profile"));
+    if (!profile->is_null()) {
+      auto prof = profile->is_string() ? ParseProfile(profile->get<std::string>()) : std::nullopt;
+      if (!prof) return f.Bad("profile", "expected null or a profile name");
       p.profile = *prof;
     }
-    p.domains = j.at("domains").get<std::vector<std::string>>();
-    p.not_after = j.at("not_after").get<int64_t>();
-    p.updated_at = j.at("updated_at").get<int64_t>();
+    p.domains = CA_TRY(f.StringList("domains"));
+    p.not_after = CA_TRY(f.Int("not_after"));
+    p.updated_at = CA_TRY(f.Int("updated_at"));
     return p;
   });
 }
 
 Result<MassRevocation> MassRevocationFromJson(std::string_view text) {
-  return ParseRecord<MassRevocation>(text, "mass revocation", [](const json& j) {
+  return ParseRecord<MassRevocation>(text, "mass revocation", [](pki::JsonFields& f) -> Result<MassRevocation> {
     MassRevocation m;
-    m.seq = j.at("seq").get<uint64_t>();
-    m.acme_account_id = j.at("acme_account_id").get<std::string>();
-    m.external_account_kid = j.at("external_account_kid").get<std::string>();
-    m.reason = j.at("reason").get<int>();
-    m.reason_name = j.at("reason_name").get<std::string>();
-    m.recorded_at = j.at("recorded_at").get<int64_t>();
-    m.policy_version = j.at("policy_version").get<uint64_t>();
-    m.actor = j.at("actor").get<std::string>();
+    m.seq = CA_TRY(f.Uint("seq"));
+    m.acme_account_id = CA_TRY(f.String("acme_account_id"));
+    m.external_account_kid = CA_TRY(f.String("external_account_kid"));
+    m.reason = static_cast<int>(CA_TRY(f.Int("reason")));
+    m.reason_name = CA_TRY(f.String("reason_name"));
+    m.recorded_at = CA_TRY(f.Int("recorded_at"));
+    m.policy_version = CA_TRY(f.Uint("policy_version"));
+    m.actor = CA_TRY(f.String("actor"));
     return m;
   });
 }
 
 Result<AuditRecord> AuditRecordFromJson(std::string_view text) {
-  return ParseRecord<AuditRecord>(text, "audit", [](const json& j) {
+  return ParseRecord<AuditRecord>(text, "audit", [](pki::JsonFields& f) -> Result<AuditRecord> {
     AuditRecord r;
-    r.seq = j.at("seq").get<uint64_t>();
-    r.time = j.at("time").get<int64_t>();
-    r.actor = j.at("actor").get<std::string>();
-    r.action = j.at("action").get<std::string>();
-    r.object_type = j.at("object_type").get<std::string>();
-    r.object_id = j.at("object_id").get<std::string>();
-    r.account = j.at("account").get<std::string>();
-    r.domain = j.at("domain").get<std::string>();
-    r.before = j.at("before");
-    r.after = j.at("after");
-    r.policy_version = j.at("policy_version").get<uint64_t>();
+    r.seq = CA_TRY(f.Uint("seq"));
+    r.time = CA_TRY(f.Int("time"));
+    r.actor = CA_TRY(f.String("actor"));
+    r.action = CA_TRY(f.String("action"));
+    r.object_type = CA_TRY(f.String("object_type"));
+    r.object_id = CA_TRY(f.String("object_id"));
+    r.account = CA_TRY(f.String("account"));
+    r.domain = CA_TRY(f.String("domain"));
+    r.before = *CA_TRY(f.Value("before"));
+    r.after = *CA_TRY(f.Value("after"));
+    r.policy_version = CA_TRY(f.Uint("policy_version"));
     return r;
   });
 }
 
 std::string FormatTime(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return pki::FormatRfc3339(unix_seconds);
 }
 
 Result<int64_t> ParseTime(std::string_view text) {
@@ -333,37 +330,11 @@ Result<int64_t> ParseTime(std::string_view text) {
     if (ec != std::errc() || p != text.data() + text.size() || text.size() == 1) return bad();
     return v;
   }
-  std::tm tm{};
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  std::string str(text);
-  char tail = 0;
-  if (str.size() == 10) {
-    if (std::sscanf(str.c_str(), "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3) return bad();
-  } else if (str.size() == 20 && str[10] == 'T' && str[19] == 'Z') {
-    if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%c", &y, &mo, &d, &h, &mi, &s, &tail) !=
-        6) {
-      return bad();
-    }
-  } else {
-    return bad();
-  }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59 || h < 0 || mi < 0 ||
-      s < 0) {
-    return bad();
-  }
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  int64_t v = static_cast<int64_t>(timegm(&tm));
-  // timegm normalises 2026-02-30 to March 2: refuse dates that do not exist.
-  std::tm back{};
-  std::time_t t = static_cast<std::time_t>(v);
-  gmtime_r(&t, &back);
-  if (back.tm_mday != d || back.tm_mon != mo - 1) return bad();
-  return v;
+  // A bare date is midnight UTC of that day.
+  std::string full = text.size() == 10 ? std::string(text) + "T00:00:00Z" : std::string(text);
+  auto t = pki::ParseRfc3339(full);
+  if (!t) return bad();
+  return pki::ToUnix(*t);
 }
 
 int64_t AddYears(int64_t unix_seconds, int years) {

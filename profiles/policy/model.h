@@ -127,8 +127,8 @@ struct AuditRecord {
   uint64_t policy_version = 0;
 };
 
-// RFC 5280 reason names accepted for mass revocations ("unspecified", "keyCompromise",
-// "affiliationChanged", "superseded", "cessationOfOperation", "privilegeWithdrawn").
+// RFC 5280 reason names (pki/revocation_reason.h) accepted for mass revocations: all but the
+// CA-level cACompromise and aACompromise.
 std::optional<int> ParseRevocationReason(std::string_view name);
 std::string_view RevocationReasonName(int code);
 

@@ -1,0 +1,77 @@
+#include "pki/json_fields.h"
+
+#include <gtest/gtest.h>
+
+namespace ca::pki {
+namespace {
+
+using nlohmann::json;
+
+void ExpectError(const Error& e, std::string_view message) {
+  EXPECT_EQ(e.code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(e.message, message);
+}
+
+TEST(JsonFieldsTest, ReadsEveryType) {
+  json j = {{"s", "x"}, {"i", -3}, {"u", 7}, {"b", true}, {"l", {"a", "b"}}, {"o", {{"k", 1}}}};
+  auto f = JsonFields::Of(j, "msg");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(*f->String("s"), "x");
+  EXPECT_EQ(*f->Int("i"), -3);
+  EXPECT_EQ(*f->Uint("u"), 7u);
+  EXPECT_EQ(*f->Bool("b"), true);
+  EXPECT_EQ(*f->StringList("l"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ((*f->Object("o"))->at("k"), 1);
+  EXPECT_TRUE(f->RefuseUnknown());
+  EXPECT_FALSE(*f->OptionalString("absent"));
+  EXPECT_FALSE(*f->OptionalInt("absent"));
+  EXPECT_FALSE(*f->OptionalUint("absent"));
+  EXPECT_FALSE(*f->OptionalBool("absent"));
+  EXPECT_FALSE(*f->OptionalStringList("absent"));
+  EXPECT_EQ(*f->OptionalObject("absent"), nullptr);
+  EXPECT_EQ(**f->Value("i"), -3);
+  EXPECT_FALSE(f->Value("absent"));
+}
+
+TEST(JsonFieldsTest, NamesTheFieldInEveryError) {
+  json j = {{"s", 1}, {"i", "1"}, {"u", -1}, {"b", 0}, {"l", {"a", 2}}, {"o", json::array()}};
+  auto f = JsonFields::Of(j, "revoke");
+  ASSERT_TRUE(f);
+  ExpectError(f->String("s").error(), "revoke.s: expected a string");
+  ExpectError(f->Int("i").error(), "revoke.i: expected an integer");
+  ExpectError(f->Uint("u").error(), "revoke.u: expected a non-negative integer");
+  ExpectError(f->Bool("b").error(), "revoke.b: expected a boolean");
+  ExpectError(f->StringList("l").error(), "revoke.l: expected an array of strings");
+  ExpectError(f->Object("o").error(), "revoke.o: expected an object");
+  ExpectError(f->String("gone").error(), "revoke.gone: missing");
+  ExpectError(f->OptionalString("s").error(), "revoke.s: expected a string");
+  ExpectError(f->Bad("s", "too long").error(), "revoke.s: too long");
+}
+
+TEST(JsonFieldsTest, RefusesUnknownFieldsAndNonObjects) {
+  json j = {{"known", "x"}, {"extra", 1}};
+  auto f = JsonFields::Of(j, "issue");
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->String("known"));
+  ExpectError(f->RefuseUnknown().error(), "issue: unknown field 'extra'");
+  f->MarkRead("extra");
+  EXPECT_TRUE(f->RefuseUnknown());
+  ExpectError(JsonFields::Of(json::array(), "issue").error(), "issue: expected a JSON object");
+  json empty = json::object();
+  auto top = JsonFields::Of(empty, "");
+  ASSERT_TRUE(top);
+  ExpectError(top->Int("v").error(), "v: missing");
+}
+
+TEST(JsonFieldsTest, StoredRecordsFailAsCorrupt) {
+  json j = {{"n", "x"}};
+  auto f = JsonFields::Of(j, "cert record", ErrorCode::kCorrupt);
+  ASSERT_TRUE(f);
+  auto n = f->Int("n");
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error().code, ErrorCode::kCorrupt);
+  EXPECT_EQ(n.error().message, "cert record.n: expected an integer");
+}
+
+}  // namespace
+}  // namespace ca::pki
