@@ -169,8 +169,7 @@ void Cli::LoadConfig() {
     while (std::getline(in, line)) {
       if (line.empty() || line[0] == '#') continue;
       auto eq = line.find('=');
-      if (eq == std::string::npos)
-        throw CommandError{"config " + *cfg + ": expected key = value"};
+      if (eq == std::string::npos) throw CommandError{"config " + *cfg + ": expected key = value"};
       auto trim = [](std::string s) {
         s.erase(0, s.find_first_not_of(" \t"));
         s.erase(s.find_last_not_of(" \t\r") + 1);
@@ -203,8 +202,7 @@ void Cli::LoadConfig() {
 }
 
 void Cli::NoExtraArgs(size_t n) const {
-  if (a_.positional.size() > n)
-    throw UsageError{"unexpected argument '" + a_.positional[n] + "'"};
+  if (a_.positional.size() > n) throw UsageError{"unexpected argument '" + a_.positional[n] + "'"};
 }
 
 const PolicyStore& Cli::Store(bool writer) {
@@ -228,7 +226,9 @@ AdminContext Cli::Ctx() {
   return AdminContext{&*writer_, actor_, Now()};
 }
 
-int64_t Cli::Now() { return static_cast<int64_t>(std::time(nullptr)); }
+int64_t Cli::Now() {
+  return static_cast<int64_t>(std::time(nullptr));
+}
 
 Secret Cli::WrapKey() {
   if (wrap_key_path_.empty())
@@ -282,8 +282,8 @@ int Cli::AuditCmd() {
   std::string text;
   for (const auto& r : snap.Audit(f)) {
     arr.push_back(ToJson(r));
-    text += FormatTime(r.time) + "  v" + std::to_string(r.policy_version) + "  " + r.actor +
-            "  " + r.action + "  " + r.object_type + " " + r.object_id + "\n";
+    text += FormatTime(r.time) + "  v" + std::to_string(r.policy_version) + "  " + r.actor + "  " +
+            r.action + "  " + r.object_type + " " + r.object_id + "\n";
   }
   Print(arr, text);
   return 0;

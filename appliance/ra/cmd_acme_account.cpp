@@ -1,5 +1,6 @@
 // ca-ra acme-account: the RA's policy for the ACME accounts found in the gateway store (list, show,
-// set-profile, set-domains, set-expiry, and the lifecycle actions; revoke records a mass revocation).
+// set-profile, set-domains, set-expiry, and the lifecycle actions; revoke records a mass
+// revocation).
 #include "appliance/ra/cli.h"
 #include "appliance/ra/text.h"
 

@@ -27,8 +27,7 @@ ExternalAccountFields Cli::ExtFields() const {
   if (auto c = a_.Get("--challenges")) f.allowed_challenges = SplitList(*c);
   if (auto n = a_.Get("--max-acme-accounts"))
     f.max_acme_accounts = ParseCount("--max-acme-accounts", *n);
-  if (auto n = a_.Get("--orders-per-hour"))
-    f.orders_per_hour = ParseCount("--orders-per-hour", *n);
+  if (auto n = a_.Get("--orders-per-hour")) f.orders_per_hour = ParseCount("--orders-per-hour", *n);
   return f;
 }
 

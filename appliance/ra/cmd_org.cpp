@@ -8,8 +8,7 @@ using namespace ca::policy;
 using nlohmann::json;
 
 OrganizationFields Cli::OrgFields() const {
-  return {a_.Get("--name"), a_.Get("--country"), a_.Get("--locality"),
-          a_.Get("--registration-id")};
+  return {a_.Get("--name"), a_.Get("--country"), a_.Get("--locality"), a_.Get("--registration-id")};
 }
 
 int Cli::Org() {

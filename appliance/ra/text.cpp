@@ -36,9 +36,8 @@ std::string DomainLine(const DomainEntry& d) {
 }
 std::string AcmeLine(const json& j) {
   return j["id"].get<std::string>() + "  " + j["status"].get<std::string>() + "  " +
-         j["profile"].get<std::string>() + "  kid " +
-         j["external_account_kid"].get<std::string>() + "  gateway " +
-         j["gateway_status"].get<std::string>() +
+         j["profile"].get<std::string>() + "  kid " + j["external_account_kid"].get<std::string>() +
+         "  gateway " + j["gateway_status"].get<std::string>() +
          (j["domains"].empty() ? "" : "  domains " + j["domains"].dump()) + "\n";
 }
 

@@ -70,7 +70,8 @@ Status PolicyWriteTxn::Commit() {
   return txn_.Commit();
 }
 
-Result<PolicyWriter> PolicyWriter::Create(const std::string& dir, const std::string& actor, int64_t now) {
+Result<PolicyWriter> PolicyWriter::Create(const std::string& dir, const std::string& actor,
+                                          int64_t now) {
   PolicyWriter store(CA_TRY(PolicyStore::Open(dir, /*read_only=*/false, /*create=*/true)));
   auto txn = CA_TRY(lmdb::Txn::BeginWrite(store.env_));
   CA_TRY_STATUS(txn.Put(store.dbs_.meta, kSchemaKey, std::to_string(kPolicySchemaVersion)));
