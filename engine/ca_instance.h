@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <expected>
 #include <functional>
 #include <future>
 #include <map>
@@ -20,6 +21,7 @@
 #include "crl_ocsp/status_store.h"
 #include "engine/api/contract.h"
 #include "engine/ca_store.h"
+#include "profiles/issuance/csr_check.h"
 #include "profiles/issuance/profile.h"
 #include "profiles/issuance/tbs.h"
 #include "profiles/policy/decision.h"
@@ -50,6 +52,9 @@ struct CaInstanceOptions {
   status::FreshnessPolicy freshness;
 };
 
+// The work is split by job: issuance.cpp (Issue, the pipeline and crash completion), revocation.cpp
+// (Revoke, RevokeAll, mass revocations), status_jobs.cpp (OCSP and CRL signing and their schedule);
+// ca_instance.cpp opens the instance and looks certificates up.
 class CaInstance {
  public:
   // Checks the keys match their certificates, opens the stores, registers the issuer and
@@ -79,8 +84,25 @@ class CaInstance {
   CaInstance(CaInstanceOptions options, CaKeys keys, CrashHook hook)
       : options_(std::move(options)), keys_(std::move(keys)), crash_(std::move(hook)) {}
 
+  // issuance.cpp
+  struct IssueRefusal {
+    engine_api::EngineErrorKind kind;
+    std::string detail, result_code, name;
+  };
+  struct AdmittedIssue {
+    const issuance::Profile* profile = nullptr;
+    std::vector<std::string> names;  // lower case
+    issuance::AcceptedCsr csr;
+    policy::Organization org;
+  };
   engine_api::Response IssueFresh(const engine_api::IssueRequest& request, const std::string& hash,
                                   const policy::PolicySnapshot& snapshot);
+  // Steps (1) policy re-check and (2) CSR checks, and the organization named in the certificate.
+  std::expected<AdmittedIssue, IssueRefusal> Admit(const engine_api::IssueRequest& request,
+                                                   const policy::PolicySnapshot& snapshot, int64_t now);
+  // Step (5): serial, TBS, request and indexes in one committed transaction. kAlreadyExists: serial
+  // collision; kPermissionDenied: key already certified; kFailedPrecondition: request_id recorded.
+  Status Reserve(const CertRecord& rec, const std::string& hash);
   // Signs the reservation (if still pending), records it, publishes OCSP; returns the record.
   // `lint_signed` (may be empty) checks the signed certificate before it is recorded.
   // `reserved_tbs`, when given, is the TBS object whose DER was just reserved (signed in place,
@@ -89,10 +111,18 @@ class CaInstance {
                               const std::function<Status(const X509*)>& lint_signed,
                               X509* reserved_tbs = nullptr);
   Result<engine_api::IssueResponse> ToIssueResponse(const CertRecord& record) const;
-  Status PublishOcsp(const std::vector<CertRecord>& records);
+
+  // revocation.cpp
   Result<std::vector<std::string>> RevokeSerials(const std::vector<std::string>& serials, int reason,
                                                  const std::string& actor, bool only_unexpired);
+
+  // status_jobs.cpp
+  Status PublishOcsp(const std::vector<CertRecord>& records);
   Status PublishCrl();
+  Status LoadCrlSchedule();
+  // A revocation at `revoked_at` makes the CRL due (within crl_revocation_delay) until a CRL lists it.
+  void NoteRevocation(int64_t revoked_at);
+  void NoteRevocationLocked(status::Time at);  // crl_mu_ held
   void Crash(std::string_view step) const {
     if (crash_) crash_(step);
   }

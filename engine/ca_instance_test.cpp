@@ -9,7 +9,7 @@
 #include "common/encoding.h"
 #include "crl_ocsp/ocsp_response.h"
 #include "engine/testing/engine_fixture.h"
-#include "profiles/policy/admin.h"
+#include "profiles/policy/admin/admin.h"
 
 namespace ca::engine {
 namespace {

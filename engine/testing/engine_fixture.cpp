@@ -9,7 +9,7 @@
 #include "common/secret.h"
 #include "crl_ocsp/testing/test_pki.h"
 #include "profiles/issuance/testing/test_pki.h"
-#include "profiles/policy/admin.h"
+#include "profiles/policy/admin/admin.h"
 
 namespace ca::engine::testing {
 namespace {
@@ -36,7 +36,7 @@ TempDir::~TempDir() {
 PolicyWorld MakePolicyWorld(const std::string& dir) {
   PolicyWorld w;
   w.now = static_cast<int64_t>(::time(nullptr));
-  w.store = std::make_unique<policy::PolicyStore>(Must(policy::PolicyStore::Create(dir, "test", w.now), "policy"));
+  w.store = std::make_unique<policy::PolicyWriter>(Must(policy::PolicyWriter::Create(dir, "test", w.now), "policy"));
   policy::AdminContext ctx{w.store.get(), "ra:test", w.now};
   auto org = Must(policy::CreateOrganization(ctx, {"Exemple SA", "FR", "Paris", "12345678900011"}), "org");
   w.org_id = org.id;

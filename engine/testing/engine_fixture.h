@@ -9,6 +9,7 @@
 #include "common/openssl.h"
 #include "engine/api/contract.h"
 #include "engine/ca_instance.h"
+#include "profiles/policy/admin/writer.h"
 #include "profiles/policy/store.h"
 
 namespace ca::engine::testing {
@@ -30,7 +31,7 @@ class TempDir {
 // (active, SSL + WILD + SSL_RGS allowed, valid for a year) with valid domains "example.fr"
 // (include_subdomains), "*.example.fr" and "rgs.example.fr".
 struct PolicyWorld {
-  std::unique_ptr<policy::PolicyStore> store;
+  std::unique_ptr<policy::PolicyWriter> store;  // the RA side (ca_policy_admin)
   std::string org_id;
   std::string kid;
   int64_t now = 0;

@@ -4,7 +4,7 @@
 
 #include <functional>
 
-#include "profiles/policy/admin.h"
+#include "profiles/policy/admin/admin.h"
 #include "profiles/policy/testing_util.h"
 
 namespace ca::policy {
@@ -21,14 +21,14 @@ constexpr int64_t kNow = 5000;
 // external account of A allowing every profile with a set of domain entries; ACME account "acc".
 struct World {
   TempDir dir;
-  std::optional<PolicyStore> store;
+  std::optional<PolicyWriter> store;
   std::string org_a, org_b, org_p, kid;
   AcmeAccountRef acme{"acc", "", ProfileId::kSsl};
 
   AdminContext Ctx() { return AdminContext{&*store, "test", kNow}; }
 
   World() {
-    store.emplace(*PolicyStore::Create(dir.Sub("p"), "test", 1));
+    store.emplace(*PolicyWriter::Create(dir.Sub("p"), "test", 1));
     auto ctx = Ctx();
     org_a = CreateOrganization(ctx, {"Org A", "FR", "Paris", "1"})->id;
     org_b = CreateOrganization(ctx, {"Org B", "FR", "Lyon", "2"})->id;

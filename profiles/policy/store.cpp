@@ -5,17 +5,14 @@
 #include <filesystem>
 
 #include "common/log.h"
+#include "profiles/policy/store_layout.h"
 
 namespace ca::policy {
 
 using nlohmann::json;
+using namespace store_layout;
 
-namespace {
-
-constexpr std::string_view kSchemaKey = "schema_version";
-constexpr std::string_view kVersionKey = "version";
-constexpr std::string_view kAuditSeqKey = "audit_seq";
-constexpr std::string_view kMassRevocationSeqKey = "mass_revocation_seq";
+namespace store_layout {
 
 std::string SeqKey(uint64_t seq) {
   char buf[24];
@@ -33,6 +30,18 @@ std::optional<uint64_t> ParseU64(std::string_view s) {
   if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
   return v;
 }
+
+Result<uint64_t> ReadVersion(const lmdb::Txn& txn, MDB_dbi meta) {
+  auto v = CA_TRY(txn.Get(meta, kVersionKey));
+  if (!v) return uint64_t{0};
+  auto n = ParseU64(*v);
+  if (!n) return Fail(ErrorCode::kCorrupt, "policy store version is malformed");
+  return *n;
+}
+
+}  // namespace store_layout
+
+namespace {
 
 // Finds and parses one record; a malformed record is logged and treated as absent.
 template <class T>
@@ -159,69 +168,6 @@ json PolicySnapshot::ToJson(int64_t now) const {
   return out;
 }
 
-Status PolicyWriteTxn::PutOrganization(const Organization& o) {
-  return txn_.Put(dbs_.organizations, o.id, policy::ToJson(o).dump());
-}
-Status PolicyWriteTxn::PutExternalAccount(const ExternalAccount& a) {
-  return txn_.Put(dbs_.external_accounts, a.kid, policy::ToJson(a).dump());
-}
-Status PolicyWriteTxn::PutDomain(const DomainEntry& d) {
-  return txn_.Put(dbs_.domains, DomainKey(d.external_account_kid, d.fqdn),
-                  policy::ToJson(d).dump());
-}
-Status PolicyWriteTxn::DeleteDomain(std::string_view kid, std::string_view fqdn) {
-  bool deleted = CA_TRY(txn_.Delete(dbs_.domains, DomainKey(kid, fqdn)));
-  if (!deleted) return Fail(ErrorCode::kNotFound, "no domain " + std::string(fqdn));
-  return Ok();
-}
-Status PolicyWriteTxn::PutAcmeAccountPolicy(const AcmeAccountPolicy& p) {
-  return txn_.Put(dbs_.acme_accounts, p.acme_account_id, policy::ToJson(p).dump());
-}
-
-Result<uint64_t> PolicyWriteTxn::NextSeq(std::string_view counter) {
-  uint64_t seq = CA_TRY(MetaCounter(counter)) + 1;
-  CA_TRY_STATUS(txn_.Put(dbs_.meta, counter, std::to_string(seq)));
-  return seq;
-}
-
-Result<MassRevocation> PolicyWriteTxn::RecordMassRevocation(MassRevocation m) {
-  m.seq = CA_TRY(NextSeq(kMassRevocationSeqKey));
-  m.policy_version = version_;
-  m.recorded_at = now_;
-  m.actor = actor_;
-  if (m.reason_name.empty()) m.reason_name = std::string(RevocationReasonName(m.reason));
-  CA_TRY_STATUS(txn_.Insert(dbs_.mass_revocations, SeqKey(m.seq), policy::ToJson(m).dump()));
-  return m;
-}
-
-Status PolicyWriteTxn::Audit(std::string action, std::string object_type, std::string object_id,
-                             std::string account, std::string domain, json before, json after) {
-  AuditRecord r;
-  r.seq = CA_TRY(NextSeq(kAuditSeqKey));
-  r.time = now_;
-  r.actor = actor_;
-  r.action = std::move(action);
-  r.object_type = std::move(object_type);
-  r.object_id = std::move(object_id);
-  r.account = std::move(account);
-  r.domain = std::move(domain);
-  r.before = std::move(before);
-  r.after = std::move(after);
-  r.policy_version = version_;
-  CA_TRY_STATUS(txn_.Insert(dbs_.audit, SeqKey(r.seq), policy::ToJson(r).dump()));
-  audited_ = true;
-  return Ok();
-}
-
-Status PolicyWriteTxn::Commit() {
-  if (!audited_) {
-    txn_.Abort();
-    return Fail(ErrorCode::kInternal, "policy write without an audit record refused");
-  }
-  CA_TRY_STATUS(txn_.Put(dbs_.meta, kVersionKey, std::to_string(version_)));
-  return txn_.Commit();
-}
-
 Result<PolicyStore> PolicyStore::Open(const std::string& dir, bool read_only, bool create) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -269,49 +215,14 @@ Result<PolicyStore> PolicyStore::Open(const std::string& dir, bool read_only, bo
   return PolicyStore(std::move(env), dbs);
 }
 
-Result<PolicyStore> PolicyStore::Create(const std::string& dir, const std::string& actor,
-                                        int64_t now) {
-  auto store = CA_TRY(Open(dir, /*read_only=*/false, /*create=*/true));
-  auto txn = CA_TRY(lmdb::Txn::BeginWrite(store.env_));
-  CA_TRY_STATUS(txn.Put(store.dbs_.meta, kSchemaKey, std::to_string(kPolicySchemaVersion)));
-  CA_TRY_STATUS(txn.Commit());
-  auto w = CA_TRY(store.BeginWrite(actor, now));
-  CA_TRY_STATUS(w.Audit("store.init", "store", "", "", "", nullptr,
-                        {{"schema_version", kPolicySchemaVersion}}));
-  CA_TRY_STATUS(w.Commit());
-  return store;
-}
-
 Result<PolicyStore> PolicyStore::OpenReadOnly(const std::string& dir) {
   return Open(dir, /*read_only=*/true, /*create=*/false);
 }
 
-Result<PolicyStore> PolicyStore::OpenWriter(const std::string& dir) {
-  return Open(dir, /*read_only=*/false, /*create=*/false);
-}
-
 Result<PolicySnapshot> PolicyStore::Snapshot() const {
   auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
-  auto v = CA_TRY(txn.Get(dbs_.meta, kVersionKey));
-  uint64_t version = 0;
-  if (v) {
-    auto n = ParseU64(*v);
-    if (!n) return Fail(ErrorCode::kCorrupt, "policy store version is malformed");
-    version = *n;
-  }
+  uint64_t version = CA_TRY(ReadVersion(txn, dbs_.meta));
   return PolicySnapshot(std::move(txn), dbs_, version);
-}
-
-Result<PolicyWriteTxn> PolicyStore::BeginWrite(std::string actor, int64_t now) const {
-  auto txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
-  auto v = CA_TRY(txn.Get(dbs_.meta, kVersionKey));
-  uint64_t version = 0;
-  if (v) {
-    auto n = ParseU64(*v);
-    if (!n) return Fail(ErrorCode::kCorrupt, "policy store version is malformed");
-    version = *n;
-  }
-  return PolicyWriteTxn(std::move(txn), dbs_, version + 1, std::move(actor), now);
 }
 
 }  // namespace ca::policy

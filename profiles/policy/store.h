@@ -1,7 +1,9 @@
-// The policy store: one LMDB environment written only by the RA CLI (POL-7), read by the gateway
-// and the engine. A snapshot is one LMDB read transaction, so a reader sees one version of the
-// whole policy (never a mix) and never blocks the writer. Every write transaction bumps the version
-// and appends its audit records in the same transaction (POL-8).
+// The policy store, read side: one LMDB environment written only by the RA CLI (POL-7), read by
+// the gateway and the engine. A snapshot is one LMDB read transaction, so a reader sees one version
+// of the whole policy (never a mix) and never blocks the writer. The write side (PolicyWriter,
+// PolicyWriteTxn: every write transaction bumps the version and appends its audit records in the
+// same transaction, POL-8) is in profiles/policy/admin/writer.h, library ca_policy_admin, which
+// only ca-ra links (checked by profiles/policy/admin/CMakeLists.txt).
 //
 // Named databases: meta (schema_version, version, sequence counters), organizations (id),
 // external_accounts (kid), domains (kid "\n" fqdn), acme_accounts (ACME account id),
@@ -84,57 +86,21 @@ class PolicySnapshot : public PolicyReader {
   uint64_t version_ = 0;
 };
 
-// One write transaction of the RA. Nothing is visible to readers until Commit(), which bumps the
-// version; a transaction that did not record an audit entry refuses to commit.
-class PolicyWriteTxn : public PolicyReader {
- public:
-  uint64_t version() const { return version_; }  // the version this transaction commits as
-  int64_t now() const { return now_; }
-  const std::string& actor() const { return actor_; }
-
-  Status PutOrganization(const Organization& o);
-  Status PutExternalAccount(const ExternalAccount& a);
-  Status PutDomain(const DomainEntry& d);
-  Status DeleteDomain(std::string_view kid, std::string_view fqdn);
-  Status PutAcmeAccountPolicy(const AcmeAccountPolicy& p);
-  // Fills seq, policy_version, recorded_at and actor.
-  Result<MassRevocation> RecordMassRevocation(MassRevocation m);
-  // Appends one audit record (fills seq, time, actor, policy_version).
-  Status Audit(std::string action, std::string object_type, std::string object_id,
-               std::string account, std::string domain, nlohmann::json before,
-               nlohmann::json after);
-
-  Status Commit();
-
- private:
-  friend class PolicyStore;
-  PolicyWriteTxn(lmdb::Txn txn, PolicyDbs dbs, uint64_t version, std::string actor, int64_t now)
-      : PolicyReader(std::move(txn), dbs), version_(version), actor_(std::move(actor)), now_(now) {}
-  Result<uint64_t> NextSeq(std::string_view counter);
-  uint64_t version_ = 0;
-  std::string actor_;
-  int64_t now_ = 0;
-  bool audited_ = false;
-};
-
 class PolicyStore {
  public:
-  // `ca-ra init`: creates the directory and an empty store (version 1, one audit record); refuses a
-  // directory that already holds a store.
-  static Result<PolicyStore> Create(const std::string& dir, const std::string& actor, int64_t now);
   // Refuse a missing store, a store of another schema version, a network filesystem and a second
   // open of the same store in this process.
   static Result<PolicyStore> OpenReadOnly(const std::string& dir);
-  static Result<PolicyStore> OpenWriter(const std::string& dir);  // RA only
 
   Result<PolicySnapshot> Snapshot() const;
-  Result<PolicyWriteTxn> BeginWrite(std::string actor, int64_t now) const;
 
   const std::string& path() const { return env_.path(); }
 
- private:
-  PolicyStore(lmdb::Env env, PolicyDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
+ protected:
+  // For PolicyWriter (profiles/policy/admin/writer.h): opens the LMDB environment of `dir` and its
+  // named databases (created when `create`); an existing store's schema version is checked.
   static Result<PolicyStore> Open(const std::string& dir, bool read_only, bool create);
+  PolicyStore(lmdb::Env env, PolicyDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
   lmdb::Env env_;
   PolicyDbs dbs_;
 };

@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "profiles/policy/admin.h"
+#include "profiles/policy/admin/admin.h"
 #include "profiles/policy/mac_key.h"
 #include "profiles/policy/testing_util.h"
 
@@ -20,7 +20,7 @@ TEST(PolicyStore, InitRefusesExistingAndOpenRefusesMissing) {
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("ca-ra init"), std::string::npos);
   {
-    auto s = PolicyStore::Create(path, "alice", 1000);
+    auto s = PolicyWriter::Create(path, "alice", 1000);
     ASSERT_TRUE(s) << s.error().ToString();
     auto snap = s->Snapshot();
     ASSERT_TRUE(snap);
@@ -30,14 +30,14 @@ TEST(PolicyStore, InitRefusesExistingAndOpenRefusesMissing) {
     EXPECT_EQ(audit[0].action, "store.init");
     EXPECT_EQ(audit[0].actor, "alice");
   }
-  auto again = PolicyStore::Create(path, "alice", 1000);
+  auto again = PolicyWriter::Create(path, "alice", 1000);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
 }
 
 TEST(PolicyStore, SecondOpenInOneProcessRefused) {
   TempDir dir;
-  auto s = PolicyStore::Create(dir.Sub("p"), "a", 1);
+  auto s = PolicyWriter::Create(dir.Sub("p"), "a", 1);
   ASSERT_TRUE(s);
   auto twice = PolicyStore::OpenReadOnly(dir.Sub("p"));
   ASSERT_FALSE(twice);
@@ -63,7 +63,7 @@ TEST(PolicyStore, NetworkFilesystemRefused) {
 TEST(PolicyStore, NewerSchemaRefused) {
   TempDir dir;
   std::string path = dir.Sub("p");
-  { ASSERT_TRUE(PolicyStore::Create(path, "a", 1)); }
+  { ASSERT_TRUE(PolicyWriter::Create(path, "a", 1)); }
   {
     lmdb::EnvOptions o;
     o.path = path;
@@ -76,7 +76,11 @@ TEST(PolicyStore, NewerSchemaRefused) {
     ASSERT_TRUE(txn->Commit());
   }
   for (bool writer : {false, true}) {
-    auto s = writer ? PolicyStore::OpenWriter(path) : PolicyStore::OpenReadOnly(path);
+    auto error_of = [](const auto& opened) -> Status {
+      if (opened) return Ok();
+      return std::unexpected(opened.error());
+    };
+    Status s = writer ? error_of(PolicyWriter::Open(path)) : error_of(PolicyStore::OpenReadOnly(path));
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().code, ErrorCode::kFailedPrecondition);
     EXPECT_NE(s.error().message.find("schema version 2"), std::string::npos);
@@ -85,7 +89,7 @@ TEST(PolicyStore, NewerSchemaRefused) {
 
 TEST(PolicyStore, VersionMonotonicAndSnapshotIsolated) {
   TempDir dir;
-  auto store = PolicyStore::Create(dir.Sub("p"), "a", 1);
+  auto store = PolicyWriter::Create(dir.Sub("p"), "a", 1);
   ASSERT_TRUE(store);
   AdminContext ctx{&*store, "bob", 100};
   auto before = store->Snapshot();
@@ -120,21 +124,36 @@ TEST(PolicyStore, VersionMonotonicAndSnapshotIsolated) {
   EXPECT_EQ(store->Snapshot()->Organizations().size(), 5u);
 }
 
+// The read side has no write API at all (the build enforces it: BeginWrite is only on the RA's
+// PolicyWriter, in ca_policy_admin), and its LMDB environment refuses a write transaction.
+template <class S>
+concept CanBeginWrite = requires(const S& s) { s.BeginWrite(std::string(), int64_t{0}); };
+static_assert(!CanBeginWrite<PolicyStore>);
+static_assert(CanBeginWrite<PolicyWriter>);
+
+// Reaches the environment of a read-only store, to show LMDB refuses to write through it.
+class EnvProbe : public PolicyStore {
+ public:
+  explicit EnvProbe(PolicyStore s) : PolicyStore(std::move(s)) {}
+  const lmdb::Env& env() const { return env_; }
+};
+
 TEST(PolicyStore, ReadOnlyStoreCannotWrite) {
   TempDir dir;
   std::string path = dir.Sub("p");
-  { ASSERT_TRUE(PolicyStore::Create(path, "a", 1)); }
+  { ASSERT_TRUE(PolicyWriter::Create(path, "a", 1)); }
   auto ro = PolicyStore::OpenReadOnly(path);
   ASSERT_TRUE(ro) << ro.error().ToString();
-  auto w = ro->BeginWrite("a", 1);
+  EnvProbe probe(std::move(*ro));
+  auto w = lmdb::Txn::BeginWrite(probe.env());
   ASSERT_FALSE(w);
   EXPECT_EQ(w.error().code, ErrorCode::kPermissionDenied);
-  EXPECT_EQ(ro->Snapshot()->version(), 1u);
+  EXPECT_EQ(probe.Snapshot()->version(), 1u);
 }
 
 TEST(PolicyStore, WriteWithoutAuditRefused) {
   TempDir dir;
-  auto store = PolicyStore::Create(dir.Sub("p"), "a", 1);
+  auto store = PolicyWriter::Create(dir.Sub("p"), "a", 1);
   ASSERT_TRUE(store);
   {
     auto w = store->BeginWrite("a", 2);
@@ -152,7 +171,7 @@ TEST(PolicyStore, WriteWithoutAuditRefused) {
 
 TEST(PolicyStore, AuditFilters) {
   TempDir dir;
-  auto store = PolicyStore::Create(dir.Sub("p"), "a", 1);
+  auto store = PolicyWriter::Create(dir.Sub("p"), "a", 1);
   ASSERT_TRUE(store);
   Secret wrap(std::string(32, 'w'));
   auto org = CreateOrganization({&*store, "a", 100}, {"O", "FR", "L", "R"});

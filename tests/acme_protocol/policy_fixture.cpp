@@ -1,5 +1,5 @@
 // Test helper for the ACME protocol tests: writes a policy store through the RA's own library
-// (profiles/policy/admin.h), the way `ca-ra` would.
+// (profiles/policy/admin/admin.h), the way `ca-ra` would.
 //   policy_fixture init DIR        -> DIR/policy, DIR/wrap.key; prints {"kid","mac","kid2","mac2"} JSON
 //   policy_fixture suspend DIR KID -> suspends the external account
 #include <chrono>
@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "profiles/policy/admin.h"
+#include "profiles/policy/admin/admin.h"
 #include "profiles/policy/mac_key.h"
 
 namespace {
@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     if (auto s = CreateWrapKeyFile(wrap_path, ""); !s) return Die(s.error().ToString());
     auto wrap = LoadWrapKey(wrap_path);
     if (!wrap) return Die(wrap.error().ToString());
-    auto store = PolicyStore::Create(policy_dir, "fixture", Now());
+    auto store = PolicyWriter::Create(policy_dir, "fixture", Now());
     if (!store) return Die(store.error().ToString());
     AdminContext ctx{&*store, "fixture", Now()};
     OrganizationFields of;
@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "suspend" && argc == 4) {
-    auto store = PolicyStore::OpenWriter(policy_dir);
+    auto store = PolicyWriter::Open(policy_dir);
     if (!store) return Die(store.error().ToString());
     AdminContext ctx{&*store, "fixture", Now()};
     auto r = ExternalAccountLifecycle(ctx, argv[3], AccountAction::kSuspend);

@@ -13,7 +13,7 @@
 #include "common/audit_log.h"
 #include "common/openssl.h"
 #include "engine/testing/engine_process.h"
-#include "profiles/policy/admin.h"
+#include "profiles/policy/admin/admin.h"
 
 namespace ca::engine {
 namespace {

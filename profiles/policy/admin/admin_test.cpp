@@ -1,4 +1,4 @@
-#include "profiles/policy/admin.h"
+#include "profiles/policy/admin/admin.h"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@ using testing::TempDir;
 class AdminTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = PolicyStore::Create(dir_.Sub("p"), "op", 1);
+    auto s = PolicyWriter::Create(dir_.Sub("p"), "op", 1);
     ASSERT_TRUE(s) << s.error().ToString();
     store_.emplace(std::move(*s));
     auto o = CreateOrganization(Ctx(), {"Org", "FR", "Paris", "1"});
@@ -43,7 +43,7 @@ class AdminTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::optional<PolicyStore> store_;
+  std::optional<PolicyWriter> store_;
   Secret wrap_{std::string(32, 'w')};
   int64_t now_ = 1'700'000'000;
   std::string org_, kid_, mac_;

@@ -10,7 +10,8 @@
 
 #include "common/result.h"
 #include "common/secret.h"
-#include "profiles/policy/lifecycle.h"
+#include "profiles/policy/admin/lifecycle.h"
+#include "profiles/policy/admin/writer.h"
 #include "profiles/policy/model.h"
 #include "profiles/policy/store.h"
 
@@ -19,7 +20,7 @@ namespace ca::policy {
 inline constexpr int kMaxExternalAccountYears = 3;
 
 struct AdminContext {
-  const PolicyStore* store = nullptr;  // opened with OpenWriter
+  const PolicyWriter* store = nullptr;
   std::string actor;
   int64_t now = 0;
 };

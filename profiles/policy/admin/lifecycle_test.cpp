@@ -1,4 +1,4 @@
-#include "profiles/policy/lifecycle.h"
+#include "profiles/policy/admin/lifecycle.h"
 
 #include <gtest/gtest.h>
 

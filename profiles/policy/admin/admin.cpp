@@ -1,4 +1,4 @@
-#include "profiles/policy/admin.h"
+#include "profiles/policy/admin/admin.h"
 
 #include <algorithm>
 

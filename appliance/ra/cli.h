@@ -1,0 +1,121 @@
+// ca-ra's command line: the arguments, the two error kinds (a usage error exits 2, a failed command
+// exits 1 with its one-line message) and the Cli object that runs one command. Each command group
+// is in its own file: cmd_org.cpp, cmd_ext_account.cpp, cmd_domain.cpp, cmd_acme_account.cpp;
+// cli.cpp holds the settings, the stores and init / audit / dump-snapshot.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "appliance/ra/gateway_accounts.h"
+#include "common/result.h"
+#include "common/secret.h"
+#include "profiles/policy/admin/admin.h"
+#include "profiles/policy/store.h"
+
+namespace ca::ra {
+
+extern const char* const kUsage;
+
+struct UsageError {
+  std::string message;
+};
+
+struct Args {
+  std::vector<std::string> positional;
+  std::multimap<std::string, std::string> options;
+  std::map<std::string, bool> flags;
+
+  std::optional<std::string> Get(const std::string& name) const {
+    auto it = options.find(name);
+    if (it == options.end()) return std::nullopt;
+    if (options.count(name) > 1) throw UsageError{name + " given more than once"};
+    return it->second;
+  }
+  std::vector<std::string> All(const std::string& name) const {
+    std::vector<std::string> out;
+    for (auto [it, end] = options.equal_range(name); it != end; ++it) out.push_back(it->second);
+    return out;
+  }
+  bool Flag(const std::string& name) const { return flags.contains(name); }
+  const std::string& Pos(size_t i, const char* what) const {
+    if (i >= positional.size()) throw UsageError{std::string("missing ") + what};
+    return positional[i];
+  }
+};
+
+// Throws UsageError on an unknown option or a value option without its value.
+Args Parse(int argc, char** argv);
+// "a,b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> SplitList(const std::string& s);
+
+// A failed Result ends the command with its one-line message.
+struct CommandError {
+  std::string message;
+};
+
+template <class T>
+T Must(Result<T> r) {
+  if (!r) throw CommandError{r.error().message};
+  return std::move(*r);
+}
+inline void Must(Status s) {
+  if (!s) throw CommandError{s.error().message};
+}
+
+uint32_t ParseCount(const std::string& opt, const std::string& v);
+// --reason as an RFC 5280 code (default 9, privilegeWithdrawn).
+int ParseReason(const Args& a);
+
+class Cli {
+ public:
+  explicit Cli(Args args) : a_(std::move(args)) { LoadConfig(); }
+  // Runs the command, then exports the audit records of any change to the audit file.
+  int Run();
+
+ private:
+  // After a write (committed or not), appends the policy store's audit records that the audit
+  // file does not hold yet (appliance/ra/audit_export.h).
+  void ExportAudit();
+  int RunCommand();
+  void LoadConfig();
+  void NoExtraArgs(size_t n) const;
+  // The policy store, opened on first use: for writing (the first call decides) or read-only.
+  const policy::PolicyStore& Store(bool writer);
+  policy::AdminContext Ctx();
+  static int64_t Now();
+  Secret WrapKey();
+  GatewayAccounts& Gateway();
+  void Print(const nlohmann::json& j, const std::string& human);
+
+  int Init();
+  int AuditCmd();
+  int Dump();
+  // cmd_org.cpp
+  policy::OrganizationFields OrgFields() const;
+  int Org();
+  // cmd_ext_account.cpp
+  policy::ExternalAccountFields ExtFields() const;
+  void PrintCredentials(const policy::IssuedCredentials& c, const std::string& what);
+  int ExtAccount();
+  // cmd_domain.cpp
+  int Domain();
+  // cmd_acme_account.cpp
+  nlohmann::json AcmeJson(const GatewayAccount& g, const policy::PolicyReader& r);
+  int AcmeAccount();
+
+  Args a_;
+  bool json_ = false;
+  bool wrote_ = false;  // the store was opened for writing (or created): export the audit
+  std::string store_dir_, wrap_key_path_, gateway_dir_, actor_, audit_log_;
+  std::optional<policy::PolicyStore> reader_;  // opened read-only
+  std::optional<policy::PolicyWriter> writer_;
+  std::optional<GatewayAccounts> gateway_;
+};
+
+}  // namespace ca::ra

@@ -1,0 +1,109 @@
+// ca-ra ext-account: create, list, show, update, the lifecycle actions (revoke records a mass
+// revocation) and regenerate-mac. A MAC key is printed once, on stdout only.
+#include "appliance/ra/cli.h"
+#include "appliance/ra/text.h"
+#include "profiles/policy/mac_key.h"
+
+namespace ca::ra {
+
+using namespace ca::policy;
+using nlohmann::json;
+
+ExternalAccountFields Cli::ExtFields() const {
+  ExternalAccountFields f;
+  f.organization_id = a_.Get("--org");
+  if (auto c = a_.All("--contact"); !c.empty()) f.contacts = c;
+  if (auto t = a_.Get("--not-before")) f.not_before = Must(ParseTime(*t));
+  if (auto t = a_.Get("--not-after")) f.not_after = Must(ParseTime(*t));
+  if (auto p = a_.Get("--profiles")) {
+    std::vector<ProfileId> ps;
+    for (const auto& name : SplitList(*p)) {
+      auto id = ParseProfile(name);
+      if (!id) throw CommandError{"unknown profile '" + name + "' (SSL, SSL_RGS, WILD)"};
+      ps.push_back(*id);
+    }
+    f.allowed_profiles = ps;
+  }
+  if (auto c = a_.Get("--challenges")) f.allowed_challenges = SplitList(*c);
+  if (auto n = a_.Get("--max-acme-accounts"))
+    f.max_acme_accounts = ParseCount("--max-acme-accounts", *n);
+  if (auto n = a_.Get("--orders-per-hour")) f.orders_per_hour = ParseCount("--orders-per-hour", *n);
+  return f;
+}
+
+void Cli::PrintCredentials(const IssuedCredentials& c, const std::string& what) {
+  // The MAC key goes to stdout only, once; it is never logged nor audited.
+  json j = {{"external_account", ToPublicJson(c.account, Now())},
+            {"kid", c.account.kid},
+            {"mac_key", MacKeyToText(c.mac_key)}};
+  Print(j, what + "\n" + ExtText(c.account, Now()) + "KeyID: " + c.account.kid +
+               "\nMAC key (shown once, base64url): " + MacKeyToText(c.mac_key) + "\n");
+}
+
+int Cli::ExtAccount() {
+  const std::string& cmd = a_.Pos(1, "ext-account subcommand");
+  int64_t now = Now();
+  if (cmd == "create") {
+    NoExtraArgs(2);
+    auto f = ExtFields();
+    if (!f.organization_id) throw UsageError{"ext-account create needs --org"};
+    if (!f.contacts) throw UsageError{"ext-account create needs --contact"};
+    Secret wrap = WrapKey();
+    auto c = Must(CreateExternalAccount(Ctx(), f, a_.Flag("--active"), wrap));
+    PrintCredentials(c, "created external account");
+    return 0;
+  }
+  if (cmd == "list") {
+    NoExtraArgs(2);
+    auto snap = Must(Store(false).Snapshot());
+    json arr = json::array();
+    std::string text;
+    for (const auto& a : snap.ExternalAccounts()) {
+      arr.push_back(ToPublicJson(a, now));
+      text += a.kid + "  " + a.DisplayStatus(now) + "  org " + a.organization_id + "  until " +
+              FormatTime(a.not_after) + "  " + Profiles(a.allowed_profiles) + "\n";
+    }
+    Print(arr, text);
+    return 0;
+  }
+  const std::string& kid = a_.Pos(2, "KeyID");
+  NoExtraArgs(3);
+  ExternalAccount a;
+  if (cmd == "show") {
+    auto snap = Must(Store(false).Snapshot());
+    auto found = snap.FindExternalAccount(kid);
+    if (!found) throw CommandError{"unknown external account " + kid};
+    json j = ToPublicJson(*found, now);
+    json domains = json::array();
+    std::string text = ExtText(*found, now) + "domains:\n";
+    for (const auto& d : snap.DomainsOf(kid)) {
+      domains.push_back(ToJson(d));
+      text += "  " + DomainLine(d);
+    }
+    j["domains"] = domains;
+    Print(j, text);
+    return 0;
+  }
+  if (cmd == "update") {
+    a = Must(UpdateExternalAccount(Ctx(), kid, ExtFields()));
+  } else if (cmd == "regenerate-mac") {
+    Secret wrap = WrapKey();
+    auto c = Must(RegenerateMacKey(Ctx(), kid, wrap));
+    PrintCredentials(c, "regenerated the MAC key; the previous key no longer works");
+    return 0;
+  } else {
+    static const std::map<std::string, AccountAction> actions = {
+        {"activate", AccountAction::kActivate},
+        {"suspend", AccountAction::kSuspend},
+        {"reactivate", AccountAction::kReactivate},
+        {"deactivate", AccountAction::kDeactivate},
+        {"revoke", AccountAction::kRevoke}};
+    auto it = actions.find(cmd);
+    if (it == actions.end()) throw UsageError{"unknown ext-account subcommand '" + cmd + "'"};
+    a = Must(ExternalAccountLifecycle(Ctx(), kid, it->second, ParseReason(a_)));
+  }
+  Print(ToPublicJson(a, now), ExtText(a, now));
+  return 0;
+}
+
+}  // namespace ca::ra

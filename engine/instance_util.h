@@ -1,0 +1,27 @@
+// Small helpers shared by the CaInstance source files (issuance.cpp, revocation.cpp,
+// status_jobs.cpp, ca_instance.cpp); not part of the engine's interface.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "crl_ocsp/freshness.h"
+#include "engine/api/contract.h"
+
+namespace ca::engine::instance_util {
+
+inline int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+inline engine_api::Response Refuse(engine_api::EngineErrorKind kind, std::string detail, std::string result_code = "",
+                                   std::string name = "") {
+  return engine_api::Response(
+      engine_api::EngineError{kind, std::move(result_code), std::move(name), std::move(detail)});
+}
+
+inline status::Time ToTime(int64_t unix_seconds) { return status::Time(std::chrono::seconds(unix_seconds)); }
+
+}  // namespace ca::engine::instance_util

@@ -1,0 +1,27 @@
+// The policy store's on-disk layout, shared by the read side (store.cpp) and the RA's write side
+// (admin/writer.cpp): meta keys, record keys, and the version counter.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/lmdb.h"
+#include "common/result.h"
+
+namespace ca::policy::store_layout {
+
+inline constexpr std::string_view kSchemaKey = "schema_version";
+inline constexpr std::string_view kVersionKey = "version";
+inline constexpr std::string_view kAuditSeqKey = "audit_seq";
+inline constexpr std::string_view kMassRevocationSeqKey = "mass_revocation_seq";
+
+// 20-digit zero-padded: sequence keys sort as numbers.
+std::string SeqKey(uint64_t seq);
+std::string DomainKey(std::string_view kid, std::string_view fqdn);
+std::optional<uint64_t> ParseU64(std::string_view s);
+// The committed policy version (0 before the first write); kCorrupt when malformed.
+Result<uint64_t> ReadVersion(const lmdb::Txn& txn, MDB_dbi meta);
+
+}  // namespace ca::policy::store_layout
