@@ -12,7 +12,7 @@ using testing::CsrShape;
 
 const EVP_PKEY* EcKey() { return testing::TestEcKey(); }
 
-Bytes MakeCsrDer(const CsrShape& shape, const EVP_PKEY* key = EcKey()) {
+Bytes CsrDer(const CsrShape& shape, const EVP_PKEY* key = EcKey()) {
   auto der = testing::MakeCsrDer(shape, key);
   EXPECT_TRUE(der) << der.error().message;
   return der ? *der : Bytes();
@@ -32,13 +32,13 @@ Status ReadOnly(const Bytes& der) {
 }
 
 Status ReadAndCheck(const CsrShape& shape, std::vector<std::string> order) {
-  auto csr = ReadCsr(MakeCsrDer(shape));
+  auto csr = ReadCsr(CsrDer(shape));
   if (!csr) return std::unexpected(csr.error());
   return CheckCsrNames(*csr, order);
 }
 
 TEST(CsrTest, ReadsNamesAndKeyFacts) {
-  auto csr = ReadCsr(MakeCsrDer(
+  auto csr = ReadCsr(CsrDer(
       {{"WWW.Example.fr"}, std::vector<std::string>{"DNS:www.example.fr", "DNS:Example.FR"}}));
   ASSERT_TRUE(csr) << csr.error().message;
   EXPECT_TRUE(csr->has_san);
@@ -55,7 +55,7 @@ TEST(CsrTest, ReadsNamesAndKeyFacts) {
 
 TEST(CsrTest, RsaKeyFacts) {
   ossl::Pkey rsa(EVP_RSA_gen(2048));
-  auto csr = ReadCsr(MakeCsrDer({{}, std::vector<std::string>{"DNS:a.example.fr"}}, rsa.get()));
+  auto csr = ReadCsr(CsrDer({{}, std::vector<std::string>{"DNS:a.example.fr"}}, rsa.get()));
   ASSERT_TRUE(csr);
   EXPECT_EQ(csr->key.type, "RSA");
   EXPECT_EQ(csr->key.bits, 2048);
@@ -63,14 +63,14 @@ TEST(CsrTest, RsaKeyFacts) {
 }
 
 TEST(CsrTest, CnOnlyCsrNamesItsCn) {
-  auto csr = ReadCsr(MakeCsrDer({{"a.example.fr"}, std::nullopt}));
+  auto csr = ReadCsr(CsrDer({{"a.example.fr"}, std::nullopt}));
   ASSERT_TRUE(csr);
   EXPECT_FALSE(csr->has_san);
   EXPECT_EQ(*CsrNames(*csr), (std::vector<std::string>{"a.example.fr"}));
 }
 
 TEST(CsrTest, ReadsAParsedRequest) {
-  Bytes der = MakeCsrDer({{}, std::vector<std::string>{"DNS:a.example.fr"}});
+  Bytes der = CsrDer({{}, std::vector<std::string>{"DNS:a.example.fr"}});
   auto parsed = ossl::CsrFromDer(der);
   ASSERT_TRUE(parsed);
   auto csr = ReadCsr(parsed->get());
@@ -108,7 +108,7 @@ TEST(CsrTest, RefusesEveryBadShape) {
 
 TEST(CsrTest, RefusesUndecodableAndBadlySigned) {
   ExpectRefused(ReadOnly(Bytes{0x30, 0x03, 0x02, 0x01, 0x01}), "not a DER PKCS#10 request");
-  Bytes der = MakeCsrDer({{}, std::vector<std::string>{"DNS:a.example.fr"}});
+  Bytes der = CsrDer({{}, std::vector<std::string>{"DNS:a.example.fr"}});
   der[der.size() - 5] ^= 0x01;  // inside the signature value
   ExpectRefused(ReadOnly(der), "the signature does not verify");
 }

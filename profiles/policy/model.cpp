@@ -236,8 +236,8 @@ Result<ExternalAccount> ExternalAccountFromJson(std::string_view text) {
     a.status = CA_TRY(StatusFrom<ExternalAccountStatus>(f, ParseExternalAccountStatus));
     a.mac_regenerations = static_cast<uint32_t>(CA_TRY(f.Uint("mac_regenerations")));
     a.mac_wrapped = CA_TRY(f.String("mac_wrapped"));
-    auto limits = CA_TRY(pki::JsonFields::Of(*CA_TRY(f.Object("limits")),
-                                             "stored external account record.limits",
+    const json* limits_json = CA_TRY(f.Object("limits"));
+    auto limits = CA_TRY(pki::JsonFields::Of(*limits_json, "stored external account record.limits",
                                              ErrorCode::kCorrupt));
     a.limits.max_acme_accounts = static_cast<uint32_t>(CA_TRY(limits.Uint("max_acme_accounts")));
     a.limits.orders_per_hour = static_cast<uint32_t>(CA_TRY(limits.Uint("orders_per_hour")));
