@@ -100,8 +100,6 @@ CertRecord CertFrom(const json& j) {
   r.chain_pem = Field<std::string>(j, "chain_pem");
   r.not_before = Field<int64_t>(j, "not_before");
   r.not_after = Field<int64_t>(j, "not_after");
-  r.revoked = Field<bool>(j, "revoked");
-  r.reason = Field<int>(j, "reason");
   return r;
 }
 json JsonFrom(const json& j) { return j; }
@@ -135,8 +133,7 @@ json ToJson(const CertRecord& r) {
   return {{"serial_hex", r.serial_hex}, {"account_id", r.account_id},
           {"external_account_kid", r.external_account_kid}, {"order_id", r.order_id},
           {"chain_pem", r.chain_pem},   {"not_before", r.not_before},
-          {"not_after", r.not_after},   {"revoked", r.revoked},
-          {"reason", r.reason}};
+          {"not_after", r.not_after}};
 }
 
 Result<AcmeStore> AcmeStore::Open(const std::string& dir) {

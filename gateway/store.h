@@ -79,8 +79,8 @@ struct CertRecord {
   std::string chain_pem;
   int64_t not_before = 0;
   int64_t not_after = 0;
-  bool revoked = false;
-  int reason = 0;
+  // No revocation state here: the engine's CA store is its only source (GetCertificateRequest).
+  // Records written before that change carry "revoked"/"reason" fields; they are ignored.
 };
 
 nlohmann::json ToJson(const AccountRecord& r);
