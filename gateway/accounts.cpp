@@ -127,7 +127,7 @@ Outcome NewAccount(HandlerContext& s, RequestState& ctx, const Jws& jws) {
   account.id = NewId();
   account.external_account_kid = ext_kid;
   account.profile = (*ext)->allowed_profiles.front();
-  account.status = "valid";
+  account.status = AccountStatus::kValid;
   account.created_at = now;
   account.contact = std::move(contacts);
   account.jwk_thumbprint = thumbprint;
@@ -186,13 +186,13 @@ Outcome AccountPost(HandlerContext& s, RequestState& ctx, const Jws& jws, const 
       refusal = standing.error();
       return {};
     }
-    if (deactivate) account.status = "deactivated";
+    if (deactivate) account.status = AccountStatus::kDeactivated;
     if (contacts) account.contact = *contacts;
     return txn.PutAccount(account);
   });
   if (!written) return Internal(written.error());
   if (refusal) return std::unexpected(*refusal);
-  if (account.status == "deactivated") {
+  if (account.status == AccountStatus::kDeactivated) {
     s.account_keys.Erase(account.jwk_thumbprint);
     log::Info("account_deactivated", {{"account", id}});
   }

@@ -95,10 +95,10 @@ ProblemOr<Jws> Authenticate(HandlerContext& s, RequestState& ctx, const HttpRequ
 }
 
 ProblemOr<void> RequireAccountStatus(const AccountRecord& account) {
-  if (account.status == "deactivated")
+  if (account.status == AccountStatus::kDeactivated)
     return Err(ProblemKind::kUnauthorized,
                "DEACTIVATED_ACCOUNT: account " + account.id + " is deactivated");
-  if (account.status == "revoked")
+  if (account.status == AccountStatus::kRevoked)
     return Err(ProblemKind::kUnauthorized,
                "REVOKED_ACCOUNT: account " + account.id + " is revoked");
   return {};

@@ -24,8 +24,9 @@ json ChallengeJson(const HandlerContext& s, const ChallengeRecord& c) {
 }
 
 Result<json> AuthzJson(const HandlerContext& s, const StoreTxn& txn, const AuthzRecord& a) {
-  std::string status = a.status;
-  if ((status == "pending" || status == "valid") && s.clock() > a.expires) status = "expired";
+  AuthzStatus status = a.status;
+  if ((status == AuthzStatus::kPending || status == AuthzStatus::kValid) && s.clock() > a.expires)
+    status = AuthzStatus::kExpired;
   json challenges = json::array();
   for (const auto& cid : a.challenge_ids) {
     auto c = CA_TRY(txn.GetChallenge(cid));
@@ -55,13 +56,13 @@ Outcome AuthzPost(HandlerContext& s, RequestState& ctx, const Jws& jws, const st
     if (payload.value("status", json()) != "deactivated")
       return Err(ProblemKind::kMalformed,
                  "the only update of an authorization is {\"status\":\"deactivated\"}");
-    std::string found_status;
+    AuthzStatus found_status = AuthzStatus::kPending;
     Status written = s.store.Write([&](StoreTxn& wtxn) -> Status {
       auto current = CA_TRY(wtxn.GetAuthz(id));
       if (!current) return Fail(ErrorCode::kCorrupt, "authorization " + id + " vanished");
       found_status = current->status;
-      if (found_status != "pending" && found_status != "valid") return {};
-      current->status = "deactivated";
+      if (found_status != AuthzStatus::kPending && found_status != AuthzStatus::kValid) return {};
+      current->status = AuthzStatus::kDeactivated;
       CA_TRY_STATUS(wtxn.PutAuthz(*current));
       **authz = std::move(*current);
       auto order = wtxn.GetOrder((*authz)->order_id);
@@ -73,9 +74,9 @@ Outcome AuthzPost(HandlerContext& s, RequestState& ctx, const Jws& jws, const st
       return {};
     });
     if (!written) return Internal(written.error());
-    if (found_status != "pending" && found_status != "valid")
+    if (found_status != AuthzStatus::kPending && found_status != AuthzStatus::kValid)
       return Err(ProblemKind::kMalformed,
-                 "an authorization that is " + found_status + " cannot be deactivated");
+                 "an authorization that is " + StatusName(found_status) + " cannot be deactivated");
     auto rtxn = s.store.Read();
     if (!rtxn) return Internal(rtxn.error());
     auto body = AuthzJson(s, *rtxn, **authz);
@@ -85,10 +86,10 @@ Outcome AuthzPost(HandlerContext& s, RequestState& ctx, const Jws& jws, const st
   auto body = AuthzJson(s, *txn, **authz);
   if (!body) return Internal(body.error());
   HttpResponse r = JsonResponse(200, *body);
-  if ((*authz)->status == "pending") {
+  if ((*authz)->status == AuthzStatus::kPending) {
     for (const auto& cid : (*authz)->challenge_ids) {
       auto c = txn->GetChallenge(cid);
-      if (c && *c && (*c)->status == "processing") {
+      if (c && *c && (*c)->status == ChallengeStatus::kProcessing) {
         r.headers.push_back({"Retry-After", "2"});
         break;
       }
@@ -101,7 +102,7 @@ Outcome ChallengePost(HandlerContext& s, RequestState& ctx, const Jws& jws, cons
   auto respond = [&](const ChallengeRecord& c) {
     HttpResponse r = JsonResponse(200, ChallengeJson(s, c));
     r.headers.push_back({"Link", "<" + s.Url("/acme/authz/" + c.authz_id) + ">;rel=\"up\""});
-    if (c.status == "processing") r.headers.push_back({"Retry-After", "2"});
+    if (c.status == ChallengeStatus::kProcessing) r.headers.push_back({"Retry-After", "2"});
     return r;
   };
   ChallengeRecord c;
@@ -117,7 +118,7 @@ Outcome ChallengePost(HandlerContext& s, RequestState& ctx, const Jws& jws, cons
   if (jws.PostAsGet()) return respond(c);
   auto payload = CA_TRY(PayloadObject(jws));
   (void)payload;  // RFC 8555 §7.5.1: an empty object; other members are ignored
-  if (c.status != "pending") return respond(c);
+  if (c.status != ChallengeStatus::kPending) return respond(c);
   // Decided again inside the write, on the state it sees.
   std::optional<Problem> refusal;
   bool started = false;
@@ -128,11 +129,11 @@ Outcome ChallengePost(HandlerContext& s, RequestState& ctx, const Jws& jws, cons
     auto current = CA_TRY(txn.GetChallenge(id));
     if (!current) return Fail(ErrorCode::kCorrupt, "challenge " + id + " vanished");
     c = std::move(*current);
-    if (c.status != "pending") return {};
+    if (c.status != ChallengeStatus::kPending) return {};
     auto authz = CA_TRY(txn.GetAuthz(c.authz_id));
     if (!authz) return Fail(ErrorCode::kCorrupt, "challenge without authz");
     int64_t now = s.clock();
-    if (authz->status != "pending" || now > authz->expires) {
+    if (authz->status != AuthzStatus::kPending || now > authz->expires) {
       refusal = MakeProblem(ProblemKind::kMalformed, "the authorization is no longer pending");
       return {};
     }
@@ -147,7 +148,7 @@ Outcome ChallengePost(HandlerContext& s, RequestState& ctx, const Jws& jws, cons
       refusal = std::move(p);
       return {};
     }
-    c.status = "processing";
+    c.status = ChallengeStatus::kProcessing;
     order_id = authz->order_id;
     started = true;
     return txn.PutChallenge(c);

@@ -24,7 +24,7 @@ void ChallengeValidations::Run(const std::string& challenge_id) {
     auto txn = s.store.Read();
     if (!txn) return;
     auto c = txn->GetChallenge(challenge_id);
-    if (!c || !*c || (*c)->status != "processing") return;
+    if (!c || !*c || (*c)->status != ChallengeStatus::kProcessing) return;
     auto a = txn->GetAuthz((*c)->authz_id);
     auto acct = txn->GetAccount((*c)->account_id);
     if (!a || !*a || !acct || !*acct) return;
@@ -58,14 +58,14 @@ void ChallengeValidations::Run(const std::string& challenge_id) {
     applied = requeue = false;
     auto c = CA_TRY(txn.GetChallenge(challenge_id));
     auto a = CA_TRY(txn.GetAuthz(chall->authz_id));
-    if (!c || !a || c->status != "processing") return {};
+    if (!c || !a || c->status != ChallengeStatus::kProcessing) return {};
     cr = std::move(*c);
     ar = std::move(*a);
     cr.attempts += 1;
     if (result.status == ValidationResult::Status::kValid) {
-      cr.status = "valid";
+      cr.status = ChallengeStatus::kValid;
       cr.validated_at = now;
-      ar.status = "valid";
+      ar.status = AuthzStatus::kValid;
       ar.validated_at = now;
       ar.caa_checked_at = now;
     } else if (result.status == ValidationResult::Status::kUnavailable &&
@@ -78,9 +78,9 @@ void ChallengeValidations::Run(const std::string& challenge_id) {
                             "RATE_LIMITED: " + authz->name + " could not be validated after " +
                                 std::to_string(cr.attempts) + " attempts: " + result.detail)
               : MakeProblem(result.problem, result.detail);
-      cr.status = "invalid";
+      cr.status = ChallengeStatus::kInvalid;
       cr.error = ProblemToJson(p);
-      ar.status = "invalid";
+      ar.status = AuthzStatus::kInvalid;
       CA_TRY_STATUS(txn.RecordFailedValidation(cr.account_id, ar.name, now));
     }
     CA_TRY_STATUS(txn.PutChallenge(cr));
@@ -90,7 +90,8 @@ void ChallengeValidations::Run(const std::string& challenge_id) {
       bool changed = false;
       auto refreshed = RefreshOrder(s, txn, **order, &changed);
       if (refreshed && changed) {
-        if (!refreshed->error.is_null() && !cr.error.is_null() && ar.status == "invalid")
+        if (!refreshed->error.is_null() && !cr.error.is_null() &&
+            ar.status == AuthzStatus::kInvalid)
           refreshed->error = cr.error;
         CA_TRY_STATUS(txn.PutOrder(*refreshed));
       }

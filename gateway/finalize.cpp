@@ -58,27 +58,26 @@ ProblemOr<std::vector<AuthzRecord>> RecheckCaa(HandlerContext& s, const AccountR
 ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
                                        const std::vector<AuthzRecord>& rechecked) {
   OrderRecord order;
-  std::string found_status;
+  OrderStatus found_status = OrderStatus::kReady;
   Status written = s.store.Write([&](StoreTxn& txn) -> Status {
     auto stored = CA_TRY(txn.GetOrder(id));
     if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
     found_status = stored->status;
-    if (found_status != "ready") return {};
-    stored->status = "processing";
+    if (found_status != OrderStatus::kReady) return {};
+    stored->status = OrderStatus::kProcessing;
     order = std::move(*stored);
     for (const auto& a : rechecked) CA_TRY_STATUS(txn.PutAuthz(a));
     return txn.PutOrder(order);
   });
   if (!written) return Internal(written.error());
-  if (found_status != "ready")
-    return Err(ProblemKind::kOrderNotReady, "order is " + found_status + ", not ready");
+  if (found_status != OrderStatus::kReady)
+    return Err(ProblemKind::kOrderNotReady, "order is " + StatusName(found_status) + ", not ready");
   return order;
 }
 
 // Stores the order's state after the engine call (and the certificate, when issued).
 Status FinishOrder(HandlerContext& s, const AccountRecord& account, OrderRecord& order,
-                   const std::string& status, const json& error,
-                   const engine_api::IssueResponse* issued) {
+                   OrderStatus status, const json& error, const engine_api::IssueResponse* issued) {
   return s.store.Write([&](StoreTxn& txn) -> Status {
     auto stored = CA_TRY(txn.GetOrder(order.id));
     if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
@@ -117,7 +116,7 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
   if (!answer) {
     // Transport failure: the engine may or may not have signed. Back to ready; a retried finalize
     // reuses request_id, so the engine returns the same certificate if it did.
-    if (auto st = FinishOrder(s, account, order, "ready", json(), nullptr); !st)
+    if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
       return Internal(st.error());
     log::Warn("engine_unavailable", {{"order", id}, {"error", answer.error().ToString()}});
     return EngineUnavailable("ACME_CA_ERROR: the signing engine is unavailable, retry finalize");
@@ -125,11 +124,12 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
   if (auto* err = std::get_if<engine_api::EngineError>(&*answer)) {
     Problem p = ProblemForEngineError(*err);
     if (err->kind == engine_api::EngineErrorKind::kUnavailable) {
-      if (auto st = FinishOrder(s, account, order, "ready", json(), nullptr); !st)
+      if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
         return Internal(st.error());
       return std::unexpected(p);
     }
-    if (auto st = FinishOrder(s, account, order, "invalid", ProblemToJson(p), nullptr); !st)
+    if (auto st = FinishOrder(s, account, order, OrderStatus::kInvalid, ProblemToJson(p), nullptr);
+        !st)
       return Internal(st.error());
     log::Warn("issuance_refused", {{"order", id},
                                    {"kind", engine_api::EngineErrorKindName(err->kind)},
@@ -138,11 +138,11 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
   }
   auto* issued = std::get_if<engine_api::IssueResponse>(&*answer);
   if (issued == nullptr) {
-    if (auto st = FinishOrder(s, account, order, "ready", json(), nullptr); !st)
+    if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
       return Internal(st.error());
     return Internal(Error{ErrorCode::kInternal, "engine answered issue with another message type"});
   }
-  if (auto st = FinishOrder(s, account, order, "valid", json(), issued); !st)
+  if (auto st = FinishOrder(s, account, order, OrderStatus::kValid, json(), issued); !st)
     return Internal(st.error());
   ctx.log["serial"] = order.serial_hex;
   log::Info("certificate_issued", {{"account", account.id},
@@ -174,8 +174,8 @@ Outcome Finalize(HandlerContext& s, RequestState& ctx, const Jws& jws, const std
       return Err(ProblemKind::kNotFound, "no such order");
     order = std::move(**current);
   }
-  if (order.status != "ready")
-    return Err(ProblemKind::kOrderNotReady, "order is " + order.status + ", not ready");
+  if (order.status != OrderStatus::kReady)
+    return Err(ProblemKind::kOrderNotReady, "order is " + StatusName(order.status) + ", not ready");
 
   auto csr = CA_TRY(CheckCsr(*csr_der, order.names));
   (void)csr;

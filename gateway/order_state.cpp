@@ -19,7 +19,7 @@ json OrderJson(const HandlerContext& s, const OrderRecord& o) {
             {"finalize", s.Url("/acme/order/" + o.id + "/finalize")},
             {"profile", o.profile}};
   if (!o.error.is_null()) j["error"] = o.error;
-  if (o.status == "valid" && !o.serial_hex.empty())
+  if (o.status == OrderStatus::kValid && !o.serial_hex.empty())
     j["certificate"] = s.Url("/acme/cert/" + o.serial_hex);
   return j;
 }
@@ -29,35 +29,37 @@ Result<OrderRecord> RefreshOrder(const HandlerContext& s, StoreTxn& txn, OrderRe
                                  bool* changed) {
   int64_t now = s.clock();
   *changed = false;
-  if ((order.status == "pending" || order.status == "ready") && now > order.expires) {
-    order.status = "invalid";
+  if ((order.status == OrderStatus::kPending || order.status == OrderStatus::kReady) &&
+      now > order.expires) {
+    order.status = OrderStatus::kInvalid;
     order.error = ProblemToJson(MakeProblem(ProblemKind::kMalformed, "the order expired"));
     *changed = true;
     return order;
   }
-  if (order.status != "pending") return order;
+  if (order.status != OrderStatus::kPending) return order;
   bool all_valid = true;
   for (const auto& aid : order.authz_ids) {
     auto authz = CA_TRY(txn.GetAuthz(aid));
     if (!authz)
       return Fail(ErrorCode::kCorrupt, "order " + order.id + " lacks authorization " + aid);
-    std::string status = authz->status;
-    if (status == "pending" && now > authz->expires) status = "expired";
-    if (status == "valid" && now > authz->expires) status = "expired";
-    if (status != "valid") all_valid = false;
-    if (status == "invalid" || status == "deactivated" || status == "expired" ||
-        status == "revoked") {
-      order.status = "invalid";
+    AuthzStatus status = authz->status;
+    if (status == AuthzStatus::kPending && now > authz->expires) status = AuthzStatus::kExpired;
+    if (status == AuthzStatus::kValid && now > authz->expires) status = AuthzStatus::kExpired;
+    if (status != AuthzStatus::kValid) all_valid = false;
+    if (status == AuthzStatus::kInvalid || status == AuthzStatus::kDeactivated ||
+        status == AuthzStatus::kExpired || status == AuthzStatus::kRevoked) {
+      order.status = OrderStatus::kInvalid;
       if (order.error.is_null()) {
-        order.error = ProblemToJson(MakeProblem(
-            ProblemKind::kUnauthorized, "authorization for " + authz->name + " is " + status));
+        order.error = ProblemToJson(
+            MakeProblem(ProblemKind::kUnauthorized,
+                        "authorization for " + authz->name + " is " + StatusName(status)));
       }
       *changed = true;
       return order;
     }
   }
   if (all_valid) {
-    order.status = "ready";
+    order.status = OrderStatus::kReady;
     *changed = true;
   }
   return order;

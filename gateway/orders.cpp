@@ -69,7 +69,7 @@ Outcome NewOrder(HandlerContext& s, RequestState& ctx, const Jws& jws) {
   order.id = NewId();
   order.account_id = account.id;
   order.external_account_kid = account.external_account_kid;
-  order.status = "pending";
+  order.status = OrderStatus::kPending;
   order.created_at = now;
   order.expires = now + s.options.order_lifetime_seconds;
   order.names = names;
@@ -84,7 +84,7 @@ Outcome NewOrder(HandlerContext& s, RequestState& ctx, const Jws& jws) {
     a.order_id = order.id;
     a.wildcard = name.starts_with("*.");
     a.name = a.wildcard ? name.substr(2) : name;
-    a.status = "pending";
+    a.status = AuthzStatus::kPending;
     a.expires = std::min(order.expires, now + s.options.authz_lifetime_seconds);
     for (const auto& type : (*ext)->allowed_challenges) {
       if (a.wildcard && type != "dns-01") continue;
@@ -94,7 +94,7 @@ Outcome NewOrder(HandlerContext& s, RequestState& ctx, const Jws& jws) {
       c.account_id = account.id;
       c.type = type;
       c.token = Base64UrlEncode(RandomBytes(32));
-      c.status = "pending";
+      c.status = ChallengeStatus::kPending;
       a.challenge_ids.push_back(c.id);
       challenges.push_back(std::move(c));
     }
@@ -141,7 +141,7 @@ Outcome OrderPost(HandlerContext& s, RequestState& ctx, const Jws& jws, const st
   ctx.log["order"] = id;
   HttpResponse r = JsonResponse(200, OrderJson(s, **refreshed));
   r.headers.push_back({"Location", s.Url("/acme/order/" + id)});
-  if ((*refreshed)->status == "processing") r.headers.push_back({"Retry-After", "1"});
+  if ((*refreshed)->status == OrderStatus::kProcessing) r.headers.push_back({"Retry-After", "1"});
   return r;
 }
 

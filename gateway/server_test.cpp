@@ -409,7 +409,7 @@ TEST_F(ServerTest, AccountUpdateAndDeactivation) {
   EXPECT_EQ(r.type(), kUrn + "unauthorized");
   EXPECT_TRUE(r.detail().starts_with("DEACTIVATED_ACCOUNT"));
   auto txn = store_->Read();
-  EXPECT_EQ((*txn->GetAccount(c.account_url.substr(c.account_url.rfind('/') + 1)))->status, "deactivated");
+  EXPECT_EQ((*txn->GetAccount(c.account_url.substr(c.account_url.rfind('/') + 1)))->status, AccountStatus::kDeactivated);
 }
 
 TEST_F(ServerTest, RevocationAndRenewalInfo) {
