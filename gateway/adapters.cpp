@@ -54,7 +54,7 @@ Result<PolicyVerdict> PolicyStoreAdapter::Decide(const AccountRecord& account, c
   auto recorded = policy::ParseProfile(account.profile);
   if (!recorded) return Fail(ErrorCode::kCorrupt, "account " + account.id + " has unknown profile " + account.profile);
   facts.profile = *recorded;
-  facts.client_deactivated = account.status == "deactivated";
+  facts.client_deactivated = account.status == AccountStatus::kDeactivated;
   policy::ProfileId effective = policy::EffectiveProfile(snapshot, facts);
   auto requested = policy::ParseProfile(profile);
   PolicyVerdict v;

@@ -409,7 +409,7 @@ TEST_F(ServerTest, AccountUpdateAndDeactivation) {
   EXPECT_EQ(r.type(), kUrn + "unauthorized");
   EXPECT_TRUE(r.detail().starts_with("DEACTIVATED_ACCOUNT"));
   auto txn = store_->Read();
-  EXPECT_EQ((*txn->GetAccount(c.account_url.substr(c.account_url.rfind('/') + 1)))->status, "deactivated");
+  EXPECT_EQ((*txn->GetAccount(c.account_url.substr(c.account_url.rfind('/') + 1)))->status, AccountStatus::kDeactivated);
 }
 
 TEST_F(ServerTest, RevocationAndRenewalInfo) {
@@ -458,6 +458,40 @@ TEST_F(ServerTest, RevocationAndRenewalInfo) {
   // Revoked: the renewal window is now.
   info = c.Raw("GET", ari, "");
   EXPECT_LT(std::string(info.body["suggestedWindow"]["start"]), "2024");
+}
+
+// Defect 3 (issue 13): a certificate revoked in the engine without this server's revokeCert (by
+// the RA, or by an external account's mass revocation) gets a window that has already begun, and
+// revokeCert answers alreadyRevoked: the revocation state is the engine's, not a gateway copy.
+TEST_F(ServerTest, RevokedBehindTheGatewayRenewsNowAndIsAlreadyRevoked) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  std::string order_url = ReadyOrder(c, {"a.example.com"});
+  auto key = testing::GenerateKey("RSA3072");
+  Reply f = Finalize(c, order_url, key->get(), {"a.example.com"});
+  ASSERT_EQ(f.status, 200) << f.raw;
+  auto chain = *ossl::CertsFromPem(c.Post(f.body["certificate"], std::nullopt).raw);
+  X509* cert = chain.front().get();
+  const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(cert);
+  ossl::Bn bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  Bytes serial(BN_num_bytes(bn.get()));
+  BN_bn2bin(bn.get(), serial.data());
+  std::string ari = U("/acme/renewal-info/") +
+                    Base64UrlEncode({ASN1_STRING_get0_data(aki), size_t(ASN1_STRING_length(aki))}) + "." +
+                    Base64UrlEncode(serial);
+  now_ = 1'000'000 + 86400;  // a day into the certificate's 90 days
+  Reply before = c.Raw("GET", ari, "");
+  ASSERT_EQ(before.status, 200) << before.raw;
+  EXPECT_EQ(before.body["suggestedWindow"]["start"], std::string("1970-03-13T13:46:40Z"));
+
+  issuer_.RevokeBehindTheGateway(AsciiLower(HexEncode(serial)), engine_api::RevocationReason::kPrivilegeWithdrawn);
+  Reply after = c.Raw("GET", ari, "");
+  ASSERT_EQ(after.status, 200) << after.raw;
+  EXPECT_LE(std::string(after.body["suggestedWindow"]["start"]), std::string("1970-01-13T13:46:40Z"));  // <= now
+
+  nlohmann::json p = {{"certificate", Base64UrlEncode(*ossl::CertToDer(cert))}, {"reason", 4}};
+  EXPECT_EQ(c.Post(U("/acme/revoke-cert"), p).type(), kUrn + "alreadyRevoked");
+  EXPECT_EQ(issuer_.revocations.size(), 1u);
 }
 
 TEST_F(ServerTest, SiblingAccountRevokes) {

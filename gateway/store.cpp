@@ -44,7 +44,7 @@ Result<T> Decode(std::string_view text, std::string_view what, T (*from)(const j
 
 AccountRecord AccountFrom(const json& j) {
   return {Field<std::string>(j, "id"),         Field<std::string>(j, "external_account_kid"),
-          Field<std::string>(j, "profile"),    Field<std::string>(j, "status"),
+          Field<std::string>(j, "profile"),    j.at("status").get<AccountStatus>(),
           Field<int64_t>(j, "created_at"),     Field<std::vector<std::string>>(j, "contact"),
           Field<std::string>(j, "jwk_thumbprint")};
 }
@@ -53,7 +53,7 @@ OrderRecord OrderFrom(const json& j) {
   r.id = Field<std::string>(j, "id");
   r.account_id = Field<std::string>(j, "account_id");
   r.external_account_kid = Field<std::string>(j, "external_account_kid");
-  r.status = Field<std::string>(j, "status");
+  r.status = j.at("status").get<OrderStatus>();
   r.created_at = Field<int64_t>(j, "created_at");
   r.expires = Field<int64_t>(j, "expires");
   r.names = Field<std::vector<std::string>>(j, "names");
@@ -71,7 +71,7 @@ AuthzRecord AuthzFrom(const json& j) {
   r.order_id = Field<std::string>(j, "order_id");
   r.name = Field<std::string>(j, "name");
   r.wildcard = Field<bool>(j, "wildcard");
-  r.status = Field<std::string>(j, "status");
+  r.status = j.at("status").get<AuthzStatus>();
   r.expires = Field<int64_t>(j, "expires");
   r.challenge_ids = Field<std::vector<std::string>>(j, "challenge_ids");
   r.validated_at = Field<int64_t>(j, "validated_at");
@@ -85,7 +85,7 @@ ChallengeRecord ChallengeFrom(const json& j) {
   r.account_id = Field<std::string>(j, "account_id");
   r.type = Field<std::string>(j, "type");
   r.token = Field<std::string>(j, "token");
-  r.status = Field<std::string>(j, "status");
+  r.status = j.at("status").get<ChallengeStatus>();
   r.validated_at = Field<int64_t>(j, "validated_at");
   r.error = j.value("error", json());
   r.attempts = Field<int>(j, "attempts");
@@ -100,8 +100,6 @@ CertRecord CertFrom(const json& j) {
   r.chain_pem = Field<std::string>(j, "chain_pem");
   r.not_before = Field<int64_t>(j, "not_before");
   r.not_after = Field<int64_t>(j, "not_after");
-  r.revoked = Field<bool>(j, "revoked");
-  r.reason = Field<int>(j, "reason");
   return r;
 }
 json JsonFrom(const json& j) { return j; }
@@ -135,8 +133,7 @@ json ToJson(const CertRecord& r) {
   return {{"serial_hex", r.serial_hex}, {"account_id", r.account_id},
           {"external_account_kid", r.external_account_kid}, {"order_id", r.order_id},
           {"chain_pem", r.chain_pem},   {"not_before", r.not_before},
-          {"not_after", r.not_after},   {"revoked", r.revoked},
-          {"reason", r.reason}};
+          {"not_after", r.not_after}};
 }
 
 Result<AcmeStore> AcmeStore::Open(const std::string& dir) {

@@ -18,6 +18,7 @@
 #include "common/lmdb.h"
 #include "common/lmdb_group_commit.h"
 #include "common/result.h"
+#include "gateway/acme_status.h"
 
 namespace ca::gateway {
 
@@ -25,7 +26,7 @@ struct AccountRecord {
   std::string id;
   std::string external_account_kid;
   std::string profile;  // "SSL", "SSL_RGS", "WILD"
-  std::string status;   // "valid", "deactivated", "revoked"
+  AccountStatus status = AccountStatus::kValid;
   int64_t created_at = 0;  // unix seconds
   std::vector<std::string> contact;
   std::string jwk_thumbprint;  // RFC 7638, base64url
@@ -35,7 +36,7 @@ struct OrderRecord {
   std::string id;
   std::string account_id;
   std::string external_account_kid;
-  std::string status;  // pending, ready, processing, valid, invalid
+  OrderStatus status = OrderStatus::kPending;
   int64_t created_at = 0;
   int64_t expires = 0;
   std::vector<std::string> names;  // dns identifiers as requested ("*.example.com" for wildcards)
@@ -52,7 +53,7 @@ struct AuthzRecord {
   std::string order_id;
   std::string name;  // the identifier value, without "*." for wildcards
   bool wildcard = false;
-  std::string status;  // pending, valid, invalid, deactivated, expired, revoked
+  AuthzStatus status = AuthzStatus::kPending;
   int64_t expires = 0;
   std::vector<std::string> challenge_ids;
   int64_t validated_at = 0;
@@ -65,7 +66,7 @@ struct ChallengeRecord {
   std::string account_id;
   std::string type;    // http-01, dns-01, tls-alpn-01
   std::string token;
-  std::string status;  // pending, processing, valid, invalid
+  ChallengeStatus status = ChallengeStatus::kPending;
   int64_t validated_at = 0;
   nlohmann::json error;  // problem document or null
   int attempts = 0;
@@ -79,8 +80,8 @@ struct CertRecord {
   std::string chain_pem;
   int64_t not_before = 0;
   int64_t not_after = 0;
-  bool revoked = false;
-  int reason = 0;
+  // No revocation state here: the engine's CA store is its only source (GetCertificateRequest).
+  // Records written before that change carry "revoked"/"reason" fields; they are ignored.
 };
 
 nlohmann::json ToJson(const AccountRecord& r);

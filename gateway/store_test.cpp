@@ -34,7 +34,7 @@ class StoreTest : public ::testing::Test {
     OrderRecord o;
     o.id = id;
     o.account_id = "acct";
-    o.status = "pending";
+    o.status = OrderStatus::kPending;
     o.created_at = 1000;
     o.names = {id + ".example.com"};
     return o;

@@ -15,14 +15,19 @@ WorkQueue::~WorkQueue() {
   Stop();
 }
 
-bool WorkQueue::Submit(Job job) {
+bool WorkQueue::SubmitAfter(Clock::duration delay, Job job) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return false;
-    queue_.push_back(std::move(job));
+    queue_.emplace(Clock::now() + delay, std::move(job));  // after the equal keys: arrival order
   }
   cv_.notify_one();
   return true;
+}
+
+void WorkQueue::WaitIdle() {
+  std::unique_lock lock(mu_);
+  idle_cv_.wait(lock, [&] { return queue_.empty() && running_ == 0; });
 }
 
 void WorkQueue::Stop() {
@@ -38,10 +43,25 @@ void WorkQueue::Stop() {
 void WorkQueue::Loop() {
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping, and everything queued has run
-    Job job = std::move(queue_.front());
-    queue_.pop_front();
+    if (queue_.empty()) {
+      if (stopping_) return;  // everything due has run
+      cv_.wait(lock);
+      continue;
+    }
+    auto first = queue_.begin();
+    if (first->first > Clock::now()) {
+      if (stopping_) {  // nothing left is due: delayed jobs are dropped
+        log::Warn("work_queue_dropped_delayed_jobs", {{"count", queue_.size()}});
+        queue_.clear();
+        idle_cv_.notify_all();
+        return;
+      }
+      cv_.wait_until(lock, first->first);
+      continue;
+    }
+    Job job = std::move(first->second);
+    queue_.erase(first);
+    ++running_;
     lock.unlock();
     try {
       job();
@@ -51,6 +71,8 @@ void WorkQueue::Loop() {
       log::Error("work_queue_job_threw", {{"error", "unknown exception"}});
     }
     lock.lock();
+    --running_;
+    if (queue_.empty() && running_ == 0) idle_cv_.notify_all();
   }
 }
 

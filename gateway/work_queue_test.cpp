@@ -35,5 +35,23 @@ TEST(WorkQueue, AThrowingJobDoesNotStopTheWorkers) {
   EXPECT_EQ(ran, 1);
 }
 
+TEST(WorkQueue, DelayedJobsRunAfterTheirDelayAndStopDropsThoseNotDue) {
+  std::atomic<int> ran{0};
+  WorkQueue queue(2);
+  const auto start = WorkQueue::Clock::now();
+  WorkQueue::Clock::time_point delayed_ran_at;
+  ASSERT_TRUE(queue.SubmitAfter(std::chrono::milliseconds(50), [&] {
+    delayed_ran_at = WorkQueue::Clock::now();
+    ++ran;
+  }));
+  ASSERT_TRUE(queue.Submit([&] { ++ran; }));
+  queue.WaitIdle();  // waits for the delayed job too
+  EXPECT_EQ(ran, 2);
+  EXPECT_GE(delayed_ran_at - start, std::chrono::milliseconds(50));
+  ASSERT_TRUE(queue.SubmitAfter(std::chrono::hours(1), [&] { ++ran; }));
+  queue.Stop();  // returns at once: the job is not due
+  EXPECT_EQ(ran, 2);
+}
+
 }  // namespace
 }  // namespace ca::gateway

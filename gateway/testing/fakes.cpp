@@ -93,6 +93,36 @@ FakeIssuer::FakeIssuer() {
   X509_sign(ca_cert_.get(), ca_key_.get(), EVP_sha256());
 }
 
+void FakeIssuer::RevokeBehindTheGateway(const std::string& serial_hex, engine_api::RevocationReason reason) {
+  std::lock_guard lock(mu_);
+  engine_api::RevokeRequest r;
+  r.serial_hex = serial_hex;
+  r.reason = reason;
+  r.actor = "ra:test";
+  revocations.push_back(r);
+}
+
+engine_api::Response FakeIssuer::GetCertificate(const engine_api::GetCertificateRequest& get) {
+  std::lock_guard lock(mu_);
+  for (const auto& [id, issued] : by_request_) {
+    if (issued.serial_hex != get.serial_hex) continue;
+    engine_api::CertificateRecord r;
+    r.serial_hex = issued.serial_hex;
+    r.certificate_pem = issued.certificate_pem;
+    r.chain_pem = issued.chain_pem;
+    r.not_before = issued.not_before;
+    r.not_after = issued.not_after;
+    for (const auto& rev : revocations) {
+      if (rev.serial_hex != issued.serial_hex) continue;
+      r.revoked = true;
+      r.revoked_at = 1;
+      r.reason = rev.reason;
+    }
+    return r;
+  }
+  return engine_api::EngineError{engine_api::EngineErrorKind::kNotFound, "", "", "unknown serial " + get.serial_hex};
+}
+
 Result<engine_api::Response> FakeIssuer::Call(const engine_api::Request& request) {
   if (transport_down) return Fail(ErrorCode::kUnavailable, "engine down");
   if (auto* rev = std::get_if<engine_api::RevokeRequest>(&request)) {
@@ -103,6 +133,7 @@ Result<engine_api::Response> FakeIssuer::Call(const engine_api::Request& request
     revocations.push_back(*rev);
     return engine_api::Response(engine_api::RevokeResponse{true, 1});
   }
+  if (auto* get = std::get_if<engine_api::GetCertificateRequest>(&request)) return GetCertificate(*get);
   auto* issue = std::get_if<engine_api::IssueRequest>(&request);
   if (issue == nullptr) return Fail(ErrorCode::kInvalidArgument, "unexpected request");
   ++issue_calls;

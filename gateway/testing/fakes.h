@@ -33,10 +33,13 @@ class FakeIssuer final : public IssuerPort {
   std::optional<engine_api::EngineError> refuse;  // answer every issue with this error
   bool transport_down = false;
   std::atomic<int> issue_calls{0};
-  std::vector<engine_api::RevokeRequest> revocations;
+  std::vector<engine_api::RevokeRequest> revocations;  // every revocation the engine holds
   Result<engine_api::Response> Call(const engine_api::Request& request) override;
+  // Revokes in the engine only, as the RA or a mass revocation does (the gateway is not told).
+  void RevokeBehindTheGateway(const std::string& serial_hex, engine_api::RevocationReason reason);
 
  private:
+  engine_api::Response GetCertificate(const engine_api::GetCertificateRequest& get);
   ossl::Pkey ca_key_;
   ossl::X509Ptr ca_cert_;
   std::mutex mu_;

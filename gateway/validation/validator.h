@@ -1,6 +1,6 @@
 // Entry point for the ACME server: validates a challenge or checks CAA from every configured
 // vantage point (in parallel) and applies the quorum (ACME-6). Synchronous and thread-safe;
-// ValidationPool (pool.h) runs it off the HTTP threads.
+// the gateway runs it off the HTTP threads on its validation workers (gateway/challenge_validations.h).
 #pragma once
 
 #include <memory>

@@ -2,11 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <condition_variable>
-#include <mutex>
 
 #include "common/encoding.h"
-#include "gateway/validation/pool.h"
 #include "gateway/validation/testing/fixture.h"
 #include "gateway/validation/testing/test_servers.h"
 
@@ -89,73 +86,6 @@ TEST_F(MultiPerspectiveTest, CaaIsCheckedWithTheMethodAfterValidation) {
   ASSERT_EQ(out.kind, OutcomeKind::kInvalid);
   EXPECT_EQ(out.problem, ProblemType::kCaa);
   EXPECT_NE(out.detail.find("does not allow dns-01"), std::string::npos) << out.detail;
-}
-
-class PoolTest : public MultiPerspectiveTest {};
-
-TEST_F(PoolTest, RunsJobsAndCallsBackOnce) {
-  Post("/set-txt", {{"host", "_acme-challenge.pool.test."}, {"value", Digest("tokPool")}});
-  auto pool = ValidationPool::Create(MakeValidator(Config()), 2, 8, std::chrono::seconds(10));
-  ASSERT_TRUE(pool) << pool.error().ToString();
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<Outcome> outcomes;
-  auto collect = [&](const Outcome& o) {
-    std::lock_guard lock(mu);
-    outcomes.push_back(o);
-    cv.notify_all();
-  };
-  ASSERT_TRUE((*pool)->SubmitChallenge(Dns01("pool.test", "tokPool"), collect));
-  ASSERT_TRUE((*pool)->SubmitChallenge(Dns01("pool.test", "tokOther"), collect));
-  ASSERT_TRUE(
-      (*pool)->SubmitCaa("pool.test", CaaRequest{testing::kAccountUri, std::nullopt}, collect));
-  // A throwing callback is contained.
-  ASSERT_TRUE((*pool)->SubmitChallenge(Dns01("pool.test", "tokPool"), [&](const Outcome& o) {
-    collect(o);
-    throw std::runtime_error("callback bug");
-  }));
-  std::unique_lock lock(mu);
-  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return outcomes.size() == 4; }));
-  int valid = 0, incorrect = 0;
-  for (const auto& o : outcomes) {
-    if (o.valid()) ++valid;
-    if (o.kind == OutcomeKind::kInvalid && o.problem == ProblemType::kIncorrectResponse)
-      ++incorrect;
-  }
-  EXPECT_EQ(valid, 3);
-  EXPECT_EQ(incorrect, 1);
-  auto bad = (*pool)->SubmitChallenge(Dns01("bad name.test", "tok"), collect);
-  ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
-}
-
-TEST_F(PoolTest, BoundedQueueAndShutdownReportsQueuedJobs) {
-  // One worker stuck on a silent resolver (1 s timeout), queue of 1.
-  testing::SilentUdp silent;
-  auto c = Config();
-  c.resolver = silent.address();
-  auto pool = ValidationPool::Create(MakeValidator(c), 1, 1, std::chrono::seconds(5));
-  ASSERT_TRUE(pool);
-  std::mutex mu;
-  std::vector<Outcome> outcomes;
-  auto collect = [&](const Outcome& o) {
-    std::lock_guard lock(mu);
-    outcomes.push_back(o);
-  };
-  ASSERT_TRUE((*pool)->SubmitChallenge(Dns01("slow.test", "tok1"), collect));
-  // Wait until the worker took the first job, so the queue is empty again.
-  for (int i = 0; i < 100 && (*pool)->queued() != 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE((*pool)->SubmitChallenge(Dns01("slow.test", "tok2"), collect));
-  auto full = (*pool)->SubmitChallenge(Dns01("slow.test", "tok3"), collect);
-  ASSERT_FALSE(full);
-  EXPECT_EQ(full.error().code, ErrorCode::kResourceExhausted);
-  pool->reset();
-  ASSERT_EQ(outcomes.size(), 2u);
-  for (const auto& o : outcomes) EXPECT_EQ(o.kind, OutcomeKind::kUnavailable) << OutcomeToString(o);
-  bool shutdown_reported = false;
-  for (const auto& o : outcomes) shutdown_reported |= o.detail == "validator shutting down";
-  EXPECT_TRUE(shutdown_reported);
 }
 
 }  // namespace

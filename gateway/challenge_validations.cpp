@@ -1,0 +1,119 @@
+// Challenge validation jobs (see challenge_validations.h).
+#include "gateway/challenge_validations.h"
+
+#include "common/log.h"
+#include "gateway/acme_metrics.h"
+#include "gateway/order_state.h"
+
+namespace ca::gateway {
+
+using nlohmann::json;
+
+void ChallengeValidations::Submit(const std::string& challenge_id, int64_t delay_seconds) {
+  // Refused only while stopping: the challenge stays processing, as after a crash.
+  queue_.SubmitAfter(std::chrono::seconds(delay_seconds),
+                     [this, challenge_id] { Run(challenge_id); });
+}
+
+void ChallengeValidations::Run(const std::string& challenge_id) {
+  HandlerContext& s = s_;
+  std::optional<ChallengeRecord> chall;
+  std::optional<AuthzRecord> authz;
+  std::string thumbprint;
+  {
+    auto txn = s.store.Read();
+    if (!txn) return;
+    auto c = txn->GetChallenge(challenge_id);
+    if (!c || !*c || (*c)->status != ChallengeStatus::kProcessing) return;
+    auto a = txn->GetAuthz((*c)->authz_id);
+    auto acct = txn->GetAccount((*c)->account_id);
+    if (!a || !*a || !acct || !*acct) return;
+    chall = **c;
+    authz = **a;
+    thumbprint = (*acct)->jwk_thumbprint;
+  }
+  const std::string account_uri = s.Url("/acme/acct/" + chall->account_id);
+  ValidationResult result = s.validator.ValidateChallenge(chall->type, authz->name, chall->token,
+                                                          chall->token + "." + thumbprint);
+  if (result.status == ValidationResult::Status::kValid) {
+    ValidationResult caa =
+        s.validator.CheckCaa(authz->name, authz->wildcard, account_uri, chall->type);
+    if (caa.status != ValidationResult::Status::kValid) {
+      result = caa;
+      if (caa.status == ValidationResult::Status::kInvalid) {
+        result.problem = ProblemKind::kCaa;
+        result.detail = "INVALID_DNSCAA: " + caa.detail;
+      }
+    }
+  }
+  int64_t now = s.clock();
+  s.metrics.CountValidation(chall->type, result.status == ValidationResult::Status::kValid ? "valid"
+                                         : result.status == ValidationResult::Status::kInvalid
+                                             ? "invalid"
+                                             : "unavailable");
+  ChallengeRecord cr;
+  AuthzRecord ar;
+  bool requeue = false, applied = false;
+  Status written = s.store.Write([&](StoreTxn& txn) -> Status {
+    applied = requeue = false;
+    auto c = CA_TRY(txn.GetChallenge(challenge_id));
+    auto a = CA_TRY(txn.GetAuthz(chall->authz_id));
+    if (!c || !a || c->status != ChallengeStatus::kProcessing) return {};
+    cr = std::move(*c);
+    ar = std::move(*a);
+    cr.attempts += 1;
+    if (result.status == ValidationResult::Status::kValid) {
+      cr.status = ChallengeStatus::kValid;
+      cr.validated_at = now;
+      ar.status = AuthzStatus::kValid;
+      ar.validated_at = now;
+      ar.caa_checked_at = now;
+    } else if (result.status == ValidationResult::Status::kUnavailable &&
+               cr.attempts < s.options.max_challenge_attempts) {
+      requeue = true;  // transient: try again later, up to the attempt limit
+    } else {
+      Problem p =
+          result.status == ValidationResult::Status::kUnavailable
+              ? MakeProblem(ProblemKind::kRateLimited,
+                            "RATE_LIMITED: " + authz->name + " could not be validated after " +
+                                std::to_string(cr.attempts) + " attempts: " + result.detail)
+              : MakeProblem(result.problem, result.detail);
+      cr.status = ChallengeStatus::kInvalid;
+      cr.error = ProblemToJson(p);
+      ar.status = AuthzStatus::kInvalid;
+      CA_TRY_STATUS(txn.RecordFailedValidation(cr.account_id, ar.name, now));
+    }
+    CA_TRY_STATUS(txn.PutChallenge(cr));
+    CA_TRY_STATUS(txn.PutAuthz(ar));
+    auto order = txn.GetOrder(ar.order_id);
+    if (order && *order) {
+      bool changed = false;
+      auto refreshed = RefreshOrder(s, txn, **order, &changed);
+      if (refreshed && changed) {
+        if (!refreshed->error.is_null() && !cr.error.is_null() &&
+            ar.status == AuthzStatus::kInvalid)
+          refreshed->error = cr.error;
+        CA_TRY_STATUS(txn.PutOrder(*refreshed));
+      }
+    }
+    applied = true;
+    return {};
+  });
+  if (!written) {
+    log::Error("validation_not_recorded",
+               {{"challenge", challenge_id}, {"error", written.error().ToString()}});
+    return;
+  }
+  if (!applied) return;
+  log::Info("validation", {{"account", cr.account_id},
+                           {"order", ar.order_id},
+                           {"challenge", cr.id},
+                           {"type", cr.type},
+                           {"name", ar.name},
+                           {"status", cr.status},
+                           {"attempts", cr.attempts},
+                           {"detail", result.detail}});
+  if (requeue) Submit(challenge_id, s.options.challenge_retry_seconds);
+}
+
+}  // namespace ca::gateway

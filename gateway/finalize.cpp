@@ -1,0 +1,194 @@
+// Finalize (POST /acme/order/{id}/finalize): CSR check, policy re-check, CAA recheck,
+// ready → processing, the engine call, and the order's final state.
+#include "gateway/handlers.h"
+
+#include "common/encoding.h"
+#include "common/log.h"
+#include "gateway/acme_metrics.h"
+#include "gateway/csr.h"
+#include "gateway/order_state.h"
+#include "gateway/pki_helpers.h"
+
+namespace ca::gateway {
+
+using nlohmann::json;
+
+namespace {
+
+// CAA again for the authorizations whose CAA check is older than the recheck age; returns them
+// with their check time renewed (stored with the ready → processing transition).
+ProblemOr<std::vector<AuthzRecord>> RecheckCaa(HandlerContext& s, const AccountRecord& account,
+                                               const OrderRecord& order, int64_t now) {
+  std::vector<AuthzRecord> stale;
+  {
+    auto txn = s.store.Read();
+    if (!txn) return Internal(txn.error());
+    for (const auto& aid : order.authz_ids) {
+      auto a = txn->GetAuthz(aid);
+      if (!a || !*a) return Internal(a ? Error{ErrorCode::kCorrupt, "missing authz"} : a.error());
+      if (now - (*a)->caa_checked_at > s.options.caa_recheck_seconds) stale.push_back(**a);
+    }
+  }
+  std::vector<Subproblem> caa_failures;
+  for (auto& a : stale) {
+    auto result = s.validator.CheckCaa(a.name, a.wildcard, s.Url("/acme/acct/" + account.id), "");
+    if (result.status == ValidationResult::Status::kValid) {
+      a.caa_checked_at = now;
+    } else if (result.status == ValidationResult::Status::kUnavailable) {
+      Problem p =
+          MakeProblem(ProblemKind::kUnavailable, "INVALID_DNSCAA: CAA for " + a.name +
+                                                     " could not be checked: " + result.detail);
+      p.retry_after_seconds = 10;
+      return std::unexpected(p);
+    } else {
+      caa_failures.push_back({ProblemKind::kCaa, "INVALID_DNSCAA: " + result.detail,
+                              (a.wildcard ? "*." : "") + a.name});
+    }
+  }
+  if (!caa_failures.empty()) {
+    Problem p = MakeProblem(ProblemKind::kCaa, "INVALID_DNSCAA: " + caa_failures.front().dns_name +
+                                                   ": CAA forbids issuance");
+    p.subproblems = caa_failures;
+    return std::unexpected(p);
+  }
+  return stale;
+}
+
+// ready → processing, atomically: of concurrent finalize requests only one gets past this.
+ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
+                                       const std::vector<AuthzRecord>& rechecked) {
+  OrderRecord order;
+  OrderStatus found_status = OrderStatus::kReady;
+  Status written = s.store.Write([&](StoreTxn& txn) -> Status {
+    auto stored = CA_TRY(txn.GetOrder(id));
+    if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
+    found_status = stored->status;
+    if (found_status != OrderStatus::kReady) return {};
+    stored->status = OrderStatus::kProcessing;
+    order = std::move(*stored);
+    for (const auto& a : rechecked) CA_TRY_STATUS(txn.PutAuthz(a));
+    return txn.PutOrder(order);
+  });
+  if (!written) return Internal(written.error());
+  if (found_status != OrderStatus::kReady)
+    return Err(ProblemKind::kOrderNotReady, "order is " + StatusName(found_status) + ", not ready");
+  return order;
+}
+
+// Stores the order's state after the engine call (and the certificate, when issued).
+Status FinishOrder(HandlerContext& s, const AccountRecord& account, OrderRecord& order,
+                   OrderStatus status, const json& error, const engine_api::IssueResponse* issued) {
+  return s.store.Write([&](StoreTxn& txn) -> Status {
+    auto stored = CA_TRY(txn.GetOrder(order.id));
+    if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
+    stored->status = status;
+    stored->error = error;
+    if (issued != nullptr) {
+      stored->serial_hex = NormalizeSerial(issued->serial_hex);
+      CertRecord cert{stored->serial_hex, account.id,        account.external_account_kid,
+                      order.id,           issued->chain_pem, issued->not_before,
+                      issued->not_after};
+      CA_TRY_STATUS(txn.PutCert(cert));
+    }
+    CA_TRY_STATUS(txn.PutOrder(*stored));
+    order = std::move(*stored);
+    return {};
+  });
+}
+
+// Asks the engine to issue and records the outcome on the order (processing → valid, invalid, or
+// back to ready when the engine may not have signed).
+Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account, OrderRecord order,
+              const Bytes& csr_der, uint64_t policy_version) {
+  const std::string id = order.id;
+  engine_api::IssueRequest issue;
+  issue.request_id = order.request_id;
+  issue.order_id = order.id;
+  issue.acme_account_id = account.id;
+  issue.external_account_kid = account.external_account_kid;
+  issue.profile = order.profile;
+  issue.names = order.names;
+  issue.csr_der = csr_der;
+  issue.policy_version = policy_version;
+  issue.environment = s.Environment();
+  auto answer = s.issuer.Call(issue);
+
+  if (!answer) {
+    // Transport failure: the engine may or may not have signed. Back to ready; a retried finalize
+    // reuses request_id, so the engine returns the same certificate if it did.
+    if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
+      return Internal(st.error());
+    log::Warn("engine_unavailable", {{"order", id}, {"error", answer.error().ToString()}});
+    return EngineUnavailable("ACME_CA_ERROR: the signing engine is unavailable, retry finalize");
+  }
+  if (auto* err = std::get_if<engine_api::EngineError>(&*answer)) {
+    Problem p = ProblemForEngineError(*err);
+    if (err->kind == engine_api::EngineErrorKind::kUnavailable) {
+      if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
+        return Internal(st.error());
+      return std::unexpected(p);
+    }
+    if (auto st = FinishOrder(s, account, order, OrderStatus::kInvalid, ProblemToJson(p), nullptr);
+        !st)
+      return Internal(st.error());
+    log::Warn("issuance_refused", {{"order", id},
+                                   {"kind", engine_api::EngineErrorKindName(err->kind)},
+                                   {"result_code", err->result_code}});
+    return std::unexpected(p);
+  }
+  auto* issued = std::get_if<engine_api::IssueResponse>(&*answer);
+  if (issued == nullptr) {
+    if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
+      return Internal(st.error());
+    return Internal(Error{ErrorCode::kInternal, "engine answered issue with another message type"});
+  }
+  if (auto st = FinishOrder(s, account, order, OrderStatus::kValid, json(), issued); !st)
+    return Internal(st.error());
+  ctx.log["serial"] = order.serial_hex;
+  log::Info("certificate_issued", {{"account", account.id},
+                                   {"order", id},
+                                   {"serial", order.serial_hex},
+                                   {"names", order.names}});
+  s.metrics.CountIssued(order.profile);
+  HttpResponse r = JsonResponse(200, OrderJson(s, order));
+  r.headers.push_back({"Location", s.Url("/acme/order/" + id)});
+  return r;
+}
+
+}  // namespace
+
+Outcome Finalize(HandlerContext& s, RequestState& ctx, const Jws& jws, const std::string& id) {
+  auto payload = CA_TRY(PayloadObject(jws));
+  ctx.log["order"] = id;
+  const AccountRecord& account = *ctx.account;
+  if (!payload.contains("csr") || !payload["csr"].is_string())
+    return Err(ProblemKind::kMalformed, "finalize needs a csr");
+  auto csr_der = Base64UrlDecode(payload["csr"].get<std::string>());
+  if (!csr_der) return Err(ProblemKind::kBadCsr, "csr is not base64url");
+
+  OrderRecord order;
+  {
+    auto current = CurrentOrder(s, id);
+    if (!current) return Internal(current.error());
+    if (!*current || (*current)->account_id != account.id)
+      return Err(ProblemKind::kNotFound, "no such order");
+    order = std::move(**current);
+  }
+  if (order.status != OrderStatus::kReady)
+    return Err(ProblemKind::kOrderNotReady, "order is " + StatusName(order.status) + ", not ready");
+
+  auto csr = CA_TRY(CheckCsr(*csr_der, order.names));
+  (void)csr;
+  int64_t now = s.clock();
+  auto verdict = s.policy.Decide(account, order.names, order.profile, now);
+  if (!verdict) return Internal(verdict.error());
+  if (!verdict->allowed)
+    return std::unexpected(
+        ProblemForResultCode(verdict->result_code, verdict->name, verdict->detail));
+
+  auto rechecked = CA_TRY(RecheckCaa(s, account, order, now));
+  order = CA_TRY(StartProcessing(s, id, rechecked));
+  return Issue(s, ctx, account, std::move(order), *csr_der, verdict->policy_version);
+}
+
+}  // namespace ca::gateway

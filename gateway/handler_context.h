@@ -1,0 +1,110 @@
+// What every ACME handler shares: the request/response types, the server options, one
+// HandlerContext (ports, store, nonces, key cache, metrics, validation scheduler) and the
+// per-request RequestState. Handlers are free functions (gateway/handlers.h), one file per
+// concern; acme_server.cpp routes to them.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/api/contract.h"
+#include "gateway/jws.h"
+#include "gateway/ports.h"
+#include "gateway/problems.h"
+#include "gateway/store.h"
+
+namespace ca::gateway {
+
+class AccountKeyCache;
+class AcmeMetrics;
+class ChallengeValidations;
+class NonceService;
+
+struct HttpRequest {
+  std::string method;  // GET, HEAD, POST, ...
+  std::string path;    // without query string
+  std::string content_type;
+  std::string body;
+  bool body_too_large = false;  // the transport stopped reading at the size limit
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // Filled for logs and metrics.
+  std::string endpoint;
+  nlohmann::json log_fields = nlohmann::json::object();
+};
+
+struct GatewayOptions {
+  std::string base_url;  // "https://acme.example:443", no trailing slash
+  std::string terms_of_service;
+  std::string website;
+  std::vector<std::string> caa_identities;
+  std::map<std::string, std::string> profiles = {
+      {"SSL", "OV TLS server certificate"},
+      {"SSL_RGS", "OV TLS server certificate, RGS, every FQDN listed"},
+      {"WILD", "OV TLS wildcard certificate (dns-01 only)"}};
+  std::string environment = "production";  // or "staging"
+  int64_t nonce_lifetime_seconds = 3600;
+  size_t max_body_bytes = 64 * 1024;
+  size_t max_identifiers = 100;
+  int64_t order_lifetime_seconds = 7 * 86400;
+  int64_t authz_lifetime_seconds = 30 * 86400;
+  int max_failed_validations_per_hour = 5;
+  int max_challenge_attempts = 20;
+  int64_t challenge_retry_seconds = 3;  // real time, not the injected clock
+  int64_t caa_recheck_seconds = 8 * 3600;
+  size_t validation_workers = 4;
+};
+
+using Clock = std::function<int64_t()>;  // unix seconds
+using Outcome = ProblemOr<HttpResponse>;
+
+// Owned by AcmeServer; handlers receive it by reference.
+struct HandlerContext {
+  const GatewayOptions& options;
+  const AcmeStore& store;
+  PolicyPort& policy;
+  IssuerPort& issuer;
+  ValidatorPort& validator;
+  Clock clock;
+  NonceService& nonces;
+  AccountKeyCache& account_keys;
+  AcmeMetrics& metrics;
+  ChallengeValidations& validations;
+
+  std::string Url(const std::string& path) const { return options.base_url + path; }
+  engine_api::CaEnvironment Environment() const;
+};
+
+// One request: its endpoint name (logs, metrics), the authenticated account, the verifying jwk
+// when the JWS carried one, and log fields the handlers add.
+struct RequestState {
+  std::string endpoint;
+  std::optional<AccountRecord> account;
+  nlohmann::json jwk;
+  nlohmann::json log = nlohmann::json::object();
+};
+
+// Small helpers every handler uses (handler_context.cpp).
+std::unexpected<Problem> Err(ProblemKind kind, std::string detail);
+// Logs the error; the client sees a generic serverInternal problem.
+std::unexpected<Problem> Internal(const Error& e);
+// 503 with Retry-After: the signing engine did not answer.
+std::unexpected<Problem> EngineUnavailable(std::string detail);
+HttpResponse JsonResponse(int status, const nlohmann::json& body);
+std::string NewId();                  // 128 random bits, base64url
+bool ValidId(const std::string& id);  // the resource ids this server hands out
+// The JWS payload as a JSON object (not POST-as-GET).
+ProblemOr<nlohmann::json> PayloadObject(const Jws& jws);
+
+}  // namespace ca::gateway
