@@ -7,8 +7,8 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
-#include "crl_ocsp/crl_builder.h"
 #include "crl_ocsp/ocsp_response.h"
+#include "pki/crl_builder.h"
 #include "profiles/issuance/csr_check.h"
 #include "profiles/issuance/dns_names.h"
 #include "profiles/issuance/lint.h"
@@ -546,25 +546,26 @@ Status CaInstance::ApplyMassRevocations(const policy::PolicySnapshot& snapshot) 
 Status CaInstance::PublishCrl() {
   status::Time now = status::Now();
   auto revoked = CA_TRY(store_->RevokedCerts());
-  std::vector<status::CrlEntry> entries;
+  std::vector<pki::CrlEntry> entries;
   status::NotAfterBySerial not_after;
   for (const auto& rec : revoked) {
     if (rec.state != CertState::kIssued) continue;
-    status::CrlEntry e;
-    e.serial = CA_TRY(status::Serial::FromHex(rec.serial_hex));
+    pki::CrlEntry e;
+    status::Serial serial = CA_TRY(status::Serial::FromHex(rec.serial_hex));
     e.revocation_time = ToTime(rec.revoked_at);
-    e.reason = CA_TRY(status::ReasonFromCode(rec.reason));
-    not_after[e.serial.Hex()] = ToTime(rec.not_after);
+    e.reason = static_cast<int>(CA_TRY(status::ReasonFromCode(rec.reason)));
+    not_after[serial.Hex()] = ToTime(rec.not_after);
+    e.serial = std::move(serial.magnitude);
     entries.push_back(std::move(e));
   }
-  status::CrlRequest req;
+  pki::CrlRequest req;
   req.issuer = keys_.issuer_cert.get();
   req.key = keys_.issuer_key.get();
   req.number = CA_TRY(status_->ReserveCrlNumber(options_.issuer_name));
   req.this_update = now;
   req.next_update = now + options_.freshness.crl_validity;
   req.entries = entries;
-  Bytes der = CA_TRY(status::BuildCrl(req));
+  Bytes der = CA_TRY(pki::BuildCrl(req));
   auto info = CA_TRY(status_->PublishCrl(options_.issuer_name, der, not_after));
   log::Info("crl_published", {{"issuer", options_.issuer_name},
                               {"number", info.number},

@@ -1,23 +1,28 @@
 // Full CRLs per issuer (RFC 5280 §5): version 2, AKI, CRL number, reasonCode per entry (absent for
 // unspecified; certificateHold is never produced), optional invalidity date. Built to scale: one
-// X509_REVOKED per entry, one sort, one signature, one DER encoding.
+// X509_REVOKED per entry, one sort, one signature, one DER encoding. The one CRL builder: the
+// engine's CRLs, the status publish tool and the ceremony's root CRL all come from here.
 #pragma once
 
 #include <openssl/x509.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
 
+#include "common/openssl.h"
 #include "common/result.h"
-#include "crl_ocsp/revocation.h"
 
-namespace ca::status {
+namespace ca::pki {
+
+using Bytes = ossl::Bytes;
+using Time = std::chrono::sys_seconds;
 
 struct CrlEntry {
-  Serial serial;
+  Bytes serial;  // unsigned big-endian magnitude, no leading zero byte, 1..20 octets
   Time revocation_time{};
-  RevocationReason reason = RevocationReason::kUnspecified;
+  int reason = 0;  // CRLReason code (RFC 5280 §5.3.1); 0 (unspecified): no reasonCode extension
   std::optional<Time> invalidity_date;  // when the key is known or suspected compromised
 };
 
@@ -28,9 +33,16 @@ struct CrlRequest {
   Time this_update{};
   Time next_update{};
   std::span<const CrlEntry> entries;  // any order; a serial may appear once
+  const EVP_MD* digest = nullptr;     // nullptr: SHA-256
 };
 
-// Returns the signed DER CRL (SHA-256 with the key's algorithm).
+// Returns the signed DER CRL (the request's digest with the key's algorithm).
 Result<Bytes> BuildCrl(const CrlRequest& request);
 
-}  // namespace ca::status
+// The CRLReason codes this CA issues: 0-5, 9, 10 (certificateHold 6 and removeFromCRL 8 never).
+bool IsIssuedReasonCode(int code);
+
+// PEM ("BEGIN X509 CRL") of a DER CRL.
+Result<std::string> CrlDerToPem(std::span<const uint8_t> der);
+
+}  // namespace ca::pki

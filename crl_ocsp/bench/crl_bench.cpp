@@ -11,12 +11,14 @@
 #include <string>
 
 #include "common/encoding.h"
-#include "crl_ocsp/crl_builder.h"
 #include "crl_ocsp/publish_guard.h"
 #include "crl_ocsp/testing/test_pki.h"
+#include "pki/crl_builder.h"
 
 int main(int argc, char** argv) {
   using namespace ca::status;
+  using ca::pki::BuildCrl;
+  using ca::pki::CrlEntry;
   using Clock = std::chrono::steady_clock;
   size_t n = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 1000000;
   auto ca_key = testing::MakeRsaKey(3072);
@@ -36,13 +38,13 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < n; ++i) {
     random[i * 16] = static_cast<uint8_t>(random[i * 16] | 0x40);  // positive, 16 octets
     CrlEntry e;
-    e.serial = *Serial::FromBytes(std::span(random).subspan(i * 16, 16));
+    e.serial = Serial::FromBytes(std::span(random).subspan(i * 16, 16))->magnitude;
     e.revocation_time = now - std::chrono::seconds(i % 86400);
     if (i % 4 == 0) {
-      e.reason = RevocationReason::kKeyCompromise;
+      e.reason = static_cast<int>(RevocationReason::kKeyCompromise);
       e.invalidity_date = e.revocation_time - std::chrono::hours(1);
     } else {
-      e.reason = kCycle[i % 4];
+      e.reason = static_cast<int>(kCycle[i % 4]);
     }
     entries.push_back(std::move(e));
   }

@@ -23,14 +23,16 @@
 #include <vector>
 
 #include "common/openssl.h"
-#include "crl_ocsp/crl_builder.h"
 #include "crl_ocsp/ocsp_response.h"
 #include "crl_ocsp/status_store.h"
+#include "pki/crl_builder.h"
 
 namespace {
 
 using namespace ca;
 using namespace ca::status;
+using pki::BuildCrl;
+using pki::CrlEntry;
 
 struct Args {
   bool import_crl = false;
@@ -137,10 +139,10 @@ Result<std::vector<CrlEntry>> LoadRevocations(const std::string& path, Time now)
     CrlEntry e;
     auto s = Serial::FromHex(serial);
     if (!s) return Fail(ErrorCode::kInvalidArgument, where() + s.error().message);
-    e.serial = std::move(*s);
+    e.serial = std::move(s->magnitude);
     auto r = ParseReason(reason);
     if (!r) return Fail(ErrorCode::kInvalidArgument, where() + r.error().message);
-    e.reason = *r;
+    e.reason = static_cast<int>(*r);
     e.revocation_time = now;
     if (fields >> when) {
       try {
@@ -195,7 +197,7 @@ Result<std::string> Run(const Args& a) {
   if (!a.crl_key.empty()) crl_key = CA_TRY(LoadKey(a.crl_key));
   std::vector<CrlEntry> revoked = CA_TRY(LoadRevocations(a.revocations, now));
   std::map<std::string, const CrlEntry*> by_serial;
-  for (const CrlEntry& e : revoked) by_serial[e.serial.Hex()] = &e;
+  for (const CrlEntry& e : revoked) by_serial[Serial{e.serial}.Hex()] = &e;
 
   NotAfterBySerial not_after;
   std::vector<Bytes> responses;
@@ -214,7 +216,7 @@ Result<std::string> Run(const Args& a) {
     if (auto it = by_serial.find(serial.Hex()); it != by_serial.end()) {
       st.status = CertStatus::kRevoked;
       st.revocation_time = it->second->revocation_time;
-      st.reason = it->second->reason;
+      st.reason = static_cast<RevocationReason>(it->second->reason);  // parsed by ParseReason
     }
     Bytes der = CA_TRY(BuildOcspResponse(issuer.get(), {ocsp_key.get(), ocsp_cert.get()}, st));
     responses.push_back(std::move(der));
