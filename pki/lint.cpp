@@ -592,20 +592,6 @@ ossl::X509Ptr ParseExact(std::span<const uint8_t> der, Linter& linter) {
 
 }  // namespace
 
-std::string_view CertRoleName(CertRole role) {
-  switch (role) {
-    case CertRole::kRoot:
-      return "root";
-    case CertRole::kIntermediate:
-      return "intermediate";
-    case CertRole::kOcspSigner:
-      return "ocsp-signer";
-    case CertRole::kLeaf:
-      return "leaf";
-  }
-  return "?";
-}
-
 std::vector<LintFinding> LintCertificateDer(std::span<const uint8_t> der, const X509* issuer,
                                             CertRole role, const LintOptions& options) {
   Linter linter(issuer, role, options);
@@ -657,36 +643,6 @@ Status CheckSignedAsLinted(const X509* certificate, const LintedTbs& linted) {
                 "lint: signature: outer signature algorithm differs from the TBS one");
   }
   return Ok();
-}
-
-Status CheckNameConstraints(const X509* cert, const X509* issuer) {
-  ossl::Owned<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free> nc(static_cast<NAME_CONSTRAINTS*>(
-      X509_get_ext_d2i(issuer, NID_name_constraints, nullptr, nullptr)));
-  if (!nc) return Ok();
-  X509* c = const_cast<X509*>(cert);
-  // NAME_CONSTRAINTS_check reads the subjectAltName that OpenSSL caches when it parses the
-  // extensions; a certificate being built has not been parsed yet.
-  if (X509_get_extension_flags(c) & EXFLAG_INVALID) {
-    return Fail(ErrorCode::kInvalidArgument, "an extension does not parse");
-  }
-  int rc = NAME_CONSTRAINTS_check(c, nc.get());
-  if (rc == X509_V_OK) rc = NAME_CONSTRAINTS_check_CN(c, nc.get());
-  if (rc == X509_V_OK) return Ok();
-  return Fail(ErrorCode::kInvalidArgument, X509_verify_cert_error_string(rc));
-}
-
-std::string FormatFindings(const std::vector<LintFinding>& findings, std::string_view what) {
-  std::string out = "lint:";
-  if (!what.empty()) out += " " + std::string(what) + ":";
-  for (size_t i = 0; i < findings.size(); ++i) {
-    out += (i == 0 ? " " : "; ") + findings[i].rule + ": " + findings[i].detail;
-  }
-  return out;
-}
-
-Status FindingsStatus(const std::vector<LintFinding>& findings, std::string_view what) {
-  if (findings.empty()) return Ok();
-  return Fail(ErrorCode::kInternal, FormatFindings(findings, what));
 }
 
 }  // namespace ca::pki
