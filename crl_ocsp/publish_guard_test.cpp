@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "crl_ocsp/crl_builder.h"
 #include "crl_ocsp/testing/test_pki.h"
+#include "pki/crl_builder.h"
 
 namespace ca::status {
 namespace {
@@ -14,11 +14,11 @@ class PublishGuard : public ::testing::Test {
  protected:
   testing::Pki pki = testing::MakePki();
   Time now = pki::Now();
-  CrlEntry a{*pki::Serial::FromHex("0a"), now - 48h, pki::RevocationReason::kKeyCompromise, std::nullopt};
-  CrlEntry b{*pki::Serial::FromHex("0b"), now - 48h, pki::RevocationReason::kUnspecified, std::nullopt};
+  pki::CrlEntry a{*pki::Serial::FromHex("0a"), now - 48h, pki::RevocationReason::kKeyCompromise, std::nullopt};
+  pki::CrlEntry b{*pki::Serial::FromHex("0b"), now - 48h, pki::RevocationReason::kUnspecified, std::nullopt};
 
-  Bytes Crl(uint64_t number, Time this_update, std::vector<CrlEntry> entries) {
-    return *BuildCrl(
+  Bytes Crl(uint64_t number, Time this_update, std::vector<pki::CrlEntry> entries) {
+    return *pki::BuildCrl(
         {pki.ca.get(), pki.ca_key.get(), number, this_update, this_update + 168h, entries});
   }
 };
@@ -56,7 +56,7 @@ TEST_F(PublishGuard, RefusesWrongSignature) {
   auto other = testing::MakeEcKey();
   auto impostor = testing::MakeCert({"Test Issuing CA", true, false, 2, 30}, other.get(),
                                     pki.root.get(), pki.root_key.get());
-  Bytes forged = *BuildCrl({impostor.get(), other.get(), 1, now, now + 24h, {}});
+  Bytes forged = *pki::BuildCrl({impostor.get(), other.get(), 1, now, now + 24h, {}});
   auto r = CheckCrlPublish(forged, std::nullopt, pki.ca.get(), {});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kCrypto);

@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "common/encoding.h"
-#include "crl_ocsp/crl_builder.h"
 #include "crl_ocsp/testing/temp_dir.h"
 #include "crl_ocsp/testing/test_pki.h"
+#include "pki/crl_builder.h"
 
 namespace ca::status {
 namespace {
@@ -23,8 +23,8 @@ class StatusStoreTest : public ::testing::Test {
                      pki::RevocationReason::kKeyCompromise, this_update, this_update + 96h};
     return *BuildOcspResponse(pki.ca.get(), {pki.ocsp_key.get(), pki.ocsp.get()}, st);
   }
-  Bytes Crl(uint64_t number, std::vector<CrlEntry> entries = {}) {
-    return *BuildCrl({pki.ca.get(), pki.ca_key.get(), number, now, now + 168h, entries});
+  Bytes Crl(uint64_t number, std::vector<pki::CrlEntry> entries = {}) {
+    return *pki::BuildCrl({pki.ca.get(), pki.ca_key.get(), number, now, now + 168h, entries});
   }
 };
 
@@ -60,7 +60,7 @@ TEST_F(StatusStoreTest, ImportedCrlIsGuardedAndRaisesTheReservedNumber) {
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->RegisterIssuer("root", pki.ca.get()));
   // Numbered by its signer (the ceremony's counter): no reservation needed.
-  CrlEntry entry{*pki::Serial::FromHex("7a01"), now - 1h, pki::RevocationReason::kKeyCompromise, {}};
+  pki::CrlEntry entry{*pki::Serial::FromHex("7a01"), now - 1h, pki::RevocationReason::kKeyCompromise, {}};
   auto info = store->ImportCrl("root", Crl(7, {entry}), {});
   ASSERT_TRUE(info) << info.error().ToString();
   EXPECT_EQ(info->number, 7u);
@@ -71,7 +71,7 @@ TEST_F(StatusStoreTest, ImportedCrlIsGuardedAndRaisesTheReservedNumber) {
             ErrorCode::kFailedPrecondition);
   EXPECT_EQ(store->ImportCrl("root", Crl(8), {}).error().code, ErrorCode::kFailedPrecondition);
   auto other = testing::MakePki();
-  Bytes foreign = *BuildCrl({other.ca.get(), other.ca_key.get(), 9, now, now + 168h, {}});
+  Bytes foreign = *pki::BuildCrl({other.ca.get(), other.ca_key.get(), 9, now, now + 168h, {}});
   EXPECT_FALSE(store->ImportCrl("root", foreign, {}));
   EXPECT_FALSE(store->ImportCrl("unregistered", Crl(9), {}));
   // An import above the reservation raises it, so the next reservation is above the import.

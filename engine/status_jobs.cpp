@@ -4,7 +4,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
-#include "crl_ocsp/crl_builder.h"
+#include "pki/crl_builder.h"
 #include "crl_ocsp/ocsp_response.h"
 #include "engine/ca_instance.h"
 #include "engine/instance_util.h"
@@ -66,25 +66,25 @@ Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
 Status CaInstance::PublishCrl() {
   status::Time now = status::Now();
   auto revoked = CA_TRY(store_->RevokedCerts());
-  std::vector<status::CrlEntry> entries;
+  std::vector<pki::CrlEntry> entries;
   status::NotAfterBySerial not_after;
   for (const auto& rec : revoked) {
     if (rec.state != CertState::kIssued) continue;
-    status::CrlEntry e;
+    pki::CrlEntry e;
     e.serial = CA_TRY(status::Serial::FromHex(rec.serial_hex));
     e.revocation_time = ToTime(rec.revoked_at);
     e.reason = CA_TRY(status::ReasonFromCode(rec.reason));
     not_after[e.serial.Hex()] = ToTime(rec.not_after);
     entries.push_back(std::move(e));
   }
-  status::CrlRequest req;
+  pki::CrlRequest req;
   req.issuer = keys_.issuer_cert.get();
   req.key = keys_.issuer_key.get();
   req.number = CA_TRY(status_->ReserveCrlNumber(options_.issuer_name));
   req.this_update = now;
   req.next_update = now + options_.freshness.crl_validity;
   req.entries = entries;
-  Bytes der = CA_TRY(status::BuildCrl(req));
+  Bytes der = CA_TRY(pki::BuildCrl(req));
   auto info = CA_TRY(status_->PublishCrl(options_.issuer_name, der, not_after));
   log::Info("crl_published", {{"issuer", options_.issuer_name},
                               {"number", info.number},

@@ -14,10 +14,11 @@
 #include <filesystem>
 
 #include "appliance/ceremony/certs.h"
-#include "appliance/ceremony/lint.h"
 #include "appliance/ceremony/transcript.h"
 #include "common/encoding.h"
 #include "common/log.h"
+#include "pki/crl_builder.h"
+#include "pki/lint.h"
 #include "pki/serial.h"
 #include "pki/time.h"
 
@@ -223,7 +224,7 @@ class Run {
   Result<CeremonyKey> NewKey(const KeySpec& spec, const std::string& role);
   // Lints the certificate (signature under the issuer's key included), records the signing step
   // with `key` (what identifies the subject's key) and writes the PEM.
-  Result<ossl::X509Ptr> CheckAndRecord(ossl::X509Ptr cert, const X509* issuer, CertRole role,
+  Result<ossl::X509Ptr> CheckAndRecord(ossl::X509Ptr cert, const X509* issuer, pki::CertRole role,
                                        const std::string& file, const json& key);
   Status MakeTlsServer(const CeremonyKey& issuer_key);
   Status Commit(const std::optional<TranscriptSigner>& signer, const EVP_PKEY* signer_public);
@@ -285,14 +286,16 @@ json TokenKeyRef(const CeremonyKey& key) {
   return {{"key_label", key.label}, {"key_id", HexEncode(key.id)}};
 }
 
-Result<ossl::X509Ptr> Run::CheckAndRecord(ossl::X509Ptr cert, const X509* issuer, CertRole role,
-                                          const std::string& file, const json& key) {
-  LintOptions options;
+Result<ossl::X509Ptr> Run::CheckAndRecord(ossl::X509Ptr cert, const X509* issuer,
+                                          pki::CertRole role, const std::string& file,
+                                          const json& key) {
+  pki::LintOptions options;
   options.staging = c_.kind == CeremonyKind::kStaging;
   const X509* effective_issuer = issuer != nullptr ? issuer : cert.get();
-  CA_TRY_STATUS(LintStatus(file, LintCertificate(cert.get(), effective_issuer, role, options)));
+  CA_TRY_STATUS(pki::FindingsStatus(
+      pki::LintCertificate(cert.get(), effective_issuer, role, options), file));
   std::string pem = CA_TRY(ossl::CertToPem(cert.get()));
-  json step = {{"role", std::string(CertRoleName(role))},
+  json step = {{"role", std::string(CeremonyRoleName(role))},
                {"certificate", file},
                {"serial", SerialHex(cert.get())},
                {"subject", NameText(X509_get_subject_name(cert.get()))},
@@ -330,7 +333,7 @@ Status Run::MakeTlsServer(const CeremonyKey& issuer_key) {
                                              static_cast<size_t>(ASN1_STRING_length(ski))})},
       {"public_key_sha256", fingerprint}};
   auto cert = CA_TRY(
-      CheckAndRecord(std::move(built), issuer, CertRole::kTlsServer, kTlsServerCertFile, key_ref));
+      CheckAndRecord(std::move(built), issuer, pki::CertRole::kLeaf, kTlsServerCertFile, key_ref));
   Secret key_pem = CA_TRY(PrivateKeyToPkcs8Pem(key.get()));
   CA_TRY_STATUS(WriteArtifact(kTlsServerKeyFile, key_pem.view(), 0600));
   std::string chain = CA_TRY(ossl::CertToPem(cert.get())) + CA_TRY(ossl::CertToPem(issuer));
@@ -475,7 +478,7 @@ Result<CeremonyOutcome> Run::Execute() {
                   now + c_.root->validity_days * kDay};
     auto cert = BuildRootCertificate(s, root_key->signer.get());
     if (!cert) return std::unexpected(cert.error());
-    root_cert = CA_TRY(CheckAndRecord(std::move(*cert), nullptr, CertRole::kRoot, kRootCertFile,
+    root_cert = CA_TRY(CheckAndRecord(std::move(*cert), nullptr, pki::CertRole::kRoot, kRootCertFile,
                                       TokenKeyRef(*root_key)));
     manifest_["root"] = KeyJson(*root_key, kRootCertFile, root_cert.get());
     to_store_.push_back({root_key->label, root_key->id, root_cert.get()});
@@ -490,7 +493,7 @@ Result<CeremonyOutcome> Run::Execute() {
     IntermediateExtras extras{c_.intermediate->crl_url, c_.intermediate->ca_issuers_url,
                               c_.intermediate->permitted_dns, c_.intermediate->excluded_dns};
     auto cert = CA_TRY(BuildIntermediateCertificate(s, extras, {root_for_int, root_signer}));
-    int_cert = CA_TRY(CheckAndRecord(std::move(cert), root_for_int, CertRole::kIntermediate,
+    int_cert = CA_TRY(CheckAndRecord(std::move(cert), root_for_int, pki::CertRole::kIntermediate,
                                      kIntermediateCertFile, TokenKeyRef(*int_key)));
     manifest_["intermediate"] = KeyJson(*int_key, kIntermediateCertFile, int_cert.get());
     to_store_.push_back({int_key->label, int_key->id, int_cert.get()});
@@ -503,7 +506,7 @@ Result<CeremonyOutcome> Run::Execute() {
     CertSubject s{ocsp_key->public_key.get(), ocsp_key->id, c_.ocsp_signer->subject, now,
                   now + c_.ocsp_signer->validity_days * kDay};
     auto cert = CA_TRY(BuildOcspSignerCertificate(s, {int_for_ocsp, int_signer}));
-    ocsp_cert = CA_TRY(CheckAndRecord(std::move(cert), int_for_ocsp, CertRole::kOcspSigner,
+    ocsp_cert = CA_TRY(CheckAndRecord(std::move(cert), int_for_ocsp, pki::CertRole::kOcspSigner,
                                       kOcspSignerCertFile, TokenKeyRef(*ocsp_key)));
     manifest_["ocsp_signer"] = KeyJson(*ocsp_key, kOcspSignerCertFile, ocsp_cert.get());
     to_store_.push_back({ocsp_key->label, ocsp_key->id, ocsp_cert.get()});
@@ -512,10 +515,10 @@ Result<CeremonyOutcome> Run::Execute() {
   if (c_.root_crl) {
     CrlParams params{*p_.crl_number, now, now + c_.root_crl->next_update_days * kDay,
                      c_.root_crl->revoked};
-    auto crl = CA_TRY(BuildCrl(params, {root_for_int, root_signer}));
-    CA_TRY_STATUS(LintStatus("root CRL", LintCrl(crl.get(), root_for_int)));
-    std::string pem = CA_TRY(CrlToPem(crl.get()));
-    auto der = CA_TRY(ossl::CrlToDer(crl.get()));
+    auto der = CA_TRY(BuildRootCrl(params, {root_for_int, root_signer}));
+    auto crl = CA_TRY(ossl::CrlFromDer(der));
+    CA_TRY_STATUS(pki::FindingsStatus(pki::LintCrl(crl.get(), root_for_int), "root CRL"));
+    std::string pem = CA_TRY(pki::CrlDerToPem(der));
     CA_TRY_STATUS(WriteArtifact(kRootCrlPemFile, pem));
     CA_TRY_STATUS(WriteArtifact(kRootCrlDerFile, AsString(der)));
     json revoked = json::array();

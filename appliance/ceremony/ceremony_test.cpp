@@ -10,15 +10,18 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "appliance/ceremony/lint.h"
 #include "appliance/ceremony/transcript.h"
 #include "common/encoding.h"
+#include "pki/lint.h"
 
 namespace ca::ceremony {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using pki::CertRole;
+using pki::LintCertificate;
+using pki::LintCrl;
 
 // A token in memory with software keys: what the runner does with it is what it does with the
 // HSM (hsm_key_store_test covers the PKCS#11 side).
@@ -332,7 +335,7 @@ TEST_F(CeremonyTest, TlsServerIssuesASoftwareKeyCertificateUnderTheIntermediate)
   auto inter = *ossl::CertFromPem(*ossl::ReadFile(dir_ + "/ca/intermediate.pem"));
   auto leaf = *ossl::CertFromPem(*ossl::ReadFile(out + "/tls-server.pem"));
   EXPECT_EQ(X509_check_private_key(leaf.get(), key.get()), 1);
-  EXPECT_TRUE(LintCertificate(leaf.get(), inter.get(), CertRole::kTlsServer).empty());
+  EXPECT_TRUE(LintCertificate(leaf.get(), inter.get(), CertRole::kLeaf).empty());
 
   // The chain file: the leaf, then the intermediate; a TLS client accepts it for the gateway's names.
   auto chain = *ossl::CertsFromPem(*ossl::ReadFile(out + "/tls-server-chain.pem"));

@@ -1,9 +1,11 @@
-// Builds the CA hierarchy's certificates, the gateway's TLS server certificate and the root CRL
-// with OpenSSL's X509V3 APIs. Signing takes an EVP_PKEY*: an HSM key through hsm::ToEvpPkey in
-// production, a software key in unit tests — the same code either way.
+// The ceremony's choices for the CA hierarchy's certificates, the gateway's TLS server certificate
+// and the root CRL: which extensions each role carries. pki/cert_builder and pki/crl_builder build
+// and sign them. Signing takes an EVP_PKEY*: an HSM key through hsm::ToEvpPkey in production, a
+// software key in unit tests — the same code either way.
 #pragma once
 
 #include <ctime>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "common/openssl.h"
 #include "common/result.h"
 #include "common/secret.h"
+#include "pki/lint.h"
 
 namespace ca::ceremony {
 
@@ -33,12 +36,10 @@ struct CertIssuer {
   EVP_PKEY* key = nullptr;
 };
 
-// 16 CSPRNG bytes made positive with a fixed top bit, so the DER INTEGER is exactly 16 octets
-// (126 random bits; RFC 5280 and CA/B limits: positive, at most 20 octets).
-ossl::Asn1Integer NewSerialNumber();
-
-// Digest used with a key: SHA-384 for P-384, SHA-256 otherwise.
-const EVP_MD* DigestForKey(const EVP_PKEY* key);
+// The ceremony's names for the lint roles: "root", "intermediate", "ocsp-signer", "tls-server"
+// (the leaf role: the gateway's HTTPS certificate). Used by the CLI and the transcript.
+std::string_view CeremonyRoleName(pki::CertRole role);
+std::optional<pki::CertRole> ParseCeremonyRole(std::string_view name);
 
 // Self-signed root: basicConstraints critical CA:TRUE pathlen:1, keyUsage critical
 // keyCertSign+cRLSign, SKI, AKI (keyid).
@@ -70,14 +71,9 @@ Result<ossl::X509Ptr> BuildTlsServerCertificate(const CertSubject& subject,
                                                 const SubjectAltNames& names,
                                                 const CertIssuer& issuer);
 
-// The issuer's nameConstraints (when it has some) against a certificate's names, as
-// X509_verify_cert checks them: every subjectAltName and subject name, and the CN when there is
-// no dNSName. kInvalidArgument with OpenSSL's verify error text when they do not allow them.
-Status CheckNameConstraints(const X509* cert, const X509* issuer);
-
-// The same check for names not yet in a certificate, one name at a time so that the error names
-// the one refused: "dns_names[1]: 'localhost' is not allowed by the issuer's name constraints
-// (permitted subtree violation)".
+// pki::CheckNameConstraints for names not yet in a certificate, one name at a time so that the
+// error names the one refused: "dns_names[1]: 'localhost' is not allowed by the issuer's name
+// constraints (permitted subtree violation)".
 Status CheckNamesAllowedByIssuer(const SubjectAltNames& names, const X509* issuer);
 
 // A software key of the given type, from OpenSSL's default provider (CSPRNG).
@@ -94,9 +90,8 @@ struct CrlParams {
   std::vector<RevokedEntry> revoked;
 };
 
-// v2 CRL with AKI (keyid) and CRL number; entries carry their reason code when one is given.
-Result<ossl::X509Crl> BuildCrl(const CrlParams& params, const CertIssuer& issuer);
-
-Result<std::string> CrlToPem(const X509_CRL* crl);
+// The root CRL from pki::BuildCrl (signed with pki::DigestForKey of the issuer key): DER.
+// Entries carry their reason code unless it is none or unspecified (RFC 5280 §5.3.1).
+Result<Bytes> BuildRootCrl(const CrlParams& params, const CertIssuer& issuer);
 
 }  // namespace ca::ceremony

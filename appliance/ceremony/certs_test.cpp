@@ -4,8 +4,10 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "appliance/ceremony/lint.h"
 #include "common/encoding.h"
+#include "pki/crl_builder.h"
+#include "pki/lint.h"
+#include "pki/serial.h"
 
 namespace ca::ceremony {
 namespace {
@@ -27,11 +29,19 @@ Subject Cn(const std::string& cn) {
   return s;
 }
 
-bool HasProblem(const std::vector<std::string>& problems, const std::string& needle) {
-  for (const auto& p : problems) {
-    if (p.find(needle) != std::string::npos) return true;
+using pki::CertRole;
+using pki::LintCertificate;
+using pki::LintCrl;
+
+bool HasProblem(const std::vector<pki::LintFinding>& findings, const std::string& needle) {
+  for (const auto& f : findings) {
+    if ((f.rule + ": " + f.detail).find(needle) != std::string::npos) return true;
   }
   return false;
+}
+
+std::string First(const std::vector<pki::LintFinding>& findings) {
+  return findings.empty() ? "" : pki::FormatFindings(findings);
 }
 
 class CertsTest : public ::testing::Test {
@@ -86,14 +96,15 @@ ossl::Pkey* CertsTest::root_key_ = nullptr;
 ossl::Pkey* CertsTest::int_key_ = nullptr;
 ossl::Pkey* CertsTest::ocsp_key_ = nullptr;
 
-TEST_F(CertsTest, SerialIsSixteenPositiveRandomOctets) {
-  auto a = NewSerialNumber();
-  auto b = NewSerialNumber();
-  ASSERT_TRUE(a && b);
-  EXPECT_EQ(ASN1_STRING_length(a.get()), 16);
-  EXPECT_EQ(ASN1_STRING_type(a.get()), V_ASN1_INTEGER);  // positive
-  EXPECT_EQ(ASN1_STRING_get0_data(a.get())[0] & 0xc0, 0x40);
-  EXPECT_NE(ASN1_INTEGER_cmp(a.get(), b.get()), 0);
+TEST_F(CertsTest, CertificatesGetDistinctSerialsFromTheOneGenerator) {
+  auto a = Root();
+  auto b = Root();
+  auto sa = pki::Serial::FromCert(a.get());
+  auto sb = pki::Serial::FromCert(b.get());
+  ASSERT_TRUE(sa && sb);
+  EXPECT_TRUE(sa->Validate());
+  EXPECT_LE(sa->magnitude.size(), pki::kSerialRandomBytes);
+  EXPECT_NE(*sa, *sb);
 }
 
 TEST_F(CertsTest, RootHasTheRequiredExtensionsAndPassesLint) {
@@ -121,9 +132,9 @@ TEST_F(CertsTest, IntermediateAndOcspSignerChainAndPassLint) {
   auto inter = Intermediate(root.get(), extras);
   auto ocsp = Ocsp(inter.get());
   auto problems = LintCertificate(inter.get(), root.get(), CertRole::kIntermediate);
-  EXPECT_TRUE(problems.empty()) << problems.front();
+  EXPECT_TRUE(problems.empty()) << First(problems);
   problems = LintCertificate(ocsp.get(), inter.get(), CertRole::kOcspSigner);
-  EXPECT_TRUE(problems.empty()) << problems.front();
+  EXPECT_TRUE(problems.empty()) << First(problems);
 
   EXPECT_EQ(X509_get_extended_key_usage(inter.get()), static_cast<uint32_t>(XKU_SSL_SERVER));
   EXPECT_EQ(X509_get_extended_key_usage(ocsp.get()), static_cast<uint32_t>(XKU_OCSP_SIGN));
@@ -155,25 +166,25 @@ TEST_F(CertsTest, LintCatchesWrongIssuerAndWrongRole) {
   auto ocsp = Ocsp(inter.get());
   // Checked against the wrong issuer: name and signature both fail.
   auto problems = LintCertificate(ocsp.get(), root.get(), CertRole::kOcspSigner);
-  EXPECT_TRUE(HasProblem(problems, "signature does not verify under the issuer's key"));
+  EXPECT_TRUE(HasProblem(problems, "signature: does not verify with the issuer's key"));
   EXPECT_TRUE(HasProblem(problems, "issuer name differs"));
   // An OCSP signer certificate is not an intermediate.
   problems = LintCertificate(ocsp.get(), inter.get(), CertRole::kIntermediate);
-  EXPECT_TRUE(HasProblem(problems, "basicConstraints CA:FALSE on a CA"));
-  EXPECT_TRUE(HasProblem(problems, "keyUsage must be exactly keyCertSign, cRLSign"));
-  EXPECT_TRUE(HasProblem(problems, "extendedKeyUsage must be exactly serverAuth"));
+  EXPECT_TRUE(HasProblem(problems, "basic_constraints: CA:FALSE on a CA"));
+  EXPECT_TRUE(HasProblem(problems, "key_usage: must be exactly keyCertSign, cRLSign"));
+  EXPECT_TRUE(HasProblem(problems, "extended_key_usage: must be exactly serverAuth"));
   EXPECT_TRUE(HasProblem(problems, "key type not allowed for a intermediate (EC prime256v1)"));
   // An intermediate is not a root.
   problems = LintCertificate(inter.get(), root.get(), CertRole::kRoot);
   EXPECT_TRUE(HasProblem(problems, "pathLenConstraint is 0 (want 1)"));
-  EXPECT_TRUE(HasProblem(problems, "a root must not carry extendedKeyUsage"));
+  EXPECT_TRUE(HasProblem(problems, "unexpected extension 2.5.29.37 on a root certificate"));
   // Staging requires TEST in the CN.
   problems = LintCertificate(root.get(), root.get(), CertRole::kRoot, {.staging = true});
   EXPECT_TRUE(HasProblem(problems, "staging certificate without TEST in its CN"));
-  auto status = LintStatus("root.pem", problems);
+  auto status = pki::FindingsStatus(problems, "root.pem");
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().code, ErrorCode::kInternal);
-  EXPECT_EQ(status.error().message, "lint: root.pem: staging certificate without TEST in its CN");
+  EXPECT_EQ(status.error().message, "lint: root.pem: subject: staging certificate without TEST in its CN (CA-8)");
 }
 
 TEST_F(CertsTest, LintCatchesNonCriticalConstraintsShortSerialAndLongValidity) {
@@ -196,10 +207,10 @@ TEST_F(CertsTest, LintCatchesNonCriticalConstraintsShortSerialAndLongValidity) {
   ASSERT_GT(X509_sign(cert.get(), root_key_->get(), EVP_sha384()), 0);
   auto problems = LintCertificate(cert.get(), cert.get(), CertRole::kRoot);
   EXPECT_TRUE(HasProblem(problems, "serial number shorter than 16 octets (1)"));
-  EXPECT_TRUE(HasProblem(problems, "basicConstraints not critical"));
-  EXPECT_TRUE(HasProblem(problems, "keyUsage not critical"));
-  EXPECT_TRUE(HasProblem(problems, "keyUsage must be exactly keyCertSign, cRLSign"));
-  EXPECT_TRUE(HasProblem(problems, "subjectKeyIdentifier missing"));
+  EXPECT_TRUE(HasProblem(problems, "basic_constraints: must be critical"));
+  EXPECT_TRUE(HasProblem(problems, "key_usage: must be critical"));
+  EXPECT_TRUE(HasProblem(problems, "key_usage: must be exactly keyCertSign, cRLSign"));
+  EXPECT_TRUE(HasProblem(problems, "subject_key_identifier: extension missing"));
   EXPECT_TRUE(HasProblem(problems, "validity of 10000 days exceeds 9132 for a root"));
 }
 
@@ -213,8 +224,11 @@ TEST_F(CertsTest, ChildMayNotOutliveItsIssuer) {
 TEST_F(CertsTest, CrlCarriesNumberAkiAndReasons) {
   auto root = Root();
   CrlParams params{42, now_, now_ + 365 * kDay, {{"0abc", 1, ""}, {"0123456789abcdef", -1, "20260102030405Z"}}};
-  auto crl = BuildCrl(params, {root.get(), root_key_->get()});
-  ASSERT_TRUE(crl) << crl.error().message;
+  auto der = BuildRootCrl(params, {root.get(), root_key_->get()});
+  ASSERT_TRUE(der) << der.error().message;
+  auto crl = ossl::CrlFromDer(*der);
+  ASSERT_TRUE(crl);
+  EXPECT_EQ(X509_CRL_get_signature_nid(crl->get()), NID_ecdsa_with_SHA384);  // P-384 root
   EXPECT_TRUE(LintCrl(crl->get(), root.get()).empty());
   int crit = 0;
   ossl::Asn1Integer number(static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl->get(), NID_crl_number, &crit, nullptr)));
@@ -234,7 +248,7 @@ TEST_F(CertsTest, CrlCarriesNumberAkiAndReasons) {
     ASN1_ENUMERATED_free(reason);
   }
   EXPECT_TRUE(saw_reason);
-  auto pem = CrlToPem(crl->get());
+  auto pem = pki::CrlDerToPem(*der);
   ASSERT_TRUE(pem);
   EXPECT_TRUE(pem->starts_with("-----BEGIN X509 CRL-----"));
 
@@ -290,8 +304,8 @@ TEST_F(CertsTest, TlsServerCertificateHasServerFieldsAndVerifies) {
   SubjectAltNames names{{"localhost", "acme.example"}, {"127.0.0.1", "::1"}};
   auto tls = TlsServer(inter.get(), key.get(), names);
 
-  auto problems = LintCertificate(tls.get(), inter.get(), CertRole::kTlsServer);
-  EXPECT_TRUE(problems.empty()) << problems.front();
+  auto problems = LintCertificate(tls.get(), inter.get(), CertRole::kLeaf);
+  EXPECT_TRUE(problems.empty()) << First(problems);
   EXPECT_EQ(X509_get_version(tls.get()), X509_VERSION_3);
   EXPECT_EQ(ASN1_STRING_length(X509_get0_serialNumber(tls.get())), 16);
   EXPECT_EQ(X509_NAME_cmp(X509_get_issuer_name(tls.get()), X509_get_subject_name(inter.get())), 0);
@@ -339,8 +353,8 @@ TEST_F(CertsTest, TlsServerRsaKeyAddsKeyEnciphermentAndKeyIsPkcs8) {
   ossl::Pkey key = *GenerateSoftwareKey(hsm::KeyType::kRsa3072);
   EXPECT_EQ(EVP_PKEY_get_bits(key.get()), 3072);
   auto tls = TlsServer(inter.get(), key.get(), {{}, {"10.1.2.3"}});
-  auto problems = LintCertificate(tls.get(), inter.get(), CertRole::kTlsServer);
-  EXPECT_TRUE(problems.empty()) << problems.front();
+  auto problems = LintCertificate(tls.get(), inter.get(), CertRole::kLeaf);
+  EXPECT_TRUE(problems.empty()) << First(problems);
   EXPECT_EQ(X509_get_key_usage(tls.get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
   EXPECT_EQ(VerifyServer(root.get(), inter.get(), tls.get(), nullptr, "10.1.2.3"), X509_V_OK);
 
@@ -369,11 +383,11 @@ TEST_F(CertsTest, TlsServerNamesMustFitTheIssuersNameConstraints) {
 
   ossl::Pkey key = *GenerateSoftwareKey(hsm::KeyType::kEcP256);
   auto ok = TlsServer(inter.get(), key.get(), inside);
-  EXPECT_TRUE(LintCertificate(ok.get(), inter.get(), CertRole::kTlsServer).empty());
+  EXPECT_TRUE(LintCertificate(ok.get(), inter.get(), CertRole::kLeaf).empty());
   EXPECT_EQ(VerifyServer(root.get(), inter.get(), ok.get()), X509_V_OK);
   // Built anyway (the builder does not judge names), lint and path validation both refuse it.
   auto bad = TlsServer(inter.get(), key.get(), outside);
-  EXPECT_TRUE(HasProblem(LintCertificate(bad.get(), inter.get(), CertRole::kTlsServer),
+  EXPECT_TRUE(HasProblem(LintCertificate(bad.get(), inter.get(), CertRole::kLeaf),
                          "names not allowed by the issuer's name constraints (permitted subtree violation)"));
   EXPECT_EQ(VerifyServer(root.get(), inter.get(), bad.get()), X509_V_ERR_PERMITTED_VIOLATION);
 }
@@ -383,27 +397,27 @@ TEST_F(CertsTest, LintTellsATlsServerCertificateFromOtherRoles) {
   auto inter = Intermediate(root.get());
   auto ocsp = Ocsp(inter.get());
   // An OCSP signer certificate is not a TLS server certificate.
-  auto problems = LintCertificate(ocsp.get(), inter.get(), CertRole::kTlsServer);
-  EXPECT_TRUE(HasProblem(problems, "extendedKeyUsage must be exactly serverAuth"));
-  EXPECT_TRUE(HasProblem(problems, "id-pkix-ocsp-nocheck on a tls-server certificate"));
-  EXPECT_TRUE(HasProblem(problems, "subjectAltName missing or empty"));
+  auto problems = LintCertificate(ocsp.get(), inter.get(), CertRole::kLeaf);
+  EXPECT_TRUE(HasProblem(problems, "extended_key_usage: must be exactly serverAuth"));
+  EXPECT_TRUE(HasProblem(problems, "unexpected extension 1.3.6.1.5.5.7.48.1.5 on a leaf"));
+  EXPECT_TRUE(HasProblem(problems, "subject_alt_name: extension missing"));
   // Nor is the intermediate, nor a P-384 key.
-  problems = LintCertificate(inter.get(), root.get(), CertRole::kTlsServer);
-  EXPECT_TRUE(HasProblem(problems, "basicConstraints CA:TRUE on a tls-server certificate"));
-  EXPECT_TRUE(HasProblem(problems, "keyUsage must be exactly digitalSignature, keyEncipherment"));
+  problems = LintCertificate(inter.get(), root.get(), CertRole::kLeaf);
+  EXPECT_TRUE(HasProblem(problems, "basic_constraints: CA:TRUE on a leaf certificate"));
+  EXPECT_TRUE(HasProblem(problems, "key_usage: must be exactly digitalSignature, keyEncipherment"));
   ossl::Pkey p384 = *GenerateSoftwareKey(hsm::KeyType::kEcP384);
   auto tls = TlsServer(inter.get(), p384.get(), {{"localhost"}, {}});
-  EXPECT_TRUE(HasProblem(LintCertificate(tls.get(), inter.get(), CertRole::kTlsServer),
-                         "key type not allowed for a tls-server (EC secp384r1)"));
+  EXPECT_TRUE(HasProblem(LintCertificate(tls.get(), inter.get(), CertRole::kLeaf),
+                         "key type not allowed for a leaf (EC secp384r1)"));
   // A TLS server certificate is not an intermediate, and one longer than 397 days fails lint.
   problems = LintCertificate(tls.get(), inter.get(), CertRole::kIntermediate);
-  EXPECT_TRUE(HasProblem(problems, "basicConstraints CA:FALSE on a CA"));
+  EXPECT_TRUE(HasProblem(problems, "basic_constraints: CA:FALSE on a CA"));
   ossl::Pkey key = *GenerateSoftwareKey(hsm::KeyType::kEcP256);
   CertSubject s{key.get(), {}, Cn("localhost"), now_, now_ + 398 * kDay};
   auto long_lived = BuildTlsServerCertificate(s, {{"localhost"}, {}}, {inter.get(), int_key_->get()});
   ASSERT_TRUE(long_lived);
-  EXPECT_TRUE(HasProblem(LintCertificate(long_lived->get(), inter.get(), CertRole::kTlsServer),
-                         "validity of 398 days exceeds 397 for a tls-server"));
+  EXPECT_TRUE(HasProblem(LintCertificate(long_lived->get(), inter.get(), CertRole::kLeaf),
+                         "validity of 398 days exceeds 397 for a leaf"));
   // No names: refused by the builder.
   auto nameless = BuildTlsServerCertificate(s, {}, {inter.get(), int_key_->get()});
   ASSERT_FALSE(nameless);

@@ -4,9 +4,9 @@
 
 #include "appliance/ceremony/certs.h"
 #include "appliance/ceremony/key_store.h"
-#include "appliance/ceremony/lint.h"
 #include "appliance/ceremony/transcript.h"
 #include "common/encoding.h"
+#include "pki/lint.h"
 #include "hsm/testing/softhsm_fixture.h"
 
 namespace ca::ceremony {
@@ -32,8 +32,8 @@ TEST(HsmKeyStoreTest, GeneratesSignsFindsAndRefusesWrongPin) {
   time_t now = time(nullptr);
   auto cert = BuildRootCertificate({key->public_key.get(), key->id, s, now, now + 3650 * 86400}, key->signer.get());
   ASSERT_TRUE(cert) << cert.error().message;
-  auto problems = LintCertificate(cert->get(), cert->get(), CertRole::kRoot);
-  EXPECT_TRUE(problems.empty()) << problems.front();
+  auto problems = pki::LintCertificate(cert->get(), cert->get(), pki::CertRole::kRoot);
+  EXPECT_TRUE(problems.empty()) << pki::FormatFindings(problems);
 
   auto sig = SignDetached(key->signer.get(), AsBytes("transcript bytes"));
   ASSERT_TRUE(sig) << sig.error().message;

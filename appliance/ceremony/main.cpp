@@ -11,7 +11,7 @@
 
 #include "appliance/ceremony/ceremony.h"
 #include "appliance/ceremony/key_store.h"
-#include "appliance/ceremony/lint.h"
+#include "appliance/ceremony/certs.h"
 #include "appliance/ceremony/transcript.h"
 #include "common/openssl.h"
 #include "common/secret.h"
@@ -78,17 +78,13 @@ int Verify(const std::vector<std::string>& args) {
 }
 
 int Lint(const std::vector<std::string>& args) {
-  std::optional<CertRole> role;
-  LintOptions options;
+  std::optional<ca::pki::CertRole> role;
+  ca::pki::LintOptions options;
   std::vector<std::string> files;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--role" && i + 1 < args.size()) {
-      std::string r = args[++i];
-      if (r == "root") role = CertRole::kRoot;
-      else if (r == "intermediate") role = CertRole::kIntermediate;
-      else if (r == "ocsp-signer") role = CertRole::kOcspSigner;
-      else if (r == "tls-server") role = CertRole::kTlsServer;
-      else return Usage();
+      role = ParseCeremonyRole(args[++i]);
+      if (!role) return Usage();
     } else if (args[i] == "--staging") {
       options.staging = true;
     } else {
@@ -104,10 +100,10 @@ int Lint(const std::vector<std::string>& args) {
     if (!cert) return Report(Error{ErrorCode::kInvalidArgument, f + ": not a PEM certificate"}, 2);
     certs.push_back(std::move(*cert));
   }
-  auto problems = LintCertificate(certs[0].get(), certs[1].get(), *role, options);
-  auto status = LintStatus(files[0], problems);
+  auto findings = ca::pki::LintCertificate(certs[0].get(), certs[1].get(), *role, options);
+  auto status = ca::pki::FindingsStatus(findings, files[0]);
   if (!status) return Report(status.error(), 1);
-  std::printf("lint OK: %s (%s)\n", files[0].c_str(), std::string(CertRoleName(*role)).c_str());
+  std::printf("lint OK: %s (%s)\n", files[0].c_str(), std::string(CeremonyRoleName(*role)).c_str());
   return 0;
 }
 

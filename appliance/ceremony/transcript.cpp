@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <set>
 
-#include "appliance/ceremony/certs.h"
+#include "pki/cert_builder.h"
 #include "common/encoding.h"
 #include "common/log.h"
 
@@ -15,7 +15,7 @@ namespace {
 using nlohmann::json;
 
 std::string DigestName(const EVP_PKEY* key) {
-  return DigestForKey(key) == EVP_sha384() ? "sha384" : "sha256";
+  return pki::DigestForKey(key) == EVP_sha384() ? "sha384" : "sha256";
 }
 
 std::unexpected<Error> Tampered(std::string message) {
@@ -67,7 +67,7 @@ std::string Transcript::Serialize(const std::optional<TranscriptSigner>& signer,
 Result<std::vector<uint8_t>> SignDetached(EVP_PKEY* key, std::span<const uint8_t> data) {
   ossl::MdCtx ctx(EVP_MD_CTX_new());
   size_t len = 0;
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, DigestForKey(key), nullptr, key) != 1 ||
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, pki::DigestForKey(key), nullptr, key) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &len, data.data(), data.size()) != 1) {
     return ossl::CryptoFail("sign transcript");
   }
@@ -83,7 +83,7 @@ Status VerifyDetached(const EVP_PKEY* key, std::span<const uint8_t> data,
                       std::span<const uint8_t> signature) {
   ossl::MdCtx ctx(EVP_MD_CTX_new());
   EVP_PKEY* k = const_cast<EVP_PKEY*>(key);
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, DigestForKey(key), nullptr, k) != 1) {
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, pki::DigestForKey(key), nullptr, k) != 1) {
     return ossl::CryptoFail("verify transcript");
   }
   int rc = EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), data.data(), data.size());

@@ -11,12 +11,14 @@
 #include <string>
 
 #include "common/encoding.h"
-#include "crl_ocsp/crl_builder.h"
 #include "crl_ocsp/publish_guard.h"
 #include "crl_ocsp/testing/test_pki.h"
+#include "pki/crl_builder.h"
 
 int main(int argc, char** argv) {
   using namespace ca::status;
+  using ca::pki::BuildCrl;
+  using ca::pki::CrlEntry;
   using Clock = std::chrono::steady_clock;
   size_t n = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 1000000;
   auto ca_key = testing::MakeRsaKey(3072);
@@ -27,7 +29,7 @@ int main(int argc, char** argv) {
                               root_key.get());
 
   Time now = pki::Now();
-  std::vector<CrlEntry> entries;
+  std::vector<pki::CrlEntry> entries;
   entries.reserve(n);
   ca::Bytes random = ca::RandomBytes(n * 16);
   const pki::RevocationReason kCycle[] = {pki::RevocationReason::kUnspecified, pki::RevocationReason::kSuperseded,
@@ -35,7 +37,7 @@ int main(int argc, char** argv) {
                                      pki::RevocationReason::kAffiliationChanged};
   for (size_t i = 0; i < n; ++i) {
     random[i * 16] = static_cast<uint8_t>(random[i * 16] | 0x40);  // positive, 16 octets
-    CrlEntry e;
+    pki::CrlEntry e;
     e.serial = *pki::Serial::FromBytes(std::span(random).subspan(i * 16, 16));
     e.revocation_time = now - std::chrono::seconds(i % 86400);
     if (i % 4 == 0) {

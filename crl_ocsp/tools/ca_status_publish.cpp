@@ -23,14 +23,16 @@
 #include <vector>
 
 #include "common/openssl.h"
-#include "crl_ocsp/crl_builder.h"
 #include "crl_ocsp/ocsp_response.h"
 #include "crl_ocsp/status_store.h"
+#include "pki/crl_builder.h"
 
 namespace {
 
 using namespace ca;
 using namespace ca::status;
+using pki::BuildCrl;
+using pki::CrlEntry;
 
 struct Args {
   bool import_crl = false;
@@ -119,8 +121,8 @@ Result<ossl::Pkey> LoadKey(const std::string& path) {
   return key;
 }
 
-Result<std::vector<CrlEntry>> LoadRevocations(const std::string& path, Time now) {
-  std::vector<CrlEntry> out;
+Result<std::vector<pki::CrlEntry>> LoadRevocations(const std::string& path, Time now) {
+  std::vector<pki::CrlEntry> out;
   if (path.empty()) return out;
   std::string text = CA_TRY(ossl::ReadFile(path));
   std::istringstream in(text);
@@ -134,7 +136,7 @@ Result<std::vector<CrlEntry>> LoadRevocations(const std::string& path, Time now)
     if (!(fields >> serial)) continue;
     auto where = [&] { return path + ":" + std::to_string(n) + ": "; };
     if (!(fields >> reason)) return Fail(ErrorCode::kInvalidArgument, where() + "missing reason");
-    CrlEntry e;
+    pki::CrlEntry e;
     auto s = pki::Serial::FromOperatorHex(serial);  // typed by an operator
     if (!s) return Fail(ErrorCode::kInvalidArgument, where() + s.error().message);
     e.serial = std::move(*s);
@@ -193,9 +195,9 @@ Result<std::string> Run(const Args& a) {
   ossl::Pkey ocsp_key = CA_TRY(LoadKey(a.ocsp_key));
   ossl::Pkey crl_key;
   if (!a.crl_key.empty()) crl_key = CA_TRY(LoadKey(a.crl_key));
-  std::vector<CrlEntry> revoked = CA_TRY(LoadRevocations(a.revocations, now));
-  std::map<std::string, const CrlEntry*> by_serial;
-  for (const CrlEntry& e : revoked) by_serial[e.serial.Hex()] = &e;
+  std::vector<pki::CrlEntry> revoked = CA_TRY(LoadRevocations(a.revocations, now));
+  std::map<std::string, const pki::CrlEntry*> by_serial;
+  for (const pki::CrlEntry& e : revoked) by_serial[e.serial.Hex()] = &e;
 
   NotAfterBySerial not_after;
   std::vector<Bytes> responses;
@@ -214,7 +216,7 @@ Result<std::string> Run(const Args& a) {
     if (auto it = by_serial.find(serial.Hex()); it != by_serial.end()) {
       st.status = CertStatus::kRevoked;
       st.revocation_time = it->second->revocation_time;
-      st.reason = it->second->reason;
+      st.reason = static_cast<RevocationReason>(it->second->reason);  // parsed by ParseReason
     }
     Bytes der = CA_TRY(BuildOcspResponse(issuer.get(), {ocsp_key.get(), ocsp_cert.get()}, st));
     responses.push_back(std::move(der));

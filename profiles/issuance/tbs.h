@@ -1,6 +1,8 @@
-// Builds the to-be-signed certificate of a profile (CA-4, CA-7, CA-8): every field set, the
-// signature algorithm included, nothing signed. The engine lints it (lint.h), records it, signs it
-// with X509_sign(tbs, issuer_key, EVP_sha256()) and lints the signed certificate again.
+// The profile-specific choices of a subscriber certificate (CA-4, CA-7, CA-8): which subject,
+// extensions and validity, from profile + organization + CSR. pki/cert_builder builds the TBS with
+// every field set, the signature algorithm included, nothing signed. The engine lints it
+// (lint.h), records it, signs it with X509_sign(tbs, issuer_key, EVP_sha256()) and checks the
+// signed certificate still carries the linted TBS.
 #pragma once
 
 #include <openssl/x509.h>

@@ -1,12 +1,15 @@
-#include "crl_ocsp/crl_builder.h"
+#include "pki/crl_builder.h"
 
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 
-namespace ca::status {
+#include "common/encoding.h"
+
+namespace ca::pki {
 
 namespace {
 
@@ -39,6 +42,21 @@ Status AddAuthorityKeyId(X509_CRL* crl, const X509* issuer) {
   return Ok();
 }
 
+Result<ossl::Asn1Time> ToAsn1Time(Time t) {
+  // ASN1_TIME_set picks UTCTime before 2050 and GeneralizedTime after (RFC 5280 §5.1.2.4).
+  ossl::Asn1Time out(ASN1_TIME_set(nullptr, static_cast<time_t>(t.time_since_epoch().count())));
+  if (!out) return ossl::CryptoFail("encode time");
+  return out;
+}
+
+// The enum may hold a value cast from anywhere: only the reasons this CA issues are encoded.
+Status CheckReason(const CrlEntry& entry) {
+  if (ReasonFromCode(ReasonCode(entry.reason))) return Ok();
+  return Fail(ErrorCode::kInvalidArgument, "CRL entry " + entry.serial.Hex() +
+                                               ": unknown or refused CRLReason code " +
+                                               std::to_string(ReasonCode(entry.reason)));
+}
+
 // Reused scratch values: X509_REVOKED_set_* copy their argument, so one of each suffices.
 struct EntryScratch {
   ossl::Asn1Integer serial{ASN1_INTEGER_new()};
@@ -66,12 +84,8 @@ Result<ossl::X509Revoked> MakeRevoked(const CrlEntry& entry, EntryScratch& s) {
     return ossl::CryptoFail("set CRL entry date");
   }
   if (entry.reason != RevocationReason::kUnspecified) {
-    auto code = ReasonFromCode(static_cast<int>(entry.reason));
-    if (!code) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "CRL entry " + entry.serial.Hex() + ": " + code.error().message);
-    }
-    if (ASN1_ENUMERATED_set(s.reason.get(), static_cast<long>(entry.reason)) != 1 ||
+    CA_TRY_STATUS(CheckReason(entry));
+    if (ASN1_ENUMERATED_set(s.reason.get(), ReasonCode(entry.reason)) != 1 ||
         X509_REVOKED_add1_ext_i2d(rev.get(), NID_crl_reason, s.reason.get(), 0,
                                   X509V3_ADD_DEFAULT) != 1) {
       return ossl::CryptoFail("add reasonCode");
@@ -110,6 +124,10 @@ Status Append(Bytes& out, const T* value, int (*i2d)(const T*, unsigned char**),
   return Ok();
 }
 
+const EVP_MD* Digest(const CrlRequest& request) {
+  return request.digest != nullptr ? request.digest : EVP_sha256();
+}
+
 // Everything but the entries, signed once so that OpenSSL chooses the signature
 // AlgorithmIdentifier for this key exactly as X509_CRL_sign does.
 Result<ossl::X509Crl> Skeleton(const CrlRequest& request) {
@@ -127,7 +145,8 @@ Result<ossl::X509Crl> Skeleton(const CrlRequest& request) {
     return ossl::CryptoFail("set CRL fields");
   }
   CA_TRY_STATUS(AddAuthorityKeyId(crl.get(), request.issuer));
-  if (X509_CRL_sign(crl.get(), request.key, EVP_sha256()) <= 0) return ossl::CryptoFail("sign CRL");
+  if (X509_CRL_sign(crl.get(), request.key, Digest(request)) <= 0)
+    return ossl::CryptoFail("sign CRL");
   return crl;
 }
 
@@ -160,8 +179,9 @@ Result<Bytes> EncodeEntries(std::span<const CrlEntry> entries) {
   });
   for (size_t i = 1; i < order.size(); ++i) {
     if (order[i - 1].key == order[i].key) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "serial " + entries[order[i].index].serial.Hex() + " listed twice in the CRL");
+      return Fail(
+          ErrorCode::kInvalidArgument,
+          "serial " + entries[order[i].index].serial.Hex() + " listed twice in the CRL");
     }
   }
   EntryScratch scratch;
@@ -183,11 +203,7 @@ Result<Bytes> EncodeEntries(std::span<const CrlEntry> entries) {
       fresh = CA_TRY(MakeRevoked(entry, scratch));
       rev = fresh.get();
     } else {
-      auto code = ReasonFromCode(static_cast<int>(entry.reason));
-      if (!code) {
-        return Fail(ErrorCode::kInvalidArgument,
-                    "CRL entry " + entry.serial.Hex() + ": " + code.error().message);
-      }
+      CA_TRY_STATUS(CheckReason(entry));
       auto& slot = templates[static_cast<size_t>(entry.reason)];
       if (!slot) slot = CA_TRY(MakeRevoked(entry, scratch));
       rev = slot.get();
@@ -277,7 +293,7 @@ Result<Bytes> BuildCrl(const CrlRequest& request) {
   ossl::MdCtx sign_ctx(EVP_MD_CTX_new());
   size_t sig_len = 0;
   if (!sign_ctx ||
-      EVP_DigestSignInit(sign_ctx.get(), nullptr, EVP_sha256(), nullptr, request.key) != 1 ||
+      EVP_DigestSignInit(sign_ctx.get(), nullptr, Digest(request), nullptr, request.key) != 1 ||
       EVP_DigestSignUpdate(sign_ctx.get(), tbs.data(), tbs.size()) != 1 ||
       EVP_DigestSignFinal(sign_ctx.get(), nullptr, &sig_len) != 1) {
     return ossl::CryptoFail("sign CRL");
@@ -288,7 +304,7 @@ Result<Bytes> BuildCrl(const CrlRequest& request) {
   sig.resize(sig_len);
   ossl::MdCtx verify_ctx(EVP_MD_CTX_new());
   if (!verify_ctx ||
-      EVP_DigestVerifyInit(verify_ctx.get(), nullptr, EVP_sha256(), nullptr,
+      EVP_DigestVerifyInit(verify_ctx.get(), nullptr, Digest(request), nullptr,
                            X509_get0_pubkey(request.issuer)) != 1 ||
       EVP_DigestVerify(verify_ctx.get(), sig.data(), sig.size(), tbs.data(), tbs.size()) != 1) {
     ossl::DrainErrors();
@@ -314,4 +330,15 @@ Result<Bytes> BuildCrl(const CrlRequest& request) {
   return out;
 }
 
-}  // namespace ca::status
+Result<std::string> CrlDerToPem(std::span<const uint8_t> der) {
+  ossl::X509Crl crl = CA_TRY(ossl::CrlFromDer(der));
+  ossl::Bio bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509_CRL(bio.get(), crl.get()) != 1) {
+    return ossl::CryptoFail("encode CRL PEM");
+  }
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+}  // namespace ca::pki

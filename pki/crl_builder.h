@@ -1,23 +1,30 @@
 // Full CRLs per issuer (RFC 5280 §5): version 2, AKI, CRL number, reasonCode per entry (absent for
 // unspecified; certificateHold is never produced), optional invalidity date. Built to scale: one
-// X509_REVOKED per entry, one sort, one signature, one DER encoding.
+// X509_REVOKED per entry, one sort, one signature, one DER encoding. The one CRL builder: the
+// engine's CRLs, the status publish tool and the ceremony's root CRL all come from here.
 #pragma once
 
 #include <openssl/x509.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
 
+#include "common/openssl.h"
 #include "common/result.h"
-#include "crl_ocsp/revocation.h"
+#include "pki/revocation_reason.h"
+#include "pki/serial.h"
 
-namespace ca::status {
+namespace ca::pki {
+
+using Bytes = ossl::Bytes;
+using Time = std::chrono::sys_seconds;
 
 struct CrlEntry {
   Serial serial;
   Time revocation_time{};
-  RevocationReason reason = RevocationReason::kUnspecified;
+  RevocationReason reason = RevocationReason::kUnspecified;  // unspecified: no reasonCode extension
   std::optional<Time> invalidity_date;  // when the key is known or suspected compromised
 };
 
@@ -28,9 +35,14 @@ struct CrlRequest {
   Time this_update{};
   Time next_update{};
   std::span<const CrlEntry> entries;  // any order; a serial may appear once
+  const EVP_MD* digest = nullptr;     // nullptr: SHA-256
 };
 
-// Returns the signed DER CRL (SHA-256 with the key's algorithm).
+// Returns the signed DER CRL (the request's digest with the key's algorithm).
 Result<Bytes> BuildCrl(const CrlRequest& request);
 
-}  // namespace ca::status
+
+// PEM ("BEGIN X509 CRL") of a DER CRL.
+Result<std::string> CrlDerToPem(std::span<const uint8_t> der);
+
+}  // namespace ca::pki
