@@ -169,7 +169,7 @@ class Linter {
     int der_len = len + ((data[0] & 0x80) != 0 ? 1 : 0);
     if (der_len > 20) Add("serial", "serial number longer than 20 octets");
     if (expect_ != nullptr) {
-      if (ossl::Bytes(data, data + len) != expect_->serial) {
+      if (ossl::Bytes(data, data + len) != expect_->serial.magnitude) {
         Add("serial", "differs from the reserved serial");
       }
     } else if (len < 16) {

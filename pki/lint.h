@@ -22,6 +22,7 @@
 
 #include "common/openssl.h"
 #include "common/result.h"
+#include "pki/serial.h"
 
 namespace ca::pki {
 
@@ -36,7 +37,7 @@ struct LintFinding {
 
 // What a subscriber certificate issued from a request must hold exactly.
 struct LeafExpectations {
-  ossl::Bytes serial;  // the reserved serial's magnitude
+  Serial serial;  // the reserved serial
   std::chrono::sys_seconds not_before{};
   std::chrono::sys_seconds not_after{};
   std::chrono::seconds max_validity{0};              // inclusive length (RFC 5280 §4.1.2.5)

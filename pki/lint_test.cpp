@@ -187,7 +187,7 @@ TEST(LintLeaf, ExpectationsFromTheRequest) {
   const auto& ca = GetTestCa();
   LeafExpectations e;
   const ASN1_INTEGER* s = X509_get0_serialNumber(ca.leaf.get());
-  e.serial = Bytes(ASN1_STRING_get0_data(s), ASN1_STRING_get0_data(s) + ASN1_STRING_length(s));
+  e.serial = *Serial::FromAsn1(s);
   e.not_before = ca.now - hours(1);
   e.not_after = ca.now + days(90);
   e.max_validity = days(100);
@@ -206,7 +206,7 @@ TEST(LintLeaf, ExpectationsFromTheRequest) {
           {"authority_info_access", "extension missing"},
           {"crl_distribution_points", "extension missing"},
           {"certificate_policies", "extension missing"}});
-  e.serial = {0x42};
+  e.serial = Serial{{0x42}};
   e.public_key = ca.ocsp_key.get();
   e.not_after -= seconds(1);
   e.subject.pop_back();
