@@ -45,6 +45,41 @@ json AccountJson(const HandlerContext& s, const AccountRecord& a) {
           {"createdAt", Rfc3339(a.created_at)}};
 }
 
+// External Account Binding (RFC 8555 §7.3.4), its form: a HS256 JWS over the account key, for
+// the newAccount URL, with a kid. The MAC is checked by the caller, with the key of that kid.
+ProblemOr<Jws> VerifyEabStructure(const HandlerContext& s, const json& payload,
+                                  const std::string& thumbprint) {
+  auto eab_it = payload.find("externalAccountBinding");
+  if (eab_it == payload.end())
+    return Err(ProblemKind::kExternalAccountRequired,
+               "this server requires an externalAccountBinding");
+  if (!eab_it->is_object())
+    return Err(ProblemKind::kMalformed, "externalAccountBinding must be a flattened JWS object");
+  auto eab = CA_TRY(ParseJws(eab_it->dump()));
+  if (eab.alg != "HS256" && eab.alg != "HS384" && eab.alg != "HS512")
+    return Err(ProblemKind::kMalformed,
+               "externalAccountBinding must use a MAC algorithm (HS256), not \"" + eab.alg + "\"");
+  if (eab.alg != "HS256")
+    return Err(ProblemKind::kMalformed, "externalAccountBinding alg must be HS256");
+  if (eab.header.contains("nonce"))
+    return Err(ProblemKind::kMalformed, "externalAccountBinding must not contain a nonce");
+  if (eab.header.contains("jwk"))
+    return Err(ProblemKind::kMalformed, "externalAccountBinding must not contain a jwk");
+  if (!eab.header.contains("url") || eab.header["url"] != s.Url("/acme/new-account"))
+    return Err(ProblemKind::kMalformed, "externalAccountBinding url must be the newAccount URL");
+  if (!eab.header.contains("kid") || !eab.header["kid"].is_string() ||
+      eab.header["kid"].get<std::string>().empty())
+    return Err(ProblemKind::kMalformed, "externalAccountBinding has no kid");
+  auto inner_jwk = ParseBoundedJson(AsString(eab.payload));
+  if (!inner_jwk || !inner_jwk->is_object())
+    return Err(ProblemKind::kMalformed, "externalAccountBinding payload must be the account JWK");
+  auto inner_tp = JwkThumbprint(*inner_jwk);
+  if (!inner_tp || *inner_tp != thumbprint)
+    return Err(ProblemKind::kMalformed,
+               "externalAccountBinding payload is not the key that signed the request");
+  return eab;
+}
+
 }  // namespace
 
 Outcome NewAccount(HandlerContext& s, RequestState& ctx, const Jws& jws) {
@@ -76,37 +111,8 @@ Outcome NewAccount(HandlerContext& s, RequestState& ctx, const Jws& jws) {
   if (tos != payload.end() && !tos->is_boolean())
     return Err(ProblemKind::kMalformed, "termsOfServiceAgreed must be a boolean");
 
-  // External Account Binding (RFC 8555 §7.3.4).
-  auto eab_it = payload.find("externalAccountBinding");
-  if (eab_it == payload.end())
-    return Err(ProblemKind::kExternalAccountRequired,
-               "this server requires an externalAccountBinding");
-  if (!eab_it->is_object())
-    return Err(ProblemKind::kMalformed, "externalAccountBinding must be a flattened JWS object");
-  auto eab = CA_TRY(ParseJws(eab_it->dump()));
-  if (eab.alg != "HS256" && eab.alg != "HS384" && eab.alg != "HS512")
-    return Err(ProblemKind::kMalformed,
-               "externalAccountBinding must use a MAC algorithm (HS256), not \"" + eab.alg + "\"");
-  if (eab.alg != "HS256")
-    return Err(ProblemKind::kMalformed, "externalAccountBinding alg must be HS256");
-  if (eab.header.contains("nonce"))
-    return Err(ProblemKind::kMalformed, "externalAccountBinding must not contain a nonce");
-  if (eab.header.contains("jwk"))
-    return Err(ProblemKind::kMalformed, "externalAccountBinding must not contain a jwk");
-  if (!eab.header.contains("url") || eab.header["url"] != s.Url("/acme/new-account"))
-    return Err(ProblemKind::kMalformed, "externalAccountBinding url must be the newAccount URL");
-  if (!eab.header.contains("kid") || !eab.header["kid"].is_string() ||
-      eab.header["kid"].get<std::string>().empty())
-    return Err(ProblemKind::kMalformed, "externalAccountBinding has no kid");
+  Jws eab = CA_TRY(VerifyEabStructure(s, payload, thumbprint));
   std::string ext_kid = eab.header["kid"].get<std::string>();
-  auto inner_jwk = ParseBoundedJson(AsString(eab.payload));
-  if (!inner_jwk || !inner_jwk->is_object())
-    return Err(ProblemKind::kMalformed, "externalAccountBinding payload must be the account JWK");
-  auto inner_tp = JwkThumbprint(*inner_jwk);
-  if (!inner_tp || *inner_tp != thumbprint)
-    return Err(ProblemKind::kMalformed,
-               "externalAccountBinding payload is not the key that signed the request");
-
   int64_t now = s.clock();
   auto ext = s.policy.FindExternalAccount(ext_kid, now);
   if (!ext) return Internal(ext.error());

@@ -9,6 +9,30 @@ namespace ca::gateway {
 
 using nlohmann::json;
 
+namespace {
+
+// The challenge itself, then CAA for its identifier (a CAA refusal is INVALID_DNSCAA).
+ValidationResult CheckChallenge(HandlerContext& s, const ChallengeRecord& chall,
+                                const AuthzRecord& authz, const std::string& thumbprint) {
+  const std::string account_uri = s.Url("/acme/acct/" + chall.account_id);
+  ValidationResult result = s.validator.ValidateChallenge(chall.type, authz.name, chall.token,
+                                                          chall.token + "." + thumbprint);
+  if (result.status == ValidationResult::Status::kValid) {
+    ValidationResult caa =
+        s.validator.CheckCaa(authz.name, authz.wildcard, account_uri, chall.type);
+    if (caa.status != ValidationResult::Status::kValid) {
+      result = caa;
+      if (caa.status == ValidationResult::Status::kInvalid) {
+        result.problem = ProblemKind::kCaa;
+        result.detail = "INVALID_DNSCAA: " + caa.detail;
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
 void ChallengeValidations::Submit(const std::string& challenge_id, int64_t delay_seconds) {
   // Refused only while stopping: the challenge stays processing, as after a crash.
   queue_.SubmitAfter(std::chrono::seconds(delay_seconds),
@@ -32,20 +56,7 @@ void ChallengeValidations::Run(const std::string& challenge_id) {
     authz = **a;
     thumbprint = (*acct)->jwk_thumbprint;
   }
-  const std::string account_uri = s.Url("/acme/acct/" + chall->account_id);
-  ValidationResult result = s.validator.ValidateChallenge(chall->type, authz->name, chall->token,
-                                                          chall->token + "." + thumbprint);
-  if (result.status == ValidationResult::Status::kValid) {
-    ValidationResult caa =
-        s.validator.CheckCaa(authz->name, authz->wildcard, account_uri, chall->type);
-    if (caa.status != ValidationResult::Status::kValid) {
-      result = caa;
-      if (caa.status == ValidationResult::Status::kInvalid) {
-        result.problem = ProblemKind::kCaa;
-        result.detail = "INVALID_DNSCAA: " + caa.detail;
-      }
-    }
-  }
+  ValidationResult result = CheckChallenge(s, *chall, *authz, thumbprint);
   int64_t now = s.clock();
   s.metrics.CountValidation(chall->type, result.status == ValidationResult::Status::kValid ? "valid"
                                          : result.status == ValidationResult::Status::kInvalid

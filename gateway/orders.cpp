@@ -12,6 +12,47 @@ namespace ca::gateway {
 
 using nlohmann::json;
 
+namespace {
+
+// One pending authorization per name, with one challenge per allowed type (dns-01 only for
+// wildcards); their ids are added to the order.
+ProblemOr<void> NewAuthorizations(const HandlerContext& s, OrderRecord& order,
+                                  const std::vector<std::string>& allowed_challenges, int64_t now,
+                                  std::vector<AuthzRecord>& authzs,
+                                  std::vector<ChallengeRecord>& challenges) {
+  for (const auto& name : order.names) {
+    AuthzRecord a;
+    a.id = NewId();
+    a.account_id = order.account_id;
+    a.order_id = order.id;
+    a.wildcard = name.starts_with("*.");
+    a.name = a.wildcard ? name.substr(2) : name;
+    a.status = AuthzStatus::kPending;
+    a.expires = std::min(order.expires, now + s.options.authz_lifetime_seconds);
+    for (const auto& type : allowed_challenges) {
+      if (a.wildcard && type != "dns-01") continue;
+      ChallengeRecord c;
+      c.id = NewId();
+      c.authz_id = a.id;
+      c.account_id = order.account_id;
+      c.type = type;
+      c.token = Base64UrlEncode(RandomBytes(32));
+      c.status = ChallengeStatus::kPending;
+      a.challenge_ids.push_back(c.id);
+      challenges.push_back(std::move(c));
+    }
+    if (a.challenge_ids.empty())
+      return std::unexpected(ProblemForResultCode(
+          "UNAUTHORIZED_DOMAIN", name,
+          "no challenge type usable for this identifier is allowed for the external account"));
+    order.authz_ids.push_back(a.id);
+    authzs.push_back(std::move(a));
+  }
+  return {};
+}
+
+}  // namespace
+
 Outcome NewOrder(HandlerContext& s, RequestState& ctx, const Jws& jws) {
   auto payload = CA_TRY(PayloadObject(jws));
   const AccountRecord& account = *ctx.account;
@@ -77,34 +118,7 @@ Outcome NewOrder(HandlerContext& s, RequestState& ctx, const Jws& jws) {
   order.request_id = RandomUuidV4();
   std::vector<AuthzRecord> authzs;
   std::vector<ChallengeRecord> challenges;
-  for (const auto& name : names) {
-    AuthzRecord a;
-    a.id = NewId();
-    a.account_id = account.id;
-    a.order_id = order.id;
-    a.wildcard = name.starts_with("*.");
-    a.name = a.wildcard ? name.substr(2) : name;
-    a.status = AuthzStatus::kPending;
-    a.expires = std::min(order.expires, now + s.options.authz_lifetime_seconds);
-    for (const auto& type : (*ext)->allowed_challenges) {
-      if (a.wildcard && type != "dns-01") continue;
-      ChallengeRecord c;
-      c.id = NewId();
-      c.authz_id = a.id;
-      c.account_id = account.id;
-      c.type = type;
-      c.token = Base64UrlEncode(RandomBytes(32));
-      c.status = ChallengeStatus::kPending;
-      a.challenge_ids.push_back(c.id);
-      challenges.push_back(std::move(c));
-    }
-    if (a.challenge_ids.empty())
-      return std::unexpected(ProblemForResultCode(
-          "UNAUTHORIZED_DOMAIN", name,
-          "no challenge type usable for this identifier is allowed for the external account"));
-    order.authz_ids.push_back(a.id);
-    authzs.push_back(std::move(a));
-  }
+  CA_TRY_STATUS(NewAuthorizations(s, order, (*ext)->allowed_challenges, now, authzs, challenges));
 
   bool rate_limited = false;
   Status written = s.store.Write([&](StoreTxn& txn) -> Status {
