@@ -16,14 +16,4 @@ using Time = pki::Time;
 
 enum class CertStatus { kGood, kRevoked };
 
-// TEMP(s13): removed after the merge, once crl_builder.* and engine/ca_instance.* say pki::.
-using Serial = pki::Serial;   // TEMP(s13)
-using pki::FromAsn1Time;      // TEMP(s13)
-using pki::Now;               // TEMP(s13)
-using pki::ParseReason;       // TEMP(s13)
-using pki::ReasonFromCode;    // TEMP(s13)
-using pki::ReasonName;        // TEMP(s13)
-using pki::RevocationReason;  // TEMP(s13)
-using pki::ToAsn1Time;        // TEMP(s13)
-
 }  // namespace ca::status

@@ -74,7 +74,7 @@ Response CaInstance::GetCertificate(const engine_api::GetCertificateRequest& req
   out.not_after = rec.not_after;
   out.revoked = rec.revoked;
   out.revoked_at = rec.revoked_at;
-  out.reason = static_cast<engine_api::RevocationReason>(rec.reason);
+  out.reason = static_cast<pki::RevocationReason>(rec.reason);
   return out;
 }
 

@@ -122,7 +122,7 @@ class CaInstance {
   Status LoadCrlSchedule();
   // A revocation at `revoked_at` makes the CRL due (within crl_revocation_delay) until a CRL lists it.
   void NoteRevocation(int64_t revoked_at);
-  void NoteRevocationLocked(status::Time at);  // crl_mu_ held
+  void NoteRevocationLocked(pki::Time at);  // crl_mu_ held
   void Crash(std::string_view step) const {
     if (crash_) crash_(step);
   }
@@ -140,9 +140,9 @@ class CaInstance {
   std::map<std::string, std::pair<std::string, std::shared_future<engine_api::Response>>> inflight_;
 
   std::mutex crl_mu_;
-  std::optional<status::Time> crl_last_this_update_;
-  std::optional<status::Time> first_unpublished_revocation_;
-  std::optional<status::Time> next_ocsp_scan_;
+  std::optional<pki::Time> crl_last_this_update_;
+  std::optional<pki::Time> first_unpublished_revocation_;
+  std::optional<pki::Time> next_ocsp_scan_;
 };
 
 }  // namespace ca::engine

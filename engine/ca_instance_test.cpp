@@ -18,7 +18,7 @@ using engine_api::CaEnvironment;
 using engine_api::EngineError;
 using engine_api::EngineErrorKind;
 using engine_api::IssueResponse;
-using engine_api::RevocationReason;
+using pki::RevocationReason;
 using testing::FreshRsaKey;
 using testing::MakeIssueRequest;
 
@@ -105,7 +105,7 @@ TEST_F(CaInstanceTest, IssuesRecordsAndPublishesOcspGood) {
   auto der = ossl::CertToDer(cert.get());
   EXPECT_EQ((*rec)->der, *der);
   // The OCSP "good" response is in the status store.
-  auto serial = status::Serial::FromHex(issued.serial_hex);
+  auto serial = pki::Serial::FromHex(issued.serial_hex);
   ASSERT_TRUE(serial);
   auto ocsp = inst_->status_store().Response(inst_->issuer_name(), *serial);
   ASSERT_TRUE(ocsp && *ocsp);
@@ -292,7 +292,7 @@ TEST_F(CaInstanceTest, RevokeIsIdempotentUpgradesOnlyWhenAskedAndPublishesStatus
   EXPECT_EQ(std::get<EngineError>(unknown).kind, EngineErrorKind::kNotFound);
 
   // OCSP says revoked (keyCompromise) at once; the CRL job lists it.
-  auto s = status::Serial::FromHex(serial);
+  auto s = pki::Serial::FromHex(serial);
   auto ocsp = inst_->status_store().Response(inst_->issuer_name(), *s);
   ASSERT_TRUE(ocsp && *ocsp);
   const unsigned char* p = (*ocsp)->data();

@@ -22,6 +22,6 @@ inline engine_api::Response Refuse(engine_api::EngineErrorKind kind, std::string
       engine_api::EngineError{kind, std::move(result_code), std::move(name), std::move(detail)});
 }
 
-inline status::Time ToTime(int64_t unix_seconds) { return status::Time(std::chrono::seconds(unix_seconds)); }
+inline pki::Time ToTime(int64_t unix_seconds) { return pki::Time(std::chrono::seconds(unix_seconds)); }
 
 }  // namespace ca::engine::instance_util

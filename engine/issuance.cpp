@@ -10,7 +10,7 @@
 #include "profiles/issuance/csr_check.h"
 #include "profiles/issuance/dns_names.h"
 #include "profiles/issuance/lint.h"
-#include "profiles/issuance/serial.h"
+#include "pki/serial.h"
 
 namespace ca::engine {
 namespace {
@@ -21,7 +21,7 @@ using instance_util::NowUnix;
 using instance_util::Refuse;
 
 int64_t AsUnix(const ASN1_TIME* t) {
-  auto parsed = status::FromAsn1Time(t);
+  auto parsed = pki::FromAsn1Time(t);
   return parsed ? parsed->time_since_epoch().count() : 0;
 }
 
@@ -212,7 +212,7 @@ Response CaInstance::IssueFresh(const engine_api::IssueRequest& request, const s
     tbs_request.organization = {org.name, org.locality, org.country};
     tbs_request.names = names;
     tbs_request.public_key = admitted->csr.public_key.get();
-    tbs_request.serial = issuance::GenerateSerial();
+    tbs_request.serial = pki::Serial::Generate();
     tbs_request.now = std::chrono::sys_seconds(std::chrono::seconds(now));
     auto tbs = issuance::BuildTbs(profile, issuer_, tbs_request);
     if (!tbs) {
@@ -226,7 +226,7 @@ Response CaInstance::IssueFresh(const engine_api::IssueRequest& request, const s
     }
 
     CertRecord rec = ReservationRecord(request, names, HexEncode(admitted->csr.spki_sha256),
-                                       issuance::SerialToHex(tbs_request.serial), tbs->get(), linted->der, now);
+                                       tbs_request.serial.Hex(), tbs->get(), linted->der, now);
 
     // (5) durability: serial, TBS and request recorded in one committed transaction before signing.
     Status reserved = Reserve(rec, hash);
@@ -309,7 +309,7 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
     Crash("after_record");
   }
   // The OCSP "good" response exists before the certificate is handed out.
-  auto serial = CA_TRY(status::Serial::FromHex(rec.serial_hex));
+  auto serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
   if (!CA_TRY(status_->Response(options_.issuer_name, serial))) CA_TRY_STATUS(PublishOcsp({rec}));
   return rec;
 }

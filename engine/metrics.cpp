@@ -32,8 +32,8 @@ size_t IndexOf(const std::array<std::string_view, N>& names, std::string_view na
 }
 
 std::string ReasonLabel(int code) {
-  auto reason = status::ReasonFromCode(code);
-  return reason ? std::string(status::ReasonName(*reason)) : "code_" + std::to_string(code);
+  auto reason = pki::ReasonFromCode(code);
+  return reason ? std::string(pki::ReasonName(*reason)) : "code_" + std::to_string(code);
 }
 
 std::string Number(double v) {

@@ -119,7 +119,7 @@ TEST_F(RecorderTest, AuditsIssuanceRefusalRevocationAndWritesTheMetricsFile) {
                                      "b.demo.test", "not allowed"});
   engine_api::RevokeRequest revoke;
   revoke.serial_hex = "0abc";
-  revoke.reason = engine_api::RevocationReason::kKeyCompromise;
+  revoke.reason = pki::RevocationReason::kKeyCompromise;
   revoke.actor = "cert-key";
   recorder.OnResponse(revoke, engine_api::RevokeResponse{true, 1900000000});
   engine_api::RevokeAllForAccountRequest all;

@@ -27,7 +27,7 @@ Response CaInstance::Revoke(const engine_api::RevokeRequest& request) {
     auto cur = CA_TRY(GetCert(txn, d, serial_hex));
     if (!cur || cur->state != CertState::kIssued) return Fail(ErrorCode::kNotFound, "unknown serial " + serial_hex);
     if (cur->revoked) {
-      if (reason == static_cast<int>(engine_api::RevocationReason::kKeyCompromise) && cur->reason != reason) {
+      if (reason == static_cast<int>(pki::RevocationReason::kKeyCompromise) && cur->reason != reason) {
         if (!request.allow_key_compromise_upgrade) {
           return Fail(ErrorCode::kAlreadyExists, "already revoked; keyCompromise upgrade not allowed here");
         }

@@ -25,7 +25,7 @@ Status CaInstance::LoadCrlSchedule() {
     crl_last_this_update_ = info.this_update;
   }
   for (const auto& rec : CA_TRY(store_->RevokedCerts())) {
-    status::Time at = ToTime(rec.revoked_at);
+    pki::Time at = ToTime(rec.revoked_at);
     if (!crl_last_this_update_ || at >= *crl_last_this_update_) NoteRevocationLocked(at);
   }
   return Ok();
@@ -36,24 +36,24 @@ void CaInstance::NoteRevocation(int64_t revoked_at) {
   NoteRevocationLocked(ToTime(revoked_at));
 }
 
-void CaInstance::NoteRevocationLocked(status::Time at) {
+void CaInstance::NoteRevocationLocked(pki::Time at) {
   if (!first_unpublished_revocation_ || at < *first_unpublished_revocation_) first_unpublished_revocation_ = at;
 }
 
 Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
   if (records.empty()) return Ok();
   status::OcspSigner signer{keys_.ocsp_key.get(), keys_.ocsp_cert.get()};
-  status::Time now = status::Now();
+  pki::Time now = pki::Now();
   std::vector<Bytes> ders;
   std::vector<status::OcspPublication> batch;
   ders.reserve(records.size());
   for (const auto& rec : records) {
     status::OcspCertState state;
-    state.serial = CA_TRY(status::Serial::FromHex(rec.serial_hex));
+    state.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
     state.status = rec.revoked ? status::CertStatus::kRevoked : status::CertStatus::kGood;
     if (rec.revoked) {
       state.revocation_time = ToTime(rec.revoked_at);
-      state.reason = CA_TRY(status::ReasonFromCode(rec.reason));
+      state.reason = CA_TRY(pki::ReasonFromCode(rec.reason));
     }
     state.this_update = now;
     state.next_update = now + options_.freshness.ocsp_validity;
@@ -64,16 +64,16 @@ Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
 }
 
 Status CaInstance::PublishCrl() {
-  status::Time now = status::Now();
+  pki::Time now = pki::Now();
   auto revoked = CA_TRY(store_->RevokedCerts());
   std::vector<pki::CrlEntry> entries;
   status::NotAfterBySerial not_after;
   for (const auto& rec : revoked) {
     if (rec.state != CertState::kIssued) continue;
     pki::CrlEntry e;
-    e.serial = CA_TRY(status::Serial::FromHex(rec.serial_hex));
+    e.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
     e.revocation_time = ToTime(rec.revoked_at);
-    e.reason = CA_TRY(status::ReasonFromCode(rec.reason));
+    e.reason = CA_TRY(pki::ReasonFromCode(rec.reason));
     not_after[e.serial.Hex()] = ToTime(rec.not_after);
     entries.push_back(std::move(e));
   }
@@ -94,10 +94,10 @@ Status CaInstance::PublishCrl() {
 }
 
 Status CaInstance::RunStatusJobs() {
-  status::Time now = status::Now();
+  pki::Time now = pki::Now();
   // CRL: daily, and within crl_revocation_delay (≤ 1 minute) of a revocation it does not list.
   bool crl_due = false;
-  std::optional<status::Time> pending_revocation;
+  std::optional<pki::Time> pending_revocation;
   {
     std::lock_guard lock(crl_mu_);
     status::CrlState state{crl_last_this_update_, first_unpublished_revocation_};
@@ -123,7 +123,7 @@ Status CaInstance::RunStatusJobs() {
     auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
     for (const auto& rec : records) {
       status::ResponseState st;
-      st.serial = CA_TRY(status::Serial::FromHex(rec.serial_hex));
+      st.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
       st.cert_not_after = ToTime(rec.not_after);
       st.cert_revoked = rec.revoked;
       auto stored = CA_TRY(status::FindResponse(txn.get(), status_->dbs(), options_.issuer_name, st.serial.magnitude));
@@ -144,7 +144,7 @@ Status CaInstance::RunStatusJobs() {
     CA_TRY_STATUS(PublishOcsp(chunk));
   }
   if (!resign.empty()) log::Info("ocsp_resigned", {{"count", resign.size()}, {"issuer", options_.issuer_name}});
-  status::Time next = now + std::chrono::minutes(1);
+  pki::Time next = now + std::chrono::minutes(1);
   if (schedule.next_wake_up && *schedule.next_wake_up < next) next = *schedule.next_wake_up;
   next_ocsp_scan_ = next;
   return Ok();

@@ -8,7 +8,7 @@
 #include "common/log.h"
 #include "gateway/account_key_cache.h"
 #include "gateway/authentication.h"
-#include "gateway/pki_helpers.h"
+#include "pki/time.h"
 
 namespace ca::gateway {
 
@@ -42,7 +42,7 @@ json AccountJson(const HandlerContext& s, const AccountRecord& a) {
   return {{"status", a.status},
           {"contact", a.contact},
           {"orders", s.Url("/acme/acct/" + a.id + "/orders")},
-          {"createdAt", Rfc3339(a.created_at)}};
+          {"createdAt", pki::FormatRfc3339(a.created_at)}};
 }
 
 // External Account Binding (RFC 8555 §7.3.4), its form: a HS256 JWS over the account key, for

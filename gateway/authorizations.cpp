@@ -5,7 +5,7 @@
 
 #include "gateway/challenge_validations.h"
 #include "gateway/order_state.h"
-#include "gateway/pki_helpers.h"
+#include "pki/time.h"
 
 namespace ca::gateway {
 
@@ -18,7 +18,7 @@ json ChallengeJson(const HandlerContext& s, const ChallengeRecord& c) {
             {"url", s.Url("/acme/chall/" + c.id)},
             {"status", c.status},
             {"token", c.token}};
-  if (c.validated_at != 0) j["validated"] = Rfc3339(c.validated_at);
+  if (c.validated_at != 0) j["validated"] = pki::FormatRfc3339(c.validated_at);
   if (!c.error.is_null()) j["error"] = c.error;
   return j;
 }
@@ -35,7 +35,7 @@ Result<json> AuthzJson(const HandlerContext& s, const StoreTxn& txn, const Authz
   }
   json j = {{"identifier", {{"type", "dns"}, {"value", a.name}}},
             {"status", status},
-            {"expires", Rfc3339(a.expires)},
+            {"expires", pki::FormatRfc3339(a.expires)},
             {"challenges", challenges}};
   if (a.wildcard) j["wildcard"] = true;
   return j;

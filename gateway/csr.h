@@ -20,10 +20,4 @@ namespace ca::gateway {
 ProblemOr<pki::CsrFacts> CheckCsr(std::span<const uint8_t> der,
                                   const std::vector<std::string>& order_names);
 
-// TEMP(s13): removed after the merge; callers use pki::Serial::FromCert(cert)->Hex().
-inline std::string CertificateSerialHex(const X509* cert) {
-  auto serial = pki::Serial::FromCert(cert);
-  return serial ? serial->Hex() : "";
-}
-
 }  // namespace ca::gateway

@@ -7,7 +7,6 @@
 #include "gateway/acme_metrics.h"
 #include "gateway/csr.h"
 #include "gateway/order_state.h"
-#include "gateway/pki_helpers.h"
 
 namespace ca::gateway {
 
@@ -84,7 +83,7 @@ Status FinishOrder(HandlerContext& s, const AccountRecord& account, OrderRecord&
     stored->status = status;
     stored->error = error;
     if (issued != nullptr) {
-      stored->serial_hex = NormalizeSerial(issued->serial_hex);
+      stored->serial_hex = issued->serial_hex;  // canonical (pki::Serial), checked by the contract
       CertRecord cert{stored->serial_hex, account.id,        account.external_account_kid,
                       order.id,           issued->chain_pem, issued->not_before,
                       issued->not_after};

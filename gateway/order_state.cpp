@@ -1,7 +1,7 @@
 // The order state machine (see order_state.h).
 #include "gateway/order_state.h"
 
-#include "gateway/pki_helpers.h"
+#include "pki/time.h"
 
 namespace ca::gateway {
 
@@ -13,7 +13,7 @@ json OrderJson(const HandlerContext& s, const OrderRecord& o) {
   json authzs = json::array();
   for (const auto& a : o.authz_ids) authzs.push_back(s.Url("/acme/authz/" + a));
   json j = {{"status", o.status},
-            {"expires", Rfc3339(o.expires)},
+            {"expires", pki::FormatRfc3339(o.expires)},
             {"identifiers", ids},
             {"authorizations", authzs},
             {"finalize", s.Url("/acme/order/" + o.id + "/finalize")},

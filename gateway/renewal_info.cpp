@@ -8,7 +8,8 @@
 #include <cstring>
 
 #include "common/encoding.h"
-#include "gateway/pki_helpers.h"
+#include "pki/serial.h"
+#include "pki/time.h"
 
 namespace ca::gateway {
 
@@ -22,9 +23,11 @@ Outcome RenewalInfo(HandlerContext& s, const std::string& cert_id) {
   auto serial = Base64UrlDecode(cert_id.substr(dot + 1));
   if (!aki || !serial || aki->empty() || serial->empty())
     return Err(ProblemKind::kMalformed, "renewalInfo id must be <AKI>.<serial> in base64url");
+  auto parsed = pki::Serial::FromBytes(*serial);
+  if (!parsed) return Err(ProblemKind::kNotFound, "no certificate with this serial");
   auto txn = s.store.Read();
   if (!txn) return Internal(txn.error());
-  auto record = txn->GetCert(NormalizeSerial(HexEncode(*serial)));
+  auto record = txn->GetCert(parsed->Hex());
   if (!record) return Internal(record.error());
   if (!*record) return Err(ProblemKind::kNotFound, "no certificate with this serial");
   auto chain = ossl::CertsFromPem((*record)->chain_pem);
@@ -66,7 +69,7 @@ Outcome RenewalInfo(HandlerContext& s, const std::string& cert_id) {
     end = std::min(na, start + std::max<int64_t>(life / 6, 3600));
   }
   HttpResponse r =
-      JsonResponse(200, {{"suggestedWindow", {{"start", Rfc3339(start)}, {"end", Rfc3339(end)}}}});
+      JsonResponse(200, {{"suggestedWindow", {{"start", pki::FormatRfc3339(start)}, {"end", pki::FormatRfc3339(end)}}}});
   r.headers.push_back({"Retry-After", "21600"});
   return r;
 }

@@ -9,7 +9,7 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "gateway/acme_metrics.h"
-#include "gateway/csr.h"
+#include "pki/serial.h"
 
 namespace ca::gateway {
 
@@ -23,7 +23,9 @@ Outcome RevokeCert(HandlerContext& s, RequestState& ctx, const Jws& jws) {
   if (!der) return Err(ProblemKind::kMalformed, "certificate is not base64url");
   auto x509 = ossl::CertFromDer(*der);
   if (!x509) return Err(ProblemKind::kMalformed, "certificate is not a DER X.509 certificate");
-  std::string serial = CertificateSerialHex(x509->get());
+  auto parsed = pki::Serial::FromCert(x509->get());
+  if (!parsed) return Err(ProblemKind::kMalformed, "certificate serial: " + parsed.error().message);
+  std::string serial = parsed->Hex();
   ctx.log["serial"] = serial;
 
   int reason = 0;
@@ -82,7 +84,7 @@ Outcome RevokeCert(HandlerContext& s, RequestState& ctx, const Jws& jws) {
   // Already revoked (by this server, the RA or a mass revocation): the engine says so.
   engine_api::RevokeRequest rr;
   rr.serial_hex = (*record)->serial_hex;
-  rr.reason = static_cast<engine_api::RevocationReason>(reason);
+  rr.reason = static_cast<pki::RevocationReason>(reason);
   rr.actor = actor;
   rr.environment = s.Environment();
   auto answer = s.issuer.Call(rr);

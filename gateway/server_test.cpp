@@ -452,7 +452,7 @@ TEST_F(ServerTest, RevocationAndRenewalInfo) {
   Reply ok = revoke(sibling, 1, /*use_cert_key=*/true);
   ASSERT_EQ(ok.status, 200) << ok.raw;
   ASSERT_EQ(issuer_.revocations.size(), 1u);
-  EXPECT_EQ(issuer_.revocations[0].reason, engine_api::RevocationReason::kKeyCompromise);
+  EXPECT_EQ(issuer_.revocations[0].reason, pki::RevocationReason::kKeyCompromise);
   EXPECT_EQ(issuer_.revocations[0].actor, "cert-key");
   EXPECT_EQ(revoke(sibling, 4).type(), kUrn + "alreadyRevoked");
   // Revoked: the renewal window is now.
@@ -484,7 +484,7 @@ TEST_F(ServerTest, RevokedBehindTheGatewayRenewsNowAndIsAlreadyRevoked) {
   ASSERT_EQ(before.status, 200) << before.raw;
   EXPECT_EQ(before.body["suggestedWindow"]["start"], std::string("1970-03-13T13:46:40Z"));
 
-  issuer_.RevokeBehindTheGateway(AsciiLower(HexEncode(serial)), engine_api::RevocationReason::kPrivilegeWithdrawn);
+  issuer_.RevokeBehindTheGateway(AsciiLower(HexEncode(serial)), pki::RevocationReason::kPrivilegeWithdrawn);
   Reply after = c.Raw("GET", ari, "");
   ASSERT_EQ(after.status, 200) << after.raw;
   EXPECT_LE(std::string(after.body["suggestedWindow"]["start"]), std::string("1970-01-13T13:46:40Z"));  // <= now

@@ -43,7 +43,6 @@ struct IssueResponse {
 };
 
 // Reasons travel as their RFC 5280 CRLReason integer (pki/revocation_reason.h).
-using RevocationReason = pki::RevocationReason;  // TEMP(s13): removed after the merge
 
 struct RevokeRequest {
   std::string serial_hex;

@@ -93,7 +93,7 @@ FakeIssuer::FakeIssuer() {
   X509_sign(ca_cert_.get(), ca_key_.get(), EVP_sha256());
 }
 
-void FakeIssuer::RevokeBehindTheGateway(const std::string& serial_hex, engine_api::RevocationReason reason) {
+void FakeIssuer::RevokeBehindTheGateway(const std::string& serial_hex, pki::RevocationReason reason) {
   std::lock_guard lock(mu_);
   engine_api::RevokeRequest r;
   r.serial_hex = serial_hex;

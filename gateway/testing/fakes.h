@@ -36,7 +36,7 @@ class FakeIssuer final : public IssuerPort {
   std::vector<engine_api::RevokeRequest> revocations;  // every revocation the engine holds
   Result<engine_api::Response> Call(const engine_api::Request& request) override;
   // Revokes in the engine only, as the RA or a mass revocation does (the gateway is not told).
-  void RevokeBehindTheGateway(const std::string& serial_hex, engine_api::RevocationReason reason);
+  void RevokeBehindTheGateway(const std::string& serial_hex, pki::RevocationReason reason);
 
  private:
   engine_api::Response GetCertificate(const engine_api::GetCertificateRequest& get);

@@ -16,7 +16,7 @@ class LintTest : public ::testing::Test {
     request_.organization = testing::TestOrganization();
     request_.names = {"www.example.fr", "example.fr"};
     request_.public_key = testing::Rsa3072(1);
-    request_.serial = GenerateSerial();
+    request_.serial = pki::Serial::Generate();
     request_.now = floor<seconds>(system_clock::now());
   }
 
@@ -145,7 +145,7 @@ TEST_F(LintTest, TbsDoesNotMatchTheRequest) {
   auto tbs = Build();
   TbsRequest other = request_;
   other.names = {"www.example.fr"};
-  other.serial = GenerateSerial();
+  other.serial = pki::Serial::Generate();
   other.public_key = testing::Rsa3072(2);
   other.organization.name = "Autre SA";
   auto findings = LintTbsFindings(tbs.get(), profile_, testing::GetTestCa().issuer, other);

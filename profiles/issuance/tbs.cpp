@@ -147,7 +147,8 @@ Result<ossl::X509Ptr> BuildTbs(const Profile& profile, const Issuer& issuer,
   CA_TRY_STATUS(ValidateIssuer(issuer));
   CA_TRY_STATUS(CheckKeyParameters(request.public_key, profile));  // CheckCsr did the rest
   ValidityPeriod period = CA_TRY(ComputeValidity(profile, request));
-  ossl::Asn1Integer serial = CA_TRY(SerialToAsn1(request.serial));
+  CA_TRY_STATUS(request.serial.Validate());
+  ossl::Asn1Integer serial = CA_TRY(request.serial.ToAsn1());
   int sig_nid = CA_TRY(SignatureNidFor(X509_get0_pubkey(issuer.certificate)));
 
   ossl::X509Name subject = CA_TRY(pki::BuildName(SubjectAttributes(profile, request)));

@@ -16,7 +16,7 @@
 #include "common/openssl.h"
 #include "common/result.h"
 #include "profiles/issuance/profile.h"
-#include "profiles/issuance/serial.h"
+#include "pki/serial.h"
 
 namespace ca::issuance {
 
@@ -39,7 +39,7 @@ struct TbsRequest {
   Organization organization;
   std::vector<std::string> names;        // dNSNames in order; the first that fits becomes the CN
   const EVP_PKEY* public_key = nullptr;  // from CheckCsr
-  Serial serial;                         // from GenerateSerial, reserved by the CA store
+  pki::Serial serial;                    // from pki::Serial::Generate, reserved by the CA store
   std::chrono::sys_seconds now{};
   // Inclusive validity length (RFC 5280): notAfter = notBefore + validity − 1 s.
   // nullopt: the profile's max_validity. Longer than the profile allows: refused.

@@ -13,7 +13,7 @@
 
 #include "common/encoding.h"
 #include "profiles/issuance/lint.h"
-#include "profiles/issuance/serial.h"
+#include "pki/serial.h"
 #include "profiles/issuance/tbs.h"
 #include "profiles/issuance/testing/test_pki.h"
 
@@ -34,7 +34,7 @@ Issued IssueWith(const Profile& profile, std::vector<std::string> names) {
   out.request.organization = testing::TestOrganization();
   out.request.names = std::move(names);
   out.request.public_key = testing::Rsa3072(1);
-  out.request.serial = GenerateSerial();
+  out.request.serial = pki::Serial::Generate();
   out.request.now = floor<seconds>(system_clock::now());
   auto tbs = BuildTbs(profile, ca.issuer, out.request);
   EXPECT_TRUE(tbs) << tbs.error().ToString();
@@ -124,7 +124,7 @@ void ExpectChainVerifies(X509* leaf) {
 void CheckCommonFields(const Issued& issued, const Profile& profile, const std::string& cn) {
   X509* c = issued.cert.get();
   EXPECT_EQ(X509_get_version(c), X509_VERSION_3);
-  auto serial = SerialFromAsn1(X509_get0_serialNumber(c));
+  auto serial = pki::Serial::FromAsn1(X509_get0_serialNumber(c));
   ASSERT_TRUE(serial);
   EXPECT_EQ(*serial, issued.request.serial);
   EXPECT_EQ(
@@ -254,7 +254,7 @@ TEST(GoldenTest, ShorterValidityAndBackdateAreExact) {
   r.organization = testing::TestOrganization();
   r.names = {"a.example.fr"};
   r.public_key = testing::Rsa3072(1);
-  r.serial = GenerateSerial();
+  r.serial = pki::Serial::Generate();
   r.now = sys_seconds(seconds(1800000000));
   r.validity = days(7);
   auto tbs = BuildTbs(profile, ca.issuer, r);
@@ -283,7 +283,7 @@ TEST(BuildTbsTest, RefusesBadInputs) {
   good.organization = testing::TestOrganization();
   good.names = {"a.example.fr"};
   good.public_key = testing::Rsa3072(1);
-  good.serial = GenerateSerial();
+  good.serial = pki::Serial::Generate();
   good.now = floor<seconds>(system_clock::now());
   auto expect_error = [&](TbsRequest r, const Issuer& issuer, const std::string& needle) {
     auto tbs = BuildTbs(profile, issuer, r);
@@ -301,7 +301,7 @@ TEST(BuildTbsTest, RefusesBadInputs) {
   r.organization.country = "fr";
   expect_error(r, ca.issuer, "country");
   r = good;
-  r.serial = Serial{std::vector<uint8_t>(21, 0x11)};  // TEMP(s13): pki::Serial
+  r.serial = pki::Serial{std::vector<uint8_t>(21, 0x11)};
   expect_error(r, ca.issuer, "exceed 20");
   Issuer bad_issuer = ca.issuer;
   bad_issuer.crl_url = "ftp://crl";

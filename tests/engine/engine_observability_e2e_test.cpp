@@ -84,7 +84,7 @@ TEST(EngineObservabilityE2E, AuditFileAndMetricsFile) {
   }
   engine_api::RevokeRequest revoke;
   revoke.serial_hex = serials[1];
-  revoke.reason = engine_api::RevocationReason::kSuperseded;
+  revoke.reason = pki::RevocationReason::kSuperseded;
   revoke.actor = "acme-account:acct-1";
   auto revoked = client->Revoke(revoke);
   ASSERT_TRUE(revoked && std::holds_alternative<engine_api::RevokeResponse>(*revoked));
