@@ -28,20 +28,20 @@ int main(int argc, char** argv) {
   auto ca = testing::MakeCert({"Bench CA", true, false, 2, 3650}, ca_key.get(), root.get(),
                               root_key.get());
 
-  Time now = pki::Now();
-  std::vector<pki::CrlEntry> entries;
+  Time now = ca::pki::Now();
+  std::vector<CrlEntry> entries;
   entries.reserve(n);
   ca::Bytes random = ca::RandomBytes(n * 16);
-  const pki::RevocationReason kCycle[] = {pki::RevocationReason::kUnspecified, pki::RevocationReason::kSuperseded,
-                                     pki::RevocationReason::kCessationOfOperation,
-                                     pki::RevocationReason::kAffiliationChanged};
+  const ca::pki::RevocationReason kCycle[] = {ca::pki::RevocationReason::kUnspecified, ca::pki::RevocationReason::kSuperseded,
+                                     ca::pki::RevocationReason::kCessationOfOperation,
+                                     ca::pki::RevocationReason::kAffiliationChanged};
   for (size_t i = 0; i < n; ++i) {
     random[i * 16] = static_cast<uint8_t>(random[i * 16] | 0x40);  // positive, 16 octets
-    pki::CrlEntry e;
-    e.serial = *pki::Serial::FromBytes(std::span(random).subspan(i * 16, 16));
+    CrlEntry e;
+    e.serial = *ca::pki::Serial::FromBytes(std::span(random).subspan(i * 16, 16));
     e.revocation_time = now - std::chrono::seconds(i % 86400);
     if (i % 4 == 0) {
-      e.reason = pki::RevocationReason::kKeyCompromise;
+      e.reason = ca::pki::RevocationReason::kKeyCompromise;
       e.invalidity_date = e.revocation_time - std::chrono::hours(1);
     } else {
       e.reason = kCycle[i % 4];
