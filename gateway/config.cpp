@@ -37,7 +37,7 @@ Status Get(const json& obj, const char* key, T* out, bool required, const std::s
 
 Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
   GatewayConfig c;
-  CA_TRY_STATUS(OnlyKeys(doc, "(top)", {"listen", "base_url", "tls", "store", "policy_store", "mac_wrap_key",
+  CA_TRY_STATUS(OnlyKeys(doc, "(top)", {"listen", "base_url", "tls", "store", "policy_store", "profiles_dir", "mac_wrap_key",
                                         "engine", "validation", "caa_identities", "terms_of_service", "website",
                                         "environment", "limits"}));
   const std::string top = "(top)";
@@ -47,6 +47,7 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
     return Fail(ErrorCode::kInvalidArgument, "config: base_url must be an https:// URL");
   CA_TRY_STATUS(Get(doc, "store", &c.store_dir, true, top));
   CA_TRY_STATUS(Get(doc, "policy_store", &c.policy_store_dir, true, top));
+  CA_TRY_STATUS(Get(doc, "profiles_dir", &c.profiles_dir, true, top));
   CA_TRY_STATUS(Get(doc, "mac_wrap_key", &c.mac_wrap_key, true, top));
   if (!c.mac_wrap_key.starts_with("file:"))
     return Fail(ErrorCode::kInvalidArgument, "config: mac_wrap_key must be file:/path");

@@ -24,6 +24,7 @@ struct GatewayConfig {
   GatewayOptions acme;
   std::string store_dir;         // the gateway's LMDB store
   std::string policy_store_dir;  // read-only
+  std::string profiles_dir;      // certificate profiles of the environment (the engine's)
   std::string mac_wrap_key;      // "file:/path"
   EngineSettings engine;
   nlohmann::json validation = nlohmann::json::object();  // ca_validation's "validation" object

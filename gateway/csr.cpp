@@ -1,5 +1,7 @@
 #include "gateway/csr.h"
 
+#include "profiles/issuance/weak_key.h"
+
 namespace ca::gateway {
 
 namespace {
@@ -9,15 +11,17 @@ std::unexpected<Problem> BadCsr(std::string detail) {
 }  // namespace
 
 ProblemOr<pki::CsrFacts> CheckCsr(std::span<const uint8_t> der,
-                                  const std::vector<std::string>& order_names) {
+                                  const std::vector<std::string>& order_names,
+                                  const issuance::Profile& profile) {
   auto csr = pki::ReadCsr(der);
   if (!csr) return BadCsr(csr.error().message);
-  if (csr->key.type != "RSA" || csr->key.bits != 3072) {
-    return BadCsr("the certificate key must be RSA 3072, got " + csr->key.type + " " +
-                  std::to_string(csr->key.bits));
-  }
   if (auto names = pki::CheckCsrNames(*csr, order_names); !names) {
     return BadCsr(names.error().message);
+  }
+  if (auto key = issuance::CheckSubscriberKey(csr->public_key.get(), profile); !key) {
+    if (key.error().code != ErrorCode::kInvalidArgument)
+      return std::unexpected(MakeProblem(ProblemKind::kServerInternal, key.error().message));
+    return BadCsr(key.error().message);
   }
   return std::move(*csr);
 }

@@ -1,6 +1,7 @@
 // Finalize-time reading of a PKCS#10 CSR (RFC 8555 §7.4) through pki/csr.h: the same decoding,
 // signature and name rules as the engine, so a CSR the engine would refuse for its names is
-// refused here with badCSR and the order stays ready. The engine checks again with the profile.
+// refused here with badCSR and the order stays ready. The subscriber key follows the order's
+// profile on both sides; the engine checks everything again (and key reuse) before it signs.
 #pragma once
 
 #include <span>
@@ -10,14 +11,15 @@
 #include "common/openssl.h"
 #include "gateway/jws.h"
 #include "pki/csr.h"
-#include "pki/serial.h"
+#include "profiles/issuance/profile.h"
 
 namespace ca::gateway {
 
-// pki::ReadCsr + pki::CheckCsrNames against the order's names, plus the key rule below; badCSR
-// with pki's one-line reason otherwise.
-// TODO(s13 defect 2): the key rule is RSA 3072 until the gateway checks the order's profile.
+// pki::ReadCsr + pki::CheckCsrNames against the order's names, then the order's certificate
+// profile's key rule (issuance::CheckSubscriberKey: type, size, exponent, weak keys), the same
+// function the engine applies; badCSR with the one-line reason otherwise.
 ProblemOr<pki::CsrFacts> CheckCsr(std::span<const uint8_t> der,
-                                  const std::vector<std::string>& order_names);
+                                  const std::vector<std::string>& order_names,
+                                  const issuance::Profile& profile);
 
 }  // namespace ca::gateway

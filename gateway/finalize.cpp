@@ -176,8 +176,12 @@ Outcome Finalize(HandlerContext& s, RequestState& ctx, const Jws& jws, const std
   if (order.status != OrderStatus::kReady)
     return Err(ProblemKind::kOrderNotReady, "order is " + StatusName(order.status) + ", not ready");
 
-  auto csr = CA_TRY(CheckCsr(*csr_der, order.names));
-  (void)csr;
+  auto profile_id = policy::ParseProfile(order.profile);
+  auto profile = profile_id ? s.options.certificate_profiles.find(*profile_id)
+                            : s.options.certificate_profiles.end();
+  if (profile == s.options.certificate_profiles.end())
+    return Internal(Error{ErrorCode::kInternal, "profile " + order.profile + " is not loaded"});
+  CA_TRY(CheckCsr(*csr_der, order.names, profile->second));
   int64_t now = s.clock();
   auto verdict = s.policy.Decide(account, order.names, order.profile, now);
   if (!verdict) return Internal(verdict.error());

@@ -19,6 +19,7 @@
 #include "gateway/ports.h"
 #include "gateway/problems.h"
 #include "gateway/store.h"
+#include "profiles/issuance/profile.h"
 
 namespace ca::gateway {
 
@@ -54,6 +55,9 @@ struct GatewayOptions {
       {"SSL_RGS", "OV TLS server certificate, RGS, every FQDN listed"},
       {"WILD", "OV TLS wildcard certificate (dns-01 only)"}};
   std::string environment = "production";  // or "staging"
+  // The environment's certificate profiles (profiles/data/<environment>, the engine's too): the
+  // subscriber key rule at finalize comes from the order's profile.
+  std::map<policy::ProfileId, issuance::Profile> certificate_profiles;
   int64_t nonce_lifetime_seconds = 3600;
   size_t max_body_bytes = 64 * 1024;
   size_t max_identifiers = 100;

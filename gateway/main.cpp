@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
   if (!policy) return Die("policy store: " + policy.error().ToString());
   auto store = AcmeStore::Open(config->store_dir);
   if (!store) return Die("gateway store: " + store.error().ToString());
+  auto profiles = ca::issuance::LoadProfiles(
+      config->profiles_dir, config->acme.environment == "staging" ? ca::issuance::Environment::kStaging
+                                                                  : ca::issuance::Environment::kProduction);
+  if (!profiles) return Die("certificate profiles: " + profiles.error().ToString());
+  config->acme.certificate_profiles = std::move(*profiles);
 
   ca::engine_api::EngineClientOptions engine_options;
   engine_options.socket_path = config->engine.socket;

@@ -9,6 +9,8 @@
 
 #include "gateway/csr.h"
 #include "gateway/testing/fakes.h"
+#include "pki/testing/make_csr.h"
+#include "profiles/issuance/testing/test_pki.h"
 
 namespace ca::gateway {
 namespace {
@@ -38,7 +40,15 @@ class ServerTest : public ::testing::Test {
     o.caa_identities = {"ca.example"};
     o.validation_workers = 2;
     o.nonce_lifetime_seconds = 60;
+    o.certificate_profiles = RepoProfiles();
+    if (customize_) customize_(o);
     server_.emplace(o, *store_, policy_, issuer_, validator_, [this] { return now_.load(); });
+  }
+  static std::map<policy::ProfileId, issuance::Profile> RepoProfiles() {
+    std::map<policy::ProfileId, issuance::Profile> out;
+    for (auto id : {policy::ProfileId::kSsl, policy::ProfileId::kSslRgs, policy::ProfileId::kWild})
+      out.emplace(id, issuance::testing::RepoProfile(id));
+    return out;
   }
   void TearDown() override {
     server_.reset();
@@ -77,6 +87,7 @@ class ServerTest : public ::testing::Test {
   testing::FakeValidator validator_;
   std::optional<AcmeServer> server_;
   Bytes mac_;
+  std::function<void(GatewayOptions&)> customize_;  // applied by Start()
 };
 
 TEST_F(ServerTest, DirectoryAndNonce) {
@@ -209,7 +220,8 @@ TEST_F(ServerTest, FullFlowIssuesAndServesCertificate) {
   auto small = testing::GenerateKey("RSA2048");
   Reply bad = Finalize(c, order_url, small->get(), {"a.example.com", "b.example.com"});
   EXPECT_EQ(bad.type(), kUrn + "badCSR");
-  EXPECT_NE(bad.detail().find("RSA 3072"), std::string::npos);
+  EXPECT_EQ(bad.detail(), "RSA key size 2048 not accepted: the profile requires 3072 or 4096 bits");
+  EXPECT_EQ(c.Post(order_url, std::nullopt).body["status"], "ready");
   bad = Finalize(c, order_url, key->get(), {"a.example.com"});
   EXPECT_EQ(bad.detail(), "CSR refused: the names differ from the order's; missing: b.example.com");
   // Good.
@@ -534,6 +546,71 @@ TEST_F(ServerTest, MetricsCountRequests) {
   EXPECT_NE(m.find("acme_requests_total{endpoint=\"directory\",status=\"200\"} 1"), std::string::npos) << m;
   EXPECT_NE(m.find("\nacme_store_commits_total "), std::string::npos) << m;
   EXPECT_NE(m.find("\nacme_store_write_ops_total "), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace ca::gateway
+
+namespace ca::gateway {
+namespace {
+
+// Issue 13, defect 1: the gateway runs the shared CSR name rules (pki/csr), so a CSR the engine
+// would refuse for its names is badCSR at finalize, the order stays ready and the engine is never
+// asked (it used to reach the engine and turn the order invalid).
+TEST_F(ServerTest, CsrNameDefectsAreBadCsrAndTheOrderStaysReady) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  std::string order_url = ReadyOrder(c, {"a.example.com"});
+  auto key = testing::GenerateKey("RSA3072");
+  using Shape = pki::testing::CsrShape;
+  using San = std::vector<std::string>;
+  const std::pair<Shape, std::string> cases[] = {
+      {{{"a.example.com", "a.example.com"}, San{"DNS:a.example.com"}},
+       "CSR refused: the subject has more than one CN"},
+      {{{"b.example.com"}, San{"DNS:a.example.com"}}, "CSR refused: the subject CN 'b.example.com'"},
+      {{{}, San{"DNS:a.example.com."}}, "CSR refused: the name 'a.example.com.' ends with a dot"},
+  };
+  for (const auto& [shape, detail] : cases) {
+    auto der = pki::testing::MakeCsrDer(shape, key->get());
+    ASSERT_TRUE(der);
+    Reply o = c.Post(order_url, std::nullopt);
+    Reply r = c.Post(o.body["finalize"], nlohmann::json{{"csr", Base64UrlEncode(*der)}});
+    EXPECT_EQ(r.type(), kUrn + "badCSR") << r.raw;
+    EXPECT_EQ(r.detail().substr(0, detail.size()), detail) << r.detail();
+    EXPECT_EQ(c.Post(order_url, std::nullopt).body["status"], "ready");
+  }
+  EXPECT_EQ(issuer_.issue_calls.load(), 0);
+}
+
+// Issue 13, defect 2: the subscriber key size comes from the order's profile (the data files say
+// SSL takes RSA 3072 or 4096), not from a constant in the gateway; an operator's profile that
+// takes 3072 only refuses 4096 at finalize.
+TEST_F(ServerTest, SubscriberKeyRuleComesFromTheProfile) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  std::string order_url = ReadyOrder(c, {"a.example.com"});
+  auto rsa4096 = testing::GenerateKey("RSA4096");
+  ASSERT_TRUE(rsa4096);
+  Reply f = Finalize(c, order_url, rsa4096->get(), {"a.example.com"});
+  EXPECT_EQ(f.status, 200) << f.raw;
+  EXPECT_EQ(f.body["status"], "valid");
+
+  server_.reset();
+  customize_ = [](GatewayOptions& o) {
+    o.certificate_profiles.at(policy::ProfileId::kSsl).rsa_key_bits = {3072};
+  };
+  Start();
+  Client c2(*server_, kBase);
+  c2.key = std::move(c.key);
+  c2.account_url = c.account_url;
+  std::string second = ReadyOrder(c2, {"b.example.com"});
+  Reply refused = Finalize(c2, second, rsa4096->get(), {"b.example.com"});
+  EXPECT_EQ(refused.type(), kUrn + "badCSR");
+  EXPECT_EQ(refused.detail(), "RSA key size 4096 not accepted: the profile requires 3072 bits");
+  EXPECT_EQ(c2.Post(second, std::nullopt).body["status"], "ready");
+  auto p256 = testing::GenerateKey("P-256");
+  refused = Finalize(c2, second, p256->get(), {"b.example.com"});
+  EXPECT_EQ(refused.detail(), "key type EC not accepted: the profile requires RSA");
 }
 
 }  // namespace

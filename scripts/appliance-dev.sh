@@ -214,6 +214,7 @@ cat >"$state/gateway.json" <<JSON
  "base_url": "$acme_base",
  "tls": {"cert": "$state/ceremony/tls/tls-server-chain.pem", "key": "$state/ceremony/tls/tls-server.key"},
  "store": "$gwstore", "policy_store": "$policy", "mac_wrap_key": "file:$secrets/mac-wrap.key",
+ "profiles_dir": "$root/profiles/data/production",
  "engine": {"socket": "$state/run/engine.sock", "client_cert": "$state/channel/client.crt",
             "client_key": "$state/channel/client.key", "fingerprint": "$engine_fp"},
  "validation": {"resolver": "$dns", "http01_port": $http01_port, "tlsalpn01_port": $tlsalpn01_port,

@@ -216,7 +216,7 @@ Result<std::string> Run(const Args& a) {
     if (auto it = by_serial.find(serial.Hex()); it != by_serial.end()) {
       st.status = CertStatus::kRevoked;
       st.revocation_time = it->second->revocation_time;
-      st.reason = static_cast<RevocationReason>(it->second->reason);  // parsed by ParseReason
+      st.reason = static_cast<pki::RevocationReason>(it->second->reason);  // parsed by ParseReason
     }
     Bytes der = CA_TRY(BuildOcspResponse(issuer.get(), {ocsp_key.get(), ocsp_cert.get()}, st));
     responses.push_back(std::move(der));

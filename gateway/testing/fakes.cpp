@@ -51,6 +51,7 @@ Result<ossl::Pkey> GenerateKey(const std::string& kind) {
   EVP_PKEY* raw = nullptr;
   if (kind == "RSA2048") raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048});
   else if (kind == "RSA3072") raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{3072});
+  else if (kind == "RSA4096") raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{4096});
   else if (kind == "RSA1024") raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{1024});
   else if (kind == "P-256") raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
   else if (kind == "P-384") raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");

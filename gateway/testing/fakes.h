@@ -58,7 +58,7 @@ class FakeValidator final : public ValidatorPort {
                             const std::string& method) override;
 };
 
-Result<ossl::Pkey> GenerateKey(const std::string& kind);  // "RSA2048", "RSA3072", "P-256", "P-384", "Ed25519"
+Result<ossl::Pkey> GenerateKey(const std::string& kind);  // "RSA2048", "RSA3072", "RSA4096", "P-256", "P-384", "Ed25519"
 // A CSR for `names` (first also as CN) signed by `key`, DER.
 Result<Bytes> MakeCsr(EVP_PKEY* key, const std::vector<std::string>& names);
 

@@ -49,6 +49,8 @@ class Gateway:
                 "tls": {"cert": os.path.join(workdir, "tls.crt"), "key": os.path.join(workdir, "tls.key")},
                 "store": os.path.join(workdir, "gateway-store"),
                 "policy_store": policy["policy"],
+                "profiles_dir": os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                             "profiles", "data", "production"),
                 "mac_wrap_key": "file:" + policy["wrap_key"],
                 "engine": {"socket": os.path.join(workdir, "engine.sock"),
                            "client_cert": os.path.join(workdir, "none.crt"),
