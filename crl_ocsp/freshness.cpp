@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 
 OcspSchedule ScheduleOcsp(std::span<const ResponseState> states, Time now,
                           const FreshnessPolicy& policy) {
@@ -40,4 +40,4 @@ Time NextCrlDue(const CrlState& state, const FreshnessPolicy& policy) {
   return due;
 }
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

@@ -8,7 +8,7 @@
 
 #include "crl_ocsp/revocation.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 
 struct FreshnessPolicy {
   std::chrono::seconds ocsp_validity{std::chrono::hours(24 * 4)};  // nextUpdate - thisUpdate
@@ -60,4 +60,4 @@ inline bool CrlDue(const CrlState& state, Time now, const FreshnessPolicy& polic
   return NextCrlDue(state, policy) <= now;
 }
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 namespace {
 
 using namespace std::chrono_literals;
@@ -71,4 +71,4 @@ TEST(Freshness, CrlDailyAndWithinAMinuteOfRevocation) {
 }
 
 }  // namespace
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

@@ -6,7 +6,7 @@
 
 #include "common/encoding.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 
 namespace {
 
@@ -112,4 +112,4 @@ std::optional<Bytes> DecodeOcspGetPath(std::string_view encoded) {
   return std::move(*der);
 }
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

@@ -22,7 +22,7 @@
 #include "common/result.h"
 #include "crl_ocsp/ocsp_response.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 
 // 1 KiB: one CertID with SHA-256 hashes and a 32-byte nonce is ~130 bytes; a signed request with
 // its certificate chain does not belong on this responder.
@@ -54,4 +54,4 @@ ParsedOcspRequest ParseOcspRequest(std::span<const uint8_t> der);
 // optional), possibly still %-encoded. nullopt if it does not decode or exceeds the size limit.
 std::optional<Bytes> DecodeOcspGetPath(std::string_view encoded);
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

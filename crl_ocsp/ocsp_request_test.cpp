@@ -5,7 +5,7 @@
 #include "common/encoding.h"
 #include "crl_ocsp/testing/test_pki.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 namespace {
 
 class OcspRequestTest : public ::testing::Test {
@@ -149,4 +149,4 @@ TEST_F(OcspRequestTest, GetPathEncodings) {
 }
 
 }  // namespace
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

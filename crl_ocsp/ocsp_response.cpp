@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 
 namespace {
 
@@ -124,9 +124,9 @@ Result<Bytes> OcspErrorResponse(OcspError error) {
   return EncodeResponse(resp.get());
 }
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 
 namespace {
 
@@ -268,4 +268,4 @@ Status OcspResponseInspector::CheckSigner(OCSP_BASICRESP* basic) {
   return Ok();
 }
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

@@ -12,7 +12,7 @@
 #include "common/result.h"
 #include "crl_ocsp/revocation.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 
 // Hash algorithm of a CertID (RFC 6960 §4.1.1). RFC 5019 clients send SHA-1.
 enum class CertIdHash : uint8_t { kSha1 = 1, kSha256 = 2 };
@@ -100,4 +100,4 @@ std::string_view OcspErrorName(OcspError error);
 // The DER of the unsigned error response (5 bytes); build once and reuse.
 Result<Bytes> OcspErrorResponse(OcspError error);
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

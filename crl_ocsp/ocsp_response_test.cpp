@@ -4,7 +4,7 @@
 
 #include "crl_ocsp/testing/test_pki.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 namespace {
 
 using namespace std::chrono_literals;
@@ -194,4 +194,4 @@ TEST(OcspResponse, ErrorResponsesAreUnsigned) {
 }
 
 }  // namespace
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 
 namespace {
 
@@ -91,4 +91,4 @@ Result<CrlInfo> CheckCrlPublish(std::span<const uint8_t> new_der,
   return info;
 }
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

@@ -17,7 +17,7 @@
 #include "common/result.h"
 #include "crl_ocsp/revocation.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 
 struct CrlInfo {
   uint64_t number = 0;
@@ -37,4 +37,4 @@ Result<CrlInfo> CheckCrlPublish(std::span<const uint8_t> new_der,
                                 std::optional<std::span<const uint8_t>> current, const X509* issuer,
                                 const NotAfterBySerial& not_after);
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

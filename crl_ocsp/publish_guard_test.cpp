@@ -5,7 +5,7 @@
 #include "crl_ocsp/testing/test_pki.h"
 #include "pki/crl_builder.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 namespace {
 
 using namespace std::chrono_literals;
@@ -86,4 +86,4 @@ TEST_F(PublishGuard, EntriesLeaveOnlyAfterACrlIssuedPastExpiry) {
 }
 
 }  // namespace
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

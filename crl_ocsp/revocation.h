@@ -9,11 +9,11 @@
 #include "pki/serial.h"
 #include "pki/time.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 
 using Bytes = std::vector<uint8_t>;
 using Time = pki::Time;
 
 enum class CertStatus { kGood, kRevoked };
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

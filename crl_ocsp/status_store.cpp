@@ -5,7 +5,7 @@
 
 #include "common/encoding.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 
 namespace {
 
@@ -392,4 +392,4 @@ Result<StatusReader> StatusReader::Open(const std::string& path) {
   return StatusReader(std::move(env), *dbs);
 }
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

@@ -30,7 +30,7 @@
 #include "crl_ocsp/publish_guard.h"
 #include "crl_ocsp/revocation.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 
 // A stored OCSP response; `der` points into the map (valid while the read transaction lives).
 struct StoredResponse {
@@ -160,4 +160,4 @@ class StatusReader {
   StoreDbs dbs_;
 };
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

@@ -7,7 +7,7 @@
 #include "crl_ocsp/testing/test_pki.h"
 #include "pki/crl_builder.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp {
 namespace {
 
 using namespace std::chrono_literals;
@@ -158,4 +158,4 @@ TEST_F(StatusStoreTest, ReaderNeedsAnInitialisedStore) {
 }
 
 }  // namespace
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp

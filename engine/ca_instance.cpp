@@ -9,19 +9,19 @@
 namespace ca::engine {
 namespace {
 
-using engine_api::EngineErrorKind;
-using engine_api::Response;
+using engine::api::EngineErrorKind;
+using engine::api::Response;
 using instance_util::Refuse;
 
-issuance::Environment ToIssuanceEnv(engine_api::CaEnvironment env) {
-  return env == engine_api::CaEnvironment::kStaging ? issuance::Environment::kStaging
-                                                    : issuance::Environment::kProduction;
+profiles::issuance::Environment ToIssuanceEnv(engine::api::CaEnvironment env) {
+  return env == engine::api::CaEnvironment::kStaging ? profiles::issuance::Environment::kStaging
+                                                    : profiles::issuance::Environment::kProduction;
 }
 
 }  // namespace
 
 Result<std::unique_ptr<CaInstance>> CaInstance::Open(CaInstanceOptions options, CaKeys keys, CrashHook crash_hook) {
-  std::string env_name(engine_api::CaEnvironmentName(options.environment));
+  std::string env_name(engine::api::CaEnvironmentName(options.environment));
   if (!keys.issuer_key || !keys.issuer_cert || !keys.ocsp_key || !keys.ocsp_cert) {
     return Fail(ErrorCode::kInvalidArgument, env_name + ": issuer and OCSP signer keys and certificates are required");
   }
@@ -35,13 +35,13 @@ Result<std::unique_ptr<CaInstance>> CaInstance::Open(CaInstanceOptions options, 
   }
   std::unique_ptr<CaInstance> inst(new CaInstance(std::move(options), std::move(keys), std::move(crash_hook)));
   const auto& opt = inst->options_;
-  inst->profiles_ = CA_TRY(issuance::LoadProfiles(opt.profiles_dir, ToIssuanceEnv(opt.environment)));
-  inst->issuer_ = issuance::Issuer{inst->keys_.issuer_cert.get(), opt.ocsp_url, opt.ca_issuers_url, opt.crl_url};
-  CA_TRY_STATUS(issuance::ValidateIssuer(inst->issuer_));
+  inst->profiles_ = CA_TRY(profiles::issuance::LoadProfiles(opt.profiles_dir, ToIssuanceEnv(opt.environment)));
+  inst->issuer_ = profiles::issuance::Issuer{inst->keys_.issuer_cert.get(), opt.ocsp_url, opt.ca_issuers_url, opt.crl_url};
+  CA_TRY_STATUS(profiles::issuance::ValidateIssuer(inst->issuer_));
   inst->store_ = CA_TRY(CaStore::Open(opt.store_dir));
-  status::StoreOptions so;
+  crl_ocsp::StoreOptions so;
   so.path = opt.status_store_dir;
-  inst->status_ = std::make_unique<status::StatusStore>(CA_TRY(status::StatusStore::Open(so)));
+  inst->status_ = std::make_unique<crl_ocsp::StatusStore>(CA_TRY(crl_ocsp::StatusStore::Open(so)));
   CA_TRY_STATUS(inst->status_->RegisterIssuer(opt.issuer_name, inst->keys_.issuer_cert.get()));
 
   CA_TRY_STATUS(inst->LoadCrlSchedule());
@@ -52,7 +52,7 @@ Result<std::unique_ptr<CaInstance>> CaInstance::Open(CaInstanceOptions options, 
 
 CaInstance::~CaInstance() = default;
 
-Response CaInstance::GetCertificate(const engine_api::GetCertificateRequest& request) {
+Response CaInstance::GetCertificate(const engine::api::GetCertificateRequest& request) {
   std::string serial_hex = request.serial_hex;
   if (serial_hex.size() % 2 == 1) serial_hex.insert(serial_hex.begin(), '0');
   auto found = store_->FindCert(serial_hex);
@@ -63,7 +63,7 @@ Response CaInstance::GetCertificate(const engine_api::GetCertificateRequest& req
   const CertRecord& rec = **found;
   auto issued = ToIssueResponse(rec);
   if (!issued) return Refuse(EngineErrorKind::kInternal, issued.error().ToString());
-  engine_api::CertificateRecord out;
+  engine::api::CertificateRecord out;
   out.serial_hex = rec.serial_hex;
   out.certificate_pem = issued->certificate_pem;
   out.chain_pem = issued->chain_pem;

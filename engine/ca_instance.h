@@ -43,13 +43,13 @@ struct CaKeys {
 };
 
 struct CaInstanceOptions {
-  engine_api::CaEnvironment environment = engine_api::CaEnvironment::kProduction;
+  engine::api::CaEnvironment environment = engine::api::CaEnvironment::kProduction;
   std::string store_dir;         // CA store (LMDB)
   std::string status_store_dir;  // crl_ocsp status store (LMDB)
   std::string issuer_name;       // name of the issuer in the status store (/crl/<name>.crl)
   std::string profiles_dir;      // profiles/data/<environment>
   std::string ocsp_url, ca_issuers_url, crl_url;
-  status::FreshnessPolicy freshness;
+  crl_ocsp::FreshnessPolicy freshness;
 };
 
 // The work is split by job: issuance.cpp (Issue, the pipeline and crash completion), revocation.cpp
@@ -62,13 +62,13 @@ class CaInstance {
   static Result<std::unique_ptr<CaInstance>> Open(CaInstanceOptions options, CaKeys keys, CrashHook crash_hook);
   ~CaInstance();
 
-  engine_api::Response Issue(const engine_api::IssueRequest& request, const policy::PolicySnapshot& snapshot);
-  engine_api::Response Revoke(const engine_api::RevokeRequest& request);
-  engine_api::Response RevokeAll(const engine_api::RevokeAllForAccountRequest& request);
-  engine_api::Response GetCertificate(const engine_api::GetCertificateRequest& request);
+  engine::api::Response Issue(const engine::api::IssueRequest& request, const profiles::policy::PolicySnapshot& snapshot);
+  engine::api::Response Revoke(const engine::api::RevokeRequest& request);
+  engine::api::Response RevokeAll(const engine::api::RevokeAllForAccountRequest& request);
+  engine::api::Response GetCertificate(const engine::api::GetCertificateRequest& request);
 
   // Applies the policy store's mass revocations recorded after the last applied one.
-  Status ApplyMassRevocations(const policy::PolicySnapshot& snapshot);
+  Status ApplyMassRevocations(const profiles::policy::PolicySnapshot& snapshot);
   // Re-signs every pending reservation (start-up recovery, and after an HSM fault).
   // Reservations younger than min_age_seconds are left to the request that made them.
   Status CompleteAllPending(int64_t min_age_seconds = 0);
@@ -76,7 +76,7 @@ class CaInstance {
   Status RunStatusJobs();
 
   CaStore& store() { return *store_; }
-  status::StatusStore& status_store() { return *status_; }
+  crl_ocsp::StatusStore& status_store() { return *status_; }
   const X509* issuer_cert() const { return keys_.issuer_cert.get(); }
   const std::string& issuer_name() const { return options_.issuer_name; }
 
@@ -86,20 +86,20 @@ class CaInstance {
 
   // issuance.cpp
   struct IssueRefusal {
-    engine_api::EngineErrorKind kind;
+    engine::api::EngineErrorKind kind;
     std::string detail, result_code, name;
   };
   struct AdmittedIssue {
-    const issuance::Profile* profile = nullptr;
+    const profiles::issuance::Profile* profile = nullptr;
     std::vector<std::string> names;  // lower case
-    issuance::AcceptedCsr csr;
-    policy::Organization org;
+    profiles::issuance::AcceptedCsr csr;
+    profiles::policy::Organization org;
   };
-  engine_api::Response IssueFresh(const engine_api::IssueRequest& request, const std::string& hash,
-                                  const policy::PolicySnapshot& snapshot);
+  engine::api::Response IssueFresh(const engine::api::IssueRequest& request, const std::string& hash,
+                                  const profiles::policy::PolicySnapshot& snapshot);
   // Steps (1) policy re-check and (2) CSR checks, and the organization named in the certificate.
-  std::expected<AdmittedIssue, IssueRefusal> Admit(const engine_api::IssueRequest& request,
-                                                   const policy::PolicySnapshot& snapshot, int64_t now);
+  std::expected<AdmittedIssue, IssueRefusal> Admit(const engine::api::IssueRequest& request,
+                                                   const profiles::policy::PolicySnapshot& snapshot, int64_t now);
   // Step (5): serial, TBS, request and indexes in one committed transaction. kAlreadyExists: serial
   // collision; kPermissionDenied: key already certified; kFailedPrecondition: request_id recorded.
   Status Reserve(const CertRecord& rec, const std::string& hash);
@@ -110,7 +110,7 @@ class CaInstance {
   Result<CertRecord> Complete(const std::string& serial_hex,
                               const std::function<Status(const X509*)>& lint_signed,
                               X509* reserved_tbs = nullptr);
-  Result<engine_api::IssueResponse> ToIssueResponse(const CertRecord& record) const;
+  Result<engine::api::IssueResponse> ToIssueResponse(const CertRecord& record) const;
 
   // revocation.cpp
   Result<std::vector<std::string>> RevokeSerials(const std::vector<std::string>& serials, int reason,
@@ -131,13 +131,13 @@ class CaInstance {
   CaKeys keys_;
   CrashHook crash_;
   std::unique_ptr<CaStore> store_;
-  std::unique_ptr<status::StatusStore> status_;
-  std::map<issuance::ProfileId, issuance::Profile> profiles_;
-  issuance::Issuer issuer_;
+  std::unique_ptr<crl_ocsp::StatusStore> status_;
+  std::map<profiles::issuance::ProfileId, profiles::issuance::Profile> profiles_;
+  profiles::issuance::Issuer issuer_;
 
   // Requests in flight by request_id: a concurrent duplicate waits for the first.
   std::mutex inflight_mu_;
-  std::map<std::string, std::pair<std::string, std::shared_future<engine_api::Response>>> inflight_;
+  std::map<std::string, std::pair<std::string, std::shared_future<engine::api::Response>>> inflight_;
 
   std::mutex crl_mu_;
   std::optional<pki::Time> crl_last_this_update_;

@@ -14,10 +14,10 @@
 namespace ca::engine {
 namespace {
 
-using engine_api::CaEnvironment;
-using engine_api::EngineError;
-using engine_api::EngineErrorKind;
-using engine_api::IssueResponse;
+using engine::api::CaEnvironment;
+using engine::api::EngineError;
+using engine::api::EngineErrorKind;
+using engine::api::IssueResponse;
 using pki::RevocationReason;
 using testing::FreshRsaKey;
 using testing::MakeIssueRequest;
@@ -53,12 +53,12 @@ class CaInstanceTest : public ::testing::Test {
     ASSERT_TRUE(inst) << inst.error().ToString();
     inst_ = std::move(*inst);
   }
-  engine_api::Response Issue(const engine_api::IssueRequest& r) {
+  engine::api::Response Issue(const engine::api::IssueRequest& r) {
     auto snap = world_.store->Snapshot();
     EXPECT_TRUE(snap);
     return inst_->Issue(r, *snap);
   }
-  policy::AdminContext Admin() { return {world_.store.get(), "ra:test", world_.now}; }
+  profiles::policy::AdminContext Admin() { return {world_.store.get(), "ra:test", world_.now}; }
 
   testing::TempDir dir_;
   testing::PolicyWorld world_;
@@ -158,7 +158,7 @@ TEST_F(CaInstanceTest, ReusedKeyAndCaKeyAreRefusedWithoutConsumingASerial) {
 
 struct PolicyCase {
   std::string label;
-  std::function<void(const policy::AdminContext&, const std::string& kid)> setup;
+  std::function<void(const profiles::policy::AdminContext&, const std::string& kid)> setup;
   std::vector<std::string> names;
   std::string profile;
   std::string expected_code;
@@ -167,72 +167,72 @@ struct PolicyCase {
 };
 
 TEST_F(CaInstanceTest, PolicyRecheckRefusesWhateverTheGatewaySaid) {
-  using policy::AccountAction;
-  policy::AcmeAccountRef ref{"acct-1", world_.kid, policy::ProfileId::kSsl};
+  using profiles::policy::AccountAction;
+  profiles::policy::AcmeAccountRef ref{"acct-1", world_.kid, profiles::policy::ProfileId::kSsl};
   std::vector<PolicyCase> cases = {
       {"domain not found", nullptr, {"www.other.fr"}, "SSL", "DOMAIN_NOT_FOUND", "www.other.fr", ""},
       {"wildcard on SSL", nullptr, {"*.example.fr"}, "SSL", "INVALID_PROFILE_FOR_WILDCARD", "*.example.fr", ""},
       {"non-wildcard on WILD",
-       [&](const policy::AdminContext& ctx, const std::string&) {
-         ASSERT_TRUE(policy::SetAcmeAccountProfile(ctx, ref, policy::ProfileId::kWild));
+       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
+         ASSERT_TRUE(profiles::policy::SetAcmeAccountProfile(ctx, ref, profiles::policy::ProfileId::kWild));
        },
        {"www.example.fr"}, "WILD", "INVALID_DOMAIN_FOR_WILDCARD_PROFILE", "www.example.fr", ""},
       {"subdomain on SSL_RGS", nullptr, {"x.rgs.example.fr"}, "SSL_RGS", "DOMAIN_NOT_FOUND", "x.rgs.example.fr", ""},
       {"unknown external account", nullptr, {"www.example.fr"}, "SSL", "EXTERNAL_ACCOUNT_NOT_FOUND", "",
        "00000000-0000-4000-8000-000000000000"},
       {"account domain subset",
-       [&](const policy::AdminContext& ctx, const std::string&) {
-         ASSERT_TRUE(policy::SetAcmeAccountDomains(ctx, ref, {"rgs.example.fr"}));
+       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
+         ASSERT_TRUE(profiles::policy::SetAcmeAccountDomains(ctx, ref, {"rgs.example.fr"}));
        },
        {"www.example.fr"}, "SSL", "DOMAIN_NOT_ASSOCIATED", "www.example.fr", ""},
       {"expired account",
-       [&](const policy::AdminContext& ctx, const std::string&) {
-         auto r = policy::SetAcmeAccountExpiry(ctx, ref, world_.now - 10);
+       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
+         auto r = profiles::policy::SetAcmeAccountExpiry(ctx, ref, world_.now - 10);
          ASSERT_TRUE(r) << r.error().ToString();
        },
        {"www.example.fr"}, "SSL", "EXPIRED_ACCOUNT", "", ""},
       {"suspended account",
-       [&](const policy::AdminContext& ctx, const std::string&) {
-         ASSERT_TRUE(policy::AcmeAccountLifecycle(ctx, ref, AccountAction::kSuspend));
+       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
+         ASSERT_TRUE(profiles::policy::AcmeAccountLifecycle(ctx, ref, AccountAction::kSuspend));
        },
        {"www.example.fr"}, "SSL", "SUSPENDED_ACCOUNT", "", ""},
       {"deactivated account",
-       [&](const policy::AdminContext& ctx, const std::string&) {
-         ASSERT_TRUE(policy::AcmeAccountLifecycle(ctx, ref, AccountAction::kDeactivate));
+       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
+         ASSERT_TRUE(profiles::policy::AcmeAccountLifecycle(ctx, ref, AccountAction::kDeactivate));
        },
        {"www.example.fr"}, "SSL", "DEACTIVATED_ACCOUNT", "", ""},
       {"revoked account",
-       [&](const policy::AdminContext& ctx, const std::string&) {
-         ASSERT_TRUE(policy::AcmeAccountLifecycle(ctx, ref, AccountAction::kRevoke));
+       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
+         ASSERT_TRUE(profiles::policy::AcmeAccountLifecycle(ctx, ref, AccountAction::kRevoke));
        },
        {"www.example.fr"}, "SSL", "REVOKED_ACCOUNT", "", ""},
       {"suspended external account",
-       [&](const policy::AdminContext& ctx, const std::string& kid) {
-         ASSERT_TRUE(policy::ExternalAccountLifecycle(ctx, kid, AccountAction::kSuspend));
+       [&](const profiles::policy::AdminContext& ctx, const std::string& kid) {
+         ASSERT_TRUE(profiles::policy::ExternalAccountLifecycle(ctx, kid, AccountAction::kSuspend));
        },
        {"www.example.fr"}, "SSL", "SUSPENDED_EXTERNAL_ACCOUNT", "", ""},
       {"deactivated external account",
-       [&](const policy::AdminContext& ctx, const std::string& kid) {
-         ASSERT_TRUE(policy::ExternalAccountLifecycle(ctx, kid, AccountAction::kDeactivate));
+       [&](const profiles::policy::AdminContext& ctx, const std::string& kid) {
+         ASSERT_TRUE(profiles::policy::ExternalAccountLifecycle(ctx, kid, AccountAction::kDeactivate));
        },
        {"www.example.fr"}, "SSL", "DEACTIVATED_EXTERNAL_ACCOUNT", "", ""},
       {"revoked external account",
-       [&](const policy::AdminContext& ctx, const std::string& kid) {
-         ASSERT_TRUE(policy::ExternalAccountLifecycle(ctx, kid, AccountAction::kRevoke));
+       [&](const profiles::policy::AdminContext& ctx, const std::string& kid) {
+         ASSERT_TRUE(profiles::policy::ExternalAccountLifecycle(ctx, kid, AccountAction::kRevoke));
        },
        {"www.example.fr"}, "SSL", "REVOKED_EXTERNAL_ACCOUNT", "", ""},
       {"expired external account",
-       [&](const policy::AdminContext& ctx, const std::string& kid) {
-         policy::ExternalAccountFields f;
+       [&](const profiles::policy::AdminContext& ctx, const std::string& kid) {
+         profiles::policy::ExternalAccountFields f;
          f.not_before = world_.now - 2 * 86400;
          f.not_after = world_.now - 86400;
-         auto r = policy::UpdateExternalAccount(ctx, kid, f);
+         auto r = profiles::policy::UpdateExternalAccount(ctx, kid, f);
          ASSERT_TRUE(r) << r.error().ToString();
        },
        {"www.example.fr"}, "SSL", "EXPIRED_EXTERNAL_ACCOUNT", "", ""},
       {"invalid organization",
-       [&](const policy::AdminContext& ctx, const std::string&) {
-         auto r = policy::SetOrganizationStatus(ctx, world_.org_id, policy::OrgStatus::kInvalid);
+       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
+         auto r = profiles::policy::SetOrganizationStatus(ctx, world_.org_id, profiles::policy::OrgStatus::kInvalid);
          ASSERT_TRUE(r) << r.error().ToString();
        },
        {"www.example.fr"}, "SSL", "ORGANIZATION_IS_NOT_VALID", "", ""},
@@ -266,26 +266,26 @@ TEST_F(CaInstanceTest, RevokeIsIdempotentUpgradesOnlyWhenAskedAndPublishesStatus
   auto resp = Issue(MakeIssueRequest("rv", world_.kid, {"rv.example.fr"}, Key(5)));
   ASSERT_TRUE(std::holds_alternative<IssueResponse>(resp));
   std::string serial = std::get<IssueResponse>(resp).serial_hex;
-  engine_api::RevokeRequest rr{serial, RevocationReason::kSuperseded, "acme-account:acct-1", false, {}};
+  engine::api::RevokeRequest rr{serial, RevocationReason::kSuperseded, "acme-account:acct-1", false, {}};
   auto r1 = inst_->Revoke(rr);
-  ASSERT_TRUE(std::holds_alternative<engine_api::RevokeResponse>(r1));
-  EXPECT_TRUE(std::get<engine_api::RevokeResponse>(r1).newly_revoked);
+  ASSERT_TRUE(std::holds_alternative<engine::api::RevokeResponse>(r1));
+  EXPECT_TRUE(std::get<engine::api::RevokeResponse>(r1).newly_revoked);
   auto r2 = inst_->Revoke(rr);
-  ASSERT_TRUE(std::holds_alternative<engine_api::RevokeResponse>(r2));
-  EXPECT_FALSE(std::get<engine_api::RevokeResponse>(r2).newly_revoked);
-  EXPECT_EQ(std::get<engine_api::RevokeResponse>(r2).revoked_at, std::get<engine_api::RevokeResponse>(r1).revoked_at);
+  ASSERT_TRUE(std::holds_alternative<engine::api::RevokeResponse>(r2));
+  EXPECT_FALSE(std::get<engine::api::RevokeResponse>(r2).newly_revoked);
+  EXPECT_EQ(std::get<engine::api::RevokeResponse>(r2).revoked_at, std::get<engine::api::RevokeResponse>(r1).revoked_at);
   rr.reason = RevocationReason::kKeyCompromise;
   auto r3 = inst_->Revoke(rr);
   ASSERT_TRUE(std::holds_alternative<EngineError>(r3));
   EXPECT_EQ(std::get<EngineError>(r3).kind, EngineErrorKind::kAlreadyRevoked);
   rr.allow_key_compromise_upgrade = true;
   auto r4 = inst_->Revoke(rr);
-  ASSERT_TRUE(std::holds_alternative<engine_api::RevokeResponse>(r4));
-  EXPECT_FALSE(std::get<engine_api::RevokeResponse>(r4).newly_revoked);
+  ASSERT_TRUE(std::holds_alternative<engine::api::RevokeResponse>(r4));
+  EXPECT_FALSE(std::get<engine::api::RevokeResponse>(r4).newly_revoked);
   auto rec = inst_->GetCertificate({serial, {}});
-  ASSERT_TRUE(std::holds_alternative<engine_api::CertificateRecord>(rec));
-  EXPECT_TRUE(std::get<engine_api::CertificateRecord>(rec).revoked);
-  EXPECT_EQ(std::get<engine_api::CertificateRecord>(rec).reason, RevocationReason::kKeyCompromise);
+  ASSERT_TRUE(std::holds_alternative<engine::api::CertificateRecord>(rec));
+  EXPECT_TRUE(std::get<engine::api::CertificateRecord>(rec).revoked);
+  EXPECT_EQ(std::get<engine::api::CertificateRecord>(rec).reason, RevocationReason::kKeyCompromise);
 
   auto unknown = inst_->Revoke({"0badc0de", RevocationReason::kUnspecified, "ra:x", false, {}});
   ASSERT_TRUE(std::holds_alternative<EngineError>(unknown));
@@ -315,12 +315,12 @@ TEST_F(CaInstanceTest, RevokeIsIdempotentUpgradesOnlyWhenAskedAndPublishesStatus
   OpenInstance();
   ASSERT_TRUE(inst_->Revoke({serial, RevocationReason::kKeyCompromise, "ra:x", true, {}}).index() == 1);
   auto r5 = inst_->RevokeAll({"acct-1", "", RevocationReason::kPrivilegeWithdrawn, "ra:x", {}});
-  ASSERT_TRUE(std::holds_alternative<engine_api::RevokeAllForAccountResponse>(r5));
-  EXPECT_EQ(std::get<engine_api::RevokeAllForAccountResponse>(r5).revoked_count, 0u);  // already revoked
+  ASSERT_TRUE(std::holds_alternative<engine::api::RevokeAllForAccountResponse>(r5));
+  EXPECT_EQ(std::get<engine::api::RevokeAllForAccountResponse>(r5).revoked_count, 0u);  // already revoked
   auto resp2 = Issue(MakeIssueRequest("rv2", world_.kid, {"rv2.example.fr"}, Key(6)));
   ASSERT_TRUE(std::holds_alternative<IssueResponse>(resp2));
   auto r6 = inst_->RevokeAll({"", world_.kid, RevocationReason::kPrivilegeWithdrawn, "ra:x", {}});
-  EXPECT_EQ(std::get<engine_api::RevokeAllForAccountResponse>(r6).revoked_count, 1u);
+  EXPECT_EQ(std::get<engine::api::RevokeAllForAccountResponse>(r6).revoked_count, 1u);
   ASSERT_TRUE(inst_->RunStatusJobs());
   auto second_number = inst_->status_store().LastReservedCrlNumber(inst_->issuer_name());
   ASSERT_TRUE(first_number && second_number);
@@ -331,8 +331,8 @@ TEST_F(CaInstanceTest, MassRevocationsAreAppliedOnceAndRecorded) {
   auto resp = Issue(MakeIssueRequest("m1", world_.kid, {"m1.example.fr"}, Key(7)));
   ASSERT_TRUE(std::holds_alternative<IssueResponse>(resp));
   std::string serial = std::get<IssueResponse>(resp).serial_hex;
-  auto revoked = policy::AcmeAccountLifecycle(Admin(), {"acct-1", world_.kid, policy::ProfileId::kSsl},
-                                              policy::AccountAction::kRevoke, 4);
+  auto revoked = profiles::policy::AcmeAccountLifecycle(Admin(), {"acct-1", world_.kid, profiles::policy::ProfileId::kSsl},
+                                              profiles::policy::AccountAction::kRevoke, 4);
   ASSERT_TRUE(revoked) << revoked.error().ToString();
   auto snap = world_.store->Snapshot();
   ASSERT_EQ(snap->MassRevocations().size(), 1u);
@@ -362,7 +362,7 @@ TEST(CaInstanceCrash, RecoversFromCrashAtEveryStep) {
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      auto policy = policy::PolicyStore::OpenReadOnly(dir.Sub("policy"));
+      auto policy = profiles::policy::PolicyStore::OpenReadOnly(dir.Sub("policy"));
       if (!policy) ::_exit(3);
       std::string at(step);
       auto inst = CaInstance::Open(opt, std::move(keys_for_child), [at](std::string_view s) {
@@ -389,7 +389,7 @@ TEST(CaInstanceCrash, RecoversFromCrashAtEveryStep) {
     auto cert = ossl::CertFromDer((*rec)->der);
     ASSERT_TRUE(cert);
     EXPECT_EQ(X509_verify(cert->get(), X509_get0_pubkey((*inst)->issuer_cert())), 1);
-    auto policy = policy::PolicyStore::OpenReadOnly(dir.Sub("policy"));
+    auto policy = profiles::policy::PolicyStore::OpenReadOnly(dir.Sub("policy"));
     ASSERT_TRUE(policy);
     auto snap = policy->Snapshot();
     auto again = (*inst)->Issue(req, *snap);

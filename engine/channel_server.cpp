@@ -17,12 +17,12 @@
 namespace ca::engine {
 namespace {
 
-using engine_api::EngineError;
-using engine_api::EngineErrorKind;
-using engine_api::Response;
+using engine::api::EngineError;
+using engine::api::EngineErrorKind;
+using engine::api::Response;
 
 std::string ErrorFrame(EngineErrorKind kind, std::string detail) {
-  return engine_api::ResponseToJson(Response(EngineError{kind, "", "", std::move(detail)})).dump();
+  return engine::api::ResponseToJson(Response(EngineError{kind, "", "", std::move(detail)})).dump();
 }
 
 }  // namespace
@@ -31,7 +31,7 @@ Result<std::unique_ptr<ChannelServer>> ChannelServer::Start(ChannelServerOptions
                                                              RequestHandler handler) {
   std::unique_ptr<ChannelServer> server(new ChannelServer(std::move(options), std::move(handler)));
   const auto& opt = server->options_;
-  server->ctx_ = CA_TRY(engine_api::MakeChannelContext(opt.identity, /*server=*/true));
+  server->ctx_ = CA_TRY(engine::api::MakeChannelContext(opt.identity, /*server=*/true));
 
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -138,7 +138,7 @@ void ChannelServer::Serve(int fd, PeerInfo peer) {
     live_fds_.erase(fd);
     cv_.notify_all();
   };
-  auto conn = engine_api::TlsConnection::Accept(fd, ctx_.get(), options_.handshake_timeout_ms);
+  auto conn = engine::api::TlsConnection::Accept(fd, ctx_.get(), options_.handshake_timeout_ms);
   if (!conn) {  // Accept closed the fd
     ++counters_.handshake_failed;
     log::Warn("channel_refused", {{"reason", conn.error().message}, {"uid", peer.uid}, {"pid", peer.pid}});
@@ -165,12 +165,12 @@ void ChannelServer::Serve(int fd, PeerInfo peer) {
       ++counters_.malformed;
       log::Warn("channel_frame_refused", {{"reason", "malformed JSON"}, {"uid", peer.uid}});
       answer = ErrorFrame(EngineErrorKind::kBadRequest, "malformed JSON frame");
-    } else if (auto request = engine_api::RequestFromJson(json); !request) {
+    } else if (auto request = engine::api::RequestFromJson(json); !request) {
       ++counters_.malformed;
       log::Warn("channel_frame_refused", {{"reason", request.error().message}, {"uid", peer.uid}});
       answer = ErrorFrame(EngineErrorKind::kBadRequest, request.error().message);
     } else {
-      answer = engine_api::ResponseToJson(handler_(*request, peer)).dump();
+      answer = engine::api::ResponseToJson(handler_(*request, peer)).dump();
     }
     if (auto w = conn->WriteFrame(answer); !w) {
       log::Warn("channel_write_failed", {{"reason", w.error().message}, {"uid", peer.uid}});

@@ -27,8 +27,8 @@ struct ChannelServerOptions {
   std::string socket_path;
   std::optional<gid_t> socket_group;  // chgrp of the socket (the gateway's group)
   std::vector<uid_t> allowed_uids;    // SO_PEERCRED allow-list; empty refuses everyone
-  engine_api::ChannelIdentity identity;  // engine cert/key, pinned client certificates
-  size_t max_frame_size = engine_api::kMaxFrameSize;
+  engine::api::ChannelIdentity identity;  // engine cert/key, pinned client certificates
+  size_t max_frame_size = engine::api::kMaxFrameSize;
   size_t max_connections = 64;
   int handshake_timeout_ms = 10000;
 };
@@ -39,7 +39,7 @@ struct PeerInfo {
   std::string cert_fingerprint;
 };
 
-using RequestHandler = std::function<engine_api::Response(const engine_api::Request&, const PeerInfo&)>;
+using RequestHandler = std::function<engine::api::Response(const engine::api::Request&, const PeerInfo&)>;
 
 class ChannelServer {
  public:
@@ -65,7 +65,7 @@ class ChannelServer {
 
   ChannelServerOptions options_;
   RequestHandler handler_;
-  engine_api::SslCtxPtr ctx_;
+  engine::api::SslCtxPtr ctx_;
   int listen_fd_ = -1;
   std::atomic<bool> stopping_{false};
   std::thread accept_thread_;

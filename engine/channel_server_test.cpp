@@ -13,35 +13,35 @@
 namespace ca::engine {
 namespace {
 
-using engine_api::EngineClient;
-using engine_api::EngineError;
-using engine_api::EngineErrorKind;
+using engine::api::EngineClient;
+using engine::api::EngineError;
+using engine::api::EngineErrorKind;
 
 class ChannelTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::filesystem::create_directory(dir_.Sub("creds"));
     std::filesystem::create_directory(dir_.Sub("other"));
-    auto fps = engine_api::MakeChannelCredentials(dir_.Sub("creds"));
+    auto fps = engine::api::MakeChannelCredentials(dir_.Sub("creds"));
     ASSERT_TRUE(fps) << fps.error().ToString();
     engine_fp_ = fps->first;
     client_fp_ = fps->second;
-    auto other = engine_api::MakeChannelCredentials(dir_.Sub("other"));
+    auto other = engine::api::MakeChannelCredentials(dir_.Sub("other"));
     ASSERT_TRUE(other);
     other_engine_fp_ = other->first;
   }
 
-  void Start(std::vector<uid_t> uids, size_t max_frame = engine_api::kMaxFrameSize) {
+  void Start(std::vector<uid_t> uids, size_t max_frame = engine::api::kMaxFrameSize) {
     ChannelServerOptions o;
     o.socket_path = dir_.Sub("engine.sock");
     o.allowed_uids = std::move(uids);
     o.identity = {dir_.Sub("creds/engine.crt"), dir_.Sub("creds/engine.key"), {client_fp_}};
     o.max_frame_size = max_frame;
-    auto s = ChannelServer::Start(o, [this](const engine_api::Request& r, const PeerInfo& peer) {
+    auto s = ChannelServer::Start(o, [this](const engine::api::Request& r, const PeerInfo& peer) {
       ++handled_;
       last_uid_ = peer.uid;
-      const auto& get = std::get<engine_api::GetCertificateRequest>(r);
-      return engine_api::Response(EngineError{EngineErrorKind::kNotFound, "", "", "no " + get.serial_hex});
+      const auto& get = std::get<engine::api::GetCertificateRequest>(r);
+      return engine::api::Response(EngineError{EngineErrorKind::kNotFound, "", "", "no " + get.serial_hex});
     });
     ASSERT_TRUE(s) << s.error().ToString();
     server_ = std::move(*s);
@@ -65,10 +65,10 @@ TEST_F(ChannelTest, CredentialsAreWrittenWithRestrictiveModes) {
   EXPECT_EQ(st.st_mode & 0777, 0400u);
   ASSERT_EQ(::stat(dir_.Sub("creds/client.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0400u);
-  auto fp = engine_api::CertificateFileFingerprint(dir_.Sub("creds/engine.crt"));
+  auto fp = engine::api::CertificateFileFingerprint(dir_.Sub("creds/engine.crt"));
   ASSERT_TRUE(fp);
   EXPECT_EQ(*fp, engine_fp_);
-  auto again = engine_api::MakeChannelCredentials(dir_.Sub("creds"));
+  auto again = engine::api::MakeChannelCredentials(dir_.Sub("creds"));
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
 }

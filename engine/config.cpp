@@ -127,7 +127,7 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
   }
   for (const auto& f : *fps) {
     if (!f.is_string()) return Bad("channel.client_fingerprints", "expected strings");
-    auto fp = engine_api::NormalizeFingerprint(f.get<std::string>());
+    auto fp = engine::api::NormalizeFingerprint(f.get<std::string>());
     if (!fp) return Bad("channel.client_fingerprints", fp.error().message);
     c.client_fingerprints.push_back(*fp);
   }
@@ -150,13 +150,13 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
   if (instances == j.end() || !instances->is_object()) return Bad("instances", "expected an object");
   CA_TRY_STATUS(CheckKeys(*instances, "instances.", {"production", "staging"}));
   if (!instances->contains("production")) return Bad("instances.production", "missing");
-  c.instances[engine_api::CaEnvironment::kProduction] =
+  c.instances[engine::api::CaEnvironment::kProduction] =
       CA_TRY(ParseInstance((*instances)["production"], "instances.production", hsm));
   if (instances->contains("staging")) {
-    c.instances[engine_api::CaEnvironment::kStaging] =
+    c.instances[engine::api::CaEnvironment::kStaging] =
         CA_TRY(ParseInstance((*instances)["staging"], "instances.staging", hsm));
-    const auto& prod = c.instances[engine_api::CaEnvironment::kProduction];
-    const auto& stag = c.instances[engine_api::CaEnvironment::kStaging];
+    const auto& prod = c.instances[engine::api::CaEnvironment::kProduction];
+    const auto& stag = c.instances[engine::api::CaEnvironment::kStaging];
     if (prod.store == stag.store || prod.status_store == stag.status_store ||
         prod.intermediate_cert == stag.intermediate_cert ||
         (prod.hsm.token_label == stag.hsm.token_label && prod.intermediate_key_label == stag.intermediate_key_label)) {

@@ -60,7 +60,7 @@ struct EngineConfig {
   std::string audit_log;     // empty: no audit file (the journal only)
   std::string metrics_file;  // empty: no metrics file
   int metrics_interval_seconds = 5;
-  std::map<engine_api::CaEnvironment, InstanceConfig> instances;
+  std::map<engine::api::CaEnvironment, InstanceConfig> instances;
 };
 
 // Parses and checks the whole file; the first defect is one kInvalidArgument line naming the field.

@@ -31,7 +31,7 @@ TEST(EngineConfig, ParsesAValidFile) {
   auto c = ParseEngineConfig(Valid().dump());
   ASSERT_TRUE(c) << c.error().ToString();
   EXPECT_EQ(c->client_fingerprints[0], std::string(64, 'a'));
-  const auto& prod = c->instances.at(engine_api::CaEnvironment::kProduction);
+  const auto& prod = c->instances.at(engine::api::CaEnvironment::kProduction);
   EXPECT_EQ(prod.hsm.token_label, "ca");
   EXPECT_EQ(prod.chain, "/c/int.pem");
   EXPECT_FALSE(c->test_hooks);

@@ -4,13 +4,13 @@
 
 namespace ca::engine {
 
-using engine_api::EngineError;
-using engine_api::EngineErrorKind;
-using engine_api::Response;
+using engine::api::EngineError;
+using engine::api::EngineErrorKind;
+using engine::api::Response;
 
 Result<std::unique_ptr<Engine>> Engine::Open(
-    policy::PolicyStore policy, std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>> instances) {
-  if (!instances.contains(engine_api::CaEnvironment::kProduction)) {
+    profiles::policy::PolicyStore policy, std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>> instances) {
+  if (!instances.contains(engine::api::CaEnvironment::kProduction)) {
     return Fail(ErrorCode::kInvalidArgument, "the production CA instance is required");
   }
   return std::unique_ptr<Engine>(new Engine(std::move(policy), std::move(instances)));
@@ -18,28 +18,28 @@ Result<std::unique_ptr<Engine>> Engine::Open(
 
 Engine::~Engine() { Stop(); }
 
-CaInstance* Engine::instance(engine_api::CaEnvironment env) {
+CaInstance* Engine::instance(engine::api::CaEnvironment env) {
   auto it = instances_.find(env);
   return it == instances_.end() ? nullptr : it->second.get();
 }
 
-Response Engine::Handle(const engine_api::Request& request, const PeerInfo& peer) {
+Response Engine::Handle(const engine::api::Request& request, const PeerInfo& peer) {
   Response response = Route(request, peer);
   if (observer_ != nullptr) observer_->OnResponse(request, response);
   return response;
 }
 
-Response Engine::Route(const engine_api::Request& request, const PeerInfo& peer) {
+Response Engine::Route(const engine::api::Request& request, const PeerInfo& peer) {
   auto env = std::visit([](const auto& r) { return r.environment; }, request);
   CaInstance* inst = instance(env);
   if (inst == nullptr) {
     log::Warn("request_refused", {{"reason", "environment not configured"},
-                                  {"environment", engine_api::CaEnvironmentName(env)},
+                                  {"environment", engine::api::CaEnvironmentName(env)},
                                   {"uid", peer.uid}});
     return EngineError{EngineErrorKind::kBadRequest, "", "",
-                       std::string(engine_api::CaEnvironmentName(env)) + " CA is not configured"};
+                       std::string(engine::api::CaEnvironmentName(env)) + " CA is not configured"};
   }
-  if (const auto* issue = std::get_if<engine_api::IssueRequest>(&request)) {
+  if (const auto* issue = std::get_if<engine::api::IssueRequest>(&request)) {
     auto snapshot = policy_.Snapshot();
     if (!snapshot) {
       log::Error("policy_snapshot_failed", {{"error", snapshot.error().ToString()}});
@@ -47,9 +47,9 @@ Response Engine::Route(const engine_api::Request& request, const PeerInfo& peer)
     }
     return inst->Issue(*issue, *snapshot);
   }
-  if (const auto* revoke = std::get_if<engine_api::RevokeRequest>(&request)) return inst->Revoke(*revoke);
-  if (const auto* all = std::get_if<engine_api::RevokeAllForAccountRequest>(&request)) return inst->RevokeAll(*all);
-  return inst->GetCertificate(std::get<engine_api::GetCertificateRequest>(request));
+  if (const auto* revoke = std::get_if<engine::api::RevokeRequest>(&request)) return inst->Revoke(*revoke);
+  if (const auto* all = std::get_if<engine::api::RevokeAllForAccountRequest>(&request)) return inst->RevokeAll(*all);
+  return inst->GetCertificate(std::get<engine::api::GetCertificateRequest>(request));
 }
 
 void Engine::CheckPolicy() {
@@ -67,7 +67,7 @@ void Engine::CheckPolicy() {
     if (!s) {
       all_ok = false;
       log::Error("mass_revocation_failed",
-                 {{"environment", engine_api::CaEnvironmentName(env)}, {"error", s.error().ToString()}});
+                 {{"environment", engine::api::CaEnvironmentName(env)}, {"error", s.error().ToString()}});
     }
   }
   if (all_ok) applied_policy_version_ = snapshot->version();  // else retried next second
@@ -116,13 +116,13 @@ void Engine::Loop() {
     if (observer_ != nullptr) observer_->OnTick(instances_);
     for (auto& [env, inst] : instances_) {
       if (auto s = inst->RunStatusJobs(); !s) {
-        log::Error("status_jobs_failed", {{"environment", engine_api::CaEnvironmentName(env)},
+        log::Error("status_jobs_failed", {{"environment", engine::api::CaEnvironmentName(env)},
                                           {"error", s.error().ToString()}});
       }
       // Reservations whose signature failed (HSM fault) are signed once the token is back.
       if (ticks % 5 == 0) {
         if (auto s = inst->CompleteAllPending(/*min_age_seconds=*/5); !s) {
-          log::Warn("pending_completion_failed", {{"environment", engine_api::CaEnvironmentName(env)},
+          log::Warn("pending_completion_failed", {{"environment", engine::api::CaEnvironmentName(env)},
                                                    {"error", s.error().ToString()}});
         }
       }

@@ -23,10 +23,10 @@ class Engine {
  public:
   // `instances` must hold production; staging is optional.
   static Result<std::unique_ptr<Engine>> Open(
-      policy::PolicyStore policy, std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>> instances);
+      profiles::policy::PolicyStore policy, std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>> instances);
   ~Engine();  // Stop()
 
-  engine_api::Response Handle(const engine_api::Request& request, const PeerInfo& peer);
+  engine::api::Response Handle(const engine::api::Request& request, const PeerInfo& peer);
 
   // Applies pending mass revocations now, then polls the policy version every second.
   Status StartBackground();
@@ -38,17 +38,17 @@ class Engine {
   // Runs `fn` on the background thread at its next tick (test hooks: HSM fault injection).
   void Post(std::function<void()> fn);
 
-  CaInstance* instance(engine_api::CaEnvironment env);
+  CaInstance* instance(engine::api::CaEnvironment env);
 
  private:
-  Engine(policy::PolicyStore policy, std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>> instances)
+  Engine(profiles::policy::PolicyStore policy, std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>> instances)
       : policy_(std::move(policy)), instances_(std::move(instances)) {}
   void Loop();
   void CheckPolicy();
-  engine_api::Response Route(const engine_api::Request& request, const PeerInfo& peer);
+  engine::api::Response Route(const engine::api::Request& request, const PeerInfo& peer);
 
-  policy::PolicyStore policy_;
-  std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>> instances_;
+  profiles::policy::PolicyStore policy_;
+  std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>> instances_;
   uint64_t applied_policy_version_ = 0;
   EngineObserver* observer_ = nullptr;
   std::mutex mu_;

@@ -16,10 +16,10 @@ inline int64_t NowUnix() {
       .count();
 }
 
-inline engine_api::Response Refuse(engine_api::EngineErrorKind kind, std::string detail, std::string result_code = "",
+inline engine::api::Response Refuse(engine::api::EngineErrorKind kind, std::string detail, std::string result_code = "",
                                    std::string name = "") {
-  return engine_api::Response(
-      engine_api::EngineError{kind, std::move(result_code), std::move(name), std::move(detail)});
+  return engine::api::Response(
+      engine::api::EngineError{kind, std::move(result_code), std::move(name), std::move(detail)});
 }
 
 inline pki::Time ToTime(int64_t unix_seconds) { return pki::Time(std::chrono::seconds(unix_seconds)); }

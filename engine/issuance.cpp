@@ -15,8 +15,8 @@
 namespace ca::engine {
 namespace {
 
-using engine_api::EngineErrorKind;
-using engine_api::Response;
+using engine::api::EngineErrorKind;
+using engine::api::Response;
 using instance_util::NowUnix;
 using instance_util::Refuse;
 
@@ -26,7 +26,7 @@ int64_t AsUnix(const ASN1_TIME* t) {
 }
 
 // The reservation recorded before signing: the linted TBS and what the indexes need.
-CertRecord ReservationRecord(const engine_api::IssueRequest& request, const std::vector<std::string>& names,
+CertRecord ReservationRecord(const engine::api::IssueRequest& request, const std::vector<std::string>& names,
                              std::string key_fingerprint, std::string serial_hex, const X509* tbs,
                              const ossl::Bytes& tbs_der, int64_t now) {
   CertRecord rec;
@@ -61,13 +61,13 @@ Status CaInstance::CompleteAllPending(int64_t min_age_seconds) {
       log::Error("recovery_failed", {{"serial", serial}, {"error", rec.error().ToString()}});
       return std::unexpected(rec.error());
     }
-    log::Info("recovered_reservation", {{"serial", serial}, {"environment", engine_api::CaEnvironmentName(options_.environment)}});
+    log::Info("recovered_reservation", {{"serial", serial}, {"environment", engine::api::CaEnvironmentName(options_.environment)}});
   }
   return Ok();
 }
 
-Response CaInstance::Issue(const engine_api::IssueRequest& request, const policy::PolicySnapshot& snapshot) {
-  std::string hash = HexEncode(Sha256(engine_api::RequestToJson(request).dump()));
+Response CaInstance::Issue(const engine::api::IssueRequest& request, const profiles::policy::PolicySnapshot& snapshot) {
+  std::string hash = HexEncode(Sha256(engine::api::RequestToJson(request).dump()));
   std::promise<Response> promise;
   {
     std::unique_lock lock(inflight_mu_);
@@ -109,20 +109,20 @@ Response CaInstance::Issue(const engine_api::IssueRequest& request, const policy
 }
 
 std::expected<CaInstance::AdmittedIssue, CaInstance::IssueRefusal> CaInstance::Admit(
-    const engine_api::IssueRequest& request, const policy::PolicySnapshot& snapshot, int64_t now) {
+    const engine::api::IssueRequest& request, const profiles::policy::PolicySnapshot& snapshot, int64_t now) {
   auto refuse = [](EngineErrorKind kind, std::string detail, std::string code = "", std::string name = "") {
     return std::unexpected(IssueRefusal{kind, std::move(detail), std::move(code), std::move(name)});
   };
-  auto profile_id = policy::ParseProfile(request.profile);
+  auto profile_id = profiles::policy::ParseProfile(request.profile);
   if (!profile_id) return refuse(EngineErrorKind::kBadRequest, "unknown profile '" + request.profile + "'");
 
   // (1) CA-2: the engine's own decision on its own snapshot, whatever the gateway concluded.
   AdmittedIssue out;
   for (const auto& n : request.names) out.names.push_back(AsciiLower(n));
-  policy::AccountFacts facts{request.acme_account_id, request.external_account_kid, *profile_id, false};
-  policy::Decision decision = policy::Decide(snapshot, facts, out.names, *profile_id, now);
+  profiles::policy::AccountFacts facts{request.acme_account_id, request.external_account_kid, *profile_id, false};
+  profiles::policy::Decision decision = profiles::policy::Decide(snapshot, facts, out.names, *profile_id, now);
   if (!decision.ok()) {
-    return refuse(EngineErrorKind::kPolicyDenied, decision.detail, std::string(policy::ResultCodeName(decision.code)),
+    return refuse(EngineErrorKind::kPolicyDenied, decision.detail, std::string(profiles::policy::ResultCodeName(decision.code)),
                   decision.name);
   }
   auto profile_it = profiles_.find(*profile_id);
@@ -132,12 +132,12 @@ std::expected<CaInstance::AdmittedIssue, CaInstance::IssueRefusal> CaInstance::A
   // (2) CA-5: the CSR, its key and its names.
   auto csr = ossl::CsrFromDer(request.csr_der);
   if (!csr) return refuse(EngineErrorKind::kBadCsr, "CSR does not parse: " + csr.error().message);
-  issuance::CsrCheckRequest check;
+  profiles::issuance::CsrCheckRequest check;
   check.csr = csr->get();
   check.names = out.names;
   check.ca_certificates = {keys_.issuer_cert.get(), keys_.ocsp_cert.get()};
   check.known_key = [this](std::span<const uint8_t> fp) { return store_->KnownKey(HexEncode(fp)); };
-  auto accepted = issuance::CheckCsr(*out.profile, check);
+  auto accepted = profiles::issuance::CheckCsr(*out.profile, check);
   if (!accepted) {
     if (accepted.error().code == ErrorCode::kInvalidArgument) {
       return refuse(EngineErrorKind::kBadCsr, accepted.error().message);
@@ -150,7 +150,7 @@ std::expected<CaInstance::AdmittedIssue, CaInstance::IssueRefusal> CaInstance::A
   auto org = account ? snapshot.FindOrganization(account->organization_id) : std::nullopt;
   if (!org) {
     return refuse(EngineErrorKind::kPolicyDenied, "organization of the external account not found",
-                  std::string(policy::ResultCodeName(policy::ResultCode::kOrganizationIsNotValid)));
+                  std::string(profiles::policy::ResultCodeName(profiles::policy::ResultCode::kOrganizationIsNotValid)));
   }
   out.org = std::move(*org);
   return out;
@@ -176,19 +176,19 @@ Status CaInstance::Reserve(const CertRecord& rec, const std::string& hash) {
   });
 }
 
-Response CaInstance::IssueFresh(const engine_api::IssueRequest& request, const std::string& hash,
-                                const policy::PolicySnapshot& snapshot) {
+Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const std::string& hash,
+                                const profiles::policy::PolicySnapshot& snapshot) {
   nlohmann::json log_fields = {{"request_id", request.request_id},
                                {"order", request.order_id},
                                {"account", request.acme_account_id},
                                {"external_account", request.external_account_kid},
                                {"profile", request.profile},
-                               {"environment", engine_api::CaEnvironmentName(options_.environment)},
+                               {"environment", engine::api::CaEnvironmentName(options_.environment)},
                                {"gateway_policy_version", request.policy_version},
                                {"policy_version", snapshot.version()}};
   auto refuse = [&](EngineErrorKind kind, std::string detail, std::string code = "", std::string name = "") {
     auto fields = log_fields;
-    fields["result"] = engine_api::EngineErrorKindName(kind);
+    fields["result"] = engine::api::EngineErrorKindName(kind);
     fields["result_code"] = code;
     fields["name"] = name;
     fields["detail"] = detail;
@@ -202,24 +202,24 @@ Response CaInstance::IssueFresh(const engine_api::IssueRequest& request, const s
     IssueRefusal& r = admitted.error();
     return refuse(r.kind, std::move(r.detail), std::move(r.result_code), std::move(r.name));
   }
-  const issuance::Profile& profile = *admitted->profile;
+  const profiles::issuance::Profile& profile = *admitted->profile;
   const std::vector<std::string>& names = admitted->names;
-  const policy::Organization& org = admitted->org;
+  const profiles::policy::Organization& org = admitted->org;
 
   for (int attempt = 0; attempt < 3; ++attempt) {
     // (3) the TBS, (4) linted as built.
-    issuance::TbsRequest tbs_request;
+    profiles::issuance::TbsRequest tbs_request;
     tbs_request.organization = {org.name, org.locality, org.country};
     tbs_request.names = names;
     tbs_request.public_key = admitted->csr.public_key.get();
     tbs_request.serial = pki::Serial::Generate();
     tbs_request.now = std::chrono::sys_seconds(std::chrono::seconds(now));
-    auto tbs = issuance::BuildTbs(profile, issuer_, tbs_request);
+    auto tbs = profiles::issuance::BuildTbs(profile, issuer_, tbs_request);
     if (!tbs) {
       if (tbs.error().code == ErrorCode::kInvalidArgument) return refuse(EngineErrorKind::kBadRequest, tbs.error().message);
       return refuse(EngineErrorKind::kInternal, tbs.error().ToString());
     }
-    auto linted = issuance::LintTbs(tbs->get(), profile, issuer_, tbs_request);
+    auto linted = profiles::issuance::LintTbs(tbs->get(), profile, issuer_, tbs_request);
     if (!linted) {
       log::Error("lint_failed", {{"request_id", request.request_id}, {"error", linted.error().message}});
       return refuse(EngineErrorKind::kInternal, linted.error().message);
@@ -242,7 +242,7 @@ Response CaInstance::IssueFresh(const engine_api::IssueRequest& request, const s
     Crash("after_reserve");
     // The object decoded from the linted bytes is the one signed; after the signature its TBS must
     // still be those bytes.
-    auto lint_signed = [&](const X509* cert) { return issuance::CheckSignedAsLinted(cert, *linted); };
+    auto lint_signed = [&](const X509* cert) { return profiles::issuance::CheckSignedAsLinted(cert, *linted); };
     auto done = Complete(rec.serial_hex, lint_signed, linted->certificate.get());
     if (!done) {
       auto fields = log_fields;
@@ -314,8 +314,8 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
   return rec;
 }
 
-Result<engine_api::IssueResponse> CaInstance::ToIssueResponse(const CertRecord& record) const {
-  engine_api::IssueResponse out;
+Result<engine::api::IssueResponse> CaInstance::ToIssueResponse(const CertRecord& record) const {
+  engine::api::IssueResponse out;
   out.serial_hex = record.serial_hex;
   out.certificate_pem = CA_TRY(ossl::CertDerToPem(record.der));  // verified before it was recorded
   out.chain_pem = out.certificate_pem + keys_.chain_pem;

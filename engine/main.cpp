@@ -30,7 +30,7 @@ int Usage() {
 }
 
 int MakeCredentials(const std::string& dir) {
-  auto made = engine_api::MakeChannelCredentials(dir);
+  auto made = engine::api::MakeChannelCredentials(dir);
   if (!made) {
     std::cerr << "ca-engine: " << made.error().ToString() << "\n";
     return 1;
@@ -79,6 +79,76 @@ Result<ossl::Pkey> HsmKeyFor(hsm::Token& token, const std::string& label, const 
   return hsm::ToEvpPkey(engine::TimedKey(*key, role, metrics));
 }
 
+using Tokens = std::map<std::pair<std::string, std::string>, std::shared_ptr<hsm::Token>>;
+
+// The token of (module, label), logged in once and shared by the instances that use it.
+Result<hsm::Token*> TokenFor(const engine::InstanceConfig& ic, const std::string& env_name, Tokens& tokens) {
+  auto key = std::pair{ic.hsm.module, ic.hsm.token_label};
+  if (!tokens.contains(key)) {
+    auto pin = ca::LoadSecret(ic.hsm.pin);
+    if (!pin) return Fail(pin.error().code, env_name + " HSM PIN: " + pin.error().ToString());
+    hsm::TokenConfig tc;
+    tc.module_path = ic.hsm.module;
+    tc.token_label = ic.hsm.token_label;
+    tc.pool_size = ic.hsm.pool_size;
+    auto token = hsm::Token::Open(tc, std::move(*pin));
+    if (!token)
+      return Fail(token.error().code,
+                  env_name + " HSM token '" + ic.hsm.token_label + "': " + token.error().ToString());
+    tokens[key] = *token;
+  }
+  return tokens[key].get();
+}
+
+// The instance's certificates and HSM keys, each key checked against its certificate.
+Result<engine::CaKeys> LoadKeys(const engine::InstanceConfig& ic, const std::string& env_name,
+                                hsm::Token& token, engine::EngineMetrics& metrics) {
+  engine::CaKeys keys;
+  auto issuer_pem = ossl::ReadFile(ic.intermediate_cert);
+  auto issuer_cert = issuer_pem ? ossl::CertFromPem(*issuer_pem) : std::unexpected(issuer_pem.error());
+  if (!issuer_cert)
+    return Fail(issuer_cert.error().code, env_name + " intermediate_cert: " + issuer_cert.error().ToString());
+  keys.issuer_cert = std::move(*issuer_cert);
+  auto chain = ossl::ReadFile(ic.chain);
+  if (!chain || !ossl::CertsFromPem(*chain))
+    return Fail(ErrorCode::kInvalidArgument, env_name + " chain: not a PEM certificate file: " + ic.chain);
+  keys.chain_pem = *chain;
+  auto ocsp_pem = ossl::ReadFile(ic.ocsp_cert);
+  auto ocsp_cert = ocsp_pem ? ossl::CertFromPem(*ocsp_pem) : std::unexpected(ocsp_pem.error());
+  if (!ocsp_cert) return Fail(ocsp_cert.error().code, env_name + " ocsp_cert: " + ocsp_cert.error().ToString());
+  keys.ocsp_cert = std::move(*ocsp_cert);
+  auto issuer_key = HsmKeyFor(token, ic.intermediate_key_label, keys.issuer_cert.get(),
+                              env_name + " intermediate", engine::SignerKey::kIssuer, metrics);
+  if (!issuer_key) return Fail(issuer_key.error().code, issuer_key.error().ToString());
+  keys.issuer_key = std::move(*issuer_key);
+  auto ocsp_key = HsmKeyFor(token, ic.ocsp_key_label, keys.ocsp_cert.get(), env_name + " OCSP signer",
+                            engine::SignerKey::kOcsp, metrics);
+  if (!ocsp_key) return Fail(ocsp_key.error().code, ocsp_key.error().ToString());
+  keys.ocsp_key = std::move(*ocsp_key);
+  return keys;
+}
+
+Result<std::unique_ptr<engine::CaInstance>> OpenInstance(engine::api::CaEnvironment env,
+                                                         const engine::InstanceConfig& ic, Tokens& tokens,
+                                                         engine::EngineMetrics& metrics,
+                                                         const engine::CrashHook& crash_hook) {
+  std::string env_name(engine::api::CaEnvironmentName(env));
+  hsm::Token* token = CA_TRY(TokenFor(ic, env_name, tokens));
+  engine::CaKeys keys = CA_TRY(LoadKeys(ic, env_name, *token, metrics));
+  engine::CaInstanceOptions opt;
+  opt.environment = env;
+  opt.store_dir = ic.store;
+  opt.status_store_dir = ic.status_store;
+  opt.issuer_name = ic.issuer_name;
+  opt.profiles_dir = ic.profiles_dir;
+  opt.ocsp_url = ic.ocsp_url;
+  opt.ca_issuers_url = ic.ca_issuers_url;
+  opt.crl_url = ic.crl_url;
+  auto inst = engine::CaInstance::Open(opt, std::move(keys), crash_hook);
+  if (!inst) return Fail(inst.error().code, env_name + ": " + inst.error().ToString());
+  return std::move(*inst);
+}
+
 int Run(const std::string& config_path) {
   ca::log::Init("ca-engine");
   ca::HardenProcessForSecrets();
@@ -115,59 +185,14 @@ int Run(const std::string& config_path) {
   ::signal(SIGPIPE, SIG_IGN);
 
   // One logged-in token per (module, label).
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<hsm::Token>> tokens;
-  std::map<engine_api::CaEnvironment, std::unique_ptr<engine::CaInstance>> instances;
+  Tokens tokens;
+  std::map<engine::api::CaEnvironment, std::unique_ptr<engine::CaInstance>> instances;
   for (const auto& [env, ic] : config->instances) {
-    std::string env_name(engine_api::CaEnvironmentName(env));
-    auto key = std::pair{ic.hsm.module, ic.hsm.token_label};
-    if (!tokens.contains(key)) {
-      auto pin = ca::LoadSecret(ic.hsm.pin);
-      if (!pin) return fail(env_name + " HSM PIN: " + pin.error().ToString());
-      hsm::TokenConfig tc;
-      tc.module_path = ic.hsm.module;
-      tc.token_label = ic.hsm.token_label;
-      tc.pool_size = ic.hsm.pool_size;
-      auto token = hsm::Token::Open(tc, std::move(*pin));
-      if (!token) return fail(env_name + " HSM token '" + ic.hsm.token_label + "': " + token.error().ToString());
-      tokens[key] = *token;
-    }
-    hsm::Token& token = *tokens[key];
-    engine::CaKeys keys;
-    auto issuer_pem = ossl::ReadFile(ic.intermediate_cert);
-    if (!issuer_pem) return fail(env_name + " intermediate_cert: " + issuer_pem.error().ToString());
-    auto issuer_cert = ossl::CertFromPem(*issuer_pem);
-    if (!issuer_cert) return fail(env_name + " intermediate_cert: " + issuer_cert.error().ToString());
-    keys.issuer_cert = std::move(*issuer_cert);
-    auto chain = ossl::ReadFile(ic.chain);
-    if (!chain || !ossl::CertsFromPem(*chain)) return fail(env_name + " chain: not a PEM certificate file: " + ic.chain);
-    keys.chain_pem = *chain;
-    auto ocsp_pem = ossl::ReadFile(ic.ocsp_cert);
-    auto ocsp_cert = ocsp_pem ? ossl::CertFromPem(*ocsp_pem) : std::unexpected(ocsp_pem.error());
-    if (!ocsp_cert) return fail(env_name + " ocsp_cert: " + ocsp_cert.error().ToString());
-    keys.ocsp_cert = std::move(*ocsp_cert);
-    auto issuer_key = HsmKeyFor(token, ic.intermediate_key_label, keys.issuer_cert.get(), env_name + " intermediate",
-                                engine::SignerKey::kIssuer, metrics);
-    if (!issuer_key) return fail(issuer_key.error().ToString());
-    keys.issuer_key = std::move(*issuer_key);
-    auto ocsp_key = HsmKeyFor(token, ic.ocsp_key_label, keys.ocsp_cert.get(), env_name + " OCSP signer",
-                              engine::SignerKey::kOcsp, metrics);
-    if (!ocsp_key) return fail(ocsp_key.error().ToString());
-    keys.ocsp_key = std::move(*ocsp_key);
-
-    engine::CaInstanceOptions opt;
-    opt.environment = env;
-    opt.store_dir = ic.store;
-    opt.status_store_dir = ic.status_store;
-    opt.issuer_name = ic.issuer_name;
-    opt.profiles_dir = ic.profiles_dir;
-    opt.ocsp_url = ic.ocsp_url;
-    opt.ca_issuers_url = ic.ca_issuers_url;
-    opt.crl_url = ic.crl_url;
-    auto inst = engine::CaInstance::Open(opt, std::move(keys), *crash_hook);
-    if (!inst) return fail(env_name + ": " + inst.error().ToString());
+    auto inst = OpenInstance(env, ic, tokens, metrics, *crash_hook);
+    if (!inst) return fail(inst.error().message);
     instances[env] = std::move(*inst);
   }
-  auto policy = policy::PolicyStore::OpenReadOnly(config->policy_store);
+  auto policy = profiles::policy::PolicyStore::OpenReadOnly(config->policy_store);
   if (!policy) return fail("policy_store: " + policy.error().ToString());
   engine::Recorder recorder(std::move(audit_log), metrics,
                            {config->metrics_file, config->metrics_interval_seconds});
@@ -183,7 +208,7 @@ int Run(const std::string& config_path) {
   so.identity = {config->channel_cert, config->channel_key, config->client_fingerprints};
   engine::Engine* raw = eng->get();
   auto server = engine::ChannelServer::Start(
-      so, [raw](const engine_api::Request& r, const engine::PeerInfo& p) { return raw->Handle(r, p); });
+      so, [raw](const engine::api::Request& r, const engine::PeerInfo& p) { return raw->Handle(r, p); });
   if (!server) return fail("channel: " + server.error().ToString());
   ca::log::Info("engine_started", {{"socket", config->socket_path}, {"pid", ::getpid()},
                                    {"test_hooks", config->test_hooks}});

@@ -35,7 +35,7 @@ class EngineMetrics {
                                                           0.05,   0.1,   0.25,  0.5,   1.0,  2.5};
   // Issuance profiles counted by name; any other is "other".
   static constexpr std::array<std::string_view, 4> kProfiles = {"SSL", "SSL_RGS", "WILD", "other"};
-  // "issued" then the engine's refusal kinds (engine_api::EngineErrorKindName).
+  // "issued" then the engine's refusal kinds (engine::api::EngineErrorKindName).
   static constexpr std::array<std::string_view, 9> kIssueResults = {
       "issued",          "policy_denied", "bad_csr",     "bad_request", "not_found",
       "already_revoked", "unauthorized",  "unavailable", "internal"};

@@ -103,31 +103,31 @@ TEST_F(RecorderTest, AuditsIssuanceRefusalRevocationAndWritesTheMetricsFile) {
   ASSERT_TRUE(audit);
   Recorder recorder(std::move(*audit), metrics, {dir_ + "/engine.prom", 1});
 
-  engine_api::IssueRequest issue;
+  engine::api::IssueRequest issue;
   issue.request_id = "req-1";
   issue.order_id = "order-1";
   issue.acme_account_id = "acct-1";
   issue.external_account_kid = "kid-1";
   issue.profile = "SSL";
   issue.names = {"a.demo.test"};
-  engine_api::IssueResponse issued;
+  engine::api::IssueResponse issued;
   issued.serial_hex = "0abc";
   issued.not_after = 2000000000;
   recorder.OnResponse(issue, issued);
   recorder.OnResponse(
-      issue, engine_api::EngineError{engine_api::EngineErrorKind::kPolicyDenied, "DOMAIN_NOT_FOUND",
+      issue, engine::api::EngineError{engine::api::EngineErrorKind::kPolicyDenied, "DOMAIN_NOT_FOUND",
                                      "b.demo.test", "not allowed"});
-  engine_api::RevokeRequest revoke;
+  engine::api::RevokeRequest revoke;
   revoke.serial_hex = "0abc";
   revoke.reason = pki::RevocationReason::kKeyCompromise;
   revoke.actor = "cert-key";
-  recorder.OnResponse(revoke, engine_api::RevokeResponse{true, 1900000000});
-  engine_api::RevokeAllForAccountRequest all;
+  recorder.OnResponse(revoke, engine::api::RevokeResponse{true, 1900000000});
+  engine::api::RevokeAllForAccountRequest all;
   all.acme_account_id = "acct-1";
   all.actor = "ra:alice";
-  recorder.OnResponse(all, engine_api::RevokeAllForAccountResponse{2});
-  recorder.OnResponse(engine_api::GetCertificateRequest{"0abc"},
-                      engine_api::CertificateRecord{});  // not audited
+  recorder.OnResponse(all, engine::api::RevokeAllForAccountResponse{2});
+  recorder.OnResponse(engine::api::GetCertificateRequest{"0abc"},
+                      engine::api::CertificateRecord{});  // not audited
 
   auto entries = Entries();
   ASSERT_EQ(entries.size(), 4u);

@@ -16,15 +16,15 @@ class EngineObserver {
  public:
   virtual ~EngineObserver() = default;
   // On the request's thread, after the answer is made (before it is sent).
-  virtual void OnResponse(const engine_api::Request& request,
-                          const engine_api::Response& response) = 0;
+  virtual void OnResponse(const engine::api::Request& request,
+                          const engine::api::Response& response) = 0;
   // On the background thread, after ApplyMassRevocations: the mass revocations the instance has
   // recorded as applied with seq > `applied_before`.
-  virtual void OnMassRevocations(engine_api::CaEnvironment env, CaInstance& instance,
+  virtual void OnMassRevocations(engine::api::CaEnvironment env, CaInstance& instance,
                                  uint64_t applied_before) = 0;
   // Once a second on the background thread.
   virtual void OnTick(
-      const std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>>& instances) = 0;
+      const std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>>& instances) = 0;
 };
 
 }  // namespace ca::engine

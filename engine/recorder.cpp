@@ -13,7 +13,7 @@
 namespace ca::engine {
 namespace {
 
-using engine_api::EngineError;
+using engine::api::EngineError;
 using nlohmann::json;
 
 std::string ReasonName(int code) {
@@ -38,20 +38,20 @@ void Recorder::Audit(std::string_view event, const json& fields) {
                {{"audit_event", event}, {"error", appended.error().ToString()}});
 }
 
-void Recorder::OnResponse(const engine_api::Request& request,
-                          const engine_api::Response& response) {
+void Recorder::OnResponse(const engine::api::Request& request,
+                          const engine::api::Response& response) {
   const auto* error = std::get_if<EngineError>(&response);
   auto with_error = [&](json fields) {
     if (error != nullptr) {
-      fields["result"] = engine_api::EngineErrorKindName(error->kind);
+      fields["result"] = engine::api::EngineErrorKindName(error->kind);
       fields["result_code"] = error->result_code;
       fields["name"] = error->name;
       fields["detail"] = error->detail;
     }
     return fields;
   };
-  if (const auto* issue = std::get_if<engine_api::IssueRequest>(&request)) {
-    json fields = {{"environment", engine_api::CaEnvironmentName(issue->environment)},
+  if (const auto* issue = std::get_if<engine::api::IssueRequest>(&request)) {
+    json fields = {{"environment", engine::api::CaEnvironmentName(issue->environment)},
                    {"request_id", issue->request_id},
                    {"order", issue->order_id},
                    {"account", issue->acme_account_id},
@@ -59,7 +59,7 @@ void Recorder::OnResponse(const engine_api::Request& request,
                    {"profile", issue->profile},
                    {"names", issue->names},
                    {"gateway_policy_version", issue->policy_version}};
-    if (const auto* issued = std::get_if<engine_api::IssueResponse>(&response)) {
+    if (const auto* issued = std::get_if<engine::api::IssueResponse>(&response)) {
       metrics_.CountIssue(issue->profile, "issued");
       fields["serial"] = issued->serial_hex;
       fields["not_after"] = issued->not_after;
@@ -67,19 +67,19 @@ void Recorder::OnResponse(const engine_api::Request& request,
       fields["result_code"] = "OK";
       Audit("issued", fields);
     } else if (error != nullptr) {
-      metrics_.CountIssue(issue->profile, engine_api::EngineErrorKindName(error->kind));
+      metrics_.CountIssue(issue->profile, engine::api::EngineErrorKindName(error->kind));
       Audit("issue_refused", with_error(std::move(fields)));
     }
     return;
   }
-  if (const auto* revoke = std::get_if<engine_api::RevokeRequest>(&request)) {
+  if (const auto* revoke = std::get_if<engine::api::RevokeRequest>(&request)) {
     int reason = static_cast<int>(revoke->reason);
-    json fields = {{"environment", engine_api::CaEnvironmentName(revoke->environment)},
+    json fields = {{"environment", engine::api::CaEnvironmentName(revoke->environment)},
                    {"serial", revoke->serial_hex},
                    {"reason", reason},
                    {"reason_name", ReasonName(reason)},
                    {"actor", revoke->actor}};
-    if (const auto* done = std::get_if<engine_api::RevokeResponse>(&response)) {
+    if (const auto* done = std::get_if<engine::api::RevokeResponse>(&response)) {
       if (done->newly_revoked) metrics_.CountRevoked(reason, 1);
       fields["newly_revoked"] = done->newly_revoked;
       fields["revoked_at"] = done->revoked_at;
@@ -91,15 +91,15 @@ void Recorder::OnResponse(const engine_api::Request& request,
     }
     return;
   }
-  if (const auto* all = std::get_if<engine_api::RevokeAllForAccountRequest>(&request)) {
+  if (const auto* all = std::get_if<engine::api::RevokeAllForAccountRequest>(&request)) {
     int reason = static_cast<int>(all->reason);
-    json fields = {{"environment", engine_api::CaEnvironmentName(all->environment)},
+    json fields = {{"environment", engine::api::CaEnvironmentName(all->environment)},
                    {"account", all->acme_account_id},
                    {"external_account", all->external_account_kid},
                    {"reason", reason},
                    {"reason_name", ReasonName(reason)},
                    {"actor", all->actor}};
-    if (const auto* done = std::get_if<engine_api::RevokeAllForAccountResponse>(&response)) {
+    if (const auto* done = std::get_if<engine::api::RevokeAllForAccountResponse>(&response)) {
       metrics_.CountRevoked(reason, done->revoked_count);
       fields["revoked_count"] = done->revoked_count;
       fields["result"] = "revoked";
@@ -111,7 +111,7 @@ void Recorder::OnResponse(const engine_api::Request& request,
   }
 }
 
-void Recorder::OnMassRevocations(engine_api::CaEnvironment env, CaInstance& instance,
+void Recorder::OnMassRevocations(engine::api::CaEnvironment env, CaInstance& instance,
                                  uint64_t applied_before) {
   // The CA store records each applied mass revocation ("mass_revocation:<seq>", engine/ca_store.h)
   // with the serials it revoked: the audit entry is that record.
@@ -131,7 +131,7 @@ void Recorder::OnMassRevocations(engine_api::CaEnvironment env, CaInstance& inst
                  {{"audit_event", "mass_revocation_applied"}, {"mass_revocation_seq", seq}});
       continue;
     }
-    json fields = {{"environment", engine_api::CaEnvironmentName(env)},
+    json fields = {{"environment", engine::api::CaEnvironmentName(env)},
                    {"mass_revocation_seq", seq}};
     for (const char* key : {"acme_account_id", "external_account_kid", "reason", "actor",
                             "policy_version", "applied_at", "revoked"}) {
@@ -148,7 +148,7 @@ void Recorder::OnMassRevocations(engine_api::CaEnvironment env, CaInstance& inst
 }
 
 void Recorder::OnTick(
-    const std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>>& instances) {
+    const std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>>& instances) {
   if (audit_) {
     if (auto s = audit_->Sync(); !s)
       log::Error("audit_sync_failed", {{"error", s.error().ToString()}});
@@ -160,17 +160,17 @@ void Recorder::OnTick(
 }
 
 void Recorder::WriteMetrics(
-    const std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>>& instances) {
+    const std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>>& instances) {
   if (options_.metrics_file.empty()) return;
   std::vector<CrlGauge> crls;
   for (const auto& [env, inst] : instances) {
     auto txn = lmdb::Txn::BeginRead(inst->status_store().env());
     if (!txn) continue;
-    auto crl = status::FindCrl(txn->get(), inst->status_store().dbs(), inst->issuer_name());
+    auto crl = crl_ocsp::FindCrl(txn->get(), inst->status_store().dbs(), inst->issuer_name());
     if (!crl || !*crl) continue;
     const auto& info = (*crl)->info;
     crls.push_back(CrlGauge{
-        std::string(engine_api::CaEnvironmentName(env)), inst->issuer_name(), info.number,
+        std::string(engine::api::CaEnvironmentName(env)), inst->issuer_name(), info.number,
         std::chrono::duration_cast<std::chrono::seconds>(info.this_update.time_since_epoch())
             .count(),
         std::chrono::duration_cast<std::chrono::seconds>(info.next_update.time_since_epoch())

@@ -30,16 +30,16 @@ class Recorder : public EngineObserver {
   Recorder(std::unique_ptr<audit::AuditLog> audit, EngineMetrics& metrics, RecorderOptions options)
       : audit_(std::move(audit)), metrics_(metrics), options_(std::move(options)) {}
 
-  void OnResponse(const engine_api::Request& request,
-                  const engine_api::Response& response) override;
-  void OnMassRevocations(engine_api::CaEnvironment env, CaInstance& instance,
+  void OnResponse(const engine::api::Request& request,
+                  const engine::api::Response& response) override;
+  void OnMassRevocations(engine::api::CaEnvironment env, CaInstance& instance,
                          uint64_t applied_before) override;
   void OnTick(
-      const std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>>& instances) override;
+      const std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>>& instances) override;
 
   // Writes the metrics file now (also at start and at stop).
   void WriteMetrics(
-      const std::map<engine_api::CaEnvironment, std::unique_ptr<CaInstance>>& instances);
+      const std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>>& instances);
 
  private:
   void Audit(std::string_view event, const nlohmann::json& fields);

@@ -8,15 +8,15 @@
 namespace ca::engine {
 namespace {
 
-using engine_api::EngineErrorKind;
-using engine_api::Response;
+using engine::api::EngineErrorKind;
+using engine::api::Response;
 using instance_util::NowUnix;
 using instance_util::Refuse;
 using instance_util::ToTime;
 
 }  // namespace
 
-Response CaInstance::Revoke(const engine_api::RevokeRequest& request) {
+Response CaInstance::Revoke(const engine::api::RevokeRequest& request) {
   int reason = static_cast<int>(request.reason);
   int64_t now = NowUnix();
   bool newly = false;
@@ -51,7 +51,7 @@ Response CaInstance::Revoke(const engine_api::RevokeRequest& request) {
   nlohmann::json fields = {{"serial", serial_hex},
                            {"actor", request.actor},
                            {"reason", reason},
-                           {"environment", engine_api::CaEnvironmentName(options_.environment)}};
+                           {"environment", engine::api::CaEnvironmentName(options_.environment)}};
   if (!s) {
     fields["error"] = s.error().message;
     log::Warn("revoke_refused", fields);
@@ -65,7 +65,7 @@ Response CaInstance::Revoke(const engine_api::RevokeRequest& request) {
   fields["newly_revoked"] = newly;
   fields["account"] = after.acme_account_id;
   log::Info("revoked", fields);
-  return engine_api::RevokeResponse{newly, after.revoked_at};
+  return engine::api::RevokeResponse{newly, after.revoked_at};
 }
 
 Result<std::vector<std::string>> CaInstance::RevokeSerials(const std::vector<std::string>& serials, int reason,
@@ -105,7 +105,7 @@ Result<std::vector<std::string>> CaInstance::RevokeSerials(const std::vector<std
   return out;
 }
 
-Response CaInstance::RevokeAll(const engine_api::RevokeAllForAccountRequest& request) {
+Response CaInstance::RevokeAll(const engine::api::RevokeAllForAccountRequest& request) {
   auto serials = request.acme_account_id.empty() ? store_->SerialsOf('e', request.external_account_kid)
                                                  : store_->SerialsOf('a', request.acme_account_id);
   if (!serials) return Refuse(EngineErrorKind::kInternal, serials.error().ToString());
@@ -115,11 +115,11 @@ Response CaInstance::RevokeAll(const engine_api::RevokeAllForAccountRequest& req
                             {"external_account", request.external_account_kid},
                             {"actor", request.actor},
                             {"revoked_count", done->size()},
-                            {"environment", engine_api::CaEnvironmentName(options_.environment)}});
-  return engine_api::RevokeAllForAccountResponse{done->size()};
+                            {"environment", engine::api::CaEnvironmentName(options_.environment)}});
+  return engine::api::RevokeAllForAccountResponse{done->size()};
 }
 
-Status CaInstance::ApplyMassRevocations(const policy::PolicySnapshot& snapshot) {
+Status CaInstance::ApplyMassRevocations(const profiles::policy::PolicySnapshot& snapshot) {
   uint64_t applied = CA_TRY(store_->AppliedMassRevocationSeq());
   for (const auto& m : snapshot.MassRevocations(applied)) {
     auto serials = m.acme_account_id.empty() ? CA_TRY(store_->SerialsOf('e', m.external_account_kid))
@@ -142,7 +142,7 @@ Status CaInstance::ApplyMassRevocations(const policy::PolicySnapshot& snapshot) 
                                           {"account", m.acme_account_id},
                                           {"external_account", m.external_account_kid},
                                           {"revoked_count", revoked.size()},
-                                          {"environment", engine_api::CaEnvironmentName(options_.environment)}});
+                                          {"environment", engine::api::CaEnvironmentName(options_.environment)}});
   }
   return Ok();
 }

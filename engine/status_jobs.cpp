@@ -21,7 +21,7 @@ using instance_util::ToTime;
 Status CaInstance::LoadCrlSchedule() {
   std::lock_guard lock(crl_mu_);
   if (auto current = CA_TRY(status_->CurrentCrl(options_.issuer_name)); current) {
-    auto info = CA_TRY(status::InspectCrl(*current, keys_.issuer_cert.get()));
+    auto info = CA_TRY(crl_ocsp::InspectCrl(*current, keys_.issuer_cert.get()));
     crl_last_this_update_ = info.this_update;
   }
   for (const auto& rec : CA_TRY(store_->RevokedCerts())) {
@@ -42,23 +42,23 @@ void CaInstance::NoteRevocationLocked(pki::Time at) {
 
 Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
   if (records.empty()) return Ok();
-  status::OcspSigner signer{keys_.ocsp_key.get(), keys_.ocsp_cert.get()};
+  crl_ocsp::OcspSigner signer{keys_.ocsp_key.get(), keys_.ocsp_cert.get()};
   pki::Time now = pki::Now();
   std::vector<Bytes> ders;
-  std::vector<status::OcspPublication> batch;
+  std::vector<crl_ocsp::OcspPublication> batch;
   ders.reserve(records.size());
   for (const auto& rec : records) {
-    status::OcspCertState state;
+    crl_ocsp::OcspCertState state;
     state.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
-    state.status = rec.revoked ? status::CertStatus::kRevoked : status::CertStatus::kGood;
+    state.status = rec.revoked ? crl_ocsp::CertStatus::kRevoked : crl_ocsp::CertStatus::kGood;
     if (rec.revoked) {
       state.revocation_time = ToTime(rec.revoked_at);
       state.reason = CA_TRY(pki::ReasonFromCode(rec.reason));
     }
     state.this_update = now;
     state.next_update = now + options_.freshness.ocsp_validity;
-    ders.push_back(CA_TRY(status::BuildOcspResponse(keys_.issuer_cert.get(), signer, state)));
-    batch.push_back(status::OcspPublication{ders.back(), ToTime(rec.not_after)});
+    ders.push_back(CA_TRY(crl_ocsp::BuildOcspResponse(keys_.issuer_cert.get(), signer, state)));
+    batch.push_back(crl_ocsp::OcspPublication{ders.back(), ToTime(rec.not_after)});
   }
   return status_->PutOcspResponses(options_.issuer_name, batch);
 }
@@ -67,7 +67,7 @@ Status CaInstance::PublishCrl() {
   pki::Time now = pki::Now();
   auto revoked = CA_TRY(store_->RevokedCerts());
   std::vector<pki::CrlEntry> entries;
-  status::NotAfterBySerial not_after;
+  crl_ocsp::NotAfterBySerial not_after;
   for (const auto& rec : revoked) {
     if (rec.state != CertState::kIssued) continue;
     pki::CrlEntry e;
@@ -89,7 +89,7 @@ Status CaInstance::PublishCrl() {
   log::Info("crl_published", {{"issuer", options_.issuer_name},
                               {"number", info.number},
                               {"entries", info.entries},
-                              {"environment", engine_api::CaEnvironmentName(options_.environment)}});
+                              {"environment", engine::api::CaEnvironmentName(options_.environment)}});
   return Ok();
 }
 
@@ -100,8 +100,8 @@ Status CaInstance::RunStatusJobs() {
   std::optional<pki::Time> pending_revocation;
   {
     std::lock_guard lock(crl_mu_);
-    status::CrlState state{crl_last_this_update_, first_unpublished_revocation_};
-    crl_due = status::CrlDue(state, now, options_.freshness);
+    crl_ocsp::CrlState state{crl_last_this_update_, first_unpublished_revocation_};
+    crl_due = crl_ocsp::CrlDue(state, now, options_.freshness);
     pending_revocation = first_unpublished_revocation_;
   }
   if (crl_due) {
@@ -117,25 +117,25 @@ Status CaInstance::RunStatusJobs() {
   if (next_ocsp_scan_ && now < *next_ocsp_scan_) return Ok();
   std::vector<CertRecord> records;
   CA_TRY_STATUS(store_->ForEachIssued([&](const CertRecord& rec) { records.push_back(rec); }));
-  std::vector<status::ResponseState> states;
+  std::vector<crl_ocsp::ResponseState> states;
   states.reserve(records.size());
   {
     auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
     for (const auto& rec : records) {
-      status::ResponseState st;
+      crl_ocsp::ResponseState st;
       st.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
       st.cert_not_after = ToTime(rec.not_after);
       st.cert_revoked = rec.revoked;
-      auto stored = CA_TRY(status::FindResponse(txn.get(), status_->dbs(), options_.issuer_name, st.serial.magnitude));
+      auto stored = CA_TRY(crl_ocsp::FindResponse(txn.get(), status_->dbs(), options_.issuer_name, st.serial.magnitude));
       if (stored) {
         st.response_this_update = stored->this_update;
         st.response_next_update = stored->next_update;
-        st.response_says_revoked = stored->status == status::CertStatus::kRevoked;
+        st.response_says_revoked = stored->status == crl_ocsp::CertStatus::kRevoked;
       }
       states.push_back(std::move(st));
     }
   }
-  auto schedule = status::ScheduleOcsp(states, now, options_.freshness);
+  auto schedule = crl_ocsp::ScheduleOcsp(states, now, options_.freshness);
   std::vector<CertRecord> resign;
   for (const auto& item : schedule.now) resign.push_back(records[item.index]);
   for (size_t i = 0; i < resign.size(); i += 256) {

@@ -10,8 +10,8 @@ Result<std::unique_ptr<PolicyStoreAdapter>> PolicyStoreAdapter::Open(const std::
                                                                      const std::string& wrap_key_source) {
   if (!wrap_key_source.starts_with("file:"))
     return Fail(ErrorCode::kInvalidArgument, "mac_wrap_key must be file:/path");
-  auto wrap = CA_TRY(policy::LoadWrapKey(wrap_key_source.substr(5)));
-  auto store = CA_TRY(policy::PolicyStore::OpenReadOnly(policy_dir));
+  auto wrap = CA_TRY(profiles::policy::LoadWrapKey(wrap_key_source.substr(5)));
+  auto store = CA_TRY(profiles::policy::PolicyStore::OpenReadOnly(policy_dir));
   return std::unique_ptr<PolicyStoreAdapter>(new PolicyStoreAdapter(std::move(store), std::move(wrap)));
 }
 
@@ -21,7 +21,7 @@ Result<std::optional<ExternalAccountView>> PolicyStoreAdapter::FindExternalAccou
   if (!ext) return std::optional<ExternalAccountView>();
   ExternalAccountView v;
   v.kid = ext->kid;
-  using S = policy::ExternalAccountStatus;
+  using S = profiles::policy::ExternalAccountStatus;
   switch (ext->status) {
     case S::kPending: v.refusal_code = "PENDING_EXTERNAL_ACCOUNT"; break;
     case S::kSuspended: v.refusal_code = "SUSPENDED_EXTERNAL_ACCOUNT"; break;
@@ -31,7 +31,7 @@ Result<std::optional<ExternalAccountView>> PolicyStoreAdapter::FindExternalAccou
   }
   if (v.refusal_code.empty() && ext->NotYetValid(now)) v.refusal_code = "PENDING_EXTERNAL_ACCOUNT";
   if (v.refusal_code.empty() && ext->Expired(now)) v.refusal_code = "EXPIRED_EXTERNAL_ACCOUNT";
-  for (auto p : ext->allowed_profiles) v.allowed_profiles.emplace_back(policy::ProfileName(p));
+  for (auto p : ext->allowed_profiles) v.allowed_profiles.emplace_back(profiles::policy::ProfileName(p));
   v.allowed_challenges = ext->allowed_challenges;
   v.max_acme_accounts = ext->limits.max_acme_accounts;
   v.orders_per_hour = ext->limits.orders_per_hour;
@@ -42,53 +42,53 @@ Result<Secret> PolicyStoreAdapter::MacKey(const std::string& kid) {
   auto snapshot = CA_TRY(store_.Snapshot());
   auto ext = snapshot.FindExternalAccount(kid);
   if (!ext) return Fail(ErrorCode::kNotFound, "external account " + kid + " not found");
-  return policy::UnwrapMacKey(*ext, wrap_key_);
+  return profiles::policy::UnwrapMacKey(*ext, wrap_key_);
 }
 
 Result<PolicyVerdict> PolicyStoreAdapter::Decide(const AccountRecord& account, const std::vector<std::string>& names,
                                                  const std::string& profile, int64_t now) {
   auto snapshot = CA_TRY(store_.Snapshot());
-  policy::AccountFacts facts;
+  profiles::policy::AccountFacts facts;
   facts.acme_account_id = account.id;
   facts.external_account_kid = account.external_account_kid;
-  auto recorded = policy::ParseProfile(account.profile);
+  auto recorded = profiles::policy::ParseProfile(account.profile);
   if (!recorded) return Fail(ErrorCode::kCorrupt, "account " + account.id + " has unknown profile " + account.profile);
   facts.profile = *recorded;
   facts.client_deactivated = account.status == AccountStatus::kDeactivated;
-  policy::ProfileId effective = policy::EffectiveProfile(snapshot, facts);
-  auto requested = policy::ParseProfile(profile);
+  profiles::policy::ProfileId effective = profiles::policy::EffectiveProfile(snapshot, facts);
+  auto requested = profiles::policy::ParseProfile(profile);
   PolicyVerdict v;
   v.policy_version = snapshot.version();
-  v.profile = std::string(policy::ProfileName(effective));
+  v.profile = std::string(profiles::policy::ProfileName(effective));
   if (!requested) {
     v.result_code = "PROFILE_NOT_ALLOWED";
     v.detail = "unknown profile " + profile;
     return v;
   }
-  policy::Decision d = policy::Decide(snapshot, facts, names, names.empty() ? effective : *requested, now);
+  profiles::policy::Decision d = profiles::policy::Decide(snapshot, facts, names, names.empty() ? effective : *requested, now);
   // With no names, Decide checks the account and profile and then refuses INVALID_DOMAIN for the
   // empty identifier list: that refusal means the account itself is in good standing.
-  if (names.empty() && d.code == policy::ResultCode::kInvalidDomain && d.name.empty()) {
+  if (names.empty() && d.code == profiles::policy::ResultCode::kInvalidDomain && d.name.empty()) {
     v.allowed = true;
     return v;
   }
   v.allowed = d.ok();
   if (!v.allowed) {
-    v.result_code = std::string(policy::ResultCodeName(d.code));
+    v.result_code = std::string(profiles::policy::ResultCodeName(d.code));
     v.name = d.name;
     v.detail = d.detail;
   }
   return v;
 }
 
-Result<engine_api::Response> EngineAdapter::Call(const engine_api::Request& request) {
-  std::shared_ptr<engine_api::EngineClient> client;
+Result<engine::api::Response> EngineAdapter::Call(const engine::api::Request& request) {
+  std::shared_ptr<engine::api::EngineClient> client;
   {
     std::lock_guard lock(mu_);
     if (!client_) {
-      auto connected = engine_api::EngineClient::Connect(options_);
+      auto connected = engine::api::EngineClient::Connect(options_);
       if (!connected) return std::unexpected(connected.error());
-      client_ = std::make_shared<engine_api::EngineClient>(std::move(*connected));
+      client_ = std::make_shared<engine::api::EngineClient>(std::move(*connected));
     }
     client = client_;
   }
@@ -100,15 +100,15 @@ Result<engine_api::Response> EngineAdapter::Call(const engine_api::Request& requ
   return answer;
 }
 
-ValidationResult ToValidationResult(const validation::Outcome& outcome) {
+ValidationResult ToValidationResult(const gateway::validation::Outcome& outcome) {
   ValidationResult r;
   r.detail = outcome.detail;
   switch (outcome.kind) {
-    case validation::OutcomeKind::kValid: r.status = ValidationResult::Status::kValid; return r;
-    case validation::OutcomeKind::kUnavailable: r.status = ValidationResult::Status::kUnavailable; return r;
-    case validation::OutcomeKind::kInvalid: r.status = ValidationResult::Status::kInvalid; break;
+    case gateway::validation::OutcomeKind::kValid: r.status = ValidationResult::Status::kValid; return r;
+    case gateway::validation::OutcomeKind::kUnavailable: r.status = ValidationResult::Status::kUnavailable; return r;
+    case gateway::validation::OutcomeKind::kInvalid: r.status = ValidationResult::Status::kInvalid; break;
   }
-  using P = validation::ProblemType;
+  using P = gateway::validation::ProblemType;
   switch (outcome.problem) {
     case P::kIncorrectResponse: r.problem = ProblemKind::kIncorrectResponse; break;
     case P::kUnauthorized: r.problem = ProblemKind::kUnauthorized; break;
@@ -127,27 +127,27 @@ constexpr auto kValidationBudget = std::chrono::seconds(60);
 
 ValidationResult ValidatorAdapter::ValidateChallenge(const std::string& type, const std::string& name,
                                                      const std::string& token, const std::string& key_authorization) {
-  auto parsed = validation::ParseChallengeType(type);
+  auto parsed = gateway::validation::ParseChallengeType(type);
   if (!parsed) return {ValidationResult::Status::kInvalid, ProblemKind::kMalformed, parsed.error().message};
-  validation::ChallengeRequest req;
+  gateway::validation::ChallengeRequest req;
   req.type = *parsed;
   req.identifier = name;
   req.token = token;
   req.key_authorization = key_authorization;
-  auto outcome = validator_->ValidateChallenge(req, validation::Clock::now() + kValidationBudget);
+  auto outcome = validator_->ValidateChallenge(req, gateway::validation::Clock::now() + kValidationBudget);
   if (!outcome) return {ValidationResult::Status::kInvalid, ProblemKind::kMalformed, outcome.error().message};
   return ToValidationResult(*outcome);
 }
 
 ValidationResult ValidatorAdapter::CheckCaa(const std::string& name, bool wildcard, const std::string& account_uri,
                                             const std::string& method) {
-  validation::CaaRequest req;
+  gateway::validation::CaaRequest req;
   req.account_uri = account_uri;
   if (!method.empty()) {
-    auto parsed = validation::ParseChallengeType(method);
+    auto parsed = gateway::validation::ParseChallengeType(method);
     if (parsed) req.method = *parsed;
   }
-  auto outcome = validator_->CheckCaa(wildcard ? "*." + name : name, req, validation::Clock::now() + kValidationBudget);
+  auto outcome = validator_->CheckCaa(wildcard ? "*." + name : name, req, gateway::validation::Clock::now() + kValidationBudget);
   if (!outcome) return {ValidationResult::Status::kInvalid, ProblemKind::kMalformed, outcome.error().message};
   return ToValidationResult(*outcome);
 }

@@ -24,27 +24,27 @@ class PolicyStoreAdapter final : public PolicyPort {
                                const std::string& profile, int64_t now) override;
 
  private:
-  PolicyStoreAdapter(policy::PolicyStore store, Secret wrap_key)
+  PolicyStoreAdapter(profiles::policy::PolicyStore store, Secret wrap_key)
       : store_(std::move(store)), wrap_key_(std::move(wrap_key)) {}
-  policy::PolicyStore store_;
+  profiles::policy::PolicyStore store_;
   Secret wrap_key_;
 };
 
 class EngineAdapter final : public IssuerPort {
  public:
-  explicit EngineAdapter(engine_api::EngineClientOptions options) : options_(std::move(options)) {}
+  explicit EngineAdapter(engine::api::EngineClientOptions options) : options_(std::move(options)) {}
   // Connects lazily (and reconnects after a failure), so the gateway starts before the engine.
-  Result<engine_api::Response> Call(const engine_api::Request& request) override;
+  Result<engine::api::Response> Call(const engine::api::Request& request) override;
 
  private:
-  engine_api::EngineClientOptions options_;
+  engine::api::EngineClientOptions options_;
   std::mutex mu_;
-  std::shared_ptr<engine_api::EngineClient> client_;
+  std::shared_ptr<engine::api::EngineClient> client_;
 };
 
 class ValidatorAdapter final : public ValidatorPort {
  public:
-  explicit ValidatorAdapter(std::shared_ptr<const validation::Validator> validator)
+  explicit ValidatorAdapter(std::shared_ptr<const gateway::validation::Validator> validator)
       : validator_(std::move(validator)) {}
   ValidationResult ValidateChallenge(const std::string& type, const std::string& name, const std::string& token,
                                      const std::string& key_authorization) override;
@@ -52,10 +52,10 @@ class ValidatorAdapter final : public ValidatorPort {
                             const std::string& method) override;
 
  private:
-  std::shared_ptr<const validation::Validator> validator_;
+  std::shared_ptr<const gateway::validation::Validator> validator_;
 };
 
 // The validation library's outcome in the gateway's terms.
-ValidationResult ToValidationResult(const validation::Outcome& outcome);
+ValidationResult ToValidationResult(const gateway::validation::Outcome& outcome);
 
 }  // namespace ca::gateway

@@ -12,13 +12,13 @@ std::unexpected<Problem> BadCsr(std::string detail) {
 
 ProblemOr<pki::CsrFacts> CheckCsr(std::span<const uint8_t> der,
                                   const std::vector<std::string>& order_names,
-                                  const issuance::Profile& profile) {
+                                  const profiles::issuance::Profile& profile) {
   auto csr = pki::ReadCsr(der);
   if (!csr) return BadCsr(csr.error().message);
   if (auto names = pki::CheckCsrNames(*csr, order_names); !names) {
     return BadCsr(names.error().message);
   }
-  if (auto key = issuance::CheckSubscriberKey(csr->public_key.get(), profile); !key) {
+  if (auto key = profiles::issuance::CheckSubscriberKey(csr->public_key.get(), profile); !key) {
     if (key.error().code != ErrorCode::kInvalidArgument)
       return std::unexpected(MakeProblem(ProblemKind::kServerInternal, key.error().message));
     return BadCsr(key.error().message);

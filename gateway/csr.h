@@ -16,10 +16,10 @@
 namespace ca::gateway {
 
 // pki::ReadCsr + pki::CheckCsrNames against the order's names, then the order's certificate
-// profile's key rule (issuance::CheckSubscriberKey: type, size, exponent, weak keys), the same
+// profile's key rule (profiles::issuance::CheckSubscriberKey: type, size, exponent, weak keys), the same
 // function the engine applies; badCSR with the one-line reason otherwise.
 ProblemOr<pki::CsrFacts> CheckCsr(std::span<const uint8_t> der,
                                   const std::vector<std::string>& order_names,
-                                  const issuance::Profile& profile);
+                                  const profiles::issuance::Profile& profile);
 
 }  // namespace ca::gateway

@@ -76,7 +76,7 @@ ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
 
 // Stores the order's state after the engine call (and the certificate, when issued).
 Status FinishOrder(HandlerContext& s, const AccountRecord& account, OrderRecord& order,
-                   OrderStatus status, const json& error, const engine_api::IssueResponse* issued) {
+                   OrderStatus status, const json& error, const engine::api::IssueResponse* issued) {
   return s.store.Write([&](StoreTxn& txn) -> Status {
     auto stored = CA_TRY(txn.GetOrder(order.id));
     if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
@@ -100,7 +100,7 @@ Status FinishOrder(HandlerContext& s, const AccountRecord& account, OrderRecord&
 Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account, OrderRecord order,
               const Bytes& csr_der, uint64_t policy_version) {
   const std::string id = order.id;
-  engine_api::IssueRequest issue;
+  engine::api::IssueRequest issue;
   issue.request_id = order.request_id;
   issue.order_id = order.id;
   issue.acme_account_id = account.id;
@@ -120,9 +120,9 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
     log::Warn("engine_unavailable", {{"order", id}, {"error", answer.error().ToString()}});
     return EngineUnavailable("ACME_CA_ERROR: the signing engine is unavailable, retry finalize");
   }
-  if (auto* err = std::get_if<engine_api::EngineError>(&*answer)) {
+  if (auto* err = std::get_if<engine::api::EngineError>(&*answer)) {
     Problem p = ProblemForEngineError(*err);
-    if (err->kind == engine_api::EngineErrorKind::kUnavailable) {
+    if (err->kind == engine::api::EngineErrorKind::kUnavailable) {
       if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
         return Internal(st.error());
       return std::unexpected(p);
@@ -131,11 +131,11 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
         !st)
       return Internal(st.error());
     log::Warn("issuance_refused", {{"order", id},
-                                   {"kind", engine_api::EngineErrorKindName(err->kind)},
+                                   {"kind", engine::api::EngineErrorKindName(err->kind)},
                                    {"result_code", err->result_code}});
     return std::unexpected(p);
   }
-  auto* issued = std::get_if<engine_api::IssueResponse>(&*answer);
+  auto* issued = std::get_if<engine::api::IssueResponse>(&*answer);
   if (issued == nullptr) {
     if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
       return Internal(st.error());
@@ -176,7 +176,7 @@ Outcome Finalize(HandlerContext& s, RequestState& ctx, const Jws& jws, const std
   if (order.status != OrderStatus::kReady)
     return Err(ProblemKind::kOrderNotReady, "order is " + StatusName(order.status) + ", not ready");
 
-  auto profile_id = policy::ParseProfile(order.profile);
+  auto profile_id = profiles::policy::ParseProfile(order.profile);
   auto profile = profile_id ? s.options.certificate_profiles.find(*profile_id)
                             : s.options.certificate_profiles.end();
   if (profile == s.options.certificate_profiles.end())

@@ -8,9 +8,9 @@
 
 namespace ca::gateway {
 
-engine_api::CaEnvironment HandlerContext::Environment() const {
-  return options.environment == "staging" ? engine_api::CaEnvironment::kStaging
-                                          : engine_api::CaEnvironment::kProduction;
+engine::api::CaEnvironment HandlerContext::Environment() const {
+  return options.environment == "staging" ? engine::api::CaEnvironment::kStaging
+                                          : engine::api::CaEnvironment::kProduction;
 }
 
 std::unexpected<Problem> Err(ProblemKind kind, std::string detail) {

@@ -57,7 +57,7 @@ struct GatewayOptions {
   std::string environment = "production";  // or "staging"
   // The environment's certificate profiles (profiles/data/<environment>, the engine's too): the
   // subscriber key rule at finalize comes from the order's profile.
-  std::map<policy::ProfileId, issuance::Profile> certificate_profiles;
+  std::map<profiles::policy::ProfileId, profiles::issuance::Profile> certificate_profiles;
   int64_t nonce_lifetime_seconds = 3600;
   size_t max_body_bytes = 64 * 1024;
   size_t max_identifiers = 100;
@@ -87,7 +87,7 @@ struct HandlerContext {
   ChallengeValidations& validations;
 
   std::string Url(const std::string& path) const { return options.base_url + path; }
-  engine_api::CaEnvironment Environment() const;
+  engine::api::CaEnvironment Environment() const;
 };
 
 // One request: its endpoint name (logs, metrics), the authenticated account, the verifying jwk

@@ -49,21 +49,21 @@ int main(int argc, char** argv) {
 
   auto config = GatewayConfig::Load(config_path);
   if (!config) return Die(config.error().ToString());
-  auto validator_config = ca::validation::ValidatorConfig::FromJson(config->validation);
+  auto validator_config = ca::gateway::validation::ValidatorConfig::FromJson(config->validation);
   if (!validator_config) return Die("validation: " + validator_config.error().ToString());
-  auto validator = ca::validation::Validator::Create(*validator_config);
+  auto validator = ca::gateway::validation::Validator::Create(*validator_config);
   if (!validator) return Die("validation: " + validator.error().ToString());
   auto policy = PolicyStoreAdapter::Open(config->policy_store_dir, config->mac_wrap_key);
   if (!policy) return Die("policy store: " + policy.error().ToString());
   auto store = AcmeStore::Open(config->store_dir);
   if (!store) return Die("gateway store: " + store.error().ToString());
-  auto profiles = ca::issuance::LoadProfiles(
-      config->profiles_dir, config->acme.environment == "staging" ? ca::issuance::Environment::kStaging
-                                                                  : ca::issuance::Environment::kProduction);
+  auto profiles = ca::profiles::issuance::LoadProfiles(
+      config->profiles_dir, config->acme.environment == "staging" ? ca::profiles::issuance::Environment::kStaging
+                                                                  : ca::profiles::issuance::Environment::kProduction);
   if (!profiles) return Die("certificate profiles: " + profiles.error().ToString());
   config->acme.certificate_profiles = std::move(*profiles);
 
-  ca::engine_api::EngineClientOptions engine_options;
+  ca::engine::api::EngineClientOptions engine_options;
   engine_options.socket_path = config->engine.socket;
   engine_options.client_cert_path = config->engine.client_cert;
   engine_options.client_key_path = config->engine.client_key;

@@ -56,7 +56,7 @@ class IssuerPort {
  public:
   virtual ~IssuerPort() = default;
   // Transport failures are errors; engine refusals are the EngineError alternative.
-  virtual Result<engine_api::Response> Call(const engine_api::Request& request) = 0;
+  virtual Result<engine::api::Response> Call(const engine::api::Request& request) = 0;
 };
 
 struct ValidationResult {

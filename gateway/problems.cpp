@@ -127,8 +127,8 @@ Problem ProblemForResultCode(std::string_view code, std::string_view name, std::
   return MakeProblem(ProblemKind::kUnauthorized, text);
 }
 
-Problem ProblemForEngineError(const engine_api::EngineError& error) {
-  using K = engine_api::EngineErrorKind;
+Problem ProblemForEngineError(const engine::api::EngineError& error) {
+  using K = engine::api::EngineErrorKind;
   switch (error.kind) {
     case K::kPolicyDenied:
       return ProblemForResultCode(error.result_code.empty() ? "ACME_CA_ERROR" : error.result_code,

@@ -81,6 +81,6 @@ Problem ProblemForResultCode(std::string_view result_code, std::string_view name
                              std::string_view detail);
 
 // An engine failure as a problem (policy refusals go through ProblemForResultCode).
-Problem ProblemForEngineError(const engine_api::EngineError& error);
+Problem ProblemForEngineError(const engine::api::EngineError& error);
 
 }  // namespace ca::gateway

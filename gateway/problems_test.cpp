@@ -38,8 +38,8 @@ TEST(Problems, CaaAndRateLimits) {
 }
 
 TEST(Problems, EngineErrors) {
-  using engine_api::EngineError;
-  using K = engine_api::EngineErrorKind;
+  using engine::api::EngineError;
+  using K = engine::api::EngineErrorKind;
   EXPECT_EQ(ProblemForEngineError(EngineError{K::kPolicyDenied, "DOMAIN_NOT_FOUND", "x.fr", ""}).detail,
             "DOMAIN_NOT_FOUND: x.fr");
   EXPECT_EQ(ProblemForEngineError(EngineError{K::kBadCsr, "", "", "key reused"}).kind, ProblemKind::kBadCsr);

@@ -40,7 +40,7 @@ Outcome RenewalInfo(HandlerContext& s, const std::string& cert_id) {
                "no certificate with this authority key identifier and serial");
   // Revocation state comes from the engine's CA store: revocations by the RA or by a mass
   // revocation never pass through this server.
-  engine_api::GetCertificateRequest get{(*record)->serial_hex, s.Environment()};
+  engine::api::GetCertificateRequest get{(*record)->serial_hex, s.Environment()};
   auto answer = s.issuer.Call(get);
   if (!answer) {
     Problem p =
@@ -48,12 +48,12 @@ Outcome RenewalInfo(HandlerContext& s, const std::string& cert_id) {
     p.retry_after_seconds = 5;
     return std::unexpected(p);
   }
-  if (auto* err = std::get_if<engine_api::EngineError>(&*answer)) {
-    if (err->kind == engine_api::EngineErrorKind::kNotFound)
+  if (auto* err = std::get_if<engine::api::EngineError>(&*answer)) {
+    if (err->kind == engine::api::EngineErrorKind::kNotFound)
       return Err(ProblemKind::kNotFound, "no certificate with this serial");
     return std::unexpected(ProblemForEngineError(*err));
   }
-  auto* engine_record = std::get_if<engine_api::CertificateRecord>(&*answer);
+  auto* engine_record = std::get_if<engine::api::CertificateRecord>(&*answer);
   if (engine_record == nullptr)
     return Internal(
         Error{ErrorCode::kInternal, "engine answered get_certificate with another message type"});

@@ -82,7 +82,7 @@ Outcome RevokeCert(HandlerContext& s, RequestState& ctx, const Jws& jws) {
     return Err(ProblemKind::kBadRevocationReason,
                "keyCompromise must be requested with a JWS signed by the certificate key");
   // Already revoked (by this server, the RA or a mass revocation): the engine says so.
-  engine_api::RevokeRequest rr;
+  engine::api::RevokeRequest rr;
   rr.serial_hex = (*record)->serial_hex;
   rr.reason = static_cast<pki::RevocationReason>(reason);
   rr.actor = actor;
@@ -94,12 +94,12 @@ Outcome RevokeCert(HandlerContext& s, RequestState& ctx, const Jws& jws) {
     p.retry_after_seconds = 5;
     return std::unexpected(p);
   }
-  if (auto* err = std::get_if<engine_api::EngineError>(&*answer)) {
-    if (err->kind != engine_api::EngineErrorKind::kAlreadyRevoked)
+  if (auto* err = std::get_if<engine::api::EngineError>(&*answer)) {
+    if (err->kind != engine::api::EngineErrorKind::kAlreadyRevoked)
       return std::unexpected(ProblemForEngineError(*err));
     return Err(ProblemKind::kAlreadyRevoked, "certificate " + serial + " is already revoked");
   }
-  auto* rev = std::get_if<engine_api::RevokeResponse>(&*answer);
+  auto* rev = std::get_if<engine::api::RevokeResponse>(&*answer);
   if (rev == nullptr)
     return Internal(
         Error{ErrorCode::kInternal, "engine answered revoke with another message type"});

@@ -44,10 +44,10 @@ class ServerTest : public ::testing::Test {
     if (customize_) customize_(o);
     server_.emplace(o, *store_, policy_, issuer_, validator_, [this] { return now_.load(); });
   }
-  static std::map<policy::ProfileId, issuance::Profile> RepoProfiles() {
-    std::map<policy::ProfileId, issuance::Profile> out;
-    for (auto id : {policy::ProfileId::kSsl, policy::ProfileId::kSslRgs, policy::ProfileId::kWild})
-      out.emplace(id, issuance::testing::RepoProfile(id));
+  static std::map<profiles::policy::ProfileId, profiles::issuance::Profile> RepoProfiles() {
+    std::map<profiles::policy::ProfileId, profiles::issuance::Profile> out;
+    for (auto id : {profiles::policy::ProfileId::kSsl, profiles::policy::ProfileId::kSslRgs, profiles::policy::ProfileId::kWild})
+      out.emplace(id, profiles::issuance::testing::RepoProfile(id));
     return out;
   }
   void TearDown() override {
@@ -358,7 +358,7 @@ TEST_F(ServerTest, EngineFailuresMapToProblems) {
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(c.Post(order_url, std::nullopt).body["status"], "ready");  // retryable
   issuer_.transport_down = false;
-  issuer_.refuse = engine_api::EngineError{engine_api::EngineErrorKind::kPolicyDenied, "SUSPENDED_ACCOUNT", "", "suspended"};
+  issuer_.refuse = engine::api::EngineError{engine::api::EngineErrorKind::kPolicyDenied, "SUSPENDED_ACCOUNT", "", "suspended"};
   r = Finalize(c, order_url, key->get(), {"a.example.com"});
   EXPECT_EQ(r.type(), kUrn + "unauthorized");
   EXPECT_EQ(r.detail(), "SUSPENDED_ACCOUNT: suspended");
@@ -597,7 +597,7 @@ TEST_F(ServerTest, SubscriberKeyRuleComesFromTheProfile) {
 
   server_.reset();
   customize_ = [](GatewayOptions& o) {
-    o.certificate_profiles.at(policy::ProfileId::kSsl).rsa_key_bits = {3072};
+    o.certificate_profiles.at(profiles::policy::ProfileId::kSsl).rsa_key_bits = {3072};
   };
   Start();
   Client c2(*server_, kBase);

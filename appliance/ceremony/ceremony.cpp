@@ -22,7 +22,7 @@
 #include "pki/serial.h"
 #include "pki/time.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 
 namespace {
 
@@ -30,10 +30,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr time_t kDay = 86400;
-
-std::unexpected<Error> BadInput(std::string message) {
-  return Fail(ErrorCode::kInvalidArgument, std::move(message));
-}
 
 std::string TimeText(const ASN1_TIME* t) {
   auto time = pki::FromAsn1Time(t);
@@ -52,150 +48,6 @@ std::string NameText(const X509_NAME* name) {
   long len = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(len));
 }
-
-// Reads the CRL counter file: the last number used, digits and an optional newline. Absent: 0.
-Result<uint64_t> ReadCounter(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return uint64_t{0};
-    return Fail(ErrorCode::kIo, "root_crl.crl_number_file: " + path + ": " + std::strerror(errno));
-  }
-  std::string text = CA_TRY(ossl::ReadFile(path));
-  if (text.ends_with('\n')) text.pop_back();
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-    return BadInput("root_crl.crl_number_file: " + path + " does not hold a decimal number");
-  }
-  return value;
-}
-
-Status CheckIssuerCert(const PreparedCeremony& p, time_t child_not_after, bool need_self_signed,
-                       const std::string& what) {
-  X509* issuer = p.issuer_cert.get();
-  const std::string& path = p.config.issuer->certificate_path;
-  if (X509_check_ca(issuer) < 1 || (X509_get_key_usage(issuer) & KU_KEY_CERT_SIGN) == 0) {
-    return BadInput("issuer.certificate: " + path + " is not a CA certificate");
-  }
-  if (need_self_signed && X509_check_issued(issuer, issuer) != X509_V_OK) {
-    return BadInput("issuer.certificate: " + path + " is not a self-signed root");
-  }
-  if (X509_cmp_time(X509_get0_notBefore(issuer), &const_cast<time_t&>(p.now)) > 0 ||
-      X509_cmp_time(X509_get0_notAfter(issuer), &const_cast<time_t&>(p.now)) < 0) {
-    return BadInput("issuer.certificate: " + path + " is not valid now");
-  }
-  if (child_not_after != 0 && X509_cmp_time(X509_get0_notAfter(issuer), &child_not_after) < 0) {
-    return BadInput(what + ".validity_days: would end after the issuer certificate (" +
-                    TimeText(X509_get0_notAfter(issuer)) + ")");
-  }
-  return Ok();
-}
-
-}  // namespace
-
-Result<PreparedCeremony> PrepareCeremony(const std::string& config_path) {
-  auto text = ossl::ReadFile(config_path);
-  if (!text) return Fail(ErrorCode::kNotFound, "config: cannot read " + config_path);
-  return PrepareCeremonyFromText(std::move(*text), time(nullptr));
-}
-
-Result<PreparedCeremony> PrepareCeremonyFromText(std::string config_text, time_t now) {
-  PreparedCeremony p;
-  p.config = CA_TRY(ParseConfig(config_text));
-  p.config_text = std::move(config_text);
-  p.config_sha256_hex = HexEncode(Sha256(p.config_text));
-  p.now = now;
-  const CeremonyConfig& c = p.config;
-
-  // Output directory: must not exist; its parent must.
-  struct stat st {};
-  if (lstat(c.output_dir.c_str(), &st) == 0) {
-    return Fail(ErrorCode::kAlreadyExists,
-                "output_dir " + c.output_dir + " already exists (refusing to overwrite)");
-  }
-  std::string parent = fs::path(c.output_dir).parent_path().string();
-  if (stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Fail(ErrorCode::kNotFound, "output_dir: parent directory " + parent + " does not exist");
-  }
-  if (stat(c.token.module_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return Fail(ErrorCode::kNotFound, "token.module: PKCS#11 module " + c.token.module_path +
-                                          " does not exist");
-  }
-  auto pin = LoadSecret(c.token.user_pin_source);
-  if (!pin) return Fail(pin.error().code, "token.user_pin: " + pin.error().message);
-  p.user_pin = std::move(*pin);
-  if (c.kind == CeremonyKind::kInitToken) {
-    auto so = LoadSecret(c.token.so_pin_source);
-    if (!so) return Fail(so.error().code, "token.so_pin: " + so.error().message);
-    p.so_pin = std::move(*so);
-  }
-
-  if (c.issuer) {
-    auto pem = ossl::ReadFile(c.issuer->certificate_path);
-    if (!pem) {
-      return Fail(ErrorCode::kNotFound,
-                  "issuer.certificate: cannot read " + c.issuer->certificate_path);
-    }
-    auto cert = ossl::CertFromPem(*pem);
-    if (!cert) {
-      return BadInput("issuer.certificate: " + c.issuer->certificate_path +
-                      " is not a PEM certificate");
-    }
-    p.issuer_cert = std::move(*cert);
-    p.issuer_cert_pem = std::move(*pem);
-    switch (c.kind) {
-      case CeremonyKind::kIntermediate:
-        CA_TRY_STATUS(CheckIssuerCert(p, now + c.intermediate->validity_days * kDay, true,
-                                      "intermediate"));
-        break;
-      case CeremonyKind::kOcspSigner:
-        CA_TRY_STATUS(CheckIssuerCert(p, now + c.ocsp_signer->validity_days * kDay, false,
-                                      "ocsp_signer"));
-        break;
-      case CeremonyKind::kTlsServer: {
-        CA_TRY_STATUS(
-            CheckIssuerCert(p, now + c.tls_server->validity_days * kDay, false, "tls_server"));
-        X509* issuer = p.issuer_cert.get();
-        // The root stays offline: server certificates come from the ACME intermediate.
-        if (X509_check_issued(issuer, issuer) == X509_V_OK) {
-          return BadInput("issuer.certificate: " + c.issuer->certificate_path +
-                          " is a self-signed root (the TLS server certificate is issued by the "
-                          "ACME intermediate)");
-        }
-        if ((X509_get_extended_key_usage(issuer) & XKU_SSL_SERVER) == 0) {
-          return BadInput("issuer.certificate: " + c.issuer->certificate_path +
-                          " has an extendedKeyUsage without serverAuth");
-        }
-        auto allowed = CheckNamesAllowedByIssuer(c.tls_server->names, issuer);
-        if (!allowed) return BadInput("tls_server." + allowed.error().message);
-        break;
-      }
-      case CeremonyKind::kRootCrl:
-        CA_TRY_STATUS(CheckIssuerCert(p, 0, true, "root_crl"));
-        if ((X509_get_key_usage(p.issuer_cert.get()) & KU_CRL_SIGN) == 0) {
-          return BadInput("issuer.certificate: " + c.issuer->certificate_path + " lacks cRLSign");
-        }
-        break;
-      default: break;
-    }
-  }
-  if (c.ocsp_signer && c.intermediate &&
-      c.ocsp_signer->validity_days > c.intermediate->validity_days) {
-    return BadInput("config: ocsp_signer.validity_days: exceeds the intermediate's validity_days");
-  }
-  if (c.root_crl) {
-    if (c.root_crl->crl_number) {
-      p.crl_number = *c.root_crl->crl_number;
-    } else {
-      uint64_t last = CA_TRY(ReadCounter(*c.root_crl->crl_number_file));
-      if (last >= (uint64_t{1} << 62)) return BadInput("root_crl.crl_number_file: counter exhausted");
-      p.crl_number = last + 1;
-    }
-  }
-  return p;
-}
-
-namespace {
 
 // Everything one execution accumulates; the destructor removes the staging directory unless the
 // run committed.
@@ -227,6 +79,13 @@ class Run {
   Result<ossl::X509Ptr> CheckAndRecord(ossl::X509Ptr cert, const X509* issuer, pki::CertRole role,
                                        const std::string& file, const json& key);
   Status MakeTlsServer(const CeremonyKey& issuer_key);
+  Status CheckNewLabels();
+  Result<CeremonyKey> FindIssuerKey();
+  Status SignRootCrl(const X509* root, EVP_PKEY* root_signer, time_t now);
+  Result<CeremonyOutcome> SignTranscriptAndCommit(const std::optional<CeremonyKey>& root_key,
+                                                  const std::optional<CeremonyKey>& int_key,
+                                                  const std::optional<CeremonyKey>& ocsp_key,
+                                                  const std::optional<CeremonyKey>& issuer_key);
   Status Commit(const std::optional<TranscriptSigner>& signer, const EVP_PKEY* signer_public);
   json KeyJson(const CeremonyKey& key, const std::string& file, const X509* cert) const;
   Status StoreCerts();
@@ -414,6 +273,91 @@ Status Run::Commit(const std::optional<TranscriptSigner>& signer, const EVP_PKEY
   return Ok();
 }
 
+Status Run::CheckNewLabels() {
+  // Every label is checked before anything is created.
+  std::vector<std::pair<std::string, std::string>> new_labels;
+  if (c_.root) new_labels.emplace_back("root", c_.root->key.label);
+  if (c_.intermediate) new_labels.emplace_back("intermediate", c_.intermediate->key.label);
+  if (c_.ocsp_signer) new_labels.emplace_back("ocsp_signer", c_.ocsp_signer->key.label);
+  for (const auto& [role, label] : new_labels) {
+    if (CA_TRY(store_->HasObject(label))) {
+      return Fail(ErrorCode::kAlreadyExists, role + ".key_label: token '" + c_.token.label +
+                                                 "' already has an object labelled '" + label + "'");
+    }
+  }
+  return Ok();
+}
+
+Result<CeremonyKey> Run::FindIssuerKey() {
+  auto found = store_->Find(c_.issuer->key_label);
+  if (!found) {
+    if (found.error().code == ErrorCode::kNotFound) {
+      return Fail(ErrorCode::kNotFound, "issuer.key_label: no key labelled '" + c_.issuer->key_label +
+                                            "' on token '" + c_.token.label + "'");
+    }
+    return std::unexpected(found.error());
+  }
+  if (EVP_PKEY_eq(found->public_key.get(), X509_get0_pubkey(p_.issuer_cert.get())) != 1) {
+    ERR_clear_error();
+    return Fail(ErrorCode::kInvalidArgument, "issuer.key_label: key '" + c_.issuer->key_label +
+                                                 "' does not match " + c_.issuer->certificate_path);
+  }
+  transcript_.Step("find-issuer-key", {{"key_label", found->label},
+                                       {"key_id", HexEncode(found->id)},
+                                       {"certificate", kIssuerCertFile},
+                                       {"subject", NameText(X509_get_subject_name(p_.issuer_cert.get()))}});
+  return std::move(*found);
+}
+
+Status Run::SignRootCrl(const X509* root, EVP_PKEY* root_signer, time_t now) {
+  CrlParams params{*p_.crl_number, now, now + c_.root_crl->next_update_days * kDay,
+                   c_.root_crl->revoked};
+  auto der = CA_TRY(BuildRootCrl(params, {root, root_signer}));
+  auto crl = CA_TRY(ossl::CrlFromDer(der));
+  CA_TRY_STATUS(pki::FindingsStatus(pki::LintCrl(crl.get(), root), "root CRL"));
+  std::string pem = CA_TRY(pki::CrlDerToPem(der));
+  CA_TRY_STATUS(WriteArtifact(kRootCrlPemFile, pem));
+  CA_TRY_STATUS(WriteArtifact(kRootCrlDerFile, AsString(der)));
+  json revoked = json::array();
+  for (const auto& r : c_.root_crl->revoked) revoked.push_back(r.serial_hex);
+  transcript_.Step("sign-crl", {{"crl", kRootCrlPemFile},
+                                {"crl_number", *p_.crl_number},
+                                {"this_update", TimeText(X509_CRL_get0_lastUpdate(crl.get()))},
+                                {"next_update", TimeText(X509_CRL_get0_nextUpdate(crl.get()))},
+                                {"revoked_serials", revoked},
+                                {"lint", "passed"}});
+  manifest_["root_crl"] = {{"crl_pem", c_.output_dir + "/" + kRootCrlPemFile},
+                           {"crl_der", c_.output_dir + "/" + kRootCrlDerFile},
+                           {"crl_number", *p_.crl_number},
+                           {"next_update", TimeText(X509_CRL_get0_nextUpdate(crl.get()))}};
+  return Ok();
+}
+
+// The transcript is signed by the key this run created on the token (the root when it made
+// one), or by the issuer's key for a CRL-only or TLS server ceremony.
+Result<CeremonyOutcome> Run::SignTranscriptAndCommit(const std::optional<CeremonyKey>& root_key,
+                                                     const std::optional<CeremonyKey>& int_key,
+                                                     const std::optional<CeremonyKey>& ocsp_key,
+                                                     const std::optional<CeremonyKey>& issuer_key) {
+  TranscriptSigner signer;
+  const EVP_PKEY* signer_public = nullptr;
+  const CeremonyKey* k = root_key ? &*root_key
+                         : int_key ? &*int_key
+                         : ocsp_key ? &*ocsp_key
+                                    : &*issuer_key;
+  signer.key_label = k->label;
+  signer.key_id = k->id;
+  signer.key = k->signer.get();
+  signer.certificate = root_key ? kRootCertFile
+                       : int_key ? kIntermediateCertFile
+                       : ocsp_key ? kOcspSignerCertFile
+                                  : kIssuerCertFile;
+  signer_public = k->public_key.get();
+  transcript_.Step("sign-transcript", {{"key_label", k->label}, {"key_id", HexEncode(k->id)}});
+  CA_TRY_STATUS(Commit(signer, signer_public));
+  return outcome_;
+}
+
 Result<CeremonyOutcome> Run::Execute() {
   if (c_.kind == CeremonyKind::kInitToken) {
     CA_TRY_STATUS(provider_.InitToken(c_.token.module_path, c_.token.label, p_.so_pin, p_.user_pin));
@@ -432,38 +376,9 @@ Result<CeremonyOutcome> Run::Execute() {
   store_ = CA_TRY(provider_.Open(c_.token.module_path, c_.token.label, std::move(p_.user_pin)));
   transcript_.Step("login", {{"token_label", c_.token.label}});
 
-  // Check every label before creating anything.
-  std::vector<std::pair<std::string, std::string>> new_labels;
-  if (c_.root) new_labels.emplace_back("root", c_.root->key.label);
-  if (c_.intermediate) new_labels.emplace_back("intermediate", c_.intermediate->key.label);
-  if (c_.ocsp_signer) new_labels.emplace_back("ocsp_signer", c_.ocsp_signer->key.label);
-  for (const auto& [role, label] : new_labels) {
-    if (CA_TRY(store_->HasObject(label))) {
-      return Fail(ErrorCode::kAlreadyExists, role + ".key_label: token '" + c_.token.label +
-                                                 "' already has an object labelled '" + label + "'");
-    }
-  }
+  CA_TRY_STATUS(CheckNewLabels());
   std::optional<CeremonyKey> issuer_key;
-  if (c_.issuer) {
-    auto found = store_->Find(c_.issuer->key_label);
-    if (!found) {
-      if (found.error().code == ErrorCode::kNotFound) {
-        return Fail(ErrorCode::kNotFound, "issuer.key_label: no key labelled '" + c_.issuer->key_label +
-                                              "' on token '" + c_.token.label + "'");
-      }
-      return std::unexpected(found.error());
-    }
-    if (EVP_PKEY_eq(found->public_key.get(), X509_get0_pubkey(p_.issuer_cert.get())) != 1) {
-      ERR_clear_error();
-      return Fail(ErrorCode::kInvalidArgument, "issuer.key_label: key '" + c_.issuer->key_label +
-                                                   "' does not match " + c_.issuer->certificate_path);
-    }
-    transcript_.Step("find-issuer-key", {{"key_label", found->label},
-                                         {"key_id", HexEncode(found->id)},
-                                         {"certificate", kIssuerCertFile},
-                                         {"subject", NameText(X509_get_subject_name(p_.issuer_cert.get()))}});
-    issuer_key = std::move(*found);
-  }
+  if (c_.issuer) issuer_key = CA_TRY(FindIssuerKey());
 
   CA_TRY_STATUS(MakeStagingDir());
   if (c_.issuer) CA_TRY_STATUS(WriteArtifact(kIssuerCertFile, p_.issuer_cert_pem));
@@ -512,28 +427,7 @@ Result<CeremonyOutcome> Run::Execute() {
     to_store_.push_back({ocsp_key->label, ocsp_key->id, ocsp_cert.get()});
   }
 
-  if (c_.root_crl) {
-    CrlParams params{*p_.crl_number, now, now + c_.root_crl->next_update_days * kDay,
-                     c_.root_crl->revoked};
-    auto der = CA_TRY(BuildRootCrl(params, {root_for_int, root_signer}));
-    auto crl = CA_TRY(ossl::CrlFromDer(der));
-    CA_TRY_STATUS(pki::FindingsStatus(pki::LintCrl(crl.get(), root_for_int), "root CRL"));
-    std::string pem = CA_TRY(pki::CrlDerToPem(der));
-    CA_TRY_STATUS(WriteArtifact(kRootCrlPemFile, pem));
-    CA_TRY_STATUS(WriteArtifact(kRootCrlDerFile, AsString(der)));
-    json revoked = json::array();
-    for (const auto& r : c_.root_crl->revoked) revoked.push_back(r.serial_hex);
-    transcript_.Step("sign-crl", {{"crl", kRootCrlPemFile},
-                                  {"crl_number", *p_.crl_number},
-                                  {"this_update", TimeText(X509_CRL_get0_lastUpdate(crl.get()))},
-                                  {"next_update", TimeText(X509_CRL_get0_nextUpdate(crl.get()))},
-                                  {"revoked_serials", revoked},
-                                  {"lint", "passed"}});
-    manifest_["root_crl"] = {{"crl_pem", c_.output_dir + "/" + kRootCrlPemFile},
-                             {"crl_der", c_.output_dir + "/" + kRootCrlDerFile},
-                             {"crl_number", *p_.crl_number},
-                             {"next_update", TimeText(X509_CRL_get0_nextUpdate(crl.get()))}};
-  }
+  if (c_.root_crl) CA_TRY_STATUS(SignRootCrl(root_for_int, root_signer, now));
   if (c_.tls_server) CA_TRY_STATUS(MakeTlsServer(*issuer_key));
   if (c_.issuer) {
     manifest_["issuer"] = {{"key_label", issuer_key->label},
@@ -543,25 +437,7 @@ Result<CeremonyOutcome> Run::Execute() {
 
   CA_TRY_STATUS(StoreCerts());
 
-  // The transcript is signed by the key this run created on the token (the root when it made
-  // one), or by the issuer's key for a CRL-only or TLS server ceremony.
-  TranscriptSigner signer;
-  const EVP_PKEY* signer_public = nullptr;
-  const CeremonyKey* k = root_key ? &*root_key
-                         : int_key ? &*int_key
-                         : ocsp_key ? &*ocsp_key
-                                    : &*issuer_key;
-  signer.key_label = k->label;
-  signer.key_id = k->id;
-  signer.key = k->signer.get();
-  signer.certificate = root_key ? kRootCertFile
-                       : int_key ? kIntermediateCertFile
-                       : ocsp_key ? kOcspSignerCertFile
-                                  : kIssuerCertFile;
-  signer_public = k->public_key.get();
-  transcript_.Step("sign-transcript", {{"key_label", k->label}, {"key_id", HexEncode(k->id)}});
-  CA_TRY_STATUS(Commit(signer, signer_public));
-  return outcome_;
+  return SignTranscriptAndCommit(root_key, int_key, ocsp_key, issuer_key);
 }
 
 }  // namespace
@@ -580,4 +456,4 @@ Result<CeremonyOutcome> ExecuteCeremony(PreparedCeremony prepared, TokenProvider
   return outcome;
 }
 
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

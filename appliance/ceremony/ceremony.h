@@ -17,7 +17,7 @@
 #include "common/result.h"
 #include "common/secret.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 
 // Artifact file names inside the output directory.
 inline constexpr const char* kRootCertFile = "root.pem";
@@ -59,4 +59,4 @@ struct CeremonyOutcome {
 // Phase 2: token work and outputs.
 Result<CeremonyOutcome> ExecuteCeremony(PreparedCeremony prepared, TokenProvider& provider);
 
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

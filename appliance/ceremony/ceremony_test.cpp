@@ -14,7 +14,7 @@
 #include "common/encoding.h"
 #include "pki/lint.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 namespace {
 
 namespace fs = std::filesystem;
@@ -467,4 +467,4 @@ TEST_F(CeremonyTest, InitTokenWritesUnsignedTranscript) {
 }
 
 }  // namespace
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

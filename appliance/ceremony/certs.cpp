@@ -12,7 +12,7 @@
 #include "pki/serial.h"
 #include "pki/lint.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 
 namespace {
 
@@ -230,4 +230,4 @@ Result<Bytes> BuildRootCrl(const CrlParams& params, const CertIssuer& issuer) {
   return pki::BuildCrl(request);
 }
 
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

@@ -15,7 +15,7 @@
 #include "common/secret.h"
 #include "pki/lint.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 
 using Bytes = std::vector<uint8_t>;
 
@@ -94,4 +94,4 @@ struct CrlParams {
 // Entries carry their reason code unless it is none or unspecified (RFC 5280 §5.3.1).
 Result<Bytes> BuildRootCrl(const CrlParams& params, const CertIssuer& issuer);
 
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

@@ -9,7 +9,7 @@
 #include "pki/lint.h"
 #include "pki/serial.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 namespace {
 
 constexpr time_t kDay = 86400;
@@ -435,4 +435,4 @@ TEST_F(CertsTest, BuildersRefuseEmptyInputs) {
 }
 
 }  // namespace
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

@@ -8,13 +8,14 @@
 #include <cctype>
 #include <initializer_list>
 #include <set>
+#include <span>
 
 #include "common/encoding.h"
 #include "pki/revocation_reason.h"
 #include "pki/serial.h"
 #include "pki/time.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 
 namespace {
 
@@ -30,8 +31,7 @@ std::string Join(std::string_view a, std::string_view b) {
 
 std::string TypeName(const json& j) { return j.type_name(); }
 
-Status CheckKeys(const json& obj, std::string_view where,
-                 std::initializer_list<std::string_view> allowed) {
+Status CheckKeys(const json& obj, std::string_view where, std::span<const std::string_view> allowed) {
   for (const auto& [key, value] : obj.items()) {
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       std::string list;
@@ -40,6 +40,11 @@ Status CheckKeys(const json& obj, std::string_view where,
     }
   }
   return Ok();
+}
+
+Status CheckKeys(const json& obj, std::string_view where,
+                 std::initializer_list<std::string_view> allowed) {
+  return CheckKeys(obj, where, std::span<const std::string_view>(allowed.begin(), allowed.size()));
 }
 
 Result<const json*> GetObject(const json& obj, std::string_view where, std::string_view key) {
@@ -476,99 +481,60 @@ std::string_view KeyTypeLabel(hsm::KeyType type) {
 }
 
 namespace {
-Result<CeremonyConfig> Parse(std::string_view text) {
-  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return Bad("(file)", "not valid JSON");
-  if (!root.is_object()) return Bad("(file)", "the top level must be a JSON object");
-  std::string dup;
-  if (HasDuplicateKeys(text, &dup)) return Bad(dup, "key appears twice in one object");
 
-  CeremonyConfig config;
+// The top-level keys a ceremony of `kind` takes (any other is refused).
+std::vector<std::string_view> TopLevelKeys(CeremonyKind kind) {
+  std::vector<std::string_view> keys = {"ceremony", "operator", "token", "output_dir"};
+  switch (kind) {
+    case CeremonyKind::kInitToken: break;
+    case CeremonyKind::kRoot: keys.push_back("root"); break;
+    case CeremonyKind::kIntermediate: keys.insert(keys.end(), {"issuer", "intermediate"}); break;
+    case CeremonyKind::kOcspSigner: keys.insert(keys.end(), {"issuer", "ocsp_signer"}); break;
+    case CeremonyKind::kRootCrl: keys.insert(keys.end(), {"issuer", "root_crl"}); break;
+    case CeremonyKind::kTlsServer: keys.insert(keys.end(), {"issuer", "tls_server"}); break;
+    case CeremonyKind::kStaging:
+    case CeremonyKind::kAll:
+      keys.insert(keys.end(), {"root", "intermediate", "ocsp_signer", "root_crl"});
+      break;
+  }
+  return keys;
+}
+
+Result<CeremonyKind> GetKind(const json& root) {
   std::string kind = CA_TRY(GetString(root, "", "ceremony"));
   constexpr CeremonyKind kinds[] = {CeremonyKind::kInitToken,  CeremonyKind::kRoot,
                                     CeremonyKind::kIntermediate, CeremonyKind::kOcspSigner,
                                     CeremonyKind::kRootCrl,     CeremonyKind::kTlsServer,
                                     CeremonyKind::kStaging,     CeremonyKind::kAll};
-  bool found = false;
   std::string names;
   for (auto k : kinds) {
+    if (CeremonyKindName(k) == kind) return k;
     names += (names.empty() ? "" : ", ") + std::string(CeremonyKindName(k));
-    if (CeremonyKindName(k) == kind) {
-      config.kind = k;
-      found = true;
-    }
   }
-  if (!found) return Bad("ceremony", "unknown ceremony '" + kind + "' (" + names + ")");
+  return Bad("ceremony", "unknown ceremony '" + kind + "' (" + names + ")");
+}
 
-  switch (config.kind) {
-    case CeremonyKind::kInitToken:
-      CA_TRY_STATUS(CheckKeys(root, "", {"ceremony", "operator", "token", "output_dir"}));
-      break;
-    case CeremonyKind::kRoot:
-      CA_TRY_STATUS(CheckKeys(root, "", {"ceremony", "operator", "token", "output_dir", "root"}));
-      break;
-    case CeremonyKind::kIntermediate:
-      CA_TRY_STATUS(CheckKeys(root, "",
-                              {"ceremony", "operator", "token", "output_dir", "issuer", "intermediate"}));
-      break;
-    case CeremonyKind::kOcspSigner:
-      CA_TRY_STATUS(CheckKeys(root, "",
-                              {"ceremony", "operator", "token", "output_dir", "issuer", "ocsp_signer"}));
-      break;
-    case CeremonyKind::kRootCrl:
-      CA_TRY_STATUS(
-          CheckKeys(root, "", {"ceremony", "operator", "token", "output_dir", "issuer", "root_crl"}));
-      break;
-    case CeremonyKind::kTlsServer:
-      CA_TRY_STATUS(CheckKeys(root, "",
-                              {"ceremony", "operator", "token", "output_dir", "issuer", "tls_server"}));
-      break;
-    case CeremonyKind::kStaging:
-    case CeremonyKind::kAll:
-      CA_TRY_STATUS(CheckKeys(root, "",
-                              {"ceremony", "operator", "token", "output_dir", "root", "intermediate",
-                               "ocsp_signer", "root_crl"}));
-      break;
+// The sections of `config.kind`, each read and checked on its own.
+Status GetSections(const json& root, CeremonyConfig& config) {
+  bool issued = config.kind == CeremonyKind::kIntermediate || config.kind == CeremonyKind::kOcspSigner ||
+                config.kind == CeremonyKind::kRootCrl || config.kind == CeremonyKind::kTlsServer;
+  bool full = config.kind == CeremonyKind::kStaging || config.kind == CeremonyKind::kAll;
+  if (issued) config.issuer = CA_TRY(GetIssuer(root));
+  if (config.kind == CeremonyKind::kRoot || full) config.root = CA_TRY(GetRoot(root));
+  if (config.kind == CeremonyKind::kIntermediate || full)
+    config.intermediate = CA_TRY(GetIntermediate(root));
+  if (config.kind == CeremonyKind::kOcspSigner || full) config.ocsp_signer = CA_TRY(GetOcspSigner(root));
+  if (config.kind == CeremonyKind::kRootCrl || config.kind == CeremonyKind::kAll ||
+      (full && root.contains("root_crl"))) {
+    config.root_crl = CA_TRY(GetRootCrl(root));
   }
+  if (config.kind == CeremonyKind::kTlsServer) config.tls_server = CA_TRY(GetTlsServer(root));
+  return Ok();
+}
 
-  config.operator_name = CA_TRY(GetString(root, "", "operator"));
-  config.token = CA_TRY(GetToken(root, config.kind == CeremonyKind::kInitToken));
-  config.output_dir = CA_TRY(GetString(root, "", "output_dir"));
-  if (!config.output_dir.starts_with('/')) return Bad("output_dir", "must be an absolute path");
-  while (config.output_dir.size() > 1 && config.output_dir.ends_with('/')) config.output_dir.pop_back();
-  if (config.output_dir == "/") return Bad("output_dir", "must not be /");
-
-  switch (config.kind) {
-    case CeremonyKind::kInitToken: break;
-    case CeremonyKind::kRoot: config.root = CA_TRY(GetRoot(root)); break;
-    case CeremonyKind::kIntermediate:
-      config.issuer = CA_TRY(GetIssuer(root));
-      config.intermediate = CA_TRY(GetIntermediate(root));
-      break;
-    case CeremonyKind::kOcspSigner:
-      config.issuer = CA_TRY(GetIssuer(root));
-      config.ocsp_signer = CA_TRY(GetOcspSigner(root));
-      break;
-    case CeremonyKind::kRootCrl:
-      config.issuer = CA_TRY(GetIssuer(root));
-      config.root_crl = CA_TRY(GetRootCrl(root));
-      break;
-    case CeremonyKind::kTlsServer:
-      config.issuer = CA_TRY(GetIssuer(root));
-      config.tls_server = CA_TRY(GetTlsServer(root));
-      break;
-    case CeremonyKind::kStaging:
-    case CeremonyKind::kAll:
-      config.root = CA_TRY(GetRoot(root));
-      config.intermediate = CA_TRY(GetIntermediate(root));
-      config.ocsp_signer = CA_TRY(GetOcspSigner(root));
-      if (config.kind == CeremonyKind::kAll || root.contains("root_crl")) {
-        config.root_crl = CA_TRY(GetRootCrl(root));
-      }
-      break;
-  }
-
-  // Labels created by one run must differ from each other and from the issuer's.
+// What no single section can check: labels created by one run differ from each other and from
+// the issuer's; staging names; the intermediate ends no later than its root.
+Status CheckAcrossSections(const CeremonyConfig& config) {
   std::vector<std::pair<std::string, std::string>> labels;
   if (config.root) labels.emplace_back("root.key_label", config.root->key.label);
   if (config.intermediate) labels.emplace_back("intermediate.key_label", config.intermediate->key.label);
@@ -583,7 +549,6 @@ Result<CeremonyConfig> Parse(std::string_view text) {
       }
     }
   }
-
   if (config.kind == CeremonyKind::kStaging) {
     CA_TRY_STATUS(CheckTestCn("root", config.root->subject));
     CA_TRY_STATUS(CheckTestCn("intermediate", config.intermediate->subject));
@@ -593,8 +558,30 @@ Result<CeremonyConfig> Parse(std::string_view text) {
       config.intermediate->validity_days > config.root->validity_days) {
     return Bad("intermediate.validity_days", "exceeds the root's validity_days");
   }
+  return Ok();
+}
+
+Result<CeremonyConfig> Parse(std::string_view text) {
+  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) return Bad("(file)", "not valid JSON");
+  if (!root.is_object()) return Bad("(file)", "the top level must be a JSON object");
+  std::string dup;
+  if (HasDuplicateKeys(text, &dup)) return Bad(dup, "key appears twice in one object");
+
+  CeremonyConfig config;
+  config.kind = CA_TRY(GetKind(root));
+  CA_TRY_STATUS(CheckKeys(root, "", TopLevelKeys(config.kind)));
+  config.operator_name = CA_TRY(GetString(root, "", "operator"));
+  config.token = CA_TRY(GetToken(root, config.kind == CeremonyKind::kInitToken));
+  config.output_dir = CA_TRY(GetString(root, "", "output_dir"));
+  if (!config.output_dir.starts_with('/')) return Bad("output_dir", "must be an absolute path");
+  while (config.output_dir.size() > 1 && config.output_dir.ends_with('/')) config.output_dir.pop_back();
+  if (config.output_dir == "/") return Bad("output_dir", "must not be /");
+  CA_TRY_STATUS(GetSections(root, config));
+  CA_TRY_STATUS(CheckAcrossSections(config));
   return config;
 }
+
 }  // namespace
 
 Result<CeremonyConfig> ParseConfig(std::string_view text) {
@@ -605,4 +592,4 @@ Result<CeremonyConfig> ParseConfig(std::string_view text) {
   }
 }
 
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

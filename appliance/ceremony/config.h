@@ -13,7 +13,7 @@
 #include "common/result.h"
 #include "hsm/token.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 
 enum class CeremonyKind {
   kInitToken,
@@ -133,4 +133,4 @@ Result<CeremonyConfig> ParseConfig(std::string_view text);
 // kept here so each role's allowed set is one table).
 std::string_view KeyTypeLabel(hsm::KeyType type);
 
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

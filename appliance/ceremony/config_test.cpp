@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 namespace {
 
 using nlohmann::json;
@@ -353,4 +353,4 @@ TEST(ConfigTest, UnknownCeremony) {
 }
 
 }  // namespace
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

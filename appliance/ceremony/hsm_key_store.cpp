@@ -2,7 +2,7 @@
 
 #include "appliance/ceremony/key_store.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 
 namespace {
 
@@ -60,4 +60,4 @@ class HsmTokenProvider : public TokenProvider {
 
 std::unique_ptr<TokenProvider> NewHsmTokenProvider() { return std::make_unique<HsmTokenProvider>(); }
 
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

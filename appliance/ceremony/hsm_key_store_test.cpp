@@ -9,7 +9,7 @@
 #include "pki/lint.h"
 #include "hsm/testing/softhsm_fixture.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 namespace {
 
 TEST(HsmKeyStoreTest, GeneratesSignsFindsAndRefusesWrongPin) {
@@ -55,4 +55,4 @@ TEST(HsmKeyStoreTest, GeneratesSignsFindsAndRefusesWrongPin) {
 }
 
 }  // namespace
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

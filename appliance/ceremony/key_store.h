@@ -12,7 +12,7 @@
 #include "common/secret.h"
 #include "hsm/token.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 
 struct CeremonyKey {
   std::string label;
@@ -44,4 +44,4 @@ class TokenProvider {
 // PKCS#11 through hsm::Token.
 std::unique_ptr<TokenProvider> NewHsmTokenProvider();
 
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

@@ -19,7 +19,7 @@
 namespace {
 
 using namespace ca;
-using namespace ca::ceremony;
+using namespace ca::appliance::ceremony;
 
 int Usage() {
   std::fprintf(stderr,

@@ -9,7 +9,7 @@
 #include "common/encoding.h"
 #include "common/log.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 
 namespace {
 using nlohmann::json;
@@ -181,4 +181,4 @@ Result<VerifyReport> VerifyTranscriptDir(const std::string& dir, const X509* tru
   }
 }
 
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

@@ -14,7 +14,7 @@
 #include "common/openssl.h"
 #include "common/result.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 
 inline constexpr const char* kTranscriptFile = "transcript.json";
 inline constexpr const char* kTranscriptSigFile = "transcript.json.sig";
@@ -65,4 +65,4 @@ struct VerifyReport {
 // key exists yet) may be unsigned, and only without a trust anchor.
 Result<VerifyReport> VerifyTranscriptDir(const std::string& dir, const X509* trust_anchor);
 
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

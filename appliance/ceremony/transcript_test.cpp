@@ -7,7 +7,7 @@
 #include "appliance/ceremony/certs.h"
 #include "common/encoding.h"
 
-namespace ca::ceremony {
+namespace ca::appliance::ceremony {
 namespace {
 
 namespace fs = std::filesystem;
@@ -154,4 +154,4 @@ TEST_F(TranscriptTest, RejectsNonTranscript) {
 }
 
 }  // namespace
-}  // namespace ca::ceremony
+}  // namespace ca::appliance::ceremony

@@ -2,11 +2,11 @@
 
 #include "common/audit_log.h"
 
-namespace ca::ra {
+namespace ca::appliance::ra {
 namespace {
 
 // The policy audit records above the last one the file holds, as audit entries.
-Result<std::vector<audit::AuditEvent>> NotYetExported(const policy::PolicyStore& store,
+Result<std::vector<audit::AuditEvent>> NotYetExported(const profiles::policy::PolicyStore& store,
                                                       const nlohmann::json& last) {
   uint64_t exported = 0;
   if (last.is_object() && last.contains("policy_audit_seq") &&
@@ -17,7 +17,7 @@ Result<std::vector<audit::AuditEvent>> NotYetExported(const policy::PolicyStore&
   std::vector<audit::AuditEvent> events;
   for (const auto& record : snapshot.Audit()) {
     if (record.seq <= exported) continue;
-    nlohmann::json fields = policy::ToJson(record);
+    nlohmann::json fields = profiles::policy::ToJson(record);
     // The record's own seq and time, renamed: "seq" and "ts" are the audit file's.
     fields.erase("seq");
     fields.erase("time");
@@ -30,7 +30,7 @@ Result<std::vector<audit::AuditEvent>> NotYetExported(const policy::PolicyStore&
 
 }  // namespace
 
-Result<size_t> ExportPolicyAudit(const policy::PolicyStore& store, const std::string& audit_path) {
+Result<size_t> ExportPolicyAudit(const profiles::policy::PolicyStore& store, const std::string& audit_path) {
   auto log = CA_TRY(audit::AuditLog::Open(audit_path, "ca-ra"));
   size_t appended = CA_TRY(
       log->AppendBatch([&](const nlohmann::json& last) { return NotYetExported(store, last); }));
@@ -38,4 +38,4 @@ Result<size_t> ExportPolicyAudit(const policy::PolicyStore& store, const std::st
   return appended;
 }
 
-}  // namespace ca::ra
+}  // namespace ca::appliance::ra

@@ -15,9 +15,9 @@
 #include "profiles/policy/fqdn.h"
 #include "profiles/policy/mac_key.h"
 
-namespace ca::ra {
+namespace ca::appliance::ra {
 
-using namespace ca::policy;
+using namespace ca::profiles::policy;
 using nlohmann::json;
 
 namespace {
@@ -297,4 +297,4 @@ int Cli::Dump() {
   return 0;
 }
 
-}  // namespace ca::ra
+}  // namespace ca::appliance::ra

@@ -18,7 +18,7 @@
 #include "profiles/policy/admin/admin.h"
 #include "profiles/policy/store.h"
 
-namespace ca::ra {
+namespace ca::appliance::ra {
 
 extern const char* const kUsage;
 
@@ -86,8 +86,8 @@ class Cli {
   void LoadConfig();
   void NoExtraArgs(size_t n) const;
   // The policy store, opened on first use: for writing (the first call decides) or read-only.
-  const policy::PolicyStore& Store(bool writer);
-  policy::AdminContext Ctx();
+  const profiles::policy::PolicyStore& Store(bool writer);
+  profiles::policy::AdminContext Ctx();
   static int64_t Now();
   Secret WrapKey();
   GatewayAccounts& Gateway();
@@ -97,25 +97,25 @@ class Cli {
   int AuditCmd();
   int Dump();
   // cmd_org.cpp
-  policy::OrganizationFields OrgFields() const;
+  profiles::policy::OrganizationFields OrgFields() const;
   int Org();
   // cmd_ext_account.cpp
-  policy::ExternalAccountFields ExtFields() const;
-  void PrintCredentials(const policy::IssuedCredentials& c, const std::string& what);
+  profiles::policy::ExternalAccountFields ExtFields() const;
+  void PrintCredentials(const profiles::policy::IssuedCredentials& c, const std::string& what);
   int ExtAccount();
   // cmd_domain.cpp
   int Domain();
   // cmd_acme_account.cpp
-  nlohmann::json AcmeJson(const GatewayAccount& g, const policy::PolicyReader& r);
+  nlohmann::json AcmeJson(const GatewayAccount& g, const profiles::policy::PolicyReader& r);
   int AcmeAccount();
 
   Args a_;
   bool json_ = false;
   bool wrote_ = false;  // the store was opened for writing (or created): export the audit
   std::string store_dir_, wrap_key_path_, gateway_dir_, actor_, audit_log_;
-  std::optional<policy::PolicyStore> reader_;  // opened read-only
-  std::optional<policy::PolicyWriter> writer_;
+  std::optional<profiles::policy::PolicyStore> reader_;  // opened read-only
+  std::optional<profiles::policy::PolicyWriter> writer_;
   std::optional<GatewayAccounts> gateway_;
 };
 
-}  // namespace ca::ra
+}  // namespace ca::appliance::ra

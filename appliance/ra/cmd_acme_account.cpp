@@ -4,9 +4,9 @@
 #include "appliance/ra/cli.h"
 #include "appliance/ra/text.h"
 
-namespace ca::ra {
+namespace ca::appliance::ra {
 
-using namespace ca::policy;
+using namespace ca::profiles::policy;
 using nlohmann::json;
 
 json Cli::AcmeJson(const GatewayAccount& g, const PolicyReader& r) {
@@ -78,4 +78,4 @@ int Cli::AcmeAccount() {
   return 0;
 }
 
-}  // namespace ca::ra
+}  // namespace ca::appliance::ra

@@ -3,9 +3,9 @@
 #include "appliance/ra/text.h"
 #include "profiles/policy/fqdn.h"
 
-namespace ca::ra {
+namespace ca::appliance::ra {
 
-using namespace ca::policy;
+using namespace ca::profiles::policy;
 using nlohmann::json;
 
 int Cli::Domain() {
@@ -62,4 +62,4 @@ int Cli::Domain() {
   return 0;
 }
 
-}  // namespace ca::ra
+}  // namespace ca::appliance::ra

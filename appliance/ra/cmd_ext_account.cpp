@@ -4,9 +4,9 @@
 #include "appliance/ra/text.h"
 #include "profiles/policy/mac_key.h"
 
-namespace ca::ra {
+namespace ca::appliance::ra {
 
-using namespace ca::policy;
+using namespace ca::profiles::policy;
 using nlohmann::json;
 
 ExternalAccountFields Cli::ExtFields() const {
@@ -106,4 +106,4 @@ int Cli::ExtAccount() {
   return 0;
 }
 
-}  // namespace ca::ra
+}  // namespace ca::appliance::ra

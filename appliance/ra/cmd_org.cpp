@@ -2,9 +2,9 @@
 #include "appliance/ra/cli.h"
 #include "appliance/ra/text.h"
 
-namespace ca::ra {
+namespace ca::appliance::ra {
 
-using namespace ca::policy;
+using namespace ca::profiles::policy;
 using nlohmann::json;
 
 OrganizationFields Cli::OrgFields() const {
@@ -59,4 +59,4 @@ int Cli::Org() {
   return 0;
 }
 
-}  // namespace ca::ra
+}  // namespace ca::appliance::ra

@@ -1,6 +1,6 @@
 #include "appliance/ra/gateway_accounts.h"
 
-namespace ca::ra {
+namespace ca::appliance::ra {
 
 namespace {
 
@@ -10,7 +10,7 @@ Result<GatewayAccount> Parse(std::string_view key, std::string_view value) {
     a.raw = nlohmann::json::parse(value);
     a.id = a.raw.at("id").get<std::string>();
     a.external_account_kid = a.raw.at("external_account_kid").get<std::string>();
-    auto p = policy::ParseProfile(a.raw.at("profile").get<std::string>());
+    auto p = profiles::policy::ParseProfile(a.raw.at("profile").get<std::string>());
     if (!p) throw std::runtime_error("unknown profile");
     a.profile = *p;
     a.status = a.raw.value("status", "");
@@ -58,4 +58,4 @@ Result<GatewayAccount> GatewayAccounts::Find(const std::string& id) const {
   return Parse(id, *v);
 }
 
-}  // namespace ca::ra
+}  // namespace ca::appliance::ra

@@ -13,12 +13,12 @@
 #include "common/result.h"
 #include "profiles/policy/profile_id.h"
 
-namespace ca::ra {
+namespace ca::appliance::ra {
 
 struct GatewayAccount {
   std::string id;
   std::string external_account_kid;
-  policy::ProfileId profile = policy::ProfileId::kSsl;
+  profiles::policy::ProfileId profile = profiles::policy::ProfileId::kSsl;
   std::string status;  // the gateway's (client-side) status: "valid", "deactivated", ...
   nlohmann::json raw;  // the record as stored (contact, created_at, jwk_thumbprint, ...)
 };
@@ -36,4 +36,4 @@ class GatewayAccounts {
   MDB_dbi dbi_ = 0;
 };
 
-}  // namespace ca::ra
+}  // namespace ca::appliance::ra

@@ -7,7 +7,7 @@
 #include "common/log.h"
 #include "common/secret.h"
 
-namespace ca::ra {
+namespace ca::appliance::ra {
 
 const char* const kUsage = R"(usage: ca-ra [global options] <command> ...
 global options: --store DIR (or env CA_POLICY_STORE, or 'store' in --config FILE)
@@ -37,23 +37,23 @@ times: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @unix-seconds; reasons: unspecified, 
 affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn (default)
 )";
 
-}  // namespace ca::ra
+}  // namespace ca::appliance::ra
 
 int main(int argc, char** argv) {
   ca::HardenProcessForSecrets();
   ca::log::Init("ca-ra", ca::log::Level::kWarn);
   try {
-    ca::ra::Args args = ca::ra::Parse(argc, argv);
+    ca::appliance::ra::Args args = ca::appliance::ra::Parse(argc, argv);
     if (args.Flag("--help") || args.positional.empty()) {
-      std::cout << ca::ra::kUsage;
+      std::cout << ca::appliance::ra::kUsage;
       return args.positional.empty() && !args.Flag("--help") ? 2 : 0;
     }
-    ca::ra::Cli cli(std::move(args));
+    ca::appliance::ra::Cli cli(std::move(args));
     return cli.Run();
-  } catch (const ca::ra::UsageError& e) {
+  } catch (const ca::appliance::ra::UsageError& e) {
     std::cerr << "ca-ra: " << e.message << " (see ca-ra --help)\n";
     return 2;
-  } catch (const ca::ra::CommandError& e) {
+  } catch (const ca::appliance::ra::CommandError& e) {
     std::cerr << "ca-ra: " << e.message << "\n";
     return 1;
   } catch (const std::exception& e) {

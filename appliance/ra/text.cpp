@@ -1,8 +1,8 @@
 #include "appliance/ra/text.h"
 
-namespace ca::ra {
+namespace ca::appliance::ra {
 
-using namespace ca::policy;
+using namespace ca::profiles::policy;
 using nlohmann::json;
 
 std::string OrgLine(const Organization& o) {
@@ -41,4 +41,4 @@ std::string AcmeLine(const json& j) {
          (j["domains"].empty() ? "" : "  domains " + j["domains"].dump()) + "\n";
 }
 
-}  // namespace ca::ra
+}  // namespace ca::appliance::ra

@@ -9,13 +9,13 @@
 
 #include "profiles/policy/model.h"
 
-namespace ca::ra {
+namespace ca::appliance::ra {
 
-std::string OrgLine(const policy::Organization& o);
+std::string OrgLine(const profiles::policy::Organization& o);
 std::string Join(const std::vector<std::string>& v, const char* sep = ",");
-std::string Profiles(const std::vector<policy::ProfileId>& ps);
-std::string ExtText(const policy::ExternalAccount& a, int64_t now);
-std::string DomainLine(const policy::DomainEntry& d);
+std::string Profiles(const std::vector<profiles::policy::ProfileId>& ps);
+std::string ExtText(const profiles::policy::ExternalAccount& a, int64_t now);
+std::string DomainLine(const profiles::policy::DomainEntry& d);
 std::string AcmeLine(const nlohmann::json& j);
 
-}  // namespace ca::ra
+}  // namespace ca::appliance::ra

@@ -16,7 +16,7 @@
 #include "pki/crl_builder.h"
 
 int main(int argc, char** argv) {
-  using namespace ca::status;
+  using namespace ca::crl_ocsp;
   using ca::pki::BuildCrl;
   using ca::pki::CrlEntry;
   using Clock = std::chrono::steady_clock;

@@ -9,7 +9,7 @@
 #include "common/openssl.h"
 #include "crl_ocsp/status_store.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp::server {
 
 Result<ServerConfig> ParseServerConfig(std::string_view json_text) {
   nlohmann::json j;
@@ -89,4 +89,4 @@ Result<ServerConfig> LoadServerConfig(const std::string& path) {
   return ParseServerConfig(text);
 }
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp::server

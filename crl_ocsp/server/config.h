@@ -7,7 +7,7 @@
 
 #include "common/result.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp::server {
 
 struct ServerConfig {
   std::string listen_address = "127.0.0.1";
@@ -24,4 +24,4 @@ struct ServerConfig {
 Result<ServerConfig> ParseServerConfig(std::string_view json_text);
 Result<ServerConfig> LoadServerConfig(const std::string& path);
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp::server

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace ca::status {
+namespace ca::crl_ocsp::server {
 namespace {
 
 TEST(ServerConfig, ParsesAndDefaults) {
@@ -32,4 +32,4 @@ TEST(ServerConfig, RefusesBadInput) {
 }
 
 }  // namespace
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp::server

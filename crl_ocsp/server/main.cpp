@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   ca::log::Init("ca-status-server");
-  auto config = ca::status::LoadServerConfig(config_path);
+  auto config = ca::crl_ocsp::server::LoadServerConfig(config_path);
   if (!config) {
     std::fprintf(stderr, "ca-status-server: %s\n", config.error().ToString().c_str());
     return 1;
@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before MHD threads start: they inherit it
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto server = ca::status::StatusServer::Start(*config);
+  auto server = ca::crl_ocsp::server::StatusServer::Start(*config);
   if (!server) {
     std::fprintf(stderr, "ca-status-server: %s\n", server.error().ToString().c_str());
     return 1;

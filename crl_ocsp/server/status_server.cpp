@@ -15,7 +15,7 @@
 #include "common/openssl.h"
 #include "crl_ocsp/ocsp_request.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp::server {
 
 namespace {
 
@@ -572,4 +572,4 @@ MHD_Result StatusServer::ServeMetrics(MHD_Connection* c) {
   return SendText(c, MHD_HTTP_OK, "text/plain; version=0.0.4", out);
 }
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp::server

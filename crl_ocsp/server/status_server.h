@@ -16,7 +16,7 @@
 #include "crl_ocsp/server/config.h"
 #include "crl_ocsp/status_store.h"
 
-namespace ca::status {
+namespace ca::crl_ocsp::server {
 
 // Request outcomes counted for /metrics: requests_total{endpoint,result}.
 enum class Outcome : size_t {
@@ -82,4 +82,4 @@ class StatusServer {
   std::array<std::atomic<uint64_t>, static_cast<size_t>(Outcome::kCount)> counters_{};
 };
 
-}  // namespace ca::status
+}  // namespace ca::crl_ocsp::server

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 
-namespace ca::status::testing {
+namespace ca::crl_ocsp::testing {
 
 class TempDir {
  public:
@@ -25,4 +25,4 @@ class TempDir {
   std::string path_;
 };
 
-}  // namespace ca::status::testing
+}  // namespace ca::crl_ocsp::testing

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-namespace ca::status::testing {
+namespace ca::crl_ocsp::testing {
 
 namespace {
 void Check(bool ok, const char* what) {
@@ -78,4 +78,4 @@ Pki MakePki(bool rsa_ca) {
   return p;
 }
 
-}  // namespace ca::status::testing
+}  // namespace ca::crl_ocsp::testing

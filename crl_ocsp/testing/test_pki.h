@@ -6,7 +6,7 @@
 #include "common/openssl.h"
 #include "crl_ocsp/revocation.h"
 
-namespace ca::status::testing {
+namespace ca::crl_ocsp::testing {
 
 ossl::Pkey MakeEcKey();
 ossl::Pkey MakeRsaKey(int bits);
@@ -28,4 +28,4 @@ struct Pki {
 };
 Pki MakePki(bool rsa_ca = false);
 
-}  // namespace ca::status::testing
+}  // namespace ca::crl_ocsp::testing

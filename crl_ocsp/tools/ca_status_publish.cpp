@@ -30,7 +30,7 @@
 namespace {
 
 using namespace ca;
-using namespace ca::status;
+using namespace ca::crl_ocsp;
 using pki::BuildCrl;
 using pki::CrlEntry;
 

@@ -17,7 +17,7 @@
 #include "common/encoding.h"
 #include "common/sigpipe.h"
 
-namespace ca::engine_api {
+namespace ca::engine::api {
 namespace {
 
 void FreePins(void* /*parent*/, void* ptr, CRYPTO_EX_DATA* /*ad*/, int /*idx*/, long /*argl*/,
@@ -372,4 +372,4 @@ Result<std::pair<std::string, std::string>> MakeChannelCredentials(const std::st
   return std::pair{fingerprints[0], fingerprints[1]};
 }
 
-}  // namespace ca::engine_api
+}  // namespace ca::engine::api

@@ -17,7 +17,7 @@
 #include "common/openssl.h"
 #include "common/result.h"
 
-namespace ca::engine_api {
+namespace ca::engine::api {
 
 inline constexpr size_t kMaxFrameSize = 256 * 1024;
 
@@ -82,4 +82,4 @@ class TlsConnection {
 // to overwrite. Returns {engine fingerprint, client fingerprint}.
 Result<std::pair<std::string, std::string>> MakeChannelCredentials(const std::string& dir);
 
-}  // namespace ca::engine_api
+}  // namespace ca::engine::api

@@ -7,7 +7,7 @@
 
 #include "engine/api/channel.h"
 
-namespace ca::engine_api {
+namespace ca::engine::api {
 
 struct EngineClient::Impl {
   EngineClientOptions options;
@@ -105,4 +105,4 @@ Result<std::string> EngineClient::CallRawForTest(std::string_view payload) {
   return impl_->RoundTrip(payload);
 }
 
-}  // namespace ca::engine_api
+}  // namespace ca::engine::api

@@ -8,7 +8,7 @@
 #include "common/result.h"
 #include "engine/api/contract.h"
 
-namespace ca::engine_api {
+namespace ca::engine::api {
 
 struct EngineClientOptions {
   std::string socket_path;
@@ -50,4 +50,4 @@ class EngineClient {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace ca::engine_api
+}  // namespace ca::engine::api

@@ -6,7 +6,7 @@
 #include "pki/json_fields.h"
 #include "pki/serial.h"
 
-namespace ca::engine_api {
+namespace ca::engine::api {
 namespace {
 
 using nlohmann::json;
@@ -334,4 +334,4 @@ std::string_view CaEnvironmentName(CaEnvironment env) {
   return env == CaEnvironment::kStaging ? "staging" : "production";
 }
 
-}  // namespace ca::engine_api
+}  // namespace ca::engine::api

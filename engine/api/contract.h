@@ -14,7 +14,7 @@
 #include "common/result.h"
 #include "pki/revocation_reason.h"
 
-namespace ca::engine_api {
+namespace ca::engine::api {
 
 inline constexpr int kContractVersion = 1;
 
@@ -126,4 +126,4 @@ Result<Response> ResponseFromJson(const nlohmann::json& json);
 std::string_view EngineErrorKindName(EngineErrorKind kind);
 std::string_view CaEnvironmentName(CaEnvironment env);  // "production" / "staging"
 
-}  // namespace ca::engine_api
+}  // namespace ca::engine::api

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace ca::engine_api {
+namespace ca::engine::api {
 namespace {
 
 using nlohmann::json;
@@ -201,4 +201,4 @@ TEST(Contract, Names) {
 }
 
 }  // namespace
-}  // namespace ca::engine_api
+}  // namespace ca::engine::api

@@ -74,7 +74,7 @@ double ProcessCpuMs(pid_t pid) {
   return 1000.0 * static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-RunResult IssueRun(engine::testing::EngineSetup& setup, engine_api::EngineClient& client,
+RunResult IssueRun(engine::testing::EngineSetup& setup, engine::api::EngineClient& client,
                    const std::vector<std::vector<uint8_t>>& csrs, size_t offset, size_t n, int threads,
                    const std::string& tag) {
   std::atomic<size_t> next{0};
@@ -86,7 +86,7 @@ RunResult IssueRun(engine::testing::EngineSetup& setup, engine_api::EngineClient
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       for (size_t i; (i = next++) < n;) {
-        engine_api::IssueRequest r;
+        engine::api::IssueRequest r;
         r.request_id = tag + "-" + std::to_string(i);
         r.order_id = r.request_id;
         r.acme_account_id = "bench";
@@ -97,9 +97,9 @@ RunResult IssueRun(engine::testing::EngineSetup& setup, engine_api::EngineClient
         auto t0 = Clock::now();
         auto resp = client.Issue(r);
         auto dt = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        if (!resp || !std::holds_alternative<engine_api::IssueResponse>(*resp)) {
+        if (!resp || !std::holds_alternative<engine::api::IssueResponse>(*resp)) {
           ++failures;
-          if (resp) std::fprintf(stderr, "refused: %s\n", std::get<engine_api::EngineError>(*resp).detail.c_str());
+          if (resp) std::fprintf(stderr, "refused: %s\n", std::get<engine::api::EngineError>(*resp).detail.c_str());
           continue;
         }
         latencies[static_cast<size_t>(t)].push_back(dt);

@@ -36,60 +36,60 @@ TempDir::~TempDir() {
 PolicyWorld MakePolicyWorld(const std::string& dir) {
   PolicyWorld w;
   w.now = static_cast<int64_t>(::time(nullptr));
-  w.store = std::make_unique<policy::PolicyWriter>(Must(policy::PolicyWriter::Create(dir, "test", w.now), "policy"));
-  policy::AdminContext ctx{w.store.get(), "ra:test", w.now};
-  auto org = Must(policy::CreateOrganization(ctx, {"Exemple SA", "FR", "Paris", "12345678900011"}), "org");
+  w.store = std::make_unique<profiles::policy::PolicyWriter>(Must(profiles::policy::PolicyWriter::Create(dir, "test", w.now), "policy"));
+  profiles::policy::AdminContext ctx{w.store.get(), "ra:test", w.now};
+  auto org = Must(profiles::policy::CreateOrganization(ctx, {"Exemple SA", "FR", "Paris", "12345678900011"}), "org");
   w.org_id = org.id;
-  Must(policy::SetOrganizationStatus(ctx, org.id, policy::OrgStatus::kValid), "org status");
-  policy::ExternalAccountFields f;
+  Must(profiles::policy::SetOrganizationStatus(ctx, org.id, profiles::policy::OrgStatus::kValid), "org status");
+  profiles::policy::ExternalAccountFields f;
   f.organization_id = org.id;
   f.contacts = std::vector<std::string>{"Alice Admin <alice@example.fr>"};
   f.not_before = w.now - 3600;
   f.not_after = w.now + 365 * 86400;
-  f.allowed_profiles = std::vector<policy::ProfileId>{policy::ProfileId::kSsl, policy::ProfileId::kWild,
-                                                      policy::ProfileId::kSslRgs};
+  f.allowed_profiles = std::vector<profiles::policy::ProfileId>{profiles::policy::ProfileId::kSsl, profiles::policy::ProfileId::kWild,
+                                                      profiles::policy::ProfileId::kSslRgs};
   f.allowed_challenges = std::vector<std::string>{"http-01", "dns-01"};
   Secret wrap(std::string(32, 'k'));
-  auto creds = Must(policy::CreateExternalAccount(ctx, f, /*activate=*/true, wrap), "external account");
+  auto creds = Must(profiles::policy::CreateExternalAccount(ctx, f, /*activate=*/true, wrap), "external account");
   w.kid = creds.account.kid;
-  policy::DomainFields sub;
+  profiles::policy::DomainFields sub;
   sub.include_subdomains = true;
-  for (auto [fqdn, fields] : {std::pair<std::string, policy::DomainFields>{"example.fr", sub},
-                              {"*.example.fr", policy::DomainFields{{}, false, {"dns-01"}}},
-                              {"rgs.example.fr", policy::DomainFields{}}}) {
-    Must(policy::AddDomain(ctx, w.kid, fqdn, fields), "domain");
-    Must(policy::SetDomainStatus(ctx, w.kid, fqdn, policy::DomainStatus::kValid), "domain status");
+  for (auto [fqdn, fields] : {std::pair<std::string, profiles::policy::DomainFields>{"example.fr", sub},
+                              {"*.example.fr", profiles::policy::DomainFields{{}, false, {"dns-01"}}},
+                              {"rgs.example.fr", profiles::policy::DomainFields{}}}) {
+    Must(profiles::policy::AddDomain(ctx, w.kid, fqdn, fields), "domain");
+    Must(profiles::policy::SetDomainStatus(ctx, w.kid, fqdn, profiles::policy::DomainStatus::kValid), "domain status");
   }
   return w;
 }
 
 CaKeys MakeSoftwareKeys() {
-  const auto& ca = issuance::testing::GetTestCa();
+  const auto& ca = profiles::issuance::testing::GetTestCa();
   CaKeys keys;
   EVP_PKEY* ik = const_cast<EVP_PKEY*>(ca.intermediate_key);
   EVP_PKEY_up_ref(ik);
   keys.issuer_key.reset(ik);
   keys.issuer_cert.reset(X509_dup(ca.intermediate.get()));
   keys.chain_pem = Must(ossl::CertToPem(ca.intermediate.get()), "chain");
-  keys.ocsp_key = status::testing::MakeEcKey();
-  keys.ocsp_cert = status::testing::MakeCert({"Test OCSP Signer", false, true, 77, 365}, keys.ocsp_key.get(),
+  keys.ocsp_key = crl_ocsp::testing::MakeEcKey();
+  keys.ocsp_cert = crl_ocsp::testing::MakeCert({"Test OCSP Signer", false, true, 77, 365}, keys.ocsp_key.get(),
                                              keys.issuer_cert.get(), keys.issuer_key.get());
   return keys;
 }
 
-std::string ProfilesDir(engine_api::CaEnvironment env) {
-  return std::string(CA_PROFILES_DATA_DIR) + "/" + std::string(engine_api::CaEnvironmentName(env));
+std::string ProfilesDir(engine::api::CaEnvironment env) {
+  return std::string(CA_PROFILES_DATA_DIR) + "/" + std::string(engine::api::CaEnvironmentName(env));
 }
 
-CaInstanceOptions MakeInstanceOptions(const TempDir& dir, engine_api::CaEnvironment env) {
-  std::string name(engine_api::CaEnvironmentName(env));
+CaInstanceOptions MakeInstanceOptions(const TempDir& dir, engine::api::CaEnvironment env) {
+  std::string name(engine::api::CaEnvironmentName(env));
   CaInstanceOptions o;
   o.environment = env;
   o.store_dir = dir.Sub(name + "-ca");
   o.status_store_dir = dir.Sub(name + "-status");
   o.issuer_name = name + "-int";
   o.profiles_dir = ProfilesDir(env);
-  const auto& issuer = issuance::testing::GetTestCa().issuer;
+  const auto& issuer = profiles::issuance::testing::GetTestCa().issuer;
   o.ocsp_url = issuer.ocsp_url;
   o.ca_issuers_url = issuer.ca_issuers_url;
   o.crl_url = issuer.crl_url;
@@ -103,14 +103,14 @@ ossl::Pkey FreshRsaKey(int bits) {
 }
 
 std::vector<uint8_t> CsrDer(const EVP_PKEY* key, const std::vector<std::string>& names) {
-  auto csr = issuance::testing::MakeCsr(key, std::nullopt, names);
+  auto csr = profiles::issuance::testing::MakeCsr(key, std::nullopt, names);
   return Must(ossl::CsrToDer(csr.get()), "csr");
 }
 
-engine_api::IssueRequest MakeIssueRequest(const std::string& request_id, const std::string& kid,
+engine::api::IssueRequest MakeIssueRequest(const std::string& request_id, const std::string& kid,
                                           const std::vector<std::string>& names, const EVP_PKEY* key,
                                           const std::string& profile) {
-  engine_api::IssueRequest r;
+  engine::api::IssueRequest r;
   r.request_id = request_id;
   r.order_id = "order-" + request_id;
   r.acme_account_id = "acct-1";

@@ -31,7 +31,7 @@ class TempDir {
 // (active, SSL + WILD + SSL_RGS allowed, valid for a year) with valid domains "example.fr"
 // (include_subdomains), "*.example.fr" and "rgs.example.fr".
 struct PolicyWorld {
-  std::unique_ptr<policy::PolicyWriter> store;  // the RA side (ca_policy_admin)
+  std::unique_ptr<profiles::policy::PolicyWriter> store;  // the RA side (ca_policy_admin)
   std::string org_id;
   std::string kid;
   int64_t now = 0;
@@ -39,18 +39,18 @@ struct PolicyWorld {
 PolicyWorld MakePolicyWorld(const std::string& dir);
 
 // Software keys standing in for the HSM's: the intermediate (RSA 3072) of
-// issuance::testing::GetTestCa(), and a P-256 OCSP signer certified by it.
+// profiles::issuance::testing::GetTestCa(), and a P-256 OCSP signer certified by it.
 CaKeys MakeSoftwareKeys();
 // The profiles of the repository (profiles/data/<env>).
-std::string ProfilesDir(engine_api::CaEnvironment env);
-CaInstanceOptions MakeInstanceOptions(const TempDir& dir, engine_api::CaEnvironment env =
-                                                              engine_api::CaEnvironment::kProduction);
+std::string ProfilesDir(engine::api::CaEnvironment env);
+CaInstanceOptions MakeInstanceOptions(const TempDir& dir, engine::api::CaEnvironment env =
+                                                              engine::api::CaEnvironment::kProduction);
 
 // A fresh RSA-3072 key (slow: generate before timing).
 ossl::Pkey FreshRsaKey(int bits = 3072);
 std::vector<uint8_t> CsrDer(const EVP_PKEY* key, const std::vector<std::string>& names);
 
-engine_api::IssueRequest MakeIssueRequest(const std::string& request_id, const std::string& kid,
+engine::api::IssueRequest MakeIssueRequest(const std::string& request_id, const std::string& kid,
                                           const std::vector<std::string>& names, const EVP_PKEY* key,
                                           const std::string& profile = "SSL");
 

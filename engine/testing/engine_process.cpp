@@ -25,15 +25,15 @@ Result<std::unique_ptr<EngineSetup>> EngineSetup::Create(const std::string& engi
   auto ocsp_key = CA_TRY(s->token_->GenerateKeyPair(hsm::KeyType::kEcP256, "ocsp-signer"));
 
   // Software root; the intermediate and OCSP signer keys live in the token.
-  ossl::Pkey root_key = status::testing::MakeEcKey();
-  auto root = status::testing::MakeCert({"Engine Test Root", true, false, 1, 3650}, root_key.get(), nullptr,
+  ossl::Pkey root_key = crl_ocsp::testing::MakeEcKey();
+  auto root = crl_ocsp::testing::MakeCert({"Engine Test Root", true, false, 1, 3650}, root_key.get(), nullptr,
                                         root_key.get());
   ossl::Pkey int_pub(EVP_PKEY_dup(const_cast<EVP_PKEY*>(s->intermediate_key_->public_key())));
-  s->intermediate_ = status::testing::MakeCert({"Engine Test Issuing CA", true, false, 2, 1825}, int_pub.get(),
+  s->intermediate_ = crl_ocsp::testing::MakeCert({"Engine Test Issuing CA", true, false, 2, 1825}, int_pub.get(),
                                                root.get(), root_key.get());
   ossl::Pkey int_hsm = CA_TRY(hsm::ToEvpPkey(s->intermediate_key_));
   ossl::Pkey ocsp_pub(EVP_PKEY_dup(const_cast<EVP_PKEY*>(ocsp_key->public_key())));
-  auto ocsp_cert = status::testing::MakeCert({"Engine Test OCSP Signer", false, true, 3, 365}, ocsp_pub.get(),
+  auto ocsp_cert = crl_ocsp::testing::MakeCert({"Engine Test OCSP Signer", false, true, 3, 365}, ocsp_pub.get(),
                                              s->intermediate_.get(), int_hsm.get());
   const TempDir& d = s->dir_;
   CA_TRY_STATUS(ossl::WriteFileAtomic(d.Sub("root.pem"), CA_TRY(ossl::CertToPem(root.get())), 0644, false));
@@ -43,13 +43,13 @@ Result<std::unique_ptr<EngineSetup>> EngineSetup::Create(const std::string& engi
 
   s->world_ = MakePolicyWorld(d.Sub("policy"));
   std::filesystem::create_directory(d.Sub("channel"));
-  auto fps = CA_TRY(engine_api::MakeChannelCredentials(d.Sub("channel")));
+  auto fps = CA_TRY(engine::api::MakeChannelCredentials(d.Sub("channel")));
   s->engine_fp_ = fps.first;
 
   nlohmann::json instance = {{"store", d.Sub("production-ca")},
                              {"status_store", d.Sub("production-status")},
                              {"issuer_name", "test-int"},
-                             {"profiles_dir", ProfilesDir(engine_api::CaEnvironment::kProduction)},
+                             {"profiles_dir", ProfilesDir(engine::api::CaEnvironment::kProduction)},
                              {"intermediate_key_label", "intermediate"},
                              {"intermediate_cert", d.Sub("intermediate.pem")},
                              {"ocsp_key_label", "ocsp-signer"},
@@ -132,15 +132,15 @@ Status EngineSetup::SendSignal(int sig) const {
   return Ok();
 }
 
-Result<engine_api::EngineClient> EngineSetup::Client(size_t max_connections) const {
-  engine_api::EngineClientOptions o;
+Result<engine::api::EngineClient> EngineSetup::Client(size_t max_connections) const {
+  engine::api::EngineClientOptions o;
   o.socket_path = dir_.Sub("engine.sock");
   o.client_cert_path = dir_.Sub("channel/client.crt");
   o.client_key_path = dir_.Sub("channel/client.key");
   o.engine_fingerprint = engine_fp_;
   o.max_connections = max_connections;
   o.timeout_ms = 30000;
-  return engine_api::EngineClient::Connect(o);
+  return engine::api::EngineClient::Connect(o);
 }
 
 }  // namespace ca::engine::testing

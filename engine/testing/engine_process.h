@@ -34,7 +34,7 @@ class EngineSetup {
   pid_t pid() const { return pid_; }
   Status SendSignal(int sig) const;
 
-  Result<engine_api::EngineClient> Client(size_t max_connections = 4) const;
+  Result<engine::api::EngineClient> Client(size_t max_connections = 4) const;
 
   const TempDir& dir() const { return dir_; }
   const std::string& kid() const { return world_.kid; }

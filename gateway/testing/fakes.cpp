@@ -96,18 +96,18 @@ FakeIssuer::FakeIssuer() {
 
 void FakeIssuer::RevokeBehindTheGateway(const std::string& serial_hex, pki::RevocationReason reason) {
   std::lock_guard lock(mu_);
-  engine_api::RevokeRequest r;
+  engine::api::RevokeRequest r;
   r.serial_hex = serial_hex;
   r.reason = reason;
   r.actor = "ra:test";
   revocations.push_back(r);
 }
 
-engine_api::Response FakeIssuer::GetCertificate(const engine_api::GetCertificateRequest& get) {
+engine::api::Response FakeIssuer::GetCertificate(const engine::api::GetCertificateRequest& get) {
   std::lock_guard lock(mu_);
   for (const auto& [id, issued] : by_request_) {
     if (issued.serial_hex != get.serial_hex) continue;
-    engine_api::CertificateRecord r;
+    engine::api::CertificateRecord r;
     r.serial_hex = issued.serial_hex;
     r.certificate_pem = issued.certificate_pem;
     r.chain_pem = issued.chain_pem;
@@ -121,26 +121,26 @@ engine_api::Response FakeIssuer::GetCertificate(const engine_api::GetCertificate
     }
     return r;
   }
-  return engine_api::EngineError{engine_api::EngineErrorKind::kNotFound, "", "", "unknown serial " + get.serial_hex};
+  return engine::api::EngineError{engine::api::EngineErrorKind::kNotFound, "", "", "unknown serial " + get.serial_hex};
 }
 
-Result<engine_api::Response> FakeIssuer::Call(const engine_api::Request& request) {
+Result<engine::api::Response> FakeIssuer::Call(const engine::api::Request& request) {
   if (transport_down) return Fail(ErrorCode::kUnavailable, "engine down");
-  if (auto* rev = std::get_if<engine_api::RevokeRequest>(&request)) {
+  if (auto* rev = std::get_if<engine::api::RevokeRequest>(&request)) {
     std::lock_guard lock(mu_);
     for (const auto& r : revocations)
       if (r.serial_hex == rev->serial_hex)
-        return engine_api::Response(engine_api::EngineError{engine_api::EngineErrorKind::kAlreadyRevoked, "", "", "already revoked"});
+        return engine::api::Response(engine::api::EngineError{engine::api::EngineErrorKind::kAlreadyRevoked, "", "", "already revoked"});
     revocations.push_back(*rev);
-    return engine_api::Response(engine_api::RevokeResponse{true, 1});
+    return engine::api::Response(engine::api::RevokeResponse{true, 1});
   }
-  if (auto* get = std::get_if<engine_api::GetCertificateRequest>(&request)) return GetCertificate(*get);
-  auto* issue = std::get_if<engine_api::IssueRequest>(&request);
+  if (auto* get = std::get_if<engine::api::GetCertificateRequest>(&request)) return GetCertificate(*get);
+  auto* issue = std::get_if<engine::api::IssueRequest>(&request);
   if (issue == nullptr) return Fail(ErrorCode::kInvalidArgument, "unexpected request");
   ++issue_calls;
-  if (refuse) return engine_api::Response(*refuse);
+  if (refuse) return engine::api::Response(*refuse);
   std::lock_guard lock(mu_);
-  if (auto it = by_request_.find(issue->request_id); it != by_request_.end()) return engine_api::Response(it->second);
+  if (auto it = by_request_.find(issue->request_id); it != by_request_.end()) return engine::api::Response(it->second);
   auto csr = CA_TRY(ossl::CsrFromDer(issue->csr_der));
   ossl::X509Ptr cert(X509_new());
   X509_set_version(cert.get(), 2);
@@ -161,7 +161,7 @@ Result<engine_api::Response> FakeIssuer::Call(const engine_api::Request& request
   X509_add_ext(cert.get(), aki.get(), -1);
   X509_add_ext(cert.get(), ku.get(), -1);
   X509_sign(cert.get(), ca_key_.get(), EVP_sha256());
-  engine_api::IssueResponse r;
+  engine::api::IssueResponse r;
   char* hex = BN_bn2hex(bn.get());
   r.serial_hex = hex;
   OPENSSL_free(hex);
@@ -171,7 +171,7 @@ Result<engine_api::Response> FakeIssuer::Call(const engine_api::Request& request
   r.not_before = 1'000'000;
   r.not_after = 1'000'000 + 90 * 86400;
   by_request_[issue->request_id] = r;
-  return engine_api::Response(r);
+  return engine::api::Response(r);
 }
 
 ValidationResult FakeValidator::ValidateChallenge(const std::string&, const std::string&, const std::string&,

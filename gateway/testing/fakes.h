@@ -30,20 +30,20 @@ class FakePolicy final : public PolicyPort {
 class FakeIssuer final : public IssuerPort {
  public:
   FakeIssuer();
-  std::optional<engine_api::EngineError> refuse;  // answer every issue with this error
+  std::optional<engine::api::EngineError> refuse;  // answer every issue with this error
   bool transport_down = false;
   std::atomic<int> issue_calls{0};
-  std::vector<engine_api::RevokeRequest> revocations;  // every revocation the engine holds
-  Result<engine_api::Response> Call(const engine_api::Request& request) override;
+  std::vector<engine::api::RevokeRequest> revocations;  // every revocation the engine holds
+  Result<engine::api::Response> Call(const engine::api::Request& request) override;
   // Revokes in the engine only, as the RA or a mass revocation does (the gateway is not told).
   void RevokeBehindTheGateway(const std::string& serial_hex, pki::RevocationReason reason);
 
  private:
-  engine_api::Response GetCertificate(const engine_api::GetCertificateRequest& get);
+  engine::api::Response GetCertificate(const engine::api::GetCertificateRequest& get);
   ossl::Pkey ca_key_;
   ossl::X509Ptr ca_cert_;
   std::mutex mu_;
-  std::map<std::string, engine_api::IssueResponse> by_request_;
+  std::map<std::string, engine::api::IssueResponse> by_request_;
 };
 
 class FakeValidator final : public ValidatorPort {

@@ -4,7 +4,7 @@
 
 #include "common/encoding.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 namespace {
 
@@ -144,4 +144,4 @@ Outcome CheckCaa(const Perspective& p, const std::string& identifier, const CaaR
   return Outcome::Valid("no CAA records for " + *name + " or its parents");
 }
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

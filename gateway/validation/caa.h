@@ -9,7 +9,7 @@
 #include "gateway/validation/outcome.h"
 #include "gateway/validation/perspective.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 struct CaaRequest {
   std::string account_uri;  // the ACME account URL; checked against accounturi=
@@ -31,4 +31,4 @@ Outcome EvaluateCaaSet(const std::vector<CaaRecord>& records, bool wildcard,
 // (SERVFAIL, REFUSED, malformed) refuses; a resolver that does not answer gives kUnavailable.
 Outcome CheckCaa(const Perspective& p, const std::string& identifier, const CaaRequest& request);
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

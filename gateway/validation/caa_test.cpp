@@ -5,7 +5,7 @@
 #include "gateway/validation/testing/fixture.h"
 #include "gateway/validation/testing/test_servers.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 namespace {
 
 using testing::ChallTestSrvSuite;
@@ -141,4 +141,4 @@ TEST(CaaEvaluateTest, ParametersAndMalformedValues) {
 }
 
 }  // namespace
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

@@ -9,7 +9,7 @@
 #include "gateway/validation/outcome.h"
 #include "gateway/validation/perspective.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 // RFC 8555 §8.3: GET http://<name>:<http01_port>/.well-known/acme-challenge/<token>, redirects to
 // http/https on the configured ports (https certificate not checked), trimmed body must equal the
@@ -28,4 +28,4 @@ Outcome CheckDns01(const Perspective& p, const std::string& name,
 Outcome CheckTlsAlpn01(const Perspective& p, const std::string& name,
                        const std::string& key_authorization);
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

@@ -5,7 +5,7 @@
 #include <charconv>
 #include <set>
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 Result<ResolverAddress> ParseResolverAddress(std::string_view text) {
   ResolverAddress out;
@@ -187,4 +187,4 @@ Result<ValidatorConfig> ValidatorConfig::FromJson(const nlohmann::json& object) 
   return c;
 }
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

@@ -11,7 +11,7 @@
 
 #include "common/result.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 // One network perspective. The resolver is queried for every DNS lookup made from this vantage
 // point (it is the vantage point's own recursive resolver, so its location is the perspective for
@@ -65,4 +65,4 @@ struct ResolverAddress {
 };
 Result<ResolverAddress> ParseResolverAddress(std::string_view text);
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

@@ -4,7 +4,7 @@
 
 #include "gateway/validation/outcome.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 namespace {
 
 TEST(ValidatorConfigTest, ReadsEveryKey) {
@@ -76,4 +76,4 @@ TEST(OutcomeTest, ProblemTypesAreAcmeUrns) {
 }
 
 }  // namespace
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

@@ -1,7 +1,7 @@
 #include "common/encoding.h"
 #include "gateway/validation/challenges.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 Outcome CheckDns01(const Perspective& p, const std::string& name,
                    const std::string& key_authorization) {
@@ -35,4 +35,4 @@ Outcome CheckDns01(const Perspective& p, const std::string& name,
           " found at " + answer->final_name);
 }
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

@@ -3,7 +3,7 @@
 #include "common/encoding.h"
 #include "gateway/validation/testing/fixture.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 namespace {
 
 using testing::ChallTestSrvSuite;
@@ -78,4 +78,4 @@ TEST_F(Dns01Test, MissingRecordIsUnauthorizedAndCnameLoopIsDnsProblem) {
 }
 
 }  // namespace
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

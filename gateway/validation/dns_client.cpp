@@ -17,7 +17,7 @@
 
 #include "gateway/validation/config.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 std::string_view DnsStatusName(DnsStatus status) {
   switch (status) {
@@ -344,4 +344,4 @@ Result<DnsAnswer<std::string>> DnsClient::Addresses(std::string_view name, int f
       });
 }
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

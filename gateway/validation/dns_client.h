@@ -14,7 +14,7 @@
 
 #include "common/result.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 // How the server answered. kServFail / kRefused are answers (the resolver is reachable but could
 // not or would not resolve); no answer at all (timeout, socket error) is an Error with
@@ -75,4 +75,4 @@ class DnsClient {
   std::shared_ptr<StatePool> states_;  // shared by copies of this client
 };
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

@@ -7,7 +7,7 @@
 #include "gateway/validation/testing/fixture.h"
 #include "gateway/validation/testing/test_servers.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 namespace {
 
 using testing::ChallTestSrvSuite;
@@ -102,4 +102,4 @@ TEST(DnsNameTest, NormalizesAndRefuses) {
 }
 
 }  // namespace
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

@@ -8,7 +8,7 @@
 
 #include "common/encoding.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 namespace {
 
@@ -339,4 +339,4 @@ Outcome CheckHttp01(const Perspective& p, const std::string& name, const std::st
   }
 }
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

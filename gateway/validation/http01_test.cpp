@@ -5,7 +5,7 @@
 #include "gateway/validation/testing/fixture.h"
 #include "gateway/validation/testing/test_servers.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 namespace {
 
 using testing::ChallTestSrvSuite;
@@ -194,4 +194,4 @@ TEST_F(Http01Test, BadRequestsAreRefusedBeforeAnyNetworkUse) {
 }
 
 }  // namespace
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

@@ -15,7 +15,7 @@
 
 #include "common/sigpipe.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 namespace {
 
@@ -242,4 +242,4 @@ Result<size_t> Connection::Read(std::span<char> buffer, Clock::time_point deadli
   }
 }
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

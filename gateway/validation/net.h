@@ -14,7 +14,7 @@
 #include "common/openssl.h"
 #include "common/result.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 using Clock = std::chrono::steady_clock;
 
@@ -57,4 +57,4 @@ class Connection {
   SslPtr ssl_;
 };
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

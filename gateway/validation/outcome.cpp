@@ -1,6 +1,6 @@
 #include "gateway/validation/outcome.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 std::string_view ChallengeTypeName(ChallengeType type) {
   switch (type) {
@@ -55,4 +55,4 @@ std::string OutcomeToString(const Outcome& outcome) {
   return "?";
 }
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

@@ -6,7 +6,7 @@
 
 #include "common/result.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 enum class ChallengeType { kHttp01, kDns01, kTlsAlpn01 };
 
@@ -54,4 +54,4 @@ struct Outcome {
 // "valid", "invalid(dns): ...", for logs and test messages.
 std::string OutcomeToString(const Outcome& outcome);
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

@@ -2,7 +2,7 @@
 
 #include <sys/socket.h>
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 Outcome DnsErrorOutcome(const Perspective& p, const Error& error) {
   if (error.code == ErrorCode::kUnavailable) {
@@ -49,4 +49,4 @@ std::string Excerpt(std::string_view bytes, size_t max) {
   return out;
 }
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

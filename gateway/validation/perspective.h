@@ -12,7 +12,7 @@
 #include "gateway/validation/net.h"
 #include "gateway/validation/outcome.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 struct Perspective {
   const ValidatorConfig& config;
@@ -38,4 +38,4 @@ Outcome NetErrorOutcome(const Error& error);
 // Printable, bounded excerpt of untrusted bytes for a problem detail.
 std::string Excerpt(std::string_view bytes, size_t max = 64);
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

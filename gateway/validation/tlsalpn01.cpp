@@ -8,7 +8,7 @@
 #include "common/openssl.h"
 #include "gateway/validation/challenges.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 namespace {
 
@@ -117,4 +117,4 @@ Outcome CheckTlsAlpn01(const Perspective& p, const std::string& name,
   return NetErrorOutcome(*last_error);
 }
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

@@ -3,7 +3,7 @@
 #include "gateway/validation/testing/fixture.h"
 #include "gateway/validation/testing/test_servers.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 namespace {
 
 using testing::ChallTestSrvSuite;
@@ -89,4 +89,4 @@ TEST_F(TlsAlpn01Test, ServerWithoutAcmeTlsAlpnIsTlsProblem) {
 }
 
 }  // namespace
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

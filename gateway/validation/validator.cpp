@@ -6,7 +6,7 @@
 
 #include "gateway/validation/challenges.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 std::string KeyAuthorization(std::string_view token, std::string_view jwk_thumbprint_b64url) {
   return std::string(token) + "." + std::string(jwk_thumbprint_b64url);
@@ -128,7 +128,7 @@ Result<Outcome> Validator::ValidateChallenge(const ChallengeRequest& request,
             break;
         }
         if (outcome.valid() && request.check_caa)
-          outcome = ca::validation::CheckCaa(p, request.identifier, caa);
+          outcome = ca::gateway::validation::CheckCaa(p, request.identifier, caa);
         return outcome;
       },
       deadline);
@@ -140,8 +140,8 @@ Result<Outcome> Validator::CheckCaa(const std::string& identifier, const CaaRequ
   if (id.starts_with("*.")) id.remove_prefix(2);
   CA_TRY(NormalizeDnsName(id));
   return RunEverywhere(
-      [&](const Perspective& p) { return ca::validation::CheckCaa(p, identifier, request); },
+      [&](const Perspective& p) { return ca::gateway::validation::CheckCaa(p, identifier, request); },
       deadline);
 }
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

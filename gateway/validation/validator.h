@@ -13,7 +13,7 @@
 #include "gateway/validation/outcome.h"
 #include "gateway/validation/perspective.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 
 struct ChallengeRequest {
   ChallengeType type = ChallengeType::kHttp01;
@@ -56,4 +56,4 @@ class Validator {
   std::vector<DnsClient> dns_;  // one per vantage point
 };
 
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

@@ -7,7 +7,7 @@
 #include "gateway/validation/testing/fixture.h"
 #include "gateway/validation/testing/test_servers.h"
 
-namespace ca::validation {
+namespace ca::gateway::validation {
 namespace {
 
 using testing::ChallTestSrv;
@@ -89,4 +89,4 @@ TEST_F(MultiPerspectiveTest, CaaIsCheckedWithTheMethodAfterValidation) {
 }
 
 }  // namespace
-}  // namespace ca::validation
+}  // namespace ca::gateway::validation

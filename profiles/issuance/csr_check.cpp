@@ -6,7 +6,7 @@
 #include "profiles/issuance/dns_names.h"
 #include "profiles/issuance/weak_key.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 
 namespace {
 
@@ -21,7 +21,7 @@ Result<AcceptedCsr> CheckCsr(const Profile& profile, const CsrCheckRequest& requ
   if (!request.known_key) return Fail(ErrorCode::kInternal, "CheckCsr: no key lookup supplied");
   if (!profile.enabled) {
     return Fail(ErrorCode::kPermissionDenied,
-                "profile " + std::string(policy::ProfileName(profile.id)) + " is disabled");
+                "profile " + std::string(profiles::policy::ProfileName(profile.id)) + " is disabled");
   }
   CA_TRY_STATUS(ValidateNames(profile, request.names));
 
@@ -50,4 +50,4 @@ Result<AcceptedCsr> CheckCsr(const Profile& profile, const CsrCheckRequest& requ
   return accepted;
 }
 
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

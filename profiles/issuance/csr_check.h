@@ -15,7 +15,7 @@
 #include "common/result.h"
 #include "profiles/issuance/profile.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 
 // The engine's key fingerprint index: true when this SHA-256 of a SubjectPublicKeyInfo DER is a CA
 // key, an ACME account key, or a key already certified (CA-5).
@@ -39,4 +39,4 @@ struct AcceptedCsr {
 // does not know it.
 Result<AcceptedCsr> CheckCsr(const Profile& profile, const CsrCheckRequest& request);
 
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

@@ -5,7 +5,7 @@
 #include "common/encoding.h"
 #include "profiles/issuance/testing/test_pki.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 namespace {
 
 using testing::MakeCsr;
@@ -184,4 +184,4 @@ TEST(CsrCheckTest, SmallFactorModulusRefused) {
 }
 
 }  // namespace
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

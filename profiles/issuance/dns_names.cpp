@@ -2,7 +2,7 @@
 
 #include <set>
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 
 namespace {
 
@@ -65,15 +65,15 @@ Status ValidateNames(const Profile& profile, std::span<const std::string> names)
     if (!seen.insert(name).second) return BadName(name, "duplicate");
     bool wildcard = IsWildcard(name);
     if (profile.wildcards == WildcardRule::kRequired && !wildcard) {
-      return BadName(name, "profile " + std::string(policy::ProfileName(profile.id)) +
+      return BadName(name, "profile " + std::string(profiles::policy::ProfileName(profile.id)) +
                                " accepts wildcard names only");
     }
     if (profile.wildcards == WildcardRule::kForbidden && wildcard) {
-      return BadName(name, "profile " + std::string(policy::ProfileName(profile.id)) +
+      return BadName(name, "profile " + std::string(profiles::policy::ProfileName(profile.id)) +
                                " does not accept wildcard names");
     }
   }
   return Ok();
 }
 
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

@@ -9,7 +9,7 @@
 #include "common/result.h"
 #include "profiles/issuance/profile.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 
 // A lower-case ASCII host name (A-labels for IDNs): 2+ labels of [a-z0-9-], each 1..63 chars, not
 // starting or ending with '-', total ≤ 253, no trailing dot, last label not all digits (no IP
@@ -22,4 +22,4 @@ Status ValidateDnsName(std::string_view name);
 // kInvalidArgument names the offending entry.
 Status ValidateNames(const Profile& profile, std::span<const std::string> names);
 
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

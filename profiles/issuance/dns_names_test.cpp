@@ -4,7 +4,7 @@
 
 #include "profiles/issuance/testing/test_pki.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 namespace {
 
 TEST(DnsNamesTest, Syntax) {
@@ -51,4 +51,4 @@ TEST(DnsNamesTest, ProfileRules) {
 }
 
 }  // namespace
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

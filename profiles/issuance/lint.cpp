@@ -5,7 +5,7 @@
 #include "profiles/issuance/dns_names.h"
 #include "profiles/issuance/weak_key.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 
 namespace {
 
@@ -87,4 +87,4 @@ Status LintCertificate(const X509* certificate, const Profile& profile, const Is
   return pki::FindingsStatus(LintCertificateFindings(der, profile, issuer, request));
 }
 
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

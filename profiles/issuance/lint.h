@@ -15,7 +15,7 @@
 #include "profiles/issuance/profile.h"
 #include "profiles/issuance/tbs.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 
 using pki::CheckSignedAsLinted;
 using pki::FormatFindings;
@@ -43,4 +43,4 @@ Result<LintedTbs> LintTbs(const X509* tbs, const Profile& profile, const Issuer&
 Status LintCertificate(const X509* certificate, const Profile& profile, const Issuer& issuer,
                        const TbsRequest& request);
 
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

@@ -4,7 +4,7 @@
 
 #include "profiles/issuance/testing/test_pki.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 namespace {
 
 using namespace std::chrono;
@@ -198,4 +198,4 @@ TEST_F(LintTest, UnexpectedExtension) {
 }
 
 }  // namespace
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

@@ -9,7 +9,7 @@
 
 #include "common/openssl.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 
 namespace {
 
@@ -129,7 +129,7 @@ Result<Profile> ParseProfileJson(std::string_view json_text) {
 
   Profile p;
   const json& name = doc.at("profile");
-  auto id = name.is_string() ? policy::ParseProfile(name.get<std::string>()) : std::nullopt;
+  auto id = name.is_string() ? profiles::policy::ParseProfile(name.get<std::string>()) : std::nullopt;
   if (!id) return Bad("profile", "must be one of SSL, SSL_RGS, WILD");
   p.id = *id;
 
@@ -201,14 +201,14 @@ Result<Profile> ParseProfileJson(std::string_view json_text) {
 }
 
 Result<Profile> LoadProfile(ProfileId id, const std::string& dir) {
-  std::string path = dir + "/" + std::string(policy::ProfileName(id)) + ".json";
+  std::string path = dir + "/" + std::string(profiles::policy::ProfileName(id)) + ".json";
   std::string text = CA_TRY(ossl::ReadFile(path));
   auto profile = ParseProfileJson(text);
   if (!profile)
     return std::unexpected(Error{profile.error().code, path + ": " + profile.error().message});
   if (profile->id != id) {
     return Fail(ErrorCode::kInvalidArgument, path + ": profile field '" +
-                                                 std::string(policy::ProfileName(profile->id)) +
+                                                 std::string(profiles::policy::ProfileName(profile->id)) +
                                                  "' does not match the file name");
   }
   return profile;
@@ -220,7 +220,7 @@ Result<std::map<ProfileId, Profile>> LoadProfiles(const std::string& dir, Enviro
     Profile p = CA_TRY(LoadProfile(id, dir));
     if (p.environment != environment) {
       return Fail(ErrorCode::kInvalidArgument,
-                  dir + "/" + std::string(policy::ProfileName(id)) + ".json: environment is " +
+                  dir + "/" + std::string(profiles::policy::ProfileName(id)) + ".json: environment is " +
                       std::string(EnvironmentName(p.environment)) + ", expected " +
                       std::string(EnvironmentName(environment)));
     }
@@ -229,4 +229,4 @@ Result<std::map<ProfileId, Profile>> LoadProfiles(const std::string& dir, Enviro
   return out;
 }
 
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

@@ -12,9 +12,9 @@
 #include "common/result.h"
 #include "profiles/policy/profile_id.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 
-using policy::ProfileId;
+using profiles::policy::ProfileId;
 
 // Production and staging CAs are separate instances with separate profile directories (CA-8).
 enum class Environment { kProduction, kStaging };
@@ -69,4 +69,4 @@ Result<Profile> LoadProfile(ProfileId id, const std::string& dir);
 // Loads all three profiles of a directory and checks they all belong to `environment`.
 Result<std::map<ProfileId, Profile>> LoadProfiles(const std::string& dir, Environment environment);
 
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

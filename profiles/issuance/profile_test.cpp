@@ -9,7 +9,7 @@
 
 #include "common/encoding.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 namespace {
 
 const std::string kDataDir = CA_PROFILES_DATA_DIR;
@@ -131,4 +131,4 @@ TEST(ProfileTest, LoadChecksFileNameAndExistence) {
 }
 
 }  // namespace
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

@@ -6,7 +6,7 @@
 #include "profiles/issuance/dns_names.h"
 #include "profiles/issuance/weak_key.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 
 namespace {
 
@@ -140,7 +140,7 @@ Result<ossl::X509Ptr> BuildTbs(const Profile& profile, const Issuer& issuer,
                                const TbsRequest& request) {
   if (!profile.enabled) {
     return Fail(ErrorCode::kPermissionDenied,
-                "profile " + std::string(policy::ProfileName(profile.id)) + " is disabled");
+                "profile " + std::string(profiles::policy::ProfileName(profile.id)) + " is disabled");
   }
   CA_TRY_STATUS(ValidateNames(profile, request.names));
   CA_TRY_STATUS(ValidateOrganization(request.organization));
@@ -162,4 +162,4 @@ Result<ossl::X509Ptr> BuildTbs(const Profile& profile, const Issuer& issuer,
   return pki::BuildUnsignedCertificate(description, sig_nid);
 }
 
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

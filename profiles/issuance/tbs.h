@@ -18,7 +18,7 @@
 #include "profiles/issuance/profile.h"
 #include "pki/serial.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 
 // The OV subject from the organization record (POL-1).
 struct Organization {
@@ -71,4 +71,4 @@ Result<int> SignatureNidFor(const EVP_PKEY* issuer_key);
 Result<ossl::X509Ptr> BuildTbs(const Profile& profile, const Issuer& issuer,
                                const TbsRequest& request);
 
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

@@ -17,7 +17,7 @@
 #include "profiles/issuance/tbs.h"
 #include "profiles/issuance/testing/test_pki.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 namespace {
 
 using namespace std::chrono;
@@ -314,4 +314,4 @@ TEST(BuildTbsTest, RefusesBadInputs) {
 }
 
 }  // namespace
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

@@ -7,7 +7,7 @@
 #include <limits>
 #include <vector>
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 
 namespace {
 
@@ -194,4 +194,4 @@ Status CheckSubscriberKey(const EVP_PKEY* key, const Profile& profile) {
   return Ok();
 }
 
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

@@ -11,7 +11,7 @@
 #include "common/result.h"
 #include "profiles/issuance/profile.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 
 // Trial division bound: every prime below it is tried.
 inline constexpr unsigned kSmallPrimeBound = 10000;
@@ -39,4 +39,4 @@ Status CheckKeyParameters(const EVP_PKEY* key, const Profile& profile);
 // "weak key: …".
 Status CheckSubscriberKey(const EVP_PKEY* key, const Profile& profile);
 
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

@@ -4,7 +4,7 @@
 
 #include "profiles/issuance/testing/test_pki.h"
 
-namespace ca::issuance {
+namespace ca::profiles::issuance {
 namespace {
 
 ossl::Bn Dec(const char* s) {
@@ -124,4 +124,4 @@ TEST(WeakKeyTest, KeySizesFollowTheProfile) {
 }
 
 }  // namespace
-}  // namespace ca::issuance
+}  // namespace ca::profiles::issuance

@@ -4,7 +4,7 @@
 
 #include "profiles/policy/fqdn.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 
 namespace {
 
@@ -89,19 +89,12 @@ std::optional<DomainEntry> FindAuthorizingDomain(const PolicyReader& reader, std
   return std::nullopt;
 }
 
-// Order of checks (the first failure wins, so a client always gets the most fundamental reason):
-//  1. account state: the external account exists; the ACME account's own state (RA status
-//     revoked > deactivated, client deactivation, suspended, RA expiry); then the external
-//     account's state (revoked > deactivated > suspended > pending > not yet valid > expired),
-//     which cascades to all its ACME accounts; then its organization is valid.
-//  2. profile: the account's profile is allowed by the external account and the order asks for it.
-//  3. names, in the order given; for each: syntax, wildcard vs profile, an authorising entry
-//  exists,
-//     the per-account domain subset includes it, entry status, same organization as the first
-//     name, that organization valid. The first failing name is returned.
-Decision Decide(const PolicySnapshot& snapshot, const AccountFacts& account,
-                std::span<const std::string> names, ProfileId requested_profile, int64_t now_unix) {
-  // 1. Account state.
+namespace {
+
+// 1. Account state; on success `ext` and `acme` are the accounts' policy records.
+Decision CheckAccounts(const PolicySnapshot& snapshot, const AccountFacts& account, int64_t now_unix,
+                       std::optional<ExternalAccount>& ext_out,
+                       std::optional<AcmeAccountPolicy>& acme_out) {
   auto ext = snapshot.FindExternalAccount(account.external_account_kid);
   if (!ext) {
     return Refuse(ResultCode::kExternalAccountNotFound, "",
@@ -162,9 +155,15 @@ Decision Decide(const PolicySnapshot& snapshot, const AccountFacts& account,
                       (account_org ? std::string(OrgStatusName(account_org->status)) : "missing"));
   }
 
-  // 2. Profile.
-  ProfileId profile = (acme && acme->profile) ? *acme->profile : account.profile;
-  if (!ext->AllowsProfile(profile)) {
+  ext_out = std::move(ext);
+  acme_out = std::move(acme);
+  return Decision{};
+}
+
+// 2. Profile: the account's profile is allowed by the external account and the order asks for it.
+Decision CheckProfile(const ExternalAccount& ext, ProfileId profile, ProfileId requested_profile) {
+  const std::string& kid = ext.kid;
+  if (!ext.AllowsProfile(profile)) {
     return Refuse(ResultCode::kProfileNotAllowed, "",
                   "profile " + std::string(ProfileName(profile)) +
                       " is not allowed for external account " + kid);
@@ -175,59 +174,90 @@ Decision Decide(const PolicySnapshot& snapshot, const AccountFacts& account,
                       " but the ACME account's profile is " + std::string(ProfileName(profile)));
   }
 
-  // 3. Names.
-  if (names.empty()) return Refuse(ResultCode::kInvalidDomain, "", "the order has no identifiers");
-  std::string first_org;
-  for (const std::string& raw : names) {
-    auto normalised = NormalizeFqdn(raw, /*allow_wildcard=*/true);
-    if (!normalised) return Refuse(ResultCode::kInvalidDomain, raw, normalised.error().message);
-    const std::string& name = *normalised;
-    bool wildcard = IsWildcardName(name);
-    if (profile == ProfileId::kWild && !wildcard) {
-      return Refuse(
-          ResultCode::kInvalidDomainForWildcardProfile, raw,
-          "the account's profile is WILD: only wildcard names (*.domain) may be requested");
-    }
-    if (profile != ProfileId::kWild && wildcard) {
-      return Refuse(ResultCode::kInvalidProfileForWildcard, raw,
-                    "wildcard names need the WILD profile; the account's profile is " +
-                        std::string(ProfileName(profile)));
-    }
-    auto entry = FindAuthorizingDomain(snapshot, kid, name, profile);
-    if (!entry) {
-      return Refuse(
-          ResultCode::kDomainNotFound, raw,
-          name + " is not in the domain list of external account " + kid +
-              (profile == ProfileId::kSslRgs ? " (SSL_RGS needs every FQDN listed)" : ""));
-    }
-    if (acme && !acme->domains.empty() &&
-        std::ranges::find(acme->domains, entry->fqdn) == acme->domains.end()) {
-      return Refuse(
-          ResultCode::kDomainNotAssociated, raw,
-          entry->fqdn + " is not among the domains of ACME account " + account.acme_account_id);
-    }
-    if (entry->status == DomainStatus::kInvalid) {
-      return Refuse(ResultCode::kInvalidDomain, raw, "domain entry " + entry->fqdn + " is invalid");
-    }
-    if (entry->status != DomainStatus::kValid) {
-      return Refuse(ResultCode::kUnauthorizedDomain, raw,
-                    "domain entry " + entry->fqdn + " is not validated yet (pending)");
-    }
-    if (first_org.empty()) {
-      first_org = entry->organization_id;
-    } else if (entry->organization_id != first_org) {
-      return Refuse(ResultCode::kNotSameOrganization, raw,
-                    name + " belongs to organization " + entry->organization_id +
-                        ", the order's first name to " + first_org);
-    }
-    auto org = snapshot.FindOrganization(entry->organization_id);
-    if (!org || org->status != OrgStatus::kValid) {
-      return Refuse(ResultCode::kOrganizationIsNotValid, raw,
-                    "organization " + entry->organization_id + " of " + entry->fqdn + " is " +
-                        (org ? std::string(OrgStatusName(org->status)) : "missing"));
-    }
+  return Decision{};
+}
+
+// 3. One name: syntax, wildcard vs profile, an authorising entry exists, the per-account domain
+// subset includes it, entry status, same organization as the first name, that organization valid.
+Decision CheckName(const PolicySnapshot& snapshot, const AccountFacts& account,
+                   const std::string& kid, const std::optional<AcmeAccountPolicy>& acme,
+                   ProfileId profile, const std::string& raw, std::string& first_org) {
+  auto normalised = NormalizeFqdn(raw, /*allow_wildcard=*/true);
+  if (!normalised) return Refuse(ResultCode::kInvalidDomain, raw, normalised.error().message);
+  const std::string& name = *normalised;
+  bool wildcard = IsWildcardName(name);
+  if (profile == ProfileId::kWild && !wildcard) {
+    return Refuse(
+        ResultCode::kInvalidDomainForWildcardProfile, raw,
+        "the account's profile is WILD: only wildcard names (*.domain) may be requested");
+  }
+  if (profile != ProfileId::kWild && wildcard) {
+    return Refuse(ResultCode::kInvalidProfileForWildcard, raw,
+                  "wildcard names need the WILD profile; the account's profile is " +
+                      std::string(ProfileName(profile)));
+  }
+  auto entry = FindAuthorizingDomain(snapshot, kid, name, profile);
+  if (!entry) {
+    return Refuse(
+        ResultCode::kDomainNotFound, raw,
+        name + " is not in the domain list of external account " + kid +
+            (profile == ProfileId::kSslRgs ? " (SSL_RGS needs every FQDN listed)" : ""));
+  }
+  if (acme && !acme->domains.empty() &&
+      std::ranges::find(acme->domains, entry->fqdn) == acme->domains.end()) {
+    return Refuse(
+        ResultCode::kDomainNotAssociated, raw,
+        entry->fqdn + " is not among the domains of ACME account " + account.acme_account_id);
+  }
+  if (entry->status == DomainStatus::kInvalid) {
+    return Refuse(ResultCode::kInvalidDomain, raw, "domain entry " + entry->fqdn + " is invalid");
+  }
+  if (entry->status != DomainStatus::kValid) {
+    return Refuse(ResultCode::kUnauthorizedDomain, raw,
+                  "domain entry " + entry->fqdn + " is not validated yet (pending)");
+  }
+  if (first_org.empty()) {
+    first_org = entry->organization_id;
+  } else if (entry->organization_id != first_org) {
+    return Refuse(ResultCode::kNotSameOrganization, raw,
+                  name + " belongs to organization " + entry->organization_id +
+                      ", the order's first name to " + first_org);
+  }
+  auto org = snapshot.FindOrganization(entry->organization_id);
+  if (!org || org->status != OrgStatus::kValid) {
+    return Refuse(ResultCode::kOrganizationIsNotValid, raw,
+                  "organization " + entry->organization_id + " of " + entry->fqdn + " is " +
+                      (org ? std::string(OrgStatusName(org->status)) : "missing"));
   }
   return Decision{};
 }
 
-}  // namespace ca::policy
+}  // namespace
+
+// Order of checks (the first failure wins, so a client always gets the most fundamental reason):
+//  1. account state: the external account exists; the ACME account's own state (RA status
+//     revoked > deactivated, client deactivation, suspended, RA expiry); then the external
+//     account's state (revoked > deactivated > suspended > pending > not yet valid > expired),
+//     which cascades to all its ACME accounts; then its organization is valid.
+//  2. profile: the account's profile is allowed by the external account and the order asks for it.
+//  3. names, in the order given; for each: syntax, wildcard vs profile, an authorising entry
+//  exists,
+//     the per-account domain subset includes it, entry status, same organization as the first
+//     name, that organization valid. The first failing name is returned.
+Decision Decide(const PolicySnapshot& snapshot, const AccountFacts& account,
+                std::span<const std::string> names, ProfileId requested_profile, int64_t now_unix) {
+  std::optional<ExternalAccount> ext;
+  std::optional<AcmeAccountPolicy> acme;
+  if (Decision d = CheckAccounts(snapshot, account, now_unix, ext, acme); !d.ok()) return d;
+  ProfileId profile = (acme && acme->profile) ? *acme->profile : account.profile;
+  if (Decision d = CheckProfile(*ext, profile, requested_profile); !d.ok()) return d;
+  if (names.empty()) return Refuse(ResultCode::kInvalidDomain, "", "the order has no identifiers");
+  std::string first_org;
+  for (const std::string& raw : names) {
+    Decision d = CheckName(snapshot, account, ext->kid, acme, profile, raw, first_org);
+    if (!d.ok()) return d;
+  }
+  return Decision{};
+}
+
+}  // namespace ca::profiles::policy

@@ -14,7 +14,7 @@
 #include "profiles/policy/profile_id.h"
 #include "profiles/policy/store.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 
 // The operator's result codes (technical document, "Result code"), plus PROFILE_NOT_ALLOWED for a
 // requested profile that the account may not use (the document has no code for it). Decide()
@@ -84,4 +84,4 @@ ProfileId EffectiveProfile(const PolicySnapshot& snapshot, const AccountFacts& a
 std::optional<DomainEntry> FindAuthorizingDomain(const PolicyReader& reader, std::string_view kid,
                                                  std::string_view name, ProfileId profile);
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

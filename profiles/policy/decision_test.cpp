@@ -7,7 +7,7 @@
 #include "profiles/policy/admin/admin.h"
 #include "profiles/policy/testing_util.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 namespace {
 
 using testing::TempDir;
@@ -283,4 +283,4 @@ TEST(Decide, ResultCodeNamesRoundTrip) {
 }
 
 }  // namespace
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

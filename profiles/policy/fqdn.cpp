@@ -4,7 +4,7 @@
 #include <limits>
 #include <vector>
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 
 namespace {
 
@@ -162,4 +162,4 @@ Result<std::string> NormalizeFqdn(std::string_view name, bool allow_wildcard) {
   return s;
 }
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

@@ -8,7 +8,7 @@
 
 #include "common/result.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 
 // Returns the normalised form or kInvalidArgument with one line saying what is wrong. A leading
 // "*." label is accepted only when allow_wildcard is true. Non-ASCII input (a U-label) is refused
@@ -22,4 +22,4 @@ inline bool IsWildcardName(std::string_view name) {
   return name.starts_with("*.");
 }
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 namespace {
 
 TEST(Fqdn, NormalisesCaseAndTrailingDot) {
@@ -77,4 +77,4 @@ TEST(Punycode, DecodesRfc3492Samples) {
 }
 
 }  // namespace
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

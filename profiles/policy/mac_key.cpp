@@ -12,7 +12,7 @@
 #include "common/encoding.h"
 #include "common/openssl.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 
 namespace {
 
@@ -155,4 +155,4 @@ Result<Secret> UnwrapMacKey(const ExternalAccount& account, const Secret& wrap_k
   return holder;
 }
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

@@ -10,7 +10,7 @@
 #include "common/secret.h"
 #include "profiles/policy/model.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 
 inline constexpr size_t kMacKeyBytes = 32;
 inline constexpr size_t kWrapKeyBytes = 32;
@@ -36,4 +36,4 @@ Result<std::string> WrapMacKey(std::string_view kid, const Secret& mac_key, cons
 // another KeyID, or the wrapping key is wrong.
 Result<Secret> UnwrapMacKey(const ExternalAccount& account, const Secret& wrap_key);
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

@@ -6,7 +6,7 @@
 #include "common/encoding.h"
 #include "profiles/policy/testing_util.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 namespace {
 
 using testing::TempDir;
@@ -79,4 +79,4 @@ TEST(MacKey, WrapUnwrapRoundTripAndTamper) {
 }
 
 }  // namespace
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

@@ -8,7 +8,7 @@
 #include "pki/revocation_reason.h"
 #include "pki/time.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 
 using nlohmann::json;
 
@@ -345,4 +345,4 @@ int64_t AddYears(int64_t unix_seconds, int years) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

@@ -14,7 +14,7 @@
 #include "common/result.h"
 #include "profiles/policy/profile_id.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 
 enum class OrgStatus { kPending, kValid, kInvalid };
 enum class ExternalAccountStatus { kPending, kActive, kSuspended, kDeactivated, kRevoked };
@@ -155,4 +155,4 @@ Result<int64_t> ParseTime(std::string_view text);
 // not_before plus `years` calendar years (Feb 29 maps to Mar 1 when needed), UTC.
 int64_t AddYears(int64_t unix_seconds, int years);
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

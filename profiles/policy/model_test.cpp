@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 namespace {
 
 TEST(Model, TimeParsing) {
@@ -43,4 +43,4 @@ TEST(Model, ExternalAccountJsonRoundTrip) {
 }
 
 }  // namespace
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

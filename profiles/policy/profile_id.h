@@ -5,7 +5,7 @@
 #include <optional>
 #include <string_view>
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 
 enum class ProfileId { kSsl, kSslRgs, kWild };
 
@@ -26,4 +26,4 @@ inline std::optional<ProfileId> ParseProfile(std::string_view name) {
   return std::nullopt;
 }
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

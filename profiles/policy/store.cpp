@@ -7,7 +7,7 @@
 #include "common/log.h"
 #include "profiles/policy/store_layout.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 
 using nlohmann::json;
 using namespace store_layout;
@@ -153,11 +153,11 @@ json PolicySnapshot::ToJson(int64_t now) const {
   json out = {{"version", version_}, {"schema_version", kPolicySchemaVersion}};
   json orgs = json::array(), accounts = json::array(), domains = json::array(),
        acme = json::array(), revs = json::array();
-  for (const auto& o : Organizations()) orgs.push_back(policy::ToJson(o));
+  for (const auto& o : Organizations()) orgs.push_back(profiles::policy::ToJson(o));
   for (const auto& a : ExternalAccounts()) accounts.push_back(ToPublicJson(a, now));
-  for (const auto& d : AllDomains()) domains.push_back(policy::ToJson(d));
-  for (const auto& p : AcmeAccountPolicies()) acme.push_back(policy::ToJson(p));
-  for (const auto& m : MassRevocations()) revs.push_back(policy::ToJson(m));
+  for (const auto& d : AllDomains()) domains.push_back(profiles::policy::ToJson(d));
+  for (const auto& p : AcmeAccountPolicies()) acme.push_back(profiles::policy::ToJson(p));
+  for (const auto& m : MassRevocations()) revs.push_back(profiles::policy::ToJson(m));
   out["organizations"] = orgs;
   out["external_accounts"] = accounts;
   out["domains"] = domains;
@@ -225,4 +225,4 @@ Result<PolicySnapshot> PolicyStore::Snapshot() const {
   return PolicySnapshot(std::move(txn), dbs_, version);
 }
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

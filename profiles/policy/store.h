@@ -24,7 +24,7 @@
 #include "common/result.h"
 #include "profiles/policy/model.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 
 inline constexpr uint32_t kPolicySchemaVersion = 1;
 
@@ -105,4 +105,4 @@ class PolicyStore {
   PolicyDbs dbs_;
 };
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

@@ -10,7 +10,7 @@
 #include "common/lmdb.h"
 #include "common/result.h"
 
-namespace ca::policy::store_layout {
+namespace ca::profiles::policy::store_layout {
 
 inline constexpr std::string_view kSchemaKey = "schema_version";
 inline constexpr std::string_view kVersionKey = "version";
@@ -24,4 +24,4 @@ std::optional<uint64_t> ParseU64(std::string_view s);
 // The committed policy version (0 before the first write); kCorrupt when malformed.
 Result<uint64_t> ReadVersion(const lmdb::Txn& txn, MDB_dbi meta);
 
-}  // namespace ca::policy::store_layout
+}  // namespace ca::profiles::policy::store_layout

@@ -8,7 +8,7 @@
 #include "profiles/policy/mac_key.h"
 #include "profiles/policy/testing_util.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy {
 namespace {
 
 using testing::TempDir;
@@ -202,4 +202,4 @@ TEST(PolicyStore, AuditFilters) {
 }
 
 }  // namespace
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy

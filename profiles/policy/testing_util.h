@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <string>
 
-namespace ca::policy::testing {
+namespace ca::profiles::policy::testing {
 
 class TempDir {
  public:
@@ -25,4 +25,4 @@ class TempDir {
   std::string path_;
 };
 
-}  // namespace ca::policy::testing
+}  // namespace ca::profiles::policy::testing

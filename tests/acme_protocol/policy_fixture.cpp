@@ -12,7 +12,7 @@
 #include "profiles/policy/mac_key.h"
 
 namespace {
-using namespace ca::policy;
+using namespace ca::profiles::policy;
 
 int Die(const std::string& m) {
   std::fprintf(stderr, "policy_fixture: %s\n", m.c_str());

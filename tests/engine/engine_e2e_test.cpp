@@ -16,9 +16,9 @@
 namespace ca::engine {
 namespace {
 
-using engine_api::EngineError;
-using engine_api::EngineErrorKind;
-using engine_api::IssueResponse;
+using engine::api::EngineError;
+using engine::api::EngineErrorKind;
+using engine::api::IssueResponse;
 using testing::EngineSetup;
 
 // Subscriber keys, generated before anything is timed or crashed.
@@ -48,7 +48,7 @@ class KeyPool {
 
 struct Outcome {
   std::string request_id;
-  engine_api::IssueRequest request;
+  engine::api::IssueRequest request;
   std::optional<IssueResponse> issued;
 };
 
@@ -105,8 +105,8 @@ TEST(EngineE2E, ChannelRefusesReplayWithDifferentContent) {
   EXPECT_EQ(std::get<EngineError>(*refused).kind, EngineErrorKind::kBadRequest);
   EXPECT_EQ(std::get<EngineError>(*refused).detail, "request_id reused with different content");
   auto cert = client->GetCertificate({std::get<IssueResponse>(*first).serial_hex, {}});
-  ASSERT_TRUE(cert && std::holds_alternative<engine_api::CertificateRecord>(*cert));
-  EXPECT_EQ(std::get<engine_api::CertificateRecord>(*cert).certificate_pem,
+  ASSERT_TRUE(cert && std::holds_alternative<engine::api::CertificateRecord>(*cert));
+  EXPECT_EQ(std::get<engine::api::CertificateRecord>(*cert).certificate_pem,
             std::get<IssueResponse>(*first).certificate_pem);
   EXPECT_EQ((*setup)->Stop(), 0);
   size_t n = 0;

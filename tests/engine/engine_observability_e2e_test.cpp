@@ -18,7 +18,7 @@
 namespace ca::engine {
 namespace {
 
-using engine_api::IssueResponse;
+using engine::api::IssueResponse;
 using nlohmann::json;
 using testing::EngineSetup;
 
@@ -79,15 +79,15 @@ TEST(EngineObservabilityE2E, AuditFileAndMetricsFile) {
     auto resp = client->Issue(req);
     ASSERT_TRUE(resp) << resp.error().ToString() << ReadText((*setup)->log_path());
     ASSERT_TRUE(std::holds_alternative<IssueResponse>(*resp))
-        << engine_api::ResponseToJson(*resp).dump();
+        << engine::api::ResponseToJson(*resp).dump();
     serials.push_back(std::get<IssueResponse>(*resp).serial_hex);
   }
-  engine_api::RevokeRequest revoke;
+  engine::api::RevokeRequest revoke;
   revoke.serial_hex = serials[1];
   revoke.reason = pki::RevocationReason::kSuperseded;
   revoke.actor = "acme-account:acct-1";
   auto revoked = client->Revoke(revoke);
-  ASSERT_TRUE(revoked && std::holds_alternative<engine_api::RevokeResponse>(*revoked));
+  ASSERT_TRUE(revoked && std::holds_alternative<engine::api::RevokeResponse>(*revoked));
 
   std::string metrics =
       WaitForMetric(metrics_path, "acme_ca_engine_revocations_total{reason=\"superseded\"}", 1);
@@ -107,9 +107,9 @@ TEST(EngineObservabilityE2E, AuditFileAndMetricsFile) {
   // The RA revokes the ACME account: the engine applies the mass revocation within a second or two,
   // and audits it with the serials it revoked (the two still valid).
   auto& world = (*setup)->world();
-  auto mass = policy::AcmeAccountLifecycle({world.store.get(), "ra-operator", world.now},
-                                           {"acct-1", world.kid, policy::ProfileId::kSsl},
-                                           policy::AccountAction::kRevoke, 9);
+  auto mass = profiles::policy::AcmeAccountLifecycle({world.store.get(), "ra-operator", world.now},
+                                           {"acct-1", world.kid, profiles::policy::ProfileId::kSsl},
+                                           profiles::policy::AccountAction::kRevoke, 9);
   ASSERT_TRUE(mass) << mass.error().ToString();
   metrics = WaitForMetric(metrics_path,
                           "acme_ca_engine_revocations_total{reason=\"privilegeWithdrawn\"}", 2);
@@ -150,7 +150,7 @@ TEST(EngineObservabilityE2E, AuditFileAndMetricsFile) {
   auto key = testing::FreshRsaKey();
   auto resp = again->Issue(
       testing::MakeIssueRequest("obs-after", (*setup)->kid(), {"after.example.fr"}, key.get()));
-  ASSERT_TRUE(resp && std::holds_alternative<engine_api::EngineError>(*resp));
+  ASSERT_TRUE(resp && std::holds_alternative<engine::api::EngineError>(*resp));
   EXPECT_EQ((*setup)->Stop(), 0);
   entries = AuditEntries(audit_path);
   ASSERT_EQ(entries.size(), 6u);

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: ra_snapshot_reader STORE_DIR STOP_FILE\n";
     return 2;
   }
-  auto store = ca::policy::PolicyStore::OpenReadOnly(argv[1]);
+  auto store = ca::profiles::policy::PolicyStore::OpenReadOnly(argv[1]);
   if (!store) {
     std::cerr << store.error().ToString() << "\n";
     return 1;

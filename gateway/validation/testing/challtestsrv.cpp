@@ -14,7 +14,7 @@
 
 #include "gateway/validation/net.h"
 
-namespace ca::validation::testing {
+namespace ca::gateway::validation::testing {
 
 namespace {
 
@@ -141,4 +141,4 @@ Status ChallTestSrv::Post(const std::string& endpoint, const nlohmann::json& bod
   return Ok();
 }
 
-}  // namespace ca::validation::testing
+}  // namespace ca::gateway::validation::testing

@@ -12,7 +12,7 @@
 
 #include "common/result.h"
 
-namespace ca::validation::testing {
+namespace ca::gateway::validation::testing {
 
 // A port that was free on 127.0.0.1 for both TCP and UDP a moment ago.
 Result<uint16_t> FreePort();
@@ -32,4 +32,4 @@ class ChallTestSrv {
   pid_t pid = -1;
 };
 
-}  // namespace ca::validation::testing
+}  // namespace ca::gateway::validation::testing

@@ -9,7 +9,7 @@
 #include "gateway/validation/testing/challtestsrv.h"
 #include "gateway/validation/validator.h"
 
-namespace ca::validation::testing {
+namespace ca::gateway::validation::testing {
 
 inline constexpr char kCaaIdentity[] = "acme-ca.example";
 inline constexpr char kAccountUri[] = "https://acme.test/acme/acct/42";
@@ -63,4 +63,4 @@ class ChallTestSrvSuite : public ::testing::Test {
   static inline std::unique_ptr<ChallTestSrv> srv_;
 };
 
-}  // namespace ca::validation::testing
+}  // namespace ca::gateway::validation::testing

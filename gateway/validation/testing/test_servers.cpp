@@ -18,7 +18,7 @@
 
 #include "common/encoding.h"
 
-namespace ca::validation::testing {
+namespace ca::gateway::validation::testing {
 
 namespace {
 
@@ -277,4 +277,4 @@ void TinyCaaDns::Loop() {
   }
 }
 
-}  // namespace ca::validation::testing
+}  // namespace ca::gateway::validation::testing

@@ -19,7 +19,7 @@
 #include "common/openssl.h"
 #include "gateway/validation/dns_client.h"
 
-namespace ca::validation::testing {
+namespace ca::gateway::validation::testing {
 
 struct TestCert {
   ossl::Pkey key;
@@ -89,4 +89,4 @@ class TinyCaaDns {
   std::thread thread_;
 };
 
-}  // namespace ca::validation::testing
+}  // namespace ca::gateway::validation::testing

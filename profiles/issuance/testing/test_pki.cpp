@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-namespace ca::issuance::testing {
+namespace ca::profiles::issuance::testing {
 
 namespace {
 
@@ -171,4 +171,4 @@ Organization TestOrganization() {
   return {"Exemple Hôpital SA", "Paris", "FR"};
 }
 
-}  // namespace ca::issuance::testing
+}  // namespace ca::profiles::issuance::testing

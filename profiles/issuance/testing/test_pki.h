@@ -12,7 +12,7 @@
 #include "profiles/issuance/profile.h"
 #include "profiles/issuance/tbs.h"
 
-namespace ca::issuance::testing {
+namespace ca::profiles::issuance::testing {
 
 // Cached per process (RSA keygen is slow on shared cores). index 0 is the intermediate's key.
 const EVP_PKEY* Rsa3072(int index);
@@ -41,4 +41,4 @@ ossl::X509Req MakeCsr(const EVP_PKEY* key, const std::optional<std::string>& cn,
 Profile RepoProfile(ProfileId id, Environment env = Environment::kProduction);
 Organization TestOrganization();  // "Exemple Hôpital SA", "Paris", "FR"
 
-}  // namespace ca::issuance::testing
+}  // namespace ca::profiles::issuance::testing

@@ -6,7 +6,7 @@
 #include "profiles/policy/fqdn.h"
 #include "profiles/policy/mac_key.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy::admin {
 
 using nlohmann::json;
 
@@ -451,4 +451,4 @@ Result<AcmeAccountPolicy> SetAcmeAccountExpiry(const AdminContext& ctx, const Ac
                            });
 }
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy::admin

@@ -15,7 +15,7 @@
 #include "profiles/policy/model.h"
 #include "profiles/policy/store.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy::admin {
 
 inline constexpr int kMaxExternalAccountYears = 3;
 
@@ -96,4 +96,4 @@ Result<AcmeAccountPolicy> SetAcmeAccountExpiry(const AdminContext& ctx, const Ac
 // acted on it.
 AcmeAccountPolicy AcmeAccountPolicyOrDefault(const PolicyReader& reader, const AcmeAccountRef& ref);
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy::admin

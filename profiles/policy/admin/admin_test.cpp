@@ -5,7 +5,7 @@
 #include "profiles/policy/mac_key.h"
 #include "profiles/policy/testing_util.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy::admin {
 namespace {
 
 using testing::TempDir;
@@ -222,4 +222,4 @@ TEST_F(AdminTest, OrganizationUpdatesAndStatus) {
 }
 
 }  // namespace
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy::admin

@@ -2,7 +2,7 @@
 
 #include <string>
 
-namespace ca::policy {
+namespace ca::profiles::policy::admin {
 
 namespace {
 
@@ -101,4 +101,4 @@ Result<DomainStatus> NextDomainStatus(DomainStatus from, DomainStatus to) {
   return to;
 }
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy::admin

@@ -9,7 +9,7 @@
 #include "common/result.h"
 #include "profiles/policy/model.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy::admin {
 
 enum class AccountAction { kActivate, kSuspend, kReactivate, kDeactivate, kRevoke };
 std::string_view AccountActionName(AccountAction a);  // "activate", "suspend", ...
@@ -21,4 +21,4 @@ Result<AcmeAccountStatus> NextAcmeAccountStatus(AcmeAccountStatus from, AccountA
 Result<OrgStatus> NextOrgStatus(OrgStatus from, OrgStatus to);
 Result<DomainStatus> NextDomainStatus(DomainStatus from, DomainStatus to);
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy::admin

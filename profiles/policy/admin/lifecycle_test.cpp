@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace ca::policy {
+namespace ca::profiles::policy::admin {
 namespace {
 
 using A = AccountAction;
@@ -120,4 +120,4 @@ TEST(Lifecycle, OrganizationAndDomain) {
 }
 
 }  // namespace
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy::admin

@@ -2,20 +2,20 @@
 
 #include "profiles/policy/store_layout.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy::admin {
 
 using nlohmann::json;
 using namespace store_layout;
 
 Status PolicyWriteTxn::PutOrganization(const Organization& o) {
-  return txn_.Put(dbs_.organizations, o.id, policy::ToJson(o).dump());
+  return txn_.Put(dbs_.organizations, o.id, profiles::policy::ToJson(o).dump());
 }
 Status PolicyWriteTxn::PutExternalAccount(const ExternalAccount& a) {
-  return txn_.Put(dbs_.external_accounts, a.kid, policy::ToJson(a).dump());
+  return txn_.Put(dbs_.external_accounts, a.kid, profiles::policy::ToJson(a).dump());
 }
 Status PolicyWriteTxn::PutDomain(const DomainEntry& d) {
   return txn_.Put(dbs_.domains, DomainKey(d.external_account_kid, d.fqdn),
-                  policy::ToJson(d).dump());
+                  profiles::policy::ToJson(d).dump());
 }
 Status PolicyWriteTxn::DeleteDomain(std::string_view kid, std::string_view fqdn) {
   bool deleted = CA_TRY(txn_.Delete(dbs_.domains, DomainKey(kid, fqdn)));
@@ -23,7 +23,7 @@ Status PolicyWriteTxn::DeleteDomain(std::string_view kid, std::string_view fqdn)
   return Ok();
 }
 Status PolicyWriteTxn::PutAcmeAccountPolicy(const AcmeAccountPolicy& p) {
-  return txn_.Put(dbs_.acme_accounts, p.acme_account_id, policy::ToJson(p).dump());
+  return txn_.Put(dbs_.acme_accounts, p.acme_account_id, profiles::policy::ToJson(p).dump());
 }
 
 Result<uint64_t> PolicyWriteTxn::NextSeq(std::string_view counter) {
@@ -38,7 +38,7 @@ Result<MassRevocation> PolicyWriteTxn::RecordMassRevocation(MassRevocation m) {
   m.recorded_at = now_;
   m.actor = actor_;
   if (m.reason_name.empty()) m.reason_name = std::string(RevocationReasonName(m.reason));
-  CA_TRY_STATUS(txn_.Insert(dbs_.mass_revocations, SeqKey(m.seq), policy::ToJson(m).dump()));
+  CA_TRY_STATUS(txn_.Insert(dbs_.mass_revocations, SeqKey(m.seq), profiles::policy::ToJson(m).dump()));
   return m;
 }
 
@@ -56,7 +56,7 @@ Status PolicyWriteTxn::Audit(std::string action, std::string object_type, std::s
   r.before = std::move(before);
   r.after = std::move(after);
   r.policy_version = version_;
-  CA_TRY_STATUS(txn_.Insert(dbs_.audit, SeqKey(r.seq), policy::ToJson(r).dump()));
+  CA_TRY_STATUS(txn_.Insert(dbs_.audit, SeqKey(r.seq), profiles::policy::ToJson(r).dump()));
   audited_ = true;
   return Ok();
 }
@@ -93,4 +93,4 @@ Result<PolicyWriteTxn> PolicyWriter::BeginWrite(std::string actor, int64_t now) 
   return PolicyWriteTxn(std::move(txn), dbs_, version + 1, std::move(actor), now);
 }
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy::admin

@@ -13,7 +13,7 @@
 #include "profiles/policy/model.h"
 #include "profiles/policy/store.h"
 
-namespace ca::policy {
+namespace ca::profiles::policy::admin {
 
 // One write transaction of the RA. Nothing is visible to readers until Commit(), which bumps the
 // version; a transaction that did not record an audit entry refuses to commit.
@@ -63,4 +63,4 @@ class PolicyWriter : public PolicyStore {
   explicit PolicyWriter(PolicyStore store) : PolicyStore(std::move(store)) {}
 };
 
-}  // namespace ca::policy
+}  // namespace ca::profiles::policy::admin
