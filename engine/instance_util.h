@@ -8,6 +8,7 @@
 
 #include "crl_ocsp/freshness.h"
 #include "engine/api/contract.h"
+#include "pki/time.h"
 
 namespace ca::engine::instance_util {
 
@@ -21,7 +22,5 @@ inline engine::api::Response Refuse(engine::api::EngineErrorKind kind, std::stri
   return engine::api::Response(
       engine::api::EngineError{kind, std::move(result_code), std::move(name), std::move(detail)});
 }
-
-inline pki::Time ToTime(int64_t unix_seconds) { return pki::Time(std::chrono::seconds(unix_seconds)); }
 
 }  // namespace ca::engine::instance_util

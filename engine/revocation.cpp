@@ -12,7 +12,6 @@ using engine::api::EngineErrorKind;
 using engine::api::Response;
 using instance_util::NowUnix;
 using instance_util::Refuse;
-using instance_util::ToTime;
 
 }  // namespace
 

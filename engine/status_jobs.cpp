@@ -12,7 +12,6 @@
 namespace ca::engine {
 namespace {
 
-using instance_util::ToTime;
 
 }  // namespace
 
@@ -25,7 +24,7 @@ Status CaInstance::LoadCrlSchedule() {
     crl_last_this_update_ = info.this_update;
   }
   for (const auto& rec : CA_TRY(store_->RevokedCerts())) {
-    pki::Time at = ToTime(rec.revoked_at);
+    pki::Time at = pki::FromUnix(rec.revoked_at);
     if (!crl_last_this_update_ || at >= *crl_last_this_update_) NoteRevocationLocked(at);
   }
   return Ok();
@@ -33,7 +32,7 @@ Status CaInstance::LoadCrlSchedule() {
 
 void CaInstance::NoteRevocation(int64_t revoked_at) {
   std::lock_guard lock(crl_mu_);
-  NoteRevocationLocked(ToTime(revoked_at));
+  NoteRevocationLocked(pki::FromUnix(revoked_at));
 }
 
 void CaInstance::NoteRevocationLocked(pki::Time at) {
@@ -52,13 +51,13 @@ Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
     state.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
     state.status = rec.revoked ? crl_ocsp::CertStatus::kRevoked : crl_ocsp::CertStatus::kGood;
     if (rec.revoked) {
-      state.revocation_time = ToTime(rec.revoked_at);
+      state.revocation_time = pki::FromUnix(rec.revoked_at);
       state.reason = CA_TRY(pki::ReasonFromCode(rec.reason));
     }
     state.this_update = now;
     state.next_update = now + options_.freshness.ocsp_validity;
     ders.push_back(CA_TRY(crl_ocsp::BuildOcspResponse(keys_.issuer_cert.get(), signer, state)));
-    batch.push_back(crl_ocsp::OcspPublication{ders.back(), ToTime(rec.not_after)});
+    batch.push_back(crl_ocsp::OcspPublication{ders.back(), pki::FromUnix(rec.not_after)});
   }
   return status_->PutOcspResponses(options_.issuer_name, batch);
 }
@@ -72,9 +71,9 @@ Status CaInstance::PublishCrl() {
     if (rec.state != CertState::kIssued) continue;
     pki::CrlEntry e;
     e.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
-    e.revocation_time = ToTime(rec.revoked_at);
+    e.revocation_time = pki::FromUnix(rec.revoked_at);
     e.reason = CA_TRY(pki::ReasonFromCode(rec.reason));
-    not_after[e.serial.Hex()] = ToTime(rec.not_after);
+    not_after[e.serial.Hex()] = pki::FromUnix(rec.not_after);
     entries.push_back(std::move(e));
   }
   pki::CrlRequest req;
@@ -124,7 +123,7 @@ Status CaInstance::RunStatusJobs() {
     for (const auto& rec : records) {
       crl_ocsp::ResponseState st;
       st.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
-      st.cert_not_after = ToTime(rec.not_after);
+      st.cert_not_after = pki::FromUnix(rec.not_after);
       st.cert_revoked = rec.revoked;
       auto stored = CA_TRY(crl_ocsp::FindResponse(txn.get(), status_->dbs(), options_.issuer_name, st.serial.magnitude));
       if (stored) {

@@ -42,12 +42,7 @@ Outcome RenewalInfo(HandlerContext& s, const std::string& cert_id) {
   // revocation never pass through this server.
   engine::api::GetCertificateRequest get{(*record)->serial_hex, s.Environment()};
   auto answer = s.issuer.Call(get);
-  if (!answer) {
-    Problem p =
-        MakeProblem(ProblemKind::kUnavailable, "ACME_CA_ERROR: the signing engine is unavailable");
-    p.retry_after_seconds = 5;
-    return std::unexpected(p);
-  }
+  if (!answer) return EngineUnavailable("ACME_CA_ERROR: the signing engine is unavailable");
   if (auto* err = std::get_if<engine::api::EngineError>(&*answer)) {
     if (err->kind == engine::api::EngineErrorKind::kNotFound)
       return Err(ProblemKind::kNotFound, "no certificate with this serial");

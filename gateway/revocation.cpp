@@ -88,12 +88,7 @@ Outcome RevokeCert(HandlerContext& s, RequestState& ctx, const Jws& jws) {
   rr.actor = actor;
   rr.environment = s.Environment();
   auto answer = s.issuer.Call(rr);
-  if (!answer) {
-    Problem p =
-        MakeProblem(ProblemKind::kUnavailable, "ACME_CA_ERROR: the signing engine is unavailable");
-    p.retry_after_seconds = 5;
-    return std::unexpected(p);
-  }
+  if (!answer) return EngineUnavailable("ACME_CA_ERROR: the signing engine is unavailable");
   if (auto* err = std::get_if<engine::api::EngineError>(&*answer)) {
     if (err->kind != engine::api::EngineErrorKind::kAlreadyRevoked)
       return std::unexpected(ProblemForEngineError(*err));
