@@ -58,7 +58,7 @@ class CaInstanceTest : public ::testing::Test {
     EXPECT_TRUE(snap);
     return inst_->Issue(r, *snap);
   }
-  profiles::policy::AdminContext Admin() { return {world_.store.get(), "ra:test", world_.now}; }
+  profiles::policy::admin::AdminContext Admin() { return {world_.store.get(), "ra:test", world_.now}; }
 
   testing::TempDir dir_;
   testing::PolicyWorld world_;
@@ -158,7 +158,7 @@ TEST_F(CaInstanceTest, ReusedKeyAndCaKeyAreRefusedWithoutConsumingASerial) {
 
 struct PolicyCase {
   std::string label;
-  std::function<void(const profiles::policy::AdminContext&, const std::string& kid)> setup;
+  std::function<void(const profiles::policy::admin::AdminContext&, const std::string& kid)> setup;
   std::vector<std::string> names;
   std::string profile;
   std::string expected_code;
@@ -167,72 +167,72 @@ struct PolicyCase {
 };
 
 TEST_F(CaInstanceTest, PolicyRecheckRefusesWhateverTheGatewaySaid) {
-  using profiles::policy::AccountAction;
-  profiles::policy::AcmeAccountRef ref{"acct-1", world_.kid, profiles::policy::ProfileId::kSsl};
+  using profiles::policy::admin::AccountAction;
+  profiles::policy::admin::AcmeAccountRef ref{"acct-1", world_.kid, profiles::policy::ProfileId::kSsl};
   std::vector<PolicyCase> cases = {
       {"domain not found", nullptr, {"www.other.fr"}, "SSL", "DOMAIN_NOT_FOUND", "www.other.fr", ""},
       {"wildcard on SSL", nullptr, {"*.example.fr"}, "SSL", "INVALID_PROFILE_FOR_WILDCARD", "*.example.fr", ""},
       {"non-wildcard on WILD",
-       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
-         ASSERT_TRUE(profiles::policy::SetAcmeAccountProfile(ctx, ref, profiles::policy::ProfileId::kWild));
+       [&](const profiles::policy::admin::AdminContext& ctx, const std::string&) {
+         ASSERT_TRUE(profiles::policy::admin::SetAcmeAccountProfile(ctx, ref, profiles::policy::ProfileId::kWild));
        },
        {"www.example.fr"}, "WILD", "INVALID_DOMAIN_FOR_WILDCARD_PROFILE", "www.example.fr", ""},
       {"subdomain on SSL_RGS", nullptr, {"x.rgs.example.fr"}, "SSL_RGS", "DOMAIN_NOT_FOUND", "x.rgs.example.fr", ""},
       {"unknown external account", nullptr, {"www.example.fr"}, "SSL", "EXTERNAL_ACCOUNT_NOT_FOUND", "",
        "00000000-0000-4000-8000-000000000000"},
       {"account domain subset",
-       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
-         ASSERT_TRUE(profiles::policy::SetAcmeAccountDomains(ctx, ref, {"rgs.example.fr"}));
+       [&](const profiles::policy::admin::AdminContext& ctx, const std::string&) {
+         ASSERT_TRUE(profiles::policy::admin::SetAcmeAccountDomains(ctx, ref, {"rgs.example.fr"}));
        },
        {"www.example.fr"}, "SSL", "DOMAIN_NOT_ASSOCIATED", "www.example.fr", ""},
       {"expired account",
-       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
-         auto r = profiles::policy::SetAcmeAccountExpiry(ctx, ref, world_.now - 10);
+       [&](const profiles::policy::admin::AdminContext& ctx, const std::string&) {
+         auto r = profiles::policy::admin::SetAcmeAccountExpiry(ctx, ref, world_.now - 10);
          ASSERT_TRUE(r) << r.error().ToString();
        },
        {"www.example.fr"}, "SSL", "EXPIRED_ACCOUNT", "", ""},
       {"suspended account",
-       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
-         ASSERT_TRUE(profiles::policy::AcmeAccountLifecycle(ctx, ref, AccountAction::kSuspend));
+       [&](const profiles::policy::admin::AdminContext& ctx, const std::string&) {
+         ASSERT_TRUE(profiles::policy::admin::AcmeAccountLifecycle(ctx, ref, AccountAction::kSuspend));
        },
        {"www.example.fr"}, "SSL", "SUSPENDED_ACCOUNT", "", ""},
       {"deactivated account",
-       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
-         ASSERT_TRUE(profiles::policy::AcmeAccountLifecycle(ctx, ref, AccountAction::kDeactivate));
+       [&](const profiles::policy::admin::AdminContext& ctx, const std::string&) {
+         ASSERT_TRUE(profiles::policy::admin::AcmeAccountLifecycle(ctx, ref, AccountAction::kDeactivate));
        },
        {"www.example.fr"}, "SSL", "DEACTIVATED_ACCOUNT", "", ""},
       {"revoked account",
-       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
-         ASSERT_TRUE(profiles::policy::AcmeAccountLifecycle(ctx, ref, AccountAction::kRevoke));
+       [&](const profiles::policy::admin::AdminContext& ctx, const std::string&) {
+         ASSERT_TRUE(profiles::policy::admin::AcmeAccountLifecycle(ctx, ref, AccountAction::kRevoke));
        },
        {"www.example.fr"}, "SSL", "REVOKED_ACCOUNT", "", ""},
       {"suspended external account",
-       [&](const profiles::policy::AdminContext& ctx, const std::string& kid) {
-         ASSERT_TRUE(profiles::policy::ExternalAccountLifecycle(ctx, kid, AccountAction::kSuspend));
+       [&](const profiles::policy::admin::AdminContext& ctx, const std::string& kid) {
+         ASSERT_TRUE(profiles::policy::admin::ExternalAccountLifecycle(ctx, kid, AccountAction::kSuspend));
        },
        {"www.example.fr"}, "SSL", "SUSPENDED_EXTERNAL_ACCOUNT", "", ""},
       {"deactivated external account",
-       [&](const profiles::policy::AdminContext& ctx, const std::string& kid) {
-         ASSERT_TRUE(profiles::policy::ExternalAccountLifecycle(ctx, kid, AccountAction::kDeactivate));
+       [&](const profiles::policy::admin::AdminContext& ctx, const std::string& kid) {
+         ASSERT_TRUE(profiles::policy::admin::ExternalAccountLifecycle(ctx, kid, AccountAction::kDeactivate));
        },
        {"www.example.fr"}, "SSL", "DEACTIVATED_EXTERNAL_ACCOUNT", "", ""},
       {"revoked external account",
-       [&](const profiles::policy::AdminContext& ctx, const std::string& kid) {
-         ASSERT_TRUE(profiles::policy::ExternalAccountLifecycle(ctx, kid, AccountAction::kRevoke));
+       [&](const profiles::policy::admin::AdminContext& ctx, const std::string& kid) {
+         ASSERT_TRUE(profiles::policy::admin::ExternalAccountLifecycle(ctx, kid, AccountAction::kRevoke));
        },
        {"www.example.fr"}, "SSL", "REVOKED_EXTERNAL_ACCOUNT", "", ""},
       {"expired external account",
-       [&](const profiles::policy::AdminContext& ctx, const std::string& kid) {
-         profiles::policy::ExternalAccountFields f;
+       [&](const profiles::policy::admin::AdminContext& ctx, const std::string& kid) {
+         profiles::policy::admin::ExternalAccountFields f;
          f.not_before = world_.now - 2 * 86400;
          f.not_after = world_.now - 86400;
-         auto r = profiles::policy::UpdateExternalAccount(ctx, kid, f);
+         auto r = profiles::policy::admin::UpdateExternalAccount(ctx, kid, f);
          ASSERT_TRUE(r) << r.error().ToString();
        },
        {"www.example.fr"}, "SSL", "EXPIRED_EXTERNAL_ACCOUNT", "", ""},
       {"invalid organization",
-       [&](const profiles::policy::AdminContext& ctx, const std::string&) {
-         auto r = profiles::policy::SetOrganizationStatus(ctx, world_.org_id, profiles::policy::OrgStatus::kInvalid);
+       [&](const profiles::policy::admin::AdminContext& ctx, const std::string&) {
+         auto r = profiles::policy::admin::SetOrganizationStatus(ctx, world_.org_id, profiles::policy::OrgStatus::kInvalid);
          ASSERT_TRUE(r) << r.error().ToString();
        },
        {"www.example.fr"}, "SSL", "ORGANIZATION_IS_NOT_VALID", "", ""},
@@ -331,8 +331,8 @@ TEST_F(CaInstanceTest, MassRevocationsAreAppliedOnceAndRecorded) {
   auto resp = Issue(MakeIssueRequest("m1", world_.kid, {"m1.example.fr"}, Key(7)));
   ASSERT_TRUE(std::holds_alternative<IssueResponse>(resp));
   std::string serial = std::get<IssueResponse>(resp).serial_hex;
-  auto revoked = profiles::policy::AcmeAccountLifecycle(Admin(), {"acct-1", world_.kid, profiles::policy::ProfileId::kSsl},
-                                              profiles::policy::AccountAction::kRevoke, 4);
+  auto revoked = profiles::policy::admin::AcmeAccountLifecycle(Admin(), {"acct-1", world_.kid, profiles::policy::ProfileId::kSsl},
+                                              profiles::policy::admin::AccountAction::kRevoke, 4);
   ASSERT_TRUE(revoked) << revoked.error().ToString();
   auto snap = world_.store->Snapshot();
   ASSERT_EQ(snap->MassRevocations().size(), 1u);

@@ -18,6 +18,7 @@
 namespace ca::appliance::ra {
 
 using namespace ca::profiles::policy;
+using namespace ca::profiles::policy::admin;
 using nlohmann::json;
 
 namespace {

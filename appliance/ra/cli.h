@@ -87,7 +87,7 @@ class Cli {
   void NoExtraArgs(size_t n) const;
   // The policy store, opened on first use: for writing (the first call decides) or read-only.
   const profiles::policy::PolicyStore& Store(bool writer);
-  profiles::policy::AdminContext Ctx();
+  profiles::policy::admin::AdminContext Ctx();
   static int64_t Now();
   Secret WrapKey();
   GatewayAccounts& Gateway();
@@ -97,11 +97,11 @@ class Cli {
   int AuditCmd();
   int Dump();
   // cmd_org.cpp
-  profiles::policy::OrganizationFields OrgFields() const;
+  profiles::policy::admin::OrganizationFields OrgFields() const;
   int Org();
   // cmd_ext_account.cpp
-  profiles::policy::ExternalAccountFields ExtFields() const;
-  void PrintCredentials(const profiles::policy::IssuedCredentials& c, const std::string& what);
+  profiles::policy::admin::ExternalAccountFields ExtFields() const;
+  void PrintCredentials(const profiles::policy::admin::IssuedCredentials& c, const std::string& what);
   int ExtAccount();
   // cmd_domain.cpp
   int Domain();
@@ -114,7 +114,7 @@ class Cli {
   bool wrote_ = false;  // the store was opened for writing (or created): export the audit
   std::string store_dir_, wrap_key_path_, gateway_dir_, actor_, audit_log_;
   std::optional<profiles::policy::PolicyStore> reader_;  // opened read-only
-  std::optional<profiles::policy::PolicyWriter> writer_;
+  std::optional<profiles::policy::admin::PolicyWriter> writer_;
   std::optional<GatewayAccounts> gateway_;
 };
 

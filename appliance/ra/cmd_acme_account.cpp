@@ -7,6 +7,7 @@
 namespace ca::appliance::ra {
 
 using namespace ca::profiles::policy;
+using namespace ca::profiles::policy::admin;
 using nlohmann::json;
 
 json Cli::AcmeJson(const GatewayAccount& g, const PolicyReader& r) {

@@ -6,6 +6,7 @@
 namespace ca::appliance::ra {
 
 using namespace ca::profiles::policy;
+using namespace ca::profiles::policy::admin;
 using nlohmann::json;
 
 int Cli::Domain() {

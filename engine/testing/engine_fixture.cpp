@@ -36,12 +36,12 @@ TempDir::~TempDir() {
 PolicyWorld MakePolicyWorld(const std::string& dir) {
   PolicyWorld w;
   w.now = static_cast<int64_t>(::time(nullptr));
-  w.store = std::make_unique<profiles::policy::PolicyWriter>(Must(profiles::policy::PolicyWriter::Create(dir, "test", w.now), "policy"));
-  profiles::policy::AdminContext ctx{w.store.get(), "ra:test", w.now};
-  auto org = Must(profiles::policy::CreateOrganization(ctx, {"Exemple SA", "FR", "Paris", "12345678900011"}), "org");
+  w.store = std::make_unique<profiles::policy::admin::PolicyWriter>(Must(profiles::policy::admin::PolicyWriter::Create(dir, "test", w.now), "policy"));
+  profiles::policy::admin::AdminContext ctx{w.store.get(), "ra:test", w.now};
+  auto org = Must(profiles::policy::admin::CreateOrganization(ctx, {"Exemple SA", "FR", "Paris", "12345678900011"}), "org");
   w.org_id = org.id;
-  Must(profiles::policy::SetOrganizationStatus(ctx, org.id, profiles::policy::OrgStatus::kValid), "org status");
-  profiles::policy::ExternalAccountFields f;
+  Must(profiles::policy::admin::SetOrganizationStatus(ctx, org.id, profiles::policy::OrgStatus::kValid), "org status");
+  profiles::policy::admin::ExternalAccountFields f;
   f.organization_id = org.id;
   f.contacts = std::vector<std::string>{"Alice Admin <alice@example.fr>"};
   f.not_before = w.now - 3600;
@@ -50,15 +50,15 @@ PolicyWorld MakePolicyWorld(const std::string& dir) {
                                                       profiles::policy::ProfileId::kSslRgs};
   f.allowed_challenges = std::vector<std::string>{"http-01", "dns-01"};
   Secret wrap(std::string(32, 'k'));
-  auto creds = Must(profiles::policy::CreateExternalAccount(ctx, f, /*activate=*/true, wrap), "external account");
+  auto creds = Must(profiles::policy::admin::CreateExternalAccount(ctx, f, /*activate=*/true, wrap), "external account");
   w.kid = creds.account.kid;
-  profiles::policy::DomainFields sub;
+  profiles::policy::admin::DomainFields sub;
   sub.include_subdomains = true;
-  for (auto [fqdn, fields] : {std::pair<std::string, profiles::policy::DomainFields>{"example.fr", sub},
-                              {"*.example.fr", profiles::policy::DomainFields{{}, false, {"dns-01"}}},
-                              {"rgs.example.fr", profiles::policy::DomainFields{}}}) {
-    Must(profiles::policy::AddDomain(ctx, w.kid, fqdn, fields), "domain");
-    Must(profiles::policy::SetDomainStatus(ctx, w.kid, fqdn, profiles::policy::DomainStatus::kValid), "domain status");
+  for (auto [fqdn, fields] : {std::pair<std::string, profiles::policy::admin::DomainFields>{"example.fr", sub},
+                              {"*.example.fr", profiles::policy::admin::DomainFields{{}, false, {"dns-01"}}},
+                              {"rgs.example.fr", profiles::policy::admin::DomainFields{}}}) {
+    Must(profiles::policy::admin::AddDomain(ctx, w.kid, fqdn, fields), "domain");
+    Must(profiles::policy::admin::SetDomainStatus(ctx, w.kid, fqdn, profiles::policy::DomainStatus::kValid), "domain status");
   }
   return w;
 }

@@ -31,7 +31,7 @@ class TempDir {
 // (active, SSL + WILD + SSL_RGS allowed, valid for a year) with valid domains "example.fr"
 // (include_subdomains), "*.example.fr" and "rgs.example.fr".
 struct PolicyWorld {
-  std::unique_ptr<profiles::policy::PolicyWriter> store;  // the RA side (ca_policy_admin)
+  std::unique_ptr<profiles::policy::admin::PolicyWriter> store;  // the RA side (ca_policy_admin)
   std::string org_id;
   std::string kid;
   int64_t now = 0;

@@ -8,6 +8,7 @@
 #include "profiles/policy/testing_util.h"
 
 namespace ca::profiles::policy {
+using namespace admin;  // the tests build stores through the write side
 namespace {
 
 using testing::TempDir;

@@ -13,6 +13,7 @@
 
 namespace {
 using namespace ca::profiles::policy;
+using namespace ca::profiles::policy::admin;
 
 int Die(const std::string& m) {
   std::fprintf(stderr, "policy_fixture: %s\n", m.c_str());

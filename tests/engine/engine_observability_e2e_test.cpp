@@ -107,9 +107,9 @@ TEST(EngineObservabilityE2E, AuditFileAndMetricsFile) {
   // The RA revokes the ACME account: the engine applies the mass revocation within a second or two,
   // and audits it with the serials it revoked (the two still valid).
   auto& world = (*setup)->world();
-  auto mass = profiles::policy::AcmeAccountLifecycle({world.store.get(), "ra-operator", world.now},
+  auto mass = profiles::policy::admin::AcmeAccountLifecycle({world.store.get(), "ra-operator", world.now},
                                            {"acct-1", world.kid, profiles::policy::ProfileId::kSsl},
-                                           profiles::policy::AccountAction::kRevoke, 9);
+                                           profiles::policy::admin::AccountAction::kRevoke, 9);
   ASSERT_TRUE(mass) << mass.error().ToString();
   metrics = WaitForMetric(metrics_path,
                           "acme_ca_engine_revocations_total{reason=\"privilegeWithdrawn\"}", 2);
