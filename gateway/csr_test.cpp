@@ -4,6 +4,7 @@
 
 #include "gateway/testing/fakes.h"
 #include "pki/testing/make_csr.h"
+#include "profiles/issuance/testing/test_pki.h"
 
 namespace ca::gateway {
 namespace {
@@ -15,11 +16,17 @@ const EVP_PKEY* Rsa3072() {
   return key.get();
 }
 
+const profiles::issuance::Profile& Ssl() {
+  static const profiles::issuance::Profile profile =
+      profiles::issuance::testing::RepoProfile(profiles::policy::ProfileId::kSsl);
+  return profile;
+}
+
 ProblemOr<pki::CsrFacts> Check(const CsrShape& shape, std::vector<std::string> order,
                                const EVP_PKEY* key = Rsa3072()) {
   auto der = pki::testing::MakeCsrDer(shape, key);
   EXPECT_TRUE(der) << der.error().message;
-  return CheckCsr(*der, order);
+  return CheckCsr(*der, order, Ssl());
 }
 
 void ExpectBadCsr(const ProblemOr<pki::CsrFacts>& result, std::string_view detail) {
@@ -48,14 +55,18 @@ TEST(GatewayCsr, RefusesWhatTheEngineRefuses) {
                "CSR refused: the name 'a.example.com.' ends with a dot");
   ExpectBadCsr(Check({{}, std::vector<std::string>{"DNS:a.example.com"}}, {"a.example.com", "b.example.com"}),
                "CSR refused: the names differ from the order's; missing: b.example.com");
-  ExpectBadCsr(CheckCsr(Bytes{0x30, 0x00}, {"a.example.com"}), "CSR refused: not a DER PKCS#10 request");
+  ExpectBadCsr(CheckCsr(Bytes{0x30, 0x00}, {"a.example.com"}, Ssl()), "CSR refused: not a DER PKCS#10 request");
 }
 
-TEST(GatewayCsr, KeyMustBeRsa3072) {
+// Defect 2 of issue 13: the key rule is the profile's (SSL: RSA 3072 or 4096), not a constant.
+TEST(GatewayCsr, KeyFollowsTheProfile) {
   auto small = testing::GenerateKey("RSA2048");
   ASSERT_TRUE(small);
   ExpectBadCsr(Check({{}, std::vector<std::string>{"DNS:a.example.com"}}, {"a.example.com"}, small->get()),
-               "the certificate key must be RSA 3072, got RSA 2048");
+               "RSA key size 2048 not accepted: the profile requires 3072 or 4096 bits");
+  ExpectBadCsr(Check({{}, std::vector<std::string>{"DNS:a.example.com"}}, {"a.example.com"},
+                     pki::testing::TestEcKey()),
+               "key type EC not accepted: the profile requires RSA");
 }
 
 }  // namespace
