@@ -61,6 +61,13 @@ Result<std::optional<std::string>> JsonFields::OptionalString(std::string_view f
       *this, Find(field), field, [](const json& v) { return v.is_string(); }, "a string");
 }
 
+Result<std::optional<std::string>> JsonFields::OptionalNonEmptyString(std::string_view field) {
+  return ReadOptional<std::string>(
+      *this, Find(field), field,
+      [](const json& v) { return v.is_string() && !v.get_ref<const std::string&>().empty(); },
+      "a non-empty string");
+}
+
 Result<std::optional<int64_t>> JsonFields::OptionalInt(std::string_view field) {
   return ReadOptional<int64_t>(
       *this, Find(field), field, [](const json& v) { return v.is_number_integer(); }, "an integer");
@@ -96,6 +103,9 @@ Result<const json*> JsonFields::OptionalObject(std::string_view field) {
 
 Result<std::string> JsonFields::String(std::string_view field) {
   return Required(field, OptionalString(field));
+}
+Result<std::string> JsonFields::NonEmptyString(std::string_view field) {
+  return Required(field, OptionalNonEmptyString(field));
 }
 Result<int64_t> JsonFields::Int(std::string_view field) {
   return Required(field, OptionalInt(field));

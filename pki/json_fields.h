@@ -26,6 +26,9 @@ class JsonFields {
 
   Result<std::string> String(std::string_view field);
   Result<std::optional<std::string>> OptionalString(std::string_view field);
+  // A string that is not empty ("expected a non-empty string"), e.g. a path or a name in a config.
+  Result<std::string> NonEmptyString(std::string_view field);
+  Result<std::optional<std::string>> OptionalNonEmptyString(std::string_view field);
   Result<int64_t> Int(std::string_view field);
   Result<std::optional<int64_t>> OptionalInt(std::string_view field);
   Result<uint64_t> Uint(std::string_view field);  // a non-negative integer

@@ -63,6 +63,18 @@ TEST(JsonFieldsTest, RefusesUnknownFieldsAndNonObjects) {
   ExpectError(top->Int("v").error(), "v: missing");
 }
 
+TEST(JsonFieldsTest, NonEmptyStringsRefuseTheEmptyString) {
+  json j = {{"path", "/x"}, {"empty", ""}, {"number", 1}};
+  auto f = JsonFields::Of(j, "config");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(*f->NonEmptyString("path"), "/x");
+  EXPECT_FALSE(*f->OptionalNonEmptyString("absent"));
+  ExpectError(f->NonEmptyString("empty").error(), "config.empty: expected a non-empty string");
+  ExpectError(f->OptionalNonEmptyString("number").error(),
+              "config.number: expected a non-empty string");
+  ExpectError(f->NonEmptyString("absent").error(), "config.absent: missing");
+}
+
 TEST(JsonFieldsTest, StoredRecordsFailAsCorrupt) {
   json j = {{"n", "x"}};
   auto f = JsonFields::Of(j, "cert record", ErrorCode::kCorrupt);
