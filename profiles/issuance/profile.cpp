@@ -139,7 +139,8 @@ Result<Profile> ParseProfileJson(std::string_view json_text) {
 
   p.policy_oids = CA_TRY(UniqueList(f, "certificate_policies"));
   for (const std::string& oid : p.policy_oids) {
-    if (!IsDottedOid(oid)) return f.Bad("certificate_policies", "'" + oid + "' is not a dotted OID");
+    if (!IsDottedOid(oid))
+      return f.Bad("certificate_policies", "'" + oid + "' is not a dotted OID");
   }
   if (p.policy_oids.front() != kCabfOvPolicyOid) {
     return f.Bad("certificate_policies", "must start with the CA/B Forum OV policy 2.23.140.1.2.2");

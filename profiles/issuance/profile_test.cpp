@@ -77,8 +77,7 @@ TEST(ProfileTest, EveryFieldIsValidated) {
   auto missing = GoodDoc();
   missing.erase("backdate_seconds");
   ExpectRefused(missing, "profile.backdate_seconds: missing");
-  ExpectRefused(with("profile", "EV"),
-                "profile.profile: must be one of SSL, SSL_RGS, WILD");
+  ExpectRefused(with("profile", "EV"), "profile.profile: must be one of SSL, SSL_RGS, WILD");
   ExpectRefused(with("environment", "prod"),
                 "profile.environment: must be \"production\" or \"staging\"");
   ExpectRefused(with("enabled", "yes"), "profile.enabled: expected a boolean");
@@ -99,13 +98,11 @@ TEST(ProfileTest, EveryFieldIsValidated) {
                 "2.23.140.1.2.2");
   ExpectRefused(with("certificate_policies", {"2.23.140.1.2.2", "1.3.06.1"}),
                 "profile.certificate_policies: '1.3.06.1' is not a dotted OID");
-  ExpectRefused(
-      with("wildcards", "required"),
-      "profile.wildcards: WILD requires wildcard names; SSL and SSL_RGS forbid them");
+  ExpectRefused(with("wildcards", "required"),
+                "profile.wildcards: WILD requires wildcard names; SSL and SSL_RGS forbid them");
   ExpectRefused(with("max_names", 0), "profile.max_names: expected an integer in [1, 100]");
-  ExpectRefused(
-      with("key_usage", {"digitalSignature"}),
-      "profile.key_usage: must be [\"digitalSignature\", \"keyEncipherment\"] (CA-4)");
+  ExpectRefused(with("key_usage", {"digitalSignature"}),
+                "profile.key_usage: must be [\"digitalSignature\", \"keyEncipherment\"] (CA-4)");
   ExpectRefused(with("extended_key_usage", {"serverAuth", "clientAuth"}),
                 "profile.extended_key_usage: must be [\"serverAuth\"] (CA-4)");
   auto dup = ParseProfileJson(R"({"profile":"SSL","profile":"WILD"})");
