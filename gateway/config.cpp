@@ -13,8 +13,10 @@ using pki::JsonFields;
 Status ParseListen(const json& obj, HttpServerOptions& http) {
   auto f = CA_TRY(JsonFields::Of(obj, "config.listen"));
   http.listen_address = CA_TRY(f.OptionalString("address")).value_or(http.listen_address);
-  if (auto port = CA_TRY(f.OptionalIntIn("port", 0, 65535))) http.port = static_cast<uint16_t>(*port);
-  if (auto threads = CA_TRY(f.OptionalIntIn("threads", 1, 64))) http.threads = static_cast<unsigned>(*threads);
+  if (auto port = CA_TRY(f.OptionalIntIn("port", 0, 65535)))
+    http.port = static_cast<uint16_t>(*port);
+  if (auto threads = CA_TRY(f.OptionalIntIn("threads", 1, 64)))
+    http.threads = static_cast<unsigned>(*threads);
   if (auto workers = CA_TRY(f.OptionalIntIn("request_workers", 0, 256))) {
     http.request_workers = static_cast<unsigned>(*workers);
   }
@@ -65,7 +67,8 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
   if (c.acme.environment != "production" && c.acme.environment != "staging")
     return f.Bad("environment", "must be production or staging");
 
-  if (const json* listen = CA_TRY(f.OptionalObject("listen"))) CA_TRY_STATUS(ParseListen(*listen, c.http));
+  if (const json* listen = CA_TRY(f.OptionalObject("listen")))
+    CA_TRY_STATUS(ParseListen(*listen, c.http));
 
   const json* tls_object = CA_TRY(f.Object("tls"));
   auto tls = CA_TRY(JsonFields::Of(*tls_object, "config.tls"));
@@ -85,7 +88,8 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
   if (const json* validation = CA_TRY(f.OptionalObject("validation"))) c.validation = *validation;
   if (!c.validation.contains("caa_identities")) c.validation["caa_identities"] = c.acme.caa_identities;
 
-  if (const json* limits = CA_TRY(f.OptionalObject("limits"))) CA_TRY_STATUS(ParseLimits(*limits, c.acme));
+  if (const json* limits = CA_TRY(f.OptionalObject("limits")))
+    CA_TRY_STATUS(ParseLimits(*limits, c.acme));
   CA_TRY_STATUS(f.RefuseUnknown());
   return c;
 }

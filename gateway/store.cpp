@@ -122,8 +122,9 @@ Result<CertRecord> CertFrom(const json& j) {
   r.not_after = CA_TRY(Number(f, "not_after"));
   return r;
 }
-Result<json> JsonFrom(const json& j) { return j; }
-
+Result<json> JsonFrom(const json& j) {
+  return j;
+}
 
 }  // namespace
 

@@ -77,12 +77,13 @@ Result<std::optional<int64_t>> JsonFields::OptionalIntIn(std::string_view field,
                                                          int64_t max) {
   auto in_range = [min, max](const json& v) {
     // Unsigned values above INT64_MAX are above any max.
-    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) return false;
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+      return false;
     return v.is_number_integer() && v.get<int64_t>() >= min && v.get<int64_t>() <= max;
   };
-  return ReadOptional<int64_t>(*this, Find(field), field, in_range,
-                               "an integer in [" + std::to_string(min) + ", " +
-                                   std::to_string(max) + "]");
+  return ReadOptional<int64_t>(
+      *this, Find(field), field, in_range,
+      "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
 }
 
 Result<std::optional<uint64_t>> JsonFields::OptionalUint(std::string_view field) {

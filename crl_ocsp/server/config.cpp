@@ -37,7 +37,8 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text) {
   }
   if (auto age = CA_TRY(f.OptionalUint("max_age_seconds"))) c.max_age = std::chrono::seconds(*age);
   auto threads = f.OptionalUint("threads");
-  if (!threads || (*threads && **threads > 256)) return f.Bad("threads", "expected an integer 0-256");
+  if (!threads || (*threads && **threads > 256))
+    return f.Bad("threads", "expected an integer 0-256");
   if (*threads) c.threads = static_cast<unsigned>(**threads);
   if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
   if (auto timeout = CA_TRY(f.OptionalUint("connection_timeout_seconds"))) {

@@ -90,8 +90,7 @@ namespace {
 
 using pki::JsonFields;
 
-Result<VantagePoint> ParseVantagePoint(const nlohmann::json& item, std::string path,
-                                       size_t index) {
+Result<VantagePoint> ParseVantagePoint(const nlohmann::json& item, std::string path, size_t index) {
   auto f = CA_TRY(JsonFields::Of(item, std::move(path)));
   VantagePoint vp;
   vp.resolver = CA_TRY(f.String("resolver"));
@@ -118,7 +117,8 @@ Result<ValidatorConfig> ValidatorConfig::FromJson(const nlohmann::json& object) 
   if (auto it = object.find("vantage_points"); it != object.end()) {
     if (!it->is_array()) return f.Bad("vantage_points", "expected an array of objects");
     for (const auto& item : *it) {
-      std::string path = f.PathOf("vantage_points") + "[" + std::to_string(c.vantage_points.size()) + "]";
+      std::string path =
+          f.PathOf("vantage_points") + "[" + std::to_string(c.vantage_points.size()) + "]";
       c.vantage_points.push_back(CA_TRY(ParseVantagePoint(item, path, c.vantage_points.size())));
     }
   }

@@ -54,7 +54,8 @@ TEST(ValidatorConfigTest, RefusesBadInputWithOneClearError) {
        "expected an IPv4 address"},
       {R"({"caa_identities":["x.example"],"resolver":"127.0.0.1:0"})", "bad port"},
       {R"({"resolver":"127.0.0.1"})", "caa_identities must name at least one identity"},
-      {R"({"caa_identities":["x.example"],"http01_port":70000})", "validation.http01_port: expected an integer in [1, 65535]"},
+      {R"({"caa_identities":["x.example"],"http01_port":70000})",
+       "validation.http01_port: expected an integer in [1, 65535]"},
       {R"({"caa_identities":["x.example"],"vantage_points":[{"resolver":"127.0.0.1","source_address":"nope"}]})",
        "source_address is not an IP address"},
   };
