@@ -47,7 +47,7 @@ void ExpectBad(const json& j, std::string_view fragment) {
 TEST(EngineConfig, RejectsDefects) {
   json j = Valid();
   j["surprise"] = 1;
-  ExpectBad(j, "surprise: unknown field");
+  ExpectBad(j, "config: unknown field 'surprise'");
   j = Valid();
   j["allowed_peer_uids"] = json::array();
   ExpectBad(j, "allowed_peer_uids");

@@ -1,115 +1,96 @@
 #include "gateway/config.h"
 
-#include <set>
-
 #include "common/openssl.h"
+#include "pki/json_fields.h"
 
 namespace ca::gateway {
 
 namespace {
 
 using nlohmann::json;
+using pki::JsonFields;
 
-Status OnlyKeys(const json& obj, const std::string& where, std::initializer_list<const char*> keys) {
-  if (!obj.is_object()) return Fail(ErrorCode::kInvalidArgument, "config: " + where + " must be an object");
-  std::set<std::string> allowed(keys.begin(), keys.end());
-  for (const auto& [k, v] : obj.items())
-    if (!allowed.contains(k)) return Fail(ErrorCode::kInvalidArgument, "config: unknown key " + where + "." + k);
-  return Ok();
+Status ParseListen(const json& obj, HttpServerOptions& http) {
+  auto f = CA_TRY(JsonFields::Of(obj, "config.listen"));
+  http.listen_address = CA_TRY(f.OptionalString("address")).value_or(http.listen_address);
+  if (auto port = CA_TRY(f.OptionalIntIn("port", 0, 65535)))
+    http.port = static_cast<uint16_t>(*port);
+  if (auto threads = CA_TRY(f.OptionalIntIn("threads", 1, 64)))
+    http.threads = static_cast<unsigned>(*threads);
+  if (auto workers = CA_TRY(f.OptionalIntIn("request_workers", 0, 256))) {
+    http.request_workers = static_cast<unsigned>(*workers);
+  }
+  return f.RefuseUnknown();
 }
 
-template <class T>
-Status Get(const json& obj, const char* key, T* out, bool required, const std::string& where) {
-  auto it = obj.find(key);
-  if (it == obj.end()) {
-    if (required) return Fail(ErrorCode::kInvalidArgument, "config: missing " + where + "." + key);
-    return Ok();
+Status ParseLimits(const json& obj, GatewayOptions& acme) {
+  auto f = CA_TRY(JsonFields::Of(obj, "config.limits"));
+  if (auto v = CA_TRY(f.OptionalIntIn("max_body_bytes", 1024, 1024 * 1024))) {
+    acme.max_body_bytes = static_cast<size_t>(*v);
   }
-  try {
-    *out = it->get<T>();
-  } catch (const json::exception&) {
-    return Fail(ErrorCode::kInvalidArgument, "config: " + where + "." + key + " has the wrong type");
+  if (auto v = CA_TRY(f.OptionalInt("nonce_lifetime_seconds"))) acme.nonce_lifetime_seconds = *v;
+  if (auto v = CA_TRY(f.OptionalInt("order_lifetime_seconds"))) acme.order_lifetime_seconds = *v;
+  if (auto v = CA_TRY(f.OptionalInt("authz_lifetime_seconds"))) acme.authz_lifetime_seconds = *v;
+  if (auto v = CA_TRY(f.OptionalInt("max_failed_validations_per_hour"))) {
+    acme.max_failed_validations_per_hour = static_cast<int>(*v);
   }
-  return Ok();
+  if (auto v = CA_TRY(f.OptionalInt("max_challenge_attempts"))) {
+    acme.max_challenge_attempts = static_cast<int>(*v);
+  }
+  if (auto v = CA_TRY(f.OptionalInt("challenge_retry_seconds"))) acme.challenge_retry_seconds = *v;
+  if (auto v = CA_TRY(f.OptionalInt("caa_recheck_seconds"))) acme.caa_recheck_seconds = *v;
+  if (auto v = CA_TRY(f.OptionalIntIn("validation_workers", 1, 64))) {
+    acme.validation_workers = static_cast<size_t>(*v);
+  }
+  if (auto v = CA_TRY(f.OptionalUint("max_identifiers"))) acme.max_identifiers = *v;
+  return f.RefuseUnknown();
 }
 
 }  // namespace
 
 Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
   GatewayConfig c;
-  CA_TRY_STATUS(OnlyKeys(doc, "(top)", {"listen", "base_url", "tls", "store", "policy_store", "profiles_dir", "mac_wrap_key",
-                                        "engine", "validation", "caa_identities", "terms_of_service", "website",
-                                        "environment", "limits"}));
-  const std::string top = "(top)";
-  CA_TRY_STATUS(Get(doc, "base_url", &c.acme.base_url, true, top));
+  auto f = CA_TRY(JsonFields::Of(doc, "config"));
+  c.acme.base_url = CA_TRY(f.String("base_url"));
   while (c.acme.base_url.ends_with("/")) c.acme.base_url.pop_back();
-  if (!c.acme.base_url.starts_with("https://"))
-    return Fail(ErrorCode::kInvalidArgument, "config: base_url must be an https:// URL");
-  CA_TRY_STATUS(Get(doc, "store", &c.store_dir, true, top));
-  CA_TRY_STATUS(Get(doc, "policy_store", &c.policy_store_dir, true, top));
-  CA_TRY_STATUS(Get(doc, "profiles_dir", &c.profiles_dir, true, top));
-  CA_TRY_STATUS(Get(doc, "mac_wrap_key", &c.mac_wrap_key, true, top));
-  if (!c.mac_wrap_key.starts_with("file:"))
-    return Fail(ErrorCode::kInvalidArgument, "config: mac_wrap_key must be file:/path");
-  CA_TRY_STATUS(Get(doc, "caa_identities", &c.acme.caa_identities, true, top));
-  if (c.acme.caa_identities.empty()) return Fail(ErrorCode::kInvalidArgument, "config: caa_identities is empty");
-  CA_TRY_STATUS(Get(doc, "terms_of_service", &c.acme.terms_of_service, false, top));
-  CA_TRY_STATUS(Get(doc, "website", &c.acme.website, false, top));
-  CA_TRY_STATUS(Get(doc, "environment", &c.acme.environment, false, top));
+  if (!c.acme.base_url.starts_with("https://")) return f.Bad("base_url", "must be an https:// URL");
+  c.store_dir = CA_TRY(f.String("store"));
+  c.policy_store_dir = CA_TRY(f.String("policy_store"));
+  c.profiles_dir = CA_TRY(f.String("profiles_dir"));
+  c.mac_wrap_key = CA_TRY(f.String("mac_wrap_key"));
+  if (!c.mac_wrap_key.starts_with("file:")) return f.Bad("mac_wrap_key", "must be file:/path");
+  c.acme.caa_identities = CA_TRY(f.StringList("caa_identities"));
+  if (c.acme.caa_identities.empty()) return f.Bad("caa_identities", "is empty");
+  c.acme.terms_of_service = CA_TRY(f.OptionalString("terms_of_service")).value_or("");
+  c.acme.website = CA_TRY(f.OptionalString("website")).value_or("");
+  c.acme.environment = CA_TRY(f.OptionalString("environment")).value_or(c.acme.environment);
   if (c.acme.environment != "production" && c.acme.environment != "staging")
-    return Fail(ErrorCode::kInvalidArgument, "config: environment must be production or staging");
+    return f.Bad("environment", "must be production or staging");
 
-  if (doc.contains("listen")) {
-    const json& l = doc["listen"];
-    CA_TRY_STATUS(OnlyKeys(l, "listen", {"address", "port", "threads", "request_workers"}));
-    CA_TRY_STATUS(Get(l, "address", &c.http.listen_address, false, "listen"));
-    int port = c.http.port;
-    CA_TRY_STATUS(Get(l, "port", &port, false, "listen"));
-    if (port < 0 || port > 65535) return Fail(ErrorCode::kInvalidArgument, "config: listen.port out of range");
-    c.http.port = static_cast<uint16_t>(port);
-    CA_TRY_STATUS(Get(l, "threads", &c.http.threads, false, "listen"));
-    if (c.http.threads == 0 || c.http.threads > 64) return Fail(ErrorCode::kInvalidArgument, "config: listen.threads must be 1..64");
-    CA_TRY_STATUS(Get(l, "request_workers", &c.http.request_workers, false, "listen"));
-    if (c.http.request_workers > 256)
-      return Fail(ErrorCode::kInvalidArgument, "config: listen.request_workers must be 0..256");
-  }
-  if (!doc.contains("tls")) return Fail(ErrorCode::kInvalidArgument, "config: missing tls");
-  CA_TRY_STATUS(OnlyKeys(doc["tls"], "tls", {"cert", "key"}));
-  CA_TRY_STATUS(Get(doc["tls"], "cert", &c.tls_cert_path, true, "tls"));
-  CA_TRY_STATUS(Get(doc["tls"], "key", &c.tls_key_path, true, "tls"));
+  if (const json* listen = CA_TRY(f.OptionalObject("listen")))
+    CA_TRY_STATUS(ParseListen(*listen, c.http));
 
-  if (!doc.contains("engine")) return Fail(ErrorCode::kInvalidArgument, "config: missing engine");
-  const json& e = doc["engine"];
-  CA_TRY_STATUS(OnlyKeys(e, "engine", {"socket", "client_cert", "client_key", "fingerprint"}));
-  CA_TRY_STATUS(Get(e, "socket", &c.engine.socket, true, "engine"));
-  CA_TRY_STATUS(Get(e, "client_cert", &c.engine.client_cert, true, "engine"));
-  CA_TRY_STATUS(Get(e, "client_key", &c.engine.client_key, true, "engine"));
-  CA_TRY_STATUS(Get(e, "fingerprint", &c.engine.fingerprint, true, "engine"));
+  const json* tls_object = CA_TRY(f.Object("tls"));
+  auto tls = CA_TRY(JsonFields::Of(*tls_object, "config.tls"));
+  c.tls_cert_path = CA_TRY(tls.String("cert"));
+  c.tls_key_path = CA_TRY(tls.String("key"));
+  CA_TRY_STATUS(tls.RefuseUnknown());
 
-  if (doc.contains("validation")) c.validation = doc["validation"];
+  const json* engine_object = CA_TRY(f.Object("engine"));
+  auto engine = CA_TRY(JsonFields::Of(*engine_object, "config.engine"));
+  c.engine.socket = CA_TRY(engine.String("socket"));
+  c.engine.client_cert = CA_TRY(engine.String("client_cert"));
+  c.engine.client_key = CA_TRY(engine.String("client_key"));
+  c.engine.fingerprint = CA_TRY(engine.String("fingerprint"));
+  CA_TRY_STATUS(engine.RefuseUnknown());
+
+  // The validation section is read by gateway/validation/config.cpp.
+  if (const json* validation = CA_TRY(f.OptionalObject("validation"))) c.validation = *validation;
   if (!c.validation.contains("caa_identities")) c.validation["caa_identities"] = c.acme.caa_identities;
 
-  if (doc.contains("limits")) {
-    const json& l = doc["limits"];
-    CA_TRY_STATUS(OnlyKeys(l, "limits", {"max_body_bytes", "nonce_lifetime_seconds", "order_lifetime_seconds",
-                                         "authz_lifetime_seconds", "max_failed_validations_per_hour",
-                                         "max_challenge_attempts", "challenge_retry_seconds",
-                                         "caa_recheck_seconds", "validation_workers", "max_identifiers"}));
-    CA_TRY_STATUS(Get(l, "max_body_bytes", &c.acme.max_body_bytes, false, "limits"));
-    CA_TRY_STATUS(Get(l, "nonce_lifetime_seconds", &c.acme.nonce_lifetime_seconds, false, "limits"));
-    CA_TRY_STATUS(Get(l, "order_lifetime_seconds", &c.acme.order_lifetime_seconds, false, "limits"));
-    CA_TRY_STATUS(Get(l, "authz_lifetime_seconds", &c.acme.authz_lifetime_seconds, false, "limits"));
-    CA_TRY_STATUS(Get(l, "max_failed_validations_per_hour", &c.acme.max_failed_validations_per_hour, false, "limits"));
-    CA_TRY_STATUS(Get(l, "max_challenge_attempts", &c.acme.max_challenge_attempts, false, "limits"));
-    CA_TRY_STATUS(Get(l, "challenge_retry_seconds", &c.acme.challenge_retry_seconds, false, "limits"));
-    CA_TRY_STATUS(Get(l, "caa_recheck_seconds", &c.acme.caa_recheck_seconds, false, "limits"));
-    CA_TRY_STATUS(Get(l, "validation_workers", &c.acme.validation_workers, false, "limits"));
-    CA_TRY_STATUS(Get(l, "max_identifiers", &c.acme.max_identifiers, false, "limits"));
-    if (c.acme.max_body_bytes < 1024 || c.acme.max_body_bytes > 1024 * 1024)
-      return Fail(ErrorCode::kInvalidArgument, "config: limits.max_body_bytes must be 1 KiB..1 MiB");
-    if (c.acme.validation_workers == 0 || c.acme.validation_workers > 64)
-      return Fail(ErrorCode::kInvalidArgument, "config: limits.validation_workers must be 1..64");
-  }
+  if (const json* limits = CA_TRY(f.OptionalObject("limits")))
+    CA_TRY_STATUS(ParseLimits(*limits, c.acme));
+  CA_TRY_STATUS(f.RefuseUnknown());
   return c;
 }
 

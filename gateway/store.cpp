@@ -4,24 +4,19 @@
 
 #include "common/encoding.h"
 #include "gateway/record_cache.h"
+#include "pki/json_fields.h"
 
 namespace ca::gateway {
 
 namespace {
 
 using nlohmann::json;
+using pki::JsonFields;
 
 std::string Padded(int64_t v) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%016lld", static_cast<long long>(v < 0 ? 0 : v));
   return buf;
-}
-
-template <class T>
-T Field(const json& j, const char* name, T fallback = T{}) {
-  auto it = j.find(name);
-  if (it == j.end() || it->is_null()) return fallback;
-  return it->get<T>();
 }
 
 Result<json> ParseRecord(std::string_view text, std::string_view what) {
@@ -31,78 +26,105 @@ Result<json> ParseRecord(std::string_view text, std::string_view what) {
   return parsed;
 }
 
-// Record decoding: nlohmann throws on type mismatches; catch here, at the parse site.
-template <class T>
-Result<T> Decode(std::string_view text, std::string_view what, T (*from)(const json&)) {
-  auto j = CA_TRY(ParseRecord(text, what));
-  try {
-    return from(j);
-  } catch (const json::exception& e) {
-    return Fail(ErrorCode::kCorrupt, std::string(what) + " record malformed: " + e.what());
-  }
+// Records written by older versions may lack fields added since (absent reads as the default) or
+// carry fields dropped since (the certificate's old "revoked" flag), so unknown fields are kept.
+Result<std::string> Text(JsonFields& f, std::string_view field) {
+  return CA_TRY(f.OptionalString(field)).value_or("");
+}
+Result<int64_t> Number(JsonFields& f, std::string_view field) {
+  return CA_TRY(f.OptionalInt(field)).value_or(0);
+}
+Result<std::vector<std::string>> Texts(JsonFields& f, std::string_view field) {
+  return CA_TRY(f.OptionalStringList(field)).value_or(std::vector<std::string>());
+}
+// The stored "error" problem document: an object, or null when the resource has none.
+Result<json> Problem(JsonFields& f) {
+  auto value = f.Value("error");
+  if (!value || (*value)->is_null()) return json();
+  if (!(*value)->is_object()) return f.Bad("error", "expected an object or null");
+  return **value;
+}
+template <class S>
+Result<S> StatusOf(JsonFields& f, std::optional<S> (*parse)(std::string_view)) {
+  std::string text = CA_TRY(f.String("status"));
+  std::optional<S> status = parse(text);
+  if (!status) return f.Bad("status", "unknown status '" + text + "'");
+  return *status;
 }
 
-AccountRecord AccountFrom(const json& j) {
-  return {Field<std::string>(j, "id"),         Field<std::string>(j, "external_account_kid"),
-          Field<std::string>(j, "profile"),    j.at("status").get<AccountStatus>(),
-          Field<int64_t>(j, "created_at"),     Field<std::vector<std::string>>(j, "contact"),
-          Field<std::string>(j, "jwk_thumbprint")};
+Result<AccountRecord> AccountFrom(const json& j) {
+  auto f = CA_TRY(JsonFields::Of(j, "account", ErrorCode::kCorrupt));
+  AccountRecord r;
+  r.id = CA_TRY(Text(f, "id"));
+  r.external_account_kid = CA_TRY(Text(f, "external_account_kid"));
+  r.profile = CA_TRY(Text(f, "profile"));
+  r.status = CA_TRY(StatusOf(f, ParseAccountStatus));
+  r.created_at = CA_TRY(Number(f, "created_at"));
+  r.contact = CA_TRY(Texts(f, "contact"));
+  r.jwk_thumbprint = CA_TRY(Text(f, "jwk_thumbprint"));
+  return r;
 }
-OrderRecord OrderFrom(const json& j) {
+Result<OrderRecord> OrderFrom(const json& j) {
+  auto f = CA_TRY(JsonFields::Of(j, "order", ErrorCode::kCorrupt));
   OrderRecord r;
-  r.id = Field<std::string>(j, "id");
-  r.account_id = Field<std::string>(j, "account_id");
-  r.external_account_kid = Field<std::string>(j, "external_account_kid");
-  r.status = j.at("status").get<OrderStatus>();
-  r.created_at = Field<int64_t>(j, "created_at");
-  r.expires = Field<int64_t>(j, "expires");
-  r.names = Field<std::vector<std::string>>(j, "names");
-  r.authz_ids = Field<std::vector<std::string>>(j, "authz_ids");
-  r.profile = Field<std::string>(j, "profile");
-  r.error = j.value("error", json());
-  r.serial_hex = Field<std::string>(j, "serial_hex");
-  r.request_id = Field<std::string>(j, "request_id");
+  r.id = CA_TRY(Text(f, "id"));
+  r.account_id = CA_TRY(Text(f, "account_id"));
+  r.external_account_kid = CA_TRY(Text(f, "external_account_kid"));
+  r.status = CA_TRY(StatusOf(f, ParseOrderStatus));
+  r.created_at = CA_TRY(Number(f, "created_at"));
+  r.expires = CA_TRY(Number(f, "expires"));
+  r.names = CA_TRY(Texts(f, "names"));
+  r.authz_ids = CA_TRY(Texts(f, "authz_ids"));
+  r.profile = CA_TRY(Text(f, "profile"));
+  r.error = CA_TRY(Problem(f));
+  r.serial_hex = CA_TRY(Text(f, "serial_hex"));
+  r.request_id = CA_TRY(Text(f, "request_id"));
   return r;
 }
-AuthzRecord AuthzFrom(const json& j) {
+Result<AuthzRecord> AuthzFrom(const json& j) {
+  auto f = CA_TRY(JsonFields::Of(j, "authorization", ErrorCode::kCorrupt));
   AuthzRecord r;
-  r.id = Field<std::string>(j, "id");
-  r.account_id = Field<std::string>(j, "account_id");
-  r.order_id = Field<std::string>(j, "order_id");
-  r.name = Field<std::string>(j, "name");
-  r.wildcard = Field<bool>(j, "wildcard");
-  r.status = j.at("status").get<AuthzStatus>();
-  r.expires = Field<int64_t>(j, "expires");
-  r.challenge_ids = Field<std::vector<std::string>>(j, "challenge_ids");
-  r.validated_at = Field<int64_t>(j, "validated_at");
-  r.caa_checked_at = Field<int64_t>(j, "caa_checked_at");
+  r.id = CA_TRY(Text(f, "id"));
+  r.account_id = CA_TRY(Text(f, "account_id"));
+  r.order_id = CA_TRY(Text(f, "order_id"));
+  r.name = CA_TRY(Text(f, "name"));
+  r.wildcard = CA_TRY(f.OptionalBool("wildcard")).value_or(false);
+  r.status = CA_TRY(StatusOf(f, ParseAuthzStatus));
+  r.expires = CA_TRY(Number(f, "expires"));
+  r.challenge_ids = CA_TRY(Texts(f, "challenge_ids"));
+  r.validated_at = CA_TRY(Number(f, "validated_at"));
+  r.caa_checked_at = CA_TRY(Number(f, "caa_checked_at"));
   return r;
 }
-ChallengeRecord ChallengeFrom(const json& j) {
+Result<ChallengeRecord> ChallengeFrom(const json& j) {
+  auto f = CA_TRY(JsonFields::Of(j, "challenge", ErrorCode::kCorrupt));
   ChallengeRecord r;
-  r.id = Field<std::string>(j, "id");
-  r.authz_id = Field<std::string>(j, "authz_id");
-  r.account_id = Field<std::string>(j, "account_id");
-  r.type = Field<std::string>(j, "type");
-  r.token = Field<std::string>(j, "token");
-  r.status = j.at("status").get<ChallengeStatus>();
-  r.validated_at = Field<int64_t>(j, "validated_at");
-  r.error = j.value("error", json());
-  r.attempts = Field<int>(j, "attempts");
+  r.id = CA_TRY(Text(f, "id"));
+  r.authz_id = CA_TRY(Text(f, "authz_id"));
+  r.account_id = CA_TRY(Text(f, "account_id"));
+  r.type = CA_TRY(Text(f, "type"));
+  r.token = CA_TRY(Text(f, "token"));
+  r.status = CA_TRY(StatusOf(f, ParseChallengeStatus));
+  r.validated_at = CA_TRY(Number(f, "validated_at"));
+  r.error = CA_TRY(Problem(f));
+  r.attempts = static_cast<int>(CA_TRY(Number(f, "attempts")));
   return r;
 }
-CertRecord CertFrom(const json& j) {
+Result<CertRecord> CertFrom(const json& j) {
+  auto f = CA_TRY(JsonFields::Of(j, "certificate", ErrorCode::kCorrupt));
   CertRecord r;
-  r.serial_hex = Field<std::string>(j, "serial_hex");
-  r.account_id = Field<std::string>(j, "account_id");
-  r.external_account_kid = Field<std::string>(j, "external_account_kid");
-  r.order_id = Field<std::string>(j, "order_id");
-  r.chain_pem = Field<std::string>(j, "chain_pem");
-  r.not_before = Field<int64_t>(j, "not_before");
-  r.not_after = Field<int64_t>(j, "not_after");
+  r.serial_hex = CA_TRY(Text(f, "serial_hex"));
+  r.account_id = CA_TRY(Text(f, "account_id"));
+  r.external_account_kid = CA_TRY(Text(f, "external_account_kid"));
+  r.order_id = CA_TRY(Text(f, "order_id"));
+  r.chain_pem = CA_TRY(Text(f, "chain_pem"));
+  r.not_before = CA_TRY(Number(f, "not_before"));
+  r.not_after = CA_TRY(Number(f, "not_after"));
   return r;
 }
-json JsonFrom(const json& j) { return j; }
+Result<json> JsonFrom(const json& j) {
+  return j;
+}
 
 }  // namespace
 
@@ -182,7 +204,7 @@ Result<std::optional<T>> StoreTxn::GetJson(MDB_dbi dbi, const std::string& key) 
   if constexpr (kCached) {
     if (auto hit = records_->Find(dbi, key, *raw)) return std::optional<T>(std::get<T>(std::move(*hit)));
   }
-  T (*from)(const json&) = nullptr;
+  Result<T> (*from)(const json&) = nullptr;
   const char* what = "";
   if constexpr (std::is_same_v<T, AccountRecord>) from = AccountFrom, what = "account";
   else if constexpr (std::is_same_v<T, OrderRecord>) from = OrderFrom, what = "order";
@@ -190,7 +212,8 @@ Result<std::optional<T>> StoreTxn::GetJson(MDB_dbi dbi, const std::string& key) 
   else if constexpr (std::is_same_v<T, ChallengeRecord>) from = ChallengeFrom, what = "challenge";
   else if constexpr (std::is_same_v<T, CertRecord>) from = CertFrom, what = "certificate";
   else from = JsonFrom, what = "account key";
-  auto value = CA_TRY(Decode<T>(*raw, what, from));
+  json record = CA_TRY(ParseRecord(*raw, what));
+  auto value = CA_TRY(from(record));
   if constexpr (kCached) records_->Put(dbi, key, *raw, value);
   return std::optional<T>(std::move(value));
 }

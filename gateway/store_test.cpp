@@ -121,5 +121,30 @@ TEST_F(StoreTest, FailedWriteLosesOnlyItsOwnChanges) {
   EXPECT_EQ(**holder, "holder");
 }
 
+// Records are read by the one strict reader: a record written before a field existed (or with a
+// field since dropped, the certificate's old "revoked" flag) still loads; a wrong type is kCorrupt.
+TEST_F(StoreTest, OldRecordsLoadAndMistypedFieldsAreCorrupt) {
+  auto& env = const_cast<lmdb::Env&>(store_->env());
+  auto certs = env.OpenDb("certificates", false);
+  ASSERT_TRUE(certs) << certs.error().ToString();
+  auto txn = lmdb::Txn::BeginWrite(env);
+  ASSERT_TRUE(txn);
+  ASSERT_TRUE(txn->Put(*certs, "0a", R"({"serial_hex":"0a","account_id":"a","revoked":true})"));
+  ASSERT_TRUE(txn->Put(*certs, "0b", R"({"serial_hex":"0b","not_after":"soon"})"));
+  ASSERT_TRUE(txn->Commit());
+
+  auto read = store_->Read();
+  ASSERT_TRUE(read);
+  auto old = read->GetCert("0a");
+  ASSERT_TRUE(old) << old.error().ToString();
+  ASSERT_TRUE(old->has_value());
+  EXPECT_EQ((*old)->account_id, "a");
+  EXPECT_EQ((*old)->not_after, 0);
+  auto bad = read->GetCert("0b");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kCorrupt);
+  EXPECT_NE(bad.error().message.find("certificate.not_after"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ca::gateway

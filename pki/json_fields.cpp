@@ -61,9 +61,29 @@ Result<std::optional<std::string>> JsonFields::OptionalString(std::string_view f
       *this, Find(field), field, [](const json& v) { return v.is_string(); }, "a string");
 }
 
+Result<std::optional<std::string>> JsonFields::OptionalNonEmptyString(std::string_view field) {
+  return ReadOptional<std::string>(
+      *this, Find(field), field,
+      [](const json& v) { return v.is_string() && !v.get_ref<const std::string&>().empty(); },
+      "a non-empty string");
+}
+
 Result<std::optional<int64_t>> JsonFields::OptionalInt(std::string_view field) {
   return ReadOptional<int64_t>(
       *this, Find(field), field, [](const json& v) { return v.is_number_integer(); }, "an integer");
+}
+
+Result<std::optional<int64_t>> JsonFields::OptionalIntIn(std::string_view field, int64_t min,
+                                                         int64_t max) {
+  auto in_range = [min, max](const json& v) {
+    // Unsigned values above INT64_MAX are above any max.
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+      return false;
+    return v.is_number_integer() && v.get<int64_t>() >= min && v.get<int64_t>() <= max;
+  };
+  return ReadOptional<int64_t>(
+      *this, Find(field), field, in_range,
+      "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
 }
 
 Result<std::optional<uint64_t>> JsonFields::OptionalUint(std::string_view field) {
@@ -97,8 +117,14 @@ Result<const json*> JsonFields::OptionalObject(std::string_view field) {
 Result<std::string> JsonFields::String(std::string_view field) {
   return Required(field, OptionalString(field));
 }
+Result<std::string> JsonFields::NonEmptyString(std::string_view field) {
+  return Required(field, OptionalNonEmptyString(field));
+}
 Result<int64_t> JsonFields::Int(std::string_view field) {
   return Required(field, OptionalInt(field));
+}
+Result<int64_t> JsonFields::IntIn(std::string_view field, int64_t min, int64_t max) {
+  return Required(field, OptionalIntIn(field, min, max));
 }
 Result<uint64_t> JsonFields::Uint(std::string_view field) {
   return Required(field, OptionalUint(field));

@@ -26,8 +26,14 @@ class JsonFields {
 
   Result<std::string> String(std::string_view field);
   Result<std::optional<std::string>> OptionalString(std::string_view field);
+  // A string that is not empty ("expected a non-empty string"), e.g. a path or a name in a config.
+  Result<std::string> NonEmptyString(std::string_view field);
+  Result<std::optional<std::string>> OptionalNonEmptyString(std::string_view field);
   Result<int64_t> Int(std::string_view field);
   Result<std::optional<int64_t>> OptionalInt(std::string_view field);
+  // An integer in [min, max], e.g. a port or a bounded count ("expected an integer in [1, 65535]").
+  Result<int64_t> IntIn(std::string_view field, int64_t min, int64_t max);
+  Result<std::optional<int64_t>> OptionalIntIn(std::string_view field, int64_t min, int64_t max);
   Result<uint64_t> Uint(std::string_view field);  // a non-negative integer
   Result<std::optional<uint64_t>> OptionalUint(std::string_view field);
   Result<bool> Bool(std::string_view field);

@@ -63,6 +63,31 @@ TEST(JsonFieldsTest, RefusesUnknownFieldsAndNonObjects) {
   ExpectError(top->Int("v").error(), "v: missing");
 }
 
+TEST(JsonFieldsTest, NonEmptyStringsRefuseTheEmptyString) {
+  json j = {{"path", "/x"}, {"empty", ""}, {"number", 1}};
+  auto f = JsonFields::Of(j, "config");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(*f->NonEmptyString("path"), "/x");
+  EXPECT_FALSE(*f->OptionalNonEmptyString("absent"));
+  ExpectError(f->NonEmptyString("empty").error(), "config.empty: expected a non-empty string");
+  ExpectError(f->OptionalNonEmptyString("number").error(),
+              "config.number: expected a non-empty string");
+  ExpectError(f->NonEmptyString("absent").error(), "config.absent: missing");
+}
+
+TEST(JsonFieldsTest, BoundedIntegersNameTheirRange) {
+  json j = {{"port", 443}, {"big", 70000}, {"neg", -1}, {"huge", 18446744073709551615ull}};
+  auto f = JsonFields::Of(j, "config");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(*f->IntIn("port", 1, 65535), 443);
+  EXPECT_FALSE(*f->OptionalIntIn("absent", 1, 65535));
+  ExpectError(f->IntIn("port", 444, 500).error(), "config.port: expected an integer in [444, 500]");
+  ExpectError(f->IntIn("big", 1, 65535).error(), "config.big: expected an integer in [1, 65535]");
+  ExpectError(f->OptionalIntIn("neg", 0, 5).error(), "config.neg: expected an integer in [0, 5]");
+  ExpectError(f->IntIn("huge", 0, 5).error(), "config.huge: expected an integer in [0, 5]");
+  ExpectError(f->IntIn("absent", 0, 5).error(), "config.absent: missing");
+}
+
 TEST(JsonFieldsTest, StoredRecordsFailAsCorrupt) {
   json j = {{"n", "x"}};
   auto f = JsonFields::Of(j, "cert record", ErrorCode::kCorrupt);

@@ -3,84 +3,48 @@
 #include <arpa/inet.h>
 
 #include <nlohmann/json.hpp>
-#include <set>
 #include <thread>
 
 #include "common/openssl.h"
 #include "crl_ocsp/status_store.h"
+#include "pki/json_fields.h"
 
 namespace ca::crl_ocsp::server {
 
 Result<ServerConfig> ParseServerConfig(std::string_view json_text) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::exception& e) {
-    return Fail(ErrorCode::kInvalidArgument, std::string("config is not JSON: ") + e.what());
-  }
-  if (!j.is_object()) return Fail(ErrorCode::kInvalidArgument, "config must be a JSON object");
-  static const std::set<std::string> kKeys{"listen_address",
-                                           "port",
-                                           "store",
-                                           "issuers",
-                                           "max_age_seconds",
-                                           "threads",
-                                           "connection_timeout_seconds"};
-  for (const auto& [key, value] : j.items()) {
-    if (!kKeys.contains(key))
-      return Fail(ErrorCode::kInvalidArgument, "config: unknown key '" + key + "'");
-  }
+  nlohmann::json j = nlohmann::json::parse(json_text, nullptr, false);
+  if (j.is_discarded()) return Fail(ErrorCode::kInvalidArgument, "config is not JSON");
+  auto f = CA_TRY(pki::JsonFields::Of(j, "config"));
   ServerConfig c;
-  auto bad = [](std::string_view key, std::string_view want) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "config: '" + std::string(key) + "' must be " + std::string(want));
-  };
-  if (j.contains("listen_address")) {
-    if (!j["listen_address"].is_string()) return bad("listen_address", "a string");
-    c.listen_address = j["listen_address"].get<std::string>();
+  if (auto address = CA_TRY(f.OptionalString("listen_address"))) {
+    c.listen_address = *address;
     in_addr a{};
     if (inet_pton(AF_INET, c.listen_address.c_str(), &a) != 1) {
-      return bad("listen_address", "an IPv4 address");
+      return f.Bad("listen_address", "expected an IPv4 address");
     }
   }
-  if (j.contains("port")) {
-    if (!j["port"].is_number_unsigned() || j["port"].get<uint64_t>() > 65535) {
-      return bad("port", "an integer 0-65535");
-    }
-    c.port = static_cast<uint16_t>(j["port"].get<uint64_t>());
-  }
-  if (!j.contains("store") || !j["store"].is_string() || j["store"].get<std::string>().empty()) {
-    return bad("store", "the status store directory");
-  }
-  c.store_path = j["store"].get<std::string>();
-  if (!j.contains("issuers") || !j["issuers"].is_array() || j["issuers"].empty()) {
-    return bad("issuers", "a non-empty array of issuer names");
-  }
-  for (const auto& name : j["issuers"]) {
-    if (!name.is_string()) return bad("issuers", "an array of strings");
-    std::string n = name.get<std::string>();
-    if (auto s = CheckIssuerName(n); !s)
+  auto port = f.OptionalUint("port");
+  if (!port || (*port && **port > 65535)) return f.Bad("port", "expected an integer 0-65535");
+  if (*port) c.port = static_cast<uint16_t>(**port);
+  auto store = f.OptionalNonEmptyString("store");
+  if (!store || !*store) return f.Bad("store", "expected the status store directory");
+  c.store_path = **store;
+  c.issuers = CA_TRY(f.StringList("issuers"));
+  if (c.issuers.empty()) return f.Bad("issuers", "expected a non-empty array of issuer names");
+  for (const auto& name : c.issuers) {
+    if (auto s = CheckIssuerName(name); !s)
       return Fail(ErrorCode::kInvalidArgument, "config: " + s.error().message);
-    c.issuers.push_back(std::move(n));
   }
-  if (j.contains("max_age_seconds")) {
-    if (!j["max_age_seconds"].is_number_unsigned())
-      return bad("max_age_seconds", "a non-negative integer");
-    c.max_age = std::chrono::seconds(j["max_age_seconds"].get<uint64_t>());
-  }
-  if (j.contains("threads")) {
-    if (!j["threads"].is_number_unsigned() || j["threads"].get<uint64_t>() > 256) {
-      return bad("threads", "an integer 0-256");
-    }
-    c.threads = static_cast<unsigned>(j["threads"].get<uint64_t>());
-  }
+  if (auto age = CA_TRY(f.OptionalUint("max_age_seconds"))) c.max_age = std::chrono::seconds(*age);
+  auto threads = f.OptionalUint("threads");
+  if (!threads || (*threads && **threads > 256))
+    return f.Bad("threads", "expected an integer 0-256");
+  if (*threads) c.threads = static_cast<unsigned>(**threads);
   if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
-  if (j.contains("connection_timeout_seconds")) {
-    if (!j["connection_timeout_seconds"].is_number_unsigned()) {
-      return bad("connection_timeout_seconds", "a non-negative integer");
-    }
-    c.connection_timeout = std::chrono::seconds(j["connection_timeout_seconds"].get<uint64_t>());
+  if (auto timeout = CA_TRY(f.OptionalUint("connection_timeout_seconds"))) {
+    c.connection_timeout = std::chrono::seconds(*timeout);
   }
+  CA_TRY_STATUS(f.RefuseUnknown());
   return c;
 }
 

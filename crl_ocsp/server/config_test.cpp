@@ -19,15 +19,15 @@ TEST(ServerConfig, ParsesAndDefaults) {
 TEST(ServerConfig, RefusesBadInput) {
   EXPECT_EQ(ParseServerConfig("{").error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(ParseServerConfig(R"({"store":"/s","issuers":["a"],"bogus":1})").error().message,
-            "config: unknown key 'bogus'");
+            "config: unknown field 'bogus'");
   EXPECT_EQ(ParseServerConfig(R"({"issuers":["a"]})").error().message,
-            "config: 'store' must be the status store directory");
+            "config.store: expected the status store directory");
   EXPECT_EQ(ParseServerConfig(R"({"store":"/s","issuers":["../x"]})")
                 .error()
                 .message.rfind("config: issuer name", 0),
             0u);
   EXPECT_EQ(ParseServerConfig(R"({"store":"/s","issuers":["a"],"port":70000})").error().message,
-            "config: 'port' must be an integer 0-65535");
+            "config.port: expected an integer 0-65535");
   EXPECT_FALSE(ParseServerConfig(R"({"store":"/s","issuers":["a"],"listen_address":"localhost"})"));
 }
 

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <set>
 
+#include "pki/json_fields.h"
+
 namespace ca::gateway::validation {
 
 Result<ResolverAddress> ParseResolverAddress(std::string_view text) {
@@ -86,103 +88,58 @@ Status ValidatorConfig::Check() const {
 
 namespace {
 
-template <class T>
-Status ReadNumber(const nlohmann::json& object, const char* key, T& out, long long min,
-                  long long max) {
-  if (!object.contains(key)) return Ok();
-  const auto& v = object.at(key);
-  if (!v.is_number_integer())
-    return Fail(ErrorCode::kInvalidArgument, std::string(key) + " must be an integer");
-  long long n = v.get<long long>();
-  if (n < min || n > max) {
-    return Fail(ErrorCode::kInvalidArgument, std::string(key) + " out of range [" +
-                                                 std::to_string(min) + ", " + std::to_string(max) +
-                                                 "]");
-  }
-  out = static_cast<T>(n);
-  return Ok();
+using pki::JsonFields;
+
+Result<VantagePoint> ParseVantagePoint(const nlohmann::json& item, std::string path, size_t index) {
+  auto f = CA_TRY(JsonFields::Of(item, std::move(path)));
+  VantagePoint vp;
+  vp.resolver = CA_TRY(f.String("resolver"));
+  vp.name = CA_TRY(f.OptionalString("name")).value_or("vp" + std::to_string(index + 1));
+  vp.source_address = CA_TRY(f.OptionalString("source_address")).value_or("");
+  CA_TRY_STATUS(f.RefuseUnknown());
+  return vp;
 }
 
-Result<std::string> ReadString(const nlohmann::json& object, const char* key) {
-  const auto& v = object.at(key);
-  if (!v.is_string())
-    return Fail(ErrorCode::kInvalidArgument, std::string(key) + " must be a string");
-  return v.get<std::string>();
+// Reads an optional bounded integer into `out` (left unchanged when absent).
+template <class T>
+Status ReadBounded(JsonFields& f, std::string_view field, T& out, int64_t min, int64_t max) {
+  if (auto v = CA_TRY(f.OptionalIntIn(field, min, max))) out = static_cast<T>(*v);
+  return Ok();
 }
 
 }  // namespace
 
 Result<ValidatorConfig> ValidatorConfig::FromJson(const nlohmann::json& object) {
-  static const std::set<std::string> kKeys = {"resolver",
-                                              "vantage_points",
-                                              "quorum",
-                                              "http01_port",
-                                              "https_port",
-                                              "tlsalpn01_port",
-                                              "dns_timeout_seconds",
-                                              "dns_attempts",
-                                              "connect_timeout_ms",
-                                              "io_timeout_ms",
-                                              "max_redirects",
-                                              "max_body_bytes",
-                                              "max_cname_depth",
-                                              "caa_identities"};
-  if (!object.is_object())
-    return Fail(ErrorCode::kInvalidArgument, "validation config must be an object");
-  for (const auto& [key, value] : object.items()) {
-    if (!kKeys.contains(key))
-      return Fail(ErrorCode::kInvalidArgument, "unknown validation config key '" + key + "'");
-  }
+  auto f = CA_TRY(JsonFields::Of(object, "validation"));
   ValidatorConfig c;
-  if (object.contains("resolver")) c.resolver = CA_TRY(ReadString(object, "resolver"));
-  if (object.contains("vantage_points")) {
-    const auto& list = object.at("vantage_points");
-    if (!list.is_array())
-      return Fail(ErrorCode::kInvalidArgument, "vantage_points must be an array");
-    for (const auto& item : list) {
-      if (!item.is_object() || !item.contains("resolver")) {
-        return Fail(ErrorCode::kInvalidArgument, "each vantage point needs a resolver");
-      }
-      VantagePoint vp;
-      for (const auto& [key, value] : item.items()) {
-        if (key != "name" && key != "resolver" && key != "source_address") {
-          return Fail(ErrorCode::kInvalidArgument, "unknown vantage point key '" + key + "'");
-        }
-      }
-      vp.resolver = CA_TRY(ReadString(item, "resolver"));
-      vp.name = item.contains("name") ? CA_TRY(ReadString(item, "name"))
-                                      : "vp" + std::to_string(c.vantage_points.size() + 1);
-      if (item.contains("source_address"))
-        vp.source_address = CA_TRY(ReadString(item, "source_address"));
-      c.vantage_points.push_back(std::move(vp));
+  c.resolver = CA_TRY(f.OptionalString("resolver")).value_or(c.resolver);
+  f.MarkRead("vantage_points");
+  if (auto it = object.find("vantage_points"); it != object.end()) {
+    if (!it->is_array()) return f.Bad("vantage_points", "expected an array of objects");
+    for (const auto& item : *it) {
+      std::string path =
+          f.PathOf("vantage_points") + "[" + std::to_string(c.vantage_points.size()) + "]";
+      c.vantage_points.push_back(CA_TRY(ParseVantagePoint(item, path, c.vantage_points.size())));
     }
   }
-  CA_TRY_STATUS(ReadNumber(object, "quorum", c.quorum, 1, 64));
-  CA_TRY_STATUS(ReadNumber(object, "http01_port", c.http01_port, 1, 65535));
-  CA_TRY_STATUS(ReadNumber(object, "https_port", c.https_port, 1, 65535));
-  CA_TRY_STATUS(ReadNumber(object, "tlsalpn01_port", c.tlsalpn01_port, 1, 65535));
-  long long dns_timeout = c.dns_timeout.count(), connect_ms = c.connect_timeout.count(),
-            io_ms = c.io_timeout.count();
-  CA_TRY_STATUS(ReadNumber(object, "dns_timeout_seconds", dns_timeout, 1, 60));
-  CA_TRY_STATUS(ReadNumber(object, "dns_attempts", c.dns_attempts, 1, 5));
-  CA_TRY_STATUS(ReadNumber(object, "connect_timeout_ms", connect_ms, 1, 120000));
-  CA_TRY_STATUS(ReadNumber(object, "io_timeout_ms", io_ms, 1, 300000));
+  CA_TRY_STATUS(ReadBounded(f, "quorum", c.quorum, 1, 64));
+  CA_TRY_STATUS(ReadBounded(f, "http01_port", c.http01_port, 1, 65535));
+  CA_TRY_STATUS(ReadBounded(f, "https_port", c.https_port, 1, 65535));
+  CA_TRY_STATUS(ReadBounded(f, "tlsalpn01_port", c.tlsalpn01_port, 1, 65535));
+  int64_t dns_timeout = c.dns_timeout.count(), connect_ms = c.connect_timeout.count(),
+          io_ms = c.io_timeout.count();
+  CA_TRY_STATUS(ReadBounded(f, "dns_timeout_seconds", dns_timeout, 1, 60));
+  CA_TRY_STATUS(ReadBounded(f, "dns_attempts", c.dns_attempts, 1, 5));
+  CA_TRY_STATUS(ReadBounded(f, "connect_timeout_ms", connect_ms, 1, 120000));
+  CA_TRY_STATUS(ReadBounded(f, "io_timeout_ms", io_ms, 1, 300000));
   c.dns_timeout = std::chrono::seconds(dns_timeout);
   c.connect_timeout = std::chrono::milliseconds(connect_ms);
   c.io_timeout = std::chrono::milliseconds(io_ms);
-  CA_TRY_STATUS(ReadNumber(object, "max_redirects", c.max_redirects, 0, 20));
-  CA_TRY_STATUS(ReadNumber(object, "max_body_bytes", c.max_body_bytes, 256, 1 << 20));
-  CA_TRY_STATUS(ReadNumber(object, "max_cname_depth", c.max_cname_depth, 1, 16));
-  if (object.contains("caa_identities")) {
-    const auto& ids = object.at("caa_identities");
-    if (!ids.is_array())
-      return Fail(ErrorCode::kInvalidArgument, "caa_identities must be an array of strings");
-    for (const auto& id : ids) {
-      if (!id.is_string())
-        return Fail(ErrorCode::kInvalidArgument, "caa_identities must be an array of strings");
-      c.caa_identities.push_back(id.get<std::string>());
-    }
-  }
+  CA_TRY_STATUS(ReadBounded(f, "max_redirects", c.max_redirects, 0, 20));
+  CA_TRY_STATUS(ReadBounded(f, "max_body_bytes", c.max_body_bytes, 256, 1 << 20));
+  CA_TRY_STATUS(ReadBounded(f, "max_cname_depth", c.max_cname_depth, 1, 16));
+  c.caa_identities = CA_TRY(f.OptionalStringList("caa_identities")).value_or(c.caa_identities);
+  CA_TRY_STATUS(f.RefuseUnknown());
   CA_TRY_STATUS(c.Check());
   return c;
 }

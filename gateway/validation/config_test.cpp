@@ -47,14 +47,15 @@ TEST(ValidatorConfigTest, RefusesBadInputWithOneClearError) {
     const char* json;
     const char* message_part;
   } cases[] = {
-      {R"({"caa_identities":["x.example"],"bogus":1})", "unknown validation config key 'bogus'"},
+      {R"({"caa_identities":["x.example"],"bogus":1})", "validation: unknown field 'bogus'"},
       {R"({"caa_identities":["x.example"],"quorum":2})",
        "quorum must be between 1 and the number of vantage points (1)"},
       {R"({"caa_identities":["x.example"],"resolver":"dns.example:53"})",
        "expected an IPv4 address"},
       {R"({"caa_identities":["x.example"],"resolver":"127.0.0.1:0"})", "bad port"},
       {R"({"resolver":"127.0.0.1"})", "caa_identities must name at least one identity"},
-      {R"({"caa_identities":["x.example"],"http01_port":70000})", "http01_port out of range"},
+      {R"({"caa_identities":["x.example"],"http01_port":70000})",
+       "validation.http01_port: expected an integer in [1, 65535]"},
       {R"({"caa_identities":["x.example"],"vantage_points":[{"resolver":"127.0.0.1","source_address":"nope"}]})",
        "source_address is not an IP address"},
   };

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/openssl.h"
+#include "pki/json_fields.h"
 
 namespace ca::profiles::issuance {
 
@@ -15,16 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kFields[] = {
-    "profile",      "environment",       "enabled",          "description",
-    "rsa_key_bits", "max_validity_days", "backdate_seconds", "certificate_policies",
-    "wildcards",    "max_names",         "key_usage",        "extended_key_usage",
-};
-
-std::unexpected<Error> Bad(std::string_view field, std::string_view why) {
-  return Fail(ErrorCode::kInvalidArgument,
-              "profile field '" + std::string(field) + "': " + std::string(why));
-}
+using pki::JsonFields;
 
 // Parses JSON text, refusing duplicate keys (nlohmann would silently keep the last one).
 Result<json> ParseStrict(std::string_view text) {
@@ -52,28 +44,33 @@ Result<json> ParseStrict(std::string_view text) {
   }
 }
 
-Result<std::vector<std::string>> StringList(const json& doc, std::string_view field) {
-  const json& v = doc.at(std::string(field));
-  if (!v.is_array() || v.empty()) return Bad(field, "must be a non-empty array of strings");
-  std::vector<std::string> out;
-  for (const json& item : v) {
-    if (!item.is_string()) return Bad(field, "must be a non-empty array of strings");
-    std::string s = item.get<std::string>();
-    if (std::find(out.begin(), out.end(), s) != out.end())
-      return Bad(field, "duplicate '" + s + "'");
-    out.push_back(std::move(s));
+// A non-empty list of strings without duplicates.
+Result<std::vector<std::string>> UniqueList(JsonFields& f, std::string_view field) {
+  std::vector<std::string> out = CA_TRY(f.StringList(field));
+  if (out.empty()) return f.Bad(field, "must be a non-empty array of strings");
+  for (auto it = out.begin(); it != out.end(); ++it) {
+    if (std::find(out.begin(), it, *it) != it) return f.Bad(field, "duplicate '" + *it + "'");
   }
   return out;
 }
 
-Result<int64_t> Integer(const json& doc, std::string_view field, int64_t min, int64_t max) {
-  const json& v = doc.at(std::string(field));
-  if (!v.is_number_integer()) return Bad(field, "must be an integer");
-  int64_t n = v.get<int64_t>();
-  if (n < min || n > max) {
-    return Bad(field, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+Result<std::vector<int>> RsaKeyBits(JsonFields& f) {
+  const json* bits = CA_TRY(f.Value("rsa_key_bits"));
+  if (!bits->is_array() || bits->empty()) return f.Bad("rsa_key_bits", "must be a non-empty array");
+  std::vector<int> out;
+  for (const json& b : *bits) {
+    if (!b.is_number_integer() || (b.get<int64_t>() != 3072 && b.get<int64_t>() != 4096)) {
+      return f.Bad("rsa_key_bits", "allowed sizes are 3072 and 4096");
+    }
+    int n = b.get<int>();
+    if (std::find(out.begin(), out.end(), n) != out.end()) {
+      return f.Bad("rsa_key_bits", "duplicate " + std::to_string(n));
+    }
+    out.push_back(n);
   }
-  return n;
+  std::sort(out.begin(), out.end());
+  if (out.front() != 3072) return f.Bad("rsa_key_bits", "must include 3072");
+  return out;
 }
 
 // Dotted decimal, at least two arcs, no leading zeros, and accepted by OpenSSL.
@@ -117,86 +114,64 @@ bool Profile::AllowsRsaBits(int bits) const {
 
 Result<Profile> ParseProfileJson(std::string_view json_text) {
   json doc = CA_TRY(ParseStrict(json_text));
-  if (!doc.is_object()) return Fail(ErrorCode::kInvalidArgument, "profile: must be a JSON object");
-  for (const auto& [key, value] : doc.items()) {
-    if (std::find(std::begin(kFields), std::end(kFields), key) == std::end(kFields)) {
-      return Fail(ErrorCode::kInvalidArgument, "profile: unknown field '" + key + "'");
-    }
-  }
-  for (std::string_view field : kFields) {
-    if (!doc.contains(std::string(field))) return Bad(field, "missing");
-  }
+  auto f = CA_TRY(JsonFields::Of(doc, "profile"));
 
   Profile p;
-  const json& name = doc.at("profile");
-  auto id = name.is_string() ? profiles::policy::ParseProfile(name.get<std::string>()) : std::nullopt;
-  if (!id) return Bad("profile", "must be one of SSL, SSL_RGS, WILD");
+  auto id = profiles::policy::ParseProfile(CA_TRY(f.String("profile")));
+  if (!id) return f.Bad("profile", "must be one of SSL, SSL_RGS, WILD");
   p.id = *id;
 
-  const json& env = doc.at("environment");
+  std::string env = CA_TRY(f.String("environment"));
   if (env == "production") {
     p.environment = Environment::kProduction;
   } else if (env == "staging") {
     p.environment = Environment::kStaging;
   } else {
-    return Bad("environment", "must be \"production\" or \"staging\"");
+    return f.Bad("environment", "must be \"production\" or \"staging\"");
   }
 
-  if (!doc.at("enabled").is_boolean()) return Bad("enabled", "must be true or false");
-  p.enabled = doc.at("enabled").get<bool>();
-  if (!doc.at("description").is_string()) return Bad("description", "must be a string");
-  p.description = doc.at("description").get<std::string>();
+  p.enabled = CA_TRY(f.Bool("enabled"));
+  p.description = CA_TRY(f.String("description"));
+  p.rsa_key_bits = CA_TRY(RsaKeyBits(f));
+  p.max_validity = std::chrono::days(CA_TRY(f.IntIn("max_validity_days", 1, 90)));
+  p.backdate = std::chrono::seconds(CA_TRY(f.IntIn("backdate_seconds", 0, 3600)));
+  p.max_names = static_cast<int>(CA_TRY(f.IntIn("max_names", 1, kMaxNamesCap)));
 
-  const json& bits = doc.at("rsa_key_bits");
-  if (!bits.is_array() || bits.empty()) return Bad("rsa_key_bits", "must be a non-empty array");
-  for (const json& b : bits) {
-    if (!b.is_number_integer() || (b.get<int64_t>() != 3072 && b.get<int64_t>() != 4096)) {
-      return Bad("rsa_key_bits", "allowed sizes are 3072 and 4096");
-    }
-    int n = b.get<int>();
-    if (p.AllowsRsaBits(n)) return Bad("rsa_key_bits", "duplicate " + std::to_string(n));
-    p.rsa_key_bits.push_back(n);
-  }
-  std::sort(p.rsa_key_bits.begin(), p.rsa_key_bits.end());
-  if (!p.AllowsRsaBits(3072)) return Bad("rsa_key_bits", "must include 3072");
-
-  p.max_validity = std::chrono::days(CA_TRY(Integer(doc, "max_validity_days", 1, 90)));
-  p.backdate = std::chrono::seconds(CA_TRY(Integer(doc, "backdate_seconds", 0, 3600)));
-  p.max_names = static_cast<int>(CA_TRY(Integer(doc, "max_names", 1, kMaxNamesCap)));
-
-  p.policy_oids = CA_TRY(StringList(doc, "certificate_policies"));
+  p.policy_oids = CA_TRY(UniqueList(f, "certificate_policies"));
   for (const std::string& oid : p.policy_oids) {
-    if (!IsDottedOid(oid)) return Bad("certificate_policies", "'" + oid + "' is not a dotted OID");
+    if (!IsDottedOid(oid))
+      return f.Bad("certificate_policies", "'" + oid + "' is not a dotted OID");
   }
   if (p.policy_oids.front() != kCabfOvPolicyOid) {
-    return Bad("certificate_policies", "must start with the CA/B Forum OV policy 2.23.140.1.2.2");
+    return f.Bad("certificate_policies", "must start with the CA/B Forum OV policy 2.23.140.1.2.2");
   }
   if (p.policy_oids.size() < 2) {
-    return Bad("certificate_policies", "needs the profile's own policy OID after 2.23.140.1.2.2");
+    return f.Bad("certificate_policies", "needs the profile's own policy OID after 2.23.140.1.2.2");
   }
 
-  const json& wild = doc.at("wildcards");
+  std::string wild = CA_TRY(f.String("wildcards"));
   if (wild == "forbidden") {
     p.wildcards = WildcardRule::kForbidden;
   } else if (wild == "required") {
     p.wildcards = WildcardRule::kRequired;
   } else {
-    return Bad("wildcards", "must be \"forbidden\" or \"required\"");
+    return f.Bad("wildcards", "must be \"forbidden\" or \"required\"");
   }
   bool wild_profile = p.id == ProfileId::kWild;
   if (wild_profile != (p.wildcards == WildcardRule::kRequired)) {
-    return Bad("wildcards", "WILD requires wildcard names; SSL and SSL_RGS forbid them");
+    return f.Bad("wildcards", "WILD requires wildcard names; SSL and SSL_RGS forbid them");
   }
 
-  p.key_usage = CA_TRY(StringList(doc, "key_usage"));
+  p.key_usage = CA_TRY(UniqueList(f, "key_usage"));
   if (!SameSet(p.key_usage,
                {std::string(kKeyUsageDigitalSignature), std::string(kKeyUsageKeyEncipherment)})) {
-    return Bad("key_usage", "must be [\"digitalSignature\", \"keyEncipherment\"] (CA-4)");
+    return f.Bad("key_usage", "must be [\"digitalSignature\", \"keyEncipherment\"] (CA-4)");
   }
-  p.extended_key_usage = CA_TRY(StringList(doc, "extended_key_usage"));
+  p.extended_key_usage = CA_TRY(UniqueList(f, "extended_key_usage"));
   if (p.extended_key_usage != std::vector<std::string>{std::string(kEkuServerAuth)}) {
-    return Bad("extended_key_usage", "must be [\"serverAuth\"] (CA-4)");
+    return f.Bad("extended_key_usage", "must be [\"serverAuth\"] (CA-4)");
   }
+  CA_TRY_STATUS(f.RefuseUnknown());
   return p;
 }
 

@@ -76,38 +76,35 @@ TEST(ProfileTest, EveryFieldIsValidated) {
   ExpectRefused(with("colour", "red"), "profile: unknown field 'colour'");
   auto missing = GoodDoc();
   missing.erase("backdate_seconds");
-  ExpectRefused(missing, "profile field 'backdate_seconds': missing");
-  ExpectRefused(with("profile", "EV"),
-                "profile field 'profile': must be one of SSL, SSL_RGS, WILD");
+  ExpectRefused(missing, "profile.backdate_seconds: missing");
+  ExpectRefused(with("profile", "EV"), "profile.profile: must be one of SSL, SSL_RGS, WILD");
   ExpectRefused(with("environment", "prod"),
-                "profile field 'environment': must be \"production\" or \"staging\"");
-  ExpectRefused(with("enabled", "yes"), "profile field 'enabled': must be true or false");
+                "profile.environment: must be \"production\" or \"staging\"");
+  ExpectRefused(with("enabled", "yes"), "profile.enabled: expected a boolean");
   ExpectRefused(with("rsa_key_bits", {2048, 3072}),
-                "profile field 'rsa_key_bits': allowed sizes are 3072 and 4096");
-  ExpectRefused(with("rsa_key_bits", {4096}), "profile field 'rsa_key_bits': must include 3072");
+                "profile.rsa_key_bits: allowed sizes are 3072 and 4096");
+  ExpectRefused(with("rsa_key_bits", {4096}), "profile.rsa_key_bits: must include 3072");
   ExpectRefused(with("max_validity_days", 91),
-                "profile field 'max_validity_days': must be between 1 and 90");
+                "profile.max_validity_days: expected an integer in [1, 90]");
   ExpectRefused(with("max_validity_days", 30.5),
-                "profile field 'max_validity_days': must be an integer");
+                "profile.max_validity_days: expected an integer in [1, 90]");
   ExpectRefused(with("backdate_seconds", 3601),
-                "profile field 'backdate_seconds': must be between 0 and 3600");
+                "profile.backdate_seconds: expected an integer in [0, 3600]");
   ExpectRefused(with("certificate_policies", {"1.3.6.1.4.1.32473.1"}),
-                "profile field 'certificate_policies': must start with the CA/B Forum OV policy "
+                "profile.certificate_policies: must start with the CA/B Forum OV policy "
                 "2.23.140.1.2.2");
   ExpectRefused(with("certificate_policies", {"2.23.140.1.2.2"}),
-                "profile field 'certificate_policies': needs the profile's own policy OID after "
+                "profile.certificate_policies: needs the profile's own policy OID after "
                 "2.23.140.1.2.2");
   ExpectRefused(with("certificate_policies", {"2.23.140.1.2.2", "1.3.06.1"}),
-                "profile field 'certificate_policies': '1.3.06.1' is not a dotted OID");
-  ExpectRefused(
-      with("wildcards", "required"),
-      "profile field 'wildcards': WILD requires wildcard names; SSL and SSL_RGS forbid them");
-  ExpectRefused(with("max_names", 0), "profile field 'max_names': must be between 1 and 100");
-  ExpectRefused(
-      with("key_usage", {"digitalSignature"}),
-      "profile field 'key_usage': must be [\"digitalSignature\", \"keyEncipherment\"] (CA-4)");
+                "profile.certificate_policies: '1.3.06.1' is not a dotted OID");
+  ExpectRefused(with("wildcards", "required"),
+                "profile.wildcards: WILD requires wildcard names; SSL and SSL_RGS forbid them");
+  ExpectRefused(with("max_names", 0), "profile.max_names: expected an integer in [1, 100]");
+  ExpectRefused(with("key_usage", {"digitalSignature"}),
+                "profile.key_usage: must be [\"digitalSignature\", \"keyEncipherment\"] (CA-4)");
   ExpectRefused(with("extended_key_usage", {"serverAuth", "clientAuth"}),
-                "profile field 'extended_key_usage': must be [\"serverAuth\"] (CA-4)");
+                "profile.extended_key_usage: must be [\"serverAuth\"] (CA-4)");
   auto dup = ParseProfileJson(R"({"profile":"SSL","profile":"WILD"})");
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().message, "profile: duplicate key 'profile'");
