@@ -307,7 +307,11 @@ TEST_F(CertsTest, TlsServerCertificateHasServerFieldsAndVerifies) {
   auto problems = LintCertificate(tls.get(), inter.get(), CertRole::kLeaf);
   EXPECT_TRUE(problems.empty()) << First(problems);
   EXPECT_EQ(X509_get_version(tls.get()), X509_VERSION_3);
-  EXPECT_EQ(ASN1_STRING_length(X509_get0_serialNumber(tls.get())), 16);
+  auto serial = pki::Serial::FromCert(tls.get());  // from the one generator: positive, <= 18 octets
+  ASSERT_TRUE(serial);
+  EXPECT_TRUE(serial->Validate());
+  EXPECT_LE(serial->magnitude.size(), pki::kSerialRandomBytes);
+  EXPECT_GE(serial->magnitude.size(), 8u);
   EXPECT_EQ(X509_NAME_cmp(X509_get_issuer_name(tls.get()), X509_get_subject_name(inter.get())), 0);
   int crit = 0;
   ossl::BasicConstraints bc(static_cast<BASIC_CONSTRAINTS*>(
