@@ -1,5 +1,7 @@
 #include "pki/json_fields.h"
 
+#include <algorithm>
+
 namespace ca::pki {
 
 using nlohmann::json;
@@ -54,6 +56,20 @@ Status JsonFields::RefuseUnknown() const {
     }
   }
   return Ok();
+}
+
+Status JsonFields::AllowOnly(std::span<const std::string_view> allowed) const {
+  for (const auto& [key, value] : object_->items()) {
+    if (std::ranges::find(allowed, key) != allowed.end()) continue;
+    std::string list;
+    for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    return Bad(key, "unknown field (allowed here: " + list + ")");
+  }
+  return Ok();
+}
+
+Status JsonFields::AllowOnly(std::initializer_list<std::string_view> allowed) const {
+  return AllowOnly(std::span<const std::string_view>(allowed.begin(), allowed.size()));
 }
 
 Result<std::optional<std::string>> JsonFields::OptionalString(std::string_view field) {
@@ -111,6 +127,12 @@ Result<std::optional<std::vector<std::string>>> JsonFields::OptionalStringList(
 Result<const json*> JsonFields::OptionalObject(std::string_view field) {
   const json* value = Find(field);
   if (value != nullptr && !value->is_object()) return Bad(field, "expected an object");
+  return value;
+}
+
+Result<const json*> JsonFields::OptionalArray(std::string_view field) {
+  const json* value = Find(field);
+  if (value != nullptr && !value->is_array()) return Bad(field, "expected an array");
   return value;
 }
 

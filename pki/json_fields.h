@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +44,8 @@ class JsonFields {
   Result<std::optional<std::vector<std::string>>> OptionalStringList(std::string_view field);
   Result<const nlohmann::json*> Object(std::string_view field);
   Result<const nlohmann::json*> OptionalObject(std::string_view field);  // nullptr when absent
+  // An array the caller reads item by item (e.g. a list of objects); nullptr when absent.
+  Result<const nlohmann::json*> OptionalArray(std::string_view field);
   // Any JSON value (null included), for a field the caller interprets; "missing" when absent.
   Result<const nlohmann::json*> Value(std::string_view field);
 
@@ -49,6 +53,11 @@ class JsonFields {
   void MarkRead(std::string_view field);
   // Fails naming the first field present in the object that no call above has read.
   Status RefuseUnknown() const;
+  // Fails, before any field is read, naming the first field not in `allowed` and listing the
+  // allowed ones ("root.colour: unknown field (allowed here: key_label, subject)"), for a config
+  // an operator edits by hand.
+  Status AllowOnly(std::span<const std::string_view> allowed) const;
+  Status AllowOnly(std::initializer_list<std::string_view> allowed) const;
 
   // "<path>.<field>: <what>" with the reader's error code, for checks the caller makes itself.
   std::unexpected<Error> Bad(std::string_view field, std::string_view what) const;

@@ -88,6 +88,27 @@ TEST(JsonFieldsTest, BoundedIntegersNameTheirRange) {
   ExpectError(f->IntIn("absent", 0, 5).error(), "config.absent: missing");
 }
 
+TEST(JsonFieldsTest, AllowOnlyListsTheAllowedFields) {
+  json j = {{"a", 1}, {"b", 2}};
+  auto f = JsonFields::Of(j, "root");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->AllowOnly({"a", "b", "c"}));
+  ExpectError(f->AllowOnly({"a", "c"}).error(), "root.b: unknown field (allowed here: a, c)");
+  auto top = JsonFields::Of(j, "");
+  ASSERT_TRUE(top);
+  ExpectError(top->AllowOnly({"b"}).error(), "a: unknown field (allowed here: b)");
+}
+
+TEST(JsonFieldsTest, ArraysAreLeftToTheCaller) {
+  json j = {{"list", {{{"k", 1}}, 2}}, {"s", "x"}};
+  auto f = JsonFields::Of(j, "crl");
+  ASSERT_TRUE(f);
+  EXPECT_EQ((*f->OptionalArray("list"))->size(), 2u);
+  EXPECT_EQ(*f->OptionalArray("absent"), nullptr);
+  ExpectError(f->OptionalArray("s").error(), "crl.s: expected an array");
+  EXPECT_TRUE(f->RefuseUnknown());
+}
+
 TEST(JsonFieldsTest, StoredRecordsFailAsCorrupt) {
   json j = {{"n", "x"}};
   auto f = JsonFields::Of(j, "cert record", ErrorCode::kCorrupt);

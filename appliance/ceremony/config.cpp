@@ -11,6 +11,7 @@
 #include <span>
 
 #include "common/encoding.h"
+#include "pki/json_fields.h"
 #include "pki/revocation_reason.h"
 #include "pki/serial.h"
 #include "pki/time.h"
@@ -21,79 +22,51 @@ namespace {
 
 using nlohmann::json;
 
+using pki::JsonFields;
+
+// Messages name the field path; ParseConfig puts "config: " in front of every one.
 std::unexpected<Error> Bad(std::string_view where, std::string_view what) {
-  return Fail(ErrorCode::kInvalidArgument, "config: " + std::string(where) + ": " + std::string(what));
+  return Fail(ErrorCode::kInvalidArgument, std::string(where) + ": " + std::string(what));
 }
 
-std::string Join(std::string_view a, std::string_view b) {
-  return a.empty() ? std::string(b) : std::string(a) + "." + std::string(b);
+// The object `field` of `parent`, with only `allowed` fields in it.
+Result<JsonFields> Section(JsonFields& parent, std::string_view field,
+                           std::initializer_list<std::string_view> allowed) {
+  const json* object = CA_TRY(parent.Object(field));
+  auto section = CA_TRY(JsonFields::Of(*object, parent.PathOf(field)));
+  CA_TRY_STATUS(section.AllowOnly(allowed));
+  return section;
 }
 
-std::string TypeName(const json& j) { return j.type_name(); }
-
-Status CheckKeys(const json& obj, std::string_view where, std::span<const std::string_view> allowed) {
-  for (const auto& [key, value] : obj.items()) {
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      std::string list;
-      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      return Bad(Join(where, key), "unknown key (allowed here: " + list + ")");
-    }
-  }
-  return Ok();
-}
-
-Status CheckKeys(const json& obj, std::string_view where,
-                 std::initializer_list<std::string_view> allowed) {
-  return CheckKeys(obj, where, std::span<const std::string_view>(allowed.begin(), allowed.size()));
-}
-
-Result<const json*> GetObject(const json& obj, std::string_view where, std::string_view key) {
-  auto it = obj.find(key);
-  if (it == obj.end()) return Bad(Join(where, key), "missing (an object is required)");
-  if (!it->is_object()) return Bad(Join(where, key), "must be an object, got " + TypeName(*it));
-  return &*it;
-}
-
-Result<std::string> GetString(const json& obj, std::string_view where, std::string_view key) {
-  auto it = obj.find(key);
-  if (it == obj.end()) return Bad(Join(where, key), "missing (a string is required)");
-  if (!it->is_string()) return Bad(Join(where, key), "must be a string, got " + TypeName(*it));
-  std::string value = it->get<std::string>();
-  if (value.empty()) return Bad(Join(where, key), "must not be empty");
-  for (unsigned char c : value) {
-    if (c < 0x20 || c == 0x7f) return Bad(Join(where, key), "contains a control character");
+// Every string in a config is non-empty and free of control characters (the values end up in
+// certificates, file names and the transcript).
+Result<std::optional<std::string>> OptionalText(JsonFields& f, std::string_view field) {
+  auto value = CA_TRY(f.OptionalNonEmptyString(field));
+  if (!value) return value;
+  for (unsigned char c : *value) {
+    if (c < 0x20 || c == 0x7f) return f.Bad(field, "contains a control character");
   }
   return value;
 }
 
-Result<int> GetDays(const json& obj, std::string_view where, std::string_view key, int fallback,
-                    int min, int max) {
-  auto it = obj.find(key);
-  if (it == obj.end()) return fallback;
-  if (!it->is_number_integer()) {
-    return Bad(Join(where, key), "must be an integer, got " + TypeName(*it));
-  }
-  auto v = it->get<int64_t>();
-  if (v < min || v > max) {
-    return Bad(Join(where, key), "out of range: " + std::to_string(v) + " (allowed " +
-                                     std::to_string(min) + ".." + std::to_string(max) + " days)");
-  }
-  return static_cast<int>(v);
+Result<std::string> Text(JsonFields& f, std::string_view field) {
+  auto value = CA_TRY(OptionalText(f, field));
+  if (!value) return f.Bad(field, "missing");
+  return std::move(*value);
 }
 
-Result<std::vector<std::string>> GetStringList(const json& obj, std::string_view where,
-                                               std::string_view key) {
-  std::vector<std::string> out;
-  auto it = obj.find(key);
-  if (it == obj.end()) return out;
-  if (!it->is_array()) return Bad(Join(where, key), "must be an array of strings, got " + TypeName(*it));
-  for (size_t i = 0; i < it->size(); ++i) {
-    const json& e = (*it)[i];
-    std::string at = Join(where, key) + "[" + std::to_string(i) + "]";
-    if (!e.is_string()) return Bad(at, "must be a string, got " + TypeName(e));
-    out.push_back(e.get<std::string>());
+Result<int> GetDays(JsonFields& f, std::string_view field, int fallback, int min, int max) {
+  auto days = CA_TRY(f.OptionalInt(field));
+  if (!days) return fallback;
+  if (*days < min || *days > max) {
+    return f.Bad(field, "out of range: " + std::to_string(*days) + " (allowed " +
+                            std::to_string(min) + ".." + std::to_string(max) + " days)");
   }
-  return out;
+  return static_cast<int>(*days);
+}
+
+Result<std::vector<std::string>> GetStringList(JsonFields& f, std::string_view field) {
+  return CA_TRY(f.OptionalStringList(field)).value_or(std::vector<std::string>());
 }
 
 struct KeyTypeEntry {
@@ -118,11 +91,12 @@ Status CheckLabel(std::string_view where, const std::string& label) {
 }
 
 // "key_type": one of the role's allowed types; absent means `fallback` when the role has one.
-Result<hsm::KeyType> GetKeyType(const json& obj, std::string_view where,
-                                std::initializer_list<hsm::KeyType> allowed,
+Result<hsm::KeyType> GetKeyType(JsonFields& f, std::initializer_list<hsm::KeyType> allowed,
                                 std::optional<hsm::KeyType> fallback) {
-  if (!obj.contains("key_type") && fallback) return *fallback;
-  std::string name = CA_TRY(GetString(obj, where, "key_type"));
+  auto given = CA_TRY(OptionalText(f, "key_type"));
+  if (!given && fallback) return *fallback;
+  if (!given) return f.Bad("key_type", "missing");
+  const std::string& name = *given;
   std::string list;
   for (auto t : allowed) list += (list.empty() ? "" : ", ") + std::string(KeyTypeLabel(t));
   for (const auto& e : kKeyTypes) {
@@ -130,16 +104,15 @@ Result<hsm::KeyType> GetKeyType(const json& obj, std::string_view where,
       return e.type;
     }
   }
-  return Bad(Join(where, "key_type"), "unsupported key type '" + name + "' (allowed: " + list + ")");
+  return f.Bad("key_type", "unsupported key type '" + name + "' (allowed: " + list + ")");
 }
 
-Result<KeySpec> GetKeySpec(const json& obj, std::string_view where,
-                           std::initializer_list<hsm::KeyType> allowed,
+Result<KeySpec> GetKeySpec(JsonFields& f, std::initializer_list<hsm::KeyType> allowed,
                            std::optional<hsm::KeyType> fallback) {
   KeySpec spec{};
-  spec.label = CA_TRY(GetString(obj, where, "key_label"));
-  CA_TRY_STATUS(CheckLabel(Join(where, "key_label"), spec.label));
-  spec.type = CA_TRY(GetKeyType(obj, where, allowed, fallback));
+  spec.label = CA_TRY(Text(f, "key_label"));
+  CA_TRY_STATUS(CheckLabel(f.PathOf("key_label"), spec.label));
+  spec.type = CA_TRY(GetKeyType(f, allowed, fallback));
   return spec;
 }
 
@@ -156,25 +129,25 @@ constexpr SubjectAttr kSubjectAttrs[] = {{"C", "C", 2},
                                          {"organizationIdentifier", "organizationIdentifier", 64},
                                          {"CN", "CN", 64}};
 
-Result<Subject> GetSubject(const json& obj, std::string_view where) {
-  std::string at = Join(where, "subject");
-  const json& s = *CA_TRY(GetObject(obj, where, "subject"));
-  CA_TRY_STATUS(CheckKeys(s, at, {"C", "ST", "L", "O", "OU", "organizationIdentifier", "CN"}));
+Result<Subject> GetSubject(JsonFields& parent) {
+  auto s = CA_TRY(
+      Section(parent, "subject", {"C", "ST", "L", "O", "OU", "organizationIdentifier", "CN"}));
   Subject subject;
   for (const auto& a : kSubjectAttrs) {
-    if (!s.contains(a.key)) continue;
-    std::string value = CA_TRY(GetString(s, at, a.key));
+    auto given = CA_TRY(OptionalText(s, a.key));
+    if (!given) continue;
+    const std::string& value = *given;
     if (value.size() > a.max_len) {
-      return Bad(Join(at, a.key), "longer than " + std::to_string(a.max_len) + " bytes");
+      return s.Bad(a.key, "longer than " + std::to_string(a.max_len) + " bytes");
     }
     if (a.key == "C" && (value.size() != 2 || !std::isupper(static_cast<unsigned char>(value[0])) ||
                          !std::isupper(static_cast<unsigned char>(value[1])))) {
-      return Bad(Join(at, "C"), "must be a two-letter upper-case country code");
+      return s.Bad("C", "must be a two-letter upper-case country code");
     }
     if (a.key == "CN") subject.common_name = value;
     subject.attributes.emplace_back(std::string(a.openssl), value);
   }
-  if (subject.common_name.empty()) return Bad(Join(at, "CN"), "missing (a string is required)");
+  if (subject.common_name.empty()) return s.Bad("CN", "missing");
   return subject;
 }
 
@@ -246,65 +219,57 @@ Status CheckPinSource(std::string_view where, const std::string& source) {
   return Bad(where, "must be \"file:/absolute/path\" or \"env:NAME\" (never the PIN itself)");
 }
 
-Result<TokenSection> GetToken(const json& root, bool init) {
-  const json& t = *CA_TRY(GetObject(root, "", "token"));
-  if (init) {
-    CA_TRY_STATUS(CheckKeys(t, "token", {"module", "label", "user_pin", "so_pin"}));
-  } else {
-    CA_TRY_STATUS(CheckKeys(t, "token", {"module", "label", "user_pin"}));
-  }
+Result<TokenSection> GetToken(JsonFields& top, bool init) {
+  auto t = CA_TRY(init ? Section(top, "token", {"module", "label", "user_pin", "so_pin"})
+                       : Section(top, "token", {"module", "label", "user_pin"}));
   TokenSection token;
-  token.module_path = CA_TRY(GetString(t, "token", "module"));
+  token.module_path = CA_TRY(Text(t, "module"));
   if (!token.module_path.starts_with('/')) return Bad("token.module", "must be an absolute path");
-  token.label = CA_TRY(GetString(t, "token", "label"));
+  token.label = CA_TRY(Text(t, "label"));
   if (token.label.size() > 32) return Bad("token.label", "longer than 32 characters (PKCS#11 limit)");
-  token.user_pin_source = CA_TRY(GetString(t, "token", "user_pin"));
+  token.user_pin_source = CA_TRY(Text(t, "user_pin"));
   CA_TRY_STATUS(CheckPinSource("token.user_pin", token.user_pin_source));
   if (init) {
-    token.so_pin_source = CA_TRY(GetString(t, "token", "so_pin"));
+    token.so_pin_source = CA_TRY(Text(t, "so_pin"));
     CA_TRY_STATUS(CheckPinSource("token.so_pin", token.so_pin_source));
   }
   return token;
 }
 
-Result<IssuerSection> GetIssuer(const json& root) {
-  const json& i = *CA_TRY(GetObject(root, "", "issuer"));
-  CA_TRY_STATUS(CheckKeys(i, "issuer", {"key_label", "certificate"}));
+Result<IssuerSection> GetIssuer(JsonFields& top) {
+  auto i = CA_TRY(Section(top, "issuer", {"key_label", "certificate"}));
   IssuerSection issuer;
-  issuer.key_label = CA_TRY(GetString(i, "issuer", "key_label"));
+  issuer.key_label = CA_TRY(Text(i, "key_label"));
   CA_TRY_STATUS(CheckLabel("issuer.key_label", issuer.key_label));
-  issuer.certificate_path = CA_TRY(GetString(i, "issuer", "certificate"));
+  issuer.certificate_path = CA_TRY(Text(i, "certificate"));
   return issuer;
 }
 
-Result<RootSection> GetRoot(const json& root) {
-  const json& r = *CA_TRY(GetObject(root, "", "root"));
-  CA_TRY_STATUS(CheckKeys(r, "root", {"key_label", "key_type", "subject", "validity_days"}));
+Result<RootSection> GetRoot(JsonFields& top) {
+  auto r = CA_TRY(Section(top, "root", {"key_label", "key_type", "subject", "validity_days"}));
   RootSection out;
   out.key = CA_TRY(GetKeySpec(
-      r, "root", {hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096, hsm::KeyType::kEcP384}, {}));
-  out.subject = CA_TRY(GetSubject(r, "root"));
-  out.validity_days = CA_TRY(GetDays(r, "root", "validity_days", 7305, kRootMinDays, kRootMaxDays));
+      r, {hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096, hsm::KeyType::kEcP384}, {}));
+  out.subject = CA_TRY(GetSubject(r));
+  out.validity_days = CA_TRY(GetDays(r, "validity_days", 7305, kRootMinDays, kRootMaxDays));
   return out;
 }
 
-Result<IntermediateSection> GetIntermediate(const json& root) {
-  const json& m = *CA_TRY(GetObject(root, "", "intermediate"));
-  CA_TRY_STATUS(CheckKeys(m, "intermediate",
+Result<IntermediateSection> GetIntermediate(JsonFields& top) {
+  auto m = CA_TRY(Section(top, "intermediate",
                           {"key_label", "key_type", "subject", "validity_days", "crl_url",
                            "ca_issuers_url", "permitted_dns", "excluded_dns"}));
   IntermediateSection out;
-  out.key = CA_TRY(
-      GetKeySpec(m, "intermediate", {hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096}, {}));
-  out.subject = CA_TRY(GetSubject(m, "intermediate"));
-  out.validity_days = CA_TRY(GetDays(m, "intermediate", "validity_days", 1826,
-                                     kIntermediateMinDays, kIntermediateMaxDays));
-  out.crl_url = CA_TRY(GetString(m, "intermediate", "crl_url"));
+  out.key = CA_TRY(GetKeySpec(m, {hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096}, {}));
+  out.subject = CA_TRY(GetSubject(m));
+  out.validity_days = CA_TRY(
+      GetDays(m, "validity_days", 1826, kIntermediateMinDays, kIntermediateMaxDays));
+  out.crl_url = CA_TRY(Text(m, "crl_url"));
   CA_TRY_STATUS(CheckUrl("intermediate.crl_url", out.crl_url));
-  out.ca_issuers_url = CA_TRY(GetString(m, "intermediate", "ca_issuers_url"));
+  out.ca_issuers_url = CA_TRY(Text(m, "ca_issuers_url"));
   CA_TRY_STATUS(CheckUrl("intermediate.ca_issuers_url", out.ca_issuers_url));
-  out.permitted_dns = CA_TRY(GetStringList(m, "intermediate", "permitted_dns"));
-  out.excluded_dns = CA_TRY(GetStringList(m, "intermediate", "excluded_dns"));
+  out.permitted_dns = CA_TRY(GetStringList(m, "permitted_dns"));
+  out.excluded_dns = CA_TRY(GetStringList(m, "excluded_dns"));
   for (size_t i = 0; i < out.permitted_dns.size(); ++i) {
     CA_TRY_STATUS(CheckDnsName("intermediate.permitted_dns[" + std::to_string(i) + "]",
                                out.permitted_dns[i], DnsNameUse::kConstraint));
@@ -316,34 +281,32 @@ Result<IntermediateSection> GetIntermediate(const json& root) {
   return out;
 }
 
-Result<OcspSignerSection> GetOcspSigner(const json& root) {
-  const json& o = *CA_TRY(GetObject(root, "", "ocsp_signer"));
-  CA_TRY_STATUS(CheckKeys(o, "ocsp_signer", {"key_label", "key_type", "subject", "validity_days"}));
+Result<OcspSignerSection> GetOcspSigner(JsonFields& top) {
+  auto o = CA_TRY(
+      Section(top, "ocsp_signer", {"key_label", "key_type", "subject", "validity_days"}));
   OcspSignerSection out;
   out.key = CA_TRY(GetKeySpec(
-      o, "ocsp_signer", {hsm::KeyType::kEcP256, hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096},
+      o, {hsm::KeyType::kEcP256, hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096},
       hsm::KeyType::kEcP256));
-  out.subject = CA_TRY(GetSubject(o, "ocsp_signer"));
-  out.validity_days =
-      CA_TRY(GetDays(o, "ocsp_signer", "validity_days", 365, kOcspMinDays, kOcspMaxDays));
+  out.subject = CA_TRY(GetSubject(o));
+  out.validity_days = CA_TRY(GetDays(o, "validity_days", 365, kOcspMinDays, kOcspMaxDays));
   return out;
 }
 
-Result<TlsServerSection> GetTlsServer(const json& root) {
-  const json& t = *CA_TRY(GetObject(root, "", "tls_server"));
-  CA_TRY_STATUS(CheckKeys(t, "tls_server",
+Result<TlsServerSection> GetTlsServer(JsonFields& top) {
+  auto t = CA_TRY(Section(top, "tls_server",
                           {"subject", "dns_names", "ip_addresses", "key_type", "validity_days"}));
   TlsServerSection out;
-  out.subject = CA_TRY(GetSubject(t, "tls_server"));
+  out.subject = CA_TRY(GetSubject(t));
   std::set<std::string> seen;
-  auto dns = CA_TRY(GetStringList(t, "tls_server", "dns_names"));
+  auto dns = CA_TRY(GetStringList(t, "dns_names"));
   for (size_t i = 0; i < dns.size(); ++i) {
     std::string at = "tls_server.dns_names[" + std::to_string(i) + "]";
     CA_TRY_STATUS(CheckDnsName(at, dns[i], DnsNameUse::kHost));
     if (!seen.insert(dns[i]).second) return Bad(at, "'" + dns[i] + "' is listed twice");
     out.names.dns_names.push_back(dns[i]);
   }
-  auto ips = CA_TRY(GetStringList(t, "tls_server", "ip_addresses"));
+  auto ips = CA_TRY(GetStringList(t, "ip_addresses"));
   for (size_t i = 0; i < ips.size(); ++i) {
     std::string at = "tls_server.ip_addresses[" + std::to_string(i) + "]";
     auto ip = CanonicalIpAddress(ips[i]);
@@ -360,10 +323,10 @@ Result<TlsServerSection> GetTlsServer(const json& root) {
     return Bad("tls_server.subject.CN",
                "'" + cn + "' must also be listed in dns_names or ip_addresses");
   }
-  out.key_type = CA_TRY(GetKeyType(t, "tls_server", {hsm::KeyType::kEcP256, hsm::KeyType::kRsa3072},
-                                   hsm::KeyType::kEcP256));
+  out.key_type =
+      CA_TRY(GetKeyType(t, {hsm::KeyType::kEcP256, hsm::KeyType::kRsa3072}, hsm::KeyType::kEcP256));
   out.validity_days =
-      CA_TRY(GetDays(t, "tls_server", "validity_days", 397, kTlsServerMinDays, kTlsServerMaxDays));
+      CA_TRY(GetDays(t, "validity_days", 397, kTlsServerMinDays, kTlsServerMaxDays));
   return out;
 }
 
@@ -376,62 +339,58 @@ Result<std::string> ParseUtcTime(std::string_view where, const std::string& text
          text.substr(14, 2) + text.substr(17, 2) + "Z";
 }
 
-Result<RootCrlSection> GetRootCrl(const json& root) {
-  const json& c = *CA_TRY(GetObject(root, "", "root_crl"));
-  CA_TRY_STATUS(
-      CheckKeys(c, "root_crl", {"crl_number", "crl_number_file", "next_update_days", "revoked"}));
+// One entry of root_crl.revoked; `seen` holds the serials of the entries before it.
+Result<RevokedEntry> GetRevoked(const json& item, std::string at, std::set<std::string>& seen) {
+  auto e = CA_TRY(JsonFields::Of(item, at));
+  CA_TRY_STATUS(e.AllowOnly({"serial", "reason", "revocation_date"}));
+  RevokedEntry entry;
+  auto parsed = pki::Serial::FromOperatorHex(CA_TRY(Text(e, "serial")));
+  if (!parsed) return e.Bad("serial", "must be a hexadecimal serial number of at most 20 bytes");
+  entry.serial_hex = parsed->Hex();
+  if (!seen.insert(entry.serial_hex).second) return e.Bad("serial", "listed twice");
+  if (auto reason = CA_TRY(OptionalText(e, "reason"))) {
+    auto parsed_reason = pki::ParseReason(*reason);
+    if (!parsed_reason) return e.Bad("reason", "unknown reason '" + *reason + "'");
+    entry.reason = pki::ReasonCode(*parsed_reason);
+  }
+  if (auto date = CA_TRY(OptionalText(e, "revocation_date"))) {
+    entry.revocation_date = CA_TRY(ParseUtcTime(e.PathOf("revocation_date"), *date));
+  }
+  return entry;
+}
+
+Result<RootCrlSection> GetRootCrl(JsonFields& top) {
+  auto c = CA_TRY(
+      Section(top, "root_crl", {"crl_number", "crl_number_file", "next_update_days", "revoked"}));
   RootCrlSection out;
-  if (c.contains("crl_number") == c.contains("crl_number_file")) {
+  auto number = CA_TRY(c.OptionalUint("crl_number"));
+  auto number_file = CA_TRY(OptionalText(c, "crl_number_file"));
+  if (number.has_value() == number_file.has_value()) {
     return Bad("root_crl", "exactly one of crl_number and crl_number_file is required");
   }
-  if (c.contains("crl_number")) {
-    const json& n = c["crl_number"];
-    if (!n.is_number_unsigned() || n.get<uint64_t>() == 0 ||
-        n.get<uint64_t>() > (uint64_t{1} << 62)) {
-      return Bad("root_crl.crl_number", "must be a positive integer");
+  if (number) {
+    if (*number == 0 || *number > (uint64_t{1} << 62)) {
+      return c.Bad("crl_number", "must be a positive integer");
     }
-    out.crl_number = n.get<uint64_t>();
+    out.crl_number = *number;
   } else {
-    out.crl_number_file = CA_TRY(GetString(c, "root_crl", "crl_number_file"));
+    out.crl_number_file = *number_file;
   }
   out.next_update_days =
-      CA_TRY(GetDays(c, "root_crl", "next_update_days", 365, kCrlMinDays, kCrlMaxDays));
-  if (c.contains("revoked")) {
-    const json& list = c["revoked"];
-    if (!list.is_array()) return Bad("root_crl.revoked", "must be an array of objects");
-    std::set<std::string> seen;
-    for (size_t i = 0; i < list.size(); ++i) {
-      std::string at = "root_crl.revoked[" + std::to_string(i) + "]";
-      const json& e = list[i];
-      if (!e.is_object()) return Bad(at, "must be an object, got " + TypeName(e));
-      CA_TRY_STATUS(CheckKeys(e, at, {"serial", "reason", "revocation_date"}));
-      RevokedEntry entry;
-      auto parsed = pki::Serial::FromOperatorHex(CA_TRY(GetString(e, at, "serial")));
-      if (!parsed) {
-        return Bad(at + ".serial", "must be a hexadecimal serial number of at most 20 bytes");
-      }
-      std::string serial = parsed->Hex();
-      if (!seen.insert(serial).second) return Bad(at + ".serial", "listed twice");
-      entry.serial_hex = serial;
-      if (e.contains("reason")) {
-        std::string reason = CA_TRY(GetString(e, at, "reason"));
-        auto parsed_reason = pki::ParseReason(reason);
-        if (!parsed_reason) return Bad(at + ".reason", "unknown reason '" + reason + "'");
-        entry.reason = pki::ReasonCode(*parsed_reason);
-      }
-      if (e.contains("revocation_date")) {
-        std::string date = CA_TRY(GetString(e, at, "revocation_date"));
-        entry.revocation_date = CA_TRY(ParseUtcTime(at + ".revocation_date", date));
-      }
-      out.revoked.push_back(std::move(entry));
-    }
+      CA_TRY(GetDays(c, "next_update_days", 365, kCrlMinDays, kCrlMaxDays));
+  const json* list = CA_TRY(c.OptionalArray("revoked"));
+  if (list == nullptr) return out;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < list->size(); ++i) {
+    std::string at = "root_crl.revoked[" + std::to_string(i) + "]";
+    out.revoked.push_back(CA_TRY(GetRevoked((*list)[i], at, seen)));
   }
   return out;
 }
 
 Status CheckTestCn(std::string_view where, const Subject& subject) {
   if (subject.common_name.find("TEST") == std::string::npos) {
-    return Bad(Join(where, "subject.CN"),
+    return Bad(std::string(where) + ".subject.CN",
                "a staging certificate's CN must contain \"TEST\" (got '" + subject.common_name + "')");
   }
   return Ok();
@@ -500,8 +459,8 @@ std::vector<std::string_view> TopLevelKeys(CeremonyKind kind) {
   return keys;
 }
 
-Result<CeremonyKind> GetKind(const json& root) {
-  std::string kind = CA_TRY(GetString(root, "", "ceremony"));
+Result<CeremonyKind> GetKind(JsonFields& top) {
+  std::string kind = CA_TRY(Text(top, "ceremony"));
   constexpr CeremonyKind kinds[] = {CeremonyKind::kInitToken,  CeremonyKind::kRoot,
                                     CeremonyKind::kIntermediate, CeremonyKind::kOcspSigner,
                                     CeremonyKind::kRootCrl,     CeremonyKind::kTlsServer,
@@ -515,7 +474,7 @@ Result<CeremonyKind> GetKind(const json& root) {
 }
 
 // The sections of `config.kind`, each read and checked on its own.
-Status GetSections(const json& root, CeremonyConfig& config) {
+Status GetSections(JsonFields& root, CeremonyConfig& config) {
   bool issued = config.kind == CeremonyKind::kIntermediate || config.kind == CeremonyKind::kOcspSigner ||
                 config.kind == CeremonyKind::kRootCrl || config.kind == CeremonyKind::kTlsServer;
   bool full = config.kind == CeremonyKind::kStaging || config.kind == CeremonyKind::kAll;
@@ -525,7 +484,7 @@ Status GetSections(const json& root, CeremonyConfig& config) {
     config.intermediate = CA_TRY(GetIntermediate(root));
   if (config.kind == CeremonyKind::kOcspSigner || full) config.ocsp_signer = CA_TRY(GetOcspSigner(root));
   if (config.kind == CeremonyKind::kRootCrl || config.kind == CeremonyKind::kAll ||
-      (full && root.contains("root_crl"))) {
+      (full && CA_TRY(root.OptionalObject("root_crl")) != nullptr)) {
     config.root_crl = CA_TRY(GetRootCrl(root));
   }
   if (config.kind == CeremonyKind::kTlsServer) config.tls_server = CA_TRY(GetTlsServer(root));
@@ -569,15 +528,16 @@ Result<CeremonyConfig> Parse(std::string_view text) {
   if (HasDuplicateKeys(text, &dup)) return Bad(dup, "key appears twice in one object");
 
   CeremonyConfig config;
-  config.kind = CA_TRY(GetKind(root));
-  CA_TRY_STATUS(CheckKeys(root, "", TopLevelKeys(config.kind)));
-  config.operator_name = CA_TRY(GetString(root, "", "operator"));
-  config.token = CA_TRY(GetToken(root, config.kind == CeremonyKind::kInitToken));
-  config.output_dir = CA_TRY(GetString(root, "", "output_dir"));
+  auto top = CA_TRY(JsonFields::Of(root, ""));
+  config.kind = CA_TRY(GetKind(top));
+  CA_TRY_STATUS(top.AllowOnly(TopLevelKeys(config.kind)));
+  config.operator_name = CA_TRY(Text(top, "operator"));
+  config.token = CA_TRY(GetToken(top, config.kind == CeremonyKind::kInitToken));
+  config.output_dir = CA_TRY(Text(top, "output_dir"));
   if (!config.output_dir.starts_with('/')) return Bad("output_dir", "must be an absolute path");
   while (config.output_dir.size() > 1 && config.output_dir.ends_with('/')) config.output_dir.pop_back();
   if (config.output_dir == "/") return Bad("output_dir", "must not be /");
-  CA_TRY_STATUS(GetSections(root, config));
+  CA_TRY_STATUS(GetSections(top, config));
   CA_TRY_STATUS(CheckAcrossSections(config));
   return config;
 }
@@ -585,11 +545,14 @@ Result<CeremonyConfig> Parse(std::string_view text) {
 }  // namespace
 
 Result<CeremonyConfig> ParseConfig(std::string_view text) {
+  Result<CeremonyConfig> config;
   try {
-    return Parse(text);
+    config = Parse(text);
   } catch (const nlohmann::json::exception& e) {
-    return Bad("(file)", std::string("unexpected JSON content: ") + e.what());
+    config = Bad("(file)", std::string("unexpected JSON content: ") + e.what());
   }
+  if (!config) return Fail(config.error().code, "config: " + config.error().message);
+  return config;
 }
 
 }  // namespace ca::appliance::ceremony
