@@ -73,37 +73,44 @@ TEST(ConfigTest, ParsesAllWithDefaults) {
 TEST(ConfigTest, RejectsUnknownKeysAtEveryLevel) {
   json j = RootConfig();
   j["extra"] = 1;
-  EXPECT_EQ(ErrorOf(j), "config: extra: unknown key (allowed here: ceremony, operator, token, output_dir, root)");
+  EXPECT_EQ(ErrorOf(j), "config: extra: unknown field (allowed here: ceremony, operator, token, output_dir, root)");
   j = RootConfig();
   j["root"]["pathlen"] = 2;
-  EXPECT_NE(ErrorOf(j).find("config: root.pathlen: unknown key"), std::string::npos);
+  EXPECT_EQ(ErrorOf(j),
+            "config: root.pathlen: unknown field (allowed here: key_label, key_type, subject, "
+            "validity_days)");
   j = RootConfig();
   j["root"]["subject"]["EMAIL"] = "x@y";
-  EXPECT_NE(ErrorOf(j).find("root.subject.EMAIL: unknown key"), std::string::npos);
+  EXPECT_EQ(ErrorOf(j),
+            "config: root.subject.EMAIL: unknown field (allowed here: C, ST, L, O, OU, "
+            "organizationIdentifier, CN)");
   j = RootConfig();
   j["token"]["so_pin"] = "file:/x";  // only init-token takes the SO PIN
-  EXPECT_NE(ErrorOf(j).find("token.so_pin: unknown key"), std::string::npos);
+  EXPECT_EQ(ErrorOf(j),
+            "config: token.so_pin: unknown field (allowed here: module, label, user_pin)");
   j = RootConfig();
   j["intermediate"] = AllConfig()["intermediate"];  // belongs to other ceremonies
-  EXPECT_NE(ErrorOf(j).find("config: intermediate: unknown key"), std::string::npos);
+  EXPECT_EQ(ErrorOf(j),
+            "config: intermediate: unknown field (allowed here: ceremony, operator, token, "
+            "output_dir, root)");
 }
 
 TEST(ConfigTest, RejectsWrongTypesAndMissingFields) {
   json j = RootConfig();
   j["root"]["validity_days"] = "7305";
-  EXPECT_EQ(ErrorOf(j), "config: root.validity_days: must be an integer, got string");
+  EXPECT_EQ(ErrorOf(j), "config: root.validity_days: expected an integer");
   j = RootConfig();
   j["operator"] = 5;
-  EXPECT_EQ(ErrorOf(j), "config: operator: must be a string, got number");
+  EXPECT_EQ(ErrorOf(j), "config: operator: expected a non-empty string");
   j = RootConfig();
   j["root"].erase("key_label");
-  EXPECT_EQ(ErrorOf(j), "config: root.key_label: missing (a string is required)");
+  EXPECT_EQ(ErrorOf(j), "config: root.key_label: missing");
   j = RootConfig();
   j["root"]["subject"].erase("CN");
-  EXPECT_EQ(ErrorOf(j), "config: root.subject.CN: missing (a string is required)");
+  EXPECT_EQ(ErrorOf(j), "config: root.subject.CN: missing");
   j = RootConfig();
   j.erase("token");
-  EXPECT_EQ(ErrorOf(j), "config: token: missing (an object is required)");
+  EXPECT_EQ(ErrorOf(j), "config: token: missing");
   EXPECT_EQ(ErrorOf(json::array()), "config: (file): the top level must be a JSON object");
   auto r = ParseConfig("{\"ceremony\": ");
   ASSERT_FALSE(r);
@@ -265,22 +272,23 @@ TEST(ConfigTest, TlsServerRefusesBadSections) {
   json j = TlsServerConfig();
   j["tls_server"]["key_label"] = "tls";  // the key is a software key: no label
   EXPECT_EQ(ErrorOf(j),
-            "config: tls_server.key_label: unknown key (allowed here: subject, dns_names, ip_addresses, "
+            "config: tls_server.key_label: unknown field (allowed here: subject, dns_names, ip_addresses, "
             "key_type, validity_days)");
   j = TlsServerConfig();
   j["root"] = RootConfig()["root"];
   EXPECT_EQ(ErrorOf(j),
-            "config: root: unknown key (allowed here: ceremony, operator, token, output_dir, issuer, "
+            "config: root: unknown field (allowed here: ceremony, operator, token, output_dir, issuer, "
             "tls_server)");
   j = TlsServerConfig();
   j.erase("issuer");
-  EXPECT_EQ(ErrorOf(j), "config: issuer: missing (an object is required)");
+  EXPECT_EQ(ErrorOf(j), "config: issuer: missing");
   j = TlsServerConfig();
   j.erase("tls_server");
-  EXPECT_EQ(ErrorOf(j), "config: tls_server: missing (an object is required)");
+  EXPECT_EQ(ErrorOf(j), "config: tls_server: missing");
   j = TlsServerConfig();
   j["issuer"]["key_type"] = "rsa3072";
-  EXPECT_NE(ErrorOf(j).find("config: issuer.key_type: unknown key"), std::string::npos);
+  EXPECT_EQ(ErrorOf(j),
+            "config: issuer.key_type: unknown field (allowed here: key_label, certificate)");
   j = TlsServerConfig();
   j["tls_server"]["key_type"] = "rsa4096";
   EXPECT_EQ(ErrorOf(j),
@@ -296,7 +304,7 @@ TEST(ConfigTest, TlsServerRefusesBadSections) {
   EXPECT_EQ(ErrorOf(j), "config: tls_server: at least one name is required in dns_names or ip_addresses");
   j = TlsServerConfig();
   j["tls_server"]["dns_names"] = "localhost";
-  EXPECT_EQ(ErrorOf(j), "config: tls_server.dns_names: must be an array of strings, got string");
+  EXPECT_EQ(ErrorOf(j), "config: tls_server.dns_names: expected an array of strings");
 }
 
 TEST(ConfigTest, TlsServerRefusesBadNames) {
@@ -334,7 +342,7 @@ TEST(ConfigTest, TlsServerRefusesBadNames) {
   EXPECT_EQ(ErrorOf(j), "config: tls_server.ip_addresses[1]: '0000:0000::0001' is listed twice");
   j = TlsServerConfig();
   j["tls_server"]["ip_addresses"] = {"127.0.0.1", 5};
-  EXPECT_EQ(ErrorOf(j), "config: tls_server.ip_addresses[1]: must be a string, got number");
+  EXPECT_EQ(ErrorOf(j), "config: tls_server.ip_addresses: expected an array of strings");
 
   // The CN is one of the names (CA/B BR 7.1.4.3).
   j = TlsServerConfig();

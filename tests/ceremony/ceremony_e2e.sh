@@ -305,7 +305,7 @@ bad "missing module" 2 'no-such-module.so does not exist' "$T/cfg/no-module.json
 root_cfg rsa2048 bad-root "$(token_section ca-e2e)" >"$T/cfg/rsa2048.json"
 bad "unsupported key size" 2 "unsupported key type 'rsa2048'" "$T/cfg/rsa2048.json"
 root_cfg rsa3072 bad-root "$(token_section ca-e2e)" ', "colour": "blue"' >"$T/cfg/unknown-key.json"
-bad "unknown config key" 2 'root.colour: unknown key' "$T/cfg/unknown-key.json"
+bad "unknown config key" 2 'root.colour: unknown field' "$T/cfg/unknown-key.json"
 root_cfg rsa3072 bad-root "$(token_section ca-e2e)" ', "validity_days": 20000' >"$T/cfg/validity.json"
 bad "validity out of range" 2 'validity_days: out of range' "$T/cfg/validity.json"
 root_cfg rsa3072 e2e-root "$(token_section ca-e2e)" >"$T/cfg/label-exists.json"
