@@ -117,17 +117,14 @@ Result<KeySpec> GetKeySpec(JsonFields& f, std::initializer_list<hsm::KeyType> al
 }
 
 struct SubjectAttr {
-  std::string_view key;       // config key
-  std::string_view openssl;   // OpenSSL short name
+  std::string_view key;      // config key
+  std::string_view openssl;  // OpenSSL short name
   size_t max_len;
 };
-constexpr SubjectAttr kSubjectAttrs[] = {{"C", "C", 2},
-                                         {"ST", "ST", 128},
-                                         {"L", "L", 128},
-                                         {"O", "O", 64},
-                                         {"OU", "OU", 64},
-                                         {"organizationIdentifier", "organizationIdentifier", 64},
-                                         {"CN", "CN", 64}};
+constexpr SubjectAttr kSubjectAttrs[] = {
+    {"C", "C", 2},   {"ST", "ST", 128}, {"L", "L", 128},
+    {"O", "O", 64},  {"OU", "OU", 64},  {"organizationIdentifier", "organizationIdentifier", 64},
+    {"CN", "CN", 64}};
 
 Result<Subject> GetSubject(JsonFields& parent) {
   auto s = CA_TRY(
@@ -226,7 +223,8 @@ Result<TokenSection> GetToken(JsonFields& top, bool init) {
   token.module_path = CA_TRY(Text(t, "module"));
   if (!token.module_path.starts_with('/')) return Bad("token.module", "must be an absolute path");
   token.label = CA_TRY(Text(t, "label"));
-  if (token.label.size() > 32) return Bad("token.label", "longer than 32 characters (PKCS#11 limit)");
+  if (token.label.size() > 32)
+    return Bad("token.label", "longer than 32 characters (PKCS#11 limit)");
   token.user_pin_source = CA_TRY(Text(t, "user_pin"));
   CA_TRY_STATUS(CheckPinSource("token.user_pin", token.user_pin_source));
   if (init) {
@@ -248,8 +246,8 @@ Result<IssuerSection> GetIssuer(JsonFields& top) {
 Result<RootSection> GetRoot(JsonFields& top) {
   auto r = CA_TRY(Section(top, "root", {"key_label", "key_type", "subject", "validity_days"}));
   RootSection out;
-  out.key = CA_TRY(GetKeySpec(
-      r, {hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096, hsm::KeyType::kEcP384}, {}));
+  out.key = CA_TRY(
+      GetKeySpec(r, {hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096, hsm::KeyType::kEcP384}, {}));
   out.subject = CA_TRY(GetSubject(r));
   out.validity_days = CA_TRY(GetDays(r, "validity_days", 7305, kRootMinDays, kRootMaxDays));
   return out;
@@ -262,8 +260,8 @@ Result<IntermediateSection> GetIntermediate(JsonFields& top) {
   IntermediateSection out;
   out.key = CA_TRY(GetKeySpec(m, {hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096}, {}));
   out.subject = CA_TRY(GetSubject(m));
-  out.validity_days = CA_TRY(
-      GetDays(m, "validity_days", 1826, kIntermediateMinDays, kIntermediateMaxDays));
+  out.validity_days =
+      CA_TRY(GetDays(m, "validity_days", 1826, kIntermediateMinDays, kIntermediateMaxDays));
   out.crl_url = CA_TRY(Text(m, "crl_url"));
   CA_TRY_STATUS(CheckUrl("intermediate.crl_url", out.crl_url));
   out.ca_issuers_url = CA_TRY(Text(m, "ca_issuers_url"));
@@ -282,12 +280,12 @@ Result<IntermediateSection> GetIntermediate(JsonFields& top) {
 }
 
 Result<OcspSignerSection> GetOcspSigner(JsonFields& top) {
-  auto o = CA_TRY(
-      Section(top, "ocsp_signer", {"key_label", "key_type", "subject", "validity_days"}));
+  auto o =
+      CA_TRY(Section(top, "ocsp_signer", {"key_label", "key_type", "subject", "validity_days"}));
   OcspSignerSection out;
-  out.key = CA_TRY(GetKeySpec(
-      o, {hsm::KeyType::kEcP256, hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096},
-      hsm::KeyType::kEcP256));
+  out.key =
+      CA_TRY(GetKeySpec(o, {hsm::KeyType::kEcP256, hsm::KeyType::kRsa3072, hsm::KeyType::kRsa4096},
+                        hsm::KeyType::kEcP256));
   out.subject = CA_TRY(GetSubject(o));
   out.validity_days = CA_TRY(GetDays(o, "validity_days", 365, kOcspMinDays, kOcspMaxDays));
   return out;
@@ -329,7 +327,6 @@ Result<TlsServerSection> GetTlsServer(JsonFields& top) {
       CA_TRY(GetDays(t, "validity_days", 397, kTlsServerMinDays, kTlsServerMaxDays));
   return out;
 }
-
 
 // "2026-01-31T12:00:00Z" -> "20260131120000Z".
 Result<std::string> ParseUtcTime(std::string_view where, const std::string& text) {
@@ -376,8 +373,7 @@ Result<RootCrlSection> GetRootCrl(JsonFields& top) {
   } else {
     out.crl_number_file = *number_file;
   }
-  out.next_update_days =
-      CA_TRY(GetDays(c, "next_update_days", 365, kCrlMinDays, kCrlMaxDays));
+  out.next_update_days = CA_TRY(GetDays(c, "next_update_days", 365, kCrlMinDays, kCrlMaxDays));
   const json* list = CA_TRY(c.OptionalArray("revoked"));
   if (list == nullptr) return out;
   std::set<std::string> seen;
@@ -390,8 +386,9 @@ Result<RootCrlSection> GetRootCrl(JsonFields& top) {
 
 Status CheckTestCn(std::string_view where, const Subject& subject) {
   if (subject.common_name.find("TEST") == std::string::npos) {
-    return Bad(std::string(where) + ".subject.CN",
-               "a staging certificate's CN must contain \"TEST\" (got '" + subject.common_name + "')");
+    return Bad(
+        std::string(where) + ".subject.CN",
+        "a staging certificate's CN must contain \"TEST\" (got '" + subject.common_name + "')");
   }
   return Ok();
 }
@@ -420,14 +417,22 @@ bool HasDuplicateKeys(std::string_view text, std::string* where) {
 
 std::string_view CeremonyKindName(CeremonyKind kind) {
   switch (kind) {
-    case CeremonyKind::kInitToken: return "init-token";
-    case CeremonyKind::kRoot: return "root";
-    case CeremonyKind::kIntermediate: return "intermediate";
-    case CeremonyKind::kOcspSigner: return "ocsp-signer";
-    case CeremonyKind::kRootCrl: return "root-crl";
-    case CeremonyKind::kTlsServer: return "tls-server";
-    case CeremonyKind::kStaging: return "staging";
-    case CeremonyKind::kAll: return "all";
+    case CeremonyKind::kInitToken:
+      return "init-token";
+    case CeremonyKind::kRoot:
+      return "root";
+    case CeremonyKind::kIntermediate:
+      return "intermediate";
+    case CeremonyKind::kOcspSigner:
+      return "ocsp-signer";
+    case CeremonyKind::kRootCrl:
+      return "root-crl";
+    case CeremonyKind::kTlsServer:
+      return "tls-server";
+    case CeremonyKind::kStaging:
+      return "staging";
+    case CeremonyKind::kAll:
+      return "all";
   }
   return "?";
 }
@@ -445,12 +450,23 @@ namespace {
 std::vector<std::string_view> TopLevelKeys(CeremonyKind kind) {
   std::vector<std::string_view> keys = {"ceremony", "operator", "token", "output_dir"};
   switch (kind) {
-    case CeremonyKind::kInitToken: break;
-    case CeremonyKind::kRoot: keys.push_back("root"); break;
-    case CeremonyKind::kIntermediate: keys.insert(keys.end(), {"issuer", "intermediate"}); break;
-    case CeremonyKind::kOcspSigner: keys.insert(keys.end(), {"issuer", "ocsp_signer"}); break;
-    case CeremonyKind::kRootCrl: keys.insert(keys.end(), {"issuer", "root_crl"}); break;
-    case CeremonyKind::kTlsServer: keys.insert(keys.end(), {"issuer", "tls_server"}); break;
+    case CeremonyKind::kInitToken:
+      break;
+    case CeremonyKind::kRoot:
+      keys.push_back("root");
+      break;
+    case CeremonyKind::kIntermediate:
+      keys.insert(keys.end(), {"issuer", "intermediate"});
+      break;
+    case CeremonyKind::kOcspSigner:
+      keys.insert(keys.end(), {"issuer", "ocsp_signer"});
+      break;
+    case CeremonyKind::kRootCrl:
+      keys.insert(keys.end(), {"issuer", "root_crl"});
+      break;
+    case CeremonyKind::kTlsServer:
+      keys.insert(keys.end(), {"issuer", "tls_server"});
+      break;
     case CeremonyKind::kStaging:
     case CeremonyKind::kAll:
       keys.insert(keys.end(), {"root", "intermediate", "ocsp_signer", "root_crl"});
@@ -461,10 +477,10 @@ std::vector<std::string_view> TopLevelKeys(CeremonyKind kind) {
 
 Result<CeremonyKind> GetKind(JsonFields& top) {
   std::string kind = CA_TRY(Text(top, "ceremony"));
-  constexpr CeremonyKind kinds[] = {CeremonyKind::kInitToken,  CeremonyKind::kRoot,
+  constexpr CeremonyKind kinds[] = {CeremonyKind::kInitToken,    CeremonyKind::kRoot,
                                     CeremonyKind::kIntermediate, CeremonyKind::kOcspSigner,
-                                    CeremonyKind::kRootCrl,     CeremonyKind::kTlsServer,
-                                    CeremonyKind::kStaging,     CeremonyKind::kAll};
+                                    CeremonyKind::kRootCrl,      CeremonyKind::kTlsServer,
+                                    CeremonyKind::kStaging,      CeremonyKind::kAll};
   std::string names;
   for (auto k : kinds) {
     if (CeremonyKindName(k) == kind) return k;
@@ -475,14 +491,16 @@ Result<CeremonyKind> GetKind(JsonFields& top) {
 
 // The sections of `config.kind`, each read and checked on its own.
 Status GetSections(JsonFields& root, CeremonyConfig& config) {
-  bool issued = config.kind == CeremonyKind::kIntermediate || config.kind == CeremonyKind::kOcspSigner ||
-                config.kind == CeremonyKind::kRootCrl || config.kind == CeremonyKind::kTlsServer;
+  bool issued = config.kind == CeremonyKind::kIntermediate ||
+                config.kind == CeremonyKind::kOcspSigner || config.kind == CeremonyKind::kRootCrl ||
+                config.kind == CeremonyKind::kTlsServer;
   bool full = config.kind == CeremonyKind::kStaging || config.kind == CeremonyKind::kAll;
   if (issued) config.issuer = CA_TRY(GetIssuer(root));
   if (config.kind == CeremonyKind::kRoot || full) config.root = CA_TRY(GetRoot(root));
   if (config.kind == CeremonyKind::kIntermediate || full)
     config.intermediate = CA_TRY(GetIntermediate(root));
-  if (config.kind == CeremonyKind::kOcspSigner || full) config.ocsp_signer = CA_TRY(GetOcspSigner(root));
+  if (config.kind == CeremonyKind::kOcspSigner || full)
+    config.ocsp_signer = CA_TRY(GetOcspSigner(root));
   if (config.kind == CeremonyKind::kRootCrl || config.kind == CeremonyKind::kAll ||
       (full && CA_TRY(root.OptionalObject("root_crl")) != nullptr)) {
     config.root_crl = CA_TRY(GetRootCrl(root));
@@ -496,15 +514,18 @@ Status GetSections(JsonFields& root, CeremonyConfig& config) {
 Status CheckAcrossSections(const CeremonyConfig& config) {
   std::vector<std::pair<std::string, std::string>> labels;
   if (config.root) labels.emplace_back("root.key_label", config.root->key.label);
-  if (config.intermediate) labels.emplace_back("intermediate.key_label", config.intermediate->key.label);
-  if (config.ocsp_signer) labels.emplace_back("ocsp_signer.key_label", config.ocsp_signer->key.label);
+  if (config.intermediate)
+    labels.emplace_back("intermediate.key_label", config.intermediate->key.label);
+  if (config.ocsp_signer)
+    labels.emplace_back("ocsp_signer.key_label", config.ocsp_signer->key.label);
   if (config.issuer && config.kind != CeremonyKind::kRootCrl) {
     labels.emplace_back("issuer.key_label", config.issuer->key_label);
   }
   for (size_t i = 0; i < labels.size(); ++i) {
     for (size_t j = i + 1; j < labels.size(); ++j) {
       if (labels[i].second == labels[j].second) {
-        return Bad(labels[j].first, "'" + labels[j].second + "' is also used by " + labels[i].first);
+        return Bad(labels[j].first,
+                   "'" + labels[j].second + "' is also used by " + labels[i].first);
       }
     }
   }
@@ -535,7 +556,8 @@ Result<CeremonyConfig> Parse(std::string_view text) {
   config.token = CA_TRY(GetToken(top, config.kind == CeremonyKind::kInitToken));
   config.output_dir = CA_TRY(Text(top, "output_dir"));
   if (!config.output_dir.starts_with('/')) return Bad("output_dir", "must be an absolute path");
-  while (config.output_dir.size() > 1 && config.output_dir.ends_with('/')) config.output_dir.pop_back();
+  while (config.output_dir.size() > 1 && config.output_dir.ends_with('/'))
+    config.output_dir.pop_back();
   if (config.output_dir == "/") return Bad("output_dir", "must not be /");
   CA_TRY_STATUS(GetSections(top, config));
   CA_TRY_STATUS(CheckAcrossSections(config));

@@ -65,7 +65,8 @@ TEST(ConfigTest, ParsesAllWithDefaults) {
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->ocsp_signer->key.type, hsm::KeyType::kEcP256);  // default
   EXPECT_EQ(c->ocsp_signer->validity_days, 365);
-  EXPECT_EQ(c->intermediate->permitted_dns, (std::vector<std::string>{"example.com", ".example.org"}));
+  EXPECT_EQ(c->intermediate->permitted_dns,
+            (std::vector<std::string>{"example.com", ".example.org"}));
   EXPECT_EQ(*c->root_crl->crl_number, 7u);
   EXPECT_EQ(c->root_crl->next_update_days, 365);
 }
@@ -73,7 +74,9 @@ TEST(ConfigTest, ParsesAllWithDefaults) {
 TEST(ConfigTest, RejectsUnknownKeysAtEveryLevel) {
   json j = RootConfig();
   j["extra"] = 1;
-  EXPECT_EQ(ErrorOf(j), "config: extra: unknown field (allowed here: ceremony, operator, token, output_dir, root)");
+  EXPECT_EQ(
+      ErrorOf(j),
+      "config: extra: unknown field (allowed here: ceremony, operator, token, output_dir, root)");
   j = RootConfig();
   j["root"]["pathlen"] = 2;
   EXPECT_EQ(ErrorOf(j),
@@ -120,15 +123,18 @@ TEST(ConfigTest, RejectsWrongTypesAndMissingFields) {
 TEST(ConfigTest, RejectsUnsupportedKeyTypesPerRole) {
   json j = RootConfig();
   j["root"]["key_type"] = "rsa2048";
-  EXPECT_EQ(ErrorOf(j),
-            "config: root.key_type: unsupported key type 'rsa2048' (allowed: rsa3072, rsa4096, ec-p384)");
+  EXPECT_EQ(
+      ErrorOf(j),
+      "config: root.key_type: unsupported key type 'rsa2048' (allowed: rsa3072, rsa4096, ec-p384)");
   j = RootConfig();
   j["root"]["key_type"] = "ec-p256";  // valid name, not allowed for a root
   EXPECT_NE(ErrorOf(j).find("unsupported key type 'ec-p256'"), std::string::npos);
   j = AllConfig();
   j["intermediate"]["key_type"] = "ec-p384";
-  EXPECT_NE(ErrorOf(j).find("intermediate.key_type: unsupported key type 'ec-p384' (allowed: rsa3072, rsa4096)"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(j).find(
+          "intermediate.key_type: unsupported key type 'ec-p384' (allowed: rsa3072, rsa4096)"),
+      std::string::npos);
 }
 
 TEST(ConfigTest, RejectsValidityOutOfRange) {
@@ -163,7 +169,8 @@ TEST(ConfigTest, RejectsPinsThatAreNotSources) {
 TEST(ConfigTest, RejectsBadUrlsNamesAndLabels) {
   json j = AllConfig();
   j["intermediate"]["crl_url"] = "ldap://x/crl";
-  EXPECT_NE(ErrorOf(j).find("intermediate.crl_url: must be an http:// or https:// URL"), std::string::npos);
+  EXPECT_NE(ErrorOf(j).find("intermediate.crl_url: must be an http:// or https:// URL"),
+            std::string::npos);
   j = AllConfig();
   j["intermediate"]["ca_issuers_url"] = "http://a/b,URI:http://evil";
   EXPECT_NE(ErrorOf(j).find("intermediate.ca_issuers_url"), std::string::npos);
@@ -175,7 +182,8 @@ TEST(ConfigTest, RejectsBadUrlsNamesAndLabels) {
   EXPECT_NE(ErrorOf(j).find("is not a lower-case DNS name"), std::string::npos);
   j = AllConfig();
   j["ocsp_signer"]["key_label"] = "acme";
-  EXPECT_EQ(ErrorOf(j), "config: ocsp_signer.key_label: 'acme' is also used by intermediate.key_label");
+  EXPECT_EQ(ErrorOf(j),
+            "config: ocsp_signer.key_label: 'acme' is also used by intermediate.key_label");
   j = RootConfig();
   j["root"]["key_label"] = "root key";
   EXPECT_NE(ErrorOf(j).find("root.key_label: 'root key' may only contain"), std::string::npos);
@@ -209,10 +217,13 @@ TEST(ConfigTest, RootCrlSection) {
   j["ceremony"] = "root-crl";
   j["issuer"] = {{"key_label", "root-2026"}, {"certificate", "/x/root.pem"}};
   j["root_crl"] = {{"crl_number", 3}, {"crl_number_file", "/x/n"}};
-  EXPECT_EQ(ErrorOf(j), "config: root_crl: exactly one of crl_number and crl_number_file is required");
+  EXPECT_EQ(ErrorOf(j),
+            "config: root_crl: exactly one of crl_number and crl_number_file is required");
   j["root_crl"] = {{"crl_number_file", "/x/n"},
-                   {"revoked", {{{"serial", "0ABC"}, {"reason", "keyCompromise"},
-                                 {"revocation_date", "2026-01-02T03:04:05Z"}}}}};
+                   {"revoked",
+                    {{{"serial", "0ABC"},
+                      {"reason", "keyCompromise"},
+                      {"revocation_date", "2026-01-02T03:04:05Z"}}}}};
   auto c = ParseConfig(j.dump());
   ASSERT_TRUE(c) << c.error().message;
   ASSERT_EQ(c->root_crl->revoked.size(), 1u);
@@ -223,8 +234,10 @@ TEST(ConfigTest, RootCrlSection) {
   EXPECT_EQ(ErrorOf(j), "config: root_crl.revoked[0].reason: unknown reason 'bored'");
   j["root_crl"]["revoked"][0]["reason"] = "superseded";
   j["root_crl"]["revoked"][0]["revocation_date"] = "2026-13-02T03:04:05Z";
-  EXPECT_EQ(ErrorOf(j), "config: root_crl.revoked[0].revocation_date: '2026-13-02T03:04:05Z' is not a valid date "
-            "and time");
+  EXPECT_EQ(
+      ErrorOf(j),
+      "config: root_crl.revoked[0].revocation_date: '2026-13-02T03:04:05Z' is not a valid date "
+      "and time");
 }
 
 json TlsServerConfig() {
@@ -248,7 +261,8 @@ TEST(ConfigTest, ParsesTlsServerWithDefaults) {
   EXPECT_EQ(c->issuer->certificate_path, "/x/intermediate.pem");
   ASSERT_TRUE(c->tls_server);
   EXPECT_EQ(c->tls_server->subject.common_name, "localhost");
-  EXPECT_EQ(c->tls_server->names.dns_names, (std::vector<std::string>{"localhost", "acme.example"}));
+  EXPECT_EQ(c->tls_server->names.dns_names,
+            (std::vector<std::string>{"localhost", "acme.example"}));
   // Addresses are kept in inet_ntop's canonical form.
   EXPECT_EQ(c->tls_server->names.ip_addresses, (std::vector<std::string>{"127.0.0.1", "::1"}));
   EXPECT_EQ(c->tls_server->key_type, hsm::KeyType::kEcP256);
@@ -272,13 +286,15 @@ TEST(ConfigTest, TlsServerRefusesBadSections) {
   json j = TlsServerConfig();
   j["tls_server"]["key_label"] = "tls";  // the key is a software key: no label
   EXPECT_EQ(ErrorOf(j),
-            "config: tls_server.key_label: unknown field (allowed here: subject, dns_names, ip_addresses, "
+            "config: tls_server.key_label: unknown field (allowed here: subject, dns_names, "
+            "ip_addresses, "
             "key_type, validity_days)");
   j = TlsServerConfig();
   j["root"] = RootConfig()["root"];
-  EXPECT_EQ(ErrorOf(j),
-            "config: root: unknown field (allowed here: ceremony, operator, token, output_dir, issuer, "
-            "tls_server)");
+  EXPECT_EQ(
+      ErrorOf(j),
+      "config: root: unknown field (allowed here: ceremony, operator, token, output_dir, issuer, "
+      "tls_server)");
   j = TlsServerConfig();
   j.erase("issuer");
   EXPECT_EQ(ErrorOf(j), "config: issuer: missing");
@@ -291,17 +307,20 @@ TEST(ConfigTest, TlsServerRefusesBadSections) {
             "config: issuer.key_type: unknown field (allowed here: key_label, certificate)");
   j = TlsServerConfig();
   j["tls_server"]["key_type"] = "rsa4096";
-  EXPECT_EQ(ErrorOf(j),
-            "config: tls_server.key_type: unsupported key type 'rsa4096' (allowed: ec-p256, rsa3072)");
+  EXPECT_EQ(
+      ErrorOf(j),
+      "config: tls_server.key_type: unsupported key type 'rsa4096' (allowed: ec-p256, rsa3072)");
   j = TlsServerConfig();
   j["tls_server"]["validity_days"] = 398;
-  EXPECT_EQ(ErrorOf(j), "config: tls_server.validity_days: out of range: 398 (allowed 1..397 days)");
+  EXPECT_EQ(ErrorOf(j),
+            "config: tls_server.validity_days: out of range: 398 (allowed 1..397 days)");
   j["tls_server"]["validity_days"] = 0;
   EXPECT_EQ(ErrorOf(j), "config: tls_server.validity_days: out of range: 0 (allowed 1..397 days)");
   j = TlsServerConfig();
   j["tls_server"]["dns_names"] = json::array();
   j["tls_server"]["ip_addresses"] = json::array();
-  EXPECT_EQ(ErrorOf(j), "config: tls_server: at least one name is required in dns_names or ip_addresses");
+  EXPECT_EQ(ErrorOf(j),
+            "config: tls_server: at least one name is required in dns_names or ip_addresses");
   j = TlsServerConfig();
   j["tls_server"]["dns_names"] = "localhost";
   EXPECT_EQ(ErrorOf(j), "config: tls_server.dns_names: expected an array of strings");
@@ -313,18 +332,24 @@ TEST(ConfigTest, TlsServerRefusesBadNames) {
     j["tls_server"]["dns_names"] = {"localhost", name};
     return ErrorOf(j);
   };
-  EXPECT_EQ(dns_error("Acme.example"), "config: tls_server.dns_names[1]: 'Acme.example' is not a lower-case DNS name");
-  EXPECT_EQ(dns_error("*.example"), "config: tls_server.dns_names[1]: '*.example' is not a lower-case DNS name");
+  EXPECT_EQ(dns_error("Acme.example"),
+            "config: tls_server.dns_names[1]: 'Acme.example' is not a lower-case DNS name");
+  EXPECT_EQ(dns_error("*.example"),
+            "config: tls_server.dns_names[1]: '*.example' is not a lower-case DNS name");
   EXPECT_EQ(dns_error(".example"), "config: tls_server.dns_names[1]: '.example' is not a DNS name");
-  EXPECT_EQ(dns_error("a..example"), "config: tls_server.dns_names[1]: 'a..example' is not a DNS name");
-  EXPECT_EQ(dns_error("-a.example"), "config: tls_server.dns_names[1]: '-a.example' is not a DNS name");
+  EXPECT_EQ(dns_error("a..example"),
+            "config: tls_server.dns_names[1]: 'a..example' is not a DNS name");
+  EXPECT_EQ(dns_error("-a.example"),
+            "config: tls_server.dns_names[1]: '-a.example' is not a DNS name");
   EXPECT_EQ(dns_error("a,DNS:evil.example"),
             "config: tls_server.dns_names[1]: 'a,DNS:evil.example' is not a lower-case DNS name");
-  EXPECT_EQ(dns_error(std::string(64, 'a') + ".example"),
-            "config: tls_server.dns_names[1]: '" + std::string(64, 'a') + ".example' is not a DNS name");
-  EXPECT_EQ(dns_error("10.0.0.1"),
-            "config: tls_server.dns_names[1]: '10.0.0.1' is an IP address, not a DNS name (list it in "
-            "ip_addresses)");
+  EXPECT_EQ(
+      dns_error(std::string(64, 'a') + ".example"),
+      "config: tls_server.dns_names[1]: '" + std::string(64, 'a') + ".example' is not a DNS name");
+  EXPECT_EQ(
+      dns_error("10.0.0.1"),
+      "config: tls_server.dns_names[1]: '10.0.0.1' is an IP address, not a DNS name (list it in "
+      "ip_addresses)");
   EXPECT_EQ(dns_error("localhost"), "config: tls_server.dns_names[1]: 'localhost' is listed twice");
 
   auto ip_error = [](const std::string& ip) {
@@ -332,8 +357,10 @@ TEST(ConfigTest, TlsServerRefusesBadNames) {
     j["tls_server"]["ip_addresses"] = {"127.0.0.1", ip};
     return ErrorOf(j);
   };
-  for (std::string bad : {"256.0.0.1", "127.1", "1.2.3.4/8", "fe80::1%eth0", "::g", "localhost", " 10.0.0.1"}) {
-    EXPECT_EQ(ip_error(bad), "config: tls_server.ip_addresses[1]: '" + bad + "' is not an IPv4 or IPv6 address")
+  for (std::string bad :
+       {"256.0.0.1", "127.1", "1.2.3.4/8", "fe80::1%eth0", "::g", "localhost", " 10.0.0.1"}) {
+    EXPECT_EQ(ip_error(bad),
+              "config: tls_server.ip_addresses[1]: '" + bad + "' is not an IPv4 or IPv6 address")
         << bad;
   }
   // The same address spelled twice.
@@ -347,7 +374,9 @@ TEST(ConfigTest, TlsServerRefusesBadNames) {
   // The CN is one of the names (CA/B BR 7.1.4.3).
   j = TlsServerConfig();
   j["tls_server"]["subject"]["CN"] = "gateway";
-  EXPECT_EQ(ErrorOf(j), "config: tls_server.subject.CN: 'gateway' must also be listed in dns_names or ip_addresses");
+  EXPECT_EQ(
+      ErrorOf(j),
+      "config: tls_server.subject.CN: 'gateway' must also be listed in dns_names or ip_addresses");
   j["tls_server"]["subject"]["CN"] = "0::1";  // an address matches in any spelling
   EXPECT_EQ(ErrorOf(j), "(parsed)");
 }
@@ -355,9 +384,10 @@ TEST(ConfigTest, TlsServerRefusesBadNames) {
 TEST(ConfigTest, UnknownCeremony) {
   json j = RootConfig();
   j["ceremony"] = "sub-ca";
-  EXPECT_EQ(ErrorOf(j),
-            "config: ceremony: unknown ceremony 'sub-ca' (init-token, root, intermediate, ocsp-signer, "
-            "root-crl, tls-server, staging, all)");
+  EXPECT_EQ(
+      ErrorOf(j),
+      "config: ceremony: unknown ceremony 'sub-ca' (init-token, root, intermediate, ocsp-signer, "
+      "root-crl, tls-server, staging, all)");
 }
 
 }  // namespace
