@@ -8,7 +8,6 @@
 #include <cctype>
 #include <initializer_list>
 #include <set>
-#include <span>
 
 #include "common/encoding.h"
 #include "pki/json_fields.h"
