@@ -30,15 +30,14 @@ std::string_view AccountActionName(AccountAction a) {
   return "?";
 }
 
-Result<ExternalAccountStatus> NextExternalAccountStatus(ExternalAccountStatus from,
-                                                        AccountAction action) {
-  using S = ExternalAccountStatus;
-  std::string_view name = ExternalAccountStatusName(from);
-  if (from == S::kRevoked) return Illegal(action, name, " (final)");
+namespace {
+
+// The transitions both kinds of account share (they differ only in how an account is activated).
+template <class S>
+Result<S> NextSharedStatus(S from, std::string_view name, AccountAction action) {
   switch (action) {
     case AccountAction::kActivate:
-      if (from == S::kPending) return S::kActive;
-      return Illegal(action, name, from == S::kSuspended ? " (use reactivate)" : "");
+      break;  // the caller's rule
     case AccountAction::kSuspend:
       if (from == S::kActive) return S::kSuspended;
       return Illegal(action, name, from == S::kDeactivated ? " (final)" : "");
@@ -54,26 +53,22 @@ Result<ExternalAccountStatus> NextExternalAccountStatus(ExternalAccountStatus fr
   return Illegal(action, name, "");
 }
 
-Result<AcmeAccountStatus> NextAcmeAccountStatus(AcmeAccountStatus from, AccountAction action) {
-  using S = AcmeAccountStatus;
-  std::string_view name = AcmeAccountStatusName(from);
+}  // namespace
+
+Result<ExternalAccountStatus> NextExternalAccountStatus(ExternalAccountStatus from, AccountAction action) {
+  using S = ExternalAccountStatus;
+  std::string_view name = ExternalAccountStatusName(from);
   if (from == S::kRevoked) return Illegal(action, name, " (final)");
-  switch (action) {
-    case AccountAction::kActivate:
-      return Illegal(action, name, " (ACME accounts are created active; use reactivate)");
-    case AccountAction::kSuspend:
-      if (from == S::kActive) return S::kSuspended;
-      return Illegal(action, name, from == S::kDeactivated ? " (final)" : "");
-    case AccountAction::kReactivate:
-      if (from == S::kSuspended) return S::kActive;
-      return Illegal(action, name, from == S::kDeactivated ? " (final)" : "");
-    case AccountAction::kDeactivate:
-      if (from == S::kDeactivated) return Illegal(action, name, " already");
-      return S::kDeactivated;
-    case AccountAction::kRevoke:
-      return S::kRevoked;
-  }
-  return Illegal(action, name, "");
+  if (action != AccountAction::kActivate) return NextSharedStatus(from, name, action);
+  if (from == S::kPending) return S::kActive;
+  return Illegal(action, name, from == S::kSuspended ? " (use reactivate)" : "");
+}
+
+Result<AcmeAccountStatus> NextAcmeAccountStatus(AcmeAccountStatus from, AccountAction action) {
+  std::string_view name = AcmeAccountStatusName(from);
+  if (from == AcmeAccountStatus::kRevoked) return Illegal(action, name, " (final)");
+  if (action != AccountAction::kActivate) return NextSharedStatus(from, name, action);
+  return Illegal(action, name, " (ACME accounts are created active; use reactivate)");
 }
 
 Result<OrgStatus> NextOrgStatus(OrgStatus from, OrgStatus to) {
