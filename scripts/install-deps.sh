@@ -9,6 +9,7 @@ PKGS=(
   libgtest-dev libgmock-dev googletest
   pebble certbot lego dehydrated uacme python3-acme curl dnsutils
   wrk nginx-light
+  clang libfuzzer-14-dev libclang-rt-14-dev libcurl4-openssl-dev faketime
   mmdebstrap systemd-container systemd procps
 )
 missing=()
