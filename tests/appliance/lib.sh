@@ -54,3 +54,38 @@ loopback_setup_conf() {
          -e "s|^HTTPS_PORT=.*|HTTPS_PORT=$((pb + 2))|" \
          -e "s|^TLSALPN01_PORT=.*|TLSALPN01_PORT=$((pb + 3))|" "$1"
 }
+
+# install_prefix PREFIX SOURCE_DIR CA_ENGINE CA_GATEWAY CA_STATUS_SERVER CA_STATUS_PUBLISH CA_RA CA_CEREMONY CA_AUDIT
+# The built programs, scripts and profiles laid out under PREFIX as the Debian package lays them out.
+install_prefix() {
+  local p=$1 src=$2
+  install -d -m 0755 "$p/usr/lib/acme-ca" "$p/usr/bin" "$p/usr/sbin" "$p/usr/share/acme-ca" "$p/etc/acme-ca"
+  install -m 0755 "$3" "$4" "$5" "$6" "$p/usr/lib/acme-ca/"
+  install -m 0755 "$7" "$8" "$9" "$p/usr/bin/"
+  install -m 0755 "$src"/appliance/setup/acme-ca-{setup,backup,restore,ra} "$p/usr/sbin/"
+  cp -r "$src/profiles/data" "$p/usr/share/acme-ca/profiles"
+  chmod -R a+rX "$p/usr"
+  install -m 0644 "$src/appliance/setup/setup.conf" "$p/etc/acme-ca/setup.conf.example"
+}
+
+# postinst_prefix PREFIX: what the package's postinst does, with the scripts installed in PREFIX
+# (they take PREFIX as their root): accounts, setup.conf from the example, directories and modes,
+# and the empty, append-only audit files.
+postinst_prefix() {
+  local p=$1
+  "$p/usr/sbin/acme-ca-setup" create-users &&
+    { [ -e "$p/etc/acme-ca/setup.conf" ] || install -m 0644 "$p/etc/acme-ca/setup.conf.example" "$p/etc/acme-ca/setup.conf"; } &&
+    "$p/usr/sbin/acme-ca-setup" fix-permissions
+}
+
+# free_port_base: a port base with nothing listening on base+{0,1,2,3,5,53}.
+free_port_base() {
+  local pb busy off
+  for _ in $(seq 20); do
+    pb=$((20000 + (RANDOM % 200) * 100))
+    busy=0
+    for off in 0 1 2 3 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
+    ((busy)) || break
+  done
+  echo "$pb"
+}
