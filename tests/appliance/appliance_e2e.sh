@@ -60,17 +60,7 @@ cleanup() {
 trap cleanup EXIT
 
 # ---------------------------------------------------------------- Install (layout of the package)
-install_prefix() {
-  local p=$1
-  install -d -m 0755 "$p/usr/lib/acme-ca" "$p/usr/bin" "$p/usr/sbin" "$p/usr/share/acme-ca" "$p/etc/acme-ca"
-  install -m 0755 "$engine_bin" "$gateway_bin" "$status_bin" "$publish_bin" "$p/usr/lib/acme-ca/"
-  install -m 0755 "$ra_bin" "$ceremony_bin" "$audit_bin" "$p/usr/bin/"
-  install -m 0755 "$src"/appliance/setup/acme-ca-{setup,backup,restore,ra} "$p/usr/sbin/"
-  cp -r "$src/profiles/data" "$p/usr/share/acme-ca/profiles"
-  chmod -R a+rX "$p/usr"
-  install -m 0644 "$src/appliance/setup/setup.conf" "$p/etc/acme-ca/setup.conf.example"
-}
-install_prefix "$A"
+install_prefix "$A" "$src" "$engine_bin" "$gateway_bin" "$status_bin" "$publish_bin" "$ra_bin" "$ceremony_bin" "$audit_bin"
 
 # A port base with nothing listening on its ports.
 for _ in $(seq 20); do
@@ -309,13 +299,16 @@ fi
 check "renewed TLS key 0400 gateway" mode_is "$S/gateway/tls/key.pem" 400 acme-ca-gateway acme-ca-gateway
 
 # ---------------------------------------------------------------- Backup (guide), while running
-if "$A/usr/sbin/acme-ca-backup" --prefix "$A" --out "$T/backup.tar.gz" >"$T/backup.log" 2>&1; then
+(umask 077 && echo 'appliance e2e backup passphrase' >"$T/passphrase")
+if "$A/usr/sbin/acme-ca-backup" --prefix "$A" --passphrase-file "$T/passphrase" --out "$T/backup.tar.gz.enc" \
+     >"$T/backup.log" 2>&1; then
   pass "acme-ca-backup while the services run"
 else
   fail "acme-ca-backup: $(cat "$T/backup.log")"
 fi
-check "backup tarball 0600 root" mode_is "$T/backup.tar.gz" 600 root root
-listing=$(tar -tzf "$T/backup.tar.gz" 2>/dev/null)
+check "backup file 0600 root" mode_is "$T/backup.tar.gz.enc" 600 root root
+listing=$(openssl enc -d -aes-256-cbc -pbkdf2 -iter 600000 -md sha256 -pass "file:$T/passphrase" \
+            -in "$T/backup.tar.gz.enc" 2>/dev/null | tar -tzf - 2>/dev/null)
 for f in state/engine/store/data.mdb state/status/data.mdb state/gateway/store/data.mdb \
          state/policy/store/data.mdb state/ceremony/all/root.pem state/engine/user.pin \
          state/policy/mac-wrap.key etc/setup.conf SHA256SUMS; do
@@ -339,7 +332,8 @@ check "acme-ca-setup stop: the services are gone" \
 mkdir -p "$B"
 chmod 0755 "$B"
 ln -s "$A/usr" "$B/usr"   # same installed programs
-if "$A/usr/sbin/acme-ca-restore" --from "$T/backup.tar.gz" --prefix "$B" --no-systemd >"$T/restore.log" 2>&1; then
+if "$A/usr/sbin/acme-ca-restore" --from "$T/backup.tar.gz.enc" --passphrase-file "$T/passphrase" --prefix "$B" \
+     --no-systemd >"$T/restore.log" 2>&1; then
   pass "acme-ca-restore into a new state directory: services up"
 else
   cat "$T/restore.log"
@@ -352,7 +346,8 @@ check "restored: policy store 0640 ra:policy" mode_is "$S2/policy/store/data.mdb
 check "restored: status lock 0660 engine:status" mode_is "$S2/status/lock.mdb" 660 acme-ca-engine acme-ca-status
 check "restored: engine config points at the new state" grep -q "\"$S2/engine/store\"" "$B/etc/acme-ca/engine.json"
 check "restore refuses a state directory that has keys" \
-  bash -c '! "$1" --from "$2" --prefix "$3" --no-systemd --no-start >/dev/null 2>&1' _ "$A/usr/sbin/acme-ca-restore" "$T/backup.tar.gz" "$B"
+  bash -c '! "$1" --from "$2" --passphrase-file "$4" --prefix "$3" --no-systemd --no-start >/dev/null 2>&1' \
+  _ "$A/usr/sbin/acme-ca-restore" "$T/backup.tar.gz.enc" "$B" "$T/passphrase"
 st=$(ocsp_status)
 if [ "$st" = good ] && grep -q 'Response verify OK' "$T/ocsp.err"; then
   pass "restored appliance: OCSP for the certificate issued before the backup is good"

@@ -264,7 +264,8 @@ else
   else
     fail "booted: upgrade: $(tail -3 "$T/upgrade-booted.log")"
   fi
-  check "booted: backup under systemd" in_box acme-ca-backup --out /root/backup.tar.gz
+  check "booted: backup under systemd (encrypted, passphrase from a file)" in_box sh -c \
+    'umask 077 && echo image-e2e-backup-passphrase >/root/backup.pass && acme-ca-backup --passphrase-file /root/backup.pass --out /root/backup.tar.gz.enc'
 fi
 
 if ((fails == 0)); then echo "image_e2e: all checks passed"; else echo "image_e2e: $fails check(s) failed"; fi

@@ -87,7 +87,7 @@ else
   cat "$T/setup-a.log"; echo "FAIL: setup did not complete"; exit 1
 fi
 RA=$A/usr/sbin/acme-ca-ra
-org=$("$RA" --json org create --name "Restore Organisation" --country FR --registration-id 12345678900011 2>"$T/ra.err" |
+org=$("$RA" --json org create --name "Restore Organisation" --country FR --locality Paris --registration-id 12345678900011 2>"$T/ra.err" |
       python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' 2>/dev/null)
 check "acme-ca-ra from the prefix finds the prefix's ra.conf (no ACME_CA_ETC_DIR)" \
   bash -c '[ -n "$1" ] || { cat "$2"; exit 1; }' _ "$org" "$T/ra.err"
