@@ -102,25 +102,26 @@ check "acme-ca-backup with secrets and no key source (no terminal): refused, say
   bash -c '[ "$1" = 1 ] && grep -q "it is encrypted, give --passphrase-file" <<<"$2" && [ -z "$(ls -A "$3" 2>/dev/null)" ]' \
   _ "$rc" "$out" "$OUT"
 # Two backups in the same second (the clock frozen with faketime where it is installed).
-same_second=()
-command -v faketime >/dev/null && same_second=(faketime '2026-06-01 12:00:00')
+same_second=() clock="the real clock"
+command -v faketime >/dev/null && same_second=(faketime '2026-06-01 12:00:00') clock="one second, faketime"
 "${same_second[@]}" "$A/usr/sbin/acme-ca-backup" --passphrase-file "$PASS" >"$T/b1.path" 2>"$T/b1.log" & p1=$!
-"${same_second[@]}" "$A/usr/sbin/acme-ca-backup" --passphrase-file "$PASS" >"$T/b2.path" 2>"$T/b2.log" & p2=$!
+"${same_second[@]}" "$A/usr/sbin/acme-ca-backup" --passphrase-fd 3 3<"$PASS" >"$T/b2.path" 2>"$T/b2.log" & p2=$!
 rc1=0 rc2=0; wait "$p1" || rc1=$?; wait "$p2" || rc2=$?
 b1=$(cat "$T/b1.path") b2=$(cat "$T/b2.path")
 name_re="^$OUT/acme-ca-backup-[0-9]{8}T[0-9]{6}Z-[A-Za-z0-9]{8}\\.tar\\.gz\\.enc\$"
 if [ "$rc1$rc2" = 00 ] && [ "$b1" != "$b2" ] && [ -s "$b1" ] && [ -s "$b2" ] &&
    [[ $b1 =~ $name_re ]] && [[ $b2 =~ $name_re ]] && [ "$(ls "$OUT" | wc -l)" = 2 ]; then
-  pass "two backups at once (same second: ${#same_second[@]} = faketime): both written, two names ($(basename "$b1"), $(basename "$b2"))"
+  pass "two backups at once ($clock; passphrase from a file and from a descriptor): both written, two names ($(basename "$b1"), $(basename "$b2"))"
 else
   fail "two backups at once: rc $rc1/$rc2 '$b1' '$b2' $(cat "$T/b1.log" "$T/b2.log")"
 fi
 check "backup 0600 root" bash -c '[ "$(stat -c "%a %U" "$1")" = "600 root" ]' _ "$b1"
-check "backup unreadable without the passphrase: no user PIN, no SO PIN in it, not a tarball" \
-  bash -c '! grep -aqF "$2" "$1" && ! grep -aqF "$3" "$1" && ! tar -tzf "$1" >/dev/null 2>&1' _ "$b1" "$user_pin" "$so_pin"
-check "with the passphrase (openssl enc -d, as the guide says) it holds the user PIN" \
-  bash -c '[ "$(openssl enc -d -aes-256-cbc -pbkdf2 -iter 600000 -md sha256 -pass "file:$2" -in "$1" |
-               tar -xzO acme-ca-backup/state/engine/user.pin)" = "$3" ]' _ "$b1" "$PASS" "$user_pin"
+check "backups unreadable without the passphrase: no user PIN, no SO PIN in them, not tarballs" \
+  bash -c 'for f in "$1" "$2"; do ! grep -aqF "$3" "$f" && ! grep -aqF "$4" "$f" && ! tar -tzf "$f" >/dev/null 2>&1 || exit 1; done' \
+  _ "$b1" "$b2" "$user_pin" "$so_pin"
+check "with the passphrase (openssl enc -d, as the guide says) each holds the user PIN (file and fd alike)" \
+  bash -c 'for f in "$1" "$2"; do [ "$(openssl enc -d -aes-256-cbc -pbkdf2 -iter 600000 -md sha256 -pass "file:$3" -in "$f" |
+               tar -xzO acme-ca-backup/state/engine/user.pin)" = "$4" ] || exit 1; done' _ "$b1" "$b2" "$PASS" "$user_pin"
 check "acme-ca-backup has no way to take a passphrase in argv" \
   bash -c '! grep -qE -- "--passphrase[ =]|--password" <<<"$("$1" --help)"' _ "$A/usr/sbin/acme-ca-backup"
 # To an operator's certificate.
@@ -200,9 +201,9 @@ check "restore failing in acme-ca-setup (after the swap): rolled back, nothing c
   refused_unchanged "$T/r4.log" "the previous state and configuration are back" "$rc" "failed setup"
 
 # 5. Then the restore, on that same fresh install.
-rc=0; "$RESTORE" --from "$b1" --passphrase-file "$PASS" >"$T/r5.log" 2>&1 || rc=$?
+rc=0; "$RESTORE" --from "$b1" --passphrase-fd 4 4<"$PASS" >"$T/r5.log" 2>&1 || rc=$?
 if [ "$rc" = 0 ]; then
-  pass "acme-ca-restore on the fresh install (append-only audit files), after four failed attempts"
+  pass "acme-ca-restore on the fresh install (append-only audit files), after five failed attempts (passphrase on a descriptor)"
 else
   sed 's/^/    /' "$T/r5.log" | tail -15
   fail "acme-ca-restore on the fresh install (exit $rc)"
