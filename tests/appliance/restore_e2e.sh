@@ -70,6 +70,10 @@ help_ok() {  # help_ok WRAPPER PATTERN [USER]: --help exits 0 and prints PATTERN
 check "acme-ca-setup --help: exit 0, usage" help_ok acme-ca-setup 'acme-ca-setup \[setup\] \[OPTIONS\]'
 check "acme-ca-backup --help: exit 0, usage with the encryption options" help_ok acme-ca-backup '--passphrase-file F'
 check "acme-ca-restore --help: exit 0, usage" help_ok acme-ca-restore 'acme-ca-restore --from FILE'
+check "bad usage still exits 2 with the usage on stderr (acme-ca-setup, -backup, -restore)" \
+  bash -c 'for w in setup backup restore; do rc=0; err=$("$1/acme-ca-$w" --bogus 2>&1 >/dev/null) || rc=$?
+             [ "$rc" = 2 ] && grep -q "unknown argument .--bogus." <<<"$err" && grep -q "^  acme-ca-$w" <<<"$err" || exit 1; done' \
+  _ "$A/usr/sbin"
 check "acme-ca-ra --help (no ra.conf, as nobody): exit 0, its usage and ca-ra's commands" \
   bash -c 'out=$(runuser -u nobody -- "$1" --help 2>&1) && grep -q "the registration authority CLI" <<<"$out" &&
            grep -q "^usage: ca-ra \[global options\]" <<<"$out"' _ "$A/usr/sbin/acme-ca-ra"
