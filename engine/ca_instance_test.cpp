@@ -353,7 +353,8 @@ TEST_F(CaInstanceTest, RecordedRevocationOfOneSerialRevokesOnlyIt) {
   ASSERT_TRUE(std::holds_alternative<IssueResponse>(a) && std::holds_alternative<IssueResponse>(b));
   std::string target = std::get<IssueResponse>(a).serial_hex;
   std::string other = std::get<IssueResponse>(b).serial_hex;
-  auto recorded = profiles::policy::admin::RevokeCertificate(Admin(), {target, "acct-1", world_.kid}, 4);
+  auto recorded =
+      profiles::policy::admin::RevokeCertificate(Admin(), {target, "acct-1", world_.kid}, 4);
   ASSERT_TRUE(recorded) << recorded.error().ToString();
   auto snap = world_.store->Snapshot();
   ASSERT_TRUE(inst_->ApplyMassRevocations(*snap));

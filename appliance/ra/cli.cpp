@@ -50,9 +50,8 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--since",
                                                 "--until",
                                                 "--acme-account"};
-const std::vector<std::string> kFlags = {"--json",  "--active", "--include-subdomains",
-                                         "--help",  "--yes",    "--dry-run",
-                                         "--valid"};
+const std::vector<std::string> kFlags = {
+    "--json", "--active", "--include-subdomains", "--help", "--yes", "--dry-run", "--valid"};
 
 }  // namespace
 

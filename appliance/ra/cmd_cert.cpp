@@ -23,13 +23,14 @@ namespace {
 
 // The RA's recorded revocations that cover `c`: of its serial, of its ACME account, or of its
 // whole external account (for a certificate issued before the account-wide revocation).
-std::optional<MassRevocation> RecordedRevocation(const PolicyReader& r, const GatewayCertificate& c) {
+std::optional<MassRevocation> RecordedRevocation(const PolicyReader& r,
+                                                 const GatewayCertificate& c) {
   for (const MassRevocation& m : r.MassRevocations()) {
-    bool covers = !m.serial_hex.empty()
-                      ? m.serial_hex == c.serial_hex
-                      : (m.acme_account_id.empty() ? m.external_account_kid == c.external_account_kid
-                                                   : m.acme_account_id == c.acme_account_id) &&
-                            c.not_before <= m.recorded_at;
+    bool covers = !m.serial_hex.empty() ? m.serial_hex == c.serial_hex
+                                        : (m.acme_account_id.empty()
+                                               ? m.external_account_kid == c.external_account_kid
+                                               : m.acme_account_id == c.acme_account_id) &&
+                                              c.not_before <= m.recorded_at;
     if (covers) return m;
   }
   return std::nullopt;
@@ -56,13 +57,14 @@ json CertJson(const GatewayCertificate& c, const PolicyReader& r, int64_t now) {
 std::string CertLine(const json& j) {
   std::string status = j["expired"].get<bool>() ? "expired" : "unexpired";
   if (!j["revocation_recorded"].is_null()) {
-    status += ", revocation recorded (" + j["revocation_recorded"]["reason_name"].get<std::string>() + ")";
+    status += ", revocation recorded (" +
+              j["revocation_recorded"]["reason_name"].get<std::string>() + ")";
   }
   std::string names;
   for (const auto& n : j["names"]) names += (names.empty() ? "" : ",") + n.get<std::string>();
-  return j["serial_hex"].get<std::string>() + "  " + names + "  " + j["profile"].get<std::string>() +
-         "  until " + j["not_after"].get<std::string>() + "  " + status + "  acme " +
-         j["acme_account_id"].get<std::string>() + "  kid " +
+  return j["serial_hex"].get<std::string>() + "  " + names + "  " +
+         j["profile"].get<std::string>() + "  until " + j["not_after"].get<std::string>() + "  " +
+         status + "  acme " + j["acme_account_id"].get<std::string>() + "  kid " +
          j["external_account_kid"].get<std::string>() + "\n";
 }
 
@@ -73,16 +75,18 @@ std::string CertText(const json& j) {
                               j["organization_id"].get<std::string>() + ")";
   std::string names;
   for (const auto& n : j["names"]) names += (names.empty() ? "" : ", ") + n.get<std::string>();
-  std::string revocation = "none recorded by the RA (a revocation by the ACME client shows in OCSP)";
+  std::string revocation =
+      "none recorded by the RA (a revocation by the ACME client shows in OCSP)";
   if (const json& m = j["revocation_recorded"]; !m.is_null()) {
     revocation = m["reason_name"].get<std::string>() + ", recorded " +
-                 FormatTime(m["recorded_at"].get<int64_t>()) + " by " + m["actor"].get<std::string>() +
+                 FormatTime(m["recorded_at"].get<int64_t>()) + " by " +
+                 m["actor"].get<std::string>() +
                  (m.contains("serial_hex") ? " (this certificate)" : " (account-wide)");
   }
   return "serial: " + j["serial_hex"].get<std::string>() + "\nnames: " + names +
-         "\nprofile: " + j["profile"].get<std::string>() + "\nvalidity: " +
-         j["not_before"].get<std::string>() + " .. " + j["not_after"].get<std::string>() +
-         (j["expired"].get<bool>() ? " (expired)" : "") +
+         "\nprofile: " + j["profile"].get<std::string>() +
+         "\nvalidity: " + j["not_before"].get<std::string>() + " .. " +
+         j["not_after"].get<std::string>() + (j["expired"].get<bool>() ? " (expired)" : "") +
          "\nACME account: " + j["acme_account_id"].get<std::string>() +
          "\nexternal account: " + j["external_account_kid"].get<std::string>() +
          "\norganization: " + org + "\norder: " + j["order_id"].get<std::string>() +
@@ -119,7 +123,8 @@ bool Cli::ConfirmAccountRevocation(const std::string& what, const std::string& i
   }
   if (a_.Flag("--yes")) return true;
   if (::isatty(STDIN_FILENO) == 0) {
-    throw UsageError{summary + " and cannot be undone: confirm with --yes (see them with --dry-run)"};
+    throw UsageError{summary +
+                     " and cannot be undone: confirm with --yes (see them with --dry-run)"};
   }
   std::cerr << summary << "; this cannot be undone.\nType the " << what << " id to confirm: ";
   std::string typed;

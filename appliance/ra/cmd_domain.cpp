@@ -50,7 +50,8 @@ void WarnUnknownSuffix(const PolicyReader& r, const std::string& kid,
     if (known.contains(m)) return;
   }
   std::cerr << "ca-ra: warning: " << *fqdn << " is under none of the domains organization " << org
-            << " already has (" << Join({known.begin(), known.end()}, ", ") << "): check the spelling\n";
+            << " already has (" << Join({known.begin(), known.end()}, ", ")
+            << "): check the spelling\n";
 }
 
 }  // namespace

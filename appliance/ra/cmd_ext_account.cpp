@@ -65,8 +65,8 @@ int Cli::ExtAccount() {
       j["organization_name"] = org;
       arr.push_back(std::move(j));
       text += a.kid + "  " + a.DisplayStatus(now) + "  " + org + " (org " + a.organization_id +
-              ")  contacts " + Join(a.contacts, "; ") + "  until " + FormatTime(a.not_after) + "  " +
-              Profiles(a.allowed_profiles) + "\n";
+              ")  contacts " + Join(a.contacts, "; ") + "  until " + FormatTime(a.not_after) +
+              "  " + Profiles(a.allowed_profiles) + "\n";
     }
     Print(arr, text);
     return 0;

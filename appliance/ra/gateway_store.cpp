@@ -46,7 +46,8 @@ Result<GatewayStore> GatewayStore::Open(const std::string& dir) {
                            {"certificates", &dbs.certificates},
                            {"orders", &dbs.orders}}) {
     auto opened = env->OpenDb(name, false);
-    if (!opened) return Fail(opened.error().code, "gateway store " + dir + ": " + opened.error().message);
+    if (!opened)
+      return Fail(opened.error().code, "gateway store " + dir + ": " + opened.error().message);
     *dbi = *opened;
   }
   return GatewayStore(std::move(*env), dbs);
@@ -79,7 +80,8 @@ Result<GatewayAccount> GatewayStore::FindAccount(const std::string& id) const {
 Result<GatewayCertificate> GatewayStore::ReadCertificate(const lmdb::Txn& txn, std::string_view key,
                                                          std::string_view value) const {
   auto j = CA_TRY(ParseJson("certificate", key, value));
-  auto f = CA_TRY(pki::JsonFields::Of(j, "gateway certificate " + std::string(key), ErrorCode::kCorrupt));
+  auto f = CA_TRY(
+      pki::JsonFields::Of(j, "gateway certificate " + std::string(key), ErrorCode::kCorrupt));
   GatewayCertificate c;
   c.serial_hex = CA_TRY(f.String("serial_hex"));
   c.acme_account_id = CA_TRY(f.String("account_id"));
@@ -116,7 +118,9 @@ Result<std::vector<GatewayCertificate>> GatewayStore::Certificates() const {
 Result<GatewayCertificate> GatewayStore::FindCertificate(const std::string& serial_hex) const {
   auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
   auto v = CA_TRY(txn.Get(dbs_.certificates, serial_hex));
-  if (!v) return Fail(ErrorCode::kNotFound, "unknown certificate " + serial_hex + " (not in the gateway store)");
+  if (!v)
+    return Fail(ErrorCode::kNotFound,
+                "unknown certificate " + serial_hex + " (not in the gateway store)");
   return ReadCertificate(txn, serial_hex, *v);
 }
 

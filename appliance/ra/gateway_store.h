@@ -2,8 +2,8 @@
 // the ACME accounts (LMDB database `accounts`: {"id","external_account_kid","profile","status",
 // "created_at","contact","jwk_thumbprint"}), the certificates it delivered (`certificates`, keyed
 // by canonical serial: {"serial_hex","account_id","external_account_kid","order_id","not_before",
-// "not_after",...}) and their orders (`orders`: {"names","profile",...}). The RA never writes there;
-// it reads only the fields named here and ignores the others.
+// "not_after",...}) and their orders (`orders`: {"names","profile",...}). The RA never writes
+// there; it reads only the fields named here and ignores the others.
 #pragma once
 
 #include <optional>

@@ -184,13 +184,13 @@ json ToJson(const AcmeAccountPolicy& p) {
 
 json ToJson(const MassRevocation& m) {
   json j = {{"seq", m.seq},
-          {"acme_account_id", m.acme_account_id},
-          {"external_account_kid", m.external_account_kid},
-          {"reason", m.reason},
-          {"reason_name", m.reason_name},
-          {"recorded_at", m.recorded_at},
-          {"policy_version", m.policy_version},
-          {"actor", m.actor}};
+            {"acme_account_id", m.acme_account_id},
+            {"external_account_kid", m.external_account_kid},
+            {"reason", m.reason},
+            {"reason_name", m.reason_name},
+            {"recorded_at", m.recorded_at},
+            {"policy_version", m.policy_version},
+            {"actor", m.actor}};
   if (!m.serial_hex.empty()) j["serial_hex"] = m.serial_hex;
   return j;
 }

@@ -27,8 +27,9 @@ std::vector<std::string> Split(const std::string& s) {
 int main(int argc, char** argv) {
   bool cert = argc == 9 && std::string(argv[2]) == "--cert";
   if (!cert && (argc < 5 || argc > 6)) {
-    std::cerr << "usage: ra_seed_gateway_store DIR ID KID PROFILE [STATUS]\n"
-                 "       ra_seed_gateway_store DIR --cert SERIAL ACME_ID KID NAMES PROFILE NOT_AFTER\n";
+    std::cerr
+        << "usage: ra_seed_gateway_store DIR ID KID PROFILE [STATUS]\n"
+           "       ra_seed_gateway_store DIR --cert SERIAL ACME_ID KID NAMES PROFILE NOT_AFTER\n";
     return 2;
   }
   ca::lmdb::EnvOptions o;
@@ -48,9 +49,12 @@ int main(int argc, char** argv) {
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   if (cert) {
     std::string serial = argv[3], order_id = "order-" + serial;
-    nlohmann::json c = {{"serial_hex", serial},       {"account_id", argv[4]},
-                        {"external_account_kid", argv[5]}, {"order_id", order_id},
-                        {"chain_pem", ""},            {"not_before", now - 60},
+    nlohmann::json c = {{"serial_hex", serial},
+                        {"account_id", argv[4]},
+                        {"external_account_kid", argv[5]},
+                        {"order_id", order_id},
+                        {"chain_pem", ""},
+                        {"not_before", now - 60},
                         {"not_after", std::stoll(argv[8])}};
     nlohmann::json order = {{"id", order_id}, {"names", Split(argv[6])}, {"profile", argv[7]}};
     if (!txn->Put(*certs, serial, c.dump()) || !txn->Put(*orders, order_id, order.dump())) return 1;

@@ -142,10 +142,10 @@ Status RefuseDuplicateRegistration(const PolicyReader& r, const Organization& o)
   for (const Organization& other : r.Organizations()) {
     if (other.id != o.id && other.country == o.country &&
         AsciiLower(other.registration_id) == AsciiLower(o.registration_id)) {
-      return Fail(ErrorCode::kAlreadyExists,
-                  "organization " + other.id + " (" + other.name + ") already has registration id " +
-                      other.registration_id + " in " + other.country + "; see 'org show " +
-                      other.id + "'");
+      return Fail(ErrorCode::kAlreadyExists, "organization " + other.id + " (" + other.name +
+                                                 ") already has registration id " +
+                                                 other.registration_id + " in " + other.country +
+                                                 "; see 'org show " + other.id + "'");
     }
   }
   return Ok();
@@ -435,7 +435,8 @@ Result<AcmeAccountPolicy> AcmeAccountLifecycle(const AdminContext& ctx, const Ac
 Result<MassRevocation> RevokeCertificate(const AdminContext& ctx, const CertificateRef& cert,
                                          int reason) {
   auto serial = pki::Serial::FromHex(cert.serial_hex);
-  if (!serial) return Fail(ErrorCode::kInvalidArgument, "not a canonical serial: " + cert.serial_hex);
+  if (!serial)
+    return Fail(ErrorCode::kInvalidArgument, "not a canonical serial: " + cert.serial_hex);
   auto w = CA_TRY(ctx.store->BeginWrite(ctx.actor, ctx.now));
   MassRevocation m;
   m.serial_hex = serial->Hex();
@@ -443,8 +444,8 @@ Result<MassRevocation> RevokeCertificate(const AdminContext& ctx, const Certific
   m.external_account_kid = cert.external_account_kid;
   m.reason = reason;
   auto recorded = CA_TRY(w.RecordMassRevocation(m));
-  CA_TRY_STATUS(w.Audit("certificate.revoke", "certificate", m.serial_hex, cert.external_account_kid,
-                        "", nullptr, ToJson(recorded)));
+  CA_TRY_STATUS(w.Audit("certificate.revoke", "certificate", m.serial_hex,
+                        cert.external_account_kid, "", nullptr, ToJson(recorded)));
   CA_TRY_STATUS(w.Commit());
   return recorded;
 }

@@ -242,19 +242,28 @@ TEST_F(AdminTest, RepeatedStateChangesAreNoOps) {
 }
 
 TEST_F(AdminTest, OneOrganizationPerRegistrationId) {
-  ExpectRefused([&] { return CreateOrganization(Ctx(), {"Org bis", "FR", "Lyon", "1"}); },
-                ErrorCode::kAlreadyExists, "already has registration id 1 in FR");
+  ExpectRefused(
+      [&] {
+        return CreateOrganization(Ctx(), {"Org bis", "FR", "Lyon", "1"});
+      },
+      ErrorCode::kAlreadyExists, "already has registration id 1 in FR");
   ASSERT_TRUE(CreateOrganization(Ctx(), {"Org DE", "DE", "Berlin", "1"}));  // another register
   auto other = CreateOrganization(Ctx(), {"Other", "FR", "Paris", "2"});
   ASSERT_TRUE(other);
-  ExpectRefused([&] { return UpdateOrganization(Ctx(), other->id, {std::nullopt, std::nullopt,
-                                                                   std::nullopt, "1"}); },
-                ErrorCode::kAlreadyExists, "already has registration id 1");
+  ExpectRefused(
+      [&] {
+        return UpdateOrganization(Ctx(), other->id,
+                                  {std::nullopt, std::nullopt, std::nullopt, "1"});
+      },
+      ErrorCode::kAlreadyExists, "already has registration id 1");
 }
 
 TEST_F(AdminTest, RevokeOneCertificateRecordsItsSerial) {
-  ExpectRefused([&] { return RevokeCertificate(Ctx(), {"0A11", "acme-1", kid_}, 4); },
-                ErrorCode::kInvalidArgument, "not a canonical serial");
+  ExpectRefused(
+      [&] {
+        return RevokeCertificate(Ctx(), {"0A11", "acme-1", kid_}, 4);
+      },
+      ErrorCode::kInvalidArgument, "not a canonical serial");
   auto m = RevokeCertificate(Ctx(), {"0a11", "acme-1", kid_}, 4);
   ASSERT_TRUE(m) << m.error().ToString();
   auto revs = Snap().MassRevocations();
@@ -262,7 +271,8 @@ TEST_F(AdminTest, RevokeOneCertificateRecordsItsSerial) {
   EXPECT_EQ(revs[0].serial_hex, "0a11");
   EXPECT_EQ(revs[0].acme_account_id, "acme-1");
   EXPECT_EQ(revs[0].reason_name, "superseded");
-  EXPECT_EQ(Snap().Audit({kid_, "", std::nullopt, std::nullopt}).back().action, "certificate.revoke");
+  EXPECT_EQ(Snap().Audit({kid_, "", std::nullopt, std::nullopt}).back().action,
+            "certificate.revoke");
 }
 
 }  // namespace
