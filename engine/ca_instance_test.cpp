@@ -346,6 +346,23 @@ TEST_F(CaInstanceTest, MassRevocationsAreAppliedOnceAndRecorded) {
   EXPECT_EQ(*inst_->store().AppliedMassRevocationSeq(), snap->MassRevocations()[0].seq);
 }
 
+// ca-ra cert revoke: a recorded revocation of one serial revokes that certificate only.
+TEST_F(CaInstanceTest, RecordedRevocationOfOneSerialRevokesOnlyIt) {
+  auto a = Issue(MakeIssueRequest("s1", world_.kid, {"s1.example.fr"}, Key(7)));
+  auto b = Issue(MakeIssueRequest("s2", world_.kid, {"s2.example.fr"}, Key(6)));
+  ASSERT_TRUE(std::holds_alternative<IssueResponse>(a) && std::holds_alternative<IssueResponse>(b));
+  std::string target = std::get<IssueResponse>(a).serial_hex;
+  std::string other = std::get<IssueResponse>(b).serial_hex;
+  auto recorded =
+      profiles::policy::admin::RevokeCertificate(Admin(), {target, "acct-1", world_.kid}, 4);
+  ASSERT_TRUE(recorded) << recorded.error().ToString();
+  auto snap = world_.store->Snapshot();
+  ASSERT_TRUE(inst_->ApplyMassRevocations(*snap));
+  EXPECT_TRUE((*inst_->store().FindCert(target))->revoked);
+  EXPECT_EQ((*inst_->store().FindCert(target))->reason, 4);
+  EXPECT_FALSE((*inst_->store().FindCert(other))->revoked);
+}
+
 // A crash at each step of issuance (the child is SIGKILLed by the crash hook) leaves a store
 // from which a restart recovers: the reservation is signed and recorded, the same request_id
 // then returns that certificate.

@@ -229,7 +229,7 @@ class ApplianceCases(unittest.TestCase):
         chain, fin = c.issue([self.name("revacct")])
         self.assertIsNotNone(chain, fin.text)
         self.assertIn(": good", ocsp_status(chain)[0])
-        ra("acme-account", "revoke", c.account_id, "--reason", "privilegeWithdrawn")
+        ra("acme-account", "revoke", c.account_id, "--reason", "privilegeWithdrawn", "--yes")
         self.assertProblem(c.new_order(self.name("revacct2")), "unauthorized", 403, "REVOKED_ACCOUNT")
         deadline = time.time() + 10
         while ": revoked" not in (out := ocsp_status(chain))[0] and time.time() < deadline:

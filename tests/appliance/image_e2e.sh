@@ -232,7 +232,7 @@ else
   CERT=$T/certbot2/conf/live/booted/cert.pem
   check "booted: OCSP good" test "$(ocsp)" = good
   acct=$(in_box acme-ca-ra acme-account list --account "$EAB_KID" | awk 'NR == 1 {print $1}')
-  in_box acme-ca-ra acme-account revoke "$acct" --reason keyCompromise >/dev/null 2>&1
+  in_box acme-ca-ra acme-account revoke "$acct" --reason keyCompromise --yes >/dev/null 2>&1
   st=""
   for _ in $(seq 60); do st=$(ocsp); [ "$st" = revoked ] && break; sleep 0.5; done
   check "booted: acme-ca-ra acme-account revoke -> OCSP revoked (engine reads the policy store)" test "$st" = revoked
