@@ -1,10 +1,12 @@
 // ca-gateway --config FILE: the ACME server.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "common/log.h"
@@ -20,8 +22,19 @@ int Die(const std::string& message) {
   return 1;
 }
 
+// The global connection limit follows the descriptor limit (HttpServerOptions::max_connections):
+// take the hard limit where allowed (the systemd unit sets both and forbids setrlimit).
+void RaiseDescriptorLimit() {
+  rlimit fds{};
+  if (getrlimit(RLIMIT_NOFILE, &fds) != 0 || fds.rlim_cur >= fds.rlim_max) return;
+  fds.rlim_cur = fds.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &fds);
+}
+
 int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -31,9 +44,12 @@ int main(int argc, char** argv) {
   std::string config_path;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) config_path = argv[++i];
-    else if (arg.starts_with("--config=")) config_path = arg.substr(9);
-    else return Die("usage: ca-gateway --config FILE (unknown argument " + arg + ")");
+    if (arg == "--config" && i + 1 < argc)
+      config_path = argv[++i];
+    else if (arg.starts_with("--config="))
+      config_path = arg.substr(9);
+    else
+      return Die("usage: ca-gateway --config FILE (unknown argument " + arg + ")");
   }
   if (config_path.empty()) return Die("usage: ca-gateway --config FILE");
   // Block the stop signals before any thread starts (the store's group committer starts in
@@ -46,6 +62,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   ca::HardenProcessForSecrets();
   ca::log::Init("ca-gateway");
+  RaiseDescriptorLimit();
 
   auto config = GatewayConfig::Load(config_path);
   if (!config) return Die(config.error().ToString());
@@ -58,8 +75,9 @@ int main(int argc, char** argv) {
   auto store = AcmeStore::Open(config->store_dir);
   if (!store) return Die("gateway store: " + store.error().ToString());
   auto profiles = ca::profiles::issuance::LoadProfiles(
-      config->profiles_dir, config->acme.environment == "staging" ? ca::profiles::issuance::Environment::kStaging
-                                                                  : ca::profiles::issuance::Environment::kProduction);
+      config->profiles_dir, config->acme.environment == "staging"
+                                ? ca::profiles::issuance::Environment::kStaging
+                                : ca::profiles::issuance::Environment::kProduction);
   if (!profiles) return Die("certificate profiles: " + profiles.error().ToString());
   config->acme.certificate_profiles = std::move(*profiles);
 
@@ -74,8 +92,23 @@ int main(int argc, char** argv) {
   AcmeServer acme(config->acme, *store, **policy, engine, validator_port, NowUnix);
   auto http = HttpServer::Start(config->http, acme);
   if (!http) return Die(http.error().ToString());
-  ca::log::Info("gateway_started", {{"listen", config->http.listen_address}, {"port", http->port()},
-                                    {"base_url", config->acme.base_url}, {"environment", config->acme.environment}});
+  std::optional<MetricsServer> metrics;
+  if (config->metrics.enabled) {
+    auto started = MetricsServer::Start(config->metrics, acme);
+    if (!started) return Die(started.error().ToString());
+    metrics.emplace(std::move(*started));
+  }
+  ca::log::Info("gateway_started",
+                {{"listen", config->http.listen_address},
+                 {"port", http->port()},
+                 {"base_url", config->acme.base_url},
+                 {"environment", config->acme.environment},
+                 {"max_connections", http->max_connections()},
+                 {"max_connections_per_ip", config->http.max_connections_per_ip},
+                 {"request_deadline_seconds", config->http.request_deadline_seconds},
+                 {"metrics", metrics ? nlohmann::json(config->metrics.address + ":" +
+                                                      std::to_string(metrics->port()))
+                                     : nlohmann::json("disabled")}});
   int sig = 0;
   sigwait(&stop, &sig);
   ca::log::Info("gateway_stopping", {{"signal", sig}});
