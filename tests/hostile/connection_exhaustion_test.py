@@ -74,7 +74,7 @@ async def hold_one(host, port, source, tls, held, stop_at, trickle, key):
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port, ssl=tls, server_hostname="127.0.0.1" if tls else None,
-                                        local_addr=(source, 0)), 5)
+                                        local_addr=(source, 0)), 15)
         except (OSError, asyncio.TimeoutError, ssl.SSLError):
             held.refused += 1
             await asyncio.sleep(1)
