@@ -83,7 +83,8 @@ class RequestDeadlines {
         ++closed;
       }
       total_closed_ += closed;
-      if (total_closed_ > logged_closed_ && now - last_log_ns_ >= 10'000'000'000) {  // one line per 10 s at most
+      if (total_closed_ > logged_closed_ &&
+          now - last_log_ns_ >= 10'000'000'000) {  // one line per 10 s at most
         log::Warn("connections_closed", {{"reason", "request_deadline"},
                                          {"count", total_closed_ - logged_closed_},
                                          {"open_connections", entries_.size()}});
