@@ -20,7 +20,7 @@ Status ParseListen(const json& obj, HttpServerOptions& http) {
   if (auto workers = CA_TRY(f.OptionalIntIn("request_workers", 0, 256))) {
     http.request_workers = static_cast<unsigned>(*workers);
   }
-  // Connection exhaustion limits (gateway/README.md, "Connection limits").
+  // Connection exhaustion limits (gateway/README.md, "Listeners and connection limits").
   if (auto v = CA_TRY(f.OptionalIntIn("max_connections", 0, 1'000'000)))
     http.max_connections = static_cast<unsigned>(*v);
   if (auto v = CA_TRY(f.OptionalIntIn("max_connections_per_ip", 0, 1'000'000))) {
@@ -109,8 +109,7 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
 
   // The validation section is read by gateway/validation/config.cpp.
   if (const json* validation = CA_TRY(f.OptionalObject("validation"))) c.validation = *validation;
-  if (!c.validation.contains("caa_identities"))
-    c.validation["caa_identities"] = c.acme.caa_identities;
+  if (!c.validation.contains("caa_identities")) c.validation["caa_identities"] = c.acme.caa_identities;
 
   if (const json* limits = CA_TRY(f.OptionalObject("limits")))
     CA_TRY_STATUS(ParseLimits(*limits, c.acme));
@@ -121,8 +120,7 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
 Result<GatewayConfig> GatewayConfig::Load(const std::string& path) {
   auto text = CA_TRY(ossl::ReadFile(path));
   auto doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded())
-    return Fail(ErrorCode::kInvalidArgument, "config: " + path + " is not valid JSON");
+  if (doc.is_discarded()) return Fail(ErrorCode::kInvalidArgument, "config: " + path + " is not valid JSON");
   auto c = CA_TRY(FromJson(doc));
   c.http.tls_cert_pem = CA_TRY(ossl::ReadFile(c.tls_cert_path));
   c.http.tls_key_pem = CA_TRY(ossl::ReadFile(c.tls_key_path));

@@ -32,9 +32,7 @@ void RaiseDescriptorLimit() {
 }
 
 int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -44,12 +42,9 @@ int main(int argc, char** argv) {
   std::string config_path;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--config" && i + 1 < argc)
-      config_path = argv[++i];
-    else if (arg.starts_with("--config="))
-      config_path = arg.substr(9);
-    else
-      return Die("usage: ca-gateway --config FILE (unknown argument " + arg + ")");
+    if (arg == "--config" && i + 1 < argc) config_path = argv[++i];
+    else if (arg.starts_with("--config=")) config_path = arg.substr(9);
+    else return Die("usage: ca-gateway --config FILE (unknown argument " + arg + ")");
   }
   if (config_path.empty()) return Die("usage: ca-gateway --config FILE");
   // Block the stop signals before any thread starts (the store's group committer starts in
@@ -75,9 +70,8 @@ int main(int argc, char** argv) {
   auto store = AcmeStore::Open(config->store_dir);
   if (!store) return Die("gateway store: " + store.error().ToString());
   auto profiles = ca::profiles::issuance::LoadProfiles(
-      config->profiles_dir, config->acme.environment == "staging"
-                                ? ca::profiles::issuance::Environment::kStaging
-                                : ca::profiles::issuance::Environment::kProduction);
+      config->profiles_dir, config->acme.environment == "staging" ? ca::profiles::issuance::Environment::kStaging
+                                                                  : ca::profiles::issuance::Environment::kProduction);
   if (!profiles) return Die("certificate profiles: " + profiles.error().ToString());
   config->acme.certificate_profiles = std::move(*profiles);
 
