@@ -9,6 +9,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -103,6 +105,48 @@ class RequestDeadlines {
   int64_t last_log_ns_ = 0;
   std::thread sweeper_;  // last: starts once the members above exist
 };
+
+// libmicrohttpd's error messages as log lines, at most 20 per 10 s: under a connection flood it
+// writes one per dropped connection, which would drown the request log (and hit journald's rate
+// limit).
+class LibraryLog {
+ public:
+  static void Write(void* cls, const char* format, va_list args) {
+    char text[512];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    std::vsnprintf(text, sizeof text, format, args);
+#pragma GCC diagnostic pop
+    std::string_view message(text);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.remove_suffix(1);
+    static_cast<LibraryLog*>(cls)->Emit(message);
+  }
+
+ private:
+  void Emit(std::string_view message) {
+    std::lock_guard lock(mu_);
+    const int64_t now = NowNs();
+    if (now - window_start_ns_ >= 10'000'000'000) {
+      if (suppressed_ > 0) log::Warn("http_library_messages_suppressed", {{"count", suppressed_}});
+      window_start_ns_ = now;
+      in_window_ = suppressed_ = 0;
+    }
+    if (in_window_++ < 20)
+      log::Warn("http_library", {{"message", message}});
+    else
+      ++suppressed_;
+  }
+
+  std::mutex mu_;
+  int64_t window_start_ns_ = 0;
+  uint64_t in_window_ = 0, suppressed_ = 0;
+};
+
+LibraryLog& TheLibraryLog() {
+  static LibraryLog log;
+  return log;
+}
 
 RequestDeadlines::Entry* EntryOf(MHD_Connection* connection) {
   const MHD_ConnectionInfo* info =
@@ -271,7 +315,8 @@ Result<HttpServer> HttpServer::Start(const HttpServerOptions& options, AcmeServe
     state->workers = std::make_unique<WorkQueue>(options.request_workers);
   }
   MHD_Daemon* daemon = MHD_start_daemon(
-      flags, options.port, nullptr, nullptr, &Handler, state.get(), MHD_OPTION_SOCK_ADDR,
+      flags, options.port, nullptr, nullptr, &Handler, state.get(), MHD_OPTION_EXTERNAL_LOGGER,
+      &LibraryLog::Write, &TheLibraryLog(), MHD_OPTION_SOCK_ADDR,
       reinterpret_cast<sockaddr*>(&addr), MHD_OPTION_HTTPS_MEM_KEY, state->key_pem.c_str(),
       MHD_OPTION_HTTPS_MEM_CERT, state->cert_pem.c_str(), MHD_OPTION_THREAD_POOL_SIZE,
       static_cast<unsigned>(options.threads), MHD_OPTION_CONNECTION_TIMEOUT,
@@ -351,7 +396,8 @@ Result<MetricsServer> MetricsServer::Start(const MetricsListenOptions& options,
                 "metrics address must be an IPv4 address: " + options.address);
   MHD_Daemon* daemon = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, options.port, nullptr,
-      nullptr, &MetricsHandler, const_cast<AcmeServer*>(&acme), MHD_OPTION_SOCK_ADDR,
+      nullptr, &MetricsHandler, const_cast<AcmeServer*>(&acme), MHD_OPTION_EXTERNAL_LOGGER,
+      &LibraryLog::Write, &TheLibraryLog(), MHD_OPTION_SOCK_ADDR,
       reinterpret_cast<sockaddr*>(&addr), MHD_OPTION_CONNECTION_TIMEOUT, 10u,
       MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_END);
   if (daemon == nullptr)
