@@ -1,10 +1,12 @@
 // ca-gateway --config FILE: the ACME server.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "common/log.h"
@@ -18,6 +20,15 @@ namespace {
 int Die(const std::string& message) {
   std::fprintf(stderr, "ca-gateway: %s\n", message.c_str());
   return 1;
+}
+
+// The global connection limit follows the descriptor limit (HttpServerOptions::max_connections):
+// take the hard limit where allowed (the systemd unit sets both and forbids setrlimit).
+void RaiseDescriptorLimit() {
+  rlimit fds{};
+  if (getrlimit(RLIMIT_NOFILE, &fds) != 0 || fds.rlim_cur >= fds.rlim_max) return;
+  fds.rlim_cur = fds.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &fds);
 }
 
 int64_t NowUnix() {
@@ -46,6 +57,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   ca::HardenProcessForSecrets();
   ca::log::Init("ca-gateway");
+  RaiseDescriptorLimit();
 
   auto config = GatewayConfig::Load(config_path);
   if (!config) return Die(config.error().ToString());
@@ -74,8 +86,23 @@ int main(int argc, char** argv) {
   AcmeServer acme(config->acme, *store, **policy, engine, validator_port, NowUnix);
   auto http = HttpServer::Start(config->http, acme);
   if (!http) return Die(http.error().ToString());
-  ca::log::Info("gateway_started", {{"listen", config->http.listen_address}, {"port", http->port()},
-                                    {"base_url", config->acme.base_url}, {"environment", config->acme.environment}});
+  std::optional<MetricsServer> metrics;
+  if (config->metrics.enabled) {
+    auto started = MetricsServer::Start(config->metrics, acme);
+    if (!started) return Die(started.error().ToString());
+    metrics.emplace(std::move(*started));
+  }
+  ca::log::Info("gateway_started",
+                {{"listen", config->http.listen_address},
+                 {"port", http->port()},
+                 {"base_url", config->acme.base_url},
+                 {"environment", config->acme.environment},
+                 {"max_connections", http->max_connections()},
+                 {"max_connections_per_ip", config->http.max_connections_per_ip},
+                 {"request_deadline_seconds", config->http.request_deadline_seconds},
+                 {"metrics", metrics ? nlohmann::json(config->metrics.address + ":" +
+                                                      std::to_string(metrics->port()))
+                                     : nlohmann::json("disabled")}});
   int sig = 0;
   sigwait(&stop, &sig);
   ca::log::Info("gateway_stopping", {{"signal", sig}});

@@ -40,11 +40,14 @@ class Gateway:
         self.policy = policy
         self.port = self._free_port()
         self.base = f"https://127.0.0.1:{self.port}"
+        self.metrics_port = self._free_port()
+        self.metrics_base = f"http://127.0.0.1:{self.metrics_port}"
         self._write_tls()
         self.config = os.path.join(workdir, "gateway.json")
         with open(self.config, "w") as f:
             json.dump({
                 "listen": {"address": "127.0.0.1", "port": self.port, "threads": 2},
+                "metrics": {"address": "127.0.0.1", "port": self.metrics_port},
                 "base_url": self.base,
                 "tls": {"cert": os.path.join(workdir, "tls.crt"), "key": os.path.join(workdir, "tls.key")},
                 "store": os.path.join(workdir, "gateway-store"),
@@ -331,9 +334,18 @@ class ProtocolTest(unittest.TestCase):
 
     def test_metrics(self):
         requests.get(self.gw.base + "/directory", verify=False)
-        m = requests.get(self.gw.base + "/metrics", verify=False)
+        # Not on the ACME port (issue 21): an ACME 404 problem, no counters.
+        r = requests.get(self.gw.base + "/metrics", verify=False)
+        self.assertProblem(r, "malformed", 404)
+        self.assertNotIn("acme_requests_total", r.text)
+        # On the metrics listener (plain HTTP, loopback), only /metrics.
+        m = requests.get(self.gw.metrics_base + "/metrics")
         self.assertEqual(m.status_code, 200)
-        self.assertIn('acme_requests_total{endpoint="directory",status="200"}', m.text)
+        self.assertTrue(m.headers["Content-Type"].startswith("text/plain"), m.headers)
+        self.assertRegex(m.text, r'acme_requests_total\{endpoint="directory",status="200"\} [1-9]')
+        self.assertRegex(m.text, r'acme_requests_total\{endpoint="unknown",status="404"\} [1-9]')
+        self.assertEqual(requests.get(self.gw.metrics_base + "/directory").status_code, 404)
+        self.assertEqual(requests.post(self.gw.metrics_base + "/metrics", data=b"x").status_code, 405)
 
     def test_zz_restart_invalidates_nonces(self):
         c = self.registered()
