@@ -1,6 +1,9 @@
 // Finalize's checks of the authorizations, CAA and the CSR key (see finalize_checks.h).
 #include "gateway/finalize_checks.h"
 
+#include <optional>
+#include <utility>
+
 #include "common/log.h"
 #include "gateway/csr.h"
 

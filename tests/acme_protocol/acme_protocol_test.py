@@ -344,16 +344,15 @@ class ProtocolTest(unittest.TestCase):
         r = fresh.new_account(fresh.eab(self.policy["kid3"], self.mac3))
         self.assertProblem(r, "unauthorized", 403, "SUSPENDED_EXTERNAL_ACCOUNT")
 
-    def refused_everywhere(self, c, order, code):
+    def refused_everywhere(self, c, order, challenge_url, code):
         """Every kid-signed endpoint answers the RA's refusal `code`, and nothing changed."""
         authz_url = order["authorizations"][0]
         order_url = order["finalize"].rsplit("/finalize", 1)[0]
         new = Key()
         key_change = c.url("/acme/key-change")
         inner = jws(new, {"jwk": new.jwk(), "url": key_change}, {"account": c.kid, "oldKey": c.key.jwk()})
-        # The challenge URL as stored (read before the refusal by the caller).
         requests_ = [
-            ("challenge", self.challenge_url, {}),
+            ("challenge", challenge_url, {}),
             ("authz deactivate", authz_url, {"status": "deactivated"}),
             ("authz read", authz_url, None),
             ("order read", order_url, None),
@@ -378,9 +377,8 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual(r.status_code, 201, r.text)
         order = r.json()
         authz = c.post(order["authorizations"][0], None).json()
-        self.challenge_url = authz["challenges"][0]["url"]
         subprocess.run([ARGS.fixture, "suspend", self.workdir, self.policy["kid4"]], check=True)
-        self.refused_everywhere(c, order, "SUSPENDED_EXTERNAL_ACCOUNT")
+        self.refused_everywhere(c, order, authz["challenges"][0]["url"], "SUSPENDED_EXTERNAL_ACCOUNT")
 
     def test_revoked_acme_account_refused_on_every_endpoint(self):
         c = self.registered()
@@ -388,11 +386,10 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual(r.status_code, 201, r.text)
         order = r.json()
         authz = c.post(order["authorizations"][0], None).json()
-        self.challenge_url = authz["challenges"][0]["url"]
         account_id = c.kid.rsplit("/", 1)[1]
         subprocess.run([ARGS.fixture, "acme-account", self.workdir, self.policy["kid"], account_id, "revoke"],
                        check=True)
-        self.refused_everywhere(c, order, "REVOKED_ACCOUNT")
+        self.refused_everywhere(c, order, authz["challenges"][0]["url"], "REVOKED_ACCOUNT")
 
     # --- per-domain challenge types (POL-5) and the profile's name limit --------------------------
     def test_domain_limited_to_dns01_offers_and_accepts_only_dns01(self):
