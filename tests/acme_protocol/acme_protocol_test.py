@@ -345,7 +345,7 @@ class ProtocolTest(unittest.TestCase):
         self.assertProblem(r, "unauthorized", 403, "SUSPENDED_EXTERNAL_ACCOUNT")
 
     def refused_everywhere(self, c, order, challenge_url, code):
-        """Every kid-signed endpoint answers the RA's refusal `code`, and nothing changed."""
+        """Every kid-signed endpoint answers the RA's refusal `code`."""
         authz_url = order["authorizations"][0]
         order_url = order["finalize"].rsplit("/finalize", 1)[0]
         new = Key()
@@ -379,6 +379,13 @@ class ProtocolTest(unittest.TestCase):
         authz = c.post(order["authorizations"][0], None).json()
         subprocess.run([ARGS.fixture, "suspend", self.workdir, self.policy["kid4"]], check=True)
         self.refused_everywhere(c, order, authz["challenges"][0]["url"], "SUSPENDED_EXTERNAL_ACCOUNT")
+        # Nothing the refused requests asked for happened.
+        subprocess.run([ARGS.fixture, "reactivate", self.workdir, self.policy["kid4"]], check=True)
+        after = c.post(order["authorizations"][0], None).json()
+        self.assertEqual(after["status"], "pending", after)
+        self.assertEqual({ch["status"] for ch in after["challenges"]}, {"pending"}, after)
+        account = c.post(c.kid, None).json()
+        self.assertEqual((account["status"], account["contact"]), ("valid", ["mailto:ops@example.com"]), account)
 
     def test_revoked_acme_account_refused_on_every_endpoint(self):
         c = self.registered()

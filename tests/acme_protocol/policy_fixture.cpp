@@ -1,7 +1,7 @@
 // Test helper for the ACME protocol tests: writes a policy store through the RA's own library
 // (profiles/policy/admin/admin.h), the way `ca-ra` would.
 //   policy_fixture init DIR        -> DIR/policy, DIR/wrap.key; prints {"kid","mac","kid2","mac2",...} JSON
-//   policy_fixture suspend DIR KID -> suspends the external account
+//   policy_fixture suspend|reactivate DIR KID -> suspends / reactivates the external account
 //   policy_fixture acme-account DIR KID ID suspend|revoke -> the RA's action on an ACME account
 //   policy_fixture dcv DIR KID FQDN METHODS -> the domain entry again, valid, with these DCV methods
 //                                              (comma-separated)
@@ -97,11 +97,11 @@ int main(int argc, char** argv) {
     std::printf("%s\n", out.dump().c_str());
     return 0;
   }
-  if (cmd == "suspend" && argc == 4) {
+  if ((cmd == "suspend" || cmd == "reactivate") && argc == 4) {
     auto store = PolicyWriter::Open(policy_dir);
     if (!store) return Die(store.error().ToString());
     AdminContext ctx{&*store, "fixture", Now()};
-    auto r = ExternalAccountLifecycle(ctx, argv[3], AccountAction::kSuspend);
+    auto r = ExternalAccountLifecycle(ctx, argv[3], cmd == "suspend" ? AccountAction::kSuspend : AccountAction::kReactivate);
     if (!r) return Die(r.error().ToString());
     return 0;
   }
