@@ -103,6 +103,7 @@ Outcome NewAccount(HandlerContext& s, RequestState& ctx, const Jws& jws) {
       if (!*acct)
         return Internal(Error{ErrorCode::kCorrupt, "key index points to a missing account"});
       CA_TRY_STATUS(RequireAccountStatus(**acct));
+      CA_TRY_STATUS(RequirePolicyStanding(s, **acct));  // the key finds no account the RA refuses
       ctx.account = **acct;
       HttpResponse r = JsonResponse(200, AccountJson(s, **acct));
       r.headers.push_back({"Location", s.Url("/acme/acct/" + (*acct)->id)});

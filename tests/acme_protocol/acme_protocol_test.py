@@ -364,10 +364,11 @@ class ProtocolTest(unittest.TestCase):
             ("orders list", c.kid + "/orders", None),
             ("certificate", c.url("/acme/cert/" + "0a" * 16), None),
             ("new order", c.url("/acme/new-order"), {"identifiers": [{"type": "dns", "value": "x.example"}]}),
+            ("new account, existing key", c.url("/acme/new-account"), {"onlyReturnExisting": True}),
         ]
         for name, url, payload in requests_:
             with self.subTest(name):
-                r = c.post(url, payload)
+                r = c.post(url, payload, use_jwk=url.endswith("/new-account"))
                 body = self.assertProblem(r, "unauthorized", 403)
                 self.assertTrue(body["detail"].startswith(code), body["detail"])
 
