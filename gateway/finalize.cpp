@@ -5,7 +5,7 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "gateway/acme_metrics.h"
-#include "gateway/csr.h"
+#include "gateway/finalize_checks.h"
 #include "gateway/order_state.h"
 
 namespace ca::gateway {
@@ -13,45 +13,6 @@ namespace ca::gateway {
 using nlohmann::json;
 
 namespace {
-
-// CAA again for the authorizations whose CAA check is older than the recheck age; returns them
-// with their check time renewed (stored with the ready → processing transition).
-ProblemOr<std::vector<AuthzRecord>> RecheckCaa(HandlerContext& s, const AccountRecord& account,
-                                               const OrderRecord& order, int64_t now) {
-  std::vector<AuthzRecord> stale;
-  {
-    auto txn = s.store.Read();
-    if (!txn) return Internal(txn.error());
-    for (const auto& aid : order.authz_ids) {
-      auto a = txn->GetAuthz(aid);
-      if (!a || !*a) return Internal(a ? Error{ErrorCode::kCorrupt, "missing authz"} : a.error());
-      if (now - (*a)->caa_checked_at > s.options.caa_recheck_seconds) stale.push_back(**a);
-    }
-  }
-  std::vector<Subproblem> caa_failures;
-  for (auto& a : stale) {
-    auto result = s.validator.CheckCaa(a.name, a.wildcard, s.Url("/acme/acct/" + account.id), "");
-    if (result.status == ValidationResult::Status::kValid) {
-      a.caa_checked_at = now;
-    } else if (result.status == ValidationResult::Status::kUnavailable) {
-      Problem p =
-          MakeProblem(ProblemKind::kUnavailable, "INVALID_DNSCAA: CAA for " + a.name +
-                                                     " could not be checked: " + result.detail);
-      p.retry_after_seconds = 10;
-      return std::unexpected(p);
-    } else {
-      caa_failures.push_back({ProblemKind::kCaa, "INVALID_DNSCAA: " + result.detail,
-                              (a.wildcard ? "*." : "") + a.name});
-    }
-  }
-  if (!caa_failures.empty()) {
-    Problem p = MakeProblem(ProblemKind::kCaa, "INVALID_DNSCAA: " + caa_failures.front().dns_name +
-                                                   ": CAA forbids issuance");
-    p.subproblems = caa_failures;
-    return std::unexpected(p);
-  }
-  return stale;
-}
 
 // ready → processing, atomically: of concurrent finalize requests only one gets past this.
 ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
@@ -76,7 +37,8 @@ ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
 
 // Stores the order's state after the engine call (and the certificate, when issued).
 Status FinishOrder(HandlerContext& s, const AccountRecord& account, OrderRecord& order,
-                   OrderStatus status, const json& error, const engine::api::IssueResponse* issued) {
+                   OrderStatus status, const json& error,
+                   const engine::api::IssueResponse* issued) {
   return s.store.Write([&](StoreTxn& txn) -> Status {
     auto stored = CA_TRY(txn.GetOrder(order.id));
     if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
@@ -176,20 +138,16 @@ Outcome Finalize(HandlerContext& s, RequestState& ctx, const Jws& jws, const std
   if (order.status != OrderStatus::kReady)
     return Err(ProblemKind::kOrderNotReady, "order is " + StatusName(order.status) + ", not ready");
 
-  auto profile_id = profiles::policy::ParseProfile(order.profile);
-  auto profile = profile_id ? s.options.certificate_profiles.find(*profile_id)
-                            : s.options.certificate_profiles.end();
-  if (profile == s.options.certificate_profiles.end())
-    return Internal(Error{ErrorCode::kInternal, "profile " + order.profile + " is not loaded"});
-  CA_TRY(CheckCsr(*csr_der, order.names, profile->second));
   int64_t now = s.clock();
+  auto authorized = CA_TRY(AuthorizedNames(s, order, now));  // finalize_checks.h
+  CA_TRY_STATUS(CheckFinalizeCsr(s, account, *csr_der, order));
   auto verdict = s.policy.Decide(account, order.names, order.profile, now);
   if (!verdict) return Internal(verdict.error());
   if (!verdict->allowed)
     return std::unexpected(
         ProblemForResultCode(verdict->result_code, verdict->name, verdict->detail));
 
-  auto rechecked = CA_TRY(RecheckCaa(s, account, order, now));
+  auto rechecked = CA_TRY(RecheckCaa(s, account, authorized, now));
   order = CA_TRY(StartProcessing(s, id, rechecked));
   return Issue(s, ctx, account, std::move(order), *csr_der, verdict->policy_version);
 }
