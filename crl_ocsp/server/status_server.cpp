@@ -84,10 +84,14 @@ struct PostBody {
   bool too_big = false;
 };
 
-// Per worker thread: parsed requests by their bytes (GET: the URL; POST: the body) and, for each,
-// the last MHD response built for it, reused while the stored response (by SHA-256) and the
-// computed max-age are unchanged. The store is still read on every request, so freshness and
-// revocations are never served from this cache. Bounded; cleared when full.
+// Per worker thread: parsed requests by their bytes and, for each, the last MHD response built for
+// it, reused while the stored response (by SHA-256) and the computed max-age are unchanged. The
+// store is still read on every request, so freshness and revocations are never served from this
+// cache. Bounded; cleared when full.
+// GET URLs and POST bodies live in separate caches: the same bytes mean different requests under
+// the two methods (a POST whose body is a valid GET path is malformed), so one must never answer
+// for the other. Only successful parses are cached: a failure costs the sender a parse each time
+// and can never sit under a key that a valid request reaches.
 struct CachedRequest {
   ParsedOcspRequest parsed;
   std::array<uint8_t, 32> body_sha256{};
@@ -109,7 +113,8 @@ struct ThreadCache {
   }
   ~ThreadCache() { Clear(); }
 };
-thread_local ThreadCache tls_cache;
+thread_local ThreadCache tls_get_cache;
+thread_local ThreadCache tls_post_cache;
 
 void FormatHttpDate(Time t, char (&buf)[40]) {
   time_t tt = static_cast<time_t>(t.time_since_epoch().count());
@@ -297,7 +302,7 @@ MHD_Result StatusServer::Handle(MHD_Connection* c, const char* url_c, const char
     }
     if (body->too_big) return ServeOcspError(c, OcspError::kMalformedRequest);
     std::string_view key(reinterpret_cast<const char*>(body->data.data()), body->len);
-    return ServeOcsp(c, key, [&] { return ParseOcspRequest(AsBytes(key)); });
+    return ServeOcsp(c, OcspMethod::kPost, key, [&] { return ParseOcspRequest(AsBytes(key)); });
   }
   if (get && *con_cls == nullptr) {
     // First call: headers only. Answering now would make libmicrohttpd close the connection
@@ -310,7 +315,7 @@ MHD_Result StatusServer::Handle(MHD_Connection* c, const char* url_c, const char
     return SendText(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n");
   }
   if (url.starts_with("/ocsp/")) {
-    return ServeOcsp(c, url, [&] {
+    return ServeOcsp(c, OcspMethod::kGet, url, [&] {
       auto der = DecodeOcspGetPath(url.substr(6));
       if (!der) {
         ParsedOcspRequest bad;
@@ -356,16 +361,18 @@ MHD_Result StatusServer::ServeOcspError(MHD_Connection* c, OcspError error) {
   return Send(c, MHD_HTTP_OK, r);
 }
 
-MHD_Result StatusServer::ServeOcsp(MHD_Connection* c, std::string_view key,
+MHD_Result StatusServer::ServeOcsp(MHD_Connection* c, OcspMethod method, std::string_view key,
                                    const std::function<ParsedOcspRequest()>& parse) {
-  auto it = tls_cache.entries.find(key);
-  if (it == tls_cache.entries.end()) {
-    if (tls_cache.entries.size() >= ThreadCache::kMaxEntries) tls_cache.Clear();
-    it = tls_cache.entries.emplace(std::string(key), CachedRequest{parse()}).first;
+  ThreadCache& cache = method == OcspMethod::kGet ? tls_get_cache : tls_post_cache;
+  auto it = cache.entries.find(key);
+  if (it == cache.entries.end()) {
+    ParsedOcspRequest parsed = parse();
+    if (parsed.error) return ServeOcspError(c, *parsed.error);  // never cached
+    if (cache.entries.size() >= ThreadCache::kMaxEntries) cache.Clear();
+    it = cache.entries.emplace(std::string(key), CachedRequest{std::move(parsed)}).first;
   }
   CachedRequest& entry = it->second;
   const ParsedOcspRequest& req = entry.parsed;
-  if (req.error) return ServeOcspError(c, *req.error);
   ReadScope txn(reader_.env());
   if (!txn.ok()) return ServeOcspError(c, OcspError::kInternalError);
   auto issuer = FindIssuerName(txn.get(), reader_.dbs(), req.query.hash, req.query.NameHash(),
@@ -468,9 +475,9 @@ MHD_Result StatusServer::ServeCaCertificate(MHD_Connection* c, std::string_view 
 
 // A stored document with its caching headers, or 304 when If-None-Match names its ETag.
 MHD_Result StatusServer::SendDocument(MHD_Connection* c, std::string_view body,
-                                      std::span<const uint8_t, 32> sha256,
-                                      const char* content_type, Time last_modified, Time expires,
-                                      Time now, Outcome ok, Outcome not_modified) {
+                                      std::span<const uint8_t, 32> sha256, const char* content_type,
+                                      Time last_modified, Time expires, Time now, Outcome ok,
+                                      Outcome not_modified) {
   char etag[40];
   FormatEtag(sha256, etag);
   MHD_Response* resp = nullptr;

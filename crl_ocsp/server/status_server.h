@@ -60,8 +60,9 @@ class StatusServer {
 
  private:
   StatusServer(ServerConfig config, StatusReader reader);
-  // key: the request's bytes (GET URL or POST body), for the per-thread parse cache.
-  MHD_Result ServeOcsp(MHD_Connection* c, std::string_view key,
+  // key: the request's bytes (GET URL or POST body), for the per-thread parse cache of `method`.
+  enum class OcspMethod { kGet, kPost };
+  MHD_Result ServeOcsp(MHD_Connection* c, OcspMethod method, std::string_view key,
                        const std::function<ParsedOcspRequest()>& parse);
   MHD_Result ServeCrl(MHD_Connection* c, std::string_view name);
   MHD_Result ServeCaCertificate(MHD_Connection* c, std::string_view name);
