@@ -21,6 +21,7 @@
 #include "crl_ocsp/status_store.h"
 #include "engine/api/contract.h"
 #include "engine/ca_store.h"
+#include "engine/status_jobs.h"
 #include "profiles/issuance/csr_check.h"
 #include "profiles/issuance/profile.h"
 #include "profiles/issuance/tbs.h"
@@ -73,7 +74,11 @@ class CaInstance {
   // Reservations younger than min_age_seconds are left to the request that made them.
   Status CompleteAllPending(int64_t min_age_seconds = 0);
   // One pass of the status jobs: OCSP responses near half-life or missing, and the CRL when due.
+  // The two jobs are independent, each backing off after a failure (status_jobs.h).
   Status RunStatusJobs();
+  // The status jobs' clocks (tests replace them) and backoff state.
+  void SetStatusJobClock(JobClock clock) { jobs_.clock = std::move(clock); }
+  const StatusJobState& status_jobs() const { return jobs_; }
 
   CaStore& store() { return *store_; }
   crl_ocsp::StatusStore& status_store() { return *status_; }
@@ -118,7 +123,9 @@ class CaInstance {
 
   // status_jobs.cpp
   Status PublishOcsp(const std::vector<CertRecord>& records);
-  Status PublishCrl();
+  Status PublishCrl(pki::Time now);
+  Status RunCrlJob();
+  Status RunOcspJob();
   Status LoadCrlSchedule();
   // A revocation at `revoked_at` makes the CRL due (within crl_revocation_delay) until a CRL lists it.
   void NoteRevocation(int64_t revoked_at);
@@ -142,7 +149,7 @@ class CaInstance {
   std::mutex crl_mu_;
   std::optional<pki::Time> crl_last_this_update_;
   std::optional<pki::Time> first_unpublished_revocation_;
-  std::optional<pki::Time> next_ocsp_scan_;
+  StatusJobState jobs_;
 };
 
 }  // namespace ca::engine
