@@ -74,6 +74,9 @@ int main(int argc, char** argv) {
   AcmeServer acme(config->acme, *store, **policy, engine, validator_port, NowUnix);
   auto http = HttpServer::Start(config->http, acme);
   if (!http) return Die(http.error().ToString());
+  // Orders and challenges a crash left processing, resumed on the validation workers: the
+  // server answers meanwhile.
+  acme.ResumeInterrupted();
   ca::log::Info("gateway_started", {{"listen", config->http.listen_address}, {"port", http->port()},
                                     {"base_url", config->acme.base_url}, {"environment", config->acme.environment}});
   int sig = 0;
