@@ -4,7 +4,8 @@
 Against the dev appliance brought up by gateway_crash_e2e.sh: each round starts a finalize (or a
 challenge validation) and SIGKILLs ca-gateway after a random delay spanning the request's measured
 duration (before the order or challenge is set processing, while the engine signs, before the
-outcome is recorded, after), then restarts it with the same command line. The client then behaves
+outcome is recorded, after), then restarts it with the same command line; every other validation round is held in processing
+(its DNS answers SERVFAIL until the kill) so that a validation is surely interrupted. The client then behaves
 as an ACME client does: it polls the order or authorization, and finalizes again (with a NEW CSR)
 or posts the challenge again when the server says ready / pending.
 
@@ -115,8 +116,9 @@ class Client(ac.AcmeClient):
         ac.dns("/set-txt", {"host": f"_acme-challenge.{authz['identifier']['value']}.", "value": b64(digest)})
         return order["authorizations"][0], chall["url"]
 
-    def finalize(self, order, name):
-        return self.post(order["finalize"], {"csr": b64(ac.csr_der(ac.rsa_key(), [name]))})
+    def finalize(self, order, name, csr=None):
+        """POSTs finalize with `csr` (made beforehand when the call is timed), else a fresh one."""
+        return self.post(order["finalize"], {"csr": b64(csr or ac.csr_der(ac.rsa_key(), [name]))})
 
 
 def timed(fn):
@@ -177,7 +179,8 @@ def main():
     name = f"base-{tag}.{suffix}"
     url, order = c.ready_order(name)
     orders[url] = name
-    fin_time = timed(lambda: c.finalize(order, name))
+    csr = ac.csr_der(ac.rsa_key(), [name])
+    fin_time = timed(lambda: c.finalize(order, name, csr))
     r = c.new_order(f"basev-{tag}.{suffix}")
     order, vurl = r.json(), r.headers["Location"]
     orders[vurl] = f"basev-{tag}.{suffix}"
@@ -190,7 +193,8 @@ def main():
         name = f"fin{i}-{tag}.{suffix}"
         url, order = c.ready_order(name)
         orders[url] = name
-        delay = kill_during(gw, c, lambda: c.finalize(order, name), fin_time * 1.5)
+        csr = ac.csr_der(ac.rsa_key(), [name])
+        delay = kill_during(gw, c, lambda: c.finalize(order, name, csr), fin_time * 1.5)
         after = c.wait_status(url, ("processing",))
         print(f"finalize round {i}: killed after {delay * 1000:.0f} ms; order then {after['status']}")
         if after["status"] == "ready":  # killed before processing: finalize again, another CSR
@@ -204,7 +208,19 @@ def main():
         order, url = r.json(), r.headers["Location"]
         orders[url] = name
         authz_url, chall_url = c.set_txt(order)
-        delay = kill_during(gw, c, lambda: c.post(chall_url, {}), val_time * 1.5)
+        if i % 2:
+            # Held in processing: the TXT lookup answers SERVFAIL, so the validation waits for its
+            # retry (challenge_retry_seconds) when the gateway is killed; DNS is repaired meanwhile.
+            host = {"host": f"_acme-challenge.{name}."}
+            ac.dns("/set-servfail", host)
+            c.post(chall_url, {})
+            time.sleep(1.0)
+            gw.kill()
+            ac.dns("/clear-servfail", host)
+            gw.start(c)
+            delay = 1.0
+        else:
+            delay = kill_during(gw, c, lambda: c.post(chall_url, {}), val_time * 1.5)
         authz = c.wait_status(authz_url, ("processing",))
         chall = next(x for x in authz["challenges"] if x["type"] == "dns-01")
         print(f"validation round {i}: killed after {delay * 1000:.0f} ms; challenge then {chall['status']}")
