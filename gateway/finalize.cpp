@@ -82,8 +82,7 @@ ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
 
 // Stores the order's state after the engine call (and the certificate, when issued).
 Status FinishOrder(HandlerContext& s, const AccountRecord& account, OrderRecord& order,
-                   OrderStatus status, const json& error,
-                   const engine::api::IssueResponse* issued) {
+                   OrderStatus status, const json& error, const engine::api::IssueResponse* issued) {
   return s.store.Write([&](StoreTxn& txn) -> Status {
     auto stored = CA_TRY(txn.GetOrder(order.id));
     if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");

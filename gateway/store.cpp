@@ -15,9 +15,7 @@ using pki::JsonFields;
 
 // Keys "o/<order id>" and "c/<challenge id>"; kIndexBuilt marks a store whose index is complete.
 constexpr std::string_view kIndexBuilt = "!built";
-std::string ProcessingKey(char kind, const std::string& id) {
-  return std::string(1, kind) + "/" + id;
-}
+std::string ProcessingKey(char kind, const std::string& id) { return std::string(1, kind) + "/" + id; }
 
 std::string Padded(int64_t v) {
   char buf[32];
@@ -137,60 +135,33 @@ Result<json> JsonFrom(const json& j) {
 }  // namespace
 
 json ToJson(const AccountRecord& r) {
-  return {{"id", r.id},
-          {"external_account_kid", r.external_account_kid},
-          {"profile", r.profile},
-          {"status", r.status},
-          {"created_at", r.created_at},
-          {"contact", r.contact},
+  return {{"id", r.id},           {"external_account_kid", r.external_account_kid},
+          {"profile", r.profile}, {"status", r.status},
+          {"created_at", r.created_at}, {"contact", r.contact},
           {"jwk_thumbprint", r.jwk_thumbprint}};
 }
 json ToJson(const OrderRecord& r) {
-  return {{"id", r.id},
-          {"account_id", r.account_id},
-          {"external_account_kid", r.external_account_kid},
-          {"status", r.status},
-          {"created_at", r.created_at},
-          {"expires", r.expires},
-          {"names", r.names},
-          {"authz_ids", r.authz_ids},
-          {"profile", r.profile},
-          {"error", r.error},
-          {"serial_hex", r.serial_hex},
-          {"request_id", r.request_id},
-          {"finalize_csr", r.finalize_csr},
-          {"policy_version", static_cast<int64_t>(r.policy_version)}};
+  return {{"id", r.id},         {"account_id", r.account_id}, {"external_account_kid", r.external_account_kid},
+          {"status", r.status}, {"created_at", r.created_at}, {"expires", r.expires},
+          {"names", r.names},   {"authz_ids", r.authz_ids},   {"profile", r.profile},
+          {"error", r.error},   {"serial_hex", r.serial_hex}, {"request_id", r.request_id},
+          {"finalize_csr", r.finalize_csr}, {"policy_version", static_cast<int64_t>(r.policy_version)}};
 }
 json ToJson(const AuthzRecord& r) {
-  return {{"id", r.id},
-          {"account_id", r.account_id},
-          {"order_id", r.order_id},
-          {"name", r.name},
-          {"wildcard", r.wildcard},
-          {"status", r.status},
-          {"expires", r.expires},
-          {"challenge_ids", r.challenge_ids},
-          {"validated_at", r.validated_at},
+  return {{"id", r.id},         {"account_id", r.account_id},     {"order_id", r.order_id},
+          {"name", r.name},     {"wildcard", r.wildcard},         {"status", r.status},
+          {"expires", r.expires}, {"challenge_ids", r.challenge_ids}, {"validated_at", r.validated_at},
           {"caa_checked_at", r.caa_checked_at}};
 }
 json ToJson(const ChallengeRecord& r) {
-  return {{"id", r.id},
-          {"authz_id", r.authz_id},
-          {"account_id", r.account_id},
-          {"type", r.type},
-          {"token", r.token},
-          {"status", r.status},
-          {"validated_at", r.validated_at},
-          {"error", r.error},
-          {"attempts", r.attempts}};
+  return {{"id", r.id},         {"authz_id", r.authz_id},         {"account_id", r.account_id},
+          {"type", r.type},     {"token", r.token},               {"status", r.status},
+          {"validated_at", r.validated_at}, {"error", r.error},   {"attempts", r.attempts}};
 }
 json ToJson(const CertRecord& r) {
-  return {{"serial_hex", r.serial_hex},
-          {"account_id", r.account_id},
-          {"external_account_kid", r.external_account_kid},
-          {"order_id", r.order_id},
-          {"chain_pem", r.chain_pem},
-          {"not_before", r.not_before},
+  return {{"serial_hex", r.serial_hex}, {"account_id", r.account_id},
+          {"external_account_kid", r.external_account_kid}, {"order_id", r.order_id},
+          {"chain_pem", r.chain_pem},   {"not_before", r.not_before},
           {"not_after", r.not_after}};
 }
 
@@ -260,23 +231,16 @@ Result<std::optional<T>> StoreTxn::GetJson(MDB_dbi dbi, const std::string& key) 
   constexpr bool kCached = std::is_same_v<T, AccountRecord> || std::is_same_v<T, OrderRecord> ||
                            std::is_same_v<T, AuthzRecord> || std::is_same_v<T, ChallengeRecord>;
   if constexpr (kCached) {
-    if (auto hit = records_->Find(dbi, key, *raw))
-      return std::optional<T>(std::get<T>(std::move(*hit)));
+    if (auto hit = records_->Find(dbi, key, *raw)) return std::optional<T>(std::get<T>(std::move(*hit)));
   }
   Result<T> (*from)(const json&) = nullptr;
   const char* what = "";
-  if constexpr (std::is_same_v<T, AccountRecord>)
-    from = AccountFrom, what = "account";
-  else if constexpr (std::is_same_v<T, OrderRecord>)
-    from = OrderFrom, what = "order";
-  else if constexpr (std::is_same_v<T, AuthzRecord>)
-    from = AuthzFrom, what = "authorization";
-  else if constexpr (std::is_same_v<T, ChallengeRecord>)
-    from = ChallengeFrom, what = "challenge";
-  else if constexpr (std::is_same_v<T, CertRecord>)
-    from = CertFrom, what = "certificate";
-  else
-    from = JsonFrom, what = "account key";
+  if constexpr (std::is_same_v<T, AccountRecord>) from = AccountFrom, what = "account";
+  else if constexpr (std::is_same_v<T, OrderRecord>) from = OrderFrom, what = "order";
+  else if constexpr (std::is_same_v<T, AuthzRecord>) from = AuthzFrom, what = "authorization";
+  else if constexpr (std::is_same_v<T, ChallengeRecord>) from = ChallengeFrom, what = "challenge";
+  else if constexpr (std::is_same_v<T, CertRecord>) from = CertFrom, what = "certificate";
+  else from = JsonFrom, what = "account key";
   json record = CA_TRY(ParseRecord(*raw, what));
   auto value = CA_TRY(from(record));
   if constexpr (kCached) records_->Put(dbi, key, *raw, value);
@@ -296,11 +260,10 @@ Result<std::optional<std::string>> StoreTxn::FindAccountByThumbprint(const std::
 }
 Result<size_t> StoreTxn::CountAccountsOfExternal(const std::string& kid) const {
   size_t n = 0;
-  CA_TRY_STATUS(
-      txn_->ForEach(dbs_.ext_accounts, kid + "/", [&](std::string_view, std::string_view) {
-        ++n;
-        return true;
-      }));
+  CA_TRY_STATUS(txn_->ForEach(dbs_.ext_accounts, kid + "/", [&](std::string_view, std::string_view) {
+    ++n;
+    return true;
+  }));
   return n;
 }
 Status StoreTxn::CreateAccount(const AccountRecord& r, const json& jwk) {
@@ -309,9 +272,7 @@ Status StoreTxn::CreateAccount(const AccountRecord& r, const json& jwk) {
   CA_TRY_STATUS(txn_->Put(dbs_.account_keys, r.id, jwk.dump()));
   return txn_->Put(dbs_.ext_accounts, r.external_account_kid + "/" + r.id, "");
 }
-Status StoreTxn::PutAccount(const AccountRecord& r) {
-  return txn_->Put(dbs_.accounts, r.id, ToJson(r).dump());
-}
+Status StoreTxn::PutAccount(const AccountRecord& r) { return txn_->Put(dbs_.accounts, r.id, ToJson(r).dump()); }
 Status StoreTxn::ChangeAccountKey(AccountRecord r, const std::string& new_tp, const json& new_jwk) {
   CA_TRY_STATUS(txn_->Insert(dbs_.key_index, new_tp, r.id));
   CA_TRY(txn_->Delete(dbs_.key_index, r.jwk_thumbprint));
@@ -337,12 +298,8 @@ Result<std::vector<std::string>> StoreTxn::ProcessingIds(char kind) const {
                               }));
   return ids;
 }
-Result<std::vector<std::string>> StoreTxn::ProcessingOrderIds() const {
-  return ProcessingIds('o');
-}
-Result<std::vector<std::string>> StoreTxn::ProcessingChallengeIds() const {
-  return ProcessingIds('c');
-}
+Result<std::vector<std::string>> StoreTxn::ProcessingOrderIds() const { return ProcessingIds('o'); }
+Result<std::vector<std::string>> StoreTxn::ProcessingChallengeIds() const { return ProcessingIds('c'); }
 
 Status StoreTxn::PutOrder(const OrderRecord& r) {
   CA_TRY_STATUS(SetProcessing('o', r.id, r.status == OrderStatus::kProcessing));
@@ -351,31 +308,27 @@ Status StoreTxn::PutOrder(const OrderRecord& r) {
 }
 Result<std::vector<std::string>> StoreTxn::ListOrderIds(const std::string& account_id) const {
   std::vector<std::string> ids;
-  CA_TRY_STATUS(txn_->ForEach(dbs_.account_orders, account_id + "/",
-                              [&](std::string_view key, std::string_view) {
-                                ids.emplace_back(key.substr(key.rfind('/') + 1));
-                                return true;
-                              }));
+  CA_TRY_STATUS(txn_->ForEach(dbs_.account_orders, account_id + "/", [&](std::string_view key, std::string_view) {
+    ids.emplace_back(key.substr(key.rfind('/') + 1));
+    return true;
+  }));
   return ids;
 }
 Result<size_t> StoreTxn::CountOrdersSince(const std::string& account_id, int64_t since) const {
   size_t n = 0;
   std::string prefix = account_id + "/";
   std::string floor = prefix + Padded(since);
-  CA_TRY_STATUS(
-      txn_->ForEach(dbs_.account_orders, prefix, [&](std::string_view key, std::string_view) {
-        if (key >= floor) ++n;
-        return true;
-      }));
+  CA_TRY_STATUS(txn_->ForEach(dbs_.account_orders, prefix, [&](std::string_view key, std::string_view) {
+    if (key >= floor) ++n;
+    return true;
+  }));
   return n;
 }
 
 Result<std::optional<AuthzRecord>> StoreTxn::GetAuthz(const std::string& id) const {
   return GetJson<AuthzRecord>(dbs_.authzs, id);
 }
-Status StoreTxn::PutAuthz(const AuthzRecord& r) {
-  return txn_->Put(dbs_.authzs, r.id, ToJson(r).dump());
-}
+Status StoreTxn::PutAuthz(const AuthzRecord& r) { return txn_->Put(dbs_.authzs, r.id, ToJson(r).dump()); }
 Result<std::optional<ChallengeRecord>> StoreTxn::GetChallenge(const std::string& id) const {
   return GetJson<ChallengeRecord>(dbs_.challenges, id);
 }
@@ -386,32 +339,27 @@ Status StoreTxn::PutChallenge(const ChallengeRecord& r) {
 Result<std::optional<CertRecord>> StoreTxn::GetCert(const std::string& serial) const {
   return GetJson<CertRecord>(dbs_.certs, serial);
 }
-Status StoreTxn::PutCert(const CertRecord& r) {
-  return txn_->Put(dbs_.certs, r.serial_hex, ToJson(r).dump());
-}
+Status StoreTxn::PutCert(const CertRecord& r) { return txn_->Put(dbs_.certs, r.serial_hex, ToJson(r).dump()); }
 
-Status StoreTxn::RecordFailedValidation(const std::string& account_id, const std::string& name,
-                                        int64_t now) {
+Status StoreTxn::RecordFailedValidation(const std::string& account_id, const std::string& name, int64_t now) {
   std::string key = account_id + "|" + name + "|" + Padded(now) + "|" + HexEncode(RandomBytes(4));
   return txn_->Put(dbs_.failed_validations, key, "");
 }
 
 Result<std::pair<size_t, int64_t>> StoreTxn::CountFailedValidations(const std::string& account_id,
-                                                                    const std::string& name,
-                                                                    int64_t now,
-                                                                    int64_t window) const {
+                                                                   const std::string& name, int64_t now,
+                                                                   int64_t window) const {
   std::string prefix = account_id + "|" + name + "|";
   std::string floor = prefix + Padded(now - window + 1);
   size_t n = 0;
   int64_t oldest = 0;
-  CA_TRY_STATUS(
-      txn_->ForEach(dbs_.failed_validations, prefix, [&](std::string_view key, std::string_view) {
-        if (key >= floor) {
-          if (n == 0) oldest = std::stoll(std::string(key.substr(prefix.size(), 16)));
-          ++n;
-        }
-        return true;
-      }));
+  CA_TRY_STATUS(txn_->ForEach(dbs_.failed_validations, prefix, [&](std::string_view key, std::string_view) {
+    if (key >= floor) {
+      if (n == 0) oldest = std::stoll(std::string(key.substr(prefix.size(), 16)));
+      ++n;
+    }
+    return true;
+  }));
   return std::make_pair(n, oldest);
 }
 

@@ -69,7 +69,7 @@ struct ChallengeRecord {
   std::string id;
   std::string authz_id;
   std::string account_id;
-  std::string type;  // http-01, dns-01, tls-alpn-01
+  std::string type;    // http-01, dns-01, tls-alpn-01
   std::string token;
   ChallengeStatus status = ChallengeStatus::kPending;
   int64_t validated_at = 0;
@@ -139,8 +139,7 @@ class StoreTxn {
   Status CreateAccount(const AccountRecord& r, const nlohmann::json& jwk);
   Status PutAccount(const AccountRecord& r);
   // Rebinds the account to a new key; kAlreadyExists if the new key is bound to any account.
-  Status ChangeAccountKey(AccountRecord r, const std::string& new_thumbprint,
-                          const nlohmann::json& new_jwk);
+  Status ChangeAccountKey(AccountRecord r, const std::string& new_thumbprint, const nlohmann::json& new_jwk);
 
   Result<std::optional<OrderRecord>> GetOrder(const std::string& id) const;
   Status PutOrder(const OrderRecord& r);  // also indexes it under its account (and if processing)
@@ -159,12 +158,11 @@ class StoreTxn {
   Result<std::optional<CertRecord>> GetCert(const std::string& serial_hex) const;
   Status PutCert(const CertRecord& r);
 
-  Status RecordFailedValidation(const std::string& account_id, const std::string& name,
-                                int64_t now);
+  Status RecordFailedValidation(const std::string& account_id, const std::string& name, int64_t now);
   // Failures in (now - window, now]; also the oldest of them (for Retry-After), 0 if none.
   Result<std::pair<size_t, int64_t>> CountFailedValidations(const std::string& account_id,
-                                                            const std::string& name, int64_t now,
-                                                            int64_t window) const;
+                                                           const std::string& name, int64_t now,
+                                                           int64_t window) const;
 
   StoreTxn(StoreTxn&& other) noexcept
       : owned_(std::move(other.owned_)),
