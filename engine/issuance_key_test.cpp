@@ -104,18 +104,22 @@ TEST_F(PerOrderIssueTest, ConcurrentRetriesOfOneOrderShareOneCertificate) {
   EXPECT_EQ(Certificates(), 1u);
 }
 
-TEST_F(PerOrderIssueTest, ReservationLeftBySigningCrashIsReturnedToTheRetry) {
+// The first attempt dies (SIGKILL, in a child, as in CaInstanceCrash) between the durable
+// reservation and the signature; a retry of the order with another CSR gets that reservation,
+// signed, and no second certificate.
+TEST(PerOrderIssueCrash, ReservationLeftBySigningCrashIsReturnedToTheRetry) {
+  testing::TempDir dir;
+  std::string kid;
+  { kid = testing::MakePolicyWorld(dir.Sub("policy")).kid; }
   auto key1 = FreshRsaKey();
   auto key2 = FreshRsaKey();
-  // The first attempt dies (SIGKILL, in a child) between the durable reservation and the signature.
-  auto first = MakeIssueRequest("r1", world_.kid, {"c.example.fr"}, key1.get());
-  inst_.reset();
-  auto options = testing::MakeInstanceOptions(dir_);
+  auto first = MakeIssueRequest("r1", kid, {"c.example.fr"}, key1.get());
+  auto options = testing::MakeInstanceOptions(dir);
   auto child_keys = testing::MakeSoftwareKeys();
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    auto policy = profiles::policy::PolicyStore::OpenReadOnly(dir_.Sub("policy"));
+    auto policy = profiles::policy::PolicyStore::OpenReadOnly(dir.Sub("policy"));
     if (!policy) ::_exit(3);
     auto inst = CaInstance::Open(options, std::move(child_keys), [](std::string_view step) {
       if (step == "after_reserve") ::raise(SIGKILL);
@@ -127,17 +131,26 @@ TEST_F(PerOrderIssueTest, ReservationLeftBySigningCrashIsReturnedToTheRetry) {
   }
   int wstatus = 0;
   ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(wstatus));
-  Open(nullptr);  // a restart completes the reservation
-  auto retry = MakeIssueRequest("r1-again", world_.kid, {"c.example.fr"}, key2.get());
+  ASSERT_TRUE(WIFSIGNALED(wstatus)) << "child exit " << WEXITSTATUS(wstatus);
+
+  auto inst = CaInstance::Open(options, testing::MakeSoftwareKeys(), nullptr);  // completes it
+  ASSERT_TRUE(inst) << inst.error().ToString();
+  auto policy = profiles::policy::PolicyStore::OpenReadOnly(dir.Sub("policy"));
+  ASSERT_TRUE(policy);
+  auto snap = policy->Snapshot();
+  ASSERT_TRUE(snap);
+  auto retry = MakeIssueRequest("r1-again", kid, {"c.example.fr"}, key2.get());
   retry.order_id = first.order_id;
-  std::string serial = Serial(Issue(retry));
-  ASSERT_FALSE(serial.empty());
-  EXPECT_EQ(Certificates(), 1u);
-  auto rec = inst_->store().FindCert(serial);
+  auto answer = (*inst)->Issue(retry, *snap);
+  ASSERT_TRUE(std::holds_alternative<IssueResponse>(answer))
+      << std::get<EngineError>(answer).detail;
+  const std::string& serial = std::get<IssueResponse>(answer).serial_hex;
+  auto rec = (*inst)->store().FindCert(serial);
   ASSERT_TRUE(rec && *rec);
   EXPECT_EQ((*rec)->state, CertState::kIssued);
   EXPECT_EQ((*rec)->order_id, first.order_id);
+  EXPECT_EQ((*rec)->request_id, "r1");  // the first attempt's reservation, not a new one
+  EXPECT_TRUE((*inst)->store().PendingSerials()->empty());
 }
 
 TEST_F(PerOrderIssueTest, AnotherOrderIsIssuedItsOwnCertificate) {
