@@ -5,7 +5,7 @@ Against the dev appliance brought up by gateway_crash_e2e.sh: each round starts 
 challenge validation) and SIGKILLs ca-gateway after a random delay spanning the request's measured
 duration (before the order or challenge is set processing, while the engine signs, before the
 outcome is recorded, after), then restarts it with the same command line; every other validation round is held in processing
-(its DNS answers SERVFAIL until the kill) so that a validation is surely interrupted. The client then behaves
+(the DNS server is paused until the kill) so that a validation is surely interrupted. The client then behaves
 as an ACME client does: it polls the order or authorization, and finalizes again (with a NEW CSR)
 or posts the challenge again when the server says ready / pending.
 
@@ -209,14 +209,17 @@ def main():
         orders[url] = name
         authz_url, chall_url = c.set_txt(order)
         if i % 2:
-            # Held in processing: the TXT lookup answers SERVFAIL, so the validation waits for its
-            # retry (challenge_retry_seconds) when the gateway is killed; DNS is repaired meanwhile.
-            host = {"host": f"_acme-challenge.{name}."}
-            ac.dns("/set-servfail", host)
-            c.post(chall_url, {})
-            time.sleep(1.0)
-            gw.kill()
-            ac.dns("/clear-servfail", host)
+            # Held in processing: the DNS server (pebble-challtestsrv, started by this test's
+            # appliance) is paused, so the validation is waiting for its TXT answer when the gateway
+            # is killed; DNS answers again before the restart.
+            dns_pid = int(ac.ENV["CHALLTESTSRV_PID"])
+            os.kill(dns_pid, signal.SIGSTOP)
+            try:
+                c.post(chall_url, {})
+                time.sleep(1.0)
+                gw.kill()
+            finally:
+                os.kill(dns_pid, signal.SIGCONT)
             gw.start(c)
             delay = 1.0
         else:
