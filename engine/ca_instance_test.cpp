@@ -129,7 +129,10 @@ TEST_F(CaInstanceTest, RetriedRequestReturnsSameCertificateAndReplayIsRefused) {
   EXPECT_EQ(std::get<IssueResponse>(again).serial_hex, std::get<IssueResponse>(first).serial_hex);
   EXPECT_EQ(std::get<IssueResponse>(again).certificate_pem, std::get<IssueResponse>(first).certificate_pem);
 
+  // Same request_id, another order (a retry of the same order replays instead:
+  // issuance_key_test.cpp).
   auto replay = req;
+  replay.order_id = "another-order";
   replay.names = {"b.example.fr"};
   auto refused = Issue(replay);
   ASSERT_TRUE(std::holds_alternative<EngineError>(refused));

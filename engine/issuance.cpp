@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "engine/ca_instance.h"
 #include "engine/instance_util.h"
+#include "engine/issuance_key.h"
 #include "profiles/issuance/csr_check.h"
 #include "profiles/issuance/dns_names.h"
 #include "profiles/issuance/lint.h"
@@ -68,42 +69,51 @@ Status CaInstance::CompleteAllPending(int64_t min_age_seconds) {
 
 Response CaInstance::Issue(const engine::api::IssueRequest& request, const profiles::policy::PolicySnapshot& snapshot) {
   std::string hash = HexEncode(Sha256(engine::api::RequestToJson(request).dump()));
+  // Keyed by order (issuance_key.h): a retry of the same order shares the first one's outcome.
+  const IssuanceKey key = IssuanceKeyOf(request.order_id, request.request_id);
+  auto refuse_replay = [&] {
+    log::Warn("request_refused", {{"reason", "replayed request_id with different content"},
+                                  {"request_id", request.request_id}});
+    return Refuse(EngineErrorKind::kBadRequest, "request_id reused with different content");
+  };
   std::promise<Response> promise;
   {
     std::unique_lock lock(inflight_mu_);
-    auto it = inflight_.find(request.request_id);
+    auto it = inflight_.find(key.key);
     if (it != inflight_.end()) {
-      if (it->second.first != hash) {
-        log::Warn("request_refused", {{"reason", "replayed request_id with different content"},
-                                      {"request_id", request.request_id}});
-        return Refuse(EngineErrorKind::kBadRequest, "request_id reused with different content");
-      }
+      if (!key.per_order && it->second.first != hash) return refuse_replay();
       auto fut = it->second.second;
       lock.unlock();
       return fut.get();
     }
-    inflight_.emplace(request.request_id, std::pair{hash, promise.get_future().share()});
+    inflight_.emplace(key.key, std::pair{hash, promise.get_future().share()});
   }
   Response response = [&]() -> Response {
-    auto found = store_->FindRequest(request.request_id);
+    auto found = store_->FindRequest(key.key);
     if (!found) return Refuse(EngineErrorKind::kInternal, found.error().ToString());
-    if (!*found) return IssueFresh(request, hash, snapshot);
-    if ((*found)->first != hash) {
-      log::Warn("request_refused", {{"reason", "replayed request_id with different content"},
-                                    {"request_id", request.request_id}});
-      return Refuse(EngineErrorKind::kBadRequest, "request_id reused with different content");
+    if (!*found && key.per_order) {
+      // The request_id alone: records from before the per-order key, and a request_id reused
+      // by another order (refused below).
+      found = store_->FindRequest(request.request_id);
+      if (!found) return Refuse(EngineErrorKind::kInternal, found.error().ToString());
     }
+    if (!*found) return IssueFresh(request, hash, snapshot);
+    if (!key.per_order && (*found)->first != hash) return refuse_replay();
     auto rec = Complete((*found)->second, nullptr);
     if (!rec) return Refuse(EngineErrorKind::kUnavailable, rec.error().ToString());
+    if (key.per_order && rec->order_id != request.order_id) return refuse_replay();
     auto out = ToIssueResponse(*rec);
     if (!out) return Refuse(EngineErrorKind::kInternal, out.error().ToString());
-    log::Info("issue_replayed", {{"request_id", request.request_id}, {"serial", rec->serial_hex}});
+    log::Info("issue_replayed", {{"request_id", request.request_id},
+                                 {"order", request.order_id},
+                                 {"same_content", (*found)->first == hash},
+                                 {"serial", rec->serial_hex}});
     return *out;
   }();
   promise.set_value(response);
   {
     std::lock_guard lock(inflight_mu_);
-    inflight_.erase(request.request_id);
+    inflight_.erase(key.key);
   }
   return response;
 }
@@ -157,9 +167,10 @@ std::expected<CaInstance::AdmittedIssue, CaInstance::IssueRefusal> CaInstance::A
 }
 
 Status CaInstance::Reserve(const CertRecord& rec, const std::string& hash) {
+  const IssuanceKey key = IssuanceKeyOf(rec.order_id, rec.request_id);
   return store_->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
-    if (CA_TRY(txn.Get(d.requests, rec.request_id))) {
-      return Fail(ErrorCode::kFailedPrecondition, "request_id already recorded");
+    if (CA_TRY(txn.Get(d.requests, key.key)) || CA_TRY(txn.Get(d.requests, rec.request_id))) {
+      return Fail(ErrorCode::kFailedPrecondition, "order or request_id already recorded");
     }
     if (CA_TRY(txn.Get(d.certs, rec.serial_hex))) return Fail(ErrorCode::kAlreadyExists, "serial collision");
     if (CA_TRY(txn.Get(d.key_fps, rec.key_fingerprint))) {
@@ -167,8 +178,11 @@ Status CaInstance::Reserve(const CertRecord& rec, const std::string& hash) {
     }
     CA_TRY_STATUS(PutCert(txn, d, rec));
     CA_TRY_STATUS(txn.Put(d.pending, rec.serial_hex, ""));
-    CA_TRY_STATUS(txn.Put(d.requests, rec.request_id,
-                          nlohmann::json{{"hash", hash}, {"serial", rec.serial_hex}}.dump()));
+    // Under the order (the idempotency key) and under the request_id (so that a request_id
+    // reused by another order is recognised and refused).
+    const std::string entry = nlohmann::json{{"hash", hash}, {"serial", rec.serial_hex}}.dump();
+    CA_TRY_STATUS(txn.Put(d.requests, rec.request_id, entry));
+    if (key.key != rec.request_id) CA_TRY_STATUS(txn.Put(d.requests, key.key, entry));
     CA_TRY_STATUS(txn.Put(d.key_fps, rec.key_fingerprint, rec.serial_hex));
     CA_TRY_STATUS(txn.Put(d.by_account, AccountIndexKey('a', rec.acme_account_id, rec.serial_hex), ""));
     CA_TRY_STATUS(txn.Put(d.by_account, AccountIndexKey('e', rec.external_account_kid, rec.serial_hex), ""));
@@ -235,7 +249,7 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
         case ErrorCode::kAlreadyExists: continue;  // a fresh serial
         case ErrorCode::kPermissionDenied: return refuse(EngineErrorKind::kBadCsr, reserved.error().message);
         case ErrorCode::kFailedPrecondition:
-          return refuse(EngineErrorKind::kBadRequest, "request_id already used by another request");
+          return refuse(EngineErrorKind::kBadRequest, "order or request_id already used by another request");
         default: return refuse(EngineErrorKind::kUnavailable, reserved.error().ToString());
       }
     }

@@ -5,6 +5,9 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "gateway/acme_metrics.h"
+#include "gateway/challenge_validations.h"
+#include "gateway/csr.h"
+#include "gateway/finalize.h"
 #include "gateway/finalize_checks.h"
 #include "gateway/order_state.h"
 
@@ -16,7 +19,8 @@ namespace {
 
 // ready → processing, atomically: of concurrent finalize requests only one gets past this.
 ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
-                                       const std::vector<AuthzRecord>& rechecked) {
+                                       const std::vector<AuthzRecord>& rechecked,
+                                       const Bytes& csr_der, uint64_t policy_version) {
   OrderRecord order;
   OrderStatus found_status = OrderStatus::kReady;
   Status written = s.store.Write([&](StoreTxn& txn) -> Status {
@@ -25,6 +29,9 @@ ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
     found_status = stored->status;
     if (found_status != OrderStatus::kReady) return {};
     stored->status = OrderStatus::kProcessing;
+    // What a restarted gateway needs to ask the engine again (ResumeFinalize).
+    stored->finalize_csr = Base64UrlEncode(csr_der);
+    stored->policy_version = policy_version;
     order = std::move(*stored);
     for (const auto& a : rechecked) CA_TRY_STATUS(txn.PutAuthz(a));
     return txn.PutOrder(order);
@@ -42,7 +49,14 @@ Status FinishOrder(HandlerContext& s, const AccountRecord& account, OrderRecord&
   return s.store.Write([&](StoreTxn& txn) -> Status {
     auto stored = CA_TRY(txn.GetOrder(order.id));
     if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
+    if (stored->status != OrderStatus::kProcessing) {
+      // Recorded meanwhile (a resumed finalize and this one both asked the engine, which
+      // answers both with the order's one certificate): never overwrite that outcome.
+      order = std::move(*stored);
+      return {};
+    }
     stored->status = status;
+    stored->finalize_csr.clear();  // only needed while processing
     stored->error = error;
     if (issued != nullptr) {
       stored->serial_hex = issued->serial_hex;  // canonical (pki::Serial), checked by the contract
@@ -59,8 +73,11 @@ Status FinishOrder(HandlerContext& s, const AccountRecord& account, OrderRecord&
 
 // Asks the engine to issue and records the outcome on the order (processing → valid, invalid, or
 // back to ready when the engine may not have signed).
+// `retry_status` is the state when the engine may not have signed: ready for a client's finalize
+// (the client retries; the engine answers per order), processing for a resumed one (retried here).
 Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account, OrderRecord order,
-              const Bytes& csr_der, uint64_t policy_version) {
+              const Bytes& csr_der, uint64_t policy_version,
+              OrderStatus retry_status = OrderStatus::kReady) {
   const std::string id = order.id;
   engine::api::IssueRequest issue;
   issue.request_id = order.request_id;
@@ -75,9 +92,9 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
   auto answer = s.issuer.Call(issue);
 
   if (!answer) {
-    // Transport failure: the engine may or may not have signed. Back to ready; a retried finalize
-    // reuses request_id, so the engine returns the same certificate if it did.
-    if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
+    // Transport failure: the engine may or may not have signed. Back to ready; the engine keys
+    // issuance by order, so a retried finalize (any CSR) gets the certificate if it did.
+    if (auto st = FinishOrder(s, account, order, retry_status, json(), nullptr); !st)
       return Internal(st.error());
     log::Warn("engine_unavailable", {{"order", id}, {"error", answer.error().ToString()}});
     return EngineUnavailable("ACME_CA_ERROR: the signing engine is unavailable, retry finalize");
@@ -85,7 +102,7 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
   if (auto* err = std::get_if<engine::api::EngineError>(&*answer)) {
     Problem p = ProblemForEngineError(*err);
     if (err->kind == engine::api::EngineErrorKind::kUnavailable) {
-      if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
+      if (auto st = FinishOrder(s, account, order, retry_status, json(), nullptr); !st)
         return Internal(st.error());
       return std::unexpected(p);
     }
@@ -99,12 +116,15 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
   }
   auto* issued = std::get_if<engine::api::IssueResponse>(&*answer);
   if (issued == nullptr) {
-    if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
+    if (auto st = FinishOrder(s, account, order, retry_status, json(), nullptr); !st)
       return Internal(st.error());
     return Internal(Error{ErrorCode::kInternal, "engine answered issue with another message type"});
   }
-  if (auto st = FinishOrder(s, account, order, OrderStatus::kValid, json(), issued); !st)
+  if (auto st = FinishOrder(s, account, order, OrderStatus::kValid, json(), issued); !st) {
+    // Signed but not recorded: the order stays processing; resume it once the store recovers.
+    s.validations.ResumeOrder(id, kResumeFirstDelaySeconds);
     return Internal(st.error());
+  }
   ctx.log["serial"] = order.serial_hex;
   log::Info("certificate_issued", {{"account", account.id},
                                    {"order", id},
@@ -117,6 +137,41 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
 }
 
 }  // namespace
+
+ResumeResult ResumeFinalize(HandlerContext& s, const std::string& order_id) {
+  OrderRecord order;
+  AccountRecord account;
+  {
+    auto txn = s.store.Read();
+    if (!txn) return ResumeResult::kRetryLater;
+    auto stored = txn->GetOrder(order_id);
+    if (!stored) return ResumeResult::kRetryLater;
+    if (!*stored || (*stored)->status != OrderStatus::kProcessing) return ResumeResult::kDone;
+    order = std::move(**stored);
+    auto acct = txn->GetAccount(order.account_id);
+    if (!acct) return ResumeResult::kRetryLater;
+    if (!*acct) return ResumeResult::kDone;  // cannot happen: accounts are never deleted
+    account = std::move(**acct);
+  }
+  auto csr_der = Base64UrlDecode(order.finalize_csr);
+  if (!csr_der || csr_der->empty()) {
+    // Set processing by a gateway that did not record the CSR: nothing to ask the engine again
+    // with, so the client finalizes again (ready; the engine answers per order).
+    OrderRecord copy = order;
+    auto st = FinishOrder(s, account, copy, OrderStatus::kReady, json(), nullptr);
+    return st ? ResumeResult::kDone : ResumeResult::kRetryLater;
+  }
+  RequestState ctx;
+  auto outcome =
+      Issue(s, ctx, account, order, *csr_der, order.policy_version, OrderStatus::kProcessing);
+  auto now = CurrentOrder(s, order_id);
+  bool still_processing = !now || (*now && (*now)->status == OrderStatus::kProcessing);
+  log::Info("finalize_resumed", {{"order", order_id},
+                                 {"status", now && *now ? StatusName((*now)->status) : "unknown"},
+                                 {"serial", now && *now ? (*now)->serial_hex : ""},
+                                 {"answered", outcome.has_value()}});
+  return still_processing ? ResumeResult::kRetryLater : ResumeResult::kDone;
+}
 
 Outcome Finalize(HandlerContext& s, RequestState& ctx, const Jws& jws, const std::string& id) {
   auto payload = CA_TRY(PayloadObject(jws));
@@ -148,7 +203,7 @@ Outcome Finalize(HandlerContext& s, RequestState& ctx, const Jws& jws, const std
         ProblemForResultCode(verdict->result_code, verdict->name, verdict->detail));
 
   auto rechecked = CA_TRY(RecheckCaa(s, account, authorized, now));
-  order = CA_TRY(StartProcessing(s, id, rechecked));
+  order = CA_TRY(StartProcessing(s, id, rechecked, *csr_der, verdict->policy_version));
   return Issue(s, ctx, account, std::move(order), *csr_der, verdict->policy_version);
 }
 

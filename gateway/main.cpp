@@ -86,6 +86,9 @@ int main(int argc, char** argv) {
   AcmeServer acme(config->acme, *store, **policy, engine, validator_port, NowUnix);
   auto http = HttpServer::Start(config->http, acme);
   if (!http) return Die(http.error().ToString());
+  // Orders and challenges a crash left processing, resumed on the validation workers: the
+  // server answers meanwhile.
+  acme.ResumeInterrupted();
   std::optional<MetricsServer> metrics;
   if (config->metrics.enabled) {
     auto started = MetricsServer::Start(config->metrics, acme);
