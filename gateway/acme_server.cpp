@@ -55,7 +55,7 @@ HttpResponse AcmeServer::Handle(const HttpRequest& request) {
                             [](const auto& h) { return h.first == "Content-Type"; });
   if (!has_ct && !response.body.empty())
     response.headers.push_back({"Content-Type", "application/json"});
-  response.headers.push_back({"Replay-Nonce", nonces_.Issue(context_.clock())});
+  response.headers.push_back({"Replay-Nonce", nonces_.Issue()});
   response.headers.push_back({"Link", "<" + context_.Url("/directory") + ">;rel=\"index\""});
   response.headers.push_back({"Cache-Control", "no-store"});
   response.endpoint = ctx.endpoint.empty() ? "unknown" : ctx.endpoint;

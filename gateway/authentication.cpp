@@ -43,7 +43,7 @@ ProblemOr<Jws> Authenticate(HandlerContext& s, RequestState& ctx, const HttpRequ
   auto nonce = jws.header.find("nonce");
   if (nonce == jws.header.end() || !nonce->is_string())
     return Err(ProblemKind::kBadNonce, "JWS protected header has no nonce");
-  NonceCheck check = s.nonces.Consume(nonce->get<std::string>(), s.clock());
+  NonceCheck check = s.nonces.Consume(nonce->get<std::string>());
   if (check != NonceCheck::kOk)
     return Err(ProblemKind::kBadNonce, "nonce " + std::string(NonceCheckName(check)));
 

@@ -36,12 +36,6 @@ class NonceService {
   std::string Issue();
   // Consumes the nonce: a second call with the same nonce returns kReplayed.
   NonceCheck Consume(std::string_view nonce);
-  // Callers that still pass the wall clock: the argument is ignored (order and expiry come from
-  // the monotonic clock).
-  std::string Issue(int64_t /*wall_clock_ignored*/) { return Issue(); }
-  NonceCheck Consume(std::string_view nonce, int64_t /*wall_clock_ignored*/) {
-    return Consume(nonce);
-  }
 
   size_t used_count() const;
 
