@@ -3,6 +3,7 @@
 // validator's request, and bodies that must not come back in the problem detail.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -126,7 +127,7 @@ TEST_F(HostileResponderTest, LocationCannotInjectIntoTheRequest) {
   }
   // Only the challenge requests and the one harmless escaped redirect reached the server.
   ASSERT_EQ(seen.size(), cases.size() + 1);
-  EXPECT_EQ(seen.back(), "/a%0d%0aX-Injected:%201");
+  EXPECT_NE(std::find(seen.begin(), seen.end(), "/a%0d%0aX-Injected:%201"), seen.end());
   for (const auto& path : seen) EXPECT_EQ(path.find_first_of(" \t\n\r"), std::string::npos);
 }
 
