@@ -110,15 +110,16 @@ class ChallTestSrv:
         self.proc = subprocess.Popen(
             ["pebble-challtestsrv", "-management", f"127.0.0.1:{self.mgmt_port}",
              "-dns01", f"127.0.0.1:{self.dns_port}", "-http01", "", "-https01", "", "-tlsalpn01", "",
-             "-doh", "", "-defaultIPv4", FORBIDDEN, "-defaultIPv6", ""],
+             "-defaultIPv4", FORBIDDEN, "-defaultIPv6", ""],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
-        while time.time() < deadline:
+        while time.time() < deadline and self.proc.poll() is None:
             try:
                 self.post("/clear-a", {"host": "probe.test."})
                 return
             except requests.exceptions.ConnectionError:
                 time.sleep(0.1)
+        self.stop()
         raise RuntimeError("pebble-challtestsrv did not start")
 
     def post(self, path, body):
@@ -130,23 +131,28 @@ class ChallTestSrv:
         self.post("/add-a", {"host": host + ".", "addresses": [address]})
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
 
 
 class ValidatorSsrfTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.workdir = tempfile.mkdtemp(prefix="hostile-ssrf-")
+        cls.addClassCleanup(shutil.rmtree, cls.workdir, ignore_errors=True)
         out = subprocess.run([proto.ARGS.fixture, "init", cls.workdir], check=True, capture_output=True,
                              text=True)
         import json
         cls.policy = json.loads(out.stdout)
         cls.dns = ChallTestSrv()
+        cls.addClassCleanup(cls.dns.stop)
         cls.http01_port = free_port_on_both()
         cls.forbidden = Listener(FORBIDDEN, cls.http01_port, lambda req: response(200, b"internal secret"))
+        cls.addClassCleanup(cls.forbidden.stop)
         cls.route = {}  # path -> raw response of the attacker's responder
         cls.responder = Listener(RESPONDER, cls.http01_port, cls._respond)
+        cls.addClassCleanup(cls.responder.stop)
         cls.gw = proto.Gateway(cls.workdir, cls.policy)
         with open(cls.gw.config) as f:
             config = json.load(f)
@@ -157,15 +163,8 @@ class ValidatorSsrfTest(unittest.TestCase):
             config["validation"]["allowed_networks"] = [RESPONDER + "/32"]
         with open(cls.gw.config, "w") as f:
             json.dump(config, f)
+        cls.addClassCleanup(cls.gw.stop)
         cls.gw.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gw.stop()
-        cls.forbidden.stop()
-        cls.responder.stop()
-        cls.dns.stop()
-        shutil.rmtree(cls.workdir, ignore_errors=True)
 
     @classmethod
     def _respond(cls, request):
