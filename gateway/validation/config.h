@@ -59,7 +59,8 @@ struct ValidatorConfig {
   // caa_identities): resolver, vantage_points [{name, resolver, source_address}], quorum,
   // http01_port, https_port, tlsalpn01_port, dns_timeout_seconds, dns_attempts,
   // connect_timeout_ms, io_timeout_ms, max_redirects, max_body_bytes, max_cname_depth,
-  // caa_identities, allowed_networks ["CIDR", ...]. Unknown keys are refused. The result has passed Check().
+  // caa_identities, allowed_networks ["CIDR", ...]. Unknown keys are refused. The result has passed
+  // Check().
   static Result<ValidatorConfig> FromJson(const nlohmann::json& object);
 };
 

@@ -67,8 +67,8 @@ std::string CheckPath(std::string_view path) {
   return "";
 }
 
-// A host the resolver would take as an IP address in some notation ("10.1", "0x7f.1", "2130706433"):
-// a DNS host name's last label is never all digits or a hex number.
+// A host the resolver would take as an IP address in some notation ("10.1", "0x7f.1",
+// "2130706433"): a DNS host name's last label is never all digits or a hex number.
 bool LooksLikeIpLiteral(std::string_view host) {
   size_t dot = host.rfind('.');
   std::string last = AsciiLower(dot == std::string_view::npos ? host : host.substr(dot + 1));
@@ -106,8 +106,8 @@ std::variant<Url, Outcome> ResolveRedirect(const ValidatorConfig& config, const 
   } else if (location.starts_with("//")) {
     next.https = base.https;
     rest = location.substr(2);
-  } else if (location.find("://") != std::string_view::npos || location.find(':') <
-                                                                     location.find_first_of("/?#")) {
+  } else if (location.find("://") != std::string_view::npos ||
+             location.find(':') < location.find_first_of("/?#")) {
     return refuse("only http and https are followed");
   } else {  // same origin, absolute or relative path
     next = base;
@@ -330,9 +330,9 @@ bool IsTokenChar(char c) {
 std::string DescribeMismatch(std::string_view body, const std::string& token,
                              const std::string& key_authorization) {
   const size_t dot = body.find('.');
-  const bool shaped = dot != std::string_view::npos && body.size() <= 2 * key_authorization.size() &&
-                      std::all_of(body.begin(), body.end(),
-                                  [](char c) { return IsTokenChar(c) || c == '.'; });
+  const bool shaped =
+      dot != std::string_view::npos && body.size() <= 2 * key_authorization.size() &&
+      std::all_of(body.begin(), body.end(), [](char c) { return IsTokenChar(c) || c == '.'; });
   if (shaped && body.substr(0, dot) == token)
     return "the key authorization is for this token but another account key (thumbprint differs)";
   if (shaped) return "the key authorization is for another token";
@@ -374,10 +374,10 @@ Outcome CheckHttp01(const Perspective& p, const std::string& name, const std::st
     if (body == key_authorization) {
       return Outcome::Valid("key authorization served at " + url.ToString(p.config));
     }
-    return Outcome::Invalid(ProblemType::kIncorrectResponse,
-                            "The key authorization file from " + url.ToString(p.config) +
-                                " does not match this challenge: " +
-                                DescribeMismatch(body, token, key_authorization));
+    return Outcome::Invalid(
+        ProblemType::kIncorrectResponse,
+        "The key authorization file from " + url.ToString(p.config) +
+            " does not match this challenge: " + DescribeMismatch(body, token, key_authorization));
   }
 }
 

@@ -84,8 +84,8 @@ TEST(NetworksTest, LoopbackAndLinkLocalNeedANetworkInsideThem) {
 
 TEST(NetworksTest, NeverDialedWhateverIsListed) {
   auto everything = Nets({"0.0.0.0/0", "::/0"});
-  for (const char* a : {"0.0.0.0", "0.1.2.3", "::", "224.0.0.1", "239.1.1.1", "255.255.255.255",
-                        "ff02::1"}) {
+  for (const char* a :
+       {"0.0.0.0", "0.1.2.3", "::", "224.0.0.1", "239.1.1.1", "255.255.255.255", "ff02::1"}) {
     EXPECT_NE(Why(a, everything), "") << a;
     EXPECT_NE(Why(a, Nets({a})), "") << a;
   }

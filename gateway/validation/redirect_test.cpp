@@ -68,9 +68,9 @@ TEST_F(HostileResponderTest, TlsAlpnToAnUnlistedNetworkIsNeverDialed) {
 TEST_F(HostileResponderTest, RedirectIntoAnUnlistedNetworkIsNeverDialed) {
   // The challenge's own responder is on a listed address; it redirects to a name whose address is
   // not listed, where a listener counts connections.
-  TinyServer inside(TinyServer::Mode::kHttp,
-                    [](const std::string&) { return TinyServer::Response(200, "secret"); }, nullptr,
-                    "127.0.0.2");
+  TinyServer inside(
+      TinyServer::Mode::kHttp,
+      [](const std::string&) { return TinyServer::Response(200, "secret"); }, nullptr, "127.0.0.2");
   TinyServer outside(
       TinyServer::Mode::kHttp,
       [](const std::string&) { return TinyServer::Redirect("http://internal.hostile.test/admin"); },

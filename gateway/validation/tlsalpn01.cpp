@@ -105,5 +105,4 @@ Outcome CheckTlsAlpn01(const Perspective& p, const std::string& name,
   return CheckCertificate(cert.get(), name, key_authorization);
 }
 
-
 }  // namespace ca::gateway::validation
