@@ -220,7 +220,7 @@ cat >"$state/gateway.json" <<JSON
  "engine": {"socket": "$state/run/engine.sock", "client_cert": "$state/channel/client.crt",
             "client_key": "$state/channel/client.key", "fingerprint": "$engine_fp"},
  "validation": {"resolver": "$dns", "http01_port": $http01_port, "tlsalpn01_port": $tlsalpn01_port,
-                "https_port": $http01_port},
+                "https_port": $http01_port, "allowed_networks": ["127.0.0.0/8"]},
  "caa_identities": ["acme-ca.demo.test"],
  "terms_of_service": "$acme_base/terms", "website": "$acme_base/"}
 JSON

@@ -53,7 +53,8 @@ loopback_setup_conf() {
          -e "s|^DNS_RESOLVER=.*|DNS_RESOLVER=127.0.0.1:$((pb + 53))|" \
          -e "s|^HTTP01_PORT=.*|HTTP01_PORT=$((pb + 2))|" \
          -e "s|^HTTPS_PORT=.*|HTTPS_PORT=$((pb + 2))|" \
-         -e "s|^TLSALPN01_PORT=.*|TLSALPN01_PORT=$((pb + 3))|" "$1"
+         -e "s|^TLSALPN01_PORT=.*|TLSALPN01_PORT=$((pb + 3))|" \
+         -e "s|^VALIDATOR_NETWORKS=.*|VALIDATOR_NETWORKS=127.0.0.0/8|" "$1"
 }
 
 # install_prefix PREFIX SOURCE_DIR CA_ENGINE CA_GATEWAY CA_STATUS_SERVER CA_STATUS_PUBLISH CA_RA CA_CEREMONY CA_AUDIT
