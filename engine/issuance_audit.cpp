@@ -53,7 +53,7 @@ Status CaInstance::EnsureIssuedAudited(const CertRecord& record, std::string_vie
     auto txn = CA_TRY(lmdb::Txn::BeginRead(store_->env()));
     auto marker = CA_TRY(txn.Get(store_->dbs().meta, MarkerKey(serial)));
     if (!marker) return Ok();  // audited, marker dropped
-    nlohmann::json m = nlohmann::json::parse(**marker, nullptr, false);
+    nlohmann::json m = nlohmann::json::parse(*marker, nullptr, false);
     txn.Abort();  // the read transaction ends before the (slow) append
     if (suspect || !m.is_object() || m.value("epoch", "") != audit_epoch_) {
       // Left by a crash or a failed attempt: the entry may be in the file already.
