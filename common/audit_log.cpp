@@ -144,8 +144,15 @@ Result<int64_t> AuditLog::RepairTornTail() {
   auto [line, complete] = CA_TRY(ReadLastLine(fd_, st.st_size));
   if (complete) return int64_t{0};
   int64_t keep = st.st_size - static_cast<int64_t>(line.size());
-  if (::ftruncate(fd_, keep) != 0 || ::fdatasync(fd_) != 0)
-    return Fail(ErrorCode::kIo, Errno("cutting the torn last line of audit file " + path_));
+  if (::ftruncate(fd_, keep) != 0) {
+    if (errno != EPERM)
+      return Fail(ErrorCode::kIo, Errno("cutting the torn last line of audit file " + path_));
+    CA_TRY_STATUS(SealFragment(keep));  // append-only file: seal it instead
+    if (::fdatasync(fd_) != 0) return Fail(ErrorCode::kIo, Errno("fdatasync " + path_));
+    log::Warn("audit_tail_repaired", {{"path", path_}, {"sealed_bytes", line.size()}});
+    return int64_t{0};
+  }
+  if (::fdatasync(fd_) != 0) return Fail(ErrorCode::kIo, Errno("fdatasync " + path_));
   log::Warn("audit_tail_repaired", {{"path", path_},
                                     {"removed_bytes", line.size()},
                                     {"size", keep},
@@ -268,8 +275,11 @@ Result<uint64_t> AuditLog::AppendTicket(const BatchFn& make, size_t* appended) {
   FileLock lock(fd_);
   CA_TRY_STATUS(lock.Lock());
   if (broken_) {
-    if (::ftruncate(fd_, good_size_) != 0)
-      return Fail(ErrorCode::kIo, Errno("cutting the partial last line of audit file " + path_));
+    if (::ftruncate(fd_, good_size_) != 0) {
+      if (errno != EPERM)
+        return Fail(ErrorCode::kIo, Errno("cutting the partial last line of audit file " + path_));
+      CA_TRY_STATUS(SealFragment(good_size_));  // append-only file
+    }
     broken_ = false;
   }
   auto [tail, size] = CA_TRY(CurrentTail());
@@ -353,6 +363,46 @@ uint64_t AuditLog::DropUnsynced() {
   return appended_;
 }
 
+Status AuditLog::SealFragment(int64_t good_size) {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return Fail(ErrorCode::kIo, Errno("fstat " + path_));
+  std::string fragment(static_cast<size_t>(st.st_size - good_size), '\0');
+  if (::pread(fd_, fragment.data(), fragment.size(), good_size) !=
+      static_cast<ssize_t>(fragment.size()))
+    return Fail(ErrorCode::kIo, Errno("reading audit file " + path_));
+  Tail tail;
+  auto [line, complete] = CA_TRY(ReadLastLine(fd_, good_size));
+  if (good_size > 0) {
+    json entry;
+    if (std::string problem = CheckEntry(line, entry); !problem.empty() || !complete)
+      return Fail(ErrorCode::kCorrupt,
+                  "audit file " + path_ + ": the entry before a torn line is corrupt");
+    tail.seq = entry["seq"].get<uint64_t>();
+    tail.hash = entry["hash"].get<std::string>();
+    tail.entry = std::move(entry);
+  }
+  Tail next;
+  std::string repair = CA_TRY(MakeLine(
+      tail,
+      AuditEvent{"audit_tail_repaired",
+                 {{"torn_bytes", fragment.size()}, {"torn_sha256", HexEncode(Sha256(fragment))}}},
+      next));
+  std::string bytes = "\n" + repair;
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      tail_end_ = -1;  // still broken: the next append seals again, from the same good size
+      return Fail(ErrorCode::kIo, Errno("sealing a torn line of audit file " + path_));
+    }
+    done += static_cast<size_t>(n);
+  }
+  tail_ = std::move(next);
+  tail_end_ = st.st_size + static_cast<int64_t>(bytes.size());
+  ++appended_;
+  return Ok();
+}
+
 Result<int64_t> AuditLog::Size() const {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) return Fail(ErrorCode::kIo, Errno("fstat " + path_));
@@ -392,16 +442,41 @@ VerifyReport VerifyStream(std::istream& in) {
   uint64_t expected_seq = 1;
   uint64_t line_no = 0;
   std::string line;
+  // Lines that are not JSON, kept until the next entry says whether they are a sealed torn write.
+  std::vector<std::pair<uint64_t, std::string>> torn;
+  auto flush_torn = [&] {
+    for (const auto& t : torn) r.problems.push_back({t.first, "not a JSON object"});
+    expected_seq += torn.size();
+    torn.clear();
+  };
   while (std::getline(in, line)) {
     ++line_no;
     if (in.eof()) {
+      flush_torn();
       r.problems.push_back(
           {line_no, "incomplete last line (no newline): torn write or truncated file"});
       break;
     }
     ++r.entries;
     json entry;
-    if (std::string problem = CheckEntry(line, entry); !problem.empty()) {
+    std::string problem = CheckEntry(line, entry);
+    if (problem == "not a JSON object") {
+      torn.push_back({line_no, line});
+      continue;
+    }
+    if (!torn.empty()) {
+      std::string bytes;
+      for (size_t i = 0; i < torn.size(); ++i) bytes += (i == 0 ? "" : "\n") + torn[i].second;
+      bool sealed = problem.empty() && entry["event"] == "audit_tail_repaired" &&
+                    entry.value("torn_sha256", "") == HexEncode(Sha256(bytes));
+      if (sealed) {
+        r.entries -= torn.size();
+        torn.clear();
+      } else {
+        flush_torn();
+      }
+    }
+    if (!problem.empty()) {
       r.problems.push_back({line_no, problem});
       // Chain on from what the line claims, when it says anything, so that one edit is one report.
       if (entry.is_object() && IsHex64(entry.value("hash", json())))
@@ -432,6 +507,7 @@ VerifyReport VerifyStream(std::istream& in) {
     expected_prev = entry["hash"].get<std::string>();
     r.last_hash = expected_prev;
   }
+  flush_torn();
   return r;
 }
 

@@ -100,8 +100,13 @@ class AuditLog {
   Result<std::pair<Tail, int64_t>> CurrentTail();
   Result<std::string> MakeLine(const Tail& tail, const AuditEvent& e, Tail& next) const;
   Status WriteLocked(const std::string& lines, int64_t size_before);
-  // Cuts a torn last line (Open, under both locks); returns the bytes removed.
+  // Cuts a torn last line (Open, under both locks); returns the bytes removed (0 when it was
+  // sealed).
   Result<int64_t> RepairTornTail();
+  // Under both locks, when the bytes after `good_size` (a partial line) cannot be cut because the
+  // file is append-only (chattr +a): ends them with a newline and appends an audit_tail_repaired
+  // entry naming them (torn_bytes, torn_sha256), which the verifier accepts as a sealed fragment.
+  Status SealFragment(int64_t good_size);
   // Appends under the locks; returns the ticket of the last entry written (0: none written).
   Result<uint64_t> AppendTicket(const BatchFn& make, size_t* appended);
   // Returns once every entry up to `ticket` is fdatasync'ed (group commit), or fails.
@@ -146,8 +151,10 @@ struct VerifyReport {
 };
 
 // Checks every line: JSON object in canonical form, hash, prev link, seq (1, 2, ...), and that the
-// last line is complete. Keeps going after a problem (chaining from the line as it stands), so
-// each defect is reported once where it is.
+// last line is complete. Lines that are not JSON objects directly followed by an
+// audit_tail_repaired entry whose torn_sha256 is the hash of exactly those bytes (a torn write
+// sealed in an append-only file) are accepted. Keeps going after a problem (chaining from the line
+// as it stands), so each defect is reported once where it is.
 VerifyReport VerifyText(std::string_view text);
 Result<VerifyReport> VerifyFile(const std::string& path);
 

@@ -1,6 +1,9 @@
 #include "common/audit_log.h"
 
+#include <fcntl.h>
+#include <linux/fs.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -282,6 +285,53 @@ TEST_F(AuditLogTest, FailedWriteIsCutBackAndAppendsResumeWhenSpaceReturns) {
   auto report = VerifyFile(path_);
   ASSERT_TRUE(report);
   EXPECT_TRUE(report->ok());
+}
+
+// chattr +a (acme-ca-setup's default): the torn line cannot be cut, so it is sealed by a newline
+// and an audit_tail_repaired entry naming its bytes, which the verifier accepts; any other
+// non-JSON line is still reported.
+TEST_F(AuditLogTest, TornLineOfAnAppendOnlyFileIsSealed) {
+  AppendN(2);
+  std::string torn = Lines()[1].substr(0, 50);
+  {
+    std::ofstream(path_, std::ios::binary | std::ios::app) << torn;  // a crash mid-write
+  }
+  int fd = ::open(path_.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  int flags = 0;
+  bool append_only = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
+                     (flags |= FS_APPEND_FL, ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0);
+  if (!append_only) {
+    ::close(fd);
+    GTEST_SKIP() << "no append-only attribute here (needs root and a filesystem that has it)";
+  }
+  {
+    auto log = AuditLog::Open(path_, "test");
+    EXPECT_TRUE(log) << log.error().ToString();
+    if (log) {
+      EXPECT_TRUE((*log)->Append("issued", {{"serial", "0e"}}));
+    }
+  }
+  flags &= ~FS_APPEND_FL;
+  ::ioctl(fd, FS_IOC_SETFLAGS, &flags);
+  ::close(fd);
+  auto lines = Lines();
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[2], torn);
+  json seal = json::parse(lines[3]);
+  EXPECT_EQ(seal["event"], "audit_tail_repaired");
+  EXPECT_EQ(seal["torn_bytes"], torn.size());
+  EXPECT_EQ(seal["seq"], 3);
+  auto report = VerifyFile(path_);
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->ok()) << report->problems[0].what;
+  EXPECT_EQ(report->entries, 4u);
+  // The same bytes changed: the seal no longer matches them.
+  lines[2][10] = lines[2][10] == 'x' ? 'y' : 'x';
+  auto tampered = VerifyText(Join(lines));
+  ASSERT_FALSE(tampered.ok());
+  EXPECT_EQ(tampered.problems[0].line, 3u);
+  EXPECT_EQ(tampered.problems[0].what, "not a JSON object");
 }
 
 TEST_F(AuditLogTest, ScanFromVisitsTheEntriesFromTheLineOfTheOffset) {
