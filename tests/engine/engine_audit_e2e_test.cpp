@@ -43,7 +43,8 @@ class Tmpfs {
  public:
   Tmpfs(std::string dir, const std::string& size) : dir_(std::move(dir)) {
     std::filesystem::create_directories(dir_);
-    mounted_ = ::mount("tmpfs", dir_.c_str(), "tmpfs", 0, ("size=" + size + ",mode=0700").c_str()) == 0;
+    mounted_ =
+        ::mount("tmpfs", dir_.c_str(), "tmpfs", 0, ("size=" + size + ",mode=0700").c_str()) == 0;
   }
   ~Tmpfs() {
     if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
@@ -102,17 +103,18 @@ StoreView ReadStore(EngineSetup& setup) {
   auto txn = lmdb::Txn::BeginRead((*store)->env());
   EXPECT_TRUE(txn);
   if (!txn) return v;
-  EXPECT_TRUE(txn->ForEach((*store)->dbs().certs, "", [&](std::string_view k, std::string_view val) {
-    auto rec = CertRecordFromJson(k, val);
-    if (!rec) return false;
-    v.request_ids.insert(rec->request_id);
-    if (rec->state == CertState::kIssued) {
-      v.issued[rec->serial_hex] = rec->request_id;
-    } else {
-      ++v.reserved;
-    }
-    return true;
-  }));
+  EXPECT_TRUE(
+      txn->ForEach((*store)->dbs().certs, "", [&](std::string_view k, std::string_view val) {
+        auto rec = CertRecordFromJson(k, val);
+        if (!rec) return false;
+        v.request_ids.insert(rec->request_id);
+        if (rec->state == CertState::kIssued) {
+          v.issued[rec->serial_hex] = rec->request_id;
+        } else {
+          ++v.reserved;
+        }
+        return true;
+      }));
   return v;
 }
 
@@ -179,19 +181,22 @@ TEST(EngineAuditE2E, FullAuditVolumeRefusesAndSignsNothingThenResumesWithoutRest
 
   fs.Free();
   auto resumed = issue("after-free");
-  ASSERT_TRUE(std::holds_alternative<IssueResponse>(resumed)) << std::get<EngineError>(resumed).detail;
-  EXPECT_EQ((*setup)->pid(), pid);  // no restart
+  ASSERT_TRUE(std::holds_alternative<IssueResponse>(resumed))
+      << std::get<EngineError>(resumed).detail;
+  EXPECT_EQ((*setup)->pid(), pid);                       // no restart
   std::this_thread::sleep_for(std::chrono::seconds(6));  // background audit of what was signed
   EXPECT_EQ((*setup)->Stop(), 0);
 
   StoreView store = ReadStore(**setup);
-  for (const auto& id : refused_unsigned) EXPECT_FALSE(store.request_ids.contains(id)) << id << " was reserved";
+  for (const auto& id : refused_unsigned)
+    EXPECT_FALSE(store.request_ids.contains(id)) << id << " was reserved";
   EXPECT_EQ(store.reserved, 0u);
   auto entries = IssuedEntries(audit_path);
   for (const auto& [serial, request_id] : store.issued)
     EXPECT_EQ(entries[serial], 1) << serial << " (" << request_id << ")";
   EXPECT_EQ(entries.size(), store.issued.size());
-  EXPECT_NE(VerifyAudit(audit_path).find(": intact: "), std::string::npos) << VerifyAudit(audit_path);
+  EXPECT_NE(VerifyAudit(audit_path).find(": intact: "), std::string::npos)
+      << VerifyAudit(audit_path);
 }
 
 TEST(EngineAuditE2E, TornLastLineIsRepairedAtStart) {
@@ -204,8 +209,9 @@ TEST(EngineAuditE2E, TornLastLineIsRepairedAtStart) {
   ASSERT_TRUE(client);
   for (int i = 0; i < 2; ++i) {
     auto key = testing::FreshRsaKey();
-    auto resp = client->Issue(testing::MakeIssueRequest("torn-" + std::to_string(i), (*setup)->kid(),
-                                                        {"torn" + std::to_string(i) + ".example.fr"}, key.get()));
+    auto resp = client->Issue(
+        testing::MakeIssueRequest("torn-" + std::to_string(i), (*setup)->kid(),
+                                  {"torn" + std::to_string(i) + ".example.fr"}, key.get()));
     ASSERT_TRUE(resp && std::holds_alternative<IssueResponse>(*resp));
   }
   EXPECT_EQ((*setup)->Stop(), 0);
@@ -218,7 +224,8 @@ TEST(EngineAuditE2E, TornLastLineIsRepairedAtStart) {
   auto again = (*setup)->Client();
   ASSERT_TRUE(again);
   auto key = testing::FreshRsaKey();
-  auto resp = again->Issue(testing::MakeIssueRequest("torn-after", (*setup)->kid(), {"torn-after.example.fr"}, key.get()));
+  auto resp = again->Issue(testing::MakeIssueRequest("torn-after", (*setup)->kid(),
+                                                     {"torn-after.example.fr"}, key.get()));
   ASSERT_TRUE(resp && std::holds_alternative<IssueResponse>(*resp));
   EXPECT_EQ((*setup)->Stop(), 0);
   std::string verified = VerifyAudit(audit_path);
@@ -243,9 +250,11 @@ TEST(EngineAuditE2E, CrashBetweenSignatureAndAuditLeavesExactlyOneIssuedEntry) {
     ASSERT_TRUE(client);
     keys.push_back(testing::FreshRsaKey());
     std::string id = "kill-" + std::string(step);
-    requests.push_back(testing::MakeIssueRequest(id, (*setup)->kid(), {"kill.example.fr"}, keys.back().get()));
+    requests.push_back(
+        testing::MakeIssueRequest(id, (*setup)->kid(), {"kill.example.fr"}, keys.back().get()));
     auto resp = client->Issue(requests.back());
-    EXPECT_FALSE(resp && std::holds_alternative<IssueResponse>(*resp)) << "answered before the crash";
+    EXPECT_FALSE(resp && std::holds_alternative<IssueResponse>(*resp))
+        << "answered before the crash";
     int status = (*setup)->WaitExit(10000);
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
