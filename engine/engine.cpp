@@ -97,6 +97,7 @@ void Engine::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (auto& [env, inst] : instances_) (void)inst->FlushAuditMarkers();  // else rechecked at start
 }
 
 void Engine::Loop() {

@@ -18,9 +18,10 @@ std::string MarkerKey(std::string_view serial_hex) {
   return std::string(kMarkerPrefix) + std::string(serial_hex);
 }
 
+// The answer names no path: the cause is in the journal (audit_append_failed, audit_unavailable).
 Error AuditUnavailable(std::string_view what, const Error& e) {
-  return Error{ErrorCode::kUnavailable,
-               "audit trail unavailable, " + std::string(what) + ": " + e.message};
+  log::Error("audit_unavailable", {{"what", what}, {"error", e.ToString()}});
+  return Error{ErrorCode::kUnavailable, "audit trail unavailable, " + std::string(what)};
 }
 
 }  // namespace

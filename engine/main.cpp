@@ -192,7 +192,8 @@ int Run(const std::string& config_path) {
   Tokens tokens;
   std::map<engine::api::CaEnvironment, std::unique_ptr<engine::CaInstance>> instances;
   for (const auto& [env, ic] : config->instances) {
-    auto inst = OpenInstance(env, ic, tokens, metrics, *crash_hook, &recorder);
+    auto inst = OpenInstance(env, ic, tokens, metrics, *crash_hook,
+                             config->audit_log.empty() ? nullptr : &recorder);
     if (!inst) return fail(inst.error().message);
     instances[env] = std::move(*inst);
   }

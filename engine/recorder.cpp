@@ -108,7 +108,7 @@ engine::api::Response Recorder::OnResponse(const engine::api::Request& request,
     if (s) return std::move(response);
     return EngineError{
         engine::api::EngineErrorKind::kUnavailable, "ACME_CA_ERROR", "",
-        "audit trail unavailable, done but not acknowledged (retry): " + s.error().message};
+        "audit trail unavailable, done but not acknowledged (retry)"};
   };
   if (const auto* issue = std::get_if<engine::api::IssueRequest>(&request)) {
     if (std::holds_alternative<engine::api::IssueResponse>(response)) {
