@@ -106,9 +106,8 @@ engine::api::Response Recorder::OnResponse(const engine::api::Request& request,
   auto acknowledged = [&](std::string_view event, const json& fields) -> engine::api::Response {
     auto s = Audit(event, fields, true);
     if (s) return std::move(response);
-    return EngineError{
-        engine::api::EngineErrorKind::kUnavailable, "ACME_CA_ERROR", "",
-        "audit trail unavailable, done but not acknowledged (retry)"};
+    return EngineError{engine::api::EngineErrorKind::kUnavailable, "ACME_CA_ERROR", "",
+                       "audit trail unavailable, done but not acknowledged (retry)"};
   };
   if (const auto* issue = std::get_if<engine::api::IssueRequest>(&request)) {
     if (std::holds_alternative<engine::api::IssueResponse>(response)) {
