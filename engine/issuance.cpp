@@ -57,14 +57,14 @@ Status CaInstance::CompleteAllPending(int64_t min_age_seconds) {
       auto rec = CA_TRY(store_->FindCert(serial));
       if (rec && now - rec->reserved_at < min_age_seconds) continue;
     }
-    auto rec = Complete(serial, nullptr);
+    auto rec = Complete(serial, nullptr, nullptr, kByRecovery);
     if (!rec) {
       log::Error("recovery_failed", {{"serial", serial}, {"error", rec.error().ToString()}});
       return std::unexpected(rec.error());
     }
     log::Info("recovered_reservation", {{"serial", serial}, {"environment", engine::api::CaEnvironmentName(options_.environment)}});
   }
-  return Ok();
+  return AuditUnaudited();  // certificates signed but not yet audited (crash, full audit volume)
 }
 
 Response CaInstance::Issue(const engine::api::IssueRequest& request, const profiles::policy::PolicySnapshot& snapshot) {
@@ -99,7 +99,7 @@ Response CaInstance::Issue(const engine::api::IssueRequest& request, const profi
     }
     if (!*found) return IssueFresh(request, hash, snapshot);
     if (!key.per_order && (*found)->first != hash) return refuse_replay();
-    auto rec = Complete((*found)->second, nullptr);
+    auto rec = Complete((*found)->second, nullptr, nullptr, kByRetry);
     if (!rec) return Refuse(EngineErrorKind::kUnavailable, rec.error().ToString());
     if (key.per_order && rec->order_id != request.order_id) return refuse_replay();
     auto out = ToIssueResponse(*rec);
@@ -242,6 +242,9 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
     CertRecord rec = ReservationRecord(request, names, HexEncode(admitted->csr.spki_sha256),
                                        tbs_request.serial.Hex(), tbs->get(), linted->der, now);
 
+    // Nothing is reserved nor signed unless the audit trail takes the durable intent first.
+    if (auto intent = AuditSignIntent(rec, kByRequest); !intent)
+      return refuse(EngineErrorKind::kUnavailable, intent.error().message, "ACME_CA_ERROR");
     // (5) durability: serial, TBS and request recorded in one committed transaction before signing.
     Status reserved = Reserve(rec, hash);
     if (!reserved) {
@@ -257,7 +260,7 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
     // The object decoded from the linted bytes is the one signed; after the signature its TBS must
     // still be those bytes.
     auto lint_signed = [&](const X509* cert) { return profiles::issuance::CheckSignedAsLinted(cert, *linted); };
-    auto done = Complete(rec.serial_hex, lint_signed, linted->certificate.get());
+    auto done = Complete(rec.serial_hex, lint_signed, linted->certificate.get(), kByRequest);
     if (!done) {
       auto fields = log_fields;
       fields["serial"] = rec.serial_hex;
@@ -265,7 +268,8 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
       log::Error("issue_sign_failed", fields);
       // The reservation stays pending: it is signed and recorded later (or on a retry of this
       // request_id), never handed out unsigned and never reused.
-      return Refuse(EngineErrorKind::kUnavailable, "signing failed, retry later: " + done.error().message);
+      return Refuse(EngineErrorKind::kUnavailable, "not issued, retry later: " + done.error().message,
+                    "ACME_CA_ERROR");
     }
     auto out = ToIssueResponse(*done);
     if (!out) return refuse(EngineErrorKind::kInternal, out.error().ToString());
@@ -282,11 +286,13 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
 
 Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
                                         const std::function<Status(const X509*)>& lint_signed,
-                                        X509* reserved_tbs) {
+                                        X509* reserved_tbs, std::string_view by) {
   auto found = CA_TRY(store_->FindCert(serial_hex));
   if (!found) return Fail(ErrorCode::kNotFound, "no reservation for serial " + serial_hex);
   CertRecord rec = std::move(*found);
   if (rec.state == CertState::kReserved) {
+    if (by != kByRequest) CA_TRY_STATUS(AuditSignIntent(rec, by));  // the request wrote its own
+    auto marker = CA_TRY(AuditMarker(serial_hex));
     ossl::X509Ptr parsed;
     if (reserved_tbs == nullptr) parsed = CA_TRY(ossl::CertFromDer(rec.der));
     X509* cert = reserved_tbs != nullptr ? reserved_tbs : parsed.get();
@@ -315,6 +321,7 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
       cur->issued_at = now;
       CA_TRY_STATUS(PutCert(txn, d, *cur));
       CA_TRY(txn.Delete(d.pending, serial_hex));
+      if (!marker.first.empty()) CA_TRY_STATUS(txn.Put(d.meta, marker.first, marker.second));
       updated = std::move(*cur);
       return Ok();
     });
@@ -322,6 +329,7 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
     rec = std::move(updated);
     Crash("after_record");
   }
+  CA_TRY_STATUS(EnsureIssuedAudited(rec, by));  // nothing is answered before its issued entry
   // The OCSP "good" response exists before the certificate is handed out.
   auto serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
   if (!CA_TRY(status_->Response(options_.issuer_name, serial))) CA_TRY_STATUS(PublishOcsp({rec}));
