@@ -63,6 +63,13 @@ int main(int argc, char** argv) {
   if (!config) return Die(config.error().ToString());
   auto validator_config = ca::gateway::validation::ValidatorConfig::FromJson(config->validation);
   if (!validator_config) return Die("validation: " + validator_config.error().ToString());
+  if (validator_config->allowed_networks.empty()) {
+    // Fail-closed but easy to miss (an upgraded appliance whose gateway.json predates the key):
+    // every http-01 and tls-alpn-01 validation will fail until the operator lists networks.
+    ca::log::Warn("validator_networks_empty",
+                  {{"effect", "http-01 and tls-alpn-01 validations fail; dns-01 is unaffected"},
+                   {"fix", "set VALIDATOR_NETWORKS in setup.conf, then acme-ca-setup --reconfigure"}});
+  }
   auto validator = ca::gateway::validation::Validator::Create(*validator_config);
   if (!validator) return Die("validation: " + validator.error().ToString());
   auto policy = PolicyStoreAdapter::Open(config->policy_store_dir, config->mac_wrap_key);
