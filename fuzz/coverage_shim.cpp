@@ -18,3 +18,7 @@ __wrap___sanitizer_cov_trace_pc() {
   uint8_t& counter = ca_fuzz_counters[(pc ^ (pc >> 17)) & (kCounters - 1)];
   if (counter != 255) ++counter;
 }
+
+// GCC's trace-cmp also reports floating-point comparisons, which libFuzzer has no callbacks for.
+extern "C" __attribute__((no_sanitize_coverage)) void __sanitizer_cov_trace_cmpf(float, float) {}
+extern "C" __attribute__((no_sanitize_coverage)) void __sanitizer_cov_trace_cmpd(double, double) {}
