@@ -14,6 +14,7 @@
 #include <span>
 #include <vector>
 
+#include "common/encoding.h"
 #include "crl_ocsp/publish_guard.h"
 #include "crl_ocsp/testing/test_pki.h"
 #include "fuzz/seeds.h"
@@ -82,7 +83,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The published CRL: number 5, both entries.
-  static const ca::Bytes current = ca::fuzz::F().Crl(5, ca::fuzz::kNow - 1h, ca::fuzz::F().entries);
+  static const ca::Bytes current =
+      ca::fuzz::F().Crl(5, ca::fuzz::kNow - std::chrono::hours(1), ca::fuzz::F().entries);
   std::span<const uint8_t> der(data, size);
   ca::fuzz::Check(der, current);
   ca::Bytes resigned = ca::fuzz::Resigned(der);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/encoding.h"
 #include "fuzz/seeds.h"
 #include "gateway/csr.h"
 #include "pki/csr.h"
