@@ -9,8 +9,9 @@ fuzz_build() {
     launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
     export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$fuzz_root} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
   fi
-  cmake -S "$fuzz_root" -B "$build" -DCA_FUZZ=ON -DCA_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_COMPILER=g++ "${launcher[@]}" >/dev/null
+  # CXX only matters to the first configure of BUILD_DIR (passing the compiler again would reset the cache).
+  CXX=${CXX:-g++} cmake -S "$fuzz_root" -B "$build" -DCA_FUZZ=ON -DCA_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "${launcher[@]}" >/dev/null
   cmake --build "$build" -j"$(nproc)" --target fuzz_all
 }
 

@@ -3,12 +3,13 @@
 # one for FUZZ_RUNS inputs (default 4000) from its seed corpus (fuzz/corpus/<name>/) and its crash
 # regressions (fuzz/regressions/<name>/, replayed first). Fails on any crash, leak, timeout or
 # sanitizer report; the failing input is kept in BUILD_DIR/artifacts/.
-# Usage: fuzz/smoke.sh [BUILD_DIR]   (default: build-fuzz beside this folder)
+# Usage: fuzz/smoke.sh [BUILD_DIR]   (default: build-fuzz beside this folder; FUZZ_NO_BUILD=1 runs the
+# harnesses already built there)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 build=${1:-$fuzz_root/build-fuzz}
 runs=${FUZZ_RUNS:-4000}
-fuzz_build "$build"
+[ "${FUZZ_NO_BUILD:-}" = 1 ] || fuzz_build "$build"
 mkdir -p "$build/artifacts"
 failed=()
 for name in "${fuzz_harnesses[@]}"; do
