@@ -207,12 +207,15 @@ class Connection:
     """A minimal HTTP/1.1 keep-alive connection (plain or TLS). http.client parses headers with the
     email package, which cost more client CPU than everything else of a flow together."""
 
-    def __init__(self, scheme, netloc, ssl_context, timeout):
+    def __init__(self, scheme, netloc, ssl_context, timeout, source=None):
         host, _, port = netloc.rpartition(":")
         if not host:
             host, port = netloc, ("443" if scheme == "https" else "80")
         host = host.strip("[]")
-        raw = socket.create_connection((host, int(port)), timeout=timeout)
+        # source: a local address to connect from (soak_load.py spreads clients over 127.0.0.x, as
+        # many real clients come from many addresses; the gateway limits connections per address).
+        raw = socket.create_connection((host, int(port)), timeout=timeout,
+                                       source_address=(source, 0) if source else None)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = ssl_context.wrap_socket(raw, server_hostname=host) if scheme == "https" else raw
         self.reader = self.sock.makefile("rb", buffering=65536)
@@ -273,9 +276,10 @@ class Connection:
 class Http:
     """One keep-alive connection per (scheme, host), reconnecting when the server closes it."""
 
-    def __init__(self, ssl_context, timeout):
+    def __init__(self, ssl_context, timeout, source=None):
         self.ssl_context = ssl_context
         self.timeout = timeout
+        self.source = source
         self.conns = {}
         self.requests = 0
         self.reconnects = 0
@@ -291,7 +295,7 @@ class Http:
             c = self.conns.get(key)
             fresh = c is None
             if fresh:
-                c = self.conns[key] = Connection(u.scheme, u.netloc, self.ssl_context, self.timeout)
+                c = self.conns[key] = Connection(u.scheme, u.netloc, self.ssl_context, self.timeout, self.source)
                 self.connects += 1
             try:
                 status, hdrs, data = c.request(method, path, body, headers or {})
@@ -546,6 +550,7 @@ def run_flow(client, chall, names, csr_der, spki, opts, counters):
     t["download"] = t6 - t5
     t["total"] = (t6 - t0) - (t3b - t3)
     verify_chain(pem, names, spki)
+    counters["pem"] = pem  # the verified chain, for callers that check its OCSP status (soak_load.py)
     return t
 
 
