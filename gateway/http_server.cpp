@@ -40,11 +40,17 @@ class RequestDeadlines {
   struct Entry {
     int fd = -1;
     std::atomic<int64_t> deadline_ns{0};  // 0: a request is being handled, no deadline
+    std::atomic<bool> idle{false};        // between a response and the next request (keep-alive)
     bool shut = false;                    // guarded by RequestDeadlines::mu_
   };
 
-  explicit RequestDeadlines(unsigned seconds)
-      : window_ns_(int64_t{seconds} * 1'000'000'000), sweeper_([this] { Run(); }) {}
+  // A new connection has `request_seconds` to deliver its first request; after each response a
+  // kept-alive connection has `idle_seconds` (at least as long) to deliver the next one, so that
+  // ordinary keep-alive reuse is not cut short while a trickling client is still bounded.
+  RequestDeadlines(unsigned request_seconds, unsigned idle_seconds)
+      : window_ns_(int64_t{request_seconds} * 1'000'000'000),
+        idle_window_ns_(int64_t{std::max(request_seconds, idle_seconds)} * 1'000'000'000),
+        sweeper_([this] { Run(); }) {}
   ~RequestDeadlines() {
     {
       std::lock_guard lock(mu_);
@@ -68,8 +74,14 @@ class RequestDeadlines {
     entries_.erase(entry);
     delete entry;
   }
-  void RequestComplete(Entry* entry) { entry->deadline_ns = 0; }
-  void Rearm(Entry* entry) { entry->deadline_ns = NowNs() + window_ns_; }
+  void RequestComplete(Entry* entry) {
+    entry->idle = false;
+    entry->deadline_ns = 0;
+  }
+  void Rearm(Entry* entry) {
+    entry->idle = true;
+    entry->deadline_ns = NowNs() + idle_window_ns_;
+  }
 
  private:
   void Run() {
@@ -82,7 +94,7 @@ class RequestDeadlines {
         if (e->shut || deadline == 0 || now < deadline) continue;
         ::shutdown(e->fd, SHUT_RDWR);
         e->shut = true;
-        ++closed;
+        if (!e->idle) ++closed;  // an unused keep-alive connection is ordinary: not a warning
       }
       total_closed_ += closed;
       if (total_closed_ > logged_closed_ &&
@@ -96,7 +108,7 @@ class RequestDeadlines {
     }
   }
 
-  const int64_t window_ns_;
+  const int64_t window_ns_, idle_window_ns_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
@@ -307,7 +319,8 @@ Result<HttpServer> HttpServer::Start(const HttpServerOptions& options, AcmeServe
     state->max_connections =
         MaxConnectionsFor(getrlimit(RLIMIT_NOFILE, &fds) == 0 ? fds.rlim_cur : 1024);
   }
-  state->deadlines = std::make_unique<RequestDeadlines>(options.request_deadline_seconds);
+  state->deadlines = std::make_unique<RequestDeadlines>(options.request_deadline_seconds,
+                                                        options.connection_timeout_seconds);
   unsigned flags =
       MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
   if (options.request_workers > 0) {
