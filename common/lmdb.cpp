@@ -216,6 +216,11 @@ Result<bool> Txn::Delete(MDB_dbi dbi, std::string_view key) {
 
 Status Txn::ForEach(MDB_dbi dbi, std::string_view prefix,
                     const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  return ForEachFrom(dbi, prefix, prefix, fn);
+}
+
+Status Txn::ForEachFrom(MDB_dbi dbi, std::string_view prefix, std::string_view from,
+                        const std::function<bool(std::string_view, std::string_view)>& fn) const {
   MDB_cursor* cursor = nullptr;
   int rc = mdb_cursor_open(txn_, dbi, &cursor);
   if (rc != 0) return LmdbFail("open cursor", rc);
@@ -223,9 +228,9 @@ Status Txn::ForEach(MDB_dbi dbi, std::string_view prefix,
     MDB_cursor* c;
     ~CursorCloser() { mdb_cursor_close(c); }
   } closer{cursor};
-  MDB_val k = Val(prefix), v{};
-  rc = prefix.empty() ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
-                      : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  MDB_val k = Val(from), v{};
+  rc = from.empty() ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+                    : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
   while (rc == 0) {
     std::string_view key = View(k);
     if (!prefix.empty() && !key.starts_with(prefix)) break;
@@ -234,6 +239,38 @@ Status Txn::ForEach(MDB_dbi dbi, std::string_view prefix,
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return LmdbFail("cursor", rc);
   return Ok();
+}
+
+namespace {
+
+// Pages on LMDB's free list (database 0: each value is an MDB_ID array whose first element is its
+// length): written once, freed by deletions, reused by later writes.
+Result<size_t> FreePages(const Env& env) {
+  auto txn = CA_TRY(Txn::BeginRead(env));
+  size_t pages = 0;
+  CA_TRY_STATUS(txn.ForEach(0, "", [&](std::string_view, std::string_view value) {
+    if (value.size() >= sizeof(size_t)) {
+      size_t count = 0;
+      std::memcpy(&count, value.data(), sizeof count);
+      pages += count;
+    }
+    return true;
+  }));
+  return pages;
+}
+
+}  // namespace
+
+Result<Env::Usage> Env::GetUsage() const {
+  MDB_envinfo info{};
+  MDB_stat stat{};
+  int rc = mdb_env_info(env_, &info);
+  if (rc == 0) rc = mdb_env_stat(env_, &stat);
+  if (rc != 0) return LmdbFail("mdb_env_info", rc);
+  size_t free_pages = CA_TRY(FreePages(*this));
+  size_t written = info.me_last_pgno + 1;
+  size_t in_use = written > free_pages ? written - free_pages : 0;
+  return Usage{info.me_mapsize, in_use * static_cast<size_t>(stat.ms_psize)};
 }
 
 }  // namespace ca::lmdb

@@ -42,6 +42,14 @@ class Env {
   // for the Env's lifetime and shared by all threads.
   Result<MDB_dbi> OpenDb(const std::string& name, bool create);
 
+  // How full the map is: the map size and the bytes of pages in use (the last page written;
+  // pages freed by deletions are reused by later writes before the map grows).
+  struct Usage {
+    size_t map_bytes = 0;
+    size_t used_bytes = 0;
+  };
+  Result<Usage> GetUsage() const;
+
  private:
   Env(MDB_env* env, std::string path, bool read_only)
       : env_(env), path_(std::move(path)), read_only_(read_only) {}
@@ -77,6 +85,10 @@ class Txn {
   // returns true.
   Status ForEach(MDB_dbi dbi, std::string_view prefix,
                  const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+  // Same, starting at the first key >= `from` (which should itself start with `prefix`): a range
+  // scan that does not walk the keys before `from`.
+  Status ForEachFrom(MDB_dbi dbi, std::string_view prefix, std::string_view from,
+                     const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
   MDB_txn* get() const { return txn_; }
 

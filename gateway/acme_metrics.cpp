@@ -38,6 +38,17 @@ std::string AcmeMetrics::Text(const AcmeStore& store) const {
       "# TYPE acme_store_commits_total counter\n"
       "acme_store_commits_total " +
       std::to_string(commits.batches) + "\n";
+  // Fill level of the LMDB map: a full map refuses writes (503 + Retry-After) until retention frees
+  // pages (gateway/retention.h) or the operator raises store_map_size_mb.
+  if (auto usage = store.env().GetUsage()) {
+    out +=
+        "# HELP acme_store_map_bytes Size of the gateway store's LMDB map (store_map_size_mb).\n"
+        "# TYPE acme_store_map_bytes gauge\n"
+        "acme_store_map_bytes " + std::to_string(usage->map_bytes) + "\n" +
+        "# HELP acme_store_used_bytes Bytes of the map in use (freed pages excluded).\n"
+        "# TYPE acme_store_used_bytes gauge\n"
+        "acme_store_used_bytes " + std::to_string(usage->used_bytes) + "\n";
+  }
   out += lifecycle_.Text();
   return out;
 }

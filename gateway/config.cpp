@@ -69,6 +69,20 @@ Status ParseLimits(const json& obj, GatewayOptions& acme) {
 
 }  // namespace
 
+namespace {
+
+// "retention": how long expired orders and failed-validation records stay (gateway/retention.h).
+Status ParseRetention(const json& object, RetentionOptions& r) {
+  auto f = CA_TRY(JsonFields::Of(object, "config.retention"));
+  if (auto days = CA_TRY(f.OptionalIntIn("order_days", 1, 3650))) r.order_retention_seconds = *days * 86400;
+  if (auto hours = CA_TRY(f.OptionalIntIn("failed_validation_hours", 1, 24 * 365)))
+    r.failed_validation_seconds = *hours * 3600;
+  if (auto s = CA_TRY(f.OptionalIntIn("interval_seconds", 1, 86400))) r.interval_seconds = static_cast<int>(*s);
+  return f.RefuseUnknown();
+}
+
+}  // namespace
+
 Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
   GatewayConfig c;
   auto f = CA_TRY(JsonFields::Of(doc, "config"));
@@ -113,6 +127,10 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
 
   if (const json* limits = CA_TRY(f.OptionalObject("limits")))
     CA_TRY_STATUS(ParseLimits(*limits, c.acme));
+  if (auto mb = CA_TRY(f.OptionalIntIn("store_map_size_mb", 1, 1 << 20)))
+    c.store_options.map_size = static_cast<size_t>(*mb) << 20;
+  if (const json* retention = CA_TRY(f.OptionalObject("retention")))
+    CA_TRY_STATUS(ParseRetention(*retention, c.retention));
   CA_TRY_STATUS(f.RefuseUnknown());
   return c;
 }

@@ -8,6 +8,8 @@
 #include "common/result.h"
 #include "gateway/acme_server.h"
 #include "gateway/http_server.h"
+#include "gateway/retention.h"
+#include "gateway/store.h"
 
 namespace ca::gateway {
 
@@ -24,6 +26,8 @@ struct GatewayConfig {
   MetricsListenOptions metrics;  // GET /metrics, never on the ACME port
   GatewayOptions acme;
   std::string store_dir;         // the gateway's LMDB store
+  StoreOptions store_options;    // "store_map_size_mb"
+  RetentionOptions retention;    // "retention": {"order_days", "failed_validation_hours", "interval_seconds"}
   std::string policy_store_dir;  // read-only
   std::string profiles_dir;      // certificate profiles of the environment (the engine's)
   std::string mac_wrap_key;      // "file:/path"

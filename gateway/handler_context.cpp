@@ -18,6 +18,15 @@ std::unexpected<Problem> Err(ProblemKind kind, std::string detail) {
 }
 
 std::unexpected<Problem> Internal(const Error& e) {
+  if (e.code == ErrorCode::kResourceExhausted) {
+    // The store's map is full (MDB_MAP_FULL): nothing was written; retention frees pages, or the
+    // operator raises store_map_size_mb. A clean, retryable refusal, not a corrupt store.
+    log::Error("store_full", {{"error", e.ToString()}});
+    Problem p = MakeProblem(ProblemKind::kUnavailable,
+                            "ACME_OTHER_ERROR: the CA's order store is full; retry later");
+    p.retry_after_seconds = 60;
+    return std::unexpected(p);
+  }
   log::Error("internal_error", {{"error", e.ToString()}});
   return Err(ProblemKind::kServerInternal, "ACME_OTHER_ERROR: internal error");
 }

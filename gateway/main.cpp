@@ -14,6 +14,7 @@
 #include "gateway/adapters.h"
 #include "gateway/config.h"
 #include "gateway/http_server.h"
+#include "gateway/retention.h"
 
 namespace {
 
@@ -74,8 +75,10 @@ int main(int argc, char** argv) {
   if (!validator) return Die("validation: " + validator.error().ToString());
   auto policy = PolicyStoreAdapter::Open(config->policy_store_dir, config->mac_wrap_key);
   if (!policy) return Die("policy store: " + policy.error().ToString());
-  auto store = AcmeStore::Open(config->store_dir);
+  auto store = AcmeStore::Open(config->store_dir, config->store_options);
   if (!store) return Die("gateway store: " + store.error().ToString());
+  StorePruner pruner(*store, config->retention, NowUnix);
+  pruner.Start();
   auto profiles = ca::profiles::issuance::LoadProfiles(
       config->profiles_dir, config->acme.environment == "staging" ? ca::profiles::issuance::Environment::kStaging
                                                                   : ca::profiles::issuance::Environment::kProduction);

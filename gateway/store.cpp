@@ -1,8 +1,10 @@
 #include "gateway/store.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "common/encoding.h"
+#include "common/log.h"
 #include "gateway/record_cache.h"
 #include "pki/json_fields.h"
 
@@ -165,10 +167,48 @@ json ToJson(const CertRecord& r) {
           {"not_after", r.not_after}};
 }
 
-Result<AcmeStore> AcmeStore::Open(const std::string& dir) {
+namespace {
+
+std::string ExpiryKey(int64_t expires, const std::string& order_id) {
+  return Padded(expires) + "/" + order_id;
+}
+std::string AccountOrderKey(const OrderRecord& r) {
+  return r.account_id + "/" + Padded(r.created_at) + "/" + r.id;
+}
+
+// Stores made before the expiry index: index every order once, at the first open.
+Status BackfillExpiryIndex(const lmdb::Env& env, MDB_dbi orders, MDB_dbi order_expiry) {
+  auto txn = CA_TRY(lmdb::Txn::BeginWrite(env));
+  bool indexed = false;
+  CA_TRY_STATUS(txn.ForEach(order_expiry, "", [&](std::string_view, std::string_view) {
+    indexed = true;
+    return false;
+  }));
+  if (indexed) return Ok();
+  std::vector<std::pair<std::string, int64_t>> entries;
+  CA_TRY_STATUS(txn.ForEach(orders, "", [&](std::string_view key, std::string_view value) {
+    auto j = json::parse(value, nullptr, false);
+    int64_t expires = j.is_object() && j.contains("expires") && j["expires"].is_number_integer()
+                          ? j["expires"].get<int64_t>()
+                          : 0;
+    entries.emplace_back(std::string(key), expires);
+    return true;
+  }));
+  if (entries.empty()) return Ok();
+  for (const auto& [id, expires] : entries) {
+    CA_TRY_STATUS(txn.Put(order_expiry, ExpiryKey(expires, id), ""));
+  }
+  log::Info("store_expiry_index_built", {{"orders", entries.size()}});
+  return txn.Commit();
+}
+
+}  // namespace
+
+Result<AcmeStore> AcmeStore::Open(const std::string& dir, const StoreOptions& store_options) {
   lmdb::EnvOptions options;
   options.path = dir;
   options.create = true;
+  options.map_size = store_options.map_size;
   auto env = std::make_unique<lmdb::Env>(CA_TRY(lmdb::Env::Open(options)));
   Dbs d{};
   d.accounts = CA_TRY(env->OpenDb("accounts", true));
@@ -183,6 +223,8 @@ Result<AcmeStore> AcmeStore::Open(const std::string& dir) {
   d.failed_validations = CA_TRY(env->OpenDb("failed_validations", true));
   d.processing = CA_TRY(env->OpenDb("processing", true));
   CA_TRY_STATUS(BuildProcessingIndex(*env, d));
+  d.order_expiry = CA_TRY(env->OpenDb("order_expiry", true));
+  CA_TRY_STATUS(BackfillExpiryIndex(*env, d.orders, d.order_expiry));
   return AcmeStore(std::move(env), d);
 }
 
@@ -218,10 +260,41 @@ Result<StoreTxn> AcmeStore::Read() const {
 }
 
 Status AcmeStore::Write(const WriteOp& op) const {
+  if (NearlyFull()) {
+    return Fail(ErrorCode::kResourceExhausted,
+                "the gateway store is over 90 % full (store_map_size_mb); retention frees space");
+  }
+  return WriteReserved(op);
+}
+
+Status AcmeStore::WriteReserved(const WriteOp& op) const {
   return committer_->Run([&](lmdb::Txn& txn) {
     StoreTxn store_txn(txn, dbs_, records_.get());
     return op(store_txn);
   });
+}
+
+void AcmeStore::RefreshUsage() const {
+  auto usage = env_->GetUsage();
+  // An unreadable fill level does not block writes: LMDB still refuses cleanly when really full.
+  int permille = usage && usage->map_bytes > 0
+                     ? static_cast<int>(usage->used_bytes * 1000 / usage->map_bytes)
+                     : 0;
+  usage_gate_->permille = permille;
+  usage_gate_->nearly_full = permille > 900;
+  usage_gate_->checked_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count();
+}
+
+bool AcmeStore::NearlyFull() const {
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
+  if (usage_gate_->permille.load() >= 800 || now_ms - usage_gate_->checked_at_ms.load() >= 1000) {
+    RefreshUsage();
+  }
+  return usage_gate_->nearly_full.load();
 }
 
 template <class T>
@@ -304,7 +377,8 @@ Result<std::vector<std::string>> StoreTxn::ProcessingChallengeIds() const { retu
 Status StoreTxn::PutOrder(const OrderRecord& r) {
   CA_TRY_STATUS(SetProcessing('o', r.id, r.status == OrderStatus::kProcessing));
   CA_TRY_STATUS(txn_->Put(dbs_.orders, r.id, ToJson(r).dump()));
-  return txn_->Put(dbs_.account_orders, r.account_id + "/" + Padded(r.created_at) + "/" + r.id, "");
+  CA_TRY_STATUS(txn_->Put(dbs_.order_expiry, ExpiryKey(r.expires, r.id), ""));
+  return txn_->Put(dbs_.account_orders, AccountOrderKey(r), "");
 }
 Result<std::vector<std::string>> StoreTxn::ListOrderIds(const std::string& account_id) const {
   std::vector<std::string> ids;
@@ -318,8 +392,8 @@ Result<size_t> StoreTxn::CountOrdersSince(const std::string& account_id, int64_t
   size_t n = 0;
   std::string prefix = account_id + "/";
   std::string floor = prefix + Padded(since);
-  CA_TRY_STATUS(txn_->ForEach(dbs_.account_orders, prefix, [&](std::string_view key, std::string_view) {
-    if (key >= floor) ++n;
+  CA_TRY_STATUS(txn_->ForEachFrom(dbs_.account_orders, prefix, floor, [&](std::string_view, std::string_view) {
+    ++n;
     return true;
   }));
   return n;
@@ -353,14 +427,72 @@ Result<std::pair<size_t, int64_t>> StoreTxn::CountFailedValidations(const std::s
   std::string floor = prefix + Padded(now - window + 1);
   size_t n = 0;
   int64_t oldest = 0;
-  CA_TRY_STATUS(txn_->ForEach(dbs_.failed_validations, prefix, [&](std::string_view key, std::string_view) {
-    if (key >= floor) {
-      if (n == 0) oldest = std::stoll(std::string(key.substr(prefix.size(), 16)));
-      ++n;
+  CA_TRY_STATUS(txn_->ForEachFrom(dbs_.failed_validations, prefix, floor,
+                                   [&](std::string_view key, std::string_view) {
+                                     if (n == 0) oldest = std::stoll(std::string(key.substr(prefix.size(), 16)));
+                                     ++n;
+                                     return true;
+                                   }));
+  return std::make_pair(n, oldest);
+}
+
+Result<size_t> StoreTxn::DeleteOrder(const std::string& id, PruneCounts& counts) {
+  auto order = CA_TRY(GetOrder(id));
+  if (!order) return 0;
+  for (const auto& authz_id : order->authz_ids) {
+    if (auto authz = CA_TRY(GetAuthz(authz_id))) {
+      for (const auto& challenge_id : authz->challenge_ids) {
+        CA_TRY_STATUS(SetProcessing('c', challenge_id, false));
+        if (CA_TRY(txn_->Delete(dbs_.challenges, challenge_id))) ++counts.challenges;
+      }
+    }
+    if (CA_TRY(txn_->Delete(dbs_.authzs, authz_id))) ++counts.authorizations;
+  }
+  CA_TRY_STATUS(SetProcessing('o', id, false));
+  CA_TRY(txn_->Delete(dbs_.account_orders, AccountOrderKey(*order)));
+  CA_TRY(txn_->Delete(dbs_.orders, id));
+  ++counts.orders;
+  return 1;
+}
+
+Result<PruneCounts> StoreTxn::PruneExpired(int64_t order_cutoff, int64_t failure_cutoff,
+                                           size_t max_orders) {
+  PruneCounts counts;
+  std::vector<std::string> expired;  // index keys, collected first: no deletion under a cursor
+  std::string end = Padded(order_cutoff);
+  CA_TRY_STATUS(txn_->ForEach(dbs_.order_expiry, "", [&](std::string_view key, std::string_view) {
+    if (key >= end) return false;
+    if (expired.size() == max_orders) {
+      counts.more = true;
+      return false;
+    }
+    expired.emplace_back(key);
+    return true;
+  }));
+  for (const auto& key : expired) {
+    std::string id = key.substr(key.find('/') + 1);
+    auto order = CA_TRY(GetOrder(id));
+    // An entry whose order now expires later (or is gone) is only a stale index entry.
+    if (order && ExpiryKey(order->expires, id) == key) CA_TRY(DeleteOrder(id, counts));
+    CA_TRY(txn_->Delete(dbs_.order_expiry, key));
+  }
+  // Failed validations: account|name|time|random, so old ones are found by reading the time.
+  std::vector<std::string> stale;
+  CA_TRY_STATUS(txn_->ForEach(dbs_.failed_validations, "", [&](std::string_view key, std::string_view) {
+    size_t second_bar = key.find('|', key.find('|') + 1);
+    if (second_bar != std::string_view::npos && key.substr(second_bar + 1, 16) < Padded(failure_cutoff)) {
+      if (stale.size() == max_orders) {
+        counts.more = true;
+        return false;
+      }
+      stale.emplace_back(key);
     }
     return true;
   }));
-  return std::make_pair(n, oldest);
+  for (const auto& key : stale) {
+    if (CA_TRY(txn_->Delete(dbs_.failed_validations, key))) ++counts.failed_validations;
+  }
+  return counts;
 }
 
 }  // namespace ca::gateway

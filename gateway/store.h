@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -98,9 +99,19 @@ nlohmann::json ToJson(const CertRecord& r);
 class StoreTxn;
 class RecordCache;
 
+struct StoreOptions {
+  size_t map_size = size_t{1} << 32;  // LMDB map (address space; the file grows as needed)
+};
+
+// What one pruning pass deleted (gateway/retention.h runs the passes).
+struct PruneCounts {
+  size_t orders = 0, authorizations = 0, challenges = 0, failed_validations = 0;
+  bool more = false;  // the batch limit stopped the pass: run again
+};
+
 class AcmeStore {
  public:
-  static Result<AcmeStore> Open(const std::string& dir);
+  static Result<AcmeStore> Open(const std::string& dir, const StoreOptions& options = {});
 
   Result<StoreTxn> Read() const;
   // Runs `op` in a write transaction shared with concurrent writers and returns once it is durably
@@ -108,7 +119,14 @@ class AcmeStore {
   // accumulates, what it reports through its captures; an error it returns discards its writes
   // only, and is returned here).
   using WriteOp = std::function<Status(StoreTxn& txn)>;
+  // Refused with kResourceExhausted, nothing written, once the map is more than 90 % full: LMDB
+  // needs free pages even to delete, so the last 10 % is kept for retention (WriteReserved).
   Status Write(const WriteOp& op) const;
+  // For retention's deletions only: may use the reserve.
+  Status WriteReserved(const WriteOp& op) const;
+  // Re-reads the fill level now (retention calls it after freeing pages); Write re-reads it once
+  // a second, and on every write once the map is 80 % full.
+  void RefreshUsage() const;
 
   const lmdb::Env& env() const { return *env_; }
   lmdb::GroupCommitter::Stats commit_stats() const { return committer_->stats(); }
@@ -117,7 +135,7 @@ class AcmeStore {
   friend class StoreTxn;
   struct Dbs {
     MDB_dbi accounts, account_keys, key_index, ext_accounts, orders, account_orders, authzs,
-        challenges, certs, failed_validations, processing;
+        challenges, certs, failed_validations, processing, order_expiry;
   };
   // Indexes the processing orders and challenges of a store written before that index existed.
   static Status BuildProcessingIndex(lmdb::Env& env, const Dbs& dbs);
@@ -126,6 +144,14 @@ class AcmeStore {
   Dbs dbs_;
   std::shared_ptr<RecordCache> records_;  // decoded records (gateway/record_cache.h)
   std::unique_ptr<lmdb::GroupCommitter> committer_;
+  // The fill level as last read (lmdb::Env::GetUsage walks the free list: not on every write).
+  struct UsageGate {
+    std::atomic<bool> nearly_full{false};
+    std::atomic<int> permille{0};  // used / map, in thousandths
+    std::atomic<int64_t> checked_at_ms{0};
+  };
+  std::unique_ptr<UsageGate> usage_gate_ = std::make_unique<UsageGate>();
+  bool NearlyFull() const;
 };
 
 // Typed access inside one LMDB transaction. Get* return nullopt when absent.
@@ -142,8 +168,9 @@ class StoreTxn {
   Status ChangeAccountKey(AccountRecord r, const std::string& new_thumbprint, const nlohmann::json& new_jwk);
 
   Result<std::optional<OrderRecord>> GetOrder(const std::string& id) const;
-  Status PutOrder(const OrderRecord& r);  // also indexes it under its account (and if processing)
+  Status PutOrder(const OrderRecord& r);  // also indexes it under its account, its expiry (and if processing)
   Result<std::vector<std::string>> ListOrderIds(const std::string& account_id) const;
+  // A range scan of the account's index from `since`: its cost is the count, not the history.
   Result<size_t> CountOrdersSince(const std::string& account_id, int64_t since) const;
 
   Result<std::optional<AuthzRecord>> GetAuthz(const std::string& id) const;
@@ -164,6 +191,11 @@ class StoreTxn {
                                                            const std::string& name, int64_t now,
                                                            int64_t window) const;
 
+  // Retention: deletes up to `max_orders` orders that expired before `order_cutoff` (with their
+  // authorizations, challenges and index entries) and up to as many failed-validation records
+  // older than `failure_cutoff`. Certificates are kept (the RA and clients still read them).
+  Result<PruneCounts> PruneExpired(int64_t order_cutoff, int64_t failure_cutoff, size_t max_orders);
+
   StoreTxn(StoreTxn&& other) noexcept
       : owned_(std::move(other.owned_)),
         txn_(owned_ ? &*owned_ : other.txn_),
@@ -181,6 +213,7 @@ class StoreTxn {
   Result<std::optional<T>> GetJson(MDB_dbi dbi, const std::string& key) const;
   Status SetProcessing(char kind, const std::string& id, bool processing);
   Result<std::vector<std::string>> ProcessingIds(char kind) const;
+  Result<size_t> DeleteOrder(const std::string& id, PruneCounts& counts);
   std::optional<lmdb::Txn> owned_;  // read transactions
   lmdb::Txn* txn_;
   AcmeStore::Dbs dbs_;
