@@ -1,5 +1,7 @@
 // ca-engine --config FILE            the signing daemon
 // ca-engine make-channel-credentials --out DIR
+// Exit status: 0 stopped by SIGTERM/SIGINT; 2 bad usage; 77 (EX_NOPERM) the HSM refused the PIN
+// (not restarted by acme-ca-engine.service: RestartPreventExitStatus=77); 1 any other failure.
 #include <signal.h>
 #include <sysexits.h>
 #include <unistd.h>
