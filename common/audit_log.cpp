@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -112,16 +113,51 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, std::s
   if (::fstat(fd, &st) != 0) return Fail(ErrorCode::kIo, Errno("audit file " + path));
   if (!S_ISREG(st.st_mode))
     return Fail(ErrorCode::kInvalidArgument, "audit file " + path + " is not a regular file");
-  std::lock_guard guard(log->mu_);
-  FileLock lock(fd);
-  CA_TRY_STATUS(lock.Lock());
-  auto tail = log->CurrentTail();
-  if (!tail) {
-    return Fail(tail.error().code, "audit file " + path + ": " + tail.error().message +
-                                       " (refusing to extend it; run: ca-audit verify-audit " +
-                                       path + ")");
+  int64_t removed = 0;
+  {
+    std::lock_guard guard(log->mu_);
+    FileLock lock(fd);
+    CA_TRY_STATUS(lock.Lock());
+    removed = CA_TRY(log->RepairTornTail());
+    auto tail = log->CurrentTail();
+    if (!tail) {
+      return Fail(tail.error().code, "audit file " + path + ": " + tail.error().message +
+                                         " (refusing to extend it; run: ca-audit verify-audit " +
+                                         path + ")");
+    }
+    log->synced_size_ = tail->second;
+  }
+  if (removed > 0) {
+    // The chain itself says that bytes were lost here (a crash mid-write, never an acknowledged
+    // entry).
+    auto noted = log->AppendDurable("audit_tail_repaired", {{"removed_bytes", removed}});
+    if (!noted)
+      log::Error("audit_append_failed",
+                 {{"audit_event", "audit_tail_repaired"}, {"error", noted.error().ToString()}});
   }
   return log;
+}
+
+Result<int64_t> AuditLog::RepairTornTail() {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return Fail(ErrorCode::kIo, Errno("fstat"));
+  auto [line, complete] = CA_TRY(ReadLastLine(fd_, st.st_size));
+  if (complete) return int64_t{0};
+  int64_t keep = st.st_size - static_cast<int64_t>(line.size());
+  if (::ftruncate(fd_, keep) != 0) {
+    if (errno != EPERM)
+      return Fail(ErrorCode::kIo, Errno("cutting the torn last line of audit file " + path_));
+    CA_TRY_STATUS(SealFragment(keep));  // append-only file: seal it instead
+    if (::fdatasync(fd_) != 0) return Fail(ErrorCode::kIo, Errno("fdatasync " + path_));
+    log::Warn("audit_tail_repaired", {{"path", path_}, {"sealed_bytes", line.size()}});
+    return int64_t{0};
+  }
+  if (::fdatasync(fd_) != 0) return Fail(ErrorCode::kIo, Errno("fdatasync " + path_));
+  log::Warn("audit_tail_repaired", {{"path", path_},
+                                    {"removed_bytes", line.size()},
+                                    {"size", keep},
+                                    {"removed_sha256", HexEncode(Sha256(line))}});
+  return static_cast<int64_t>(line.size());
 }
 
 AuditLog::~AuditLog() {
@@ -184,14 +220,24 @@ Status AuditLog::WriteLocked(const std::string& lines, int64_t size_before) {
     ssize_t n = ::write(fd_, lines.data() + done, lines.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      tail_end_ = -1;
-      if (done > 0) broken_ = true;  // a partial line is in the file: the next open refuses it
-      return Fail(ErrorCode::kIo, Errno("writing audit file " + path_));
+      Error failed{ErrorCode::kIo, Errno("writing audit file " + path_)};
+      if (n == 0) failed.message = "writing audit file " + path_ + ": short write";
+      if (done > 0) {
+        // A partial line: cut it now so that the chain ends on a complete entry and the next
+        // append (once space returns) continues it.
+        if (::ftruncate(fd_, size_before) == 0) {
+          tail_end_ = size_before;  // tail_ is still the entry that ends there
+        } else {
+          broken_ = true;
+          good_size_ = size_before;
+          tail_end_ = -1;
+        }
+      }
+      return std::unexpected(failed);
     }
     done += static_cast<size_t>(n);
   }
   tail_end_ = size_before + static_cast<int64_t>(lines.size());
-  dirty_ = true;
   return Ok();
 }
 
@@ -205,15 +251,41 @@ Result<uint64_t> AuditLog::Append(std::string_view event, const json& fields) {
   return seq;
 }
 
+Result<uint64_t> AuditLog::AppendDurable(std::string_view event, const json& fields) {
+  uint64_t seq = 0;
+  size_t appended = 0;
+  uint64_t ticket = CA_TRY(AppendTicket(
+      [&](const json& last) -> Result<std::vector<AuditEvent>> {
+        seq = (last.is_object() ? last.value("seq", uint64_t{0}) : 0) + 1;
+        return std::vector<AuditEvent>{AuditEvent{std::string(event), fields}};
+      },
+      &appended));
+  CA_TRY_STATUS(SyncThrough(ticket));
+  return seq;
+}
+
 Result<size_t> AuditLog::AppendBatch(const BatchFn& make) {
+  size_t appended = 0;
+  CA_TRY(AppendTicket(make, &appended));
+  return appended;
+}
+
+Result<uint64_t> AuditLog::AppendTicket(const BatchFn& make, size_t* appended) {
   std::lock_guard guard(mu_);
-  if (broken_)
-    return Fail(ErrorCode::kFailedPrecondition, "audit file " + path_ + " has a partial last line");
   FileLock lock(fd_);
   CA_TRY_STATUS(lock.Lock());
+  if (broken_) {
+    if (::ftruncate(fd_, good_size_) != 0) {
+      if (errno != EPERM)
+        return Fail(ErrorCode::kIo, Errno("cutting the partial last line of audit file " + path_));
+      CA_TRY_STATUS(SealFragment(good_size_));  // append-only file
+    }
+    broken_ = false;
+  }
   auto [tail, size] = CA_TRY(CurrentTail());
   std::vector<AuditEvent> events = CA_TRY(make(tail.entry));
-  if (events.empty()) return size_t{0};
+  *appended = 0;
+  if (events.empty()) return uint64_t{0};
   std::string lines;
   Tail cur = tail;
   for (const auto& e : events) {
@@ -223,14 +295,142 @@ Result<size_t> AuditLog::AppendBatch(const BatchFn& make) {
   }
   CA_TRY_STATUS(WriteLocked(lines, size));
   tail_ = std::move(cur);
-  return events.size();
+  *appended = events.size();
+  return ++appended_;
 }
 
 Status AuditLog::Sync() {
+  uint64_t ticket = 0;
+  {
+    std::lock_guard guard(mu_);
+    ticket = appended_;
+  }
+  return SyncThrough(ticket);
+}
+
+Status AuditLog::SyncThrough(uint64_t ticket) {
+  auto lost = [&] {
+    for (auto [first, last] : lost_)
+      if (ticket >= first && ticket <= last) return true;
+    return false;
+  };
+  std::unique_lock lock(sync_mu_);
+  for (;;) {
+    if (lost())
+      return Fail(ErrorCode::kIo,
+                  "fdatasync of audit file " + path_ + " failed: entry not durable");
+    if (ticket <= synced_) return Ok();
+    if (!syncing_) break;
+    sync_cv_.wait(lock);
+  }
+  syncing_ = true;
+  uint64_t target = 0;
+  int64_t target_size = -1;
+  {
+    std::lock_guard guard(mu_);
+    target = appended_;
+    target_size = tail_end_;
+  }
+  lock.unlock();
+  int rc = ::fdatasync(fd_);
+  std::string error = rc == 0 ? "" : Errno("fdatasync " + path_);
+  uint64_t dropped = rc == 0 ? 0 : DropUnsynced();
+  lock.lock();
+  syncing_ = false;
+  if (rc == 0) {
+    synced_ = std::max(synced_, target);
+    std::lock_guard guard(mu_);
+    if (target_size >= 0) synced_size_ = target_size;
+  } else {
+    lost_.push_back({synced_ + 1, dropped});
+  }
+  sync_cv_.notify_all();
+  if (rc != 0) return Fail(ErrorCode::kIo, error);
+  return Ok();
+}
+
+uint64_t AuditLog::DropUnsynced() {
   std::lock_guard guard(mu_);
-  if (!dirty_) return Ok();
-  if (::fdatasync(fd_) != 0) return Fail(ErrorCode::kIo, Errno("fdatasync " + path_));
-  dirty_ = false;
+  FileLock lock(fd_);
+  struct stat st {};
+  // After a failed fdatasync the kernel may have dropped the unsynced pages: cut back to what is
+  // known durable, unless another writer appended since (its entries chain from ours).
+  if (lock.Lock() && synced_size_ >= 0 && ::fstat(fd_, &st) == 0 && st.st_size == tail_end_ &&
+      ::ftruncate(fd_, synced_size_) == 0) {
+    log::Error("audit_unsynced_dropped", {{"path", path_}, {"size", synced_size_}});
+  }
+  tail_end_ = -1;  // re-read the tail from the file
+  return appended_;
+}
+
+Status AuditLog::SealFragment(int64_t good_size) {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return Fail(ErrorCode::kIo, Errno("fstat " + path_));
+  std::string fragment(static_cast<size_t>(st.st_size - good_size), '\0');
+  if (::pread(fd_, fragment.data(), fragment.size(), good_size) !=
+      static_cast<ssize_t>(fragment.size()))
+    return Fail(ErrorCode::kIo, Errno("reading audit file " + path_));
+  Tail tail;
+  auto [line, complete] = CA_TRY(ReadLastLine(fd_, good_size));
+  if (good_size > 0) {
+    json entry;
+    if (std::string problem = CheckEntry(line, entry); !problem.empty() || !complete)
+      return Fail(ErrorCode::kCorrupt,
+                  "audit file " + path_ + ": the entry before a torn line is corrupt");
+    tail.seq = entry["seq"].get<uint64_t>();
+    tail.hash = entry["hash"].get<std::string>();
+    tail.entry = std::move(entry);
+  }
+  Tail next;
+  std::string repair = CA_TRY(MakeLine(
+      tail,
+      AuditEvent{"audit_tail_repaired",
+                 {{"torn_bytes", fragment.size()}, {"torn_sha256", HexEncode(Sha256(fragment))}}},
+      next));
+  std::string bytes = "\n" + repair;
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      tail_end_ = -1;  // still broken: the next append seals again, from the same good size
+      return Fail(ErrorCode::kIo, Errno("sealing a torn line of audit file " + path_));
+    }
+    done += static_cast<size_t>(n);
+  }
+  tail_ = std::move(next);
+  tail_end_ = st.st_size + static_cast<int64_t>(bytes.size());
+  ++appended_;
+  return Ok();
+}
+
+Result<int64_t> AuditLog::Size() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return Fail(ErrorCode::kIo, Errno("fstat " + path_));
+  return static_cast<int64_t>(st.st_size);
+}
+
+Status AuditLog::ScanFrom(int64_t offset, const std::function<void(const json&)>& fn) const {
+  int64_t size = CA_TRY(Size());
+  int64_t start = std::clamp<int64_t>(offset, 0, size);
+  if (start > 0) {  // back to the start of the line that holds `start`
+    auto [line, complete] = CA_TRY(ReadLastLine(fd_, start));
+    if (!complete) start -= static_cast<int64_t>(line.size());
+  }
+  std::string pending;
+  const size_t kChunk = 1 << 20;
+  for (int64_t at = start; at < size;) {
+    std::string chunk(static_cast<size_t>(std::min<int64_t>(kChunk, size - at)), '\0');
+    ssize_t n = ::pread(fd_, chunk.data(), chunk.size(), at);
+    if (n <= 0) return Fail(ErrorCode::kIo, Errno("reading audit file " + path_));
+    at += n;
+    pending.append(chunk.data(), static_cast<size_t>(n));
+    size_t begin = 0;
+    for (size_t nl; (nl = pending.find('\n', begin)) != std::string::npos; begin = nl + 1) {
+      json entry = json::parse(std::string_view(pending).substr(begin, nl - begin), nullptr, false);
+      if (entry.is_object()) fn(entry);
+    }
+    pending.erase(0, begin);
+  }
   return Ok();
 }
 
@@ -242,16 +442,41 @@ VerifyReport VerifyStream(std::istream& in) {
   uint64_t expected_seq = 1;
   uint64_t line_no = 0;
   std::string line;
+  // Lines that are not JSON, kept until the next entry says whether they are a sealed torn write.
+  std::vector<std::pair<uint64_t, std::string>> torn;
+  auto flush_torn = [&] {
+    for (const auto& t : torn) r.problems.push_back({t.first, "not a JSON object"});
+    expected_seq += torn.size();
+    torn.clear();
+  };
   while (std::getline(in, line)) {
     ++line_no;
     if (in.eof()) {
+      flush_torn();
       r.problems.push_back(
           {line_no, "incomplete last line (no newline): torn write or truncated file"});
       break;
     }
     ++r.entries;
     json entry;
-    if (std::string problem = CheckEntry(line, entry); !problem.empty()) {
+    std::string problem = CheckEntry(line, entry);
+    if (problem == "not a JSON object") {
+      torn.push_back({line_no, line});
+      continue;
+    }
+    if (!torn.empty()) {
+      std::string bytes;
+      for (size_t i = 0; i < torn.size(); ++i) bytes += (i == 0 ? "" : "\n") + torn[i].second;
+      bool sealed = problem.empty() && entry["event"] == "audit_tail_repaired" &&
+                    entry.value("torn_sha256", "") == HexEncode(Sha256(bytes));
+      if (sealed) {
+        r.entries -= torn.size();
+        torn.clear();
+      } else {
+        flush_torn();
+      }
+    }
+    if (!problem.empty()) {
       r.problems.push_back({line_no, problem});
       // Chain on from what the line claims, when it says anything, so that one edit is one report.
       if (entry.is_object() && IsHex64(entry.value("hash", json())))
@@ -282,6 +507,7 @@ VerifyReport VerifyStream(std::istream& in) {
     expected_prev = entry["hash"].get<std::string>();
     r.last_hash = expected_prev;
   }
+  flush_torn();
   return r;
 }
 

@@ -11,12 +11,18 @@
 // file under the lock only when another writer appended since (the file size tells).
 //
 // Durability: Append() is one write(2): the entry survives a crash of the process at once, and a
-// power loss once Sync() (fdatasync) has run. Busy writers (the engine, hundreds of entries a
-// second) call Sync() periodically (the engine: once a second from its background thread), so a
-// power loss may lose up to that interval of audit entries; the CA store's LMDB records stay
-// durable regardless. Infrequent writers (the RA CLI) call Sync() after each command.
+// power loss once it is synced. AppendDurable() returns only once its entry is fdatasync'ed
+// (group commit: concurrent callers share one fdatasync); the engine acknowledges nothing before
+// its audit entry is durable. Sync() fdatasyncs what Append() wrote (the RA after each command).
+//
+// Faults: a failed or short write (volume full) is cut back to the last complete entry at once, so
+// the chain stays intact and the next append works as soon as space returns; a failed fdatasync
+// drops the unsynced entries (they are reported as failed to their callers). Open() repairs a torn
+// last line left by a crash (truncates it, logs audit_tail_repaired and records the repair as an
+// entry).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,9 +58,10 @@ struct AuditEvent {
 
 class AuditLog {
  public:
-  // Opens (creates 0640 if missing) `path` for appending as `writer` (e.g. "ca-engine"). Refuses a
-  // file whose last line is incomplete or whose last entry does not verify: the chain must resume
-  // from a sound tail (ca-audit verify-audit FILE says what is wrong).
+  // Opens (creates 0640 if missing) `path` for appending as `writer` (e.g. "ca-engine"). A torn
+  // last line (a crash mid-write) is cut off, logged (audit_tail_repaired) and recorded as an
+  // "audit_tail_repaired" entry. Refuses a file whose last complete entry does not verify: the
+  // chain must resume from a sound tail (ca-audit verify-audit FILE says what is wrong).
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, std::string writer);
   ~AuditLog();  // Sync() then close
   AuditLog(const AuditLog&) = delete;
@@ -62,6 +69,8 @@ class AuditLog {
 
   // Appends one entry; returns its seq. Thread-safe.
   Result<uint64_t> Append(std::string_view event, const nlohmann::json& fields);
+  // Appends one entry and returns once it is durable (group-committed fdatasync); returns its seq.
+  Result<uint64_t> AppendDurable(std::string_view event, const nlohmann::json& fields);
 
   // Appends the entries `make` returns, given the last entry in the file (null when empty), all
   // under one lock: a writer that must not duplicate what another process already appended
@@ -71,6 +80,11 @@ class AuditLog {
 
   // fdatasync if anything was appended since the last Sync.
   Status Sync();
+
+  // The file's size now (a position from which later entries can be scanned).
+  Result<int64_t> Size() const;
+  // Calls `fn` with each complete entry from the line that contains byte `offset` to the end.
+  Status ScanFrom(int64_t offset, const std::function<void(const nlohmann::json&)>& fn) const;
 
   const std::string& path() const { return path_; }
 
@@ -86,14 +100,37 @@ class AuditLog {
   Result<std::pair<Tail, int64_t>> CurrentTail();
   Result<std::string> MakeLine(const Tail& tail, const AuditEvent& e, Tail& next) const;
   Status WriteLocked(const std::string& lines, int64_t size_before);
+  // Cuts a torn last line (Open, under both locks); returns the bytes removed (0 when it was
+  // sealed).
+  Result<int64_t> RepairTornTail();
+  // Under both locks, when the bytes after `good_size` (a partial line) cannot be cut because the
+  // file is append-only (chattr +a): ends them with a newline and appends an audit_tail_repaired
+  // entry naming them (torn_bytes, torn_sha256), which the verifier accepts as a sealed fragment.
+  Status SealFragment(int64_t good_size);
+  // Appends under the locks; returns the ticket of the last entry written (0: none written).
+  Result<uint64_t> AppendTicket(const BatchFn& make, size_t* appended);
+  // Returns once every entry up to `ticket` is fdatasync'ed (group commit), or fails.
+  Status SyncThrough(uint64_t ticket);
+  // After a failed fdatasync: cuts the file back to the last synced size when no other writer
+  // appended since; returns the last ticket that is lost.
+  uint64_t DropUnsynced();
 
   int fd_ = -1;
   std::string path_, writer_;
-  std::mutex mu_;
+  mutable std::mutex mu_;  // guards the members below down to sync_mu_
   Tail tail_;
-  int64_t tail_end_ = -1;  // file size right after our last append (-1: unknown)
-  bool dirty_ = false;
-  bool broken_ = false;  // a short write left a partial line: no more appends
+  int64_t tail_end_ = -1;     // file size right after our last append (-1: unknown)
+  uint64_t appended_ = 0;     // tickets: entries appended by this object
+  bool broken_ = false;       // a short write left a partial line that could not be cut yet
+  int64_t good_size_ = 0;     // when broken_: the size to cut back to
+  int64_t synced_size_ = -1;  // file size covered by the last successful fdatasync (-1: unknown)
+
+  std::mutex sync_mu_;  // guards the group commit below
+  std::condition_variable sync_cv_;
+  bool syncing_ = false;
+  uint64_t synced_ = 0;  // every ticket <= synced_ not in lost_ is durable
+  std::vector<std::pair<uint64_t, uint64_t>>
+      lost_;  // [first, last] tickets a failed fdatasync lost
 };
 
 // The last line of the file open on `fd` (of `size` bytes) without its "\n", and whether the file
@@ -114,8 +151,10 @@ struct VerifyReport {
 };
 
 // Checks every line: JSON object in canonical form, hash, prev link, seq (1, 2, ...), and that the
-// last line is complete. Keeps going after a problem (chaining from the line as it stands), so
-// each defect is reported once where it is.
+// last line is complete. Lines that are not JSON objects directly followed by an
+// audit_tail_repaired entry whose torn_sha256 is the hash of exactly those bytes (a torn write
+// sealed in an append-only file) are accepted. Keeps going after a problem (chaining from the line
+// as it stands), so each defect is reported once where it is.
 VerifyReport VerifyText(std::string_view text);
 Result<VerifyReport> VerifyFile(const std::string& path);
 

@@ -3,6 +3,7 @@
 // jobs in status_jobs.cpp.
 #include "engine/ca_instance.h"
 
+#include "common/encoding.h"
 #include "common/log.h"
 #include "engine/instance_util.h"
 
@@ -20,7 +21,8 @@ profiles::issuance::Environment ToIssuanceEnv(engine::api::CaEnvironment env) {
 
 }  // namespace
 
-Result<std::unique_ptr<CaInstance>> CaInstance::Open(CaInstanceOptions options, CaKeys keys, CrashHook crash_hook) {
+Result<std::unique_ptr<CaInstance>> CaInstance::Open(CaInstanceOptions options, CaKeys keys, CrashHook crash_hook,
+                                                     IssuanceAudit* audit) {
   std::string env_name(engine::api::CaEnvironmentName(options.environment));
   if (!keys.issuer_key || !keys.issuer_cert || !keys.ocsp_key || !keys.ocsp_cert) {
     return Fail(ErrorCode::kInvalidArgument, env_name + ": issuer and OCSP signer keys and certificates are required");
@@ -35,6 +37,8 @@ Result<std::unique_ptr<CaInstance>> CaInstance::Open(CaInstanceOptions options, 
   }
   std::unique_ptr<CaInstance> inst(new CaInstance(std::move(options), std::move(keys), std::move(crash_hook)));
   const auto& opt = inst->options_;
+  inst->audit_ = audit;
+  inst->audit_epoch_ = RandomUuidV4();
   inst->profiles_ = CA_TRY(profiles::issuance::LoadProfiles(opt.profiles_dir, ToIssuanceEnv(opt.environment)));
   inst->issuer_ = profiles::issuance::Issuer{inst->keys_.issuer_cert.get(), opt.ocsp_url, opt.ca_issuers_url, opt.crl_url};
   CA_TRY_STATUS(profiles::issuance::ValidateIssuer(inst->issuer_));
@@ -45,7 +49,11 @@ Result<std::unique_ptr<CaInstance>> CaInstance::Open(CaInstanceOptions options, 
   CA_TRY_STATUS(inst->status_->RegisterIssuer(opt.issuer_name, inst->keys_.issuer_cert.get()));
 
   CA_TRY_STATUS(inst->LoadCrlSchedule());
-  CA_TRY_STATUS(inst->CompleteAllPending());
+  if (auto recovered = inst->CompleteAllPending(); !recovered) {
+    // A full audit volume or an absent token must not keep the CA down: the background retries.
+    if (recovered.error().code != ErrorCode::kUnavailable) return std::unexpected(recovered.error());
+    log::Warn("recovery_deferred", {{"environment", env_name}, {"error", recovered.error().ToString()}});
+  }
   log::Info("ca_instance_ready", {{"environment", env_name}, {"issuer", opt.issuer_name}});
   return inst;
 }

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <expected>
 #include <functional>
 #include <future>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,7 @@
 #include "crl_ocsp/status_store.h"
 #include "engine/api/contract.h"
 #include "engine/ca_store.h"
+#include "engine/status_jobs.h"
 #include "profiles/issuance/csr_check.h"
 #include "profiles/issuance/profile.h"
 #include "profiles/issuance/tbs.h"
@@ -42,6 +45,24 @@ struct CaKeys {
   ossl::X509Ptr ocsp_cert;
 };
 
+// The audit trail of issuance (engine/recorder.h writes it to the audit file). Each call returns Ok
+// only once its entry is durable; with no audit file configured every call is a no-op.
+class IssuanceAudit {
+ public:
+  virtual ~IssuanceAudit() = default;
+  // Before the HSM signs: the intent to sign `reservation` ("sign_intent"). A refusal here means
+  // nothing is signed: the audit volume takes no writes.
+  virtual Status SignIntent(engine::api::CaEnvironment env, const CertRecord& reservation, std::string_view by) = 0;
+  // The one "issued" entry of a signed certificate (the caller makes it exactly one).
+  virtual Status Issued(engine::api::CaEnvironment env, const CertRecord& record, std::string_view by) = 0;
+  // A position in the audit file, and the serials of `env` with an "issued" entry from there on.
+  virtual Result<int64_t> Position() = 0;
+  virtual Result<std::set<std::string>> IssuedSince(engine::api::CaEnvironment env, int64_t position) = 0;
+};
+
+// Who completed a certificate (the "completed_by" of its issued entry).
+inline constexpr std::string_view kByRequest = "request", kByRetry = "retry", kByRecovery = "recovery";
+
 struct CaInstanceOptions {
   engine::api::CaEnvironment environment = engine::api::CaEnvironment::kProduction;
   std::string store_dir;         // CA store (LMDB)
@@ -57,9 +78,12 @@ struct CaInstanceOptions {
 // ca_instance.cpp opens the instance and looks certificates up.
 class CaInstance {
  public:
-  // Checks the keys match their certificates, opens the stores, registers the issuer and
-  // re-signs every reserved-but-unsigned certificate (crash recovery).
-  static Result<std::unique_ptr<CaInstance>> Open(CaInstanceOptions options, CaKeys keys, CrashHook crash_hook);
+  // Checks the keys match their certificates, opens the stores, registers the issuer,
+  // re-signs every reserved-but-unsigned certificate and audits every signed-but-unaudited one
+  // (crash recovery; deferred to the background when the HSM or the audit volume is unavailable).
+  // `audit` (may be null: no audit trail) must outlive the instance.
+  static Result<std::unique_ptr<CaInstance>> Open(CaInstanceOptions options, CaKeys keys, CrashHook crash_hook,
+                                                  IssuanceAudit* audit = nullptr);
   ~CaInstance();
 
   engine::api::Response Issue(const engine::api::IssueRequest& request, const profiles::policy::PolicySnapshot& snapshot);
@@ -73,7 +97,13 @@ class CaInstance {
   // Reservations younger than min_age_seconds are left to the request that made them.
   Status CompleteAllPending(int64_t min_age_seconds = 0);
   // One pass of the status jobs: OCSP responses near half-life or missing, and the CRL when due.
+  // The two jobs are independent, each backing off after a failure (status_jobs.h).
   Status RunStatusJobs();
+  // The status jobs' clocks (tests replace them) and backoff state.
+  void SetStatusJobClock(JobClock clock) { jobs_.clock = std::move(clock); }
+  const StatusJobState& status_jobs() const { return jobs_; }
+  // Drops the audit markers of certificates whose issued entry is durable (background, each second).
+  Status FlushAuditMarkers();
 
   CaStore& store() { return *store_; }
   crl_ocsp::StatusStore& status_store() { return *status_; }
@@ -103,14 +133,28 @@ class CaInstance {
   // Step (5): serial, TBS, request and indexes in one committed transaction. kAlreadyExists: serial
   // collision; kPermissionDenied: key already certified; kFailedPrecondition: request_id recorded.
   Status Reserve(const CertRecord& rec, const std::string& hash);
-  // Signs the reservation (if still pending), records it, publishes OCSP; returns the record.
+  // Signs the reservation (if still pending) after its durable sign intent, records it, writes its
+  // issued audit entry (once per serial), publishes OCSP; returns the record.
   // `lint_signed` (may be empty) checks the signed certificate before it is recorded.
   // `reserved_tbs`, when given, is the TBS object whose DER was just reserved (signed in place,
-  // which saves parsing the recorded DER again); recovery passes nullptr.
+  // which saves parsing the recorded DER again); recovery passes nullptr. `by`: kByRequest (its
+  // sign intent is already written), kByRetry or kByRecovery.
   Result<CertRecord> Complete(const std::string& serial_hex,
                               const std::function<Status(const X509*)>& lint_signed,
-                              X509* reserved_tbs = nullptr);
+                              X509* reserved_tbs, std::string_view by);
   Result<engine::api::IssueResponse> ToIssueResponse(const CertRecord& record) const;
+
+  // issuance_audit.cpp: exactly one durable "issued" entry per signed serial. The transaction that
+  // records a certificate as issued also puts the marker "unaudited:<serial>" in the CA store's
+  // meta (with the audit file position and this process's epoch); the entry is written and the
+  // marker dropped after. A marker of another epoch (a crash) or of a failed attempt is checked
+  // against the audit file from its position before anything is written.
+  Status AuditSignIntent(const CertRecord& reservation, std::string_view by);
+  // The marker {key, value} to put when `serial_hex` is recorded as issued now (empty key: no audit).
+  Result<std::pair<std::string, std::string>> AuditMarker(std::string_view serial_hex);
+  Status EnsureIssuedAudited(const CertRecord& record, std::string_view by);
+  // Every marker left by a crash or a failed attempt (start-up and background recovery).
+  Status AuditUnaudited();
 
   // revocation.cpp
   Result<std::vector<std::string>> RevokeSerials(const std::vector<std::string>& serials, int reason,
@@ -118,7 +162,9 @@ class CaInstance {
 
   // status_jobs.cpp
   Status PublishOcsp(const std::vector<CertRecord>& records);
-  Status PublishCrl();
+  Status PublishCrl(pki::Time now);
+  Status RunCrlJob();
+  Status RunOcspJob();
   Status LoadCrlSchedule();
   // A revocation at `revoked_at` makes the CRL due (within crl_revocation_delay) until a CRL lists it.
   void NoteRevocation(int64_t revoked_at);
@@ -139,10 +185,18 @@ class CaInstance {
   std::mutex inflight_mu_;
   std::map<std::string, std::pair<std::string, std::shared_future<engine::api::Response>>> inflight_;
 
+  IssuanceAudit* audit_ = nullptr;
+  std::string audit_epoch_;  // random per process: a marker of another epoch was left by a crash
+  std::mutex audit_mu_;
+  std::condition_variable audit_cv_;
+  std::set<std::string> auditing_;  // serials whose issued entry a thread is writing
+  std::set<std::string> audited_;   // issued entry durable, marker not yet dropped
+  std::set<std::string> suspect_;   // an attempt failed: check the file before writing
+
   std::mutex crl_mu_;
   std::optional<pki::Time> crl_last_this_update_;
   std::optional<pki::Time> first_unpublished_revocation_;
-  std::optional<pki::Time> next_ocsp_scan_;
+  StatusJobState jobs_;
 };
 
 }  // namespace ca::engine

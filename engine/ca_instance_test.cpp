@@ -129,7 +129,10 @@ TEST_F(CaInstanceTest, RetriedRequestReturnsSameCertificateAndReplayIsRefused) {
   EXPECT_EQ(std::get<IssueResponse>(again).serial_hex, std::get<IssueResponse>(first).serial_hex);
   EXPECT_EQ(std::get<IssueResponse>(again).certificate_pem, std::get<IssueResponse>(first).certificate_pem);
 
+  // Same request_id, another order (a retry of the same order replays instead:
+  // issuance_key_test.cpp).
   auto replay = req;
+  replay.order_id = "another-order";
   replay.names = {"b.example.fr"};
   auto refused = Issue(replay);
   ASSERT_TRUE(std::holds_alternative<EngineError>(refused));
@@ -344,6 +347,23 @@ TEST_F(CaInstanceTest, MassRevocationsAreAppliedOnceAndRecorded) {
   EXPECT_EQ(*inst_->store().AppliedMassRevocationSeq(), snap->MassRevocations()[0].seq);
   ASSERT_TRUE(inst_->ApplyMassRevocations(*snap));  // nothing new
   EXPECT_EQ(*inst_->store().AppliedMassRevocationSeq(), snap->MassRevocations()[0].seq);
+}
+
+// ca-ra cert revoke: a recorded revocation of one serial revokes that certificate only.
+TEST_F(CaInstanceTest, RecordedRevocationOfOneSerialRevokesOnlyIt) {
+  auto a = Issue(MakeIssueRequest("s1", world_.kid, {"s1.example.fr"}, Key(7)));
+  auto b = Issue(MakeIssueRequest("s2", world_.kid, {"s2.example.fr"}, Key(6)));
+  ASSERT_TRUE(std::holds_alternative<IssueResponse>(a) && std::holds_alternative<IssueResponse>(b));
+  std::string target = std::get<IssueResponse>(a).serial_hex;
+  std::string other = std::get<IssueResponse>(b).serial_hex;
+  auto recorded =
+      profiles::policy::admin::RevokeCertificate(Admin(), {target, "acct-1", world_.kid}, 4);
+  ASSERT_TRUE(recorded) << recorded.error().ToString();
+  auto snap = world_.store->Snapshot();
+  ASSERT_TRUE(inst_->ApplyMassRevocations(*snap));
+  EXPECT_TRUE((*inst_->store().FindCert(target))->revoked);
+  EXPECT_EQ((*inst_->store().FindCert(target))->reason, 4);
+  EXPECT_FALSE((*inst_->store().FindCert(other))->revoked);
 }
 
 // A crash at each step of issuance (the child is SIGKILLed by the crash hook) leaves a store

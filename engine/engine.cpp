@@ -25,7 +25,7 @@ CaInstance* Engine::instance(engine::api::CaEnvironment env) {
 
 Response Engine::Handle(const engine::api::Request& request, const PeerInfo& peer) {
   Response response = Route(request, peer);
-  if (observer_ != nullptr) observer_->OnResponse(request, response);
+  if (observer_ != nullptr) return observer_->OnResponse(request, std::move(response));
   return response;
 }
 
@@ -63,7 +63,9 @@ void Engine::CheckPolicy() {
   for (auto& [env, inst] : instances_) {
     uint64_t applied_before = observer_ != nullptr ? inst->store().AppliedMassRevocationSeq().value_or(0) : 0;
     auto s = inst->ApplyMassRevocations(*snapshot);
-    if (observer_ != nullptr) observer_->OnMassRevocations(env, *inst, applied_before);
+    if (observer_ != nullptr) {
+      if (auto a = observer_->OnMassRevocations(env, *inst, applied_before); !a) all_ok = false;
+    }
     if (!s) {
       all_ok = false;
       log::Error("mass_revocation_failed",
@@ -95,6 +97,7 @@ void Engine::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (auto& [env, inst] : instances_) (void)inst->FlushAuditMarkers();  // else rechecked at start
 }
 
 void Engine::Loop() {
@@ -115,6 +118,10 @@ void Engine::Loop() {
     CheckPolicy();
     if (observer_ != nullptr) observer_->OnTick(instances_);
     for (auto& [env, inst] : instances_) {
+      if (auto s = inst->FlushAuditMarkers(); !s) {
+        log::Warn("audit_marker_flush_failed", {{"environment", engine::api::CaEnvironmentName(env)},
+                                                {"error", s.error().ToString()}});
+      }
       if (auto s = inst->RunStatusJobs(); !s) {
         log::Error("status_jobs_failed", {{"environment", engine::api::CaEnvironmentName(env)},
                                           {"error", s.error().ToString()}});

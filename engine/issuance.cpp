@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "engine/ca_instance.h"
 #include "engine/instance_util.h"
+#include "engine/issuance_key.h"
 #include "profiles/issuance/csr_check.h"
 #include "profiles/issuance/dns_names.h"
 #include "profiles/issuance/lint.h"
@@ -56,54 +57,63 @@ Status CaInstance::CompleteAllPending(int64_t min_age_seconds) {
       auto rec = CA_TRY(store_->FindCert(serial));
       if (rec && now - rec->reserved_at < min_age_seconds) continue;
     }
-    auto rec = Complete(serial, nullptr);
+    auto rec = Complete(serial, nullptr, nullptr, kByRecovery);
     if (!rec) {
       log::Error("recovery_failed", {{"serial", serial}, {"error", rec.error().ToString()}});
       return std::unexpected(rec.error());
     }
     log::Info("recovered_reservation", {{"serial", serial}, {"environment", engine::api::CaEnvironmentName(options_.environment)}});
   }
-  return Ok();
+  return AuditUnaudited();  // certificates signed but not yet audited (crash, full audit volume)
 }
 
 Response CaInstance::Issue(const engine::api::IssueRequest& request, const profiles::policy::PolicySnapshot& snapshot) {
   std::string hash = HexEncode(Sha256(engine::api::RequestToJson(request).dump()));
+  // Keyed by order (issuance_key.h): a retry of the same order shares the first one's outcome.
+  const IssuanceKey key = IssuanceKeyOf(request.order_id, request.request_id);
+  auto refuse_replay = [&] {
+    log::Warn("request_refused", {{"reason", "replayed request_id with different content"},
+                                  {"request_id", request.request_id}});
+    return Refuse(EngineErrorKind::kBadRequest, "request_id reused with different content");
+  };
   std::promise<Response> promise;
   {
     std::unique_lock lock(inflight_mu_);
-    auto it = inflight_.find(request.request_id);
+    auto it = inflight_.find(key.key);
     if (it != inflight_.end()) {
-      if (it->second.first != hash) {
-        log::Warn("request_refused", {{"reason", "replayed request_id with different content"},
-                                      {"request_id", request.request_id}});
-        return Refuse(EngineErrorKind::kBadRequest, "request_id reused with different content");
-      }
+      if (!key.per_order && it->second.first != hash) return refuse_replay();
       auto fut = it->second.second;
       lock.unlock();
       return fut.get();
     }
-    inflight_.emplace(request.request_id, std::pair{hash, promise.get_future().share()});
+    inflight_.emplace(key.key, std::pair{hash, promise.get_future().share()});
   }
   Response response = [&]() -> Response {
-    auto found = store_->FindRequest(request.request_id);
+    auto found = store_->FindRequest(key.key);
     if (!found) return Refuse(EngineErrorKind::kInternal, found.error().ToString());
-    if (!*found) return IssueFresh(request, hash, snapshot);
-    if ((*found)->first != hash) {
-      log::Warn("request_refused", {{"reason", "replayed request_id with different content"},
-                                    {"request_id", request.request_id}});
-      return Refuse(EngineErrorKind::kBadRequest, "request_id reused with different content");
+    if (!*found && key.per_order) {
+      // The request_id alone: records from before the per-order key, and a request_id reused
+      // by another order (refused below).
+      found = store_->FindRequest(request.request_id);
+      if (!found) return Refuse(EngineErrorKind::kInternal, found.error().ToString());
     }
-    auto rec = Complete((*found)->second, nullptr);
+    if (!*found) return IssueFresh(request, hash, snapshot);
+    if (!key.per_order && (*found)->first != hash) return refuse_replay();
+    auto rec = Complete((*found)->second, nullptr, nullptr, kByRetry);
     if (!rec) return Refuse(EngineErrorKind::kUnavailable, rec.error().ToString());
+    if (key.per_order && rec->order_id != request.order_id) return refuse_replay();
     auto out = ToIssueResponse(*rec);
     if (!out) return Refuse(EngineErrorKind::kInternal, out.error().ToString());
-    log::Info("issue_replayed", {{"request_id", request.request_id}, {"serial", rec->serial_hex}});
+    log::Info("issue_replayed", {{"request_id", request.request_id},
+                                 {"order", request.order_id},
+                                 {"same_content", (*found)->first == hash},
+                                 {"serial", rec->serial_hex}});
     return *out;
   }();
   promise.set_value(response);
   {
     std::lock_guard lock(inflight_mu_);
-    inflight_.erase(request.request_id);
+    inflight_.erase(key.key);
   }
   return response;
 }
@@ -157,9 +167,10 @@ std::expected<CaInstance::AdmittedIssue, CaInstance::IssueRefusal> CaInstance::A
 }
 
 Status CaInstance::Reserve(const CertRecord& rec, const std::string& hash) {
+  const IssuanceKey key = IssuanceKeyOf(rec.order_id, rec.request_id);
   return store_->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
-    if (CA_TRY(txn.Get(d.requests, rec.request_id))) {
-      return Fail(ErrorCode::kFailedPrecondition, "request_id already recorded");
+    if (CA_TRY(txn.Get(d.requests, key.key)) || CA_TRY(txn.Get(d.requests, rec.request_id))) {
+      return Fail(ErrorCode::kFailedPrecondition, "order or request_id already recorded");
     }
     if (CA_TRY(txn.Get(d.certs, rec.serial_hex))) return Fail(ErrorCode::kAlreadyExists, "serial collision");
     if (CA_TRY(txn.Get(d.key_fps, rec.key_fingerprint))) {
@@ -167,8 +178,11 @@ Status CaInstance::Reserve(const CertRecord& rec, const std::string& hash) {
     }
     CA_TRY_STATUS(PutCert(txn, d, rec));
     CA_TRY_STATUS(txn.Put(d.pending, rec.serial_hex, ""));
-    CA_TRY_STATUS(txn.Put(d.requests, rec.request_id,
-                          nlohmann::json{{"hash", hash}, {"serial", rec.serial_hex}}.dump()));
+    // Under the order (the idempotency key) and under the request_id (so that a request_id
+    // reused by another order is recognised and refused).
+    const std::string entry = nlohmann::json{{"hash", hash}, {"serial", rec.serial_hex}}.dump();
+    CA_TRY_STATUS(txn.Put(d.requests, rec.request_id, entry));
+    if (key.key != rec.request_id) CA_TRY_STATUS(txn.Put(d.requests, key.key, entry));
     CA_TRY_STATUS(txn.Put(d.key_fps, rec.key_fingerprint, rec.serial_hex));
     CA_TRY_STATUS(txn.Put(d.by_account, AccountIndexKey('a', rec.acme_account_id, rec.serial_hex), ""));
     CA_TRY_STATUS(txn.Put(d.by_account, AccountIndexKey('e', rec.external_account_kid, rec.serial_hex), ""));
@@ -228,6 +242,9 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
     CertRecord rec = ReservationRecord(request, names, HexEncode(admitted->csr.spki_sha256),
                                        tbs_request.serial.Hex(), tbs->get(), linted->der, now);
 
+    // Nothing is reserved nor signed unless the audit trail takes the durable intent first.
+    if (auto intent = AuditSignIntent(rec, kByRequest); !intent)
+      return refuse(EngineErrorKind::kUnavailable, intent.error().message, "ACME_CA_ERROR");
     // (5) durability: serial, TBS and request recorded in one committed transaction before signing.
     Status reserved = Reserve(rec, hash);
     if (!reserved) {
@@ -235,7 +252,7 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
         case ErrorCode::kAlreadyExists: continue;  // a fresh serial
         case ErrorCode::kPermissionDenied: return refuse(EngineErrorKind::kBadCsr, reserved.error().message);
         case ErrorCode::kFailedPrecondition:
-          return refuse(EngineErrorKind::kBadRequest, "request_id already used by another request");
+          return refuse(EngineErrorKind::kBadRequest, "order or request_id already used by another request");
         default: return refuse(EngineErrorKind::kUnavailable, reserved.error().ToString());
       }
     }
@@ -243,7 +260,7 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
     // The object decoded from the linted bytes is the one signed; after the signature its TBS must
     // still be those bytes.
     auto lint_signed = [&](const X509* cert) { return profiles::issuance::CheckSignedAsLinted(cert, *linted); };
-    auto done = Complete(rec.serial_hex, lint_signed, linted->certificate.get());
+    auto done = Complete(rec.serial_hex, lint_signed, linted->certificate.get(), kByRequest);
     if (!done) {
       auto fields = log_fields;
       fields["serial"] = rec.serial_hex;
@@ -251,7 +268,8 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
       log::Error("issue_sign_failed", fields);
       // The reservation stays pending: it is signed and recorded later (or on a retry of this
       // request_id), never handed out unsigned and never reused.
-      return Refuse(EngineErrorKind::kUnavailable, "signing failed, retry later: " + done.error().message);
+      return Refuse(EngineErrorKind::kUnavailable, "not issued, retry later: " + done.error().message,
+                    "ACME_CA_ERROR");
     }
     auto out = ToIssueResponse(*done);
     if (!out) return refuse(EngineErrorKind::kInternal, out.error().ToString());
@@ -268,11 +286,13 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
 
 Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
                                         const std::function<Status(const X509*)>& lint_signed,
-                                        X509* reserved_tbs) {
+                                        X509* reserved_tbs, std::string_view by) {
   auto found = CA_TRY(store_->FindCert(serial_hex));
   if (!found) return Fail(ErrorCode::kNotFound, "no reservation for serial " + serial_hex);
   CertRecord rec = std::move(*found);
   if (rec.state == CertState::kReserved) {
+    if (by != kByRequest) CA_TRY_STATUS(AuditSignIntent(rec, by));  // the request wrote its own
+    auto marker = CA_TRY(AuditMarker(serial_hex));
     ossl::X509Ptr parsed;
     if (reserved_tbs == nullptr) parsed = CA_TRY(ossl::CertFromDer(rec.der));
     X509* cert = reserved_tbs != nullptr ? reserved_tbs : parsed.get();
@@ -301,6 +321,7 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
       cur->issued_at = now;
       CA_TRY_STATUS(PutCert(txn, d, *cur));
       CA_TRY(txn.Delete(d.pending, serial_hex));
+      if (!marker.first.empty()) CA_TRY_STATUS(txn.Put(d.meta, marker.first, marker.second));
       updated = std::move(*cur);
       return Ok();
     });
@@ -308,6 +329,7 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
     rec = std::move(updated);
     Crash("after_record");
   }
+  CA_TRY_STATUS(EnsureIssuedAudited(rec, by));  // nothing is answered before its issued entry
   // The OCSP "good" response exists before the certificate is handed out.
   auto serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
   if (!CA_TRY(status_->Response(options_.issuer_name, serial))) CA_TRY_STATUS(PublishOcsp({rec}));

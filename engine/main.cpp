@@ -174,7 +174,8 @@ Result<std::unique_ptr<engine::CaInstance>> OpenInstance(engine::api::CaEnvironm
                                                          const engine::InstanceConfig& ic,
                                                          Tokens& tokens,
                                                          engine::EngineMetrics& metrics,
-                                                         const engine::CrashHook& crash_hook) {
+                                                         const engine::CrashHook& crash_hook,
+                                                         engine::IssuanceAudit* audit) {
   std::string env_name(engine::api::CaEnvironmentName(env));
   hsm::Token* token = CA_TRY(TokenFor(ic, env_name, tokens));
   engine::CaKeys keys = CA_TRY(LoadKeys(ic, env_name, *token, metrics));
@@ -187,7 +188,7 @@ Result<std::unique_ptr<engine::CaInstance>> OpenInstance(engine::api::CaEnvironm
   opt.ocsp_url = ic.ocsp_url;
   opt.ca_issuers_url = ic.ca_issuers_url;
   opt.crl_url = ic.crl_url;
-  auto inst = engine::CaInstance::Open(opt, std::move(keys), crash_hook);
+  auto inst = engine::CaInstance::Open(opt, std::move(keys), crash_hook, audit);
   if (!inst) return Fail(inst.error().code, env_name + ": " + inst.error().ToString());
   return std::move(*inst);
 }
@@ -224,11 +225,15 @@ int Run(const std::string& config_path) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  // Before the instances: their crash recovery at open writes audit entries.
+  engine::Recorder recorder(std::move(audit_log), metrics,
+                            {config->metrics_file, config->metrics_interval_seconds});
   // One logged-in token per (module, label).
   Tokens tokens;
   std::map<engine::api::CaEnvironment, std::unique_ptr<engine::CaInstance>> instances;
   for (const auto& [env, ic] : config->instances) {
-    auto inst = OpenInstance(env, ic, tokens, metrics, *crash_hook);
+    auto inst = OpenInstance(env, ic, tokens, metrics, *crash_hook,
+                             config->audit_log.empty() ? nullptr : &recorder);
     if (!inst && tokens.pin_refused) {
       ca::log::Error("hsm_pin_refused",
                      {{"error", *tokens.pin_refused}, {"exit_status", kExitPinRefused}});
@@ -240,8 +245,6 @@ int Run(const std::string& config_path) {
   }
   auto policy = profiles::policy::PolicyStore::OpenReadOnly(config->policy_store);
   if (!policy) return fail("policy_store: " + policy.error().ToString());
-  engine::Recorder recorder(std::move(audit_log), metrics,
-                            {config->metrics_file, config->metrics_interval_seconds});
   auto eng = engine::Engine::Open(std::move(*policy), std::move(instances));
   if (!eng) return fail(eng.error().ToString());
   (*eng)->SetObserver(&recorder);

@@ -113,6 +113,17 @@ TEST_F(RecorderTest, AuditsIssuanceRefusalRevocationAndWritesTheMetricsFile) {
   engine::api::IssueResponse issued;
   issued.serial_hex = "0abc";
   issued.not_after = 2000000000;
+  // The issuance pipeline writes the issued entry (IssuanceAudit); OnResponse counts it.
+  CertRecord rec;
+  rec.serial_hex = "0abc";
+  rec.request_id = "req-1";
+  rec.order_id = "order-1";
+  rec.acme_account_id = "acct-1";
+  rec.external_account_kid = "kid-1";
+  rec.profile = "SSL";
+  rec.names = {"a.demo.test"};
+  rec.not_after = 2000000000;
+  ASSERT_TRUE(recorder.Issued(engine::api::CaEnvironment::kProduction, rec, kByRequest));
   recorder.OnResponse(issue, issued);
   recorder.OnResponse(
       issue, engine::api::EngineError{engine::api::EngineErrorKind::kPolicyDenied, "DOMAIN_NOT_FOUND",
@@ -136,6 +147,7 @@ TEST_F(RecorderTest, AuditsIssuanceRefusalRevocationAndWritesTheMetricsFile) {
   EXPECT_EQ(entries[0]["account"], "acct-1");
   EXPECT_EQ(entries[0]["order"], "order-1");
   EXPECT_EQ(entries[0]["result_code"], "OK");
+  EXPECT_EQ(entries[0]["completed_by"], "request");
   EXPECT_EQ(entries[0]["writer"], "ca-engine");
   EXPECT_EQ(entries[1]["event"], "issue_refused");
   EXPECT_EQ(entries[1]["result"], "policy_denied");

@@ -1,14 +1,15 @@
 #include "engine/recorder.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <string>
 
 #include "common/lmdb.h"
 #include "common/log.h"
 #include "crl_ocsp/revocation.h"
-#include "pki/revocation_reason.h"
 #include "crl_ocsp/status_store.h"
 #include "engine/ca_instance.h"
+#include "pki/revocation_reason.h"
 
 namespace ca::engine {
 namespace {
@@ -29,17 +30,68 @@ int64_t NowUnix() {
 
 }  // namespace
 
-void Recorder::Audit(std::string_view event, const json& fields) {
-  if (!audit_) return;
-  auto appended = audit_->Append(event, fields);
+Status Recorder::Audit(std::string_view event, const json& fields, bool durable) {
+  if (!audit_) return Ok();
+  auto appended = durable ? audit_->AppendDurable(event, fields) : audit_->Append(event, fields);
   metrics_.CountAudit(appended.has_value());
-  if (!appended)
+  if (!appended) {
     log::Error("audit_append_failed",
                {{"audit_event", event}, {"error", appended.error().ToString()}});
+    return std::unexpected(appended.error());
+  }
+  return Ok();
 }
 
-void Recorder::OnResponse(const engine::api::Request& request,
-                          const engine::api::Response& response) {
+namespace {
+
+json CertFields(engine::api::CaEnvironment env, const CertRecord& rec, std::string_view by) {
+  return {{"environment", engine::api::CaEnvironmentName(env)},
+          {"serial", rec.serial_hex},
+          {"request_id", rec.request_id},
+          {"order", rec.order_id},
+          {"account", rec.acme_account_id},
+          {"external_account", rec.external_account_kid},
+          {"profile", rec.profile},
+          {"names", rec.names},
+          {"not_before", rec.not_before},
+          {"not_after", rec.not_after},
+          {"completed_by", by}};
+}
+
+}  // namespace
+
+Status Recorder::SignIntent(engine::api::CaEnvironment env, const CertRecord& reservation,
+                            std::string_view by) {
+  return Audit("sign_intent", CertFields(env, reservation, by), true);
+}
+
+Status Recorder::Issued(engine::api::CaEnvironment env, const CertRecord& record,
+                        std::string_view by) {
+  json fields = CertFields(env, record, by);
+  fields["result"] = "issued";
+  fields["result_code"] = "OK";
+  return Audit("issued", fields, true);
+}
+
+Result<int64_t> Recorder::Position() {
+  return audit_ ? audit_->Size() : Result<int64_t>(0);
+}
+
+Result<std::set<std::string>> Recorder::IssuedSince(engine::api::CaEnvironment env,
+                                                    int64_t position) {
+  std::set<std::string> out;
+  if (!audit_) return out;
+  std::string env_name(engine::api::CaEnvironmentName(env));
+  CA_TRY_STATUS(audit_->ScanFrom(position, [&](const json& e) {
+    if (e.value("event", "") == "issued" && e.value("environment", "") == env_name &&
+        e.contains("serial") && e["serial"].is_string())
+      out.insert(e["serial"].get<std::string>());
+  }));
+  return out;
+}
+
+engine::api::Response Recorder::OnResponse(const engine::api::Request& request,
+                                           engine::api::Response response) {
   const auto* error = std::get_if<EngineError>(&response);
   auto with_error = [&](json fields) {
     if (error != nullptr) {
@@ -50,27 +102,30 @@ void Recorder::OnResponse(const engine::api::Request& request,
     }
     return fields;
   };
+  // An acknowledgement goes out only once its entry is durable.
+  auto acknowledged = [&](std::string_view event, const json& fields) -> engine::api::Response {
+    auto s = Audit(event, fields, true);
+    if (s) return std::move(response);
+    return EngineError{engine::api::EngineErrorKind::kUnavailable, "ACME_CA_ERROR", "",
+                       "audit trail unavailable, done but not acknowledged (retry)"};
+  };
   if (const auto* issue = std::get_if<engine::api::IssueRequest>(&request)) {
-    json fields = {{"environment", engine::api::CaEnvironmentName(issue->environment)},
-                   {"request_id", issue->request_id},
-                   {"order", issue->order_id},
-                   {"account", issue->acme_account_id},
-                   {"external_account", issue->external_account_kid},
-                   {"profile", issue->profile},
-                   {"names", issue->names},
-                   {"gateway_policy_version", issue->policy_version}};
-    if (const auto* issued = std::get_if<engine::api::IssueResponse>(&response)) {
+    if (std::holds_alternative<engine::api::IssueResponse>(response)) {
+      // Its sign_intent and issued entries were written durably by the pipeline (IssuanceAudit).
       metrics_.CountIssue(issue->profile, "issued");
-      fields["serial"] = issued->serial_hex;
-      fields["not_after"] = issued->not_after;
-      fields["result"] = "issued";
-      fields["result_code"] = "OK";
-      Audit("issued", fields);
     } else if (error != nullptr) {
+      json fields = {{"environment", engine::api::CaEnvironmentName(issue->environment)},
+                     {"request_id", issue->request_id},
+                     {"order", issue->order_id},
+                     {"account", issue->acme_account_id},
+                     {"external_account", issue->external_account_kid},
+                     {"profile", issue->profile},
+                     {"names", issue->names},
+                     {"gateway_policy_version", issue->policy_version}};
       metrics_.CountIssue(issue->profile, engine::api::EngineErrorKindName(error->kind));
-      Audit("issue_refused", with_error(std::move(fields)));
+      (void)Audit("issue_refused", with_error(std::move(fields)), false);
     }
-    return;
+    return response;
   }
   if (const auto* revoke = std::get_if<engine::api::RevokeRequest>(&request)) {
     int reason = static_cast<int>(revoke->reason);
@@ -84,12 +139,13 @@ void Recorder::OnResponse(const engine::api::Request& request,
       fields["newly_revoked"] = done->newly_revoked;
       fields["revoked_at"] = done->revoked_at;
       fields["result"] = "revoked";
-      Audit("revoked", fields);
-    } else if (error != nullptr) {
-      metrics_.CountRevokeRefused();
-      Audit("revoke_refused", with_error(std::move(fields)));
+      return acknowledged("revoked", fields);
     }
-    return;
+    if (error != nullptr) {
+      metrics_.CountRevokeRefused();
+      (void)Audit("revoke_refused", with_error(std::move(fields)), false);
+    }
+    return response;
   }
   if (const auto* all = std::get_if<engine::api::RevokeAllForAccountRequest>(&request)) {
     int reason = static_cast<int>(all->reason);
@@ -103,48 +159,57 @@ void Recorder::OnResponse(const engine::api::Request& request,
       metrics_.CountRevoked(reason, done->revoked_count);
       fields["revoked_count"] = done->revoked_count;
       fields["result"] = "revoked";
-      Audit("revoked_all_for_account", fields);
-    } else if (error != nullptr) {
+      return acknowledged("revoked_all_for_account", fields);
+    }
+    if (error != nullptr) {
       metrics_.CountRevokeRefused();
-      Audit("revoke_all_refused", with_error(std::move(fields)));
+      (void)Audit("revoke_all_refused", with_error(std::move(fields)), false);
     }
   }
+  return response;
 }
 
-void Recorder::OnMassRevocations(engine::api::CaEnvironment env, CaInstance& instance,
-                                 uint64_t applied_before) {
+Status Recorder::OnMassRevocations(engine::api::CaEnvironment env, CaInstance& instance,
+                                   uint64_t applied_before) {
   // The CA store records each applied mass revocation ("mass_revocation:<seq>", engine/ca_store.h)
-  // with the serials it revoked: the audit entry is that record.
-  auto applied = instance.store().AppliedMassRevocationSeq();
-  if (!applied || *applied <= applied_before) return;
-  auto txn = lmdb::Txn::BeginRead(instance.store().env());
-  if (!txn) {
-    log::Error("audit_append_failed",
-               {{"audit_event", "mass_revocation_applied"}, {"error", txn.error().ToString()}});
-    return;
-  }
-  for (uint64_t seq = applied_before + 1; seq <= *applied; ++seq) {
-    auto value = txn->Get(instance.store().dbs().meta, "mass_revocation:" + std::to_string(seq));
-    json record = value && *value ? json::parse(**value, nullptr, false) : json();
-    if (!record.is_object()) {
-      log::Error("audit_append_failed",
-                 {{"audit_event", "mass_revocation_applied"}, {"mass_revocation_seq", seq}});
-      continue;
+  // with the serials it revoked: the audit entry is that record. "mass_revocation_audited_seq"
+  // says how far the audit file has them durably, so that a failed append is retried.
+  constexpr std::string_view kAuditedKey = "mass_revocation_audited_seq";
+  CaStore& store = instance.store();
+  uint64_t applied = CA_TRY(store.AppliedMassRevocationSeq());
+  uint64_t audited = applied_before;
+  std::vector<json> records;
+  {
+    auto txn = CA_TRY(lmdb::Txn::BeginRead(store.env()));
+    if (auto v = CA_TRY(txn.Get(store.dbs().meta, kAuditedKey)); v)
+      audited = std::strtoull(std::string(*v).c_str(), nullptr, 10);
+    for (uint64_t seq = audited + 1; seq <= applied; ++seq) {
+      auto value = CA_TRY(txn.Get(store.dbs().meta, "mass_revocation:" + std::to_string(seq)));
+      records.push_back(value ? json::parse(*value, nullptr, false) : json());
     }
+  }
+  for (uint64_t seq = audited + 1; seq <= applied; ++seq) {
+    const json& record = records[seq - audited - 1];
     json fields = {{"environment", engine::api::CaEnvironmentName(env)},
                    {"mass_revocation_seq", seq}};
     for (const char* key : {"acme_account_id", "external_account_kid", "reason", "actor",
                             "policy_version", "applied_at", "revoked"}) {
-      if (record.contains(key)) fields[key] = record[key];
+      if (record.is_object() && record.contains(key)) fields[key] = record[key];
     }
-    int reason = record.value("reason", 0);
+    int reason = record.is_object() ? record.value("reason", 0) : 0;
     fields["reason_name"] = ReasonName(reason);
     uint64_t count =
-        record.contains("revoked") && record["revoked"].is_array() ? record["revoked"].size() : 0;
+        record.is_object() && record.contains("revoked") && record["revoked"].is_array()
+            ? record["revoked"].size()
+            : 0;
     fields["revoked_count"] = count;
-    metrics_.CountRevoked(reason, count);
-    Audit("mass_revocation_applied", fields);
+    if (seq > applied_before) metrics_.CountRevoked(reason, count);
+    CA_TRY_STATUS(Audit("mass_revocation_applied", fields, true));
+    CA_TRY_STATUS(store.Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+      return txn.Put(d.meta, kAuditedKey, std::to_string(seq));
+    }));
   }
+  return Ok();
 }
 
 void Recorder::OnTick(

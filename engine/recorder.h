@@ -1,12 +1,14 @@
-// The engine's observer: audit entries (issuance, refusal, revocation, account-wide and mass
-// revocation) appended to the hash-chained audit file, counters for the metrics, and each second
-// the audit file's fdatasync and, every `metrics_interval` seconds, the metrics file.
+// The engine's observer and the audit trail of issuance: audit entries (sign intent, issuance,
+// refusal, revocation, account-wide and mass revocation) appended to the hash-chained audit file,
+// counters for the metrics, and each second the audit file's fdatasync and, every
+// `metrics_interval` seconds, the metrics file.
 //
-// Durability of the audit file: one write(2) per entry on the request's thread (no fsync there:
-// the engine issues hundreds of certificates a second), fdatasync once a second from the
-// background thread. A crash of the engine loses nothing; a power loss may lose the last second of
-// audit entries, while the CA store (LMDB, durable before each answer) keeps every certificate.
-// A failed append is logged (audit_append_failed) and counted, never a refusal of the request.
+// Fail closed: the entries that acknowledge something (sign_intent and issued, written by the
+// issuance pipeline through IssuanceAudit; revoked, revoked_all_for_account) are durable
+// (group-committed fdatasync) before the answer goes out. When one cannot be written (audit volume
+// full) the answer is an EngineError kUnavailable (the gateway: ACME serverInternal, 503,
+// "ACME_CA_ERROR: audit trail unavailable ..."), and issuance signs nothing. Refusals are appended
+// without waiting for the fdatasync (synced each second).
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include <string>
 
 #include "common/audit_log.h"
+#include "engine/ca_instance.h"
 #include "engine/metrics.h"
 #include "engine/observer.h"
 
@@ -24,25 +27,35 @@ struct RecorderOptions {
   int metrics_interval_seconds = 5;
 };
 
-class Recorder : public EngineObserver {
+class Recorder : public EngineObserver, public IssuanceAudit {
  public:
   // `audit` may be null (no audit file configured); `metrics` must outlive the recorder.
   Recorder(std::unique_ptr<audit::AuditLog> audit, EngineMetrics& metrics, RecorderOptions options)
       : audit_(std::move(audit)), metrics_(metrics), options_(std::move(options)) {}
 
-  void OnResponse(const engine::api::Request& request,
-                  const engine::api::Response& response) override;
-  void OnMassRevocations(engine::api::CaEnvironment env, CaInstance& instance,
-                         uint64_t applied_before) override;
+  engine::api::Response OnResponse(const engine::api::Request& request,
+                                   engine::api::Response response) override;
+  Status OnMassRevocations(engine::api::CaEnvironment env, CaInstance& instance,
+                           uint64_t applied_before) override;
   void OnTick(
       const std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>>& instances) override;
+
+  // IssuanceAudit (engine/ca_instance.h).
+  Status SignIntent(engine::api::CaEnvironment env, const CertRecord& reservation,
+                    std::string_view by) override;
+  Status Issued(engine::api::CaEnvironment env, const CertRecord& record,
+                std::string_view by) override;
+  Result<int64_t> Position() override;
+  Result<std::set<std::string>> IssuedSince(engine::api::CaEnvironment env,
+                                            int64_t position) override;
 
   // Writes the metrics file now (also at start and at stop).
   void WriteMetrics(
       const std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>>& instances);
 
  private:
-  void Audit(std::string_view event, const nlohmann::json& fields);
+  // Appends (durable: waits for the fdatasync); failures are logged, counted and returned.
+  Status Audit(std::string_view event, const nlohmann::json& fields, bool durable);
 
   std::unique_ptr<audit::AuditLog> audit_;
   EngineMetrics& metrics_;

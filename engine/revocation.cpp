@@ -121,10 +121,14 @@ Response CaInstance::RevokeAll(const engine::api::RevokeAllForAccountRequest& re
 Status CaInstance::ApplyMassRevocations(const profiles::policy::PolicySnapshot& snapshot) {
   uint64_t applied = CA_TRY(store_->AppliedMassRevocationSeq());
   for (const auto& m : snapshot.MassRevocations(applied)) {
-    auto serials = m.acme_account_id.empty() ? CA_TRY(store_->SerialsOf('e', m.external_account_kid))
-                                             : CA_TRY(store_->SerialsOf('a', m.acme_account_id));
+    // One certificate (ca-ra cert revoke), one ACME account, or the whole external account.
+    auto serials = !m.serial_hex.empty() ? std::vector<std::string>{m.serial_hex}
+                   : m.acme_account_id.empty()
+                       ? CA_TRY(store_->SerialsOf('e', m.external_account_kid))
+                       : CA_TRY(store_->SerialsOf('a', m.acme_account_id));
     auto revoked = CA_TRY(RevokeSerials(serials, m.reason, "ra:" + m.actor, true));
     nlohmann::json record = {{"seq", m.seq},
+                             {"serial_hex", m.serial_hex},
                              {"acme_account_id", m.acme_account_id},
                              {"external_account_kid", m.external_account_kid},
                              {"reason", m.reason},

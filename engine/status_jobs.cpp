@@ -1,19 +1,19 @@
 // CaInstance status jobs: OCSP responses signed (at issuance, at revocation, and re-signed near
 // half-life) and the CRL signed when due (daily, and soon after a revocation it does not list).
+// The CRL job and the OCSP job run independently, each with its own backoff (status_jobs.h); what
+// they sign is dated by the injectable wall clock and never goes backwards.
+#include "engine/status_jobs.h"
+
 #include <algorithm>
 
 #include "common/encoding.h"
 #include "common/log.h"
-#include "pki/crl_builder.h"
 #include "crl_ocsp/ocsp_response.h"
 #include "engine/ca_instance.h"
 #include "engine/instance_util.h"
+#include "pki/crl_builder.h"
 
 namespace ca::engine {
-namespace {
-
-
-}  // namespace
 
 // The CRL schedule survives restarts through the stores: the current CRL's thisUpdate, and the
 // oldest revocation recorded since.
@@ -36,34 +36,71 @@ void CaInstance::NoteRevocation(int64_t revoked_at) {
 }
 
 void CaInstance::NoteRevocationLocked(pki::Time at) {
-  if (!first_unpublished_revocation_ || at < *first_unpublished_revocation_) first_unpublished_revocation_ = at;
+  if (!first_unpublished_revocation_ || at < *first_unpublished_revocation_)
+    first_unpublished_revocation_ = at;
 }
 
+// Each response's thisUpdate is now, or the stored response's thisUpdate if the clock is behind
+// it (after a step back): the store refuses an older response, and a revocation must still replace
+// a `good` answer.
 Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
   if (records.empty()) return Ok();
   crl_ocsp::OcspSigner signer{keys_.ocsp_key.get(), keys_.ocsp_cert.get()};
-  pki::Time now = pki::Now();
+  pki::Time now = jobs_.clock.wall();
+  std::vector<crl_ocsp::OcspCertState> states;
+  states.reserve(records.size());
+  size_t held = 0;
+  {
+    auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
+    for (const auto& rec : records) {
+      crl_ocsp::OcspCertState state;
+      state.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
+      state.status = rec.revoked ? crl_ocsp::CertStatus::kRevoked : crl_ocsp::CertStatus::kGood;
+      if (rec.revoked) {
+        state.revocation_time = pki::FromUnix(rec.revoked_at);
+        state.reason = CA_TRY(pki::ReasonFromCode(rec.reason));
+      }
+      state.this_update = now;
+      auto stored = CA_TRY(crl_ocsp::FindResponse(txn.get(), status_->dbs(), options_.issuer_name,
+                                                  state.serial.magnitude));
+      if (stored && stored->this_update > now) {
+        state.this_update = stored->this_update;
+        ++held;
+      }
+      state.next_update = state.this_update + options_.freshness.ocsp_validity;
+      states.push_back(std::move(state));
+    }
+  }
+  if (held > 0) {
+    log::Warn("ocsp_this_update_held",
+              {{"issuer", options_.issuer_name},
+               {"count", held},
+               {"detail", "the clock is behind stored responses' thisUpdate"}});
+  }
   std::vector<Bytes> ders;
   std::vector<crl_ocsp::OcspPublication> batch;
   ders.reserve(records.size());
-  for (const auto& rec : records) {
-    crl_ocsp::OcspCertState state;
-    state.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
-    state.status = rec.revoked ? crl_ocsp::CertStatus::kRevoked : crl_ocsp::CertStatus::kGood;
-    if (rec.revoked) {
-      state.revocation_time = pki::FromUnix(rec.revoked_at);
-      state.reason = CA_TRY(pki::ReasonFromCode(rec.reason));
-    }
-    state.this_update = now;
-    state.next_update = now + options_.freshness.ocsp_validity;
-    ders.push_back(CA_TRY(crl_ocsp::BuildOcspResponse(keys_.issuer_cert.get(), signer, state)));
-    batch.push_back(crl_ocsp::OcspPublication{ders.back(), pki::FromUnix(rec.not_after)});
+  for (size_t i = 0; i < records.size(); ++i) {
+    ders.push_back(CA_TRY(crl_ocsp::BuildOcspResponse(keys_.issuer_cert.get(), signer, states[i])));
+    batch.push_back(crl_ocsp::OcspPublication{ders.back(), pki::FromUnix(records[i].not_after)});
   }
   return status_->PutOcspResponses(options_.issuer_name, batch);
 }
 
-Status CaInstance::PublishCrl() {
-  pki::Time now = pki::Now();
+// A CRL dated before the current one would be refused by the publish guard after a CRL number and
+// a signature were spent: refuse first (the clock stepped back), spending neither.
+Status CaInstance::PublishCrl(pki::Time now) {
+  {
+    std::lock_guard lock(crl_mu_);
+    if (crl_last_this_update_ && now < *crl_last_this_update_) {
+      ++jobs_.crl_refused_clock_behind;
+      return Fail(ErrorCode::kFailedPrecondition,
+                  "the clock (" + std::to_string(pki::ToUnix(now)) +
+                      ") is behind the current CRL's thisUpdate (" +
+                      std::to_string(pki::ToUnix(*crl_last_this_update_)) +
+                      "): no CRL published, no CRL number spent");
+    }
+  }
   auto revoked = CA_TRY(store_->RevokedCerts());
   std::vector<pki::CrlEntry> entries;
   crl_ocsp::NotAfterBySerial not_after;
@@ -85,47 +122,79 @@ Status CaInstance::PublishCrl() {
   req.entries = entries;
   Bytes der = CA_TRY(pki::BuildCrl(req));
   auto info = CA_TRY(status_->PublishCrl(options_.issuer_name, der, not_after));
-  log::Info("crl_published", {{"issuer", options_.issuer_name},
-                              {"number", info.number},
-                              {"entries", info.entries},
-                              {"environment", engine::api::CaEnvironmentName(options_.environment)}});
+  log::Info("crl_published",
+            {{"issuer", options_.issuer_name},
+             {"number", info.number},
+             {"entries", info.entries},
+             {"environment", engine::api::CaEnvironmentName(options_.environment)}});
   return Ok();
 }
 
+namespace {
+
+// Records a job's failure in its backoff and logs when it will be retried.
+void BackOff(JobBackoff& backoff, MonoTime now, std::string_view job, const std::string& issuer,
+             const Status& failure) {
+  std::chrono::seconds delay = backoff.Failed(now);
+  log::Warn("status_job_backoff", {{"job", job},
+                                   {"issuer", issuer},
+                                   {"failures", backoff.failures()},
+                                   {"retry_in_seconds", delay.count()},
+                                   {"error", failure.error().ToString()}});
+}
+
+}  // namespace
+
 Status CaInstance::RunStatusJobs() {
-  pki::Time now = pki::Now();
-  // CRL: daily, and within crl_revocation_delay (≤ 1 minute) of a revocation it does not list.
-  bool crl_due = false;
-  std::optional<pki::Time> pending_revocation;
+  Status crl = RunCrlJob();
+  Status ocsp = RunOcspJob();  // whatever became of the CRL
+  return crl ? ocsp : crl;
+}
+
+// CRL: daily, and within crl_revocation_delay (<= 1 minute) of a revocation it does not list.
+Status CaInstance::RunCrlJob() {
+  MonoTime mono = jobs_.clock.monotonic();
+  if (!jobs_.crl.Ready(mono)) return Ok();
+  pki::Time now = jobs_.clock.wall();
   {
     std::lock_guard lock(crl_mu_);
     crl_ocsp::CrlState state{crl_last_this_update_, first_unpublished_revocation_};
-    crl_due = crl_ocsp::CrlDue(state, now, options_.freshness);
-    pending_revocation = first_unpublished_revocation_;
+    if (!crl_ocsp::CrlDue(state, now, options_.freshness)) return Ok();
   }
-  if (crl_due) {
-    CA_TRY_STATUS(PublishCrl());
-    std::lock_guard lock(crl_mu_);
-    crl_last_this_update_ = now;
-    // A revocation recorded while this CRL was being built is in it only if it was committed
-    // before RevokedCerts() read the store: keep it due if it is newer than `now`.
-    if (first_unpublished_revocation_ && first_unpublished_revocation_ <= now) first_unpublished_revocation_.reset();
+  if (Status s = PublishCrl(now); !s) {
+    BackOff(jobs_.crl, mono, "crl", options_.issuer_name, s);
+    return s;
   }
+  jobs_.crl.Succeeded();
+  std::lock_guard lock(crl_mu_);
+  crl_last_this_update_ = now;
+  // A revocation recorded while this CRL was being built is in it only if it was committed
+  // before RevokedCerts() read the store: keep it due if it is newer than `now`.
+  if (first_unpublished_revocation_ && first_unpublished_revocation_ <= now)
+    first_unpublished_revocation_.reset();
+  return Ok();
+}
 
-  // OCSP: responses missing or past half-life are re-signed.
-  if (next_ocsp_scan_ && now < *next_ocsp_scan_) return Ok();
+// OCSP: responses missing or past half-life are re-signed, in chunks; a failed chunk does not
+// stop the others.
+Status CaInstance::RunOcspJob() {
+  MonoTime mono = jobs_.clock.monotonic();
+  if (!jobs_.ocsp.Ready(mono)) return Ok();
+  if (jobs_.next_ocsp_scan && mono < *jobs_.next_ocsp_scan) return Ok();
+  pki::Time now = jobs_.clock.wall();
   std::vector<CertRecord> records;
-  CA_TRY_STATUS(store_->ForEachIssued([&](const CertRecord& rec) { records.push_back(rec); }));
   std::vector<crl_ocsp::ResponseState> states;
-  states.reserve(records.size());
-  {
+  Status read = [&]() -> Status {
+    CA_TRY_STATUS(store_->ForEachIssued([&](const CertRecord& rec) { records.push_back(rec); }));
+    states.reserve(records.size());
     auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
     for (const auto& rec : records) {
       crl_ocsp::ResponseState st;
       st.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
       st.cert_not_after = pki::FromUnix(rec.not_after);
       st.cert_revoked = rec.revoked;
-      auto stored = CA_TRY(crl_ocsp::FindResponse(txn.get(), status_->dbs(), options_.issuer_name, st.serial.magnitude));
+      auto stored = CA_TRY(crl_ocsp::FindResponse(txn.get(), status_->dbs(), options_.issuer_name,
+                                                  st.serial.magnitude));
       if (stored) {
         st.response_this_update = stored->this_update;
         st.response_next_update = stored->next_update;
@@ -133,19 +202,42 @@ Status CaInstance::RunStatusJobs() {
       }
       states.push_back(std::move(st));
     }
+    return Ok();
+  }();
+  if (!read) {
+    BackOff(jobs_.ocsp, mono, "ocsp", options_.issuer_name, read);
+    return read;
   }
   auto schedule = crl_ocsp::ScheduleOcsp(states, now, options_.freshness);
   std::vector<CertRecord> resign;
   for (const auto& item : schedule.now) resign.push_back(records[item.index]);
+  Status result = Ok();
+  size_t signed_count = 0;
   for (size_t i = 0; i < resign.size(); i += 256) {
-    std::vector<CertRecord> chunk(resign.begin() + static_cast<ptrdiff_t>(i),
-                                  resign.begin() + static_cast<ptrdiff_t>(std::min(resign.size(), i + 256)));
-    CA_TRY_STATUS(PublishOcsp(chunk));
+    std::vector<CertRecord> chunk(
+        resign.begin() + static_cast<ptrdiff_t>(i),
+        resign.begin() + static_cast<ptrdiff_t>(std::min(resign.size(), i + 256)));
+    if (Status s = PublishOcsp(chunk); !s) {
+      if (result) result = s;
+    } else {
+      signed_count += chunk.size();
+    }
   }
-  if (!resign.empty()) log::Info("ocsp_resigned", {{"count", resign.size()}, {"issuer", options_.issuer_name}});
-  pki::Time next = now + std::chrono::minutes(1);
-  if (schedule.next_wake_up && *schedule.next_wake_up < next) next = *schedule.next_wake_up;
-  next_ocsp_scan_ = next;
+  if (signed_count > 0)
+    log::Info("ocsp_resigned", {{"count", signed_count}, {"issuer", options_.issuer_name}});
+  if (!result) {
+    BackOff(jobs_.ocsp, mono, "ocsp", options_.issuer_name, result);
+    return result;
+  }
+  jobs_.ocsp.Succeeded();
+  // The next scan in monotonic time: at most a minute away, sooner if a response reaches
+  // half-life sooner.
+  std::chrono::seconds wait = std::chrono::minutes(1);
+  if (schedule.next_wake_up) {
+    auto until = std::chrono::duration_cast<std::chrono::seconds>(*schedule.next_wake_up - now);
+    wait = std::clamp(until, std::chrono::seconds(0), wait);
+  }
+  jobs_.next_ocsp_scan = mono + wait;
   return Ok();
 }
 

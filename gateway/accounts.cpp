@@ -80,6 +80,12 @@ ProblemOr<Jws> VerifyEabStructure(const HandlerContext& s, const json& payload,
   return eab;
 }
 
+// The key an unknown kid's EAB is checked against, so that it costs what a known one does.
+const Bytes& DecoyMacKey() {
+  static const Bytes key = RandomBytes(32);
+  return key;
+}
+
 }  // namespace
 
 Outcome NewAccount(HandlerContext& s, RequestState& ctx, const Jws& jws) {
@@ -97,6 +103,7 @@ Outcome NewAccount(HandlerContext& s, RequestState& ctx, const Jws& jws) {
       if (!*acct)
         return Internal(Error{ErrorCode::kCorrupt, "key index points to a missing account"});
       CA_TRY_STATUS(RequireAccountStatus(**acct));
+      CA_TRY_STATUS(RequirePolicyStanding(s, **acct));  // the key finds no account the RA refuses
       ctx.account = **acct;
       HttpResponse r = JsonResponse(200, AccountJson(s, **acct));
       r.headers.push_back({"Location", s.Url("/acme/acct/" + (*acct)->id)});
@@ -114,17 +121,25 @@ Outcome NewAccount(HandlerContext& s, RequestState& ctx, const Jws& jws) {
   Jws eab = CA_TRY(VerifyEabStructure(s, payload, thumbprint));
   std::string ext_kid = eab.header["kid"].get<std::string>();
   int64_t now = s.clock();
+  // The MAC first, and one answer for an unknown kid and a wrong MAC (same problem, same detail, a
+  // MAC computed either way): the KeyID space cannot be probed, and the external account's state
+  // (suspended, expired...) is told only to whoever holds its MAC key.
+  auto mac = s.policy.MacKey(ext_kid);
+  if (!mac && mac.error().code != ErrorCode::kNotFound) return Internal(mac.error());
+  const Bytes& decoy = DecoyMacKey();
+  std::span<const uint8_t> key = mac ? std::span(mac->data(), mac->size()) : std::span(decoy);
+  bool verified = VerifyHs256(eab, key) && mac.has_value();
   auto ext = s.policy.FindExternalAccount(ext_kid, now);
   if (!ext) return Internal(ext.error());
-  if (!*ext)
-    return std::unexpected(ProblemForResultCode("EXTERNAL_ACCOUNT_NOT_FOUND", ext_kid, ""));
+  if (!verified || !*ext) {
+    log::Warn("eab_refused", {{"external_account", ext_kid},
+                              {"reason", !mac || !*ext ? "unknown kid" : "wrong MAC"}});
+    return Err(ProblemKind::kUnauthorized,
+               "BAD_SIGNATURE: the externalAccountBinding does not verify (unknown key identifier "
+               "or wrong MAC key)");
+  }
   if (!(*ext)->refusal_code.empty())
     return std::unexpected(ProblemForResultCode((*ext)->refusal_code, ext_kid, ""));
-  auto mac = s.policy.MacKey(ext_kid);
-  if (!mac) return Internal(mac.error());
-  if (!VerifyHs256(eab, std::span(mac->data(), mac->size())))
-    return Err(ProblemKind::kUnauthorized,
-               "BAD_SIGNATURE: externalAccountBinding MAC does not verify for " + ext_kid);
   if ((*ext)->allowed_profiles.empty())
     return Err(ProblemKind::kUnauthorized,
                "PROFILE_NOT_ALLOWED: external account " + ext_kid + " allows no profile");

@@ -37,8 +37,7 @@ HttpResponse AcmeServer::Handle(const HttpRequest& request) {
       response.headers.push_back({"Retry-After", std::to_string(*p.retry_after_seconds)});
     if (!p.location.empty()) response.headers.push_back({"Location", p.location});
     if (p.kind == ProblemKind::kMethodNotAllowed) {
-      bool get_ok = ctx.endpoint == "directory" || ctx.endpoint == "renewal-info" ||
-                    ctx.endpoint == "metrics";
+      bool get_ok = ctx.endpoint == "directory" || ctx.endpoint == "renewal-info";
       response.headers.push_back({"Allow", ctx.endpoint == "new-nonce" ? "GET, HEAD, POST"
                                            : get_ok                    ? "GET"
                                                                        : "POST"});
@@ -56,11 +55,9 @@ HttpResponse AcmeServer::Handle(const HttpRequest& request) {
                             [](const auto& h) { return h.first == "Content-Type"; });
   if (!has_ct && !response.body.empty())
     response.headers.push_back({"Content-Type", "application/json"});
-  if (ctx.endpoint != "metrics") {
-    response.headers.push_back({"Replay-Nonce", nonces_.Issue(context_.clock())});
-    response.headers.push_back({"Link", "<" + context_.Url("/directory") + ">;rel=\"index\""});
-    response.headers.push_back({"Cache-Control", "no-store"});
-  }
+  response.headers.push_back({"Replay-Nonce", nonces_.Issue()});
+  response.headers.push_back({"Link", "<" + context_.Url("/directory") + ">;rel=\"index\""});
+  response.headers.push_back({"Cache-Control", "no-store"});
   response.endpoint = ctx.endpoint.empty() ? "unknown" : ctx.endpoint;
   if (ctx.account) ctx.log["account"] = ctx.account->id;
   for (auto& [k, v] : response.log_fields.items()) ctx.log[k] = v;

@@ -35,6 +35,9 @@ class AcmeServer {
   // Waits until no validation is queued or running (tests).
   void WaitForValidationsIdle() { validations_.WaitIdle(); }
 
+  // In the background: resumes the orders and challenges a crash left processing.
+  void ResumeInterrupted() { validations_.ResumeInterrupted(); }
+
   const GatewayOptions& options() const { return options_; }
 
  private:

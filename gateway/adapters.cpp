@@ -1,7 +1,9 @@
 #include "gateway/adapters.h"
 
+#include <algorithm>
 #include <chrono>
 
+#include "profiles/policy/fqdn.h"
 #include "profiles/policy/mac_key.h"
 
 namespace ca::gateway {
@@ -79,6 +81,24 @@ Result<PolicyVerdict> PolicyStoreAdapter::Decide(const AccountRecord& account, c
     v.detail = d.detail;
   }
   return v;
+}
+
+Result<std::vector<std::string>> PolicyStoreAdapter::ChallengeTypes(const AccountRecord& account,
+                                                                    const std::string& name,
+                                                                    const std::string& profile, int64_t) {
+  auto snapshot = CA_TRY(store_.Snapshot());
+  std::vector<std::string> types;
+  auto ext = snapshot.FindExternalAccount(account.external_account_kid);
+  auto profile_id = profiles::policy::ParseProfile(profile);
+  if (!ext || !profile_id) return types;
+  auto normalised = profiles::policy::NormalizeFqdn(name, /*allow_wildcard=*/true);
+  if (!normalised) return types;
+  auto entry = profiles::policy::FindAuthorizingDomain(snapshot, account.external_account_kid, *normalised,
+                                                       *profile_id);
+  if (!entry) return types;
+  for (const auto& t : ext->allowed_challenges)
+    if (std::ranges::find(entry->dcv_methods, t) != entry->dcv_methods.end()) types.push_back(t);
+  return types;
 }
 
 Result<engine::api::Response> EngineAdapter::Call(const engine::api::Request& request) {

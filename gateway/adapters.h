@@ -22,6 +22,8 @@ class PolicyStoreAdapter final : public PolicyPort {
   Result<Secret> MacKey(const std::string& kid) override;
   Result<PolicyVerdict> Decide(const AccountRecord& account, const std::vector<std::string>& names,
                                const std::string& profile, int64_t now) override;
+  Result<std::vector<std::string>> ChallengeTypes(const AccountRecord& account, const std::string& name,
+                                                  const std::string& profile, int64_t now) override;
 
  private:
   PolicyStoreAdapter(profiles::policy::PolicyStore store, Secret wrap_key)

@@ -43,7 +43,7 @@ ProblemOr<Jws> Authenticate(HandlerContext& s, RequestState& ctx, const HttpRequ
   auto nonce = jws.header.find("nonce");
   if (nonce == jws.header.end() || !nonce->is_string())
     return Err(ProblemKind::kBadNonce, "JWS protected header has no nonce");
-  NonceCheck check = s.nonces.Consume(nonce->get<std::string>(), s.clock());
+  NonceCheck check = s.nonces.Consume(nonce->get<std::string>());
   if (check != NonceCheck::kOk)
     return Err(ProblemKind::kBadNonce, "nonce " + std::string(NonceCheckName(check)));
 
@@ -91,7 +91,17 @@ ProblemOr<Jws> Authenticate(HandlerContext& s, RequestState& ctx, const HttpRequ
   CA_TRY_STATUS(VerifyJwsSignature(jws, key.get()));
   ctx.account = std::move(**account);
   CA_TRY_STATUS(RequireAccountStatus(*ctx.account));
+  CA_TRY_STATUS(RequirePolicyStanding(s, *ctx.account));
   return jws;
+}
+
+ProblemOr<void> RequirePolicyStanding(HandlerContext& s, const AccountRecord& account) {
+  auto standing = s.policy.Decide(account, {}, account.profile, s.clock());
+  if (!standing) return Internal(standing.error());
+  if (!standing->allowed)
+    return std::unexpected(
+        ProblemForResultCode(standing->result_code, standing->name, standing->detail));
+  return {};
 }
 
 ProblemOr<void> RequireAccountStatus(const AccountRecord& account) {

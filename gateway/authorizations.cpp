@@ -41,6 +41,45 @@ Result<json> AuthzJson(const HandlerContext& s, const StoreTxn& txn, const Authz
   return j;
 }
 
+// RFC 8555 §7.1.6: an order moves to invalid when one of its authorizations enters a final state
+// other than valid; a ready order too, since a deactivated authorization authorizes nothing
+// (§7.5.2) and finalize must not issue on it.
+Status InvalidateOrder(StoreTxn& txn, OrderRecord order, const AuthzRecord& deactivated) {
+  if (order.status != OrderStatus::kPending && order.status != OrderStatus::kReady) return {};
+  order.status = OrderStatus::kInvalid;
+  order.error = ProblemToJson(MakeProblem(
+      ProblemKind::kUnauthorized, "authorization for " + deactivated.name + " was deactivated"));
+  return txn.PutOrder(order);
+}
+
+// POL-5 when a validation starts too: the RA may have narrowed the domain's methods since the
+// order was created.
+ProblemOr<void> RequireChallengeTypeAllowed(HandlerContext& s, const AccountRecord& account,
+                                            const ChallengeRecord& c) {
+  std::string name, profile;
+  {
+    auto txn = s.store.Read();
+    if (!txn) return Internal(txn.error());
+    auto authz = txn->GetAuthz(c.authz_id);
+    if (!authz || !*authz)
+      return Internal(authz ? Error{ErrorCode::kCorrupt, "challenge without authz"}
+                            : authz.error());
+    auto order = txn->GetOrder((*authz)->order_id);
+    if (!order || !*order)
+      return Internal(order ? Error{ErrorCode::kCorrupt, "authz without order"} : order.error());
+    name = ((*authz)->wildcard ? "*." : "") + (*authz)->name;
+    profile = (*order)->profile;
+  }
+  auto types = s.policy.ChallengeTypes(account, name, profile, s.clock());
+  if (!types) return Internal(types.error());
+  if (std::ranges::find(*types, c.type) != types->end()) return {};
+  std::string allowed;
+  for (const auto& t : *types) allowed += (allowed.empty() ? "" : ", ") + t;
+  return Err(ProblemKind::kUnauthorized, "UNAUTHORIZED_DOMAIN: " + name + ": challenge type " +
+                                             c.type + " is not allowed for this domain (allowed: " +
+                                             (allowed.empty() ? "none" : allowed) + ")");
+}
+
 }  // namespace
 
 Outcome AuthzPost(HandlerContext& s, RequestState& ctx, const Jws& jws, const std::string& id) {
@@ -65,12 +104,8 @@ Outcome AuthzPost(HandlerContext& s, RequestState& ctx, const Jws& jws, const st
       current->status = AuthzStatus::kDeactivated;
       CA_TRY_STATUS(wtxn.PutAuthz(*current));
       **authz = std::move(*current);
-      auto order = wtxn.GetOrder((*authz)->order_id);
-      if (order && *order) {
-        bool changed = false;
-        auto refreshed = RefreshOrder(s, wtxn, **order, &changed);
-        if (refreshed && changed) CA_TRY_STATUS(wtxn.PutOrder(*refreshed));
-      }
+      auto order = CA_TRY(wtxn.GetOrder((*authz)->order_id));
+      if (order) CA_TRY_STATUS(InvalidateOrder(wtxn, std::move(*order), **authz));
       return {};
     });
     if (!written) return Internal(written.error());
@@ -119,6 +154,7 @@ Outcome ChallengePost(HandlerContext& s, RequestState& ctx, const Jws& jws, cons
   auto payload = CA_TRY(PayloadObject(jws));
   (void)payload;  // RFC 8555 §7.5.1: an empty object; other members are ignored
   if (c.status != ChallengeStatus::kPending) return respond(c);
+  CA_TRY_STATUS(RequireChallengeTypeAllowed(s, *ctx.account, c));
   // Decided again inside the write, on the state it sees.
   std::optional<Problem> refusal;
   bool started = false;

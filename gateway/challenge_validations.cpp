@@ -1,8 +1,11 @@
 // Challenge validation jobs (see challenge_validations.h).
 #include "gateway/challenge_validations.h"
 
+#include <algorithm>
 #include "common/log.h"
+
 #include "gateway/acme_metrics.h"
+#include "gateway/finalize.h"
 #include "gateway/order_state.h"
 
 namespace ca::gateway {
@@ -125,6 +128,51 @@ void ChallengeValidations::Run(const std::string& challenge_id) {
                            {"attempts", cr.attempts},
                            {"detail", result.detail}});
   if (requeue) Submit(challenge_id, s.options.challenge_retry_seconds);
+}
+
+void ChallengeValidations::ResumeInterrupted() {
+  queue_.Submit([this] {
+    std::vector<std::string> orders, challenges;
+    Status listed = [&]() -> Status {
+      auto txn = CA_TRY(s_.store.Read());
+      orders = CA_TRY(txn.ProcessingOrderIds());
+      challenges = CA_TRY(txn.ProcessingChallengeIds());
+      return Ok();
+    }();
+    if (!listed) {
+      log::Error("resume_failed", {{"error", listed.error().ToString()}});
+      return;
+    }
+    log::Info("resume_interrupted", {{"orders", orders.size()}, {"challenges", challenges.size()}});
+    for (const auto& id : challenges) Schedule(id);
+    for (const auto& id : orders) ResumeOrder(id, 0);
+  });
+}
+
+void ChallengeValidations::ResumeOrder(const std::string& order_id, int64_t delay_seconds) {
+  {
+    std::lock_guard lock(resume_mu_);
+    if (!resuming_.insert(order_id).second) return;
+  }
+  bool taken =
+      queue_.SubmitAfter(std::chrono::seconds(delay_seconds),
+                         [this, order_id, delay_seconds] { RunResume(order_id, delay_seconds); });
+  if (!taken) {  // stopping: the order stays processing and is resumed at the next start
+    std::lock_guard lock(resume_mu_);
+    resuming_.erase(order_id);
+  }
+}
+
+void ChallengeValidations::RunResume(const std::string& order_id, int64_t delay_seconds) {
+  {
+    std::lock_guard lock(resume_mu_);
+    resuming_.erase(order_id);
+  }
+  if (ResumeFinalize(s_, order_id) == ResumeResult::kDone) return;
+  int64_t next =
+      std::clamp<int64_t>(delay_seconds * 2, kResumeFirstDelaySeconds, kResumeMaxDelaySeconds);
+  log::Warn("finalize_resume_retry", {{"order", order_id}, {"retry_in_seconds", next}});
+  ResumeOrder(order_id, next);
 }
 
 }  // namespace ca::gateway

@@ -20,6 +20,27 @@ Status ParseListen(const json& obj, HttpServerOptions& http) {
   if (auto workers = CA_TRY(f.OptionalIntIn("request_workers", 0, 256))) {
     http.request_workers = static_cast<unsigned>(*workers);
   }
+  // Connection exhaustion limits (gateway/README.md, "Listeners and connection limits").
+  if (auto v = CA_TRY(f.OptionalIntIn("max_connections", 0, 1'000'000)))
+    http.max_connections = static_cast<unsigned>(*v);
+  if (auto v = CA_TRY(f.OptionalIntIn("max_connections_per_ip", 0, 1'000'000))) {
+    http.max_connections_per_ip = static_cast<unsigned>(*v);
+  }
+  if (auto v = CA_TRY(f.OptionalIntIn("request_deadline_seconds", 1, 300))) {
+    http.request_deadline_seconds = static_cast<unsigned>(*v);
+  }
+  if (auto v = CA_TRY(f.OptionalIntIn("idle_timeout_seconds", 1, 3600))) {
+    http.connection_timeout_seconds = static_cast<unsigned>(*v);
+  }
+  return f.RefuseUnknown();
+}
+
+Status ParseMetrics(const json& obj, MetricsListenOptions& metrics) {
+  auto f = CA_TRY(JsonFields::Of(obj, "config.metrics"));
+  metrics.enabled = CA_TRY(f.OptionalBool("enabled")).value_or(metrics.enabled);
+  metrics.address = CA_TRY(f.OptionalString("address")).value_or(metrics.address);
+  if (auto port = CA_TRY(f.OptionalIntIn("port", 0, 65535)))
+    metrics.port = static_cast<uint16_t>(*port);
   return f.RefuseUnknown();
 }
 
@@ -69,6 +90,8 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
 
   if (const json* listen = CA_TRY(f.OptionalObject("listen")))
     CA_TRY_STATUS(ParseListen(*listen, c.http));
+  if (const json* metrics = CA_TRY(f.OptionalObject("metrics")))
+    CA_TRY_STATUS(ParseMetrics(*metrics, c.metrics));
 
   const json* tls_object = CA_TRY(f.Object("tls"));
   auto tls = CA_TRY(JsonFields::Of(*tls_object, "config.tls"));

@@ -21,6 +21,7 @@ struct EngineSettings {
 struct GatewayConfig {
   HttpServerOptions http;  // tls_* hold the PEM text once loaded
   std::string tls_cert_path, tls_key_path;
+  MetricsListenOptions metrics;  // GET /metrics, never on the ACME port
   GatewayOptions acme;
   std::string store_dir;         // the gateway's LMDB store
   std::string policy_store_dir;  // read-only

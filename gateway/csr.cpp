@@ -12,9 +12,14 @@ std::unexpected<Problem> BadCsr(std::string detail) {
 
 ProblemOr<pki::CsrFacts> CheckCsr(std::span<const uint8_t> der,
                                   const std::vector<std::string>& order_names,
-                                  const profiles::issuance::Profile& profile) {
+                                  const profiles::issuance::Profile& profile,
+                                  EVP_PKEY* account_key) {
   auto csr = pki::ReadCsr(der);
   if (!csr) return BadCsr(csr.error().message);
+  if (account_key != nullptr && EVP_PKEY_eq(csr->public_key.get(), account_key) == 1)
+    return BadCsr(
+        "the CSR's public key is this ACME account's key: a certificate key must differ from "
+        "the account key (RFC 8555 section 11.1)");
   if (auto names = pki::CheckCsrNames(*csr, order_names); !names) {
     return BadCsr(names.error().message);
   }

@@ -16,10 +16,13 @@
 namespace ca::gateway {
 
 // pki::ReadCsr + pki::CheckCsrNames against the order's names, then the order's certificate
-// profile's key rule (profiles::issuance::CheckSubscriberKey: type, size, exponent, weak keys), the same
-// function the engine applies; badCSR with the one-line reason otherwise.
+// profile's key rule (profiles::issuance::CheckSubscriberKey: type, size, exponent, weak keys), the
+// same function the engine applies; badCSR with the one-line reason otherwise. `account_key` (the
+// ACME account's key, may be null) must not be the CSR's key: RFC 8555 §11.1, a certificate key is
+// never the account key (the engine's key index holds certified keys only).
 ProblemOr<pki::CsrFacts> CheckCsr(std::span<const uint8_t> der,
                                   const std::vector<std::string>& order_names,
-                                  const profiles::issuance::Profile& profile);
+                                  const profiles::issuance::Profile& profile,
+                                  EVP_PKEY* account_key = nullptr);
 
 }  // namespace ca::gateway

@@ -118,7 +118,7 @@ TEST_F(EabTest, EachRejection) {
        "malformed", "not the key"},
       {"unknown kid",
        [](Client& c, const std::string&, const Bytes& mac) { return c.Eab("00000000-0000-4000-8000-000000000000", mac); },
-       "unauthorized", "EXTERNAL_ACCOUNT_NOT_FOUND"},
+       "unauthorized", "BAD_SIGNATURE"},
       {"wrong MAC key",
        [&](Client& c, const std::string& kid, const Bytes&) { return c.Eab(kid, other_mac); },
        "unauthorized", "BAD_SIGNATURE"},
@@ -140,6 +140,24 @@ TEST_F(EabTest, InactiveOrExpiredExternalAccount) {
     EXPECT_EQ(r.type(), "urn:ietf:params:acme:error:unauthorized");
     EXPECT_EQ(r.detail(), code + ": " + kKid);
   }
+  EXPECT_EQ(AccountCount(), 0u);
+}
+
+// Issue 14: an unknown kid and a wrong MAC get the same answer; the external account's state only
+// after the MAC verifies.
+TEST_F(EabTest, UnknownKidAndWrongMacIndistinguishable) {
+  Bytes other_mac(32, 0x42);
+  policy_.accounts[kKid].view.refusal_code = "SUSPENDED_EXTERNAL_ACCOUNT";
+  Client a(*server_, kBase), b(*server_, kBase);
+  auto unknown = a.Register("00000000-0000-4000-8000-000000000000", mac_);
+  auto wrong = b.Register(kKid, other_mac);
+  EXPECT_EQ(unknown.status, wrong.status);
+  EXPECT_EQ(unknown.body, wrong.body);
+  EXPECT_EQ(wrong.type(), "urn:ietf:params:acme:error:unauthorized");
+  EXPECT_EQ(wrong.detail().find("SUSPENDED"), std::string::npos) << wrong.detail();
+  EXPECT_EQ(wrong.detail().find(kKid), std::string::npos) << wrong.detail();
+  Client c(*server_, kBase);
+  EXPECT_EQ(c.Register(kKid, mac_).detail(), std::string("SUSPENDED_EXTERNAL_ACCOUNT: ") + kKid);
   EXPECT_EQ(AccountCount(), 0u);
 }
 

@@ -5,7 +5,10 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "gateway/acme_metrics.h"
+#include "gateway/challenge_validations.h"
 #include "gateway/csr.h"
+#include "gateway/finalize.h"
+#include "gateway/finalize_checks.h"
 #include "gateway/order_state.h"
 
 namespace ca::gateway {
@@ -14,48 +17,10 @@ using nlohmann::json;
 
 namespace {
 
-// CAA again for the authorizations whose CAA check is older than the recheck age; returns them
-// with their check time renewed (stored with the ready → processing transition).
-ProblemOr<std::vector<AuthzRecord>> RecheckCaa(HandlerContext& s, const AccountRecord& account,
-                                               const OrderRecord& order, int64_t now) {
-  std::vector<AuthzRecord> stale;
-  {
-    auto txn = s.store.Read();
-    if (!txn) return Internal(txn.error());
-    for (const auto& aid : order.authz_ids) {
-      auto a = txn->GetAuthz(aid);
-      if (!a || !*a) return Internal(a ? Error{ErrorCode::kCorrupt, "missing authz"} : a.error());
-      if (now - (*a)->caa_checked_at > s.options.caa_recheck_seconds) stale.push_back(**a);
-    }
-  }
-  std::vector<Subproblem> caa_failures;
-  for (auto& a : stale) {
-    auto result = s.validator.CheckCaa(a.name, a.wildcard, s.Url("/acme/acct/" + account.id), "");
-    if (result.status == ValidationResult::Status::kValid) {
-      a.caa_checked_at = now;
-    } else if (result.status == ValidationResult::Status::kUnavailable) {
-      Problem p =
-          MakeProblem(ProblemKind::kUnavailable, "INVALID_DNSCAA: CAA for " + a.name +
-                                                     " could not be checked: " + result.detail);
-      p.retry_after_seconds = 10;
-      return std::unexpected(p);
-    } else {
-      caa_failures.push_back({ProblemKind::kCaa, "INVALID_DNSCAA: " + result.detail,
-                              (a.wildcard ? "*." : "") + a.name});
-    }
-  }
-  if (!caa_failures.empty()) {
-    Problem p = MakeProblem(ProblemKind::kCaa, "INVALID_DNSCAA: " + caa_failures.front().dns_name +
-                                                   ": CAA forbids issuance");
-    p.subproblems = caa_failures;
-    return std::unexpected(p);
-  }
-  return stale;
-}
-
 // ready → processing, atomically: of concurrent finalize requests only one gets past this.
 ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
-                                       const std::vector<AuthzRecord>& rechecked) {
+                                       const std::vector<AuthzRecord>& rechecked,
+                                       const Bytes& csr_der, uint64_t policy_version) {
   OrderRecord order;
   OrderStatus found_status = OrderStatus::kReady;
   Status written = s.store.Write([&](StoreTxn& txn) -> Status {
@@ -64,6 +29,9 @@ ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
     found_status = stored->status;
     if (found_status != OrderStatus::kReady) return {};
     stored->status = OrderStatus::kProcessing;
+    // What a restarted gateway needs to ask the engine again (ResumeFinalize).
+    stored->finalize_csr = Base64UrlEncode(csr_der);
+    stored->policy_version = policy_version;
     order = std::move(*stored);
     for (const auto& a : rechecked) CA_TRY_STATUS(txn.PutAuthz(a));
     return txn.PutOrder(order);
@@ -76,11 +44,19 @@ ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
 
 // Stores the order's state after the engine call (and the certificate, when issued).
 Status FinishOrder(HandlerContext& s, const AccountRecord& account, OrderRecord& order,
-                   OrderStatus status, const json& error, const engine::api::IssueResponse* issued) {
+                   OrderStatus status, const json& error,
+                   const engine::api::IssueResponse* issued) {
   return s.store.Write([&](StoreTxn& txn) -> Status {
     auto stored = CA_TRY(txn.GetOrder(order.id));
     if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
+    if (stored->status != OrderStatus::kProcessing) {
+      // Recorded meanwhile (a resumed finalize and this one both asked the engine, which
+      // answers both with the order's one certificate): never overwrite that outcome.
+      order = std::move(*stored);
+      return {};
+    }
     stored->status = status;
+    stored->finalize_csr.clear();  // only needed while processing
     stored->error = error;
     if (issued != nullptr) {
       stored->serial_hex = issued->serial_hex;  // canonical (pki::Serial), checked by the contract
@@ -97,8 +73,11 @@ Status FinishOrder(HandlerContext& s, const AccountRecord& account, OrderRecord&
 
 // Asks the engine to issue and records the outcome on the order (processing → valid, invalid, or
 // back to ready when the engine may not have signed).
+// `retry_status` is the state when the engine may not have signed: ready for a client's finalize
+// (the client retries; the engine answers per order), processing for a resumed one (retried here).
 Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account, OrderRecord order,
-              const Bytes& csr_der, uint64_t policy_version) {
+              const Bytes& csr_der, uint64_t policy_version,
+              OrderStatus retry_status = OrderStatus::kReady) {
   const std::string id = order.id;
   engine::api::IssueRequest issue;
   issue.request_id = order.request_id;
@@ -113,9 +92,9 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
   auto answer = s.issuer.Call(issue);
 
   if (!answer) {
-    // Transport failure: the engine may or may not have signed. Back to ready; a retried finalize
-    // reuses request_id, so the engine returns the same certificate if it did.
-    if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
+    // Transport failure: the engine may or may not have signed. Back to ready; the engine keys
+    // issuance by order, so a retried finalize (any CSR) gets the certificate if it did.
+    if (auto st = FinishOrder(s, account, order, retry_status, json(), nullptr); !st)
       return Internal(st.error());
     log::Warn("engine_unavailable", {{"order", id}, {"error", answer.error().ToString()}});
     return EngineUnavailable("ACME_CA_ERROR: the signing engine is unavailable, retry finalize");
@@ -123,7 +102,7 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
   if (auto* err = std::get_if<engine::api::EngineError>(&*answer)) {
     Problem p = ProblemForEngineError(*err);
     if (err->kind == engine::api::EngineErrorKind::kUnavailable) {
-      if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
+      if (auto st = FinishOrder(s, account, order, retry_status, json(), nullptr); !st)
         return Internal(st.error());
       return std::unexpected(p);
     }
@@ -137,12 +116,15 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
   }
   auto* issued = std::get_if<engine::api::IssueResponse>(&*answer);
   if (issued == nullptr) {
-    if (auto st = FinishOrder(s, account, order, OrderStatus::kReady, json(), nullptr); !st)
+    if (auto st = FinishOrder(s, account, order, retry_status, json(), nullptr); !st)
       return Internal(st.error());
     return Internal(Error{ErrorCode::kInternal, "engine answered issue with another message type"});
   }
-  if (auto st = FinishOrder(s, account, order, OrderStatus::kValid, json(), issued); !st)
+  if (auto st = FinishOrder(s, account, order, OrderStatus::kValid, json(), issued); !st) {
+    // Signed but not recorded: the order stays processing; resume it once the store recovers.
+    s.validations.ResumeOrder(id, kResumeFirstDelaySeconds);
     return Internal(st.error());
+  }
   ctx.log["serial"] = order.serial_hex;
   log::Info("certificate_issued", {{"account", account.id},
                                    {"order", id},
@@ -155,6 +137,41 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
 }
 
 }  // namespace
+
+ResumeResult ResumeFinalize(HandlerContext& s, const std::string& order_id) {
+  OrderRecord order;
+  AccountRecord account;
+  {
+    auto txn = s.store.Read();
+    if (!txn) return ResumeResult::kRetryLater;
+    auto stored = txn->GetOrder(order_id);
+    if (!stored) return ResumeResult::kRetryLater;
+    if (!*stored || (*stored)->status != OrderStatus::kProcessing) return ResumeResult::kDone;
+    order = std::move(**stored);
+    auto acct = txn->GetAccount(order.account_id);
+    if (!acct) return ResumeResult::kRetryLater;
+    if (!*acct) return ResumeResult::kDone;  // cannot happen: accounts are never deleted
+    account = std::move(**acct);
+  }
+  auto csr_der = Base64UrlDecode(order.finalize_csr);
+  if (!csr_der || csr_der->empty()) {
+    // Set processing by a gateway that did not record the CSR: nothing to ask the engine again
+    // with, so the client finalizes again (ready; the engine answers per order).
+    OrderRecord copy = order;
+    auto st = FinishOrder(s, account, copy, OrderStatus::kReady, json(), nullptr);
+    return st ? ResumeResult::kDone : ResumeResult::kRetryLater;
+  }
+  RequestState ctx;
+  auto outcome =
+      Issue(s, ctx, account, order, *csr_der, order.policy_version, OrderStatus::kProcessing);
+  auto now = CurrentOrder(s, order_id);
+  bool still_processing = !now || (*now && (*now)->status == OrderStatus::kProcessing);
+  log::Info("finalize_resumed", {{"order", order_id},
+                                 {"status", now && *now ? StatusName((*now)->status) : "unknown"},
+                                 {"serial", now && *now ? (*now)->serial_hex : ""},
+                                 {"answered", outcome.has_value()}});
+  return still_processing ? ResumeResult::kRetryLater : ResumeResult::kDone;
+}
 
 Outcome Finalize(HandlerContext& s, RequestState& ctx, const Jws& jws, const std::string& id) {
   auto payload = CA_TRY(PayloadObject(jws));
@@ -176,21 +193,17 @@ Outcome Finalize(HandlerContext& s, RequestState& ctx, const Jws& jws, const std
   if (order.status != OrderStatus::kReady)
     return Err(ProblemKind::kOrderNotReady, "order is " + StatusName(order.status) + ", not ready");
 
-  auto profile_id = profiles::policy::ParseProfile(order.profile);
-  auto profile = profile_id ? s.options.certificate_profiles.find(*profile_id)
-                            : s.options.certificate_profiles.end();
-  if (profile == s.options.certificate_profiles.end())
-    return Internal(Error{ErrorCode::kInternal, "profile " + order.profile + " is not loaded"});
-  CA_TRY(CheckCsr(*csr_der, order.names, profile->second));
   int64_t now = s.clock();
+  auto authorized = CA_TRY(AuthorizedNames(s, order, now));  // finalize_checks.h
+  CA_TRY_STATUS(CheckFinalizeCsr(s, account, *csr_der, order));
   auto verdict = s.policy.Decide(account, order.names, order.profile, now);
   if (!verdict) return Internal(verdict.error());
   if (!verdict->allowed)
     return std::unexpected(
         ProblemForResultCode(verdict->result_code, verdict->name, verdict->detail));
 
-  auto rechecked = CA_TRY(RecheckCaa(s, account, order, now));
-  order = CA_TRY(StartProcessing(s, id, rechecked));
+  auto rechecked = CA_TRY(RecheckCaa(s, account, authorized, now));
+  order = CA_TRY(StartProcessing(s, id, rechecked, *csr_der, verdict->policy_version));
   return Issue(s, ctx, account, std::move(order), *csr_der, verdict->policy_version);
 }
 

@@ -1,10 +1,12 @@
 // ca-gateway --config FILE: the ACME server.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "common/log.h"
@@ -18,6 +20,15 @@ namespace {
 int Die(const std::string& message) {
   std::fprintf(stderr, "ca-gateway: %s\n", message.c_str());
   return 1;
+}
+
+// The global connection limit follows the descriptor limit (HttpServerOptions::max_connections):
+// take the hard limit where allowed (the systemd unit sets both and forbids setrlimit).
+void RaiseDescriptorLimit() {
+  rlimit fds{};
+  if (getrlimit(RLIMIT_NOFILE, &fds) != 0 || fds.rlim_cur >= fds.rlim_max) return;
+  fds.rlim_cur = fds.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &fds);
 }
 
 int64_t NowUnix() {
@@ -46,11 +57,19 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   ca::HardenProcessForSecrets();
   ca::log::Init("ca-gateway");
+  RaiseDescriptorLimit();
 
   auto config = GatewayConfig::Load(config_path);
   if (!config) return Die(config.error().ToString());
   auto validator_config = ca::gateway::validation::ValidatorConfig::FromJson(config->validation);
   if (!validator_config) return Die("validation: " + validator_config.error().ToString());
+  if (validator_config->allowed_networks.empty()) {
+    // Fail-closed but easy to miss (an upgraded appliance whose gateway.json predates the key):
+    // every http-01 and tls-alpn-01 validation will fail until the operator lists networks.
+    ca::log::Warn("validator_networks_empty",
+                  {{"effect", "http-01 and tls-alpn-01 validations fail; dns-01 is unaffected"},
+                   {"fix", "set VALIDATOR_NETWORKS in setup.conf, then acme-ca-setup --reconfigure"}});
+  }
   auto validator = ca::gateway::validation::Validator::Create(*validator_config);
   if (!validator) return Die("validation: " + validator.error().ToString());
   auto policy = PolicyStoreAdapter::Open(config->policy_store_dir, config->mac_wrap_key);
@@ -74,8 +93,26 @@ int main(int argc, char** argv) {
   AcmeServer acme(config->acme, *store, **policy, engine, validator_port, NowUnix);
   auto http = HttpServer::Start(config->http, acme);
   if (!http) return Die(http.error().ToString());
-  ca::log::Info("gateway_started", {{"listen", config->http.listen_address}, {"port", http->port()},
-                                    {"base_url", config->acme.base_url}, {"environment", config->acme.environment}});
+  // Orders and challenges a crash left processing, resumed on the validation workers: the
+  // server answers meanwhile.
+  acme.ResumeInterrupted();
+  std::optional<MetricsServer> metrics;
+  if (config->metrics.enabled) {
+    auto started = MetricsServer::Start(config->metrics, acme);
+    if (!started) return Die(started.error().ToString());
+    metrics.emplace(std::move(*started));
+  }
+  ca::log::Info("gateway_started",
+                {{"listen", config->http.listen_address},
+                 {"port", http->port()},
+                 {"base_url", config->acme.base_url},
+                 {"environment", config->acme.environment},
+                 {"max_connections", http->max_connections()},
+                 {"max_connections_per_ip", config->http.max_connections_per_ip},
+                 {"request_deadline_seconds", config->http.request_deadline_seconds},
+                 {"metrics", metrics ? nlohmann::json(config->metrics.address + ":" +
+                                                      std::to_string(metrics->port()))
+                                     : nlohmann::json("disabled")}});
   int sig = 0;
   sigwait(&stop, &sig);
   ca::log::Info("gateway_stopping", {{"signal", sig}});

@@ -5,6 +5,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
+#include <chrono>
+
 namespace ca::gateway {
 
 namespace {
@@ -23,24 +26,37 @@ uint64_t GetU64(const uint8_t* p) {
 
 std::string_view NonceCheckName(NonceCheck c) {
   switch (c) {
-    case NonceCheck::kOk: return "ok";
-    case NonceCheck::kMalformed: return "malformed";
-    case NonceCheck::kForged: return "unknown to this server (forged or from before a restart)";
-    case NonceCheck::kExpired: return "expired";
-    case NonceCheck::kReplayed: return "already used";
+    case NonceCheck::kOk:
+      return "ok";
+    case NonceCheck::kMalformed:
+      return "malformed";
+    case NonceCheck::kForged:
+      return "unknown to this server (forged or from before a restart)";
+    case NonceCheck::kExpired:
+      return "expired";
+    case NonceCheck::kReplayed:
+      return "already used";
   }
   return "invalid";
 }
 
-NonceService::NonceService(int64_t lifetime_seconds, Bytes key)
-    : lifetime_(lifetime_seconds), key_(std::move(key)) {
+int64_t NonceService::SteadySeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+NonceService::NonceService(int64_t lifetime_seconds, Bytes key, MonotonicClock clock)
+    : lifetime_(lifetime_seconds), key_(std::move(key)), clock_(std::move(clock)) {
   ossl::Owned<EVP_MAC, EVP_MAC_free> hmac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
   ossl::Owned<EVP_MAC_CTX, EVP_MAC_CTX_free> ctx(hmac ? EVP_MAC_CTX_new(hmac.get()) : nullptr);
   char digest[] = "SHA256";
   const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                                OSSL_PARAM_construct_end()};
-  if (ctx && EVP_MAC_init(ctx.get(), key_.data(), key_.size(), params) == 1) keyed_hmac_ = std::move(ctx);
-  else ossl::DrainErrors();  // Mac() falls back to one-shot HMAC()
+  if (ctx && EVP_MAC_init(ctx.get(), key_.data(), key_.size(), params) == 1)
+    keyed_hmac_ = std::move(ctx);
+  else
+    ossl::DrainErrors();  // Mac() falls back to one-shot HMAC()
 }
 
 Bytes NonceService::Mac(uint64_t counter, int64_t issued_at) const {
@@ -48,7 +64,8 @@ Bytes NonceService::Mac(uint64_t counter, int64_t issued_at) const {
   PutU64(msg, counter);
   PutU64(msg, static_cast<uint64_t>(issued_at));
   uint8_t mac[EVP_MAX_MD_SIZE];
-  ossl::Owned<EVP_MAC_CTX, EVP_MAC_CTX_free> ctx(keyed_hmac_ ? EVP_MAC_CTX_dup(keyed_hmac_.get()) : nullptr);
+  ossl::Owned<EVP_MAC_CTX, EVP_MAC_CTX_free> ctx(keyed_hmac_ ? EVP_MAC_CTX_dup(keyed_hmac_.get())
+                                                             : nullptr);
   size_t out_len = 0;
   if (ctx && EVP_MAC_update(ctx.get(), msg.data(), msg.size()) == 1 &&
       EVP_MAC_final(ctx.get(), mac, &out_len, sizeof mac) == 1 && out_len >= kMacBytes)
@@ -58,7 +75,8 @@ Bytes NonceService::Mac(uint64_t counter, int64_t issued_at) const {
   return Bytes(mac, mac + kMacBytes);
 }
 
-std::string NonceService::Issue(int64_t now) {
+std::string NonceService::Issue() {
+  const int64_t now = clock_();
   uint64_t counter;
   {
     std::lock_guard lock(mu_);
@@ -72,7 +90,8 @@ std::string NonceService::Issue(int64_t now) {
   return Base64UrlEncode(raw);
 }
 
-NonceCheck NonceService::Consume(std::string_view nonce, int64_t now) {
+NonceCheck NonceService::Consume(std::string_view nonce) {
+  const int64_t now = clock_();
   auto raw = Base64UrlDecode(nonce);
   if (!raw || raw->size() != kNonceBytes) return NonceCheck::kMalformed;
   uint64_t counter = GetU64(raw->data());
@@ -82,6 +101,7 @@ NonceCheck NonceService::Consume(std::string_view nonce, int64_t now) {
   if (now - issued_at > lifetime_ || issued_at > now + 5) return NonceCheck::kExpired;
   std::lock_guard lock(mu_);
   Prune(now);
+  if (counter <= pruned_floor_) return NonceCheck::kExpired;
   if (!used_.insert(counter).second) return NonceCheck::kReplayed;
   used_by_time_.insert({issued_at, counter});
   return NonceCheck::kOk;
@@ -89,8 +109,11 @@ NonceCheck NonceService::Consume(std::string_view nonce, int64_t now) {
 
 void NonceService::Prune(int64_t now) {
   // A nonce older than the lifetime is refused as expired before the used-set is consulted, so its
-  // entry can go: the set holds at most one lifetime's worth of nonces.
+  // entry can go: the set holds at most one lifetime's worth of nonces. Counters grow with the
+  // (monotonic) issue time, so every counter up to a pruned one is expired too: the floor keeps
+  // them refused even if the clock misbehaved.
   while (!used_by_time_.empty() && now - used_by_time_.begin()->first > lifetime_) {
+    pruned_floor_ = std::max(pruned_floor_, used_by_time_.begin()->second);
     used_.erase(used_by_time_.begin()->second);
     used_by_time_.erase(used_by_time_.begin());
   }

@@ -1,10 +1,15 @@
 // Replay nonces (RFC 8555 §6.5): unforgeable, single-use, with a bounded lifetime.
-// A nonce is base64url(counter(8) || issued_at(8) || HMAC-SHA256(process key, counter||issued_at)[:16]).
-// The key is random per process, so nonces from before a restart fail the MAC and the client gets
-// badNonce with a fresh Replay-Nonce, which every ACME client retries on.
+// A nonce is base64url(counter(8) || issued_at(8) || HMAC-SHA256(process key,
+// counter||issued_at)[:16]). The key is random per process, so nonces from before a restart fail
+// the MAC and the client gets badNonce with a fresh Replay-Nonce, which every ACME client retries
+// on. issued_at is read from a monotonic clock (seconds since an arbitrary per-process origin),
+// never the wall clock: with the wall clock, a step forward pruned the used set and a step back
+// made the pruned nonces young again, so they were accepted a second time. Independently of the
+// clock, a counter pruned from the used set is below a floor that is refused for good.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -21,12 +26,16 @@ std::string_view NonceCheckName(NonceCheck c);
 
 class NonceService {
  public:
-  // Times are unix seconds, passed in so tests control the clock.
-  explicit NonceService(int64_t lifetime_seconds, Bytes key = RandomBytes(32));
+  // Seconds on a clock that never goes back (tests inject their own).
+  using MonotonicClock = std::function<int64_t()>;
+  static int64_t SteadySeconds();
 
-  std::string Issue(int64_t now);
+  explicit NonceService(int64_t lifetime_seconds, Bytes key = RandomBytes(32),
+                        MonotonicClock clock = SteadySeconds);
+
+  std::string Issue();
   // Consumes the nonce: a second call with the same nonce returns kReplayed.
-  NonceCheck Consume(std::string_view nonce, int64_t now);
+  NonceCheck Consume(std::string_view nonce);
 
   size_t used_count() const;
 
@@ -36,6 +45,7 @@ class NonceService {
 
   const int64_t lifetime_;
   const Bytes key_;
+  const MonotonicClock clock_;
   // HMAC-SHA256 keyed once; each MAC works on a copy (no algorithm fetch or key set-up per nonce).
   ossl::Owned<EVP_MAC_CTX, EVP_MAC_CTX_free> keyed_hmac_;
   mutable std::mutex mu_;
@@ -43,6 +53,8 @@ class NonceService {
   // Counters consumed and not yet expired, with their issue time (pruned by age).
   std::set<std::pair<int64_t, uint64_t>> used_by_time_;
   std::set<uint64_t> used_;
+  // Every counter at or below this one was pruned (expired or used): refused whatever its time.
+  uint64_t pruned_floor_ = 0;
 };
 
 }  // namespace ca::gateway

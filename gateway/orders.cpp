@@ -14,13 +14,15 @@ using nlohmann::json;
 
 namespace {
 
-// One pending authorization per name, with one challenge per allowed type (dns-01 only for
-// wildcards); their ids are added to the order.
-ProblemOr<void> NewAuthorizations(const HandlerContext& s, OrderRecord& order,
-                                  const std::vector<std::string>& allowed_challenges, int64_t now,
-                                  std::vector<AuthzRecord>& authzs,
+// One pending authorization per name, with one challenge per type the policy allows for that name
+// (the external account's types the RA's domain entry allows, POL-5; dns-01 only for wildcards);
+// their ids are added to the order.
+ProblemOr<void> NewAuthorizations(HandlerContext& s, const AccountRecord& account,
+                                  OrderRecord& order, int64_t now, std::vector<AuthzRecord>& authzs,
                                   std::vector<ChallengeRecord>& challenges) {
   for (const auto& name : order.names) {
+    auto allowed_challenges = s.policy.ChallengeTypes(account, name, order.profile, now);
+    if (!allowed_challenges) return Internal(allowed_challenges.error());
     AuthzRecord a;
     a.id = NewId();
     a.account_id = order.account_id;
@@ -29,7 +31,7 @@ ProblemOr<void> NewAuthorizations(const HandlerContext& s, OrderRecord& order,
     a.name = a.wildcard ? name.substr(2) : name;
     a.status = AuthzStatus::kPending;
     a.expires = std::min(order.expires, now + s.options.authz_lifetime_seconds);
-    for (const auto& type : allowed_challenges) {
+    for (const auto& type : *allowed_challenges) {
       if (a.wildcard && type != "dns-01") continue;
       ChallengeRecord c;
       c.id = NewId();
@@ -44,10 +46,23 @@ ProblemOr<void> NewAuthorizations(const HandlerContext& s, OrderRecord& order,
     if (a.challenge_ids.empty())
       return std::unexpected(ProblemForResultCode(
           "UNAUTHORIZED_DOMAIN", name,
-          "no challenge type usable for this identifier is allowed for the external account"));
+          "no challenge type usable for this identifier is allowed for its domain entry"));
     order.authz_ids.push_back(a.id);
     authzs.push_back(std::move(a));
   }
+  return {};
+}
+
+// The certificate profile's limit on SAN entries (max_names), below the gateway's own cap.
+ProblemOr<void> CheckNameCount(const HandlerContext& s, const std::string& profile, size_t count) {
+  auto id = profiles::policy::ParseProfile(profile);
+  auto it = id ? s.options.certificate_profiles.find(*id) : s.options.certificate_profiles.end();
+  if (it == s.options.certificate_profiles.end()) return {};  // unknown here: the engine decides
+  size_t limit = static_cast<size_t>(std::max(it->second.max_names, 0));
+  if (count > limit)
+    return Err(ProblemKind::kRejectedIdentifier,
+               "profile " + profile + " allows at most " + std::to_string(limit) +
+                   " names, the order has " + std::to_string(count));
   return {};
 }
 
@@ -93,6 +108,7 @@ Outcome NewOrder(HandlerContext& s, RequestState& ctx, const Jws& jws) {
       return Err(ProblemKind::kInvalidProfile, "PROFILE_NOT_ALLOWED: this account's profile is " +
                                                    profile + ", not \"" + requested + "\"");
   }
+  CA_TRY_STATUS(CheckNameCount(s, profile, names.size()));
   auto verdict = s.policy.Decide(account, names, profile, now);
   if (!verdict) return Internal(verdict.error());
   if (!verdict->allowed) {
@@ -118,7 +134,7 @@ Outcome NewOrder(HandlerContext& s, RequestState& ctx, const Jws& jws) {
   order.request_id = RandomUuidV4();
   std::vector<AuthzRecord> authzs;
   std::vector<ChallengeRecord> challenges;
-  CA_TRY_STATUS(NewAuthorizations(s, order, (*ext)->allowed_challenges, now, authzs, challenges));
+  CA_TRY_STATUS(NewAuthorizations(s, account, order, now, authzs, challenges));
 
   bool rate_limited = false;
   Status written = s.store.Write([&](StoreTxn& txn) -> Status {

@@ -50,6 +50,17 @@ class PolicyPort {
   // (used before revocation and key changes).
   virtual Result<PolicyVerdict> Decide(const AccountRecord& account, const std::vector<std::string>& names,
                                        const std::string& profile, int64_t now) = 0;
+  // The challenge types `name` ("*.example.com" for a wildcard) may be validated with (POL-5): the
+  // external account's types that the RA's domain entry authorising the name allows, found as the
+  // decision function finds it. Empty: none (no such entry or external account). The default, for
+  // test doubles, knows no per-domain restriction.
+  virtual Result<std::vector<std::string>> ChallengeTypes(const AccountRecord& account, const std::string& name,
+                                                          const std::string& profile, int64_t now) {
+    (void)name;
+    (void)profile;
+    auto ext = CA_TRY(FindExternalAccount(account.external_account_kid, now));
+    return ext ? ext->allowed_challenges : std::vector<std::string>();
+  }
 };
 
 class IssuerPort {

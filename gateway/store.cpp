@@ -13,6 +13,10 @@ namespace {
 using nlohmann::json;
 using pki::JsonFields;
 
+// Keys "o/<order id>" and "c/<challenge id>"; kIndexBuilt marks a store whose index is complete.
+constexpr std::string_view kIndexBuilt = "!built";
+std::string ProcessingKey(char kind, const std::string& id) { return std::string(1, kind) + "/" + id; }
+
 std::string Padded(int64_t v) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%016lld", static_cast<long long>(v < 0 ? 0 : v));
@@ -79,6 +83,8 @@ Result<OrderRecord> OrderFrom(const json& j) {
   r.error = CA_TRY(Problem(f));
   r.serial_hex = CA_TRY(Text(f, "serial_hex"));
   r.request_id = CA_TRY(Text(f, "request_id"));
+  r.finalize_csr = CA_TRY(Text(f, "finalize_csr"));
+  r.policy_version = static_cast<uint64_t>(CA_TRY(Number(f, "policy_version")));
   return r;
 }
 Result<AuthzRecord> AuthzFrom(const json& j) {
@@ -138,7 +144,8 @@ json ToJson(const OrderRecord& r) {
   return {{"id", r.id},         {"account_id", r.account_id}, {"external_account_kid", r.external_account_kid},
           {"status", r.status}, {"created_at", r.created_at}, {"expires", r.expires},
           {"names", r.names},   {"authz_ids", r.authz_ids},   {"profile", r.profile},
-          {"error", r.error},   {"serial_hex", r.serial_hex}, {"request_id", r.request_id}};
+          {"error", r.error},   {"serial_hex", r.serial_hex}, {"request_id", r.request_id},
+          {"finalize_csr", r.finalize_csr}, {"policy_version", static_cast<int64_t>(r.policy_version)}};
 }
 json ToJson(const AuthzRecord& r) {
   return {{"id", r.id},         {"account_id", r.account_id},     {"order_id", r.order_id},
@@ -174,7 +181,29 @@ Result<AcmeStore> AcmeStore::Open(const std::string& dir) {
   d.challenges = CA_TRY(env->OpenDb("challenges", true));
   d.certs = CA_TRY(env->OpenDb("certificates", true));
   d.failed_validations = CA_TRY(env->OpenDb("failed_validations", true));
+  d.processing = CA_TRY(env->OpenDb("processing", true));
+  CA_TRY_STATUS(BuildProcessingIndex(*env, d));
   return AcmeStore(std::move(env), d);
+}
+
+Status AcmeStore::BuildProcessingIndex(lmdb::Env& env, const Dbs& dbs) {
+  auto txn = CA_TRY(lmdb::Txn::BeginWrite(env));
+  if (CA_TRY(txn.Get(dbs.processing, kIndexBuilt))) return Ok();
+  // Once, on a store from before the index: one pass over the orders and challenges.
+  std::vector<std::string> keys;
+  auto collect = [&](MDB_dbi dbi, char kind) -> Status {
+    return txn.ForEach(dbi, "", [&](std::string_view key, std::string_view value) {
+      auto j = json::parse(value, nullptr, false);
+      if (j.is_object() && j.value("status", "") == "processing")
+        keys.push_back(ProcessingKey(kind, std::string(key)));
+      return true;
+    });
+  };
+  CA_TRY_STATUS(collect(dbs.orders, 'o'));
+  CA_TRY_STATUS(collect(dbs.challenges, 'c'));
+  for (const auto& key : keys) CA_TRY_STATUS(txn.Put(dbs.processing, key, ""));
+  CA_TRY_STATUS(txn.Put(dbs.processing, kIndexBuilt, ""));
+  return txn.Commit();
 }
 
 AcmeStore::AcmeStore(std::unique_ptr<lmdb::Env> env, Dbs dbs)
@@ -255,7 +284,25 @@ Status StoreTxn::ChangeAccountKey(AccountRecord r, const std::string& new_tp, co
 Result<std::optional<OrderRecord>> StoreTxn::GetOrder(const std::string& id) const {
   return GetJson<OrderRecord>(dbs_.orders, id);
 }
+Status StoreTxn::SetProcessing(char kind, const std::string& id, bool processing) {
+  if (processing) return txn_->Put(dbs_.processing, ProcessingKey(kind, id), "");
+  CA_TRY(txn_->Delete(dbs_.processing, ProcessingKey(kind, id)));
+  return Ok();
+}
+Result<std::vector<std::string>> StoreTxn::ProcessingIds(char kind) const {
+  std::vector<std::string> ids;
+  CA_TRY_STATUS(txn_->ForEach(dbs_.processing, std::string(1, kind) + "/",
+                              [&](std::string_view key, std::string_view) {
+                                ids.emplace_back(key.substr(2));
+                                return true;
+                              }));
+  return ids;
+}
+Result<std::vector<std::string>> StoreTxn::ProcessingOrderIds() const { return ProcessingIds('o'); }
+Result<std::vector<std::string>> StoreTxn::ProcessingChallengeIds() const { return ProcessingIds('c'); }
+
 Status StoreTxn::PutOrder(const OrderRecord& r) {
+  CA_TRY_STATUS(SetProcessing('o', r.id, r.status == OrderStatus::kProcessing));
   CA_TRY_STATUS(txn_->Put(dbs_.orders, r.id, ToJson(r).dump()));
   return txn_->Put(dbs_.account_orders, r.account_id + "/" + Padded(r.created_at) + "/" + r.id, "");
 }
@@ -286,6 +333,7 @@ Result<std::optional<ChallengeRecord>> StoreTxn::GetChallenge(const std::string&
   return GetJson<ChallengeRecord>(dbs_.challenges, id);
 }
 Status StoreTxn::PutChallenge(const ChallengeRecord& r) {
+  CA_TRY_STATUS(SetProcessing('c', r.id, r.status == ChallengeStatus::kProcessing));
   return txn_->Put(dbs_.challenges, r.id, ToJson(r).dump());
 }
 Result<std::optional<CertRecord>> StoreTxn::GetCert(const std::string& serial) const {

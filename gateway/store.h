@@ -1,6 +1,7 @@
 // The gateway's own LMDB store: ACME accounts (value format fixed in docs/ARCHITECTURE.md, read by
 // the RA CLI), account keys and the key index, orders, authorizations, challenges, the certificate
-// index and failed-validation counters. Every state change happens in one write operation, so
+// index, failed-validation counters and the index of orders and challenges in `processing` (what a
+// restarted gateway resumes). Every state change happens in one write operation, so
 // LMDB's single writer makes transitions such as order pending→processing atomic. Write operations
 // go through a group committer (common/lmdb_group_commit.h): concurrent requests share one durable
 // commit, and each request answers only after its own writes are committed.
@@ -45,6 +46,10 @@ struct OrderRecord {
   nlohmann::json error;    // problem document when invalid, else null
   std::string serial_hex;  // certificate, once valid
   std::string request_id;  // engine IssueRequest id (stable across retries)
+  // While processing: the CSR sent to the engine (base64url DER) and the policy version decided
+  // on, so that a restarted gateway can ask the engine again for this order's certificate.
+  std::string finalize_csr;
+  uint64_t policy_version = 0;
 };
 
 struct AuthzRecord {
@@ -112,8 +117,10 @@ class AcmeStore {
   friend class StoreTxn;
   struct Dbs {
     MDB_dbi accounts, account_keys, key_index, ext_accounts, orders, account_orders, authzs,
-        challenges, certs, failed_validations;
+        challenges, certs, failed_validations, processing;
   };
+  // Indexes the processing orders and challenges of a store written before that index existed.
+  static Status BuildProcessingIndex(lmdb::Env& env, const Dbs& dbs);
   AcmeStore(std::unique_ptr<lmdb::Env> env, Dbs dbs);
   std::unique_ptr<lmdb::Env> env_;  // stable address for the committer
   Dbs dbs_;
@@ -135,14 +142,18 @@ class StoreTxn {
   Status ChangeAccountKey(AccountRecord r, const std::string& new_thumbprint, const nlohmann::json& new_jwk);
 
   Result<std::optional<OrderRecord>> GetOrder(const std::string& id) const;
-  Status PutOrder(const OrderRecord& r);  // also indexes it under its account
+  Status PutOrder(const OrderRecord& r);  // also indexes it under its account (and if processing)
   Result<std::vector<std::string>> ListOrderIds(const std::string& account_id) const;
   Result<size_t> CountOrdersSince(const std::string& account_id, int64_t since) const;
 
   Result<std::optional<AuthzRecord>> GetAuthz(const std::string& id) const;
   Status PutAuthz(const AuthzRecord& r);
   Result<std::optional<ChallengeRecord>> GetChallenge(const std::string& id) const;
-  Status PutChallenge(const ChallengeRecord& r);
+  Status PutChallenge(const ChallengeRecord& r);  // also indexes it while processing
+
+  // Ids of the orders / challenges whose status is `processing` (an index: no scan of the rest).
+  Result<std::vector<std::string>> ProcessingOrderIds() const;
+  Result<std::vector<std::string>> ProcessingChallengeIds() const;
 
   Result<std::optional<CertRecord>> GetCert(const std::string& serial_hex) const;
   Status PutCert(const CertRecord& r);
@@ -168,6 +179,8 @@ class StoreTxn {
       : txn_(&txn), dbs_(dbs), records_(records) {}
   template <class T>
   Result<std::optional<T>> GetJson(MDB_dbi dbi, const std::string& key) const;
+  Status SetProcessing(char kind, const std::string& id, bool processing);
+  Result<std::vector<std::string>> ProcessingIds(char kind) const;
   std::optional<lmdb::Txn> owned_;  // read transactions
   lmdb::Txn* txn_;
   AcmeStore::Dbs dbs_;

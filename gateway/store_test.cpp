@@ -146,5 +146,64 @@ TEST_F(StoreTest, OldRecordsLoadAndMistypedFieldsAreCorrupt) {
   EXPECT_NE(bad.error().message.find("certificate.not_after"), std::string::npos);
 }
 
+// Issue 15: what a restarted gateway resumes is indexed, not scanned for; the order's CSR is kept
+// while it is processing.
+TEST_F(StoreTest, ProcessingOrdersAndChallengesAreIndexed) {
+  OrderRecord o = Order("o1");
+  o.status = OrderStatus::kProcessing;
+  o.finalize_csr = "MIIB";
+  o.policy_version = 42;
+  ChallengeRecord c;
+  c.id = "c1";
+  c.status = ChallengeStatus::kProcessing;
+  ASSERT_TRUE(store_->Write([&](StoreTxn& txn) -> Status {
+    CA_TRY_STATUS(txn.PutOrder(o));
+    CA_TRY_STATUS(txn.PutOrder(Order("o2")));
+    return txn.PutChallenge(c);
+  }));
+  Reopen();
+  {
+    auto txn = store_->Read();
+    EXPECT_EQ(*txn->ProcessingOrderIds(), std::vector<std::string>{"o1"});
+    EXPECT_EQ(*txn->ProcessingChallengeIds(), std::vector<std::string>{"c1"});
+    auto got = txn->GetOrder("o1");
+    EXPECT_EQ((*got)->finalize_csr, "MIIB");
+    EXPECT_EQ((*got)->policy_version, 42u);
+  }
+  o.status = OrderStatus::kValid;
+  c.status = ChallengeStatus::kValid;
+  ASSERT_TRUE(store_->Write([&](StoreTxn& txn) -> Status {
+    CA_TRY_STATUS(txn.PutOrder(o));
+    return txn.PutChallenge(c);
+  }));
+  auto txn = store_->Read();
+  EXPECT_TRUE(txn->ProcessingOrderIds()->empty());
+  EXPECT_TRUE(txn->ProcessingChallengeIds()->empty());
+}
+
+// A store written before the index: the processing records are indexed once, at open.
+TEST_F(StoreTest, IndexIsBuiltForAStoreFromBeforeIt) {
+  OrderRecord o = Order("old");
+  o.status = OrderStatus::kProcessing;
+  ASSERT_TRUE(store_->Write([&](StoreTxn& txn) { return txn.PutOrder(o); }));
+  store_.reset();
+  {  // Back to the state of an older store: no index at all.
+    lmdb::EnvOptions options;
+    options.path = dir_.string();
+    auto env = lmdb::Env::Open(options);
+    ASSERT_TRUE(env);
+    auto dbi = env->OpenDb("processing", false);
+    ASSERT_TRUE(dbi);
+    auto txn = lmdb::Txn::BeginWrite(*env);
+    ASSERT_TRUE(txn);
+    ASSERT_TRUE(txn->Delete(*dbi, "o/old"));
+    ASSERT_TRUE(txn->Delete(*dbi, "!built"));
+    ASSERT_TRUE(txn->Commit());
+  }
+  Reopen();
+  auto txn = store_->Read();
+  EXPECT_EQ(*txn->ProcessingOrderIds(), std::vector<std::string>{"old"});
+}
+
 }  // namespace
 }  // namespace ca::gateway

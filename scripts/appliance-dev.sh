@@ -11,8 +11,9 @@
 # status server (OCSP + CRL) and the ACME gateway. Without --dns it also starts pebble-challtestsrv
 # as the validator's DNS (every A query answers 127.0.0.1; DNS_MGMT sets TXT/CAA records).
 # Writes DIR/appliance.env (ACME_DIR, ACME_CA_BUNDLE, EAB_KID, EAB_HMAC, ROOT_CA_PEM, OCSP_URL,
-# CRL_URL, RA_CLI, AUDIT_CLI, AUDIT_FILES, ENGINE_METRICS_FILE, the PIDs, ...) and prints it. Ports: gateway N (default 14000), status N+1,
-# http-01 N+2, tls-alpn-01 N+3, mock DNS management N+5 and DNS N+53.
+# CRL_URL, RA_CLI, AUDIT_CLI, AUDIT_FILES, ENGINE_METRICS_FILE, GATEWAY_METRICS_URL, the PIDs, ...) and prints it.
+# Ports: gateway N (default 14000), status N+1, http-01 N+2, tls-alpn-01 N+3, gateway metrics N+4,
+# mock DNS management N+5 and DNS N+53.
 # down: stops what up started, by PID. The state directory is kept (delete it to start afresh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -211,6 +212,7 @@ wait_for status "$state/run/status.pid" curl -sf -o /dev/null "$status_url/crl/$
 acme_base=https://127.0.0.1:$port_base
 cat >"$state/gateway.json" <<JSON
 {"listen": {"address": "127.0.0.1", "port": $port_base, "threads": 4},
+ "metrics": {"address": "127.0.0.1", "port": $((port_base + 4))},
  "base_url": "$acme_base",
  "tls": {"cert": "$state/ceremony/tls/tls-server-chain.pem", "key": "$state/ceremony/tls/tls-server.key"},
  "store": "$gwstore", "policy_store": "$policy", "mac_wrap_key": "file:$secrets/mac-wrap.key",
@@ -218,7 +220,7 @@ cat >"$state/gateway.json" <<JSON
  "engine": {"socket": "$state/run/engine.sock", "client_cert": "$state/channel/client.crt",
             "client_key": "$state/channel/client.key", "fingerprint": "$engine_fp"},
  "validation": {"resolver": "$dns", "http01_port": $http01_port, "tlsalpn01_port": $tlsalpn01_port,
-                "https_port": $http01_port},
+                "https_port": $http01_port, "allowed_networks": ["127.0.0.0/8"]},
  "caa_identities": ["acme-ca.demo.test"],
  "terms_of_service": "$acme_base/terms", "website": "$acme_base/"}
 JSON
@@ -242,6 +244,7 @@ RA_CLI="$RA --store $policy --wrap-key $secrets/mac-wrap.key --gateway-store $gw
 AUDIT_CLI=$AUDIT
 AUDIT_FILES="$state/audit/engine.jsonl $state/audit/ra.jsonl"
 ENGINE_METRICS_FILE=$state/metrics/engine.prom
+GATEWAY_METRICS_URL=http://127.0.0.1:$((port_base + 4))/metrics
 SUFFIX=$suffix
 HTTP01_PORT=$http01_port
 TLSALPN01_PORT=$tlsalpn01_port

@@ -48,8 +48,10 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--account",
                                                 "--domain",
                                                 "--since",
-                                                "--until"};
-const std::vector<std::string> kFlags = {"--json", "--active", "--include-subdomains", "--help"};
+                                                "--until",
+                                                "--acme-account"};
+const std::vector<std::string> kFlags = {
+    "--json", "--active", "--include-subdomains", "--help", "--yes", "--dry-run", "--valid"};
 
 }  // namespace
 
@@ -150,6 +152,7 @@ int Cli::RunCommand() {
   if (group == "acme-account") return AcmeAccount();
   if (group == "audit") return AuditCmd();
   if (group == "dump-snapshot") return Dump();
+  if (group == "cert") return Cert();
   throw UsageError{"unknown command '" + group + "'"};
 }
 
@@ -237,12 +240,14 @@ Secret Cli::WrapKey() {
   return Must(LoadWrapKey(wrap_key_path_));
 }
 
-GatewayAccounts& Cli::Gateway() {
+GatewayStore& Cli::Gateway() {
   if (!gateway_) {
     if (gateway_dir_.empty()) {
-      throw CommandError{"ACME accounts live in the gateway store: give --gateway-store DIR"};
+      throw CommandError{
+          "ACME accounts and certificates live in the gateway store: give --gateway-store DIR "
+          "(or gateway_store in the config)"};
     }
-    gateway_ = Must(GatewayAccounts::Open(gateway_dir_));
+    gateway_ = Must(GatewayStore::Open(gateway_dir_));
   }
   return *gateway_;
 }

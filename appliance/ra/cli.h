@@ -1,6 +1,7 @@
 // ca-ra's command line: the arguments, the two error kinds (a usage error exits 2, a failed command
 // exits 1 with its one-line message) and the Cli object that runs one command. Each command group
-// is in its own file: cmd_org.cpp, cmd_ext_account.cpp, cmd_domain.cpp, cmd_acme_account.cpp;
+// is in its own file: cmd_org.cpp, cmd_ext_account.cpp, cmd_domain.cpp, cmd_acme_account.cpp,
+// cmd_cert.cpp (certificates, and the confirmation of account-wide revocations);
 // cli.cpp holds the settings, the stores and init / audit / dump-snapshot.
 #pragma once
 
@@ -12,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "appliance/ra/gateway_accounts.h"
+#include "appliance/ra/gateway_store.h"
 #include "common/result.h"
 #include "common/secret.h"
 #include "profiles/policy/admin/admin.h"
@@ -90,7 +91,7 @@ class Cli {
   profiles::policy::admin::AdminContext Ctx();
   static int64_t Now();
   Secret WrapKey();
-  GatewayAccounts& Gateway();
+  GatewayStore& Gateway();
   void Print(const nlohmann::json& j, const std::string& human);
 
   int Init();
@@ -108,6 +109,15 @@ class Cli {
   // cmd_acme_account.cpp
   nlohmann::json AcmeJson(const GatewayAccount& g, const profiles::policy::PolicyReader& r);
   int AcmeAccount();
+  // cmd_cert.cpp
+  int Cert();
+  // Before an account-wide revocation: the unexpired certificates it revokes (from the gateway
+  // store). --dry-run prints them and returns false (do nothing); otherwise the operator confirms
+  // (--yes, or typing the account id at a terminal) or the command stops with nothing changed.
+  bool ConfirmAccountRevocation(const std::string& what, const std::string& id,
+                                const std::vector<GatewayCertificate>& certs);
+  std::vector<GatewayCertificate> UnexpiredCertificatesOf(const std::string& kid,
+                                                          const std::string& acme_account_id);
 
   Args a_;
   bool json_ = false;
@@ -115,7 +125,7 @@ class Cli {
   std::string store_dir_, wrap_key_path_, gateway_dir_, actor_, audit_log_;
   std::optional<profiles::policy::PolicyStore> reader_;  // opened read-only
   std::optional<profiles::policy::admin::PolicyWriter> writer_;
-  std::optional<GatewayAccounts> gateway_;
+  std::optional<GatewayStore> gateway_;
 };
 
 }  // namespace ca::appliance::ra

@@ -30,7 +30,7 @@ int Cli::AcmeAccount() {
   const std::string& cmd = a_.Pos(1, "acme-account subcommand");
   if (cmd == "list") {
     NoExtraArgs(2);
-    auto accounts = Must(Gateway().List());
+    auto accounts = Must(Gateway().Accounts());
     auto snap = Must(Store(false).Snapshot());
     auto filter = a_.Get("--account");
     json arr = json::array();
@@ -45,7 +45,7 @@ int Cli::AcmeAccount() {
     return 0;
   }
   const std::string& id = a_.Pos(2, "ACME account id");
-  GatewayAccount g = Must(Gateway().Find(id));
+  GatewayAccount g = Must(Gateway().FindAccount(id));
   AcmeAccountRef ref{g.id, g.external_account_kid, g.profile};
   if (cmd == "show") {
     NoExtraArgs(3);
@@ -71,7 +71,29 @@ int Cli::AcmeAccount() {
         {"revoke", AccountAction::kRevoke}};
     auto it = actions.find(cmd);
     if (it == actions.end()) throw UsageError{"unknown acme-account subcommand '" + cmd + "'"};
-    Must(AcmeAccountLifecycle(Ctx(), ref, it->second, ParseReason(a_)));
+    Store(true);  // the writer, opened first, also serves the reads below
+    auto current = AcmeAccountPolicyOrDefault(Must(Store(false).Snapshot()), ref);
+    if (AlreadyDone(current.status, it->second)) {
+      json j = AcmeJson(g, Must(Store(false).Snapshot()));
+      j["changed"] = false;
+      Print(j, "ACME account " + id + " is already " +
+                   std::string(AcmeAccountStatusName(current.status)) + "; nothing changed\n");
+      return 0;
+    }
+    int reason = ParseReason(a_);
+    size_t revoked = 0;
+    if (it->second == AccountAction::kRevoke) {
+      auto certs = UnexpiredCertificatesOf(g.external_account_kid, id);
+      if (!ConfirmAccountRevocation("ACME account", id, certs)) return 0;
+      revoked = certs.size();
+    }
+    Must(AcmeAccountLifecycle(Ctx(), ref, it->second, reason));
+    if (it->second == AccountAction::kRevoke) {
+      json j = AcmeJson(g, Must(Store(false).Snapshot()));
+      j["certificates_revoked"] = revoked;
+      Print(j, AcmeLine(j) + RevokedCountLine(revoked));
+      return 0;
+    }
   }
   auto snap = Must(Store(false).Snapshot());
   json j = AcmeJson(g, snap);

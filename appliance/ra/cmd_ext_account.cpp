@@ -60,9 +60,13 @@ int Cli::ExtAccount() {
     json arr = json::array();
     std::string text;
     for (const auto& a : snap.ExternalAccounts()) {
-      arr.push_back(ToPublicJson(a, now));
-      text += a.kid + "  " + a.DisplayStatus(now) + "  org " + a.organization_id + "  until " +
-              FormatTime(a.not_after) + "  " + Profiles(a.allowed_profiles) + "\n";
+      std::string org = OrgName(snap, a.organization_id);
+      json j = ToPublicJson(a, now);
+      j["organization_name"] = org;
+      arr.push_back(std::move(j));
+      text += a.kid + "  " + a.DisplayStatus(now) + "  " + org + " (org " + a.organization_id +
+              ")  contacts " + Join(a.contacts, "; ") + "  until " + FormatTime(a.not_after) +
+              "  " + Profiles(a.allowed_profiles) + "\n";
     }
     Print(arr, text);
     return 0;
@@ -101,7 +105,29 @@ int Cli::ExtAccount() {
         {"revoke", AccountAction::kRevoke}};
     auto it = actions.find(cmd);
     if (it == actions.end()) throw UsageError{"unknown ext-account subcommand '" + cmd + "'"};
-    a = Must(ExternalAccountLifecycle(Ctx(), kid, it->second, ParseReason(a_)));
+    Store(true);  // the writer, opened first, also serves the reads below
+    auto current = Must(Store(false).Snapshot()).FindExternalAccount(kid);
+    if (!current) throw CommandError{"unknown external account " + kid};
+    if (AlreadyDone(current->status, it->second)) {
+      Print(json{{"external_account", ToPublicJson(*current, now)}, {"changed", false}},
+            "external account " + kid + " is already " + current->DisplayStatus(now) +
+                "; nothing changed\n");
+      return 0;
+    }
+    int reason = ParseReason(a_);
+    size_t revoked = 0;
+    if (it->second == AccountAction::kRevoke) {
+      auto certs = UnexpiredCertificatesOf(kid, "");
+      if (!ConfirmAccountRevocation("external account", kid, certs)) return 0;
+      revoked = certs.size();
+    }
+    a = Must(ExternalAccountLifecycle(Ctx(), kid, it->second, reason));
+    if (it->second == AccountAction::kRevoke) {
+      json j = ToPublicJson(a, now);
+      j["certificates_revoked"] = revoked;
+      Print(j, ExtText(a, now) + RevokedCountLine(revoked));
+      return 0;
+    }
   }
   Print(ToPublicJson(a, now), ExtText(a, now));
   return 0;

@@ -25,14 +25,27 @@ commands:
                      [--profiles SSL,SSL_RGS,WILD] [--challenges http-01,dns-01,tls-alpn-01]
                      [--max-acme-accounts N] [--orders-per-hour N] [--active]
   ext-account list | show KID | update KID [options of create but --org]
-  ext-account activate|suspend|reactivate|deactivate KID | revoke KID [--reason R] | regenerate-mac KID
+  ext-account activate|suspend|reactivate|deactivate KID | regenerate-mac KID
+  ext-account revoke KID [--reason R] [--dry-run | --yes]
   domain add KID FQDN [--org ID] [--include-subdomains] [--dcv http-01,dns-01]
   domain remove|validate|invalidate KID FQDN | list [KID]
   acme-account list [--account KID] | show ID
-  acme-account suspend|reactivate|deactivate ID | revoke ID [--reason R]
+  acme-account suspend|reactivate|deactivate ID | revoke ID [--reason R] [--dry-run | --yes]
   acme-account set-profile ID PROFILE | set-domains ID [FQDN...] | set-expiry ID TIME|none
+  cert show SERIAL | list [--account KID] [--acme-account ID] [--domain FQDN] [--valid]
+  cert revoke SERIAL [--reason R] [--dry-run]
   audit [--account ID] [--domain FQDN] [--since T] [--until T]
   dump-snapshot
+what the commands mean:
+  domain add records a name (pending) for an external account; domain validate records that the RA
+    checked the organization's right to that name (registry or internal DNS ownership, POL-3): only
+    validated names are issued. It is not ACME's proof of control, which the client makes at each
+    order (http-01, dns-01, tls-alpn-01). A name under none of the organization's domains warns.
+  account-wide revokes (ext-account revoke, acme-account revoke) revoke every unexpired certificate
+    of the account: --dry-run lists them, --yes confirms (at a terminal, typing the id confirms).
+  cert revoke records the revocation of one certificate; the engine applies RA revocations within
+    seconds (OCSP then answers revoked; the next CRL lists it). Repeating a state change (suspend a
+    suspended account) does nothing and says so.
 times: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @unix-seconds; reasons: unspecified, keyCompromise,
 affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn (default)
 )";

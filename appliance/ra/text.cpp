@@ -34,11 +34,21 @@ std::string DomainLine(const DomainEntry& d) {
          d.external_account_kid + "  org " + d.organization_id + "  dcv " + Join(d.dcv_methods) +
          (d.include_subdomains ? "  +subdomains" : "") + "\n";
 }
+std::string OrgName(const PolicyReader& r, const std::string& org_id) {
+  auto o = r.FindOrganization(org_id);
+  return o ? o->name : "(unknown organization)";
+}
 std::string AcmeLine(const json& j) {
   return j["id"].get<std::string>() + "  " + j["status"].get<std::string>() + "  " +
          j["profile"].get<std::string>() + "  kid " + j["external_account_kid"].get<std::string>() +
          "  gateway " + j["gateway_status"].get<std::string>() +
          (j["domains"].empty() ? "" : "  domains " + j["domains"].dump()) + "\n";
+}
+
+std::string RevokedCountLine(size_t certificates) {
+  return "revoked: " + std::to_string(certificates) +
+         " unexpired certificate(s); the engine applies the revocation within seconds, then OCSP "
+         "answers revoked and the next CRL lists them\n";
 }
 
 }  // namespace ca::appliance::ra

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/openssl.h"
 #include "crl_ocsp/ocsp_request.h"
+#include "crl_ocsp/server/freshness_monitor.h"
 
 namespace ca::crl_ocsp::server {
 
@@ -84,10 +85,14 @@ struct PostBody {
   bool too_big = false;
 };
 
-// Per worker thread: parsed requests by their bytes (GET: the URL; POST: the body) and, for each,
-// the last MHD response built for it, reused while the stored response (by SHA-256) and the
-// computed max-age are unchanged. The store is still read on every request, so freshness and
-// revocations are never served from this cache. Bounded; cleared when full.
+// Per worker thread: parsed requests by their bytes and, for each, the last MHD response built for
+// it, reused while the stored response (by SHA-256) and the computed max-age are unchanged. The
+// store is still read on every request, so freshness and revocations are never served from this
+// cache. Bounded; cleared when full.
+// GET URLs and POST bodies live in separate caches: the same bytes mean different requests under
+// the two methods (a POST whose body is a valid GET path is malformed), so one must never answer
+// for the other. Only successful parses are cached: a failure costs the sender a parse each time
+// and can never sit under a key that a valid request reaches.
 struct CachedRequest {
   ParsedOcspRequest parsed;
   std::array<uint8_t, 32> body_sha256{};
@@ -109,7 +114,8 @@ struct ThreadCache {
   }
   ~ThreadCache() { Clear(); }
 };
-thread_local ThreadCache tls_cache;
+thread_local ThreadCache tls_get_cache;
+thread_local ThreadCache tls_post_cache;
 
 void FormatHttpDate(Time t, char (&buf)[40]) {
   time_t tt = static_cast<time_t>(t.time_since_epoch().count());
@@ -185,48 +191,6 @@ void RequestCompleted(void* /*cls*/, MHD_Connection* /*c*/, void** con_cls,
   *con_cls = nullptr;
 }
 
-// Freshness of one issuer's publications, for /health and /metrics.
-struct IssuerFreshness {
-  std::string name;
-  bool registered = false;
-  std::optional<CrlInfo> crl;
-  size_t responses = 0;  // of unexpired certificates
-  size_t stale = 0;
-  std::vector<std::string> stale_serials;  // first 100
-  std::optional<Time> oldest_this_update;
-};
-
-Result<std::vector<IssuerFreshness>> ScanFreshness(const StatusReader& reader,
-                                                   const std::vector<std::string>& issuers,
-                                                   Time now) {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(reader.env()));
-  std::vector<IssuerFreshness> out;
-  for (const std::string& name : issuers) {
-    IssuerFreshness f;
-    f.name = name;
-    f.registered = CA_TRY(txn.Get(reader.dbs().issuers, name)).has_value();
-    auto crl = CA_TRY(FindCrl(txn.get(), reader.dbs(), name));
-    if (crl) f.crl = crl->info;
-    CA_TRY_STATUS(ForEachResponse(txn.get(), reader.dbs(), name,
-                                  [&](std::span<const uint8_t> serial, const StoredResponse& r) {
-                                    if (r.cert_not_after <= now) return true;  // expired cert
-                                    ++f.responses;
-                                    if (!f.oldest_this_update ||
-                                        r.this_update < *f.oldest_this_update) {
-                                      f.oldest_this_update = r.this_update;
-                                    }
-                                    if (r.next_update <= now) {
-                                      ++f.stale;
-                                      if (f.stale_serials.size() < 100)
-                                        f.stale_serials.push_back(HexEncode(serial));
-                                    }
-                                    return true;
-                                  }));
-    out.push_back(std::move(f));
-  }
-  return out;
-}
-
 }  // namespace
 
 StatusServer::StatusServer(ServerConfig config, StatusReader reader)
@@ -239,6 +203,7 @@ StatusServer::~StatusServer() {
 Result<std::unique_ptr<StatusServer>> StatusServer::Start(const ServerConfig& config) {
   StatusReader reader = CA_TRY(StatusReader::Open(config.store_path));
   std::unique_ptr<StatusServer> server(new StatusServer(config, std::move(reader)));
+  server->monitor_ = std::make_unique<FreshnessMonitor>(server->reader_, config.issuers);
   for (OcspError e : {OcspError::kMalformedRequest, OcspError::kInternalError, OcspError::kTryLater,
                       OcspError::kUnauthorized}) {
     server->error_bodies_[static_cast<size_t>(e)] = CA_TRY(OcspErrorResponse(e));
@@ -297,7 +262,7 @@ MHD_Result StatusServer::Handle(MHD_Connection* c, const char* url_c, const char
     }
     if (body->too_big) return ServeOcspError(c, OcspError::kMalformedRequest);
     std::string_view key(reinterpret_cast<const char*>(body->data.data()), body->len);
-    return ServeOcsp(c, key, [&] { return ParseOcspRequest(AsBytes(key)); });
+    return ServeOcsp(c, OcspMethod::kPost, key, [&] { return ParseOcspRequest(AsBytes(key)); });
   }
   if (get && *con_cls == nullptr) {
     // First call: headers only. Answering now would make libmicrohttpd close the connection
@@ -310,7 +275,7 @@ MHD_Result StatusServer::Handle(MHD_Connection* c, const char* url_c, const char
     return SendText(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n");
   }
   if (url.starts_with("/ocsp/")) {
-    return ServeOcsp(c, url, [&] {
+    return ServeOcsp(c, OcspMethod::kGet, url, [&] {
       auto der = DecodeOcspGetPath(url.substr(6));
       if (!der) {
         ParsedOcspRequest bad;
@@ -356,16 +321,18 @@ MHD_Result StatusServer::ServeOcspError(MHD_Connection* c, OcspError error) {
   return Send(c, MHD_HTTP_OK, r);
 }
 
-MHD_Result StatusServer::ServeOcsp(MHD_Connection* c, std::string_view key,
+MHD_Result StatusServer::ServeOcsp(MHD_Connection* c, OcspMethod method, std::string_view key,
                                    const std::function<ParsedOcspRequest()>& parse) {
-  auto it = tls_cache.entries.find(key);
-  if (it == tls_cache.entries.end()) {
-    if (tls_cache.entries.size() >= ThreadCache::kMaxEntries) tls_cache.Clear();
-    it = tls_cache.entries.emplace(std::string(key), CachedRequest{parse()}).first;
+  ThreadCache& cache = method == OcspMethod::kGet ? tls_get_cache : tls_post_cache;
+  auto it = cache.entries.find(key);
+  if (it == cache.entries.end()) {
+    ParsedOcspRequest parsed = parse();
+    if (parsed.error) return ServeOcspError(c, *parsed.error);  // never cached
+    if (cache.entries.size() >= ThreadCache::kMaxEntries) cache.Clear();
+    it = cache.entries.emplace(std::string(key), CachedRequest{std::move(parsed)}).first;
   }
   CachedRequest& entry = it->second;
   const ParsedOcspRequest& req = entry.parsed;
-  if (req.error) return ServeOcspError(c, *req.error);
   ReadScope txn(reader_.env());
   if (!txn.ok()) return ServeOcspError(c, OcspError::kInternalError);
   auto issuer = FindIssuerName(txn.get(), reader_.dbs(), req.query.hash, req.query.NameHash(),
@@ -468,9 +435,9 @@ MHD_Result StatusServer::ServeCaCertificate(MHD_Connection* c, std::string_view 
 
 // A stored document with its caching headers, or 304 when If-None-Match names its ETag.
 MHD_Result StatusServer::SendDocument(MHD_Connection* c, std::string_view body,
-                                      std::span<const uint8_t, 32> sha256,
-                                      const char* content_type, Time last_modified, Time expires,
-                                      Time now, Outcome ok, Outcome not_modified) {
+                                      std::span<const uint8_t, 32> sha256, const char* content_type,
+                                      Time last_modified, Time expires, Time now, Outcome ok,
+                                      Outcome not_modified) {
   char etag[40];
   FormatEtag(sha256, etag);
   MHD_Response* resp = nullptr;
@@ -490,32 +457,48 @@ MHD_Result StatusServer::SendDocument(MHD_Connection* c, std::string_view body,
   return Send(c, status, resp);
 }
 
+// Freshness of the responses (snapshot) and of the CRLs (read now); or an error.
+Result<std::pair<std::shared_ptr<const FreshnessSnapshot>, std::vector<IssuerCrl>>>
+StatusServer::Freshness() {
+  std::shared_ptr<const FreshnessSnapshot> snapshot = monitor_->Latest();
+  if (snapshot->error) return std::unexpected(*snapshot->error);
+  ReadScope txn(reader_.env());
+  if (!txn.ok()) return Fail(ErrorCode::kIo, "status store unreadable");
+  auto crls = CA_TRY(ReadCrls(txn.get(), reader_.dbs(), config_.issuers));
+  return std::pair{std::move(snapshot), std::move(crls)};
+}
+
 MHD_Result StatusServer::ServeHealth(MHD_Connection* c) {
   Time now = pki::Now();
-  auto scan = ScanFreshness(reader_, config_.issuers, now);
-  if (!scan) {
+  auto fresh = Freshness();
+  if (!fresh) {
     Count(Outcome::kHealthUnavailable);
-    nlohmann::json j{{"status", "error"}, {"error", scan.error().ToString()}};
+    nlohmann::json j{{"status", "error"}, {"error", fresh.error().ToString()}};
     return SendText(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", j.dump() + "\n");
   }
+  const auto& [snapshot, crls] = *fresh;
   nlohmann::json stale_responses = nlohmann::json::array(), stale_crls = nlohmann::json::array(),
                  missing = nlohmann::json::array();
   size_t stale_count = 0;
-  for (const IssuerFreshness& f : *scan) {
-    if (!f.registered) missing.push_back({{"issuer", f.name}, {"what", "issuer not registered"}});
+  for (size_t i = 0; i < config_.issuers.size(); ++i) {
+    const std::string& name = config_.issuers[i];
+    const IssuerCrl& f = crls[i];
+    if (!f.registered) missing.push_back({{"issuer", name}, {"what", "issuer not registered"}});
     if (!f.crl) {
-      missing.push_back({{"issuer", f.name}, {"what", "crl"}});
+      missing.push_back({{"issuer", name}, {"what", "crl"}});
     } else if (f.crl->next_update <= now) {
-      stale_crls.push_back({{"issuer", f.name},
+      stale_crls.push_back({{"issuer", name},
                             {"number", f.crl->number},
                             {"next_update", f.crl->next_update.time_since_epoch().count()}});
     }
-    stale_count += f.stale;
-    for (const std::string& s : f.stale_serials)
-      stale_responses.push_back({{"issuer", f.name}, {"serial", s}});
+    const IssuerResponses& r = snapshot->issuers[i];
+    stale_count += r.stale;
+    for (const std::string& s : r.stale_serials)
+      stale_responses.push_back({{"issuer", name}, {"serial", s}});
   }
   bool healthy = stale_count == 0 && stale_crls.empty() && missing.empty();
-  nlohmann::json j{{"status", healthy ? "ok" : "unhealthy"}};
+  nlohmann::json j{{"status", healthy ? "ok" : "unhealthy"},
+                   {"responses_checked_at", snapshot->at.time_since_epoch().count()}};
   if (!healthy) {
     j["stale_responses"] = stale_responses;
     j["stale_response_count"] = stale_count;
@@ -526,6 +509,21 @@ MHD_Result StatusServer::ServeHealth(MHD_Connection* c) {
   return SendText(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
                   j.dump() + "\n");
 }
+
+namespace {
+
+// One gauge per issuer: "# TYPE name gauge" and a line per issuer with value(i).
+template <typename F>
+void Gauge(std::string& out, const char* name, const char* help,
+           const std::vector<std::string>& issuers, F value) {
+  if (help != nullptr) out += std::string("# HELP ") + name + " " + help + "\n";
+  out += std::string("# TYPE ") + name + " gauge\n";
+  for (size_t i = 0; i < issuers.size(); ++i) {
+    out += std::string(name) + "{issuer=\"" + issuers[i] + "\"} " + std::to_string(value(i)) + "\n";
+  }
+}
+
+}  // namespace
 
 MHD_Result StatusServer::ServeMetrics(MHD_Connection* c) {
   Count(Outcome::kMetrics);
@@ -538,36 +536,36 @@ MHD_Result StatusServer::ServeMetrics(MHD_Connection* c) {
            "\",result=\"" + kOutcomeLabels[i].second + "\"} " +
            std::to_string(counters_[i].load(std::memory_order_relaxed)) + "\n";
   }
-  auto scan = ScanFreshness(reader_, config_.issuers, now);
-  if (scan) {
-    out +=
-        "# HELP ca_ocsp_oldest_response_age_seconds Age of the oldest response of an unexpired "
-        "certificate.\n";
-    out += "# TYPE ca_ocsp_oldest_response_age_seconds gauge\n";
-    for (const auto& f : *scan) {
-      long long age = f.oldest_this_update ? (now - *f.oldest_this_update).count() : 0;
-      out += "ca_ocsp_oldest_response_age_seconds{issuer=\"" + f.name + "\"} " +
-             std::to_string(age) + "\n";
-    }
-    out += "# TYPE ca_ocsp_responses gauge\n";
-    for (const auto& f : *scan) {
-      out += "ca_ocsp_responses{issuer=\"" + f.name + "\"} " + std::to_string(f.responses) + "\n";
-    }
-    out += "# TYPE ca_ocsp_stale_responses gauge\n";
-    for (const auto& f : *scan) {
-      out += "ca_ocsp_stale_responses{issuer=\"" + f.name + "\"} " + std::to_string(f.stale) + "\n";
-    }
-    out += "# HELP ca_crl_age_seconds Seconds since the published CRL's thisUpdate (-1: none).\n";
-    out += "# TYPE ca_crl_age_seconds gauge\n";
-    for (const auto& f : *scan) {
-      long long age = f.crl ? (now - f.crl->this_update).count() : -1;
-      out += "ca_crl_age_seconds{issuer=\"" + f.name + "\"} " + std::to_string(age) + "\n";
-    }
-    out += "# TYPE ca_crl_number gauge\n";
-    for (const auto& f : *scan) {
-      out += "ca_crl_number{issuer=\"" + f.name + "\"} " +
-             std::to_string(f.crl ? f.crl->number : 0) + "\n";
-    }
+  MonitorStats stats = monitor_->Stats();
+  out += "# HELP ca_status_freshness_passes_total Background passes over the stored responses.\n";
+  out += "# TYPE ca_status_freshness_passes_total counter\n";
+  out += "ca_status_freshness_passes_total " + std::to_string(stats.passes) + "\n";
+  out += "# HELP ca_status_freshness_responses_walked_total Responses read by those passes.\n";
+  out += "# TYPE ca_status_freshness_responses_walked_total counter\n";
+  out +=
+      "ca_status_freshness_responses_walked_total " + std::to_string(stats.responses_walked) + "\n";
+  auto fresh = Freshness();
+  if (fresh) {
+    const auto& [snapshot, crls] = *fresh;
+    const auto& r = snapshot->issuers;
+    out += "# HELP ca_status_freshness_age_seconds Age of the last pass over the responses.\n";
+    out += "# TYPE ca_status_freshness_age_seconds gauge\n";
+    out += "ca_status_freshness_age_seconds " + std::to_string((now - snapshot->at).count()) + "\n";
+    Gauge(out, "ca_ocsp_oldest_response_age_seconds",
+          "Age of the oldest response of an unexpired certificate.", config_.issuers,
+          [&](size_t i) -> long long {
+            return r[i].oldest_this_update ? (now - *r[i].oldest_this_update).count() : 0;
+          });
+    Gauge(out, "ca_ocsp_responses", nullptr, config_.issuers,
+          [&](size_t i) { return r[i].responses; });
+    Gauge(out, "ca_ocsp_stale_responses", nullptr, config_.issuers,
+          [&](size_t i) { return r[i].stale; });
+    Gauge(out, "ca_crl_age_seconds", "Seconds since the published CRL's thisUpdate (-1: none).",
+          config_.issuers, [&](size_t i) -> long long {
+            return crls[i].crl ? (now - crls[i].crl->this_update).count() : -1;
+          });
+    Gauge(out, "ca_crl_number", nullptr, config_.issuers,
+          [&](size_t i) -> uint64_t { return crls[i].crl ? crls[i].crl->number : 0; });
   }
   return SendText(c, MHD_HTTP_OK, "text/plain; version=0.0.4", out);
 }

@@ -14,6 +14,7 @@
 #include "crl_ocsp/ocsp_request.h"
 #include "crl_ocsp/ocsp_response.h"
 #include "crl_ocsp/server/config.h"
+#include "crl_ocsp/server/freshness_monitor.h"
 #include "crl_ocsp/status_store.h"
 
 namespace ca::crl_ocsp::server {
@@ -60,8 +61,9 @@ class StatusServer {
 
  private:
   StatusServer(ServerConfig config, StatusReader reader);
-  // key: the request's bytes (GET URL or POST body), for the per-thread parse cache.
-  MHD_Result ServeOcsp(MHD_Connection* c, std::string_view key,
+  // key: the request's bytes (GET URL or POST body), for the per-thread parse cache of `method`.
+  enum class OcspMethod { kGet, kPost };
+  MHD_Result ServeOcsp(MHD_Connection* c, OcspMethod method, std::string_view key,
                        const std::function<ParsedOcspRequest()>& parse);
   MHD_Result ServeCrl(MHD_Connection* c, std::string_view name);
   MHD_Result ServeCaCertificate(MHD_Connection* c, std::string_view name);
@@ -69,6 +71,8 @@ class StatusServer {
                           std::span<const uint8_t, 32> sha256, const char* content_type,
                           Time last_modified, Time expires, Time now, Outcome ok,
                           Outcome not_modified);
+  // The responses' freshness (last pass) and the CRLs (read now), by config_.issuers index.
+  Result<std::pair<std::shared_ptr<const FreshnessSnapshot>, std::vector<IssuerCrl>>> Freshness();
   MHD_Result ServeHealth(MHD_Connection* c);
   MHD_Result ServeMetrics(MHD_Connection* c);
   MHD_Result ServeOcspError(MHD_Connection* c, OcspError error);
@@ -76,6 +80,7 @@ class StatusServer {
 
   ServerConfig config_;
   StatusReader reader_;
+  std::unique_ptr<FreshnessMonitor> monitor_;  // after reader_: stopped before it closes
   MHD_Daemon* daemon_ = nullptr;
   uint16_t port_ = 0;
   std::array<Bytes, 7> error_bodies_;  // by OcspError value

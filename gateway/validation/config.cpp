@@ -139,6 +139,12 @@ Result<ValidatorConfig> ValidatorConfig::FromJson(const nlohmann::json& object) 
   CA_TRY_STATUS(ReadBounded(f, "max_body_bytes", c.max_body_bytes, 256, 1 << 20));
   CA_TRY_STATUS(ReadBounded(f, "max_cname_depth", c.max_cname_depth, 1, 16));
   c.caa_identities = CA_TRY(f.OptionalStringList("caa_identities")).value_or(c.caa_identities);
+  for (const auto& text :
+       CA_TRY(f.OptionalStringList("allowed_networks")).value_or(std::vector<std::string>{})) {
+    auto network = IpNetwork::Parse(text);
+    if (!network) return f.Bad("allowed_networks", network.error().message);
+    c.allowed_networks.push_back(*network);
+  }
   CA_TRY_STATUS(f.RefuseUnknown());
   CA_TRY_STATUS(c.Check());
   return c;

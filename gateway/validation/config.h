@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "gateway/validation/networks.h"
 
 namespace ca::gateway::validation {
 
@@ -43,6 +44,11 @@ struct ValidatorConfig {
 
   std::vector<std::string> caa_identities;  // e.g. {"acme-ca.example"}; compared case-insensitively
 
+  // Networks http-01 (with its redirects) and tls-alpn-01 may connect to (networks.h has the rules
+  // for loopback, link-local and the appliance's own addresses). Empty: those checks always fail
+  // with a connection problem naming this setting; dns-01 is unaffected.
+  std::vector<IpNetwork> allowed_networks;
+
   // The vantage points actually used: vantage_points, or one built from `resolver`.
   std::vector<VantagePoint> EffectiveVantagePoints() const;
 
@@ -53,7 +59,8 @@ struct ValidatorConfig {
   // caa_identities): resolver, vantage_points [{name, resolver, source_address}], quorum,
   // http01_port, https_port, tlsalpn01_port, dns_timeout_seconds, dns_attempts,
   // connect_timeout_ms, io_timeout_ms, max_redirects, max_body_bytes, max_cname_depth,
-  // caa_identities. Unknown keys are refused. The result has passed Check().
+  // caa_identities, allowed_networks ["CIDR", ...]. Unknown keys are refused. The result has passed
+  // Check().
   static Result<ValidatorConfig> FromJson(const nlohmann::json& object);
 };
 

@@ -13,7 +13,8 @@ TEST(ValidatorConfigTest, ReadsEveryKey) {
                        {"name": "b", "resolver": "127.0.0.2", "source_address": "127.0.0.1"}],
     "quorum": 2, "http01_port": 5002, "https_port": 5003, "tlsalpn01_port": 5001,
     "dns_timeout_seconds": 2, "dns_attempts": 1, "connect_timeout_ms": 700, "io_timeout_ms": 900,
-    "max_redirects": 3, "max_body_bytes": 4096, "max_cname_depth": 4, "caa_identities": ["acme-ca.example"]})"));
+    "max_redirects": 3, "max_body_bytes": 4096, "max_cname_depth": 4, "caa_identities": ["acme-ca.example"],
+    "allowed_networks": ["10.0.0.0/8", "fd00::/8", "127.0.0.1"]})"));
   ASSERT_TRUE(c) << c.error().ToString();
   EXPECT_EQ(c->quorum, 2u);
   ASSERT_EQ(c->EffectiveVantagePoints().size(), 2u);
@@ -26,6 +27,9 @@ TEST(ValidatorConfigTest, ReadsEveryKey) {
   EXPECT_EQ(c->max_redirects, 3);
   EXPECT_EQ(c->max_body_bytes, 4096u);
   EXPECT_EQ(c->caa_identities, std::vector<std::string>{"acme-ca.example"});
+  ASSERT_EQ(c->allowed_networks.size(), 3u);
+  EXPECT_EQ(c->allowed_networks[1].ToString(), "fd00::/8");
+  EXPECT_EQ(c->allowed_networks[2].ToString(), "127.0.0.1/32");
 }
 
 TEST(ValidatorConfigTest, DefaultsToOneVantagePointOnTheResolver) {
@@ -40,6 +44,7 @@ TEST(ValidatorConfigTest, DefaultsToOneVantagePointOnTheResolver) {
   EXPECT_EQ(c->https_port, 443);
   EXPECT_EQ(c->tlsalpn01_port, 443);
   EXPECT_EQ(c->max_redirects, 10);
+  EXPECT_TRUE(c->allowed_networks.empty());  // nothing listed: http-01 / tls-alpn-01 dial nothing
 }
 
 TEST(ValidatorConfigTest, RefusesBadInputWithOneClearError) {
@@ -58,6 +63,10 @@ TEST(ValidatorConfigTest, RefusesBadInputWithOneClearError) {
        "validation.http01_port: expected an integer in [1, 65535]"},
       {R"({"caa_identities":["x.example"],"vantage_points":[{"resolver":"127.0.0.1","source_address":"nope"}]})",
        "source_address is not an IP address"},
+      {R"({"caa_identities":["x.example"],"allowed_networks":["10.0.0.1/8"]})",
+       "validation.allowed_networks: network '10.0.0.1/8': host bits are set"},
+      {R"({"caa_identities":["x.example"],"allowed_networks":"10.0.0.0/8"})",
+       "validation.allowed_networks"},
   };
   for (const auto& c : cases) {
     auto r = ValidatorConfig::FromJson(nlohmann::json::parse(c.json));

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "gateway/validation/challenges.h"
+#include "gateway/validation/networks.h"
 
 #include "common/encoding.h"
 
@@ -39,8 +40,46 @@ std::string_view Trim(std::string_view s) {
   return s.substr(b, e - b + 1);
 }
 
-// Resolves a Location header against the URL it came from, and applies the redirect rules: http or
-// https only, a DNS name (no IP literal), and only the configured http-01 / https ports.
+constexpr size_t kMaxLocation = 2048;
+
+// RFC 3986 path/query characters (unreserved, sub-delims, ":", "@", "/", "?", and "%" escapes):
+// what may go into the request line. Anything else (space, CR, LF, "\\", quotes, non-ASCII)
+// would let the responder shape the validator's request.
+bool IsUriPathChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("-._~!$&'()*+,;=:@/?%").find(c) != std::string_view::npos;
+}
+
+bool IsHexDigit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// Empty when `path` may be sent as it is; otherwise what is wrong with it.
+std::string CheckPath(std::string_view path) {
+  for (size_t i = 0; i < path.size(); ++i) {
+    const char c = path[i];
+    if (c < 0x20 || c == 0x7f) return "control character in the path";
+    if (c == ' ') return "space in the path";
+    if (!IsUriPathChar(c)) return "character not allowed in a URI path";
+    if (c == '%' && (i + 2 >= path.size() || !IsHexDigit(path[i + 1]) || !IsHexDigit(path[i + 2])))
+      return "malformed percent escape";
+  }
+  return "";
+}
+
+// A host the resolver would take as an IP address in some notation ("10.1", "0x7f.1",
+// "2130706433"): a DNS host name's last label is never all digits or a hex number.
+bool LooksLikeIpLiteral(std::string_view host) {
+  size_t dot = host.rfind('.');
+  std::string last = AsciiLower(dot == std::string_view::npos ? host : host.substr(dot + 1));
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (last.starts_with("0x")) return std::all_of(last.begin() + 2, last.end(), IsHexDigit);
+  return !last.empty() && std::all_of(last.begin(), last.end(), is_digit);
+}
+
+// Resolves a Location header against the URL it came from, and applies the redirect rules: at most
+// kMaxLocation visible ASCII characters, http or https only, a DNS name (no IP literal, no
+// credentials), only the configured http-01 / https ports, a path of RFC 3986 characters.
 std::variant<Url, Outcome> ResolveRedirect(const ValidatorConfig& config, const Url& base,
                                            std::string_view location) {
   auto refuse = [&](std::string why) {
@@ -50,6 +89,11 @@ std::variant<Url, Outcome> ResolveRedirect(const ValidatorConfig& config, const 
   };
   location = Trim(location);
   if (location.empty()) return refuse("empty Location");
+  if (location.size() > kMaxLocation)
+    return refuse("Location longer than " + std::to_string(kMaxLocation) + " characters");
+  for (char c : location) {
+    if (c <= 0x20 || c >= 0x7f) return refuse("control character, space or non-ASCII in Location");
+  }
   Url next;
   std::string_view rest;
   std::string lower = AsciiLower(location.substr(0, std::min<size_t>(location.size(), 8)));
@@ -62,7 +106,8 @@ std::variant<Url, Outcome> ResolveRedirect(const ValidatorConfig& config, const 
   } else if (location.starts_with("//")) {
     next.https = base.https;
     rest = location.substr(2);
-  } else if (location.find("://") != std::string_view::npos) {
+  } else if (location.find("://") != std::string_view::npos ||
+             location.find(':') < location.find_first_of("/?#")) {
     return refuse("only http and https are followed");
   } else {  // same origin, absolute or relative path
     next = base;
@@ -74,6 +119,8 @@ std::variant<Url, Outcome> ResolveRedirect(const ValidatorConfig& config, const 
       next.path = dir + std::string(location);
     }
     if (size_t hash = next.path.find('#'); hash != std::string::npos) next.path.resize(hash);
+    if (next.path.empty()) next.path = "/";
+    if (auto why = CheckPath(next.path); !why.empty()) return refuse(why);
     return next;
   }
   size_t path_start = rest.find_first_of("/?#");
@@ -97,8 +144,7 @@ std::variant<Url, Outcome> ResolveRedirect(const ValidatorConfig& config, const 
     }
     port = static_cast<uint16_t>(value);
   }
-  in_addr v4{};
-  if (inet_pton(AF_INET, std::string(host).c_str(), &v4) == 1)
+  if (IpAddress::Parse(host) || LooksLikeIpLiteral(host))
     return refuse("redirects to IP addresses are not followed");
   auto name = NormalizeDnsName(host);
   if (!name) return refuse("host is not a DNS name");
@@ -110,6 +156,7 @@ std::variant<Url, Outcome> ResolveRedirect(const ValidatorConfig& config, const 
   }
   next.port = allowed;
   next.path = path;
+  if (auto why = CheckPath(next.path); !why.empty()) return refuse(why);
   return next;
 }
 
@@ -119,13 +166,13 @@ Result<HttpResponse> ParseHead(std::string_view head, std::string& transfer_enco
   size_t eol = head.find("\r\n");
   std::string_view status_line = head.substr(0, eol);
   if (!status_line.starts_with("HTTP/1.") || status_line.size() < 12 || status_line[8] != ' ') {
-    return Fail(ErrorCode::kCorrupt, "malformed HTTP status line \"" + Excerpt(status_line) + "\"");
+    return Fail(ErrorCode::kCorrupt, "malformed HTTP status line (not an HTTP/1.x response)");
   }
   HttpResponse response;
   auto code = status_line.substr(9, 3);
   auto [end, ec] = std::from_chars(code.data(), code.data() + 3, response.status);
   if (ec != std::errc() || end != code.data() + 3) {
-    return Fail(ErrorCode::kCorrupt, "malformed HTTP status line \"" + Excerpt(status_line) + "\"");
+    return Fail(ErrorCode::kCorrupt, "malformed HTTP status line (not an HTTP/1.x response)");
   }
   size_t pos = eol == std::string_view::npos ? head.size() : eol + 2;
   while (pos < head.size()) {
@@ -253,48 +300,44 @@ Result<HttpResponse> Exchange(Connection& conn, const Url& url, const ValidatorC
   return response;
 }
 
-// Resolves, connects (A addresses first, then AAAA), optionally TLS, and does one GET.
+// Connects (Dial: allow-list, A addresses first), optionally TLS, and does one GET.
 std::variant<HttpResponse, Outcome> Fetch(const Perspective& p, const Url& url) {
-  auto resolved = ResolveForConnect(p, url.host);
-  if (auto* outcome = std::get_if<Outcome>(&resolved)) return *outcome;
-  const auto& ips = std::get<Addresses>(resolved).ips;
-  std::optional<Error> last_error;
-  const size_t kMaxAddresses = 4;
-  for (size_t i = 0; i < ips.size() && i < kMaxAddresses; ++i) {
-    // io_timeout bounds the whole exchange with this responder; the validation deadline bounds all.
-    const auto deadline = std::min(p.deadline, Clock::now() + p.config.io_timeout);
-    auto conn = Connection::Open(ips[i], url.port, p.vantage.source_address,
-                                 p.config.connect_timeout, deadline);
-    if (!conn) {
-      last_error = conn.error();
-      continue;
-    }
-    if (url.https) {
-      if (auto tls = conn->StartTls(url.host, "", deadline); !tls) {
-        return NetErrorOutcome(tls.error());
-      }
-    }
-    auto response = Exchange(*conn, url, p.config, deadline);
-    if (!response) {
-      const Error& e = response.error();
-      std::string where = "fetching " + url.ToString(p.config) + ": ";
-      if (e.code == ErrorCode::kCorrupt || e.code == ErrorCode::kResourceExhausted) {
-        return Outcome::Invalid(ProblemType::kUnauthorized, where + e.message);
-      }
-      Outcome outcome = NetErrorOutcome(e);
-      outcome.detail = where + outcome.detail;
-      return outcome;
-    }
-    return std::move(*response);
+  auto dialed = Dial(p, url.host, url.port);
+  if (auto* outcome = std::get_if<Outcome>(&dialed)) return *outcome;
+  auto& [conn, deadline] = std::get<Dialed>(dialed);
+  if (url.https) {
+    if (auto tls = conn.StartTls(url.host, "", deadline); !tls) return NetErrorOutcome(tls.error());
   }
-  Outcome outcome = NetErrorOutcome(*last_error);
-  outcome.detail = "fetching " + url.ToString(p.config) + ": " + outcome.detail;
+  auto response = Exchange(conn, url, p.config, deadline);
+  if (response) return std::move(*response);
+  const Error& e = response.error();
+  std::string where = "fetching " + url.ToString(p.config) + ": ";
+  if (e.code == ErrorCode::kCorrupt || e.code == ErrorCode::kResourceExhausted) {
+    return Outcome::Invalid(ProblemType::kUnauthorized, where + e.message);
+  }
+  Outcome outcome = NetErrorOutcome(e);
+  outcome.detail = where + outcome.detail;
   return outcome;
 }
 
 bool IsTokenChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_';
+}
+
+// What is wrong with a body that is not the key authorization, without quoting it: the responder
+// may be a service the challenge pointed the validator at, and its bytes are not ours to relay.
+std::string DescribeMismatch(std::string_view body, const std::string& token,
+                             const std::string& key_authorization) {
+  const size_t dot = body.find('.');
+  const bool shaped =
+      dot != std::string_view::npos && body.size() <= 2 * key_authorization.size() &&
+      std::all_of(body.begin(), body.end(), [](char c) { return IsTokenChar(c) || c == '.'; });
+  if (shaped && body.substr(0, dot) == token)
+    return "the key authorization is for this token but another account key (thumbprint differs)";
+  if (shaped) return "the key authorization is for another token";
+  return "the body (" + std::to_string(body.size()) + " bytes after trimming) is not a key " +
+         "authorization (expected " + std::to_string(key_authorization.size()) + " bytes)";
 }
 
 }  // namespace
@@ -331,11 +374,10 @@ Outcome CheckHttp01(const Perspective& p, const std::string& name, const std::st
     if (body == key_authorization) {
       return Outcome::Valid("key authorization served at " + url.ToString(p.config));
     }
-    return Outcome::Invalid(ProblemType::kIncorrectResponse,
-                            "The key authorization file from " + url.ToString(p.config) +
-                                " does not match this challenge: expected \"" +
-                                Excerpt(key_authorization, 128) + "\", got \"" + Excerpt(body) +
-                                "\"");
+    return Outcome::Invalid(
+        ProblemType::kIncorrectResponse,
+        "The key authorization file from " + url.ToString(p.config) +
+            " does not match this challenge: " + DescribeMismatch(body, token, key_authorization));
   }
 }
 

@@ -2,6 +2,10 @@
 
 #include <sys/socket.h>
 
+#include <optional>
+
+#include "gateway/validation/networks.h"
+
 namespace ca::gateway::validation {
 
 Outcome DnsErrorOutcome(const Perspective& p, const Error& error) {
@@ -33,6 +37,37 @@ std::variant<Addresses, Outcome> ResolveForConnect(const Perspective& p, const s
                             "DNS problem: no A or AAAA records found for " + name);
   }
   return out;
+}
+
+std::variant<Dialed, Outcome> Dial(const Perspective& p, const std::string& name, uint16_t port) {
+  auto resolved = ResolveForConnect(p, name);
+  if (auto* outcome = std::get_if<Outcome>(&resolved)) return *outcome;
+  const std::vector<IpAddress> local = LocalInterfaceAddresses();
+  std::optional<Error> last_error;
+  std::string refused;  // the first refusal, reported when no address is permitted
+  const size_t kMaxAddresses = 4;
+  size_t tried = 0;
+  for (const std::string& text : std::get<Addresses>(resolved).ips) {
+    if (tried == kMaxAddresses) break;
+    auto address = IpAddress::Parse(text);
+    if (!address) continue;  // the DNS client only returns addresses; be safe anyway
+    if (auto why = RefuseDial(*address, p.config.allowed_networks, local)) {
+      if (refused.empty()) refused = address->ToString() + " (" + *why + ")";
+      continue;
+    }
+    ++tried;
+    const auto deadline = std::min(p.deadline, Clock::now() + p.config.io_timeout);
+    auto conn = Connection::Open(address->ToString(), port, p.vantage.source_address,
+                                 p.config.connect_timeout, deadline);
+    if (conn) return Dialed{std::move(*conn), deadline};
+    last_error = conn.error();
+  }
+  if (last_error) return NetErrorOutcome(*last_error);
+  if (refused.empty()) refused = "no usable address";
+  return Outcome::Invalid(ProblemType::kConnection,
+                          name + " resolves to " + refused +
+                              ": the validator does not connect there (the operator's "
+                              "validation.allowed_networks decides which networks it may reach)");
 }
 
 Outcome NetErrorOutcome(const Error& error) {

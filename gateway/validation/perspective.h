@@ -35,6 +35,17 @@ std::variant<Addresses, Outcome> ResolveForConnect(const Perspective& p, const s
 // An Error from net.h as an outcome: kCrypto -> tls, everything else -> connection.
 Outcome NetErrorOutcome(const Error& error);
 
+// The only way checks open connections: resolves `name` once (ResolveForConnect), drops every
+// address config.allowed_networks does not permit (networks.h), and connects to the first
+// permitted one that answers (at most 4 tried), to exactly the address that was checked. When no
+// address is permitted, a connection problem saying which address and why; nothing is dialed.
+// `deadline` bounds the exchange with the responder (io_timeout, within the validation deadline).
+struct Dialed {
+  Connection connection;
+  Clock::time_point deadline;
+};
+std::variant<Dialed, Outcome> Dial(const Perspective& p, const std::string& name, uint16_t port);
+
 // Printable, bounded excerpt of untrusted bytes for a problem detail.
 std::string Excerpt(std::string_view bytes, size_t max = 64);
 

@@ -87,34 +87,22 @@ Outcome CheckCertificate(X509* cert, const std::string& name,
 
 Outcome CheckTlsAlpn01(const Perspective& p, const std::string& name,
                        const std::string& key_authorization) {
-  auto resolved = ResolveForConnect(p, name);
-  if (auto* outcome = std::get_if<Outcome>(&resolved)) return *outcome;
-  const auto& ips = std::get<Addresses>(resolved).ips;
-  std::optional<Error> last_error;
-  const size_t kMaxAddresses = 4;
-  for (size_t i = 0; i < ips.size() && i < kMaxAddresses; ++i) {
-    const auto deadline = std::min(p.deadline, Clock::now() + p.config.io_timeout);
-    auto conn = Connection::Open(ips[i], p.config.tlsalpn01_port, p.vantage.source_address,
-                                 p.config.connect_timeout, deadline);
-    if (!conn) {
-      last_error = conn.error();
-      continue;
-    }
-    if (auto tls = conn->StartTls(name, kAcmeTlsAlpn, deadline); !tls)
-      return NetErrorOutcome(tls.error());
-    const unsigned char* selected = nullptr;
-    unsigned selected_len = 0;
-    SSL_get0_alpn_selected(conn->ssl(), &selected, &selected_len);
-    if (std::string_view(reinterpret_cast<const char*>(selected), selected_len) != kAcmeTlsAlpn) {
-      return Outcome::Invalid(ProblemType::kTls, "tls-alpn-01 responder at " + conn->peer() +
-                                                     " did not negotiate the acme-tls/1 protocol");
-    }
-    ossl::X509Ptr cert(SSL_get1_peer_certificate(conn->ssl()));
-    if (!cert)
-      return Outcome::Invalid(ProblemType::kTls, "tls-alpn-01 responder sent no certificate");
-    return CheckCertificate(cert.get(), name, key_authorization);
+  auto dialed = Dial(p, name, p.config.tlsalpn01_port);
+  if (auto* outcome = std::get_if<Outcome>(&dialed)) return *outcome;
+  auto& [conn, deadline] = std::get<Dialed>(dialed);
+  if (auto tls = conn.StartTls(name, kAcmeTlsAlpn, deadline); !tls)
+    return NetErrorOutcome(tls.error());
+  const unsigned char* selected = nullptr;
+  unsigned selected_len = 0;
+  SSL_get0_alpn_selected(conn.ssl(), &selected, &selected_len);
+  if (std::string_view(reinterpret_cast<const char*>(selected), selected_len) != kAcmeTlsAlpn) {
+    return Outcome::Invalid(ProblemType::kTls, "tls-alpn-01 responder at " + conn.peer() +
+                                                   " did not negotiate the acme-tls/1 protocol");
   }
-  return NetErrorOutcome(*last_error);
+  ossl::X509Ptr cert(SSL_get1_peer_certificate(conn.ssl()));
+  if (!cert)
+    return Outcome::Invalid(ProblemType::kTls, "tls-alpn-01 responder sent no certificate");
+  return CheckCertificate(cert.get(), name, key_authorization);
 }
 
 }  // namespace ca::gateway::validation

@@ -17,8 +17,9 @@
 
 namespace ca::profiles::issuance {
 
-// The engine's key fingerprint index: true when this SHA-256 of a SubjectPublicKeyInfo DER is a CA
-// key, an ACME account key, or a key already certified (CA-5).
+// The engine's key fingerprint index: true when this SHA-256 of a SubjectPublicKeyInfo DER is a key
+// already certified (CA-5). ACME account keys are not in it: the gateway refuses a CSR carrying the
+// account's own key at finalize (gateway/csr.h, RFC 8555 §11.1).
 using KnownKeyLookup = std::function<Result<bool>(std::span<const uint8_t> spki_sha256)>;
 
 struct CsrCheckRequest {

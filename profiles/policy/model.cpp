@@ -183,14 +183,16 @@ json ToJson(const AcmeAccountPolicy& p) {
 }
 
 json ToJson(const MassRevocation& m) {
-  return {{"seq", m.seq},
-          {"acme_account_id", m.acme_account_id},
-          {"external_account_kid", m.external_account_kid},
-          {"reason", m.reason},
-          {"reason_name", m.reason_name},
-          {"recorded_at", m.recorded_at},
-          {"policy_version", m.policy_version},
-          {"actor", m.actor}};
+  json j = {{"seq", m.seq},
+            {"acme_account_id", m.acme_account_id},
+            {"external_account_kid", m.external_account_kid},
+            {"reason", m.reason},
+            {"reason_name", m.reason_name},
+            {"recorded_at", m.recorded_at},
+            {"policy_version", m.policy_version},
+            {"actor", m.actor}};
+  if (!m.serial_hex.empty()) j["serial_hex"] = m.serial_hex;
+  return j;
 }
 
 json ToJson(const AuditRecord& r) {
@@ -285,6 +287,7 @@ Result<MassRevocation> MassRevocationFromJson(std::string_view text) {
   return ParseRecord<MassRevocation>(text, "mass revocation", [](pki::JsonFields& f) -> Result<MassRevocation> {
     MassRevocation m;
     m.seq = CA_TRY(f.Uint("seq"));
+    m.serial_hex = CA_TRY(f.OptionalString("serial_hex")).value_or("");
     m.acme_account_id = CA_TRY(f.String("acme_account_id"));
     m.external_account_kid = CA_TRY(f.String("external_account_kid"));
     m.reason = static_cast<int>(CA_TRY(f.Int("reason")));

@@ -102,8 +102,12 @@ struct AcmeAccountPolicy {
 
 // A revocation of an ACME account or (acme_account_id empty) an external account that the engine
 // must apply to every unexpired certificate of the account (REV-2). `seq` orders them.
+// A revocation the RA recorded for the engine to apply (engine/revocation.cpp): of one certificate
+// when serial_hex is set, else of every certificate of one ACME account, else of every ACME account
+// of the external account.
 struct MassRevocation {
   uint64_t seq = 0;
+  std::string serial_hex;       // canonical (pki::Serial); empty: an account-wide revocation
   std::string acme_account_id;  // empty: every ACME account of the external account
   std::string external_account_kid;
   int reason = 9;           // RFC 5280 CRLReason code (privilegeWithdrawn by default)

@@ -8,8 +8,12 @@ Usage: appliance_cases.py --env STATE/appliance.env [unittest args]
 import argparse
 import base64
 import hashlib
+import json
 import os
 import shlex
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -229,7 +233,7 @@ class ApplianceCases(unittest.TestCase):
         chain, fin = c.issue([self.name("revacct")])
         self.assertIsNotNone(chain, fin.text)
         self.assertIn(": good", ocsp_status(chain)[0])
-        ra("acme-account", "revoke", c.account_id, "--reason", "privilegeWithdrawn")
+        ra("acme-account", "revoke", c.account_id, "--reason", "privilegeWithdrawn", "--yes")
         self.assertProblem(c.new_order(self.name("revacct2")), "unauthorized", 403, "REVOKED_ACCOUNT")
         deadline = time.time() + 10
         while ": revoked" not in (out := ocsp_status(chain))[0] and time.time() < deadline:
@@ -379,11 +383,137 @@ class ApplianceCases(unittest.TestCase):
                 self.assertTrue(r.headers.get("Retry-After"))
 
 
+class SecondGateway:
+    """Another ca-gateway of the appliance (the running one's binary and configuration, its own port and
+    store, the same engine, policy and DNS) with `limits` changed; stopped by PID."""
+
+    def __init__(self, limits):
+        self.dir = tempfile.mkdtemp(prefix="acme-gw2-")
+        with open(os.path.join(ENV["STATE_DIR"], "gateway.json")) as f:
+            config = json.load(f)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        config["listen"]["port"] = port
+        config["base_url"] = f"https://127.0.0.1:{port}"
+        config["store"] = os.path.join(self.dir, "store")
+        config.setdefault("limits", {}).update(limits)
+        path = os.path.join(self.dir, "gateway.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        self.base = config["base_url"]
+        self.log = open(os.path.join(self.dir, "gateway.log"), "wb")
+        exe = os.readlink(f"/proc/{ENV['GATEWAY_PID']}/exe")
+        self.proc = subprocess.Popen([exe, "--config", path], stdout=self.log, stderr=self.log)
+        deadline = time.time() + 20
+        while True:
+            try:
+                requests.get(self.base + "/directory", verify=ENV["ACME_CA_BUNDLE"], timeout=2)
+                return
+            except requests.exceptions.ConnectionError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    self.stop()
+                    raise
+                time.sleep(0.1)
+
+    def client(self):
+        c = AcmeClient()
+        c.base = self.base
+        return c
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class HostileFinalize(unittest.TestCase):
+    """Finalize requests that must not give a certificate (issue 14): each fails on the old gateway."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tag = os.urandom(3).hex()
+
+    def name(self, label):
+        return f"{label}-{self.tag}.{ENV['SUFFIX']}"
+
+    def ready_order(self, c, names):
+        r = c.new_order(*names)
+        self.assertEqual(r.status_code, 201, r.text)
+        order, url = r.json(), r.headers["Location"]
+        c.solve_dns01(order)
+        self.assertEqual(c.poll(url, ("ready", "invalid"))["status"], "ready")
+        return order, url
+
+    def test_deactivated_authorization_gives_no_certificate(self):
+        # RFC 8555 §7.5.2: a deactivated authorization authorizes nothing; §7.1.6: the order becomes
+        # invalid; §7.4: finalize of an order that is not ready is orderNotReady.
+        c = AcmeClient()
+        c.register()
+        names = [self.name("deact")]
+        order, url = self.ready_order(c, names)
+        r = c.post(order["authorizations"][0], {"status": "deactivated"})
+        self.assertEqual(r.json()["status"], "deactivated", r.text)
+        fin = c.post(order["finalize"], {"csr": b64(csr_der(rsa_key(), names))})
+        body = fin.json()
+        self.assertEqual(fin.status_code, 403, fin.text)
+        self.assertEqual(body["type"], URN + "orderNotReady", body)
+        after = c.post(url, None).json()
+        self.assertEqual(after["status"], "invalid", after)
+        self.assertEqual(after["error"]["type"], URN + "unauthorized", after)
+        self.assertIn("deactivated", after["error"]["detail"])
+        self.assertNotIn("certificate", after)
+
+    def test_csr_with_the_account_key_refused(self):
+        # RFC 8555 §11.1: the certificate key must not be the account key.
+        c = AcmeClient()
+        c.key = Key("RS256")
+        c.key.priv = rsa_key()  # RSA 3072: a key the SSL profile would otherwise accept
+        c.register()
+        names = [self.name("acctkey")]
+        order, url = self.ready_order(c, names)
+        fin = c.post(order["finalize"], {"csr": b64(csr_der(c.key.priv, names))})
+        body = fin.json()
+        self.assertEqual(fin.status_code, 400, fin.text)
+        self.assertEqual(body["type"], URN + "badCSR", body)
+        self.assertIn("account", body["detail"])
+        self.assertEqual(c.post(url, None).json()["status"], "ready")  # nothing changed
+
+    def test_caa_validationmethods_on_the_finalize_recheck(self):
+        # CAA published after the validation and before finalize allows only http-01; the name was
+        # validated with dns-01: the recheck at finalize (forced by caa_recheck_seconds -1) refuses.
+        gw = SecondGateway({"caa_recheck_seconds": -1})
+        name = self.name("caamethod")
+        try:
+            c = gw.client()
+            c.register()
+            order, url = self.ready_order(c, [name])
+            dns("/add-caa", {"host": name + ".", "policies": [
+                {"tag": "issue", "value": "acme-ca.demo.test; validationmethods=http-01"}]})
+            fin = c.post(order["finalize"], {"csr": b64(csr_der(rsa_key(), [name]))})
+            body = fin.json()
+            self.assertEqual(fin.status_code, 403, fin.text)
+            self.assertEqual(body["type"], URN + "caa", body)
+            self.assertTrue(body["detail"].startswith("INVALID_DNSCAA"), body)
+            self.assertIn("validationmethods", body["detail"])
+            dns("/clear-caa", {"host": name + "."})
+            dns("/add-caa", {"host": name + ".", "policies": [
+                {"tag": "issue", "value": "acme-ca.demo.test; validationmethods=dns-01"}]})
+            fin = c.post(order["finalize"], {"csr": b64(csr_der(rsa_key(), [name]))})
+            self.assertEqual(fin.status_code, 200, fin.text)  # the method that validated it is allowed
+        finally:
+            dns("/clear-caa", {"host": name + "."})
+            gw.stop()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--env", required=True)
     args, rest = parser.parse_known_args()
     ENV.update(load_env(args.env))
+    ENV["STATE_DIR"] = os.path.dirname(os.path.abspath(args.env))
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
 
 

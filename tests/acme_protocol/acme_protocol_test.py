@@ -30,6 +30,7 @@ from acme_client import URN, Client, Key, b64, b64d, hs256, jws  # noqa: E402
 
 urllib3.disable_warnings()
 ARGS = None
+PROFILE_MAX_NAMES = 3
 
 
 class Gateway:
@@ -40,17 +41,19 @@ class Gateway:
         self.policy = policy
         self.port = self._free_port()
         self.base = f"https://127.0.0.1:{self.port}"
+        self.metrics_port = self._free_port()
+        self.metrics_base = f"http://127.0.0.1:{self.metrics_port}"
         self._write_tls()
         self.config = os.path.join(workdir, "gateway.json")
         with open(self.config, "w") as f:
             json.dump({
                 "listen": {"address": "127.0.0.1", "port": self.port, "threads": 2},
+                "metrics": {"address": "127.0.0.1", "port": self.metrics_port},
                 "base_url": self.base,
                 "tls": {"cert": os.path.join(workdir, "tls.crt"), "key": os.path.join(workdir, "tls.key")},
                 "store": os.path.join(workdir, "gateway-store"),
                 "policy_store": policy["policy"],
-                "profiles_dir": os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                             "profiles", "data", "production"),
+                "profiles_dir": self._profiles(),
                 "mac_wrap_key": "file:" + policy["wrap_key"],
                 "engine": {"socket": os.path.join(workdir, "engine.sock"),
                            "client_cert": os.path.join(workdir, "none.crt"),
@@ -63,6 +66,18 @@ class Gateway:
                 "limits": {"max_body_bytes": 65536},
             }, f)
         self.proc = None
+
+    def _profiles(self):
+        """The production profiles, SSL limited to 3 names (the gateway's own cap is 100)."""
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "profiles", "data", "production")
+        dst = os.path.join(self.workdir, "profiles")
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+        with open(os.path.join(dst, "SSL.json")) as f:
+            ssl = json.load(f)
+        ssl["max_names"] = PROFILE_MAX_NAMES
+        with open(os.path.join(dst, "SSL.json"), "w") as f:
+            json.dump(ssl, f)
+        return dst
 
     @staticmethod
     def _free_port():
@@ -192,7 +207,7 @@ class ProtocolTest(unittest.TestCase):
             ("url mismatch", c.eab(kid, self.mac, edit=lambda h: h.update(url=c.url("/acme/new-order"))), "malformed", "url"),
             ("jwk mismatch", c.eab(kid, self.mac, payload=other.jwk()), "malformed", "not the key"),
             ("unknown kid", c.eab("00000000-0000-4000-8000-000000000000", self.mac), "unauthorized",
-             "EXTERNAL_ACCOUNT_NOT_FOUND"),
+             "BAD_SIGNATURE"),
             ("wrong MAC", c.eab(kid, self.mac2), "unauthorized", "BAD_SIGNATURE"),
         ]
         for name, eab, type_, detail in cases:
@@ -205,6 +220,27 @@ class ProtocolTest(unittest.TestCase):
         # None of them created an account for this key.
         r = c.post(c.url("/acme/new-account"), {"onlyReturnExisting": True}, use_jwk=True)
         self.assertProblem(r, "accountDoesNotExist")
+
+    def test_eab_unknown_kid_and_wrong_mac_look_the_same(self):
+        # Issue 14: the KeyID space cannot be probed, and an external account's state is told only to
+        # whoever holds its MAC key (kid6 is suspended).
+        def refusal(kid, mac):
+            c = self.client()
+            payload = {"termsOfServiceAgreed": True, "externalAccountBinding": c.eab(kid, mac)}
+            r = c.post(c.url("/acme/new-account"), payload, use_jwk=True)
+            return r.status_code, r.headers.get("Content-Type"), r.json()
+        unknown = refusal("00000000-0000-4000-8000-000000000000", self.mac)
+        wrong_mac = refusal(self.policy["kid"], self.mac2)
+        suspended_wrong_mac = refusal(self.policy["kid6"], self.mac)
+        self.assertEqual(unknown, wrong_mac)
+        self.assertEqual(unknown, suspended_wrong_mac)
+        self.assertEqual(unknown[0], 403)
+        self.assertEqual(unknown[2]["type"], URN + "unauthorized")
+        self.assertNotIn(self.policy["kid"], unknown[2]["detail"])
+        # With the right MAC, the state of the external account is told.
+        status, _, body = refusal(self.policy["kid6"], b64d(self.policy["mac6"]))
+        self.assertEqual(status, 403)
+        self.assertTrue(body["detail"].startswith("SUSPENDED_EXTERNAL_ACCOUNT"), body)
 
     def test_eab_max_accounts(self):
         # kid2 allows 3 ACME accounts and no other test uses it.
@@ -311,6 +347,91 @@ class ProtocolTest(unittest.TestCase):
         r = fresh.new_account(fresh.eab(self.policy["kid3"], self.mac3))
         self.assertProblem(r, "unauthorized", 403, "SUSPENDED_EXTERNAL_ACCOUNT")
 
+    def refused_everywhere(self, c, order, challenge_url, code):
+        """Every kid-signed endpoint answers the RA's refusal `code`."""
+        authz_url = order["authorizations"][0]
+        order_url = order["finalize"].rsplit("/finalize", 1)[0]
+        new = Key()
+        key_change = c.url("/acme/key-change")
+        inner = jws(new, {"jwk": new.jwk(), "url": key_change}, {"account": c.kid, "oldKey": c.key.jwk()})
+        requests_ = [
+            ("challenge", challenge_url, {}),
+            ("authz deactivate", authz_url, {"status": "deactivated"}),
+            ("authz read", authz_url, None),
+            ("order read", order_url, None),
+            ("finalize", order["finalize"], {"csr": b64(b"junk")}),
+            ("key change", key_change, inner),
+            ("account read", c.kid, None),
+            ("account update", c.kid, {"contact": ["mailto:other@example.com"]}),
+            ("account deactivate", c.kid, {"status": "deactivated"}),
+            ("orders list", c.kid + "/orders", None),
+            ("certificate", c.url("/acme/cert/" + "0a" * 16), None),
+            ("new order", c.url("/acme/new-order"), {"identifiers": [{"type": "dns", "value": "x.example"}]}),
+            ("new account, existing key", c.url("/acme/new-account"), {"onlyReturnExisting": True}),
+        ]
+        for name, url, payload in requests_:
+            with self.subTest(name):
+                r = c.post(url, payload, use_jwk=url.endswith("/new-account"))
+                body = self.assertProblem(r, "unauthorized", 403)
+                self.assertTrue(body["detail"].startswith(code), body["detail"])
+
+    def test_suspended_external_account_refused_on_every_endpoint(self):
+        c = self.registered(self.policy["kid4"], b64d(self.policy["mac4"]))
+        r = c.new_order("e.example.com")
+        self.assertEqual(r.status_code, 201, r.text)
+        order = r.json()
+        authz = c.post(order["authorizations"][0], None).json()
+        subprocess.run([ARGS.fixture, "suspend", self.workdir, self.policy["kid4"]], check=True)
+        self.refused_everywhere(c, order, authz["challenges"][0]["url"], "SUSPENDED_EXTERNAL_ACCOUNT")
+        # Nothing the refused requests asked for happened.
+        subprocess.run([ARGS.fixture, "reactivate", self.workdir, self.policy["kid4"]], check=True)
+        after = c.post(order["authorizations"][0], None).json()
+        self.assertEqual(after["status"], "pending", after)
+        self.assertEqual({ch["status"] for ch in after["challenges"]}, {"pending"}, after)
+        account = c.post(c.kid, None).json()
+        self.assertEqual((account["status"], account["contact"]), ("valid", ["mailto:ops@example.com"]), account)
+
+    def test_revoked_acme_account_refused_on_every_endpoint(self):
+        c = self.registered()
+        r = c.new_order("a.example.com")
+        self.assertEqual(r.status_code, 201, r.text)
+        order = r.json()
+        authz = c.post(order["authorizations"][0], None).json()
+        account_id = c.kid.rsplit("/", 1)[1]
+        subprocess.run([ARGS.fixture, "acme-account", self.workdir, self.policy["kid"], account_id, "revoke"],
+                       check=True)
+        self.refused_everywhere(c, order, authz["challenges"][0]["url"], "REVOKED_ACCOUNT")
+
+    # --- per-domain challenge types (POL-5) and the profile's name limit --------------------------
+    def test_domain_limited_to_dns01_offers_and_accepts_only_dns01(self):
+        subprocess.run([ARGS.fixture, "dcv", self.workdir, self.policy["kid5"], "f.example.com", "dns-01"], check=True)
+        c = self.registered(self.policy["kid5"], b64d(self.policy["mac5"]))
+        r = c.new_order("www.f.example.com", "www.g.example.com")
+        self.assertEqual(r.status_code, 201, r.text)
+        offered = {}
+        for url in r.json()["authorizations"]:
+            authz = c.post(url, None).json()
+            offered[authz["identifier"]["value"]] = sorted(ch["type"] for ch in authz["challenges"])
+        self.assertEqual(offered, {"www.f.example.com": ["dns-01"], "www.g.example.com": ["dns-01", "http-01"]})
+        # Narrowed by the RA after the order: the http-01 challenge already offered is refused.
+        r = c.new_order("www.h.example.com")
+        authz = c.post(r.json()["authorizations"][0], None).json()
+        http01 = next(ch for ch in authz["challenges"] if ch["type"] == "http-01")
+        subprocess.run([ARGS.fixture, "dcv", self.workdir, self.policy["kid5"], "h.example.com", "dns-01"], check=True)
+        refused = c.post(http01["url"], {})
+        body = self.assertProblem(refused, "unauthorized", 403)
+        self.assertTrue(body["detail"].startswith("UNAUTHORIZED_DOMAIN: www.h.example.com"), body["detail"])
+        self.assertIn("dns-01", body["detail"])
+        self.assertEqual(c.post(http01["url"], None).json()["status"], "pending")
+
+    def test_profile_max_names(self):
+        c = self.registered(self.policy["kid5"], b64d(self.policy["mac5"]))
+        names = [f"n{i}.g.example.com" for i in range(PROFILE_MAX_NAMES + 1)]
+        r = c.new_order(*names)
+        body = self.assertProblem(r, "rejectedIdentifier", 400)
+        self.assertIn(f"at most {PROFILE_MAX_NAMES} names", body["detail"])
+        self.assertEqual(c.new_order(*names[:PROFILE_MAX_NAMES]).status_code, 201)
+
     def test_key_change_conflict(self):
         a = self.registered()
         b = self.registered()
@@ -331,9 +452,18 @@ class ProtocolTest(unittest.TestCase):
 
     def test_metrics(self):
         requests.get(self.gw.base + "/directory", verify=False)
-        m = requests.get(self.gw.base + "/metrics", verify=False)
+        # Not on the ACME port (issue 21): an ACME 404 problem, no counters.
+        r = requests.get(self.gw.base + "/metrics", verify=False)
+        self.assertProblem(r, "malformed", 404)
+        self.assertNotIn("acme_requests_total", r.text)
+        # On the metrics listener (plain HTTP, loopback), only /metrics.
+        m = requests.get(self.gw.metrics_base + "/metrics")
         self.assertEqual(m.status_code, 200)
-        self.assertIn('acme_requests_total{endpoint="directory",status="200"}', m.text)
+        self.assertTrue(m.headers["Content-Type"].startswith("text/plain"), m.headers)
+        self.assertRegex(m.text, r'acme_requests_total\{endpoint="directory",status="200"\} [1-9]')
+        self.assertRegex(m.text, r'acme_requests_total\{endpoint="unknown",status="404"\} [1-9]')
+        self.assertEqual(requests.get(self.gw.metrics_base + "/directory").status_code, 404)
+        self.assertEqual(requests.post(self.gw.metrics_base + "/metrics", data=b"x").status_code, 405)
 
     def test_zz_restart_invalidates_nonces(self):
         c = self.registered()

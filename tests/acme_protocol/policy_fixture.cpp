@@ -1,7 +1,10 @@
 // Test helper for the ACME protocol tests: writes a policy store through the RA's own library
 // (profiles/policy/admin/admin.h), the way `ca-ra` would.
-//   policy_fixture init DIR        -> DIR/policy, DIR/wrap.key; prints {"kid","mac","kid2","mac2"} JSON
-//   policy_fixture suspend DIR KID -> suspends the external account
+//   policy_fixture init DIR        -> DIR/policy, DIR/wrap.key; prints {"kid","mac","kid2","mac2",...} JSON
+//   policy_fixture suspend|reactivate DIR KID -> suspends / reactivates the external account
+//   policy_fixture acme-account DIR KID ID suspend|revoke -> the RA's action on an ACME account
+//   policy_fixture dcv DIR KID FQDN METHODS -> the domain entry again, valid, with these DCV methods
+//                                              (comma-separated)
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -26,7 +29,7 @@ int64_t Now() {
 
 ca::Result<IssuedCredentials> MakeAccount(const AdminContext& ctx, const std::string& org, const ca::Secret& wrap,
                                           ProfileId profile, const std::vector<std::string>& domains,
-                                          uint32_t max_acme_accounts) {
+                                          uint32_t max_acme_accounts, const DomainFields& fields = {}) {
   ExternalAccountFields f;
   f.organization_id = org;
   f.contacts = std::vector<std::string>{"ops@example.com"};
@@ -38,7 +41,7 @@ ca::Result<IssuedCredentials> MakeAccount(const AdminContext& ctx, const std::st
   f.orders_per_hour = 100;
   auto creds = CA_TRY(CreateExternalAccount(ctx, f, /*activate=*/true, wrap));
   for (const auto& d : domains) {
-    CA_TRY(AddDomain(ctx, creds.account.kid, d, DomainFields{}));
+    CA_TRY(AddDomain(ctx, creds.account.kid, d, fields));
     CA_TRY(SetDomainStatus(ctx, creds.account.kid, d, DomainStatus::kValid));
   }
   return creds;
@@ -71,19 +74,61 @@ int main(int argc, char** argv) {
     if (!b) return Die(b.error().ToString());
     auto c = MakeAccount(ctx, org->id, *wrap, ProfileId::kSsl, {"d.example.com"}, /*max_acme_accounts=*/3);
     if (!c) return Die(c.error().ToString());
+    // kid4: suspended by the all-endpoints test. kid6: suspended from the start. kid5: the dcv (POL-5) and name-count tests; every
+    // subdomain of its entries, which allow http-01 and dns-01 until `dcv` narrows one.
+    auto d = MakeAccount(ctx, org->id, *wrap, ProfileId::kSsl, {"e.example.com"}, /*max_acme_accounts=*/3);
+    if (!d) return Die(d.error().ToString());
+    DomainFields subdomains;
+    subdomains.include_subdomains = true;
+    auto e = MakeAccount(ctx, org->id, *wrap, ProfileId::kSsl, {"f.example.com", "g.example.com", "h.example.com"},
+                         /*max_acme_accounts=*/100, subdomains);
+    if (!e) return Die(e.error().ToString());
+    auto f = MakeAccount(ctx, org->id, *wrap, ProfileId::kSsl, {"i.example.com"}, /*max_acme_accounts=*/3);
+    if (!f) return Die(f.error().ToString());
+    if (auto s = ExternalAccountLifecycle(ctx, f->account.kid, AccountAction::kSuspend); !s)
+      return Die(s.error().ToString());
     nlohmann::json out = {{"kid", a->account.kid}, {"mac", MacKeyToText(a->mac_key)},
+                          {"kid6", f->account.kid}, {"mac6", MacKeyToText(f->mac_key)},
+                          {"kid4", d->account.kid}, {"mac4", MacKeyToText(d->mac_key)},
+                          {"kid5", e->account.kid}, {"mac5", MacKeyToText(e->mac_key)},
                           {"kid2", b->account.kid}, {"mac2", MacKeyToText(b->mac_key)},
                           {"kid3", c->account.kid}, {"mac3", MacKeyToText(c->mac_key)},
                           {"policy", policy_dir}, {"wrap_key", wrap_path}};
     std::printf("%s\n", out.dump().c_str());
     return 0;
   }
-  if (cmd == "suspend" && argc == 4) {
+  if ((cmd == "suspend" || cmd == "reactivate") && argc == 4) {
     auto store = PolicyWriter::Open(policy_dir);
     if (!store) return Die(store.error().ToString());
     AdminContext ctx{&*store, "fixture", Now()};
-    auto r = ExternalAccountLifecycle(ctx, argv[3], AccountAction::kSuspend);
+    auto r = ExternalAccountLifecycle(ctx, argv[3], cmd == "suspend" ? AccountAction::kSuspend : AccountAction::kReactivate);
     if (!r) return Die(r.error().ToString());
+    return 0;
+  }
+  if (cmd == "acme-account" && argc == 6) {
+    auto store = PolicyWriter::Open(policy_dir);
+    if (!store) return Die(store.error().ToString());
+    AdminContext ctx{&*store, "fixture", Now()};
+    AcmeAccountRef ref{argv[4], argv[3], ProfileId::kSsl};
+    std::string action = argv[5];
+    auto r = AcmeAccountLifecycle(ctx, ref, action == "revoke" ? AccountAction::kRevoke : AccountAction::kSuspend);
+    if (!r) return Die(r.error().ToString());
+    return 0;
+  }
+  if (cmd == "dcv" && argc == 6) {
+    auto store = PolicyWriter::Open(policy_dir);
+    if (!store) return Die(store.error().ToString());
+    AdminContext ctx{&*store, "fixture", Now()};
+    DomainFields f;
+    f.include_subdomains = true;
+    for (std::string list = argv[5]; !list.empty();) {
+      auto comma = list.find(',');
+      f.dcv_methods.push_back(list.substr(0, comma));
+      list = comma == std::string::npos ? "" : list.substr(comma + 1);
+    }
+    if (auto s = RemoveDomain(ctx, argv[3], argv[4]); !s) return Die(s.error().ToString());
+    if (auto s = AddDomain(ctx, argv[3], argv[4], f); !s) return Die(s.error().ToString());
+    if (auto s = SetDomainStatus(ctx, argv[3], argv[4], DomainStatus::kValid); !s) return Die(s.error().ToString());
     return 0;
   }
   return Die("unknown command " + cmd);

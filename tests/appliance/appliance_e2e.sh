@@ -66,7 +66,7 @@ install_prefix "$A" "$src" "$engine_bin" "$gateway_bin" "$status_bin" "$publish_
 for _ in $(seq 20); do
   pb=$((20000 + (RANDOM % 200) * 100))
   busy=0
-  for off in 0 1 2 3 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
+  for off in 0 1 2 3 4 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
   ((busy)) || break
 done
 GW_PORT=$pb STATUS_PORT=$((pb + 1)) HTTP01_PORT=$((pb + 2)) TLSALPN01_PORT=$((pb + 3))
@@ -255,6 +255,15 @@ check "engine metrics file: the issuance counted, HSM sign latency histogram non
            grep -q "^acme_ca_engine_ocsp_responses_signed_total [1-9]" "$1" &&
            [ "$(stat -c %a "$1")" = 644 ] || { sed "s/^/    /" "$1" | grep -v "^    #"; exit 1; }' _ "$M"
 
+# The gateway's metrics (guide): on their own loopback listener (GATEWAY_METRICS_PORT), not on the
+# ACME port.
+check "gateway metrics on GATEWAY_METRICS_URL count the issuance; /metrics on the ACME port is a 404 problem" \
+  bash -c 'set -a; . "$1"; set +a
+           curl -sf "$GATEWAY_METRICS_URL" | grep -q "^acme_requests_total{endpoint=\"finalize\",status=\"200\"} [1-9]" &&
+           [ "$GATEWAY_METRICS_URL" = "http://127.0.0.1:$2/metrics" ] &&
+           [ "$(curl -s --cacert "$3" -o /dev/null -w "%{http_code}" "https://localhost:$4/metrics")" = 404 ]' \
+  _ "$E/appliance.env" "$((pb + 4))" "$ROOT" "$GW_PORT"
+
 ocsp_status() {  # ocsp_status: prints good / revoked / unknown for CERT from the status server
   openssl ocsp -issuer "$INT" -cert "$CERT" -url "http://127.0.0.1:$STATUS_PORT/ocsp" -CAfile "$ROOT" \
     -no_nonce 2>"$T/ocsp.err" | sed -n "s|^$CERT: *||p" | head -1
@@ -429,10 +438,11 @@ ln -s "$A/usr" "$C/usr"
 for _ in $(seq 20); do
   pc=$((20000 + (RANDOM % 200) * 100))
   busy=0
-  for off in 0 1; do (exec 3<>/dev/tcp/127.0.0.1/$((pc + off))) 2>/dev/null && busy=1; done
+  for off in 0 1 4; do (exec 3<>/dev/tcp/127.0.0.1/$((pc + off))) 2>/dev/null && busy=1; done
   ((busy)) || break
 done
 sed -e "s|^GATEWAY_PORT=.*|GATEWAY_PORT=$pc|" -e "s|^STATUS_PORT=.*|STATUS_PORT=$((pc + 1))|" \
+    -e "s|^GATEWAY_METRICS_PORT=.*|GATEWAY_METRICS_PORT=$((pc + 4))|" \
     -e "s|^STATUS_BASE_URL=.*|STATUS_BASE_URL=http://127.0.0.1:$((pc + 1))|" \
     "$E/setup.conf" >"$C/etc/acme-ca/setup.conf"
 if "$A/usr/sbin/acme-ca-setup" --prefix "$C" --no-systemd --import-ceremony "$O" >"$T/import.log" 2>&1 &&

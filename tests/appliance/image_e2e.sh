@@ -89,7 +89,7 @@ done
 for _ in $(seq 20); do
   pb=$((20000 + (RANDOM % 200) * 100))
   busy=0
-  for off in 0 1 2 3 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
+  for off in 0 1 2 3 4 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
   ((busy)) || break
 done
 GW_PORT=$pb STATUS_PORT=$((pb + 1)) HTTP01_PORT=$((pb + 2))
@@ -232,7 +232,7 @@ else
   CERT=$T/certbot2/conf/live/booted/cert.pem
   check "booted: OCSP good" test "$(ocsp)" = good
   acct=$(in_box acme-ca-ra acme-account list --account "$EAB_KID" | awk 'NR == 1 {print $1}')
-  in_box acme-ca-ra acme-account revoke "$acct" --reason keyCompromise >/dev/null 2>&1
+  in_box acme-ca-ra acme-account revoke "$acct" --reason keyCompromise --yes >/dev/null 2>&1
   st=""
   for _ in $(seq 60); do st=$(ocsp); [ "$st" = revoked ] && break; sleep 0.5; done
   check "booted: acme-ca-ra acme-account revoke -> OCSP revoked (engine reads the policy store)" test "$st" = revoked

@@ -39,7 +39,7 @@ stop_prefix() {
 }
 
 # loopback_setup_conf FILE PORT_BASE: points setup.conf at 127.0.0.1 with the test's ports (gateway
-# PORT_BASE, status +1, http-01 +2, tls-alpn-01 +3, pebble-challtestsrv DNS +53).
+# PORT_BASE, status +1, http-01 +2, tls-alpn-01 +3, gateway metrics +4, pebble-challtestsrv DNS +53).
 loopback_setup_conf() {
   local pb=$2
   sed -i -e "s|^ACME_HOSTNAME=.*|ACME_HOSTNAME=localhost|" \
@@ -47,12 +47,14 @@ loopback_setup_conf() {
          -e "s|^STATUS_BASE_URL=.*|STATUS_BASE_URL=http://127.0.0.1:$((pb + 1))|" \
          -e "s|^GATEWAY_LISTEN_ADDRESS=.*|GATEWAY_LISTEN_ADDRESS=127.0.0.1|" \
          -e "s|^GATEWAY_PORT=.*|GATEWAY_PORT=$pb|" \
+         -e "s|^GATEWAY_METRICS_PORT=.*|GATEWAY_METRICS_PORT=$((pb + 4))|" \
          -e "s|^STATUS_LISTEN_ADDRESS=.*|STATUS_LISTEN_ADDRESS=127.0.0.1|" \
          -e "s|^STATUS_PORT=.*|STATUS_PORT=$((pb + 1))|" \
          -e "s|^DNS_RESOLVER=.*|DNS_RESOLVER=127.0.0.1:$((pb + 53))|" \
          -e "s|^HTTP01_PORT=.*|HTTP01_PORT=$((pb + 2))|" \
          -e "s|^HTTPS_PORT=.*|HTTPS_PORT=$((pb + 2))|" \
-         -e "s|^TLSALPN01_PORT=.*|TLSALPN01_PORT=$((pb + 3))|" "$1"
+         -e "s|^TLSALPN01_PORT=.*|TLSALPN01_PORT=$((pb + 3))|" \
+         -e "s|^VALIDATOR_NETWORKS=.*|VALIDATOR_NETWORKS=127.0.0.0/8|" "$1"
 }
 
 # install_prefix PREFIX SOURCE_DIR CA_ENGINE CA_GATEWAY CA_STATUS_SERVER CA_STATUS_PUBLISH CA_RA CA_CEREMONY CA_AUDIT

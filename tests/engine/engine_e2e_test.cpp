@@ -100,6 +100,7 @@ TEST(EngineE2E, ChannelRefusesReplayWithDifferentContent) {
   ASSERT_TRUE(again && std::holds_alternative<IssueResponse>(*again));
   EXPECT_EQ(std::get<IssueResponse>(*again).certificate_pem, std::get<IssueResponse>(*first).certificate_pem);
   auto changed = testing::MakeIssueRequest("replay-1", (*setup)->kid(), {"api.example.fr"}, keys.Next());
+  changed.order_id = "another-order";  // the same order would get its certificate (issuance_key.h)
   auto refused = client->Issue(changed);
   ASSERT_TRUE(refused && std::holds_alternative<EngineError>(*refused));
   EXPECT_EQ(std::get<EngineError>(*refused).kind, EngineErrorKind::kBadRequest);

@@ -1,6 +1,7 @@
-// End to end: the real ca-engine with an audit file and a metrics file. Issuance and revocation
-// reach the hash-chained audit file (which verifies, and continues across a restart), and the
-// metrics file shows the issuance count, the revocation and a non-empty HSM latency histogram.
+// End to end: the real ca-engine with an audit file and a metrics file. Issuance (sign intent and
+// issued entry) and revocation reach the hash-chained audit file (which verifies, and continues
+// across a restart), and the metrics file shows the issuance count, the revocation and a non-empty
+// HSM latency histogram.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -101,7 +102,8 @@ TEST(EngineObservabilityE2E, AuditFileAndMetricsFile) {
   EXPECT_GT(Sample(metrics, "acme_ca_engine_hsm_sign_seconds_sum{key=\"issuer\"}"), 0);
   EXPECT_GE(Sample(metrics, "acme_ca_engine_ocsp_responses_signed_total"),
             4);  // 3 good + 1 revoked
-  EXPECT_EQ(Sample(metrics, "acme_ca_engine_audit_entries_total{result=\"ok\"}"), 4);
+  // Each issuance: sign_intent then issued; then the revocation.
+  EXPECT_EQ(Sample(metrics, "acme_ca_engine_audit_entries_total{result=\"ok\"}"), 7);
   EXPECT_EQ(Sample(metrics, "acme_ca_engine_audit_entries_total{result=\"failed\"}"), 0);
 
   // The RA revokes the ACME account: the engine applies the mass revocation within a second or two,
@@ -118,9 +120,17 @@ TEST(EngineObservabilityE2E, AuditFileAndMetricsFile) {
 
   EXPECT_EQ((*setup)->Stop(), 0);
   auto entries = AuditEntries(audit_path);
-  ASSERT_EQ(entries.size(), 5u);
+  ASSERT_EQ(entries.size(), 8u);
+  for (int i = 0; i < 3; ++i) {
+    // The intent to sign, durable before the HSM signed, then the issued entry.
+    EXPECT_EQ(entries[2 * i]["event"], "sign_intent");
+    EXPECT_EQ(entries[2 * i]["serial"], serials[i]);
+    EXPECT_EQ(entries[2 * i]["completed_by"], "request");
+  }
+  for (int i = 2; i >= 0; --i) entries.erase(entries.begin() + 2 * i);  // the intents checked
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(entries[i]["event"], "issued");
+    EXPECT_EQ(entries[i]["completed_by"], "request");
     EXPECT_EQ(entries[i]["serial"], serials[i]);
     EXPECT_EQ(entries[i]["account"], "acct-1");
     EXPECT_EQ(entries[i]["order"], "order-obs-" + std::to_string(i));
@@ -153,25 +163,30 @@ TEST(EngineObservabilityE2E, AuditFileAndMetricsFile) {
   ASSERT_TRUE(resp && std::holds_alternative<engine::api::EngineError>(*resp));
   EXPECT_EQ((*setup)->Stop(), 0);
   entries = AuditEntries(audit_path);
-  ASSERT_EQ(entries.size(), 6u);
-  EXPECT_EQ(entries[5]["event"], "issue_refused");
-  EXPECT_EQ(entries[5]["result"], "policy_denied");
-  EXPECT_EQ(entries[5]["request_id"], "obs-after");
-  EXPECT_EQ(entries[5]["seq"], 6);
-  EXPECT_EQ(entries[5]["prev"], entries[4]["hash"]);
+  ASSERT_EQ(entries.size(), 9u);
+  EXPECT_EQ(entries[8]["event"], "issue_refused");
+  EXPECT_EQ(entries[8]["result"], "policy_denied");
+  EXPECT_EQ(entries[8]["request_id"], "obs-after");
+  EXPECT_EQ(entries[8]["seq"], 9);
+  EXPECT_EQ(entries[8]["prev"], entries[7]["hash"]);
   auto report = audit::VerifyFile(audit_path);
   ASSERT_TRUE(report);
   EXPECT_TRUE(report->ok()) << report->problems.front().line << ": "
                             << report->problems.front().what;
-  EXPECT_EQ(report->entries, 6u);
-  EXPECT_EQ(report->last_seq, 6u);
+  EXPECT_EQ(report->entries, 9u);
+  EXPECT_EQ(report->last_seq, 9u);
 
-  // A torn last line (as a truncation would leave): the engine refuses to start and says why.
+  // A torn last line (as a crash mid-write leaves): the engine cuts it, says so and starts
+  // (engine_audit_e2e_test covers it in full).
   std::string text = ReadText(audit_path);
   ASSERT_TRUE(ossl::WriteFileAtomic(audit_path, text.substr(0, text.size() - 5), 0600, true));
-  EXPECT_FALSE((*setup)->Start());
+  ASSERT_TRUE((*setup)->Start());
+  EXPECT_EQ((*setup)->Stop(), 0);
   std::string log = ReadText((*setup)->log_path());
-  EXPECT_NE(log.find("the last line is incomplete"), std::string::npos) << log;
+  EXPECT_NE(log.find("audit_tail_repaired"), std::string::npos) << log;
+  report = audit::VerifyFile(audit_path);
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->ok());
 }
 
 }  // namespace

@@ -80,6 +80,11 @@ def seed(args, ra, acme_id, kid, profile, status="valid"):
     subprocess.run([args.seed, ra.gateway, acme_id, kid, profile, status], check=True, timeout=30)
 
 
+def seed_cert(args, ra, serial, acme_id, kid, names, not_after):
+    subprocess.run([args.seed, ra.gateway, "--cert", serial, acme_id, kid, names, "SSL", str(not_after)],
+                   check=True, timeout=30)
+
+
 def run(args, tmp):
     ra = Ra(args.ca_ra, tmp)
 
@@ -105,6 +110,11 @@ def run(args, tmp):
     check(org["status"] == "valid", "organization validated")
     orgs = ra.json("org", "list")
     check([o["name"] for o in orgs] == ["Exemple SA"], "org list shows the organization")
+    ra.refused("already has registration id 12345678900011", "org", "create", "--name", "Exemple",
+               "--country", "FR", "--locality", "Lyon", "--registration-id", "12345678900011")
+    v = ra.snapshot()["version"]
+    again = ra.json("org", "validate", org["id"])
+    check(again["status"] == "valid" and ra.snapshot()["version"] == v, "validating twice changes nothing")
 
     # --- external account with credentials shown once
     created = ra.json("ext-account", "create", "--org", org["id"], "--contact", "Jeanne Martin",
@@ -137,14 +147,30 @@ def run(args, tmp):
     check(doms["xn--bcher-kva.example"]["status"] == "pending", "A-label domain pending")
     removed = ra.json("domain", "remove", kid, "xn--bcher-kva.example")
     check(removed["removed"] == "xn--bcher-kva.example", "domain removed")
+    # A typo in the suffix is accepted (the syntax is right) but warned about, once, on stderr.
+    p = ra.run("domain", "add", kid, "app.example.con")
+    check("warning: app.example.con is under none of the domains" in p.stderr
+          and "example.com" in p.stderr, f"suffix typo warned: {p.stderr!r}")
+    p = ra.run("domain", "add", kid, "www.example.com")
+    check(p.stderr == "", f"a name under a known domain adds silently: {p.stderr!r}")
+    ra.json("domain", "remove", kid, "app.example.con")
+    ra.json("domain", "remove", kid, "www.example.com")
 
     # --- list, suspend, reactivate
     lst = ra.json("ext-account", "list")
     check(len(lst) == 1 and lst[0]["kid"] == kid and lst[0]["display_status"] == "active", "ext list")
+    check(lst[0]["organization_name"] == "Exemple SA", "ext list names the organization")
+    p = subprocess.run([args.ca_ra, "--store", ra.store, "ext-account", "list"], capture_output=True,
+                       text=True, timeout=60)
+    check("Exemple SA" in p.stdout and "Jeanne Martin" in p.stdout, f"human ext list has names: {p.stdout!r}")
     v_before = ra.snapshot()["version"]
     s = ra.json("ext-account", "suspend", kid)
     check(s["status"] == "suspended", "suspended")
     check(ra.snapshot()["version"] == v_before + 1, "one write, one version")
+    s2 = ra.json("ext-account", "suspend", kid)
+    check(s2["changed"] is False and s2["external_account"]["status"] == "suspended",
+          f"suspending a suspended account is a no-op: {s2}")
+    check(ra.snapshot()["version"] == v_before + 1, "the repeated suspend wrote nothing")
     audit = ra.json("audit", "--account", kid)
     last = audit[-1]
     check(last["action"] == "ext-account.suspend" and last["actor"] == "e2e-operator", "audit suspend")
@@ -170,10 +196,53 @@ def run(args, tmp):
     check(a1["profile"] == "WILD", "profile set")
     a1 = ra.json("acme-account", "set-domains", "acct-1", "*.example.org")
     check(a1["domains"] == ["*.example.org"], "domain subset set")
-    a2 = ra.json("acme-account", "revoke", "acct-2", "--reason", "keyCompromise")
+    # --- certificates the gateway delivered: find, list, revoke one by serial
+    far, past = 4102444800, 1000000000
+    seed_cert(args, ra, "0a11", "acct-1", kid, "www.example.com", far)
+    seed_cert(args, ra, "0a21", "acct-2", kid, "a.example.com,b.example.com", far)
+    seed_cert(args, ra, "0a22", "acct-2", kid, "c.example.com", far)
+    seed_cert(args, ra, "0a23", "acct-2", kid, "old.example.com", past)
+    shown = ra.json("cert", "show", "0A:21")
+    check(shown["serial_hex"] == "0a21" and shown["acme_account_id"] == "acct-2"
+          and shown["external_account_kid"] == kid and shown["organization_name"] == "Exemple SA"
+          and shown["names"] == ["a.example.com", "b.example.com"] and shown["revocation_recorded"] is None,
+          f"cert show finds the accounts of a serial: {shown}")
+    ra.refused("unknown certificate 0bad", "cert", "show", "0bad")
+    ra.refused("is not a certificate serial", "cert", "show", "xyz")
+    check([c["serial_hex"] for c in ra.json("cert", "list", "--acme-account", "acct-2")] == ["0a21", "0a22", "0a23"],
+          "cert list --acme-account")
+    check([c["serial_hex"] for c in ra.json("cert", "list", "--account", kid, "--valid")] == ["0a11", "0a21", "0a22"],
+          "cert list --account --valid leaves the expired one out")
+    check([c["serial_hex"] for c in ra.json("cert", "list", "--domain", "c.example.com")] == ["0a22"],
+          "cert list --domain")
+    v = ra.snapshot()["version"]
+    dry = ra.json("cert", "revoke", "0a11", "--dry-run")
+    check(dry["dry_run"] is True and ra.snapshot()["version"] == v, "cert revoke --dry-run changes nothing")
+    one = ra.json("cert", "revoke", "0a11", "--reason", "superseded")
+    check(one["revocation"]["serial_hex"] == "0a11" and one["revocation"]["reason_name"] == "superseded"
+          and one["certificates"] == 1, f"cert revoke records one serial: {one}")
+    check(ra.json("cert", "show", "0a11")["revocation_recorded"]["serial_hex"] == "0a11",
+          "cert show reports the recorded revocation")
+    check(ra.json("audit", "--account", kid)[-1]["action"] == "certificate.revoke", "cert revoke audited")
+    mass_before = len(ra.snapshot()["mass_revocations"])
+
+    # --- account-wide revocation: confirmation, --dry-run, count
+    v = ra.snapshot()["version"]
+    p = ra.run("acme-account", "revoke", "acct-2", "--reason", "keyCompromise", ok=False)
+    check(p.returncode == 2 and "revokes its 2 unexpired certificate(s)" in p.stderr and "--yes" in p.stderr,
+          f"account-wide revoke asks for --yes: {p.stderr!r}")
+    check(ra.snapshot()["version"] == v, "unconfirmed revoke changes nothing")
+    dry = ra.json("acme-account", "revoke", "acct-2", "--dry-run")
+    check(dry["dry_run"] is True and dry["certificates"] == 2 and dry["serials"] == ["0a21", "0a22"],
+          f"--dry-run lists the certificates: {dry}")
+    check(ra.snapshot()["version"] == v, "--dry-run changes nothing")
+    a2 = ra.json("acme-account", "revoke", "acct-2", "--reason", "keyCompromise", "--yes")
     check(a2["status"] == "revoked", "ACME account revoked")
+    check(a2["certificates_revoked"] == 2, f"the count of revoked certificates is printed: {a2}")
+    again = ra.json("acme-account", "revoke", "acct-2", "--yes")
+    check(again["changed"] is False, "revoking a revoked ACME account is a no-op")
     snap = ra.snapshot()
-    mr = snap["mass_revocations"]
+    mr = snap["mass_revocations"][mass_before:]
     check(len(mr) == 1 and mr[0]["acme_account_id"] == "acct-2" and mr[0]["external_account_kid"] == kid
           and mr[0]["reason"] == 1 and mr[0]["reason_name"] == "keyCompromise"
           and mr[0]["policy_version"] == snap["version"], f"ACME-account mass revocation {mr}")
@@ -186,10 +255,11 @@ def run(args, tmp):
     check(mac not in everything and regen["mac_key"] not in everything, "MAC keys never audited/stored in clear")
 
     # --- revoke the external account: final, one mass revocation for the whole account
-    rv = ra.json("ext-account", "revoke", kid)
+    rv = ra.json("ext-account", "revoke", kid, "--yes")
     check(rv["status"] == "revoked", "external account revoked")
+    check(rv["certificates_revoked"] == 3, f"external-account revoke counts every unexpired certificate: {rv}")
     snap = ra.snapshot()
-    mr = snap["mass_revocations"]
+    mr = snap["mass_revocations"][mass_before:]
     check(len(mr) == 2 and mr[1]["acme_account_id"] == "" and mr[1]["external_account_kid"] == kid
           and mr[1]["reason_name"] == "privilegeWithdrawn" and mr[1]["policy_version"] == snap["version"],
           f"external-account mass revocation {mr}")

@@ -1,16 +1,35 @@
-// Test-only: stands in for the gateway by writing ACME account records into an LMDB store's
-// `accounts` database, in the format of docs/ARCHITECTURE.md ("Decisions").
+// Test-only: stands in for the gateway by writing records into an LMDB store in the format of
+// docs/ARCHITECTURE.md ("Decisions"): an ACME account, or a delivered certificate with its order.
 // usage: ra_seed_gateway_store DIR ID KID PROFILE [STATUS]
+//        ra_seed_gateway_store DIR --cert SERIAL ACME_ID KID NAME[,NAME...] PROFILE NOT_AFTER_UNIX
 #include <ctime>
 #include <iostream>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "common/lmdb.h"
 
+namespace {
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t comma; (comma = s.find(',', start)) != std::string::npos; start = comma + 1) {
+    out.push_back(s.substr(start, comma - start));
+  }
+  out.push_back(s.substr(start));
+  return out;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc < 5 || argc > 6) {
-    std::cerr << "usage: ra_seed_gateway_store DIR ID KID PROFILE [STATUS]\n";
+  bool cert = argc == 9 && std::string(argv[2]) == "--cert";
+  if (!cert && (argc < 5 || argc > 6)) {
+    std::cerr
+        << "usage: ra_seed_gateway_store DIR ID KID PROFILE [STATUS]\n"
+           "       ra_seed_gateway_store DIR --cert SERIAL ACME_ID KID NAMES PROFILE NOT_AFTER\n";
     return 2;
   }
   ca::lmdb::EnvOptions o;
@@ -22,16 +41,33 @@ int main(int argc, char** argv) {
     std::cerr << env.error().ToString() << "\n";
     return 1;
   }
-  auto dbi = env->OpenDb("accounts", true);
+  auto accounts = env->OpenDb("accounts", true);
+  auto certs = env->OpenDb("certificates", true);
+  auto orders = env->OpenDb("orders", true);
   auto txn = ca::lmdb::Txn::BeginWrite(*env);
-  if (!dbi || !txn) return 1;
-  nlohmann::json rec = {{"id", argv[2]},
-                        {"external_account_kid", argv[3]},
-                        {"profile", argv[4]},
-                        {"status", argc == 6 ? argv[5] : "valid"},
-                        {"created_at", static_cast<int64_t>(std::time(nullptr))},
-                        {"contact", nlohmann::json::array({"mailto:ops@example.com"})},
-                        {"jwk_thumbprint", "thumb-" + std::string(argv[2])}};
-  if (!txn->Put(*dbi, argv[2], rec.dump()) || !txn->Commit()) return 1;
+  if (!accounts || !certs || !orders || !txn) return 1;
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  if (cert) {
+    std::string serial = argv[3], order_id = "order-" + serial;
+    nlohmann::json c = {{"serial_hex", serial},
+                        {"account_id", argv[4]},
+                        {"external_account_kid", argv[5]},
+                        {"order_id", order_id},
+                        {"chain_pem", ""},
+                        {"not_before", now - 60},
+                        {"not_after", std::stoll(argv[8])}};
+    nlohmann::json order = {{"id", order_id}, {"names", Split(argv[6])}, {"profile", argv[7]}};
+    if (!txn->Put(*certs, serial, c.dump()) || !txn->Put(*orders, order_id, order.dump())) return 1;
+  } else {
+    nlohmann::json rec = {{"id", argv[2]},
+                          {"external_account_kid", argv[3]},
+                          {"profile", argv[4]},
+                          {"status", argc == 6 ? argv[5] : "valid"},
+                          {"created_at", now},
+                          {"contact", nlohmann::json::array({"mailto:ops@example.com"})},
+                          {"jwk_thumbprint", "thumb-" + std::string(argv[2])}};
+    if (!txn->Put(*accounts, argv[2], rec.dump())) return 1;
+  }
+  if (!txn->Commit()) return 1;
   return 0;
 }

@@ -35,6 +35,7 @@ class ChallTestSrvSuite : public ::testing::Test {
     c.connect_timeout = std::chrono::milliseconds(2000);
     c.io_timeout = std::chrono::milliseconds(5000);
     c.caa_identities = {kCaaIdentity};
+    c.allowed_networks = {IpNetwork::Parse("127.0.0.0/8").value()};  // the test responders
     return c;
   }
 

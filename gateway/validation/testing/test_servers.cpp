@@ -26,14 +26,16 @@ void Require(bool ok, const std::string& what) {
   if (!ok) throw std::runtime_error("test server setup: " + what + ": " + ossl::DrainErrors());
 }
 
-int ListenLoopback(int type, uint16_t& port) {
+// Binds `ip` (an IPv4 address, 127.0.0.1 by default) on `port` (0: ephemeral, set on return).
+int ListenLoopback(int type, uint16_t& port, const std::string& ip = "127.0.0.1") {
   int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
   Require(fd >= 0, "socket");
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  Require(inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) == 1, "address " + ip);
   Require(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0, "bind");
   if (type == SOCK_STREAM) Require(listen(fd, 16) == 0, "listen");
   socklen_t len = sizeof addr;
@@ -108,8 +110,9 @@ TestCert MakeCert(const std::vector<std::string>& sans, const std::string* acme_
   return out;
 }
 
-TinyServer::TinyServer(Mode mode, Handler handler, TestCert* cert)
-    : mode_(mode), handler_(std::move(handler)) {
+TinyServer::TinyServer(Mode mode, Handler handler, TestCert* cert, const std::string& ip,
+                       uint16_t port)
+    : mode_(mode), handler_(std::move(handler)), port_(port) {
   // The server side writes (close_notify, responses) to clients that may have left: test processes
   // ignore SIGPIPE rather than die.
   signal(SIGPIPE, SIG_IGN);
@@ -121,7 +124,7 @@ TinyServer::TinyServer(Mode mode, Handler handler, TestCert* cert)
     Require(SSL_CTX_use_PrivateKey(ctx_.get(), cert->key.get()) == 1, "use key");
     if (mode == Mode::kTlsAlpn) SSL_CTX_set_alpn_select_cb(ctx_.get(), SelectAcmeTls, nullptr);
   }
-  listen_fd_ = ListenLoopback(SOCK_STREAM, port_);
+  listen_fd_ = ListenLoopback(SOCK_STREAM, port_, ip);
   Require(pipe(stop_pipe_) == 0, "pipe");
   thread_ = std::thread([this] {
     while (WaitReadable(listen_fd_, stop_pipe_[0])) {

@@ -38,10 +38,12 @@ class TinyServer {
   using Handler = std::function<std::string(const std::string& path)>;
 
   // kTlsAlpn: handshake selecting "acme-tls/1" with `cert`, then close. kHttps: `cert` serves TLS.
-  TinyServer(Mode mode, Handler handler, TestCert* cert = nullptr);
+  // Listens on ip:port (port 0: an ephemeral one).
+  TinyServer(Mode mode, Handler handler, TestCert* cert = nullptr,
+             const std::string& ip = "127.0.0.1", uint16_t port = 0);
   ~TinyServer();
   uint16_t port() const { return port_; }
-  int requests() const { return requests_.load(); }
+  int requests() const { return requests_.load(); }  // connections accepted
 
   static std::string Response(int status, const std::string& body,
                               const std::string& extra_headers = "");

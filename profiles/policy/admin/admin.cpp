@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/encoding.h"
+#include "pki/serial.h"
 #include "profiles/policy/fqdn.h"
 #include "profiles/policy/mac_key.h"
 
@@ -133,6 +134,25 @@ AcmeAccountPolicy AcmeAccountPolicyOrDefault(const PolicyReader& reader,
   return p;
 }
 
+namespace {
+
+// One organization per registration id (and country): creating it twice is the usual mistake of a
+// repeated command, and two records for one company split its accounts.
+Status RefuseDuplicateRegistration(const PolicyReader& r, const Organization& o) {
+  for (const Organization& other : r.Organizations()) {
+    if (other.id != o.id && other.country == o.country &&
+        AsciiLower(other.registration_id) == AsciiLower(o.registration_id)) {
+      return Fail(ErrorCode::kAlreadyExists, "organization " + other.id + " (" + other.name +
+                                                 ") already has registration id " +
+                                                 other.registration_id + " in " + other.country +
+                                                 "; see 'org show " + other.id + "'");
+    }
+  }
+  return Ok();
+}
+
+}  // namespace
+
 Result<Organization> CreateOrganization(const AdminContext& ctx, const OrganizationFields& f) {
   Organization o;
   o.id = RandomUuidV4();
@@ -142,6 +162,7 @@ Result<Organization> CreateOrganization(const AdminContext& ctx, const Organizat
   o.registration_id = f.registration_id.value_or("");
   CA_TRY_STATUS(CheckOrganization(o));
   auto w = CA_TRY(ctx.store->BeginWrite(ctx.actor, ctx.now));
+  CA_TRY_STATUS(RefuseDuplicateRegistration(w, o));
   o.created_at = o.updated_at = ctx.now;
   CA_TRY_STATUS(w.PutOrganization(o));
   CA_TRY_STATUS(w.Audit("org.create", "organization", o.id, "", "", nullptr, ToJson(o)));
@@ -160,6 +181,7 @@ Result<Organization> UpdateOrganization(const AdminContext& ctx, const std::stri
   if (f.locality) o.locality = *f.locality;
   if (f.registration_id) o.registration_id = *f.registration_id;
   CA_TRY_STATUS(CheckOrganization(o));
+  CA_TRY_STATUS(RefuseDuplicateRegistration(w, o));
   o.updated_at = ctx.now;
   CA_TRY_STATUS(w.PutOrganization(o));
   CA_TRY_STATUS(w.Audit("org.update", "organization", id, "", "", ToJson(*before), ToJson(o)));
@@ -172,6 +194,7 @@ Result<Organization> SetOrganizationStatus(const AdminContext& ctx, const std::s
   auto w = CA_TRY(ctx.store->BeginWrite(ctx.actor, ctx.now));
   auto before = w.FindOrganization(id);
   if (!before) return Fail(ErrorCode::kNotFound, "unknown organization " + id);
+  if (before->status == to) return *before;  // a repeated command is a no-op
   auto next = NextOrgStatus(before->status, to);
   if (!next) return Fail(next.error().code, "organization " + id + ": " + next.error().message);
   Organization o = *before;
@@ -232,6 +255,7 @@ Result<ExternalAccount> ExternalAccountLifecycle(const AdminContext& ctx, const 
                                                  AccountAction action, int reason) {
   auto w = CA_TRY(ctx.store->BeginWrite(ctx.actor, ctx.now));
   ExternalAccount before = CA_TRY(LoadExternalAccount(w, kid));
+  if (AlreadyDone(before.status, action)) return before;  // nothing written, nothing audited
   auto next = NextExternalAccountStatus(before.status, action);
   if (!next)
     return Fail(next.error().code, "external account " + kid + ": " + next.error().message);
@@ -332,6 +356,7 @@ Result<DomainEntry> SetDomainStatus(const AdminContext& ctx, const std::string& 
   auto w = CA_TRY(ctx.store->BeginWrite(ctx.actor, ctx.now));
   std::string name;
   DomainEntry before = CA_TRY(LoadDomain(w, kid, fqdn, &name));
+  if (before.status == to) return before;  // a repeated command is a no-op
   auto next = NextDomainStatus(before.status, to);
   if (!next) return Fail(next.error().code, "domain " + name + ": " + next.error().message);
   DomainEntry d = before;
@@ -367,6 +392,11 @@ Result<AcmeAccountPolicy> ChangeAcmeAccount(const AdminContext& ctx, const AcmeA
 
 Result<AcmeAccountPolicy> AcmeAccountLifecycle(const AdminContext& ctx, const AcmeAccountRef& ref,
                                                AccountAction action, int reason) {
+  {
+    auto r = CA_TRY(ctx.store->Snapshot());
+    AcmeAccountPolicy current = AcmeAccountPolicyOrDefault(r, ref);
+    if (AlreadyDone(current.status, action)) return current;  // nothing written, nothing audited
+  }
   if (action != AccountAction::kRevoke) {
     return ChangeAcmeAccount(
         ctx, ref, "acme-account." + std::string(AccountActionName(action)),
@@ -400,6 +430,24 @@ Result<AcmeAccountPolicy> AcmeAccountLifecycle(const AdminContext& ctx, const Ac
                         existed ? ToJson(before) : json(nullptr), after));
   CA_TRY_STATUS(w.Commit());
   return p;
+}
+
+Result<MassRevocation> RevokeCertificate(const AdminContext& ctx, const CertificateRef& cert,
+                                         int reason) {
+  auto serial = pki::Serial::FromHex(cert.serial_hex);
+  if (!serial)
+    return Fail(ErrorCode::kInvalidArgument, "not a canonical serial: " + cert.serial_hex);
+  auto w = CA_TRY(ctx.store->BeginWrite(ctx.actor, ctx.now));
+  MassRevocation m;
+  m.serial_hex = serial->Hex();
+  m.acme_account_id = cert.acme_account_id;
+  m.external_account_kid = cert.external_account_kid;
+  m.reason = reason;
+  auto recorded = CA_TRY(w.RecordMassRevocation(m));
+  CA_TRY_STATUS(w.Audit("certificate.revoke", "certificate", m.serial_hex,
+                        cert.external_account_kid, "", nullptr, ToJson(recorded)));
+  CA_TRY_STATUS(w.Commit());
+  return recorded;
 }
 
 Result<AcmeAccountPolicy> SetAcmeAccountProfile(const AdminContext& ctx, const AcmeAccountRef& ref,

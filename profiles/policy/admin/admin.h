@@ -92,6 +92,18 @@ Result<AcmeAccountPolicy> SetAcmeAccountDomains(const AdminContext& ctx, const A
 Result<AcmeAccountPolicy> SetAcmeAccountExpiry(const AdminContext& ctx, const AcmeAccountRef& ref,
                                                int64_t not_after);
 
+// One issued certificate, as the gateway store names it (the RA looks it up there first, so that
+// an unknown serial is refused with a clear line).
+struct CertificateRef {
+  std::string serial_hex;  // canonical (pki::Serial::Hex)
+  std::string acme_account_id;
+  std::string external_account_kid;
+};
+// Records the revocation of one certificate for the engine to apply (as a mass revocation of one
+// serial), with its audit record "certificate.revoke".
+Result<MassRevocation> RevokeCertificate(const AdminContext& ctx, const CertificateRef& cert,
+                                         int reason = 9);
+
 // The ACME account's policy record, or the default one (active, no restriction) when the RA never
 // acted on it.
 AcmeAccountPolicy AcmeAccountPolicyOrDefault(const PolicyReader& reader, const AcmeAccountRef& ref);

@@ -42,6 +42,16 @@ class AdminTest : public ::testing::Test {
     EXPECT_EQ(Snap().ToJson(now_), before);
   }
 
+  // Runs an operation that repeats the current state: it succeeds and writes nothing (no version,
+  // no audit record, no mass revocation).
+  template <class Fn>
+  void ExpectNoOp(Fn fn) {
+    auto before = Snap().ToJson(now_);
+    auto r = fn();
+    ASSERT_TRUE(r) << r.error().ToString();
+    EXPECT_EQ(Snap().ToJson(now_), before);
+  }
+
   TempDir dir_;
   std::optional<PolicyWriter> store_;
   Secret wrap_{std::string(32, 'w')};
@@ -72,8 +82,7 @@ TEST_F(AdminTest, ExternalAccountLifecycleThroughTheStore) {
   EXPECT_EQ(revs[0].actor, "op");
   EXPECT_EQ(revs[0].recorded_at, now_);
   EXPECT_TRUE(Snap().MassRevocations(revs[0].seq).empty());
-  ExpectRefused([&] { return ExternalAccountLifecycle(Ctx(), kid_, AccountAction::kRevoke); },
-                ErrorCode::kFailedPrecondition, "revoked (final)");
+  ExpectNoOp([&] { return ExternalAccountLifecycle(Ctx(), kid_, AccountAction::kRevoke); });
   ExpectRefused([&] { return RegenerateMacKey(Ctx(), kid_, wrap_); },
                 ErrorCode::kFailedPrecondition, "revoked (final)");
   ExpectRefused([&] { return ExternalAccountLifecycle(Ctx(), "nope", AccountAction::kSuspend); },
@@ -93,9 +102,9 @@ TEST_F(AdminTest, ExternalAccountLifecycleThroughTheStore) {
 TEST_F(AdminTest, AcmeAccountLifecycleAndRevocationRecord) {
   AcmeAccountRef ref{"acme-1", kid_, ProfileId::kSsl};
   EXPECT_FALSE(Snap().FindAcmeAccountPolicy("acme-1"));
-  ExpectRefused([&] { return AcmeAccountLifecycle(Ctx(), ref, AccountAction::kReactivate); },
-                ErrorCode::kFailedPrecondition, "cannot reactivate: the account is active");
+  ExpectNoOp([&] { return AcmeAccountLifecycle(Ctx(), ref, AccountAction::kReactivate); });
   ASSERT_TRUE(AcmeAccountLifecycle(Ctx(), ref, AccountAction::kSuspend));
+  ExpectNoOp([&] { return AcmeAccountLifecycle(Ctx(), ref, AccountAction::kSuspend); });
   EXPECT_EQ(Snap().FindAcmeAccountPolicy("acme-1")->status, AcmeAccountStatus::kSuspended);
   ASSERT_TRUE(AcmeAccountLifecycle(Ctx(), ref, AccountAction::kRevoke, 1));
   auto revs = Snap().MassRevocations();
@@ -213,12 +222,57 @@ TEST_F(AdminTest, OrganizationUpdatesAndStatus) {
   EXPECT_EQ(Snap().FindOrganization(org_)->name, "New name");
   EXPECT_EQ(Snap().FindOrganization(org_)->locality, "Lyon");
   ASSERT_TRUE(SetOrganizationStatus(Ctx(), org_, OrgStatus::kValid));
-  ExpectRefused([&] { return SetOrganizationStatus(Ctx(), org_, OrgStatus::kValid); },
-                ErrorCode::kFailedPrecondition, "already valid");
+  ExpectNoOp([&] { return SetOrganizationStatus(Ctx(), org_, OrgStatus::kValid); });
   auto audit = Snap().Audit({org_, "", std::nullopt, std::nullopt});
   ASSERT_EQ(audit.size(), 3u);
   EXPECT_EQ(audit[1].before["name"], "Org");
   EXPECT_EQ(audit[1].after["name"], "New name");
+}
+
+TEST_F(AdminTest, RepeatedStateChangesAreNoOps) {
+  ASSERT_TRUE(ExternalAccountLifecycle(Ctx(), kid_, AccountAction::kActivate));
+  ExpectNoOp([&] { return ExternalAccountLifecycle(Ctx(), kid_, AccountAction::kActivate); });
+  ASSERT_TRUE(ExternalAccountLifecycle(Ctx(), kid_, AccountAction::kSuspend));
+  ExpectNoOp([&] { return ExternalAccountLifecycle(Ctx(), kid_, AccountAction::kSuspend); });
+  ASSERT_TRUE(SetOrganizationStatus(Ctx(), org_, OrgStatus::kValid));
+  ExpectNoOp([&] { return SetOrganizationStatus(Ctx(), org_, OrgStatus::kValid); });
+  ASSERT_TRUE(AddDomain(Ctx(), kid_, "example.com", {}));
+  ASSERT_TRUE(SetDomainStatus(Ctx(), kid_, "example.com", DomainStatus::kValid));
+  ExpectNoOp([&] { return SetDomainStatus(Ctx(), kid_, "example.com", DomainStatus::kValid); });
+}
+
+TEST_F(AdminTest, OneOrganizationPerRegistrationId) {
+  ExpectRefused(
+      [&] {
+        return CreateOrganization(Ctx(), {"Org bis", "FR", "Lyon", "1"});
+      },
+      ErrorCode::kAlreadyExists, "already has registration id 1 in FR");
+  ASSERT_TRUE(CreateOrganization(Ctx(), {"Org DE", "DE", "Berlin", "1"}));  // another register
+  auto other = CreateOrganization(Ctx(), {"Other", "FR", "Paris", "2"});
+  ASSERT_TRUE(other);
+  ExpectRefused(
+      [&] {
+        return UpdateOrganization(Ctx(), other->id,
+                                  {std::nullopt, std::nullopt, std::nullopt, "1"});
+      },
+      ErrorCode::kAlreadyExists, "already has registration id 1");
+}
+
+TEST_F(AdminTest, RevokeOneCertificateRecordsItsSerial) {
+  ExpectRefused(
+      [&] {
+        return RevokeCertificate(Ctx(), {"0A11", "acme-1", kid_}, 4);
+      },
+      ErrorCode::kInvalidArgument, "not a canonical serial");
+  auto m = RevokeCertificate(Ctx(), {"0a11", "acme-1", kid_}, 4);
+  ASSERT_TRUE(m) << m.error().ToString();
+  auto revs = Snap().MassRevocations();
+  ASSERT_EQ(revs.size(), 1u);
+  EXPECT_EQ(revs[0].serial_hex, "0a11");
+  EXPECT_EQ(revs[0].acme_account_id, "acme-1");
+  EXPECT_EQ(revs[0].reason_name, "superseded");
+  EXPECT_EQ(Snap().Audit({kid_, "", std::nullopt, std::nullopt}).back().action,
+            "certificate.revoke");
 }
 
 }  // namespace

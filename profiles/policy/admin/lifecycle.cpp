@@ -55,6 +55,33 @@ Result<S> NextSharedStatus(S from, std::string_view name, AccountAction action) 
 
 }  // namespace
 
+namespace {
+
+template <class S>
+bool AlreadyDoneShared(S from, AccountAction action) {
+  switch (action) {
+    case AccountAction::kActivate:
+    case AccountAction::kReactivate:
+      return from == S::kActive;
+    case AccountAction::kSuspend:
+      return from == S::kSuspended;
+    case AccountAction::kDeactivate:
+      return from == S::kDeactivated;
+    case AccountAction::kRevoke:
+      return from == S::kRevoked;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool AlreadyDone(ExternalAccountStatus from, AccountAction action) {
+  return AlreadyDoneShared(from, action);
+}
+bool AlreadyDone(AcmeAccountStatus from, AccountAction action) {
+  return AlreadyDoneShared(from, action);
+}
+
 Result<ExternalAccountStatus> NextExternalAccountStatus(ExternalAccountStatus from, AccountAction action) {
   using S = ExternalAccountStatus;
   std::string_view name = ExternalAccountStatusName(from);

@@ -17,6 +17,12 @@ std::string_view AccountActionName(AccountAction a);  // "activate", "suspend", 
 Result<ExternalAccountStatus> NextExternalAccountStatus(ExternalAccountStatus from,
                                                         AccountAction action);
 Result<AcmeAccountStatus> NextAcmeAccountStatus(AcmeAccountStatus from, AccountAction action);
+// True when the account is already where `action` leads (suspend a suspended account, revoke a
+// revoked one, ...): the change is then a no-op that writes nothing, not an error, so that an
+// operator (or a script) can repeat a command safely.
+bool AlreadyDone(ExternalAccountStatus from, AccountAction action);
+bool AlreadyDone(AcmeAccountStatus from, AccountAction action);
+
 // validate -> kValid, invalidate -> kInvalid.
 Result<OrgStatus> NextOrgStatus(OrgStatus from, OrgStatus to);
 Result<DomainStatus> NextDomainStatus(DomainStatus from, DomainStatus to);

@@ -1,0 +1,167 @@
+#include "engine/status_jobs.h"
+
+#include <gtest/gtest.h>
+
+#include "crl_ocsp/publish_guard.h"
+#include "engine/ca_instance.h"
+#include "engine/testing/engine_fixture.h"
+
+namespace ca::engine {
+namespace {
+
+using engine::api::EngineError;
+using engine::api::IssueResponse;
+using pki::RevocationReason;
+using std::chrono::seconds;
+
+TEST(JobBackoffTest, DoublesFromOneSecondUpToTheBound) {
+  JobBackoff b(seconds(1), seconds(300));
+  MonoTime t{};
+  EXPECT_TRUE(b.Ready(t));
+  std::vector<int64_t> delays;
+  for (int i = 0; i < 12; ++i) delays.push_back(b.Failed(t).count());
+  EXPECT_EQ(delays, (std::vector<int64_t>{1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300}));
+  EXPECT_FALSE(b.Ready(t + seconds(299)));
+  EXPECT_TRUE(b.Ready(t + seconds(300)));
+  for (int i = 0; i < 100; ++i) EXPECT_LE(b.Failed(t).count(), 300);  // no overflow
+  b.Succeeded();
+  EXPECT_TRUE(b.Ready(t));
+  EXPECT_EQ(b.failures(), 0);
+  EXPECT_EQ(b.Failed(t).count(), 1);
+}
+
+// A CaInstance whose status jobs read a test clock.
+class StatusJobsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    world_ = testing::MakePolicyWorld(dir_.Sub("policy"));
+    auto opt = testing::MakeInstanceOptions(dir_);
+    opt.freshness.crl_revocation_delay = seconds(0);
+    auto inst = CaInstance::Open(opt, testing::MakeSoftwareKeys(), nullptr);
+    ASSERT_TRUE(inst) << inst.error().ToString();
+    inst_ = std::move(*inst);
+    inst_->SetStatusJobClock({[this] { return wall_; }, [this] { return mono_; }});
+  }
+  std::string Issue(const std::string& id, const std::string& name) {
+    keys_.push_back(testing::FreshRsaKey());  // a key is certified once
+    auto snap = world_.store->Snapshot();
+    EXPECT_TRUE(snap);
+    auto r =
+        inst_->Issue(testing::MakeIssueRequest(id, world_.kid, {name}, keys_.back().get()), *snap);
+    EXPECT_TRUE(std::holds_alternative<IssueResponse>(r));
+    return std::holds_alternative<IssueResponse>(r) ? std::get<IssueResponse>(r).serial_hex : "";
+  }
+  uint64_t ReservedCrlNumber() {
+    auto n = inst_->status_store().LastReservedCrlNumber(inst_->issuer_name());
+    EXPECT_TRUE(n);
+    return n ? *n : 0;
+  }
+  crl_ocsp::CrlInfo CurrentCrl() {
+    auto der = inst_->status_store().CurrentCrl(inst_->issuer_name());
+    EXPECT_TRUE(der && *der);
+    auto info = crl_ocsp::InspectCrl(**der, inst_->issuer_cert());
+    EXPECT_TRUE(info);
+    return info ? *info : crl_ocsp::CrlInfo{};
+  }
+  bool HasResponse(const std::string& serial_hex) {
+    auto r =
+        inst_->status_store().Response(inst_->issuer_name(), *pki::Serial::FromHex(serial_hex));
+    return r && r->has_value();
+  }
+
+  testing::TempDir dir_;
+  testing::PolicyWorld world_;
+  std::unique_ptr<CaInstance> inst_;
+  std::vector<ossl::Pkey> keys_;
+  pki::Time real_ = pki::Now();
+  pki::Time wall_ = real_;
+  MonoTime mono_ = std::chrono::steady_clock::now();
+};
+
+// The clock was two hours ahead when the first CRL was published, then stepped back. A revocation
+// makes a CRL due: it is refused before a CRL number or a signature is spent, retried with backoff,
+// and the OCSP job still runs. Once the clock passes the current CRL's thisUpdate, the next CRL
+// takes the next number.
+TEST_F(StatusJobsTest, ClockStepBackRefusesCrlWithoutSpendingNumbersAndOcspStaysFresh) {
+  wall_ = real_ + std::chrono::hours(2);
+  std::string a = Issue("sj-a", "a.example.fr");
+  std::string b = Issue("sj-b", "b.example.fr");
+  ASSERT_TRUE(inst_->RunStatusJobs());
+  EXPECT_EQ(ReservedCrlNumber(), 1u);
+  crl_ocsp::CrlInfo first = CurrentCrl();
+  EXPECT_EQ(first.number, 1u);
+
+  wall_ = real_ + seconds(40);  // stepped back
+  ASSERT_EQ(inst_->Revoke({a, RevocationReason::kKeyCompromise, "ra:test", false, {}}).index(), 1u);
+  ASSERT_TRUE(inst_->status_store().DeleteOcspResponses(inst_->issuer_name(),
+                                                        std::vector{*pki::Serial::FromHex(b)}));
+  ASSERT_FALSE(HasResponse(b));
+  mono_ += seconds(61);  // the OCSP scan is due by the monotonic clock
+
+  auto s = inst_->RunStatusJobs();
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("behind the current CRL"), std::string::npos)
+      << s.error().ToString();
+  EXPECT_TRUE(HasResponse(b)) << "the OCSP job must run when the CRL job fails";
+  EXPECT_EQ(ReservedCrlNumber(), 1u);
+  EXPECT_EQ(inst_->status_jobs().crl.failures(), 1);
+  EXPECT_EQ(inst_->status_jobs().crl_refused_clock_behind, 1u);
+
+  // Backing off: no attempt within 1 s, then 2 s, then 4 s.
+  EXPECT_TRUE(inst_->RunStatusJobs());
+  EXPECT_EQ(inst_->status_jobs().crl_refused_clock_behind, 1u);
+  mono_ += seconds(1);
+  EXPECT_FALSE(inst_->RunStatusJobs());
+  EXPECT_EQ(inst_->status_jobs().crl.failures(), 2);
+  mono_ += seconds(1);
+  EXPECT_TRUE(inst_->RunStatusJobs());
+  mono_ += seconds(1);
+  EXPECT_FALSE(inst_->RunStatusJobs());
+  EXPECT_EQ(inst_->status_jobs().crl.failures(), 3);
+  for (int i = 0; i < 20; ++i) {  // a long outage: at most one attempt per 300 s
+    mono_ += seconds(299);
+    wall_ += seconds(299);
+    (void)inst_->RunStatusJobs();
+    mono_ += seconds(1);
+    wall_ += seconds(1);
+    (void)inst_->RunStatusJobs();
+  }
+  EXPECT_LE(inst_->status_jobs().crl_refused_clock_behind, 3u + 20u + 9u);
+  EXPECT_EQ(ReservedCrlNumber(), 1u);
+  EXPECT_EQ(CurrentCrl().number, 1u);
+
+  // The clock passes the current CRL's thisUpdate: the next CRL is number 2 and lists `a`.
+  wall_ = first.this_update + seconds(5);
+  mono_ += seconds(300);
+  ASSERT_TRUE(inst_->RunStatusJobs());
+  EXPECT_EQ(inst_->status_jobs().crl.failures(), 0);
+  EXPECT_EQ(ReservedCrlNumber(), 2u);
+  crl_ocsp::CrlInfo second = CurrentCrl();
+  EXPECT_EQ(second.number, 2u);
+  EXPECT_GE(second.this_update, first.this_update);
+  EXPECT_EQ(second.entries, 1u);
+}
+
+// A revocation while the clock is behind the stored response's thisUpdate still replaces the
+// `good` response (its thisUpdate is held at the stored one, never earlier).
+TEST_F(StatusJobsTest, RevocationAfterClockStepBackReplacesGoodResponse) {
+  wall_ = real_ + std::chrono::hours(2);
+  std::string a = Issue("sj-c", "c.example.fr");
+  ASSERT_TRUE(inst_->RunStatusJobs());
+  auto before = inst_->status_store().Response(inst_->issuer_name(), *pki::Serial::FromHex(a));
+  ASSERT_TRUE(before && *before);
+  auto before_info = crl_ocsp::InspectOcspResponse(**before, inst_->issuer_cert());
+  ASSERT_TRUE(before_info);
+
+  wall_ = real_;
+  ASSERT_EQ(inst_->Revoke({a, RevocationReason::kKeyCompromise, "ra:test", false, {}}).index(), 1u);
+  auto after = inst_->status_store().Response(inst_->issuer_name(), *pki::Serial::FromHex(a));
+  ASSERT_TRUE(after && *after);
+  auto info = crl_ocsp::InspectOcspResponse(**after, inst_->issuer_cert());
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->status, crl_ocsp::CertStatus::kRevoked);
+  EXPECT_GE(info->this_update, before_info->this_update);
+}
+
+}  // namespace
+}  // namespace ca::engine

@@ -1,0 +1,71 @@
+#include "gateway/config.h"
+
+#include <gtest/gtest.h>
+
+namespace ca::gateway {
+namespace {
+
+nlohmann::json Minimal() {
+  return {{"base_url", "https://acme.test"},
+          {"store", "/s"},
+          {"policy_store", "/p"},
+          {"profiles_dir", "/d"},
+          {"mac_wrap_key", "file:/k"},
+          {"caa_identities", {"ca.test"}},
+          {"tls", {{"cert", "/c"}, {"key", "/k"}}},
+          {"engine",
+           {{"socket", "/e"}, {"client_cert", "/c"}, {"client_key", "/k"}, {"fingerprint", "00"}}}};
+}
+
+TEST(GatewayConfig, ConnectionLimitsAndMetricsListenerDefaults) {
+  auto c = GatewayConfig::FromJson(Minimal());
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->http.max_connections, 0u);  // sized to the descriptor limit
+  EXPECT_EQ(c->http.max_connections_per_ip, 64u);
+  EXPECT_EQ(c->http.request_deadline_seconds, 10u);
+  EXPECT_TRUE(c->metrics.enabled);
+  EXPECT_EQ(c->metrics.address, "127.0.0.1");
+  EXPECT_EQ(c->metrics.port, 9180);
+}
+
+TEST(GatewayConfig, ConnectionLimitsAndMetricsListenerSet) {
+  auto doc = Minimal();
+  doc["listen"] = {{"max_connections", 500},
+                   {"max_connections_per_ip", 0},
+                   {"request_deadline_seconds", 5},
+                   {"idle_timeout_seconds", 20}};
+  doc["metrics"] = {{"address", "10.0.0.5"}, {"port", 9999}, {"enabled", false}};
+  auto c = GatewayConfig::FromJson(doc);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->http.max_connections, 500u);
+  EXPECT_EQ(c->http.max_connections_per_ip, 0u);
+  EXPECT_EQ(c->http.request_deadline_seconds, 5u);
+  EXPECT_EQ(c->http.connection_timeout_seconds, 20u);
+  EXPECT_FALSE(c->metrics.enabled);
+  EXPECT_EQ(c->metrics.address, "10.0.0.5");
+  EXPECT_EQ(c->metrics.port, 9999);
+}
+
+TEST(GatewayConfig, RefusesOutOfRangeLimitsAndUnknownMetricsKeys) {
+  for (const auto& [section, key, value] :
+       {std::tuple{"listen", "request_deadline_seconds", 0},
+        std::tuple{"listen", "request_deadline_seconds", 301},
+        std::tuple{"listen", "max_connections_per_ip", -1}, std::tuple{"metrics", "port", 70000},
+        std::tuple{"metrics", "path", 1}}) {
+    auto doc = Minimal();
+    doc[section] = {{key, value}};
+    auto c = GatewayConfig::FromJson(doc);
+    ASSERT_FALSE(c) << section << "." << key;
+    EXPECT_NE(c.error().message.find(key), std::string::npos) << c.error().message;
+  }
+}
+
+TEST(GatewayConfig, GlobalConnectionLimitFollowsTheDescriptorLimit) {
+  EXPECT_EQ(MaxConnectionsFor(1024), 768u);
+  EXPECT_EQ(MaxConnectionsFor(16384), 8192u);  // capped: memory
+  EXPECT_EQ(MaxConnectionsFor(100), 64u);      // floor
+  EXPECT_EQ(MaxConnectionsFor(UINT64_MAX), 8192u);
+}
+
+}  // namespace
+}  // namespace ca::gateway

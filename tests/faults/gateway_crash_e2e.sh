@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# gateway_crash_e2e.sh BUILD_DIR SOURCE_DIR [ROUNDS]
+# Brings the dev appliance up (scripts/appliance-dev.sh, real ca-engine on SoftHSM and ca-gateway),
+# then gateway_crash.py SIGKILLs the gateway at random points of finalize and of challenge validation
+# and restarts it with the same command line. Stops every process it started, by PID.
+set -uo pipefail
+build=$1 src=$2 rounds=${3:-10}
+here=$src/tests/faults
+
+state=$(mktemp -d /tmp/faults-gateway-crash.XXXXXX)
+# A port base with nothing listening on its ports (another range than tests/acme_clients).
+for _ in $(seq 20); do
+  pb=$((40000 + (RANDOM % 200) * 100))
+  busy=0
+  for off in 0 1 2 3 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
+  ((busy)) || break
+done
+cleanup() {
+  BUILD_DIR=$build "$src/scripts/appliance-dev.sh" down --state "$state" >/dev/null 2>&1
+  [ -n "${KEEP_STATE:-}" ] || rm -rf "$state"
+}
+trap cleanup EXIT
+
+if ! BUILD_DIR=$build "$src/scripts/appliance-dev.sh" up --state "$state" --port-base "$pb" --no-build >"$state.up.log" 2>&1; then
+  cat "$state.up.log"; for f in "$state"/logs/*.log; do echo "== $f"; tail -20 "$f"; done
+  rm -f "$state.up.log"; echo "FAIL: appliance did not come up"; exit 1
+fi
+rm -f "$state.up.log"
+
+/usr/bin/python3 "$here/gateway_crash.py" --state "$state" --rounds "$rounds"
+rc=$?
+if ((rc != 0)); then
+  echo "== gateway log (tail)"; tail -40 "$state/logs/gateway.log"
+  echo "== engine log (tail)"; tail -20 "$state/logs/engine.log"
+fi
+exit $rc
