@@ -1,12 +1,15 @@
 // ca-engine --config FILE            the signing daemon
 // ca-engine make-channel-credentials --out DIR
+// Exit status: 0 stopped by SIGTERM/SIGINT; 2 bad usage; 77 (EX_NOPERM) the HSM refused the PIN
+// (not restarted by acme-ca-engine.service: RestartPreventExitStatus=77); 1 any other failure.
 #include <signal.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "common/audit_log.h"
 #include "common/log.h"
@@ -35,7 +38,9 @@ int MakeCredentials(const std::string& dir) {
     std::cerr << "ca-engine: " << made.error().ToString() << "\n";
     return 1;
   }
-  std::cout << nlohmann::json{{"engine_fingerprint", made->first}, {"client_fingerprint", made->second}}.dump()
+  std::cout << nlohmann::json{{"engine_fingerprint", made->first},
+                              {"client_fingerprint", made->second}}
+                   .dump()
             << "\n";
   return 0;
 }
@@ -45,14 +50,17 @@ int MakeCredentials(const std::string& dir) {
 Result<engine::CrashHook> CrashHookFromEnv(bool test_hooks) {
   const char* spec = std::getenv("CA_ENGINE_CRASH_AT");
   if (spec == nullptr || *spec == '\0') return engine::CrashHook();
-  if (!test_hooks) return Fail(ErrorCode::kInvalidArgument, "CA_ENGINE_CRASH_AT is set but test_hooks is off");
+  if (!test_hooks)
+    return Fail(ErrorCode::kInvalidArgument, "CA_ENGINE_CRASH_AT is set but test_hooks is off");
   std::string text(spec);
   std::string step = text.substr(0, text.find(':'));
   long nth = 1;
-  if (auto colon = text.find(':'); colon != std::string::npos) nth = std::strtol(text.c_str() + colon + 1, nullptr, 10);
+  if (auto colon = text.find(':'); colon != std::string::npos)
+    nth = std::strtol(text.c_str() + colon + 1, nullptr, 10);
   bool known = false;
   for (auto s : engine::kCrashSteps) known = known || s == step;
-  if (!known || nth < 1) return Fail(ErrorCode::kInvalidArgument, "CA_ENGINE_CRASH_AT: unknown step '" + text + "'");
+  if (!known || nth < 1)
+    return Fail(ErrorCode::kInvalidArgument, "CA_ENGINE_CRASH_AT: unknown step '" + text + "'");
   auto counter = std::make_shared<std::atomic<long>>(0);
   return engine::CrashHook([step, nth, counter](std::string_view at) {
     if (at == step && ++*counter == nth) {
@@ -68,8 +76,9 @@ struct LoadedInstance {
 };
 
 // The key, its signatures timed into `metrics` (engine/timed_key.h).
-Result<ossl::Pkey> HsmKeyFor(hsm::Token& token, const std::string& label, const X509* cert, const std::string& what,
-                             engine::SignerKey role, engine::EngineMetrics& metrics) {
+Result<ossl::Pkey> HsmKeyFor(hsm::Token& token, const std::string& label, const X509* cert,
+                             const std::string& what, engine::SignerKey role,
+                             engine::EngineMetrics& metrics) {
   auto key = token.FindKey(label);
   if (!key) return Fail(key.error().code, what + " key '" + label + "': " + key.error().message);
   if (EVP_PKEY_eq((*key)->public_key(), X509_get0_pubkey(cert)) != 1) {
@@ -79,25 +88,54 @@ Result<ossl::Pkey> HsmKeyFor(hsm::Token& token, const std::string& label, const 
   return hsm::ToEvpPkey(engine::TimedKey(*key, role, metrics));
 }
 
-using Tokens = std::map<std::pair<std::string, std::string>, std::shared_ptr<hsm::Token>>;
+// Exit status after the token refused the PIN: acme-ca-engine.service lists it in
+// RestartPreventExitStatus=, so that systemd does not spend the token's PIN retry counter.
+constexpr int kExitPinRefused = EX_NOPERM;
+
+struct Tokens {
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<hsm::Token>> open;
+  // Set when a token refused its PIN (CKR_PIN_INCORRECT, _LOCKED, _EXPIRED...): the one message.
+  std::optional<std::string> pin_refused;
+};
+
+// What an operator must do after the token refused the PIN, naming where the PIN came from
+// ("file:/path" or "env:NAME"; never the PIN itself).
+std::string PinRefusedMessage(const engine::InstanceConfig& ic, const Error& error) {
+  const std::string& source = ic.hsm.pin;
+  std::string where =
+      source.starts_with("file:") ? "the PIN file " + source.substr(5) : "the PIN source " + source;
+  return "HSM token '" + ic.hsm.token_label + "' refused the user PIN read from " + where + " (" +
+         error.message +
+         "). Not retrying: every wrong attempt counts against the token's PIN retry "
+         "counter and a real HSM locks the PIN after a few. Fix " +
+         where + ", check the token's retry counter (pkcs11-tool --module " + ic.hsm.module +
+         " --list-token-slots; SoftHSM: softhsm2-util --show-slots), then start the engine again "
+         "(systemctl start acme-ca-engine).";
+}
 
 // The token of (module, label), logged in once and shared by the instances that use it.
-Result<hsm::Token*> TokenFor(const engine::InstanceConfig& ic, const std::string& env_name, Tokens& tokens) {
+Result<hsm::Token*> TokenFor(const engine::InstanceConfig& ic, const std::string& env_name,
+                             Tokens& tokens) {
   auto key = std::pair{ic.hsm.module, ic.hsm.token_label};
-  if (!tokens.contains(key)) {
+  if (!tokens.open.contains(key)) {
     auto pin = ca::LoadSecret(ic.hsm.pin);
     if (!pin) return Fail(pin.error().code, env_name + " HSM PIN: " + pin.error().ToString());
     hsm::TokenConfig tc;
     tc.module_path = ic.hsm.module;
     tc.token_label = ic.hsm.token_label;
     tc.pool_size = ic.hsm.pool_size;
+    // One login per token and process start: hsm::Token never repeats a refused PIN either.
     auto token = hsm::Token::Open(tc, std::move(*pin));
-    if (!token)
-      return Fail(token.error().code,
-                  env_name + " HSM token '" + ic.hsm.token_label + "': " + token.error().ToString());
-    tokens[key] = *token;
+    if (!token) {
+      // kPermissionDenied from the token means a PIN failure (hsm/ckr.h IsPinFailure).
+      if (token.error().code == ErrorCode::kPermissionDenied)
+        tokens.pin_refused = PinRefusedMessage(ic, token.error());
+      return Fail(token.error().code, env_name + " HSM token '" + ic.hsm.token_label +
+                                          "': " + token.error().ToString());
+    }
+    tokens.open[key] = *token;
   }
-  return tokens[key].get();
+  return tokens.open[key].get();
 }
 
 // The instance's certificates and HSM keys, each key checked against its certificate.
@@ -105,31 +143,36 @@ Result<engine::CaKeys> LoadKeys(const engine::InstanceConfig& ic, const std::str
                                 hsm::Token& token, engine::EngineMetrics& metrics) {
   engine::CaKeys keys;
   auto issuer_pem = ossl::ReadFile(ic.intermediate_cert);
-  auto issuer_cert = issuer_pem ? ossl::CertFromPem(*issuer_pem) : std::unexpected(issuer_pem.error());
+  auto issuer_cert =
+      issuer_pem ? ossl::CertFromPem(*issuer_pem) : std::unexpected(issuer_pem.error());
   if (!issuer_cert)
-    return Fail(issuer_cert.error().code, env_name + " intermediate_cert: " + issuer_cert.error().ToString());
+    return Fail(issuer_cert.error().code,
+                env_name + " intermediate_cert: " + issuer_cert.error().ToString());
   keys.issuer_cert = std::move(*issuer_cert);
   auto chain = ossl::ReadFile(ic.chain);
   if (!chain || !ossl::CertsFromPem(*chain))
-    return Fail(ErrorCode::kInvalidArgument, env_name + " chain: not a PEM certificate file: " + ic.chain);
+    return Fail(ErrorCode::kInvalidArgument,
+                env_name + " chain: not a PEM certificate file: " + ic.chain);
   keys.chain_pem = *chain;
   auto ocsp_pem = ossl::ReadFile(ic.ocsp_cert);
   auto ocsp_cert = ocsp_pem ? ossl::CertFromPem(*ocsp_pem) : std::unexpected(ocsp_pem.error());
-  if (!ocsp_cert) return Fail(ocsp_cert.error().code, env_name + " ocsp_cert: " + ocsp_cert.error().ToString());
+  if (!ocsp_cert)
+    return Fail(ocsp_cert.error().code, env_name + " ocsp_cert: " + ocsp_cert.error().ToString());
   keys.ocsp_cert = std::move(*ocsp_cert);
   auto issuer_key = HsmKeyFor(token, ic.intermediate_key_label, keys.issuer_cert.get(),
                               env_name + " intermediate", engine::SignerKey::kIssuer, metrics);
   if (!issuer_key) return Fail(issuer_key.error().code, issuer_key.error().ToString());
   keys.issuer_key = std::move(*issuer_key);
-  auto ocsp_key = HsmKeyFor(token, ic.ocsp_key_label, keys.ocsp_cert.get(), env_name + " OCSP signer",
-                            engine::SignerKey::kOcsp, metrics);
+  auto ocsp_key = HsmKeyFor(token, ic.ocsp_key_label, keys.ocsp_cert.get(),
+                            env_name + " OCSP signer", engine::SignerKey::kOcsp, metrics);
   if (!ocsp_key) return Fail(ocsp_key.error().code, ocsp_key.error().ToString());
   keys.ocsp_key = std::move(*ocsp_key);
   return keys;
 }
 
 Result<std::unique_ptr<engine::CaInstance>> OpenInstance(engine::api::CaEnvironment env,
-                                                         const engine::InstanceConfig& ic, Tokens& tokens,
+                                                         const engine::InstanceConfig& ic,
+                                                         Tokens& tokens,
                                                          engine::EngineMetrics& metrics,
                                                          const engine::CrashHook& crash_hook,
                                                          engine::IssuanceAudit* audit) {
@@ -153,11 +196,8 @@ Result<std::unique_ptr<engine::CaInstance>> OpenInstance(engine::api::CaEnvironm
 int Run(const std::string& config_path) {
   ca::log::Init("ca-engine");
   ca::HardenProcessForSecrets();
-  if (int err = ca::MemoryLockErrno(); err != 0) {
-    // Pages holding the PIN or keys may reach swap; the unit sets LimitMEMLOCK=infinity for this.
-    ca::log::Warn("memory_lock_failed", {{"error", std::strerror(err)},
-                                         {"hint", "raise RLIMIT_MEMLOCK (systemd: LimitMEMLOCK=infinity)"}});
-  }
+  // Pages holding the PIN or keys may reach swap; the unit sets LimitMEMLOCK=infinity for this.
+  ca::WarnIfMemoryNotLocked("acme-ca-engine.service");
   auto fail = [](const std::string& line) {
     ca::log::Error("engine_start_failed", {{"error", line}});
     std::cerr << "ca-engine: " << line << "\n";
@@ -187,13 +227,19 @@ int Run(const std::string& config_path) {
 
   // Before the instances: their crash recovery at open writes audit entries.
   engine::Recorder recorder(std::move(audit_log), metrics,
-                           {config->metrics_file, config->metrics_interval_seconds});
+                            {config->metrics_file, config->metrics_interval_seconds});
   // One logged-in token per (module, label).
   Tokens tokens;
   std::map<engine::api::CaEnvironment, std::unique_ptr<engine::CaInstance>> instances;
   for (const auto& [env, ic] : config->instances) {
     auto inst = OpenInstance(env, ic, tokens, metrics, *crash_hook,
                              config->audit_log.empty() ? nullptr : &recorder);
+    if (!inst && tokens.pin_refused) {
+      ca::log::Error("hsm_pin_refused",
+                     {{"error", *tokens.pin_refused}, {"exit_status", kExitPinRefused}});
+      std::cerr << "ca-engine: " << *tokens.pin_refused << "\n";
+      return kExitPinRefused;
+    }
     if (!inst) return fail(inst.error().message);
     instances[env] = std::move(*inst);
   }
@@ -211,10 +257,13 @@ int Run(const std::string& config_path) {
   so.identity = {config->channel_cert, config->channel_key, config->client_fingerprints};
   engine::Engine* raw = eng->get();
   auto server = engine::ChannelServer::Start(
-      so, [raw](const engine::api::Request& r, const engine::PeerInfo& p) { return raw->Handle(r, p); });
+      so, [raw](const engine::api::Request& r, const engine::PeerInfo& p) {
+        return raw->Handle(r, p);
+      });
   if (!server) return fail("channel: " + server.error().ToString());
-  ca::log::Info("engine_started", {{"socket", config->socket_path}, {"pid", ::getpid()},
-                                   {"test_hooks", config->test_hooks}});
+  ca::log::Info(
+      "engine_started",
+      {{"socket", config->socket_path}, {"pid", ::getpid()}, {"test_hooks", config->test_hooks}});
 
   for (;;) {
     int sig = 0;
@@ -222,7 +271,7 @@ int Run(const std::string& config_path) {
     if (sig == SIGUSR1) {
       if (!config->test_hooks) continue;
       // Test hook: invalidate every HSM session, as a token restart would (fault test).
-      for (auto& [k, token] : tokens) {
+      for (auto& [k, token] : tokens.open) {
         auto s = token->CloseAllSessionsForTest();
         ca::log::Warn("test_hsm_sessions_closed", {{"token", k.second}, {"ok", s.has_value()}});
       }
@@ -241,6 +290,7 @@ int Run(const std::string& config_path) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 2 && args[0] == "--config") return Run(args[1]);
-  if (args.size() == 3 && args[0] == "make-channel-credentials" && args[1] == "--out") return MakeCredentials(args[2]);
+  if (args.size() == 3 && args[0] == "make-channel-credentials" && args[1] == "--out")
+    return MakeCredentials(args[2]);
   return Usage();
 }

@@ -41,14 +41,6 @@ std::string SerialHex(const X509* cert) {
   return serial ? serial->Hex() : "?";
 }
 
-std::string NameText(const X509_NAME* name) {
-  ossl::Bio bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
 // Everything one execution accumulates; the destructor removes the staging directory unless the
 // run committed.
 class Run {
@@ -127,17 +119,18 @@ Status Run::WriteArtifact(const std::string& name, std::string_view bytes, unsig
 Result<CeremonyKey> Run::NewKey(const KeySpec& spec, const std::string& role) {
   auto key = store_->Generate(spec.type, spec.label);
   if (!key) {
-    return Fail(key.error().code, "generate " + role + " key '" + spec.label +
-                                      "': " + key.error().message);
+    return Fail(key.error().code,
+                "generate " + role + " key '" + spec.label + "': " + key.error().message);
   }
   outcome_.created_labels.push_back(spec.label);
   auto fp = CA_TRY(ossl::PublicKeyFingerprint(key->public_key.get()));
-  transcript_.Step("generate-key", {{"role", role},
-                                    {"key_label", key->label},
-                                    {"key_id", HexEncode(key->id)},
-                                    {"key_type", std::string(KeyTypeLabel(spec.type))},
-                                    {"public_key_sha256", HexEncode(fp)},
-                                    {"private_key", "token object: private, sensitive, not extractable"}});
+  transcript_.Step("generate-key",
+                   {{"role", role},
+                    {"key_label", key->label},
+                    {"key_id", HexEncode(key->id)},
+                    {"key_type", std::string(KeyTypeLabel(spec.type))},
+                    {"public_key_sha256", HexEncode(fp)},
+                    {"private_key", "token object: private, sensitive, not extractable"}});
   return key;
 }
 
@@ -151,8 +144,8 @@ Result<ossl::X509Ptr> Run::CheckAndRecord(ossl::X509Ptr cert, const X509* issuer
   pki::LintOptions options;
   options.staging = c_.kind == CeremonyKind::kStaging;
   const X509* effective_issuer = issuer != nullptr ? issuer : cert.get();
-  CA_TRY_STATUS(pki::FindingsStatus(
-      pki::LintCertificate(cert.get(), effective_issuer, role, options), file));
+  CA_TRY_STATUS(
+      pki::FindingsStatus(pki::LintCertificate(cert.get(), effective_issuer, role, options), file));
   std::string pem = CA_TRY(ossl::CertToPem(cert.get()));
   json step = {{"role", std::string(CeremonyRoleName(role))},
                {"certificate", file},
@@ -161,6 +154,7 @@ Result<ossl::X509Ptr> Run::CheckAndRecord(ossl::X509Ptr cert, const X509* issuer
                {"issuer", NameText(X509_get_issuer_name(cert.get()))},
                {"not_before", TimeText(X509_get0_notBefore(cert.get()))},
                {"not_after", TimeText(X509_get0_notAfter(cert.get()))},
+               {"sha256_fingerprint", CertSha256Fingerprint(cert.get())},
                {"lint", "passed"}};
   step.update(key);
   transcript_.Step("sign-certificate", std::move(step));
@@ -247,16 +241,19 @@ Status Run::Commit(const std::optional<TranscriptSigner>& signer, const EVP_PKEY
   CA_TRY_STATUS(ossl::WriteFileAtomic(staging_ + "/" + kTranscriptFile, text, 0644, false));
   if (signer) {
     auto sig = CA_TRY(SignDetached(signer->key, AsBytes(text)));
-    CA_TRY_STATUS(ossl::WriteFileAtomic(staging_ + "/" + kTranscriptSigFile, AsString(sig), 0644, false));
+    CA_TRY_STATUS(
+        ossl::WriteFileAtomic(staging_ + "/" + kTranscriptSigFile, AsString(sig), 0644, false));
   }
   // Read back what was written before publishing it.
   auto verified = VerifyTranscriptDir(staging_, nullptr);
-  if (!verified) return Fail(ErrorCode::kInternal, "self-check of the transcript: " + verified.error().message);
+  if (!verified)
+    return Fail(ErrorCode::kInternal, "self-check of the transcript: " + verified.error().message);
   outcome_.artifacts.push_back(c_.output_dir + "/" + kTranscriptFile);
   if (signer) outcome_.artifacts.push_back(c_.output_dir + "/" + kTranscriptSigFile);
 
   // Atomic publication: the output directory appears complete or not at all.
-  if (renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, c_.output_dir.c_str(), RENAME_NOREPLACE) != 0) {
+  if (renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, c_.output_dir.c_str(), RENAME_NOREPLACE) !=
+      0) {
     return Fail(ErrorCode::kIo, "publish " + c_.output_dir + ": " + std::strerror(errno));
   }
   committed_ = true;
@@ -282,7 +279,8 @@ Status Run::CheckNewLabels() {
   for (const auto& [role, label] : new_labels) {
     if (CA_TRY(store_->HasObject(label))) {
       return Fail(ErrorCode::kAlreadyExists, role + ".key_label: token '" + c_.token.label +
-                                                 "' already has an object labelled '" + label + "'");
+                                                 "' already has an object labelled '" + label +
+                                                 "'");
     }
   }
   return Ok();
@@ -292,8 +290,9 @@ Result<CeremonyKey> Run::FindIssuerKey() {
   auto found = store_->Find(c_.issuer->key_label);
   if (!found) {
     if (found.error().code == ErrorCode::kNotFound) {
-      return Fail(ErrorCode::kNotFound, "issuer.key_label: no key labelled '" + c_.issuer->key_label +
-                                            "' on token '" + c_.token.label + "'");
+      return Fail(ErrorCode::kNotFound, "issuer.key_label: no key labelled '" +
+                                            c_.issuer->key_label + "' on token '" + c_.token.label +
+                                            "'");
     }
     return std::unexpected(found.error());
   }
@@ -302,10 +301,11 @@ Result<CeremonyKey> Run::FindIssuerKey() {
     return Fail(ErrorCode::kInvalidArgument, "issuer.key_label: key '" + c_.issuer->key_label +
                                                  "' does not match " + c_.issuer->certificate_path);
   }
-  transcript_.Step("find-issuer-key", {{"key_label", found->label},
-                                       {"key_id", HexEncode(found->id)},
-                                       {"certificate", kIssuerCertFile},
-                                       {"subject", NameText(X509_get_subject_name(p_.issuer_cert.get()))}});
+  transcript_.Step("find-issuer-key",
+                   {{"key_label", found->label},
+                    {"key_id", HexEncode(found->id)},
+                    {"certificate", kIssuerCertFile},
+                    {"subject", NameText(X509_get_subject_name(p_.issuer_cert.get()))}});
   return std::move(*found);
 }
 
@@ -341,15 +341,15 @@ Result<CeremonyOutcome> Run::SignTranscriptAndCommit(const std::optional<Ceremon
                                                      const std::optional<CeremonyKey>& issuer_key) {
   TranscriptSigner signer;
   const EVP_PKEY* signer_public = nullptr;
-  const CeremonyKey* k = root_key ? &*root_key
-                         : int_key ? &*int_key
+  const CeremonyKey* k = root_key   ? &*root_key
+                         : int_key  ? &*int_key
                          : ocsp_key ? &*ocsp_key
                                     : &*issuer_key;
   signer.key_label = k->label;
   signer.key_id = k->id;
   signer.key = k->signer.get();
-  signer.certificate = root_key ? kRootCertFile
-                       : int_key ? kIntermediateCertFile
+  signer.certificate = root_key   ? kRootCertFile
+                       : int_key  ? kIntermediateCertFile
                        : ocsp_key ? kOcspSignerCertFile
                                   : kIssuerCertFile;
   signer_public = k->public_key.get();
@@ -360,11 +360,16 @@ Result<CeremonyOutcome> Run::SignTranscriptAndCommit(const std::optional<Ceremon
 
 Result<CeremonyOutcome> Run::Execute() {
   if (c_.kind == CeremonyKind::kInitToken) {
-    CA_TRY_STATUS(provider_.InitToken(c_.token.module_path, c_.token.label, p_.so_pin, p_.user_pin));
-    transcript_.Step("init-token", {{"token_label", c_.token.label},
-                                    {"module", c_.token.module_path},
-                                    {"so_pin", "set (from " + c_.token.so_pin_source.substr(0, c_.token.so_pin_source.find(':')) + " source)"},
-                                    {"user_pin", "set"}});
+    CA_TRY_STATUS(
+        provider_.InitToken(c_.token.module_path, c_.token.label, p_.so_pin, p_.user_pin));
+    transcript_.Step(
+        "init-token",
+        {{"token_label", c_.token.label},
+         {"module", c_.token.module_path},
+         {"so_pin", "set (from " +
+                        c_.token.so_pin_source.substr(0, c_.token.so_pin_source.find(':')) +
+                        " source)"},
+         {"user_pin", "set"}});
     // The new token must accept the user PIN.
     store_ = CA_TRY(provider_.Open(c_.token.module_path, c_.token.label, std::move(p_.user_pin)));
     transcript_.Step("login", {{"token_label", c_.token.label}, {"result", "user PIN accepted"}});
@@ -393,13 +398,16 @@ Result<CeremonyOutcome> Run::Execute() {
                   now + c_.root->validity_days * kDay};
     auto cert = BuildRootCertificate(s, root_key->signer.get());
     if (!cert) return std::unexpected(cert.error());
-    root_cert = CA_TRY(CheckAndRecord(std::move(*cert), nullptr, pki::CertRole::kRoot, kRootCertFile,
-                                      TokenKeyRef(*root_key)));
+    root_cert = CA_TRY(CheckAndRecord(std::move(*cert), nullptr, pki::CertRole::kRoot,
+                                      kRootCertFile, TokenKeyRef(*root_key)));
     manifest_["root"] = KeyJson(*root_key, kRootCertFile, root_cert.get());
+    outcome_.root = RootSummary{NameText(X509_get_subject_name(root_cert.get())),
+                                CertSha256Fingerprint(root_cert.get())};
     to_store_.push_back({root_key->label, root_key->id, root_cert.get()});
   }
   const X509* root_for_int = root_cert ? root_cert.get() : p_.issuer_cert.get();
-  EVP_PKEY* root_signer = root_key ? root_key->signer.get() : (issuer_key ? issuer_key->signer.get() : nullptr);
+  EVP_PKEY* root_signer =
+      root_key ? root_key->signer.get() : (issuer_key ? issuer_key->signer.get() : nullptr);
 
   if (c_.intermediate) {
     int_key = CA_TRY(NewKey(c_.intermediate->key, "intermediate"));
@@ -450,8 +458,9 @@ Result<CeremonyOutcome> ExecuteCeremony(PreparedCeremony prepared, TokenProvider
     // run created for the operator to remove before retrying.
     std::string labels;
     for (const auto& l : run.created_labels()) labels += (labels.empty() ? "" : ", ") + l;
-    return Fail(outcome.error().code,
-                outcome.error().message + " (keys created on the token by this run: " + labels + ")");
+    return Fail(
+        outcome.error().code,
+        outcome.error().message + " (keys created on the token by this run: " + labels + ")");
   }
   return outcome;
 }

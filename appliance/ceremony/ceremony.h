@@ -38,8 +38,8 @@ struct PreparedCeremony {
   std::string config_text;
   std::string config_sha256_hex;
   Secret user_pin;
-  Secret so_pin;                      // init-token only
-  ossl::X509Ptr issuer_cert;          // intermediate, ocsp-signer, root-crl, tls-server
+  Secret so_pin;              // init-token only
+  ossl::X509Ptr issuer_cert;  // intermediate, ocsp-signer, root-crl, tls-server
   std::string issuer_cert_pem;
   std::optional<uint64_t> crl_number;  // the number this run will use
   time_t now = 0;
@@ -50,8 +50,15 @@ struct PreparedCeremony {
 Result<PreparedCeremony> PrepareCeremony(const std::string& config_path);
 Result<PreparedCeremony> PrepareCeremonyFromText(std::string config_text, time_t now);
 
+// The root a ceremony made, for the operator to write down.
+struct RootSummary {
+  std::string subject;             // RFC 2253
+  std::string sha256_fingerprint;  // as openssl x509 -fingerprint -sha256 prints it
+};
+
 struct CeremonyOutcome {
   std::string output_dir;
+  std::optional<RootSummary> root;  // root ceremony only
   std::vector<std::string> artifacts;
   std::vector<std::string> created_labels;  // objects created on the token
 };

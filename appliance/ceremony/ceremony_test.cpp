@@ -41,10 +41,18 @@ class MemoryKeyStore : public KeyStore {
   Result<CeremonyKey> Generate(hsm::KeyType type, const std::string& label) override {
     ossl::Pkey key;
     switch (type) {
-      case hsm::KeyType::kRsa3072: key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{3072})); break;
-      case hsm::KeyType::kRsa4096: key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{4096})); break;
-      case hsm::KeyType::kEcP256: key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")); break;
-      case hsm::KeyType::kEcP384: key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384")); break;
+      case hsm::KeyType::kRsa3072:
+        key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{3072}));
+        break;
+      case hsm::KeyType::kRsa4096:
+        key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{4096}));
+        break;
+      case hsm::KeyType::kEcP256:
+        key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+        break;
+      case hsm::KeyType::kEcP384:
+        key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"));
+        break;
     }
     token_.keys[label] = {type, std::move(key)};
     return Find(label);
@@ -56,10 +64,13 @@ class MemoryKeyStore : public KeyStore {
     EVP_PKEY_up_ref(k);
     EVP_PKEY_up_ref(k);
     auto fp = ossl::PublicKeyFingerprint(k);
-    return CeremonyKey{label, Bytes(fp->begin(), fp->begin() + 20), it->second.first, ossl::Pkey(k), ossl::Pkey(k)};
+    return CeremonyKey{label, Bytes(fp->begin(), fp->begin() + 20), it->second.first, ossl::Pkey(k),
+                       ossl::Pkey(k)};
   }
-  Status StoreCertificate(const std::string& label, const std::vector<uint8_t>&, const X509* cert) override {
-    if (token_.fail_store_certificate) return Fail(ErrorCode::kHsm, "C_CreateObject: CKR_DEVICE_MEMORY");
+  Status StoreCertificate(const std::string& label, const std::vector<uint8_t>&,
+                          const X509* cert) override {
+    if (token_.fail_store_certificate)
+      return Fail(ErrorCode::kHsm, "C_CreateObject: CKR_DEVICE_MEMORY");
     token_.certs[label] = *ossl::CertToPem(cert);
     return Ok();
   }
@@ -76,10 +87,12 @@ class MemoryProvider : public TokenProvider {
     tokens[label].pin = std::string(user_pin.view());
     return Ok();
   }
-  Result<std::unique_ptr<KeyStore>> Open(const std::string&, const std::string& label, Secret pin) override {
+  Result<std::unique_ptr<KeyStore>> Open(const std::string&, const std::string& label,
+                                         Secret pin) override {
     auto it = tokens.find(label);
     if (it == tokens.end()) return Fail(ErrorCode::kNotFound, "no token " + label);
-    if (it->second.pin != pin.view()) return Fail(ErrorCode::kPermissionDenied, "C_Login: CKR_PIN_INCORRECT");
+    if (it->second.pin != pin.view())
+      return Fail(ErrorCode::kPermissionDenied, "C_Login: CKR_PIN_INCORRECT");
     return std::unique_ptr<KeyStore>(new MemoryKeyStore(it->second));
   }
   std::map<std::string, MemoryToken> tokens;
@@ -98,34 +111,38 @@ class CeremonyTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   json Token() const {
-    return {{"module", dir_ + "/module.so"}, {"label", "tok"}, {"user_pin", "file:" + dir_ + "/pin"}};
+    return {
+        {"module", dir_ + "/module.so"}, {"label", "tok"}, {"user_pin", "file:" + dir_ + "/pin"}};
   }
   json AllConfig(const std::string& out) const {
-    return {{"ceremony", "all"},
-            {"operator", "Alice"},
-            {"token", Token()},
-            {"output_dir", dir_ + "/" + out},
-            {"root", {{"key_label", "root"}, {"key_type", "ec-p384"}, {"subject", {{"CN", "Root"}}}}},
-            {"intermediate",
-             {{"key_label", "acme"},
-              {"key_type", "rsa3072"},
-              {"subject", {{"CN", "ACME"}}},
-              {"crl_url", "http://x/root.crl"},
-              {"ca_issuers_url", "http://x/root.cer"}}},
-            {"ocsp_signer", {{"key_label", "ocsp"}, {"subject", {{"CN", "OCSP"}}}}},
-            {"root_crl", {{"crl_number_file", dir_ + "/crl.counter"}}}};
+    return {
+        {"ceremony", "all"},
+        {"operator", "Alice"},
+        {"token", Token()},
+        {"output_dir", dir_ + "/" + out},
+        {"root", {{"key_label", "root"}, {"key_type", "ec-p384"}, {"subject", {{"CN", "Root"}}}}},
+        {"intermediate",
+         {{"key_label", "acme"},
+          {"key_type", "rsa3072"},
+          {"subject", {{"CN", "ACME"}}},
+          {"crl_url", "http://x/root.crl"},
+          {"ca_issuers_url", "http://x/root.cer"}}},
+        {"ocsp_signer", {{"key_label", "ocsp"}, {"subject", {{"CN", "OCSP"}}}}},
+        {"root_crl", {{"crl_number_file", dir_ + "/crl.counter"}}}};
   }
   json TlsServerConfig(const std::string& out, const std::string& issuer_dir) const {
-    return {{"ceremony", "tls-server"},
-            {"operator", "Alice"},
-            {"token", Token()},
-            {"output_dir", dir_ + "/" + out},
-            {"issuer", {{"key_label", "acme"}, {"certificate", dir_ + "/" + issuer_dir + "/intermediate.pem"}}},
-            {"tls_server",
-             {{"subject", {{"O", "Org"}, {"CN", "acme.example.com"}}},
-              {"dns_names", {"acme.example.com", "example.com"}},
-              {"ip_addresses", {"127.0.0.1", "::1"}},
-              {"validity_days", 397}}}};
+    return {
+        {"ceremony", "tls-server"},
+        {"operator", "Alice"},
+        {"token", Token()},
+        {"output_dir", dir_ + "/" + out},
+        {"issuer",
+         {{"key_label", "acme"}, {"certificate", dir_ + "/" + issuer_dir + "/intermediate.pem"}}},
+        {"tls_server",
+         {{"subject", {{"O", "Org"}, {"CN", "acme.example.com"}}},
+          {"dns_names", {"acme.example.com", "example.com"}},
+          {"ip_addresses", {"127.0.0.1", "::1"}},
+          {"validity_days", 397}}}};
   }
   Result<CeremonyOutcome> Run(const json& config) {
     auto prepared = PrepareCeremonyFromText(config.dump(2), time(nullptr));
@@ -133,7 +150,8 @@ class CeremonyTest : public ::testing::Test {
     return ExecuteCeremony(std::move(*prepared), provider_);
   }
   size_t EntriesInDir() const {
-    return static_cast<size_t>(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()));
+    return static_cast<size_t>(
+        std::distance(fs::directory_iterator(dir_), fs::directory_iterator()));
   }
 
   std::string dir_;
@@ -171,10 +189,11 @@ TEST_F(CeremonyTest, AllProducesLintedChainManifestAndTranscript) {
   EXPECT_EQ(transcript["signer"]["key_label"], "root");
   std::vector<std::string> actions;
   for (const auto& s : transcript["steps"]) actions.push_back(s["action"]);
-  EXPECT_EQ(actions, (std::vector<std::string>{"login", "generate-key", "sign-certificate", "generate-key",
-                                               "sign-certificate", "generate-key", "sign-certificate",
-                                               "sign-crl", "store-certificate", "store-certificate",
-                                               "store-certificate", "sign-transcript"}));
+  EXPECT_EQ(actions,
+            (std::vector<std::string>{"login", "generate-key", "sign-certificate", "generate-key",
+                                      "sign-certificate", "generate-key", "sign-certificate",
+                                      "sign-crl", "store-certificate", "store-certificate",
+                                      "store-certificate", "sign-transcript"}));
   auto report = VerifyTranscriptDir(out, root.get());
   ASSERT_TRUE(report) << report.error().message;
   EXPECT_EQ(report->artifacts, 7u);
@@ -234,7 +253,8 @@ TEST_F(CeremonyTest, ExistingLabelIsRefusedBeforeAnythingIsCreated) {
   auto outcome = Run(AllConfig("out"));
   ASSERT_FALSE(outcome);
   EXPECT_EQ(outcome.error().code, ErrorCode::kAlreadyExists);
-  EXPECT_EQ(outcome.error().message, "ocsp_signer.key_label: token 'tok' already has an object labelled 'ocsp'");
+  EXPECT_EQ(outcome.error().message,
+            "ocsp_signer.key_label: token 'tok' already has an object labelled 'ocsp'");
   EXPECT_TRUE(provider_.tokens["tok"].keys.empty());
   EXPECT_FALSE(fs::exists(dir_ + "/out"));
   EXPECT_FALSE(fs::exists(dir_ + "/crl.counter"));
@@ -245,9 +265,10 @@ TEST_F(CeremonyTest, FailureMidwayRemovesFilesAndNamesCreatedKeys) {
   auto outcome = Run(AllConfig("out"));
   ASSERT_FALSE(outcome);
   EXPECT_EQ(outcome.error().code, ErrorCode::kHsm);
-  EXPECT_EQ(outcome.error().message,
-            "store certificate 'root' on the token: C_CreateObject: CKR_DEVICE_MEMORY (keys created on "
-            "the token by this run: root, acme, ocsp)");
+  EXPECT_EQ(
+      outcome.error().message,
+      "store certificate 'root' on the token: C_CreateObject: CKR_DEVICE_MEMORY (keys created on "
+      "the token by this run: root, acme, ocsp)");
   EXPECT_EQ(EntriesInDir(), 2u);  // pin, module.so: no output, no staging dir, no counter
 }
 
@@ -256,19 +277,22 @@ TEST_F(CeremonyTest, PrepareRefusesExistingOutputAndBadSources) {
   auto prepared = PrepareCeremonyFromText(AllConfig("out").dump(), time(nullptr));
   ASSERT_FALSE(prepared);
   EXPECT_EQ(prepared.error().code, ErrorCode::kAlreadyExists);
-  EXPECT_EQ(prepared.error().message, "output_dir " + dir_ + "/out already exists (refusing to overwrite)");
+  EXPECT_EQ(prepared.error().message,
+            "output_dir " + dir_ + "/out already exists (refusing to overwrite)");
 
   json c = AllConfig("out2");
   c["token"]["module"] = dir_ + "/missing.so";
   prepared = PrepareCeremonyFromText(c.dump(), time(nullptr));
   ASSERT_FALSE(prepared);
-  EXPECT_EQ(prepared.error().message, "token.module: PKCS#11 module " + dir_ + "/missing.so does not exist");
+  EXPECT_EQ(prepared.error().message,
+            "token.module: PKCS#11 module " + dir_ + "/missing.so does not exist");
 
   c = AllConfig("out2");
   c["token"]["user_pin"] = "env:CEREMONY_TEST_UNSET_PIN";
   prepared = PrepareCeremonyFromText(c.dump(), time(nullptr));
   ASSERT_FALSE(prepared);
-  EXPECT_EQ(prepared.error().message, "token.user_pin: environment variable CEREMONY_TEST_UNSET_PIN is not set");
+  EXPECT_EQ(prepared.error().message,
+            "token.user_pin: environment variable CEREMONY_TEST_UNSET_PIN is not set");
 
   ASSERT_TRUE(ossl::WriteFileAtomic(dir_ + "/crl.counter", "seven\n", 0644, false));
   prepared = PrepareCeremonyFromText(AllConfig("out2").dump(), time(nullptr));
@@ -297,7 +321,8 @@ TEST_F(CeremonyTest, IssuerCertificateMustOutliveTheChild) {
   inter["issuer"] = {{"key_label", "root"}, {"certificate", dir_ + "/root/root.pem"}};
   auto prepared = PrepareCeremonyFromText(inter.dump(), time(nullptr));
   ASSERT_FALSE(prepared);
-  EXPECT_NE(prepared.error().message.find("intermediate.validity_days: would end after the issuer certificate"),
+  EXPECT_NE(prepared.error().message.find(
+                "intermediate.validity_days: would end after the issuer certificate"),
             std::string::npos);
 }
 
@@ -317,9 +342,10 @@ TEST_F(CeremonyTest, TlsServerIssuesASoftwareKeyCertificateUnderTheIntermediate)
   std::vector<std::string> files;
   for (const auto& e : fs::directory_iterator(out)) files.push_back(e.path().filename().string());
   std::sort(files.begin(), files.end());
-  EXPECT_EQ(files, (std::vector<std::string>{"ceremony.json", "config.json", "issuer.pem", "tls-server-chain.pem",
-                                             "tls-server.key", "tls-server.pem", "transcript.json",
-                                             "transcript.json.sig"}));
+  EXPECT_EQ(files,
+            (std::vector<std::string>{"ceremony.json", "config.json", "issuer.pem",
+                                      "tls-server-chain.pem", "tls-server.key", "tls-server.pem",
+                                      "transcript.json", "transcript.json.sig"}));
 
   // The key: PKCS#8 PEM, mode 0600, the certificate's key.
   struct stat st {};
@@ -337,7 +363,8 @@ TEST_F(CeremonyTest, TlsServerIssuesASoftwareKeyCertificateUnderTheIntermediate)
   EXPECT_EQ(X509_check_private_key(leaf.get(), key.get()), 1);
   EXPECT_TRUE(LintCertificate(leaf.get(), inter.get(), CertRole::kLeaf).empty());
 
-  // The chain file: the leaf, then the intermediate; a TLS client accepts it for the gateway's names.
+  // The chain file: the leaf, then the intermediate; a TLS client accepts it for the gateway's
+  // names.
   auto chain = *ossl::CertsFromPem(*ossl::ReadFile(out + "/tls-server-chain.pem"));
   ASSERT_EQ(chain.size(), 2u);
   EXPECT_EQ(X509_cmp(chain[0].get(), leaf.get()), 0);
@@ -350,7 +377,8 @@ TEST_F(CeremonyTest, TlsServerIssuesASoftwareKeyCertificateUnderTheIntermediate)
   ASSERT_EQ(X509_STORE_CTX_init(ctx.get(), store.get(), chain[0].get(), untrusted), 1);
   X509_VERIFY_PARAM_set_purpose(X509_STORE_CTX_get0_param(ctx.get()), X509_PURPOSE_SSL_SERVER);
   X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(ctx.get()), "acme.example.com", 0);
-  EXPECT_EQ(X509_verify_cert(ctx.get()), 1) << X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+  EXPECT_EQ(X509_verify_cert(ctx.get()), 1)
+      << X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
   sk_X509_free(untrusted);
 
   // The transcript: signed by the issuer's key, records the key's fingerprint, never the key.
@@ -363,8 +391,8 @@ TEST_F(CeremonyTest, TlsServerIssuesASoftwareKeyCertificateUnderTheIntermediate)
   EXPECT_EQ(transcript["signer"]["certificate"], "issuer.pem");
   std::vector<std::string> actions;
   for (const auto& step : transcript["steps"]) actions.push_back(step["action"]);
-  EXPECT_EQ(actions, (std::vector<std::string>{"login", "find-issuer-key", "generate-key", "sign-certificate",
-                                               "sign-transcript"}));
+  EXPECT_EQ(actions, (std::vector<std::string>{"login", "find-issuer-key", "generate-key",
+                                               "sign-certificate", "sign-transcript"}));
   std::string fingerprint = HexEncode(*ossl::PublicKeyFingerprint(X509_get0_pubkey(leaf.get())));
   EXPECT_EQ(transcript["steps"][2]["role"], "tls_server");
   EXPECT_EQ(transcript["steps"][2]["public_key_sha256"], fingerprint);
@@ -376,8 +404,8 @@ TEST_F(CeremonyTest, TlsServerIssuesASoftwareKeyCertificateUnderTheIntermediate)
   EXPECT_EQ(text.find(key_body), std::string::npos);
   std::map<std::string, std::string> hashes;
   for (const auto& a : transcript["artifacts"]) hashes[a["name"]] = a["sha256"];
-  for (const char* f : {"issuer.pem", "tls-server.pem", "tls-server.key", "tls-server-chain.pem", "config.json",
-                        "ceremony.json"}) {
+  for (const char* f : {"issuer.pem", "tls-server.pem", "tls-server.key", "tls-server-chain.pem",
+                        "config.json", "ceremony.json"}) {
     EXPECT_EQ(hashes[f], HexEncode(Sha256(*ossl::ReadFile(out + "/" + f)))) << f;
   }
 
@@ -400,7 +428,8 @@ TEST_F(CeremonyTest, TlsServerRsaKeyAndRefusals) {
   ASSERT_TRUE(Run(rsa));
   auto leaf = *ossl::CertFromPem(*ossl::ReadFile(dir_ + "/tls-rsa/tls-server.pem"));
   EXPECT_EQ(EVP_PKEY_get_bits(X509_get0_pubkey(leaf.get())), 3072);
-  EXPECT_EQ(X509_get_key_usage(leaf.get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
+  EXPECT_EQ(X509_get_key_usage(leaf.get()),
+            static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
 
   auto refused = [&](json config) {
     auto prepared = PrepareCeremonyFromText(config.dump(), time(nullptr));
@@ -411,16 +440,19 @@ TEST_F(CeremonyTest, TlsServerRsaKeyAndRefusals) {
   json c = TlsServerConfig("bad", "ca");
   c["tls_server"]["dns_names"] = {"acme.example.com", "localhost"};
   EXPECT_EQ(refused(c),
-            "tls_server.dns_names[1]: 'localhost' is not allowed by the issuer's name constraints (permitted "
+            "tls_server.dns_names[1]: 'localhost' is not allowed by the issuer's name constraints "
+            "(permitted "
             "subtree violation)");
   c = TlsServerConfig("bad", "ca");
   c["issuer"] = {{"key_label", "root"}, {"certificate", dir_ + "/ca/root.pem"}};
-  EXPECT_EQ(refused(c), "issuer.certificate: " + dir_ +
-                            "/ca/root.pem is a self-signed root (the TLS server certificate is issued by the "
-                            "ACME intermediate)");
+  EXPECT_EQ(refused(c),
+            "issuer.certificate: " + dir_ +
+                "/ca/root.pem is a self-signed root (the TLS server certificate is issued by the "
+                "ACME intermediate)");
   c = TlsServerConfig("bad", "ca");
   c["issuer"]["certificate"] = dir_ + "/ca/ocsp-signer.pem";
-  EXPECT_EQ(refused(c), "issuer.certificate: " + dir_ + "/ca/ocsp-signer.pem is not a CA certificate");
+  EXPECT_EQ(refused(c),
+            "issuer.certificate: " + dir_ + "/ca/ocsp-signer.pem is not a CA certificate");
 
   // An intermediate that ends in 30 days cannot issue a 397-day certificate.
   json short_ca = AllConfig("short");
@@ -432,7 +464,8 @@ TEST_F(CeremonyTest, TlsServerRsaKeyAndRefusals) {
   ASSERT_TRUE(Run(short_ca));
   c = TlsServerConfig("bad", "short");
   c["issuer"]["key_label"] = "acme-short";
-  EXPECT_NE(refused(c).find("tls_server.validity_days: would end after the issuer certificate"), std::string::npos);
+  EXPECT_NE(refused(c).find("tls_server.validity_days: would end after the issuer certificate"),
+            std::string::npos);
   c["tls_server"]["validity_days"] = 29;
   EXPECT_EQ(refused(c), "(prepared)");
 
@@ -441,7 +474,8 @@ TEST_F(CeremonyTest, TlsServerRsaKeyAndRefusals) {
   c["issuer"]["key_label"] = "ocsp";
   auto outcome = Run(c);
   ASSERT_FALSE(outcome);
-  EXPECT_EQ(outcome.error().message, "issuer.key_label: key 'ocsp' does not match " + dir_ + "/ca/intermediate.pem");
+  EXPECT_EQ(outcome.error().message,
+            "issuer.key_label: key 'ocsp' does not match " + dir_ + "/ca/intermediate.pem");
   EXPECT_FALSE(fs::exists(dir_ + "/bad"));
 }
 
@@ -449,8 +483,11 @@ TEST_F(CeremonyTest, InitTokenWritesUnsignedTranscript) {
   ASSERT_TRUE(ossl::WriteFileAtomic(dir_ + "/sopin", "5678\n", 0600, false));
   json c = {{"ceremony", "init-token"},
             {"operator", "Alice"},
-            {"token", {{"module", dir_ + "/module.so"}, {"label", "fresh"}, {"user_pin", "file:" + dir_ + "/pin"},
-                       {"so_pin", "file:" + dir_ + "/sopin"}}},
+            {"token",
+             {{"module", dir_ + "/module.so"},
+              {"label", "fresh"},
+              {"user_pin", "file:" + dir_ + "/pin"},
+              {"so_pin", "file:" + dir_ + "/sopin"}}},
             {"output_dir", dir_ + "/init"}};
   auto outcome = Run(c);
   ASSERT_TRUE(outcome) << outcome.error().message;

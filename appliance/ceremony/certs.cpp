@@ -8,9 +8,9 @@
 #include "common/encoding.h"
 #include "pki/cert_builder.h"
 #include "pki/crl_builder.h"
+#include "pki/lint.h"
 #include "pki/revocation_reason.h"
 #include "pki/serial.h"
-#include "pki/lint.h"
 
 namespace ca::appliance::ceremony {
 
@@ -90,6 +90,28 @@ Result<sys_seconds> RevocationTime(const std::string& text, time_t otherwise) {
 }
 
 }  // namespace
+
+std::string NameText(const X509_NAME* name) {
+  ossl::Bio bio(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+std::string CertSha256Fingerprint(const X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &len) != 1) return "";
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    if (i > 0) out += ':';
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 0xf];
+  }
+  return out;
+}
 
 std::string_view CeremonyRoleName(pki::CertRole role) {
   return role == pki::CertRole::kLeaf ? "tls-server" : pki::CertRoleName(role);

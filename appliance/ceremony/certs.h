@@ -36,6 +36,14 @@ struct CertIssuer {
   EVP_PKEY* key = nullptr;
 };
 
+// The name as RFC 2253 text without escaping non-ASCII: "CN=E2E Root CA,O=E2E Org,C=FR".
+std::string NameText(const X509_NAME* name);
+
+// The certificate's SHA-256 fingerprint as `openssl x509 -noout -fingerprint -sha256` prints it
+// after the '=': upper-case hex pairs joined by ':'. Operators write the root's down at the
+// ceremony and compare it wherever the root is installed.
+std::string CertSha256Fingerprint(const X509* cert);
+
 // The ceremony's names for the lint roles: "root", "intermediate", "ocsp-signer", "tls-server"
 // (the leaf role: the gateway's HTTPS certificate). Used by the CLI and the transcript.
 std::string_view CeremonyRoleName(pki::CertRole role);

@@ -14,8 +14,12 @@ namespace {
 
 constexpr time_t kDay = 86400;
 
-ossl::Pkey Rsa(unsigned bits) { return ossl::Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{bits})); }
-ossl::Pkey Ec(const char* curve) { return ossl::Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve)); }
+ossl::Pkey Rsa(unsigned bits) {
+  return ossl::Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{bits}));
+}
+ossl::Pkey Ec(const char* curve) {
+  return ossl::Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve));
+}
 
 Bytes KeyId(const EVP_PKEY* key) {
   auto fp = ossl::PublicKeyFingerprint(key);
@@ -58,7 +62,8 @@ class CertsTest : public ::testing::Test {
   }
 
   ossl::X509Ptr Root(time_t days = 7305) {
-    CertSubject s{root_key_->get(), KeyId(root_key_->get()), Cn("Test Root"), now_, now_ + days * kDay};
+    CertSubject s{root_key_->get(), KeyId(root_key_->get()), Cn("Test Root"), now_,
+                  now_ + days * kDay};
     auto cert = BuildRootCertificate(s, root_key_->get());
     EXPECT_TRUE(cert) << cert.error().message;
     return std::move(*cert);
@@ -68,20 +73,26 @@ class CertsTest : public ::testing::Test {
       extras.crl_url = "http://pki.test/root.crl";
       extras.ca_issuers_url = "http://pki.test/root.cer";
     }
-    CertSubject s{int_key_->get(), KeyId(int_key_->get()), Cn("Test ACME CA"), now_, now_ + 1826 * kDay};
+    CertSubject s{int_key_->get(), KeyId(int_key_->get()), Cn("Test ACME CA"), now_,
+                  now_ + 1826 * kDay};
     auto cert = BuildIntermediateCertificate(s, extras, {root, root_key_->get()});
     EXPECT_TRUE(cert) << cert.error().message;
     return std::move(*cert);
   }
-  ossl::X509Ptr TlsServer(const X509* intermediate, const EVP_PKEY* key, const SubjectAltNames& names) {
-    CertSubject s{key, {}, Cn(names.dns_names.empty() ? names.ip_addresses[0] : names.dns_names[0]), now_,
+  ossl::X509Ptr TlsServer(const X509* intermediate, const EVP_PKEY* key,
+                          const SubjectAltNames& names) {
+    CertSubject s{key,
+                  {},
+                  Cn(names.dns_names.empty() ? names.ip_addresses[0] : names.dns_names[0]),
+                  now_,
                   now_ + 397 * kDay};
     auto cert = BuildTlsServerCertificate(s, names, {intermediate, int_key_->get()});
     EXPECT_TRUE(cert) << cert.error().message;
     return std::move(*cert);
   }
   ossl::X509Ptr Ocsp(const X509* intermediate) {
-    CertSubject s{ocsp_key_->get(), KeyId(ocsp_key_->get()), Cn("Test OCSP"), now_, now_ + 365 * kDay};
+    CertSubject s{ocsp_key_->get(), KeyId(ocsp_key_->get()), Cn("Test OCSP"), now_,
+                  now_ + 365 * kDay};
     auto cert = BuildOcspSignerCertificate(s, {intermediate, int_key_->get()});
     EXPECT_TRUE(cert) << cert.error().message;
     return std::move(*cert);
@@ -121,14 +132,16 @@ TEST_F(CertsTest, RootHasTheRequiredExtensionsAndPassesLint) {
   const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(root.get());
   ASSERT_NE(ski, nullptr);
   Bytes id = KeyId(root_key_->get());
-  EXPECT_EQ(Bytes(ASN1_STRING_get0_data(ski), ASN1_STRING_get0_data(ski) + ASN1_STRING_length(ski)), id);
+  EXPECT_EQ(Bytes(ASN1_STRING_get0_data(ski), ASN1_STRING_get0_data(ski) + ASN1_STRING_length(ski)),
+            id);
   EXPECT_EQ(X509_get_signature_nid(root.get()), NID_ecdsa_with_SHA384);
   EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(root.get()), X509_get_issuer_name(root.get())), 0);
 }
 
 TEST_F(CertsTest, IntermediateAndOcspSignerChainAndPassLint) {
   auto root = Root();
-  IntermediateExtras extras{"http://pki.test/root.crl", "http://pki.test/root.cer", {"example.com"}, {"bad.example.com"}};
+  IntermediateExtras extras{
+      "http://pki.test/root.crl", "http://pki.test/root.cer", {"example.com"}, {"bad.example.com"}};
   auto inter = Intermediate(root.get(), extras);
   auto ocsp = Ocsp(inter.get());
   auto problems = LintCertificate(inter.get(), root.get(), CertRole::kIntermediate);
@@ -140,9 +153,12 @@ TEST_F(CertsTest, IntermediateAndOcspSignerChainAndPassLint) {
   EXPECT_EQ(X509_get_extended_key_usage(ocsp.get()), static_cast<uint32_t>(XKU_OCSP_SIGN));
   EXPECT_EQ(X509_get_key_usage(ocsp.get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE));
   EXPECT_GE(X509_get_ext_by_NID(ocsp.get(), NID_id_pkix_OCSP_noCheck, -1), 0);
-  EXPECT_EQ(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(inter.get()), X509_get0_subject_key_id(root.get())), 0);
+  EXPECT_EQ(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(inter.get()),
+                                  X509_get0_subject_key_id(root.get())),
+            0);
   int crit = 0;
-  auto* nc = static_cast<NAME_CONSTRAINTS*>(X509_get_ext_d2i(inter.get(), NID_name_constraints, &crit, nullptr));
+  auto* nc = static_cast<NAME_CONSTRAINTS*>(
+      X509_get_ext_d2i(inter.get(), NID_name_constraints, &crit, nullptr));
   ASSERT_NE(nc, nullptr);
   EXPECT_EQ(crit, 1);
   EXPECT_EQ(sk_GENERAL_SUBTREE_num(nc->permittedSubtrees), 1);
@@ -156,7 +172,8 @@ TEST_F(CertsTest, IntermediateAndOcspSignerChainAndPassLint) {
   sk_X509_push(untrusted, inter.get());
   ossl::X509StoreCtx ctx(X509_STORE_CTX_new());
   ASSERT_EQ(X509_STORE_CTX_init(ctx.get(), store.get(), ocsp.get(), untrusted), 1);
-  EXPECT_EQ(X509_verify_cert(ctx.get()), 1) << X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+  EXPECT_EQ(X509_verify_cert(ctx.get()), 1)
+      << X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
   sk_X509_free(untrusted);
 }
 
@@ -184,7 +201,8 @@ TEST_F(CertsTest, LintCatchesWrongIssuerAndWrongRole) {
   auto status = pki::FindingsStatus(problems, "root.pem");
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().code, ErrorCode::kInternal);
-  EXPECT_EQ(status.error().message, "lint: root.pem: subject: staging certificate without TEST in its CN (CA-8)");
+  EXPECT_EQ(status.error().message,
+            "lint: root.pem: subject: staging certificate without TEST in its CN (CA-8)");
 }
 
 TEST_F(CertsTest, LintCatchesNonCriticalConstraintsShortSerialAndLongValidity) {
@@ -193,7 +211,8 @@ TEST_F(CertsTest, LintCatchesNonCriticalConstraintsShortSerialAndLongValidity) {
   X509_set_version(cert.get(), X509_VERSION_3);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("Bad"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>("Bad"), -1, -1, 0);
   X509_set_issuer_name(cert.get(), name);
   ASN1_TIME_set(X509_getm_notBefore(cert.get()), now_);
   ASN1_TIME_set(X509_getm_notAfter(cert.get()), now_ + 10000 * kDay);
@@ -201,7 +220,8 @@ TEST_F(CertsTest, LintCatchesNonCriticalConstraintsShortSerialAndLongValidity) {
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
   ossl::X509Ext bc(X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "CA:TRUE,pathlen:1"));
-  ossl::X509Ext ku(X509V3_EXT_conf_nid(nullptr, &ctx, NID_key_usage, "keyCertSign,cRLSign,digitalSignature"));
+  ossl::X509Ext ku(
+      X509V3_EXT_conf_nid(nullptr, &ctx, NID_key_usage, "keyCertSign,cRLSign,digitalSignature"));
   X509_add_ext(cert.get(), bc.get(), -1);
   X509_add_ext(cert.get(), ku.get(), -1);
   ASSERT_GT(X509_sign(cert.get(), root_key_->get(), EVP_sha384()), 0);
@@ -223,7 +243,8 @@ TEST_F(CertsTest, ChildMayNotOutliveItsIssuer) {
 
 TEST_F(CertsTest, CrlCarriesNumberAkiAndReasons) {
   auto root = Root();
-  CrlParams params{42, now_, now_ + 365 * kDay, {{"0abc", 1, ""}, {"0123456789abcdef", -1, "20260102030405Z"}}};
+  CrlParams params{
+      42, now_, now_ + 365 * kDay, {{"0abc", 1, ""}, {"0123456789abcdef", -1, "20260102030405Z"}}};
   auto der = BuildRootCrl(params, {root.get(), root_key_->get()});
   ASSERT_TRUE(der) << der.error().message;
   auto crl = ossl::CrlFromDer(*der);
@@ -231,7 +252,8 @@ TEST_F(CertsTest, CrlCarriesNumberAkiAndReasons) {
   EXPECT_EQ(X509_CRL_get_signature_nid(crl->get()), NID_ecdsa_with_SHA384);  // P-384 root
   EXPECT_TRUE(LintCrl(crl->get(), root.get()).empty());
   int crit = 0;
-  ossl::Asn1Integer number(static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl->get(), NID_crl_number, &crit, nullptr)));
+  ossl::Asn1Integer number(
+      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl->get(), NID_crl_number, &crit, nullptr)));
   ASSERT_TRUE(number);
   EXPECT_EQ(ASN1_INTEGER_get(number.get()), 42);
   STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl->get());
@@ -239,7 +261,8 @@ TEST_F(CertsTest, CrlCarriesNumberAkiAndReasons) {
   bool saw_reason = false;
   for (int i = 0; i < 2; ++i) {
     X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
-    auto* reason = static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &crit, nullptr));
+    auto* reason =
+        static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &crit, nullptr));
     if (reason != nullptr) {
       EXPECT_EQ(ASN1_ENUMERATED_get(reason), 1);
       EXPECT_EQ(ASN1_INTEGER_get(X509_REVOKED_get0_serialNumber(r)), 0xabc);
@@ -285,8 +308,9 @@ std::vector<std::string> SanEntries(const X509* cert, int* critical) {
   for (int i = 0; san && i < sk_GENERAL_NAME_num(san.get()); ++i) {
     const GENERAL_NAME* gn = sk_GENERAL_NAME_value(san.get(), i);
     if (gn->type == GEN_DNS) {
-      out.push_back("DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(gn->d.dNSName)),
-                                         static_cast<size_t>(ASN1_STRING_length(gn->d.dNSName))));
+      out.push_back("DNS:" +
+                    std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(gn->d.dNSName)),
+                                static_cast<size_t>(ASN1_STRING_length(gn->d.dNSName))));
     } else if (gn->type == GEN_IPADD) {
       out.push_back("IP:" + HexEncode({ASN1_STRING_get0_data(gn->d.iPAddress),
                                        static_cast<size_t>(ASN1_STRING_length(gn->d.iPAddress))}));
@@ -329,7 +353,8 @@ TEST_F(CertsTest, TlsServerCertificateHasServerFieldsAndVerifies) {
             (std::vector<std::string>{"DNS:localhost", "DNS:acme.example", "IP:7f000001",
                                       "IP:00000000000000000000000000000001"}));
   EXPECT_EQ(crit, 0);
-  // SKI: RFC 5280 method 1 (SHA-1 of the subjectPublicKey), as the token's CKA_ID; AKI: the issuer's SKI.
+  // SKI: RFC 5280 method 1 (SHA-1 of the subjectPublicKey), as the token's CKA_ID; AKI: the
+  // issuer's SKI.
   unsigned char sha1[20];
   unsigned int len = 0;
   ASSERT_EQ(X509_pubkey_digest(tls.get(), EVP_sha1(), sha1, &len), 1);
@@ -337,16 +362,21 @@ TEST_F(CertsTest, TlsServerCertificateHasServerFieldsAndVerifies) {
   ASSERT_NE(ski, nullptr);
   EXPECT_EQ(Bytes(ASN1_STRING_get0_data(ski), ASN1_STRING_get0_data(ski) + ASN1_STRING_length(ski)),
             Bytes(sha1, sha1 + len));
-  EXPECT_EQ(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(tls.get()), X509_get0_subject_key_id(inter.get())), 0);
-  EXPECT_EQ(X509_get_signature_nid(tls.get()), NID_sha256WithRSAEncryption);  // signed by the RSA intermediate
+  EXPECT_EQ(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(tls.get()),
+                                  X509_get0_subject_key_id(inter.get())),
+            0);
+  EXPECT_EQ(X509_get_signature_nid(tls.get()),
+            NID_sha256WithRSAEncryption);  // signed by the RSA intermediate
   EXPECT_EQ(X509_check_private_key(tls.get(), key.get()), 1);
 
   // A TLS client accepts it for each of its names, and for no other.
   EXPECT_EQ(VerifyServer(root.get(), inter.get(), tls.get()), X509_V_OK);
   EXPECT_EQ(VerifyServer(root.get(), inter.get(), tls.get(), "acme.example"), X509_V_OK);
   EXPECT_EQ(VerifyServer(root.get(), inter.get(), tls.get(), nullptr, "::1"), X509_V_OK);
-  EXPECT_EQ(VerifyServer(root.get(), inter.get(), tls.get(), "other.example"), X509_V_ERR_HOSTNAME_MISMATCH);
-  EXPECT_EQ(VerifyServer(root.get(), inter.get(), tls.get(), nullptr, "127.0.0.2"), X509_V_ERR_IP_ADDRESS_MISMATCH);
+  EXPECT_EQ(VerifyServer(root.get(), inter.get(), tls.get(), "other.example"),
+            X509_V_ERR_HOSTNAME_MISMATCH);
+  EXPECT_EQ(VerifyServer(root.get(), inter.get(), tls.get(), nullptr, "127.0.0.2"),
+            X509_V_ERR_IP_ADDRESS_MISMATCH);
   // Not a CA: it cannot issue.
   EXPECT_EQ(X509_check_ca(tls.get()), 0);
 }
@@ -359,7 +389,8 @@ TEST_F(CertsTest, TlsServerRsaKeyAddsKeyEnciphermentAndKeyIsPkcs8) {
   auto tls = TlsServer(inter.get(), key.get(), {{}, {"10.1.2.3"}});
   auto problems = LintCertificate(tls.get(), inter.get(), CertRole::kLeaf);
   EXPECT_TRUE(problems.empty()) << First(problems);
-  EXPECT_EQ(X509_get_key_usage(tls.get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
+  EXPECT_EQ(X509_get_key_usage(tls.get()),
+            static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
   EXPECT_EQ(VerifyServer(root.get(), inter.get(), tls.get(), nullptr, "10.1.2.3"), X509_V_OK);
 
   auto pem = PrivateKeyToPkcs8Pem(key.get());
@@ -374,7 +405,8 @@ TEST_F(CertsTest, TlsServerRsaKeyAddsKeyEnciphermentAndKeyIsPkcs8) {
 
 TEST_F(CertsTest, TlsServerNamesMustFitTheIssuersNameConstraints) {
   auto root = Root();
-  auto inter = Intermediate(root.get(), {"http://pki.test/root.crl", "http://pki.test/root.cer", {"example.com"}, {}});
+  auto inter = Intermediate(
+      root.get(), {"http://pki.test/root.crl", "http://pki.test/root.cer", {"example.com"}, {}});
   SubjectAltNames inside{{"acme.example.com", "example.com"}, {"127.0.0.1"}};  // IPs: no IP subtree
   EXPECT_TRUE(CheckNamesAllowedByIssuer(inside, inter.get()));
   SubjectAltNames outside{{"acme.example.com", "localhost"}, {}};
@@ -382,7 +414,8 @@ TEST_F(CertsTest, TlsServerNamesMustFitTheIssuersNameConstraints) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(refused.error().message,
-            "dns_names[1]: 'localhost' is not allowed by the issuer's name constraints (permitted subtree "
+            "dns_names[1]: 'localhost' is not allowed by the issuer's name constraints (permitted "
+            "subtree "
             "violation)");
 
   ossl::Pkey key = *GenerateSoftwareKey(hsm::KeyType::kEcP256);
@@ -391,8 +424,9 @@ TEST_F(CertsTest, TlsServerNamesMustFitTheIssuersNameConstraints) {
   EXPECT_EQ(VerifyServer(root.get(), inter.get(), ok.get()), X509_V_OK);
   // Built anyway (the builder does not judge names), lint and path validation both refuse it.
   auto bad = TlsServer(inter.get(), key.get(), outside);
-  EXPECT_TRUE(HasProblem(LintCertificate(bad.get(), inter.get(), CertRole::kLeaf),
-                         "names not allowed by the issuer's name constraints (permitted subtree violation)"));
+  EXPECT_TRUE(HasProblem(
+      LintCertificate(bad.get(), inter.get(), CertRole::kLeaf),
+      "names not allowed by the issuer's name constraints (permitted subtree violation)"));
   EXPECT_EQ(VerifyServer(root.get(), inter.get(), bad.get()), X509_V_ERR_PERMITTED_VIOLATION);
 }
 
@@ -418,7 +452,8 @@ TEST_F(CertsTest, LintTellsATlsServerCertificateFromOtherRoles) {
   EXPECT_TRUE(HasProblem(problems, "basic_constraints: CA:FALSE on a CA"));
   ossl::Pkey key = *GenerateSoftwareKey(hsm::KeyType::kEcP256);
   CertSubject s{key.get(), {}, Cn("localhost"), now_, now_ + 398 * kDay};
-  auto long_lived = BuildTlsServerCertificate(s, {{"localhost"}, {}}, {inter.get(), int_key_->get()});
+  auto long_lived =
+      BuildTlsServerCertificate(s, {{"localhost"}, {}}, {inter.get(), int_key_->get()});
   ASSERT_TRUE(long_lived);
   EXPECT_TRUE(HasProblem(LintCertificate(long_lived->get(), inter.get(), CertRole::kLeaf),
                          "validity of 398 days exceeds 397 for a leaf"));

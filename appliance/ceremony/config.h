@@ -1,6 +1,6 @@
-// The ceremony's declarative config: one JSON file per ceremony, parsed strictly (unknown keys, wrong
-// types, missing fields, out-of-range values and duplicate keys are errors) before anything is
-// touched. Parsing is pure; checks that need the filesystem live in the runner's preflight.
+// The ceremony's declarative config: one JSON file per ceremony, parsed strictly (unknown keys,
+// wrong types, missing fields, out-of-range values and duplicate keys are errors) before anything
+// is touched. Parsing is pure; checks that need the filesystem live in the runner's preflight.
 #pragma once
 
 #include <cstdint>
@@ -119,7 +119,7 @@ struct CeremonyConfig {
 };
 
 // Validity bounds (days) per certificate kind.
-inline constexpr int kRootMinDays = 365, kRootMaxDays = 9132;               // 1 .. 25 years
+inline constexpr int kRootMinDays = 365, kRootMaxDays = 9132;                 // 1 .. 25 years
 inline constexpr int kIntermediateMinDays = 30, kIntermediateMaxDays = 3653;  // .. 10 years
 inline constexpr int kOcspMinDays = 1, kOcspMaxDays = 398;
 inline constexpr int kTlsServerMinDays = 1, kTlsServerMaxDays = 397;

@@ -58,6 +58,8 @@ class HsmTokenProvider : public TokenProvider {
 
 }  // namespace
 
-std::unique_ptr<TokenProvider> NewHsmTokenProvider() { return std::make_unique<HsmTokenProvider>(); }
+std::unique_ptr<TokenProvider> NewHsmTokenProvider() {
+  return std::make_unique<HsmTokenProvider>();
+}
 
 }  // namespace ca::appliance::ceremony

@@ -6,8 +6,8 @@
 #include "appliance/ceremony/key_store.h"
 #include "appliance/ceremony/transcript.h"
 #include "common/encoding.h"
-#include "pki/lint.h"
 #include "hsm/testing/softhsm_fixture.h"
+#include "pki/lint.h"
 
 namespace ca::appliance::ceremony {
 namespace {
@@ -30,7 +30,8 @@ TEST(HsmKeyStoreTest, GeneratesSignsFindsAndRefusesWrongPin) {
   s.attributes = {{"CN", "HSM Unit Root"}};
   s.common_name = "HSM Unit Root";
   time_t now = time(nullptr);
-  auto cert = BuildRootCertificate({key->public_key.get(), key->id, s, now, now + 3650 * 86400}, key->signer.get());
+  auto cert = BuildRootCertificate({key->public_key.get(), key->id, s, now, now + 3650 * 86400},
+                                   key->signer.get());
   ASSERT_TRUE(cert) << cert.error().message;
   auto problems = pki::LintCertificate(cert->get(), cert->get(), pki::CertRole::kRoot);
   EXPECT_TRUE(problems.empty()) << pki::FormatFindings(problems);

@@ -38,7 +38,8 @@ class TokenProvider {
   virtual Status InitToken(const std::string& module_path, const std::string& token_label,
                            const Secret& so_pin, const Secret& user_pin) = 0;
   virtual Result<std::unique_ptr<KeyStore>> Open(const std::string& module_path,
-                                                 const std::string& token_label, Secret user_pin) = 0;
+                                                 const std::string& token_label,
+                                                 Secret user_pin) = 0;
 };
 
 // PKCS#11 through hsm::Token.

@@ -1,7 +1,8 @@
 // ca-ceremony: key ceremonies from one declarative JSON config each.
 //   ca-ceremony run CONFIG.json
 //   ca-ceremony verify-transcript DIR [--trust CERT.pem]
-//   ca-ceremony lint --role root|intermediate|ocsp-signer|tls-server [--staging] CERT.pem ISSUER.pem
+//   ca-ceremony lint --role root|intermediate|ocsp-signer|tls-server [--staging] CERT.pem
+//   ISSUER.pem
 // Exit status: 0 done; 2 bad usage or bad config (nothing touched); 1 the ceremony or the check
 // failed (nothing left behind but the keys named in the message).
 #include <cstdio>
@@ -10,8 +11,8 @@
 #include <vector>
 
 #include "appliance/ceremony/ceremony.h"
-#include "appliance/ceremony/key_store.h"
 #include "appliance/ceremony/certs.h"
+#include "appliance/ceremony/key_store.h"
 #include "appliance/ceremony/transcript.h"
 #include "common/openssl.h"
 #include "common/secret.h"
@@ -43,6 +44,15 @@ int Run(const std::string& config_path) {
   if (!outcome) return Report(outcome.error(), 1);
   std::printf("ceremony complete: %s\n", outcome->output_dir.c_str());
   for (const auto& a : outcome->artifacts) std::printf("  %s\n", a.c_str());
+  if (outcome->root) {
+    std::printf(
+        "root certificate: %s\n"
+        "  SHA-256 Fingerprint=%s\n"
+        "  Write this fingerprint down in the ceremony record: it identifies the root wherever it "
+        "is\n"
+        "  installed (openssl x509 -noout -fingerprint -sha256 -in root.pem prints the same).\n",
+        outcome->root->subject.c_str(), outcome->root->sha256_fingerprint.c_str());
+  }
   return 0;
 }
 
@@ -55,7 +65,8 @@ int Verify(const std::vector<std::string>& args) {
       auto pem = ossl::ReadFile(args[++i]);
       if (!pem) return Report(pem.error(), 2);
       auto cert = ossl::CertFromPem(*pem);
-      if (!cert) return Report(Error{ErrorCode::kInvalidArgument, "--trust: not a PEM certificate"}, 2);
+      if (!cert)
+        return Report(Error{ErrorCode::kInvalidArgument, "--trust: not a PEM certificate"}, 2);
       anchor = std::move(*cert);
     } else if (dir.empty() && !args[i].starts_with("--")) {
       dir = args[i];
@@ -69,10 +80,19 @@ int Verify(const std::vector<std::string>& args) {
   if (report->signed_) {
     std::printf("transcript OK: ceremony %s, %zu artifacts, signed by key '%s'\n",
                 report->ceremony.c_str(), report->artifacts, report->signer_label.c_str());
+    std::printf("verified against %s %s SHA-256 Fingerprint=%s%s\n",
+                report->anchor_self_signed ? "root" : "certificate", report->anchor_subject.c_str(),
+                report->anchor_sha256_fingerprint.c_str(),
+                !report->anchor_is_signer    ? " (--trust)"
+                : report->anchor_self_signed ? " (the transcript's own root: compare with the "
+                                               "fingerprint written down at the ceremony)"
+                                             : " (the transcript's own signer certificate: pass "
+                                               "--trust ROOT.pem to check it against the root)");
   } else {
-    std::printf("transcript OK: ceremony %s, %zu artifacts, unsigned (no key exists at token "
-                "initialisation)\n",
-                report->ceremony.c_str(), report->artifacts);
+    std::printf(
+        "transcript OK: ceremony %s, %zu artifacts, unsigned (no key exists at token "
+        "initialisation)\n",
+        report->ceremony.c_str(), report->artifacts);
   }
   return 0;
 }

@@ -10,8 +10,8 @@
 
 #include "appliance/ceremony/ceremony.h"
 #include "appliance/ceremony/certs.h"
-#include "common/openssl.h"
 #include "common/encoding.h"
+#include "common/openssl.h"
 #include "pki/time.h"
 
 namespace ca::appliance::ceremony {
@@ -96,8 +96,8 @@ Result<PreparedCeremony> PrepareCeremonyFromText(std::string config_text, time_t
     return Fail(ErrorCode::kNotFound, "output_dir: parent directory " + parent + " does not exist");
   }
   if (stat(c.token.module_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return Fail(ErrorCode::kNotFound, "token.module: PKCS#11 module " + c.token.module_path +
-                                          " does not exist");
+    return Fail(ErrorCode::kNotFound,
+                "token.module: PKCS#11 module " + c.token.module_path + " does not exist");
   }
   auto pin = LoadSecret(c.token.user_pin_source);
   if (!pin) return Fail(pin.error().code, "token.user_pin: " + pin.error().message);
@@ -123,12 +123,12 @@ Result<PreparedCeremony> PrepareCeremonyFromText(std::string config_text, time_t
     p.issuer_cert_pem = std::move(*pem);
     switch (c.kind) {
       case CeremonyKind::kIntermediate:
-        CA_TRY_STATUS(CheckIssuerCert(p, now + c.intermediate->validity_days * kDay, true,
-                                      "intermediate"));
+        CA_TRY_STATUS(
+            CheckIssuerCert(p, now + c.intermediate->validity_days * kDay, true, "intermediate"));
         break;
       case CeremonyKind::kOcspSigner:
-        CA_TRY_STATUS(CheckIssuerCert(p, now + c.ocsp_signer->validity_days * kDay, false,
-                                      "ocsp_signer"));
+        CA_TRY_STATUS(
+            CheckIssuerCert(p, now + c.ocsp_signer->validity_days * kDay, false, "ocsp_signer"));
         break;
       case CeremonyKind::kTlsServer: {
         CA_TRY_STATUS(
@@ -154,7 +154,8 @@ Result<PreparedCeremony> PrepareCeremonyFromText(std::string config_text, time_t
           return BadInput("issuer.certificate: " + c.issuer->certificate_path + " lacks cRLSign");
         }
         break;
-      default: break;
+      default:
+        break;
     }
   }
   if (c.ocsp_signer && c.intermediate &&
@@ -166,7 +167,8 @@ Result<PreparedCeremony> PrepareCeremonyFromText(std::string config_text, time_t
       p.crl_number = *c.root_crl->crl_number;
     } else {
       uint64_t last = CA_TRY(ReadCounter(*c.root_crl->crl_number_file));
-      if (last >= (uint64_t{1} << 62)) return BadInput("root_crl.crl_number_file: counter exhausted");
+      if (last >= (uint64_t{1} << 62))
+        return BadInput("root_crl.crl_number_file: counter exhausted");
       p.crl_number = last + 1;
     }
   }

@@ -5,9 +5,10 @@
 #include <filesystem>
 #include <set>
 
-#include "pki/cert_builder.h"
+#include "appliance/ceremony/certs.h"
 #include "common/encoding.h"
 #include "common/log.h"
+#include "pki/cert_builder.h"
 
 namespace ca::appliance::ceremony {
 
@@ -52,12 +53,10 @@ std::string Transcript::Serialize(const std::optional<TranscriptSigner>& signer,
   doc["finished_at"] = log::NowRfc3339();
   if (signer) {
     auto fp = ossl::PublicKeyFingerprint(signer_public);
-    doc["signer"] = {{"key_label", signer->key_label},
-                     {"key_id", HexEncode(signer->key_id)},
-                     {"certificate", signer->certificate},
-                     {"public_key_sha256", fp ? HexEncode(*fp) : ""},
-                     {"digest", DigestName(signer_public)},
-                     {"signature_file", kTranscriptSigFile}};
+    doc["signer"] = {
+        {"key_label", signer->key_label},      {"key_id", HexEncode(signer->key_id)},
+        {"certificate", signer->certificate},  {"public_key_sha256", fp ? HexEncode(*fp) : ""},
+        {"digest", DigestName(signer_public)}, {"signature_file", kTranscriptSigFile}};
   } else {
     doc["signer"] = nullptr;
   }
@@ -86,7 +85,8 @@ Status VerifyDetached(const EVP_PKEY* key, std::span<const uint8_t> data,
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, pki::DigestForKey(key), nullptr, k) != 1) {
     return ossl::CryptoFail("verify transcript");
   }
-  int rc = EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), data.data(), data.size());
+  int rc =
+      EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), data.data(), data.size());
   ERR_clear_error();
   if (rc != 1) return Fail(ErrorCode::kCrypto, "transcript signature does not verify");
   return Ok();
@@ -126,19 +126,22 @@ Result<VerifyReport> VerifyDir(const std::string& dir, const X509* trust_anchor)
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     std::string name = entry.path().filename().string();
-    if (!listed.contains(name)) return Tampered("file " + name + " is not listed in the transcript");
+    if (!listed.contains(name))
+      return Tampered("file " + name + " is not listed in the transcript");
   }
   if (ec) return Fail(ErrorCode::kIo, "list " + dir + ": " + ec.message());
 
   const json& signer = doc["signer"];
   if (signer.is_null()) {
-    if (report.ceremony != "init-token" || trust_anchor != nullptr || fs::exists(dir + "/" + kTranscriptSigFile)) {
+    if (report.ceremony != "init-token" || trust_anchor != nullptr ||
+        fs::exists(dir + "/" + kTranscriptSigFile)) {
       return Tampered("transcript has no signer");
     }
     return report;
   }
-  if (!signer.is_object() || !signer.contains("certificate") || !signer["certificate"].is_string() ||
-      !signer.contains("key_label") || !signer["key_label"].is_string()) {
+  if (!signer.is_object() || !signer.contains("certificate") ||
+      !signer["certificate"].is_string() || !signer.contains("key_label") ||
+      !signer["key_label"].is_string()) {
     return Tampered("transcript signer block is malformed");
   }
   std::string cert_name = signer["certificate"].get<std::string>();
@@ -163,12 +166,21 @@ Result<VerifyReport> VerifyDir(const std::string& dir, const X509* trust_anchor)
     bool issued = anchor != nullptr && X509_verify(cert.get(), const_cast<EVP_PKEY*>(anchor)) == 1;
     ERR_clear_error();
     if (!same_key && !issued) {
-      return Fail(ErrorCode::kPermissionDenied,
-                  "transcript signer " + cert_name + " is neither the trust anchor nor issued by it");
+      return Fail(
+          ErrorCode::kPermissionDenied,
+          "transcript signer " + cert_name + " is neither the trust anchor nor issued by it");
     }
   }
   report.signed_ = true;
   report.signer_label = signer["key_label"].get<std::string>();
+  const X509* against = trust_anchor != nullptr ? trust_anchor : cert.get();
+  report.anchor_subject = NameText(X509_get_subject_name(against));
+  report.anchor_sha256_fingerprint = CertSha256Fingerprint(against);
+  report.anchor_is_signer = trust_anchor == nullptr;
+  report.anchor_self_signed =
+      X509_NAME_cmp(X509_get_subject_name(against), X509_get_issuer_name(against)) == 0 &&
+      X509_verify(const_cast<X509*>(against), X509_get0_pubkey(against)) == 1;
+  ERR_clear_error();
   return report;
 }
 }  // namespace

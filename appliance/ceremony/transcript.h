@@ -40,7 +40,8 @@ class Transcript {
   void Artifact(const std::string& name, std::string_view bytes);
 
   // The exact bytes of transcript.json (with the signer block when there is one).
-  std::string Serialize(const std::optional<TranscriptSigner>& signer, const EVP_PKEY* signer_public) const;
+  std::string Serialize(const std::optional<TranscriptSigner>& signer,
+                        const EVP_PKEY* signer_public) const;
 
  private:
   nlohmann::json doc_;
@@ -57,6 +58,12 @@ struct VerifyReport {
   size_t artifacts = 0;
   bool signed_ = false;
   std::string signer_label;
+  // The certificate the signature was checked against: the trust anchor when one was given,
+  // otherwise the transcript's own signer certificate (`anchor_is_signer`).
+  std::string anchor_subject;
+  std::string anchor_sha256_fingerprint;  // as openssl x509 -fingerprint -sha256 prints it
+  bool anchor_is_signer = false;
+  bool anchor_self_signed = false;  // a root
 };
 
 // Verifies DIR/transcript.json: every listed artifact's hash, no unlisted files, and the signature

@@ -12,7 +12,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-ossl::Pkey Ec(const char* curve) { return ossl::Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve)); }
+ossl::Pkey Ec(const char* curve) {
+  return ossl::Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve));
+}
 
 ossl::X509Ptr SelfSigned(EVP_PKEY* key, const std::string& cn) {
   Subject s;
@@ -20,7 +22,8 @@ ossl::X509Ptr SelfSigned(EVP_PKEY* key, const std::string& cn) {
   s.common_name = cn;
   auto fp = ossl::PublicKeyFingerprint(key);
   time_t now = time(nullptr);
-  auto cert = BuildRootCertificate({key, Bytes(fp->begin(), fp->begin() + 20), s, now, now + 400 * 86400}, key);
+  auto cert = BuildRootCertificate(
+      {key, Bytes(fp->begin(), fp->begin() + 20), s, now, now + 400 * 86400}, key);
   return std::move(*cert);
 }
 
@@ -97,7 +100,8 @@ TEST_F(TranscriptTest, DetectsTamperedArtifact) {
   auto report = VerifyTranscriptDir(dir_.string(), nullptr);
   ASSERT_FALSE(report);
   EXPECT_EQ(report.error().code, ErrorCode::kCorrupt);
-  EXPECT_EQ(report.error().message, "artifact config.json does not match its SHA-256 in the transcript");
+  EXPECT_EQ(report.error().message,
+            "artifact config.json does not match its SHA-256 in the transcript");
 }
 
 TEST_F(TranscriptTest, DetectsTamperedTranscript) {
@@ -106,7 +110,8 @@ TEST_F(TranscriptTest, DetectsTamperedTranscript) {
   Write(kTranscriptFile, altered);
   auto report = VerifyTranscriptDir(dir_.string(), nullptr);
   ASSERT_FALSE(report);
-  EXPECT_EQ(report.error().message, "transcript.json signature does not verify (transcript altered)");
+  EXPECT_EQ(report.error().message,
+            "transcript.json signature does not verify (transcript altered)");
 }
 
 TEST_F(TranscriptTest, DetectsMissingAndExtraFiles) {

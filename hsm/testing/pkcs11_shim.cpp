@@ -1,10 +1,13 @@
 // A PKCS#11 module for fault tests: forwards every call to the real module (SoftHSM by default,
 // or $CA_PKCS11_SHIM_TARGET), counts C_Login calls, and can make the next C_Sign calls return a
 // chosen CKR_* code (after running the real C_Sign, so the module's own state stays consistent).
+// With $CA_PKCS11_SHIM_LOGIN_LOG set, each C_Login also appends a line "C_Login <CKR value>" to
+// that file, so that a test can count the logins of another process.
 #include <dlfcn.h>
 #include <p11-kit/pkcs11.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 
 namespace {
@@ -17,7 +20,14 @@ std::atomic<CK_RV> g_sign_failure{CKR_OK};
 
 CK_RV ShimLogin(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG len) {
   ++g_login_calls;
-  return g_real->C_Login(s, user, pin, len);
+  CK_RV rv = g_real->C_Login(s, user, pin, len);
+  if (const char* path = std::getenv("CA_PKCS11_SHIM_LOGIN_LOG"); path != nullptr) {
+    if (FILE* f = std::fopen(path, "a"); f != nullptr) {
+      std::fprintf(f, "C_Login 0x%lx\n", static_cast<unsigned long>(rv));
+      std::fclose(f);
+    }
+  }
+  return rv;
 }
 
 CK_RV ShimSign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,

@@ -135,11 +135,11 @@ check "engine metrics directory 0755 acme-ca-engine" mode_is "$S/metrics" 755 ac
 # acme-ca-setup raises RLIMIT_MEMLOCK for the engine as its unit does (LimitMEMLOCK=infinity); in a
 # container that may not raise it, the engine says so in one JSON line and runs on.
 if (ulimit -l unlimited) 2>/dev/null; then
-  check "engine locked its memory (no memory_lock_failed in its log)" \
-    bash -c '! grep -q memory_lock_failed "$1"' _ "$A/var/log/acme-ca/engine.log"
+  check "engine locked its memory (no memory_not_locked in its log)" \
+    bash -c '! grep -q memory_not_locked "$1"' _ "$A/var/log/acme-ca/engine.log"
 else
   check "engine could not lock its memory here (RLIMIT_MEMLOCK fixed): one JSON warning line" \
-    bash -c '[ "$(grep -c "^{.*\"event\":\"memory_lock_failed\".*\"level\":\"warn\"" "$1")" = 1 ]' _ "$A/var/log/acme-ca/engine.log"
+    bash -c '[ "$(grep -c "^{.*\"event\":\"memory_not_locked\".*\"level\":\"warn\"" "$1")" = 1 ]' _ "$A/var/log/acme-ca/engine.log"
 fi
 check "engine socket 0660 group acme-ca-engine-clients" \
   mode_is "$A/run/acme-ca-engine/engine.sock" 660 acme-ca-engine acme-ca-engine-clients

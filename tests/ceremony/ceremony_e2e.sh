@@ -50,8 +50,19 @@ cat >"$T/root.json" <<JSON
  "root": {"key_label": "e2e-root", "key_type": "rsa3072",
           "subject": {"C": "FR", "O": "E2E Org", "CN": "E2E Root CA"}, "validity_days": 7305}}
 JSON
-check "root ceremony" "$CEREMONY" run "$T/root.json"
+if "$CEREMONY" run "$T/root.json" >"$T/root.out" 2>&1; then pass "root ceremony"; else fail "root ceremony"; cat "$T/root.out"; fi
 R=$T/out-root/root.pem
+# The fingerprint the operator writes down, as openssl prints it; in the transcript and in
+# verify-transcript's answer too.
+ROOT_FP=$(openssl x509 -in "$R" -noout -fingerprint -sha256 | sed 's/^[^=]*=//')
+has "root: ceremony prints the root's SHA-256 fingerprint (openssl x509 -fingerprint -sha256)" "$T/root.out" \
+  "^  SHA-256 Fingerprint=$ROOT_FP\$"
+has "root: ceremony prints the root's subject" "$T/root.out" '^root certificate: CN=E2E Root CA,O=E2E Org,C=FR$'
+has "root: transcript records the root's fingerprint" "$T/out-root/transcript.json" \
+  "\"sha256_fingerprint\": \"$ROOT_FP\""
+"$CEREMONY" verify-transcript "$T/out-root" >"$T/verify-root.out" 2>&1 || true
+has "root: verify-transcript says against which root (subject and fingerprint)" "$T/verify-root.out" \
+  "^verified against root CN=E2E Root CA,O=E2E Org,C=FR SHA-256 Fingerprint=$ROOT_FP "
 openssl x509 -in "$R" -noout -text >"$T/root.txt"
 has "root: CA:TRUE pathlen:1" "$T/root.txt" 'CA:TRUE, pathlen:1'
 has "root: basicConstraints critical" "$T/root.txt" 'Basic Constraints: critical'
@@ -98,6 +109,9 @@ has "intermediate: AIA caIssuers" "$T/int.txt" 'CA Issuers - URI:http://127.0.0.
 has "intermediate: name constraints critical" "$T/int.txt" 'Name Constraints: critical'
 has "intermediate: permitted DNS" "$T/int.txt" 'DNS:.example.org'
 check "intermediate: transcript verifies with --trust root" "$CEREMONY" verify-transcript "$T/out-int" --trust "$R"
+"$CEREMONY" verify-transcript "$T/out-int" --trust "$R" >"$T/verify-int.out" 2>&1 || true
+has "intermediate: verify-transcript --trust names the root and its fingerprint" "$T/verify-int.out" \
+  "^verified against root CN=E2E Root CA,O=E2E Org,C=FR SHA-256 Fingerprint=$ROOT_FP \(--trust\)$"
 check "intermediate: ca-ceremony lint" "$CEREMONY" lint --role intermediate "$I" "$R"
 
 # ---------------------------------------------------------------- OCSP signer
