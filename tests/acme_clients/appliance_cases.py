@@ -398,6 +398,9 @@ class SecondGateway:
         config["base_url"] = f"https://127.0.0.1:{port}"
         config["store"] = os.path.join(self.dir, "store")
         config.setdefault("limits", {}).update(limits)
+        # Not the first gateway's metrics port, nor its audit file (one writer per hash chain).
+        config["metrics"] = {"enabled": False}
+        config.pop("audit_log", None)
         path = os.path.join(self.dir, "gateway.json")
         with open(path, "w") as f:
             json.dump(config, f)
