@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
+#include "common/log.h"
 #include "gateway/authentication.h"
 #include "gateway/handlers.h"
 
@@ -50,6 +52,9 @@ HttpResponse AcmeServer::Handle(const HttpRequest& request) {
           return std::isupper(static_cast<unsigned char>(c)) || c == '_';
         }))
       ctx.log["result_code"] = code;
+    else
+      code.clear();
+    AuditRefusal(ctx, p, code);
   }
   bool has_ct = std::any_of(response.headers.begin(), response.headers.end(),
                             [](const auto& h) { return h.first == "Content-Type"; });
@@ -64,6 +69,36 @@ HttpResponse AcmeServer::Handle(const HttpRequest& request) {
   response.log_fields = ctx.log;
   metrics_.CountRequest(response.endpoint, response.status);
   return response;
+}
+
+void AcmeServer::AuditRefusal(const RequestState& ctx, const Problem& problem,
+                              const std::string& result_code) {
+  static const std::set<std::string, std::less<>> kIssuanceEndpoints = {"new-order", "finalize",
+                                                                       "revoke-cert"};
+  if (refusal_audit_ == nullptr || !kIssuanceEndpoints.contains(ctx.endpoint) ||
+      problem.kind == ProblemKind::kBadNonce) {
+    return;  // a stale nonce is the protocol's routine retry, not a refusal
+  }
+  nlohmann::json fields = {{"endpoint", ctx.endpoint},
+                           {"problem", ProblemType(problem.kind)},
+                           {"status", ProblemHttpStatus(problem.kind)},
+                           {"result_code", result_code},
+                           {"detail", problem.detail}};
+  if (ctx.account) {
+    fields["account"] = ctx.account->id;
+    fields["external_account"] = ctx.account->external_account_kid;
+  }
+  nlohmann::json names = nlohmann::json::array();
+  for (const auto& sub : problem.subproblems) {
+    if (!sub.dns_name.empty()) names.push_back(sub.dns_name);
+  }
+  if (!names.empty()) fields["names"] = names;
+  // Not durable on the answer's path: a refusal changes nothing, and losing the last refusals in
+  // a crash loses no acknowledged state. A failed append is logged, never answered.
+  if (auto appended = refusal_audit_->Append("issuance_refused", fields); !appended) {
+    log::Error("audit_append_failed", {{"audit_event", "issuance_refused"},
+                                       {"error", appended.error().ToString()}});
+  }
 }
 
 Outcome AcmeServer::Route(RequestState& ctx, const HttpRequest& req) {

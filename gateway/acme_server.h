@@ -12,6 +12,7 @@
 #include "gateway/challenge_validations.h"
 #include "gateway/handler_context.h"
 #include "gateway/nonce.h"
+#include "common/audit_log.h"
 #include "gateway/ports.h"
 #include "gateway/store.h"
 
@@ -40,10 +41,16 @@ class AcmeServer {
 
   const GatewayOptions& options() const { return options_; }
 
+  // Refused issuance requests (newOrder, finalize, revokeCert answered with a problem other than
+  // badNonce) are appended to this hash-chained audit file (ca-audit verify-audit), so the audit
+  // trail holds what the CA refused and why, not only the gateway's log. Optional; not owned.
+  void SetRefusalAudit(audit::AuditLog* audit) { refusal_audit_ = audit; }
+
  private:
   Outcome Route(RequestState& ctx, const HttpRequest& request);
   Outcome RouteJws(RequestState& ctx, const HttpRequest& request, const std::string& id);
   Outcome Directory();
+  void AuditRefusal(const RequestState& ctx, const Problem& problem, const std::string& result_code);
 
   GatewayOptions options_;
   const AcmeStore& store_;
@@ -51,6 +58,7 @@ class AcmeServer {
   AccountKeyCache account_keys_;
   AcmeMetrics metrics_;
   HandlerContext context_;
+  audit::AuditLog* refusal_audit_ = nullptr;
   ChallengeValidations validations_;  // last: its workers stop before the rest goes
 };
 

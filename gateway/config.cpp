@@ -90,6 +90,7 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
   while (c.acme.base_url.ends_with("/")) c.acme.base_url.pop_back();
   if (!c.acme.base_url.starts_with("https://")) return f.Bad("base_url", "must be an https:// URL");
   c.store_dir = CA_TRY(f.String("store"));
+  c.audit_log = CA_TRY(f.OptionalString("audit_log")).value_or("");
   c.policy_store_dir = CA_TRY(f.String("policy_store"));
   c.profiles_dir = CA_TRY(f.String("profiles_dir"));
   c.mac_wrap_key = CA_TRY(f.String("mac_wrap_key"));

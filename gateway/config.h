@@ -26,6 +26,7 @@ struct GatewayConfig {
   MetricsListenOptions metrics;  // GET /metrics, never on the ACME port
   GatewayOptions acme;
   std::string store_dir;         // the gateway's LMDB store
+  std::string audit_log;         // refused issuance requests (AcmeServer::SetRefusalAudit); "" = none
   StoreOptions store_options;    // "store_map_size_mb"
   RetentionOptions retention;    // "retention": {"order_days", "failed_validation_hours", "interval_seconds"}
   std::string policy_store_dir;  // read-only

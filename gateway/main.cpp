@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "common/audit_log.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "gateway/adapters.h"
@@ -93,7 +94,15 @@ int main(int argc, char** argv) {
   EngineAdapter engine(engine_options);
   ValidatorAdapter validator_port(*validator);
 
+  // Before the server, so that it outlives every request that may append to it.
+  std::unique_ptr<ca::audit::AuditLog> refusal_audit;
+  if (!config->audit_log.empty()) {
+    auto opened = ca::audit::AuditLog::Open(config->audit_log, "ca-gateway");
+    if (!opened) return Die("audit_log: " + opened.error().ToString());
+    refusal_audit = std::move(*opened);
+  }
   AcmeServer acme(config->acme, *store, **policy, engine, validator_port, NowUnix);
+  if (refusal_audit) acme.SetRefusalAudit(refusal_audit.get());
   auto http = HttpServer::Start(config->http, acme);
   if (!http) return Die(http.error().ToString());
   // Orders and challenges a crash left processing, resumed on the validation workers: the

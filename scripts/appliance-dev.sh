@@ -215,7 +215,7 @@ cat >"$state/gateway.json" <<JSON
  "metrics": {"address": "127.0.0.1", "port": $((port_base + 4))},
  "base_url": "$acme_base",
  "tls": {"cert": "$state/ceremony/tls/tls-server-chain.pem", "key": "$state/ceremony/tls/tls-server.key"},
- "store": "$gwstore", "policy_store": "$policy", "mac_wrap_key": "file:$secrets/mac-wrap.key",
+ "store": "$gwstore", "audit_log": "$state/audit/gateway.jsonl", "policy_store": "$policy", "mac_wrap_key": "file:$secrets/mac-wrap.key",
  "profiles_dir": "$root/profiles/data/production",
  "engine": {"socket": "$state/run/engine.sock", "client_cert": "$state/channel/client.crt",
             "client_key": "$state/channel/client.key", "fingerprint": "$engine_fp"},
@@ -242,7 +242,7 @@ ROOT_CRL_URL=$status_url/crl/root.crl
 STATUS_URL=$status_url
 RA_CLI="$RA --store $policy --wrap-key $secrets/mac-wrap.key --gateway-store $gwstore --audit-log $state/audit/ra.jsonl"
 AUDIT_CLI=$AUDIT
-AUDIT_FILES="$state/audit/engine.jsonl $state/audit/ra.jsonl"
+AUDIT_FILES="$state/audit/engine.jsonl $state/audit/ra.jsonl $state/audit/gateway.jsonl"
 ENGINE_METRICS_FILE=$state/metrics/engine.prom
 GATEWAY_METRICS_URL=http://127.0.0.1:$((port_base + 4))/metrics
 SUFFIX=$suffix

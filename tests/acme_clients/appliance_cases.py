@@ -196,8 +196,21 @@ class ApplianceCases(unittest.TestCase):
     def test_name_outside_the_allowed_list(self):
         c = AcmeClient()
         c.register()
-        self.assertProblem(c.new_order("www.not-ours.example"), "rejectedIdentifier", 400, "DOMAIN_NOT_FOUND",
-                           "www.not-ours.example")
+        name = f"www.not-ours-{self.tag}.example"
+        self.assertProblem(c.new_order(name), "rejectedIdentifier", 400, "DOMAIN_NOT_FOUND", name)
+        # The refusal is in the audit trail (the gateway's hash-chained file), not only in a log.
+        audit = os.path.join(ENV["STATE_DIR"], "audit", "gateway.jsonl")
+        with open(audit) as f:
+            entries = [json.loads(line) for line in f if line.strip()]
+        refused = [e for e in entries if e.get("event") == "issuance_refused" and name in e.get("names", [])]
+        self.assertEqual(len(refused), 1, entries[-3:])
+        self.assertEqual(refused[0]["endpoint"], "new-order")
+        self.assertEqual(refused[0]["result_code"], "DOMAIN_NOT_FOUND")
+        self.assertEqual(refused[0]["problem"], "urn:ietf:params:acme:error:rejectedIdentifier")
+        self.assertEqual(refused[0]["external_account"], ENV["EAB_KID"])
+        out = subprocess.run([ENV["AUDIT_CLI"], "verify-audit", audit], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("intact", out.stdout + out.stderr)
 
     def test_subdomain_not_implied(self):
         exact = f"exact-{self.tag}.test"
