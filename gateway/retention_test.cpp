@@ -117,12 +117,14 @@ TEST_F(RetentionTest, CountOrdersSinceCountsTheWindowOnly) {
 }
 
 TEST_F(RetentionTest, AFullMapRefusesCleanlyAndRecoversAfterPruning) {
-  Open(StoreOptions{size_t{1} << 20});  // 1 MiB: a few hundred orders
+  // 8 MiB: a few thousand orders. The 10 % reserve (800 KiB) is far more than the 64 writes
+  // between two reads of the fill level can take, as it is for any real map.
+  Open(StoreOptions{size_t{8} << 20});
   const int64_t day = 86400;
   int written = 0;
   Status refused = Ok();
   for (int i = 0; i < 100000 && refused; ++i) {
-    refused = AddOrder("f" + std::to_string(i), now_ - 40 * day, now_ - 33 * day, 2000);
+    refused = AddOrder("f" + std::to_string(i), now_ - 40 * day, now_ - 33 * day, 500);
     if (refused) ++written;
   }
   ASSERT_FALSE(refused) << "the map never filled";

@@ -291,7 +291,9 @@ bool AcmeStore::NearlyFull() const {
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now().time_since_epoch())
                        .count();
-  if (usage_gate_->permille.load() >= 800 || now_ms - usage_gate_->checked_at_ms.load() >= 1000) {
+  if (usage_gate_->permille.load() >= 800 || ++usage_gate_->writes_since_check >= 64 ||
+      now_ms - usage_gate_->checked_at_ms.load() >= 1000) {
+    usage_gate_->writes_since_check = 0;
     RefreshUsage();
   }
   return usage_gate_->nearly_full.load();

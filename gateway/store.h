@@ -125,7 +125,7 @@ class AcmeStore {
   // For retention's deletions only: may use the reserve.
   Status WriteReserved(const WriteOp& op) const;
   // Re-reads the fill level now (retention calls it after freeing pages); Write re-reads it once
-  // a second, and on every write once the map is 80 % full.
+  // a second or every 64 writes, and on every write once the map is 80 % full.
   void RefreshUsage() const;
 
   const lmdb::Env& env() const { return *env_; }
@@ -149,6 +149,7 @@ class AcmeStore {
     std::atomic<bool> nearly_full{false};
     std::atomic<int> permille{0};  // used / map, in thousandths
     std::atomic<int64_t> checked_at_ms{0};
+    std::atomic<uint32_t> writes_since_check{0};
   };
   std::unique_ptr<UsageGate> usage_gate_ = std::make_unique<UsageGate>();
   bool NearlyFull() const;
