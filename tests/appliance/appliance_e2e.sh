@@ -26,13 +26,6 @@ for t in certbot pebble-challtestsrv mdb_copy setpriv runuser openssl python3; d
 done
 [ -f /usr/lib/softhsm/libsofthsm2.so ] || { echo "FAIL: softhsm2 not installed"; exit 1; }
 
-fails=0
-pass() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
-check() {  # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
 
 T=$(mktemp -d /tmp/acme-ca-appliance-e2e.XXXXXX)
 chmod 0755 "$T"   # the service accounts must reach the prefix

@@ -17,9 +17,6 @@ for t in certbot pebble-challtestsrv mdb_copy setpriv runuser openssl python3 dp
   command -v "$t" >/dev/null || { echo "FAIL: $t not installed"; exit 1; }
 done
 
-fails=0
-pass() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
 has() {  # has DESCRIPTION FILE REGEX
   if grep -Eq -- "$3" "$2"; then pass "$1"; else fail "$1 (no /$3/ in $2)"; sed 's/^/    /' "$2" | tail -20; fi
 }

@@ -26,10 +26,6 @@ if ! err=$(curl -sS -f -o /dev/null --max-time 20 "$mirror/dists/bookworm/Releas
   exit 77
 fi
 
-fails=0
-pass() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
 
 T=$(mktemp -d /tmp/acme-ca-image-e2e.XXXXXX)
 chmod 0755 "$T"

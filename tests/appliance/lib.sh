@@ -91,3 +91,13 @@ free_port_base() {
   done
   echo "$pb"
 }
+
+# The checks every appliance test reports with: "ok   - …" / "FAIL - …" lines and a failure count
+# (`fails`) the test turns into its exit status.
+fails=0
+pass() { echo "ok   - $*"; }
+fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
+check() {  # check DESCRIPTION COMMAND...
+  local what=$1; shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}

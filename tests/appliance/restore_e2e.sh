@@ -23,13 +23,6 @@ for t in mdb_copy mdb_stat setpriv runuser openssl python3 chattr lsattr; do
 done
 [ -f /usr/lib/softhsm/libsofthsm2.so ] || { echo "FAIL: softhsm2 not installed"; exit 1; }
 
-fails=0
-pass() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
-check() {  # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
 
 T=$(mktemp -d /tmp/acme-ca-restore-e2e.XXXXXX)
 chmod 0755 "$T"
