@@ -44,8 +44,10 @@ void WriteSeeds(const SeedWriter& out) {
   policy::AcmeAccountPolicy acme{"acct-1", account.kid, policy::AcmeAccountStatus::kSuspended,
                                  policy::ProfileId::kSslRgs, {"example.org"}, 1731535999, 1700000000};
   out.Add("acme_account", policy::ToJson(acme).dump());
-  policy::MassRevocation mass{7, "", account.kid, 9, "privilegeWithdrawn", 1700000000, 12, "ra:alice"};
+  policy::MassRevocation mass{7, "", "", account.kid, 9, "privilegeWithdrawn", 1700000000, 12, "ra:alice"};
   out.Add("mass_revocation", policy::ToJson(mass).dump());
+  policy::MassRevocation one{9, "0a11", "acct-1", account.kid, 4, "superseded", 1700000000, 13, "ra:alice"};
+  out.Add("mass_revocation_one", policy::ToJson(one).dump());
   policy::AuditRecord audit{8, 1700000000, "ra:alice", "domain.create", "domain", domain.fqdn,
                             account.kid, domain.fqdn, nullptr, policy::ToJson(domain), 12};
   out.Add("audit", policy::ToJson(audit).dump());
