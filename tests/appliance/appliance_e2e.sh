@@ -42,13 +42,7 @@ cleanup() {
   stop_prefix "$B"
   stop_prefix "$C"
   if [ -n "$challtestsrv_pid" ]; then kill "$challtestsrv_pid" 2>/dev/null; wait "$challtestsrv_pid" 2>/dev/null; fi
-  local u g
-  for u in "${created_accounts[@]}"; do
-    userdel "$u" 2>/dev/null
-    getent group "$u" >/dev/null && groupdel "$u" 2>/dev/null
-  done
-  for g in "${created_groups[@]}"; do getent group "$g" >/dev/null && groupdel "$g" 2>/dev/null; done
-  if [ -n "${KEEP_STATE:-}" ]; then echo "state kept in $T"; else chattr -R -a "$T" 2>/dev/null; rm -rf "$T"; fi
+  remove_test_state
 }
 trap cleanup EXIT
 

@@ -38,13 +38,7 @@ cleanup() {
   stop_prefix "$P"
   stop_prefix "$P2"
   if [ -n "$DNS_PID" ]; then kill "$DNS_PID" 2>/dev/null; wait "$DNS_PID" 2>/dev/null; fi
-  local u g
-  for u in "${created_accounts[@]}"; do
-    userdel "$u" 2>/dev/null
-    getent group "$u" >/dev/null && groupdel "$u" 2>/dev/null
-  done
-  for g in "${created_groups[@]}"; do getent group "$g" >/dev/null && groupdel "$g" 2>/dev/null; done
-  if [ -n "${KEEP_STATE:-}" ]; then echo "state kept in $T"; else chattr -R -a "$T" 2>/dev/null; rm -rf "$T"; fi
+  remove_test_state
 }
 trap cleanup EXIT
 

@@ -101,3 +101,16 @@ check() {  # check DESCRIPTION COMMAND...
   local what=$1; shift
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
+
+# remove_test_state: deletes the service accounts and groups the test created (created_accounts,
+# created_groups: those that did not exist before it) and its temporary directory T (kept, and
+# said, with KEEP_STATE=1; append-only audit files lose +a first so that rm can remove them).
+remove_test_state() {
+  local u g
+  for u in "${created_accounts[@]}"; do
+    userdel "$u" 2>/dev/null
+    getent group "$u" >/dev/null && groupdel "$u" 2>/dev/null
+  done
+  for g in "${created_groups[@]}"; do getent group "$g" >/dev/null && groupdel "$g" 2>/dev/null; done
+  if [ -n "${KEEP_STATE:-}" ]; then echo "state kept in $T"; else chattr -R -a "$T" 2>/dev/null; rm -rf "$T"; fi
+}

@@ -35,13 +35,7 @@ for g in "${groups[@]}"; do getent group "$g" >/dev/null || created_groups+=("$g
 cleanup() {
   stop_prefix "$A"
   stop_prefix "$B"
-  local u g
-  for u in "${created_accounts[@]}"; do
-    userdel "$u" 2>/dev/null
-    getent group "$u" >/dev/null && groupdel "$u" 2>/dev/null
-  done
-  for g in "${created_groups[@]}"; do getent group "$g" >/dev/null && groupdel "$g" 2>/dev/null; done
-  if [ -n "${KEEP_STATE:-}" ]; then echo "state kept in $T"; else chattr -R -a "$T" 2>/dev/null; rm -rf "$T"; fi
+  remove_test_state
 }
 trap cleanup EXIT
 bins=("$engine_bin" "$gateway_bin" "$status_bin" "$publish_bin" "$ra_bin" "$ceremony_bin" "$audit_bin")
