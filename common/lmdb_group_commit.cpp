@@ -1,6 +1,7 @@
 #include "common/lmdb_group_commit.h"
 
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,13 +45,34 @@ Status GroupCommitter::Run(const Op& op) {
   // From inside an operation this would wait for itself.
   if (std::this_thread::get_id() == thread_.get_id())
     return Fail(ErrorCode::kInternal, "store write started from inside a store write operation");
-  Pending pending{&op, {}, false};
+  Pending pending{&op, {}, false, {}, {}, false};
   std::unique_lock lock(mu_);
   if (stopping_) return Fail(ErrorCode::kUnavailable, "store is shutting down");
   queue_.push_back(&pending);
   queued_cv_.notify_one();
   done_cv_.wait(lock, [&] { return pending.done; });
   return pending.result;
+}
+
+std::future<Status> GroupCommitter::Submit(Op op) {
+  auto pending = std::make_unique<Pending>();
+  pending->owned = std::move(op);
+  pending->op = &pending->owned;
+  pending->async = true;
+  std::future<Status> outcome = pending->promise.get_future();
+  if (std::this_thread::get_id() == thread_.get_id()) {
+    pending->promise.set_value(
+        Fail(ErrorCode::kInternal, "store write started from inside a store write operation"));
+    return outcome;
+  }
+  std::lock_guard lock(mu_);
+  if (stopping_) {
+    pending->promise.set_value(Fail(ErrorCode::kUnavailable, "store is shutting down"));
+    return outcome;
+  }
+  queue_.push_back(pending.release());
+  queued_cv_.notify_one();
+  return outcome;
 }
 
 Status GroupCommitter::RunBatch(Pending* const* batch, size_t n) {
@@ -86,14 +108,22 @@ void GroupCommitter::Loop() {
       commits = batch.size();
       for (Pending* p : batch) p->result = RunBatch(&p, 1);
     }
+    std::vector<Pending*> submitted;
     {
       std::lock_guard lock(mu_);
       stats_.batches += commits;
       stats_.ops += batch.size();
       if (rerun) ++stats_.reruns;
-      for (Pending* p : batch) p->done = true;
+      for (Pending* p : batch) {
+        if (p->async) submitted.push_back(p);
+        else p->done = true;  // a Run() caller owns it: not touched after this
+      }
     }
     done_cv_.notify_all();
+    for (Pending* p : submitted) {
+      std::unique_ptr<Pending> owned(p);
+      owned->promise.set_value(std::move(owned->result));
+    }
   }
 }
 

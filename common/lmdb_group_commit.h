@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -36,6 +37,10 @@ class GroupCommitter {
   // Runs `op` in the next batch; returns once that batch is durably committed: the op's own
   // error, or the commit's, or success.
   Status Run(const Op& op);
+  // Queues `op` and returns at once: the future gets what Run would have returned. Lets a caller
+  // overlap the commit's fsync with other work (the engine signs nothing before the reservation's
+  // future says it is durable).
+  std::future<Status> Submit(Op op);
 
   struct Stats {
     uint64_t batches = 0;  // committed transactions (reruns included)
@@ -49,6 +54,11 @@ class GroupCommitter {
     const Op* op;
     Status result;
     bool done = false;
+    // Submit(): the operation is owned here and the outcome goes to the promise (the Pending is
+    // deleted by the committer once the promise is set).
+    Op owned;
+    std::promise<Status> promise;
+    bool async = false;
   };
   void Loop();
   // Runs ops [0, n) in one transaction; the failure of any op or of the commit fails the batch.

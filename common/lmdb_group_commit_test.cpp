@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -165,6 +166,48 @@ TEST(GroupCommitter, AWriteFromInsideAnOperationFailsInsteadOfDeadlocking) {
   ASSERT_FALSE(inner);
   EXPECT_EQ(inner.error().code, ErrorCode::kInternal);
   EXPECT_EQ(f.Count(), 1u);
+}
+
+// Submit() queues and returns at once; each future gets its own operation's outcome once its batch
+// is durable, including a refusal, and submissions share batches with Run() callers.
+TEST(GroupCommitter, SubmittedOperationsReportTheirOwnOutcomeWhenCommitted) {
+  Fixture f;
+  GroupCommitter committer(*f.env);
+  std::vector<std::future<Status>> outcomes;
+  for (int i = 0; i < 40; ++i) {
+    outcomes.push_back(committer.Submit([&f, i](Txn& txn) -> Status {
+      if (i % 5 == 0) return Fail(ErrorCode::kFailedPrecondition, "refused " + std::to_string(i));
+      return txn.Put(f.dbi, "k" + std::to_string(i), "v");
+    }));
+  }
+  EXPECT_TRUE(committer.Run([&](Txn& txn) { return txn.Put(f.dbi, "run", "v"); }));
+  for (int i = 0; i < 40; ++i) {
+    Status s = outcomes[static_cast<size_t>(i)].get();
+    if (i % 5 == 0) {
+      ASSERT_FALSE(s) << i;
+      EXPECT_EQ(s.error().message, "refused " + std::to_string(i));
+    } else {
+      EXPECT_TRUE(s) << i;
+      auto txn = Txn::BeginRead(*f.env);
+      auto v = txn->Get(f.dbi, "k" + std::to_string(i));
+      ASSERT_TRUE(v);
+      EXPECT_TRUE(v->has_value()) << i;  // committed before the future was ready
+    }
+  }
+  EXPECT_EQ(f.Count(), 33u);
+}
+
+// Submissions still queued when the committer is destroyed are run, not dropped.
+TEST(GroupCommitter, SubmittedOperationsRunBeforeTheCommitterStops) {
+  Fixture f;
+  std::vector<std::future<Status>> outcomes;
+  {
+    GroupCommitter committer(*f.env);
+    for (int i = 0; i < 20; ++i)
+      outcomes.push_back(committer.Submit([&f, i](Txn& txn) { return txn.Put(f.dbi, std::to_string(i), "v"); }));
+  }
+  for (auto& o : outcomes) EXPECT_TRUE(o.get());
+  EXPECT_EQ(f.Count(), 20u);
 }
 
 }  // namespace

@@ -249,32 +249,48 @@ Result<ossl::X509Ptr> StatusStore::Issuer(std::string_view name) const {
   return IssuerIn(txn, dbs_, name);
 }
 
-Result<StatusStore::IssuerEntry*> StatusStore::CachedIssuer(const lmdb::Txn& write_txn,
-                                                            std::string_view name) {
-  if (auto it = issuer_cache_->find(name); it != issuer_cache_->end()) return it->second.get();
+Result<StatusStore::IssuerEntry*> StatusStore::CachedIssuer(std::string_view name) {
+  std::lock_guard lock(issuer_cache_->mu);
+  auto& entries = issuer_cache_->entries;
+  if (auto it = entries.find(name); it != entries.end()) return it->second.get();
   auto entry = std::make_unique<IssuerEntry>();
-  entry->cert = CA_TRY(IssuerIn(write_txn, dbs_, name));
+  {
+    auto txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
+    entry->cert = CA_TRY(IssuerIn(txn, dbs_, name));
+  }
   entry->inspector = CA_TRY(OcspResponseInspector::For(entry->cert.get()));
   IssuerEntry* out = entry.get();
-  issuer_cache_->emplace(std::string(name), std::move(entry));
+  entries.emplace(std::string(name), std::move(entry));
   return out;
 }
 
 Status StatusStore::PutOcspResponses(std::string_view issuer,
                                      std::span<const OcspPublication> batch) {
-  // Concurrent publications (the engine's issuing threads) share one durable commit.
-  return committer_->Run([&](lmdb::Txn& txn) { return PutOcspResponsesIn(txn, issuer, batch); });
+  // Each response is checked (parsed, signer and CertID verified) before it is queued; concurrent
+  // publications (the engine's issuing threads) then share one durable commit.
+  IssuerEntry* entry = CA_TRY(CachedIssuer(issuer));
+  std::vector<OcspResponseInfo> inspected;
+  inspected.reserve(batch.size());
+  {
+    std::lock_guard lock(entry->inspect_mu);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto info = entry->inspector->Inspect(batch[i].der);
+      if (!info) {
+        return Fail(info.error().code,
+                    "response " + std::to_string(i) + " of the batch: " + info.error().message);
+      }
+      inspected.push_back(std::move(*info));
+    }
+  }
+  return committer_->Run(
+      [&](lmdb::Txn& txn) { return PutOcspResponsesIn(txn, issuer, batch, inspected); });
 }
 
 Status StatusStore::PutOcspResponsesIn(lmdb::Txn& txn, std::string_view issuer,
-                                       std::span<const OcspPublication> batch) {
-  IssuerEntry* entry = CA_TRY(CachedIssuer(txn, issuer));
+                                       std::span<const OcspPublication> batch,
+                                       std::span<const OcspResponseInfo> inspected) {
   for (size_t i = 0; i < batch.size(); ++i) {
-    auto info = entry->inspector->Inspect(batch[i].der);
-    if (!info) {
-      return Fail(info.error().code,
-                  "response " + std::to_string(i) + " of the batch: " + info.error().message);
-    }
+    const OcspResponseInfo* info = &inspected[i];
     auto current = CA_TRY(FindResponse(txn.get(), dbs_, issuer, info->serial.magnitude));
     if (current && current->this_update > info->this_update) {
       return Fail(ErrorCode::kFailedPrecondition,

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <span>
@@ -125,20 +126,25 @@ class StatusStore {
 
  private:
   // Issuers parsed once, with their response inspectors. A registered name never changes
-  // certificate (RegisterIssuer), so entries never go stale. Used only by the group committer's
-  // thread: no lock of its own.
+  // certificate (RegisterIssuer), so entries never go stale. Responses are inspected on the
+  // publishing thread, before the group commit (the committer's thread only writes).
   struct IssuerEntry {
     ossl::X509Ptr cert;
+    std::mutex inspect_mu;  // the inspector remembers verified responders
     std::optional<OcspResponseInspector> inspector;
   };
-  using IssuerCache = std::map<std::string, std::unique_ptr<IssuerEntry>, std::less<>>;
-  Result<IssuerEntry*> CachedIssuer(const lmdb::Txn& write_txn, std::string_view name);
+  struct IssuerCache {
+    std::mutex mu;
+    std::map<std::string, std::unique_ptr<IssuerEntry>, std::less<>> entries;
+  };
+  Result<IssuerEntry*> CachedIssuer(std::string_view name);
 
   enum class CrlNumbering { kReserved, kByItsSigner };
   Result<CrlInfo> Publish(std::string_view issuer, std::span<const uint8_t> der,
                           const NotAfterBySerial& not_after, CrlNumbering numbering);
   Status PutOcspResponsesIn(lmdb::Txn& txn, std::string_view issuer,
-                            std::span<const OcspPublication> batch);
+                            std::span<const OcspPublication> batch,
+                            std::span<const OcspResponseInfo> inspected);
   StatusStore(std::unique_ptr<lmdb::Env> env, StoreDbs dbs);
   // Heap-held: the committer keeps a reference to the Env while the store moves.
   std::unique_ptr<lmdb::Env> env_;

@@ -130,9 +130,12 @@ class CaInstance {
   // Steps (1) policy re-check and (2) CSR checks, and the organization named in the certificate.
   std::expected<AdmittedIssue, IssueRefusal> Admit(const engine::api::IssueRequest& request,
                                                    const profiles::policy::PolicySnapshot& snapshot, int64_t now);
-  // Step (5): serial, TBS, request and indexes in one committed transaction. kAlreadyExists: serial
-  // collision; kPermissionDenied: key already certified; kFailedPrecondition: request_id recorded.
-  Status Reserve(const CertRecord& rec, const std::string& hash);
+  // Step (5): serial, TBS, request and indexes in one committed transaction (queued: the caller
+  // waits). kAlreadyExists: serial collision; kPermissionDenied: key already certified;
+  // kFailedPrecondition: request_id recorded. `rec` and `hash` must outlive the wait.
+  PendingWrite SubmitReservation(const CertRecord& rec, const std::string& hash);
+  // Withdraws a reservation that was never signed (its sign intent could not be written).
+  Status CancelReservation(const CertRecord& rec);
   // Signs the reservation (if still pending) after its durable sign intent, records it, writes its
   // issued audit entry (once per serial), publishes OCSP; returns the record.
   // `lint_signed` (may be empty) checks the signed certificate before it is recorded.

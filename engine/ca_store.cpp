@@ -100,10 +100,17 @@ Result<std::unique_ptr<CaStore>> CaStore::Open(const std::string& dir) {
   return store;
 }
 
-Status CaStore::Write(const WriteOp& op) {
-  Status refusal;
-  Status committed = committer_->Run([&](lmdb::Txn& txn) -> Status {
-    refusal = Ok();
+Status PendingWrite::Wait() {
+  CA_TRY_STATUS(committed_.get());
+  return *refusal_;
+}
+
+Status CaStore::Write(const WriteOp& op) { return Submit(op).Wait(); }
+
+PendingWrite CaStore::Submit(WriteOp op) {
+  auto refusal = std::make_shared<Status>();
+  auto committed = committer_->Submit([this, refusal, op = std::move(op)](lmdb::Txn& txn) -> Status {
+    *refusal = Ok();
     Status s = op(txn, dbs_);
     if (!s) {
       switch (s.error().code) {
@@ -111,7 +118,7 @@ Status CaStore::Write(const WriteOp& op) {
         case ErrorCode::kPermissionDenied:
         case ErrorCode::kFailedPrecondition:
         case ErrorCode::kNotFound:
-          refusal = std::move(s);  // nothing written (see WriteOp)
+          *refusal = std::move(s);  // nothing written (see WriteOp)
           return Ok();
         default:
           return s;
@@ -119,8 +126,7 @@ Status CaStore::Write(const WriteOp& op) {
     }
     return s;
   });
-  CA_TRY_STATUS(committed);
-  return refusal;
+  return PendingWrite(std::move(committed), std::move(refusal));
 }
 
 Result<std::optional<CertRecord>> CaStore::FindCert(std::string_view serial_hex) const {

@@ -17,6 +17,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +66,19 @@ struct StoreDbs {
 // caller alone and the batch of the others commits (no rerun, no extra fsync).
 using WriteOp = std::function<Status(lmdb::Txn& txn, const StoreDbs& dbs)>;
 
+// A write queued with CaStore::Submit: Wait() returns what Write would have (once).
+class PendingWrite {
+ public:
+  Status Wait();
+
+ private:
+  friend class CaStore;
+  PendingWrite(std::future<Status> committed, std::shared_ptr<Status> refusal)
+      : committed_(std::move(committed)), refusal_(std::move(refusal)) {}
+  std::future<Status> committed_;
+  std::shared_ptr<Status> refusal_;
+};
+
 class CaStore {
  public:
   static Result<std::unique_ptr<CaStore>> Open(const std::string& dir);
@@ -73,6 +88,9 @@ class CaStore {
   // Runs `op` in the next batch of the store's group committer; returns once that batch is
   // durably committed (the op's own error, the commit's, or success).
   Status Write(const WriteOp& op);
+  // The same, queued: the caller overlaps the commit's fsync with other work, then waits. What
+  // `op` captures must outlive Wait().
+  PendingWrite Submit(WriteOp op);
   lmdb::GroupCommitter::Stats commit_stats() const { return committer_->stats(); }
 
   // Reads (each in its own read transaction).

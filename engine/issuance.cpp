@@ -166,9 +166,9 @@ std::expected<CaInstance::AdmittedIssue, CaInstance::IssueRefusal> CaInstance::A
   return out;
 }
 
-Status CaInstance::Reserve(const CertRecord& rec, const std::string& hash) {
+PendingWrite CaInstance::SubmitReservation(const CertRecord& rec, const std::string& hash) {
   const IssuanceKey key = IssuanceKeyOf(rec.order_id, rec.request_id);
-  return store_->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+  return store_->Submit([&rec, &hash, key](lmdb::Txn& txn, const StoreDbs& d) -> Status {
     if (CA_TRY(txn.Get(d.requests, key.key)) || CA_TRY(txn.Get(d.requests, rec.request_id))) {
       return Fail(ErrorCode::kFailedPrecondition, "order or request_id already recorded");
     }
@@ -186,6 +186,22 @@ Status CaInstance::Reserve(const CertRecord& rec, const std::string& hash) {
     CA_TRY_STATUS(txn.Put(d.key_fps, rec.key_fingerprint, rec.serial_hex));
     CA_TRY_STATUS(txn.Put(d.by_account, AccountIndexKey('a', rec.acme_account_id, rec.serial_hex), ""));
     CA_TRY_STATUS(txn.Put(d.by_account, AccountIndexKey('e', rec.external_account_kid, rec.serial_hex), ""));
+    return Ok();
+  });
+}
+
+Status CaInstance::CancelReservation(const CertRecord& rec) {
+  const IssuanceKey key = IssuanceKeyOf(rec.order_id, rec.request_id);
+  return store_->Write([&rec, key](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+    auto cur = CA_TRY(GetCert(txn, d, rec.serial_hex));
+    if (!cur || cur->state != CertState::kReserved || cur->request_id != rec.request_id) return Ok();
+    CA_TRY(txn.Delete(d.certs, rec.serial_hex));
+    CA_TRY(txn.Delete(d.pending, rec.serial_hex));
+    CA_TRY(txn.Delete(d.requests, rec.request_id));
+    if (key.key != rec.request_id) CA_TRY(txn.Delete(d.requests, key.key));
+    CA_TRY(txn.Delete(d.key_fps, rec.key_fingerprint));
+    CA_TRY(txn.Delete(d.by_account, AccountIndexKey('a', rec.acme_account_id, rec.serial_hex)));
+    CA_TRY(txn.Delete(d.by_account, AccountIndexKey('e', rec.external_account_kid, rec.serial_hex)));
     return Ok();
   });
 }
@@ -242,11 +258,21 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
     CertRecord rec = ReservationRecord(request, names, HexEncode(admitted->csr.spki_sha256),
                                        tbs_request.serial.Hex(), tbs->get(), linted->der, now);
 
-    // Nothing is reserved nor signed unless the audit trail takes the durable intent first.
-    if (auto intent = AuditSignIntent(rec, kByRequest); !intent)
+    // (5) durability: serial, TBS and request recorded in one committed transaction, and the
+    // durable sign intent in the audit trail, both before signing. The two fsyncs overlap: the
+    // reservation commits on the store's committer while this thread appends the intent.
+    PendingWrite reservation = SubmitReservation(rec, hash);
+    Status intent = AuditSignIntent(rec, kByRequest);
+    Status reserved = reservation.Wait();
+    if (!intent) {
+      // Nothing is signed without its intent: the reservation is withdrawn (it is not signed,
+      // and this refusal leaves the store as it was).
+      if (reserved) {
+        if (Status c = CancelReservation(rec); !c)
+          log::Error("reservation_cancel_failed", {{"serial", rec.serial_hex}, {"error", c.error().ToString()}});
+      }
       return refuse(EngineErrorKind::kUnavailable, intent.error().message, "ACME_CA_ERROR");
-    // (5) durability: serial, TBS and request recorded in one committed transaction before signing.
-    Status reserved = Reserve(rec, hash);
+    }
     if (!reserved) {
       switch (reserved.error().code) {
         case ErrorCode::kAlreadyExists: continue;  // a fresh serial
@@ -290,6 +316,7 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
   auto found = CA_TRY(store_->FindCert(serial_hex));
   if (!found) return Fail(ErrorCode::kNotFound, "no reservation for serial " + serial_hex);
   CertRecord rec = std::move(*found);
+  bool ocsp_published = false;
   if (rec.state == CertState::kReserved) {
     if (by != kByRequest) CA_TRY_STATUS(AuditSignIntent(rec, by));  // the request wrote its own
     auto marker = CA_TRY(AuditMarker(serial_hex));
@@ -309,7 +336,7 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
     Bytes signed_der = CA_TRY(ossl::CertToDer(cert));
     int64_t now = NowUnix();
     CertRecord updated;
-    Status recorded = store_->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+    PendingWrite recorded = store_->Submit([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
       auto cur = CA_TRY(GetCert(txn, d, serial_hex));
       if (!cur) return Fail(ErrorCode::kNotFound, "reservation vanished: " + serial_hex);
       if (cur->state == CertState::kIssued) {  // recorded meanwhile (recovery and retry raced)
@@ -325,14 +352,25 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
       updated = std::move(*cur);
       return Ok();
     });
-    CA_TRY_STATUS(recorded);
+    // The OCSP "good" response is signed and stored while the record commits (its own store, its
+    // own fsync). A response stored for a certificate whose record then fails is harmless: the
+    // reservation stays pending and is completed as the same certificate.
+    CertRecord signed_rec = rec;
+    signed_rec.state = CertState::kIssued;
+    signed_rec.der = signed_der;
+    Status ocsp = PublishOcsp({signed_rec});
+    CA_TRY_STATUS(recorded.Wait());
     rec = std::move(updated);
     Crash("after_record");
+    CA_TRY_STATUS(ocsp);
+    ocsp_published = true;
   }
   CA_TRY_STATUS(EnsureIssuedAudited(rec, by));  // nothing is answered before its issued entry
   // The OCSP "good" response exists before the certificate is handed out.
-  auto serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
-  if (!CA_TRY(status_->Response(options_.issuer_name, serial))) CA_TRY_STATUS(PublishOcsp({rec}));
+  if (!ocsp_published) {
+    auto serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
+    if (!CA_TRY(status_->Response(options_.issuer_name, serial))) CA_TRY_STATUS(PublishOcsp({rec}));
+  }
   return rec;
 }
 

@@ -92,7 +92,17 @@ Result<ossl::X509Ptr> Assemble(const CertDescription& d) {
   }
   CA_TRY_STATUS(SetTime(X509_getm_notBefore(x.get()), d.not_before));
   CA_TRY_STATUS(SetTime(X509_getm_notAfter(x.get()), d.not_after));
-  for (const ossl::X509Ext& ext : d.extensions) {
+  if (d.subject_key_id_at && *d.subject_key_id_at > d.extensions.size()) {
+    return Fail(ErrorCode::kInvalidArgument, "subjectKeyIdentifier position past the extensions");
+  }
+  for (size_t i = 0; i <= d.extensions.size(); ++i) {
+    if (d.subject_key_id_at == i) {
+      Bytes key_id = CA_TRY(KeyIdentifierOfBits(X509_get_X509_PUBKEY(x.get())));
+      ossl::X509Ext ski = CA_TRY(SubjectKeyIdExt(key_id));
+      if (X509_add_ext(x.get(), ski.get(), -1) != 1) return CryptoFail("add extension");
+    }
+    if (i == d.extensions.size()) break;
+    const ossl::X509Ext& ext = d.extensions[i];
     if (!ext || X509_add_ext(x.get(), ext.get(), -1) != 1) return CryptoFail("add extension");
   }
   return x;
@@ -139,9 +149,13 @@ Result<Bytes> KeyIdentifierOf(const EVP_PKEY* key) {
     return CryptoFail("public key");
   }
   pub.reset(raw);
+  return KeyIdentifierOfBits(pub.get());
+}
+
+Result<Bytes> KeyIdentifierOfBits(const X509_PUBKEY* pub) {
   const unsigned char* bits = nullptr;
   int len = 0;
-  if (X509_PUBKEY_get0_param(nullptr, &bits, &len, nullptr, pub.get()) != 1) {
+  if (pub == nullptr || X509_PUBKEY_get0_param(nullptr, &bits, &len, nullptr, pub) != 1) {
     return CryptoFail("public key bits");
   }
   unsigned char md[EVP_MAX_MD_SIZE];

@@ -37,6 +37,10 @@ struct CertDescription {
   Time not_before{};
   Time not_after{};
   std::vector<ossl::X509Ext> extensions;  // encoded in this order
+  // When set, the subjectKeyIdentifier (KeyIdentifierOf the key as this certificate encodes it) is
+  // inserted at this position of `extensions`: it hashes the bits the builder has just encoded
+  // instead of encoding the key a second time (OpenSSL 3's key encoders are costly).
+  std::optional<size_t> subject_key_id_at = std::nullopt;
 };
 
 // Unsigned, with the TBS and outer signature AlgorithmIdentifier set to `signature_nid`
@@ -51,6 +55,8 @@ const EVP_MD* DigestForKey(const EVP_PKEY* key);
 
 // RFC 5280 §4.2.1.2 method 1: the SHA-1 of the subjectPublicKey BIT STRING value.
 Result<Bytes> KeyIdentifierOf(const EVP_PKEY* key);
+// The same from an encoded SubjectPublicKeyInfo (no encoding).
+Result<Bytes> KeyIdentifierOfBits(const X509_PUBKEY* public_key_info);
 
 // keyUsage bits (RFC 5280 §4.2.1.3).
 enum KeyUsageBit : int {

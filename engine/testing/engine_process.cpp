@@ -22,7 +22,8 @@ Result<std::unique_ptr<EngineSetup>> EngineSetup::Create(const std::string& engi
   s->hsm_ = CA_TRY(hsm::testing::SoftHsmFixture::Create("engine-test"));
   s->token_ = CA_TRY(s->hsm_->OpenToken(2));
   s->intermediate_key_ = CA_TRY(s->token_->GenerateKeyPair(hsm::KeyType::kRsa3072, "intermediate"));
-  auto ocsp_key = CA_TRY(s->token_->GenerateKeyPair(hsm::KeyType::kEcP256, "ocsp-signer"));
+  s->ocsp_key_ = CA_TRY(s->token_->GenerateKeyPair(hsm::KeyType::kEcP256, "ocsp-signer"));
+  const auto& ocsp_key = s->ocsp_key_;
 
   // Software root; the intermediate and OCSP signer keys live in the token.
   ossl::Pkey root_key = crl_ocsp::testing::MakeEcKey();
@@ -69,6 +70,14 @@ Result<std::unique_ptr<EngineSetup>> EngineSetup::Create(const std::string& engi
       {"instances", {{"production", instance}}}};
   CA_TRY_STATUS(ossl::WriteFileAtomic(d.Sub("engine.json"), config.dump(2), 0600, false));
   return s;
+}
+
+Status EngineSetup::SetHsmPoolSize(size_t sessions) {
+  auto text = CA_TRY(ossl::ReadFile(dir_.Sub("engine.json")));
+  nlohmann::json config = nlohmann::json::parse(text, nullptr, false);
+  if (!config.is_object()) return Fail(ErrorCode::kCorrupt, "engine.json does not parse");
+  config["hsm"]["pool_size"] = sessions;
+  return ossl::WriteFileAtomic(dir_.Sub("engine.json"), config.dump(2), 0600, true);
 }
 
 EngineSetup::~EngineSetup() {

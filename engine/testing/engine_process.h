@@ -44,6 +44,10 @@ class EngineSetup {
   std::string log_path() const { return dir_.Sub("engine.log"); }
   hsm::Token& token() { return *token_; }
   std::shared_ptr<hsm::HsmKey> intermediate_key() { return intermediate_key_; }
+  std::shared_ptr<hsm::HsmKey> ocsp_key() { return ocsp_key_; }
+  // Rewrites engine.json's hsm.pool_size (the number of HSM sessions, hence of concurrent
+  // signatures) for the next Start().
+  Status SetHsmPoolSize(size_t sessions);
 
  private:
   EngineSetup() = default;
@@ -52,6 +56,7 @@ class EngineSetup {
   std::unique_ptr<hsm::testing::SoftHsmFixture> hsm_;
   std::shared_ptr<hsm::Token> token_;
   std::shared_ptr<hsm::HsmKey> intermediate_key_;
+  std::shared_ptr<hsm::HsmKey> ocsp_key_;
   PolicyWorld world_;
   ossl::X509Ptr intermediate_;
   std::string engine_fp_;

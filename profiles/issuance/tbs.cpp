@@ -57,7 +57,9 @@ std::vector<pki::NameAttribute> SubjectAttributes(const Profile& profile, const 
   return out;
 }
 
-// CA-4: exactly these extensions, in this order (the golden certificates pin the bytes).
+// CA-4: exactly these extensions, in this order (the golden certificates pin the bytes), the
+// subjectKeyIdentifier being inserted at kSubjectKeyIdAt by the builder.
+constexpr size_t kSubjectKeyIdAt = 3;
 Result<std::vector<ossl::X509Ext>> Extensions(const Profile& profile, const Issuer& issuer,
                                               const TbsRequest& r) {
   static constexpr pki::KeyUsageBit kUsage[] = {pki::kDigitalSignature, pki::kKeyEncipherment};
@@ -67,12 +69,11 @@ Result<std::vector<ossl::X509Ext>> Extensions(const Profile& profile, const Issu
   if (issuer_ski == nullptr) return CryptoFail("authority key id");
   std::span<const uint8_t> issuer_key_id(ASN1_STRING_get0_data(issuer_ski),
                                          static_cast<size_t>(ASN1_STRING_length(issuer_ski)));
-  pki::Bytes key_id = CA_TRY(pki::KeyIdentifierOf(r.public_key));
   std::vector<ossl::X509Ext> out;
   out.push_back(CA_TRY(pki::KeyUsageExt(kUsage)));
   out.push_back(CA_TRY(pki::ExtendedKeyUsageExt(kServerAuth)));
   out.push_back(CA_TRY(pki::BasicConstraintsExt(false, std::nullopt)));
-  out.push_back(CA_TRY(pki::SubjectKeyIdExt(key_id)));
+  // subjectKeyIdentifier comes here (kSubjectKeyIdAt), from the key as the certificate encodes it.
   out.push_back(CA_TRY(pki::AuthorityKeyIdExt(issuer_key_id)));
   out.push_back(CA_TRY(pki::AuthorityInfoAccessExt(issuer.ocsp_url, issuer.ca_issuers_url)));
   out.push_back(CA_TRY(pki::CrlDistributionPointExt(issuer.crl_url)));
@@ -158,7 +159,8 @@ Result<ossl::X509Ptr> BuildTbs(const Profile& profile, const Issuer& issuer,
                                    request.public_key,
                                    period.not_before,
                                    period.not_after,
-                                   CA_TRY(Extensions(profile, issuer, request))};
+                                   CA_TRY(Extensions(profile, issuer, request)),
+                                   kSubjectKeyIdAt};
   return pki::BuildUnsignedCertificate(description, sig_nid);
 }
 
