@@ -416,6 +416,36 @@ TEST_F(ServerTest, UnavailableTargetRetryAfterFollowsTheNextQuery) {
   // TearDown stops the server: the retry not yet due is dropped (resumed at the next start).
 }
 
+// An order a crash left processing, resumed while the engine is unreachable: the next resume is
+// 2 s away (backoff), so the order answers Retry-After 3 (to the resume, rounded up, + 1 for the
+// engine's answer), not a constant 1.
+TEST_F(ServerTest, ProcessingOrderRetryAfterFollowsItsNextResume) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  std::string order_url = ReadyOrder(c, {"a.example.com"});
+  std::string id = order_url.substr(order_url.rfind('/') + 1);
+  auto key = testing::GenerateKey("RSA3072");
+  auto csr = testing::MakeCsr(key->get(), {"a.example.com"});
+  ASSERT_TRUE(store_->Write([&](StoreTxn& txn) -> Status {  // as a crash during finalize leaves it
+    auto order = CA_TRY(txn.GetOrder(id));
+    if (!order) return Fail(ErrorCode::kNotFound, "order");
+    order->status = OrderStatus::kProcessing;
+    order->finalize_csr = Base64UrlEncode(*csr);
+    return txn.PutOrder(*order);
+  }));
+  issuer_.transport_down = true;
+  server_->ResumeInterrupted();
+  // Bounded wait for the first resume to fail and schedule the next (not a timing assertion).
+  Reply o = c.Post(order_url, std::nullopt);
+  for (int i = 0; i < 500 && o.headers["Retry-After"] == "1"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    o = c.Post(order_url, std::nullopt);
+  }
+  EXPECT_EQ(o.body["status"], "processing");
+  EXPECT_EQ(o.headers["Retry-After"], "3");
+  // TearDown stops the server: the resume not yet due is dropped (resumed at the next start).
+}
+
 TEST_F(ServerTest, AuthorizationDeactivationInvalidatesOrder) {
   Client c(*server_, kBase);
   ASSERT_EQ(c.Register(kKid, mac_).status, 201);
