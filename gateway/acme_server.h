@@ -39,6 +39,10 @@ class AcmeServer {
   // In the background: resumes the orders and challenges a crash left processing.
   void ResumeInterrupted() { validations_.ResumeInterrupted(); }
 
+  // At shutdown, before the HTTP server stops: challenge POSTs waiting for their validation
+  // (validation_answer_wait_ms) answer at once, so the request workers stop without delay.
+  void BeginShutdown() { validations_.CancelWaits(); }
+
   const GatewayOptions& options() const { return options_; }
 
   // Refused issuance requests (newOrder, finalize, revokeCert answered with a problem other than

@@ -2,6 +2,7 @@
 #include "gateway/handlers.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "gateway/challenge_validations.h"
 #include "gateway/order_state.h"
@@ -122,13 +123,14 @@ Outcome AuthzPost(HandlerContext& s, RequestState& ctx, const Jws& jws, const st
   if (!body) return Internal(body.error());
   HttpResponse r = JsonResponse(200, *body);
   if ((*authz)->status == AuthzStatus::kPending) {
+    // Pending while a challenge is processing: ask again once its attempt has likely ended.
+    int64_t retry_after = 0;
     for (const auto& cid : (*authz)->challenge_ids) {
       auto c = txn->GetChallenge(cid);
-      if (c && *c && (*c)->status == ChallengeStatus::kProcessing) {
-        r.headers.push_back({"Retry-After", "2"});
-        break;
-      }
+      if (c && *c && (*c)->status == ChallengeStatus::kProcessing)
+        retry_after = std::max(retry_after, s.validations.ChallengeRetryAfter(cid));
     }
+    if (retry_after > 0) r.headers.push_back({"Retry-After", std::to_string(retry_after)});
   }
   return r;
 }
@@ -137,7 +139,8 @@ Outcome ChallengePost(HandlerContext& s, RequestState& ctx, const Jws& jws, cons
   auto respond = [&](const ChallengeRecord& c) {
     HttpResponse r = JsonResponse(200, ChallengeJson(s, c));
     r.headers.push_back({"Link", "<" + s.Url("/acme/authz/" + c.authz_id) + ">;rel=\"up\""});
-    if (c.status == ChallengeStatus::kProcessing) r.headers.push_back({"Retry-After", "2"});
+    if (c.status == ChallengeStatus::kProcessing)
+      r.headers.push_back({"Retry-After", std::to_string(s.validations.ChallengeRetryAfter(c.id))});
     return r;
   };
   ChallengeRecord c;
@@ -193,7 +196,17 @@ Outcome ChallengePost(HandlerContext& s, RequestState& ctx, const Jws& jws, cons
   if (refusal) return std::unexpected(*refusal);
   if (started) {
     ctx.log["order"] = order_id;
-    s.validations.Schedule(c.id);
+    // RFC 8555 §7.5.1 lets the answer be the challenge as it is once the server has finished: a
+    // validation that ends within the wait is answered valid or invalid (read back after its
+    // durable write), and the client's next poll of the authorization finds it final.
+    if (s.validations.ScheduleAndAwait(
+            c.id, std::chrono::milliseconds(s.options.validation_answer_wait_ms))) {
+      if (auto txn = s.store.Read()) {
+        if (auto recorded = txn->GetChallenge(c.id); recorded && *recorded)
+          c = std::move(**recorded);
+      }
+    }
+    ctx.log["challenge_status"] = c.status;
   }
   return respond(c);
 }

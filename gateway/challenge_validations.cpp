@@ -2,6 +2,8 @@
 #include "gateway/challenge_validations.h"
 
 #include <algorithm>
+#include <exception>
+
 #include "common/log.h"
 
 #include "gateway/acme_metrics.h"
@@ -37,24 +39,72 @@ ValidationResult CheckChallenge(HandlerContext& s, const ChallengeRecord& chall,
 }  // namespace
 
 void ChallengeValidations::Submit(const std::string& challenge_id, int64_t delay_seconds) {
+  const auto delay = std::chrono::seconds(delay_seconds);
+  tracker_.Queued(challenge_id, WorkQueue::Clock::now() + delay, false);
   // Refused only while stopping: the challenge stays processing, as after a crash.
-  queue_.SubmitAfter(std::chrono::seconds(delay_seconds),
-                     [this, challenge_id] { Run(challenge_id); });
+  if (!queue_.SubmitAfter(delay, [this, challenge_id] { Run(challenge_id); }))
+    tracker_.Ended(challenge_id, std::nullopt, std::nullopt);
+}
+
+bool ChallengeValidations::ScheduleAndAwait(const std::string& challenge_id,
+                                            std::chrono::milliseconds wait) {
+  Schedule(challenge_id);
+  if (wait <= std::chrono::milliseconds::zero()) return false;
+  // Holding a request worker is worth it only when the answer is likely to come in time: not
+  // behind a backlog, nor when attempts take longer than the wait (slow or unreachable targets).
+  const auto now = WorkQueue::Clock::now();
+  if (tracker_.TypicalAttempt() && tracker_.LikelyReadyIn(challenge_id, now) > wait) return false;
+  return tracker_.AwaitFirstAttempt(challenge_id, now + wait);
+}
+
+int64_t ChallengeValidations::ChallengeRetryAfter(const std::string& challenge_id) const {
+  return tracker_.RetryAfterSeconds(challenge_id, WorkQueue::Clock::now());
+}
+
+int64_t ChallengeValidations::OrderRetryAfter(const std::string& order_id) const {
+  std::lock_guard lock(resume_mu_);
+  auto it = resuming_.find(order_id);
+  if (it == resuming_.end()) return 1;
+  // After the resume has asked the engine (milliseconds; a second covers it).
+  return RetryAfterFromDuration(it->second - WorkQueue::Clock::now() + std::chrono::seconds(1));
 }
 
 void ChallengeValidations::Run(const std::string& challenge_id) {
+  const auto started = WorkQueue::Clock::now();
+  tracker_.Started(challenge_id, started);
+  AttemptResult result;
+  try {
+    result = Attempt(challenge_id);
+  } catch (const std::exception& e) {  // the challenge stays processing (resumed at the next start)
+    log::Error("validation_failed", {{"challenge", challenge_id}, {"error", e.what()}});
+  }
+  const auto ended = WorkQueue::Clock::now();
+  std::optional<WorkQueue::Clock::duration> took;
+  if (result.recorded) took = ended - started;
+  if (!result.requeue) {
+    tracker_.Ended(challenge_id, took, std::nullopt);
+    return;
+  }
+  const auto delay = std::chrono::seconds(s_.options.challenge_retry_seconds);
+  tracker_.Ended(challenge_id, took, ended + delay);
+  // Refused only while stopping: the challenge stays processing, resumed at the next start.
+  if (!queue_.SubmitAfter(delay, [this, challenge_id] { Run(challenge_id); }))
+    tracker_.Ended(challenge_id, std::nullopt, std::nullopt);
+}
+
+ChallengeValidations::AttemptResult ChallengeValidations::Attempt(const std::string& challenge_id) {
   HandlerContext& s = s_;
   std::optional<ChallengeRecord> chall;
   std::optional<AuthzRecord> authz;
   std::string thumbprint;
   {
     auto txn = s.store.Read();
-    if (!txn) return;
+    if (!txn) return {};
     auto c = txn->GetChallenge(challenge_id);
-    if (!c || !*c || (*c)->status != ChallengeStatus::kProcessing) return;
+    if (!c || !*c || (*c)->status != ChallengeStatus::kProcessing) return {};
     auto a = txn->GetAuthz((*c)->authz_id);
     auto acct = txn->GetAccount((*c)->account_id);
-    if (!a || !*a || !acct || !*acct) return;
+    if (!a || !*a || !acct || !*acct) return {};
     chall = **c;
     authz = **a;
     thumbprint = (*acct)->jwk_thumbprint;
@@ -116,9 +166,9 @@ void ChallengeValidations::Run(const std::string& challenge_id) {
   if (!written) {
     log::Error("validation_not_recorded",
                {{"challenge", challenge_id}, {"error", written.error().ToString()}});
-    return;
+    return {};
   }
-  if (!applied) return;
+  if (!applied) return {};
   log::Info("validation", {{"account", cr.account_id},
                            {"order", ar.order_id},
                            {"challenge", cr.id},
@@ -127,7 +177,7 @@ void ChallengeValidations::Run(const std::string& challenge_id) {
                            {"status", cr.status},
                            {"attempts", cr.attempts},
                            {"detail", result.detail}});
-  if (requeue) Submit(challenge_id, s.options.challenge_retry_seconds);
+  return {.recorded = true, .requeue = requeue};
 }
 
 void ChallengeValidations::ResumeInterrupted() {
@@ -152,7 +202,8 @@ void ChallengeValidations::ResumeInterrupted() {
 void ChallengeValidations::ResumeOrder(const std::string& order_id, int64_t delay_seconds) {
   {
     std::lock_guard lock(resume_mu_);
-    if (!resuming_.insert(order_id).second) return;
+    const auto due = WorkQueue::Clock::now() + std::chrono::seconds(delay_seconds);
+    if (!resuming_.try_emplace(order_id, due).second) return;
   }
   bool taken =
       queue_.SubmitAfter(std::chrono::seconds(delay_seconds),

@@ -59,6 +59,9 @@ Status ParseLimits(const json& obj, GatewayOptions& acme) {
     acme.max_challenge_attempts = static_cast<int>(*v);
   }
   if (auto v = CA_TRY(f.OptionalInt("challenge_retry_seconds"))) acme.challenge_retry_seconds = *v;
+  if (auto v = CA_TRY(f.OptionalIntIn("validation_answer_wait_ms", 0, 5000))) {
+    acme.validation_answer_wait_ms = *v;
+  }
   if (auto v = CA_TRY(f.OptionalInt("caa_recheck_seconds"))) acme.caa_recheck_seconds = *v;
   if (auto v = CA_TRY(f.OptionalIntIn("validation_workers", 1, 64))) {
     acme.validation_workers = static_cast<size_t>(*v);
@@ -128,6 +131,9 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
 
   if (const json* limits = CA_TRY(f.OptionalObject("limits")))
     CA_TRY_STATUS(ParseLimits(*limits, c.acme));
+  // Without request workers, POSTs run on libmicrohttpd's polling threads: a challenge POST must
+  // not hold one (and the connections pinned to it) while its validation runs.
+  if (c.http.request_workers == 0) c.acme.validation_answer_wait_ms = 0;
   if (auto mb = CA_TRY(f.OptionalIntIn("store_map_size_mb", 1, 1 << 20)))
     c.store_options.map_size = static_cast<size_t>(*mb) << 20;
   if (const json* retention = CA_TRY(f.OptionalObject("retention")))

@@ -60,6 +60,28 @@ TEST(GatewayConfig, RefusesOutOfRangeLimitsAndUnknownMetricsKeys) {
   }
 }
 
+// The bounded wait of a challenge POST for its validation: on by default, set in "limits", and
+// never without request workers (the POST would hold one of libmicrohttpd's polling threads).
+TEST(GatewayConfig, ValidationAnswerWait) {
+  auto c = GatewayConfig::FromJson(Minimal());
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->acme.validation_answer_wait_ms, 250);
+  auto doc = Minimal();
+  doc["limits"] = {{"validation_answer_wait_ms", 400}};
+  c = GatewayConfig::FromJson(doc);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->acme.validation_answer_wait_ms, 400);
+  doc["listen"] = {{"request_workers", 0}};
+  c = GatewayConfig::FromJson(doc);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->acme.validation_answer_wait_ms, 0);
+  doc = Minimal();
+  doc["limits"] = {{"validation_answer_wait_ms", 5001}};
+  c = GatewayConfig::FromJson(doc);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("validation_answer_wait_ms"), std::string::npos);
+}
+
 TEST(GatewayConfig, GlobalConnectionLimitFollowsTheDescriptorLimit) {
   EXPECT_EQ(MaxConnectionsFor(1024), 768u);
   EXPECT_EQ(MaxConnectionsFor(16384), 8192u);  // capped: memory

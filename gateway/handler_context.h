@@ -66,6 +66,9 @@ struct GatewayOptions {
   int max_failed_validations_per_hour = 5;
   int max_challenge_attempts = 20;
   int64_t challenge_retry_seconds = 3;  // real time, not the injected clock
+  // How long a challenge POST that starts a validation waits for its first attempt to end, so that
+  // it answers valid or invalid rather than processing (0: never waits). On request workers only.
+  int64_t validation_answer_wait_ms = 250;
   int64_t caa_recheck_seconds = 8 * 3600;
   size_t validation_workers = 4;
 };

@@ -122,11 +122,13 @@ int main(int argc, char** argv) {
                  {"max_connections", http->max_connections()},
                  {"max_connections_per_ip", config->http.max_connections_per_ip},
                  {"request_deadline_seconds", config->http.request_deadline_seconds},
+                 {"validation_answer_wait_ms", config->acme.validation_answer_wait_ms},
                  {"metrics", metrics ? nlohmann::json(config->metrics.address + ":" +
                                                       std::to_string(metrics->port()))
                                      : nlohmann::json("disabled")}});
   int sig = 0;
   sigwait(&stop, &sig);
   ca::log::Info("gateway_stopping", {{"signal", sig}});
+  acme.BeginShutdown();  // then the servers stop (destructors, in reverse order)
   return 0;
 }

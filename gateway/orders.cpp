@@ -6,6 +6,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "gateway/challenge_validations.h"
 #include "gateway/order_state.h"
 
 namespace ca::gateway {
@@ -171,7 +172,8 @@ Outcome OrderPost(HandlerContext& s, RequestState& ctx, const Jws& jws, const st
   ctx.log["order"] = id;
   HttpResponse r = JsonResponse(200, OrderJson(s, **refreshed));
   r.headers.push_back({"Location", s.Url("/acme/order/" + id)});
-  if ((*refreshed)->status == OrderStatus::kProcessing) r.headers.push_back({"Retry-After", "1"});
+  if ((*refreshed)->status == OrderStatus::kProcessing)
+    r.headers.push_back({"Retry-After", std::to_string(s.validations.OrderRetryAfter(id))});
   return r;
 }
 

@@ -178,6 +178,7 @@ ValidationResult FakeValidator::ValidateChallenge(const std::string&, const std:
                                                   const std::string& key_authorization) {
   ++calls;
   last_key_authorization = key_authorization;
+  if (before_answer) before_answer();
   return challenge_result;
 }
 

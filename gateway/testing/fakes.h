@@ -52,6 +52,7 @@ class FakeValidator final : public ValidatorPort {
   ValidationResult caa_result{ValidationResult::Status::kValid, ProblemKind::kConnection, ""};
   std::atomic<int> calls{0};
   std::string last_key_authorization;
+  std::function<void()> before_answer;  // runs in every ValidateChallenge: a test may hold it there
   ValidationResult ValidateChallenge(const std::string& type, const std::string& name, const std::string& token,
                                      const std::string& key_authorization) override;
   ValidationResult CheckCaa(const std::string& name, bool wildcard, const std::string& account_uri,
