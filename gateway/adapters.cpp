@@ -2,11 +2,57 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
+#include "common/encoding.h"
 #include "profiles/policy/fqdn.h"
 #include "profiles/policy/mac_key.h"
 
 namespace ca::gateway {
+
+namespace {
+
+// A stored external-account record, in the form the RA writes, for no KeyID: an unknown kid is
+// parsed, unwrapped and viewed as a known one is, so that newAccount costs the same for an unknown
+// kid as for a wrong MAC (issue 14; measured with tests/hostile/eab_timing.py, README "Hostile
+// input"). Its MAC key is random and never used.
+Result<std::string> DecoyRecord(const Secret& wrap_key) {
+  profiles::policy::ExternalAccount a;
+  a.kid = RandomUuidV4();
+  a.organization_id = RandomUuidV4();
+  a.contacts = {"Decoy Operator"};
+  a.not_before = 0;
+  a.not_after = std::numeric_limits<int64_t>::max();
+  a.allowed_profiles = {profiles::policy::ProfileId::kSsl};
+  a.allowed_challenges = {"http-01", "dns-01", "tls-alpn-01"};
+  a.status = profiles::policy::ExternalAccountStatus::kActive;
+  a.mac_wrapped =
+      CA_TRY(profiles::policy::WrapMacKey(a.kid, profiles::policy::GenerateMacKey(), wrap_key));
+  return profiles::policy::ToJson(a).dump();
+}
+
+ExternalAccountView ViewOf(const profiles::policy::ExternalAccount& ext, int64_t now) {
+  ExternalAccountView v;
+  v.kid = ext.kid;
+  using S = profiles::policy::ExternalAccountStatus;
+  switch (ext.status) {
+    case S::kPending: v.refusal_code = "PENDING_EXTERNAL_ACCOUNT"; break;
+    case S::kSuspended: v.refusal_code = "SUSPENDED_EXTERNAL_ACCOUNT"; break;
+    case S::kDeactivated: v.refusal_code = "DEACTIVATED_EXTERNAL_ACCOUNT"; break;
+    case S::kRevoked: v.refusal_code = "REVOKED_EXTERNAL_ACCOUNT"; break;
+    case S::kActive: break;
+  }
+  if (v.refusal_code.empty() && ext.NotYetValid(now)) v.refusal_code = "PENDING_EXTERNAL_ACCOUNT";
+  if (v.refusal_code.empty() && ext.Expired(now)) v.refusal_code = "EXPIRED_EXTERNAL_ACCOUNT";
+  for (auto p : ext.allowed_profiles)
+    v.allowed_profiles.emplace_back(profiles::policy::ProfileName(p));
+  v.allowed_challenges = ext.allowed_challenges;
+  v.max_acme_accounts = ext.limits.max_acme_accounts;
+  v.orders_per_hour = ext.limits.orders_per_hour;
+  return v;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<PolicyStoreAdapter>> PolicyStoreAdapter::Open(const std::string& policy_dir,
                                                                      const std::string& wrap_key_source) {
@@ -14,36 +60,36 @@ Result<std::unique_ptr<PolicyStoreAdapter>> PolicyStoreAdapter::Open(const std::
     return Fail(ErrorCode::kInvalidArgument, "mac_wrap_key must be file:/path");
   auto wrap = CA_TRY(profiles::policy::LoadWrapKey(wrap_key_source.substr(5)));
   auto store = CA_TRY(profiles::policy::PolicyStore::OpenReadOnly(policy_dir));
-  return std::unique_ptr<PolicyStoreAdapter>(new PolicyStoreAdapter(std::move(store), std::move(wrap)));
+  auto decoy = CA_TRY(DecoyRecord(wrap));
+  return std::unique_ptr<PolicyStoreAdapter>(
+      new PolicyStoreAdapter(std::move(store), std::move(wrap), std::move(decoy)));
 }
 
 Result<std::optional<ExternalAccountView>> PolicyStoreAdapter::FindExternalAccount(const std::string& kid, int64_t now) {
   auto snapshot = CA_TRY(store_.Snapshot());
   auto ext = snapshot.FindExternalAccount(kid);
-  if (!ext) return std::optional<ExternalAccountView>();
-  ExternalAccountView v;
-  v.kid = ext->kid;
-  using S = profiles::policy::ExternalAccountStatus;
-  switch (ext->status) {
-    case S::kPending: v.refusal_code = "PENDING_EXTERNAL_ACCOUNT"; break;
-    case S::kSuspended: v.refusal_code = "SUSPENDED_EXTERNAL_ACCOUNT"; break;
-    case S::kDeactivated: v.refusal_code = "DEACTIVATED_EXTERNAL_ACCOUNT"; break;
-    case S::kRevoked: v.refusal_code = "REVOKED_EXTERNAL_ACCOUNT"; break;
-    case S::kActive: break;
+  if (!ext) {
+    // The decoy's parse and view, discarded: an unknown kid costs what a known one does.
+    if (auto decoy = profiles::policy::ExternalAccountFromJson(decoy_record_)) {
+      ExternalAccountView discarded = ViewOf(*decoy, now);
+      decoy_sink_.fetch_add(discarded.allowed_profiles.size(), std::memory_order_relaxed);
+    }
+    return std::optional<ExternalAccountView>();
   }
-  if (v.refusal_code.empty() && ext->NotYetValid(now)) v.refusal_code = "PENDING_EXTERNAL_ACCOUNT";
-  if (v.refusal_code.empty() && ext->Expired(now)) v.refusal_code = "EXPIRED_EXTERNAL_ACCOUNT";
-  for (auto p : ext->allowed_profiles) v.allowed_profiles.emplace_back(profiles::policy::ProfileName(p));
-  v.allowed_challenges = ext->allowed_challenges;
-  v.max_acme_accounts = ext->limits.max_acme_accounts;
-  v.orders_per_hour = ext->limits.orders_per_hour;
-  return std::optional<ExternalAccountView>(std::move(v));
+  return std::optional<ExternalAccountView>(ViewOf(*ext, now));
 }
 
 Result<Secret> PolicyStoreAdapter::MacKey(const std::string& kid) {
   auto snapshot = CA_TRY(store_.Snapshot());
   auto ext = snapshot.FindExternalAccount(kid);
-  if (!ext) return Fail(ErrorCode::kNotFound, "external account " + kid + " not found");
+  if (!ext) {
+    // The decoy's parse and unwrap, discarded (see FindExternalAccount).
+    if (auto decoy = profiles::policy::ExternalAccountFromJson(decoy_record_)) {
+      auto discarded = profiles::policy::UnwrapMacKey(*decoy, wrap_key_);
+      decoy_sink_.fetch_add(discarded ? discarded->size() : 0, std::memory_order_relaxed);
+    }
+    return Fail(ErrorCode::kNotFound, "external account " + kid + " not found");
+  }
   return profiles::policy::UnwrapMacKey(*ext, wrap_key_);
 }
 

@@ -145,6 +145,29 @@ TEST_F(RetentionTest, AFullMapRefusesCleanlyAndRecoversAfterPruning) {
   EXPECT_LT(store_->env().GetUsage()->used_bytes * 2, usage->map_bytes);
 }
 
+TEST_F(RetentionTest, ASmallMapKeepsEnoughReserveToPrune) {
+  // 1 MiB: its 10 % (26 pages) is less than a write copies with the pages the previous one freed
+  // still pinned; the reserve is at least AcmeStore::kMinReserveBytes. Before that floor the map
+  // filled (MDB_MAP_FULL) under the gate, and retention could not delete either.
+  Open(StoreOptions{size_t{1} << 20});
+  const int64_t day = 86400;
+  int written = 0;
+  Status refused = Ok();
+  for (int i = 0; i < 10000 && refused; ++i) {
+    refused = AddOrder("s" + std::to_string(i), now_ - 40 * day, now_ - 33 * day, 300);
+    if (refused) ++written;
+  }
+  ASSERT_FALSE(refused) << "the map never filled";
+  EXPECT_EQ(refused.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_EQ(refused.error().message.find("MDB_MAP_FULL"), std::string::npos)
+      << "refused by LMDB, not by the reserve: " << refused.error().ToString();
+  StorePruner pruner(*store_, RetentionOptions{}, [&] { return now_; });
+  auto pruned = pruner.RunOnce();
+  ASSERT_TRUE(pruned) << pruned.error().ToString();
+  EXPECT_EQ(pruned->orders, static_cast<size_t>(written));
+  EXPECT_TRUE(AddOrder("after", now_, now_ + day));
+}
+
 TEST_F(RetentionTest, AStoreWithoutTheExpiryIndexIsIndexedAtOpen) {
   Open();
   ASSERT_TRUE(AddOrder("old", now_ - 40 * 86400, now_ - 33 * 86400));

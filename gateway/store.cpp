@@ -1,5 +1,6 @@
 #include "gateway/store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -262,7 +263,8 @@ Result<StoreTxn> AcmeStore::Read() const {
 Status AcmeStore::Write(const WriteOp& op) const {
   if (NearlyFull()) {
     return Fail(ErrorCode::kResourceExhausted,
-                "the gateway store is over 90 % full (store_map_size_mb); retention frees space");
+                "the gateway store is full: only its reserve is left (store_map_size_mb); "
+                "retention frees space");
   }
   return WriteReserved(op);
 }
@@ -277,11 +279,11 @@ Status AcmeStore::WriteReserved(const WriteOp& op) const {
 void AcmeStore::RefreshUsage() const {
   auto usage = env_->GetUsage();
   // An unreadable fill level does not block writes: LMDB still refuses cleanly when really full.
-  int permille = usage && usage->map_bytes > 0
-                     ? static_cast<int>(usage->used_bytes * 1000 / usage->map_bytes)
-                     : 0;
-  usage_gate_->permille = permille;
-  usage_gate_->nearly_full = permille > 900;
+  size_t left =
+      usage && usage->map_bytes > usage->used_bytes ? usage->map_bytes - usage->used_bytes : 0;
+  size_t reserve = usage ? std::max(usage->map_bytes / 10, kMinReserveBytes) : 0;
+  usage_gate_->near_reserve = usage && left < 2 * reserve;
+  usage_gate_->nearly_full = usage && left < reserve;
   usage_gate_->checked_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::steady_clock::now().time_since_epoch())
                                    .count();
@@ -291,7 +293,7 @@ bool AcmeStore::NearlyFull() const {
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now().time_since_epoch())
                        .count();
-  if (usage_gate_->permille.load() >= 800 || ++usage_gate_->writes_since_check >= 64 ||
+  if (usage_gate_->near_reserve.load() || ++usage_gate_->writes_since_check >= 64 ||
       now_ms - usage_gate_->checked_at_ms.load() >= 1000) {
     usage_gate_->writes_since_check = 0;
     RefreshUsage();

@@ -119,13 +119,18 @@ class AcmeStore {
   // accumulates, what it reports through its captures; an error it returns discards its writes
   // only, and is returned here).
   using WriteOp = std::function<Status(StoreTxn& txn)>;
-  // Refused with kResourceExhausted, nothing written, once the map is more than 90 % full: LMDB
-  // needs free pages even to delete, so the last 10 % is kept for retention (WriteReserved).
+  // Refused with kResourceExhausted, nothing written, once less than the reserve is left: LMDB
+  // needs free pages even to delete, so the last 10 % of the map (at least kMinReserveBytes) is
+  // kept for retention (WriteReserved).
   Status Write(const WriteOp& op) const;
+  // A write transaction copies a few pages of every tree it touches, and the pages the previous
+  // transaction freed are not reusable yet: 10 % of a small map (26 pages of 1 MiB) is less than
+  // one deletion takes (tests/faults/store_full.py: MDB_MAP_FULL at 89.8 %, retention wedged).
+  static constexpr size_t kMinReserveBytes = size_t{256} << 10;
   // For retention's deletions only: may use the reserve.
   Status WriteReserved(const WriteOp& op) const;
   // Re-reads the fill level now (retention calls it after freeing pages); Write re-reads it once
-  // a second or every 64 writes, and on every write once the map is 80 % full.
+  // a second or every 64 writes, and on every write once less than twice the reserve is left.
   void RefreshUsage() const;
 
   const lmdb::Env& env() const { return *env_; }
@@ -147,7 +152,7 @@ class AcmeStore {
   // The fill level as last read (lmdb::Env::GetUsage walks the free list: not on every write).
   struct UsageGate {
     std::atomic<bool> nearly_full{false};
-    std::atomic<int> permille{0};  // used / map, in thousandths
+    std::atomic<bool> near_reserve{false};  // less than twice the reserve left
     std::atomic<int64_t> checked_at_ms{0};
     std::atomic<uint32_t> writes_since_check{0};
   };

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The gateway SIGKILLed at random points of finalize and of challenge validation (issue 15).
 
-Against the dev appliance brought up by gateway_crash_e2e.sh: each round starts a finalize (or a
+Against the dev appliance brought up by with_appliance.sh: each round starts a finalize (or a
 challenge validation) and SIGKILLs ca-gateway after a random delay spanning the request's measured
 duration (before the order or challenge is set processing, while the engine signs, before the
 outcome is recorded, after), then restarts it with the same command line; every other validation round is held in processing
@@ -43,6 +43,7 @@ class Gateway:
         with open(f"/proc/{self.pid}/cmdline", "rb") as f:
             self.cmd = [a.decode() for a in f.read().split(b"\0") if a]
         self.proc = None  # a restarted one is our child
+        self.env = None  # the environment of a restart (None: this process's)
 
     def kill(self):
         os.kill(self.pid, signal.SIGKILL)
@@ -56,7 +57,8 @@ class Gateway:
 
     def start(self, client):
         with open(self.log, "a") as log:
-            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                         env=self.env)
         self.pid = self.proc.pid
         with open(self.pidfile, "w") as f:
             f.write(f"{self.pid}\n")

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# gateway_crash_e2e.sh BUILD_DIR SOURCE_DIR [ROUNDS]
-# Brings the dev appliance up (scripts/appliance-dev.sh, real ca-engine on SoftHSM and ca-gateway),
-# then gateway_crash.py SIGKILLs the gateway at random points of finalize and of challenge validation
-# and restarts it with the same command line. Stops every process it started, by PID.
+# with_appliance.sh BUILD_DIR SOURCE_DIR SCRIPT.py [ARGS...]
+# Brings the dev appliance up (scripts/appliance-dev.sh: real ca-engine on SoftHSM, status server,
+# ca-gateway, pebble-challtestsrv) in a fresh state directory, runs
+# `python3 tests/faults/SCRIPT.py --state STATE ARGS...` against it (gateway_crash.py, store_full.py),
+# prints the servers' log tails when it fails, and stops every process it started, by PID.
 set -uo pipefail
-build=$1 src=$2 rounds=${3:-10}
+build=$1 src=$2 script=$3
+shift 3
 here=$src/tests/faults
 
-state=$(mktemp -d /tmp/faults-gateway-crash.XXXXXX)
+state=$(mktemp -d /tmp/faults-${script%.py}.XXXXXX)
 # A port base with nothing listening on its ports (another range than tests/acme_clients).
 for _ in $(seq 20); do
   pb=$((40000 + (RANDOM % 200) * 100))
   busy=0
-  for off in 0 1 2 3 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
+  for off in 0 1 2 3 4 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
   ((busy)) || break
 done
 cleanup() {
@@ -27,7 +29,7 @@ if ! BUILD_DIR=$build "$src/scripts/appliance-dev.sh" up --state "$state" --port
 fi
 rm -f "$state.up.log"
 
-/usr/bin/python3 "$here/gateway_crash.py" --state "$state" --rounds "$rounds"
+/usr/bin/python3 "$here/$script" --state "$state" "$@"
 rc=$?
 if ((rc != 0)); then
   echo "== gateway log (tail)"; tail -40 "$state/logs/gateway.log"
