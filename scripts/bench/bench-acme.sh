@@ -25,7 +25,8 @@
 #   CONCURRENCY="1 4 16"  NAMES="1 5"  ORDERS_C1=40 ORDERS_C4=100 ORDERS_C16=200 (ORDERS_C<c> per
 #                                      concurrency; ORDERS=<n> for all), K5_ORDERS_DIVISOR=2 (points
 #                                      with K>1 run N/divisor orders)
-#   ENGINE_BENCH_COUNT=200 (certificates per engine_bench run)  RA_ORDERS=10 (0: no Retry-After point)
+#   ENGINE_BENCH_COUNT=200 (certificates per engine_bench run)  ENGINE_BENCH=<BUILD_DIR>/engine/bench/engine_bench
+#   RA_ORDERS=10 (0: no Retry-After point)
 #   OCSP_DURATION=10s  OCSP_CONNECTIONS=32  OCSP_ROUNDS=1
 #   APPLIANCE_PORT_BASE=15400  PEBBLE_PORT_BASE=15500  POINT_MAX_SECONDS=120  HTTP_TIMEOUT=15
 #   SKIP_ENGINE=0 (SKIP_HSM=1 also skips (a)) SKIP_PEBBLE=0 SKIP_OCSP=0 KEEP_STATE=0
@@ -41,6 +42,7 @@ CONCURRENCY=${CONCURRENCY:-1 4 16}
 NAMES=${NAMES:-1 5}
 K5_ORDERS_DIVISOR=${K5_ORDERS_DIVISOR:-2}
 ENGINE_BENCH_COUNT=${ENGINE_BENCH_COUNT:-200}
+ENGINE_BENCH=${ENGINE_BENCH:-$BUILD_DIR/engine/bench/engine_bench}
 RA_ORDERS=${RA_ORDERS:-10}
 OCSP_DURATION=${OCSP_DURATION:-10s}
 OCSP_CONNECTIONS=${OCSP_CONNECTIONS:-32}
@@ -63,7 +65,8 @@ orders_for() {  # orders_for C K
   echo "$n"
 }
 
-for b in engine/bench/engine_bench crl_ocsp/server/ca-status-server crl_ocsp/tools/ca-status-publish gateway/ca-gateway \
+[ "$SKIP_ENGINE" = 1 ] || [ -x "$ENGINE_BENCH" ] || die "$ENGINE_BENCH is not built (cmake --build $BUILD_DIR --target engine_bench)"
+for b in crl_ocsp/server/ca-status-server crl_ocsp/tools/ca-status-publish gateway/ca-gateway \
          engine/ca-engine; do
   [ -x "$BUILD_DIR/$b" ] || die "$BUILD_DIR/$b is not built: cmake -S $root -B $BUILD_DIR -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build $BUILD_DIR -j2"
 done
@@ -112,13 +115,16 @@ for k in $NAMES; do
 done
 ra_offset=$total_keys
 if ((RA_ORDERS > 0)); then total_keys=$((total_keys + RA_ORDERS)); fi
-say "key pool: $total_keys RSA-3072 keys in $KEY_POOL (generated once, in $(nproc) processes)"
-$PY "$here/acme_load.py" keys --count "$total_keys" --out "$KEY_POOL"
+# engine_bench takes 3 x ENGINE_BENCH_COUNT keys from the same pool (its own CA: the same keys serve)
+pool_keys=$total_keys
+if [ "$SKIP_ENGINE" != 1 ] && ((3 * ENGINE_BENCH_COUNT > pool_keys)); then pool_keys=$((3 * ENGINE_BENCH_COUNT)); fi
+say "key pool: $pool_keys RSA-3072 keys in $KEY_POOL (generated once, in $(nproc) processes)"
+$PY "$here/acme_load.py" keys --count "$pool_keys" --out "$KEY_POOL"
 
 # ------------------------------------------------------------------ (a) engine vs the HSM limit
 if [ "$SKIP_ENGINE" != 1 ]; then
   say "(a) engine_bench $ENGINE_BENCH_COUNT"
-  "$BUILD_DIR/engine/bench/engine_bench" "$ENGINE_BENCH_COUNT" 2>"$OUT_DIR/engine_bench.log" | tee "$OUT_DIR/engine_bench.txt"
+  "$ENGINE_BENCH" "$ENGINE_BENCH_COUNT" --key-pool "$KEY_POOL" 2>"$OUT_DIR/engine_bench.log" | tee "$OUT_DIR/engine_bench.txt"
   grep -q '^RATIO engine ' "$OUT_DIR/engine_bench.txt" || say "engine_bench printed no RATIO line (binary older than issue 16?)"
 fi
 

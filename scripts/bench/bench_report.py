@@ -52,19 +52,22 @@ def _kv(text):
 
 
 def parse_engine_bench(path):
-    """{"ratio": {threads: {certs_per_s, limit_per_s, ratio}}, "cpu": [{ms_per_cert, ...}]} from the
-    `RATIO engine threads=N certs_per_s=X limit_per_s=Y ratio=Z` and `CPU engine ms_per_cert=X` lines
-    of engine_bench's output; None when the file is missing. No RATIO line -> "ratio" is empty."""
+    """{"ratio": {threads: {certs_per_s, limit_per_s, ratio}}, "other": [line], "cpu": [{ms_per_cert, ...}]}
+    from the `RATIO engine threads=N certs_per_s=X limit_per_s=Y ratio=Z` and `CPU engine ms_per_cert=X`
+    lines of engine_bench's output ("other": RATIO lines of another name, e.g. engine_lone, shown as
+    they are); None when the file is missing. No RATIO engine line -> "ratio" is empty."""
     if not os.path.exists(path):
         return None
-    res = {"ratio": {}, "cpu": []}
+    res = {"ratio": {}, "other": [], "cpu": []}
     with open(path) as fh:
         for line in fh:
-            m = re.match(r"^RATIO engine (.*)$", line.strip())
+            m = re.match(r"^RATIO (\S+) (.*)$", line.strip())
             if m:
-                kv = _kv(m.group(1))
-                if "threads" in kv:
+                kv = _kv(m.group(2))
+                if m.group(1) == "engine" and "threads" in kv:
                     res["ratio"][int(kv["threads"])] = kv
+                else:
+                    res["other"].append(line.strip())
                 continue
             m = re.match(r"^CPU engine (.*)$", line.strip())
             if m:
@@ -324,6 +327,8 @@ def main():
         for th, r in sorted(eng["ratio"].items()):
             print("engine_bench: RATIO engine " + " ".join(f"{k}={f(v, 'g') if isinstance(v, float) else v}"
                                                          for k, v in r.items()))
+        for o in eng["other"]:
+            print("engine_bench: " + o)
         for c in eng["cpu"]:
             print("engine_bench: CPU engine " + " ".join(f"{k}={f(v, 'g') if isinstance(v, float) else v}"
                                                        for k, v in c.items()))
