@@ -73,6 +73,12 @@ done
 for tool in pebble pebble-challtestsrv curl openssl; do command -v $tool >/dev/null || die "$tool is required"; done
 $PY -c 'import cryptography' 2>/dev/null || die "$PY lacks python3-cryptography"
 port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
+# A listener in the ephemeral range can find its port taken by some outgoing connection's source port
+# (a Pebble run failed so: its http-01 responder could not bind): keep the bases below it.
+eph_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+for b in $APPLIANCE_PORT_BASE $PEBBLE_PORT_BASE; do
+  ((b + 53 < eph_low)) || die "port base $b: ports up to $((b + 53)) reach the ephemeral range (from $eph_low): pick one below $((eph_low - 53))"
+done
 for p in $APPLIANCE_PORT_BASE $((APPLIANCE_PORT_BASE + 1)) $((APPLIANCE_PORT_BASE + 2)) $((APPLIANCE_PORT_BASE + 5)) \
          $((APPLIANCE_PORT_BASE + 6)) $((APPLIANCE_PORT_BASE + 53)) $PEBBLE_PORT_BASE $((PEBBLE_PORT_BASE + 1)) \
          $((PEBBLE_PORT_BASE + 2)) $((PEBBLE_PORT_BASE + 5)) $((PEBBLE_PORT_BASE + 53)); do

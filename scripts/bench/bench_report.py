@@ -65,13 +65,16 @@ def parse_engine_bench(path):
             if m:
                 kv = _kv(m.group(2))
                 if m.group(1) == "engine" and "threads" in kv:
+                    kv["line"] = line.strip()
                     res["ratio"][int(kv["threads"])] = kv
                 else:
                     res["other"].append(line.strip())
                 continue
             m = re.match(r"^CPU engine (.*)$", line.strip())
             if m:
-                res["cpu"].append(_kv(m.group(1)))
+                kv = _kv(m.group(1))
+                kv["line"] = line.strip()
+                res["cpu"].append(kv)
     return res
 
 
@@ -324,14 +327,8 @@ def main():
 
     # ------------------------------------------------------------------ the rest
     if eng is not None:
-        for th, r in sorted(eng["ratio"].items()):
-            print("engine_bench: RATIO engine " + " ".join(f"{k}={f(v, 'g') if isinstance(v, float) else v}"
-                                                         for k, v in r.items()))
-        for o in eng["other"]:
-            print("engine_bench: " + o)
-        for c in eng["cpu"]:
-            print("engine_bench: CPU engine " + " ".join(f"{k}={f(v, 'g') if isinstance(v, float) else v}"
-                                                       for k, v in c.items()))
+        for line_ in [r["line"] for _, r in sorted(eng["ratio"].items())] + eng["other"] + [c["line"] for c in eng["cpu"]]:
+            print("engine_bench: " + line_)
     if ocsp:
         print(f"OCSP (bench-ocsp.sh): status server {ocsp['server_rps']:.0f} req/s, nginx {ocsp['nginx_rps']:.0f} "
               f"req/s: ratio {ocsp['ratio']:.2f}, server p99 {ocsp['server_p99_ms']:.2f} ms")
