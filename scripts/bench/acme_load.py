@@ -29,6 +29,7 @@ pebble-challtestsrv it started (--http01-port) by PID.
 """
 import argparse
 import base64
+import email.utils
 import hashlib
 import hmac
 import http.client
@@ -88,6 +89,49 @@ def proc_cpu_ticks(pid):
         data = f.read()
     fields = data[data.rindex(")") + 2:].split()  # after "pid (comm) "
     return int(fields[11]) + int(fields[12])
+
+
+def proc_mem_kb(pid):
+    """{"rss_kb": VmRSS, "hwm_kb": VmHWM} of /proc/PID/status (VmHWM: the peak RSS since the process
+    started; it cannot be reset from outside, so a point reports the peak so far)."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "VmHWM"):
+                    out["rss_kb" if k == "VmRSS" else "hwm_kb"] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def proc_name(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return str(pid)
+
+
+def retry_after_seconds(headers, default):
+    """Seconds to wait before the next poll, as python-acme 2.1.0's ClientV2.retry_after (acme/client.py)
+    computes it: the Retry-After header as an integer of seconds, else as an HTTP date, else `default`
+    (also when the header is absent). A date in the past gives 0."""
+    value = headers.get("Retry-After")
+    if value is None:
+        return float(default)
+    try:
+        return float(max(0, int(value)))
+    except ValueError:
+        pass
+    when = email.utils.parsedate_tz(value)
+    if when is not None:
+        try:
+            return max(0.0, email.utils.mktime_tz(when) - time.time())
+        except (ValueError, OverflowError):
+            pass
+    return float(default)
 
 
 def machine_cpu():
@@ -422,12 +466,21 @@ class Challtestsrv:
 
 
 # ---------------------------------------------------------------------------------------- one flow
+def note_retry_after(counters, step, headers):
+    """Counts the Retry-After values the server gave per step ("absent" when it gave none)."""
+    seen = counters.setdefault("retry_after", {}).setdefault(step, {})
+    v = headers.get("Retry-After") or "absent"
+    seen[v] = seen.get(v, 0) + 1
+
+
 def poll(client, step, url, done, deadline, poll_min, poll_max, counters):
-    """POST-as-GET url until done(body) is True/False (None = keep polling); returns the body."""
+    """POST-as-GET url until done(body) is True/False (None = keep polling); returns the body.
+    Ignores Retry-After: first delay poll_min, doubling up to poll_max."""
     delay = poll_min
     while True:
         _, headers, body = client.post(step, url, None)
         counters["polls"] += 1
+        note_retry_after(counters, step, headers)
         verdict = done(body)
         if verdict is not None:
             return body, verdict
@@ -435,6 +488,41 @@ def poll(client, step, url, done, deadline, poll_min, poll_max, counters):
             raise FlowError(step, "client:timeout", f"{url} still {body.get('status')}")
         time.sleep(delay)
         delay = min(poll_max, delay * 2)
+
+
+def sleep_until(seconds, deadline, step, what):
+    if time.monotonic() + seconds > deadline:
+        raise FlowError(step, "client:timeout", f"{what}: Retry-After {seconds:g} s passes the flow's deadline")
+    if seconds > 0:
+        time.sleep(seconds)
+
+
+def poll_retry_after(client, step, urls, done, deadline, first_wait, default, counters):
+    """Certbot's polling (certbot 2.1.0 AuthHandler._poll_authorizations; python-acme 2.1.0
+    ClientV2.retry_after): wait first_wait, POST-as-GET every URL still pending, stop when none is;
+    otherwise wait the largest Retry-After of the pending answers (`default` seconds where a server gave
+    none) and poll the pending ones again. Returns {url: body}; verdicts from done(body) as in poll()."""
+    pending = list(urls)
+    final = {}
+    wait = first_wait
+    while True:
+        sleep_until(wait, deadline, step, pending[0] if pending else "")
+        waits = []
+        still = []
+        for url in pending:
+            _, headers, body = client.post(step, url, None)
+            counters["polls"] += 1
+            note_retry_after(counters, step, headers)
+            verdict = done(body)
+            if verdict is None:
+                still.append(url)
+                waits.append(retry_after_seconds(headers, default))
+            else:
+                final[url] = (body, verdict)
+        if not still:
+            return final
+        pending = still
+        wait = max(waits)
 
 
 def split_chain(pem_bytes):
@@ -485,8 +573,10 @@ def run_flow(client, chall, names, csr_der, spki, opts, counters):
     t1 = time.monotonic()
     t["newOrder"] = t1 - t0
 
+    honour = opts.get("honour_retry_after", False)
     tokens = []
     try:
+        first_wait = None  # honour mode: the wait before the first authorization poll
         for az_url in order["authorizations"]:
             _, _, az = client.post("authz", az_url, None)
             if az.get("status") == "valid":
@@ -497,7 +587,11 @@ def run_flow(client, chall, names, csr_der, spki, opts, counters):
             client.step = "challtestsrv"
             chall.call("/add-http01", {"token": ch["token"], "content": ch["token"] + "." + client.thumbprint})
             tokens.append(ch["token"])
-            client.post("challenge", ch["url"], {})
+            _, ch_headers, ch_body = client.post("challenge", ch["url"], {})
+            note_retry_after(counters, "challenge", ch_headers)
+            if ch_body.get("status") != "valid":
+                w = retry_after_seconds(ch_headers, opts.get("ra_initial", 1.0))
+                first_wait = w if first_wait is None else max(first_wait, w)
         t2 = time.monotonic()
         t["authz+challenge"] = t2 - t1
 
@@ -508,12 +602,23 @@ def run_flow(client, chall, names, csr_der, spki, opts, counters):
             if s in ("invalid", "deactivated", "expired", "revoked"):
                 return False
             return None
-        for az_url in order["authorizations"]:
-            body, ok = poll(client, "validation", az_url, authz_done, deadline, opts["poll_min"],
-                            opts["poll_max"], counters)
-            if not ok:
-                err = next((c.get("error") for c in body.get("challenges", []) if c.get("error")), {}) or {}
-                raise AcmeProblem("validation", 200, err or {"type": "client:authz-" + body.get("status", "?")})
+
+        def authz_failed(body):
+            err = next((c.get("error") for c in body.get("challenges", []) if c.get("error")), {}) or {}
+            return AcmeProblem("validation", 200, err or {"type": "client:authz-" + body.get("status", "?")})
+        if honour:
+            got = poll_retry_after(client, "validation", order["authorizations"], authz_done, deadline,
+                                   first_wait or 0.0, opts.get("ra_authz", 3.0), counters)
+            for az_url in order["authorizations"]:
+                body, ok = got[az_url]
+                if not ok:
+                    raise authz_failed(body)
+        else:
+            for az_url in order["authorizations"]:
+                body, ok = poll(client, "validation", az_url, authz_done, deadline, opts["poll_min"],
+                                opts["poll_max"], counters)
+                if not ok:
+                    raise authz_failed(body)
         t3 = time.monotonic()
         t["validation"] = t3 - t2
     finally:
@@ -524,7 +629,8 @@ def run_flow(client, chall, names, csr_der, spki, opts, counters):
                 pass
     t3b = time.monotonic()  # del-http01 costs are excluded from finalize and total
 
-    _, _, order = client.post("finalize", order["finalize"], {"csr": b64u(csr_der)})
+    _, fin_headers, order = client.post("finalize", order["finalize"], {"csr": b64u(csr_der)})
+    note_retry_after(counters, "finalize", fin_headers)
     t4 = time.monotonic()
     t["finalize"] = t4 - t3b
 
@@ -538,8 +644,15 @@ def run_flow(client, chall, names, csr_der, spki, opts, counters):
     if order.get("status") != "valid":
         if order.get("status") == "invalid":
             raise AcmeProblem("finalize", 200, order.get("error") or {"type": "client:order-invalid"})
-        order, ok = poll(client, "poll", order_url, order_done, deadline, opts["poll_min"], opts["poll_max"],
-                         counters)
+        if honour:
+            # python-acme 2.1.0 finalize_order sleeps 1 s before each order poll (and ignores
+            # Retry-After); here the finalize answer's Retry-After decides, 1 s where it has none.
+            dflt = opts.get("ra_order", 1.0)
+            order, ok = poll_retry_after(client, "poll", [order_url], order_done, deadline,
+                                         retry_after_seconds(fin_headers, dflt), dflt, counters)[order_url]
+        else:
+            order, ok = poll(client, "poll", order_url, order_done, deadline, opts["poll_min"], opts["poll_max"],
+                             counters)
         if not ok:
             raise AcmeProblem("poll", 200, order.get("error") or {"type": "client:order-invalid"})
     t5 = time.monotonic()
@@ -616,6 +729,7 @@ def worker_process(proc_index, n_threads, ready_q, result_q):
                 client.http.close()
             rec["end"] = time.monotonic()
             rec["polls"] = counters["polls"]
+            rec["retry_after"] = counters.pop("retry_after", {})
             rec["requests"] = client.http.requests - req0
             rec["connects"] = client.http.connects - conn0
             mine.append(rec)
@@ -673,7 +787,8 @@ def start_challtestsrv(http01_port):
     raise SystemExit("acme_load: pebble-challtestsrv did not answer")
 
 
-def summarize(args, results, retries, window, server_cpu_ms, client_cpu_s, machine_busy, n_workers):
+def summarize(args, results, retries, window, server_cpu_ms, client_cpu_s, machine_busy, n_workers,
+              server_mem=None):
     ok = [r for r in results if r.get("ok")]
     failed = [r for r in results if not r.get("ok")]
     errors = {}
@@ -690,9 +805,20 @@ def summarize(args, results, retries, window, server_cpu_ms, client_cpu_s, machi
         lat[step] = {"p50": percentile(vals, 50), "p95": percentile(vals, 95), "p99": percentile(vals, 99),
                      "mean": (sum(vals) / len(vals)) if vals else None, "max": vals[-1] if vals else None}
     issued = len(ok)
+    retry_after = {}
+    for r in results:
+        for step, seen in r.get("retry_after", {}).items():
+            dst = retry_after.setdefault(step, {})
+            for v, n in seen.items():
+                dst[v] = dst.get(v, 0) + n
+    names = {str(pid): proc_name(pid) for pid in args.server_pids}
     out = {
         "label": args.label, "directory": args.directory, "orders": args.orders, "concurrency": n_workers,
         "names_per_order": args.names, "procs": args.procs,
+        "honour_retry_after": args.honour_retry_after,
+        "retry_after_defaults_s": {"initial": args.ra_initial, "authz": args.ra_authz, "order": args.ra_order}
+        if args.honour_retry_after else None,
+        "retry_after_seen": retry_after,
         "attempted": len(results), "issued": issued, "failed": len(failed),
         "window_s": window,
         "orders_per_s": issued / window if window > 0 else None,
@@ -706,14 +832,26 @@ def summarize(args, results, retries, window, server_cpu_ms, client_cpu_s, machi
         "requests_per_order": (sum(r["requests"] for r in ok) / issued) if issued else None,
         "connections_per_order": (sum(r["connects"] for r in results) / len(results)) if results else None,
         "server_pids": args.server_pids,
+        "server_names": names,
         "server_cpu_ms": server_cpu_ms,
         "server_cpu_ms_per_cert": (sum(server_cpu_ms.values()) / issued) if (server_cpu_ms and issued) else None,
+        # per process: {pid: ms}, and the same keyed by process name (comm) for reports
+        "server_cpu_ms_per_cert_by_pid": {pid: ms / issued for pid, ms in server_cpu_ms.items()} if issued else {},
+        "server_cpu_ms_per_cert_by_name": {names.get(pid, pid): ms / issued for pid, ms in server_cpu_ms.items()}
+        if issued else {},
+        # {pid: {rss_start_kb, rss_end_kb, hwm_start_kb, hwm_end_kb}}: VmRSS and VmHWM (peak RSS since the
+        # process started) at the window's start and end
+        "server_mem_kb": server_mem or {},
         "client_cpu_ms_per_order": (client_cpu_s * 1000 / len(results)) if results else None,
         "client_cpu_share": client_cpu_s / window / os.cpu_count() if window > 0 else None,
         "machine_busy_share": machine_busy,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return out
+
+
+def kib_mib(v):
+    return None if v is None else v / 1024.0
 
 
 def fmt(v, spec=".1f"):
@@ -733,8 +871,18 @@ def print_table(s, stream=sys.stdout):
         l = s["latency_ms"][step]
         w(f"{step:<18}{fmt(l['p50']):>10}{fmt(l['p95']):>10}{fmt(l['p99']):>10}{fmt(l['mean']):>10}{fmt(l['max']):>10}\n")
     if s["server_cpu_ms_per_cert"] is not None:
-        per = ", ".join(f"{pid}: {ms:.0f} ms" for pid, ms in s["server_cpu_ms"].items())
+        names = s.get("server_names", {})
+        per = ", ".join(f"{names.get(pid, pid)} ({pid}) {ms:.2f}" for pid, ms in s["server_cpu_ms_per_cert_by_pid"].items())
         w(f"server CPU per certificate: {s['server_cpu_ms_per_cert']:.2f} ms ({per})\n")
+    for pid, m in s.get("server_mem_kb", {}).items():
+        name = s.get("server_names", {}).get(pid, pid)
+        w(f"memory {name} ({pid}): VmRSS {fmt(kib_mib(m.get('rss_start_kb')))} -> {fmt(kib_mib(m.get('rss_end_kb')))} MiB, "
+          f"peak VmHWM {fmt(kib_mib(m.get('hwm_end_kb')))} MiB\n")
+    if s.get("retry_after_seen"):
+        w("Retry-After given: " + "; ".join(
+            f"{step} " + ", ".join(f"{v}x{n}" for v, n in sorted(seen.items()))
+            for step, seen in sorted(s["retry_after_seen"].items())) +
+          (" (honoured)" if s.get("honour_retry_after") else " (ignored)") + "\n")
     w(f"client CPU per order: {fmt(s['client_cpu_ms_per_order'], '.2f')} ms "
       f"({fmt(100 * (s['client_cpu_share'] or 0), '.0f')} % of the machine); machine busy "
       f"{fmt(100 * (s['machine_busy_share'] or 0), '.0f')} %\n")
@@ -788,7 +936,9 @@ def cmd_run(args):
         G["opts"] = {"directory": args.directory, "ca_bundle": args.ca_bundle, "insecure": args.insecure,
                      "eab_kid": args.eab_kid, "eab_hmac": args.eab_hmac, "challtestsrv": args.challtestsrv,
                      "http_timeout": args.http_timeout, "flow_timeout": args.flow_timeout,
-                     "poll_min": args.poll_min, "poll_max": args.poll_max}
+                     "poll_min": args.poll_min, "poll_max": args.poll_max,
+                     "honour_retry_after": args.honour_retry_after, "ra_initial": args.ra_initial,
+                     "ra_authz": args.ra_authz, "ra_order": args.ra_order}
         G["jobs"] = jobs
         G["counter"] = ctx.Value("l", 0)
         G["stop_at"] = ctx.Value("d", float("inf"))
@@ -821,6 +971,7 @@ def cmd_run(args):
                  "-p", ",".join(map(str, pids)), "-o", args.perf_record],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)  # attached to every thread before the window opens
+        mem0 = {pid: proc_mem_kb(pid) for pid in pids}
         cpu0 = {pid: proc_cpu_ticks(pid) for pid in pids}
         m0 = machine_cpu()
         t0 = time.monotonic()
@@ -829,6 +980,7 @@ def cmd_run(args):
         outs = [result_q.get(timeout=args.max_seconds + args.flow_timeout + 60) for _ in procs]
         cpu1 = {pid: proc_cpu_ticks(pid) for pid in pids}
         m1 = machine_cpu()
+        mem1 = {pid: proc_mem_kb(pid) for pid in pids}
         if perf_proc is not None:
             perf_proc.send_signal(signal.SIGINT)
             try:
@@ -859,8 +1011,11 @@ def cmd_run(args):
     window = t_end - t0
     server_cpu_ms = {str(pid): (cpu1[pid] - cpu0[pid]) * 1000.0 / CLK_TCK for pid in pids}
     busy = (m1[0] - m0[0]) / (m1[1] - m0[1]) if m1[1] > m0[1] else None
+    server_mem = {str(pid): {"rss_start_kb": mem0[pid].get("rss_kb"), "rss_end_kb": mem1[pid].get("rss_kb"),
+                             "hwm_start_kb": mem0[pid].get("hwm_kb"), "hwm_end_kb": mem1[pid].get("hwm_kb")}
+                  for pid in pids}
     summary = summarize(args, results, retries, window, server_cpu_ms, sum(o["cpu_s"] for o in outs), busy,
-                        n_workers)
+                        n_workers, server_mem)
     summary["setup_errors"] = setup_errors
     if args.json:
         with open(args.json, "w") as f:
@@ -903,6 +1058,17 @@ def main():
     ap.add_argument("--server-pids", default="", help="PIDs whose CPU is measured over the window (comma list)")
     ap.add_argument("--poll-min", type=float, default=0.02, help="first poll delay, doubling (s)")
     ap.add_argument("--poll-max", type=float, default=0.25, help="longest poll delay (s)")
+    ap.add_argument("--honour-retry-after", action="store_true",
+                    help="poll as certbot does: after the challenge POSTs wait what their Retry-After says "
+                    "(--ra-initial where absent), poll the pending authorizations, wait the largest Retry-After "
+                    "of the pending ones (--ra-authz where absent); after a finalize that is not yet valid wait "
+                    "its Retry-After (--ra-order where absent) and poll the order the same way")
+    ap.add_argument("--ra-initial", type=float, default=1.0, help="wait after the challenge POSTs when the "
+                    "server gives no Retry-After (certbot: 1 s, 'an initial second')")
+    ap.add_argument("--ra-authz", type=float, default=3.0, help="wait between authorization polls when the "
+                    "server gives no Retry-After (certbot: retry_after(resp, 3))")
+    ap.add_argument("--ra-order", type=float, default=1.0, help="wait between order polls after finalize when "
+                    "the server gives no Retry-After (python-acme finalize_order: 1 s)")
     ap.add_argument("--http-timeout", type=float, default=30.0)
     ap.add_argument("--flow-timeout", type=float, default=60.0, help="one flow's limit (s)")
     ap.add_argument("--max-seconds", type=float, default=300.0, help="no order starts after this (s)")

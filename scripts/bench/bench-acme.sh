@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# One run of the full-flow ACME benchmark, side by side with Pebble and the raw HSM limit.
+# One run of the full-flow ACME benchmark, side by side with Pebble and the HSM limit (issue 16).
 #
 #   scripts/bench/bench-acme.sh          (sizes and ports from the environment, see below)
 #
-# (a) raw RSA-3072 signatures/s on SoftHSM, 1 and 2 threads (build-bench/hsm/hsm_bench, own token);
+# (a) build-bench/engine/bench/engine_bench ENGINE_BENCH_COUNT: the engine's certificates/s at 1 and 2
+#     threads against the HSM limit 1/(t_rsa + t_ecdsa) of raw C_Sign in the same run (its RATIO lines);
 # (b) the dev appliance (scripts/appliance-dev.sh up --no-build, fresh state) under
 #     scripts/bench/acme_load.py at every concurrency of CONCURRENCY and every K of NAMES, with the
-#     engine, gateway and status server PIDs for server CPU;
+#     engine, gateway and status server PIDs for server CPU (per process) and RSS / peak RSS;
+#     then RA_ORDERS orders at c=1 K=1 with a client that honours Retry-After as certbot does
+#     (acme_load.py --honour-retry-after), on the appliance and on Pebble;
 # (c) Pebble (scripts/bench/pebble.sh: EAB required, validation on, PEBBLE_VA_NOSLEEP=1,
 #     PEBBLE_WFE_NONCEREJECT=0) under the same generator with the same parameters, a fresh Pebble for
 #     every point (see pebble_restart); the appliance and Pebble points alternate (appliance, Pebble,
@@ -22,9 +25,11 @@
 #   CONCURRENCY="1 4 16"  NAMES="1 5"  ORDERS_C1=40 ORDERS_C4=100 ORDERS_C16=200 (ORDERS_C<c> per
 #                                      concurrency; ORDERS=<n> for all), K5_ORDERS_DIVISOR=2 (points
 #                                      with K>1 run N/divisor orders)
-#   HSM_SECONDS=3  OCSP_DURATION=10s  OCSP_CONNECTIONS=32  OCSP_ROUNDS=1
+#   ENGINE_BENCH_COUNT=200 (certificates per engine_bench run)  ENGINE_BENCH=<BUILD_DIR>/engine/bench/engine_bench
+#   RA_ORDERS=10 (0: no Retry-After point)
+#   OCSP_DURATION=10s  OCSP_CONNECTIONS=32  OCSP_ROUNDS=1
 #   APPLIANCE_PORT_BASE=15400  PEBBLE_PORT_BASE=15500  POINT_MAX_SECONDS=120  HTTP_TIMEOUT=15
-#   SKIP_HSM=0 SKIP_PEBBLE=0 SKIP_OCSP=0 KEEP_STATE=0
+#   SKIP_ENGINE=0 (SKIP_HSM=1 also skips (a)) SKIP_PEBBLE=0 SKIP_OCSP=0 KEEP_STATE=0
 # Every process it starts is stopped by PID at exit; traffic goes to 127.0.0.1 only.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +41,9 @@ KEY_POOL=${KEY_POOL:-/tmp/acme-bench-keys/rsa3072.pem}
 CONCURRENCY=${CONCURRENCY:-1 4 16}
 NAMES=${NAMES:-1 5}
 K5_ORDERS_DIVISOR=${K5_ORDERS_DIVISOR:-2}
-HSM_SECONDS=${HSM_SECONDS:-3}
+ENGINE_BENCH_COUNT=${ENGINE_BENCH_COUNT:-200}
+ENGINE_BENCH=${ENGINE_BENCH:-$BUILD_DIR/engine/bench/engine_bench}
+RA_ORDERS=${RA_ORDERS:-10}
 OCSP_DURATION=${OCSP_DURATION:-10s}
 OCSP_CONNECTIONS=${OCSP_CONNECTIONS:-32}
 OCSP_ROUNDS=${OCSP_ROUNDS:-1}
@@ -44,7 +51,7 @@ APPLIANCE_PORT_BASE=${APPLIANCE_PORT_BASE:-15400}
 PEBBLE_PORT_BASE=${PEBBLE_PORT_BASE:-15500}
 POINT_MAX_SECONDS=${POINT_MAX_SECONDS:-120}
 HTTP_TIMEOUT=${HTTP_TIMEOUT:-15}
-SKIP_HSM=${SKIP_HSM:-0} SKIP_PEBBLE=${SKIP_PEBBLE:-0} SKIP_OCSP=${SKIP_OCSP:-0} KEEP_STATE=${KEEP_STATE:-0}
+SKIP_ENGINE=${SKIP_ENGINE:-${SKIP_HSM:-0}} SKIP_PEBBLE=${SKIP_PEBBLE:-0} SKIP_OCSP=${SKIP_OCSP:-0} KEEP_STATE=${KEEP_STATE:-0}
 
 die() { echo "bench-acme: $*" >&2; exit 1; }
 say() { echo "bench-acme: $(date +%T) $*" >&2; }
@@ -58,13 +65,20 @@ orders_for() {  # orders_for C K
   echo "$n"
 }
 
-for b in hsm/hsm_bench crl_ocsp/server/ca-status-server crl_ocsp/tools/ca-status-publish gateway/ca-gateway \
+[ "$SKIP_ENGINE" = 1 ] || [ -x "$ENGINE_BENCH" ] || die "$ENGINE_BENCH is not built (cmake --build $BUILD_DIR --target engine_bench)"
+for b in crl_ocsp/server/ca-status-server crl_ocsp/tools/ca-status-publish gateway/ca-gateway \
          engine/ca-engine; do
   [ -x "$BUILD_DIR/$b" ] || die "$BUILD_DIR/$b is not built: cmake -S $root -B $BUILD_DIR -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build $BUILD_DIR -j2"
 done
 for tool in pebble pebble-challtestsrv curl openssl; do command -v $tool >/dev/null || die "$tool is required"; done
 $PY -c 'import cryptography' 2>/dev/null || die "$PY lacks python3-cryptography"
 port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
+# A listener in the ephemeral range can find its port taken by some outgoing connection's source port
+# (a Pebble run failed so: its http-01 responder could not bind): keep the bases below it.
+eph_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+for b in $APPLIANCE_PORT_BASE $PEBBLE_PORT_BASE; do
+  ((b + 53 < eph_low)) || die "port base $b: ports up to $((b + 53)) reach the ephemeral range (from $eph_low): pick one below $((eph_low - 53))"
+done
 for p in $APPLIANCE_PORT_BASE $((APPLIANCE_PORT_BASE + 1)) $((APPLIANCE_PORT_BASE + 2)) $((APPLIANCE_PORT_BASE + 5)) \
          $((APPLIANCE_PORT_BASE + 6)) $((APPLIANCE_PORT_BASE + 53)) $PEBBLE_PORT_BASE $((PEBBLE_PORT_BASE + 1)) \
          $((PEBBLE_PORT_BASE + 2)) $((PEBBLE_PORT_BASE + 5)) $((PEBBLE_PORT_BASE + 53)); do
@@ -105,13 +119,19 @@ for k in $NAMES; do
     total_keys=$((total_keys + n))
   done
 done
-say "key pool: $total_keys RSA-3072 keys in $KEY_POOL (generated once, in $(nproc) processes)"
-$PY "$here/acme_load.py" keys --count "$total_keys" --out "$KEY_POOL"
+ra_offset=$total_keys
+if ((RA_ORDERS > 0)); then total_keys=$((total_keys + RA_ORDERS)); fi
+# engine_bench takes 3 x ENGINE_BENCH_COUNT keys from the same pool (its own CA: the same keys serve)
+pool_keys=$total_keys
+if [ "$SKIP_ENGINE" != 1 ] && ((3 * ENGINE_BENCH_COUNT > pool_keys)); then pool_keys=$((3 * ENGINE_BENCH_COUNT)); fi
+say "key pool: $pool_keys RSA-3072 keys in $KEY_POOL (generated once, in $(nproc) processes)"
+$PY "$here/acme_load.py" keys --count "$pool_keys" --out "$KEY_POOL"
 
-# ------------------------------------------------------------------ (a) raw HSM signatures
-if [ "$SKIP_HSM" != 1 ]; then
-  say "(a) hsm_bench --seconds $HSM_SECONDS"
-  "$BUILD_DIR/hsm/hsm_bench" --seconds "$HSM_SECONDS" | tee "$OUT_DIR/hsm_bench.txt"
+# ------------------------------------------------------------------ (a) engine vs the HSM limit
+if [ "$SKIP_ENGINE" != 1 ]; then
+  say "(a) engine_bench $ENGINE_BENCH_COUNT"
+  "$ENGINE_BENCH" "$ENGINE_BENCH_COUNT" --key-pool "$KEY_POOL" 2>"$OUT_DIR/engine_bench.log" | tee "$OUT_DIR/engine_bench.txt"
+  grep -q '^RATIO engine ' "$OUT_DIR/engine_bench.txt" || say "engine_bench printed no RATIO line (binary older than issue 16?)"
 fi
 
 # ------------------------------------------------------------------ (b) + (c) servers up
@@ -143,31 +163,42 @@ pebble_restart() {
 }
 : >"$OUT_DIR/pebble-retries.txt"
 
-run_point() {  # run_point NAME ENVFILE MGMT PIDS C K N OFFSET
-  local name=$1 env=$2 mgmt=$3 pids=$4 c=$5 k=$6 n=$7 off=$8 rc=0
-  say "$name c=$c k=$k n=$n"
+run_point() {  # run_point NAME ENVFILE MGMT PIDS C K N OFFSET [SUFFIX acme_load options...]
+  local name=$1 env=$2 mgmt=$3 pids=$4 c=$5 k=$6 n=$7 off=$8 sfx=${9:-} rc=0
+  shift $(($# < 9 ? $# : 9))
+  say "$name c=$c k=$k n=$n $*"
   $PY "$here/acme_load.py" --env "$env" --challtestsrv "$mgmt" --server-pids "$pids" -c "$c" -k "$k" -n "$n" \
-    --key-pool "$KEY_POOL" --key-offset "$off" --max-seconds "$POINT_MAX_SECONDS" --label "$name c=$c k=$k" \
-    --http-timeout "$HTTP_TIMEOUT" \
-    --json "$OUT_DIR/$name-c$c-k$k.json" >>"$OUT_DIR/points.txt" 2>>"$OUT_DIR/acme_load.log" || rc=$?
-  ((rc == 0 || rc == 3)) || die "acme_load failed ($rc) for $name c=$c k=$k: $(tail -3 "$OUT_DIR/acme_load.log")"
+    --key-pool "$KEY_POOL" --key-offset "$off" --max-seconds "$POINT_MAX_SECONDS" --label "$name$sfx c=$c k=$k" \
+    --http-timeout "$HTTP_TIMEOUT" "$@" \
+    --json "$OUT_DIR/$name-c$c-k$k$sfx.json" >>"$OUT_DIR/points.txt" 2>>"$OUT_DIR/acme_load.log" || rc=$?
+  ((rc == 0 || rc == 3)) || die "acme_load failed ($rc) for $name$sfx c=$c k=$k: $(tail -3 "$OUT_DIR/acme_load.log")"
   tail -n +2 "$OUT_DIR/points.txt" | awk -v RS= 'END { print }' >&2
+}
+# A Pebble point on a fresh Pebble; rerun once on another fresh one when it stalled.
+pebble_point() {  # pebble_point C K N OFFSET [SUFFIX acme_load options...]
+  local c=$1 k=$2 n=$3 off=$4 sfx=${5:-}
+  shift $(($# < 5 ? $# : 5))
+  pebble_restart
+  run_point pebble "$PEB_STATE/pebble.env" "$peb_mgmt" "$peb_pid" "$c" "$k" "$n" "$off" "$sfx" "$@"
+  if grep -q '"client:timeout"' "$OUT_DIR/pebble-c$c-k$k$sfx.json"; then
+    echo "pebble c=$c k=$k$sfx: stalled (client timeouts), rerun on a fresh Pebble" | tee -a "$OUT_DIR/pebble-retries.txt" >&2
+    mv "$OUT_DIR/pebble-c$c-k$k$sfx.json" "$OUT_DIR/pebble-c$c-k$k$sfx.stalled.json"
+    pebble_restart
+    run_point pebble "$PEB_STATE/pebble.env" "$peb_mgmt" "$peb_pid" "$c" "$k" "$n" "$off" "$sfx" "$@"
+  fi
 }
 : >"$OUT_DIR/points.txt"
 for p in "${points[@]}"; do
   IFS=: read -r c k n off <<<"$p"
   run_point appliance "$APP_ENV" "http://127.0.0.1:$app_chall_mgmt" "$app_pids" "$c" "$k" "$n" "$off"
-  if [ "$SKIP_PEBBLE" != 1 ]; then
-    pebble_restart
-    run_point pebble "$PEB_STATE/pebble.env" "$peb_mgmt" "$peb_pid" "$c" "$k" "$n" "$off"
-    if grep -q '"client:timeout"' "$OUT_DIR/pebble-c$c-k$k.json"; then
-      echo "pebble c=$c k=$k: stalled (client timeouts), rerun on a fresh Pebble" | tee -a "$OUT_DIR/pebble-retries.txt" >&2
-      mv "$OUT_DIR/pebble-c$c-k$k.json" "$OUT_DIR/pebble-c$c-k$k.stalled.json"
-      pebble_restart
-      run_point pebble "$PEB_STATE/pebble.env" "$peb_mgmt" "$peb_pid" "$c" "$k" "$n" "$off"
-    fi
-  fi
+  if [ "$SKIP_PEBBLE" != 1 ]; then pebble_point "$c" "$k" "$n" "$off"; fi
 done
+# The Retry-After point: c=1 K=1, a client that waits what Retry-After says (README: certbot's polling).
+if ((RA_ORDERS > 0)); then
+  run_point appliance "$APP_ENV" "http://127.0.0.1:$app_chall_mgmt" "$app_pids" 1 1 "$RA_ORDERS" "$ra_offset" -ra \
+    --honour-retry-after
+  if [ "$SKIP_PEBBLE" != 1 ]; then pebble_point 1 1 "$RA_ORDERS" "$ra_offset" -ra --honour-retry-after; fi
+fi
 # Errors the servers logged during the run (kept for the report).
 grep -h '"level":"\(error\|warn\)"' "$APP_STATE"/logs/{gateway,engine,status}.log 2>/dev/null | tail -50 \
   >"$OUT_DIR/appliance-errors.log" || true

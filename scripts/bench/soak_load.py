@@ -288,7 +288,8 @@ def worker_process(proc_index, client_ids, ready_q, done_q, result_q):
 
 # ---------------------------------------------------------------------------------------- sampling
 def sample(pids):
-    """{name: {rss_kb, rss_anon_kb, rss_file_kb, fds, threads}} of each named PID."""
+    """{name: {rss_kb, hwm_kb, rss_anon_kb, rss_file_kb, fds, threads}} of each named PID (hwm_kb = VmHWM,
+    the peak RSS since the process started)."""
     snap = {}
     for name, pid in pids.items():
         s = {}
@@ -296,8 +297,8 @@ def sample(pids):
             with open(f"/proc/{pid}/status") as f:
                 for line in f:
                     k, _, v = line.partition(":")
-                    if k in ("VmRSS", "RssAnon", "RssFile", "Threads"):
-                        s[{"VmRSS": "rss_kb", "RssAnon": "rss_anon_kb", "RssFile": "rss_file_kb",
+                    if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"):
+                        s[{"VmRSS": "rss_kb", "VmHWM": "hwm_kb", "RssAnon": "rss_anon_kb", "RssFile": "rss_file_kb",
                            "Threads": "threads"}[k]] = int(v.split()[0])
             s["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
         except OSError as e:
@@ -382,8 +383,11 @@ def summarize(args, outs, sampler, t0, t_end, setup_errors, n_ready):
             mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
             den = sum((x - mx) ** 2 for x in xs)
             slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else None
+        hwm = [p.get("hwm_kb") for _, p in series if p.get("hwm_kb") is not None]
         procs[name] = {"first": series[0][1] if series else None, "last": series[-1][1] if series else None,
-                       "rss_anon_mib_per_min_after_1min": slope}
+                       "rss_anon_mib_per_min_after_1min": slope,
+                       "peak_rss_kb": max(hwm) if hwm else None,
+                       "max_sampled_rss_kb": max((p.get("rss_kb", 0) for _, p in series), default=None)}
     return {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "clients": args.clients,
         "clients_ready": n_ready, "source_addrs": args.source_addrs, "procs": args.procs,
@@ -431,7 +435,10 @@ def print_report(s, stream=sys.stdout):
         w(f"{x['label']:<13}{x['t_s']:>7.0f}" + "".join(f"{c:>36}" for c in cells) + "\n")
     for n, p in s["processes"].items():
         sl = p["rss_anon_mib_per_min_after_1min"]
-        w(f"{n}: anonymous RSS trend after the first minute {'-' if sl is None else f'{sl:+.2f} MiB/min'}\n")
+        pk, ms = p.get("peak_rss_kb"), p.get("max_sampled_rss_kb")
+        w(f"{n}: peak RSS (VmHWM) {'-' if pk is None else f'{pk / 1024:.1f} MiB'} (largest sampled VmRSS "
+          f"{'-' if ms is None else f'{ms / 1024:.1f} MiB'}); anonymous RSS trend after the first minute "
+          f"{'-' if sl is None else f'{sl:+.2f} MiB/min'}\n")
     for d in s["flow_error_samples"] + s["setup_errors"] + s["status_fetch_problem_samples"] + s["final_ocsp_bad"][:5]:
         w(f"  e.g. {d}\n")
 
