@@ -31,8 +31,9 @@ ProblemOr<std::vector<AuthzRecord>> RecheckCaa(HandlerContext& s, const AccountR
                                                const std::vector<AuthorizedName>& authorized,
                                                int64_t now);
 
-// CheckCsr (csr.h) with the account's own key refused (RFC 8555 §11.1).
-ProblemOr<void> CheckFinalizeCsr(HandlerContext& s, const AccountRecord& account,
+// CheckCsr (csr.h) with the account's own key refused (RFC 8555 §11.1): `account_key` is the key
+// that verified this request's JWS (authentication.cpp), i.e. the account's current key.
+ProblemOr<void> CheckFinalizeCsr(HandlerContext& s, EVP_PKEY* account_key,
                                  std::span<const uint8_t> der, const OrderRecord& order);
 
 }  // namespace ca::gateway
