@@ -44,12 +44,12 @@ Status GroupCommitter::Run(const Op& op) {
   // From inside an operation this would wait for itself.
   if (std::this_thread::get_id() == thread_.get_id())
     return Fail(ErrorCode::kInternal, "store write started from inside a store write operation");
-  Pending pending{&op, {}, false};
+  Pending pending{&op, {}, false, {}};
   std::unique_lock lock(mu_);
   if (stopping_) return Fail(ErrorCode::kUnavailable, "store is shutting down");
   queue_.push_back(&pending);
   queued_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return pending.done; });
+  pending.done_cv.wait(lock, [&] { return pending.done; });
   return pending.result;
 }
 
@@ -91,9 +91,12 @@ void GroupCommitter::Loop() {
       stats_.batches += commits;
       stats_.ops += batch.size();
       if (rerun) ++stats_.reruns;
-      for (Pending* p : batch) p->done = true;
+      // Notified under the lock: once it sees `done`, a caller returns and its Pending is gone.
+      for (Pending* p : batch) {
+        p->done = true;
+        p->done_cv.notify_one();
+      }
     }
-    done_cv_.notify_all();
   }
 }
 

@@ -49,6 +49,9 @@ class GroupCommitter {
     const Op* op;
     Status result;
     bool done = false;
+    // Its own: the committer wakes exactly the callers of the batch it committed, not every
+    // caller waiting (those of the next batch went back to sleep at each commit).
+    std::condition_variable done_cv;
   };
   void Loop();
   // Runs ops [0, n) in one transaction; the failure of any op or of the commit fails the batch.
@@ -58,7 +61,6 @@ class GroupCommitter {
   const size_t max_batch_;
   mutable std::mutex mu_;
   std::condition_variable queued_cv_;
-  std::condition_variable done_cv_;
   std::deque<Pending*> queue_;
   bool stopping_ = false;
   Stats stats_;
