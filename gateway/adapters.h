@@ -4,6 +4,9 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "common/secret.h"
 #include "engine/api/client.h"
@@ -28,8 +31,16 @@ class PolicyStoreAdapter final : public PolicyPort {
  private:
   PolicyStoreAdapter(profiles::policy::PolicyStore store, Secret wrap_key)
       : store_(std::move(store)), wrap_key_(std::move(wrap_key)) {}
+  Result<PolicyVerdict> Evaluate(const profiles::policy::PolicySnapshot& snapshot,
+                                 const AccountRecord& account, const std::vector<std::string>& names,
+                                 const std::string& profile, int64_t now);
   profiles::policy::PolicyStore store_;
   Secret wrap_key_;
+  // Verdicts of the current second and policy version, by their other inputs (Decide).
+  std::mutex memo_mu_;
+  uint64_t memo_version_ = 0;
+  int64_t memo_now_ = 0;
+  std::unordered_map<std::string, PolicyVerdict> memo_;
 };
 
 class EngineAdapter final : public IssuerPort {
