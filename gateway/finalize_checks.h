@@ -26,7 +26,7 @@ ProblemOr<std::vector<AuthorizedName>> AuthorizedNames(HandlerContext& s, const 
 
 // CAA again (RFC 8659, RFC 8657: accounturi and validationmethods with the method that validated
 // each authorization) for the authorizations whose CAA check is older than caa_recheck_seconds;
-// returns them with their check time renewed (stored with the ready -> processing transition).
+// returns them with their check time renewed (stored by the operation that claims the order).
 ProblemOr<std::vector<AuthzRecord>> RecheckCaa(HandlerContext& s, const AccountRecord& account,
                                                const std::vector<AuthorizedName>& authorized,
                                                int64_t now);
