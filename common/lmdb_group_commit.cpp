@@ -45,12 +45,12 @@ Status GroupCommitter::Run(const Op& op) {
   // From inside an operation this would wait for itself.
   if (std::this_thread::get_id() == thread_.get_id())
     return Fail(ErrorCode::kInternal, "store write started from inside a store write operation");
-  Pending pending{&op, {}, false, {}, {}, false};
+  Pending pending{&op, {}, false, {}, {}, false, {}};
   std::unique_lock lock(mu_);
   if (stopping_) return Fail(ErrorCode::kUnavailable, "store is shutting down");
   queue_.push_back(&pending);
   queued_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return pending.done; });
+  pending.done_cv.wait(lock, [&] { return pending.done; });
   return pending.result;
 }
 
@@ -114,12 +114,17 @@ void GroupCommitter::Loop() {
       stats_.batches += commits;
       stats_.ops += batch.size();
       if (rerun) ++stats_.reruns;
+      // Notified under the lock: once it sees `done`, a Run() caller returns and its Pending is
+      // gone. A Submit() one is owned here: its promise is set after the lock is released.
       for (Pending* p : batch) {
-        if (p->async) submitted.push_back(p);
-        else p->done = true;  // a Run() caller owns it: not touched after this
+        if (p->async) {
+          submitted.push_back(p);
+          continue;
+        }
+        p->done = true;
+        p->done_cv.notify_one();
       }
     }
-    done_cv_.notify_all();
     for (Pending* p : submitted) {
       std::unique_ptr<Pending> owned(p);
       owned->promise.set_value(std::move(owned->result));

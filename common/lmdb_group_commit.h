@@ -59,6 +59,9 @@ class GroupCommitter {
     Op owned;
     std::promise<Status> promise;
     bool async = false;
+    // Its own: the committer wakes exactly the callers of the batch it committed, not every
+    // caller waiting (those of the next batch went back to sleep at each commit).
+    std::condition_variable done_cv;
   };
   void Loop();
   // Runs ops [0, n) in one transaction; the failure of any op or of the commit fails the batch.
@@ -68,7 +71,6 @@ class GroupCommitter {
   const size_t max_batch_;
   mutable std::mutex mu_;
   std::condition_variable queued_cv_;
-  std::condition_variable done_cv_;
   std::deque<Pending*> queue_;
   bool stopping_ = false;
   Stats stats_;

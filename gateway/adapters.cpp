@@ -93,9 +93,46 @@ Result<Secret> PolicyStoreAdapter::MacKey(const std::string& kid) {
   return profiles::policy::UnwrapMacKey(*ext, wrap_key_);
 }
 
+// profiles::policy::Decide is a function of the snapshot, the account's facts, the names, the
+// profile and `now` (seconds), and every policy write bumps the snapshot's version: a verdict is
+// reused for exactly the same inputs within the same second and version. The account's standing,
+// checked on every request, is then decoded from the policy records about once a second per
+// account instead of once per request; the snapshot (its version) is still read every time.
 Result<PolicyVerdict> PolicyStoreAdapter::Decide(const AccountRecord& account, const std::vector<std::string>& names,
                                                  const std::string& profile, int64_t now) {
   auto snapshot = CA_TRY(store_.Snapshot());
+  std::string key = account.id;
+  for (const std::string* part : {&account.external_account_kid, &account.profile, &profile}) {
+    key += '\n';
+    key += *part;
+  }
+  key += '\n';
+  key += StatusName(account.status);
+  for (const auto& name : names) {
+    key += '\n';
+    key += name;
+  }
+  {
+    std::lock_guard lock(memo_mu_);
+    if (memo_version_ != snapshot.version() || memo_now_ != now) {
+      memo_.clear();
+      memo_version_ = snapshot.version();
+      memo_now_ = now;
+    } else if (auto it = memo_.find(key); it != memo_.end()) {
+      return it->second;
+    }
+  }
+  auto verdict = CA_TRY(Evaluate(snapshot, account, names, profile, now));
+  std::lock_guard lock(memo_mu_);
+  if (memo_version_ == snapshot.version() && memo_now_ == now && memo_.size() < 4096)
+    memo_.emplace(std::move(key), verdict);
+  return verdict;
+}
+
+Result<PolicyVerdict> PolicyStoreAdapter::Evaluate(const profiles::policy::PolicySnapshot& snapshot,
+                                                   const AccountRecord& account,
+                                                   const std::vector<std::string>& names,
+                                                   const std::string& profile, int64_t now) {
   profiles::policy::AccountFacts facts;
   facts.acme_account_id = account.id;
   facts.external_account_kid = account.external_account_kid;

@@ -5,6 +5,9 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "common/secret.h"
 #include "engine/api/client.h"
@@ -31,11 +34,19 @@ class PolicyStoreAdapter final : public PolicyPort {
       : store_(std::move(store)),
         wrap_key_(std::move(wrap_key)),
         decoy_record_(std::move(decoy_record)) {}
+  Result<PolicyVerdict> Evaluate(const profiles::policy::PolicySnapshot& snapshot,
+                                 const AccountRecord& account, const std::vector<std::string>& names,
+                                 const std::string& profile, int64_t now);
   profiles::policy::PolicyStore store_;
   Secret wrap_key_;
   // An external-account record for no KeyID, worked on for an unknown kid (adapters.cpp).
   std::string decoy_record_;
   std::atomic<size_t> decoy_sink_{0};  // keeps that work from being optimised away
+  // Verdicts of the current second and policy version, by their other inputs (Decide).
+  std::mutex memo_mu_;
+  uint64_t memo_version_ = 0;
+  int64_t memo_now_ = 0;
+  std::unordered_map<std::string, PolicyVerdict> memo_;
 };
 
 class EngineAdapter final : public IssuerPort {

@@ -90,6 +90,7 @@ ProblemOr<Jws> Authenticate(HandlerContext& s, RequestState& ctx, const HttpRequ
   }
   CA_TRY_STATUS(VerifyJwsSignature(jws, key.get()));
   ctx.account = std::move(**account);
+  ctx.account_key = std::move(key);
   CA_TRY_STATUS(RequireAccountStatus(*ctx.account));
   CA_TRY_STATUS(RequirePolicyStanding(s, *ctx.account));
   return jws;

@@ -97,23 +97,16 @@ ProblemOr<std::vector<AuthzRecord>> RecheckCaa(HandlerContext& s, const AccountR
   return rechecked;
 }
 
-ProblemOr<void> CheckFinalizeCsr(HandlerContext& s, const AccountRecord& account,
+ProblemOr<void> CheckFinalizeCsr(HandlerContext& s, EVP_PKEY* account_key,
                                  std::span<const uint8_t> der, const OrderRecord& order) {
   auto profile_id = profiles::policy::ParseProfile(order.profile);
   auto profile = profile_id ? s.options.certificate_profiles.find(*profile_id)
                             : s.options.certificate_profiles.end();
   if (profile == s.options.certificate_profiles.end())
     return Internal(Error{ErrorCode::kInternal, "profile " + order.profile + " is not loaded"});
-  ossl::Pkey account_key;
-  {
-    auto txn = s.store.Read();
-    if (!txn) return Internal(txn.error());
-    auto jwk = txn->GetAccountKey(account.id);
-    if (!jwk) return Internal(jwk.error());
-    if (!*jwk) return Internal(Error{ErrorCode::kCorrupt, "account " + account.id + " has no key"});
-    account_key = CA_TRY(PublicKeyFromJwk(**jwk));
-  }
-  CA_TRY(CheckCsr(der, order.names, profile->second, account_key.get()));
+  if (account_key == nullptr)
+    return Internal(Error{ErrorCode::kInternal, "finalize without the account's verified key"});
+  CA_TRY(CheckCsr(der, order.names, profile->second, account_key));
   return {};
 }
 

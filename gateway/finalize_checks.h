@@ -26,13 +26,14 @@ ProblemOr<std::vector<AuthorizedName>> AuthorizedNames(HandlerContext& s, const 
 
 // CAA again (RFC 8659, RFC 8657: accounturi and validationmethods with the method that validated
 // each authorization) for the authorizations whose CAA check is older than caa_recheck_seconds;
-// returns them with their check time renewed (stored with the ready -> processing transition).
+// returns them with their check time renewed (stored by the operation that claims the order).
 ProblemOr<std::vector<AuthzRecord>> RecheckCaa(HandlerContext& s, const AccountRecord& account,
                                                const std::vector<AuthorizedName>& authorized,
                                                int64_t now);
 
-// CheckCsr (csr.h) with the account's own key refused (RFC 8555 §11.1).
-ProblemOr<void> CheckFinalizeCsr(HandlerContext& s, const AccountRecord& account,
+// CheckCsr (csr.h) with the account's own key refused (RFC 8555 §11.1): `account_key` is the key
+// that verified this request's JWS (authentication.cpp), i.e. the account's current key.
+ProblemOr<void> CheckFinalizeCsr(HandlerContext& s, EVP_PKEY* account_key,
                                  std::span<const uint8_t> der, const OrderRecord& order);
 
 }  // namespace ca::gateway

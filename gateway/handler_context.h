@@ -5,10 +5,12 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -93,11 +95,13 @@ struct HandlerContext {
   engine::api::CaEnvironment Environment() const;
 };
 
-// One request: its endpoint name (logs, metrics), the authenticated account, the verifying jwk
+// One request: its endpoint name (logs, metrics), the authenticated account and the key that
+// verified its JWS (the account's current key; finalize refuses it in a CSR), the verifying jwk
 // when the JWS carried one, and log fields the handlers add.
 struct RequestState {
   std::string endpoint;
   std::optional<AccountRecord> account;
+  std::shared_ptr<EVP_PKEY> account_key;
   nlohmann::json jwk;
   nlohmann::json log = nlohmann::json::object();
 };

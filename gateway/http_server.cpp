@@ -218,6 +218,16 @@ HttpResponse Respond(AcmeServer& acme, const HttpRequest& request,
   return response;
 }
 
+// The POSTs that read (POST-as-GET of an order, an authorization or a certificate: most of a
+// client's polling) run on libmicrohttpd's thread: they take no write lock and wait for no engine,
+// and the hand-off to a worker and back (suspend, queue, wake-ups, resume) cost more than they do.
+// Their rare writes (an authorization's deactivation, an order's expiry) wait for one group
+// commit on that thread. Everything else that may write or wait goes to the workers.
+bool RunsInline(std::string_view path) {
+  if (path.starts_with("/acme/cert/") || path.starts_with("/acme/authz/")) return true;
+  return path.starts_with("/acme/order/") && !path.ends_with("/finalize");
+}
+
 MHD_Result Handler(void* cls, MHD_Connection* connection, const char* url, const char* method,
                    const char* /*version*/, const char* upload_data, size_t* upload_size,
                    void** con_cls) {
@@ -254,7 +264,7 @@ MHD_Result Handler(void* cls, MHD_Connection* connection, const char* url, const
   request.body = std::move(pending->body);
   request.body_too_large = pending->too_large;
 
-  const bool off_thread = state->workers && request.method == "POST";
+  const bool off_thread = state->workers && request.method == "POST" && !RunsInline(request.path);
   if (!off_thread) return Send(connection, Respond(acme, request, pending->started));
   // Off libmicrohttpd's thread: suspended until the worker has the response, then sent by the call
   // that follows MHD_resume_connection. The connection (and `pending`) live while suspended.

@@ -14,7 +14,11 @@ std::optional<CachedRecord> RecordCache::Find(MDB_dbi dbi, std::string_view key,
   const std::string slot = Slot(dbi, key);
   std::lock_guard lock(mu_);
   auto it = entries_.find(slot);
-  if (it == entries_.end() || it->second.raw != raw) return std::nullopt;
+  if (it == entries_.end() || it->second.raw != raw) {
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  hits_.fetch_add(1, std::memory_order_relaxed);
   return it->second.record;
 }
 

@@ -1,12 +1,16 @@
 // Decoded store records by (database, key), each kept with the exact bytes it was decoded from. A
 // lookup passes the bytes the current transaction reads, and hits only when they are identical, so
 // an entry can never be stale: it only saves decoding the same JSON again (accounts on every
-// request, orders, authorizations and challenges on every poll). Bounded: emptied when full.
+// request, orders, authorizations and challenges on every poll). The store writes through it (the
+// bytes it has just encoded, with the record), so a read after a write needs no decoding either.
+// Bounded: emptied when full.
 #pragma once
 
 #include <lmdb.h>
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -28,6 +32,11 @@ class RecordCache {
   std::optional<CachedRecord> Find(MDB_dbi dbi, std::string_view key, std::string_view raw) const;
   void Put(MDB_dbi dbi, std::string_view key, std::string_view raw, CachedRecord record);
 
+  struct Stats {
+    uint64_t hits = 0, misses = 0;
+  };
+  Stats stats() const { return {hits_.load(), misses_.load()}; }
+
  private:
   struct Entry {
     std::string raw;
@@ -36,6 +45,7 @@ class RecordCache {
   static std::string Slot(MDB_dbi dbi, std::string_view key);
   const size_t capacity_;
   mutable std::mutex mu_;
+  mutable std::atomic<uint64_t> hits_{0}, misses_{0};
   std::unordered_map<std::string, Entry> entries_;
 };
 

@@ -267,6 +267,42 @@ TEST_F(ServerTest, ConcurrentFinalizeYieldsOneCertificate) {
   EXPECT_EQ(issuer_.issue_calls.load(), 1);
 }
 
+// Finalize claims the ready order in memory while the engine signs (gateway/order_claims.h): the
+// order reads processing, a second finalize and a deactivation leave it alone, and nothing about
+// it is written before the outcome.
+TEST_F(ServerTest, FinalizeHoldsTheOrderProcessingWhileTheEngineSigns) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  std::string order_url = ReadyOrder(c, {"a.example.com"});
+  Reply ready = c.Post(order_url, std::nullopt);
+  std::string authz_url = ready.body["authorizations"][0];
+  auto key = testing::GenerateKey("RSA3072");
+  auto commits = store_->commit_stats();
+  Reply during, second, deactivation;
+  size_t durable_processing = 99;
+  bool signing = false;
+  issuer_.while_signing = [&] {
+    if (std::exchange(signing, true)) return;  // the second finalize must not get here
+    during = c.Post(order_url, std::nullopt);
+    durable_processing = store_->Read()->ProcessingOrderIds()->size();
+    second = Finalize(c, order_url, key->get(), {"a.example.com"});
+    deactivation = c.Post(authz_url, nlohmann::json{{"status", "deactivated"}});
+  };
+  Reply fin = Finalize(c, order_url, key->get(), {"a.example.com"});
+  EXPECT_EQ(fin.status, 200) << fin.raw;
+  EXPECT_EQ(fin.body["status"], "valid");
+  EXPECT_EQ(during.body["status"], "processing");
+  EXPECT_EQ(during.headers["Retry-After"], "1");
+  EXPECT_EQ(durable_processing, 0u);
+  EXPECT_EQ(second.type(), kUrn + "orderNotReady");
+  EXPECT_EQ(deactivation.body["status"], "deactivated");  // the authorization, not the order
+  EXPECT_EQ(c.Post(order_url, std::nullopt).body["status"], "valid");
+  EXPECT_EQ(issuer_.issue_calls.load(), 1);
+  // Write operations of the finalize: its claim (writes nothing) and its outcome; the
+  // deactivation's one.
+  EXPECT_EQ(store_->commit_stats().ops - commits.ops, 3u);
+}
+
 TEST_F(ServerTest, FailedValidationInvalidatesAndRateLimits) {
   validator_.challenge_result = {ValidationResult::Status::kInvalid, ProblemKind::kIncorrectResponse, "wrong body"};
   Client c(*server_, kBase);

@@ -6,6 +6,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "gateway/order_claims.h"
 #include "gateway/record_cache.h"
 #include "pki/json_fields.h"
 
@@ -253,11 +254,12 @@ AcmeStore::AcmeStore(std::unique_ptr<lmdb::Env> env, Dbs dbs)
     : env_(std::move(env)),
       dbs_(dbs),
       records_(std::make_shared<RecordCache>()),
+      claims_(std::make_shared<OrderClaims>()),
       committer_(std::make_unique<lmdb::GroupCommitter>(*env_)) {}
 
 Result<StoreTxn> AcmeStore::Read() const {
   auto txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
-  return StoreTxn(std::move(txn), dbs_, records_.get());
+  return StoreTxn(std::move(txn), dbs_, records_.get(), claims_.get());
 }
 
 Status AcmeStore::Write(const WriteOp& op) const {
@@ -271,10 +273,17 @@ Status AcmeStore::Write(const WriteOp& op) const {
 
 Status AcmeStore::WriteReserved(const WriteOp& op) const {
   return committer_->Run([&](lmdb::Txn& txn) {
-    StoreTxn store_txn(txn, dbs_, records_.get());
+    StoreTxn store_txn(txn, dbs_, records_.get(), claims_.get());
     return op(store_txn);
   });
 }
+
+AcmeStore::CacheStats AcmeStore::record_cache_stats() const {
+  auto stats = records_->stats();
+  return {stats.hits, stats.misses};
+}
+
+void AcmeStore::ReleaseOrderClaim(const std::string& order_id) const { claims_->Erase(order_id); }
 
 void AcmeStore::RefreshUsage() const {
   auto usage = env_->GetUsage();
@@ -343,23 +352,38 @@ Result<size_t> StoreTxn::CountAccountsOfExternal(const std::string& kid) const {
   }));
   return n;
 }
+template <class T>
+Status StoreTxn::PutRecord(MDB_dbi dbi, const std::string& key, const T& r, bool insert) {
+  std::string text = ToJson(r).dump();
+  CA_TRY_STATUS(insert ? txn_->Insert(dbi, key, text) : txn_->Put(dbi, key, text));
+  // Written through: the next read of these exact bytes needs no decoding. Should this
+  // transaction not commit, the entry matches no stored bytes and is never used.
+  records_->Put(dbi, key, text, r);
+  return Ok();
+}
+
 Status StoreTxn::CreateAccount(const AccountRecord& r, const json& jwk) {
   CA_TRY_STATUS(txn_->Insert(dbs_.key_index, r.jwk_thumbprint, r.id));
-  CA_TRY_STATUS(txn_->Insert(dbs_.accounts, r.id, ToJson(r).dump()));
+  CA_TRY_STATUS(PutRecord(dbs_.accounts, r.id, r, /*insert=*/true));
   CA_TRY_STATUS(txn_->Put(dbs_.account_keys, r.id, jwk.dump()));
   return txn_->Put(dbs_.ext_accounts, r.external_account_kid + "/" + r.id, "");
 }
-Status StoreTxn::PutAccount(const AccountRecord& r) { return txn_->Put(dbs_.accounts, r.id, ToJson(r).dump()); }
+Status StoreTxn::PutAccount(const AccountRecord& r) { return PutRecord(dbs_.accounts, r.id, r); }
 Status StoreTxn::ChangeAccountKey(AccountRecord r, const std::string& new_tp, const json& new_jwk) {
   CA_TRY_STATUS(txn_->Insert(dbs_.key_index, new_tp, r.id));
   CA_TRY(txn_->Delete(dbs_.key_index, r.jwk_thumbprint));
   r.jwk_thumbprint = new_tp;
-  CA_TRY_STATUS(txn_->Put(dbs_.accounts, r.id, ToJson(r).dump()));
+  CA_TRY_STATUS(PutRecord(dbs_.accounts, r.id, r));
   return txn_->Put(dbs_.account_keys, r.id, new_jwk.dump());
 }
 
 Result<std::optional<OrderRecord>> StoreTxn::GetOrder(const std::string& id) const {
-  return GetJson<OrderRecord>(dbs_.orders, id);
+  auto order = CA_TRY(GetJson<OrderRecord>(dbs_.orders, id));
+  if (order) claims_->Apply(*order);
+  return order;
+}
+bool StoreTxn::ClaimOrder(const std::string& id, std::string finalize_csr, uint64_t policy_version) {
+  return claims_->Insert(id, {std::move(finalize_csr), policy_version});
 }
 Status StoreTxn::SetProcessing(char kind, const std::string& id, bool processing) {
   if (processing) return txn_->Put(dbs_.processing, ProcessingKey(kind, id), "");
@@ -380,9 +404,14 @@ Result<std::vector<std::string>> StoreTxn::ProcessingChallengeIds() const { retu
 
 Status StoreTxn::PutOrder(const OrderRecord& r) {
   CA_TRY_STATUS(SetProcessing('o', r.id, r.status == OrderStatus::kProcessing));
-  CA_TRY_STATUS(txn_->Put(dbs_.orders, r.id, ToJson(r).dump()));
-  CA_TRY_STATUS(txn_->Put(dbs_.order_expiry, ExpiryKey(r.expires, r.id), ""));
-  return txn_->Put(dbs_.account_orders, AccountOrderKey(r), "");
+  CA_TRY_STATUS(PutRecord(dbs_.orders, r.id, r));
+  // The index entries usually exist already (an order is written 3-4 times): a put of the same
+  // key would still copy and write its page at the commit.
+  for (auto [dbi, key] : {std::pair{dbs_.order_expiry, ExpiryKey(r.expires, r.id)},
+                          std::pair{dbs_.account_orders, AccountOrderKey(r)}}) {
+    if (!CA_TRY(txn_->Get(dbi, key))) CA_TRY_STATUS(txn_->Put(dbi, key, ""));
+  }
+  return Ok();
 }
 Result<std::vector<std::string>> StoreTxn::ListOrderIds(const std::string& account_id) const {
   std::vector<std::string> ids;
@@ -406,13 +435,13 @@ Result<size_t> StoreTxn::CountOrdersSince(const std::string& account_id, int64_t
 Result<std::optional<AuthzRecord>> StoreTxn::GetAuthz(const std::string& id) const {
   return GetJson<AuthzRecord>(dbs_.authzs, id);
 }
-Status StoreTxn::PutAuthz(const AuthzRecord& r) { return txn_->Put(dbs_.authzs, r.id, ToJson(r).dump()); }
+Status StoreTxn::PutAuthz(const AuthzRecord& r) { return PutRecord(dbs_.authzs, r.id, r); }
 Result<std::optional<ChallengeRecord>> StoreTxn::GetChallenge(const std::string& id) const {
   return GetJson<ChallengeRecord>(dbs_.challenges, id);
 }
 Status StoreTxn::PutChallenge(const ChallengeRecord& r) {
   CA_TRY_STATUS(SetProcessing('c', r.id, r.status == ChallengeStatus::kProcessing));
-  return txn_->Put(dbs_.challenges, r.id, ToJson(r).dump());
+  return PutRecord(dbs_.challenges, r.id, r);
 }
 Result<std::optional<CertRecord>> StoreTxn::GetCert(const std::string& serial) const {
   return GetJson<CertRecord>(dbs_.certs, serial);

@@ -138,6 +138,7 @@ Result<engine::api::Response> FakeIssuer::Call(const engine::api::Request& reque
   auto* issue = std::get_if<engine::api::IssueRequest>(&request);
   if (issue == nullptr) return Fail(ErrorCode::kInvalidArgument, "unexpected request");
   ++issue_calls;
+  if (while_signing) while_signing();
   if (refuse) return engine::api::Response(*refuse);
   std::lock_guard lock(mu_);
   if (auto it = by_request_.find(issue->request_id); it != by_request_.end()) return engine::api::Response(it->second);

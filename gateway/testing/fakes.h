@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -33,6 +34,7 @@ class FakeIssuer final : public IssuerPort {
   std::optional<engine::api::EngineError> refuse;  // answer every issue with this error
   bool transport_down = false;
   std::atomic<int> issue_calls{0};
+  std::function<void()> while_signing;  // called during each issue request, before it answers
   std::vector<engine::api::RevokeRequest> revocations;  // every revocation the engine holds
   Result<engine::api::Response> Call(const engine::api::Request& request) override;
   // Revokes in the engine only, as the RA or a mass revocation does (the gateway is not told).
