@@ -140,10 +140,8 @@ std::expected<CaInstance::AdmittedIssue, CaInstance::IssueRefusal> CaInstance::A
   out.profile = &profile_it->second;
 
   // (2) CA-5: the CSR, its key and its names.
-  auto csr = ossl::CsrFromDer(request.csr_der);
-  if (!csr) return refuse(EngineErrorKind::kBadCsr, "CSR does not parse: " + csr.error().message);
   profiles::issuance::CsrCheckRequest check;
-  check.csr = csr->get();
+  check.csr_der = request.csr_der;  // decoded once, by pki::ReadCsr
   check.names = out.names;
   check.ca_certificates = {keys_.issuer_cert.get(), keys_.ocsp_cert.get()};
   check.known_key = [this](std::span<const uint8_t> fp) { return store_->KnownKey(HexEncode(fp)); };

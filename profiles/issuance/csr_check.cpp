@@ -17,7 +17,8 @@ std::unexpected<Error> Refuse(std::string message) {
 }  // namespace
 
 Result<AcceptedCsr> CheckCsr(const Profile& profile, const CsrCheckRequest& request) {
-  if (request.csr == nullptr) return Fail(ErrorCode::kInvalidArgument, "CSR refused: no CSR");
+  if (request.csr == nullptr && request.csr_der.empty())
+    return Fail(ErrorCode::kInvalidArgument, "CSR refused: no CSR");
   if (!request.known_key) return Fail(ErrorCode::kInternal, "CheckCsr: no key lookup supplied");
   if (!profile.enabled) {
     return Fail(ErrorCode::kPermissionDenied,
@@ -27,7 +28,8 @@ Result<AcceptedCsr> CheckCsr(const Profile& profile, const CsrCheckRequest& requ
 
   // Signature, names and key facts are read the gateway's way (pki/csr.h); the key rules are the
   // profile's.
-  pki::CsrFacts csr = CA_TRY(pki::ReadCsr(request.csr));
+  pki::CsrFacts csr =
+      CA_TRY(request.csr != nullptr ? pki::ReadCsr(request.csr) : pki::ReadCsr(request.csr_der));
   const EVP_PKEY* key = csr.public_key.get();
   if (auto st = CheckSubscriberKey(key, profile); !st) return Refuse(st.error().message);
   CA_TRY_STATUS(pki::CheckCsrNames(csr, request.names));

@@ -23,6 +23,9 @@ namespace ca::profiles::issuance {
 using KnownKeyLookup = std::function<Result<bool>(std::span<const uint8_t> spki_sha256)>;
 
 struct CsrCheckRequest {
+  // The CSR: its DER (decoded once, here), or an already decoded request (copied: OpenSSL 3 then
+  // encodes and decodes it again, the costlier path).
+  std::span<const uint8_t> csr_der;
   const X509_REQ* csr = nullptr;
   std::vector<std::string> names;            // the order's dNSName identifiers (lower case)
   std::vector<const X509*> ca_certificates;  // the issuing chain: their keys are refused outright

@@ -50,6 +50,27 @@ TEST(CsrCheckTest, GoodKeyAccepted) {
   EXPECT_EQ(EVP_PKEY_eq(accepted->public_key.get(), testing::Rsa3072(1)), 1);
 }
 
+// The engine hands the DER (decoded once): same answers as the decoded object, refusals included.
+TEST(CsrCheckTest, DerFormReadsTheSameCsr) {
+  Lookup lookup;
+  auto csr = MakeCsr(testing::Rsa3072(1), "www.example.fr", {"www.example.fr"});
+  auto der = ossl::CsrToDer(csr.get());
+  ASSERT_TRUE(der);
+  CsrCheckRequest r;
+  r.csr_der = *der;
+  r.names = {"www.example.fr"};
+  r.ca_certificates = {testing::GetTestCa().intermediate.get()};
+  r.known_key = lookup.Fn();
+  auto accepted = CheckCsr(testing::RepoProfile(ProfileId::kSsl), r);
+  ASSERT_TRUE(accepted) << accepted.error().message;
+  EXPECT_EQ(accepted->spki_sha256, *ossl::PublicKeyFingerprint(testing::Rsa3072(1)));
+  r.names = {"other.example.fr"};
+  ExpectRefused(CheckCsr(testing::RepoProfile(ProfileId::kSsl), r), "names differ");
+  const std::vector<uint8_t> junk = {0x30, 0x00};
+  r.csr_der = junk;
+  ExpectRefused(CheckCsr(testing::RepoProfile(ProfileId::kSsl), r), "not a DER PKCS#10 request");
+}
+
 TEST(CsrCheckTest, CnOnlyCsrAccepted) {
   Lookup lookup;
   auto csr = MakeCsr(testing::Rsa3072(1), "www.example.fr", {});
