@@ -17,42 +17,27 @@ using nlohmann::json;
 
 namespace {
 
-// ready → processing, atomically: of concurrent finalize requests only one gets past this. The
-// claim is in memory (gateway/order_claims.h), taken inside a store write operation so that it
-// is serialised with every other change of the order; nothing is written unless CAA was
-// rechecked. The caller releases the claim (AcmeStore::ReleaseOrderClaim) once the outcome is
-// stored.
+// ready → processing, atomically and durably: of concurrent finalize requests only one gets past
+// this, and a gateway restarted after a crash finds the order processing with what it needs to ask
+// the engine again (ResumeFinalize): the CSR and the policy version.
 ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
                                        const std::vector<AuthzRecord>& rechecked,
                                        const Bytes& csr_der, uint64_t policy_version) {
   OrderRecord order;
   OrderStatus found_status = OrderStatus::kReady;
-  bool claimed = false;  // by this request; kept across reruns of the operation
-  const std::string csr_b64 = Base64UrlEncode(csr_der);
   Status written = s.store.Write([&](StoreTxn& txn) -> Status {
-    if (!claimed) {
-      auto stored = CA_TRY(txn.GetOrder(id));  // processing if another finalize holds it
-      if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
-      found_status = stored->status;
-      if (found_status != OrderStatus::kReady) return {};
-      if (!txn.ClaimOrder(id, csr_b64, policy_version)) {
-        found_status = OrderStatus::kProcessing;
-        return {};
-      }
-      claimed = true;
-      order = std::move(*stored);
-      // What a resumed finalize asks the engine again with (ResumeFinalize).
-      order.status = OrderStatus::kProcessing;
-      order.finalize_csr = csr_b64;
-      order.policy_version = policy_version;
-    }
+    auto stored = CA_TRY(txn.GetOrder(id));
+    if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
+    found_status = stored->status;
+    if (found_status != OrderStatus::kReady) return {};
+    stored->status = OrderStatus::kProcessing;
+    stored->finalize_csr = Base64UrlEncode(csr_der);
+    stored->policy_version = policy_version;
+    order = std::move(*stored);
     for (const auto& a : rechecked) CA_TRY_STATUS(txn.PutAuthz(a));
-    return {};
+    return txn.PutOrder(order);
   });
-  if (!written) {
-    if (claimed) s.store.ReleaseOrderClaim(id);
-    return Internal(written.error());
-  }
+  if (!written) return Internal(written.error());
   if (found_status != OrderStatus::kReady)
     return Err(ProblemKind::kOrderNotReady, "order is " + StatusName(found_status) + ", not ready");
   return order;
@@ -92,12 +77,9 @@ Status FinishOrder(HandlerContext& s, const AccountRecord& account, OrderRecord&
 // back to ready when the engine may not have signed).
 // `retry_status` is the state when the engine may not have signed: ready for a client's finalize
 // (the client retries; the engine answers per order), processing for a resumed one (retried here).
-// `*resuming` is set when the outcome could not be stored after the engine signed: the order stays
-// processing (its claim held) and ResumeFinalize records it later.
 Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account, OrderRecord order,
-              const Bytes& csr_der, uint64_t policy_version, bool* resuming,
+              const Bytes& csr_der, uint64_t policy_version,
               OrderStatus retry_status = OrderStatus::kReady) {
-  *resuming = false;
   const std::string id = order.id;
   engine::api::IssueRequest issue;
   issue.request_id = order.request_id;
@@ -142,7 +124,6 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
   }
   if (auto st = FinishOrder(s, account, order, OrderStatus::kValid, json(), issued); !st) {
     // Signed but not recorded: the order stays processing; resume it once the store recovers.
-    *resuming = true;
     s.validations.ResumeOrder(id, kResumeFirstDelaySeconds);
     return Internal(st.error());
   }
@@ -183,14 +164,10 @@ ResumeResult ResumeFinalize(HandlerContext& s, const std::string& order_id) {
     return st ? ResumeResult::kDone : ResumeResult::kRetryLater;
   }
   RequestState ctx;
-  bool resuming = false;
-  auto outcome = Issue(s, ctx, account, order, *csr_der, order.policy_version, &resuming,
-                       OrderStatus::kProcessing);
+  auto outcome =
+      Issue(s, ctx, account, order, *csr_der, order.policy_version, OrderStatus::kProcessing);
   auto now = CurrentOrder(s, order_id);
   bool still_processing = !now || (*now && (*now)->status == OrderStatus::kProcessing);
-  // A claim (gateway/order_claims.h) kept for this resume ends with it; a durable processing
-  // state (stores written before the claims) has none.
-  if (!still_processing) s.store.ReleaseOrderClaim(order_id);
   log::Info("finalize_resumed", {{"order", order_id},
                                  {"status", now && *now ? StatusName((*now)->status) : "unknown"},
                                  {"serial", now && *now ? (*now)->serial_hex : ""},
@@ -229,11 +206,7 @@ Outcome Finalize(HandlerContext& s, RequestState& ctx, const Jws& jws, const std
 
   auto rechecked = CA_TRY(RecheckCaa(s, account, authorized, now));
   order = CA_TRY(StartProcessing(s, id, rechecked, *csr_der, verdict->policy_version));
-  bool resuming = false;
-  auto outcome =
-      Issue(s, ctx, account, std::move(order), *csr_der, verdict->policy_version, &resuming);
-  if (!resuming) s.store.ReleaseOrderClaim(id);  // the outcome is stored (or the order is ready)
-  return outcome;
+  return Issue(s, ctx, account, std::move(order), *csr_der, verdict->policy_version);
 }
 
 }  // namespace ca::gateway

@@ -267,9 +267,8 @@ TEST_F(ServerTest, ConcurrentFinalizeYieldsOneCertificate) {
   EXPECT_EQ(issuer_.issue_calls.load(), 1);
 }
 
-// Finalize claims the ready order in memory while the engine signs (gateway/order_claims.h): the
-// order reads processing, a second finalize and a deactivation leave it alone, and nothing about
-// it is written before the outcome.
+// While the engine signs, the order is processing in the store (durably: a restarted gateway
+// resumes it), a second finalize and a deactivation leave it alone.
 TEST_F(ServerTest, FinalizeHoldsTheOrderProcessingWhileTheEngineSigns) {
   Client c(*server_, kBase);
   ASSERT_EQ(c.Register(kKid, mac_).status, 201);
@@ -293,13 +292,12 @@ TEST_F(ServerTest, FinalizeHoldsTheOrderProcessingWhileTheEngineSigns) {
   EXPECT_EQ(fin.body["status"], "valid");
   EXPECT_EQ(during.body["status"], "processing");
   EXPECT_EQ(during.headers["Retry-After"], "1");
-  EXPECT_EQ(durable_processing, 0u);
+  EXPECT_EQ(durable_processing, 1u);
   EXPECT_EQ(second.type(), kUrn + "orderNotReady");
   EXPECT_EQ(deactivation.body["status"], "deactivated");  // the authorization, not the order
   EXPECT_EQ(c.Post(order_url, std::nullopt).body["status"], "valid");
   EXPECT_EQ(issuer_.issue_calls.load(), 1);
-  // Write operations of the finalize: its claim (writes nothing) and its outcome; the
-  // deactivation's one.
+  // Write operations: the finalize's ready -> processing and its outcome; the deactivation's one.
   EXPECT_EQ(store_->commit_stats().ops - commits.ops, 3u);
 }
 

@@ -6,7 +6,6 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
-#include "gateway/order_claims.h"
 #include "gateway/record_cache.h"
 #include "pki/json_fields.h"
 
@@ -254,12 +253,11 @@ AcmeStore::AcmeStore(std::unique_ptr<lmdb::Env> env, Dbs dbs)
     : env_(std::move(env)),
       dbs_(dbs),
       records_(std::make_shared<RecordCache>()),
-      claims_(std::make_shared<OrderClaims>()),
       committer_(std::make_unique<lmdb::GroupCommitter>(*env_)) {}
 
 Result<StoreTxn> AcmeStore::Read() const {
   auto txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
-  return StoreTxn(std::move(txn), dbs_, records_.get(), claims_.get());
+  return StoreTxn(std::move(txn), dbs_, records_.get());
 }
 
 Status AcmeStore::Write(const WriteOp& op) const {
@@ -273,7 +271,7 @@ Status AcmeStore::Write(const WriteOp& op) const {
 
 Status AcmeStore::WriteReserved(const WriteOp& op) const {
   return committer_->Run([&](lmdb::Txn& txn) {
-    StoreTxn store_txn(txn, dbs_, records_.get(), claims_.get());
+    StoreTxn store_txn(txn, dbs_, records_.get());
     return op(store_txn);
   });
 }
@@ -282,8 +280,6 @@ AcmeStore::CacheStats AcmeStore::record_cache_stats() const {
   auto stats = records_->stats();
   return {stats.hits, stats.misses};
 }
-
-void AcmeStore::ReleaseOrderClaim(const std::string& order_id) const { claims_->Erase(order_id); }
 
 void AcmeStore::RefreshUsage() const {
   auto usage = env_->GetUsage();
@@ -378,12 +374,7 @@ Status StoreTxn::ChangeAccountKey(AccountRecord r, const std::string& new_tp, co
 }
 
 Result<std::optional<OrderRecord>> StoreTxn::GetOrder(const std::string& id) const {
-  auto order = CA_TRY(GetJson<OrderRecord>(dbs_.orders, id));
-  if (order) claims_->Apply(*order);
-  return order;
-}
-bool StoreTxn::ClaimOrder(const std::string& id, std::string finalize_csr, uint64_t policy_version) {
-  return claims_->Insert(id, {std::move(finalize_csr), policy_version});
+  return GetJson<OrderRecord>(dbs_.orders, id);
 }
 Status StoreTxn::SetProcessing(char kind, const std::string& id, bool processing) {
   if (processing) return txn_->Put(dbs_.processing, ProcessingKey(kind, id), "");

@@ -98,7 +98,6 @@ nlohmann::json ToJson(const CertRecord& r);
 
 class StoreTxn;
 class RecordCache;
-class OrderClaims;
 
 struct StoreOptions {
   size_t map_size = size_t{1} << 32;  // LMDB map (address space; the file grows as needed)
@@ -134,10 +133,6 @@ class AcmeStore {
   // a second or every 64 writes, and on every write once less than twice the reserve is left.
   void RefreshUsage() const;
 
-  // Finalize's in-memory claims on ready orders (gateway/order_claims.h): taken with
-  // StoreTxn::ClaimOrder inside a write operation, released here.
-  void ReleaseOrderClaim(const std::string& order_id) const;
-
   const lmdb::Env& env() const { return *env_; }
   lmdb::GroupCommitter::Stats commit_stats() const { return committer_->stats(); }
   struct CacheStats {
@@ -157,7 +152,6 @@ class AcmeStore {
   std::unique_ptr<lmdb::Env> env_;  // stable address for the committer
   Dbs dbs_;
   std::shared_ptr<RecordCache> records_;  // decoded records (gateway/record_cache.h)
-  std::shared_ptr<OrderClaims> claims_;   // gateway/order_claims.h
   std::unique_ptr<lmdb::GroupCommitter> committer_;
   // The fill level as last read (lmdb::Env::GetUsage walks the free list: not on every write).
   struct UsageGate {
@@ -183,12 +177,7 @@ class StoreTxn {
   // Rebinds the account to a new key; kAlreadyExists if the new key is bound to any account.
   Status ChangeAccountKey(AccountRecord r, const std::string& new_thumbprint, const nlohmann::json& new_jwk);
 
-  // A ready order claimed by a finalize in progress reads as processing (gateway/order_claims.h).
   Result<std::optional<OrderRecord>> GetOrder(const std::string& id) const;
-  // Inside a write operation only: claims order `id` for a finalize (false when already claimed).
-  // The caller has read the order as ready in this transaction; the claim outlives the operation
-  // (AcmeStore::ReleaseOrderClaim), also when the operation fails: the caller releases it then.
-  bool ClaimOrder(const std::string& id, std::string finalize_csr, uint64_t policy_version);
   Status PutOrder(const OrderRecord& r);  // also indexes it under its account, its expiry (and if processing)
   Result<std::vector<std::string>> ListOrderIds(const std::string& account_id) const;
   // A range scan of the account's index from `since`: its cost is the count, not the history.
@@ -221,17 +210,15 @@ class StoreTxn {
       : owned_(std::move(other.owned_)),
         txn_(owned_ ? &*owned_ : other.txn_),
         dbs_(other.dbs_),
-        records_(other.records_),
-        claims_(other.claims_) {}
+        records_(other.records_) {}
   StoreTxn& operator=(StoreTxn&&) = delete;
 
  private:
   friend class AcmeStore;
-  StoreTxn(lmdb::Txn&& txn, const AcmeStore::Dbs& dbs, RecordCache* records, OrderClaims* claims)
-      : owned_(std::move(txn)), txn_(&*owned_), dbs_(dbs), records_(records), claims_(claims) {}
-  StoreTxn(lmdb::Txn& txn, const AcmeStore::Dbs& dbs, RecordCache* records,
-           OrderClaims* claims)  // the committer's
-      : txn_(&txn), dbs_(dbs), records_(records), claims_(claims) {}
+  StoreTxn(lmdb::Txn&& txn, const AcmeStore::Dbs& dbs, RecordCache* records)
+      : owned_(std::move(txn)), txn_(&*owned_), dbs_(dbs), records_(records) {}
+  StoreTxn(lmdb::Txn& txn, const AcmeStore::Dbs& dbs, RecordCache* records)  // the committer's
+      : txn_(&txn), dbs_(dbs), records_(records) {}
   template <class T>
   Result<std::optional<T>> GetJson(MDB_dbi dbi, const std::string& key) const;
   // Writes a cached record type (account, order, authorization, challenge) as JSON.
@@ -244,7 +231,6 @@ class StoreTxn {
   lmdb::Txn* txn_;
   AcmeStore::Dbs dbs_;
   RecordCache* records_;
-  OrderClaims* claims_;
 };
 
 }  // namespace ca::gateway

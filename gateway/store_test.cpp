@@ -228,43 +228,5 @@ TEST_F(StoreTest, RecordsAreDecodedOnlyOnceWrittenThroughTheCache) {
   EXPECT_EQ((*txn->GetOrder("o1"))->status, OrderStatus::kPending);
 }
 
-TEST_F(StoreTest, AClaimedReadyOrderReadsAsProcessingWithoutAStoreWrite) {
-  OrderRecord o = Order("o1");
-  o.status = OrderStatus::kReady;
-  ASSERT_TRUE(store_->Write([&](StoreTxn& txn) { return txn.PutOrder(o); }));
-  bool first = false, second = true;
-  ASSERT_TRUE(store_->Write([&](StoreTxn& txn) -> Status {
-    first = txn.ClaimOrder("o1", "Y3Ny", 7);
-    second = txn.ClaimOrder("o1", "b3RoZXI", 8);  // one claim per order
-    return Ok();
-  }));
-  EXPECT_TRUE(first);
-  EXPECT_FALSE(second);
-  {
-    auto txn = store_->Read();
-    auto got = *txn->GetOrder("o1");
-    EXPECT_EQ(got->status, OrderStatus::kProcessing);
-    EXPECT_EQ(got->finalize_csr, "Y3Ny");
-    EXPECT_EQ(got->policy_version, 7u);
-    EXPECT_TRUE(txn->ProcessingOrderIds()->empty());  // nothing durable: a restart sees ready
-  }
-  // A claimed order whose outcome is stored reads as stored.
-  o.status = OrderStatus::kValid;
-  ASSERT_TRUE(store_->Write([&](StoreTxn& txn) { return txn.PutOrder(o); }));
-  EXPECT_EQ((*store_->Read()->GetOrder("o1"))->status, OrderStatus::kValid);
-  store_->ReleaseOrderClaim("o1");
-  Reopen();
-  o.status = OrderStatus::kReady;
-  ASSERT_TRUE(store_->Write([&](StoreTxn& txn) { return txn.PutOrder(o); }));
-  bool claimed = false;
-  ASSERT_TRUE(store_->Write([&](StoreTxn& txn) -> Status {
-    claimed = txn.ClaimOrder("o1", "Y3Ny", 7);
-    return Ok();
-  }));
-  EXPECT_TRUE(claimed);
-  Reopen();  // a restart drops the claims: the order is ready again
-  EXPECT_EQ((*store_->Read()->GetOrder("o1"))->status, OrderStatus::kReady);
-}
-
 }  // namespace
 }  // namespace ca::gateway

@@ -64,15 +64,13 @@ grep -q '^RATIO engine threads=' "$OUT_DIR/engine_bench.txt" ||
   die "engine_bench printed no 'RATIO engine threads=N ... ratio=Z' line (a binary older than issue 16?): $OUT_DIR/engine_bench.txt"
 
 # ------------------------------------------------------------------ 2. full flow on a fresh appliance
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+. "$root/scripts/lib/ports.sh"
 up=0
 for _ in 1 2 3 4 5; do
   # below the ephemeral range (32768-60999 here): an outgoing connection's source port there can
   # take a listener's port (seen: Pebble's http-01 responder refused with "address already in use")
   pb=${PORT_BASE:-$((20000 + (RANDOM % 60) * 200))}
-  ok=1
-  for off in 0 1 2 3 4 5 53; do port_free $((pb + off)) || ok=0; done
-  if ((ok)); then
+  if appliance_ports_free "$pb"; then
     rm -rf "$state"
     say "appliance up (port base $pb)"
     if BUILD_DIR=$BUILD_DIR "$root/scripts/appliance-dev.sh" up --no-build --state "$state" --port-base "$pb" \

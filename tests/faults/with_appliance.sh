@@ -10,13 +10,9 @@ shift 3
 here=$src/tests/faults
 
 state=$(mktemp -d /tmp/faults-${script%.py}.XXXXXX)
-# A port base with nothing listening on its ports (another range than tests/acme_clients).
-for _ in $(seq 20); do
-  pb=$((40000 + (RANDOM % 200) * 100))
-  busy=0
-  for off in 0 1 2 3 4 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
-  ((busy)) || break
-done
+. "$src/scripts/lib/ports.sh"
+# A port base with nothing listening on its ports (each test its own slots: bases differ by 200).
+pb=$(free_port_base 22000 50 200) || { echo "FAIL: no free port base"; exit 1; }
 cleanup() {
   BUILD_DIR=$build "$src/scripts/appliance-dev.sh" down --state "$state" >/dev/null 2>&1
   [ -n "${KEEP_STATE:-}" ] || rm -rf "$state"
