@@ -60,12 +60,10 @@ say "key pool $key_pool: $keys keys"
 $PY "$here/acme_load.py" keys --count "$keys" --out "$key_pool" >/dev/null
 
 # The appliance: fresh state; retry on another port base when one is taken.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+. "$root/scripts/lib/ports.sh"
 for attempt in 1 2 3 4 5; do
   pb=${port_base:-$((20000 + (RANDOM % 60) * 200))}  # below the ephemeral range (32768-): see quick.sh
-  ok=1
-  for off in 0 1 2 3 4 5 53; do port_free $((pb + off)) || ok=0; done
-  if ((ok)); then
+  if appliance_ports_free "$pb"; then
     rm -rf "$state"
     say "appliance on port base $pb (ceremony: a minute or two on a busy machine)"
     if BUILD_DIR=$BUILD_DIR "$root/scripts/appliance-dev.sh" up --no-build --state "$state" --port-base "$pb" \
