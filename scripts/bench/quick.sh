@@ -64,7 +64,7 @@ grep -q '^RATIO engine threads=' "$OUT_DIR/engine_bench.txt" ||
   die "engine_bench printed no 'RATIO engine threads=N ... ratio=Z' line (a binary older than issue 16?): $OUT_DIR/engine_bench.txt"
 
 # ------------------------------------------------------------------ 2. full flow on a fresh appliance
-. "$root/scripts/lib/ports.sh"
+. "$root/scripts/lib/dev_appliance.sh"
 up=0
 for _ in 1 2 3 4 5; do
   # below the ephemeral range (32768-60999 here): an outgoing connection's source port there can

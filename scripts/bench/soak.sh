@@ -60,7 +60,7 @@ say "key pool $key_pool: $keys keys"
 $PY "$here/acme_load.py" keys --count "$keys" --out "$key_pool" >/dev/null
 
 # The appliance: fresh state; retry on another port base when one is taken.
-. "$root/scripts/lib/ports.sh"
+. "$root/scripts/lib/dev_appliance.sh"
 for attempt in 1 2 3 4 5; do
   pb=${port_base:-$((20000 + (RANDOM % 60) * 200))}  # below the ephemeral range (32768-): see quick.sh
   if appliance_ports_free "$pb"; then

@@ -17,24 +17,14 @@ interop=${INTEROP_DIR:-$src/../shared/interop}
 [ -x "$interop/clients.sh" ] || [ -f "$interop/clients.sh" ] || { echo "FAIL: interop harness not found at $interop"; exit 1; }
 
 state=$(mktemp -d /tmp/acme-clients-e2e.XXXXXX)
-. "$src/scripts/lib/ports.sh"
-# A port base with nothing listening on its ports (each test its own slots: bases differ by 200).
-pb=$(free_port_base 21000 50 200) || { echo "FAIL: no free port base"; exit 1; }
-cleanup() {
-  BUILD_DIR=$build "$src/scripts/appliance-dev.sh" down --state "$state" >/dev/null 2>&1
-  [ -n "${KEEP_STATE:-}" ] || rm -rf "$state"
-}
-trap cleanup EXIT
+. "$src/scripts/lib/dev_appliance.sh"
+# Its own dev appliance, on a free port base (each test its own slots: bases differ by 200).
+test_appliance_up "$src" "$build" "$state" 21000 50 200 || exit 1
 
 fails=0
 pass() { echo "ok   - $*"; }
 fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
 
-if ! BUILD_DIR=$build "$src/scripts/appliance-dev.sh" up --state "$state" --port-base "$pb" --no-build >"$state.up.log" 2>&1; then
-  cat "$state.up.log"; for f in "$state"/logs/*.log; do echo "== $f"; tail -20 "$f"; done
-  rm -f "$state.up.log"; echo "FAIL: appliance did not come up"; exit 1
-fi
-rm -f "$state.up.log"
 set -a; . "$state/appliance.env"; set +a
 pass "dev appliance up: $ACME_DIR"
 

@@ -10,20 +10,9 @@ shift 3
 here=$src/tests/faults
 
 state=$(mktemp -d /tmp/faults-${script%.py}.XXXXXX)
-. "$src/scripts/lib/ports.sh"
-# A port base with nothing listening on its ports (each test its own slots: bases differ by 200).
-pb=$(free_port_base 22000 50 200) || { echo "FAIL: no free port base"; exit 1; }
-cleanup() {
-  BUILD_DIR=$build "$src/scripts/appliance-dev.sh" down --state "$state" >/dev/null 2>&1
-  [ -n "${KEEP_STATE:-}" ] || rm -rf "$state"
-}
-trap cleanup EXIT
-
-if ! BUILD_DIR=$build "$src/scripts/appliance-dev.sh" up --state "$state" --port-base "$pb" --no-build >"$state.up.log" 2>&1; then
-  cat "$state.up.log"; for f in "$state"/logs/*.log; do echo "== $f"; tail -20 "$f"; done
-  rm -f "$state.up.log"; echo "FAIL: appliance did not come up"; exit 1
-fi
-rm -f "$state.up.log"
+. "$src/scripts/lib/dev_appliance.sh"
+# Its own dev appliance, on a free port base (each test its own slots: bases differ by 200).
+test_appliance_up "$src" "$build" "$state" 22000 50 200 || exit 1
 
 /usr/bin/python3 "$here/$script" --state "$state" "$@"
 rc=$?
