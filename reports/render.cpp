@@ -141,7 +141,7 @@ std::string RenderHtml(const AccountReport& r) {
   h.Table(header("Status"), cert_rows(r.expiring_soon, [&](const auto& c) { return CertStatus(c, r.until); }),
           "No certificate expires within 30 days without a renewal.");
   h.Tag("h2", "Issued in the period");
-  h.Table(header("Status now"), cert_rows(r.issued_in_period, [&](const auto& c) { return CertStatus(c, r.until); }),
+  h.Table(header("Status at the end"), cert_rows(r.issued_in_period, [&](const auto& c) { return CertStatus(c, r.until); }),
           "No certificate was issued.");
   h.Tag("h2", "Revoked in the period");
   h.Table(header("Revoked (reason)"),
