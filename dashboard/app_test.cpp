@@ -21,7 +21,9 @@ std::string HeaderOf(const HttpResponse& r, const std::string& name) {
 class AppTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto ledger = reports::Ledger::Open({});  // no audit file: an empty trail
+    reports::AuditSources sources;
+    sources.ra = f_.EmptyAuditFile();  // an empty trail
+    auto ledger = reports::Ledger::Open(sources);
     ASSERT_TRUE(ledger) << ledger.error().ToString();
     app_.emplace(f_.store(), std::move(*ledger), 3600);
     app_->RefreshOnce();

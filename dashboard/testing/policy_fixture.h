@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 
@@ -38,6 +39,12 @@ class PolicyFixture {
   // refused), seen through its read-only base.
   const profiles::policy::PolicyStore& store() const { return *writer_; }
   std::string path() const { return dir_ + "/policy"; }
+  // An empty audit file (the trail before anything happened), for the ledger.
+  std::string EmptyAuditFile() const {
+    std::string file = dir_ + "/ra.jsonl";
+    std::ofstream(file).flush();
+    return file;
+  }
 
   std::string kid_a, kid_b, credential_a, credential_b, credential_op;
 
