@@ -291,9 +291,11 @@ HttpResponse Dashboard::Account(const HttpRequest& r, const std::string& kid, bo
                                 const PolicyReader& policy) {
   int64_t now = Now();
   reports::AccountHistory history;
+  std::vector<std::string> problems;
   {
     std::lock_guard lock(ledger_mu_);
     history = ledger_.History(kid);
+    problems = ledger_.Problems();
   }
   AccountPolicyView view;
   auto a = policy.FindExternalAccount(kid);
@@ -311,7 +313,10 @@ HttpResponse Dashboard::Account(const HttpRequest& r, const std::string& kid, bo
   if (chart) {
     return Text(200, ChartSvg(DailyCounts(history, now, kChartDays)), "image/svg+xml");
   }
-  return Json(200, AccountViewJson(history, view, now, r.Query("q")));
+  json j = AccountViewJson(history, view, now, r.Query("q"));
+  // A broken chain: what is shown stops at the break, and the page says so.
+  j["trail_problems"] = problems;
+  return Json(200, j);
 }
 
 }  // namespace ca::dashboard

@@ -31,6 +31,7 @@ const std::string_view kPageHtml = R"HTML(<!DOCTYPE html>
 <form method="post" action="/logout"><button type="submit">Log out</button></form>
 </header>
 <main>
+<p id="problems" class="problems" hidden></p>
 <section><h2 id="title">Account</h2><p id="meta"></p>
 <div class="counts">
 <div><b id="c-issued">0</b><span>issued</span></div>
@@ -69,6 +70,7 @@ td.serial{font-family:monospace;font-size:.85em}
 .live.stale{background:#c53030}
 .login{max-width:36em;margin:4em auto;background:#fff;padding:2em;border:1px solid #e2e8f0;border-radius:6px}
 .login input{width:100%;margin:.5em 0 1em;padding:.4em;font-family:monospace}
+.problems{background:#fed7d7;color:#742a2a;padding:.6em 1em;border-radius:6px}
 .note{color:#c53030}.hint{color:#718096;font-size:.9em}
 input[type=search]{width:100%;padding:.4em;margin-bottom:.5em}
 )CSS";

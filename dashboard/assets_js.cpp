@@ -53,6 +53,10 @@ const std::string_view kAppJs = R"JS("use strict";
   function render() {
     $("title").textContent = (view.organization || "Account") + " \u2014 " + view.kid;
     $("meta").textContent = "status " + view.status + " \u00b7 updated " + view.generated_at;
+    const problems = view.trail_problems || [];
+    $("problems").hidden = problems.length === 0;
+    $("problems").textContent = "The audit trail does not verify; what is shown stops there: " +
+                                problems.join("; ");
     $("c-issued").textContent = view.counts.issued;
     $("c-revoked").textContent = view.counts.revoked;
     $("c-valid").textContent = view.counts.valid;
