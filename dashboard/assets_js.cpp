@@ -34,9 +34,19 @@ const std::string_view kAppJs = R"JS("use strict";
     if (items.length === 0) row(tbody, ["(none)"]);
   }
 
+  // Only what changed: "status: pending -> valid" for each differing field of two objects.
   function change(c) {
     const show = (v) => (v === null || v === undefined) ? "-" : JSON.stringify(v);
-    return show(c.before) + " \u2192 " + show(c.after);
+    const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+    if (!isObj(c.before) || !isObj(c.after)) return show(c.before) + " \u2192 " + show(c.after);
+    const keys = new Set(Object.keys(c.before).concat(Object.keys(c.after)));
+    const parts = [];
+    keys.forEach((k) => {
+      if (k === "updated_at") return;
+      const b = show(c.before[k]), a = show(c.after[k]);
+      if (a !== b) parts.push(k + ": " + b + " \u2192 " + a);
+    });
+    return parts.length ? parts.join("; ") : "(no visible change)";
   }
 
   function renderCertificates() {

@@ -201,7 +201,8 @@ std::string ChartSvg(const std::vector<DayCount>& days) {
                     series == 0 ? "issued" : "revoked", n);
       svg += buf;
     }
-    if (i % 7 == 0 || i + 1 == days.size()) {
+    bool near_end = i + 4 >= days.size();  // leaves room for the last day's label
+    if ((i % 7 == 0 && !near_end) || i + 1 == days.size()) {
       std::snprintf(buf, sizeof(buf), "<text x=\"%.1f\" y=\"%d\">%s</text>", x,
                     kHeight - kBottom + 16, EscapeXml(d.day.substr(5)).c_str());
       svg += buf;

@@ -6,6 +6,7 @@ certificate for A with that name while the page is open), SCREENSHOT (where to s
 CHROME_PROFILE (a temporary user data directory). Prints "ok   - ..." / "FAIL - ..." lines; exit 1 on
 any failure.
 """
+import json
 import os
 import ssl
 import subprocess
@@ -107,7 +108,22 @@ def main():
             ok("without reloading the page")
         else:
             fail("the page was reloaded")
-        time.sleep(0.5)  # the chart image, redrawn with the view
+        body = s.text("#failures")
+        if "outside-" in body and "refused" in body:
+            ok("A's refused order is listed among its failures")
+        else:
+            fail("A's refused order is not among its failures: " + body[:300])
+        # A revocation by the RA: the engine applies it within seconds, the page shows it.
+        revoke = subprocess.run(["bash", "-c", env["REVOKE_A1"]], capture_output=True, text=True)
+        revoked_at = time.monotonic()
+        if revoke.returncode != 0:
+            fail("ca-ra cert revoke: " + revoke.stderr[-300:])
+        elif wait_for_text(s, "revoked (superseded)", 10):
+            ok(f"the RA's revocation of {env['NAME_A1']} shows on the open page after "
+               f"{time.monotonic() - revoked_at:.1f} s (engine apply + dashboard)")
+        else:
+            fail("the revocation did not show within 10 s")
+        time.sleep(2.5)  # the chart image, redrawn with the view
         with open(env["SCREENSHOT"], "wb") as f:
             f.write(s.screenshot_png())
         ok("screenshot saved to " + env["SCREENSHOT"])
@@ -131,6 +147,11 @@ def main():
         code, text, _ = http(f"/api/accounts/{env['KID_A']}", jar)
         if code == 200 and env["NAME_A2"] in text:
             ok("A's session reads A's data (200, with the new certificate)")
+            refused = [f for f in json.loads(text)["failures"] if "outside-" in f["name"]]
+            if refused and refused[0]["result_code"]:
+                ok(f"the refusal carries its result code ({refused[0]['result_code']})")
+            else:
+                fail(f"refusal without its result code: {refused}")
         else:
             fail(f"A's own data: {code}")
         code, _, _ = http(f"/api/accounts/{env['KID_B']}")

@@ -6,7 +6,8 @@
 # by browser_check.py, logs in as A, sees A's certificates and not B's, sees a certificate issued
 # for A with lego while the page is open appear within 5 s without a reload, and A's session and
 # credential are refused (403) on B's data. The screenshot goes to $DASHBOARD_SCREENSHOT (default
-# BUILD_DIR/dashboard.png; docs/dashboard.png is one such run). Stops everything by PID.
+# BUILD_DIR/dashboard.png; docs/dashboard.png is one such run). Also: a refused order shows among A's
+# failures with its result code, and a revocation by the RA shows on the open page. Stops everything by PID.
 set -uo pipefail
 build=$1 src=$2
 here=$src/tests/dashboard
@@ -23,7 +24,7 @@ driver_pid=""
 browser_pids() {
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "--user-data-dir=$work/chrome-profile" && echo "${p#/proc/}"
+    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "--user-data-dir=$work/chrome-profile" && echo "${p#/proc/}"
   done
 }
 stop_driver() {
@@ -58,12 +59,19 @@ cred_b=$(ra --json ext-account dashboard-credential "$KID_B" | json_field dashbo
 run=$RANDOM
 lego_issue() {  # lego_issue KID HMAC NAME DIR
   LEGO_CA_CERTIFICATES=$ACME_CA_BUNDLE lego --server "$ACME_DIR" --accept-tos --email "ops@$SUFFIX" \
-    --eab --kid "$1" --hmac "$2" --key-type ec256 --path "$4" --domains "$3" \
+    --eab --kid "$1" --hmac "$2" --key-type rsa4096 --path "$4" --domains "$3" \
     --http --http.port "127.0.0.1:$HTTP01_PORT" run >"$4.log" 2>&1
 }
 NAME_A1=a1-$run.$SUFFIX NAME_A2=a2-$run.$SUFFIX NAME_B=www-$run.b-team.$SUFFIX
 lego_issue "$KID_B" "$HMAC_B" "$NAME_B" "$work/lego-b" && pass "lego issued $NAME_B for B" || fail "lego for B: $(tail -3 "$work/lego-b.log")"
 lego_issue "$EAB_KID" "$EAB_HMAC" "$NAME_A1" "$work/lego-a" && pass "lego issued $NAME_A1 for A" || fail "lego for A: $(tail -3 "$work/lego-a.log")"
+# A refused order for A (a name outside its domains): shown among A's failures with its result code.
+if lego_issue "$EAB_KID" "$EAB_HMAC" "outside-$run.example.org" "$work/lego-a-refused"; then
+  fail "lego issued a name outside A's domains"
+else
+  pass "lego refused for a name outside A's domains"
+fi
+SERIAL_A1=$(openssl x509 -in "$work/lego-a/certificates/$NAME_A1.crt" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
 
 # chromedriver on a free loopback port, by PID.
 driver_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -75,6 +83,7 @@ mkdir -p "$work/chrome-profile"
 DRIVER_URL=http://127.0.0.1:$driver_port CA_BUNDLE=$ACME_CA_BUNDLE CRED_A=$DASHBOARD_CREDENTIAL \
 KID_A=$EAB_KID KID_B=$KID_B NAME_A1=$NAME_A1 NAME_A2=$NAME_A2 NAME_B=$NAME_B \
 ISSUE_A2="$(declare -f lego_issue); ACME_CA_BUNDLE='$ACME_CA_BUNDLE' ACME_DIR='$ACME_DIR' SUFFIX='$SUFFIX' HTTP01_PORT='$HTTP01_PORT' lego_issue '$EAB_KID' '$EAB_HMAC' '$NAME_A2' '$work/lego-a'" \
+REVOKE_A1="$RA_CLI --actor dashboard-e2e cert revoke $SERIAL_A1 --reason superseded" \
 SCREENSHOT=${DASHBOARD_SCREENSHOT:-$build/dashboard.png} CHROME_PROFILE=$work/chrome-profile \
   timeout 180 /usr/bin/python3 "$here/browser_check.py"
 rc=$?

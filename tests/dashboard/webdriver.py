@@ -3,7 +3,7 @@ import json
 import urllib.error
 import urllib.request
 
-ELEMENT = "element-6066-11e4-a23c-4a2c3e3bd3f6"
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 
 
 class WebDriverError(Exception):
@@ -33,7 +33,10 @@ class Session:
         self.cmd("POST", "/url", {"url": url})
 
     def find(self, css):
-        return self.cmd("POST", "/element", {"using": "css selector", "value": css})[ELEMENT]
+        value = self.cmd("POST", "/element", {"using": "css selector", "value": css})
+        if not isinstance(value, dict) or ELEMENT not in value:
+            raise WebDriverError(f"find {css}: {value!r}")
+        return value[ELEMENT]
 
     def type(self, css, text):
         self.cmd("POST", f"/element/{self.find(css)}/value", {"text": text})
