@@ -63,7 +63,8 @@ h2{font-size:1.05em;margin:.2em 0 .6em}
 .counts div{flex:1;border:1px solid #e2e8f0;border-radius:6px;padding:.6em;text-align:center}
 .counts b{display:block;font-size:1.8em}
 table{border-collapse:collapse;width:100%;font-size:.9em}
-th,td{text-align:left;border-bottom:1px solid #edf2f7;padding:.3em .5em;vertical-align:top;overflow-wrap:anywhere}
+th,td{text-align:left;border-bottom:1px solid #edf2f7;padding:.3em .5em;vertical-align:top}
+td.wrap{overflow-wrap:anywhere;min-width:20em}
 td.serial{font-family:monospace;font-size:.85em}
 .status-valid{color:#276749}.status-revoked{color:#c53030}.status-expired{color:#718096}
 .live{font-size:.8em;padding:.1em .5em;border-radius:1em;background:#38a169}

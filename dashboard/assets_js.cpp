@@ -76,10 +76,12 @@ const std::string_view kAppJs = R"JS("use strict";
     renderCertificates();
     fill("domains", view.domains, (d) => [d.fqdn, d.status]);
     fill("failures", view.failures,
-      (f) => [f.at, f.kind, f.name, f.challenge, f.result_code, f.detail || f.problem]);
+      (f) => [f.at, f.kind, f.name, f.challenge, f.result_code, f.detail || f.problem],
+      () => [null, null, null, null, null, "wrap"]);
     fill("changes", view.changes,
       (c) => [c.at, c.actor, c.action, c.object_type + " " + c.object_id +
-              (c.domain ? " (" + c.domain + ")" : ""), change(c)]);
+              (c.domain ? " (" + c.domain + ")" : ""), change(c)],
+      () => [null, null, null, "wrap", "wrap"]);
   }
 
   async function load() {
