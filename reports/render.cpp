@@ -77,7 +77,7 @@ std::string ByKey(const std::map<std::string, size_t>& counts) {
 }
 
 std::string ChangeText(const nlohmann::json& j) {
-  return j.is_null() ? "" : j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return j.is_null() ? "(none)" : j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -218,7 +218,7 @@ std::string RenderCsv(const AccountReport& r) {
   for (const auto& c : r.changes) {
     row({{"section", "change"}, {"time", Time(c.at)}, {"actor", c.actor}, {"action", c.action},
          {"object", c.object_type + " " + c.object_id},
-         {"detail", "before " + ChangeText(c.before) + " after " + ChangeText(c.after)}});
+         {"detail", "before: " + ChangeText(c.before) + "; after: " + ChangeText(c.after)}});
   }
   return out;
 }
