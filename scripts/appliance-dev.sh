@@ -8,12 +8,14 @@
 # up: SoftHSM token in DIR, key ceremony (root, ACME intermediate, OCSP signer, gateway TLS
 # certificate), policy store with a demo organization and an active external account authorising
 # every subdomain of --suffix (default demo.test) for profile SSL, then the signing engine, the
-# status server (OCSP + CRL) and the ACME gateway. Without --dns it also starts pebble-challtestsrv
+# status server (OCSP + CRL), the ACME gateway and the dashboard (with a dashboard credential for
+# the demo external account). Without --dns it also starts pebble-challtestsrv
 # as the validator's DNS (every A query answers 127.0.0.1; DNS_MGMT sets TXT/CAA records).
 # Writes DIR/appliance.env (ACME_DIR, ACME_CA_BUNDLE, EAB_KID, EAB_HMAC, ROOT_CA_PEM, OCSP_URL,
-# CRL_URL, RA_CLI, AUDIT_CLI, AUDIT_FILES, ENGINE_METRICS_FILE, GATEWAY_METRICS_URL, the PIDs, ...) and prints it.
+# CRL_URL, RA_CLI, AUDIT_CLI, AUDIT_FILES, ENGINE_METRICS_FILE, GATEWAY_METRICS_URL, DASHBOARD_URL,
+# DASHBOARD_CREDENTIAL, the PIDs, ...) and prints it.
 # Ports: gateway N (default 14000), status N+1, http-01 N+2, tls-alpn-01 N+3, gateway metrics N+4,
-# mock DNS management N+5 and DNS N+53.
+# mock DNS management N+5, dashboard N+6 and DNS N+53.
 # down: stops what up started, by PID. The state directory is kept (delete it to start afresh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,7 +48,7 @@ state=$(mkdir -p "$state" && cd "$state" && pwd)
 
 # Stops every process whose PID file is in DIR/run, newest first, by PID.
 stop_all() {
-  stop_pidfiles "$state"/run/{gateway,status,engine,challtestsrv}.pid
+  stop_pidfiles "$state"/run/{dashboard,gateway,status,engine,challtestsrv}.pid
 }
 
 if [ "$cmd" = down ]; then
@@ -59,11 +61,11 @@ fi
 if ((do_build)); then
   if [ "$(id -u)" = 0 ]; then "$root/scripts/install-deps.sh"; fi
   cmake -S "$root" -B "$build" -DCA_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" -j"$(nproc)" --target ca-ceremony ca-ra ca-engine ca-gateway ca-status-server ca-status-publish ca-audit >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target ca-ceremony ca-ra ca-engine ca-gateway ca-status-server ca-status-publish ca-audit ca-dashboard >/dev/null
 fi
 # The build's own programs, never the copies CPack stages under _CPack_Packages (stale after a rebuild).
 bin() { local p; p=$(find "$build" -path "$build/_CPack_Packages" -prune -o -type f -name "$1" -perm -u+x -print -quit 2>/dev/null); [ -n "$p" ] || die "$1 is not built in $build"; echo "$p"; }
-CEREMONY=$(bin ca-ceremony) RA=$(bin ca-ra) ENGINE=$(bin ca-engine) GATEWAY=$(bin ca-gateway) STATUS=$(bin ca-status-server) PUBLISH=$(bin ca-status-publish) AUDIT=$(bin ca-audit)
+CEREMONY=$(bin ca-ceremony) RA=$(bin ca-ra) ENGINE=$(bin ca-engine) GATEWAY=$(bin ca-gateway) STATUS=$(bin ca-status-server) PUBLISH=$(bin ca-status-publish) AUDIT=$(bin ca-audit) DASHBOARD=$(bin ca-dashboard)
 module=${CA_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 [ -f "$module" ] || die "PKCS#11 module $module not found (apt-get install softhsm2)"
 
@@ -226,6 +228,24 @@ cat >"$state/gateway.json" <<JSON
 JSON
 start gateway "$GATEWAY" --config "$state/gateway.json"
 wait_for gateway "$state/run/gateway.pid" curl -sf --cacert "$C/root.pem" -o /dev/null "$acme_base/directory"
+
+# ------------------------------------------------------------------ dashboard
+# The demo external account's dashboard credential (issued once, kept 0600 in the state), and the
+# dashboard on the gateway's TLS certificate (localhost / 127.0.0.1).
+if [ ! -f "$state/dashboard-credential" ]; then
+  (umask 077; ra --json ext-account dashboard-credential "$EAB_KID" |
+     /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["dashboard_credential"])' >"$state/dashboard-credential.tmp")
+  mv "$state/dashboard-credential.tmp" "$state/dashboard-credential"
+fi
+dashboard_url=https://127.0.0.1:$((port_base + 6))
+cat >"$state/dashboard.json" <<JSON
+{"listen_address": "127.0.0.1", "port": $((port_base + 6)),
+ "tls": {"cert": "$state/ceremony/tls/tls-server-chain.pem", "key": "$state/ceremony/tls/tls-server.key"},
+ "policy_store": "$policy",
+ "audit": {"engine": "$state/audit/engine.jsonl", "gateway": "$state/audit/gateway.jsonl", "ra": "$state/audit/ra.jsonl"}}
+JSON
+start dashboard "$DASHBOARD" --config "$state/dashboard.json"
+wait_for dashboard "$state/run/dashboard.pid" curl -sf --cacert "$C/root.pem" -o /dev/null "$dashboard_url/health"
 trap - ERR
 
 cat >"$state/appliance.env" <<ENV
@@ -254,6 +274,9 @@ SOFTHSM2_CONF=$state/softhsm2.conf
 ENGINE_PID=$(cat "$state/run/engine.pid")
 STATUS_PID=$(cat "$state/run/status.pid")
 GATEWAY_PID=$(cat "$state/run/gateway.pid")
+DASHBOARD_URL=$dashboard_url
+DASHBOARD_CREDENTIAL=$(cat "$state/dashboard-credential")
+DASHBOARD_PID=$(cat "$state/run/dashboard.pid")
 CHALLTESTSRV_PID=$(cat "$state/run/challtestsrv.pid" 2>/dev/null || true)
 ENV
 chmod 0600 "$state/appliance.env"

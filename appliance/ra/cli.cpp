@@ -52,7 +52,8 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--domain",
                                                 "--since",
                                                 "--until",
-                                                "--acme-account"};
+                                                "--acme-account",
+                                                "--operator"};
 const std::vector<std::string> kFlags = {
     "--json", "--active", "--include-subdomains", "--help", "--yes", "--dry-run", "--valid"};
 
@@ -156,6 +157,7 @@ int Cli::RunCommand() {
   if (group == "audit") return AuditCmd();
   if (group == "dump-snapshot") return Dump();
   if (group == "cert") return Cert();
+  if (group == "dashboard-credential") return OperatorDashboardCredential();
   if (group == "report") return Report();
   throw UsageError{"unknown command '" + group + "'"};
 }

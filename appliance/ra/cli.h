@@ -105,6 +105,10 @@ class Cli {
   profiles::policy::admin::ExternalAccountFields ExtFields() const;
   void PrintCredentials(const profiles::policy::admin::IssuedCredentials& c, const std::string& what);
   int ExtAccount();
+  // The dashboard's login (ext-account dashboard-credential KID, dashboard-credential --operator).
+  void PrintDashboardCredential(const profiles::policy::admin::IssuedDashboardCredential& c,
+                                bool is_operator);
+  int OperatorDashboardCredential();
   // cmd_domain.cpp
   int Domain();
   // cmd_acme_account.cpp

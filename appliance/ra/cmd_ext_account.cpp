@@ -41,6 +41,24 @@ void Cli::PrintCredentials(const IssuedCredentials& c, const std::string& what) 
                "\nMAC key (shown once, base64url): " + MacKeyToText(c.mac_key) + "\n");
 }
 
+void Cli::PrintDashboardCredential(const IssuedDashboardCredential& c, bool is_operator) {
+  // Like a MAC key: stdout only, once; the store keeps its SHA-256.
+  std::string who = (is_operator ? "operator " : "external account ") + c.id;
+  Print(json{{is_operator ? "operator" : "kid", c.id},
+             {"dashboard_credential", std::string(c.credential.view())}},
+        "issued a dashboard credential for " + who +
+            " (any previous one no longer works)\nDashboard credential (shown once): " +
+            std::string(c.credential.view()) + "\n");
+}
+
+int Cli::OperatorDashboardCredential() {
+  NoExtraArgs(1);
+  auto name = a_.Get("--operator");
+  if (!name) throw UsageError{"dashboard-credential needs --operator NAME"};
+  PrintDashboardCredential(Must(IssueOperatorDashboardCredential(Ctx(), *name)), true);
+  return 0;
+}
+
 int Cli::ExtAccount() {
   const std::string& cmd = a_.Pos(1, "ext-account subcommand");
   int64_t now = Now();
@@ -91,6 +109,9 @@ int Cli::ExtAccount() {
   }
   if (cmd == "update") {
     a = Must(UpdateExternalAccount(Ctx(), kid, ExtFields()));
+  } else if (cmd == "dashboard-credential") {
+    PrintDashboardCredential(Must(IssueAccountDashboardCredential(Ctx(), kid)), false);
+    return 0;
   } else if (cmd == "regenerate-mac") {
     Secret wrap = WrapKey();
     auto c = Must(RegenerateMacKey(Ctx(), kid, wrap));

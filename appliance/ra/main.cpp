@@ -30,6 +30,8 @@ commands:
   ext-account list | show KID | update KID [options of create but --org]
   ext-account activate|suspend|reactivate|deactivate KID | regenerate-mac KID
   ext-account revoke KID [--reason R] [--dry-run | --yes]
+  ext-account dashboard-credential KID   (prints the holder's dashboard login once; replaces any)
+  dashboard-credential --operator NAME   (an operator's dashboard login over every account)
   domain add KID FQDN [--org ID] [--include-subdomains] [--dcv http-01,dns-01]
   domain remove|validate|invalidate KID FQDN | list [KID]
   acme-account list [--account KID] | show ID

@@ -135,7 +135,7 @@ json ToJson(const Organization& o) {
 }
 
 json ToJson(const ExternalAccount& a) {
-  return {{"kid", a.kid},
+  json j = {{"kid", a.kid},
           {"organization_id", a.organization_id},
           {"contacts", a.contacts},
           {"not_before", a.not_before},
@@ -150,11 +150,17 @@ json ToJson(const ExternalAccount& a) {
             {"orders_per_hour", a.limits.orders_per_hour}}},
           {"created_at", a.created_at},
           {"updated_at", a.updated_at}};
+  if (!a.dashboard_credential_sha256.empty()) {
+    j["dashboard_credential_sha256"] = a.dashboard_credential_sha256;
+    j["dashboard_credential_issued_at"] = a.dashboard_credential_issued_at;
+  }
+  return j;
 }
 
 json ToPublicJson(const ExternalAccount& a, int64_t now) {
   json j = ToJson(a);
   j.erase("mac_wrapped");
+  j.erase("dashboard_credential_sha256");
   j["display_status"] = a.DisplayStatus(now);
   j["not_before_text"] = FormatTime(a.not_before);
   j["not_after_text"] = FormatTime(a.not_after);
@@ -243,6 +249,10 @@ Result<ExternalAccount> ExternalAccountFromJson(std::string_view text) {
                                              ErrorCode::kCorrupt));
     a.limits.max_acme_accounts = static_cast<uint32_t>(CA_TRY(limits.Uint("max_acme_accounts")));
     a.limits.orders_per_hour = static_cast<uint32_t>(CA_TRY(limits.Uint("orders_per_hour")));
+    a.dashboard_credential_sha256 =
+        CA_TRY(f.OptionalString("dashboard_credential_sha256")).value_or("");
+    a.dashboard_credential_issued_at =
+        CA_TRY(f.OptionalInt("dashboard_credential_issued_at")).value_or(0);
     a.created_at = CA_TRY(f.Int("created_at"));
     a.updated_at = CA_TRY(f.Int("updated_at"));
     return a;

@@ -62,6 +62,10 @@ struct ExternalAccount {
   uint32_t mac_regenerations = 0;  // how many times the MAC key was regenerated
   std::string mac_wrapped;  // base64url(nonce 12 || ciphertext 32 || tag 16), AES-256-GCM, AAD=kid
   ExternalAccountLimits limits;
+  // The dashboard credential's SHA-256 (profiles/policy/dashboard_credential.h), empty when none
+  // was issued; never in the public JSON.
+  std::string dashboard_credential_sha256;
+  int64_t dashboard_credential_issued_at = 0;
   int64_t created_at = 0;
   int64_t updated_at = 0;
 

@@ -92,6 +92,12 @@ std::optional<Organization> PolicyReader::FindOrganization(std::string_view id) 
 std::optional<ExternalAccount> PolicyReader::FindExternalAccount(std::string_view kid) const {
   return FindRecord<ExternalAccount>(txn_, dbs_.external_accounts, kid, ExternalAccountFromJson);
 }
+std::optional<std::string> PolicyReader::DashboardOperatorCredentialHash(
+    std::string_view name) const {
+  auto v = txn_.Get(dbs_.meta, std::string(kDashboardOperatorPrefix) + std::string(name));
+  if (!v || !*v) return std::nullopt;
+  return std::string(**v);
+}
 std::optional<DomainEntry> PolicyReader::FindDomain(std::string_view kid,
                                                     std::string_view fqdn) const {
   return FindRecord<DomainEntry>(txn_, dbs_.domains, DomainKey(kid, fqdn), DomainEntryFromJson);

@@ -62,6 +62,8 @@ class PolicyReader {
   // Every recorded mass revocation with seq > after_seq, oldest first.
   std::vector<MassRevocation> MassRevocations(uint64_t after_seq = 0) const;
   std::vector<AuditRecord> Audit(const AuditFilter& filter = {}) const;
+  // The SHA-256 (hex) of operator `name`'s dashboard credential, if one was issued.
+  std::optional<std::string> DashboardOperatorCredentialHash(std::string_view name) const;
 
  protected:
   PolicyReader(lmdb::Txn txn, PolicyDbs dbs) : txn_(std::move(txn)), dbs_(dbs) {}

@@ -17,6 +17,9 @@ inline constexpr std::string_view kVersionKey = "version";
 inline constexpr std::string_view kAuditSeqKey = "audit_seq";
 inline constexpr std::string_view kMassRevocationSeqKey = "mass_revocation_seq";
 
+// An operator's dashboard credential hash (profiles/policy/dashboard_credential.h) lives in meta.
+inline constexpr std::string_view kDashboardOperatorPrefix = "dashboard_operator:";
+
 // 20-digit zero-padded: sequence keys sort as numbers.
 std::string SeqKey(uint64_t seq);
 std::string DomainKey(std::string_view kid, std::string_view fqdn);

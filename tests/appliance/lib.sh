@@ -35,7 +35,7 @@ certbot_issue() {
 # stop_prefix PREFIX: stops the services acme-ca-setup --no-systemd started under PREFIX, by the PIDs
 # it recorded in PREFIX/run/acme-ca (TERM, then KILL after 10 s).
 stop_prefix() {
-  stop_pidfiles -w 100 "$1"/run/acme-ca/{gateway,status,engine}.pid
+  stop_pidfiles -w 100 "$1"/run/acme-ca/{dashboard,gateway,status,engine}.pid
 }
 
 # loopback_setup_conf FILE PORT_BASE: points setup.conf at 127.0.0.1 with the test's ports (gateway

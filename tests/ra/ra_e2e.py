@@ -254,6 +254,21 @@ def run(args, tmp):
     everything = ra.run("audit").stdout + json.dumps(ra.snapshot())
     check(mac not in everything and regen["mac_key"] not in everything, "MAC keys never audited/stored in clear")
 
+    # --- dashboard credentials (R50): printed once, stored only as a hash, audited, re-issue replaces
+    d1 = ra.json("ext-account", "dashboard-credential", kid)["dashboard_credential"]
+    d2 = ra.json("ext-account", "dashboard-credential", kid)["dashboard_credential"]
+    check(d1.startswith(kid + ".") and d2.startswith(kid + ".") and d1 != d2, f"dashboard credentials {d1} {d2}")
+    op = ra.json("dashboard-credential", "--operator", "alice")
+    check(op["operator"] == "alice" and op["dashboard_credential"].startswith("operator:alice."),
+          f"operator dashboard credential {op}")
+    everything = ra.run("audit").stdout + json.dumps(ra.snapshot())
+    check(all(c.split(".")[-1] not in everything for c in (d1, d2, op["dashboard_credential"])),
+          "dashboard credentials never audited/stored in clear")
+    check("ext-account.dashboard-credential" in everything and "dashboard.operator-credential" in everything,
+          "dashboard credential issuance audited")
+    ra.refused("unknown external account", "ext-account", "dashboard-credential", "no-such-kid")
+    ra.refused("operator name", "dashboard-credential", "--operator", "Not Valid")
+
     # --- revoke the external account: final, one mass revocation for the whole account
     rv = ra.json("ext-account", "revoke", kid, "--yes")
     check(rv["status"] == "revoked", "external account revoked")

@@ -92,6 +92,18 @@ Result<AcmeAccountPolicy> SetAcmeAccountDomains(const AdminContext& ctx, const A
 Result<AcmeAccountPolicy> SetAcmeAccountExpiry(const AdminContext& ctx, const AcmeAccountRef& ref,
                                                int64_t not_after);
 
+// Dashboard credentials (profiles/policy/dashboard_credential.h): a fresh one replaces the previous
+// (which stops working at the dashboard's next login), only its SHA-256 is stored, and the change
+// is audited without the hash. The credential is returned to be shown once.
+struct IssuedDashboardCredential {
+  std::string id;     // kid or operator name
+  Secret credential;  // the whole login text
+};
+Result<IssuedDashboardCredential> IssueAccountDashboardCredential(const AdminContext& ctx,
+                                                                  const std::string& kid);
+Result<IssuedDashboardCredential> IssueOperatorDashboardCredential(const AdminContext& ctx,
+                                                                   const std::string& name);
+
 // One issued certificate, as the gateway store names it (the RA looks it up there first, so that
 // an unknown serial is refused with a clear line).
 struct CertificateRef {

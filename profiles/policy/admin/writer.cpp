@@ -26,6 +26,11 @@ Status PolicyWriteTxn::PutAcmeAccountPolicy(const AcmeAccountPolicy& p) {
   return txn_.Put(dbs_.acme_accounts, p.acme_account_id, profiles::policy::ToJson(p).dump());
 }
 
+Status PolicyWriteTxn::PutDashboardOperatorCredentialHash(std::string_view name,
+                                                          std::string_view sha256_hex) {
+  return txn_.Put(dbs_.meta, std::string(kDashboardOperatorPrefix) + std::string(name), sha256_hex);
+}
+
 Result<uint64_t> PolicyWriteTxn::NextSeq(std::string_view counter) {
   uint64_t seq = CA_TRY(MetaCounter(counter)) + 1;
   CA_TRY_STATUS(txn_.Put(dbs_.meta, counter, std::to_string(seq)));

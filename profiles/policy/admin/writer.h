@@ -28,6 +28,7 @@ class PolicyWriteTxn : public PolicyReader {
   Status PutDomain(const DomainEntry& d);
   Status DeleteDomain(std::string_view kid, std::string_view fqdn);
   Status PutAcmeAccountPolicy(const AcmeAccountPolicy& p);
+  Status PutDashboardOperatorCredentialHash(std::string_view name, std::string_view sha256_hex);
   // Fills seq, policy_version, recorded_at and actor.
   Result<MassRevocation> RecordMassRevocation(MassRevocation m);
   // Appends one audit record (fills seq, time, actor, policy_version).

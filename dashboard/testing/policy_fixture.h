@@ -1,0 +1,65 @@
+// Test support: a policy store with two active external accounts (A and B), each with a dashboard
+// credential, and an operator credential, built with the RA's write side as ca-ra would.
+#pragma once
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+
+#include "profiles/policy/admin/admin.h"
+
+namespace ca::dashboard::testing {
+
+class PolicyFixture {
+ public:
+  PolicyFixture() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "ca-dashboard-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+    using namespace profiles::policy;
+    using namespace profiles::policy::admin;
+    writer_.emplace(std::move(*PolicyWriter::Create(dir_ + "/policy", "test", 1)));
+    auto org = CreateOrganization(Ctx(), {"Org A", "FR", "Paris", "1"});
+    kid_a = Account(org->id);
+    kid_b = Account(org->id);
+    (void)AddDomain(Ctx(), kid_a, "a.demo.test", {});
+    credential_a = std::string(IssueAccountDashboardCredential(Ctx(), kid_a)->credential.view());
+    credential_b = std::string(IssueAccountDashboardCredential(Ctx(), kid_b)->credential.view());
+    credential_op = std::string(IssueOperatorDashboardCredential(Ctx(), "ops")->credential.view());
+  }
+  ~PolicyFixture() {
+    writer_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  profiles::policy::admin::AdminContext Ctx() { return {&*writer_, "test", 1'700'000'000}; }
+  // The store as the dashboard reads it: the same environment (a second open in one process is
+  // refused), seen through its read-only base.
+  const profiles::policy::PolicyStore& store() const { return *writer_; }
+  std::string path() const { return dir_ + "/policy"; }
+  // An empty audit file (the trail before anything happened), for the ledger.
+  std::string EmptyAuditFile() const {
+    std::string file = dir_ + "/ra.jsonl";
+    std::ofstream(file).flush();
+    return file;
+  }
+
+  std::string kid_a, kid_b, credential_a, credential_b, credential_op;
+
+ private:
+  std::string Account(const std::string& org) {
+    profiles::policy::admin::ExternalAccountFields f;
+    f.organization_id = org;
+    f.contacts = std::vector<std::string>{"Jane"};
+    f.allowed_profiles = std::vector<profiles::policy::ProfileId>{profiles::policy::ProfileId::kSsl};
+    f.not_after = 1'700'000'000 + 86400LL * 365 * 2;
+    Secret wrap(std::string(32, 'w'));
+    return CreateExternalAccount(Ctx(), f, true, wrap)->account.kid;
+  }
+  std::string dir_;
+  std::optional<profiles::policy::admin::PolicyWriter> writer_;
+};
+
+}  // namespace ca::dashboard::testing
