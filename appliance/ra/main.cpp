@@ -24,6 +24,7 @@ commands:
   ext-account create --org ID --contact NAME [--contact NAME...] [--not-before T] [--not-after T]
                      [--profiles SSL,SSL_RGS,WILD] [--challenges http-01,dns-01,tls-alpn-01]
                      [--max-acme-accounts N] [--orders-per-hour N] [--active]
+                     [--report-period weekly|monthly|off]  (R49 report schedule; default weekly)
   ext-account list | show KID | update KID [options of create but --org]
   ext-account activate|suspend|reactivate|deactivate KID | regenerate-mac KID
   ext-account revoke KID [--reason R] [--dry-run | --yes]
