@@ -45,7 +45,8 @@ struct CertificateEntry {
   int reason = 0;           // RFC 5280 CRLReason code
   std::string reason_name;  // "keyCompromise", ...
 
-  // Not revoked and now within [not_before, not_after].
+  // Not revoked (by `now`: a report for a past period counts a certificate revoked after it as
+  // valid then) and now within [not_before, not_after].
   bool ValidAt(int64_t now) const;
 };
 
@@ -111,6 +112,9 @@ class Ledger {
   std::vector<std::string> Accounts() const;
   // The certificate with this serial, in any environment, if the trail has it.
   std::optional<CertificateEntry> FindCertificate(std::string_view serial_hex) const;
+  // One line per file whose chain broke ("<path> line N: what"); empty while all verify. A
+  // dashboard shows them: what it displays stops at the break.
+  std::vector<std::string> Problems() const;
 
  private:
   struct State;

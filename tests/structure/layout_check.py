@@ -33,7 +33,8 @@ ALLOWED = {
     "gateway": ["common/", "pki/", "profiles/policy/", "profiles/issuance/profile.h",
                 "profiles/issuance/weak_key.h", "engine/api/"],
     "appliance/ceremony": ["common/", "pki/", "hsm/", "profiles/"],
-    "appliance/ra": ["common/", "pki/", "profiles/", "engine/api/"],
+    "reports": ["common/", "pki/", "profiles/policy/"],
+    "appliance/ra": ["common/", "pki/", "profiles/", "engine/api/", "reports/"],
     "appliance/audit": ["common/"],
     "tests": None,  # end-to-end fixtures may use any library
     # libFuzzer harnesses: only the decoders they fuzz (and those libraries' test support).

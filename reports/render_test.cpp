@@ -1,0 +1,149 @@
+#include "reports/render.h"
+
+#include <gtest/gtest.h>
+
+namespace ca::reports {
+namespace {
+
+// A strict RFC 4180 reader: rows of fields, CRLF line ends, quoted fields with "" inside.
+std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows(1);
+  std::string field;
+  bool quoted = false, in_quotes = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_quotes) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        in_quotes = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      EXPECT_TRUE(field.empty()) << "quote inside an unquoted field";
+      in_quotes = quoted = true;
+    } else if (c == ',') {
+      rows.back().push_back(std::move(field));
+      field.clear();
+      quoted = false;
+    } else if (c == '\r') {
+      EXPECT_EQ(text[i + 1], '\n');
+      ++i;
+      rows.back().push_back(std::move(field));
+      field.clear();
+      quoted = false;
+      rows.emplace_back();
+    } else {
+      EXPECT_NE(c, '\n') << "bare LF outside quotes";
+      field += c;
+    }
+  }
+  EXPECT_FALSE(in_quotes);
+  (void)quoted;
+  EXPECT_TRUE(rows.back().empty() && field.empty()) << "the last row must end with CRLF";
+  rows.pop_back();
+  return rows;
+}
+
+AccountReport Sample() {
+  AccountReport r;
+  r.account.kid = "kid-1";
+  r.account.organization = "Acme <Labs> & \"Sons\"";
+  r.account.status = "active";
+  r.account.contacts = {"ops@example.com"};
+  r.account.domains = {"a.example.com (valid)"};
+  r.since = 1'700'000'000;
+  r.until = r.since + 86400;
+  r.generated_at = r.until;
+  CertificateEntry c;
+  c.environment = "production";
+  c.serial_hex = "01ab";
+  c.profile = "SSL";
+  c.names = {"a.example.com", "www.example.com"};
+  c.issued_at = r.since + 10;
+  c.not_before = c.issued_at;
+  c.not_after = r.since + 90 * 86400;
+  r.issued_in_period.push_back(c);
+  c.revoked = true;
+  c.revoked_at = r.since + 20;
+  c.reason = 1;
+  c.reason_name = "keyCompromise";
+  r.revoked_in_period.push_back(c);
+  r.issued = r.revoked = 1;
+  r.issued_by_profile = {{"SSL", 1}};
+  r.revoked_by_reason = {{"keyCompromise", 1}};
+  FailureEntry f;
+  f.at = r.since + 30;
+  f.kind = FailureKind::kValidation;
+  f.name = "b.example.com";
+  f.challenge = "http-01";
+  f.result_code = "ACME_HTTP_CHALLENGE_FAILED";
+  f.detail = "got \"404\", expected <token>,\r\nthen gave up";
+  r.failures.push_back(f);
+  r.validation_failures = 1;
+  ChangeEntry ch;
+  ch.at = r.since + 40;
+  ch.actor = "alice";
+  ch.action = "domain.add";
+  ch.object_type = "domain";
+  ch.object_id = "c.example.com";
+  ch.after = {{"fqdn", "c.example.com"}};
+  r.changes.push_back(ch);
+  return r;
+}
+
+TEST(Render, HtmlEscapesEveryText) {
+  std::string html = RenderHtml(Sample());
+  EXPECT_EQ(html.find("<Labs>"), std::string::npos);
+  EXPECT_NE(html.find("Acme &lt;Labs&gt; &amp; &quot;Sons&quot;"), std::string::npos);
+  EXPECT_NE(html.find("got &quot;404&quot;, expected &lt;token&gt;"), std::string::npos);
+  EXPECT_EQ(html.find("<token>"), std::string::npos);
+  EXPECT_NE(html.find("01ab"), std::string::npos);
+  EXPECT_NE(html.find("keyCompromise"), std::string::npos);
+  EXPECT_NE(html.find("domain.add"), std::string::npos);
+  EXPECT_NE(html.find("2023-11-14T22:13:20Z"), std::string::npos);  // RFC 3339 (pki/time.h)
+  // Self-contained: nothing fetched from elsewhere.
+  EXPECT_EQ(html.find("http://"), std::string::npos);
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_EQ(HtmlEscape("a'b"), "a&#39;b");
+}
+
+TEST(Render, CsvParsesBackWithOneRowPerItem) {
+  std::string csv = RenderCsv(Sample());
+  auto rows = ParseCsv(csv);
+  ASSERT_EQ(rows.size(), 5u);  // header, issued, revoked, failure, change
+  EXPECT_EQ(rows[0], CsvColumns());
+  auto col = [&](std::string_view name) {
+    for (size_t i = 0; i < CsvColumns().size(); ++i)
+      if (CsvColumns()[i] == name) return i;
+    ADD_FAILURE() << name;
+    return size_t{0};
+  };
+  for (const auto& row : rows) ASSERT_EQ(row.size(), CsvColumns().size());
+  EXPECT_EQ(rows[1][col("section")], "issued");
+  EXPECT_EQ(rows[1][col("serial")], "01ab");
+  EXPECT_EQ(rows[1][col("names")], "a.example.com www.example.com");
+  EXPECT_EQ(rows[2][col("section")], "revoked");
+  EXPECT_EQ(rows[2][col("reason")], "keyCompromise");
+  EXPECT_EQ(rows[2][col("time")], "2023-11-14T22:13:40Z");
+  EXPECT_EQ(rows[3][col("section")], "failure");
+  EXPECT_EQ(rows[3][col("kind")], "validation");
+  EXPECT_EQ(rows[3][col("detail")], "got \"404\", expected <token>,\r\nthen gave up");
+  EXPECT_EQ(rows[4][col("section")], "change");
+  EXPECT_EQ(rows[4][col("action")], "domain.add");
+  EXPECT_EQ(rows[4][col("object")], "domain c.example.com");
+}
+
+TEST(Render, CsvField) {
+  EXPECT_EQ(CsvField("plain"), "plain");
+  EXPECT_EQ(CsvField("a,b"), "\"a,b\"");
+  EXPECT_EQ(CsvField("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(CsvField("two\nlines"), "\"two\nlines\"");
+}
+
+}  // namespace
+}  // namespace ca::reports
