@@ -22,7 +22,8 @@ std::string CertificateRow(const ExpiryDue& d, int64_t now) {
   int64_t days_left = (c.not_after - now) / kDay;
   return "<tr><td>" + HtmlEscape(JoinNames(c.names)) + "</td><td>" + HtmlEscape(c.profile) +
          "</td><td><code>" + HtmlEscape(c.serial_hex) + "</code></td><td>" +
-         HtmlEscape(UtcDate(c.not_after)) + "</td><td>" + std::to_string(days_left) + "</td></tr>\n";
+         HtmlEscape(UtcDate(c.not_after)) + "</td><td>" + std::to_string(days_left) +
+         "</td></tr>\n";
 }
 
 }  // namespace
@@ -53,21 +54,23 @@ mail::Message BuildExpiryNotice(const AccountSummary& account, const std::vector
   std::string who = account.organization.empty() ? account.kid : account.organization;
   std::string html =
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Certificates expiring soon"
-      "</title></head><body style=\"font-family:sans-serif\">\n<h1>Certificates expiring soon</h1>\n"
-      "<p>External account <code>" + HtmlEscape(account.kid) + "</code> (" + HtmlEscape(who) +
-      "): " + std::to_string(due.size()) +
+      "</title></head><body style=\"font-family:sans-serif\">\n<h1>Certificates expiring "
+      "soon</h1>\n"
+      "<p>External account <code>" +
+      HtmlEscape(account.kid) + "</code> (" + HtmlEscape(who) + "): " + std::to_string(due.size()) +
       " certificate(s) expire soon and no renewal for the same names has been issued. Renew them "
       "with your ACME client, or ignore this notice for names no longer in use.</p>\n"
       "<table border=\"1\" cellpadding=\"4\" style=\"border-collapse:collapse\">\n"
-      "<tr><th>Names</th><th>Profile</th><th>Serial</th><th>Expires (UTC)</th><th>Days left</th></tr>\n";
+      "<tr><th>Names</th><th>Profile</th><th>Serial</th><th>Expires (UTC)</th><th>Days "
+      "left</th></tr>\n";
   for (const auto& d : due) html += CertificateRow(d, now);
   html += "</table>\n<p>Sent by the ACME CA on " + HtmlEscape(UtcDate(now)) +
           "; each certificate is announced once per threshold.</p>\n</body></html>\n";
-  return mail::Message{.subject = "Certificates expiring soon: " + std::to_string(due.size()) +
-                                  " for " + who,
-                       .to = std::move(to),
-                       .html = std::move(html),
-                       .attachments = {}};
+  return mail::Message{
+      .subject = "Certificates expiring soon: " + std::to_string(due.size()) + " for " + who,
+      .to = std::move(to),
+      .html = std::move(html),
+      .attachments = {}};
 }
 
 Result<NoticeOutcome> RunExpiryNotices(ReporterState& state, const AccountSummary& account,

@@ -28,7 +28,8 @@ class ExpiryNoticesTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  CertificateEntry Cert(std::string serial, std::vector<std::string> names, int64_t nb, int64_t na) {
+  CertificateEntry Cert(std::string serial, std::vector<std::string> names, int64_t nb,
+                        int64_t na) {
     CertificateEntry c;
     c.environment = "production";
     c.serial_hex = std::move(serial);

@@ -10,7 +10,9 @@
 namespace ca::reports {
 namespace {
 
-std::string PeriodName(const AccountReport& r) { return UtcDate(r.since) + "_" + UtcDate(r.until); }
+std::string PeriodName(const AccountReport& r) {
+  return UtcDate(r.since) + "_" + UtcDate(r.until);
+}
 
 Status WriteFile(const std::filesystem::path& path, const std::string& bytes) {
   std::filesystem::path tmp = path;
@@ -29,8 +31,8 @@ Status WriteFile(const std::filesystem::path& path, const std::string& bytes) {
 }  // namespace
 
 mail::Message BuildReportMessage(const AccountReport& report, std::vector<std::string> to) {
-  std::string who = report.account.organization.empty() ? report.account.kid
-                                                        : report.account.organization;
+  std::string who =
+      report.account.organization.empty() ? report.account.kid : report.account.organization;
   return mail::Message{
       .subject = "Certificate report " + UtcDate(report.since) + " .. " + UtcDate(report.until) +
                  ": " + who,
@@ -42,10 +44,11 @@ mail::Message BuildReportMessage(const AccountReport& report, std::vector<std::s
 }
 
 Result<std::vector<std::string>> WriteOperatorCopy(const std::string& dir, const std::string& kid,
-                                                   const std::string& name,
-                                                   const std::string& html, const std::string& csv) {
+                                                   const std::string& name, const std::string& html,
+                                                   const std::string& csv) {
   if (kid.empty() || kid.find('/') != std::string::npos || kid.starts_with("."))
-    return Fail(ErrorCode::kInvalidArgument, "external account id '" + kid + "' cannot name a directory");
+    return Fail(ErrorCode::kInvalidArgument,
+                "external account id '" + kid + "' cannot name a directory");
   std::filesystem::path base = std::filesystem::path(dir) / kid;
   std::error_code ec;
   std::filesystem::create_directories(base, ec);

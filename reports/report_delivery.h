@@ -20,8 +20,8 @@ mail::Message BuildReportMessage(const AccountReport& report, std::vector<std::s
 // Writes DIR/<kid>/report-<since>-<until>.{html,csv} (the directory is created); returns the
 // paths written. `stem` names the pair ("report" or "expiry-notice").
 Result<std::vector<std::string>> WriteOperatorCopy(const std::string& dir, const std::string& kid,
-                                                   const std::string& name,
-                                                   const std::string& html, const std::string& csv);
+                                                   const std::string& name, const std::string& html,
+                                                   const std::string& csv);
 
 enum class DeliveryResult { kSent, kFailed, kFiled };
 

@@ -23,7 +23,9 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
-std::string PeriodText(const Period& p) { return UtcDate(p.since) + ".." + UtcDate(p.until); }
+std::string PeriodText(const Period& p) {
+  return UtcDate(p.since) + ".." + UtcDate(p.until);
+}
 
 class Run {
  public:
@@ -50,14 +52,16 @@ class Run {
   }
 
   Status Notices(const AccountSummary& summary, const AccountHistory& history) {
-    auto o = CA_TRY(RunExpiryNotices(state_, summary, history, config_.expiry_notice_days, send_, now_));
+    auto o =
+        CA_TRY(RunExpiryNotices(state_, summary, history, config_.expiry_notice_days, send_, now_));
     for (const auto& key : o.unknown) {
       log::Warn("expiry_notice_outcome_unknown", {{"notice", key}, {"kid", summary.kid}});
       Add(false, "unknown expiry-notice " + key + ": pending since an earlier run, not sent again");
     }
     if (o.result == NoticeResult::kNothingDue) return Ok();
     std::vector<std::string> serials;
-    for (const auto& d : o.notified) serials.push_back(d.certificate.serial_hex + "@" + std::to_string(d.threshold_days) + "d");
+    for (const auto& d : o.notified)
+      serials.push_back(d.certificate.serial_hex + "@" + std::to_string(d.threshold_days) + "d");
     auto files = CA_TRY(WriteOperatorCopy(config_.report_dir, summary.kid,
                                           "expiry-notice-" + UtcDate(now_), o.html, ""));
     std::string what = "expiry-notice " + summary.kid + " " + Join(serials);
@@ -67,7 +71,8 @@ class Run {
     if (o.result == NoticeResult::kFiled)
       Add(false, "filed " + what + " (" +
                      (o.recipients.empty() ? "no mail address among the account's contacts"
-                                           : "no SMTP relay configured") + "): " + Join(files));
+                                           : "no SMTP relay configured") +
+                     "): " + Join(files));
     return Ok();
   }
 
@@ -114,7 +119,8 @@ Result<ReporterConfig> LoadReporterConfig(const std::string& path) {
     c.expiry_notice_days.clear();
     for (const auto& d : *days) {
       if (!d.is_number_integer() || d.get<int64_t>() < 1 || d.get<int64_t>() > 365)
-        return Fail(ErrorCode::kInvalidArgument, path + ": expiry_notice_days holds whole days 1..365");
+        return Fail(ErrorCode::kInvalidArgument,
+                    path + ": expiry_notice_days holds whole days 1..365");
       c.expiry_notice_days.push_back(d.get<int>());
     }
   }
@@ -133,7 +139,8 @@ Result<RunSummary> RunReporter(const ReporterConfig& config, int64_t now) {
   auto policy = CA_TRY(profiles::policy::PolicyStore::OpenReadOnly(config.policy_store));
   auto snapshot = CA_TRY(policy.Snapshot());
   auto ledger = CA_TRY(Ledger::Open(config.audit));
-  CA_TRY(ledger.Refresh());  // kCorrupt on a broken chain: nothing is sent from a trail that does not verify
+  CA_TRY(ledger.Refresh());  // kCorrupt on a broken chain: nothing is sent from a trail that does
+                             // not verify
   Run run(config, state, send, now);
   for (const auto& account : snapshot.ExternalAccounts()) {
     AccountSummary summary = CA_TRY(LoadAccountSummary(snapshot, account.kid, now));

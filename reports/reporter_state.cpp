@@ -15,7 +15,8 @@ std::optional<NoticeMark> ParseMark(std::string_view s) {
 
 Result<nlohmann::json> ParseValue(std::string_view value, std::string_view key) {
   auto j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return Fail(ErrorCode::kCorrupt, "reporter state: bad record " + std::string(key));
+  if (!j.is_object())
+    return Fail(ErrorCode::kCorrupt, "reporter state: bad record " + std::string(key));
   return j;
 }
 
@@ -47,7 +48,8 @@ Result<NoticeMark> ReporterState::Notice(const NoticeKey& key) const {
   return *mark;
 }
 
-Status ReporterState::MarkNotices(const std::vector<NoticeKey>& keys, NoticeMark mark, int64_t now) {
+Status ReporterState::MarkNotices(const std::vector<NoticeKey>& keys, NoticeMark mark,
+                                  int64_t now) {
   auto txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
   for (const auto& key : keys) {
     if (mark == NoticeMark::kNone) {
@@ -84,8 +86,8 @@ Result<std::optional<int64_t>> ReporterState::LastReportUntil(std::string_view k
 Status ReporterState::SetLastReport(std::string_view kid, const Period& period,
                                     std::string_view delivery, int64_t now) {
   auto txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
-  nlohmann::json j = {{"since", period.since}, {"until", period.until},
-                      {"delivery", delivery}, {"at", now}};
+  nlohmann::json j = {
+      {"since", period.since}, {"until", period.until}, {"delivery", delivery}, {"at", now}};
   CA_TRY_STATUS(txn.Put(reports_, kid, j.dump()));
   return txn.Commit();
 }

@@ -20,7 +20,7 @@ namespace ca::reports {
 struct NoticeKey {
   std::string environment;  // "production" / "staging": serials are unique per issuing CA
   std::string serial_hex;
-  int days = 0;  // the threshold
+  int days = 0;              // the threshold
   std::string Text() const;  // "production/0a1b.../21"
 };
 

@@ -10,10 +10,16 @@ using std::chrono::days;
 using std::chrono::sys_days;
 using std::chrono::sys_seconds;
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
-sys_days DayOf(int64_t t) { return sys_days(days(FloorDiv(t, 86400))); }
-int64_t Seconds(sys_days d) { return sys_seconds(d).time_since_epoch().count(); }
+sys_days DayOf(int64_t t) {
+  return sys_days(days(FloorDiv(t, 86400)));
+}
+int64_t Seconds(sys_days d) {
+  return sys_seconds(d).time_since_epoch().count();
+}
 
 }  // namespace
 

@@ -9,7 +9,9 @@ namespace {
 
 using profiles::policy::ReportPeriod;
 
-int64_t T(const char* rfc3339) { return pki::ToUnix(*pki::ParseRfc3339(rfc3339)); }
+int64_t T(const char* rfc3339) {
+  return pki::ToUnix(*pki::ParseRfc3339(rfc3339));
+}
 
 TEST(Schedule, WeeksStartOnMondayUtc) {
   // 2026-12-02 is a Wednesday.
@@ -48,7 +50,8 @@ TEST(Schedule, OnlyTheLatestCompletePeriodNotYetSentIsDue) {
   ASSERT_TRUE(late);
   EXPECT_EQ(late->since, T("2026-12-14T00:00:00Z"));
   EXPECT_FALSE(DuePeriod(ReportPeriod::kOff, created, std::nullopt, T("2027-01-01T00:00:00Z")));
-  auto monthly = DuePeriod(ReportPeriod::kMonthly, created, std::nullopt, T("2026-12-02T00:00:00Z"));
+  auto monthly =
+      DuePeriod(ReportPeriod::kMonthly, created, std::nullopt, T("2026-12-02T00:00:00Z"));
   ASSERT_TRUE(monthly);
   EXPECT_EQ(monthly->since, T("2026-11-01T00:00:00Z"));
 }

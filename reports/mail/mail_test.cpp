@@ -58,7 +58,10 @@ TEST(Message, HeadersNameSenderRecipientsAndSubject) {
   Mailbox from = *ParseMailbox("ACME CA <reports@ca.example>");
   EXPECT_EQ(from.display_name, "ACME CA");
   EXPECT_EQ(from.address, "reports@ca.example");
-  Message m{.subject = "Report", .to = {"a@corp.example", "b@corp.example"}, .html = "<p>x</p>", .attachments = {}};
+  Message m{.subject = "Report",
+            .to = {"a@corp.example", "b@corp.example"},
+            .html = "<p>x</p>",
+            .attachments = {}};
   ASSERT_TRUE(CheckMessage(m));
   std::string id = NewMessageId(from);
   EXPECT_TRUE(id.starts_with("<") && id.ends_with("@ca.example>")) << id;
@@ -67,19 +70,22 @@ TEST(Message, HeadersNameSenderRecipientsAndSubject) {
   auto h = BuildHeaders(m, from, 0, id);
   EXPECT_EQ(h, (std::vector<std::string>{"Date: Thu, 01 Jan 1970 00:00:00 +0000",
                                          "Message-ID: " + id, "From: ACME CA <reports@ca.example>",
-                                         "To: a@corp.example, b@corp.example",
-                                         "Subject: Report"}));
+                                         "To: a@corp.example, b@corp.example", "Subject: Report"}));
   Mailbox bare = *ParseMailbox("reports@ca.example");
   EXPECT_EQ(BuildHeaders(m, bare, 0, id)[2], "From: reports@ca.example");
   Mailbox quoted = *ParseMailbox("\"CA, reports\" <reports@ca.example>");
   EXPECT_EQ(BuildHeaders(m, quoted, 0, id)[2], "From: \"CA, reports\" <reports@ca.example>");
   Mailbox accented = *ParseMailbox("Autorité <reports@ca.example>");
-  EXPECT_EQ(BuildHeaders(m, accented, 0, id)[2], "From: =?UTF-8?B?QXV0b3JpdMOp?= <reports@ca.example>");
+  EXPECT_EQ(BuildHeaders(m, accented, 0, id)[2],
+            "From: =?UTF-8?B?QXV0b3JpdMOp?= <reports@ca.example>");
   EXPECT_FALSE(ParseMailbox("ACME CA"));
 }
 
 TEST(Message, UnsafeMessagesAreRefused) {
-  Message ok{.subject = "s", .to = {"a@corp.example"}, .html = "", .attachments = {{"report.csv", "text/csv; charset=utf-8", "a,b\n"}}};
+  Message ok{.subject = "s",
+             .to = {"a@corp.example"},
+             .html = "",
+             .attachments = {{"report.csv", "text/csv; charset=utf-8", "a,b\n"}}};
   EXPECT_TRUE(CheckMessage(ok));
   Message m = ok;
   m.to.clear();

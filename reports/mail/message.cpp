@@ -33,7 +33,8 @@ bool IsPlainPhrase(std::string_view s) {
 
 Result<Mailbox> ParseMailbox(std::string_view text) {
   auto address = ExtractAddress(text);
-  if (!address) return Fail(ErrorCode::kInvalidArgument, "'" + std::string(text) + "' is not a mail address");
+  if (!address)
+    return Fail(ErrorCode::kInvalidArgument, "'" + std::string(text) + "' is not a mail address");
   Mailbox m;
   m.address = *address;
   size_t open = text.rfind('<');
@@ -53,15 +54,18 @@ Result<Mailbox> ParseMailbox(std::string_view text) {
 Status CheckMessage(const Message& message) {
   if (message.to.empty()) return Fail(ErrorCode::kInvalidArgument, "the message has no recipient");
   for (const auto& to : message.to) {
-    if (!IsAddress(to)) return Fail(ErrorCode::kInvalidArgument, "'" + to + "' is not a mail address");
+    if (!IsAddress(to))
+      return Fail(ErrorCode::kInvalidArgument, "'" + to + "' is not a mail address");
   }
   if (message.subject.find_first_of("\r\n") != std::string::npos)
     return Fail(ErrorCode::kInvalidArgument, "the subject has a line break");
   for (const auto& a : message.attachments) {
     if (!IsSafeToken(a.name, "._-") || a.name.front() == '.')
-      return Fail(ErrorCode::kInvalidArgument, "attachment name '" + a.name + "' is not [A-Za-z0-9._-]");
+      return Fail(ErrorCode::kInvalidArgument,
+                  "attachment name '" + a.name + "' is not [A-Za-z0-9._-]");
     if (!IsSafeToken(a.mime_type, "/.+-; ="))
-      return Fail(ErrorCode::kInvalidArgument, "attachment type '" + a.mime_type + "' is not a MIME type");
+      return Fail(ErrorCode::kInvalidArgument,
+                  "attachment type '" + a.mime_type + "' is not a MIME type");
   }
   return Ok();
 }
@@ -75,7 +79,8 @@ std::string FormatMailDate(int64_t unix_seconds) {
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   char buf[64];
   std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday],
-                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
   return buf;
 }
 
@@ -109,15 +114,16 @@ std::vector<std::string> BuildHeaders(const Message& message, const Mailbox& fro
     from_header += from.display_name + " <" + from.address + ">";
   } else if (IsPrintableAscii(from.display_name)) {  // a quoted-string (RFC 5322 §3.2.4)
     std::string quoted;
-    for (char c : from.display_name) quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+    for (char c : from.display_name)
+      quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
     from_header += "\"" + quoted + "\" <" + from.address + ">";
   } else {
     from_header += EncodeHeaderText(from.display_name) + " <" + from.address + ">";
   }
   std::string to = "To: ";
   for (size_t i = 0; i < message.to.size(); ++i) to += (i ? ", " : "") + message.to[i];
-  return {"Date: " + FormatMailDate(now), "Message-ID: " + std::string(message_id), from_header,
-          to, "Subject: " + EncodeHeaderText(message.subject)};
+  return {"Date: " + FormatMailDate(now), "Message-ID: " + std::string(message_id), from_header, to,
+          "Subject: " + EncodeHeaderText(message.subject)};
 }
 
 }  // namespace ca::reports::mail

@@ -93,8 +93,9 @@ Result<SmtpConfig> SmtpConfigFromJson(const nlohmann::json& j) {
 
 Result<SmtpSender> SmtpSender::Create(SmtpConfig config) {
   if (!config.url.starts_with("smtp://") && !config.url.starts_with("smtps://"))
-    return Fail(ErrorCode::kInvalidArgument,
-                "smtp.url '" + config.url + "' must be smtp://host:port (STARTTLS) or smtps://host:port");
+    return Fail(
+        ErrorCode::kInvalidArgument,
+        "smtp.url '" + config.url + "' must be smtp://host:port (STARTTLS) or smtps://host:port");
   Mailbox from = CA_TRY(ParseMailbox(config.from));
   Secret password;
   if (!config.username.empty()) {

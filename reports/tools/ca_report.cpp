@@ -59,4 +59,6 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace ca::reports
 
-int main(int argc, char** argv) { return ca::reports::Main(argc, argv); }
+int main(int argc, char** argv) {
+  return ca::reports::Main(argc, argv);
+}
