@@ -8,7 +8,7 @@ PKGS=(
   libbotan-2-dev liblmdb-dev lmdb-utils libmicrohttpd-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest
   pebble certbot lego dehydrated uacme python3-acme curl dnsutils
-  wrk nginx-light
+  wrk nginx-light python3-aiosmtpd
   clang libfuzzer-14-dev libclang-rt-14-dev libcurl4-openssl-dev faketime
   mmdebstrap systemd-container systemd procps
 )
