@@ -108,8 +108,8 @@ check "channel engine key 0400 engine" mode_is "$S/engine/channel/engine.key" 40
 check "engine.json 0640 root:engine" mode_is "$E/engine.json" 640 root acme-ca-engine
 check "gateway.json 0640 root:gateway" mode_is "$E/gateway.json" 640 root acme-ca-gateway
 check "no TLS private key left among the ceremony outputs" test -z "$(find "$S/ceremony" -name '*.key' -print)"
-check "engine audit file 0640 acme-ca-engine" mode_is "$S/audit/engine.jsonl" 640 acme-ca-engine acme-ca-engine
-check "RA audit file 0640 acme-ca-ra" mode_is "$S/audit/ra.jsonl" 640 acme-ca-ra acme-ca-ra
+check "engine audit file 0640 acme-ca-engine:acme-ca-audit" mode_is "$S/audit/engine.jsonl" 640 acme-ca-engine acme-ca-audit
+check "RA audit file 0640 acme-ca-ra:acme-ca-audit" mode_is "$S/audit/ra.jsonl" 640 acme-ca-ra acme-ca-audit
 # acme-ca-setup makes them append-only where the filesystem allows it (best effort).
 append_only=0
 if touch "$T/probe" && chattr +a "$T/probe" 2>/dev/null; then append_only=1; chattr -a "$T/probe"; fi
