@@ -4,13 +4,14 @@
 # Debian python3-aiosmtpd, STARTTLS and AUTH required, self-signed certificate made here and given
 # to ca-report as the relay's CA file). Two external accounts issue with lego: A (the demo account,
 # given a mail contact) twice, one of them then revoked (superseded), and a domain is added to A;
-# B (created with ca-ra, its own domain) once; C has no mail address. Then:
+# B (created with ca-ra, its own domain) once; C has no mail address (later made monthly). Then:
 #  1. ca-report run --now <next Monday 00:00 UTC>: A's weekly report arrives at A's contact only,
 #     with exactly 2 issued, 1 revoked (superseded), 1 valid, the domain change, none of B's
 #     serials; its CSV attachment parses with Python's csv module; B's report goes to B; C's is
 #     filed (no address) and says so.
 #  2. ca-report run --now <A's valid certificate's notAfter - 20 days>: one expiry notice per
-#     account (A lists its valid certificate, not the revoked one); a second run sends nothing.
+#     account (A lists its valid certificate, not the revoked one), C's monthly report filed for a
+#     calendar month; a second run sends nothing.
 # Stops what it starts, by PID.
 set -uo pipefail
 build=$1 src=$2
@@ -69,9 +70,6 @@ ra domain add "$KID_B" b-corp.test --include-subdomains --dcv http-01 >/dev/null
 ra domain validate "$KID_B" b-corp.test >/dev/null || die "validate domain B"
 KID_C=$(ra --json ext-account create --org "$org" --contact "Carol, no mail" --profiles SSL --active |
         json_field kid) || die "create C"
-ra ext-account update "$KID_C" --report-period monthly >/dev/null || die "C monthly"
-ra --json ext-account show "$KID_C" | grep -q '"report_period": *"monthly"' &&
-  pass "ca-ra ext-account update --report-period monthly is stored" || fail "report period of C"
 pass "accounts: A=$KID_A, B=$KID_B, C=$KID_C (no mail address)"
 
 # ---------------------------------------------------------------- issuance with lego (http-01)
@@ -139,6 +137,11 @@ grep -q "^nothing due$" "$work/run1b.out" && pass "the same period is not report
   fail "second run for the same period: $(cat "$work/run1b.out")"
 
 # ---------------------------------------------------------------- 2. expiry notices
+ra ext-account update "$KID_C" --report-period monthly >/dev/null || die "C monthly"
+[ "$(ra --json ext-account show "$KID_C" | json_field report_period)" = monthly ] &&
+  pass "ca-ra ext-account update --report-period monthly is stored" || fail "report period of C"
+ra ext-account update "$KID_C" --report-period yearly >/dev/null 2>&1 &&
+  fail "--report-period yearly accepted"
 not_after=$(openssl x509 -in "$work/lego-a/certificates/$a2.crt" -noout -enddate | cut -d= -f2)
 soon=$(/usr/bin/python3 -c '
 import datetime as d, sys
@@ -154,6 +157,8 @@ cat "$work/run2.out"
   fail "A's expiry notice"
 /usr/bin/python3 "$here/check_mail.py" notice --dir "$work/mail" --to bob@b-corp.example \
   --serials "$S_B1" --absent-serials "$S_A1,$S_A2" && pass "B's expiry notice" || fail "B's expiry notice"
+grep -Eq "^filed report $KID_C [0-9]{4}-[0-9]{2}-01\.\.[0-9]{4}-[0-9]{2}-(28|29|30|31) " "$work/run2.out" &&
+  pass "C's monthly report covers a calendar month" || fail "C's monthly report: $(grep "$KID_C" "$work/run2.out")"
 mid=$(ls "$work/mail"/*.eml | wc -l)
 "$REPORT" run --config "$work/report.json" --now "$soon" >"$work/run3.out" 2>&1
 rc=$?
