@@ -45,7 +45,10 @@ int Main(int argc, char** argv) {
   if (config_path.empty()) return Usage("--config FILE is required");
   HardenProcessForSecrets();  // it may hold the relay's password
   auto config = LoadReporterConfig(config_path);
-  if (!config) return Usage(config.error().ToString());
+  if (!config) {
+    std::fprintf(stderr, "ca-report: %s\n", config.error().ToString().c_str());
+    return 2;
+  }
   auto summary = RunReporter(*config, now);
   if (!summary) {
     std::fprintf(stderr, "ca-report: %s\n", summary.error().ToString().c_str());

@@ -79,7 +79,7 @@ lego_issue() {  # lego_issue DIR KID HMAC NAME
   openssl req -new -newkey rsa:3072 -nodes -keyout "$work/$name.key" -out "$work/$name.csr" \
     -subj "/CN=$name" -addext "subjectAltName=DNS:$name" 2>/dev/null
   lego --server "$ACME_DIR" --accept-tos --email "ops@example.test" --eab --kid "$kid" --hmac "$hmac" \
-    --key-type rsa3072 --path "$work/$d" --csr "$work/$name.csr" --http --http.port "127.0.0.1:$HTTP01_PORT" \
+    --key-type rsa4096 --path "$work/$d" --csr "$work/$name.csr" --http --http.port "127.0.0.1:$HTTP01_PORT" \
     run >"$work/lego-$name.log" 2>&1
 }
 a1=a1-$run.$SUFFIX a2=a2-$run.$SUFFIX b1=b1-$run.b-corp.test
