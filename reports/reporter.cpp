@@ -128,6 +128,17 @@ Result<ReporterConfig> LoadReporterConfig(const std::string& path) {
   return c;
 }
 
+Result<ReportDelivery> SendReportNow(const AccountReport& report, const std::string& config_path) {
+  auto config = CA_TRY(LoadReporterConfig(config_path));
+  if (!config.smtp)
+    return Fail(ErrorCode::kFailedPrecondition, config_path + " names no SMTP relay (\"smtp\")");
+  auto sender = CA_TRY(mail::SmtpSender::Create(*config.smtp));
+  SendMail send = [&sender](const mail::Message& m) {
+    return sender.Send(m, pki::ToUnix(pki::Now()));
+  };
+  return DeliverReport(report, "", send);
+}
+
 Result<RunSummary> RunReporter(const ReporterConfig& config, int64_t now) {
   SendMail send;
   std::optional<mail::SmtpSender> sender;

@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "common/result.h"
+#include "reports/account_report.h"
 #include "reports/ledger.h"
 #include "reports/mail/smtp.h"
+#include "reports/report_delivery.h"
 
 namespace ca::reports {
 
@@ -44,5 +46,10 @@ struct RunSummary {
 // `now` is the run's clock (injectable with ca-report run --now); the mails' Date header is the
 // wall clock. Fails (changing nothing) when a store or an audit chain cannot be read.
 Result<RunSummary> RunReporter(const ReporterConfig& config, int64_t now);
+
+// `ca-ra report --send`: mails `report` now to the addresses among its account's contacts through
+// the relay of the reporter's config (kFailedPrecondition when it names none). The reporter's
+// state is not touched: the periodic report of that period still goes out on schedule.
+Result<ReportDelivery> SendReportNow(const AccountReport& report, const std::string& config_path);
 
 }  // namespace ca::reports
