@@ -78,10 +78,15 @@ Result<NoticeOutcome> RunExpiryNotices(ReporterState& state, const AccountSummar
                                        const std::vector<int>& thresholds, const SendMail& send,
                                        int64_t now) {
   NoticeOutcome out;
+  std::vector<NoticeKey> unknown;
   for (auto& d : DueExpiryNotices(history, thresholds, now)) {
     NoticeMark mark = CA_TRY(state.Notice(d.Key()));
-    if (mark == NoticeMark::kPending) out.unknown.push_back(d.Key().Text());
+    if (mark == NoticeMark::kPending) unknown.push_back(d.Key());
     if (mark == NoticeMark::kNone) out.notified.push_back(std::move(d));
+  }
+  if (!unknown.empty()) {  // a run stopped between handing a mail over and recording it
+    CA_TRY_STATUS(state.MarkNotices(unknown, NoticeMark::kUnknown, now));
+    for (const auto& key : unknown) out.unknown.push_back(key.Text());
   }
   if (out.notified.empty()) return out;
   std::vector<NoticeKey> keys;

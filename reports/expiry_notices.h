@@ -45,7 +45,7 @@ enum class NoticeResult {
 struct NoticeOutcome {
   NoticeResult result = NoticeResult::kNothingDue;
   std::vector<ExpiryDue> notified;   // what the mail (or file) listed
-  std::vector<std::string> unknown;  // keys pending from an earlier run: not resent
+  std::vector<std::string> unknown;  // pending since an earlier run: marked unknown, not resent
   std::vector<std::string> recipients;
   std::string html;   // the body, for the operator's copy
   std::string error;  // kFailed: the relay's answer

@@ -124,6 +124,13 @@ TEST_F(ExpiryNoticesTest, AFailedSendIsRetriedAPendingOneIsNot) {
   EXPECT_EQ(retry->unknown, std::vector<std::string>{"production/01/21"});
   ASSERT_EQ(retry->notified.size(), 1u);  // 02 only
   EXPECT_EQ(retry->notified[0].certificate.serial_hex, "02");
+  // Logged once: the next run neither resends it nor reports it again.
+  EXPECT_EQ(*state->Notice({"production", "01", 21}), NoticeMark::kUnknown);
+  EXPECT_TRUE(state->PendingNotices()->empty());
+  auto later = RunExpiryNotices(*state, account_, history_, {21, 7}, Relay(sent), now_ + 120);
+  ASSERT_TRUE(later);
+  EXPECT_TRUE(later->unknown.empty());
+  EXPECT_EQ(later->result, NoticeResult::kNothingDue);
 }
 
 TEST_F(ExpiryNoticesTest, NoAddressOrNoRelayMeansFiledOnce) {

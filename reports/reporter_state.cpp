@@ -5,7 +5,7 @@
 namespace ca::reports {
 namespace {
 
-constexpr std::string_view kMarkNames[] = {"none", "pending", "sent", "filed"};
+constexpr std::string_view kMarkNames[] = {"none", "pending", "sent", "filed", "unknown"};
 
 std::optional<NoticeMark> ParseMark(std::string_view s) {
   for (size_t i = 0; i < std::size(kMarkNames); ++i)

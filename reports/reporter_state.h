@@ -28,7 +28,8 @@ enum class NoticeMark {
   kNone,
   kPending,  // handed to the relay, outcome not recorded
   kSent,
-  kFiled,  // no address or no relay: written to the report directory only
+  kFiled,    // no address or no relay: written to the report directory only
+  kUnknown,  // found pending by a later run (outcome unknown), logged once, never resent
 };
 
 class ReporterState {
