@@ -46,14 +46,8 @@ HttpResponse AcmeServer::Handle(const HttpRequest& request) {
     }
     ctx.log["problem"] = ProblemType(p.kind);
     ctx.log["detail"] = p.detail;
-    auto colon = p.detail.find(':');
-    std::string code = colon == std::string::npos ? "" : p.detail.substr(0, colon);
-    if (!code.empty() && std::all_of(code.begin(), code.end(), [](char c) {
-          return std::isupper(static_cast<unsigned char>(c)) || c == '_';
-        }))
-      ctx.log["result_code"] = code;
-    else
-      code.clear();
+    std::string code = ResultCodeOf(p.detail);
+    if (!code.empty()) ctx.log["result_code"] = code;
     AuditRefusal(ctx, p, code);
   }
   bool has_ct = std::any_of(response.headers.begin(), response.headers.end(),

@@ -46,9 +46,14 @@ class AcmeServer {
   const GatewayOptions& options() const { return options_; }
 
   // Refused issuance requests (newOrder, finalize, revokeCert answered with a problem other than
-  // badNonce) are appended to this hash-chained audit file (ca-audit verify-audit), so the audit
-  // trail holds what the CA refused and why, not only the gateway's log. Optional; not owned.
-  void SetRefusalAudit(audit::AuditLog* audit) { refusal_audit_ = audit; }
+  // badNonce) and failed challenge validations ("validation_failed") are appended to this
+  // hash-chained audit file (ca-audit verify-audit), so the audit trail holds what the CA refused
+  // and why, not only the gateway's log (reports/ reads them). Optional; not owned. Set before
+  // serving.
+  void SetRefusalAudit(audit::AuditLog* audit) {
+    refusal_audit_ = audit;
+    validations_.SetAudit(audit);
+  }
 
  private:
   Outcome Route(RequestState& ctx, const HttpRequest& request);

@@ -36,6 +36,17 @@ ValidationResult CheckChallenge(HandlerContext& s, const ChallengeRecord& chall,
   return result;
 }
 
+// The result code of a failed validation: the one its detail starts with (INVALID_DNSCAA,
+// RATE_LIMITED), else the challenge type's (the validators' details carry no code).
+std::string ValidationResultCode(const std::string& challenge_type, const Problem& problem) {
+  std::string code = ResultCodeOf(problem.detail);
+  if (!code.empty()) return code;
+  if (challenge_type == "http-01") return "ACME_HTTP_CHALLENGE_FAILED";
+  if (challenge_type == "dns-01") return "ACME_DNS_CHALLENGE_FAILED";
+  if (challenge_type == "tls-alpn-01") return "ACME_TLS_ALPN_CHALLENGE_FAILED";
+  return "ACME_CHALLENGE_FAILED";
+}
+
 }  // namespace
 
 void ChallengeValidations::Submit(const std::string& challenge_id, int64_t delay_seconds) {
@@ -96,7 +107,7 @@ ChallengeValidations::AttemptResult ChallengeValidations::Attempt(const std::str
   HandlerContext& s = s_;
   std::optional<ChallengeRecord> chall;
   std::optional<AuthzRecord> authz;
-  std::string thumbprint;
+  std::string thumbprint, external_account_kid;
   {
     auto txn = s.store.Read();
     if (!txn) return {};
@@ -108,6 +119,7 @@ ChallengeValidations::AttemptResult ChallengeValidations::Attempt(const std::str
     chall = **c;
     authz = **a;
     thumbprint = (*acct)->jwk_thumbprint;
+    external_account_kid = (*acct)->external_account_kid;
   }
   ValidationResult result = CheckChallenge(s, *chall, *authz, thumbprint);
   int64_t now = s.clock();
@@ -118,8 +130,10 @@ ChallengeValidations::AttemptResult ChallengeValidations::Attempt(const std::str
   ChallengeRecord cr;
   AuthzRecord ar;
   bool requeue = false, applied = false;
+  std::optional<Problem> failed;  // the problem of a challenge this attempt made invalid
   Status written = s.store.Write([&](StoreTxn& txn) -> Status {
     applied = requeue = false;
+    failed.reset();
     auto c = CA_TRY(txn.GetChallenge(challenge_id));
     auto a = CA_TRY(txn.GetAuthz(chall->authz_id));
     if (!c || !a || c->status != ChallengeStatus::kProcessing) return {};
@@ -146,6 +160,7 @@ ChallengeValidations::AttemptResult ChallengeValidations::Attempt(const std::str
       cr.error = ProblemToJson(p);
       ar.status = AuthzStatus::kInvalid;
       CA_TRY_STATUS(txn.RecordFailedValidation(cr.account_id, ar.name, now));
+      failed = std::move(p);
     }
     CA_TRY_STATUS(txn.PutChallenge(cr));
     CA_TRY_STATUS(txn.PutAuthz(ar));
@@ -177,7 +192,28 @@ ChallengeValidations::AttemptResult ChallengeValidations::Attempt(const std::str
                            {"status", cr.status},
                            {"attempts", cr.attempts},
                            {"detail", result.detail}});
+  if (failed) AuditFailure(cr, ar, external_account_kid, *failed);
   return {.recorded = true, .requeue = requeue};
+}
+
+void ChallengeValidations::AuditFailure(const ChallengeRecord& chall, const AuthzRecord& authz,
+                                        const std::string& external_account_kid,
+                                        const Problem& problem) {
+  audit::AuditLog* audit = audit_.load();
+  if (audit == nullptr) return;
+  json fields = {{"external_account", external_account_kid},
+                 {"account", chall.account_id},
+                 {"name", authz.name},
+                 {"challenge", chall.type},
+                 {"result_code", ValidationResultCode(chall.type, problem)},
+                 {"problem", ProblemType(problem.kind)},
+                 {"detail", problem.detail}};
+  // Not durable, like issuance_refused: a failed validation changes no acknowledged state; losing
+  // the last ones in a crash is acceptable. A failed append is logged, never answered.
+  if (auto appended = audit->Append("validation_failed", fields); !appended) {
+    log::Error("audit_append_failed", {{"audit_event", "validation_failed"},
+                                       {"error", appended.error().ToString()}});
+  }
 }
 
 void ChallengeValidations::ResumeInterrupted() {

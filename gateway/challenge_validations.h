@@ -12,11 +12,13 @@
 // backoff while it is unavailable).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
 
+#include "common/audit_log.h"
 #include "gateway/handler_context.h"
 #include "gateway/validation_tracker.h"
 #include "gateway/work_queue.h"
@@ -50,6 +52,9 @@ class ChallengeValidations {
   // queued twice), retrying with backoff until it is valid or invalid.
   void ResumeOrder(const std::string& order_id, int64_t delay_seconds);
   void WaitIdle() { queue_.WaitIdle(); }  // tests
+  // Each challenge that ends invalid is appended to `audit` as a "validation_failed" entry
+  // (external_account, account, name, challenge, result_code, problem, detail). Not owned.
+  void SetAudit(audit::AuditLog* audit) { audit_.store(audit); }
   void Stop() {
     tracker_.CancelWaits();
     queue_.Stop();
@@ -65,7 +70,10 @@ class ChallengeValidations {
   void Run(const std::string& challenge_id);
   AttemptResult Attempt(const std::string& challenge_id);
   void RunResume(const std::string& order_id, int64_t delay_seconds);
+  void AuditFailure(const ChallengeRecord& chall, const AuthzRecord& authz,
+                    const std::string& external_account_kid, const Problem& problem);
   HandlerContext& s_;
+  std::atomic<audit::AuditLog*> audit_{nullptr};
   ValidationTracker tracker_;
   mutable std::mutex resume_mu_;
   // Orders with a resume job queued, and when it is due.

@@ -1,6 +1,8 @@
 #include "gateway/problems.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 
 namespace ca::gateway {
 
@@ -75,6 +77,16 @@ std::string JoinDetail(std::string_view code, std::string_view name, std::string
 }
 
 }  // namespace
+
+std::string ResultCodeOf(std::string_view detail) {
+  auto colon = detail.find(':');
+  if (colon == std::string_view::npos || colon == 0) return "";
+  std::string_view code = detail.substr(0, colon);
+  bool is_code = std::all_of(code.begin(), code.end(), [](char c) {
+    return std::isupper(static_cast<unsigned char>(c)) || c == '_';
+  });
+  return is_code ? std::string(code) : "";
+}
 
 std::string ProblemType(ProblemKind kind) {
   return std::string("urn:ietf:params:acme:error:") + Info(kind).type;

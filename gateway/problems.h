@@ -66,6 +66,9 @@ inline Problem MakeProblem(ProblemKind kind, std::string detail) {
 
 // "urn:ietf:params:acme:error:<name>".
 std::string ProblemType(ProblemKind kind);
+// The operator's result code a detail starts with ("INVALID_DNSCAA: ..." -> "INVALID_DNSCAA"); ""
+// when the detail does not start with one (upper case and '_' up to the first ':').
+std::string ResultCodeOf(std::string_view detail);
 int ProblemHttpStatus(ProblemKind kind);
 // The problem document: {"type","detail","status", "subproblems"?, "algorithms"? }.
 nlohmann::json ProblemToJson(const Problem& problem);

@@ -362,6 +362,45 @@ TEST_F(ServerTest, CaaRefusalAtValidation) {
   EXPECT_TRUE(std::string(a.body["challenges"][0]["error"]["detail"]).starts_with("INVALID_DNSCAA"));
 }
 
+// Issue 17: every challenge that ends invalid is in the audit trail (reports/ counts them per
+// external account), with its account, name, challenge type, result code and problem.
+TEST_F(ServerTest, FailedValidationsAreAudited) {
+  const std::string path = (dir_ / "gateway-audit.jsonl").string();
+  auto audit = audit::AuditLog::Open(path, "ca-gateway");
+  ASSERT_TRUE(audit) << audit.error().ToString();
+  server_->SetRefusalAudit(audit->get());
+  validator_.challenge_result = {ValidationResult::Status::kInvalid, ProblemKind::kIncorrectResponse,
+                                 "got \"nope\" from http://a.example.com/.well-known/acme-challenge/x"};
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  ReadyOrder(c, {"a.example.com"});
+  validator_.challenge_result = {ValidationResult::Status::kValid, ProblemKind::kServerInternal, ""};
+  validator_.caa_result = {ValidationResult::Status::kInvalid, ProblemKind::kCaa, "CAA names other.ca"};
+  ReadyOrder(c, {"b.example.com"});
+
+  std::vector<nlohmann::json> failed;
+  ASSERT_TRUE((*audit)->ScanFrom(0, [&](const nlohmann::json& e) {
+    if (e["event"] == "validation_failed") failed.push_back(e);
+  }));
+  ASSERT_EQ(failed.size(), 2u);
+  EXPECT_EQ(failed[0]["external_account"], kKid);
+  EXPECT_FALSE(std::string(failed[0]["account"]).empty());
+  EXPECT_EQ(failed[0]["name"], "a.example.com");
+  EXPECT_EQ(failed[0]["challenge"], "http-01");
+  EXPECT_EQ(failed[0]["result_code"], "ACME_HTTP_CHALLENGE_FAILED");
+  EXPECT_EQ(failed[0]["problem"], kUrn + "incorrectResponse");
+  EXPECT_NE(std::string(failed[0]["detail"]).find("nope"), std::string::npos);
+  EXPECT_EQ(failed[1]["name"], "b.example.com");
+  EXPECT_EQ(failed[1]["result_code"], "INVALID_DNSCAA");
+  EXPECT_EQ(failed[1]["problem"], kUrn + "caa");
+  // The entries chain like every other: the file verifies.
+  auto verified = audit::VerifyFile(path);
+  ASSERT_TRUE(verified);
+  EXPECT_TRUE(verified->ok());
+  EXPECT_EQ(verified->entries, 2u);
+  server_.reset();  // its validation workers stop before the audit log goes
+}
+
 // Issue 16: the challenge POST that starts a validation waits (bounded) for its first attempt, so
 // that a validation taking milliseconds is answered valid or invalid at once and the authorization
 // is final at the client's first poll: a client that honours Retry-After no longer sleeps two

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/audit_log.h"
+#include "common/encoding.h"
 
 namespace ca::reports {
 namespace {
@@ -243,6 +244,41 @@ TEST_F(LedgerTest, DeletedLineBreaksThePrevLink) {
   ASSERT_FALSE(taken);
   EXPECT_EQ(taken.error().code, ErrorCode::kCorrupt);
   EXPECT_EQ(ledger->History(kKid).certificates.size(), 1u);
+}
+
+// A torn write in an append-only file is sealed by the writer (an audit_tail_repaired entry naming
+// the fragment's hash): the chain goes on, as ca-audit verify-audit accepts it.
+TEST_F(LedgerTest, SealedTornWriteIsAccepted) {
+  Issued("0a", kKid, "acct-1", {"a.example.com"});
+  auto ledger = Ledger::Open(sources_);
+  ASSERT_EQ(*ledger->Refresh(), 1u);
+  const std::string fragment = "{\"event\":\"issued\",\"ser";
+  {
+    std::ofstream out(sources_.engine, std::ios::binary | std::ios::app);
+    out << fragment << "\n";
+  }
+  EXPECT_EQ(*ledger->Refresh(), 0u);  // held: a torn write, if sealed next
+  // What the writer appends when it cannot cut the fragment (chattr +a): its hash, then the chain.
+  std::string text = Slurp(sources_.engine);
+  std::string first = text.substr(0, text.find('\n'));
+  json prev = json::parse(first);
+  json seal = {{"event", "audit_tail_repaired"}, {"torn_bytes", fragment.size()},
+               {"torn_sha256", HexEncode(Sha256(fragment))}, {"pid", 1}, {"prev", prev["hash"]},
+               {"seq", 2}, {"ts", "2026-01-01T00:00:00.000Z"}, {"writer", "test"}};
+  seal["hash"] = audit::EntryHash(seal);
+  {
+    std::ofstream out(sources_.engine, std::ios::binary | std::ios::app);
+    out << audit::Canonical(seal) << "\n";
+  }
+  auto verified = audit::VerifyFile(sources_.engine);
+  ASSERT_TRUE(verified);
+  ASSERT_TRUE(verified->ok()) << verified->problems[0].what;
+  auto taken = ledger->Refresh();
+  ASSERT_TRUE(taken) << taken.error().ToString();
+  EXPECT_EQ(*taken, 1u);
+  Issued("0b", kKid, "acct-1", {"b.example.com"});
+  EXPECT_EQ(*ledger->Refresh(), 1u);
+  EXPECT_EQ(ledger->History(kKid).certificates.size(), 2u);
 }
 
 TEST_F(LedgerTest, IncrementalRefreshWaitsForACompleteLine) {

@@ -1,6 +1,14 @@
 #include "reports/render.h"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "reports/report_files.h"
 
 namespace ca::reports {
 namespace {
@@ -143,6 +151,37 @@ TEST(Render, CsvField) {
   EXPECT_EQ(CsvField("a,b"), "\"a,b\"");
   EXPECT_EQ(CsvField("say \"hi\""), "\"say \"\"hi\"\"\"");
   EXPECT_EQ(CsvField("two\nlines"), "\"two\nlines\"");
+}
+
+TEST(ReportFiles, StemAndFilesWrittenWhole) {
+  AccountReport r = Sample();
+  r.since = 1'764'547'200;       // 2025-12-01T00:00:00Z
+  r.until = r.since + 86400 * 31 - 1;  // 2025-12-31T23:59:59Z
+  EXPECT_EQ(ReportFileStem(r), "report-kid-1-2025-12-01-2025-12-31");
+  r.until = r.since + 3600;
+  EXPECT_EQ(ReportFileStem(r), "report-kid-1-2025-12-01-20251201T010000Z");
+
+  char tmpl[] = "/tmp/report_files_test.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  auto files = WriteReportFiles(r, dir);
+  ASSERT_TRUE(files) << files.error().ToString();
+  EXPECT_EQ(files->html, dir + "/" + ReportFileStem(r) + ".html");
+  std::ifstream in(files->csv, std::ios::binary);
+  std::stringstream csv;
+  csv << in.rdbuf();
+  EXPECT_EQ(csv.str(), RenderCsv(r));
+  size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++entries;
+  EXPECT_EQ(entries, 2u);  // no temporary left
+  EXPECT_FALSE(WriteReportFiles(r, dir + "/missing"));
+  std::filesystem::remove_all(dir);
+
+  nlohmann::json j = ReportToJson(r);
+  EXPECT_EQ(j["issued"], 1);
+  EXPECT_EQ(j["certificates_revoked"][0]["reason_name"], "keyCompromise");
+  EXPECT_EQ(j["changes"][0]["action"], "domain.add");
+  EXPECT_EQ(j["since"], "2025-12-01T00:00:00Z");
 }
 
 }  // namespace

@@ -29,6 +29,9 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--gateway-store",
                                                 "--actor",
                                                 "--audit-log",
+                                                "--engine-audit-log",
+                                                "--gateway-audit-log",
+                                                "--out",
                                                 "--config",
                                                 "--group",
                                                 "--name",
@@ -154,6 +157,7 @@ int Cli::RunCommand() {
   if (group == "audit") return AuditCmd();
   if (group == "dump-snapshot") return Dump();
   if (group == "cert") return Cert();
+  if (group == "report") return Report();
   throw UsageError{"unknown command '" + group + "'"};
 }
 
@@ -167,6 +171,8 @@ void Cli::LoadConfig() {
   wrap_key_path_ = setting("--wrap-key", "CA_POLICY_WRAP_KEY");
   gateway_dir_ = setting("--gateway-store", "CA_GATEWAY_STORE");
   audit_log_ = setting("--audit-log", "CA_RA_AUDIT_LOG");
+  engine_audit_log_ = setting("--engine-audit-log", "CA_ENGINE_AUDIT_LOG");
+  gateway_audit_log_ = setting("--gateway-audit-log", "CA_GATEWAY_AUDIT_LOG");
   if (auto cfg = a_.Get("--config")) {
     std::ifstream in(*cfg);
     if (!in) throw CommandError{"cannot read config file " + *cfg};
@@ -189,7 +195,12 @@ void Cli::LoadConfig() {
         gateway_dir_ = v;
       else if (k == "audit_log" && audit_log_.empty())
         audit_log_ = v;
-      else if (k != "store" && k != "wrap_key" && k != "gateway_store" && k != "audit_log") {
+      else if (k == "engine_audit_log" && engine_audit_log_.empty())
+        engine_audit_log_ = v;
+      else if (k == "gateway_audit_log" && gateway_audit_log_.empty())
+        gateway_audit_log_ = v;
+      else if (k != "store" && k != "wrap_key" && k != "gateway_store" && k != "audit_log" &&
+               k != "engine_audit_log" && k != "gateway_audit_log") {
         throw CommandError{"config " + *cfg + ": unknown key '" + k + "'"};
       }
     }

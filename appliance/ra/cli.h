@@ -1,7 +1,8 @@
 // ca-ra's command line: the arguments, the two error kinds (a usage error exits 2, a failed command
 // exits 1 with its one-line message) and the Cli object that runs one command. Each command group
 // is in its own file: cmd_org.cpp, cmd_ext_account.cpp, cmd_domain.cpp, cmd_acme_account.cpp,
-// cmd_cert.cpp (certificates, and the confirmation of account-wide revocations);
+// cmd_cert.cpp (certificates, and the confirmation of account-wide revocations), cmd_report.cpp
+// (an external account's report, from reports/);
 // cli.cpp holds the settings, the stores and init / audit / dump-snapshot.
 #pragma once
 
@@ -118,11 +119,14 @@ class Cli {
                                 const std::vector<GatewayCertificate>& certs);
   std::vector<GatewayCertificate> UnexpiredCertificatesOf(const std::string& kid,
                                                           const std::string& acme_account_id);
+  // cmd_report.cpp
+  int Report();
 
   Args a_;
   bool json_ = false;
   bool wrote_ = false;  // the store was opened for writing (or created): export the audit
   std::string store_dir_, wrap_key_path_, gateway_dir_, actor_, audit_log_;
+  std::string engine_audit_log_, gateway_audit_log_;  // read by `report` (with audit_log_)
   std::optional<profiles::policy::PolicyStore> reader_;  // opened read-only
   std::optional<profiles::policy::admin::PolicyWriter> writer_;
   std::optional<GatewayStore> gateway_;

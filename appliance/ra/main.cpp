@@ -15,6 +15,9 @@ global options: --store DIR (or env CA_POLICY_STORE, or 'store' in --config FILE
                 --gateway-store DIR (env CA_GATEWAY_STORE, config 'gateway_store')
                 --audit-log FILE (env CA_RA_AUDIT_LOG, config 'audit_log'): after each change,
                   its audit records are also appended to this hash-chained file (ca-audit verify-audit)
+                --engine-audit-log FILE, --gateway-audit-log FILE (env CA_ENGINE_AUDIT_LOG,
+                  CA_GATEWAY_AUDIT_LOG, config 'engine_audit_log', 'gateway_audit_log'): the
+                  other audit files, read by report
                 --actor NAME (default $SUDO_USER / $USER)   --json   --config FILE
 commands:
   init [--group GROUP]
@@ -36,6 +39,7 @@ commands:
   cert show SERIAL | list [--account KID] [--acme-account ID] [--domain FQDN] [--valid]
   cert revoke SERIAL [--reason R] [--dry-run]
   audit [--account ID] [--domain FQDN] [--since T] [--until T]
+  report KID --since T --until T [--out DIR]
   dump-snapshot
 what the commands mean:
   domain add records a name (pending) for an external account; domain validate records that the RA
@@ -44,6 +48,10 @@ what the commands mean:
     order (http-01, dns-01, tls-alpn-01). A name under none of the organization's domains warns.
   account-wide revokes (ext-account revoke, acme-account revoke) revoke every unexpired certificate
     of the account: --dry-run lists them, --yes confirms (at a terminal, typing the id confirms).
+  report writes report-KID-SINCE-UNTIL.html and .csv into DIR (default: the current directory) and
+    prints the account's counts for the period (certificates issued, revoked, valid at its end,
+    expiring within 30 days and not renewed, validation failures, refusals, changes), read from the
+    hash-chained audit files (refused when a chain does not verify). --until DATE covers that day.
   cert revoke records the revocation of one certificate; the engine applies RA revocations within
     seconds (OCSP then answers revoked; the next CRL lists it). Repeating a state change (suspend a
     suspended account) does nothing and says so.

@@ -1,0 +1,146 @@
+#include "reports/report_files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "pki/time.h"
+#include "reports/render.h"
+
+namespace ca::reports {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Stamp(int64_t t, std::string_view whole_day_time) {
+  std::string text = pki::FormatRfc3339(t);  // 2026-11-30T23:59:59Z
+  if (text.substr(11, 8) == whole_day_time) return text.substr(0, 10);
+  std::string compact;
+  for (char c : text)
+    if (c != '-' && c != ':') compact += c;
+  return compact;
+}
+
+// Writes `content` to `path`.tmp (0640), fsyncs it; the caller renames.
+Status WriteTemp(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return Fail(ErrorCode::kIo, "cannot write " + tmp + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::string why = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Fail(ErrorCode::kIo, "cannot write " + tmp + ": " + why);
+    }
+    done += static_cast<size_t>(n);
+  }
+  bool synced = ::fsync(fd) == 0;
+  std::string why = synced ? "" : std::strerror(errno);
+  ::close(fd);
+  if (!synced) {
+    ::unlink(tmp.c_str());
+    return Fail(ErrorCode::kIo, "cannot sync " + tmp + ": " + why);
+  }
+  return Ok();
+}
+
+json CertJson(const CertificateEntry& c) {
+  json j = {{"serial", c.serial_hex},     {"environment", c.environment},
+            {"profile", c.profile},       {"names", c.names},
+            {"acme_account", c.acme_account_id},
+            {"issued_at", pki::FormatRfc3339(c.issued_at)},
+            {"not_after", pki::FormatRfc3339(c.not_after)},
+            {"revoked", c.revoked}};
+  if (c.revoked) {
+    j["revoked_at"] = pki::FormatRfc3339(c.revoked_at);
+    j["reason"] = c.reason;
+    j["reason_name"] = c.reason_name;
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string ReportFileStem(const AccountReport& r) {
+  return "report-" + r.account.kid + "-" + Stamp(r.since, "00:00:00") + "-" +
+         Stamp(r.until, "23:59:59");
+}
+
+Result<ReportFiles> WriteReportFiles(const AccountReport& report, const std::string& dir) {
+  const std::string stem = (dir.empty() ? std::string(".") : dir) + "/" + ReportFileStem(report);
+  ReportFiles files{stem + ".html", stem + ".csv"};
+  CA_TRY_STATUS(WriteTemp(files.html, RenderHtml(report)));
+  if (auto s = WriteTemp(files.csv, RenderCsv(report)); !s) {
+    ::unlink((files.html + ".tmp").c_str());
+    return std::unexpected(s.error());
+  }
+  for (const std::string* path : {&files.html, &files.csv}) {
+    if (std::rename((*path + ".tmp").c_str(), path->c_str()) != 0) {
+      std::string why = std::strerror(errno);
+      ::unlink((files.html + ".tmp").c_str());
+      ::unlink((files.csv + ".tmp").c_str());
+      if (path == &files.csv) ::unlink(files.html.c_str());
+      return Fail(ErrorCode::kIo, "cannot write " + *path + ": " + why);
+    }
+  }
+  return files;
+}
+
+json ReportToJson(const AccountReport& r) {
+  json issued = json::array(), revoked = json::array(), expiring = json::array();
+  for (const auto& c : r.issued_in_period) issued.push_back(CertJson(c));
+  for (const auto& c : r.revoked_in_period) revoked.push_back(CertJson(c));
+  for (const auto& c : r.expiring_soon) expiring.push_back(CertJson(c));
+  json failures = json::array(), changes = json::array();
+  for (const auto& f : r.failures) {
+    failures.push_back({{"at", pki::FormatRfc3339(f.at)},
+                        {"kind", FailureKindName(f.kind)},
+                        {"name", f.name},
+                        {"challenge", f.challenge},
+                        {"result_code", f.result_code},
+                        {"problem", f.problem},
+                        {"detail", f.detail}});
+  }
+  for (const auto& c : r.changes) {
+    changes.push_back({{"at", pki::FormatRfc3339(c.at)},
+                       {"actor", c.actor},
+                       {"action", c.action},
+                       {"object_type", c.object_type},
+                       {"object_id", c.object_id},
+                       {"domain", c.domain},
+                       {"before", c.before},
+                       {"after", c.after}});
+  }
+  return {{"kid", r.account.kid},
+          {"organization", r.account.organization},
+          {"status", r.account.status},
+          {"contacts", r.account.contacts},
+          {"domains", r.account.domains},
+          {"since", pki::FormatRfc3339(r.since)},
+          {"until", pki::FormatRfc3339(r.until)},
+          {"generated_at", pki::FormatRfc3339(r.generated_at)},
+          {"issued", r.issued},
+          {"issued_by_profile", r.issued_by_profile},
+          {"revoked", r.revoked},
+          {"revoked_by_reason", r.revoked_by_reason},
+          {"valid_now", r.valid_now},
+          {"expiring_soon", r.expiring_soon.size()},
+          {"validation_failures", r.validation_failures},
+          {"rate_limit_refusals", r.rate_limit_refusals},
+          {"other_refusals", r.other_refusals},
+          {"certificates_issued", issued},
+          {"certificates_revoked", revoked},
+          {"certificates_expiring", expiring},
+          {"failures", failures},
+          {"changes", changes}};
+}
+
+}  // namespace ca::reports
