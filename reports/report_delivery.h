@@ -14,14 +14,15 @@
 namespace ca::reports {
 
 // Subject "Certificate report <since> .. <until>: <organization>", the HTML body (RenderHtml) and
-// the CSV (RenderCsv) as "report-<kid>-<since>-<until>.csv".
+// the CSV (RenderCsv) attached as "<ReportFileStem>.csv" (reports/report_files.h).
 mail::Message BuildReportMessage(const AccountReport& report, std::vector<std::string> to);
 
-// Writes DIR/<kid>/report-<since>-<until>.{html,csv} (the directory is created); returns the
-// paths written. `stem` names the pair ("report" or "expiry-notice").
-Result<std::vector<std::string>> WriteOperatorCopy(const std::string& dir, const std::string& kid,
-                                                   const std::string& name, const std::string& html,
-                                                   const std::string& csv);
+// DIR/<kid>/, created when missing: where an account's reports and notices are kept for operators.
+Result<std::string> AccountDir(const std::string& dir, const std::string& kid);
+
+// Writes an expiry notice's HTML as DIR/<kid>/<name>.html; returns the path.
+Result<std::string> WriteNoticeFile(const std::string& dir, const std::string& kid,
+                                    const std::string& name, const std::string& html);
 
 enum class DeliveryResult { kSent, kFailed, kFiled };
 
@@ -33,8 +34,8 @@ struct ReportDelivery {
   std::string filed_reason;        // kFiled: why no mail went out
 };
 
-// Writes the operator's copy to `dir` (skipped when empty), then sends the mail when `send` is
-// set and the contacts hold an address.
+// Writes the operator's copy to DIR/<kid>/ (WriteReportFiles; skipped when `dir` is empty), then
+// sends the mail when `send` is set and the contacts hold an address.
 Result<ReportDelivery> DeliverReport(const AccountReport& report, const std::string& dir,
                                      const SendMail& send);
 

@@ -6,6 +6,7 @@
 
 #include "pki/time.h"
 #include "reports/render.h"
+#include "reports/report_files.h"
 
 namespace ca::reports {
 namespace {
@@ -28,7 +29,8 @@ TEST(ReportDelivery, TheMailCarriesTheHtmlAndTheCsv) {
   EXPECT_EQ(m.html, RenderHtml(r));
   ASSERT_EQ(m.attachments.size(), 1u);
   EXPECT_EQ(m.attachments[0].name,
-            "report-0b5c7e8a-1111-4222-8333-944455556666-2026-11-23_2026-11-29.csv");
+            "report-0b5c7e8a-1111-4222-8333-944455556666-2026-11-23-2026-11-29.csv");
+  EXPECT_EQ(m.attachments[0].name, ReportFileStem(r) + ".csv");
   EXPECT_EQ(m.attachments[0].bytes, RenderCsv(r));
   EXPECT_TRUE(mail::CheckMessage(m));
 }

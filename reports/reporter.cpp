@@ -62,8 +62,8 @@ class Run {
     std::vector<std::string> serials;
     for (const auto& d : o.notified)
       serials.push_back(d.certificate.serial_hex + "@" + std::to_string(d.threshold_days) + "d");
-    auto files = CA_TRY(WriteOperatorCopy(config_.report_dir, summary.kid,
-                                          "expiry-notice-" + UtcDate(now_), o.html, ""));
+    std::string file = CA_TRY(
+        WriteNoticeFile(config_.report_dir, summary.kid, "expiry-notice-" + UtcDate(now_), o.html));
     std::string what = "expiry-notice " + summary.kid + " " + Join(serials);
     if (o.result == NoticeResult::kSent) Add(false, "sent " + what + " to " + Join(o.recipients));
     if (o.result == NoticeResult::kFailed)
@@ -72,7 +72,7 @@ class Run {
       Add(false, "filed " + what + " (" +
                      (o.recipients.empty() ? "no mail address among the account's contacts"
                                            : "no SMTP relay configured") +
-                     "): " + Join(files));
+                     "): " + file);
     return Ok();
   }
 
