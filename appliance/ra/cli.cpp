@@ -47,6 +47,7 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--max-acme-accounts",
                                                 "--orders-per-hour",
                                                 "--report-period",
+                                                "--report-config",
                                                 "--reason",
                                                 "--dcv",
                                                 "--account",
@@ -55,7 +56,8 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--until",
                                                 "--acme-account"};
 const std::vector<std::string> kFlags = {
-    "--json", "--active", "--include-subdomains", "--help", "--yes", "--dry-run", "--valid"};
+    "--json", "--active", "--include-subdomains", "--help", "--yes", "--dry-run", "--valid",
+    "--send"};
 
 }  // namespace
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks the mails smtp_sink.py saved (report_mail_e2e.sh).
 
-report: exactly one "Certificate report" mail to --to; RFC 5322 headers present; the HTML summary
+report: exactly --count (1) "Certificate report" mails to --to, the latest checked; RFC 5322 headers present; the HTML summary
 says --issued, --revoked (reason=count,...) and --valid; the CSV attachment parses with the csv
 module and has one issued row per certificate, the revoked rows by reason, the --change
 (action:text) row; every --serials serial appears, no --absent-serials serial does.
@@ -25,7 +25,7 @@ def fail(msg):
     sys.exit(1)
 
 
-def mails_to(directory, address, subject_prefix):
+def mails_to(directory, address, subject_prefix, count=1):
     found = []
     for path in sorted(glob.glob(directory + "/*.eml")):
         envelope = json.load(open(path[:-4] + ".json"))
@@ -34,9 +34,9 @@ def mails_to(directory, address, subject_prefix):
             if not envelope["tls"] or not envelope["auth"]:
                 fail(path + " was accepted without STARTTLS or AUTH")
             found.append((path, msg, envelope))
-    if len(found) != 1:
-        fail("%d mails '%s...' to %s, expected 1" % (len(found), subject_prefix, address))
-    path, msg, envelope = found[0]
+    if len(found) != count:
+        fail("%d mails '%s...' to %s, expected %d" % (len(found), subject_prefix, address, count))
+    path, msg, envelope = found[-1]  # the latest
     if envelope["rcpt_tos"] != [address]:
         fail("%s went to %s, expected only %s" % (path, envelope["rcpt_tos"], address))
     for h in ("Date", "Message-ID", "From", "To", "Subject"):
@@ -65,7 +65,7 @@ def serial_checks(args, haystack, what):
 
 
 def check_report(args):
-    path, msg = mails_to(args.dir, args.to, "Certificate report")
+    path, msg = mails_to(args.dir, args.to, "Certificate report", args.count)
     raw, text = body_text(msg)
     text = " ".join(text.split())
     if args.kid not in text:
@@ -121,6 +121,7 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--to", required=True)
     p.add_argument("--kid", default="")
+    p.add_argument("--count", type=int, default=1, help="report mails expected; the latest is checked")
     p.add_argument("--issued", type=int, default=0)
     p.add_argument("--revoked", default="")
     p.add_argument("--valid", type=int, default=0)

@@ -130,6 +130,27 @@ grep -q "^filed report $KID_C .*no mail address among the account's contacts" "$
 /usr/bin/python3 "$here/check_mail.py" report --dir "$work/mail" --to bob@b-corp.example \
   --kid "$KID_B" --issued 1 --revoked "" --valid 1 --serials "$S_B1" --absent-serials "$S_A1,$S_A2" &&
   pass "B's report: its certificate only" || fail "B's report"
+# ca-ra report --send: the same week on demand, through the same relay (reports/reporter.h).
+week_start=$(/usr/bin/python3 -c '
+import datetime as d, sys
+print((d.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%SZ") - d.timedelta(days=7)).strftime("%Y-%m-%d"))' "$monday")
+week_end=$(/usr/bin/python3 -c '
+import datetime as d, sys
+print((d.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%SZ") - d.timedelta(days=1)).strftime("%Y-%m-%d"))' "$monday")
+mkdir -p "$work/ra-out"
+if ra report "$KID_A" --since "$week_start" --until "$week_end" --out "$work/ra-out" --send \
+     --report-config "$work/report.json" >"$work/ra-send.out" 2>&1 &&
+   grep -q "mailed to alice@a-corp.example" "$work/ra-send.out" &&
+   /usr/bin/python3 "$here/check_mail.py" report --dir "$work/mail" --to alice@a-corp.example --count 2 \
+     --kid "$KID_A" --issued 2 --revoked superseded=1 --valid 1 --serials "$S_A1,$S_A2" \
+     --absent-serials "$S_B1" --change "domain.add:$extra"; then
+  pass "ca-ra report --send $week_start..$week_end: mailed to A, same counts"
+else
+  fail "ca-ra report --send: $(tail -3 "$work/ra-send.out")"
+fi
+ra report "$KID_C" --since "$week_start" --until "$week_end" --out "$work/ra-out" --send \
+  --report-config "$work/report.json" 2>&1 | grep -q "not mailed: no mail address among the account's contacts" &&
+  pass "ca-ra report --send for C says it was not mailed (no address)" || fail "ca-ra report --send for C"
 ls "$work/reports/$KID_A/"*.csv >/dev/null 2>&1 && ls "$work/reports/$KID_C/"*.html >/dev/null 2>&1 &&
   pass "operators' copies in the report dir (A mailed and filed, C filed)" || fail "report dir copies"
 "$REPORT" run --config "$work/report.json" --now "$monday" >"$work/run1b.out" 2>&1
