@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "common/audit_log.h"
 #include "common/encoding.h"
+#include "common/log.h"
 
 namespace ca::reports {
 
@@ -38,6 +40,7 @@ AuditReader::AuditReader(std::string source, std::string path)
 
 bool AuditReader::Break(const std::string& what) {
   problem_ = path_ + " line " + std::to_string(line_) + ": " + what;
+  log::Error("audit_chain_broken", {{"file", path_}, {"problem", problem_}});
   return false;
 }
 
@@ -76,7 +79,8 @@ bool AuditReader::TakeLine(std::string_view line, std::vector<json>& out) {
   return true;
 }
 
-Status AuditReader::ReadNew(std::vector<json>& out) {
+Status AuditReader::ReadNew(std::vector<json>& out, size_t max_bytes) {
+  drained_ = true;
   if (!problem_.empty()) return Fail(ErrorCode::kCorrupt, problem_);
   Fd file{::open(path_.c_str(), O_RDONLY | O_CLOEXEC)};
   if (file.fd < 0) {
@@ -90,24 +94,39 @@ Status AuditReader::ReadNew(std::vector<json>& out) {
     Break("the file is shorter than what was already read (truncated or replaced)");
     return Fail(ErrorCode::kCorrupt, problem_);
   }
-  std::string text(static_cast<size_t>(st.st_size - offset_), '\0');
-  size_t got = 0;
-  while (got < text.size()) {
-    ssize_t n = ::pread(file.fd, text.data() + got, text.size() - got,
-                        static_cast<off_t>(offset_ + static_cast<int64_t>(got)));
-    if (n < 0 && errno == EINTR) continue;
+  // In chunks, so that a year of audit trail is not held in memory at once; `pending` is the
+  // tail of the last chunk that does not end a line yet.
+  constexpr size_t kChunk = 4 << 20;
+  std::string pending;
+  int64_t pos = offset_;
+  const int64_t first = offset_;
+  while (pos < st.st_size) {
+    if (offset_ - first >= static_cast<int64_t>(max_bytes)) {
+      drained_ = false;  // the caller takes these in, then reads on
+      break;
+    }
+    const size_t want = static_cast<size_t>(
+        std::min<int64_t>(std::min(kChunk, std::max<size_t>(max_bytes, 1)), st.st_size - pos));
+    const size_t had = pending.size();
+    pending.resize(had + want);
+    ssize_t n = ::pread(file.fd, pending.data() + had, want, static_cast<off_t>(pos));
+    if (n < 0 && errno == EINTR) {
+      pending.resize(had);
+      continue;
+    }
     if (n < 0) return Fail(ErrorCode::kIo, "cannot read " + path_ + ": " + std::strerror(errno));
+    pending.resize(had + static_cast<size_t>(n));
     if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  text.resize(got);
-  const int64_t base = offset_;
-  size_t start = 0;
-  for (size_t nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', start)) {
-    if (!TakeLine(std::string_view(text).substr(start, nl - start), out))
-      return Fail(ErrorCode::kCorrupt, problem_);
-    start = nl + 1;
-    offset_ = base + static_cast<int64_t>(start);
+    pos += n;
+    size_t start = 0;
+    for (size_t nl = pending.find('\n', had); nl != std::string::npos;
+         nl = pending.find('\n', start)) {
+      if (!TakeLine(std::string_view(pending).substr(start, nl - start), out))
+        return Fail(ErrorCode::kCorrupt, problem_);
+      offset_ += static_cast<int64_t>(nl + 1 - start);
+      start = nl + 1;
+    }
+    pending.erase(0, start);
   }
   return Ok();
 }

@@ -20,10 +20,13 @@ class AuditReader {
   // `source` names the file's writer side ("engine", "gateway", "ra").
   AuditReader(std::string source, std::string path);
 
-  // Appends the entries verified since the last call to `out`. A file that does not exist yet
-  // reads as empty. kCorrupt at the first defect (the entries before it are in `out`), and at
-  // every later call; kIo when the file cannot be read.
-  Status ReadNew(std::vector<nlohmann::json>& out);
+  // Appends the entries verified since the last call to `out`, reading at most about `max_bytes`
+  // (drained() says whether it reached the end). A file that does not exist yet reads as empty.
+  // kCorrupt at the first defect (the entries before it are in `out`), and at every later call;
+  // kIo when the file cannot be read.
+  Status ReadNew(std::vector<nlohmann::json>& out, size_t max_bytes = kDefaultMaxBytes);
+  bool drained() const { return drained_; }
+  static constexpr size_t kDefaultMaxBytes = 16 << 20;
 
   const std::string& source() const { return source_; }
   const std::string& path() const { return path_; }
@@ -47,6 +50,7 @@ class AuditReader {
   std::vector<std::string> torn_;
   uint64_t torn_line_ = 0;
   std::string problem_;
+  bool drained_ = true;
 };
 
 }  // namespace ca::reports

@@ -288,22 +288,24 @@ Result<Ledger> Ledger::Open(AuditSources sources) {
 Result<size_t> Ledger::Refresh() {
   State& s = *state_;
   std::lock_guard refresh(s.refresh_mu);
-  std::vector<std::pair<const AuditReader*, std::vector<json>>> batches;
   std::optional<Error> first_error;
-  for (auto& reader : s.readers) {
-    std::vector<json> entries;
-    Status read = reader.ReadNew(entries);  // what verified before a break is kept
-    if (!read && !first_error) first_error = read.error();
-    if (!read) log::Error("ledger_read_failed", {{"error", read.error().ToString()}});
-    batches.emplace_back(&reader, std::move(entries));
-  }
   size_t taken = 0;
+  for (auto& reader : s.readers) {
+    // A bounded batch at a time: the file is read without the lock, the entries filed under it.
+    do {
+      std::vector<json> entries;
+      Status read = reader.ReadNew(entries);  // what verified before a break is kept
+      if (!read && read.error().code != ErrorCode::kCorrupt && !first_error) first_error = read.error();
+      if (!read && read.error().code != ErrorCode::kCorrupt)
+        log::Error("ledger_read_failed", {{"error", read.error().ToString()}});
+      std::unique_lock lock(s.mu);
+      for (const auto& e : entries) s.Apply(reader.source(), e);
+      taken += entries.size();
+      if (!read) break;
+    } while (!reader.drained());
+  }
   {
     std::unique_lock lock(s.mu);
-    for (const auto& [reader, entries] : batches) {
-      for (const auto& e : entries) s.Apply(reader->source(), e);
-      taken += entries.size();
-    }
     s.problems.clear();
     for (const auto& reader : s.readers)
       if (!reader.problem().empty()) s.problems.push_back(reader.problem());

@@ -11,6 +11,7 @@
 
 #include "common/audit_log.h"
 #include "common/encoding.h"
+#include "reports/audit_reader.h"
 
 namespace ca::reports {
 namespace {
@@ -307,6 +308,24 @@ TEST_F(LedgerTest, IncrementalRefreshWaitsForACompleteLine) {
   Issued("0c", kKid, "acct-1", {"c.example.com"});
   EXPECT_EQ(*ledger->Refresh(), 1u);
   EXPECT_EQ(ledger->History(kKid).certificates.size(), 3u);
+}
+
+TEST_F(LedgerTest, ReaderTakesBoundedBatches) {
+  for (int i = 0; i < 5; ++i) Issued("0" + std::to_string(i), kKid, "acct-1", {"a.example.com"});
+  AuditReader reader("engine", sources_.engine);
+  std::vector<json> entries;
+  size_t calls = 0;
+  do {
+    const size_t before = entries.size();
+    ASSERT_TRUE(reader.ReadNew(entries, 10));  // less than a line: one entry per call
+    EXPECT_EQ(entries.size(), before + 1);
+    ++calls;
+  } while (!reader.drained());
+  EXPECT_EQ(calls, 5u);
+  EXPECT_EQ(entries.back()["serial"], "04");
+  EXPECT_EQ(reader.offset(), static_cast<int64_t>(fs::file_size(sources_.engine)));
+  ASSERT_TRUE(reader.ReadNew(entries, 10));
+  EXPECT_EQ(entries.size(), 5u);
 }
 
 TEST_F(LedgerTest, MissingFilesReadAsEmptyUntilWritten) {

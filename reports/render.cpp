@@ -77,7 +77,7 @@ std::string ByKey(const std::map<std::string, size_t>& counts) {
 }
 
 std::string ChangeText(const nlohmann::json& j) {
-  return j.is_null() ? "" : j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return j.is_null() ? "(none)" : j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -141,7 +141,7 @@ std::string RenderHtml(const AccountReport& r) {
   h.Table(header("Status"), cert_rows(r.expiring_soon, [&](const auto& c) { return CertStatus(c, r.until); }),
           "No certificate expires within 30 days without a renewal.");
   h.Tag("h2", "Issued in the period");
-  h.Table(header("Status now"), cert_rows(r.issued_in_period, [&](const auto& c) { return CertStatus(c, r.until); }),
+  h.Table(header("Status at the end"), cert_rows(r.issued_in_period, [&](const auto& c) { return CertStatus(c, r.until); }),
           "No certificate was issued.");
   h.Tag("h2", "Revoked in the period");
   h.Table(header("Revoked (reason)"),
@@ -218,7 +218,7 @@ std::string RenderCsv(const AccountReport& r) {
   for (const auto& c : r.changes) {
     row({{"section", "change"}, {"time", Time(c.at)}, {"actor", c.actor}, {"action", c.action},
          {"object", c.object_type + " " + c.object_id},
-         {"detail", "before " + ChangeText(c.before) + " after " + ChangeText(c.after)}});
+         {"detail", "before: " + ChangeText(c.before) + "; after: " + ChangeText(c.after)}});
   }
   return out;
 }

@@ -11,8 +11,13 @@ build=$1 src=$2
 
 state=$(mktemp -d /tmp/reports-cli-e2e.XXXXXX)
 . "$src/scripts/lib/dev_appliance.sh"
-# Its own dev appliance on a free port base (slots of its own: 23000 + k*200).
-test_appliance_up "$src" "$build" "$state" 23000 40 200 || exit 1
+# Its own dev appliance on a free port base (slots of its own: 23000 + k*200; REPORTS_E2E_PORT_BASE
+# pins one).
+if [ -n "${REPORTS_E2E_PORT_BASE:-}" ]; then
+  test_appliance_up "$src" "$build" "$state" "$REPORTS_E2E_PORT_BASE" 1 200 || exit 1
+else
+  test_appliance_up "$src" "$build" "$state" 23000 40 200 || exit 1
+fi
 set -a; . "$state/appliance.env"; set +a
 export LEGO_CA_CERTIFICATES=$ACME_CA_BUNDLE
 
