@@ -111,6 +111,7 @@ Result<SmtpSender> SmtpSender::Create(SmtpConfig config) {
 
 Status SmtpSender::Send(const Message& message, int64_t now) const {
   CA_TRY_STATUS(CheckMessage(message));
+  MimePtr mime;  // declared first, freed last: after curl_easy_cleanup, as libcurl's examples do
   CurlPtr curl(curl_easy_init());
   if (!curl) return Fail(ErrorCode::kResourceExhausted, "curl_easy_init failed");
   CURL* c = curl.get();
@@ -118,7 +119,7 @@ Status SmtpSender::Send(const Message& message, int64_t now) const {
   for (const auto& line : BuildHeaders(message, from_, now, NewMessageId(from_)))
     CA_TRY_STATUS(Append(headers, line));
   for (const auto& to : message.to) CA_TRY_STATUS(Append(recipients, "<" + to + ">"));
-  MimePtr mime = CA_TRY(BuildMime(c, message));
+  mime = CA_TRY(BuildMime(c, message));
   std::string mail_from = "<" + from_.address + ">";
   RelayTranscript transcript;
   char error[CURL_ERROR_SIZE] = {0};
