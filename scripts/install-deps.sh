@@ -9,7 +9,7 @@ PKGS=(
   libgtest-dev libgmock-dev googletest
   pebble certbot lego dehydrated uacme python3-acme curl dnsutils
   chromium chromium-driver
-  wrk nginx-light
+  wrk nginx-light python3-aiosmtpd
   clang libfuzzer-14-dev libclang-rt-14-dev libcurl4-openssl-dev faketime
   mmdebstrap systemd-container systemd procps
 )

@@ -46,6 +46,8 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--challenges",
                                                 "--max-acme-accounts",
                                                 "--orders-per-hour",
+                                                "--report-period",
+                                                "--report-config",
                                                 "--reason",
                                                 "--dcv",
                                                 "--account",
@@ -55,7 +57,8 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--acme-account",
                                                 "--operator"};
 const std::vector<std::string> kFlags = {
-    "--json", "--active", "--include-subdomains", "--help", "--yes", "--dry-run", "--valid"};
+    "--json", "--active", "--include-subdomains", "--help", "--yes", "--dry-run", "--valid",
+    "--send"};
 
 }  // namespace
 

@@ -18,6 +18,7 @@
 #include "common/result.h"
 #include "common/secret.h"
 #include "profiles/policy/admin/admin.h"
+#include "reports/account_report.h"
 #include "profiles/policy/store.h"
 
 namespace ca::appliance::ra {
@@ -125,6 +126,7 @@ class Cli {
                                                           const std::string& acme_account_id);
   // cmd_report.cpp
   int Report();
+  int Send(const reports::AccountReport& report, nlohmann::json& j, std::string& text);
 
   Args a_;
   bool json_ = false;

@@ -29,6 +29,10 @@ ExternalAccountFields Cli::ExtFields() const {
   if (auto n = a_.Get("--max-acme-accounts"))
     f.max_acme_accounts = ParseCount("--max-acme-accounts", *n);
   if (auto n = a_.Get("--orders-per-hour")) f.orders_per_hour = ParseCount("--orders-per-hour", *n);
+  if (auto p = a_.Get("--report-period")) {
+    f.report_period = ParseReportPeriod(*p);
+    if (!f.report_period) throw UsageError{"--report-period is weekly, monthly or off, not '" + *p + "'"};
+  }
   return f;
 }
 

@@ -7,6 +7,7 @@
 #include "appliance/ra/cli.h"
 #include "reports/report_files.h"
 #include "reports/report_source.h"
+#include "reports/reporter.h"
 
 namespace ca::appliance::ra {
 
@@ -33,8 +34,8 @@ std::string Counts(const std::map<std::string, size_t>& by) {
 
 std::string SummaryText(const reports::AccountReport& r, const reports::ReportFiles& files) {
   std::string text = "report of " + r.account.kid + " (" + r.account.organization + ", " +
-                     r.account.status + ") from " + profiles::policy::FormatTime(r.since) +
-                     " to " + profiles::policy::FormatTime(r.until) + "\n";
+                     r.account.status + ") from " + profiles::policy::FormatTime(r.since) + " to " +
+                     profiles::policy::FormatTime(r.until) + "\n";
   text += "  issued        " + std::to_string(r.issued) + Counts(r.issued_by_profile) + "\n";
   text += "  revoked       " + std::to_string(r.revoked) + Counts(r.revoked_by_reason) + "\n";
   text += "  valid         " + std::to_string(r.valid_now) + " at the end of the period\n";
@@ -77,7 +78,30 @@ int Cli::Report() {
   reports::ReportFiles files = Must(reports::WriteReportFiles(report, out_dir));
   json j = reports::ReportToJson(report);
   j["files"] = {{"html", files.html}, {"csv", files.csv}};
-  Print(j, SummaryText(report, files));
+  std::string text = SummaryText(report, files);
+  int rc = a_.Flag("--send") ? Send(report, j, text) : 0;
+  Print(j, text);
+  return rc;
+}
+
+// --send: the same report mailed now through the reporter's relay (reports/reporter.h), as the
+// timer would; the timer's own schedule is not changed.
+int Cli::Send(const reports::AccountReport& report, json& j, std::string& text) {
+  const std::string config = a_.Get("--report-config").value_or("/etc/acme-ca/report.json");
+  reports::ReportDelivery d = Must(reports::SendReportNow(report, config));
+  std::string to;
+  for (const auto& r : d.recipients) to += (to.empty() ? "" : ", ") + r;
+  j["mail"] = {{"recipients", d.recipients},
+               {"result", d.result == reports::DeliveryResult::kSent     ? "sent"
+                          : d.result == reports::DeliveryResult::kFailed ? "failed"
+                                                                         : "not sent"},
+               {"detail", d.result == reports::DeliveryResult::kFailed ? d.error : d.filed_reason}};
+  if (d.result == reports::DeliveryResult::kSent) text += "mailed to " + to + "\n";
+  if (d.result == reports::DeliveryResult::kFiled) text += "not mailed: " + d.filed_reason + "\n";
+  if (d.result == reports::DeliveryResult::kFailed) {
+    text += "mail to " + to + " FAILED: " + d.error + "\n";
+    return 1;
+  }
   return 0;
 }
 

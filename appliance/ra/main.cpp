@@ -27,6 +27,7 @@ commands:
   ext-account create --org ID --contact NAME [--contact NAME...] [--not-before T] [--not-after T]
                      [--profiles SSL,SSL_RGS,WILD] [--challenges http-01,dns-01,tls-alpn-01]
                      [--max-acme-accounts N] [--orders-per-hour N] [--active]
+                     [--report-period weekly|monthly|off]  (R49 report schedule; default weekly)
   ext-account list | show KID | update KID [options of create but --org]
   ext-account activate|suspend|reactivate|deactivate KID | regenerate-mac KID
   ext-account revoke KID [--reason R] [--dry-run | --yes]
@@ -40,7 +41,7 @@ commands:
   cert show SERIAL | list [--account KID] [--acme-account ID] [--domain FQDN] [--valid]
   cert revoke SERIAL [--reason R] [--dry-run]
   audit [--account ID] [--domain FQDN] [--since T] [--until T]
-  report KID --since T --until T [--out DIR]
+  report KID --since T --until T [--out DIR] [--send [--report-config FILE]]
   dump-snapshot
 what the commands mean:
   domain add records a name (pending) for an external account; domain validate records that the RA
@@ -53,6 +54,9 @@ what the commands mean:
     prints the account's counts for the period (certificates issued, revoked, valid at its end,
     expiring within 30 days and not renewed, validation failures, refusals, changes), read from the
     hash-chained audit files (refused when a chain does not verify). --until DATE covers that day.
+    --send also mails it now to the addresses among the account's contacts, through the SMTP relay
+    of the reporter's config (default /etc/acme-ca/report.json; it names the relay's password file,
+    so run it as a user who can read both: root, or acme-ca-report).
   cert revoke records the revocation of one certificate; the engine applies RA revocations within
     seconds (OCSP then answers revoked; the next CRL lists it). Repeating a state change (suspend a
     suspended account) does nothing and says so.

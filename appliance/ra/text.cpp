@@ -27,7 +27,8 @@ std::string ExtText(const ExternalAccount& a, int64_t now) {
          "\nchallenges: " + Join(a.allowed_challenges) +
          "\nmac regenerations: " + std::to_string(a.mac_regenerations) +
          "\nlimits: max ACME accounts " + std::to_string(a.limits.max_acme_accounts) +
-         ", orders per hour " + std::to_string(a.limits.orders_per_hour) + "\n";
+         ", orders per hour " + std::to_string(a.limits.orders_per_hour) +
+         "\nreport period: " + std::string(ReportPeriodName(a.report_period)) + "\n";
 }
 std::string DomainLine(const DomainEntry& d) {
   return d.fqdn + "  " + std::string(DomainStatusName(d.status)) + "  kid " +

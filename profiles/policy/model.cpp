@@ -27,6 +27,7 @@ constexpr std::string_view kExtStatusNames[] = {"pending", "active", "suspended"
                                                 "revoked"};
 constexpr std::string_view kAcmeStatusNames[] = {"active", "suspended", "deactivated", "revoked"};
 constexpr std::string_view kDomainStatusNames[] = {"pending", "valid", "invalid"};
+constexpr std::string_view kReportPeriodNames[] = {"weekly", "monthly", "off"};
 
 // Mass revocations revoke subscriber certificates: the CA-level reasons (cACompromise,
 // aACompromise) do not describe an account and are refused here.
@@ -95,6 +96,12 @@ std::optional<DomainStatus> ParseDomainStatus(std::string_view s) {
   return ParseName<DomainStatus>(s, kDomainStatusNames);
 }
 
+std::string_view ReportPeriodName(ReportPeriod p) { return kReportPeriodNames[static_cast<int>(p)]; }
+
+std::optional<ReportPeriod> ParseReportPeriod(std::string_view s) {
+  return ParseName<ReportPeriod>(s, kReportPeriodNames);
+}
+
 bool IsChallengeType(std::string_view s) {
   return std::ranges::find(kChallengeTypes, s) != std::end(kChallengeTypes);
 }
@@ -148,6 +155,7 @@ json ToJson(const ExternalAccount& a) {
           {"limits",
            {{"max_acme_accounts", a.limits.max_acme_accounts},
             {"orders_per_hour", a.limits.orders_per_hour}}},
+          {"report_period", ReportPeriodName(a.report_period)},
           {"created_at", a.created_at},
           {"updated_at", a.updated_at}};
   if (!a.dashboard_credential_sha256.empty()) {
@@ -253,6 +261,11 @@ Result<ExternalAccount> ExternalAccountFromJson(std::string_view text) {
         CA_TRY(f.OptionalString("dashboard_credential_sha256")).value_or("");
     a.dashboard_credential_issued_at =
         CA_TRY(f.OptionalInt("dashboard_credential_issued_at")).value_or(0);
+    if (auto period = CA_TRY(f.OptionalString("report_period"))) {  // absent in older records
+      auto parsed = ParseReportPeriod(*period);
+      if (!parsed) return f.Bad("report_period", "unknown report period " + *period);
+      a.report_period = *parsed;
+    }
     a.created_at = CA_TRY(f.Int("created_at"));
     a.updated_at = CA_TRY(f.Int("updated_at"));
     return a;

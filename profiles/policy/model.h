@@ -30,6 +30,11 @@ std::optional<ExternalAccountStatus> ParseExternalAccountStatus(std::string_view
 std::optional<AcmeAccountStatus> ParseAcmeAccountStatus(std::string_view s);
 std::optional<DomainStatus> ParseDomainStatus(std::string_view s);
 
+// How often the account's holder gets its periodic report (ANSSI R49; reports/tools/ca-report).
+enum class ReportPeriod { kWeekly, kMonthly, kOff };
+std::string_view ReportPeriodName(ReportPeriod p);  // "weekly", "monthly", "off"
+std::optional<ReportPeriod> ParseReportPeriod(std::string_view s);
+
 // The three challenge types of ACME-3; anything else is refused.
 inline constexpr std::string_view kChallengeTypes[] = {"http-01", "dns-01", "tls-alpn-01"};
 bool IsChallengeType(std::string_view s);
@@ -66,6 +71,7 @@ struct ExternalAccount {
   // was issued; never in the public JSON.
   std::string dashboard_credential_sha256;
   int64_t dashboard_credential_issued_at = 0;
+  ReportPeriod report_period = ReportPeriod::kWeekly;  // records stored before it existed: weekly
   int64_t created_at = 0;
   int64_t updated_at = 0;
 

@@ -42,5 +42,27 @@ TEST(Model, ExternalAccountJsonRoundTrip) {
   EXPECT_EQ(bad.error().code, ErrorCode::kCorrupt);
 }
 
+TEST(Model, ExternalAccountReportPeriod) {
+  ExternalAccount a;
+  a.kid = "k";
+  a.organization_id = "o";
+  a.contacts = {"Jane <jane@corp.example>"};
+  EXPECT_EQ(a.report_period, ReportPeriod::kWeekly);
+  a.report_period = ReportPeriod::kMonthly;
+  auto back = ExternalAccountFromJson(ToJson(a).dump());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->report_period, ReportPeriod::kMonthly);
+  // A record stored before the field existed reads as weekly.
+  auto old = ToJson(a);
+  old.erase("report_period");
+  auto older = ExternalAccountFromJson(old.dump());
+  ASSERT_TRUE(older);
+  EXPECT_EQ(older->report_period, ReportPeriod::kWeekly);
+  old["report_period"] = "daily";
+  EXPECT_FALSE(ExternalAccountFromJson(old.dump()));
+  EXPECT_EQ(ParseReportPeriod("off"), ReportPeriod::kOff);
+  EXPECT_EQ(ReportPeriodName(ReportPeriod::kMonthly), "monthly");
+}
+
 }  // namespace
 }  // namespace ca::profiles::policy

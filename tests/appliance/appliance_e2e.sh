@@ -19,6 +19,7 @@
 # Every process it starts is stopped by PID; service accounts are removed only if it created them.
 set -uo pipefail
 src=$1 engine_bin=$2 gateway_bin=$3 status_bin=$4 ra_bin=$5 ceremony_bin=$6 publish_bin=$7 audit_bin=$8
+dashboard_bin=$9 report_bin=${10}
 . "$src/tests/appliance/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "FAIL: needs root (creates service accounts)"; exit 1; }
 for t in certbot pebble-challtestsrv mdb_copy setpriv runuser openssl python3; do
@@ -30,7 +31,7 @@ done
 T=$(mktemp -d /tmp/acme-ca-appliance-e2e.XXXXXX)
 chmod 0755 "$T"   # the service accounts must reach the prefix
 A=$T/a B=$T/b C=$T/c  # the appliance, its restored copy, one set up from an "offline" ceremony
-accounts=(acme-ca-engine acme-ca-gateway acme-ca-status acme-ca-ra acme-ca-dashboard)
+accounts=(acme-ca-engine acme-ca-gateway acme-ca-status acme-ca-ra acme-ca-dashboard acme-ca-report)
 groups=(acme-ca-policy acme-ca-engine-clients acme-ca-audit)
 created_accounts=() created_groups=()
 for u in "${accounts[@]}"; do getent passwd "$u" >/dev/null || created_accounts+=("$u"); done
@@ -47,13 +48,14 @@ cleanup() {
 trap cleanup EXIT
 
 # ---------------------------------------------------------------- Install (layout of the package)
-install_prefix "$A" "$src" "$engine_bin" "$gateway_bin" "$status_bin" "$publish_bin" "$ra_bin" "$ceremony_bin" "$audit_bin"
+install_prefix "$A" "$src" "$engine_bin" "$gateway_bin" "$status_bin" "$publish_bin" "$ra_bin" "$ceremony_bin" "$audit_bin" \
+  "$dashboard_bin" "$report_bin"
 
 # A port base with nothing listening on its ports.
 for _ in $(seq 20); do
   pb=$((20000 + (RANDOM % 200) * 100))
   busy=0
-  for off in 0 1 2 3 4 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
+  for off in 0 1 2 3 4 5 6 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
   ((busy)) || break
 done
 GW_PORT=$pb STATUS_PORT=$((pb + 1)) HTTP01_PORT=$((pb + 2)) TLSALPN01_PORT=$((pb + 3))
@@ -108,8 +110,8 @@ check "channel engine key 0400 engine" mode_is "$S/engine/channel/engine.key" 40
 check "engine.json 0640 root:engine" mode_is "$E/engine.json" 640 root acme-ca-engine
 check "gateway.json 0640 root:gateway" mode_is "$E/gateway.json" 640 root acme-ca-gateway
 check "no TLS private key left among the ceremony outputs" test -z "$(find "$S/ceremony" -name '*.key' -print)"
-check "engine audit file 0640 acme-ca-engine" mode_is "$S/audit/engine.jsonl" 640 acme-ca-engine acme-ca-engine
-check "RA audit file 0640 acme-ca-ra" mode_is "$S/audit/ra.jsonl" 640 acme-ca-ra acme-ca-ra
+check "engine audit file 0640 acme-ca-engine:acme-ca-audit" mode_is "$S/audit/engine.jsonl" 640 acme-ca-engine acme-ca-audit
+check "RA audit file 0640 acme-ca-ra:acme-ca-audit" mode_is "$S/audit/ra.jsonl" 640 acme-ca-ra acme-ca-audit
 # acme-ca-setup makes them append-only where the filesystem allows it (best effort).
 append_only=0
 if touch "$T/probe" && chattr +a "$T/probe" 2>/dev/null; then append_only=1; chattr -a "$T/probe"; fi
@@ -426,11 +428,12 @@ ln -s "$A/usr" "$C/usr"
 for _ in $(seq 20); do
   pc=$((20000 + (RANDOM % 200) * 100))
   busy=0
-  for off in 0 1 4; do (exec 3<>/dev/tcp/127.0.0.1/$((pc + off))) 2>/dev/null && busy=1; done
+  for off in 0 1 4 6; do (exec 3<>/dev/tcp/127.0.0.1/$((pc + off))) 2>/dev/null && busy=1; done
   ((busy)) || break
 done
 sed -e "s|^GATEWAY_PORT=.*|GATEWAY_PORT=$pc|" -e "s|^STATUS_PORT=.*|STATUS_PORT=$((pc + 1))|" \
     -e "s|^GATEWAY_METRICS_PORT=.*|GATEWAY_METRICS_PORT=$((pc + 4))|" \
+    -e "s|^DASHBOARD_PORT=.*|DASHBOARD_PORT=$((pc + 6))|" \
     -e "s|^STATUS_BASE_URL=.*|STATUS_BASE_URL=http://127.0.0.1:$((pc + 1))|" \
     "$E/setup.conf" >"$C/etc/acme-ca/setup.conf"
 if "$A/usr/sbin/acme-ca-setup" --prefix "$C" --no-systemd --import-ceremony "$O" >"$T/import.log" 2>&1 &&

@@ -85,7 +85,7 @@ done
 for _ in $(seq 20); do
   pb=$((20000 + (RANDOM % 200) * 100))
   busy=0
-  for off in 0 1 2 3 4 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
+  for off in 0 1 2 3 4 5 6 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
   ((busy)) || break
 done
 GW_PORT=$pb STATUS_PORT=$((pb + 1)) HTTP01_PORT=$((pb + 2))

@@ -39,7 +39,8 @@ stop_prefix() {
 }
 
 # loopback_setup_conf FILE PORT_BASE: points setup.conf at 127.0.0.1 with the test's ports (gateway
-# PORT_BASE, status +1, http-01 +2, tls-alpn-01 +3, gateway metrics +4, pebble-challtestsrv DNS +53).
+# PORT_BASE, status +1, http-01 +2, tls-alpn-01 +3, gateway metrics +4, dashboard +6,
+# pebble-challtestsrv DNS +53).
 loopback_setup_conf() {
   local pb=$2
   sed -i -e "s|^ACME_HOSTNAME=.*|ACME_HOSTNAME=localhost|" \
@@ -54,15 +55,18 @@ loopback_setup_conf() {
          -e "s|^HTTP01_PORT=.*|HTTP01_PORT=$((pb + 2))|" \
          -e "s|^HTTPS_PORT=.*|HTTPS_PORT=$((pb + 2))|" \
          -e "s|^TLSALPN01_PORT=.*|TLSALPN01_PORT=$((pb + 3))|" \
+         -e "s|^DASHBOARD_LISTEN_ADDRESS=.*|DASHBOARD_LISTEN_ADDRESS=127.0.0.1|" \
+         -e "s|^DASHBOARD_PORT=.*|DASHBOARD_PORT=$((pb + 6))|" \
          -e "s|^VALIDATOR_NETWORKS=.*|VALIDATOR_NETWORKS=127.0.0.0/8|" "$1"
 }
 
 # install_prefix PREFIX SOURCE_DIR CA_ENGINE CA_GATEWAY CA_STATUS_SERVER CA_STATUS_PUBLISH CA_RA CA_CEREMONY CA_AUDIT
+#                CA_DASHBOARD CA_REPORT
 # The built programs, scripts and profiles laid out under PREFIX as the Debian package lays them out.
 install_prefix() {
   local p=$1 src=$2
   install -d -m 0755 "$p/usr/lib/acme-ca" "$p/usr/bin" "$p/usr/sbin" "$p/usr/share/acme-ca" "$p/etc/acme-ca"
-  install -m 0755 "$3" "$4" "$5" "$6" "$p/usr/lib/acme-ca/"
+  install -m 0755 "$3" "$4" "$5" "$6" "${10}" "${11}" "$p/usr/lib/acme-ca/"
   install -m 0755 "$7" "$8" "$9" "$p/usr/bin/"
   install -m 0755 "$src"/appliance/setup/acme-ca-{setup,backup,restore,ra} "$p/usr/sbin/"
   cp -r "$src/profiles/data" "$p/usr/share/acme-ca/profiles"
@@ -80,13 +84,13 @@ postinst_prefix() {
     "$p/usr/sbin/acme-ca-setup" fix-permissions
 }
 
-# free_port_base: a port base with nothing listening on base+{0,1,2,3,5,53}.
+# free_port_base: a port base with nothing listening on base+{0,1,2,3,5,6,53}.
 free_port_base() {
   local pb busy off
   for _ in $(seq 20); do
     pb=$((20000 + (RANDOM % 200) * 100))
     busy=0
-    for off in 0 1 2 3 5 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
+    for off in 0 1 2 3 5 6 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
     ((busy)) || break
   done
   echo "$pb"

@@ -16,6 +16,7 @@
 # Every process it starts is stopped by PID; service accounts are removed only if it created them.
 set -uo pipefail
 src=$1 engine_bin=$2 gateway_bin=$3 status_bin=$4 ra_bin=$5 ceremony_bin=$6 publish_bin=$7 audit_bin=$8
+dashboard_bin=$9 report_bin=${10}
 . "$src/tests/appliance/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "FAIL: needs root (creates service accounts)"; exit 1; }
 for t in mdb_copy mdb_stat setpriv runuser openssl python3 chattr lsattr; do
@@ -27,7 +28,7 @@ done
 T=$(mktemp -d /tmp/acme-ca-restore-e2e.XXXXXX)
 chmod 0755 "$T"
 A=$T/a B=$T/b
-accounts=(acme-ca-engine acme-ca-gateway acme-ca-status acme-ca-ra acme-ca-dashboard)
+accounts=(acme-ca-engine acme-ca-gateway acme-ca-status acme-ca-ra acme-ca-dashboard acme-ca-report)
 groups=(acme-ca-policy acme-ca-engine-clients acme-ca-audit)
 created_accounts=() created_groups=()
 for u in "${accounts[@]}"; do getent passwd "$u" >/dev/null || created_accounts+=("$u"); done
@@ -38,7 +39,7 @@ cleanup() {
   remove_test_state
 }
 trap cleanup EXIT
-bins=("$engine_bin" "$gateway_bin" "$status_bin" "$publish_bin" "$ra_bin" "$ceremony_bin" "$audit_bin")
+bins=("$engine_bin" "$gateway_bin" "$status_bin" "$publish_bin" "$ra_bin" "$ceremony_bin" "$audit_bin" "$dashboard_bin" "$report_bin")
 install_prefix "$A" "$src" "${bins[@]}"
 install_prefix "$B" "$src" "${bins[@]}"
 append_only=0

@@ -87,6 +87,7 @@ void Apply(ExternalAccount& a, const ExternalAccountFields& f) {
   if (f.allowed_challenges) a.allowed_challenges = *f.allowed_challenges;
   if (f.max_acme_accounts) a.limits.max_acme_accounts = *f.max_acme_accounts;
   if (f.orders_per_hour) a.limits.orders_per_hour = *f.orders_per_hour;
+  if (f.report_period) a.report_period = *f.report_period;
   Dedupe(a.allowed_profiles);
   Dedupe(a.allowed_challenges);
 }
