@@ -10,6 +10,7 @@
 #include "dashboard/assets.h"
 #include "dashboard/views.h"
 #include "profiles/policy/dashboard_credential.h"
+#include "reports/render.h"
 
 namespace ca::dashboard {
 
@@ -185,7 +186,7 @@ HttpResponse Dashboard::Handle(const HttpRequest& r) {
                            : r.Query("login") == "limited" ? "Too many failed logins; wait a minute."
                                                            : "";
         size_t at = page.find("{{NOTE}}");
-        if (at != std::string::npos) page.replace(at, 8, EscapeXml(note));
+        if (at != std::string::npos) page.replace(at, 8, reports::HtmlEscape(note));
         resp = Text(200, std::move(page), "text/html");
       }
     }

@@ -56,7 +56,7 @@ const std::string_view kAppJs = R"JS("use strict";
       c.names.some((n) => n.toLowerCase().includes(q)));
     fill("certificates", certs,
       (c) => [c.names.join(", "), c.profile, c.serial, c.issued_at, c.not_after,
-              c.status + (c.reason ? " (" + c.reason + ")" : "")],
+              c.status + (c.reason_name ? " (" + c.reason_name + ")" : "")],
       (c) => [null, null, "serial", null, null, "status-" + c.status.replace(/ /g, "-")]);
   }
 

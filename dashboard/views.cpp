@@ -5,6 +5,8 @@
 #include <cstdio>
 
 #include "profiles/policy/model.h"
+#include "reports/ledger_json.h"
+#include "reports/render.h"
 
 namespace ca::dashboard {
 
@@ -23,42 +25,9 @@ std::string Lower(std::string_view s) {
 std::string Day(int64_t t) { return FormatTime(t).substr(0, 10); }
 
 json CertificateJson(const reports::CertificateEntry& c, int64_t now) {
-  json j = {{"serial", c.serial_hex},
-            {"names", c.names},
-            {"profile", c.profile},
-            {"environment", c.environment},
-            {"acme_account", c.acme_account_id},
-            {"issued_at", FormatTime(c.issued_at)},
-            {"not_before", FormatTime(c.not_before)},
-            {"not_after", FormatTime(c.not_after)},
-            {"status", CertificateStatus(c, now)}};
-  if (c.revoked) {
-    j["revoked_at"] = FormatTime(c.revoked_at);
-    j["reason"] = c.reason_name;
-  }
+  json j = reports::ToJson(c);
+  j["status"] = CertificateStatus(c, now);
   return j;
-}
-
-json FailureJson(const reports::FailureEntry& f) {
-  return {{"at", FormatTime(f.at)},
-          {"kind", std::string(reports::FailureKindName(f.kind))},
-          {"name", f.name},
-          {"challenge", f.challenge},
-          {"result_code", f.result_code},
-          {"problem", f.problem},
-          {"detail", f.detail},
-          {"acme_account", f.acme_account_id}};
-}
-
-json ChangeJson(const reports::ChangeEntry& c) {
-  return {{"at", FormatTime(c.at)},
-          {"actor", c.actor},
-          {"action", c.action},
-          {"object_type", c.object_type},
-          {"object_id", c.object_id},
-          {"domain", c.domain},
-          {"before", c.before},
-          {"after", c.after}};
 }
 
 }  // namespace
@@ -119,12 +88,12 @@ json AccountViewJson(const reports::AccountHistory& h, const AccountPolicyView& 
   json failures = json::array();
   for (auto it = h.failures.rbegin(); it != h.failures.rend() && failures.size() < kMaxFailuresShown;
        ++it) {
-    failures.push_back(FailureJson(*it));
+    failures.push_back(reports::ToJson(*it));
   }
   json changes = json::array();
   for (auto it = h.changes.rbegin(); it != h.changes.rend() && changes.size() < kMaxChangesShown;
        ++it) {
-    changes.push_back(ChangeJson(*it));
+    changes.push_back(reports::ToJson(*it));
   }
   return {{"kid", h.kid},
           {"organization", policy.organization},
@@ -140,22 +109,6 @@ json AccountViewJson(const reports::AccountHistory& h, const AccountPolicyView& 
           {"domains", domains},
           {"failures", failures},
           {"changes", changes}};
-}
-
-std::string EscapeXml(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 std::string ChartSvg(const std::vector<DayCount>& days) {
@@ -197,14 +150,14 @@ std::string ChartSvg(const std::vector<DayCount>& days) {
                     "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                     "fill=\"%s\"><title>%s %s: %zu</title></rect>",
                     series == 0 ? "issued" : "revoked", x + series * (bar + 1), kTop + plot_h - h,
-                    bar, h, series == 0 ? "#2b6cb0" : "#c53030", EscapeXml(d.day).c_str(),
+                    bar, h, series == 0 ? "#2b6cb0" : "#c53030", reports::HtmlEscape(d.day).c_str(),
                     series == 0 ? "issued" : "revoked", n);
       svg += buf;
     }
     bool near_end = i + 4 >= days.size();  // leaves room for the last day's label
     if ((i % 7 == 0 && !near_end) || i + 1 == days.size()) {
       std::snprintf(buf, sizeof(buf), "<text x=\"%.1f\" y=\"%d\">%s</text>", x,
-                    kHeight - kBottom + 16, EscapeXml(d.day.substr(5)).c_str());
+                    kHeight - kBottom + 16, reports::HtmlEscape(d.day.substr(5)).c_str());
       svg += buf;
     }
   }

@@ -47,7 +47,4 @@ nlohmann::json AccountViewJson(const reports::AccountHistory& h, const AccountPo
 // The chart of DailyCounts as a standalone SVG document.
 std::string ChartSvg(const std::vector<DayCount>& days);
 
-// Escapes & < > " ' for HTML and XML text and attribute values.
-std::string EscapeXml(std::string_view s);
-
 }  // namespace ca::dashboard

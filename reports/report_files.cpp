@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "pki/time.h"
+#include "reports/ledger_json.h"
 #include "reports/render.h"
 
 namespace ca::reports {
@@ -52,21 +53,6 @@ Status WriteTemp(const std::string& path, const std::string& content) {
   return Ok();
 }
 
-json CertJson(const CertificateEntry& c) {
-  json j = {{"serial", c.serial_hex},     {"environment", c.environment},
-            {"profile", c.profile},       {"names", c.names},
-            {"acme_account", c.acme_account_id},
-            {"issued_at", pki::FormatRfc3339(c.issued_at)},
-            {"not_after", pki::FormatRfc3339(c.not_after)},
-            {"revoked", c.revoked}};
-  if (c.revoked) {
-    j["revoked_at"] = pki::FormatRfc3339(c.revoked_at);
-    j["reason"] = c.reason;
-    j["reason_name"] = c.reason_name;
-  }
-  return j;
-}
-
 }  // namespace
 
 std::string ReportFileStem(const AccountReport& r) {
@@ -96,29 +82,12 @@ Result<ReportFiles> WriteReportFiles(const AccountReport& report, const std::str
 
 json ReportToJson(const AccountReport& r) {
   json issued = json::array(), revoked = json::array(), expiring = json::array();
-  for (const auto& c : r.issued_in_period) issued.push_back(CertJson(c));
-  for (const auto& c : r.revoked_in_period) revoked.push_back(CertJson(c));
-  for (const auto& c : r.expiring_soon) expiring.push_back(CertJson(c));
+  for (const auto& c : r.issued_in_period) issued.push_back(ToJson(c));
+  for (const auto& c : r.revoked_in_period) revoked.push_back(ToJson(c));
+  for (const auto& c : r.expiring_soon) expiring.push_back(ToJson(c));
   json failures = json::array(), changes = json::array();
-  for (const auto& f : r.failures) {
-    failures.push_back({{"at", pki::FormatRfc3339(f.at)},
-                        {"kind", FailureKindName(f.kind)},
-                        {"name", f.name},
-                        {"challenge", f.challenge},
-                        {"result_code", f.result_code},
-                        {"problem", f.problem},
-                        {"detail", f.detail}});
-  }
-  for (const auto& c : r.changes) {
-    changes.push_back({{"at", pki::FormatRfc3339(c.at)},
-                       {"actor", c.actor},
-                       {"action", c.action},
-                       {"object_type", c.object_type},
-                       {"object_id", c.object_id},
-                       {"domain", c.domain},
-                       {"before", c.before},
-                       {"after", c.after}});
-  }
+  for (const auto& f : r.failures) failures.push_back(ToJson(f));
+  for (const auto& c : r.changes) changes.push_back(ToJson(c));
   return {{"kid", r.account.kid},
           {"organization", r.account.organization},
           {"status", r.account.status},

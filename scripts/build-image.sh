@@ -3,8 +3,9 @@
 #
 # A Debian 12 (bookworm) root filesystem for the appliance, made with mmdebstrap from Debian
 # packages plus the acme-ca package (scripts/build-deb.sh): minbase + systemd + the package and its
-# dependencies (softhsm2, lmdb-utils, openssl, ...), the three units enabled (each waits for its
-# config: ConditionPathExists, so they start once acme-ca-setup has run), packed as a tarball
+# dependencies (softhsm2, lmdb-utils, openssl, ...), the units enabled (engine, status, gateway,
+# dashboard, the reporter's timer; each waits for its config: ConditionPathExists, so they start
+# once acme-ca-setup has run), packed as a tarball
 # (numeric owners, xattrs). --dir keeps the unpacked tree there too (it must not exist), e.g. to
 # chroot into it; --include adds packages (comma-separated). Needs root and a reachable mirror
 # (default http://deb.debian.org/debian, its -security and -updates suites).
@@ -45,7 +46,7 @@ mmdebstrap --variant=minbase --mode=root --format=directory \
   --include="$deb" \
   --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
   --customize-hook='echo acme-ca >"$1/etc/hostname"; printf "127.0.0.1 localhost\n127.0.1.1 acme-ca\n" >"$1/etc/hosts"' \
-  --customize-hook='chroot "$1" systemctl enable acme-ca-engine.service acme-ca-status.service acme-ca-gateway.service' \
+  --customize-hook='chroot "$1" systemctl enable acme-ca-engine.service acme-ca-status.service acme-ca-gateway.service acme-ca-dashboard.service acme-ca-report.timer' \
   --customize-hook='chroot "$1" dpkg-query -W -f "\${Package} \${Version}\n" acme-ca >&2' \
   bookworm "$dir" \
   "deb $mirror bookworm main" "deb $mirror bookworm-updates main" "deb $security bookworm-security main"

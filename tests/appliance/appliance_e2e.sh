@@ -135,8 +135,8 @@ check "engine socket 0660 group acme-ca-engine-clients" \
 
 check "ceremony transcript verifies (ca-ceremony verify-transcript)" \
   "$A/usr/bin/ca-ceremony" verify-transcript "$S/ceremony/all"
-check "acme-ca-setup status --no-systemd: three services running" \
-  bash -c '[ "$("$1" status --prefix "$2" --no-systemd | grep -c ": running (pid")" = 3 ]' _ "$A/usr/sbin/acme-ca-setup" "$A"
+check "acme-ca-setup status --no-systemd: four services running (engine, status, gateway, dashboard)" \
+  bash -c '[ "$("$1" status --prefix "$2" --no-systemd | grep -c ": running (pid")" = 4 ]' _ "$A/usr/sbin/acme-ca-setup" "$A"
 
 # Cross-account refusals (OPS-5).
 denied() {  # denied USER COMMAND... : the command must fail as USER
@@ -253,6 +253,14 @@ check "gateway metrics on GATEWAY_METRICS_URL count the issuance; /metrics on th
            [ "$GATEWAY_METRICS_URL" = "http://127.0.0.1:$2/metrics" ] &&
            [ "$(curl -s --cacert "$3" -o /dev/null -w "%{http_code}" "https://localhost:$4/metrics")" = 404 ]' \
   _ "$E/appliance.env" "$((pb + 4))" "$ROOT" "$GW_PORT"
+
+# The dashboard (R50): on by default, its own HTTPS port and system user.
+check "dashboard: HTTPS on DASHBOARD_URL with a certificate from the appliance's CA, runs as acme-ca-dashboard" \
+  bash -c 'set -a; . "$1"; set +a
+           [ "$DASHBOARD_URL" = "https://localhost:$2" ] &&
+           [ "$(curl -sf --cacert "$3" "$DASHBOARD_URL/health")" = ok ] &&
+           [ "$(ps -o user= -p "$(cat "$4/run/acme-ca/dashboard.pid")")" = acme-ca-dashboard ]' \
+  _ "$E/appliance.env" "$((pb + 6))" "$ROOT" "$A"
 
 ocsp_status() {  # ocsp_status: prints good / revoked / unknown for CERT from the status server
   openssl ocsp -issuer "$INT" -cert "$CERT" -url "http://127.0.0.1:$STATUS_PORT/ocsp" -CAfile "$ROOT" \
