@@ -26,17 +26,25 @@ json ToJson(const CertificateEntry& c) {
 }
 
 json ToJson(const FailureEntry& f) {
-  return {{"at", pki::FormatRfc3339(f.at)},       {"kind", FailureKindName(f.kind)},
-          {"name", f.name},                        {"challenge", f.challenge},
-          {"result_code", f.result_code},          {"problem", f.problem},
-          {"detail", f.detail},                    {"acme_account", f.acme_account_id}};
+  return {{"at", pki::FormatRfc3339(f.at)},
+          {"kind", FailureKindName(f.kind)},
+          {"name", f.name},
+          {"challenge", f.challenge},
+          {"result_code", f.result_code},
+          {"problem", f.problem},
+          {"detail", f.detail},
+          {"acme_account", f.acme_account_id}};
 }
 
 json ToJson(const ChangeEntry& c) {
-  return {{"at", pki::FormatRfc3339(c.at)},   {"actor", c.actor},
-          {"action", c.action},               {"object_type", c.object_type},
-          {"object_id", c.object_id},         {"domain", c.domain},
-          {"before", c.before},               {"after", c.after}};
+  return {{"at", pki::FormatRfc3339(c.at)},
+          {"actor", c.actor},
+          {"action", c.action},
+          {"object_type", c.object_type},
+          {"object_id", c.object_id},
+          {"domain", c.domain},
+          {"before", c.before},
+          {"after", c.after}};
 }
 
 }  // namespace ca::reports
