@@ -67,7 +67,7 @@ bool Fill(ca::audit::AuditLog& engine, ca::audit::AuditLog& gateway, size_t from
                    {"result", "issued"},
                    {"result_code", "OK"}};
     if (!engine.Append("issued", issued)) return false;
-    if (i % 10 == 9 && !engine.Append("revoked", {{"environment", "production"},
+    if ((i / accounts) % 10 == 9 && !engine.Append("revoked", {{"environment", "production"},
                                                   {"serial", serial},
                                                   {"reason", 4},
                                                   {"reason_name", "superseded"},
