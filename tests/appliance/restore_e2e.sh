@@ -84,6 +84,17 @@ org=$("$RA" --json org create --name "Restore Organisation" --country FR --local
 check "acme-ca-ra from the prefix finds the prefix's ra.conf (no ACME_CA_ETC_DIR)" \
   bash -c '[ -n "$1" ] || { cat "$2"; exit 1; }' _ "$org" "$T/ra.err"
 
+# An external account, and the reporter run as at a date past its first complete week (no relay in
+# this setup: the report is filed), so that the reporter's state (what went out: never twice) holds
+# that report and must travel with the backup.
+"$RA" ext-account create --org "$org" --contact "Restore Holder <holder@restore.example>" --profiles SSL \
+  --challenges http-01 --active >/dev/null 2>"$T/ra-ext.err"
+runuser -u acme-ca-report -- "$A/usr/lib/acme-ca/ca-report" run --config "$A/etc/acme-ca/report.json" \
+  --now "$(date -u -d '+15 days' +%Y-%m-%dT%H:%M:%SZ)" >"$T/report-a.log" 2>&1
+check "ca-report ran on A as acme-ca-report: one report filed, recorded in its state store" \
+  bash -c 'grep -q "filed" "$1" && [ -f "$2/report/state/data.mdb" ] || { cat "$1" "$3"; exit 1; }' \
+  _ "$T/report-a.log" "$S" "$T/ra-ext.err"
+
 # ---------------------------------------------------------------- backups
 PASS=$T/passphrase
 (umask 077 && echo 'restore e2e passphrase 2026' >"$PASS")
@@ -216,6 +227,12 @@ if ((append_only)); then
   check "restored: the audit files are append-only again" \
     bash -c 'lsattr "$1/audit/engine.jsonl" | grep -q "^[^ ]*a" && lsattr "$1/audit/ra.jsonl" | grep -q "^[^ ]*a"' _ "$SB"
 fi
+check "restored: the reporter's state is A's (the filed report recorded; mdb_dump equal), owned by acme-ca-report" \
+  bash -c 'dump() { mdb_dump -a "$1/report/state" 2>&1 | grep -v "^maxreaders="; }  # a lock file setting
+           a=$(dump "$1") b=$(dump "$2")
+           [ "$(grep -c "^ " <<<"$a")" -ge 2 ] && [ "$a" = "$b" ] &&
+           [ "$(stat -c %U "$2/report/state/data.mdb")" = acme-ca-report ] ||
+             { echo "    A: $a"; echo "    B: $b"; ls -la "$2/report/state" | sed "s/^/    /"; exit 1; }' _ "$S" "$SB"
 check "restored: no staging, no replaced parts left in the state directory" \
   test -z "$(find "$SB" -maxdepth 1 \( -name '.acme-ca-restore.*' -o -name '.acme-ca-replaced.*' \) -print)"
 rc=0; "$RESTORE" --from "$b1" --passphrase-file "$PASS" --no-start >"$T/r6.log" 2>&1 || rc=$?
