@@ -98,7 +98,9 @@ void AddSecurityHeaders(HttpResponse& r, bool api) {
                        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"});
   r.headers.push_back({"X-Frame-Options", "DENY"});
   r.headers.push_back({"X-Content-Type-Options", "nosniff"});
-  r.headers.push_back({"Referrer-Policy", "no-referrer"});
+  // same-origin, not no-referrer: with no-referrer the browser posts the login form with
+  // "Origin: null", which SameOrigin must refuse (a sandboxed frame elsewhere sends it too).
+  r.headers.push_back({"Referrer-Policy", "same-origin"});
   r.headers.push_back({"Strict-Transport-Security", "max-age=31536000"});
   r.headers.push_back({"Cache-Control", api ? "no-store" : "no-cache"});
 }
@@ -160,7 +162,12 @@ std::optional<Dashboard::Session> Dashboard::CurrentSession(const HttpRequest& r
 HttpResponse Dashboard::Handle(const HttpRequest& r) {
   bool api = r.path.starts_with("/api/");
   HttpResponse resp;
-  if (r.method == "POST" && r.path == "/login") {
+  if (r.method == "POST" && !SameOrigin(r)) {
+    // A form on another site posting here (login CSRF: the victim logged into the attacker's
+    // account). Browsers send Origin with every POST; a client without one is not a browser.
+    log::Warn("dashboard_cross_origin_post", {{"peer", r.peer}, {"origin", r.Header("origin")}});
+    resp = Text(403, "cross-origin request refused\n");
+  } else if (r.method == "POST" && r.path == "/login") {
     resp = Login(r);
   } else if (r.method == "POST" && r.path == "/logout") {
     resp = Logout(r);
@@ -195,6 +202,12 @@ HttpResponse Dashboard::Handle(const HttpRequest& r) {
   }
   AddSecurityHeaders(resp, api || r.path == "/");
   return resp;
+}
+
+bool SameOrigin(const HttpRequest& r) {
+  std::string origin = r.Header("origin");
+  if (origin.empty()) return true;
+  return origin == "https://" + r.Header("host");
 }
 
 HttpResponse Dashboard::Login(const HttpRequest& r) {

@@ -5,6 +5,7 @@
 //   GET  /app.js, /style.css     the page's script and style (no inline script: CSP 'self')
 //   POST /login                  form field "credential" -> session cookie, 303 to /
 //   POST /logout                 ends the session
+//   (a POST whose Origin is another site's is refused with 403: SameOrigin)
 //   GET  /api/session            who is logged in and the accounts they may read
 //   GET  /api/version            the data version (ETag; 304 on If-None-Match): the page polls it
 //   GET  /api/accounts/KID       the account's view (views.h), ?q= filters the certificates
@@ -73,5 +74,9 @@ class Dashboard {
 std::string FormValue(std::string_view body, std::string_view name);  // urlencoded form field
 std::string CookieValue(std::string_view cookie_header, std::string_view name);
 void AddSecurityHeaders(HttpResponse& r, bool api);
+
+// True when the request carries no Origin (not a browser's POST) or its Origin is this server's own
+// (https://<Host>): the login form cannot be posted from another site (login CSRF).
+bool SameOrigin(const HttpRequest& r);
 
 }  // namespace ca::dashboard

@@ -74,6 +74,25 @@ TEST_F(AppTest, LoginSetsAHardenedSessionCookie) {
   EXPECT_EQ(j["accounts"][0]["organization"], "Org A");
 }
 
+TEST_F(AppTest, ALoginPostedFromAnotherSiteIsRefused) {
+  HttpRequest r;
+  r.method = "POST";
+  r.path = "/login";
+  r.peer = "127.0.0.1";
+  r.headers["host"] = "ca.corp.example:8443";
+  r.body = "credential=" + f_.credential_a;
+  r.headers["origin"] = "https://evil.example";
+  auto refused = app_->Handle(r);
+  EXPECT_EQ(refused.status, 403u);
+  EXPECT_EQ(HeaderOf(refused, "Set-Cookie"), "");
+  r.headers["origin"] = "null";  // a sandboxed frame or a no-referrer page elsewhere
+  EXPECT_EQ(app_->Handle(r).status, 403u);
+  r.headers["origin"] = "https://ca.corp.example:8443";
+  auto same = app_->Handle(r);
+  EXPECT_EQ(same.status, 303u);
+  EXPECT_NE(SessionOf(same), "");
+}
+
 TEST_F(AppTest, WrongCredentialIsRefusedAndThrottled) {
   std::string wrong = f_.kid_a + f_.credential_b.substr(f_.credential_b.rfind('.'));
   auto r = Login(wrong, "10.1.1.1");
