@@ -2,25 +2,21 @@
 // credential, and an operator credential, built with the RA's write side as ca-ra would.
 #pragma once
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
 
 #include "profiles/policy/admin/admin.h"
+#include "profiles/policy/testing_util.h"
 
 namespace ca::dashboard::testing {
 
 class PolicyFixture {
  public:
   PolicyFixture() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ca-dashboard-XXXXXX").string();
-    dir_ = ::mkdtemp(tmpl.data());
     using namespace profiles::policy;
     using namespace profiles::policy::admin;
-    writer_.emplace(std::move(*PolicyWriter::Create(dir_ + "/policy", "test", 1)));
+    writer_.emplace(std::move(*PolicyWriter::Create(dir_.Sub("policy"), "test", 1)));
     auto org = CreateOrganization(Ctx(), {"Org A", "FR", "Paris", "1"});
     kid_a = Account(org->id);
     kid_b = Account(org->id);
@@ -29,19 +25,14 @@ class PolicyFixture {
     credential_b = std::string(IssueAccountDashboardCredential(Ctx(), kid_b)->credential.view());
     credential_op = std::string(IssueOperatorDashboardCredential(Ctx(), "ops")->credential.view());
   }
-  ~PolicyFixture() {
-    writer_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
   profiles::policy::admin::AdminContext Ctx() { return {&*writer_, "test", 1'700'000'000}; }
   // The store as the dashboard reads it: the same environment (a second open in one process is
   // refused), seen through its read-only base.
   const profiles::policy::PolicyStore& store() const { return *writer_; }
-  std::string path() const { return dir_ + "/policy"; }
+  std::string path() const { return dir_.Sub("policy"); }
   // An empty audit file (the trail before anything happened), for the ledger.
   std::string EmptyAuditFile() const {
-    std::string file = dir_ + "/ra.jsonl";
+    std::string file = dir_.Sub("ra.jsonl");
     std::ofstream(file).flush();
     return file;
   }
@@ -58,7 +49,7 @@ class PolicyFixture {
     Secret wrap(std::string(32, 'w'));
     return CreateExternalAccount(Ctx(), f, true, wrap)->account.kid;
   }
-  std::string dir_;
+  profiles::policy::testing::TempDir dir_;  // removed after the writer closes (declared first)
   std::optional<profiles::policy::admin::PolicyWriter> writer_;
 };
 
