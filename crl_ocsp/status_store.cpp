@@ -49,6 +49,29 @@ std::string ResponseKey(std::string_view issuer, std::span<const uint8_t> serial
   return key;
 }
 
+std::string CrlKey(std::string_view issuer, CrlScope scope) {
+  std::string key(issuer);
+  if (scope.shard) {
+    key.push_back('\0');
+    for (int shift = 24; shift >= 0; shift -= 8)
+      key.push_back(static_cast<char>((*scope.shard >> shift) & 0xff));
+  }
+  return key;
+}
+
+Result<StoredCrl> DecodeCrl(const MDB_val& v) {
+  if (v.mv_size <= sizeof(CrlHeader))
+    return Fail(ErrorCode::kCorrupt, "CRL record shorter than its header");
+  CrlHeader h;
+  std::memcpy(&h, v.mv_data, sizeof(h));
+  const auto* base = static_cast<const uint8_t*>(v.mv_data);
+  return StoredCrl{CrlInfo{h.number, FromSecs(h.this_update), FromSecs(h.next_update),
+                           static_cast<size_t>(h.entries)},
+                   std::span<const uint8_t, 32>(base + offsetof(CrlHeader, body_sha256), 32),
+                   std::string_view(reinterpret_cast<const char*>(base) + sizeof(CrlHeader),
+                                    v.mv_size - sizeof(CrlHeader))};
+}
+
 std::string IndexKey(const IssuerHashes& h) {
   std::string key(1, static_cast<char>(h.hash));
   key.append(AsString(h.name_hash));
@@ -147,22 +170,41 @@ Result<std::optional<StoredResponse>> FindResponse(MDB_txn* txn, const StoreDbs&
 }
 
 Result<std::optional<StoredCrl>> FindCrl(MDB_txn* txn, const StoreDbs& dbs,
-                                         std::string_view issuer) {
-  MDB_val k = Val(issuer), v{};
+                                         std::string_view issuer, CrlScope scope) {
+  std::string key = CrlKey(issuer, scope);
+  MDB_val k = Val(key), v{};
   int rc = mdb_get(txn, dbs.crls, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<StoredCrl>();
   if (rc != 0) return lmdb::LmdbFail("get CRL", rc);
-  if (v.mv_size <= sizeof(CrlHeader))
-    return Fail(ErrorCode::kCorrupt, "CRL record shorter than its header");
-  CrlHeader h;
-  std::memcpy(&h, v.mv_data, sizeof(h));
-  const auto* base = static_cast<const uint8_t*>(v.mv_data);
-  return std::optional<StoredCrl>(
-      StoredCrl{CrlInfo{h.number, FromSecs(h.this_update), FromSecs(h.next_update),
-                        static_cast<size_t>(h.entries)},
-                std::span<const uint8_t, 32>(base + offsetof(CrlHeader, body_sha256), 32),
-                std::string_view(reinterpret_cast<const char*>(base) + sizeof(CrlHeader),
-                                 v.mv_size - sizeof(CrlHeader))});
+  return std::optional<StoredCrl>(CA_TRY(DecodeCrl(v)));
+}
+
+Status ForEachCrl(MDB_txn* txn, const StoreDbs& dbs, std::string_view issuer,
+                  const std::function<bool(CrlScope, const StoredCrl&)>& fn) {
+  if (auto full = CA_TRY(FindCrl(txn, dbs, issuer)); full && !fn(CrlScope::Full(), *full))
+    return Ok();
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn, dbs.crls, &cursor);
+  if (rc != 0) return lmdb::LmdbFail("open cursor", rc);
+  struct Closer {
+    MDB_cursor* c;
+    ~Closer() { mdb_cursor_close(c); }
+  } closer{cursor};
+  std::string prefix(issuer);
+  prefix.push_back('\0');
+  MDB_val k = Val(prefix), v{};
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
+    if (!key.starts_with(prefix)) break;
+    if (key.size() != prefix.size() + 4) return Fail(ErrorCode::kCorrupt, "CRL shard key of bad length");
+    uint32_t shard = 0;
+    for (char c : key.substr(prefix.size())) shard = (shard << 8) | static_cast<uint8_t>(c);
+    StoredCrl crl = CA_TRY(DecodeCrl(v));
+    if (!fn(CrlScope::Shard(shard), crl)) break;
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::LmdbFail("cursor", rc);
+  return Ok();
 }
 
 Status ForEachResponse(
@@ -338,20 +380,21 @@ Result<uint64_t> StatusStore::LastReservedCrlNumber(std::string_view issuer) con
 }
 
 Result<CrlInfo> StatusStore::PublishCrl(std::string_view issuer, std::span<const uint8_t> der,
-                                        const NotAfterBySerial& not_after) {
-  return Publish(issuer, der, not_after, CrlNumbering::kReserved);
+                                        const NotAfterBySerial& not_after, CrlScope scope) {
+  return Publish(issuer, der, not_after, CrlNumbering::kReserved, scope);
 }
 
 Result<CrlInfo> StatusStore::ImportCrl(std::string_view issuer, std::span<const uint8_t> der,
                                        const NotAfterBySerial& not_after) {
-  return Publish(issuer, der, not_after, CrlNumbering::kByItsSigner);
+  return Publish(issuer, der, not_after, CrlNumbering::kByItsSigner, CrlScope::Full());
 }
 
 Result<CrlInfo> StatusStore::Publish(std::string_view issuer, std::span<const uint8_t> der,
-                                     const NotAfterBySerial& not_after, CrlNumbering numbering) {
+                                     const NotAfterBySerial& not_after, CrlNumbering numbering,
+                                     CrlScope scope) {
   lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
   ossl::X509Ptr cert = CA_TRY(IssuerIn(txn, dbs_, issuer));
-  auto current = CA_TRY(FindCrl(txn.get(), dbs_, issuer));
+  auto current = CA_TRY(FindCrl(txn.get(), dbs_, issuer, scope));
   std::optional<std::span<const uint8_t>> current_der;
   if (current) current_der = AsBytes(current->der);
   CrlInfo info = CA_TRY(CheckCrlPublish(der, current_der, cert.get(), not_after));
@@ -368,14 +411,15 @@ Result<CrlInfo> StatusStore::Publish(std::string_view issuer, std::span<const ui
   CrlHeader h{info.number, Secs(info.this_update), Secs(info.next_update), info.entries, {}};
   Bytes digest = Sha256(der);
   std::memcpy(h.body_sha256, digest.data(), sizeof(h.body_sha256));
-  CA_TRY_STATUS(txn.Put(dbs_.crls, issuer, HeaderPlusBody(&h, sizeof(h), der)));
+  CA_TRY_STATUS(txn.Put(dbs_.crls, CrlKey(issuer, scope), HeaderPlusBody(&h, sizeof(h), der)));
   CA_TRY_STATUS(txn.Commit());
   return info;
 }
 
-Result<std::optional<Bytes>> StatusStore::CurrentCrl(std::string_view issuer) const {
+Result<std::optional<Bytes>> StatusStore::CurrentCrl(std::string_view issuer,
+                                                     CrlScope scope) const {
   lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
-  auto crl = CA_TRY(FindCrl(txn.get(), dbs_, issuer));
+  auto crl = CA_TRY(FindCrl(txn.get(), dbs_, issuer, scope));
   if (!crl) return std::optional<Bytes>();
   auto b = AsBytes(crl->der);
   return std::optional<Bytes>(Bytes(b.begin(), b.end()));

@@ -5,7 +5,8 @@
 //   issuers       name -> issuer certificate DER
 //   issuer_index  hash(1) || issuerNameHash || issuerKeyHash -> name   (SHA-1 and SHA-256 forms)
 //   ocsp          name || 0x00 || serial magnitude -> ResponseHeader || response DER
-//   crls          name -> CrlHeader || CRL DER
+//   crls          name -> CrlHeader || CRL DER (the full CRL);
+//                 name || 0x00 || shard (uint32, big endian) -> CrlHeader || CRL DER (a shard)
 //   crl_numbers   name -> last reserved CRL number (decimal text)
 //
 // Writers: StatusStore (the engine, ca-status-publish). Reader: StatusReader (ca-status-server),
@@ -27,6 +28,7 @@
 #include "common/lmdb.h"
 #include "common/lmdb_group_commit.h"
 #include "common/result.h"
+#include "crl_ocsp/crl_scope.h"
 #include "crl_ocsp/ocsp_response.h"
 #include "crl_ocsp/publish_guard.h"
 #include "crl_ocsp/revocation.h"
@@ -71,7 +73,11 @@ Result<std::optional<StoredResponse>> FindResponse(MDB_txn* txn, const StoreDbs&
                                                    std::string_view issuer,
                                                    std::span<const uint8_t> serial_magnitude);
 Result<std::optional<StoredCrl>> FindCrl(MDB_txn* txn, const StoreDbs& dbs,
-                                         std::string_view issuer);
+                                         std::string_view issuer, CrlScope scope = {});
+// Visits every published CRL of an issuer, the full CRL first, then the shards in ascending
+// order, while fn returns true.
+Status ForEachCrl(MDB_txn* txn, const StoreDbs& dbs, std::string_view issuer,
+                  const std::function<bool(CrlScope, const StoredCrl&)>& fn);
 // Visits every response of an issuer (serial magnitude, record) while fn returns true.
 Status ForEachResponse(
     MDB_txn* txn, const StoreDbs& dbs, std::string_view issuer,
@@ -106,18 +112,19 @@ class StatusStore {
   // Reserves the next CRL number durably (committed before it returns): a crash after this
   // call skips the number, never reuses it. Numbers start at 1.
   Result<uint64_t> ReserveCrlNumber(std::string_view issuer);
-  // Publishes a CRL after the publish guard (publish_guard.h) against the current one, in one
-  // transaction. Its number must have been reserved. `not_after` gives the certificates'
-  // notAfter for entries of the current CRL that the new one drops.
+  // Publishes a CRL after the publish guard (publish_guard.h) against the current one of the
+  // same scope, in one transaction. Its number must have been reserved (one sequence per issuer,
+  // shared by its scopes: numbers increase within each scope). `not_after` gives the
+  // certificates' notAfter for entries of the current CRL that the new one drops.
   Result<CrlInfo> PublishCrl(std::string_view issuer, std::span<const uint8_t> der,
-                             const NotAfterBySerial& not_after);
+                             const NotAfterBySerial& not_after, CrlScope scope = {});
   // Publishes a CRL signed elsewhere (the offline root's CRL from the key ceremony) after the
   // same guard; its number needs no reservation and raises the reserved number if greater.
   Result<CrlInfo> ImportCrl(std::string_view issuer, std::span<const uint8_t> der,
                             const NotAfterBySerial& not_after);
 
   // Read helpers for the engine (copies).
-  Result<std::optional<Bytes>> CurrentCrl(std::string_view issuer) const;
+  Result<std::optional<Bytes>> CurrentCrl(std::string_view issuer, CrlScope scope = {}) const;
   Result<std::optional<Bytes>> Response(std::string_view issuer, const pki::Serial& serial) const;
   Result<uint64_t> LastReservedCrlNumber(std::string_view issuer) const;
 
@@ -141,7 +148,8 @@ class StatusStore {
 
   enum class CrlNumbering { kReserved, kByItsSigner };
   Result<CrlInfo> Publish(std::string_view issuer, std::span<const uint8_t> der,
-                          const NotAfterBySerial& not_after, CrlNumbering numbering);
+                          const NotAfterBySerial& not_after, CrlNumbering numbering,
+                          CrlScope scope);
   Status PutOcspResponsesIn(lmdb::Txn& txn, std::string_view issuer,
                             std::span<const OcspPublication> batch,
                             std::span<const OcspResponseInfo> inspected);

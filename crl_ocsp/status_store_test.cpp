@@ -55,6 +55,41 @@ TEST_F(StatusStoreTest, CrlNumbersSurviveReopenAndNeverRepeat) {
   EXPECT_FALSE(store->ReserveCrlNumber("nope"));
 }
 
+TEST_F(StatusStoreTest, ShardsAreSeparateScopesListedAfterTheFullCrl) {
+  auto store = StatusStore::Open({dir.path()});
+  ASSERT_TRUE(store) << store.error().ToString();
+  ASSERT_TRUE(store->RegisterIssuer("ca1", pki.ca.get()));
+  ASSERT_TRUE(store->RegisterIssuer("ca1.b", pki.root.get()));
+  uint64_t shard7 = *store->ReserveCrlNumber("ca1"), full = *store->ReserveCrlNumber("ca1"),
+           shard2 = *store->ReserveCrlNumber("ca1");
+  ASSERT_TRUE(store->PublishCrl("ca1", Crl(shard7), {}, CrlScope::Shard(7)));
+  ASSERT_TRUE(store->PublishCrl("ca1", Crl(full), {}));
+  ASSERT_TRUE(store->PublishCrl("ca1", Crl(shard2), {}, CrlScope::Shard(2)));
+  // Each scope is guarded against its own current CRL: shard 7 (number 1) may follow with 4, and
+  // the full CRL (number 2) refuses 2 again.
+  uint64_t next = *store->ReserveCrlNumber("ca1");
+  ASSERT_TRUE(store->PublishCrl("ca1", Crl(next), {}, CrlScope::Shard(7)));
+  EXPECT_FALSE(store->PublishCrl("ca1", Crl(full), {}));
+  EXPECT_FALSE(*store->CurrentCrl("ca1", CrlScope::Shard(3)));
+
+  auto txn = lmdb::Txn::BeginRead(store->env());
+  ASSERT_TRUE(txn);
+  std::vector<std::pair<std::optional<uint32_t>, uint64_t>> seen;
+  ASSERT_TRUE(ForEachCrl(txn->get(), store->dbs(), "ca1", [&](CrlScope scope, const StoredCrl& c) {
+    seen.emplace_back(scope.shard, c.info.number);
+    return true;
+  }));
+  std::vector<std::pair<std::optional<uint32_t>, uint64_t>> expected{
+      {std::nullopt, full}, {2u, shard2}, {7u, next}};
+  EXPECT_EQ(seen, expected);
+  size_t other = 0;
+  ASSERT_TRUE(ForEachCrl(txn->get(), store->dbs(), "ca1.b", [&](CrlScope, const StoredCrl&) {
+    ++other;
+    return true;
+  }));
+  EXPECT_EQ(other, 0u);
+}
+
 TEST_F(StatusStoreTest, ImportedCrlIsGuardedAndRaisesTheReservedNumber) {
   auto store = StatusStore::Open({dir.path()});
   ASSERT_TRUE(store);

@@ -4,6 +4,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "crl_ocsp/crl_scope.h"
 #include "pki/json_fields.h"
 
 namespace ca::engine {
@@ -11,7 +12,7 @@ namespace ca::engine {
 using nlohmann::json;
 
 std::string CertRecordToJson(const CertRecord& r) {
-  return json{{"state", r.state == CertState::kIssued ? "issued" : "reserved"},
+  json j{{"state", r.state == CertState::kIssued ? "issued" : "reserved"},
               {"der", Base64Encode(r.der)},
               {"request_id", r.request_id},
               {"order_id", r.order_id},
@@ -27,8 +28,10 @@ std::string CertRecordToJson(const CertRecord& r) {
               {"revoked", r.revoked},
               {"revoked_at", r.revoked_at},
               {"reason", r.reason},
-              {"revoked_by", r.revoked_by}}
-      .dump();
+              {"revoked_by", r.revoked_by},
+              {"ocsp", r.ocsp}};
+  if (r.crl_shard) j["crl_shard"] = *r.crl_shard;
+  return j.dump();
 }
 
 Result<CertRecord> CertRecordFromJson(std::string_view serial_hex, std::string_view text) {
@@ -58,6 +61,9 @@ Result<CertRecord> CertRecordFromJson(std::string_view serial_hex, std::string_v
   out.revoked_at = CA_TRY(r.Int("revoked_at"));
   out.reason = static_cast<int>(CA_TRY(r.Int("reason")));
   out.revoked_by = CA_TRY(r.String("revoked_by"));
+  out.ocsp = CA_TRY(r.OptionalBool("ocsp")).value_or(true);
+  if (auto shard = CA_TRY(r.OptionalIntIn("crl_shard", 0, crl_ocsp::kMaxCrlShards - 1)))
+    out.crl_shard = static_cast<uint32_t>(*shard);
   return out;
 }
 

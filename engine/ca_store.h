@@ -50,6 +50,12 @@ struct CertRecord {
   int64_t revoked_at = 0;
   int reason = 0;  // RFC 5280 CRLReason
   std::string revoked_by;
+  // Revocation information the certificate carries (issue 19): the CRL shard named in its CRL
+  // distribution point (nullopt: the full CRL's URL, or no CRLDP), and whether the engine keeps
+  // an OCSP response for it (the profile's choice; false: no OCSP URL in its AIA). Absent in
+  // records written before sharding: nullopt and true.
+  std::optional<uint32_t> crl_shard;
+  bool ocsp = true;
 };
 
 std::string CertRecordToJson(const CertRecord& record);

@@ -23,6 +23,14 @@ TEST(CaStore, RecordRoundTripsAndRejectsCorruption) {
   EXPECT_EQ(back->names, r.names);
   EXPECT_EQ(back->state, CertState::kIssued);
   EXPECT_EQ(back->reason, 4);
+  EXPECT_FALSE(back->crl_shard);
+  EXPECT_TRUE(back->ocsp);
+  r.crl_shard = 63;
+  r.ocsp = false;
+  back = CertRecordFromJson("0a0b", CertRecordToJson(r));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->crl_shard, 63u);
+  EXPECT_FALSE(back->ocsp);
   auto bad = CertRecordFromJson("0a0b", R"({"state":"weird"})");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, ErrorCode::kCorrupt);
