@@ -48,8 +48,9 @@ Result<json> AuthzJson(const HandlerContext& s, const StoreTxn& txn, const Authz
 Status InvalidateOrder(StoreTxn& txn, OrderRecord order, const AuthzRecord& deactivated) {
   if (order.status != OrderStatus::kPending && order.status != OrderStatus::kReady) return {};
   order.status = OrderStatus::kInvalid;
-  order.error = ProblemToJson(MakeProblem(
-      ProblemKind::kUnauthorized, "authorization for " + deactivated.name + " was deactivated"));
+  order.error = ProblemToJson(
+      MakeProblem(ProblemKind::kUnauthorized, "ACME_DEACTIVATED: authorization for " +
+                                                  deactivated.name + " was deactivated by the client"));
   return txn.PutOrder(order);
 }
 
@@ -172,6 +173,11 @@ Outcome ChallengePost(HandlerContext& s, RequestState& ctx, const Jws& jws, cons
     auto authz = CA_TRY(txn.GetAuthz(c.authz_id));
     if (!authz) return Fail(ErrorCode::kCorrupt, "challenge without authz");
     int64_t now = s.clock();
+    if (authz->status == AuthzStatus::kDeactivated) {
+      refusal = MakeProblem(ProblemKind::kMalformed,
+                            "ACME_DEACTIVATED: the client deactivated this authorization");
+      return {};
+    }
     if (authz->status != AuthzStatus::kPending || now > authz->expires) {
       refusal = MakeProblem(ProblemKind::kMalformed, "the authorization is no longer pending");
       return {};

@@ -17,6 +17,15 @@ using nlohmann::json;
 
 namespace {
 
+// Finalize could not complete after the engine was asked (CTD ACME_ORDER_FINALIZE_ERROR): 503 with
+// Retry-After, since the order either went back to ready or completes by itself (resume).
+std::unexpected<Problem> FinalizeError(const Error& error, const std::string& detail) {
+  log::Error("finalize_error", {{"error", error.ToString()}});
+  Problem p = MakeProblem(ProblemKind::kUnavailable, "ACME_ORDER_FINALIZE_ERROR: " + detail);
+  p.retry_after_seconds = kResumeFirstDelaySeconds;
+  return std::unexpected(p);
+}
+
 // ready → processing, atomically and durably: of concurrent finalize requests only one gets past
 // this, and a gateway restarted after a crash finds the order processing with what it needs to ask
 // the engine again (ResumeFinalize): the CSR and the policy version.
@@ -25,10 +34,12 @@ ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
                                        const Bytes& csr_der, uint64_t policy_version) {
   OrderRecord order;
   OrderStatus found_status = OrderStatus::kReady;
+  nlohmann::json found_error;
   Status written = s.store.Write([&](StoreTxn& txn) -> Status {
     auto stored = CA_TRY(txn.GetOrder(id));
     if (!stored) return Fail(ErrorCode::kCorrupt, "order vanished");
     found_status = stored->status;
+    found_error = stored->error;
     if (found_status != OrderStatus::kReady) return {};
     stored->status = OrderStatus::kProcessing;
     stored->finalize_csr = Base64UrlEncode(csr_der);
@@ -39,7 +50,7 @@ ProblemOr<OrderRecord> StartProcessing(HandlerContext& s, const std::string& id,
   });
   if (!written) return Internal(written.error());
   if (found_status != OrderStatus::kReady)
-    return Err(ProblemKind::kOrderNotReady, "order is " + StatusName(found_status) + ", not ready");
+    return std::unexpected(OrderNotReady(StatusName(found_status), found_error));
   return order;
 }
 
@@ -120,12 +131,14 @@ Outcome Issue(HandlerContext& s, RequestState& ctx, const AccountRecord& account
   if (issued == nullptr) {
     if (auto st = FinishOrder(s, account, order, retry_status, json(), nullptr); !st)
       return Internal(st.error());
-    return Internal(Error{ErrorCode::kInternal, "engine answered issue with another message type"});
+    return FinalizeError(Error{ErrorCode::kInternal, "engine answered issue with another message type"},
+                         "the signing engine's answer was not a certificate; retry finalize");
   }
   if (auto st = FinishOrder(s, account, order, OrderStatus::kValid, json(), issued); !st) {
     // Signed but not recorded: the order stays processing; resume it once the store recovers.
     s.validations.ResumeOrder(id, kResumeFirstDelaySeconds);
-    return Internal(st.error());
+    return FinalizeError(st.error(), "the certificate was signed but not yet recorded; the order "
+                                     "completes shortly, poll it");
   }
   ctx.log["serial"] = order.serial_hex;
   log::Info("certificate_issued", {{"account", account.id},
@@ -193,7 +206,7 @@ Outcome Finalize(HandlerContext& s, RequestState& ctx, const Jws& jws, const std
     order = std::move(**current);
   }
   if (order.status != OrderStatus::kReady)
-    return Err(ProblemKind::kOrderNotReady, "order is " + StatusName(order.status) + ", not ready");
+    return std::unexpected(OrderNotReady(StatusName(order.status), order.error));
 
   int64_t now = s.clock();
   auto authorized = CA_TRY(AuthorizedNames(s, order, now));  // finalize_checks.h

@@ -61,7 +61,7 @@ ProblemOr<std::vector<AuthorizedName>> AuthorizedNames(HandlerContext& s, const 
   if (!refusal) return out;
   if (auto st = InvalidateReadyOrder(s, order.id, *refusal); !st) return Internal(st.error());
   log::Warn("finalize_refused", {{"order", order.id}, {"detail", refusal->detail}});
-  return Err(ProblemKind::kOrderNotReady, "order is invalid: " + refusal->detail);
+  return std::unexpected(OrderNotReady("invalid", ProblemToJson(*refusal)));
 }
 
 ProblemOr<std::vector<AuthzRecord>> RecheckCaa(HandlerContext& s, const AccountRecord& account,

@@ -105,10 +105,75 @@ TEST_F(FinalizeChecksTest, DeactivatedAuthorizationOfAReadyOrderGivesNoCertifica
   auto key = testing::GenerateKey("RSA3072");
   Reply f = Finalize(c, o, key->get(), {"a.example.com"});
   EXPECT_EQ(f.type(), kUrn + "orderNotReady") << f.raw;
+  EXPECT_TRUE(f.detail().starts_with("ACME_DEACTIVATED: order is invalid")) << f.detail();
   Reply after = c.Post(o.headers["Location"], std::nullopt);
   EXPECT_EQ(after.body["status"], "invalid");
   EXPECT_EQ(after.body["error"]["type"], kUrn + "unauthorized");
+  EXPECT_EQ(after.body["error"]["detail"],
+            "ACME_DEACTIVATED: authorization for a.example.com was deactivated by the client");
   EXPECT_EQ(issuer_.issue_calls.load(), 0);
+}
+
+// CTD result codes (ACME-8) of the order's life: each problem's type and the code its detail
+// starts with.
+TEST_F(FinalizeChecksTest, ResultCodesOfOrdersNotReadyAndDeactivatedAuthorizations) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  auto key = testing::GenerateKey("RSA3072");
+  Reply pending = NewOrder(c, {"a.example.com"});
+  Reply f = Finalize(c, pending, key->get(), {"a.example.com"});
+  EXPECT_EQ(f.type(), kUrn + "orderNotReady") << f.raw;
+  EXPECT_EQ(f.status, 403);
+  EXPECT_EQ(f.detail(), "ACME_ORDER_NOT_READ: order is pending, not ready");
+
+  std::string authz = pending.body["authorizations"][0];
+  std::string chall = c.Post(authz, std::nullopt).body["challenges"][0]["url"];
+  ASSERT_EQ(c.Post(authz, nlohmann::json{{"status", "deactivated"}}).body["status"], "deactivated");
+  Reply answer = c.Post(chall, nlohmann::json::object());
+  EXPECT_EQ(answer.type(), kUrn + "malformed") << answer.raw;
+  EXPECT_EQ(answer.detail(), "ACME_DEACTIVATED: the client deactivated this authorization");
+  EXPECT_EQ(issuer_.issue_calls.load(), 0);
+}
+
+TEST_F(FinalizeChecksTest, EngineAnswerThatIsNoCertificateIsAFinalizeError) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  Reply o = ReadyOrder(c, {"a.example.com"});
+  issuer_.answer_issue_with_wrong_type = true;
+  auto key = testing::GenerateKey("RSA3072");
+  Reply f = Finalize(c, o, key->get(), {"a.example.com"});
+  EXPECT_EQ(f.type(), kUrn + "serverInternal") << f.raw;
+  EXPECT_EQ(f.status, 503);
+  EXPECT_FALSE(f.headers["Retry-After"].empty());
+  EXPECT_TRUE(f.detail().starts_with("ACME_ORDER_FINALIZE_ERROR: ")) << f.detail();
+  // Nothing was issued: the order is ready again and a retried finalize gets the certificate.
+  EXPECT_EQ(c.Post(o.headers["Location"], std::nullopt).body["status"], "ready");
+  issuer_.answer_issue_with_wrong_type = false;
+  EXPECT_EQ(Finalize(c, o, key->get(), {"a.example.com"}).status, 200);
+}
+
+TEST_F(FinalizeChecksTest, RevokingACertificateThisServerNeverIssuedIsRequestNotFound) {
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  Reply o = ReadyOrder(c, {"a.example.com"});
+  auto key = testing::GenerateKey("RSA3072");
+  Reply f = Finalize(c, o, key->get(), {"a.example.com"});
+  ASSERT_EQ(f.status, 200) << f.raw;
+  auto chain = *ossl::CertsFromPem(c.Post(f.body["certificate"], std::nullopt).raw);
+  // The same certificate under a serial this server never issued, signed again (by any key: the
+  // signature makes OpenSSL encode the changed TBS).
+  X509* cert = chain.front().get();
+  ossl::Bn other(BN_new());
+  ASSERT_TRUE(BN_rand(other.get(), 120, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY));
+  ASN1_INTEGER* serial = BN_to_ASN1_INTEGER(other.get(), nullptr);
+  ASSERT_TRUE(serial != nullptr && X509_set_serialNumber(cert, serial) == 1);
+  ASN1_INTEGER_free(serial);
+  ASSERT_GT(X509_sign(cert, key->get(), EVP_sha256()), 0);
+  nlohmann::json p = {{"certificate", Base64UrlEncode(*ossl::CertToDer(cert))}, {"reason", 4}};
+  Reply r = c.Post(U("/acme/revoke-cert"), p);
+  EXPECT_EQ(r.type(), kUrn + "malformed") << r.raw;
+  EXPECT_EQ(r.detail(), "ACME_REQUEST_NOT_FOUND: this certificate was not issued by this server");
+  EXPECT_TRUE(issuer_.revocations.empty());
 }
 
 TEST_F(FinalizeChecksTest, AccountKeyInTheCsrIsBadCsr) {

@@ -88,6 +88,17 @@ std::string ResultCodeOf(std::string_view detail) {
   return is_code ? std::string(code) : "";
 }
 
+Problem OrderNotReady(std::string_view status, const nlohmann::json& order_error) {
+  std::string stored_detail;
+  if (order_error.is_object() && order_error.contains("detail") && order_error["detail"].is_string())
+    stored_detail = order_error["detail"].get<std::string>();
+  std::string code = ResultCodeOf(stored_detail);
+  std::string detail = (code.empty() ? std::string("ACME_ORDER_NOT_READ") : code) + ": order is " +
+                       std::string(status) + ", not ready";
+  if (!stored_detail.empty()) detail += " (" + stored_detail + ")";
+  return MakeProblem(ProblemKind::kOrderNotReady, std::move(detail));
+}
+
 std::string ProblemType(ProblemKind kind) {
   return std::string("urn:ietf:params:acme:error:") + Info(kind).type;
 }

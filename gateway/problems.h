@@ -70,6 +70,11 @@ std::string ProblemType(ProblemKind kind);
 // when the detail does not start with one (upper case and '_' up to the first ':').
 std::string ResultCodeOf(std::string_view detail);
 int ProblemHttpStatus(ProblemKind kind);
+// orderNotReady (RFC 8555 §7.4) for an order found in `status` (its name: "pending", "invalid",
+// ...) with its stored `order_error` (null unless invalid). The detail starts with the order's own
+// result code when its error carries one (ACME_DEACTIVATED: the client deactivated one of its
+// authorizations), else with ACME_ORDER_NOT_READ (CTD "Result code").
+Problem OrderNotReady(std::string_view status, const nlohmann::json& order_error);
 // The problem document: {"type","detail","status", "subproblems"?, "algorithms"? }.
 nlohmann::json ProblemToJson(const Problem& problem);
 

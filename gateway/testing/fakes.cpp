@@ -140,6 +140,7 @@ Result<engine::api::Response> FakeIssuer::Call(const engine::api::Request& reque
   ++issue_calls;
   if (while_signing) while_signing();
   if (refuse) return engine::api::Response(*refuse);
+  if (answer_issue_with_wrong_type) return engine::api::Response(engine::api::RevokeResponse{true, 1});
   std::lock_guard lock(mu_);
   if (auto it = by_request_.find(issue->request_id); it != by_request_.end()) return engine::api::Response(it->second);
   auto csr = CA_TRY(ossl::CsrFromDer(issue->csr_der));

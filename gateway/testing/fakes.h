@@ -33,6 +33,7 @@ class FakeIssuer final : public IssuerPort {
   FakeIssuer();
   std::optional<engine::api::EngineError> refuse;  // answer every issue with this error
   bool transport_down = false;
+  bool answer_issue_with_wrong_type = false;  // a protocol defect: answers issue with a RevokeResponse
   std::atomic<int> issue_calls{0};
   std::function<void()> while_signing;  // called during each issue request, before it answers
   std::vector<engine::api::RevokeRequest> revocations;  // every revocation the engine holds

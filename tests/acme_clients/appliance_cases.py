@@ -476,10 +476,11 @@ class HostileFinalize(unittest.TestCase):
         body = fin.json()
         self.assertEqual(fin.status_code, 403, fin.text)
         self.assertEqual(body["type"], URN + "orderNotReady", body)
+        self.assertTrue(body["detail"].startswith("ACME_DEACTIVATED: "), body)
         after = c.post(url, None).json()
         self.assertEqual(after["status"], "invalid", after)
         self.assertEqual(after["error"]["type"], URN + "unauthorized", after)
-        self.assertIn("deactivated", after["error"]["detail"])
+        self.assertTrue(after["error"]["detail"].startswith("ACME_DEACTIVATED: "), after)
         self.assertNotIn("certificate", after)
 
     def test_csr_with_the_account_key_refused(self):
