@@ -228,7 +228,7 @@ done
 [[ ! -e "$WORK/escaped" && ! -e /escaped ]] || fail "a file escaped the served directory"
 
 # --- cut off: a full CRL with a short nextUpdate, then replica 3's link goes down ------------
-SHORT=$((4 * INTERVAL + 8))
+SHORT=$((6 * INTERVAL + 14))
 crl gen/short.der -crlsec "$SHORT"
 SHORT_NU=$(in_ns "$NS_O" "$PY" -c "import sys; sys.path.insert(0, '$(dirname "$DRIVER")'); import replica_driver as d; print(d.next_update_of('gen/short.der'))")
 publish --wait "$REPLICAS" --bound "$BOUND" crl/e2e-ca.crl=gen/short.der
@@ -266,5 +266,9 @@ for pid in "${PIDS[@]}"; do
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     ! kill -0 "$pid" 2>/dev/null || fail "ca-status-mirror $pid ignored SIGTERM"
   fi
+done
+for i in 1 2 3; do
+  echo "replica $i: $(grep -c '"event":"mirror_synced"' "r$i/mirror.log") passes installed files," \
+    "$(grep '"event":"mirror_synced"' "r$i/mirror.log" | grep -vc '"failed":0,') with a file failing its check"
 done
 echo "replica e2e: all checks passed"
