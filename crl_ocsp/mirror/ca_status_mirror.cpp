@@ -19,7 +19,8 @@ namespace {
 using namespace ca;
 using namespace ca::crl_ocsp::mirror;
 
-Result<int64_t> ParseCount(const std::string& flag, const std::string& v, int64_t min, int64_t max) {
+Result<int64_t> ParseCount(const std::string& flag, const std::string& v, int64_t min,
+                           int64_t max) {
   try {
     size_t pos = 0;
     long long n = std::stoll(v, &pos);
@@ -53,7 +54,8 @@ Result<Args> ParseArgs(int argc, char** argv) {
     else if (flag == "--interval")
       c.interval_seconds = CA_TRY(ParseCount(flag, v, 1, 86400));
     else if (flag == "--max-manifest-bytes")
-      c.max_manifest_bytes = static_cast<size_t>(CA_TRY(ParseCount(flag, v, 1024, int64_t{1} << 32)));
+      c.max_manifest_bytes =
+          static_cast<size_t>(CA_TRY(ParseCount(flag, v, 1024, int64_t{1} << 32)));
     else if (flag == "--max-file-bytes")
       c.max_file_bytes = static_cast<size_t>(CA_TRY(ParseCount(flag, v, 1, int64_t{1} << 32)));
     else if (flag == "--connect-timeout")

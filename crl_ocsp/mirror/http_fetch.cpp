@@ -48,7 +48,8 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   if (line.size() > 5 && AsciiLower(line.substr(0, 5)) == "etag:") {
     std::string_view v = line.substr(5);
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
+    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
+      v.remove_suffix(1);
     t->etag = std::string(v.substr(0, 256));
   }
   return n;

@@ -34,7 +34,8 @@ class HttpFetcher {
 
   // kUnavailable: no connection, timeout, HTTP status other than 200 (or 304); kResourceExhausted:
   // the body is longer than max_bytes (the transfer stops there).
-  Result<FetchResult> Get(const std::string& url, size_t max_bytes, std::string_view if_none_match = {});
+  Result<FetchResult> Get(const std::string& url, size_t max_bytes,
+                          std::string_view if_none_match = {});
 
  private:
   struct Handle;

@@ -47,9 +47,9 @@ Status CheckFileDirectoryClashes(const std::vector<ManifestEntry>& files) {
       if (files[j].path.size() == p.size())
         return Fail(ErrorCode::kInvalidArgument, "manifest lists '" + p + "' twice");
       if (files[j].path[p.size()] == '/')
-        return Fail(ErrorCode::kInvalidArgument,
-                    "manifest lists '" + p + "' as a file and as the directory of '" +
-                        files[j].path + "'");
+        return Fail(
+            ErrorCode::kInvalidArgument,
+            "manifest lists '" + p + "' as a file and as the directory of '" + files[j].path + "'");
     }
   }
   return Ok();
@@ -59,8 +59,8 @@ Status CheckFileDirectoryClashes(const std::vector<ManifestEntry>& files) {
 
 Result<std::string> NormalizeExportPath(std::string_view path) {
   auto bad = [&](std::string_view why) {
-    return Fail(ErrorCode::kInvalidArgument, "path '" + std::string(path.substr(0, 200)) + "' " +
-                                                 std::string(why));
+    return Fail(ErrorCode::kInvalidArgument,
+                "path '" + std::string(path.substr(0, 200)) + "' " + std::string(why));
   };
   if (path.empty()) return bad("is empty");
   if (path.size() > kMaxPathBytes) return bad("is longer than 1024 bytes");
@@ -74,7 +74,8 @@ Result<std::string> NormalizeExportPath(std::string_view path) {
     std::string_view part = path.substr(start, end - start);
     start = end + 1;
     if (part.empty()) continue;
-    if (part == "." || part == "..") return bad("escapes the directory ('" + std::string(part) + "')");
+    if (part == "." || part == "..")
+      return bad("escapes the directory ('" + std::string(part) + "')");
     if (part.front() == '.') return bad("has a hidden component");
     if (part.size() > 255) return bad("has a component longer than 255 bytes");
     if (!std::all_of(part.begin(), part.end(), IsPathChar))

@@ -19,9 +19,9 @@ TEST(NormalizeExportPath, KeepsExportPathsAndCollapsesEmptyComponents) {
 }
 
 TEST(NormalizeExportPath, RefusesEscapesAndOwnFiles) {
-  for (const char* bad : {"", "/etc/passwd", "../x", "crl/../../x", "crl/./x", "crl/", ".hidden",
-                          "crl/.mirror-tmp-1", "a b", "crl/x%2e", "manifest.json", "health.json",
-                          "crl\\x"}) {
+  for (const char* bad :
+       {"", "/etc/passwd", "../x", "crl/../../x", "crl/./x", "crl/", ".hidden", "crl/.mirror-tmp-1",
+        "a b", "crl/x%2e", "manifest.json", "health.json", "crl\\x"}) {
     auto r = NormalizeExportPath(bad);
     EXPECT_FALSE(r) << bad;
   }
@@ -31,8 +31,10 @@ TEST(NormalizeExportPath, RefusesEscapesAndOwnFiles) {
 
 TEST(ParseManifest, ReadsEntriesSortedByPath) {
   std::string text = R"({"generated_at": 1700000000, "files": [
-    {"path": "ocsp/AB/cd==", "sha256": ")" + kSha + R"(", "size": 5, "next_update": 1700000600},
-    {"path": "crl/ca.crl", "sha256": ")" + kSha + R"(", "size": 7, "next_update": 1700086400}]})";
+    {"path": "ocsp/AB/cd==", "sha256": ")" +
+                     kSha + R"(", "size": 5, "next_update": 1700000600},
+    {"path": "crl/ca.crl", "sha256": ")" +
+                     kSha + R"(", "size": 7, "next_update": 1700086400}]})";
   auto m = ParseManifest(text);
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ(m->generated_at, 1700000000);
@@ -53,7 +55,8 @@ TEST(ParseManifest, RefusesTheWholeManifestForOneBadEntry) {
   EXPECT_FALSE(ParseManifest("not json"));
   EXPECT_FALSE(ParseManifest(R"({"generated_at": 1})"));
   EXPECT_FALSE(ParseManifest(R"({"generated_at": 1, "files": [], "extra": 1})"));
-  std::string bad_sha = R"({"generated_at": 1, "files": [{"path": "a", "sha256": "ABC", "size": 1, "next_update": 2}]})";
+  std::string bad_sha =
+      R"({"generated_at": 1, "files": [{"path": "a", "sha256": "ABC", "size": 1, "next_update": 2}]})";
   EXPECT_FALSE(ParseManifest(bad_sha));
   std::string negative = R"({"generated_at": 1, "files": [{"path": "a", "sha256": ")" + kSha +
                          R"(", "size": -1, "next_update": 2}]})";

@@ -22,17 +22,23 @@ bool Matches(std::span<const uint8_t> bytes, const ManifestEntry& e) {
 
 std::string_view HealthStatusName(HealthStatus status) {
   switch (status) {
-    case HealthStatus::kOk: return "ok";
-    case HealthStatus::kOriginUnreachable: return "origin_unreachable";
-    case HealthStatus::kStale: return "stale";
+    case HealthStatus::kOk:
+      return "ok";
+    case HealthStatus::kOriginUnreachable:
+      return "origin_unreachable";
+    case HealthStatus::kStale:
+      return "stale";
   }
   return "stale";
 }
 
 nlohmann::json Health::ToJson() const {
-  auto opt = [](const std::optional<int64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
+  auto opt = [](const std::optional<int64_t>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json();
+  };
   nlohmann::json listed = nlohmann::json::array();
-  for (size_t i = 0; i < expired.size() && i < kMaxListedInHealth; ++i) listed.push_back(expired[i]);
+  for (size_t i = 0; i < expired.size() && i < kMaxListedInHealth; ++i)
+    listed.push_back(expired[i]);
   return {{"status", HealthStatusName(status)},
           {"origin_reachable", origin_reachable},
           {"last_attempt", last_attempt},
@@ -55,7 +61,8 @@ Result<Mirror> Mirror::Open(MirrorConfig config) {
   if (own) {
     auto restored = ParseManifest(AsString(*own));
     if (!restored) {
-      log::Warn("served_manifest_unreadable", {{"dir", m.config_.dir}, {"error", restored.error().message}});
+      log::Warn("served_manifest_unreadable",
+                {{"dir", m.config_.dir}, {"error", restored.error().message}});
     } else {
       for (const auto& e : restored->files) {
         auto bytes = m.dir_.Read(e.path, m.config_.max_file_bytes);
@@ -67,8 +74,10 @@ Result<Mirror> Mirror::Open(MirrorConfig config) {
   auto keep = OwnFiles();
   for (const auto& [path, e] : m.served_) keep.insert(path);
   size_t removed = CA_TRY(m.dir_.Sweep(keep));
-  log::Info("mirror_opened", {{"dir", m.config_.dir}, {"origin", m.config_.origin},
-                              {"files", m.served_.size()}, {"removed", removed}});
+  log::Info("mirror_opened", {{"dir", m.config_.dir},
+                              {"origin", m.config_.origin},
+                              {"files", m.served_.size()},
+                              {"removed", removed}});
   return m;
 }
 
@@ -103,8 +112,8 @@ std::optional<Manifest> Mirror::FetchManifest(Health& health) {
 
 Status Mirror::FetchAndInstall(const ManifestEntry& entry) {
   if (entry.size > config_.max_file_bytes)
-    return Fail(ErrorCode::kResourceExhausted, entry.path + ": " + std::to_string(entry.size) +
-                                                   " bytes, above the limit");
+    return Fail(ErrorCode::kResourceExhausted,
+                entry.path + ": " + std::to_string(entry.size) + " bytes, above the limit");
   auto fetched = CA_TRY(fetcher_.Get(JoinUrl(config_.origin, entry.path), entry.size));
   if (fetched.body.size() != entry.size)
     return Fail(ErrorCode::kCorrupt, entry.path + ": " + std::to_string(fetched.body.size()) +
@@ -155,10 +164,11 @@ bool Mirror::Apply(const Manifest& target, int64_t now, std::string& error) {
     ++installed;
   }
   if (installed || !unlisted.empty())
-    log::Info("mirror_synced", {{"installed", installed}, {"removed", unlisted.size()},
-                                {"failed", failed}, {"generated_at", target.generated_at}});
-  if (failed)
-    error = std::to_string(failed) + " file(s) not installed, first: " + error;
+    log::Info("mirror_synced", {{"installed", installed},
+                                {"removed", unlisted.size()},
+                                {"failed", failed},
+                                {"generated_at", target.generated_at}});
+  if (failed) error = std::to_string(failed) + " file(s) not installed, first: " + error;
   return failed == 0;
 }
 
@@ -168,14 +178,16 @@ void Mirror::DropExpired(int64_t now) {
     if (e.next_update <= now) due.push_back(path);
   for (const auto& path : due) RemoveServed(path, "expired");
   if (!due.empty())
-    log::Warn("files_expired", {{"count", due.size()}, {"first", due.front()},
+    log::Warn("files_expired", {{"count", due.size()},
+                                {"first", due.front()},
                                 {"note", "past next_update: no longer served"}});
 }
 
 void Mirror::FillHealth(Health& health, int64_t now) const {
   health.files = served_.size();
   for (const auto& [path, e] : served_)
-    if (!health.serving_until || e.next_update < *health.serving_until) health.serving_until = e.next_update;
+    if (!health.serving_until || e.next_update < *health.serving_until)
+      health.serving_until = e.next_update;
   if (accepted_) health.manifest_generated_at = accepted_->generated_at;
   health.last_success = last_success_;
   health.expired.assign(expired_.begin(), expired_.end());

@@ -117,7 +117,8 @@ TEST_F(MirrorTest, VerifiesEveryFileBeforeInstallingIt) {
   EXPECT_EQ(Served("crl/ca.crl"), "v1");
   origin_.Overwrite("crl/ca.crl", "longer");  // more bytes than the manifest says: not read past
   h = mirror.RunPass(kNow + 1);
-  EXPECT_NE(h.last_error.find("larger than the limit of 2 bytes"), std::string::npos) << h.last_error;
+  EXPECT_NE(h.last_error.find("larger than the limit of 2 bytes"), std::string::npos)
+      << h.last_error;
   EXPECT_EQ(Served("crl/ca.crl"), "v1");  // the old bytes stay until their next_update
   EXPECT_EQ(h.last_success, kNow);
 }

@@ -63,7 +63,8 @@ Result<std::vector<std::string>> ListNames(int dirfd, std::string_view where) {
 Status RemoveEntry(int parent, const std::string& name, std::string_view where, int depth);
 
 Status RemoveTree(int parent, const std::string& name, std::string_view where, int depth) {
-  if (depth > kMaxDepth) return Fail(ErrorCode::kIo, "directory tree too deep at " + std::string(where));
+  if (depth > kMaxDepth)
+    return Fail(ErrorCode::kIo, "directory tree too deep at " + std::string(where));
   UniqueFd dir = OpenDirNoFollow(parent, name);
   if (!dir) return Fail(ErrorCode::kIo, Errno("cannot open", where));
   for (const auto& child : CA_TRY(ListNames(dir.get(), where)))
@@ -75,7 +76,7 @@ Status RemoveTree(int parent, const std::string& name, std::string_view where, i
 
 // Removes a file, symlink or whole directory named `name` in `parent`, without following links.
 Status RemoveEntry(int parent, const std::string& name, std::string_view where, int depth) {
-  struct stat st{};
+  struct stat st {};
   if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return errno == ENOENT ? Ok() : Fail(ErrorCode::kIo, Errno("cannot stat", where));
   if (S_ISDIR(st.st_mode)) return RemoveTree(parent, name, where, depth);
@@ -119,12 +120,13 @@ Status WriteAll(int fd, std::span<const uint8_t> bytes, std::string_view rel) {
 
 // Walks a directory: keeps regular files listed in `keep`, removes everything else and
 // directories left empty. `kept` counts what stays in this directory.
-Status SweepDir(int dirfd, const std::string& prefix, const std::set<std::string, std::less<>>& keep,
-                int depth, size_t& removed, size_t& kept) {
+Status SweepDir(int dirfd, const std::string& prefix,
+                const std::set<std::string, std::less<>>& keep, int depth, size_t& removed,
+                size_t& kept) {
   if (depth > kMaxDepth) return Fail(ErrorCode::kIo, "directory tree too deep at " + prefix);
   for (const auto& name : CA_TRY(ListNames(dirfd, prefix.empty() ? "." : prefix))) {
     std::string rel = prefix + name;
-    struct stat st{};
+    struct stat st {};
     if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT) continue;
       return Fail(ErrorCode::kIo, Errno("cannot stat", rel));
@@ -164,9 +166,10 @@ Result<ServedDir> ServedDir::Open(const std::string& root) {
   UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return Fail(ErrorCode::kNotFound, Errno("cannot open the served directory", root));
   auto names = CA_TRY(ListNames(fd.get(), root));
-  struct stat st{};
-  bool has_manifest = ::fstatat(fd.get(), std::string(kManifestName).c_str(), &st,
-                                AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+  struct stat st {};
+  bool has_manifest =
+      ::fstatat(fd.get(), std::string(kManifestName).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      S_ISREG(st.st_mode);
   if (!names.empty() && !has_manifest)
     return Fail(ErrorCode::kFailedPrecondition,
                 "the served directory " + root +
@@ -181,11 +184,12 @@ Status ServedDir::Install(std::string_view rel, std::span<const uint8_t> bytes) 
   auto chain = CA_TRY(OpenParents(fd_.get(), parts, true, rel));
   int dir = chain.empty() ? fd_.get() : chain.back().get();
   const std::string& name = parts.back();
-  struct stat st{};
+  struct stat st {};
   if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
     CA_TRY_STATUS(RemoveTree(dir, name, rel, 0));
   std::string tmp = ".mirror-tmp-" + HexEncode(RandomBytes(8));
-  UniqueFd out(::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  UniqueFd out(
+      ::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!out) return Fail(ErrorCode::kIo, Errno("cannot create a temporary file for", rel));
   Status written = WriteAll(out.get(), bytes, rel);
   if (written && (::fchmod(out.get(), 0644) != 0 || ::fsync(out.get()) != 0))
@@ -222,7 +226,7 @@ Result<std::optional<Bytes>> ServedDir::Read(std::string_view rel, size_t max_by
   int dir = chain.empty() ? fd_.get() : chain.back().get();
   UniqueFd in(::openat(dir, parts.back().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!in) return std::optional<Bytes>();
-  struct stat st{};
+  struct stat st {};
   if (::fstat(in.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::optional<Bytes>();
   if (static_cast<uint64_t>(st.st_size) > max_bytes)
     return Fail(ErrorCode::kResourceExhausted, std::string(rel) + " is larger than the limit");

@@ -26,7 +26,7 @@ TEST(ServedDir, InstallsReadsAndRemovesWithEmptyParents) {
   ASSERT_TRUE(dir) << dir.error().message;
   ASSERT_TRUE(dir->Install("ocsp/AB/cd==", AsBytes("resp")));
   EXPECT_EQ(Slurp(fs::path(tmp.path()) / "ocsp/AB/cd=="), "resp");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((tmp.path() + "/ocsp/AB/cd==").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0644u);
   auto read = dir->Read("ocsp/AB/cd==", 100);
