@@ -81,15 +81,15 @@ Result<Mirror> Mirror::Open(MirrorConfig config) {
   return m;
 }
 
-std::optional<Manifest> Mirror::FetchManifest(Health& health) {
+Mirror::Fetched Mirror::FetchManifest(Health& health) {
   auto fetched = fetcher_.Get(JoinUrl(config_.origin, kManifestName), config_.max_manifest_bytes,
                               accepted_ ? std::string_view(manifest_etag_) : std::string_view());
   if (!fetched) {
     health.last_error = fetched.error().message;
-    return std::nullopt;
+    return Fetched::kNone;
   }
   health.origin_reachable = true;
-  if (fetched->not_modified && accepted_) return accepted_;
+  if (fetched->not_modified && accepted_) return Fetched::kUnchanged;
   auto parsed = ParseManifest(AsString(fetched->body));
   std::string refusal;
   if (!parsed)
@@ -103,11 +103,11 @@ std::optional<Manifest> Mirror::FetchManifest(Health& health) {
     if (last_logged_error_ != health.last_error)
       log::Error("manifest_refused", {{"origin", config_.origin}, {"error", refusal}});
     last_logged_error_ = health.last_error;
-    return std::nullopt;
+    return Fetched::kNone;
   }
   manifest_etag_ = fetched->etag;
   accepted_ = std::move(*parsed);
-  return accepted_;
+  return Fetched::kNew;
 }
 
 Status Mirror::FetchAndInstall(const ManifestEntry& entry) {
@@ -207,12 +207,15 @@ Status Mirror::WriteOwnFiles(const Health& health) {
 Health Mirror::RunPass(int64_t now) {
   Health health;
   health.last_attempt = now;
-  std::optional<Manifest> target = FetchManifest(health);
+  Fetched fetched = FetchManifest(health);
   bool in_sync = false;
-  if (target) {
+  if (fetched == Fetched::kUnchanged && synced_) {
+    in_sync = true;  // nothing to retry; expiry is handled below
+  } else if (fetched != Fetched::kNone) {
     std::string error;
-    in_sync = Apply(*target, now, error);
+    in_sync = Apply(*accepted_, now, error);
     if (!in_sync) health.last_error = error;
+    synced_ = in_sync;
   }
   DropExpired(now);
   if (in_sync) last_success_ = now;

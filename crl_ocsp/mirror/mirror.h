@@ -68,9 +68,10 @@ class Mirror {
   Mirror(MirrorConfig config, ServedDir dir, HttpFetcher fetcher)
       : config_(std::move(config)), dir_(std::move(dir)), fetcher_(std::move(fetcher)) {}
 
-  // The origin's manifest; nullopt (with `error` set) when it could not be fetched or was
-  // refused.
-  std::optional<Manifest> FetchManifest(Health& health);
+  // Fetches the origin's manifest into accepted_: kNew, kUnchanged (HTTP 304), or kNone (with
+  // health.last_error set) when it could not be fetched or was refused.
+  enum class Fetched { kNone, kUnchanged, kNew };
+  Fetched FetchManifest(Health& health);
   // Brings the served files in line with `target`; false if some file could not be installed.
   bool Apply(const Manifest& target, int64_t now, std::string& error);
   Status FetchAndInstall(const ManifestEntry& entry);
@@ -86,6 +87,7 @@ class Mirror {
   std::optional<Manifest> accepted_;  // the origin's last accepted manifest (or the restored one)
   std::string manifest_etag_;
   std::optional<int64_t> last_success_;
+  bool synced_ = false;  // served_ matched accepted_ after the last Apply: a 304 needs no walk
   std::set<std::string, std::less<>> expired_;  // listed by accepted_, dropped past next_update
   bool served_changed_ = true;                  // manifest.json to rewrite
   std::optional<HealthStatus> last_status_;     // logs on changes, not every pass

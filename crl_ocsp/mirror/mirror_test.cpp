@@ -173,6 +173,22 @@ TEST_F(MirrorTest, RefusesAnEscapingManifestAndChangesNothing) {
   EXPECT_EQ(Served("crl/ca.crl"), "crl");
 }
 
+TEST_F(MirrorTest, ManifestLargerThanTheLimitIsNotRead) {
+  origin_.Put("crl/ca.crl", "crl", kNow + 600);
+  origin_.Publish(kNow);
+  MirrorConfig c;
+  c.origin = origin_.url();
+  c.dir = served_.path();
+  c.max_manifest_bytes = 16;
+  auto mirror = Mirror::Open(c);
+  ASSERT_TRUE(mirror);
+  Health h = mirror->RunPass(kNow);
+  EXPECT_EQ(h.status, HealthStatus::kOriginUnreachable);
+  EXPECT_NE(h.last_error.find("larger than the limit of 16 bytes"), std::string::npos)
+      << h.last_error;
+  EXPECT_FALSE(IsServed("crl/ca.crl"));
+}
+
 TEST_F(MirrorTest, AFileListedPastItsNextUpdateIsNeverServed) {
   origin_.Put("crl/ca.crl", "expired", kNow - 1);
   origin_.Put("ca/ca.der", "cert", kNow + 600);

@@ -77,7 +77,7 @@ pid $2/nginx.pid;
 error_log $2/logs/error.log warn;
 events { worker_connections 256; }
 http {
-  access_log off;
+  access_log $2/logs/access.log;
   types { application/pkix-crl crl; application/pkix-cert der; application/json json; }
   default_type application/ocsp-response;
   etag on;
@@ -267,6 +267,10 @@ for pid in "${PIDS[@]}"; do
     ! kill -0 "$pid" 2>/dev/null || fail "ca-status-mirror $pid ignored SIGTERM"
   fi
 done
+# Unchanged passes are conditional GETs answered 304 by the origin.
+grep -q '"GET /manifest.json HTTP/1.1" 304 ' origin/logs/access.log || fail "no conditional GET of the manifest reached the origin"
+echo "origin: manifest.json answered $(grep -c '"GET /manifest.json HTTP/1.1" 304 ' origin/logs/access.log) times 304," \
+  "$(grep -c '"GET /manifest.json HTTP/1.1" 200 ' origin/logs/access.log) times 200"
 for i in 1 2 3; do
   echo "replica $i: $(grep -c '"event":"mirror_synced"' "r$i/mirror.log") passes installed files," \
     "$(grep '"event":"mirror_synced"' "r$i/mirror.log" | grep -vc '"failed":0,') with a file failing its check"
