@@ -36,7 +36,7 @@ inline constexpr std::string_view kHealthName = "health.json";
 inline constexpr size_t kMaxPathBytes = 1024;
 
 // A manifest path as the replica stores it: relative, components of [A-Za-z0-9._=+-] not starting
-// with '.', (so no "." / ".." and no hidden or temporary names), empty components collapsed ("a//b"
+// with '.' (so no "." / ".." and no hidden or temporary names), empty components collapsed ("a//b"
 // is "a/b", as the file system and nginx's merge_slashes see it: base64 OCSP paths can hold "//"),
 // no leading '/', not ending in '/', not one of the replica's own files. kInvalidArgument naming
 // the path otherwise.
