@@ -200,6 +200,25 @@ TEST_F(MirrorTest, AFileListedPastItsNextUpdateIsNeverServed) {
   EXPECT_EQ(Served("ca/ca.der"), "cert");
 }
 
+TEST_F(MirrorTest, AReplicaCanBeAnotherReplicasOrigin) {
+  origin_.Put("crl/ca/1.crl", "shard", kNow + 600);
+  origin_.Put("ocsp/AB//cd==", "resp", kNow + 300);
+  origin_.Publish(kNow);
+  Mirror first = Open(origin_.url());
+  ASSERT_EQ(first.RunPass(kNow).status, HealthStatus::kOk);
+  TempDir branch;
+  MirrorConfig c;
+  c.origin = "file://" + served_.path();
+  c.dir = branch.path();
+  auto second = Mirror::Open(c);
+  ASSERT_TRUE(second);
+  Health h = second->RunPass(kNow + 1);
+  EXPECT_EQ(h.status, HealthStatus::kOk) << h.last_error;
+  EXPECT_EQ(h.files, 2u);
+  EXPECT_EQ(h.serving_until, kNow + 300);
+  EXPECT_EQ(Slurp(fs::path(branch.path()) / "ocsp/AB/cd=="), "resp");
+}
+
 TEST_F(MirrorTest, ARestartKeepsVerifiedFilesOnly) {
   origin_.Put("crl/a.crl", "a", kNow + 600);
   origin_.Put("crl/b.crl", "b", kNow + 600);

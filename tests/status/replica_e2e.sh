@@ -28,6 +28,18 @@ ip netns del "${TAG}probe"
 
 WORK=$(mktemp -d /tmp/replica_e2e.XXXXXX)
 chmod 755 "$WORK"
+# Bad input: one line, non-zero exit, nothing touched.
+mkdir -p "$WORK/site" && echo site > "$WORK/site/index.html"
+for bad in "--origin ftp://origin --dir $WORK/site" "--origin http://127.0.0.1:9 --dir $WORK/site --once" \
+           "--origin http://127.0.0.1:9 --dir $WORK/site --interval 0"; do
+  # shellcheck disable=SC2086
+  if "$MIRROR_BIN" $bad > "$WORK/bad.out" 2> "$WORK/bad.err"; then echo "FAIL: accepted $bad" >&2; exit 1; fi
+  [[ "$(wc -l < "$WORK/bad.err")" == 1 ]] || { cat "$WORK/bad.err" >&2; echo "FAIL: not one line for $bad" >&2; exit 1; }
+done
+"$MIRROR_BIN" --origin http://127.0.0.1:9 --dir "$WORK/site" --once 2> "$WORK/bad.err" && exit 1
+grep -q "not a mirror directory" "$WORK/bad.err" || { cat "$WORK/bad.err" >&2; echo "FAIL: a non-mirror directory was not refused" >&2; exit 1; }
+[[ "$(cat "$WORK/site/index.html")" == site ]] || { echo "FAIL: a non-mirror directory was touched" >&2; exit 1; }
+rm -rf "$WORK/site"
 NS_O="${TAG}o"
 NAMESPACES=()
 PIDS=()
