@@ -11,7 +11,7 @@ PKGS=(
   chromium chromium-driver
   wrk nginx-light python3-aiosmtpd
   clang libfuzzer-14-dev libclang-rt-14-dev libcurl4-openssl-dev faketime
-  mmdebstrap systemd-container systemd procps
+  mmdebstrap systemd-container systemd procps iproute2
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -28,6 +28,8 @@ ALLOWED = {
     "crl_ocsp": ["common/", "pki/"],
     "crl_ocsp/server": ["common/", "pki/", "crl_ocsp/"],
     "crl_ocsp/tools": ["common/", "pki/", "crl_ocsp/"],
+    # The status replica knows the export's manifest and files, not the store or the server.
+    "crl_ocsp/mirror": ["common/", "pki/"],
     "engine/api": ["common/", "pki/"],
     "engine": ["common/", "pki/", "hsm/", "profiles/", "crl_ocsp/"],
     "gateway": ["common/", "pki/", "profiles/policy/", "profiles/issuance/profile.h",
@@ -53,7 +55,7 @@ SYSTEM_OWNERS = {
     "pkcs11.h": ["hsm"],
     "p11-kit/pkcs11.h": ["hsm"],
     "microhttpd.h": ["gateway", "crl_ocsp/server", "dashboard"],
-    "curl/curl.h": ["reports/mail"],
+    "curl/curl.h": ["reports/mail", "crl_ocsp/mirror"],
 }
 # Namespace of each folder, when it is not ca::<path>. A file may open namespaces nested in its
 # folder's (ca::hsm::p11 in hsm/), never a parent's or a sibling's.
