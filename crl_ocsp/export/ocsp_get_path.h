@@ -11,7 +11,8 @@
 // Base64's '/' makes sub-directories. Two canonical requests never make a file and a directory of
 // the same name (a complete DER request is never a prefix of another one), but a base64 text can
 // end in '/' (about 1 request in 200): no file can carry that name, so its response is the
-// directory's index file kOcspIndexName, which the nginx site names in its `index` directive.
+// directory's index file kOcspIndexName, which the nginx site tries next
+// (`try_files $uri ${uri}index.der`).
 #pragma once
 
 #include <openssl/x509.h>
