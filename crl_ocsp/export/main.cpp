@@ -4,12 +4,21 @@
 //
 //   ca-status-export --store DIR --dir EXPORT_DIR [--issuer NAME]... [--interval SECONDS]
 //                    [--keep-margin SECONDS] [--once]
+//   ca-status-export --config FILE [--once]
+//
+// FILE (the appliance's /etc/acme-ca/status-export.json; unknown keys refused):
+//   {"store": DIR, "dir": EXPORT_DIR, "issuers": [NAME, ...], "interval_seconds": 5,
+//    "keep_margin_seconds": 900}
 //
 // Without --once: a pass every --interval seconds (default 5) until SIGTERM or SIGINT.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -39,6 +48,40 @@ Result<long> PositiveSeconds(const std::string& flag, const std::string& v) {
   return Fail(ErrorCode::kInvalidArgument, flag + " needs a number of seconds (1..2592000)");
 }
 
+Status ReadConfig(const std::string& path, Args& a) {
+  std::ifstream in(path);
+  if (!in) return Fail(ErrorCode::kInvalidArgument, "cannot read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return Fail(ErrorCode::kInvalidArgument, path + ": not a JSON object");
+  auto seconds = [&](const char* key, auto& out) -> Status {
+    if (!j[key].is_number_integer())
+      return Fail(ErrorCode::kInvalidArgument, path + ": " + key + " must be an integer");
+    out = std::chrono::seconds(CA_TRY(PositiveSeconds(key, std::to_string(j[key].get<long>()))));
+    return {};
+  };
+  for (const auto& [key, value] : j.items()) {
+    if (key == "store" && value.is_string()) {
+      a.store = value.get<std::string>();
+    } else if (key == "dir" && value.is_string()) {
+      a.options.dir = value.get<std::string>();
+    } else if (key == "issuers" && value.is_array()) {
+      for (const auto& name : value) {
+        if (!name.is_string()) return Fail(ErrorCode::kInvalidArgument, path + ": issuers are names");
+        a.options.issuers.push_back(name.get<std::string>());
+      }
+    } else if (key == "interval_seconds") {
+      CA_TRY_STATUS(seconds("interval_seconds", a.interval));
+    } else if (key == "keep_margin_seconds") {
+      CA_TRY_STATUS(seconds("keep_margin_seconds", a.options.keep_margin));
+    } else {
+      return Fail(ErrorCode::kInvalidArgument, path + ": unknown or mistyped key " + key);
+    }
+  }
+  return {};
+}
+
 Result<Args> ParseArgs(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
@@ -49,7 +92,9 @@ Result<Args> ParseArgs(int argc, char** argv) {
     }
     if (i + 1 >= argc) return Fail(ErrorCode::kInvalidArgument, "missing value for " + flag);
     std::string v = argv[++i];
-    if (flag == "--store") {
+    if (flag == "--config") {
+      CA_TRY_STATUS(ReadConfig(v, a));
+    } else if (flag == "--store") {
       a.store = v;
     } else if (flag == "--dir") {
       a.options.dir = v;
@@ -66,7 +111,7 @@ Result<Args> ParseArgs(int argc, char** argv) {
   if (a.store.empty() || a.options.dir.empty()) {
     return Fail(ErrorCode::kInvalidArgument,
                 "usage: ca-status-export --store DIR --dir EXPORT_DIR [--issuer NAME]... "
-                "[--interval SECONDS] [--keep-margin SECONDS] [--once]");
+                "[--interval SECONDS] [--keep-margin SECONDS] [--once] | --config FILE [--once]");
   }
   return a;
 }
@@ -125,6 +170,9 @@ int Run(const Args& args) {
 
 int main(int argc, char** argv) {
   log::Init("ca-status-export");
+  // The export is public (a web server running as another user reads it): directories 0755
+  // whatever umask the service manager gives; files are 0644 by WriteFileAtomic.
+  ::umask(022);
   auto args = ParseArgs(argc, argv);
   if (!args) {
     std::fprintf(stderr, "ca-status-export: %s\n", args.error().message.c_str());
