@@ -74,10 +74,12 @@ Status WriteAll(int fd, std::span<const uint8_t> data, const std::string& path) 
 
 std::atomic<uint64_t> temp_counter{0};
 
-}  // namespace
-
-Status WriteFileAtomic(const std::string& root, std::string_view relative,
-                       std::span<const uint8_t> data, Time mtime) {
+// Writes a temporary file for root/relative in root/.staging (mode 0644, mtime; fsync'd when
+// `sync`); returns its path and the target's. Nothing is left behind on error.
+Result<std::pair<std::string, std::string>> WriteTemp(const std::string& root,
+                                                      std::string_view relative,
+                                                      std::span<const uint8_t> data, Time mtime,
+                                                      bool sync) {
   CA_TRY_STATUS(CheckRelative(relative));
   fs::path target = fs::path(root) / relative;
   fs::path staging = fs::path(root) / kStagingDir;
@@ -94,16 +96,56 @@ Status WriteFileAtomic(const std::string& root, std::string_view relative,
     struct timespec times[2] = {{static_cast<time_t>(pki::ToUnix(mtime)), 0},
                                 {static_cast<time_t>(pki::ToUnix(mtime)), 0}};
     if (::futimens(fd.get(), times) != 0) return Errno("set mtime of", temp);
-    if (::fsync(fd.get()) != 0) return Errno("fsync", temp);
+    if (sync && ::fsync(fd.get()) != 0) return Errno("fsync", temp);
     if (::close(fd.Release()) != 0) return Errno("close", temp);
-    if (::rename(temp.c_str(), target.c_str()) != 0) return Errno("rename to", target.string());
     return {};
   }();
   if (!written) {
     ::unlink(temp.c_str());
-    return written;
+    return std::unexpected(written.error());
   }
-  return SyncDirectory(target.parent_path().string());
+  return std::pair{std::move(temp), target.string()};
+}
+
+}  // namespace
+
+Status WriteFileAtomic(const std::string& root, std::string_view relative,
+                       std::span<const uint8_t> data, Time mtime) {
+  auto [temp, target] = CA_TRY(WriteTemp(root, relative, data, mtime, /*sync=*/true));
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
+    Status failed = Errno("rename to", target);
+    ::unlink(temp.c_str());
+    return failed;
+  }
+  return SyncDirectory(fs::path(target).parent_path().string());
+}
+
+AtomicBatch::~AtomicBatch() {
+  for (const Pending& p : pending_) ::unlink(p.temp.c_str());
+}
+
+Status AtomicBatch::Add(std::string_view relative, std::span<const uint8_t> data, Time mtime) {
+  auto [temp, target] = CA_TRY(WriteTemp(root_, relative, data, mtime, /*sync=*/false));
+  pending_.push_back({std::move(temp), std::move(target)});
+  return {};
+}
+
+Status AtomicBatch::Commit() {
+  if (pending_.empty()) return {};
+  CA_TRY_STATUS(SyncExport(root_));  // the new contents are on disk before any rename
+  while (!pending_.empty()) {
+    const Pending& p = pending_.back();
+    if (::rename(p.temp.c_str(), p.target.c_str()) != 0) return Errno("rename to", p.target);
+    pending_.pop_back();
+  }
+  return SyncExport(root_);  // and the renames before anything describes them
+}
+
+Status SyncExport(const std::string& root) {
+  Fd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return Errno("open directory", root);
+  if (::syncfs(fd.get()) != 0) return Errno("syncfs", root);
+  return {};
 }
 
 Status RemoveExportedFile(const std::string& root, std::string_view relative) {

@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "crl_ocsp/revocation.h"
@@ -20,6 +21,34 @@ inline constexpr std::string_view kStagingDir = ".staging";
 // over the old file, fsync of the directory. On error nothing replaces the old file.
 Status WriteFileAtomic(const std::string& root, std::string_view relative,
                        std::span<const uint8_t> data, Time mtime);
+
+// Many files replaced with two filesystem flushes instead of two fsyncs each (a first export
+// writes two files per certificate): Add writes a temporary file in root/.staging (mode 0644,
+// mtime); Commit flushes the filesystem (syncfs), renames every file over its target, and flushes
+// again so that the renames are durable before the caller describes them in a manifest. A
+// reader sees the old file or the new one, never a part. Uncommitted files are removed by the
+// destructor.
+class AtomicBatch {
+ public:
+  explicit AtomicBatch(std::string root) : root_(std::move(root)) {}
+  ~AtomicBatch();
+  AtomicBatch(const AtomicBatch&) = delete;
+  AtomicBatch& operator=(const AtomicBatch&) = delete;
+
+  Status Add(std::string_view relative, std::span<const uint8_t> data, Time mtime);
+  Status Commit();
+  size_t pending() const { return pending_.size(); }
+
+ private:
+  struct Pending {
+    std::string temp, target;
+  };
+  std::string root_;
+  std::vector<Pending> pending_;
+};
+
+// Flushes the export's filesystem (syncfs): removals and renames before a manifest.
+Status SyncExport(const std::string& root);
 
 // Removes root/relative (absent is fine) and then its parent directories that became empty, up
 // to but not including the first path segment ("ocsp", "crl", "ca").

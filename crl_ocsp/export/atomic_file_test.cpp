@@ -43,6 +43,36 @@ TEST(AtomicFileTest, WritesWholeFilesWithModeAndMtimeAndReplaces) {
   ::umask(022);
 }
 
+TEST(AtomicFileTest, BatchReplacesFilesOnlyAtCommitAndCleansUpOtherwise) {
+  testing::TempDir dir;
+  Time t = pki::FromUnix(1700000000);
+  ASSERT_TRUE(WriteFileAtomic(dir.path(), "crl/a.crl", AsBytes("old"), t));
+  fs::path staging = fs::path(dir.path()) / kStagingDir;
+  {
+    AtomicBatch batch(dir.path());
+    ASSERT_TRUE(batch.Add("crl/a.crl", AsBytes("new"), t + std::chrono::seconds(1)));
+    ASSERT_TRUE(batch.Add("ocsp/X/y", AsBytes("resp"), t));
+    EXPECT_EQ(batch.pending(), 2u);
+    EXPECT_EQ(Read(fs::path(dir.path()) / "crl/a.crl"), "old");  // nothing visible before Commit
+    EXPECT_FALSE(fs::exists(fs::path(dir.path()) / "ocsp/X/y"));
+    ASSERT_TRUE(batch.Commit());
+    EXPECT_EQ(batch.pending(), 0u);
+  }
+  EXPECT_EQ(Read(fs::path(dir.path()) / "crl/a.crl"), "new");
+  EXPECT_EQ(Read(fs::path(dir.path()) / "ocsp/X/y"), "resp");
+  struct stat st {};
+  ASSERT_EQ(::stat((fs::path(dir.path()) / "crl/a.crl").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtime, 1700000001);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+  {
+    AtomicBatch abandoned(dir.path());  // a failed pass: its temporary files go, targets stay
+    ASSERT_TRUE(abandoned.Add("crl/a.crl", AsBytes("never"), t));
+    EXPECT_FALSE(abandoned.Add("../x", AsBytes("bad"), t));
+  }
+  EXPECT_EQ(Read(fs::path(dir.path()) / "crl/a.crl"), "new");
+  EXPECT_TRUE(fs::is_empty(staging));
+}
+
 TEST(AtomicFileTest, RefusesPathsOutsideTheExport) {
   testing::TempDir dir;
   for (std::string_view bad : {"", "/etc/x", "ocsp/../../x", "./a", "ocsp/"}) {

@@ -20,11 +20,18 @@ namespace fs = std::filesystem;
 
 // What one pass builds; swapped into the exporter at its end.
 struct Exporter::Pass {
+  explicit Pass(const std::string& root) : batch(root) {}
   Time now{};
   PassStats stats;
   std::unordered_map<std::string, Exported> files;
   std::unordered_map<std::string, std::array<std::string, 2>> ocsp_paths;
+  AtomicBatch batch;  // files written, renamed into place at each Commit
+  std::vector<std::pair<std::string, Exported>> batched;  // what the batch holds
 };
+
+namespace {
+constexpr size_t kBatchFiles = 4096;  // one pair of filesystem flushes per this many files
+}  // namespace
 
 namespace {
 
@@ -75,11 +82,19 @@ Status Exporter::Offer(Pass& pass, const std::string& path, std::string_view der
   std::copy(sha256.begin(), sha256.end(), want.sha256.begin());
   auto it = files_.find(path);
   if (it == files_.end() || it->second.sha256 != want.sha256 || it->second.size != want.size) {
-    CA_TRY_STATUS(WriteFileAtomic(options_.dir, path, AsBytes(der), this_update));
-    files_[path] = want;  // on disk now, even if the pass fails later
+    CA_TRY_STATUS(pass.batch.Add(path, AsBytes(der), this_update));
+    pass.batched.emplace_back(path, want);
     ++pass.stats.written;
+    if (pass.batch.pending() >= kBatchFiles) CA_TRY_STATUS(CommitBatch(pass));
   }
   pass.files[path] = want;
+  return {};
+}
+
+Status Exporter::CommitBatch(Pass& pass) {
+  CA_TRY_STATUS(pass.batch.Commit());
+  for (auto& [path, state] : pass.batched) files_[path] = state;  // on disk now, even if the pass fails later
+  pass.batched.clear();
   return {};
 }
 
@@ -142,7 +157,7 @@ Status Exporter::ExportIssuer(Pass& pass, std::string_view name, std::string_vie
 }
 
 Result<PassStats> Exporter::RunPass(Time now) {
-  Pass pass;
+  Pass pass(options_.dir);
   pass.now = now;
   {
     lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
@@ -167,6 +182,7 @@ Result<PassStats> Exporter::RunPass(Time now) {
     }
     env_txn_ = nullptr;
   }
+  CA_TRY_STATUS(CommitBatch(pass));
   std::vector<std::string> gone;
   for (const auto& [path, state] : files_) {
     if (!pass.files.contains(path)) gone.push_back(path);
@@ -176,6 +192,9 @@ Result<PassStats> Exporter::RunPass(Time now) {
     files_.erase(path);
     ++pass.stats.removed;
   }
+  // Removals durable before a manifest that no longer lists them (a removed file that came back
+  // after a crash would never be removed again).
+  if (!gone.empty()) CA_TRY_STATUS(SyncExport(options_.dir));
   files_ = std::move(pass.files);
   ocsp_paths_ = std::move(pass.ocsp_paths);
   CA_TRY_STATUS(WriteManifest(now));

@@ -68,6 +68,7 @@ class Exporter {
   Status ExportIssuer(Pass& pass, std::string_view name, std::string_view cert_der);
   Status Offer(Pass& pass, const std::string& path, std::string_view der,
                std::span<const uint8_t, 32> sha256, Time this_update, Time next_update);
+  Status CommitBatch(Pass& pass);
   Status WriteManifest(Time now);
 
   const lmdb::Env* env_;
