@@ -23,7 +23,9 @@ using namespace ca;
 using namespace ca::crl_ocsp;
 using Clock = std::chrono::steady_clock;
 
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 long PeakRssMb() {
   rusage u{};
@@ -32,14 +34,19 @@ long PeakRssMb() {
 }
 
 // Signs and stores responses for serials [from, to), in batches.
-void Publish(StatusStore& store, const testing::Pki& pki, size_t from, size_t to, Time this_update) {
+void Publish(StatusStore& store, const testing::Pki& pki, size_t from, size_t to,
+             Time this_update) {
   std::vector<Bytes> ders;
   std::vector<OcspPublication> batch;
   for (size_t i = from; i < to; ++i) {
     char hex[32];
     std::snprintf(hex, sizeof(hex), "7a%08zx", i);
-    OcspCertState st{*pki::Serial::FromHex(hex), CertStatus::kGood, {}, pki::RevocationReason::kUnspecified,
-                     this_update, this_update + std::chrono::hours(96)};
+    OcspCertState st{*pki::Serial::FromHex(hex),
+                     CertStatus::kGood,
+                     {},
+                     pki::RevocationReason::kUnspecified,
+                     this_update,
+                     this_update + std::chrono::hours(96)};
     ders.push_back(*BuildOcspResponse(pki.ca.get(), {pki.ocsp_key.get(), pki.ocsp.get()}, st));
     if (ders.size() == 1000 || i + 1 == to) {
       batch.clear();
@@ -63,11 +70,13 @@ int main(int argc, char** argv) {
   auto t = Clock::now();
   Publish(*store, pki, 0, n, now - std::chrono::hours(1));
   uint64_t number = *store->ReserveCrlNumber("bench");
-  Bytes crl = *pki::BuildCrl({pki.ca.get(), pki.ca_key.get(), number, now, now + std::chrono::hours(168), {}});
+  Bytes crl = *pki::BuildCrl(
+      {pki.ca.get(), pki.ca_key.get(), number, now, now + std::chrono::hours(168), {}});
   if (!store->PublishCrl("bench", crl, {})) return 1;
   std::printf("store: %zu responses signed and stored in %.2f s\n", n, Since(t));
 
-  auto exporter = exporter::Exporter::Open(store->env(), store->dbs(), {dir + "/export", {}, std::chrono::seconds(900)});
+  auto exporter = exporter::Exporter::Open(store->env(), store->dbs(),
+                                           {dir + "/export", {}, std::chrono::seconds(900)});
   if (!exporter) return 1;
   auto pass = [&](const char* what, Time at) {
     auto start = Clock::now();
@@ -76,9 +85,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", stats.error().ToString().c_str());
       std::exit(1);
     }
-    std::printf("%-28s %7.2f s  files %zu written %zu removed %zu  manifest %.1f MB  peak RSS %ld MB\n", what,
-                Since(start), stats->files, stats->written, stats->removed,
-                std::filesystem::file_size(dir + "/export/manifest.json") / 1e6, PeakRssMb());
+    std::printf(
+        "%-28s %7.2f s  files %zu written %zu removed %zu  manifest %.1f MB  peak RSS %ld MB\n",
+        what, Since(start), stats->files, stats->written, stats->removed,
+        std::filesystem::file_size(dir + "/export/manifest.json") / 1e6, PeakRssMb());
   };
   pass("first pass (all new)", now);
   pass("second pass (no change)", now + std::chrono::seconds(5));

@@ -2,9 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <gtest/gtest.h>
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <sstream>
 
 #include "common/encoding.h"
@@ -34,10 +34,12 @@ TEST(AtomicFileTest, WritesWholeFilesWithModeAndMtimeAndReplaces) {
   EXPECT_EQ(st.st_mtime, 1700000000);
   EXPECT_EQ(st.st_mode & 0777, 0644u);
   ino_t first_inode = st.st_ino;
-  ASSERT_TRUE(WriteFileAtomic(dir.path(), "ocsp/MEUw/a+b=", AsBytes("second"), t + std::chrono::seconds(60)));
+  ASSERT_TRUE(WriteFileAtomic(dir.path(), "ocsp/MEUw/a+b=", AsBytes("second"),
+                              t + std::chrono::seconds(60)));
   EXPECT_EQ(Read(file), "second");
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
-  EXPECT_NE(st.st_ino, first_inode);  // a new file renamed over the old one, never rewritten in place
+  EXPECT_NE(st.st_ino,
+            first_inode);  // a new file renamed over the old one, never rewritten in place
   EXPECT_EQ(st.st_mtime, 1700000060);
   EXPECT_TRUE(fs::is_empty(fs::path(dir.path()) / kStagingDir));
   ::umask(022);

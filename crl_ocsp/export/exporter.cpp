@@ -52,12 +52,12 @@ std::string ReadSmallFile(const fs::path& path) {
 
 }  // namespace
 
-Result<Exporter> Exporter::Open(const lmdb::Env& env, const StoreDbs& dbs,
-                                ExportOptions options) {
+Result<Exporter> Exporter::Open(const lmdb::Env& env, const StoreDbs& dbs, ExportOptions options) {
   for (const std::string& name : options.issuers) CA_TRY_STATUS(CheckIssuerName(name));
   std::error_code ec;
   fs::create_directories(options.dir, ec);
-  if (ec) return Fail(ErrorCode::kIo, "create export directory " + options.dir + ": " + ec.message());
+  if (ec)
+    return Fail(ErrorCode::kIo, "create export directory " + options.dir + ": " + ec.message());
   fs::remove_all(fs::path(options.dir) / kStagingDir, ec);  // a crashed pass's temporary files
   Exporter exporter(env, dbs, std::move(options));
   fs::path manifest_path = fs::path(exporter.options_.dir) / kManifestName;
@@ -93,7 +93,8 @@ Status Exporter::Offer(Pass& pass, const std::string& path, std::string_view der
 
 Status Exporter::CommitBatch(Pass& pass) {
   CA_TRY_STATUS(pass.batch.Commit());
-  for (auto& [path, state] : pass.batched) files_[path] = state;  // on disk now, even if the pass fails later
+  for (auto& [path, state] : pass.batched)
+    files_[path] = state;  // on disk now, even if the pass fails later
   pass.batched.clear();
   return {};
 }
@@ -114,7 +115,8 @@ Status Exporter::ExportIssuer(Pass& pass, std::string_view name, std::string_vie
   // Kept only while a cache honouring the site's max-age can not hold it past nextUpdate.
   auto fresh = [&](Time next_update) {
     bool keep = next_update - pass.now > options_.keep_margin;
-    if (keep && (!pass.stats.earliest_next_update || next_update < *pass.stats.earliest_next_update))
+    if (keep &&
+        (!pass.stats.earliest_next_update || next_update < *pass.stats.earliest_next_update))
       pass.stats.earliest_next_update = next_update;
     if (!keep) ++pass.stats.withheld;
     return keep;

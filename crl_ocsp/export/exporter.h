@@ -22,8 +22,8 @@
 
 #include "common/lmdb.h"
 #include "common/openssl.h"
-#include "crl_ocsp/status_store.h"
 #include "crl_ocsp/export/manifest.h"
+#include "crl_ocsp/status_store.h"
 
 namespace ca::crl_ocsp::exporter {
 
@@ -38,7 +38,7 @@ struct PassStats {
   size_t written = 0;   // new or changed files written
   size_t removed = 0;   // files removed (stale, deleted, expired certificate)
   size_t withheld = 0;  // stored artifacts not exported because stale or near nextUpdate
-  std::vector<std::string> missing;  // configured issuers not registered in the store
+  std::vector<std::string> missing;          // configured issuers not registered in the store
   std::optional<Time> earliest_next_update;  // of the responses and CRLs exported
 };
 
@@ -74,7 +74,7 @@ class Exporter {
   const lmdb::Env* env_;
   StoreDbs dbs_;
   ExportOptions options_;
-  std::unordered_map<std::string, Exported> files_;  // what the export directory holds
+  std::unordered_map<std::string, Exported> files_;            // what the export directory holds
   std::map<std::string, ossl::X509Ptr, std::less<>> issuers_;  // a name never changes certificate
   // issuer '\0' serial magnitude -> the response's two paths (computing them costs two encodings).
   std::unordered_map<std::string, std::array<std::string, 2>> ocsp_paths_;

@@ -2,9 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <gtest/gtest.h>
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -37,17 +37,18 @@ class ExporterTest : public ::testing::Test {
   }
   Bytes Response(std::string_view serial, CertStatus status, Time this_update,
                  std::chrono::seconds validity = 96h) {
-    OcspCertState st{*pki::Serial::FromHex(serial), status, this_update,
+    OcspCertState st{*pki::Serial::FromHex(serial),         status,      this_update,
                      pki::RevocationReason::kKeyCompromise, this_update, this_update + validity};
     return *BuildOcspResponse(pki.ca.get(), {pki.ocsp_key.get(), pki.ocsp.get()}, st);
   }
   void Put(const Bytes& der, Time cert_not_after) {
-    ASSERT_TRUE(store->PutOcspResponses("ca1", std::vector<OcspPublication>{{der, cert_not_after}}));
+    ASSERT_TRUE(
+        store->PutOcspResponses("ca1", std::vector<OcspPublication>{{der, cert_not_after}}));
   }
   void PublishCrl(CrlScope scope, Time this_update, std::chrono::seconds validity = 168h) {
     uint64_t n = *store->ReserveCrlNumber("ca1");
-    Bytes der = *pki::BuildCrl({pki.ca.get(), pki.ca_key.get(), n, this_update,
-                                this_update + validity, {}});
+    Bytes der = *pki::BuildCrl(
+        {pki.ca.get(), pki.ca_key.get(), n, this_update, this_update + validity, {}});
     auto r = store->PublishCrl("ca1", der, {}, scope);
     ASSERT_TRUE(r) << r.error().ToString();
   }
@@ -130,7 +131,8 @@ TEST_F(ExporterTest, PassesRewriteOnlyWhatChangedAndSurviveARestart) {
     auto after = e.RunPass(now + 10s);
     ASSERT_TRUE(after);
     EXPECT_EQ(after->written, 2u);
-    for (const std::string& p : Paths("7a02")) EXPECT_EQ(Read(At(p)), std::string(AsString(revoked)));
+    for (const std::string& p : Paths("7a02"))
+      EXPECT_EQ(Read(At(p)), std::string(AsString(revoked)));
   }
   // A new process starts from the manifest: nothing to rewrite.
   Exporter restarted = Open();

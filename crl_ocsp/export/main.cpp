@@ -68,7 +68,8 @@ Status ReadConfig(const std::string& path, Args& a) {
       a.options.dir = value.get<std::string>();
     } else if (key == "issuers" && value.is_array()) {
       for (const auto& name : value) {
-        if (!name.is_string()) return Fail(ErrorCode::kInvalidArgument, path + ": issuers are names");
+        if (!name.is_string())
+          return Fail(ErrorCode::kInvalidArgument, path + ": issuers are names");
         a.options.issuers.push_back(name.get<std::string>());
       }
     } else if (key == "interval_seconds") {
@@ -123,9 +124,12 @@ bool Pass(exporter::Exporter& exporter) {
   Result<exporter::PassStats> stats = exporter.RunPass(now);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (stats) {
-    nlohmann::json fields{{"files", stats->files},       {"written", stats->written},
-                          {"removed", stats->removed},   {"withheld_stale", stats->withheld},
-                          {"missing_issuers", stats->missing}, {"seconds", seconds}};
+    nlohmann::json fields{{"files", stats->files},
+                          {"written", stats->written},
+                          {"removed", stats->removed},
+                          {"withheld_stale", stats->withheld},
+                          {"missing_issuers", stats->missing},
+                          {"seconds", seconds}};
     if (stats->written > 0 || stats->removed > 0 || stats->withheld > 0 || !stats->missing.empty())
       log::Info("export_pass", fields);
   } else {

@@ -38,7 +38,9 @@ Result<Manifest> ParseManifest(std::string_view json) {
     }
     auto sha = HexDecode(f["sha256"].get<std::string>());
     if (!sha || sha->size() != 32) return bad("sha256 is not 64 hex digits");
-    ManifestFile file{f["path"].get<std::string>(), {}, f["size"].get<uint64_t>(),
+    ManifestFile file{f["path"].get<std::string>(),
+                      {},
+                      f["size"].get<uint64_t>(),
                       pki::FromUnix(f["next_update"].get<int64_t>())};
     std::copy(sha->begin(), sha->end(), file.sha256.begin());
     m.files.push_back(std::move(file));
