@@ -8,11 +8,11 @@
 # up: SoftHSM token in DIR, key ceremony (root, ACME intermediate, OCSP signer, gateway TLS
 # certificate), policy store with a demo organization and an active external account authorising
 # every subdomain of --suffix (default demo.test) for profile SSL, then the signing engine, the
-# status server (OCSP + CRL), the ACME gateway and the dashboard (with a dashboard credential for
+# status server (OCSP + CRL), the status exporter (DIR/status-export), the ACME gateway and the dashboard (with a dashboard credential for
 # the demo external account). Without --dns it also starts pebble-challtestsrv
 # as the validator's DNS (every A query answers 127.0.0.1; DNS_MGMT sets TXT/CAA records).
 # Writes DIR/appliance.env (ACME_DIR, ACME_CA_BUNDLE, EAB_KID, EAB_HMAC, ROOT_CA_PEM, OCSP_URL,
-# CRL_URL, RA_CLI, AUDIT_CLI, AUDIT_FILES, ENGINE_METRICS_FILE, GATEWAY_METRICS_URL, DASHBOARD_URL,
+# CRL_URL, STATUS_EXPORT_DIR, RA_CLI, AUDIT_CLI, AUDIT_FILES, ENGINE_METRICS_FILE, GATEWAY_METRICS_URL, DASHBOARD_URL,
 # DASHBOARD_CREDENTIAL, the PIDs, ...) and prints it.
 # Ports: gateway N (default 14000), status N+1, http-01 N+2, tls-alpn-01 N+3, gateway metrics N+4,
 # mock DNS management N+5, dashboard N+6 and DNS N+53.
@@ -48,7 +48,7 @@ state=$(mkdir -p "$state" && cd "$state" && pwd)
 
 # Stops every process whose PID file is in DIR/run, newest first, by PID.
 stop_all() {
-  stop_pidfiles "$state"/run/{dashboard,gateway,status,engine,challtestsrv}.pid
+  stop_pidfiles "$state"/run/{dashboard,gateway,export,status,engine,challtestsrv}.pid
 }
 
 if [ "$cmd" = down ]; then
@@ -61,11 +61,11 @@ fi
 if ((do_build)); then
   if [ "$(id -u)" = 0 ]; then "$root/scripts/install-deps.sh"; fi
   cmake -S "$root" -B "$build" -DCA_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" -j"$(nproc)" --target ca-ceremony ca-ra ca-engine ca-gateway ca-status-server ca-status-publish ca-audit ca-dashboard >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target ca-ceremony ca-ra ca-engine ca-gateway ca-status-server ca-status-publish ca-status-export ca-audit ca-dashboard >/dev/null
 fi
 # The build's own programs, never the copies CPack stages under _CPack_Packages (stale after a rebuild).
 bin() { local p; p=$(find "$build" -path "$build/_CPack_Packages" -prune -o -type f -name "$1" -perm -u+x -print -quit 2>/dev/null); [ -n "$p" ] || die "$1 is not built in $build"; echo "$p"; }
-CEREMONY=$(bin ca-ceremony) RA=$(bin ca-ra) ENGINE=$(bin ca-engine) GATEWAY=$(bin ca-gateway) STATUS=$(bin ca-status-server) PUBLISH=$(bin ca-status-publish) AUDIT=$(bin ca-audit) DASHBOARD=$(bin ca-dashboard)
+CEREMONY=$(bin ca-ceremony) RA=$(bin ca-ra) ENGINE=$(bin ca-engine) GATEWAY=$(bin ca-gateway) STATUS=$(bin ca-status-server) PUBLISH=$(bin ca-status-publish) EXPORT=$(bin ca-status-export) AUDIT=$(bin ca-audit) DASHBOARD=$(bin ca-dashboard)
 module=${CA_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 [ -f "$module" ] || die "PKCS#11 module $module not found (apt-get install softhsm2)"
 
@@ -209,6 +209,10 @@ cat >"$state/status.json" <<JSON
 JSON
 start status "$STATUS" --config "$state/status.json"
 wait_for status "$state/run/status.pid" curl -sf -o /dev/null "$status_url/crl/$issuer_name.crl"
+# The static export of the store (crl_ocsp/export/README.md) for nginx or the replicas, every 5 s.
+export_dir=$state/status-export
+start export "$EXPORT" --store "$state/status-store" --dir "$export_dir" --issuer "$issuer_name" --issuer root
+wait_for export "$state/run/export.pid" test -f "$export_dir/manifest.json"
 
 # ------------------------------------------------------------------ gateway
 acme_base=https://127.0.0.1:$port_base
@@ -260,6 +264,7 @@ OCSP_URL=$status_url/ocsp
 CRL_URL=$status_url/crl/$issuer_name.crl
 ROOT_CRL_URL=$status_url/crl/root.crl
 STATUS_URL=$status_url
+STATUS_EXPORT_DIR=$export_dir
 RA_CLI="$RA --store $policy --wrap-key $secrets/mac-wrap.key --gateway-store $gwstore --audit-log $state/audit/ra.jsonl --engine-audit-log $state/audit/engine.jsonl --gateway-audit-log $state/audit/gateway.jsonl"
 AUDIT_CLI=$AUDIT
 AUDIT_FILES="$state/audit/engine.jsonl $state/audit/ra.jsonl $state/audit/gateway.jsonl"
@@ -273,6 +278,7 @@ DNS_MGMT=$dns_mgmt
 SOFTHSM2_CONF=$state/softhsm2.conf
 ENGINE_PID=$(cat "$state/run/engine.pid")
 STATUS_PID=$(cat "$state/run/status.pid")
+EXPORT_PID=$(cat "$state/run/export.pid")
 GATEWAY_PID=$(cat "$state/run/gateway.pid")
 DASHBOARD_URL=$dashboard_url
 DASHBOARD_CREDENTIAL=$(cat "$state/dashboard-credential")

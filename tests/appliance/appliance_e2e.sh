@@ -135,8 +135,10 @@ check "engine socket 0660 group acme-ca-engine-clients" \
 
 check "ceremony transcript verifies (ca-ceremony verify-transcript)" \
   "$A/usr/bin/ca-ceremony" verify-transcript "$S/ceremony/all"
-check "acme-ca-setup status --no-systemd: four services running (engine, status, gateway, dashboard)" \
-  bash -c '[ "$("$1" status --prefix "$2" --no-systemd | grep -c ": running (pid")" = 4 ]' _ "$A/usr/sbin/acme-ca-setup" "$A"
+check "acme-ca-setup status --no-systemd: five services running (engine, status, gateway, dashboard, status-export)" \
+  bash -c '[ "$("$1" status --prefix "$2" --no-systemd | grep -c ": running (pid")" = 5 ]' _ "$A/usr/sbin/acme-ca-setup" "$A"
+check "status export dir 0755 acme-ca-status, manifest.json written" \
+  bash -c '[ "$(stat -c "%a %U" "$1/status-export")" = "755 acme-ca-status" ] && [ -f "$1/status-export/manifest.json" ]' _ "$S"
 
 # Cross-account refusals (OPS-5).
 denied() {  # denied USER COMMAND... : the command must fail as USER
@@ -272,6 +274,13 @@ if [ "$st" = good ] && grep -q 'Response verify OK' "$T/ocsp.err"; then
 else
   fail "openssl ocsp: '$st' $(cat "$T/ocsp.err")"
 fi
+# The same response in the static export, at the GET path of openssl's request (within a pass).
+openssl ocsp -issuer "$INT" -cert "$CERT" -no_nonce -reqout "$T/ocsp-get.req" >/dev/null 2>&1
+for _ in $(seq 50); do [ -f "$S/status-export/ocsp/$(base64 -w0 <"$T/ocsp-get.req")" ] && break; sleep 0.2; done
+check "status export: the certificate's OCSP response at its GET path, readable by anyone" \
+  bash -c 'f="$1/status-export/ocsp/$(base64 -w0 <"$2")"; [ "$(stat -c %a "$f")" = 644 ] &&
+           openssl ocsp -respin "$f" -issuer "$3" -cert "$4" -CAfile "$5" -no_nonce 2>&1 | grep -q ": good"' \
+  _ "$S" "$T/ocsp-get.req" "$INT" "$CERT" "$ROOT"
 # The URLs the chain carries: the leaf's caIssuers gives the intermediate, the intermediate's the
 # root; the intermediate's CRL distribution point is the root's CRL from the ceremony.
 STATUS_URL=http://127.0.0.1:$STATUS_PORT

@@ -67,6 +67,10 @@ install_prefix() {
   local p=$1 src=$2
   install -d -m 0755 "$p/usr/lib/acme-ca" "$p/usr/bin" "$p/usr/sbin" "$p/usr/share/acme-ca" "$p/etc/acme-ca"
   install -m 0755 "$3" "$4" "$5" "$6" "${10}" "${11}" "$p/usr/lib/acme-ca/"
+  # ca-status-export (the status export, on by default) is built beside ca-status-server.
+  if [ -x "$(dirname "$5")/../export/ca-status-export" ]; then
+    install -m 0755 "$(dirname "$5")/../export/ca-status-export" "$p/usr/lib/acme-ca/"
+  fi
   install -m 0755 "$7" "$8" "$9" "$p/usr/bin/"
   install -m 0755 "$src"/appliance/setup/acme-ca-{setup,backup,restore,ra} "$p/usr/sbin/"
   cp -r "$src/profiles/data" "$p/usr/share/acme-ca/profiles"

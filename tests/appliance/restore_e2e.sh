@@ -211,8 +211,8 @@ else
   sed 's/^/    /' "$T/r5.log" | tail -15
   fail "acme-ca-restore on the fresh install (exit $rc)"
 fi
-check "restored: the four services run (acme-ca-setup status)" \
-  bash -c '[ "$("$1" status 2>/dev/null | grep -c ": running (pid")" = 4 ]' _ "$B/usr/sbin/acme-ca-setup"
+check "restored: the five services run (acme-ca-setup status)" \
+  bash -c '[ "$("$1" status 2>/dev/null | grep -c ": running (pid")" = 5 ]' _ "$B/usr/sbin/acme-ca-setup"
 check "restored: the gateway serves a certificate from A's intermediate (A's token and PIN in use)" \
   bash -c 'openssl s_client -connect "127.0.0.1:$1" -servername localhost -CAfile "$2" </dev/null 2>/dev/null |
            grep -q "Verify return code: 0 (ok)"' _ "$pb" "$S/ceremony/all/root.pem"
