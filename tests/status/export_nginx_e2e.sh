@@ -3,12 +3,14 @@
 # (appliance/nginx/acme-ca-status.conf): a store filled by ca-status-publish, exported by
 # ca-status-export --once, nginx as a non-daemon child on a loopback port, ca-status-server behind
 # it for POST and what the export can not answer. Checked with openssl ocsp (request out, GET with
-# curl, response verified), curl (headers, 304) and openssl verify -crl_check.
-#   export_nginx_e2e.sh CA_STATUS_SERVER CA_STATUS_PUBLISH CA_STATUS_EXPORT
+# curl, response verified), curl (headers, 304) and openssl verify -crl_check. The exporter's real
+# manifest is then mirrored by ca-status-mirror (file:// origin): every file arrives byte for byte.
+#   export_nginx_e2e.sh CA_STATUS_SERVER CA_STATUS_PUBLISH CA_STATUS_EXPORT [CA_STATUS_MIRROR]
 set -euo pipefail
 SERVER_BIN=$(realpath "$1")
 PUBLISH_BIN=$(realpath "$2")
 EXPORT_BIN=$(realpath "$3")
+MIRROR_BIN=${4:+$(realpath "$4")}
 SITE=$(realpath "$(dirname "$0")/../../appliance/nginx/acme-ca-status.conf")
 for tool in nginx curl openssl; do
   command -v "$tool" >/dev/null || { echo "export_nginx_e2e: $tool is required (scripts/install-deps.sh)" >&2; exit 1; }
@@ -46,6 +48,14 @@ publish --crl-key int.key --revocations revoked.txt --cert leaf1.pem --cert leaf
 [[ -f export/manifest.json && -f export/health.json && -f export/crl/e2e-ca.crl && -f export/ca/e2e-ca.der ]] \
   || fail "export layout"
 expect_in export/health.json '"status":"ok"' "health ok"
+if [[ -n "$MIRROR_BIN" ]]; then
+  # The replica agent accepts what the exporter writes (paths with '+', '=', '//', index.der).
+  mkdir -p mirror
+  "$MIRROR_BIN" --origin "file://$WORK/export" --dir mirror --once 2> mirror.log \
+    || { cat mirror.log >&2; fail "mirror of the real export"; }
+  diff -r -x health.json -x .staging export mirror >/dev/null || fail "mirror differs from the export"
+  expect_in mirror/health.json '"status":"ok"' "mirror health ok"
+fi
 # No chmod: the exporter's own modes (0755 directories, 0644 files) let nginx's workers read.
 
 start_server '["e2e-ca"]' 2
