@@ -204,41 +204,42 @@ class ApplianceCases(unittest.TestCase):
         # Not granted yet: the account's profile is SSL.
         self.assertProblem(c.new_order(name, profile="SSL_SHORT"), "invalidProfile", 400, "PROFILE_NOT_ALLOWED")
         ra("ext-account", "update", ENV["EAB_KID"], "--profiles", "SSL,SSL_SHORT")
+        # The account must keep its profile for every request, revokeCert included.
         try:
             ra("acme-account", "set-profile", c.account_id, "SSL_SHORT")
             chain, fin = c.issue([name], profile="SSL_SHORT")
+            self.assertIsNotNone(chain, fin.text)
+            leaf = x509.load_pem_x509_certificate(chain.encode())
+            self.assertEqual((leaf.not_valid_after - leaf.not_valid_before).total_seconds(), 6 * 86400 - 1)
+            aia = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+            self.assertEqual([d.access_method for d in aia], [x509.oid.AuthorityInformationAccessOID.CA_ISSUERS])
+            with self.assertRaises(x509.ExtensionNotFound):
+                leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+            with tempfile.NamedTemporaryFile("w", suffix=".pem") as f:
+                f.write(chain)
+                f.flush()
+                v = subprocess.run(["openssl", "verify", "-CAfile", ENV["ROOT_CA_PEM"], "-untrusted",
+                                    ENV["INTERMEDIATE_CA_PEM"], f.name], capture_output=True, text=True)
+                self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+                # No OCSP response exists for it: the responder says unauthorized, never good.
+                o = subprocess.run(["openssl", "ocsp", "-issuer", ENV["INTERMEDIATE_CA_PEM"], "-cert", f.name,
+                                    "-url", ENV["OCSP_URL"], "-CAfile", ENV["ROOT_CA_PEM"], "-no_nonce"],
+                                   capture_output=True, text=True)
+                self.assertIn("unauthorized", o.stdout + o.stderr)
+            der = leaf.public_bytes(serialization.Encoding.DER)
+            r = c.post(c.url("/acme/revoke-cert"), {"certificate": b64(der), "reason": 4})
+            self.assertEqual(r.status_code, 200, r.text)
+            # The full CRL lists it within the engine's revocation delay (30 s).
+            deadline = time.time() + 60
+            while True:
+                crl = x509.load_der_x509_crl(requests.get(ENV["CRL_URL"], timeout=10).content)
+                entry = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
+                if entry is not None or time.time() > deadline:
+                    break
+                time.sleep(1)
+            self.assertIsNotNone(entry, "revoked SSL_SHORT certificate not in the full CRL")
         finally:
             ra("ext-account", "update", ENV["EAB_KID"], "--profiles", "SSL")
-        self.assertIsNotNone(chain, fin.text)
-        leaf = x509.load_pem_x509_certificate(chain.encode())
-        self.assertEqual((leaf.not_valid_after - leaf.not_valid_before).total_seconds(), 6 * 86400 - 1)
-        aia = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-        self.assertEqual([d.access_method for d in aia], [x509.oid.AuthorityInformationAccessOID.CA_ISSUERS])
-        with self.assertRaises(x509.ExtensionNotFound):
-            leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints)
-        with tempfile.NamedTemporaryFile("w", suffix=".pem") as f:
-            f.write(chain)
-            f.flush()
-            v = subprocess.run(["openssl", "verify", "-CAfile", ENV["ROOT_CA_PEM"], "-untrusted",
-                                ENV["INTERMEDIATE_CA_PEM"], f.name], capture_output=True, text=True)
-            self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
-            # No OCSP response exists for it: the responder says unauthorized, never good.
-            o = subprocess.run(["openssl", "ocsp", "-issuer", ENV["INTERMEDIATE_CA_PEM"], "-cert", f.name,
-                                "-url", ENV["OCSP_URL"], "-CAfile", ENV["ROOT_CA_PEM"], "-no_nonce"],
-                               capture_output=True, text=True)
-            self.assertIn("unauthorized", o.stdout + o.stderr)
-        der = leaf.public_bytes(serialization.Encoding.DER)
-        r = c.post(c.url("/acme/revoke-cert"), {"certificate": b64(der), "reason": 4})
-        self.assertEqual(r.status_code, 200, r.text)
-        # The full CRL lists it within the engine's revocation delay (30 s).
-        deadline = time.time() + 60
-        while True:
-            crl = x509.load_der_x509_crl(requests.get(ENV["CRL_URL"], timeout=10).content)
-            entry = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
-            if entry is not None or time.time() > deadline:
-                break
-            time.sleep(1)
-        self.assertIsNotNone(entry, "revoked SSL_SHORT certificate not in the full CRL")
 
     def test_name_outside_the_allowed_list(self):
         c = AcmeClient()
