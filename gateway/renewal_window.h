@@ -19,6 +19,7 @@ struct RenewalWindow {
 //   and 6 hours), so a client polling at that pace sees the window open several times before it
 //   closes, whatever the lifetime.
 // - revoked: the window is the last hour up to `now` (renew now).
-RenewalWindow SuggestRenewalWindow(int64_t not_before, int64_t not_after, bool revoked, int64_t now);
+RenewalWindow SuggestRenewalWindow(int64_t not_before, int64_t not_after, bool revoked,
+                                   int64_t now);
 
 }  // namespace ca::gateway

@@ -68,12 +68,12 @@ StoreView Read(EngineSetup& setup, const std::string& serial_hex) {
   auto crl = crl_ocsp::FindCrl(txn->get(), reader->dbs(), "test-int");  // the full CRL
   if (crl && *crl) {
     v.crl = (*crl)->info;
-    auto parsed = ossl::CrlFromDer(std::span(
-        reinterpret_cast<const uint8_t*>((*crl)->der.data()), (*crl)->der.size()));
+    auto parsed = ossl::CrlFromDer(
+        std::span(reinterpret_cast<const uint8_t*>((*crl)->der.data()), (*crl)->der.size()));
     auto asn1 = serial->ToAsn1();
     X509_REVOKED* entry = nullptr;
-    v.listed_in_full_crl = parsed && asn1 &&
-                           X509_CRL_get0_by_serial(parsed->get(), &entry, asn1->get()) == 1;
+    v.listed_in_full_crl =
+        parsed && asn1 && X509_CRL_get0_by_serial(parsed->get(), &entry, asn1->get()) == 1;
   }
   return v;
 }
