@@ -7,6 +7,7 @@ Usage: appliance_cases.py --env STATE/appliance.env [unittest args]
 """
 import argparse
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -226,6 +227,23 @@ class ApplianceCases(unittest.TestCase):
                                     "-url", ENV["OCSP_URL"], "-CAfile", ENV["ROOT_CA_PEM"], "-no_nonce"],
                                    capture_output=True, text=True)
                 self.assertIn("unauthorized", o.stdout + o.stderr)
+            # ca-status-server's /health has nothing to say about it (no response to keep fresh).
+            health = requests.get(ENV["STATUS_URL"] + "/health", timeout=10).text
+            self.assertNotIn(format(leaf.serial_number, "x"), health.lower())
+            # renewalInfo (RFC 9773): a window inside its 6 days, from 2/3 of its life.
+            aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+            serial = leaf.serial_number.to_bytes((leaf.serial_number.bit_length() + 7) // 8, "big")
+            ari = requests.get(directory["renewalInfo"] + "/" + b64(aki) + "." + b64(serial),
+                               verify=ENV["ACME_CA_BUNDLE"], timeout=10)
+            self.assertEqual(ari.status_code, 200, ari.text)
+            window = ari.json()["suggestedWindow"]
+            start = datetime.datetime.strptime(window["start"], "%Y-%m-%dT%H:%M:%SZ")
+            end = datetime.datetime.strptime(window["end"], "%Y-%m-%dT%H:%M:%SZ")
+            life = leaf.not_valid_after - leaf.not_valid_before
+            self.assertLessEqual(start, leaf.not_valid_before + life * 2 / 3)
+            self.assertGreater(start, leaf.not_valid_before + life / 2)
+            self.assertLess(end, leaf.not_valid_after)
+            self.assertLessEqual(int(ari.headers["Retry-After"]), 6 * 3600)
             der = leaf.public_bytes(serialization.Encoding.DER)
             r = c.post(c.url("/acme/revoke-cert"), {"certificate": b64(der), "reason": 4})
             self.assertEqual(r.status_code, 200, r.text)
