@@ -46,9 +46,12 @@ void CaInstance::NoteRevocationLocked(pki::Time at) {
 // a `good` answer.
 // Certificates of a profile without OCSP (CertRecord::ocsp false) are left out: no response is
 // ever signed for them, at issuance, at revocation or by the OCSP job.
-Status CaInstance::PublishOcsp(const std::vector<CertRecord>& all_records) {
-  std::vector<CertRecord> records;
-  std::ranges::copy_if(all_records, std::back_inserter(records), &CertRecord::ocsp);
+Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
+  if (!std::ranges::all_of(records, &CertRecord::ocsp)) {
+    std::vector<CertRecord> with_ocsp;
+    std::ranges::copy_if(records, std::back_inserter(with_ocsp), &CertRecord::ocsp);
+    return PublishOcsp(with_ocsp);
+  }
   if (records.empty()) return Ok();
   crl_ocsp::OcspSigner signer{keys_.ocsp_key.get(), keys_.ocsp_cert.get()};
   pki::Time now = jobs_.clock.wall();
