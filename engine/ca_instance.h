@@ -164,7 +164,7 @@ class CaInstance {
                                                  const std::string& actor, bool only_unexpired);
 
   // status_jobs.cpp
-  Status PublishOcsp(const std::vector<CertRecord>& records);
+  Status PublishOcsp(const std::vector<CertRecord>& records);  // skips records without OCSP
   Status PublishCrl(pki::Time now);
   Status RunCrlJob();
   Status RunOcspJob();

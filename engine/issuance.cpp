@@ -27,10 +27,11 @@ int64_t AsUnix(const ASN1_TIME* t) {
 }
 
 // The reservation recorded before signing: the linted TBS and what the indexes need.
-CertRecord ReservationRecord(const engine::api::IssueRequest& request, const std::vector<std::string>& names,
-                             std::string key_fingerprint, std::string serial_hex, const X509* tbs,
-                             const ossl::Bytes& tbs_der, int64_t now) {
+CertRecord ReservationRecord(const engine::api::IssueRequest& request, const profiles::issuance::Profile& profile,
+                             const std::vector<std::string>& names, std::string key_fingerprint,
+                             std::string serial_hex, const X509* tbs, const ossl::Bytes& tbs_der, int64_t now) {
   CertRecord rec;
+  rec.ocsp = profile.revocation.ocsp;  // no OCSP response is ever signed for it when false
   rec.serial_hex = std::move(serial_hex);
   rec.state = CertState::kReserved;
   rec.der = tbs_der;
@@ -253,7 +254,7 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
       return refuse(EngineErrorKind::kInternal, linted.error().message);
     }
 
-    CertRecord rec = ReservationRecord(request, names, HexEncode(admitted->csr.spki_sha256),
+    CertRecord rec = ReservationRecord(request, profile, names, HexEncode(admitted->csr.spki_sha256),
                                        tbs_request.serial.Hex(), tbs->get(), linted->der, now);
 
     // (5) durability: serial, TBS and request recorded in one committed transaction, and the
@@ -364,8 +365,9 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
     ocsp_published = true;
   }
   CA_TRY_STATUS(EnsureIssuedAudited(rec, by));  // nothing is answered before its issued entry
-  // The OCSP "good" response exists before the certificate is handed out.
-  if (!ocsp_published) {
+  // The OCSP "good" response exists before the certificate is handed out (a profile without
+  // OCSP has none).
+  if (!ocsp_published && rec.ocsp) {
     auto serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
     if (!CA_TRY(status_->Response(options_.issuer_name, serial))) CA_TRY_STATUS(PublishOcsp({rec}));
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "profiles/policy/profile_id.h"
 
 namespace ca::engine {
 
@@ -33,8 +34,15 @@ class EngineMetrics {
   // Upper bounds (seconds) of the HSM signature latency histogram's buckets (+Inf implied).
   static constexpr std::array<double, 12> kSignBuckets = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
                                                           0.05,   0.1,   0.25,  0.5,   1.0,  2.5};
-  // Issuance profiles counted by name; any other is "other".
-  static constexpr std::array<std::string_view, 4> kProfiles = {"SSL", "SSL_RGS", "WILD", "other"};
+  // Issuance profiles counted by name (profiles::policy::kAllProfiles); any other is "other".
+  static constexpr std::array<std::string_view, profiles::policy::kAllProfiles.size() + 1> kProfiles =
+      [] {
+        std::array<std::string_view, profiles::policy::kAllProfiles.size() + 1> out{};
+        for (size_t i = 0; i < profiles::policy::kAllProfiles.size(); ++i)
+          out[i] = profiles::policy::ProfileName(profiles::policy::kAllProfiles[i]);
+        out.back() = "other";
+        return out;
+      }();
   // "issued" then the engine's refusal kinds (engine::api::EngineErrorKindName).
   static constexpr std::array<std::string_view, 9> kIssueResults = {
       "issued",          "policy_denied", "bad_csr",     "bad_request", "not_found",

@@ -42,6 +42,7 @@ TEST(EngineMetrics, RendersCountersHistogramAndCrlGauges) {
       Has(text, "acme_ca_engine_issuances_total{profile=\"WILD\",result=\"policy_denied\"} 1"));
   EXPECT_TRUE(Has(text, "acme_ca_engine_issuances_total{profile=\"other\",result=\"issued\"} 1"));
   EXPECT_TRUE(Has(text, "acme_ca_engine_issuances_total{profile=\"SSL_RGS\",result=\"issued\"} 0"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_issuances_total{profile=\"SSL_SHORT\",result=\"issued\"} 0"));
   EXPECT_EQ(text.find("profile=\"SSL\",result=\"bad_csr\""),
             std::string::npos);  // zero refusals omitted
   EXPECT_TRUE(Has(text, "acme_ca_engine_revocations_total{reason=\"keyCompromise\"} 1")) << text;

@@ -5,6 +5,7 @@
 #include "engine/status_jobs.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "common/encoding.h"
 #include "common/log.h"
@@ -43,7 +44,14 @@ void CaInstance::NoteRevocationLocked(pki::Time at) {
 // Each response's thisUpdate is now, or the stored response's thisUpdate if the clock is behind
 // it (after a step back): the store refuses an older response, and a revocation must still replace
 // a `good` answer.
+// Certificates of a profile without OCSP (CertRecord::ocsp false) are left out: no response is
+// ever signed for them, at issuance, at revocation or by the OCSP job.
 Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
+  if (!std::ranges::all_of(records, &CertRecord::ocsp)) {
+    std::vector<CertRecord> with_ocsp;
+    std::ranges::copy_if(records, std::back_inserter(with_ocsp), &CertRecord::ocsp);
+    return PublishOcsp(with_ocsp);
+  }
   if (records.empty()) return Ok();
   crl_ocsp::OcspSigner signer{keys_.ocsp_key.get(), keys_.ocsp_cert.get()};
   pki::Time now = jobs_.clock.wall();
@@ -185,7 +193,11 @@ Status CaInstance::RunOcspJob() {
   std::vector<CertRecord> records;
   std::vector<crl_ocsp::ResponseState> states;
   Status read = [&]() -> Status {
-    CA_TRY_STATUS(store_->ForEachIssued([&](const CertRecord& rec) { records.push_back(rec); }));
+    // Without OCSP (CertRecord::ocsp false) a certificate has no response to keep fresh: it is
+    // never scheduled, so it is never "missing".
+    CA_TRY_STATUS(store_->ForEachIssued([&](const CertRecord& rec) {
+      if (rec.ocsp) records.push_back(rec);
+    }));
     states.reserve(records.size());
     auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
     for (const auto& rec : records) {

@@ -1,6 +1,7 @@
 #include "engine/status_jobs.h"
 
 #include <gtest/gtest.h>
+#include <openssl/x509v3.h>
 
 #include "crl_ocsp/publish_guard.h"
 #include "engine/ca_instance.h"
@@ -42,14 +43,19 @@ class StatusJobsTest : public ::testing::Test {
     inst_ = std::move(*inst);
     inst_->SetStatusJobClock({[this] { return wall_; }, [this] { return mono_; }});
   }
-  std::string Issue(const std::string& id, const std::string& name) {
+  std::string Issue(const std::string& id, const std::string& name,
+                    const std::string& profile = "SSL") {
+    return IssueFull(id, name, profile).serial_hex;
+  }
+  IssueResponse IssueFull(const std::string& id, const std::string& name,
+                          const std::string& profile) {
     keys_.push_back(testing::FreshRsaKey());  // a key is certified once
     auto snap = world_.store->Snapshot();
     EXPECT_TRUE(snap);
-    auto r =
-        inst_->Issue(testing::MakeIssueRequest(id, world_.kid, {name}, keys_.back().get()), *snap);
+    auto r = inst_->Issue(
+        testing::MakeIssueRequest(id, world_.kid, {name}, keys_.back().get(), profile), *snap);
     EXPECT_TRUE(std::holds_alternative<IssueResponse>(r));
-    return std::holds_alternative<IssueResponse>(r) ? std::get<IssueResponse>(r).serial_hex : "";
+    return std::holds_alternative<IssueResponse>(r) ? std::get<IssueResponse>(r) : IssueResponse{};
   }
   uint64_t ReservedCrlNumber() {
     auto n = inst_->status_store().LastReservedCrlNumber(inst_->issuer_name());
@@ -161,6 +167,64 @@ TEST_F(StatusJobsTest, RevocationAfterClockStepBackReplacesGoodResponse) {
   ASSERT_TRUE(info);
   EXPECT_EQ(info->status, crl_ocsp::CertStatus::kRevoked);
   EXPECT_GE(info->this_update, before_info->this_update);
+}
+
+// SSL_SHORT (no OCSP, no CRL pointer): issuance signs the certificate and nothing else, the OCSP
+// job never signs (nor schedules) a response for it, and its revocation is recorded and listed in
+// the full CRL without any OCSP response. An SSL certificate beside it keeps its responses.
+TEST_F(StatusJobsTest, ShortLivedCertificateGetsNoOcspResponseButIsListedInTheCrl) {
+  IssueResponse issued = IssueFull("sj-short", "svc.example.fr", "SSL_SHORT");
+  const std::string& s = issued.serial_hex;
+  ASSERT_FALSE(s.empty());
+  std::string ssl = Issue("sj-ssl", "www.example.fr");
+  auto cert = ossl::CertsFromPem(issued.certificate_pem);
+  ASSERT_TRUE(cert && cert->size() == 1u);
+  X509* c = cert->front().get();
+  EXPECT_EQ(X509_get_ext_by_NID(c, NID_crl_distribution_points, -1), -1);
+  ossl::Owned<AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free> aia(
+      static_cast<AUTHORITY_INFO_ACCESS*>(X509_get_ext_d2i(c, NID_info_access, nullptr, nullptr)));
+  ASSERT_TRUE(aia);
+  ASSERT_EQ(sk_ACCESS_DESCRIPTION_num(aia.get()), 1);
+  EXPECT_EQ(OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(aia.get(), 0)->method), NID_ad_ca_issuers);
+  int days = 0, secs = 0;
+  ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(c), X509_get0_notAfter(c)), 1);
+  EXPECT_EQ(days * 86400 + secs, 6 * 86400 - 1);
+
+  auto record = inst_->store().FindCert(s);
+  ASSERT_TRUE(record && *record);
+  EXPECT_FALSE((*record)->ocsp);
+  EXPECT_FALSE(HasResponse(s));
+  EXPECT_TRUE(HasResponse(ssl));
+
+  // The OCSP job (a scan due, then half-life passed for the SSL response) leaves it alone.
+  mono_ += seconds(61);
+  ASSERT_TRUE(inst_->RunStatusJobs());
+  EXPECT_FALSE(HasResponse(s));
+  wall_ += std::chrono::days(3);
+  mono_ += seconds(61);
+  ASSERT_TRUE(inst_->RunStatusJobs());
+  EXPECT_FALSE(HasResponse(s));
+  EXPECT_EQ(inst_->status_jobs().ocsp.failures(), 0);
+
+  // Revoked: recorded in the CA store, listed in the (full) CRL, still no OCSP response.
+  uint64_t crl_before = ReservedCrlNumber();
+  ASSERT_EQ(inst_->Revoke({s, RevocationReason::kKeyCompromise, "ra:test", false, {}}).index(), 1u);
+  auto revoked = inst_->store().FindCert(s);
+  ASSERT_TRUE(revoked && *revoked);
+  EXPECT_TRUE((*revoked)->revoked);
+  EXPECT_FALSE(HasResponse(s));
+  mono_ += seconds(61);
+  ASSERT_TRUE(inst_->RunStatusJobs());
+  EXPECT_GT(ReservedCrlNumber(), crl_before);
+  auto der = inst_->status_store().CurrentCrl(inst_->issuer_name());
+  ASSERT_TRUE(der && *der);
+  auto crl = ossl::CrlFromDer(**der);
+  ASSERT_TRUE(crl) << crl.error().ToString();
+  auto serial = pki::Serial::FromHex(s)->ToAsn1();
+  ASSERT_TRUE(serial);
+  X509_REVOKED* entry = nullptr;
+  EXPECT_EQ(X509_CRL_get0_by_serial(crl->get(), &entry, serial->get()), 1);
+  EXPECT_FALSE(HasResponse(s));
 }
 
 }  // namespace

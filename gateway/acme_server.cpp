@@ -193,8 +193,11 @@ Outcome AcmeServer::Directory() {
   json meta = {{"externalAccountRequired", true}, {"caaIdentities", options_.caa_identities}};
   if (!options_.terms_of_service.empty()) meta["termsOfService"] = options_.terms_of_service;
   if (!options_.website.empty()) meta["website"] = options_.website;
+  // draft-ietf-acme-profiles: the profiles this CA issues (a disabled one is not offered).
   json profiles = json::object();
-  for (const auto& [name, desc] : options_.profiles) profiles[name] = desc;
+  for (const auto& [id, profile] : options_.certificate_profiles) {
+    if (profile.enabled) profiles[std::string(profiles::policy::ProfileName(id))] = profile.description;
+  }
   meta["profiles"] = profiles;
   json dir = {{"newNonce", context_.Url("/acme/new-nonce")},
               {"newAccount", context_.Url("/acme/new-account")},

@@ -53,8 +53,7 @@ class FinalizeChecksTest : public ::testing::Test {
     o.caa_identities = {"ca.example"};
     o.validation_workers = 1;
     o.caa_recheck_seconds = -1;  // every finalize rechecks CAA
-    for (auto id : {profiles::policy::ProfileId::kSsl, profiles::policy::ProfileId::kSslRgs,
-                    profiles::policy::ProfileId::kWild})
+    for (auto id : profiles::policy::kAllProfiles)
       o.certificate_profiles.emplace(id, profiles::issuance::testing::RepoProfile(id));
     o.certificate_profiles.at(profiles::policy::ProfileId::kSsl).max_names = 2;
     server_.emplace(o, *store_, policy_, issuer_, validator_, [this] { return now_; });

@@ -52,12 +52,9 @@ struct GatewayOptions {
   std::string terms_of_service;
   std::string website;
   std::vector<std::string> caa_identities;
-  std::map<std::string, std::string> profiles = {
-      {"SSL", "OV TLS server certificate"},
-      {"SSL_RGS", "OV TLS server certificate, RGS, every FQDN listed"},
-      {"WILD", "OV TLS wildcard certificate (dns-01 only)"}};
   std::string environment = "production";  // or "staging"
   // The environment's certificate profiles (profiles/data/<environment>, the engine's too): the
+  // directory's meta.profiles (each enabled profile with its data file's description), and the
   // subscriber key rule at finalize comes from the order's profile.
   std::map<profiles::policy::ProfileId, profiles::issuance::Profile> certificate_profiles;
   int64_t nonce_lifetime_seconds = 3600;

@@ -1,10 +1,10 @@
 // renewalInfo (RFC 9773): the suggested renewal window of a certificate this server issued; a
 // certificate the engine reports revoked (by anyone) is to be renewed now.
 #include "gateway/handlers.h"
+#include "gateway/renewal_window.h"
 
 #include <openssl/x509v3.h>
 
-#include <algorithm>
 #include <cstring>
 
 #include "common/encoding.h"
@@ -52,20 +52,14 @@ Outcome RenewalInfo(HandlerContext& s, const std::string& cert_id) {
   if (engine_record == nullptr)
     return Internal(
         Error{ErrorCode::kInternal, "engine answered get_certificate with another message type"});
-  int64_t nb = (*record)->not_before, na = (*record)->not_after;
-  int64_t now = s.clock();
-  int64_t start, end;
-  if (engine_record->revoked) {
-    start = now - 3600;
-    end = now;
-  } else {
-    int64_t life = na - nb;
-    start = nb + life * 2 / 3;
-    end = std::min(na, start + std::max<int64_t>(life / 6, 3600));
-  }
-  HttpResponse r =
-      JsonResponse(200, {{"suggestedWindow", {{"start", pki::FormatRfc3339(start)}, {"end", pki::FormatRfc3339(end)}}}});
-  r.headers.push_back({"Retry-After", "21600"});
+  // Proportional to the lifetime (renewal_window.h): a short-lived certificate gets a window
+  // inside its few days, polled often enough not to miss it.
+  RenewalWindow w = SuggestRenewalWindow((*record)->not_before, (*record)->not_after,
+                                         engine_record->revoked, s.clock());
+  HttpResponse r = JsonResponse(
+      200, {{"suggestedWindow",
+             {{"start", pki::FormatRfc3339(w.start)}, {"end", pki::FormatRfc3339(w.end)}}}});
+  r.headers.push_back({"Retry-After", std::to_string(w.retry_after)});
   return r;
 }
 

@@ -47,7 +47,7 @@ class ServerTest : public ::testing::Test {
   }
   static std::map<profiles::policy::ProfileId, profiles::issuance::Profile> RepoProfiles() {
     std::map<profiles::policy::ProfileId, profiles::issuance::Profile> out;
-    for (auto id : {profiles::policy::ProfileId::kSsl, profiles::policy::ProfileId::kSslRgs, profiles::policy::ProfileId::kWild})
+    for (auto id : profiles::policy::kAllProfiles)
       out.emplace(id, profiles::issuance::testing::RepoProfile(id));
     return out;
   }
@@ -98,7 +98,11 @@ TEST_F(ServerTest, DirectoryAndNonce) {
   EXPECT_EQ(d.body["newAccount"], U("/acme/new-account"));
   EXPECT_EQ(d.body["meta"]["externalAccountRequired"], true);
   EXPECT_EQ(d.body["meta"]["caaIdentities"][0], "ca.example");
-  EXPECT_TRUE(d.body["meta"]["profiles"].contains("WILD"));
+  // Every profile of the data files, described by its file.
+  for (auto id : profiles::policy::kAllProfiles)
+    EXPECT_TRUE(d.body["meta"]["profiles"].contains(std::string(profiles::policy::ProfileName(id))));
+  EXPECT_EQ(d.body["meta"]["profiles"]["SSL_SHORT"],
+            profiles::issuance::testing::RepoProfile(profiles::policy::ProfileId::kSslShort).description);
   EXPECT_EQ(c.Raw("HEAD", U("/acme/new-nonce"), "").status, 200);
   Reply g = c.Raw("GET", U("/acme/new-nonce"), "");
   EXPECT_EQ(g.status, 204);

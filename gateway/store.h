@@ -27,7 +27,7 @@ namespace ca::gateway {
 struct AccountRecord {
   std::string id;
   std::string external_account_kid;
-  std::string profile;  // "SSL", "SSL_RGS", "WILD"
+  std::string profile;  // a profiles::policy::ProfileName ("SSL", "SSL_SHORT", ...)
   AccountStatus status = AccountStatus::kValid;
   int64_t created_at = 0;  // unix seconds
   std::vector<std::string> contact;

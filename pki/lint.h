@@ -47,6 +47,8 @@ struct LeafExpectations {
   std::function<Status(const std::vector<std::string>&)> check_names;  // the profile's name rules
   std::vector<std::string> dns_names;                                  // the SAN, in order
   int signature_nid = 0;
+  // ocsp_url empty: the AIA holds caIssuers only; crl_url empty: no cRLDistributionPoints (a
+  // profile without OCSP, a short-lived profile without CRL).
   std::string ocsp_url, ca_issuers_url, crl_url;
   std::vector<std::string> policy_oids;
 };

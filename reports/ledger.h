@@ -35,7 +35,7 @@ struct CertificateEntry {
   std::string external_account_kid;
   std::string acme_account_id;
   std::string order_id;
-  std::string profile;             // "SSL", "SSL_RGS", "WILD", or an operator-defined profile
+  std::string profile;             // a policy::ProfileName ("SSL", ...) or an operator-defined one
   std::vector<std::string> names;  // as issued, sorted
   int64_t not_before = 0;          // unix seconds
   int64_t not_after = 0;

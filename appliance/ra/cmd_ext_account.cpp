@@ -20,7 +20,7 @@ ExternalAccountFields Cli::ExtFields() const {
     std::vector<ProfileId> ps;
     for (const auto& name : SplitList(*p)) {
       auto id = ParseProfile(name);
-      if (!id) throw CommandError{"unknown profile '" + name + "' (SSL, SSL_RGS, WILD)"};
+      if (!id) throw CommandError{"unknown profile '" + name + "' (" + ProfileNameList() + ")"};
       ps.push_back(*id);
     }
     f.allowed_profiles = ps;

@@ -25,7 +25,7 @@ commands:
   org list | show ID | update ID [--name N] [--country CC] [--locality L] [--registration-id ID]
   org validate ID | invalidate ID
   ext-account create --org ID --contact NAME [--contact NAME...] [--not-before T] [--not-after T]
-                     [--profiles SSL,SSL_RGS,WILD] [--challenges http-01,dns-01,tls-alpn-01]
+                     [--profiles P,...] [--challenges http-01,dns-01,tls-alpn-01]
                      [--max-acme-accounts N] [--orders-per-hour N] [--active]
                      [--report-period weekly|monthly|off]  (R49 report schedule; default weekly)
   ext-account list | show KID | update KID [options of create but --org]
@@ -61,7 +61,7 @@ what the commands mean:
     seconds (OCSP then answers revoked; the next CRL lists it). Repeating a state change (suspend a
     suspended account) does nothing and says so.
 times: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @unix-seconds; reasons: unspecified, keyCompromise,
-affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn (default)
+affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn (default);
 )";
 
 }  // namespace ca::appliance::ra
@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
   try {
     ca::appliance::ra::Args args = ca::appliance::ra::Parse(argc, argv);
     if (args.Flag("--help") || args.positional.empty()) {
-      std::cout << ca::appliance::ra::kUsage;
+      std::cout << ca::appliance::ra::kUsage << "profiles: " << ca::profiles::policy::ProfileNameList()
+                << "\n";
       return args.positional.empty() && !args.Flag("--help") ? 2 : 0;
     }
     ca::appliance::ra::Cli cli(std::move(args));

@@ -27,7 +27,7 @@ struct IssueRequest {
   std::string order_id;
   std::string acme_account_id;
   std::string external_account_kid;
-  std::string profile;             // "SSL", "SSL_RGS", "WILD"
+  std::string profile;             // a profiles::policy::ProfileName ("SSL", "SSL_SHORT", ...)
   std::vector<std::string> names;  // dNSName identifiers of the order, as authorised
   std::vector<uint8_t> csr_der;
   uint64_t policy_version = 0;  // the snapshot the gateway decided on (logged, compared)

@@ -46,8 +46,8 @@ PolicyWorld MakePolicyWorld(const std::string& dir) {
   f.contacts = std::vector<std::string>{"Alice Admin <alice@example.fr>"};
   f.not_before = w.now - 3600;
   f.not_after = w.now + 365 * 86400;
-  f.allowed_profiles = std::vector<profiles::policy::ProfileId>{profiles::policy::ProfileId::kSsl, profiles::policy::ProfileId::kWild,
-                                                      profiles::policy::ProfileId::kSslRgs};
+  f.allowed_profiles = std::vector<profiles::policy::ProfileId>(profiles::policy::kAllProfiles.begin(),
+                                                                profiles::policy::kAllProfiles.end());
   f.allowed_challenges = std::vector<std::string>{"http-01", "dns-01"};
   Secret wrap(std::string(32, 'k'));
   auto creds = Must(profiles::policy::admin::CreateExternalAccount(ctx, f, /*activate=*/true, wrap), "external account");

@@ -28,7 +28,7 @@ class TempDir {
 };
 
 // A policy store in `dir` with: organization "Exemple SA" (valid), external account `kid`
-// (active, SSL + WILD + SSL_RGS allowed, valid for a year) with valid domains "example.fr"
+// (active, every profile allowed, valid for a year) with valid domains "example.fr"
 // (include_subdomains), "*.example.fr" and "rgs.example.fr".
 struct PolicyWorld {
   std::unique_ptr<profiles::policy::admin::PolicyWriter> store;  // the RA side (ca_policy_admin)

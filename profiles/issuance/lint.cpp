@@ -46,9 +46,10 @@ pki::LeafExpectations LeafExpectationsFor(const Profile& profile, const Issuer& 
   if (issuer.certificate != nullptr) {
     e.signature_nid = SignatureNidFor(X509_get0_pubkey(issuer.certificate)).value_or(NID_undef);
   }
-  e.ocsp_url = issuer.ocsp_url;
+  // Empty: the profile has no OCSP / no CRL, and the certificate must not point to one.
+  e.ocsp_url = profile.revocation.ocsp ? issuer.ocsp_url : std::string();
   e.ca_issuers_url = issuer.ca_issuers_url;
-  e.crl_url = issuer.crl_url;
+  e.crl_url = profile.revocation.crl ? issuer.crl_url : std::string();
   e.policy_oids = profile.policy_oids;
   return e;
 }

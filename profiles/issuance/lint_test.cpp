@@ -165,6 +165,26 @@ TEST_F(LintTest, WrongUrlsAndIssuer) {
                             {"crl_distribution_points", "http://crl.elsewhere.test/x.crl"}});
 }
 
+// The lint follows the profile's revocation choices: a certificate of a profile without OCSP and
+// CRL must carry neither pointer, and one of a profile with both must carry both.
+TEST_F(LintTest, RevocationPointersFollowTheProfile) {
+  const auto& ca = testing::GetTestCa();
+  Profile short_lived = testing::RepoProfile(ProfileId::kSslShort);
+  request_.validity = days(6);  // allowed by both profiles: only the pointers differ
+  auto with_pointers = Build();  // SSL: OCSP and CRL
+  ExpectFindings(LintTbsFindings(with_pointers.get(), short_lived, ca.issuer, request_),
+                 {{"authority_info_access", "must be exactly caIssuers " + ca.issuer.ca_issuers_url},
+                  {"extensions", "unexpected extension 2.5.29.31 on a leaf certificate"},
+                  {"certificate_policies", "must be exactly"}});
+  auto without = BuildTbs(short_lived, ca.issuer, request_);
+  ASSERT_TRUE(without) << without.error().message;
+  EXPECT_TRUE(LintTbsFindings(without->get(), short_lived, ca.issuer, request_).empty());
+  ExpectFindings(Lint(without->get()),
+                 {{"authority_info_access", "must be exactly OCSP " + ca.issuer.ocsp_url},
+                  {"certificate_policies", "must be exactly"},
+                  {"crl_distribution_points", "extension missing"}});
+}
+
 TEST_F(LintTest, StagingCertificateWithoutTestCn) {
   auto tbs = Build();  // production profile
   Profile staging = testing::RepoProfile(ProfileId::kSsl, Environment::kStaging);

@@ -92,6 +92,48 @@ bool IsDottedOid(const std::string& s) {
   return obj != nullptr;
 }
 
+// The validity is given in days ("max_validity_days", 1..90) or in hours ("max_validity_hours",
+// 1..2160), exactly one of them. Days are the unit of the long profiles and of the Baseline
+// Requirements' limits; hours let a short-lived profile say what the ACME world uses (Let's
+// Encrypt's short-lived certificates are 160 hours, not a whole number of days) without a second
+// kind of profile. Either way it is stored in seconds; nothing below an hour is offered, because
+// renewal windows (ARI) and OCSP/CRL freshness are counted in hours.
+Result<std::chrono::seconds> MaxValidity(JsonFields& f) {
+  auto days = CA_TRY(f.OptionalIntIn("max_validity_days", 1, 90));
+  auto hours = CA_TRY(f.OptionalIntIn("max_validity_hours", 1, 90 * 24));
+  if (days && hours) {
+    return f.Bad("max_validity_hours", "give max_validity_days or max_validity_hours, not both");
+  }
+  if (hours) return std::chrono::hours(*hours);
+  if (days) return std::chrono::days(*days);
+  return f.Bad("max_validity_days", "missing (or give max_validity_hours)");
+}
+
+std::string DaysText(std::chrono::seconds s) {
+  std::string whole = std::to_string(s.count() / 86400);
+  int64_t hours = (s.count() % 86400) / 3600;
+  return hours == 0 ? whole + " days" : whole + " days " + std::to_string(hours) + " hours";
+}
+
+// "revocation": {"ocsp": bool, "crl": bool}, both required. Without a CRL pointer only a
+// short-lived profile (SC-063).
+Result<RevocationInfo> Revocation(JsonFields& f, const Profile& p) {
+  const auto* object = CA_TRY(f.Object("revocation"));
+  auto r = CA_TRY(JsonFields::Of(*object, f.PathOf("revocation")));
+  RevocationInfo out;
+  out.ocsp = CA_TRY(r.Bool("ocsp"));
+  out.crl = CA_TRY(r.Bool("crl"));
+  CA_TRY_STATUS(r.RefuseUnknown());
+  if (!out.crl && !p.IsShortLived()) {
+    std::string what = out.ocsp ? "crl false" : "ocsp and crl both false (no revocation pointer)";
+    return r.Bad("crl", what + " is allowed only for a short-lived profile (max validity at most " +
+                            DaysText(kShortLivedMaxValidity) + "; this one is " +
+                            DaysText(p.max_validity) + "): every other certificate needs a CRL "
+                            "distribution point (SC-063)");
+  }
+  return out;
+}
+
 bool SameSet(std::vector<std::string> a, std::vector<std::string> b) {
   std::sort(a.begin(), a.end());
   std::sort(b.begin(), b.end());
@@ -112,13 +154,15 @@ bool Profile::AllowsRsaBits(int bits) const {
   return std::find(rsa_key_bits.begin(), rsa_key_bits.end(), bits) != rsa_key_bits.end();
 }
 
+bool Profile::IsShortLived() const { return max_validity <= kShortLivedMaxValidity; }
+
 Result<Profile> ParseProfileJson(std::string_view json_text) {
   json doc = CA_TRY(ParseStrict(json_text));
   auto f = CA_TRY(JsonFields::Of(doc, "profile"));
 
   Profile p;
   auto id = profiles::policy::ParseProfile(CA_TRY(f.String("profile")));
-  if (!id) return f.Bad("profile", "must be one of SSL, SSL_RGS, WILD");
+  if (!id) return f.Bad("profile", "must be one of " + profiles::policy::ProfileNameList());
   p.id = *id;
 
   std::string env = CA_TRY(f.String("environment"));
@@ -133,7 +177,12 @@ Result<Profile> ParseProfileJson(std::string_view json_text) {
   p.enabled = CA_TRY(f.Bool("enabled"));
   p.description = CA_TRY(f.String("description"));
   p.rsa_key_bits = CA_TRY(RsaKeyBits(f));
-  p.max_validity = std::chrono::days(CA_TRY(f.IntIn("max_validity_days", 1, 90)));
+  p.max_validity = CA_TRY(MaxValidity(f));
+  if (p.id == ProfileId::kSslShort && !p.IsShortLived()) {
+    return f.Bad(doc.contains("max_validity_hours") ? "max_validity_hours" : "max_validity_days",
+                 "SSL_SHORT is short-lived: at most " + DaysText(kShortLivedMaxValidity) +
+                     ", this is " + DaysText(p.max_validity));
+  }
   p.backdate = std::chrono::seconds(CA_TRY(f.IntIn("backdate_seconds", 0, 3600)));
   p.max_names = static_cast<int>(CA_TRY(f.IntIn("max_names", 1, kMaxNamesCap)));
 
@@ -159,7 +208,7 @@ Result<Profile> ParseProfileJson(std::string_view json_text) {
   }
   bool wild_profile = p.id == ProfileId::kWild;
   if (wild_profile != (p.wildcards == WildcardRule::kRequired)) {
-    return f.Bad("wildcards", "WILD requires wildcard names; SSL and SSL_RGS forbid them");
+    return f.Bad("wildcards", "WILD requires wildcard names; the other profiles forbid them");
   }
 
   p.key_usage = CA_TRY(UniqueList(f, "key_usage"));
@@ -171,6 +220,7 @@ Result<Profile> ParseProfileJson(std::string_view json_text) {
   if (p.extended_key_usage != std::vector<std::string>{std::string(kEkuServerAuth)}) {
     return f.Bad("extended_key_usage", "must be [\"serverAuth\"] (CA-4)");
   }
+  p.revocation = CA_TRY(Revocation(f, p));
   CA_TRY_STATUS(f.RefuseUnknown());
   return p;
 }
@@ -191,7 +241,7 @@ Result<Profile> LoadProfile(ProfileId id, const std::string& dir) {
 
 Result<std::map<ProfileId, Profile>> LoadProfiles(const std::string& dir, Environment environment) {
   std::map<ProfileId, Profile> out;
-  for (ProfileId id : {ProfileId::kSsl, ProfileId::kSslRgs, ProfileId::kWild}) {
+  for (ProfileId id : profiles::policy::kAllProfiles) {
     Profile p = CA_TRY(LoadProfile(id, dir));
     if (p.environment != environment) {
       return Fail(ErrorCode::kInvalidArgument,

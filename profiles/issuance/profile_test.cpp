@@ -26,7 +26,17 @@ nlohmann::json GoodDoc() {
           {"wildcards", "forbidden"},
           {"max_names", 100},
           {"key_usage", {"digitalSignature", "keyEncipherment"}},
-          {"extended_key_usage", {"serverAuth"}}};
+          {"extended_key_usage", {"serverAuth"}},
+          {"revocation", {{"ocsp", true}, {"crl", true}}}};
+}
+
+// GoodDoc as a short-lived profile (`profile`, `days` of validity, no OCSP, no CRL).
+nlohmann::json ShortDoc(const char* profile = "SSL_SHORT", int days = 6) {
+  auto d = GoodDoc();
+  d["profile"] = profile;
+  d["max_validity_days"] = days;
+  d["revocation"] = {{"ocsp", false}, {"crl", false}};
+  return d;
 }
 
 void ExpectRefused(const nlohmann::json& doc, const std::string& message) {
@@ -40,10 +50,14 @@ TEST(ProfileTest, RepositoryProfilesLoad) {
   for (Environment env : {Environment::kProduction, Environment::kStaging}) {
     auto profiles = LoadProfiles(kDataDir + "/" + std::string(EnvironmentName(env)), env);
     ASSERT_TRUE(profiles) << profiles.error().message;
-    ASSERT_EQ(profiles->size(), 3u);
+    ASSERT_EQ(profiles->size(), profiles::policy::kAllProfiles.size());
     for (const auto& [id, p] : *profiles) {
       EXPECT_EQ(p.id, id);
-      EXPECT_EQ(p.max_validity, std::chrono::days(90));
+      bool short_lived = id == ProfileId::kSslShort;
+      EXPECT_EQ(p.max_validity, short_lived ? std::chrono::days(6) : std::chrono::days(90));
+      EXPECT_EQ(p.IsShortLived(), short_lived);
+      EXPECT_EQ(p.revocation.ocsp, !short_lived);
+      EXPECT_EQ(p.revocation.crl, !short_lived);
       EXPECT_TRUE(p.AllowsRsaBits(3072));
       EXPECT_EQ(p.policy_oids.front(), "2.23.140.1.2.2");
       EXPECT_EQ(p.wildcards,
@@ -77,7 +91,8 @@ TEST(ProfileTest, EveryFieldIsValidated) {
   auto missing = GoodDoc();
   missing.erase("backdate_seconds");
   ExpectRefused(missing, "profile.backdate_seconds: missing");
-  ExpectRefused(with("profile", "EV"), "profile.profile: must be one of SSL, SSL_RGS, WILD");
+  ExpectRefused(with("profile", "EV"),
+                "profile.profile: must be one of SSL, SSL_RGS, WILD, SSL_SHORT");
   ExpectRefused(with("environment", "prod"),
                 "profile.environment: must be \"production\" or \"staging\"");
   ExpectRefused(with("enabled", "yes"), "profile.enabled: expected a boolean");
@@ -99,7 +114,7 @@ TEST(ProfileTest, EveryFieldIsValidated) {
   ExpectRefused(with("certificate_policies", {"2.23.140.1.2.2", "1.3.06.1"}),
                 "profile.certificate_policies: '1.3.06.1' is not a dotted OID");
   ExpectRefused(with("wildcards", "required"),
-                "profile.wildcards: WILD requires wildcard names; SSL and SSL_RGS forbid them");
+                "profile.wildcards: WILD requires wildcard names; the other profiles forbid them");
   ExpectRefused(with("max_names", 0), "profile.max_names: expected an integer in [1, 100]");
   ExpectRefused(with("key_usage", {"digitalSignature"}),
                 "profile.key_usage: must be [\"digitalSignature\", \"keyEncipherment\"] (CA-4)");
@@ -111,6 +126,74 @@ TEST(ProfileTest, EveryFieldIsValidated) {
   auto bad = ParseProfileJson("{not json");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("profile: not valid JSON"), std::string::npos);
+}
+
+TEST(ProfileTest, ValidityInDaysOrHours) {
+  auto hours = GoodDoc();
+  hours.erase("max_validity_days");
+  hours["max_validity_hours"] = 160;
+  auto p = ParseProfileJson(hours.dump());
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->max_validity, std::chrono::hours(160));
+  EXPECT_TRUE(p->IsShortLived());
+  auto both = GoodDoc();
+  both["max_validity_hours"] = 160;
+  ExpectRefused(both, "profile.max_validity_hours: give max_validity_days or max_validity_hours, "
+                      "not both");
+  hours["max_validity_hours"] = 2161;
+  ExpectRefused(hours, "profile.max_validity_hours: expected an integer in [1, 2160]");
+  hours.erase("max_validity_hours");
+  ExpectRefused(hours, "profile.max_validity_days: missing (or give max_validity_hours)");
+}
+
+TEST(ProfileTest, RevocationChoices) {
+  auto revocation = [](nlohmann::json doc, bool ocsp, bool crl) {
+    doc["revocation"] = {{"ocsp", ocsp}, {"crl", crl}};
+    return doc;
+  };
+  // OCSP off is allowed for any profile; the CRL stays.
+  auto no_ocsp = ParseProfileJson(revocation(GoodDoc(), false, true).dump());
+  ASSERT_TRUE(no_ocsp) << no_ocsp.error().message;
+  EXPECT_FALSE(no_ocsp->revocation.ocsp);
+  EXPECT_TRUE(no_ocsp->revocation.crl);
+  // Both off: a short-lived profile only (≤ 7 days), whichever its name.
+  auto short_lived = ParseProfileJson(ShortDoc().dump());
+  ASSERT_TRUE(short_lived) << short_lived.error().message;
+  EXPECT_EQ(short_lived->id, ProfileId::kSslShort);
+  EXPECT_EQ(short_lived->max_validity, std::chrono::days(6));
+  EXPECT_FALSE(short_lived->revocation.ocsp);
+  EXPECT_FALSE(short_lived->revocation.crl);
+  EXPECT_TRUE(ParseProfileJson(ShortDoc("SSL", 7).dump()));
+  ExpectRefused(revocation(GoodDoc(), false, false),
+                "profile.revocation.crl: ocsp and crl both false (no revocation pointer) is "
+                "allowed only for a short-lived profile (max validity at most 7 days; this one is "
+                "90 days): every other certificate needs a CRL distribution point (SC-063)");
+  ExpectRefused(revocation(GoodDoc(), true, false),
+                "profile.revocation.crl: crl false is allowed only for a short-lived profile (max "
+                "validity at most 7 days; this one is 90 days): every other certificate needs a "
+                "CRL distribution point (SC-063)");
+  auto eight_days = ShortDoc("SSL", 7);
+  eight_days.erase("max_validity_days");
+  eight_days["max_validity_hours"] = 7 * 24 + 1;
+  ExpectRefused(eight_days,
+                "profile.revocation.crl: ocsp and crl both false (no revocation pointer) is "
+                "allowed only for a short-lived profile (max validity at most 7 days; this one is "
+                "7 days 1 hours): every other certificate needs a CRL distribution point (SC-063)");
+  // SSL_SHORT itself must be short-lived, whatever its revocation choice.
+  ExpectRefused(ShortDoc("SSL_SHORT", 8),
+                "profile.max_validity_days: SSL_SHORT is short-lived: at most 7 days, this is 8 days");
+  auto missing = GoodDoc();
+  missing.erase("revocation");
+  ExpectRefused(missing, "profile.revocation: missing");
+  auto no_crl = GoodDoc();
+  no_crl["revocation"].erase("crl");
+  ExpectRefused(no_crl, "profile.revocation.crl: missing");
+  auto extra = GoodDoc();
+  extra["revocation"]["delta"] = true;
+  ExpectRefused(extra, "profile.revocation: unknown field 'delta'");
+  auto not_bool = GoodDoc();
+  not_bool["revocation"]["ocsp"] = "yes";
+  ExpectRefused(not_bool, "profile.revocation.ocsp: expected a boolean");
 }
 
 TEST(ProfileTest, LoadChecksFileNameAndExistence) {

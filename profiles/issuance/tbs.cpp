@@ -57,7 +57,7 @@ std::vector<pki::NameAttribute> SubjectAttributes(const Profile& profile, const 
   return out;
 }
 
-// CA-4: exactly these extensions, in this order (the golden certificates pin the bytes), the
+// CA-4: exactly these extensions (the CRL distribution point when the profile has one), in this order (the golden certificates pin the bytes), the
 // subjectKeyIdentifier being inserted at kSubjectKeyIdAt by the builder.
 constexpr size_t kSubjectKeyIdAt = 3;
 Result<std::vector<ossl::X509Ext>> Extensions(const Profile& profile, const Issuer& issuer,
@@ -75,8 +75,11 @@ Result<std::vector<ossl::X509Ext>> Extensions(const Profile& profile, const Issu
   out.push_back(CA_TRY(pki::BasicConstraintsExt(false, std::nullopt)));
   // subjectKeyIdentifier comes here (kSubjectKeyIdAt), from the key as the certificate encodes it.
   out.push_back(CA_TRY(pki::AuthorityKeyIdExt(issuer_key_id)));
-  out.push_back(CA_TRY(pki::AuthorityInfoAccessExt(issuer.ocsp_url, issuer.ca_issuers_url)));
-  out.push_back(CA_TRY(pki::CrlDistributionPointExt(issuer.crl_url)));
+  // The profile decides its revocation pointers (profile.h RevocationInfo): without OCSP the AIA
+  // keeps caIssuers alone; without CRL (short-lived) there is no cRLDistributionPoints.
+  out.push_back(CA_TRY(pki::AuthorityInfoAccessExt(
+      profile.revocation.ocsp ? issuer.ocsp_url : std::string(), issuer.ca_issuers_url)));
+  if (profile.revocation.crl) out.push_back(CA_TRY(pki::CrlDistributionPointExt(issuer.crl_url)));
   out.push_back(CA_TRY(pki::SubjectAltNameExt(r.names)));
   out.push_back(CA_TRY(pki::CertificatePoliciesExt(profile.policy_oids)));
   return out;

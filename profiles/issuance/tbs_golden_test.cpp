@@ -237,6 +237,55 @@ TEST(GoldenTest, WildProfile) {
   CheckOpensslText(issued, profile, "*.example.fr", "DNS:*.example.fr, DNS:*.app.example.fr");
 }
 
+// Names of the extensions of `c`, in order.
+std::vector<int> ExtensionNids(const X509* c) {
+  std::vector<int> out;
+  for (int i = 0; i < X509_get_ext_count(c); ++i)
+    out.push_back(OBJ_obj2nid(X509_EXTENSION_get_object(X509_get_ext(c, i))));
+  return out;
+}
+
+// SSL_SHORT (SC-063 short-lived): 6 days, AIA with caIssuers only, no CRL distribution point.
+TEST(GoldenTest, ShortLivedProfileHasNoRevocationPointers) {
+  for (Environment env : {Environment::kProduction, Environment::kStaging}) {
+    Profile profile = testing::RepoProfile(ProfileId::kSslShort, env);
+    ASSERT_FALSE(profile.revocation.ocsp);
+    ASSERT_FALSE(profile.revocation.crl);
+    Issued issued = IssueWith(profile, {"svc.example.fr"});
+    ASSERT_TRUE(issued.cert);
+    X509* c = issued.cert.get();
+    int days_diff = 0, secs = 0;
+    ASSERT_EQ(ASN1_TIME_diff(&days_diff, &secs, X509_get0_notBefore(c), X509_get0_notAfter(c)), 1);
+    EXPECT_EQ(days_diff * 86400 + secs, 6 * 86400 - 1);
+    EXPECT_EQ(ExtensionNids(c),
+              (std::vector<int>{NID_key_usage, NID_ext_key_usage, NID_basic_constraints,
+                                NID_subject_key_identifier, NID_authority_key_identifier,
+                                NID_info_access, NID_subject_alt_name, NID_certificate_policies}));
+    auto lines = Lines(OpensslText(c));
+    const auto& ca = GetTestCa();
+    ExpectBlock(lines, {"Authority Information Access:",
+                        "CA Issuers - URI:" + ca.issuer.ca_issuers_url});
+    for (const auto& line : lines) {
+      EXPECT_EQ(line.find("OCSP"), std::string::npos) << line;
+      EXPECT_EQ(line.find("CRL Distribution"), std::string::npos) << line;
+    }
+    ExpectChainVerifies(c);
+  }
+}
+
+// OCSP off alone (any profile may): the AIA keeps caIssuers, the CRL distribution point stays.
+TEST(GoldenTest, OcspOffKeepsTheCrl) {
+  Profile profile = testing::RepoProfile(ProfileId::kSsl);
+  profile.revocation.ocsp = false;
+  Issued issued = IssueWith(profile, {"www.example.fr"});
+  ASSERT_TRUE(issued.cert);
+  auto lines = Lines(OpensslText(issued.cert.get()));
+  const auto& ca = GetTestCa();
+  ExpectBlock(lines, {"Authority Information Access:", "CA Issuers - URI:" + ca.issuer.ca_issuers_url});
+  ExpectBlock(lines, {"X509v3 CRL Distribution Points:", "Full Name:", "URI:" + ca.issuer.crl_url});
+  EXPECT_EQ(X509_get_ext_count(issued.cert.get()), 9);
+}
+
 TEST(GoldenTest, StagingPutsTestInCn) {
   Profile profile = testing::RepoProfile(ProfileId::kSsl, Environment::kStaging);
   Issued issued = IssueWith(profile, {"www.example.fr"});

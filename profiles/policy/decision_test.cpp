@@ -41,8 +41,8 @@ struct World {
     f.contacts = std::vector<std::string>{"Jane Doe"};
     f.not_before = kNotBefore;
     f.not_after = kNotAfter;
-    f.allowed_profiles =
-        std::vector<ProfileId>{ProfileId::kSsl, ProfileId::kSslRgs, ProfileId::kWild};
+    f.allowed_profiles = std::vector<ProfileId>{ProfileId::kSsl, ProfileId::kSslRgs,
+                                                ProfileId::kWild, ProfileId::kSslShort};
     f.allowed_challenges = std::vector<std::string>{"http-01", "dns-01"};
     kid = CreateExternalAccount(ctx, f, true, Secret(std::string(32, 'w')))->account.kid;
     acme.external_account_kid = kid;
@@ -189,6 +189,16 @@ TEST(Decide, Profiles) {
          f.allowed_profiles = std::vector<ProfileId>{ProfileId::kSslRgs};
          ASSERT_TRUE(UpdateExternalAccount(w.Ctx(), w.kid, f));
        }},
+      {"SSL_SHORT not granted", V{"example.com"}, ProfileId::kSslShort, ProfileId::kSslShort,
+       R::kProfileNotAllowed, "",
+       [](World& w) {
+         ExternalAccountFields f;
+         f.allowed_profiles = std::vector<ProfileId>{ProfileId::kSsl};
+         ASSERT_TRUE(UpdateExternalAccount(w.Ctx(), w.kid, f));
+       }},
+      {"RA grants SSL_SHORT to an ACME account", V{"exact.fr"}, ProfileId::kSsl,
+       ProfileId::kSslShort, R::kOk, "",
+       [](World& w) { ASSERT_TRUE(SetAcmeAccountProfile(w.Ctx(), w.acme, ProfileId::kSslShort)); }},
       {"RA override of the account profile", V{"exact.fr"}, ProfileId::kSsl, ProfileId::kSslRgs,
        R::kOk, "",
        [](World& w) { ASSERT_TRUE(SetAcmeAccountProfile(w.Ctx(), w.acme, ProfileId::kSslRgs)); }},
@@ -210,6 +220,10 @@ TEST(Decide, NamesAndSubdomains) {
        R::kDomainNotFound, "nowhere.net"},
       {"parent of an entry is not implied", V{"com.example"}, ProfileId::kSsl, ProfileId::kSsl,
        R::kDomainNotFound, "com.example"},
+      {"SSL_SHORT like SSL: include_subdomains honoured", V{"www.example.com", "exact.fr"},
+       ProfileId::kSslShort, ProfileId::kSslShort},
+      {"SSL_SHORT like SSL: not implied without the flag", V{"www.exact.fr"}, ProfileId::kSslShort,
+       ProfileId::kSslShort, R::kDomainNotFound, "www.exact.fr"},
       {"SSL_RGS exact entry", V{"exact.fr", "example.com"}, ProfileId::kSslRgs, ProfileId::kSslRgs},
       {"SSL_RGS never honours include_subdomains", V{"example.com", "www.example.com"},
        ProfileId::kSslRgs, ProfileId::kSslRgs, R::kDomainNotFound, "www.example.com"},
@@ -262,6 +276,8 @@ TEST(Decide, Wildcards) {
       {"SSL wildcard name", V{"example.com", "*.wild.com"}, ProfileId::kSsl, ProfileId::kSsl,
        R::kInvalidProfileForWildcard, "*.wild.com"},
       {"SSL_RGS wildcard name", V{"*.wild.com"}, ProfileId::kSslRgs, ProfileId::kSslRgs,
+       R::kInvalidProfileForWildcard, "*.wild.com"},
+      {"SSL_SHORT wildcard name", V{"*.wild.com"}, ProfileId::kSslShort, ProfileId::kSslShort,
        R::kInvalidProfileForWildcard, "*.wild.com"},
       {"non-wildcard entry does not authorise a wildcard", V{"*.example.com"}, ProfileId::kWild,
        ProfileId::kWild, R::kDomainNotFound, "*.example.com"},

@@ -7,6 +7,7 @@ Usage: appliance_cases.py --env STATE/appliance.env [unittest args]
 """
 import argparse
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -126,9 +127,9 @@ class AcmeClient(Client):
             done = self.poll(authz_url, ("valid", "invalid"))
             assert done["status"] == "valid", done
 
-    def issue(self, names, key=None):
+    def issue(self, names, key=None, **order_fields):
         """newOrder -> dns-01 -> finalize -> download; returns (certificate PEM chain, finalize response)."""
-        r = self.new_order(*names)
+        r = self.new_order(*names, **order_fields)
         assert r.status_code == 201, r.text
         order, order_url = r.json(), r.headers["Location"]
         self.solve_dns01(order)
@@ -192,6 +193,71 @@ class ApplianceCases(unittest.TestCase):
         self.assertIn(": good", out)
         self.assertEqual(resp.certificate_status, ocsp.OCSPCertStatus.GOOD)
         self.assertEqual(resp.serial_number, leaf.serial_number)
+
+    def test_short_lived_profile_no_ocsp_no_crldp_listed_in_the_full_crl(self):
+        """SSL_SHORT (issue 19): granted by the RA, asked for in newOrder; 6 days, caIssuers only, no
+        CRL distribution point, no OCSP response; revoked, it is in the full CRL."""
+        directory = requests.get(ENV["ACME_DIR"], verify=ENV["ACME_CA_BUNDLE"], timeout=10).json()
+        self.assertIn("SSL_SHORT", directory["meta"]["profiles"])
+        c = AcmeClient()
+        c.register()
+        name = self.name("short")
+        # Not granted yet: the account's profile is SSL.
+        self.assertProblem(c.new_order(name, profile="SSL_SHORT"), "invalidProfile", 400, "PROFILE_NOT_ALLOWED")
+        ra("ext-account", "update", ENV["EAB_KID"], "--profiles", "SSL,SSL_SHORT")
+        # The account must keep its profile for every request, revokeCert included.
+        try:
+            ra("acme-account", "set-profile", c.account_id, "SSL_SHORT")
+            chain, fin = c.issue([name], profile="SSL_SHORT")
+            self.assertIsNotNone(chain, fin.text)
+            leaf = x509.load_pem_x509_certificate(chain.encode())
+            self.assertEqual((leaf.not_valid_after - leaf.not_valid_before).total_seconds(), 6 * 86400 - 1)
+            aia = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+            self.assertEqual([d.access_method for d in aia], [x509.oid.AuthorityInformationAccessOID.CA_ISSUERS])
+            with self.assertRaises(x509.ExtensionNotFound):
+                leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+            with tempfile.NamedTemporaryFile("w", suffix=".pem") as f:
+                f.write(chain)
+                f.flush()
+                v = subprocess.run(["openssl", "verify", "-CAfile", ENV["ROOT_CA_PEM"], "-untrusted",
+                                    ENV["INTERMEDIATE_CA_PEM"], f.name], capture_output=True, text=True)
+                self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+                # No OCSP response exists for it: the responder says unauthorized, never good.
+                o = subprocess.run(["openssl", "ocsp", "-issuer", ENV["INTERMEDIATE_CA_PEM"], "-cert", f.name,
+                                    "-url", ENV["OCSP_URL"], "-CAfile", ENV["ROOT_CA_PEM"], "-no_nonce"],
+                                   capture_output=True, text=True)
+                self.assertIn("unauthorized", o.stdout + o.stderr)
+            # ca-status-server's /health has nothing to say about it (no response to keep fresh).
+            health = requests.get(ENV["STATUS_URL"] + "/health", timeout=10).text
+            self.assertNotIn(format(leaf.serial_number, "x"), health.lower())
+            # renewalInfo (RFC 9773): a window inside its 6 days, from 2/3 of its life.
+            aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+            serial = leaf.serial_number.to_bytes((leaf.serial_number.bit_length() + 7) // 8, "big")
+            ari = requests.get(directory["renewalInfo"] + "/" + b64(aki) + "." + b64(serial),
+                               verify=ENV["ACME_CA_BUNDLE"], timeout=10)
+            self.assertEqual(ari.status_code, 200, ari.text)
+            window = ari.json()["suggestedWindow"]
+            start = datetime.datetime.strptime(window["start"], "%Y-%m-%dT%H:%M:%SZ")
+            end = datetime.datetime.strptime(window["end"], "%Y-%m-%dT%H:%M:%SZ")
+            life = leaf.not_valid_after - leaf.not_valid_before
+            self.assertLessEqual(start, leaf.not_valid_before + life * 2 / 3)
+            self.assertGreater(start, leaf.not_valid_before + life / 2)
+            self.assertLess(end, leaf.not_valid_after)
+            self.assertLessEqual(int(ari.headers["Retry-After"]), 6 * 3600)
+            der = leaf.public_bytes(serialization.Encoding.DER)
+            r = c.post(c.url("/acme/revoke-cert"), {"certificate": b64(der), "reason": 4})
+            self.assertEqual(r.status_code, 200, r.text)
+            # The full CRL lists it within the engine's revocation delay (30 s).
+            deadline = time.time() + 60
+            while True:
+                crl = x509.load_der_x509_crl(requests.get(ENV["CRL_URL"], timeout=10).content)
+                entry = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
+                if entry is not None or time.time() > deadline:
+                    break
+                time.sleep(1)
+            self.assertIsNotNone(entry, "revoked SSL_SHORT certificate not in the full CRL")
+        finally:
+            ra("ext-account", "update", ENV["EAB_KID"], "--profiles", "SSL")
 
     def test_name_outside_the_allowed_list(self):
         c = AcmeClient()

@@ -168,7 +168,7 @@ class ProtocolTest(unittest.TestCase):
         self.assertTrue(d["meta"]["externalAccountRequired"])
         self.assertEqual(d["meta"]["caaIdentities"], ["ca.test"])
         self.assertEqual(d["meta"]["termsOfService"], "https://ca.test/tos")
-        self.assertEqual(sorted(d["meta"]["profiles"]), ["SSL", "SSL_RGS", "WILD"])
+        self.assertEqual(sorted(d["meta"]["profiles"]), ["SSL", "SSL_RGS", "SSL_SHORT", "WILD"])
 
     def test_new_nonce(self):
         h = requests.head(self.gw.base + "/acme/new-nonce", verify=False)

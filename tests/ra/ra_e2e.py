@@ -192,6 +192,16 @@ def run(args, tmp):
     check(a1["status"] == "suspended", "ACME account suspended")
     a1 = ra.json("acme-account", "reactivate", "acct-1")
     check(a1["status"] == "active", "ACME account reactivated")
+    ra.refused("unknown profile 'SHORT' (SSL, SSL_RGS, WILD, SSL_SHORT)", "acme-account",
+               "set-profile", "acct-1", "SHORT")
+    ra.refused("not allowed for external account", "acme-account", "set-profile", "acct-1", "SSL_SHORT")
+    # The short-lived profile is granted per external account like the others.
+    granted = ra.json("ext-account", "update", kid, "--profiles", "SSL,WILD,SSL_SHORT")
+    check(granted["allowed_profiles"] == ["SSL", "WILD", "SSL_SHORT"], "SSL_SHORT granted")
+    a1 = ra.json("acme-account", "set-profile", "acct-1", "SSL_SHORT")
+    check(a1["profile"] == "SSL_SHORT", "SSL_SHORT set on an ACME account")
+    granted = ra.json("ext-account", "update", kid, "--profiles", "SSL,WILD")
+    check(granted["allowed_profiles"] == ["SSL", "WILD"], "SSL_SHORT withdrawn")
     a1 = ra.json("acme-account", "set-profile", "acct-1", "WILD")
     check(a1["profile"] == "WILD", "profile set")
     a1 = ra.json("acme-account", "set-domains", "acct-1", "*.example.org")
