@@ -44,6 +44,8 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text) {
   if (auto timeout = CA_TRY(f.OptionalUint("connection_timeout_seconds"))) {
     c.connection_timeout = std::chrono::seconds(*timeout);
   }
+  if (auto shards = CA_TRY(f.OptionalIntIn("crl_shards", 0, kMaxCrlShards)))
+    c.crl_shards = static_cast<uint32_t>(*shards);
   CA_TRY_STATUS(f.RefuseUnknown());
   return c;
 }

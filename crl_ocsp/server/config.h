@@ -18,6 +18,9 @@ struct ServerConfig {
   std::chrono::seconds max_age{600};  // Cache-Control max-age cap (also <= nextUpdate - now)
   unsigned threads = 0;               // 0: one per core
   std::chrono::seconds connection_timeout{30};
+  // CRL shards each issuer publishes (the engine's crl_shards): /health reports a shard below
+  // this count that is missing. 0: none expected (published shards are still served and watched).
+  uint32_t crl_shards = 0;
 };
 
 // Unknown keys and wrong types are refused with one message naming the key.

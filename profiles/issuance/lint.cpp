@@ -48,7 +48,7 @@ pki::LeafExpectations LeafExpectationsFor(const Profile& profile, const Issuer& 
   }
   e.ocsp_url = issuer.ocsp_url;
   e.ca_issuers_url = issuer.ca_issuers_url;
-  e.crl_url = issuer.crl_url;
+  e.crl_url = CrlUrlOf(issuer, request);
   e.policy_oids = profile.policy_oids;
   return e;
 }
