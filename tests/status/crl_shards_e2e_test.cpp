@@ -3,7 +3,7 @@
 // certificate's CRLDP is fetched from ca-status-server (curl) and `openssl verify -crl_check`
 // says "certificate revoked"; the shard's IDP is critical and names the URL (`openssl crl
 // -text`); a certificate of another shard verifies OK against its own shard, and OpenSSL refuses
-// to use a shard for a certificate outside it.
+// that shard for the revoked certificate ("different CRL scope": the IDP does not match its CRLDP).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -44,7 +44,7 @@ std::string ReadText(const std::string& path) {
 }
 
 // Runs a shell command; returns its exit status and stdout+stderr.
-std::pair<int, std::string> Run(const std::string& command) {
+std::pair<int, std::string> Shell(const std::string& command) {
   std::string out;
   FILE* p = ::popen((command + " 2>&1").c_str(), "r");
   if (p == nullptr) return {-1, "popen failed"};
@@ -187,7 +187,7 @@ TEST(CrlShardsE2E, ShardFromTheCrlDpRevokesAndItsIdpNamesIt) {
   // The victim's shard lists it within crl_revocation_delay (30 s) and the job's tick.
   bool listed = WaitFor(
       [&] {
-        auto [rc, out] = Run("curl -sf -o " + victim_crl + " " + victim.crldp +
+        auto [rc, out] = Shell("curl -sf -o " + victim_crl + " " + victim.crldp +
                              " && openssl crl -inform DER -in " + victim_crl + " -noout -text");
         return rc == 0 && out.find("Serial Number: " + Upper(victim.serial)) != std::string::npos;
       },
@@ -196,20 +196,20 @@ TEST(CrlShardsE2E, ShardFromTheCrlDpRevokesAndItsIdpNamesIt) {
 
   const std::string ca = " -CAfile " + s.dir().Sub("root.pem") + " -untrusted " +
                          s.dir().Sub("intermediate.pem");
-  auto [vrc, vout] = Run("openssl verify -crl_check" + ca + " -CRLfile " + victim_crl + " " +
+  auto [vrc, vout] = Shell("openssl verify -crl_check" + ca + " -CRLfile " + victim_crl + " " +
                          victim.file);
   EXPECT_NE(vrc, 0) << vout;
   EXPECT_NE(vout.find("certificate revoked"), std::string::npos) << vout;
 
-  auto [trc, text] = Run("openssl crl -inform DER -in " + victim_crl + " -noout -text");
+  auto [trc, text] = Shell("openssl crl -inform DER -in " + victim_crl + " -noout -text");
   ASSERT_EQ(trc, 0) << text;
   EXPECT_NE(text.find("X509v3 Issuing Distribution Point: critical"), std::string::npos) << text;
   EXPECT_NE(text.find("URI:" + victim.crldp), std::string::npos) << text;
   EXPECT_NE(text.find("Only User Certificates"), std::string::npos) << text;
 
-  // Another shard's certificate: OK against its own shard; its shard does not cover the victim.
+  // Another shard's certificate: OK against its own shard; that shard's scope excludes the victim.
   const std::string other_crl = s.dir().Sub("other-shard.crl");
-  auto [orc, oout] = Run("curl -sf -D " + s.dir().Sub("other.headers") + " -o " + other_crl + " " +
+  auto [orc, oout] = Shell("curl -sf -D " + s.dir().Sub("other.headers") + " -o " + other_crl + " " +
                          other.crldp + " && openssl verify -crl_check" + ca + " -CRLfile " +
                          other_crl + " " + other.file);
   EXPECT_EQ(orc, 0) << oout;
@@ -218,24 +218,24 @@ TEST(CrlShardsE2E, ShardFromTheCrlDpRevokesAndItsIdpNamesIt) {
   EXPECT_NE(headers.find("application/pkix-crl"), std::string::npos) << headers;
   EXPECT_NE(headers.find("max-age="), std::string::npos) << headers;
   EXPECT_NE(headers.find("ETag"), std::string::npos) << headers;
-  auto [xrc, xout] = Run("openssl verify -crl_check" + ca + " -CRLfile " + other_crl + " " +
+  auto [xrc, xout] = Shell("openssl verify -crl_check" + ca + " -CRLfile " + other_crl + " " +
                          victim.file);
   EXPECT_NE(xrc, 0) << xout;
-  EXPECT_NE(xout.find("unable to get certificate CRL"), std::string::npos) << xout;
+  EXPECT_NE(xout.find("different CRL scope"), std::string::npos) << xout;
 
   // The full CRL lists the victim too; /health sees all 4 shards; /metrics counts them.
-  auto [frc, fout] = Run("curl -sf " + full_url + " | openssl crl -inform DER -noout -text");
+  auto [frc, fout] = Shell("curl -sf " + full_url + " | openssl crl -inform DER -noout -text");
   EXPECT_EQ(frc, 0) << fout;
   EXPECT_NE(fout.find("Serial Number: " + Upper(victim.serial)), std::string::npos) << fout;
   EXPECT_EQ(fout.find("Issuing Distribution Point"), std::string::npos) << fout;
-  auto [hrc, health] = Run("curl -s " + base + "/health");
+  auto [hrc, health] = Shell("curl -s " + base + "/health");
   EXPECT_EQ(health.find("crl shard"), std::string::npos) << health;
-  auto [mrc, metrics] = Run("curl -sf " + base + "/metrics");
+  auto [mrc, metrics] = Shell("curl -sf " + base + "/metrics");
   EXPECT_NE(metrics.find("ca_crl_shards_published{issuer=\"test-int\"} 4"), std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("ca_crl_shards_missing{issuer=\"test-int\"} 0"), std::string::npos)
       << metrics;
-  auto [nrc, nout] = Run("curl -s -o /dev/null -w '%{http_code}' " + base + "/crl/test-int/9.crl");
+  auto [nrc, nout] = Shell("curl -s -o /dev/null -w '%{http_code}' " + base + "/crl/test-int/9.crl");
   EXPECT_EQ(nout, "404");
   server.Stop();
   s.Stop();
