@@ -52,8 +52,9 @@ void AddCrlHealth(const std::string& issuer, const IssuerCrl& crls, uint32_t exp
   }
 }
 
-void AppendCrlMetrics(std::string& out, const std::vector<std::string>& issuers,
-                      const std::vector<IssuerCrl>& crls, uint32_t expected_shards, Time now) {
+void AppendCrlMetrics(std::string& out, const ServerConfig& config,
+                      const std::vector<IssuerCrl>& crls, Time now) {
+  const std::vector<std::string>& issuers = config.issuers;
   Gauge(out, "ca_crl_age_seconds", "Seconds since the published CRL's thisUpdate (-1: none).",
         issuers, [&](size_t i) -> long long {
           return crls[i].crl ? (now - crls[i].crl->this_update).count() : -1;
@@ -61,7 +62,8 @@ void AppendCrlMetrics(std::string& out, const std::vector<std::string>& issuers,
   Gauge(out, "ca_crl_number", nullptr, issuers,
         [&](size_t i) -> uint64_t { return crls[i].crl ? crls[i].crl->number : 0; });
   std::vector<ShardSummary> shards;
-  for (const auto& c : crls) shards.push_back(Summarize(c, expected_shards, now));
+  for (size_t i = 0; i < crls.size(); ++i)
+    shards.push_back(Summarize(crls[i], config.CrlShardsOf(issuers[i]), now));
   Gauge(out, "ca_crl_shards_published", "CRL shards published per issuer.", issuers,
         [&](size_t i) { return shards[i].published; });
   Gauge(out, "ca_crl_shards_missing", "Expected CRL shards (crl_shards) not published.", issuers,

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "crl_ocsp/server/config.h"
 #include "crl_ocsp/server/freshness_monitor.h"
 
 namespace ca::crl_ocsp::server {
@@ -33,7 +34,7 @@ void AddCrlHealth(const std::string& issuer, const IssuerCrl& crls, uint32_t exp
 // ca_crl_age_seconds / ca_crl_number (the full CRL), and per issuer ca_crl_shards_published,
 // ca_crl_shards_missing, ca_crl_shards_stale, ca_crl_shard_oldest_age_seconds,
 // ca_crl_shard_lowest_number.
-void AppendCrlMetrics(std::string& out, const std::vector<std::string>& issuers,
-                      const std::vector<IssuerCrl>& crls, uint32_t expected_shards, Time now);
+void AppendCrlMetrics(std::string& out, const ServerConfig& config,
+                      const std::vector<IssuerCrl>& crls, Time now);
 
 }  // namespace ca::crl_ocsp::server

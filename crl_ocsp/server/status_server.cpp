@@ -489,7 +489,7 @@ MHD_Result StatusServer::ServeHealth(MHD_Connection* c) {
     const std::string& name = config_.issuers[i];
     const IssuerCrl& f = crls[i];
     if (!f.registered) missing.push_back({{"issuer", name}, {"what", "issuer not registered"}});
-    AddCrlHealth(name, f, config_.crl_shards, now, stale_crls, missing);
+    AddCrlHealth(name, f, config_.CrlShardsOf(name), now, stale_crls, missing);
     const IssuerResponses& r = snapshot->issuers[i];
     stale_count += r.stale;
     for (const std::string& s : r.stale_serials)
@@ -544,7 +544,7 @@ MHD_Result StatusServer::ServeMetrics(MHD_Connection* c) {
           [&](size_t i) { return r[i].responses; });
     Gauge(out, "ca_ocsp_stale_responses", nullptr, config_.issuers,
           [&](size_t i) { return r[i].stale; });
-    AppendCrlMetrics(out, config_.issuers, crls, config_.crl_shards, now);
+    AppendCrlMetrics(out, config_, crls, now);
   }
   return SendText(c, MHD_HTTP_OK, "text/plain; version=0.0.4", out);
 }

@@ -180,7 +180,7 @@ TEST(CrlShardsE2E, ShardFromTheCrlDpRevokesAndItsIdpNamesIt) {
   const std::string config = s.dir().Sub("status.json");
   std::ofstream(config) << R"({"listen_address": "127.0.0.1", "port": )" << port
                         << R"(, "store": ")" << s.dir().Sub("production-status")
-                        << R"(", "issuers": ["test-int"], "crl_shards": 4, "threads": 1})";
+                        << R"(", "issuers": ["test-int"], "crl_shards": {"test-int": 4}, "threads": 1})";
   StatusServerProcess server;
   ASSERT_TRUE(server.Start(config, s.dir().Sub("status.log")));
   const std::string victim_crl = s.dir().Sub("victim-shard.crl");
