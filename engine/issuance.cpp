@@ -246,8 +246,9 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
     // CRL shards: the certificate's CRLDP names its shard (checked at Open: the URL is valid).
     std::optional<uint32_t> crl_shard = CrlShardOf(tbs_request.serial, options_.crl_shards);
     if (crl_shard) {
-      tbs_request.crl_url =
-          crl_ocsp::CrlScopeUrl(options_.crl_url, crl_ocsp::CrlScope::Shard(*crl_shard)).value_or("");
+      auto url = crl_ocsp::CrlScopeUrl(options_.crl_url, crl_ocsp::CrlScope::Shard(*crl_shard));
+      if (!url) return refuse(EngineErrorKind::kInternal, url.error().ToString());
+      tbs_request.crl_url = std::move(*url);
     }
     auto tbs = profiles::issuance::BuildTbs(profile, issuer_, tbs_request);
     if (!tbs) {
