@@ -62,6 +62,9 @@ Result<std::unique_ptr<CaInstance>> CaInstance::Open(CaInstanceOptions options, 
     if (recovered.error().code != ErrorCode::kUnavailable) return std::unexpected(recovered.error());
     log::Warn("recovery_deferred", {{"environment", env_name}, {"error", recovered.error().ToString()}});
   }
+  // Shards above crl_shards still named by certificates (the count was lowered), read after the
+  // recovery so that a reservation it completed counts.
+  inst->legacy_shards_ = CA_TRY(LatestNotAfterByShard(*inst->store_, opt.crl_shards));
   log::Info("ca_instance_ready", {{"environment", env_name}, {"issuer", opt.issuer_name}});
   return inst;
 }

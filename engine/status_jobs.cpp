@@ -19,7 +19,6 @@ namespace ca::engine {
 // The CRL schedule survives restarts through the stores: the current CRL's thisUpdate, and the
 // oldest revocation recorded since.
 Status CaInstance::LoadCrlSchedule() {
-  legacy_shards_ = CA_TRY(LatestNotAfterByShard(*store_, options_.crl_shards));
   std::lock_guard lock(crl_mu_);
   if (auto current = CA_TRY(status_->CurrentCrl(options_.issuer_name)); current) {
     auto info = CA_TRY(crl_ocsp::InspectCrl(*current, keys_.issuer_cert.get()));
