@@ -171,13 +171,14 @@ class CaInstance {
 
   // status_jobs.cpp
   Status PublishOcsp(const std::vector<CertRecord>& records);
-  Status PublishCrl(pki::Time now);
+  // The full CRL and the shards, from one read of the revoked records (RevokedCerts).
+  Status PublishCrl(pki::Time now, const std::vector<CertRecord>& revoked);
   // Refuses (spending no number) when `now` is behind the thisUpdate of a published CRL.
   Status CheckCrlClock(pki::Time now);
   // CRL shards: re-signs each shard whose listing changed, that is missing, or past half of its
   // validity; returns when the next pass is due. A failed shard does not stop the others.
   bool ShardsEnabled() const { return options_.crl_shards > 0 || !legacy_shards_.empty(); }
-  Result<pki::Time> PublishShards(pki::Time now);
+  Result<pki::Time> PublishShards(pki::Time now, const std::vector<CertRecord>& revoked);
   Status PublishShard(uint32_t shard, const ShardContent& content, pki::Time now);
   Status RunCrlJob();
   Status RunOcspJob();

@@ -114,8 +114,7 @@ Status CaInstance::CheckCrlClock(pki::Time now) {
   return Ok();
 }
 
-Status CaInstance::PublishCrl(pki::Time now) {
-  auto revoked = CA_TRY(store_->RevokedCerts());
+Status CaInstance::PublishCrl(pki::Time now, const std::vector<CertRecord>& revoked) {
   std::vector<pki::CrlEntry> entries;
   crl_ocsp::NotAfterBySerial not_after;
   for (const auto& rec : revoked) {
@@ -179,7 +178,7 @@ Status CaInstance::PublishShard(uint32_t shard, const ShardContent& content, pki
   return Ok();
 }
 
-Result<pki::Time> CaInstance::PublishShards(pki::Time now) {
+Result<pki::Time> CaInstance::PublishShards(pki::Time now, const std::vector<CertRecord>& revoked) {
   const std::chrono::seconds refresh = options_.freshness.crl_validity / 2;
   struct Current {
     pki::Time this_update;
@@ -215,7 +214,6 @@ Result<pki::Time> CaInstance::PublishShards(pki::Time now) {
         }));
     CA_TRY_STATUS(inner);
   }
-  auto revoked = CA_TRY(store_->RevokedCerts());
   auto plan = PlanShards(revoked, options_.crl_shards, legacy_shards_, current_this_update, now,
                          options_.freshness.crl_validity);
   pki::Time next = now + std::min(refresh, options_.freshness.crl_interval);
@@ -267,8 +265,8 @@ Status CaInstance::RunStatusJobs() {
 }
 
 // CRL: daily, and within crl_revocation_delay (<= 1 minute) of a revocation it does not list.
-// Shards: with the full CRL (so a revocation reaches its shard as soon), and on their own
-// schedule (a shard past half of its validity).
+// Shards: with the full CRL (so a revocation reaches its shard as soon, and before the full CRL),
+// and on their own schedule (a shard past half of its validity).
 Status CaInstance::RunCrlJob() {
   MonoTime mono = jobs_.clock.monotonic();
   if (!jobs_.crl.Ready(mono)) return Ok();
@@ -282,25 +280,38 @@ Status CaInstance::RunCrlJob() {
   bool shards_due = ShardsEnabled() && (full_due || !jobs_.next_shard_check ||
                                         now >= *jobs_.next_shard_check);
   if (!full_due && !shards_due) return Ok();
-  Status s = CheckCrlClock(now);
-  if (s && full_due) {
-    s = PublishCrl(now);
-    if (s) {
+  // One read of the revocations for every scope: the shards and the full CRL list the same ones.
+  std::vector<CertRecord> revoked;
+  Status clock = CheckCrlClock(now);
+  if (clock) {
+    if (auto read = store_->RevokedCerts(); read) {
+      revoked = std::move(*read);
+    } else {
+      clock = std::unexpected(read.error());
+    }
+  }
+  Status s = clock;
+  // Shards first: a consumer that sees a revocation in the full CRL finds it in its shard too.
+  // A failed shard pass does not hold the full CRL back.
+  if (clock && shards_due) {
+    auto next = PublishShards(now, revoked);
+    if (next) {
+      jobs_.next_shard_check = *next;
+    } else {
+      jobs_.next_shard_check.reset();  // retried after the backoff, revocation or not
+      s = std::unexpected(next.error());
+    }
+  }
+  if (clock && full_due) {
+    if (Status full = PublishCrl(now, revoked); !full) {
+      if (s) s = full;
+    } else {
       std::lock_guard lock(crl_mu_);
       crl_last_this_update_ = now;
       // A revocation recorded while this CRL was being built is in it only if it was committed
       // before RevokedCerts() read the store: keep it due if it is newer than `now`.
       if (first_unpublished_revocation_ && first_unpublished_revocation_ <= now)
         first_unpublished_revocation_.reset();
-    }
-  }
-  if (s && shards_due) {
-    auto next = PublishShards(now);
-    if (next) {
-      jobs_.next_shard_check = *next;
-    } else {
-      jobs_.next_shard_check.reset();  // retried after the backoff, revocation or not
-      s = std::unexpected(next.error());
     }
   }
   if (!s) {
