@@ -54,4 +54,13 @@ Result<std::string> CrlScopeUrl(std::string_view full_crl_url, CrlScope scope) {
   return url + "/" + std::to_string(*scope.shard) + std::string(kCrlSuffix);
 }
 
+std::optional<uint32_t> CrlShardOf(const pki::Serial& serial, uint32_t shards) {
+  if (shards == 0) return std::nullopt;
+  uint64_t low = 0;
+  const auto& m = serial.magnitude;
+  size_t take = m.size() < 8 ? m.size() : 8;
+  for (size_t i = m.size() - take; i < m.size(); ++i) low = (low << 8) | m[i];
+  return static_cast<uint32_t>(low % shards);
+}
+
 }  // namespace ca::crl_ocsp

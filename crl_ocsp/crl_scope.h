@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "common/result.h"
+#include "pki/serial.h"
 
 namespace ca::crl_ocsp {
 
@@ -38,5 +39,9 @@ std::optional<std::pair<std::string, CrlScope>> ParseCrlRelativePath(std::string
 // The URL of a scope from the full CRL's URL, which must end in ".crl":
 // "http://h/crl/ca.crl" -> "http://h/crl/ca/7.crl" for shard 7. kInvalidArgument otherwise.
 Result<std::string> CrlScopeUrl(std::string_view full_crl_url, CrlScope scope);
+
+// The shard of a new certificate among `shards`: uniform over [0, shards), from the low 64 bits
+// of its random serial (bias below shards / 2^64). nullopt when sharding is off (shards == 0).
+std::optional<uint32_t> CrlShardOf(const pki::Serial& serial, uint32_t shards);
 
 }  // namespace ca::crl_ocsp

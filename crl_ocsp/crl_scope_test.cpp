@@ -32,5 +32,23 @@ TEST(CrlScope, ShardUrlFromTheFullCrlUrl) {
   EXPECT_FALSE(CrlScopeUrl("http://ca.lan/x.crl", CrlScope::Shard(kMaxCrlShards)));
 }
 
+TEST(CrlShardOf, UniformOverTheShardsAndOffWithZero) {
+  EXPECT_FALSE(CrlShardOf(pki::Serial::Generate(), 0));
+  std::vector<int> counts(64);
+  for (int i = 0; i < 64000; ++i) {
+    auto k = CrlShardOf(pki::Serial::Generate(), 64);
+    ASSERT_TRUE(k);
+    ASSERT_LT(*k, 64u);
+    ++counts[*k];
+  }
+  for (int c : counts) {  // 1000 expected; 6 standard deviations either side
+    EXPECT_GT(c, 800);
+    EXPECT_LT(c, 1200);
+  }
+  auto s = *pki::Serial::FromHex("7f0102030405060708090a");
+  EXPECT_EQ(CrlShardOf(s, 1000), CrlShardOf(s, 1000));  // a function of the serial
+  EXPECT_EQ(*CrlShardOf(s, 16), 0x0au % 16);
+}
+
 }  // namespace
 }  // namespace ca::crl_ocsp

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "pki/crl_builder.h"
+
 namespace ca::crl_ocsp {
 
 namespace {
@@ -44,7 +46,41 @@ Result<CrlInfo> Fields(X509_CRL* crl) {
   return info;
 }
 
+Status Refuse(std::string message) {
+  return Fail(ErrorCode::kFailedPrecondition, std::move(message));
+}
+
 }  // namespace
+
+Status CheckCrlScope(const X509_CRL* crl, CrlScope scope, std::string_view shard_url) {
+  auto read = pki::ReadIssuingDistributionPoint(crl);
+  if (!read) return Refuse(read.error().message);
+  const auto& idp = *read;
+  if (scope.IsFull()) {
+    if (idp) return Refuse("the full CRL must have no issuingDistributionPoint");
+    return Ok();
+  }
+  std::string which = "CRL shard " + std::to_string(*scope.shard);
+  if (!idp) return Refuse(which + " has no issuingDistributionPoint");
+  if (!idp->critical) return Refuse(which + ": issuingDistributionPoint is not critical");
+  if (!idp->only_user_certs || idp->other_fields) {
+    return Refuse(which + ": issuingDistributionPoint must be onlyContainsUserCerts only");
+  }
+  if (idp->url.empty()) return Refuse(which + ": issuingDistributionPoint names no URI");
+  if (!shard_url.empty()) {
+    if (idp->url != shard_url) {
+      return Refuse(which + ": issuingDistributionPoint names " + idp->url + ", expected " +
+                    std::string(shard_url));
+    }
+    return Ok();
+  }
+  std::string suffix = "/" + std::to_string(*scope.shard) + ".crl";
+  if (!idp->url.ends_with(suffix)) {
+    return Refuse(which + ": issuingDistributionPoint names " + idp->url +
+                  ", not a URL of this shard (ending in " + suffix + ")");
+  }
+  return Ok();
+}
 
 Result<CrlInfo> InspectCrl(std::span<const uint8_t> der, const X509* issuer) {
   if (issuer == nullptr) return Fail(ErrorCode::kInvalidArgument, "issuer certificate required");
@@ -54,10 +90,12 @@ Result<CrlInfo> InspectCrl(std::span<const uint8_t> der, const X509* issuer) {
 
 Result<CrlInfo> CheckCrlPublish(std::span<const uint8_t> new_der,
                                 std::optional<std::span<const uint8_t>> current, const X509* issuer,
-                                const NotAfterBySerial& not_after) {
+                                const NotAfterBySerial& not_after, CrlScope scope,
+                                std::string_view shard_url) {
   if (issuer == nullptr) return Fail(ErrorCode::kInvalidArgument, "issuer certificate required");
   ossl::X509Crl fresh = CA_TRY(ParseVerified(new_der, issuer, "new"));
   CrlInfo info = CA_TRY(Fields(fresh.get()));
+  CA_TRY_STATUS(CheckCrlScope(fresh.get(), scope, shard_url));
   if (!current) return info;
 
   ossl::X509Crl old = CA_TRY(ParseVerified(*current, issuer, "current"));

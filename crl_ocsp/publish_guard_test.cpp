@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "crl_ocsp/testing/test_pki.h"
+#include "pki/cert_builder.h"
 #include "pki/crl_builder.h"
 
 namespace ca::crl_ocsp {
@@ -83,6 +84,50 @@ TEST_F(PublishGuard, EntriesLeaveOnlyAfterACrlIssuedPastExpiry) {
   ASSERT_FALSE(r3);
   // Expired before the current CRL was issued: it may leave.
   EXPECT_TRUE(CheckCrlPublish(without_b, current, pki.ca.get(), {{"0b", now - 2h}}));
+}
+
+// The IDP must fit the scope: none on the full CRL; on a shard critical, onlyContainsUserCerts,
+// naming the expected URL (or, without one, a URL of that shard number).
+TEST_F(PublishGuard, IssuingDistributionPointMustFitTheScope) {
+  auto shard_crl = [&](uint64_t number, std::string url) {
+    pki::CrlRequest r{pki.ca.get(), pki.ca_key.get(), number, now, now + 24h, {}};
+    r.distribution_point = std::move(url);
+    return *pki::BuildCrl(r);
+  };
+  const std::string url3 = "http://crl.test/crl/ca/3.crl";
+  Bytes shard3 = shard_crl(1, url3);
+  Bytes full = Crl(1, now, {a});
+  EXPECT_TRUE(CheckCrlPublish(shard3, std::nullopt, pki.ca.get(), {}, CrlScope::Shard(3), url3));
+  EXPECT_TRUE(CheckCrlPublish(shard3, std::nullopt, pki.ca.get(), {}, CrlScope::Shard(3)));
+  EXPECT_TRUE(CheckCrlPublish(full, std::nullopt, pki.ca.get(), {}));
+  auto message = [&](std::span<const uint8_t> der, CrlScope scope, std::string_view url = {}) {
+    auto r = CheckCrlPublish(der, std::nullopt, pki.ca.get(), {}, scope, url);
+    EXPECT_FALSE(r);
+    if (r) return std::string();
+    EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
+    return r.error().message;
+  };
+  EXPECT_EQ(message(shard3, CrlScope::Full()),
+            "the full CRL must have no issuingDistributionPoint");
+  EXPECT_EQ(message(full, CrlScope::Shard(3), url3), "CRL shard 3 has no issuingDistributionPoint");
+  EXPECT_EQ(message(shard3, CrlScope::Shard(3), "http://crl.test/crl/ca/4.crl"),
+            "CRL shard 3: issuingDistributionPoint names " + url3 +
+                ", expected http://crl.test/crl/ca/4.crl");
+  EXPECT_EQ(message(shard3, CrlScope::Shard(13)),
+            "CRL shard 13: issuingDistributionPoint names " + url3 +
+                ", not a URL of this shard (ending in /13.crl)");
+}
+
+// A non-critical IDP (hand-made with OpenSSL: BuildCrl only writes critical ones) is refused.
+TEST_F(PublishGuard, RefusesNonCriticalIssuingDistributionPoint) {
+  ossl::X509Crl crl(X509_CRL_new());
+  ASSERT_TRUE(crl);
+  ossl::X509Ext idp = *pki::IssuingDistributionPointExt("http://crl.test/crl/ca/3.crl");
+  X509_EXTENSION_set_critical(idp.get(), 0);
+  ASSERT_EQ(X509_CRL_add_ext(crl.get(), idp.get(), -1), 1);
+  auto r = CheckCrlScope(crl.get(), CrlScope::Shard(3));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "CRL shard 3: issuingDistributionPoint is not critical");
 }
 
 }  // namespace

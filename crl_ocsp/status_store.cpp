@@ -363,6 +363,13 @@ Result<size_t> StatusStore::DeleteOcspResponses(std::string_view issuer,
   return deleted;
 }
 
+Result<bool> StatusStore::RetireCrlShard(std::string_view issuer, uint32_t shard) {
+  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
+  bool deleted = CA_TRY(txn.Delete(dbs_.crls, CrlKey(issuer, CrlScope::Shard(shard))));
+  CA_TRY_STATUS(txn.Commit());
+  return deleted;
+}
+
 Result<uint64_t> StatusStore::ReserveCrlNumber(std::string_view issuer) {
   lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
   CA_TRY(IssuerIn(txn, dbs_, issuer));
@@ -380,8 +387,9 @@ Result<uint64_t> StatusStore::LastReservedCrlNumber(std::string_view issuer) con
 }
 
 Result<CrlInfo> StatusStore::PublishCrl(std::string_view issuer, std::span<const uint8_t> der,
-                                        const NotAfterBySerial& not_after, CrlScope scope) {
-  return Publish(issuer, der, not_after, CrlNumbering::kReserved, scope);
+                                        const NotAfterBySerial& not_after, CrlScope scope,
+                                        std::string_view shard_url) {
+  return Publish(issuer, der, not_after, CrlNumbering::kReserved, scope, shard_url);
 }
 
 Result<CrlInfo> StatusStore::ImportCrl(std::string_view issuer, std::span<const uint8_t> der,
@@ -391,13 +399,13 @@ Result<CrlInfo> StatusStore::ImportCrl(std::string_view issuer, std::span<const 
 
 Result<CrlInfo> StatusStore::Publish(std::string_view issuer, std::span<const uint8_t> der,
                                      const NotAfterBySerial& not_after, CrlNumbering numbering,
-                                     CrlScope scope) {
+                                     CrlScope scope, std::string_view shard_url) {
   lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
   ossl::X509Ptr cert = CA_TRY(IssuerIn(txn, dbs_, issuer));
   auto current = CA_TRY(FindCrl(txn.get(), dbs_, issuer, scope));
   std::optional<std::span<const uint8_t>> current_der;
   if (current) current_der = AsBytes(current->der);
-  CrlInfo info = CA_TRY(CheckCrlPublish(der, current_der, cert.get(), not_after));
+  CrlInfo info = CA_TRY(CheckCrlPublish(der, current_der, cert.get(), not_after, scope, shard_url));
   auto reserved = CA_TRY(txn.Get(dbs_.crl_numbers, issuer));
   uint64_t last_reserved = reserved ? CA_TRY(ParseNumber(*reserved)) : 0;
   if (numbering == CrlNumbering::kReserved && info.number > last_reserved) {

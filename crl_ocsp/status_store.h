@@ -116,8 +116,14 @@ class StatusStore {
   // same scope, in one transaction. Its number must have been reserved (one sequence per issuer,
   // shared by its scopes: numbers increase within each scope). `not_after` gives the
   // certificates' notAfter for entries of the current CRL that the new one drops.
+  // A shard's IDP must name `shard_url` (empty: a URL ending in "/<shard>.crl"); the full CRL has
+  // no IDP (CheckCrlScope).
   Result<CrlInfo> PublishCrl(std::string_view issuer, std::span<const uint8_t> der,
-                             const NotAfterBySerial& not_after, CrlScope scope = {});
+                             const NotAfterBySerial& not_after, CrlScope scope = {},
+                             std::string_view shard_url = {});
+  // Removes a shard that no certificate names any more (the shard count was lowered and its
+  // certificates expired). Returns whether it existed. The full CRL is never removed.
+  Result<bool> RetireCrlShard(std::string_view issuer, uint32_t shard);
   // Publishes a CRL signed elsewhere (the offline root's CRL from the key ceremony) after the
   // same guard; its number needs no reservation and raises the reserved number if greater.
   Result<CrlInfo> ImportCrl(std::string_view issuer, std::span<const uint8_t> der,
@@ -149,7 +155,7 @@ class StatusStore {
   enum class CrlNumbering { kReserved, kByItsSigner };
   Result<CrlInfo> Publish(std::string_view issuer, std::span<const uint8_t> der,
                           const NotAfterBySerial& not_after, CrlNumbering numbering,
-                          CrlScope scope);
+                          CrlScope scope, std::string_view shard_url = {});
   Status PutOcspResponsesIn(lmdb::Txn& txn, std::string_view issuer,
                             std::span<const OcspPublication> batch,
                             std::span<const OcspResponseInfo> inspected);

@@ -26,6 +26,12 @@ class StatusStoreTest : public ::testing::Test {
   Bytes Crl(uint64_t number, std::vector<pki::CrlEntry> entries = {}) {
     return *pki::BuildCrl({pki.ca.get(), pki.ca_key.get(), number, now, now + 168h, entries});
   }
+  // A shard of "http://crl.test/ca1.crl", with its IDP.
+  Bytes Shard(uint64_t number, uint32_t shard) {
+    pki::CrlRequest r{pki.ca.get(), pki.ca_key.get(), number, now, now + 168h, {}};
+    r.distribution_point = *CrlScopeUrl("http://crl.test/ca1.crl", CrlScope::Shard(shard));
+    return *pki::BuildCrl(r);
+  }
 };
 
 TEST_F(StatusStoreTest, CrlNumbersSurviveReopenAndNeverRepeat) {
@@ -62,13 +68,20 @@ TEST_F(StatusStoreTest, ShardsAreSeparateScopesListedAfterTheFullCrl) {
   ASSERT_TRUE(store->RegisterIssuer("ca1.b", pki.root.get()));
   uint64_t shard7 = *store->ReserveCrlNumber("ca1"), full = *store->ReserveCrlNumber("ca1"),
            shard2 = *store->ReserveCrlNumber("ca1");
-  ASSERT_TRUE(store->PublishCrl("ca1", Crl(shard7), {}, CrlScope::Shard(7)));
+  ASSERT_TRUE(store->PublishCrl("ca1", Shard(shard7, 7), {}, CrlScope::Shard(7)));
   ASSERT_TRUE(store->PublishCrl("ca1", Crl(full), {}));
-  ASSERT_TRUE(store->PublishCrl("ca1", Crl(shard2), {}, CrlScope::Shard(2)));
+  ASSERT_TRUE(store->PublishCrl("ca1", Shard(shard2, 2), {}, CrlScope::Shard(2),
+                                "http://crl.test/ca1/2.crl"));
   // Each scope is guarded against its own current CRL: shard 7 (number 1) may follow with 4, and
   // the full CRL (number 2) refuses 2 again.
   uint64_t next = *store->ReserveCrlNumber("ca1");
-  ASSERT_TRUE(store->PublishCrl("ca1", Crl(next), {}, CrlScope::Shard(7)));
+  // A CRL of another scope never replaces a shard: no IDP, another shard's IDP, another URL.
+  EXPECT_FALSE(store->PublishCrl("ca1", Crl(next), {}, CrlScope::Shard(7)));
+  EXPECT_FALSE(store->PublishCrl("ca1", Shard(next, 2), {}, CrlScope::Shard(7)));
+  EXPECT_FALSE(store->PublishCrl("ca1", Shard(next, 7), {}, CrlScope::Shard(7),
+                                 "http://other.test/ca1/7.crl"));
+  EXPECT_FALSE(store->PublishCrl("ca1", Shard(next, 7), {}, CrlScope::Full()));
+  ASSERT_TRUE(store->PublishCrl("ca1", Shard(next, 7), {}, CrlScope::Shard(7)));
   EXPECT_FALSE(store->PublishCrl("ca1", Crl(full), {}));
   EXPECT_FALSE(*store->CurrentCrl("ca1", CrlScope::Shard(3)));
 

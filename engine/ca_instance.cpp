@@ -42,6 +42,14 @@ Result<std::unique_ptr<CaInstance>> CaInstance::Open(CaInstanceOptions options, 
   inst->profiles_ = CA_TRY(profiles::issuance::LoadProfiles(opt.profiles_dir, ToIssuanceEnv(opt.environment)));
   inst->issuer_ = profiles::issuance::Issuer{inst->keys_.issuer_cert.get(), opt.ocsp_url, opt.ca_issuers_url, opt.crl_url};
   CA_TRY_STATUS(profiles::issuance::ValidateIssuer(inst->issuer_));
+  if (opt.crl_shards > crl_ocsp::kMaxCrlShards) {
+    return Fail(ErrorCode::kInvalidArgument, env_name + ": crl_shards must be at most " +
+                                                 std::to_string(crl_ocsp::kMaxCrlShards));
+  }
+  if (opt.crl_shards > 0) {
+    if (auto url = crl_ocsp::CrlScopeUrl(opt.crl_url, crl_ocsp::CrlScope::Shard(0)); !url)
+      return Fail(ErrorCode::kInvalidArgument, env_name + ": " + url.error().message);
+  }
   inst->store_ = CA_TRY(CaStore::Open(opt.store_dir));
   crl_ocsp::StoreOptions so;
   so.path = opt.status_store_dir;
@@ -54,6 +62,9 @@ Result<std::unique_ptr<CaInstance>> CaInstance::Open(CaInstanceOptions options, 
     if (recovered.error().code != ErrorCode::kUnavailable) return std::unexpected(recovered.error());
     log::Warn("recovery_deferred", {{"environment", env_name}, {"error", recovered.error().ToString()}});
   }
+  // Shards above crl_shards still named by certificates (the count was lowered), read after the
+  // recovery so that a reservation it completed counts.
+  inst->legacy_shards_ = CA_TRY(LatestNotAfterByShard(*inst->store_, opt.crl_shards));
   log::Info("ca_instance_ready", {{"environment", env_name}, {"issuer", opt.issuer_name}});
   return inst;
 }

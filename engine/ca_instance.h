@@ -4,6 +4,7 @@
 // "good" published → answer (CA-9).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -23,6 +24,7 @@
 #include "crl_ocsp/status_store.h"
 #include "engine/api/contract.h"
 #include "engine/ca_store.h"
+#include "engine/crl_shards.h"
 #include "engine/status_jobs.h"
 #include "profiles/issuance/csr_check.h"
 #include "profiles/issuance/profile.h"
@@ -70,6 +72,10 @@ struct CaInstanceOptions {
   std::string issuer_name;       // name of the issuer in the status store (/crl/<name>.crl)
   std::string profiles_dir;      // profiles/data/<environment>
   std::string ocsp_url, ca_issuers_url, crl_url;
+  // CRL shards (crl_shards.h): each new certificate's CRLDP names shard k's URL, k in
+  // [0, crl_shards); 0: the full CRL's URL. Changing it later leaves older certificates' shards
+  // published until they expire.
+  uint32_t crl_shards = 0;
   crl_ocsp::FreshnessPolicy freshness;
 };
 
@@ -165,7 +171,15 @@ class CaInstance {
 
   // status_jobs.cpp
   Status PublishOcsp(const std::vector<CertRecord>& records);  // skips records without OCSP
-  Status PublishCrl(pki::Time now);
+  // The full CRL and the shards, from one read of the revoked records (RevokedCerts).
+  Status PublishCrl(pki::Time now, const std::vector<CertRecord>& revoked);
+  // Refuses (spending no number) when `now` is behind the thisUpdate of a published CRL.
+  Status CheckCrlClock(pki::Time now);
+  // CRL shards: re-signs each shard whose listing changed, that is missing, or past half of its
+  // validity; returns when the next pass is due. A failed shard does not stop the others.
+  bool ShardsEnabled() const { return options_.crl_shards > 0 || !legacy_shards_.empty(); }
+  Result<pki::Time> PublishShards(pki::Time now, const std::vector<CertRecord>& revoked);
+  Status PublishShard(uint32_t shard, const ShardContent& content, pki::Time now);
   Status RunCrlJob();
   Status RunOcspJob();
   Status LoadCrlSchedule();
@@ -199,6 +213,12 @@ class CaInstance {
   std::mutex crl_mu_;
   std::optional<pki::Time> crl_last_this_update_;
   std::optional<pki::Time> first_unpublished_revocation_;
+  std::optional<pki::Time> crl_newest_this_update_;  // of every scope (full CRL and shards)
+  // Shards at or above crl_shards still named by unexpired certificates -> their latest notAfter
+  // (read at Open; new certificates only go below crl_shards).
+  std::map<uint32_t, pki::Time> legacy_shards_;
+  // Per published shard: the stored CRL's SHA-256 and the digest of its entries (engine thread).
+  std::map<uint32_t, std::pair<std::array<uint8_t, 32>, std::array<uint8_t, 32>>> shard_digests_;
   StatusJobState jobs_;
 };
 

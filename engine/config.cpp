@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/openssl.h"
+#include "crl_ocsp/crl_scope.h"
 #include "engine/api/channel.h"
 #include "pki/json_fields.h"
 
@@ -45,6 +46,12 @@ Result<InstanceConfig> ParseInstance(const json& obj, const std::string& path,
   c.ocsp_url = CA_TRY(f.NonEmptyString("ocsp_url"));
   c.ca_issuers_url = CA_TRY(f.NonEmptyString("ca_issuers_url"));
   c.crl_url = CA_TRY(f.NonEmptyString("crl_url"));
+  if (auto shards = CA_TRY(f.OptionalIntIn("crl_shards", 0, crl_ocsp::kMaxCrlShards))) {
+    c.crl_shards = static_cast<uint32_t>(*shards);
+  }
+  if (c.crl_shards > 0 && !crl_ocsp::CrlScopeUrl(c.crl_url, crl_ocsp::CrlScope::Shard(0))) {
+    return f.Bad("crl_url", "must end in \".crl\" when crl_shards is set (shard k is <name>/k.crl)");
+  }
   if (const json* hsm = CA_TRY(f.OptionalObject("hsm"))) {
     c.hsm = CA_TRY(ParseHsm(*hsm, f.PathOf("hsm")));
   } else if (default_hsm) {

@@ -16,6 +16,7 @@
 //                    "intermediate_key_label": "...", "intermediate_cert": "int.pem", "chain": "chain.pem",
 //                    "ocsp_key_label": "...", "ocsp_cert": "ocsp.pem",
 //                    "ocsp_url": "http://...", "ca_issuers_url": "http://...", "crl_url": "http://...",
+//                    "crl_shards": 16,   optional, 0..1024 (0: no shards, the CRLDP is crl_url)
 //                    "hsm": {...optional, defaults to the top-level one...}},
 //     "staging": {...optional, same fields...}
 //   }
@@ -46,6 +47,7 @@ struct InstanceConfig {
   std::string intermediate_key_label, intermediate_cert, chain;
   std::string ocsp_key_label, ocsp_cert;
   std::string ocsp_url, ca_issuers_url, crl_url;
+  uint32_t crl_shards = 0;  // partitioned CRLs (crl_ocsp/crl_scope.h); 0: the full CRL only
   HsmConfig hsm;
 };
 

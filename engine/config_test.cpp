@@ -44,6 +44,20 @@ void ExpectBad(const json& j, std::string_view fragment) {
   EXPECT_NE(c.error().message.find(fragment), std::string::npos) << c.error().message;
 }
 
+TEST(EngineConfig, CrlShards) {
+  EXPECT_EQ(ParseEngineConfig(Valid().dump())->instances.begin()->second.crl_shards, 0u);
+  json j = Valid();
+  j["instances"]["production"]["crl_shards"] = 16;
+  auto c = ParseEngineConfig(j.dump());
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->instances.at(engine::api::CaEnvironment::kProduction).crl_shards, 16u);
+  j["instances"]["production"]["crl_shards"] = 1025;
+  ExpectBad(j, "crl_shards");
+  j["instances"]["production"]["crl_shards"] = 4;
+  j["instances"]["production"]["crl_url"] = "http://crl.test/int";
+  ExpectBad(j, "config.instances.production.crl_url: must end in \".crl\"");
+}
+
 TEST(EngineConfig, RejectsDefects) {
   json j = Valid();
   j["surprise"] = 1;

@@ -6,6 +6,7 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "engine/ca_instance.h"
+#include "engine/crl_shards.h"
 #include "engine/instance_util.h"
 #include "engine/issuance_key.h"
 #include "profiles/issuance/csr_check.h"
@@ -243,6 +244,16 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
     tbs_request.public_key = admitted->csr.public_key.get();
     tbs_request.serial = pki::Serial::Generate();
     tbs_request.now = std::chrono::sys_seconds(std::chrono::seconds(now));
+    // CRL shards: the certificate's CRLDP names its shard (checked at Open: the URL is valid). A
+    // profile without CRL (short-lived) names none, so no shard is promised to list it; the full
+    // CRL still does once it is revoked.
+    std::optional<uint32_t> crl_shard;
+    if (profile.revocation.crl) crl_shard = CrlShardOf(tbs_request.serial, options_.crl_shards);
+    if (crl_shard) {
+      auto url = crl_ocsp::CrlScopeUrl(options_.crl_url, crl_ocsp::CrlScope::Shard(*crl_shard));
+      if (!url) return refuse(EngineErrorKind::kInternal, url.error().ToString());
+      tbs_request.crl_url = std::move(*url);
+    }
     auto tbs = profiles::issuance::BuildTbs(profile, issuer_, tbs_request);
     if (!tbs) {
       if (tbs.error().code == ErrorCode::kInvalidArgument) return refuse(EngineErrorKind::kBadRequest, tbs.error().message);
@@ -256,6 +267,7 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
 
     CertRecord rec = ReservationRecord(request, profile, names, HexEncode(admitted->csr.spki_sha256),
                                        tbs_request.serial.Hex(), tbs->get(), linted->der, now);
+    rec.crl_shard = crl_shard;
 
     // (5) durability: serial, TBS and request recorded in one committed transaction, and the
     // durable sign intent in the audit trail, both before signing. The two fsyncs overlap: the

@@ -188,6 +188,7 @@ Result<std::unique_ptr<engine::CaInstance>> OpenInstance(engine::api::CaEnvironm
   opt.ocsp_url = ic.ocsp_url;
   opt.ca_issuers_url = ic.ca_issuers_url;
   opt.crl_url = ic.crl_url;
+  opt.crl_shards = ic.crl_shards;
   auto inst = engine::CaInstance::Open(opt, std::move(keys), crash_hook, audit);
   if (!inst) return Fail(inst.error().code, env_name + ": " + inst.error().ToString());
   return std::move(*inst);

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "crl_ocsp/ocsp_response.h"
 #include "engine/ca_instance.h"
+#include "engine/crl_shards.h"
 #include "engine/instance_util.h"
 #include "pki/crl_builder.h"
 
@@ -23,6 +24,16 @@ Status CaInstance::LoadCrlSchedule() {
   if (auto current = CA_TRY(status_->CurrentCrl(options_.issuer_name)); current) {
     auto info = CA_TRY(crl_ocsp::InspectCrl(*current, keys_.issuer_cert.get()));
     crl_last_this_update_ = info.this_update;
+  }
+  {
+    auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
+    CA_TRY_STATUS(crl_ocsp::ForEachCrl(txn.get(), status_->dbs(), options_.issuer_name,
+                                       [&](crl_ocsp::CrlScope, const crl_ocsp::StoredCrl& crl) {
+                                         if (!crl_newest_this_update_ ||
+                                             crl.info.this_update > *crl_newest_this_update_)
+                                           crl_newest_this_update_ = crl.info.this_update;
+                                         return true;
+                                       }));
   }
   for (const auto& rec : CA_TRY(store_->RevokedCerts())) {
     pki::Time at = pki::FromUnix(rec.revoked_at);
@@ -96,20 +107,22 @@ Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
 }
 
 // A CRL dated before the current one would be refused by the publish guard after a CRL number and
-// a signature were spent: refuse first (the clock stepped back), spending neither.
-Status CaInstance::PublishCrl(pki::Time now) {
-  {
-    std::lock_guard lock(crl_mu_);
-    if (crl_last_this_update_ && now < *crl_last_this_update_) {
-      ++jobs_.crl_refused_clock_behind;
-      return Fail(ErrorCode::kFailedPrecondition,
-                  "the clock (" + std::to_string(pki::ToUnix(now)) +
-                      ") is behind the current CRL's thisUpdate (" +
-                      std::to_string(pki::ToUnix(*crl_last_this_update_)) +
-                      "): no CRL published, no CRL number spent");
-    }
+// a signature were spent: refuse first (the clock stepped back), spending neither. Every scope
+// (full CRL, shards) counts: they share the issuer's one number sequence.
+Status CaInstance::CheckCrlClock(pki::Time now) {
+  std::lock_guard lock(crl_mu_);
+  if (crl_newest_this_update_ && now < *crl_newest_this_update_) {
+    ++jobs_.crl_refused_clock_behind;
+    return Fail(ErrorCode::kFailedPrecondition,
+                "the clock (" + std::to_string(pki::ToUnix(now)) +
+                    ") is behind the current CRL's thisUpdate (" +
+                    std::to_string(pki::ToUnix(*crl_newest_this_update_)) +
+                    "): no CRL published, no CRL number spent");
   }
-  auto revoked = CA_TRY(store_->RevokedCerts());
+  return Ok();
+}
+
+Status CaInstance::PublishCrl(pki::Time now, const std::vector<CertRecord>& revoked) {
   std::vector<pki::CrlEntry> entries;
   crl_ocsp::NotAfterBySerial not_after;
   for (const auto& rec : revoked) {
@@ -130,12 +143,112 @@ Status CaInstance::PublishCrl(pki::Time now) {
   req.entries = entries;
   Bytes der = CA_TRY(pki::BuildCrl(req));
   auto info = CA_TRY(status_->PublishCrl(options_.issuer_name, der, not_after));
+  {
+    std::lock_guard lock(crl_mu_);
+    crl_newest_this_update_ = std::max(crl_newest_this_update_.value_or(now), now);
+  }
   log::Info("crl_published",
             {{"issuer", options_.issuer_name},
              {"number", info.number},
              {"entries", info.entries},
              {"environment", engine::api::CaEnvironmentName(options_.environment)}});
   return Ok();
+}
+
+Status CaInstance::PublishShard(uint32_t shard, const ShardContent& content, pki::Time now) {
+  crl_ocsp::CrlScope scope = crl_ocsp::CrlScope::Shard(shard);
+  pki::CrlRequest req;
+  req.issuer = keys_.issuer_cert.get();
+  req.key = keys_.issuer_key.get();
+  req.distribution_point = CA_TRY(crl_ocsp::CrlScopeUrl(options_.crl_url, scope));
+  req.number = CA_TRY(status_->ReserveCrlNumber(options_.issuer_name));
+  req.this_update = now;
+  req.next_update = now + options_.freshness.crl_validity;
+  req.entries = content.entries;
+  Bytes der = CA_TRY(pki::BuildCrl(req));
+  auto info = CA_TRY(status_->PublishCrl(options_.issuer_name, der, content.not_after, scope,
+                                         req.distribution_point));
+  std::array<uint8_t, 32> sha{};
+  Bytes body_sha = Sha256(der);
+  std::copy(body_sha.begin(), body_sha.end(), sha.begin());
+  shard_digests_[shard] = {sha, DigestOfEntries(content.entries)};
+  ++jobs_.crl_shards_signed;
+  {
+    std::lock_guard lock(crl_mu_);
+    crl_newest_this_update_ = std::max(crl_newest_this_update_.value_or(now), now);
+  }
+  log::Info("crl_published",
+            {{"issuer", options_.issuer_name},
+             {"shard", shard},
+             {"number", info.number},
+             {"entries", info.entries},
+             {"environment", engine::api::CaEnvironmentName(options_.environment)}});
+  return Ok();
+}
+
+Result<pki::Time> CaInstance::PublishShards(pki::Time now, const std::vector<CertRecord>& revoked) {
+  const std::chrono::seconds refresh = options_.freshness.crl_validity / 2;
+  struct Current {
+    pki::Time this_update;
+    EntriesDigest entries;
+  };
+  std::map<uint32_t, Current> current;
+  std::map<uint32_t, pki::Time> current_this_update;
+  {
+    auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
+    Status inner = Ok();
+    CA_TRY_STATUS(crl_ocsp::ForEachCrl(
+        txn.get(), status_->dbs(), options_.issuer_name,
+        [&](crl_ocsp::CrlScope scope, const crl_ocsp::StoredCrl& crl) {
+          if (scope.IsFull()) return true;
+          uint32_t k = *scope.shard;
+          auto cached = shard_digests_.find(k);
+          if (cached == shard_digests_.end() ||
+              !std::equal(cached->second.first.begin(), cached->second.first.end(),
+                          crl.body_sha256.begin())) {
+            auto der = std::span(reinterpret_cast<const uint8_t*>(crl.der.data()), crl.der.size());
+            auto digest = DigestOfCrlEntries(der);
+            if (!digest) {
+              inner = std::unexpected(digest.error());
+              return false;
+            }
+            std::array<uint8_t, 32> sha{};
+            std::copy(crl.body_sha256.begin(), crl.body_sha256.end(), sha.begin());
+            cached = shard_digests_.insert_or_assign(k, std::pair{sha, *digest}).first;
+          }
+          current[k] = Current{crl.info.this_update, cached->second.second};
+          current_this_update[k] = crl.info.this_update;
+          return true;
+        }));
+    CA_TRY_STATUS(inner);
+  }
+  auto plan = PlanShards(revoked, options_.crl_shards, legacy_shards_, current_this_update, now,
+                         options_.freshness.crl_validity);
+  pki::Time next = now + std::min(refresh, options_.freshness.crl_interval);
+  Status result = Ok();
+  for (const auto& [k, content] : plan) {
+    auto it = current.find(k);
+    bool due = it == current.end() || it->second.entries != DigestOfEntries(content.entries) ||
+               now >= it->second.this_update + refresh;
+    if (!due) {
+      next = std::min(next, it->second.this_update + refresh);
+      continue;
+    }
+    if (Status s = PublishShard(k, content, now); !s && result) result = s;
+  }
+  // A shard no certificate names any more (the count was lowered, its certificates expired).
+  for (const auto& [k, cur] : current) {
+    if (plan.contains(k) || k < options_.crl_shards) continue;
+    if (auto gone = status_->RetireCrlShard(options_.issuer_name, k); !gone) {
+      if (result) result = std::unexpected(gone.error());
+      continue;
+    }
+    shard_digests_.erase(k);
+    legacy_shards_.erase(k);
+    log::Info("crl_shard_retired", {{"issuer", options_.issuer_name}, {"shard", k}});
+  }
+  CA_TRY_STATUS(result);
+  return next;
 }
 
 namespace {
@@ -160,26 +273,60 @@ Status CaInstance::RunStatusJobs() {
 }
 
 // CRL: daily, and within crl_revocation_delay (<= 1 minute) of a revocation it does not list.
+// Shards: with the full CRL (so a revocation reaches its shard as soon, and before the full CRL),
+// and on their own schedule (a shard past half of its validity).
 Status CaInstance::RunCrlJob() {
   MonoTime mono = jobs_.clock.monotonic();
   if (!jobs_.crl.Ready(mono)) return Ok();
   pki::Time now = jobs_.clock.wall();
+  bool full_due = false;
   {
     std::lock_guard lock(crl_mu_);
     crl_ocsp::CrlState state{crl_last_this_update_, first_unpublished_revocation_};
-    if (!crl_ocsp::CrlDue(state, now, options_.freshness)) return Ok();
+    full_due = crl_ocsp::CrlDue(state, now, options_.freshness);
   }
-  if (Status s = PublishCrl(now); !s) {
+  bool shards_due = ShardsEnabled() && (full_due || !jobs_.next_shard_check ||
+                                        now >= *jobs_.next_shard_check);
+  if (!full_due && !shards_due) return Ok();
+  // One read of the revocations for every scope: the shards and the full CRL list the same ones.
+  std::vector<CertRecord> revoked;
+  Status clock = CheckCrlClock(now);
+  if (clock) {
+    if (auto read = store_->RevokedCerts(); read) {
+      revoked = std::move(*read);
+    } else {
+      clock = std::unexpected(read.error());
+    }
+  }
+  Status s = clock;
+  // Shards first: a consumer that sees a revocation in the full CRL finds it in its shard too.
+  // A failed shard pass does not hold the full CRL back.
+  if (clock && shards_due) {
+    auto next = PublishShards(now, revoked);
+    if (next) {
+      jobs_.next_shard_check = *next;
+    } else {
+      jobs_.next_shard_check.reset();  // retried after the backoff, revocation or not
+      s = std::unexpected(next.error());
+    }
+  }
+  if (clock && full_due) {
+    if (Status full = PublishCrl(now, revoked); !full) {
+      if (s) s = full;
+    } else {
+      std::lock_guard lock(crl_mu_);
+      crl_last_this_update_ = now;
+      // A revocation recorded while this CRL was being built is in it only if it was committed
+      // before RevokedCerts() read the store: keep it due if it is newer than `now`.
+      if (first_unpublished_revocation_ && first_unpublished_revocation_ <= now)
+        first_unpublished_revocation_.reset();
+    }
+  }
+  if (!s) {
     BackOff(jobs_.crl, mono, "crl", options_.issuer_name, s);
     return s;
   }
   jobs_.crl.Succeeded();
-  std::lock_guard lock(crl_mu_);
-  crl_last_this_update_ = now;
-  // A revocation recorded while this CRL was being built is in it only if it was committed
-  // before RevokedCerts() read the store: keep it due if it is newer than `now`.
-  if (first_unpublished_revocation_ && first_unpublished_revocation_ <= now)
-    first_unpublished_revocation_.reset();
   return Ok();
 }
 

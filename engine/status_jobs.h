@@ -57,6 +57,10 @@ struct StatusJobState {
   JobBackoff ocsp{kFirstRetry, kMaxRetry};
   std::optional<MonoTime> next_ocsp_scan;  // engine thread only
   uint64_t crl_refused_clock_behind = 0;   // CRL attempts refused before spending a number
+  // CRL shards (engine thread only): when the next shard pass is due even without a revocation
+  // (nullopt: at the next run), and how many shard CRLs were signed.
+  std::optional<pki::Time> next_shard_check;
+  uint64_t crl_shards_signed = 0;
 };
 
 }  // namespace ca::engine

@@ -244,23 +244,45 @@ Result<ossl::X509Ext> AuthorityInfoAccessExt(const std::string& ocsp_url,
   return Encode(NID_info_access, false, aia.get(), "authorityInfoAccess");
 }
 
-Result<ossl::X509Ext> CrlDistributionPointExt(const std::string& url) {
-  ossl::Owned<CRL_DIST_POINTS, CRL_DIST_POINTS_free> dps(CRL_DIST_POINTS_new());
-  ossl::Owned<DIST_POINT, DIST_POINT_free> dp(DIST_POINT_new());
-  ossl::Owned<DIST_POINT_NAME, DIST_POINT_NAME_free> dpn(DIST_POINT_NAME_new());
+namespace {
+
+using DistPointName = ossl::Owned<DIST_POINT_NAME, DIST_POINT_NAME_free>;
+
+// DistributionPointName fullName with one URI: a certificate's CRLDP and a CRL shard's IDP.
+DistPointName FullNameUri(const std::string& url) {
+  DistPointName dpn(DIST_POINT_NAME_new());
   ossl::GeneralNames full_name(GENERAL_NAMES_new());
   GeneralName uri = MakeGeneralName(GEN_URI, url);
-  if (!dps || !dp || !dpn || !full_name || !uri ||
-      sk_GENERAL_NAME_push(full_name.get(), uri.get()) <= 0) {
-    return CryptoFail("cRLDistributionPoints");
+  if (!dpn || !full_name || !uri || sk_GENERAL_NAME_push(full_name.get(), uri.get()) <= 0) {
+    return nullptr;
   }
   uri.release();
   dpn->type = 0;  // fullName
   dpn->name.fullname = full_name.release();
+  return dpn;
+}
+
+}  // namespace
+
+Result<ossl::X509Ext> CrlDistributionPointExt(const std::string& url) {
+  ossl::Owned<CRL_DIST_POINTS, CRL_DIST_POINTS_free> dps(CRL_DIST_POINTS_new());
+  ossl::Owned<DIST_POINT, DIST_POINT_free> dp(DIST_POINT_new());
+  DistPointName dpn = FullNameUri(url);
+  if (!dps || !dp || !dpn) return CryptoFail("cRLDistributionPoints");
   dp->distpoint = dpn.release();
   if (sk_DIST_POINT_push(dps.get(), dp.get()) <= 0) return CryptoFail("cRLDistributionPoints");
   dp.release();
   return Encode(NID_crl_distribution_points, false, dps.get(), "cRLDistributionPoints");
+}
+
+Result<ossl::X509Ext> IssuingDistributionPointExt(const std::string& url) {
+  ossl::Owned<ISSUING_DIST_POINT, ISSUING_DIST_POINT_free> idp(ISSUING_DIST_POINT_new());
+  DistPointName dpn = FullNameUri(url);
+  if (!idp || !dpn) return CryptoFail("issuingDistributionPoint");
+  idp->distpoint = dpn.release();
+  // OpenSSL encodes the int's low byte as the BOOLEAN's content octet: DER TRUE is 0xFF.
+  idp->onlyuser = 0xff;
+  return Encode(NID_issuing_distribution_point, true, idp.get(), "issuingDistributionPoint");
 }
 
 Result<ossl::X509Ext> CertificatePoliciesExt(std::span<const std::string> policy_oids) {

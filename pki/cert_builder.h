@@ -76,6 +76,9 @@ Result<ossl::X509Ext> AuthorityKeyIdExt(std::span<const uint8_t> issuer_key_id);
 Result<ossl::X509Ext> AuthorityInfoAccessExt(const std::string& ocsp_url,
                                              const std::string& ca_issuers_url);
 Result<ossl::X509Ext> CrlDistributionPointExt(const std::string& url);  // one fullName URI
+// A CRL shard's issuingDistributionPoint (RFC 5280 §5.2.5, CA/B SC-58): critical, fullName = one
+// URI (the URL in the CRLDP of the shard's certificates), onlyContainsUserCerts TRUE.
+Result<ossl::X509Ext> IssuingDistributionPointExt(const std::string& url);
 Result<ossl::X509Ext> CertificatePoliciesExt(std::span<const std::string> policy_oids);
 // dNSNames, then iPAddresses (textual IPv4/IPv6).
 Result<ossl::X509Ext> SubjectAltNameExt(std::span<const std::string> dns_names,

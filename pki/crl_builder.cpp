@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/encoding.h"
+#include "pki/cert_builder.h"
 
 namespace ca::pki {
 
@@ -145,6 +146,10 @@ Result<ossl::X509Crl> Skeleton(const CrlRequest& request) {
     return ossl::CryptoFail("set CRL fields");
   }
   CA_TRY_STATUS(AddAuthorityKeyId(crl.get(), request.issuer));
+  if (!request.distribution_point.empty()) {
+    ossl::X509Ext idp = CA_TRY(IssuingDistributionPointExt(request.distribution_point));
+    if (X509_CRL_add_ext(crl.get(), idp.get(), -1) != 1) return ossl::CryptoFail("add IDP to CRL");
+  }
   if (X509_CRL_sign(crl.get(), request.key, Digest(request)) <= 0)
     return ossl::CryptoFail("sign CRL");
   return crl;
@@ -328,6 +333,35 @@ Result<Bytes> BuildCrl(const CrlRequest& request) {
   out.insert(out.end(), tbs.begin(), tbs.end());
   out.insert(out.end(), tail.begin(), tail.end());
   return out;
+}
+
+Result<std::optional<IssuingDistributionPoint>> ReadIssuingDistributionPoint(const X509_CRL* crl) {
+  int critical = 0;
+  ossl::Owned<ISSUING_DIST_POINT, ISSUING_DIST_POINT_free> idp(static_cast<ISSUING_DIST_POINT*>(
+      X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &critical, nullptr)));
+  if (!idp) {
+    ossl::DrainErrors();
+    if (critical == -1) return std::optional<IssuingDistributionPoint>();  // absent
+    return Fail(ErrorCode::kInvalidArgument,
+                critical == -2 ? "CRL has more than one issuingDistributionPoint"
+                               : "CRL issuingDistributionPoint does not decode");
+  }
+  IssuingDistributionPoint out;
+  out.critical = critical == 1;
+  out.only_user_certs = idp->onlyuser > 0;
+  out.other_fields = idp->onlyCA > 0 || idp->onlyattr > 0 || idp->indirectCRL > 0 ||
+                     idp->onlysomereasons != nullptr ||
+                     (idp->distpoint != nullptr && idp->distpoint->type != 0);
+  if (idp->distpoint != nullptr && idp->distpoint->type == 0 &&
+      sk_GENERAL_NAME_num(idp->distpoint->name.fullname) == 1) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(idp->distpoint->name.fullname, 0);
+    if (name->type == GEN_URI) {
+      const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
+      out.url.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                     static_cast<size_t>(ASN1_STRING_length(uri)));
+    }
+  }
+  return std::optional<IssuingDistributionPoint>(std::move(out));
 }
 
 Result<std::string> CrlDerToPem(std::span<const uint8_t> der) {

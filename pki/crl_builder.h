@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "common/openssl.h"
 #include "common/result.h"
@@ -36,11 +37,25 @@ struct CrlRequest {
   Time next_update{};
   std::span<const CrlEntry> entries;  // any order; a serial may appear once
   const EVP_MD* digest = nullptr;     // nullptr: SHA-256
+  // A CRL shard (a partitioned CRL): its URL, named in the critical Issuing Distribution Point
+  // (fullName URI, onlyContainsUserCerts TRUE) and in the CRLDP of its certificates. Empty: no
+  // IDP (the full CRL).
+  std::string distribution_point = {};
 };
 
 // Returns the signed DER CRL (the request's digest with the key's algorithm).
 Result<Bytes> BuildCrl(const CrlRequest& request);
 
+
+// A CRL's Issuing Distribution Point as this CA writes it (RFC 5280 §5.2.5).
+struct IssuingDistributionPoint {
+  std::string url;              // the one fullName URI (empty: no distributionPoint or not a URI)
+  bool critical = false;
+  bool only_user_certs = false;
+  bool other_fields = false;    // onlyCA / onlySomeReasons / indirectCRL / onlyAttribute / names
+};
+// nullopt: the CRL has no IDP. kInvalidArgument: an IDP that does not decode, or more than one.
+Result<std::optional<IssuingDistributionPoint>> ReadIssuingDistributionPoint(const X509_CRL* crl);
 
 // PEM ("BEGIN X509 CRL") of a DER CRL.
 Result<std::string> CrlDerToPem(std::span<const uint8_t> der);

@@ -4,6 +4,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/encoding.h"
+#include "pki/lint.h"
 #include "pki/testing/build_test_ca.h"
 
 namespace ca::pki {
@@ -112,6 +113,45 @@ TEST(CrlBuilder, EcIssuerDigestAndEmptyCrl) {
   auto parsed = ossl::CrlFromDer(*sha384);
   EXPECT_EQ(X509_CRL_get_signature_nid(parsed->get()), NID_ecdsa_with_SHA384);
   EXPECT_EQ(X509_CRL_verify(parsed->get(), X509_get0_pubkey(ca.root.get())), 1);
+}
+
+// A shard: critical IDP, fullName = the shard's URL, onlyContainsUserCerts; openssl's own parser
+// (X509_CRL's idp_flags) agrees. The full CRL has none.
+TEST(CrlBuilder, ShardCarriesCriticalIssuingDistributionPoint) {
+  const auto& ca = testing::GetTestCa();
+  Time now = ca.now;
+  std::vector<CrlEntry> entries{{Hex("0a"), now - 1h, R(1), std::nullopt}};
+  CrlRequest request{ca.intermediate.get(), ca.intermediate_key.get(), 7, now, now + 24h, entries};
+  request.distribution_point = "http://crl.example.test/crl/int/3.crl";
+  auto der = BuildCrl(request);
+  ASSERT_TRUE(der) << der.error().ToString();
+  auto crl = ossl::CrlFromDer(*der);
+  ASSERT_TRUE(crl);
+  EXPECT_EQ(X509_CRL_verify(crl->get(), X509_get0_pubkey(ca.intermediate.get())), 1);
+  auto idp = ReadIssuingDistributionPoint(crl->get());
+  ASSERT_TRUE(idp) << idp.error().ToString();
+  ASSERT_TRUE(idp->has_value());
+  EXPECT_EQ((*idp)->url, "http://crl.example.test/crl/int/3.crl");
+  EXPECT_TRUE((*idp)->critical);
+  EXPECT_TRUE((*idp)->only_user_certs);
+  EXPECT_FALSE((*idp)->other_fields);
+  int index = X509_CRL_get_ext_by_NID(crl->get(), NID_issuing_distribution_point, -1);
+  ASSERT_GE(index, 0);
+  EXPECT_EQ(X509_EXTENSION_get_critical(X509_CRL_get_ext(crl->get(), index)), 1);
+  // onlyContainsUserCerts is DER TRUE (0xFF): the extension value ends with [1] 01 FF.
+  const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(X509_CRL_get_ext(crl->get(), index));
+  std::span<const uint8_t> v(ASN1_STRING_get0_data(value), static_cast<size_t>(ASN1_STRING_length(value)));
+  ASSERT_GE(v.size(), 3u);
+  EXPECT_EQ(HexEncode(v.subspan(v.size() - 3)), "8101ff");
+  EXPECT_TRUE(LintCrl(crl->get(), ca.intermediate.get()).empty());
+
+  request.distribution_point.clear();
+  auto full = BuildCrl(request);
+  ASSERT_TRUE(full);
+  auto full_crl = ossl::CrlFromDer(*full);
+  auto none = ReadIssuingDistributionPoint(full_crl->get());
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
 }
 
 TEST(CrlBuilder, RefusesBadInput) {

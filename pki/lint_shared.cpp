@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "pki/crl_builder.h"
 #include "pki/lint.h"
 
 namespace ca::pki {
@@ -69,6 +70,14 @@ std::vector<LintFinding> LintCrl(const X509_CRL* crl, const X509* issuer) {
   }
   if ((X509_get_key_usage(i) & KU_CRL_SIGN) == 0) {
     out.push_back({"key_usage", "the issuer's keyUsage lacks cRLSign"});
+  }
+  // A partitioned CRL (shard): critical, one fullName URI, onlyContainsUserCerts, nothing else.
+  if (auto idp = ReadIssuingDistributionPoint(crl); !idp) {
+    out.push_back({"issuing_distribution_point", idp.error().message});
+  } else if (*idp && (!(*idp)->critical || (*idp)->url.empty() || !(*idp)->only_user_certs ||
+                      (*idp)->other_fields)) {
+    out.push_back({"issuing_distribution_point",
+                   "must be critical, one fullName URI and onlyContainsUserCerts only"});
   }
   return out;
 }

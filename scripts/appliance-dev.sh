@@ -2,7 +2,7 @@
 # The whole appliance on 127.0.0.1, from nothing, for development, demos and end-to-end tests.
 #
 #   scripts/appliance-dev.sh up   --state DIR [--port-base N] [--dns HOST:PORT] [--http01-port N]
-#                                 [--tlsalpn01-port N] [--suffix DOMAIN] [--no-build]
+#                                 [--tlsalpn01-port N] [--suffix DOMAIN] [--crl-shards N] [--no-build]
 #   scripts/appliance-dev.sh down --state DIR
 #
 # up: SoftHSM token in DIR, key ceremony (root, ACME intermediate, OCSP signer, gateway TLS
@@ -12,7 +12,8 @@
 # the demo external account). Without --dns it also starts pebble-challtestsrv
 # as the validator's DNS (every A query answers 127.0.0.1; DNS_MGMT sets TXT/CAA records).
 # Writes DIR/appliance.env (ACME_DIR, ACME_CA_BUNDLE, EAB_KID, EAB_HMAC, ROOT_CA_PEM, OCSP_URL,
-# CRL_URL, STATUS_EXPORT_DIR, RA_CLI, AUDIT_CLI, AUDIT_FILES, ENGINE_METRICS_FILE, GATEWAY_METRICS_URL, DASHBOARD_URL,
+# CRL_URL (the full CRL; certificates name their shard CRL_URL minus ".crl" + "/<k>.crl"),
+# CRL_SHARDS (default 8), STATUS_EXPORT_DIR, RA_CLI, AUDIT_CLI, AUDIT_FILES, ENGINE_METRICS_FILE, GATEWAY_METRICS_URL, DASHBOARD_URL,
 # DASHBOARD_CREDENTIAL, the PIDs, ...) and prints it.
 # Ports: gateway N (default 14000), status N+1, http-01 N+2, tls-alpn-01 N+3, gateway metrics N+4,
 # mock DNS management N+5, dashboard N+6 and DNS N+53.
@@ -27,6 +28,7 @@ usage() { sed -n 4,6p "$0" | sed 's/^# *//' >&2; exit 2; }
 
 cmd=${1:-}; shift || true
 state="" port_base=14000 dns="" http01_port="" tlsalpn01_port="" suffix=demo.test do_build=1
+crl_shards=8  # CRL shards of the intermediate (0: the full CRL only in certificates' CRLDP)
 while (($#)); do
   case "$1" in
     --state) state=${2:?}; shift 2 ;;
@@ -35,6 +37,7 @@ while (($#)); do
     --http01-port) http01_port=${2:?}; shift 2 ;;
     --tlsalpn01-port) tlsalpn01_port=${2:?}; shift 2 ;;
     --suffix) suffix=${2:?}; shift 2 ;;
+    --crl-shards) crl_shards=${2:?}; shift 2 ;;
     --no-build) do_build=0; shift ;;
     *) usage ;;
   esac
@@ -42,6 +45,7 @@ done
 [ -n "$state" ] || usage
 case "$cmd" in up|down) ;; *) usage ;; esac
 [[ $port_base =~ ^[0-9]+$ ]] && ((port_base >= 1024 && port_base <= 65000)) || die "--port-base must be 1024..65000"
+[[ $crl_shards =~ ^[0-9]+$ ]] && ((crl_shards <= 1024)) || die "--crl-shards must be 0..1024"
 http01_port=${http01_port:-$((port_base + 2))}
 tlsalpn01_port=${tlsalpn01_port:-$((port_base + 3))}
 state=$(mkdir -p "$state" && cd "$state" && pwd)
@@ -191,7 +195,7 @@ cat >"$state/engine.json" <<JSON
    "intermediate_key_label": "$issuer_name", "intermediate_cert": "$C/intermediate.pem", "chain": "$state/ca-chain.pem",
    "ocsp_key_label": "ocsp", "ocsp_cert": "$C/ocsp-signer.pem",
    "ocsp_url": "$status_url/ocsp", "ca_issuers_url": "$status_url/ca/$issuer_name.der",
-   "crl_url": "$status_url/crl/$issuer_name.crl"}}}
+   "crl_url": "$status_url/crl/$issuer_name.crl", "crl_shards": $crl_shards}}}
 JSON
 chmod 0600 "$state/engine.json"
 rm -f "$state/run/engine.sock"
@@ -205,7 +209,7 @@ wait_for engine "$state/run/engine.pid" test -S "$state/run/engine.sock"
   --crl "$C/root-crl.crl" >>"$state/logs/ceremony.log" 2>&1 || die "root CRL import: $(tail -1 "$state/logs/ceremony.log")"
 cat >"$state/status.json" <<JSON
 {"listen_address": "127.0.0.1", "port": $((port_base + 1)), "store": "$state/status-store",
- "issuers": ["$issuer_name", "root"], "threads": 2}
+ "issuers": ["$issuer_name", "root"], "crl_shards": {"$issuer_name": $crl_shards}, "threads": 2}
 JSON
 start status "$STATUS" --config "$state/status.json"
 wait_for status "$state/run/status.pid" curl -sf -o /dev/null "$status_url/crl/$issuer_name.crl"
@@ -262,6 +266,7 @@ INTERMEDIATE_CA_PEM=$C/intermediate.pem
 OCSP_SIGNER_PEM=$C/ocsp-signer.pem
 OCSP_URL=$status_url/ocsp
 CRL_URL=$status_url/crl/$issuer_name.crl
+CRL_SHARDS=$crl_shards
 ROOT_CRL_URL=$status_url/crl/root.crl
 STATUS_URL=$status_url
 STATUS_EXPORT_DIR=$export_dir

@@ -1,7 +1,6 @@
 // crl_bench [ENTRIES]: builds and signs a full CRL of ENTRIES (default 1,000,000) revoked
 // certificates with a software RSA-3072 key, and prints wall time and peak RSS (getrusage).
-// Serials are 16 random octets; every 4th entry has reason keyCompromise with an invalidity date,
-// the rest cycle through the other reasons including unspecified.
+// Entries: revoked_entries.h. See crl_shard_bench for the same over CRL shards.
 #include <openssl/evp.h>
 #include <sys/resource.h>
 
@@ -10,7 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "common/encoding.h"
+#include "crl_ocsp/bench/revoked_entries.h"
 #include "crl_ocsp/publish_guard.h"
 #include "crl_ocsp/testing/test_pki.h"
 #include "pki/crl_builder.h"
@@ -29,38 +28,13 @@ int main(int argc, char** argv) {
                               root_key.get());
 
   Time now = ca::pki::Now();
-  std::vector<CrlEntry> entries;
-  entries.reserve(n);
-  ca::Bytes random = ca::RandomBytes(n * 16);
-  const ca::pki::RevocationReason kCycle[] = {ca::pki::RevocationReason::kUnspecified, ca::pki::RevocationReason::kSuperseded,
-                                     ca::pki::RevocationReason::kCessationOfOperation,
-                                     ca::pki::RevocationReason::kAffiliationChanged};
-  for (size_t i = 0; i < n; ++i) {
-    random[i * 16] = static_cast<uint8_t>(random[i * 16] | 0x40);  // positive, 16 octets
-    CrlEntry e;
-    e.serial = *ca::pki::Serial::FromBytes(std::span(random).subspan(i * 16, 16));
-    e.revocation_time = now - std::chrono::seconds(i % 86400);
-    if (i % 4 == 0) {
-      e.reason = ca::pki::RevocationReason::kKeyCompromise;
-      e.invalidity_date = e.revocation_time - std::chrono::hours(1);
-    } else {
-      e.reason = kCycle[i % 4];
-    }
-    entries.push_back(std::move(e));
-  }
-  ca::Bytes().swap(random);
+  std::vector<CrlEntry> entries = MakeRevokedEntries(n, now);
 
-  auto cpu_seconds = [] {
-    struct rusage r {};
-    getrusage(RUSAGE_SELF, &r);
-    return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
-           static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
-  };
-  double cpu_start = cpu_seconds();
+  double cpu_start = CpuSeconds();
   auto start = Clock::now();
   auto der = BuildCrl({ca.get(), ca_key.get(), 1, now, now + std::chrono::hours(24 * 7), entries});
   double build_s = std::chrono::duration<double>(Clock::now() - start).count();
-  double build_cpu_s = cpu_seconds() - cpu_start;
+  double build_cpu_s = CpuSeconds() - cpu_start;
   if (!der) {
     std::fprintf(stderr, "crl_bench: %s\n", der.error().ToString().c_str());
     return 1;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <thread>
 
 #include "common/openssl.h"
@@ -43,6 +44,14 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text) {
   if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
   if (auto timeout = CA_TRY(f.OptionalUint("connection_timeout_seconds"))) {
     c.connection_timeout = std::chrono::seconds(*timeout);
+  }
+  if (const nlohmann::json* shards = CA_TRY(f.OptionalObject("crl_shards"))) {
+    auto g = CA_TRY(pki::JsonFields::Of(*shards, f.PathOf("crl_shards")));
+    for (const auto& [issuer, count] : shards->items()) {
+      if (std::find(c.issuers.begin(), c.issuers.end(), issuer) == c.issuers.end())
+        return g.Bad(issuer, "not one of the issuers served");
+      c.crl_shards[issuer] = static_cast<uint32_t>(CA_TRY(g.IntIn(issuer, 0, kMaxCrlShards)));
+    }
   }
   CA_TRY_STATUS(f.RefuseUnknown());
   return c;

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -18,6 +20,13 @@ struct ServerConfig {
   std::chrono::seconds max_age{600};  // Cache-Control max-age cap (also <= nextUpdate - now)
   unsigned threads = 0;               // 0: one per core
   std::chrono::seconds connection_timeout{30};
+  // CRL shards by issuer (the engine's crl_shards): /health reports a shard below the count that
+  // is missing. An issuer not listed expects none (published shards are still served and watched).
+  std::map<std::string, uint32_t, std::less<>> crl_shards;
+  uint32_t CrlShardsOf(std::string_view issuer) const {
+    auto it = crl_shards.find(issuer);
+    return it == crl_shards.end() ? 0 : it->second;
+  }
 };
 
 // Unknown keys and wrong types are refused with one message naming the key.

@@ -31,5 +31,19 @@ TEST(ServerConfig, RefusesBadInput) {
   EXPECT_FALSE(ParseServerConfig(R"({"store":"/s","issuers":["a"],"listen_address":"localhost"})"));
 }
 
+TEST(ServerConfig, CrlShardsPerIssuer) {
+  auto c = ParseServerConfig(
+      R"({"store":"/s","issuers":["ca-2026","root"],"crl_shards":{"ca-2026":16}})");
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->CrlShardsOf("ca-2026"), 16u);
+  EXPECT_EQ(c->CrlShardsOf("root"), 0u);
+  EXPECT_EQ(ParseServerConfig(R"({"store":"/s","issuers":["a"],"crl_shards":{"b":4}})")
+                .error()
+                .message,
+            "config.crl_shards.b: not one of the issuers served");
+  EXPECT_FALSE(ParseServerConfig(R"({"store":"/s","issuers":["a"],"crl_shards":{"a":1025}})"));
+  EXPECT_FALSE(ParseServerConfig(R"({"store":"/s","issuers":["a"],"crl_shards":4})"));
+}
+
 }  // namespace
 }  // namespace ca::crl_ocsp::server

@@ -49,8 +49,14 @@ Result<std::vector<IssuerCrl>> ReadCrls(MDB_txn* txn, const StoreDbs& dbs,
     int rc = mdb_get(txn, dbs.issuers, &key, &value);
     if (rc != 0 && rc != MDB_NOTFOUND) return Fail(ErrorCode::kIo, mdb_strerror(rc));
     f.registered = rc == 0;
-    auto crl = CA_TRY(FindCrl(txn, dbs, name));
-    if (crl) f.crl = crl->info;
+    CA_TRY_STATUS(ForEachCrl(txn, dbs, name, [&](CrlScope scope, const StoredCrl& crl) {
+      if (scope.IsFull()) {
+        f.crl = crl.info;
+      } else {
+        f.shards.emplace_back(*scope.shard, crl.info);
+      }
+      return true;
+    }));
     out.push_back(std::move(f));
   }
   return out;

@@ -35,10 +35,12 @@ struct FreshnessSnapshot {
   std::vector<IssuerResponses> issuers;
 };
 
-// An issuer's registration and current CRL: cheap (O(1) per issuer), read per request.
+// An issuer's registration, current CRL and shards: O(issuers + shards), headers only, read per
+// request.
 struct IssuerCrl {
   bool registered = false;
-  std::optional<CrlInfo> crl;
+  std::optional<CrlInfo> crl;                          // the full CRL
+  std::vector<std::pair<uint32_t, CrlInfo>> shards;    // published shards, ascending
 };
 Result<std::vector<IssuerCrl>> ReadCrls(MDB_txn* txn, const StoreDbs& dbs,
                                         const std::vector<std::string>& issuers);

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/openssl.h"
 #include "crl_ocsp/ocsp_request.h"
+#include "crl_ocsp/server/crl_health.h"
 #include "crl_ocsp/server/freshness_monitor.h"
 
 namespace ca::crl_ocsp::server {
@@ -287,8 +288,10 @@ MHD_Result StatusServer::Handle(MHD_Connection* c, const char* url_c, const char
     });
   }
   if (url == "/ocsp") return ServeOcspError(c, OcspError::kMalformedRequest);
-  if (url.starts_with("/crl/") && url.ends_with(".crl"))
-    return ServeCrl(c, url.substr(5, url.size() - 9));
+  if (url.starts_with("/crl/")) {
+    if (auto path = ParseCrlRelativePath(url.substr(1)))
+      return ServeCrl(c, path->first, path->second);
+  }
   if (url.starts_with("/ca/") && url.ends_with(".der"))
     return ServeCaCertificate(c, url.substr(4, url.size() - 8));
   if (url == "/health") return ServeHealth(c);
@@ -380,7 +383,7 @@ MHD_Result StatusServer::ServeOcsp(MHD_Connection* c, OcspMethod method, std::st
   return MHD_queue_response(c, MHD_HTTP_OK, entry.response);
 }
 
-MHD_Result StatusServer::ServeCrl(MHD_Connection* c, std::string_view name) {
+MHD_Result StatusServer::ServeCrl(MHD_Connection* c, std::string_view name, CrlScope scope) {
   if (!Serves(name)) {
     Count(Outcome::kCrlNotFound);
     return SendText(c, MHD_HTTP_NOT_FOUND, "text/plain", "no such CRL\n");
@@ -388,15 +391,17 @@ MHD_Result StatusServer::ServeCrl(MHD_Connection* c, std::string_view name) {
   ReadScope txn(reader_.env());
   if (!txn.ok())
     return SendText(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "store unavailable\n");
-  auto crl = FindCrl(txn.get(), reader_.dbs(), name);
+  auto crl = FindCrl(txn.get(), reader_.dbs(), name, scope);
   if (!crl || !*crl) {
     Count(Outcome::kCrlNotFound);
-    return SendText(c, MHD_HTTP_NOT_FOUND, "text/plain", "CRL not published yet\n");
+    return SendText(c, MHD_HTTP_NOT_FOUND, "text/plain", "CRL not published\n");
   }
   const StoredCrl& s = **crl;
   Time now = pki::Now();
   if (s.info.next_update <= now) {
-    log::Warn("crl_stale", {{"issuer", std::string(name)}, {"number", s.info.number}});
+    log::Warn("crl_stale", {{"issuer", std::string(name)},
+                            {"shard", scope.shard ? nlohmann::json(*scope.shard) : nullptr},
+                            {"number", s.info.number}});
   }
   return SendDocument(c, s.der, s.body_sha256, "application/pkix-crl", s.info.this_update,
                       s.info.next_update, now, Outcome::kCrlOk, Outcome::kCrlNotModified);
@@ -484,13 +489,7 @@ MHD_Result StatusServer::ServeHealth(MHD_Connection* c) {
     const std::string& name = config_.issuers[i];
     const IssuerCrl& f = crls[i];
     if (!f.registered) missing.push_back({{"issuer", name}, {"what", "issuer not registered"}});
-    if (!f.crl) {
-      missing.push_back({{"issuer", name}, {"what", "crl"}});
-    } else if (f.crl->next_update <= now) {
-      stale_crls.push_back({{"issuer", name},
-                            {"number", f.crl->number},
-                            {"next_update", f.crl->next_update.time_since_epoch().count()}});
-    }
+    AddCrlHealth(name, f, config_.CrlShardsOf(name), now, stale_crls, missing);
     const IssuerResponses& r = snapshot->issuers[i];
     stale_count += r.stale;
     for (const std::string& s : r.stale_serials)
@@ -509,21 +508,6 @@ MHD_Result StatusServer::ServeHealth(MHD_Connection* c) {
   return SendText(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
                   j.dump() + "\n");
 }
-
-namespace {
-
-// One gauge per issuer: "# TYPE name gauge" and a line per issuer with value(i).
-template <typename F>
-void Gauge(std::string& out, const char* name, const char* help,
-           const std::vector<std::string>& issuers, F value) {
-  if (help != nullptr) out += std::string("# HELP ") + name + " " + help + "\n";
-  out += std::string("# TYPE ") + name + " gauge\n";
-  for (size_t i = 0; i < issuers.size(); ++i) {
-    out += std::string(name) + "{issuer=\"" + issuers[i] + "\"} " + std::to_string(value(i)) + "\n";
-  }
-}
-
-}  // namespace
 
 MHD_Result StatusServer::ServeMetrics(MHD_Connection* c) {
   Count(Outcome::kMetrics);
@@ -560,12 +544,7 @@ MHD_Result StatusServer::ServeMetrics(MHD_Connection* c) {
           [&](size_t i) { return r[i].responses; });
     Gauge(out, "ca_ocsp_stale_responses", nullptr, config_.issuers,
           [&](size_t i) { return r[i].stale; });
-    Gauge(out, "ca_crl_age_seconds", "Seconds since the published CRL's thisUpdate (-1: none).",
-          config_.issuers, [&](size_t i) -> long long {
-            return crls[i].crl ? (now - crls[i].crl->this_update).count() : -1;
-          });
-    Gauge(out, "ca_crl_number", nullptr, config_.issuers,
-          [&](size_t i) -> uint64_t { return crls[i].crl ? crls[i].crl->number : 0; });
+    AppendCrlMetrics(out, config_, crls, now);
   }
   return SendText(c, MHD_HTTP_OK, "text/plain; version=0.0.4", out);
 }

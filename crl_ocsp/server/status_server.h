@@ -65,7 +65,7 @@ class StatusServer {
   enum class OcspMethod { kGet, kPost };
   MHD_Result ServeOcsp(MHD_Connection* c, OcspMethod method, std::string_view key,
                        const std::function<ParsedOcspRequest()>& parse);
-  MHD_Result ServeCrl(MHD_Connection* c, std::string_view name);
+  MHD_Result ServeCrl(MHD_Connection* c, std::string_view name, CrlScope scope);
   MHD_Result ServeCaCertificate(MHD_Connection* c, std::string_view name);
   MHD_Result SendDocument(MHD_Connection* c, std::string_view body,
                           std::span<const uint8_t, 32> sha256, const char* content_type,

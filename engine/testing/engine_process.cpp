@@ -80,6 +80,16 @@ Status EngineSetup::SetHsmPoolSize(size_t sessions) {
   return ossl::WriteFileAtomic(dir_.Sub("engine.json"), config.dump(2), 0600, true);
 }
 
+Status EngineSetup::MergeInstanceConfig(std::string_view json_object) {
+  nlohmann::json fields = nlohmann::json::parse(json_object, nullptr, false);
+  if (!fields.is_object()) return Fail(ErrorCode::kInvalidArgument, "not a JSON object");
+  auto text = CA_TRY(ossl::ReadFile(dir_.Sub("engine.json")));
+  nlohmann::json config = nlohmann::json::parse(text, nullptr, false);
+  if (!config.is_object()) return Fail(ErrorCode::kCorrupt, "engine.json does not parse");
+  config["instances"]["production"].update(fields);
+  return ossl::WriteFileAtomic(dir_.Sub("engine.json"), config.dump(2), 0600, true);
+}
+
 EngineSetup::~EngineSetup() {
   if (pid_ > 0) Stop();
 }

@@ -48,6 +48,9 @@ class EngineSetup {
   // Rewrites engine.json's hsm.pool_size (the number of HSM sessions, hence of concurrent
   // signatures) for the next Start().
   Status SetHsmPoolSize(size_t sessions);
+  // Merges a JSON object's fields into engine.json's production instance (crl_shards, crl_url,
+  // ...) for the next Start().
+  Status MergeInstanceConfig(std::string_view json_object);
 
  private:
   EngineSetup() = default;

@@ -49,7 +49,7 @@ pki::LeafExpectations LeafExpectationsFor(const Profile& profile, const Issuer& 
   // Empty: the profile has no OCSP / no CRL, and the certificate must not point to one.
   e.ocsp_url = profile.revocation.ocsp ? issuer.ocsp_url : std::string();
   e.ca_issuers_url = issuer.ca_issuers_url;
-  e.crl_url = profile.revocation.crl ? issuer.crl_url : std::string();
+  e.crl_url = profile.revocation.crl ? CrlUrlOf(issuer, request) : std::string();
   e.policy_oids = profile.policy_oids;
   return e;
 }

@@ -57,6 +57,29 @@ TEST_F(LintTest, CleanTbsAndCertificateHaveNoFindings) {
   EXPECT_TRUE(LintCertificate(tbs.get(), profile_, testing::GetTestCa().issuer, request_));
 }
 
+TEST_F(LintTest, ShardCertificateNamesItsShardUrlInTheCrlDistributionPoint) {
+  request_.crl_url = "http://crl.example.test/crl/int/5.crl";
+  auto tbs = Build();
+  EXPECT_TRUE(Lint(tbs.get()).empty()) << FormatFindings(Lint(tbs.get()));
+  auto* dps = static_cast<CRL_DIST_POINTS*>(
+      X509_get_ext_d2i(tbs.get(), NID_crl_distribution_points, nullptr, nullptr));
+  ASSERT_NE(dps, nullptr);
+  const GENERAL_NAME* uri =
+      sk_GENERAL_NAME_value(sk_DIST_POINT_value(dps, 0)->distpoint->name.fullname, 0);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(
+                            ASN1_STRING_get0_data(uri->d.uniformResourceIdentifier))),
+            request_.crl_url);
+  CRL_DIST_POINTS_free(dps);
+  // The lint expects the shard's URL: the issuer's full CRL URL in its place is a finding.
+  std::string shard_url = request_.crl_url;
+  request_.crl_url.clear();
+  auto full = Build();
+  request_.crl_url = shard_url;
+  ExpectFindings(Lint(full.get()), {{"crl_distribution_points", shard_url}});
+  request_.crl_url = "ftp://crl.example.test/5.crl";
+  EXPECT_FALSE(BuildTbs(profile_, testing::GetTestCa().issuer, request_));
+}
+
 TEST_F(LintTest, SignedCertificateMustCarryTheLintedTbs) {
   const auto& ca = testing::GetTestCa();
   auto tbs = Build();

@@ -76,10 +76,12 @@ Result<std::vector<ossl::X509Ext>> Extensions(const Profile& profile, const Issu
   // subjectKeyIdentifier comes here (kSubjectKeyIdAt), from the key as the certificate encodes it.
   out.push_back(CA_TRY(pki::AuthorityKeyIdExt(issuer_key_id)));
   // The profile decides its revocation pointers (profile.h RevocationInfo): without OCSP the AIA
-  // keeps caIssuers alone; without CRL (short-lived) there is no cRLDistributionPoints.
+  // keeps caIssuers alone; without CRL (short-lived) there is no cRLDistributionPoints. With CRL,
+  // the distribution point is the certificate's own shard when it has one (CrlUrlOf).
   out.push_back(CA_TRY(pki::AuthorityInfoAccessExt(
       profile.revocation.ocsp ? issuer.ocsp_url : std::string(), issuer.ca_issuers_url)));
-  if (profile.revocation.crl) out.push_back(CA_TRY(pki::CrlDistributionPointExt(issuer.crl_url)));
+  if (profile.revocation.crl)
+    out.push_back(CA_TRY(pki::CrlDistributionPointExt(CrlUrlOf(issuer, r))));
   out.push_back(CA_TRY(pki::SubjectAltNameExt(r.names)));
   out.push_back(CA_TRY(pki::CertificatePoliciesExt(profile.policy_oids)));
   return out;
@@ -108,6 +110,10 @@ Status ValidateIssuer(const Issuer& issuer) {
   CA_TRY_STATUS(ValidateHttpUrl("ca_issuers_url", issuer.ca_issuers_url));
   CA_TRY_STATUS(ValidateHttpUrl("crl_url", issuer.crl_url));
   return Ok();
+}
+
+const std::string& CrlUrlOf(const Issuer& issuer, const TbsRequest& request) {
+  return request.crl_url.empty() ? issuer.crl_url : request.crl_url;
 }
 
 Result<ValidityPeriod> ComputeValidity(const Profile& profile, const TbsRequest& request) {
@@ -149,6 +155,7 @@ Result<ossl::X509Ptr> BuildTbs(const Profile& profile, const Issuer& issuer,
   CA_TRY_STATUS(ValidateNames(profile, request.names));
   CA_TRY_STATUS(ValidateOrganization(request.organization));
   CA_TRY_STATUS(ValidateIssuer(issuer));
+  if (!request.crl_url.empty()) CA_TRY_STATUS(ValidateHttpUrl("crl_url (shard)", request.crl_url));
   CA_TRY_STATUS(CheckKeyParameters(request.public_key, profile));  // CheckCsr did the rest
   ValidityPeriod period = CA_TRY(ComputeValidity(profile, request));
   CA_TRY_STATUS(request.serial.Validate());

@@ -44,7 +44,14 @@ struct TbsRequest {
   // Inclusive validity length (RFC 5280): notAfter = notBefore + validity − 1 s.
   // nullopt: the profile's max_validity. Longer than the profile allows: refused.
   std::optional<std::chrono::seconds> validity;
+  // This certificate's CRL distribution point when it is not the issuer's full CRL: the URL of
+  // the CRL shard the engine assigned it (crl_ocsp::CrlScopeUrl). Empty: issuer.crl_url.
+  std::string crl_url;
 };
+
+// The URL in the certificate's CRL distribution point (the request's shard URL, else the
+// issuer's full CRL): what BuildTbs writes and the lint expects.
+const std::string& CrlUrlOf(const Issuer& issuer, const TbsRequest& request);
 
 struct ValidityPeriod {
   std::chrono::sys_seconds not_before{};
