@@ -221,8 +221,13 @@ Status Txn::ForEach(MDB_dbi dbi, std::string_view prefix,
 
 Status Txn::ForEachFrom(MDB_dbi dbi, std::string_view prefix, std::string_view from,
                         const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  return lmdb::ForEachFrom(txn_, dbi, prefix, from, fn);
+}
+
+Status ForEachFrom(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, std::string_view from,
+                   const std::function<bool(std::string_view, std::string_view)>& fn) {
   MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(txn_, dbi, &cursor);
+  int rc = mdb_cursor_open(txn, dbi, &cursor);
   if (rc != 0) return LmdbFail("open cursor", rc);
   struct CursorCloser {
     MDB_cursor* c;

@@ -97,6 +97,11 @@ class Txn {
   MDB_txn* txn_ = nullptr;
 };
 
+// Txn::ForEachFrom on a raw transaction (readers that keep their own MDB_txn, e.g. a reset/renewed
+// read transaction per worker).
+Status ForEachFrom(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, std::string_view from,
+                   const std::function<bool(std::string_view key, std::string_view value)>& fn);
+
 // "mdb_put: MDB_MAP_FULL: ..." style message for an LMDB return code.
 std::unexpected<Error> LmdbFail(std::string_view op, int rc);
 

@@ -183,53 +183,37 @@ Status ForEachCrl(MDB_txn* txn, const StoreDbs& dbs, std::string_view issuer,
                   const std::function<bool(CrlScope, const StoredCrl&)>& fn) {
   if (auto full = CA_TRY(FindCrl(txn, dbs, issuer)); full && !fn(CrlScope::Full(), *full))
     return Ok();
-  MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(txn, dbs.crls, &cursor);
-  if (rc != 0) return lmdb::LmdbFail("open cursor", rc);
-  struct Closer {
-    MDB_cursor* c;
-    ~Closer() { mdb_cursor_close(c); }
-  } closer{cursor};
   std::string prefix(issuer);
   prefix.push_back('\0');
-  MDB_val k = Val(prefix), v{};
-  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-    std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
-    if (!key.starts_with(prefix)) break;
-    if (key.size() != prefix.size() + 4) return Fail(ErrorCode::kCorrupt, "CRL shard key of bad length");
+  Status failed = Ok();
+  CA_TRY_STATUS(lmdb::ForEachFrom(txn, dbs.crls, prefix, prefix, [&](std::string_view key,
+                                                                      std::string_view value) {
+    if (key.size() != prefix.size() + 4) {
+      failed = Fail(ErrorCode::kCorrupt, "CRL shard key of bad length");
+      return false;
+    }
     uint32_t shard = 0;
     for (char c : key.substr(prefix.size())) shard = (shard << 8) | static_cast<uint8_t>(c);
-    StoredCrl crl = CA_TRY(DecodeCrl(v));
-    if (!fn(CrlScope::Shard(shard), crl)) break;
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::LmdbFail("cursor", rc);
-  return Ok();
+    auto crl = DecodeCrl(MDB_val{value.size(), const_cast<char*>(value.data())});
+    if (!crl) failed = std::unexpected(crl.error());
+    return crl && fn(CrlScope::Shard(shard), *crl);
+  }));
+  return failed;
 }
 
 Status ForEachResponse(
     MDB_txn* txn, const StoreDbs& dbs, std::string_view issuer,
     const std::function<bool(std::span<const uint8_t> serial, const StoredResponse&)>& fn) {
-  MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(txn, dbs.ocsp, &cursor);
-  if (rc != 0) return lmdb::LmdbFail("open cursor", rc);
-  struct Closer {
-    MDB_cursor* c;
-    ~Closer() { mdb_cursor_close(c); }
-  } closer{cursor};
   std::string prefix(issuer);
   prefix.push_back('\0');
-  MDB_val k = Val(prefix), v{};
-  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-    std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
-    if (!key.starts_with(prefix)) break;
-    StoredResponse r =
-        CA_TRY(DecodeResponse(std::string_view(static_cast<const char*>(v.mv_data), v.mv_size)));
-    if (!fn(AsBytes(key.substr(prefix.size())), r)) break;
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::LmdbFail("cursor", rc);
-  return Ok();
+  Status failed = Ok();
+  CA_TRY_STATUS(lmdb::ForEachFrom(txn, dbs.ocsp, prefix, prefix, [&](std::string_view key,
+                                                                      std::string_view value) {
+    auto response = DecodeResponse(value);
+    if (!response) failed = std::unexpected(response.error());
+    return response && fn(AsBytes(key.substr(prefix.size())), *response);
+  }));
+  return failed;
 }
 
 Status CheckIssuerName(std::string_view name) {

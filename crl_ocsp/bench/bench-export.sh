@@ -15,52 +15,18 @@ DURATION=${4:-10s}
 CONNS=${5:-32}
 WRK_THREADS=${6:-1}
 REVOKED=${7:-1000}
-WORKERS=2
 SITE=$(realpath "$(dirname "$0")/../../appliance/nginx/acme-ca-status.conf")
-for tool in wrk nginx openssl curl; do
-  command -v "$tool" >/dev/null || { echo "bench-export: $tool is required (scripts/install-deps.sh)" >&2; exit 1; }
-done
-WORK=$(mktemp -d /tmp/bench_export.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-cd "$WORK"
-chmod 755 "$WORK"
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-cat > ext.cnf <<'CNF'
-[ocsp]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = OCSPSigning
-noCheck = ignored
-[leaf]
-basicConstraints = critical,CA:FALSE
-extendedKeyUsage = serverAuth
-CNF
-{
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
-    -subj "/CN=Bench CA" -days 30 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ocsp.key -out ocsp.csr -subj "/CN=Bench OCSP"
-  openssl x509 -req -in ocsp.csr -CA ca.pem -CAkey ca.key -set_serial 2 -days 30 -extfile ext.cnf -extensions ocsp -out ocsp.pem
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -out leaf.csr -subj "/CN=leaf"
-  openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -set_serial 0x5eed -days 30 -extfile ext.cnf -extensions leaf -out leaf.pem
-} >/dev/null 2>&1
+. "$(dirname "$(realpath "$0")")/bench_lib.sh" bench-export
+bench_require wrk nginx openssl curl
+bench_workdir
+bench_make_ca
 for i in $(seq 1 "$REVOKED"); do printf '%x keyCompromise\n' $((0x100000 + i)); done > revoked.txt
 "$PUBLISH_BIN" --store store --issuer-name bench --issuer ca.pem --ocsp-cert ocsp.pem --ocsp-key ocsp.key \
   --crl-key ca.key --revocations revoked.txt --cert leaf.pem >/dev/null
 "$EXPORT_BIN" --store store --dir export --once 2>/dev/null
 chmod -R a+rX export
 
-PORT=$(free_port)
-cat > server.json <<JSON
-{"listen_address": "127.0.0.1", "port": $PORT, "store": "$WORK/store", "issuers": ["bench"], "threads": $WORKERS}
-JSON
-"$SERVER_BIN" --config server.json 2> server.log &
-PIDS+=($!)
+bench_start_server "$SERVER_BIN"
 NGINX_PORT=$(free_port)
 mkdir -p nginx/logs
 sed -e "s|^    listen 80;|    listen 127.0.0.1:$NGINX_PORT;|" -e '/^    listen \[::\]:80;/d' \
@@ -90,15 +56,7 @@ cmp -s s.crl n.crl || { echo "bench-export: the CRLs differ" >&2; exit 1; }
 curl -s -D n.hdr -o /dev/null "$N/ocsp/$B64"
 grep -qi '^Expires:' n.hdr && { echo "bench-export: nginx proxied the GET instead of serving the file" >&2; exit 1; }
 
-cat > report.lua <<'LUA'
-done = function(summary, latency, requests)
-  io.write(string.format("rps=%.1f p50_ms=%.3f p99_ms=%.3f requests=%d non2xx=%d socket_errors=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000, summary.requests, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
-LUA
-run() { wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency -s report.lua "$1" | grep '^rps='; }
+run() { bench_run "$1"; }
 echo "wrk -t$WRK_THREADS -c$CONNS -d$DURATION --latency; $WORKERS workers each; OCSP body $(stat -c %s s.der) bytes, CRL $(stat -c %s s.crl) bytes ($REVOKED entries); $(nproc) cores"
 echo "OCSP GET  ca-status-server: $(run "$S/ocsp/$B64")"
 echo "OCSP GET  nginx export:     $(run "$N/ocsp/$B64")"

@@ -14,54 +14,14 @@ DURATION=${3:-10s}
 CONNS=${4:-32}
 WRK_THREADS=${5:-1}
 ROUNDS=${6:-1}
-WORKERS=2
-for tool in wrk nginx openssl curl; do
-  command -v "$tool" >/dev/null || { echo "bench-ocsp: $tool is required (scripts/install-deps.sh)" >&2; exit 1; }
-done
-WORK=$(mktemp -d /tmp/bench_ocsp.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-cd "$WORK"
-chmod 755 "$WORK"
-
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# A small CA: EC P-256 intermediate and OCSP signer, one leaf.
-cat > ext.cnf <<'CNF'
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[ocsp]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = OCSPSigning
-noCheck = ignored
-[leaf]
-basicConstraints = critical,CA:FALSE
-extendedKeyUsage = serverAuth
-CNF
-{
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
-    -subj "/CN=Bench CA" -days 30 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ocsp.key -out ocsp.csr -subj "/CN=Bench OCSP"
-  openssl x509 -req -in ocsp.csr -CA ca.pem -CAkey ca.key -set_serial 2 -days 30 -extfile ext.cnf -extensions ocsp -out ocsp.pem
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -out leaf.csr -subj "/CN=leaf"
-  openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -set_serial 0x5eed -days 30 -extfile ext.cnf -extensions leaf -out leaf.pem
-} >/dev/null 2>&1
+. "$(dirname "$(realpath "$0")")/bench_lib.sh" bench-ocsp
+bench_require wrk nginx openssl curl
+bench_workdir
+bench_make_ca
 "$PUBLISH_BIN" --store store --issuer-name bench --issuer ca.pem --ocsp-cert ocsp.pem --ocsp-key ocsp.key \
   --crl-key ca.key --cert leaf.pem >/dev/null
 
-PORT=$(free_port)
-cat > server.json <<JSON
-{"listen_address": "127.0.0.1", "port": $PORT, "store": "$WORK/store", "issuers": ["bench"], "threads": $WORKERS}
-JSON
-"$SERVER_BIN" --config server.json 2> server.log &
-PIDS+=($!)
+bench_start_server "$SERVER_BIN"
 
 openssl ocsp -issuer ca.pem -cert leaf.pem -no_nonce -reqout req.der >/dev/null 2>&1
 B64=$(base64 -w0 < req.der)
@@ -99,24 +59,15 @@ NGINX_URL="http://127.0.0.1:$NGINX_PORT/resp.der"
 for _ in $(seq 1 50); do curl -sf -o nginx.der "$NGINX_URL" && break; sleep 0.1; done
 cmp -s resp.der nginx.der || { echo "bench-ocsp: nginx does not serve the response" >&2; exit 1; }
 
-cat > report.lua <<'LUA'
-done = function(summary, latency, requests)
-  local non2xx = summary.errors.status
-  io.write(string.format("RESULT rps=%.1f p99_ms=%.3f p50_ms=%.3f requests=%d non2xx=%d socket_errors=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(99) / 1000,
-    latency:percentile(50) / 1000, summary.requests, non2xx,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
-LUA
-run() { wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency -s report.lua "$1" | grep '^RESULT'; }
+run() { bench_run "$1"; }
 echo "wrk -t$WRK_THREADS -c$CONNS -d$DURATION x $ROUNDS round(s), $WORKERS workers each, body $(stat -c %s resp.der) bytes"
 S_SUM=0; N_SUM=0; S_P99_MAX=0
 field() { sed "s/.*$1=\([0-9.]*\).*/\1/" <<<"$2"; }
 for round in $(seq 1 "$ROUNDS"); do
   S=$(run "$SERVER_URL")
   N=$(run "$NGINX_URL")
-  echo "round $round ca-status-server: ${S#RESULT }"
-  echo "round $round nginx:            ${N#RESULT }"
+  echo "round $round ca-status-server: $S"
+  echo "round $round nginx:            $N"
   S_SUM=$(awk -v a="$S_SUM" -v b="$(field rps "$S")" 'BEGIN { print a + b }')
   N_SUM=$(awk -v a="$N_SUM" -v b="$(field rps "$N")" 'BEGIN { print a + b }')
   S_P99_MAX=$(awk -v a="$S_P99_MAX" -v b="$(field p99_ms "$S")" 'BEGIN { print (b > a) ? b : a }')
