@@ -47,9 +47,10 @@ class ExporterTest : public ::testing::Test {
   }
   void PublishCrl(CrlScope scope, Time this_update, std::chrono::seconds validity = 168h) {
     uint64_t n = *store->ReserveCrlNumber("ca1");
-    Bytes der = *pki::BuildCrl(
-        {pki.ca.get(), pki.ca_key.get(), n, this_update, this_update + validity, {}});
-    auto r = store->PublishCrl("ca1", der, {}, scope);
+    pki::CrlRequest request{pki.ca.get(), pki.ca_key.get(), n, this_update, this_update + validity, {}};
+    // A shard names itself in its IDP (the publish guard checks it).
+    if (scope.shard) request.distribution_point = *CrlScopeUrl("http://crl.test/ca1.crl", scope);
+    auto r = store->PublishCrl("ca1", *pki::BuildCrl(request), {}, scope);
     ASSERT_TRUE(r) << r.error().ToString();
   }
   Exporter Open() {
