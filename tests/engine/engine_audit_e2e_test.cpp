@@ -21,6 +21,7 @@
 #include "engine/ca_instance.h"
 #include "engine/ca_store.h"
 #include "engine/testing/engine_process.h"
+#include "engine/testing/process_checks.h"
 
 namespace ca::engine {
 namespace {
@@ -30,13 +31,7 @@ using engine::api::EngineErrorKind;
 using engine::api::IssueResponse;
 using nlohmann::json;
 using testing::EngineSetup;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::ReadText;
 
 // A tmpfs of `size` on `dir`, unmounted (lazily) at the end of the scope.
 class Tmpfs {

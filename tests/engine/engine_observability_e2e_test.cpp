@@ -14,6 +14,7 @@
 #include "common/audit_log.h"
 #include "common/openssl.h"
 #include "engine/testing/engine_process.h"
+#include "engine/testing/process_checks.h"
 #include "profiles/policy/admin/admin.h"
 
 namespace ca::engine {
@@ -22,29 +23,15 @@ namespace {
 using engine::api::IssueResponse;
 using nlohmann::json;
 using testing::EngineSetup;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// The value of the sample `series` (exact name and labels) in a Prometheus text file, or -1.
-double Sample(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
-}
+using testing::ReadText;
+using testing::PrometheusSample;
 
 // Waits until the metrics file shows `series` >= `at_least` (it is rewritten every second).
 std::string WaitForMetric(const std::string& path, const std::string& series, double at_least) {
   std::string text;
   for (int i = 0; i < 100; ++i) {
     text = ReadText(path);
-    if (Sample(text, series) >= at_least) break;
+    if (PrometheusSample(text, series) >= at_least) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return text;
@@ -92,19 +79,19 @@ TEST(EngineObservabilityE2E, AuditFileAndMetricsFile) {
 
   std::string metrics =
       WaitForMetric(metrics_path, "acme_ca_engine_revocations_total{reason=\"superseded\"}", 1);
-  EXPECT_EQ(Sample(metrics, "acme_ca_engine_issuances_total{profile=\"SSL\",result=\"issued\"}"), 3)
+  EXPECT_EQ(PrometheusSample(metrics, "acme_ca_engine_issuances_total{profile=\"SSL\",result=\"issued\"}"), 3)
       << metrics;
-  EXPECT_EQ(Sample(metrics, "acme_ca_engine_revocations_total{reason=\"superseded\"}"), 1)
+  EXPECT_EQ(PrometheusSample(metrics, "acme_ca_engine_revocations_total{reason=\"superseded\"}"), 1)
       << metrics;
-  EXPECT_GE(Sample(metrics, "acme_ca_engine_hsm_sign_seconds_count{key=\"issuer\"}"), 3) << metrics;
-  EXPECT_GE(Sample(metrics, "acme_ca_engine_hsm_sign_seconds_bucket{key=\"issuer\",le=\"+Inf\"}"),
+  EXPECT_GE(PrometheusSample(metrics, "acme_ca_engine_hsm_sign_seconds_count{key=\"issuer\"}"), 3) << metrics;
+  EXPECT_GE(PrometheusSample(metrics, "acme_ca_engine_hsm_sign_seconds_bucket{key=\"issuer\",le=\"+Inf\"}"),
             3);
-  EXPECT_GT(Sample(metrics, "acme_ca_engine_hsm_sign_seconds_sum{key=\"issuer\"}"), 0);
-  EXPECT_GE(Sample(metrics, "acme_ca_engine_ocsp_responses_signed_total"),
+  EXPECT_GT(PrometheusSample(metrics, "acme_ca_engine_hsm_sign_seconds_sum{key=\"issuer\"}"), 0);
+  EXPECT_GE(PrometheusSample(metrics, "acme_ca_engine_ocsp_responses_signed_total"),
             4);  // 3 good + 1 revoked
   // Each issuance: sign_intent then issued; then the revocation.
-  EXPECT_EQ(Sample(metrics, "acme_ca_engine_audit_entries_total{result=\"ok\"}"), 7);
-  EXPECT_EQ(Sample(metrics, "acme_ca_engine_audit_entries_total{result=\"failed\"}"), 0);
+  EXPECT_EQ(PrometheusSample(metrics, "acme_ca_engine_audit_entries_total{result=\"ok\"}"), 7);
+  EXPECT_EQ(PrometheusSample(metrics, "acme_ca_engine_audit_entries_total{result=\"failed\"}"), 0);
 
   // The RA revokes the ACME account: the engine applies the mass revocation within a second or two,
   // and audits it with the serials it revoked (the two still valid).
@@ -115,7 +102,7 @@ TEST(EngineObservabilityE2E, AuditFileAndMetricsFile) {
   ASSERT_TRUE(mass) << mass.error().ToString();
   metrics = WaitForMetric(metrics_path,
                           "acme_ca_engine_revocations_total{reason=\"privilegeWithdrawn\"}", 2);
-  EXPECT_EQ(Sample(metrics, "acme_ca_engine_revocations_total{reason=\"privilegeWithdrawn\"}"), 2)
+  EXPECT_EQ(PrometheusSample(metrics, "acme_ca_engine_revocations_total{reason=\"privilegeWithdrawn\"}"), 2)
       << metrics;
 
   EXPECT_EQ((*setup)->Stop(), 0);

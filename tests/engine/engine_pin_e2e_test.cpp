@@ -22,19 +22,14 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/testing/engine_process.h"
+#include "engine/testing/process_checks.h"
 
 namespace ca::engine {
 namespace {
 
 using nlohmann::json;
 using testing::EngineSetup;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::ReadText;
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;

@@ -13,6 +13,7 @@
 
 #include "crl_ocsp/status_store.h"
 #include "engine/testing/engine_process.h"
+#include "engine/testing/process_checks.h"
 
 namespace ca::engine {
 namespace {
@@ -20,32 +21,9 @@ namespace {
 using engine::api::IssueResponse;
 using nlohmann::json;
 using testing::EngineSetup;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// The value of the sample `series` (exact name and labels) in a Prometheus text file, or -1.
-double Sample(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
-}
-
-template <typename F>
-bool WaitFor(F done, std::chrono::seconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return done();
-}
+using testing::ReadText;
+using testing::PrometheusSample;
+using testing::WaitFor;
 
 struct StoreView {
   bool has_response = false;
@@ -108,18 +86,18 @@ TEST(EngineShortLivedE2E, NoOcspForShortLivedButListedInTheFullCrl) {
   auto client = s.Client();
   ASSERT_TRUE(client);
   // The first CRL (at start) is signed before the issuance is counted.
-  ASSERT_TRUE(WaitFor([&] { return Sample(ReadText(metrics_path), issuer_signs) >= 1; },
+  ASSERT_TRUE(WaitFor([&] { return PrometheusSample(ReadText(metrics_path), issuer_signs) >= 1; },
                       std::chrono::seconds(10)));
-  double issuer_before = Sample(ReadText(metrics_path), issuer_signs);
+  double issuer_before = PrometheusSample(ReadText(metrics_path), issuer_signs);
 
   IssueResponse short_lived = Issue(*client, s, "short-1", "svc.example.fr", "SSL_SHORT");
   ASSERT_FALSE(short_lived.serial_hex.empty());
   std::string metrics;
-  ASSERT_TRUE(WaitFor([&] { return Sample(metrics = ReadText(metrics_path), issued_short) == 1; },
+  ASSERT_TRUE(WaitFor([&] { return PrometheusSample(metrics = ReadText(metrics_path), issued_short) == 1; },
                       std::chrono::seconds(10)));
-  EXPECT_EQ(Sample(metrics, issuer_signs), issuer_before + 1) << metrics;  // the certificate
-  EXPECT_EQ(Sample(metrics, ocsp_signs), 0) << metrics;                    // no OCSP response
-  EXPECT_EQ(Sample(metrics, "acme_ca_engine_ocsp_responses_signed_total"), 0) << metrics;
+  EXPECT_EQ(PrometheusSample(metrics, issuer_signs), issuer_before + 1) << metrics;  // the certificate
+  EXPECT_EQ(PrometheusSample(metrics, ocsp_signs), 0) << metrics;                    // no OCSP response
+  EXPECT_EQ(PrometheusSample(metrics, "acme_ca_engine_ocsp_responses_signed_total"), 0) << metrics;
 
   // The certificate: 6 days, AIA caIssuers only, no CRL distribution point.
   auto certs = ossl::CertsFromPem(short_lived.certificate_pem);
@@ -146,7 +124,7 @@ TEST(EngineShortLivedE2E, NoOcspForShortLivedButListedInTheFullCrl) {
   ASSERT_TRUE(client);
   std::this_thread::sleep_for(std::chrono::seconds(3));
   EXPECT_FALSE(Read(s, short_lived.serial_hex).has_response);
-  EXPECT_EQ(Sample(ReadText(metrics_path), ocsp_signs), 0) << ReadText(metrics_path);
+  EXPECT_EQ(PrometheusSample(ReadText(metrics_path), ocsp_signs), 0) << ReadText(metrics_path);
 
   // Revoked: in the CA store and the full CRL (within the engine's 30 s revocation delay), no
   // OCSP response.
@@ -162,7 +140,7 @@ TEST(EngineShortLivedE2E, NoOcspForShortLivedButListedInTheFullCrl) {
       << ReadText(s.log_path());
   EXPECT_FALSE(Read(s, short_lived.serial_hex).has_response);
   metrics = ReadText(metrics_path);
-  EXPECT_EQ(Sample(metrics, ocsp_signs), 0) << metrics;
+  EXPECT_EQ(PrometheusSample(metrics, ocsp_signs), 0) << metrics;
   EXPECT_EQ(s.Stop(), 0);
 }
 

@@ -29,19 +29,15 @@
 #include "crl_ocsp/crl_scope.h"
 #include "crl_ocsp/status_store.h"
 #include "engine/testing/engine_process.h"
+#include "engine/testing/process_checks.h"
 
 namespace ca::engine {
 namespace {
 
 using engine::api::IssueResponse;
 using testing::EngineSetup;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::ReadText;
+using testing::WaitFor;
 
 // Runs a shell command; returns its exit status and stdout+stderr.
 std::pair<int, std::string> Shell(const std::string& command) {
@@ -115,16 +111,6 @@ std::string CrlDpOf(const std::string& pem) {
                   static_cast<size_t>(ASN1_STRING_length(uri->d.uniformResourceIdentifier)));
   CRL_DIST_POINTS_free(dps);
   return out;
-}
-
-template <typename F>
-bool WaitFor(F done, std::chrono::seconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  return done();
 }
 
 struct Issued {

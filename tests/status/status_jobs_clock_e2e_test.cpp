@@ -16,21 +16,17 @@
 #include "crl_ocsp/publish_guard.h"
 #include "crl_ocsp/status_store.h"
 #include "engine/testing/engine_process.h"
+#include "engine/testing/process_checks.h"
 
 namespace ca::engine {
 namespace {
 
 using engine::api::IssueResponse;
 using testing::EngineSetup;
+using testing::ReadText;
+using testing::WaitFor;
 
 constexpr const char* kFaketimeLib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void SetOffset(const std::string& file, const std::string& offset) {
   std::ofstream(file + ".tmp") << offset << "\n";
@@ -67,16 +63,6 @@ StoreView Read(EngineSetup& setup, const std::string& serial_hex) {
     }
   }
   return v;
-}
-
-template <typename F>
-bool WaitFor(F done, std::chrono::seconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return done();
 }
 
 TEST(StatusJobsClockE2E, ClockStepBackNeitherStallsOcspNorSpendsCrlNumbers) {
