@@ -242,6 +242,7 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
     tbs_request.organization = {org.name, org.locality, org.country};
     tbs_request.names = names;
     tbs_request.public_key = admitted->csr.public_key.get();
+    tbs_request.public_key_info = admitted->csr.public_key_info();
     tbs_request.serial = pki::Serial::Generate();
     tbs_request.now = std::chrono::sys_seconds(std::chrono::seconds(now));
     // CRL shards: the certificate's CRLDP names its shard (checked at Open: the URL is valid). A

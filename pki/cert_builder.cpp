@@ -1,7 +1,10 @@
 #include "pki/cert_builder.h"
 
+#include <openssl/core_names.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
+
+#include <algorithm>
 
 namespace ca::pki {
 
@@ -75,6 +78,71 @@ Status SetTime(ASN1_TIME* field, Time t) {
   return Ok();
 }
 
+void FreeSequence(ASN1_SEQUENCE_ANY* s) {
+  sk_ASN1_TYPE_pop_free(s, ASN1_TYPE_free);
+}
+
+// RSAPublicKey (RFC 8017 A.1.1, SEQUENCE { modulus, publicExponent }) encoded by OpenSSL from the
+// key's numbers; empty when the key is not RSA.
+Bytes RsaPublicKeyDer(const EVP_PKEY* key) {
+  BIGNUM *n = nullptr, *e = nullptr;
+  EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n);
+  EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e);
+  ossl::Bn n_owned(n), e_owned(e);
+  ossl::Owned<ASN1_SEQUENCE_ANY, FreeSequence> seq(sk_ASN1_TYPE_new_null());
+  if (n == nullptr || e == nullptr || !seq) return {};
+  for (const BIGNUM* value : {n, e}) {
+    ossl::Asn1Integer integer(BN_to_ASN1_INTEGER(value, nullptr));
+    ossl::Owned<ASN1_TYPE, ASN1_TYPE_free> item(ASN1_TYPE_new());
+    if (!integer || !item) return {};
+    ASN1_TYPE_set(item.get(), V_ASN1_INTEGER, integer.release());
+    if (sk_ASN1_TYPE_push(seq.get(), item.get()) <= 0) return {};
+    item.release();
+  }
+  unsigned char* der = nullptr;
+  int len = i2d_ASN1_SEQUENCE_ANY(seq.get(), &der);
+  if (len <= 0) return {};
+  Bytes out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+// The certificate's SPKI: the given one when it is canonical for the key (its algorithm and
+// bits, copied), else the key encoded by OpenSSL.
+Status SetPublicKey(X509* x, const CertDescription& d) {
+  if (d.public_key_info != nullptr && IsCanonicalSpkiOf(d.public_key_info, d.public_key)) {
+    ASN1_OBJECT* algorithm = nullptr;
+    const unsigned char* bits = nullptr;
+    int len = 0;
+    X509_ALGOR* algor = nullptr;
+    X509_PUBKEY_get0_param(&algorithm, &bits, &len, &algor, d.public_key_info);
+    int parameter_type = V_ASN1_UNDEF;
+    const void* parameter = nullptr;
+    X509_ALGOR_get0(nullptr, &parameter_type, &parameter, algor);
+    // NULL (RSA) or a named curve's OID (EC): IsCanonicalSpkiOf accepts nothing else.
+    ASN1_OBJECT* parameter_copy = parameter_type == V_ASN1_OBJECT
+                                      ? OBJ_dup(static_cast<const ASN1_OBJECT*>(parameter))
+                                      : nullptr;
+    ASN1_OBJECT* algorithm_copy = OBJ_dup(algorithm);
+    auto* bits_copy = static_cast<unsigned char*>(OPENSSL_memdup(bits, static_cast<size_t>(len)));
+    if (algorithm_copy == nullptr || bits_copy == nullptr ||
+        (parameter_type == V_ASN1_OBJECT && parameter_copy == nullptr) ||
+        X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), algorithm_copy, parameter_type,
+                               parameter_copy, bits_copy, len) != 1) {
+      ASN1_OBJECT_free(algorithm_copy);
+      ASN1_OBJECT_free(parameter_copy);
+      OPENSSL_free(bits_copy);
+      return CryptoFail("set public key");
+    }
+    return Ok();
+  }
+  ossl::DrainErrors();  // a refused fast path is an answer, not an error
+  if (X509_set_pubkey(x, const_cast<EVP_PKEY*>(d.public_key)) != 1) {
+    return CryptoFail("set public key");
+  }
+  return Ok();
+}
+
 Result<ossl::X509Ptr> Assemble(const CertDescription& d) {
   if (d.serial == nullptr || d.subject == nullptr || d.public_key == nullptr) {
     return Fail(ErrorCode::kInvalidArgument, "certificate needs a serial, a subject and a key");
@@ -86,10 +154,10 @@ Result<ossl::X509Ptr> Assemble(const CertDescription& d) {
   if (!x || X509_set_version(x.get(), X509_VERSION_3) != 1 ||
       X509_set_serialNumber(x.get(), const_cast<ASN1_INTEGER*>(d.serial)) != 1 ||
       X509_set_issuer_name(x.get(), d.issuer != nullptr ? d.issuer : d.subject) != 1 ||
-      X509_set_subject_name(x.get(), d.subject) != 1 ||
-      X509_set_pubkey(x.get(), const_cast<EVP_PKEY*>(d.public_key)) != 1) {
+      X509_set_subject_name(x.get(), d.subject) != 1) {
     return CryptoFail("build certificate");
   }
+  CA_TRY_STATUS(SetPublicKey(x.get(), d));
   CA_TRY_STATUS(SetTime(X509_getm_notBefore(x.get()), d.not_before));
   CA_TRY_STATUS(SetTime(X509_getm_notAfter(x.get()), d.not_after));
   if (d.subject_key_id_at && *d.subject_key_id_at > d.extensions.size()) {
@@ -140,6 +208,43 @@ Result<ossl::X509Ptr> BuildSignedCertificate(const CertDescription& description,
 const EVP_MD* DigestForKey(const EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) >= 384) return EVP_sha384();
   return EVP_sha256();
+}
+
+bool IsCanonicalSpkiOf(const X509_PUBKEY* spki, const EVP_PKEY* key) {
+  ASN1_OBJECT* algorithm = nullptr;
+  const unsigned char* bits = nullptr;
+  int len = 0;
+  X509_ALGOR* algor = nullptr;
+  if (spki == nullptr || key == nullptr ||
+      X509_PUBKEY_get0_param(&algorithm, &bits, &len, &algor, spki) != 1) {
+    return false;
+  }
+  int parameter_type = V_ASN1_UNDEF;
+  const void* parameter = nullptr;
+  X509_ALGOR_get0(nullptr, &parameter_type, &parameter, algor);
+  Bytes expected;
+  if (EVP_PKEY_is_a(key, "RSA") == 1) {
+    // RFC 3279 §2.3.1: rsaEncryption with NULL parameters (present, not absent).
+    if (OBJ_obj2nid(algorithm) != NID_rsaEncryption || parameter_type != V_ASN1_NULL) return false;
+    expected = RsaPublicKeyDer(key);
+  } else if (EVP_PKEY_is_a(key, "EC") == 1) {
+    // RFC 5480 §2.1.1: id-ecPublicKey with the named curve; the point as the key encodes it.
+    char group[64] = {};
+    size_t group_len = 0;
+    unsigned char point[256];
+    size_t point_len = 0;
+    if (OBJ_obj2nid(algorithm) != NID_X9_62_id_ecPublicKey || parameter_type != V_ASN1_OBJECT ||
+        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                       &group_len) != 1 ||
+        OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(parameter)) != OBJ_sn2nid(group) ||
+        EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+                                        sizeof point, &point_len) != 1) {
+      ossl::DrainErrors();
+      return false;
+    }
+    expected.assign(point, point + point_len);
+  }
+  return !expected.empty() && std::equal(expected.begin(), expected.end(), bits, bits + len);
 }
 
 Result<Bytes> KeyIdentifierOf(const EVP_PKEY* key) {

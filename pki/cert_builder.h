@@ -41,6 +41,13 @@ struct CertDescription {
   // inserted at this position of `extensions`: it hashes the bits the builder has just encoded
   // instead of encoding the key a second time (OpenSSL 3's key encoders are costly).
   std::optional<size_t> subject_key_id_at = std::nullopt;
+  // Optional: `public_key` as a decoded SubjectPublicKeyInfo (a CSR's). When it is the canonical
+  // encoding of that key (IsCanonicalSpkiOf), its algorithm and key bits are taken as they are:
+  // X509_set_pubkey encodes the key through OpenSSL 3's encoders and decodes it again (~0.4 ms per
+  // certificate). Otherwise the key is encoded by OpenSSL as without it. Either way the
+  // certificate's SPKI is the canonical DER of `public_key`; when this one is taken, the unsigned
+  // certificate holds no decoded key (X509_get0_pubkey is null until it is encoded and parsed).
+  const X509_PUBKEY* public_key_info = nullptr;
 };
 
 // Unsigned, with the TBS and outer signature AlgorithmIdentifier set to `signature_nid`
@@ -52,6 +59,12 @@ Result<ossl::X509Ptr> BuildSignedCertificate(const CertDescription& description,
 
 // Digest used with a CA key: SHA-384 for P-384 and larger EC keys, SHA-256 otherwise.
 const EVP_MD* DigestForKey(const EVP_PKEY* key);
+
+// True when `spki` is the SubjectPublicKeyInfo OpenSSL's encoder writes for `key`, checked without
+// that encoder: RSA = rsaEncryption with NULL parameters and the key bits equal to the
+// RSAPublicKey DER OpenSSL encodes from the key's modulus and exponent; EC = id-ecPublicKey with
+// the key's named curve and the key's encoded point. Anything else: false.
+bool IsCanonicalSpkiOf(const X509_PUBKEY* spki, const EVP_PKEY* key);
 
 // RFC 5280 §4.2.1.2 method 1: the SHA-1 of the subjectPublicKey BIT STRING value.
 Result<Bytes> KeyIdentifierOf(const EVP_PKEY* key);

@@ -121,5 +121,24 @@ TEST(CertBuilder, DigestForKey) {
   EXPECT_EQ(DigestForKey(testing::GetTestCa().intermediate_key.get()), EVP_sha256());
 }
 
+TEST(CertBuilder, CanonicalSpkiIsTheEncodersOutput) {
+  const auto& ca = testing::GetTestCa();
+  auto spki_of = [](const EVP_PKEY* key) {
+    X509_PUBKEY* raw = nullptr;
+    EXPECT_EQ(X509_PUBKEY_set(&raw, const_cast<EVP_PKEY*>(key)), 1);
+    return ossl::Owned<X509_PUBKEY, X509_PUBKEY_free>(raw);
+  };
+  auto rsa = spki_of(ca.intermediate_key.get());
+  auto ec = spki_of(ca.ocsp_key.get());
+  auto p384 = spki_of(ca.root_key.get());
+  EXPECT_TRUE(IsCanonicalSpkiOf(rsa.get(), ca.intermediate_key.get()));
+  EXPECT_TRUE(IsCanonicalSpkiOf(ec.get(), ca.ocsp_key.get()));
+  EXPECT_TRUE(IsCanonicalSpkiOf(p384.get(), ca.root_key.get()));
+  EXPECT_FALSE(IsCanonicalSpkiOf(ec.get(), ca.leaf_key.get()));    // another P-256 key
+  EXPECT_FALSE(IsCanonicalSpkiOf(p384.get(), ca.ocsp_key.get()));  // another curve
+  EXPECT_FALSE(IsCanonicalSpkiOf(rsa.get(), ca.ocsp_key.get()));   // another type
+  EXPECT_FALSE(IsCanonicalSpkiOf(nullptr, ca.ocsp_key.get()));
+}
+
 }  // namespace
 }  // namespace ca::pki

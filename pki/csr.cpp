@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/encoding.h"
+#include "pki/cert_builder.h"
 
 namespace ca::pki {
 
@@ -80,12 +81,19 @@ Result<KeyFacts> ReadKeyFacts(const X509_REQ* csr, const EVP_PKEY* key) {
     facts.curve.assign(group, group_len);
   }
   ossl::DrainErrors();  // a key without a group is an answer, not an error
-  // The SubjectPublicKeyInfo as the CSR carries it: the engine's key index hashes these bytes.
-  unsigned char* spki = nullptr;
-  int len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(const_cast<X509_REQ*>(csr)), &spki);
-  if (len <= 0) return ossl::CryptoFail("encode CSR SubjectPublicKeyInfo");
-  facts.spki_der.assign(spki, spki + len);
-  OPENSSL_free(spki);
+  // The SubjectPublicKeyInfo the certificate will carry, which the engine's key index hashes: the
+  // CSR's bytes when they are the canonical encoding of the key (no encoder), else the key encoded
+  // by OpenSSL, so that one key encoded another way is still the same key for the index.
+  const X509_PUBKEY* carried = X509_REQ_get_X509_PUBKEY(const_cast<X509_REQ*>(csr));
+  if (!IsCanonicalSpkiOf(carried, key)) {
+    facts.spki_der = CA_TRY(ossl::PublicKeyToDer(key));
+  } else {
+    unsigned char* spki = nullptr;
+    int len = i2d_X509_PUBKEY(carried, &spki);
+    if (len <= 0) return ossl::CryptoFail("encode CSR SubjectPublicKeyInfo");
+    facts.spki_der.assign(spki, spki + len);
+    OPENSSL_free(spki);
+  }
   facts.spki_sha256 = Sha256(facts.spki_der);
   return facts;
 }

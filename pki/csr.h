@@ -21,7 +21,7 @@ struct KeyFacts {
   std::string type;               // OpenSSL's name: "RSA", "EC", "ED25519", ...
   int bits = 0;                   // modulus / group size
   std::string curve;              // EC group short name ("prime256v1"), else empty
-  std::vector<uint8_t> spki_der;  // SubjectPublicKeyInfo as the CSR carries it
+  std::vector<uint8_t> spki_der;  // the key's canonical SubjectPublicKeyInfo (IsCanonicalSpkiOf)
   std::vector<uint8_t> spki_sha256;
 };
 

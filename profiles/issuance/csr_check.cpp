@@ -49,6 +49,7 @@ Result<AcceptedCsr> CheckCsr(const Profile& profile, const CsrCheckRequest& requ
         "generate a fresh key pair");
   }
   accepted.public_key = std::move(csr.public_key);
+  accepted.request = std::move(csr.request);
   return accepted;
 }
 

@@ -35,6 +35,11 @@ struct CsrCheckRequest {
 struct AcceptedCsr {
   ossl::Pkey public_key;    // the subscriber key to certify
   ossl::Bytes spki_sha256;  // its fingerprint, for the engine's index once issued
+  ossl::X509Req request;    // the decoded CSR
+  // Its SubjectPublicKeyInfo as decoded (TbsRequest::public_key_info); owned by `request`.
+  const X509_PUBKEY* public_key_info() const {
+    return request ? X509_REQ_get_X509_PUBKEY(request.get()) : nullptr;
+  }
 };
 
 // In order: profile enabled; order names valid for the profile; the CSR read by pki::ReadCsr

@@ -171,6 +171,7 @@ Result<ossl::X509Ptr> BuildTbs(const Profile& profile, const Issuer& issuer,
                                    period.not_after,
                                    CA_TRY(Extensions(profile, issuer, request)),
                                    kSubjectKeyIdAt};
+  description.public_key_info = request.public_key_info;
   return pki::BuildUnsignedCertificate(description, sig_nid);
 }
 

@@ -39,6 +39,10 @@ struct TbsRequest {
   Organization organization;
   std::vector<std::string> names;        // dNSNames in order; the first that fits becomes the CN
   const EVP_PKEY* public_key = nullptr;  // from CheckCsr
+  // Optional: the CSR's SubjectPublicKeyInfo (AcceptedCsr::public_key_info), reused as the
+  // certificate's when it is the canonical encoding of public_key (pki::IsCanonicalSpkiOf), else
+  // the key is encoded anew; the lint then checks the encoded key is public_key.
+  const X509_PUBKEY* public_key_info = nullptr;
   pki::Serial serial;                    // from pki::Serial::Generate, reserved by the CA store
   std::chrono::sys_seconds now{};
   // Inclusive validity length (RFC 5280): notAfter = notBefore + validity − 1 s.

@@ -12,6 +12,8 @@
 #include <fstream>
 
 #include "common/encoding.h"
+#include "pki/cert_builder.h"
+#include "profiles/issuance/csr_check.h"
 #include "profiles/issuance/lint.h"
 #include "pki/serial.h"
 #include "profiles/issuance/tbs.h"
@@ -360,6 +362,95 @@ TEST(BuildTbsTest, RefusesBadInputs) {
   auto tbs = BuildTbs(disabled, ca.issuer, good);
   ASSERT_FALSE(tbs);
   EXPECT_EQ(tbs.error().code, ErrorCode::kPermissionDenied);
+}
+
+// A CSR signed by `key` for `name`, its SPKI altered by `alter` before signing, then encoded and
+// decoded as the engine receives it.
+template <class Alter>
+ossl::X509Req CsrWithSpki(const EVP_PKEY* key, const std::string& name, Alter alter) {
+  ossl::X509Req csr = testing::MakeCsr(key, std::nullopt, {name});
+  alter(X509_REQ_get_X509_PUBKEY(csr.get()));
+  EXPECT_GT(X509_REQ_sign(csr.get(), const_cast<EVP_PKEY*>(key), EVP_sha256()), 0);
+  auto der = ossl::CsrToDer(csr.get());
+  EXPECT_TRUE(der);
+  return der ? std::move(*ossl::CsrFromDer(*der)) : nullptr;
+}
+
+Bytes SpkiDerOf(const X509* cert) {
+  unsigned char* der = nullptr;
+  int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(const_cast<X509*>(cert)), &der);
+  Bytes out(der, der + std::max(len, 0));
+  OPENSSL_free(der);
+  return out;
+}
+
+// The engine passes the CSR's SubjectPublicKeyInfo to BuildTbs, which reuses it only when it is
+// the canonical encoding of the key. CSRs that encode the same key another way (OpenSSL decodes
+// both) yield the very TBS a canonical CSR yields, and the key index sees one key.
+TEST(BuildTbsTest, CsrSpkiReusedOnlyWhenCanonical) {
+  Profile profile = testing::RepoProfile(ProfileId::kSsl);
+  const auto& ca = GetTestCa();
+  const EVP_PKEY* key = testing::Rsa3072(1);
+  const Bytes canonical = *ossl::PublicKeyToDer(key);
+  TbsRequest r;
+  r.organization = testing::TestOrganization();
+  r.names = {"a.example.fr"};
+  r.public_key = key;
+  r.serial = pki::Serial::Generate();
+  r.now = floor<seconds>(system_clock::now());
+  auto encoded = BuildTbs(profile, ca.issuer, r);  // no SPKI given: the key encoded by OpenSSL
+  ASSERT_TRUE(encoded) << encoded.error().message;
+  const Bytes expected = *ossl::CertToDer(encoded->get());
+  EXPECT_EQ(SpkiDerOf(encoded->get()), canonical);
+
+  struct Case {
+    const char* what;
+    bool canonical;
+    ossl::X509Req csr;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"canonical", true, CsrWithSpki(key, "a.example.fr", [](X509_PUBKEY*) {})});
+  // RFC 3279 wants rsaEncryption's NULL parameters present; OpenSSL accepts them absent.
+  cases.push_back(
+      {"absent NULL parameters", false, CsrWithSpki(key, "a.example.fr", [](X509_PUBKEY* spki) {
+         X509_PUBKEY_set0_param(spki, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_UNDEF, nullptr,
+                                nullptr, 0);
+       })});
+  // The RSAPublicKey's SEQUENCE length in a non-minimal long form (BER, not DER): 30 82 LL LL
+  // becomes 30 83 00 LL LL. Deliberately malformed input, hence bytes edited by hand.
+  cases.push_back(
+      {"non-minimal length", false, CsrWithSpki(key, "a.example.fr", [](X509_PUBKEY* spki) {
+         const unsigned char* bits = nullptr;
+         int len = 0;
+         X509_PUBKEY_get0_param(nullptr, &bits, &len, nullptr, spki);
+         ASSERT_TRUE(len > 4 && bits[0] == 0x30 && bits[1] == 0x82);
+         Bytes ber = {0x30, 0x83, 0x00};
+         ber.insert(ber.end(), bits + 2, bits + len);
+         auto* copy = static_cast<unsigned char*>(OPENSSL_memdup(ber.data(), ber.size()));
+         X509_PUBKEY_set0_param(spki, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL, nullptr, copy,
+                                static_cast<int>(ber.size()));
+       })});
+  for (Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    ASSERT_TRUE(c.csr);
+    EXPECT_EQ(pki::IsCanonicalSpkiOf(X509_REQ_get_X509_PUBKEY(c.csr.get()), key), c.canonical);
+    CsrCheckRequest check;
+    check.csr = c.csr.get();
+    check.names = r.names;
+    check.known_key = [](std::span<const uint8_t>) -> Result<bool> { return false; };
+    auto accepted = CheckCsr(profile, check);
+    ASSERT_TRUE(accepted) << accepted.error().message;  // the same key, encoded another way
+    EXPECT_EQ(accepted->spki_sha256, Sha256(canonical));
+    TbsRequest from_csr = r;
+    from_csr.public_key = accepted->public_key.get();
+    from_csr.public_key_info = accepted->public_key_info();
+    auto tbs = BuildTbs(profile, ca.issuer, from_csr);
+    ASSERT_TRUE(tbs) << tbs.error().message;
+    EXPECT_EQ(*ossl::CertToDer(tbs->get()), expected);
+    auto linted = LintTbs(tbs->get(), profile, ca.issuer, from_csr);
+    ASSERT_TRUE(linted) << linted.error().message;
+    EXPECT_EQ(SpkiDerOf(linted->certificate.get()), canonical);
+  }
 }
 
 }  // namespace
