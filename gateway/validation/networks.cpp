@@ -2,11 +2,18 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 namespace ca::gateway::validation {
 
@@ -161,6 +168,63 @@ std::optional<std::string> RefuseDial(const IpAddress& address, std::span<const 
     }
   }
   return std::nullopt;
+}
+
+namespace {
+
+// The kernel's IPv4 and IPv6 address notifications: a message waiting means the interface
+// addresses may have changed since they were last read.
+class AddressWatch {
+ public:
+  AddressWatch()
+      : fd_(::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE)) {
+    sockaddr_nl local{};
+    local.nl_family = AF_NETLINK;
+    local.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+    if (fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~AddressWatch() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  AddressWatch(const AddressWatch&) = delete;
+  AddressWatch& operator=(const AddressWatch&) = delete;
+
+  // Drains the notifications; true when there was one, when some were lost (ENOBUFS) or when
+  // there is no socket to watch with.
+  bool Changed() {
+    if (fd_ < 0) return true;
+    bool changed = false;
+    char buffer[8192];
+    for (;;) {
+      ssize_t n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n > 0) {
+        changed = true;
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return changed;
+      } else {
+        return true;
+      }
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+std::vector<IpAddress> CachedLocalInterfaceAddresses() {
+  static std::mutex mutex;
+  static AddressWatch watch;  // subscribed before the first read below: no change is missed
+  static std::optional<std::vector<IpAddress>> addresses;
+  std::lock_guard lock(mutex);
+  if (watch.Changed() || !addresses) addresses = LocalInterfaceAddresses();
+  return *addresses;
 }
 
 std::vector<IpAddress> LocalInterfaceAddresses() {

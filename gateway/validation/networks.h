@@ -47,5 +47,9 @@ std::optional<std::string> RefuseDial(const IpAddress& address, std::span<const 
 
 // The addresses of this host's interfaces (getifaddrs), read at each call: they can change.
 std::vector<IpAddress> LocalInterfaceAddresses();
+// The same, read again only when the kernel has announced an address change since the last read
+// (NETLINK_ROUTE address notifications, subscribed before the first read; lost notifications or
+// no netlink socket: read at each call). What a validation dials against.
+std::vector<IpAddress> CachedLocalInterfaceAddresses();
 
 }  // namespace ca::gateway::validation

@@ -42,7 +42,7 @@ std::variant<Addresses, Outcome> ResolveForConnect(const Perspective& p, const s
 std::variant<Dialed, Outcome> Dial(const Perspective& p, const std::string& name, uint16_t port) {
   auto resolved = ResolveForConnect(p, name);
   if (auto* outcome = std::get_if<Outcome>(&resolved)) return *outcome;
-  const std::vector<IpAddress> local = LocalInterfaceAddresses();
+  const std::vector<IpAddress> local = CachedLocalInterfaceAddresses();
   std::optional<Error> last_error;
   std::string refused;  // the first refusal, reported when no address is permitted
   const size_t kMaxAddresses = 4;
