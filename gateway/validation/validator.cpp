@@ -13,7 +13,7 @@ std::string KeyAuthorization(std::string_view token, std::string_view jwk_thumbp
 }
 
 Result<std::shared_ptr<const Validator>> Validator::Create(ValidatorConfig config,
-                                                          RemoteCall remote) {
+                                                           RemoteCall remote) {
   CA_TRY_STATUS(config.Check());
   if (!config.remote_agents.empty() && !remote) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -87,9 +87,8 @@ Outcome Validator::RunEverywhere(Check check, AgentRequest remote_request,
   const size_t required = config_.RequiredSuccesses();
   // The agent must answer before this validation's deadline: it gets the time left, less a margin
   // for the way back.
-  const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()) -
-      std::chrono::milliseconds(500);
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()) -
+                    std::chrono::milliseconds(500);
   remote_request.timeout_ms = std::max<int64_t>(100, left.count());
   remote_request.http01_port = config_.http01_port;
   remote_request.https_port = config_.https_port;
@@ -165,9 +164,8 @@ Result<Outcome> Validator::ValidateChallenge(const ChallengeRequest& request,
   const std::string name = CA_TRY(NormalizeDnsName(id));
   AgentRequest remote;
   remote.challenge = request;
-  return RunEverywhere(
-      [&](const Perspective& p) { return CheckChallengeFrom(p, name, request); }, remote,
-      deadline);
+  return RunEverywhere([&](const Perspective& p) { return CheckChallengeFrom(p, name, request); },
+                       remote, deadline);
 }
 
 Result<Outcome> Validator::CheckCaa(const std::string& identifier, const CaaRequest& request,
@@ -181,7 +179,9 @@ Result<Outcome> Validator::CheckCaa(const std::string& identifier, const CaaRequ
   remote.challenge.identifier = identifier;
   remote.challenge.account_uri = request.account_uri;
   return RunEverywhere(
-      [&](const Perspective& p) { return ca::gateway::validation::CheckCaa(p, identifier, request); },
+      [&](const Perspective& p) {
+        return ca::gateway::validation::CheckCaa(p, identifier, request);
+      },
       remote, deadline);
 }
 

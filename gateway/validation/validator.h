@@ -1,6 +1,7 @@
 // Entry point for the ACME server: validates a challenge or checks CAA from every configured
 // vantage point (in parallel) and applies the quorum (ACME-6). Synchronous and thread-safe;
-// the gateway runs it off the HTTP threads on its validation workers (gateway/challenge_validations.h).
+// the gateway runs it off the HTTP threads on its validation workers
+// (gateway/challenge_validations.h).
 #pragma once
 
 #include <functional>
@@ -17,7 +18,6 @@
 #include "gateway/validation/request.h"
 
 namespace ca::gateway::validation {
-
 
 // token + "." + thumbprint (RFC 8555 §8.1); the thumbprint is base64url(SHA-256(JWK)) per RFC 7638.
 std::string KeyAuthorization(std::string_view token, std::string_view jwk_thumbprint_b64url);
@@ -57,8 +57,7 @@ class Validator {
  private:
   Validator() = default;
   template <class Check>
-  Outcome RunEverywhere(Check check, AgentRequest remote_request,
-                        Clock::time_point deadline) const;
+  Outcome RunEverywhere(Check check, AgentRequest remote_request, Clock::time_point deadline) const;
 
   ValidatorConfig config_;
   RemoteCall remote_;
