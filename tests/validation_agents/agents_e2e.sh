@@ -18,12 +18,10 @@ DRIVER_BIN=$(realpath "$2")
 for tool in ip openssl curl pebble-challtestsrv python3 jq; do
   command -v "$tool" >/dev/null || { echo "agents_e2e: $tool is required (scripts/install-deps.sh)" >&2; exit 1; }
 done
+# shellcheck source=../netns_lib.sh
+source "$(dirname "$(realpath "$0")")/../netns_lib.sh"
 TAG="va$$"
-if [[ $EUID -ne 0 ]] || ! ip netns add "${TAG}probe" 2>/dev/null; then
-  echo "agents_e2e: SKIPPED: needs root and network namespaces" >&2
-  exit 77
-fi
-ip netns del "${TAG}probe"
+netns_require agents_e2e "$TAG"
 
 WORK=$(mktemp -d /tmp/agents_e2e.XXXXXX)
 NAMESPACES=()
@@ -31,13 +29,7 @@ PIDS=()
 declare -A AGENT_PID
 cleanup() {
   local rc=$?
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  netns_stop_all
   if (( rc != 0 )); then
     for i in 1 2 3; do
       [[ -f "$WORK/agent$i.log" ]] && { echo "--- agent $i log (last 5):" >&2; tail -5 "$WORK/agent$i.log" >&2; }
@@ -54,20 +46,13 @@ TOKEN=tokSplitHorizon1
 KEYAUTH="$TOKEN.thumbprintOfTheAccountKey"
 
 # --- namespaces: hub <-veth-> zone i (10.89.i.0/30); the responder lives on the hub's 10.89.0.1
-ip netns add "$HUB"; NAMESPACES+=("$HUB")
-ip -n "$HUB" link set lo up
+netns_add "$HUB"
 ip -n "$HUB" addr add 10.89.0.1/32 dev lo
 ip -n "$HUB" addr add 10.89.0.2/32 dev lo
 for i in 1 2 3; do
-  ns="${TAG}z$i"
-  ip netns add "$ns"; NAMESPACES+=("$ns")
-  ip -n "$ns" link set lo up
-  ip link add "zone$i" netns "$HUB" type veth peer name eth0 netns "$ns"
-  ip -n "$HUB" addr add "10.89.$i.1/30" dev "zone$i"
-  ip -n "$ns" addr add "10.89.$i.2/30" dev eth0
-  ip -n "$HUB" link set "zone$i" up
-  ip -n "$ns" link set eth0 up
-  ip -n "$ns" route add 10.89.0.0/24 via "10.89.$i.1"
+  netns_add "${TAG}z$i"
+  netns_link "$HUB" "${TAG}z$i" "zone$i" "10.89.$i.1/30" "10.89.$i.2/30"
+  ip -n "${TAG}z$i" route add 10.89.0.0/24 via "10.89.$i.1"
 done
 
 # --- certificates: a CA, one server certificate per agent, the gateway's client certificate ---
