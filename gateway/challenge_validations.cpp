@@ -211,21 +211,21 @@ void ChallengeValidations::AuditFailure(const ChallengeRecord& chall, const Auth
   AppendAudit("validation_failed", fields);
 }
 
-void ChallengeValidations::AuditPerspectives(const ChallengeRecord& chall,
-                                             const AuthzRecord& authz,
+void ChallengeValidations::AuditPerspectives(const ChallengeRecord& chall, const AuthzRecord& authz,
                                              const std::string& external_account_kid,
                                              const ValidationResult& result,
                                              const std::optional<Problem>& failed) {
-  json fields = {{"external_account", external_account_kid},
-                 {"account", chall.account_id},
-                 {"name", authz.name},
-                 {"challenge", chall.type},
-                 {"decision", result.status == ValidationResult::Status::kValid     ? "valid"
-                              : result.status == ValidationResult::Status::kInvalid ? "invalid"
-                                                                                    : "unavailable"},
-                 {"challenge_status", chall.status},
-                 {"detail", result.detail},
-                 {"perspectives", result.perspectives}};
+  json fields = {
+      {"external_account", external_account_kid},
+      {"account", chall.account_id},
+      {"name", authz.name},
+      {"challenge", chall.type},
+      {"decision", result.status == ValidationResult::Status::kValid     ? "valid"
+                   : result.status == ValidationResult::Status::kInvalid ? "invalid"
+                                                                         : "unavailable"},
+      {"challenge_status", chall.status},
+      {"detail", result.detail},
+      {"perspectives", result.perspectives}};
   if (failed) {
     fields["result_code"] = ValidationResultCode(chall.type, *failed);
     fields["problem"] = ProblemType(failed->kind);

@@ -74,8 +74,8 @@ int main(int argc, char** argv) {
                    {"fix", "set VALIDATOR_NETWORKS in setup.conf, then acme-ca-setup --reconfigure"}});
   }
   // Remote perspectives (ca-validation-agent in other network zones) are asked with libcurl.
-  auto validator = ca::gateway::validation::Validator::Create(
-      *validator_config, &ca::gateway::validation::AskAgent);
+  auto validator = ca::gateway::validation::Validator::Create(*validator_config,
+                                                              &ca::gateway::validation::AskAgent);
   if (!validator) return Die("validation: " + validator.error().ToString());
   auto policy = PolicyStoreAdapter::Open(config->policy_store_dir, config->mac_wrap_key);
   if (!policy) return Die("policy store: " + policy.error().ToString());

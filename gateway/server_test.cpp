@@ -412,12 +412,17 @@ TEST_F(ServerTest, PerspectivesAndDecisionAreAudited) {
   auto audit = audit::AuditLog::Open(path, "ca-gateway");
   ASSERT_TRUE(audit) << audit.error().ToString();
   server_->SetRefusalAudit(audit->get());
-  const nlohmann::json agents = nlohmann::json::array(
-      {{{"name", "dmz"}, {"remote", true}, {"outcome", "valid"}, {"detail", ""},
-        {"addresses", {"10.1.0.5"}}},
-       {{"name", "lan"}, {"remote", true}, {"outcome", "invalid"},
-        {"problem", kUrn + "connection"}, {"detail", "connection refused"},
-        {"addresses", {"10.2.0.9"}}}});
+  const nlohmann::json agents = nlohmann::json::array({{{"name", "dmz"},
+                                                        {"remote", true},
+                                                        {"outcome", "valid"},
+                                                        {"detail", ""},
+                                                        {"addresses", {"10.1.0.5"}}},
+                                                       {{"name", "lan"},
+                                                        {"remote", true},
+                                                        {"outcome", "invalid"},
+                                                        {"problem", kUrn + "connection"},
+                                                        {"detail", "connection refused"},
+                                                        {"addresses", {"10.2.0.9"}}}});
   validator_.challenge_result = {ValidationResult::Status::kInvalid, ProblemKind::kConnection,
                                  "perspectives disagree: 1 of 2 vantage points succeeded (quorum "
                                  "2); lan: connection refused",
