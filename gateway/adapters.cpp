@@ -206,6 +206,8 @@ Result<engine::api::Response> EngineAdapter::Call(const engine::api::Request& re
 ValidationResult ToValidationResult(const gateway::validation::Outcome& outcome) {
   ValidationResult r;
   r.detail = outcome.detail;
+  if (!outcome.perspectives.empty())
+    r.perspectives = gateway::validation::PerspectiveReportsToJson(outcome.perspectives);
   switch (outcome.kind) {
     case gateway::validation::OutcomeKind::kValid: r.status = ValidationResult::Status::kValid; return r;
     case gateway::validation::OutcomeKind::kUnavailable: r.status = ValidationResult::Status::kUnavailable; return r;

@@ -193,14 +193,14 @@ ChallengeValidations::AttemptResult ChallengeValidations::Attempt(const std::str
                            {"attempts", cr.attempts},
                            {"detail", result.detail}});
   if (failed) AuditFailure(cr, ar, external_account_kid, *failed);
+  if (!result.perspectives.is_null())
+    AuditPerspectives(cr, ar, external_account_kid, result, failed);
   return {.recorded = true, .requeue = requeue};
 }
 
 void ChallengeValidations::AuditFailure(const ChallengeRecord& chall, const AuthzRecord& authz,
                                         const std::string& external_account_kid,
                                         const Problem& problem) {
-  audit::AuditLog* audit = audit_.load();
-  if (audit == nullptr) return;
   json fields = {{"external_account", external_account_kid},
                  {"account", chall.account_id},
                  {"name", authz.name},
@@ -208,11 +208,39 @@ void ChallengeValidations::AuditFailure(const ChallengeRecord& chall, const Auth
                  {"result_code", ValidationResultCode(chall.type, problem)},
                  {"problem", ProblemType(problem.kind)},
                  {"detail", problem.detail}};
-  // Not durable, like issuance_refused: a failed validation changes no acknowledged state; losing
+  AppendAudit("validation_failed", fields);
+}
+
+void ChallengeValidations::AuditPerspectives(const ChallengeRecord& chall, const AuthzRecord& authz,
+                                             const std::string& external_account_kid,
+                                             const ValidationResult& result,
+                                             const std::optional<Problem>& failed) {
+  json fields = {
+      {"external_account", external_account_kid},
+      {"account", chall.account_id},
+      {"name", authz.name},
+      {"challenge", chall.type},
+      {"decision", result.status == ValidationResult::Status::kValid     ? "valid"
+                   : result.status == ValidationResult::Status::kInvalid ? "invalid"
+                                                                         : "unavailable"},
+      {"challenge_status", chall.status},
+      {"detail", result.detail},
+      {"perspectives", result.perspectives}};
+  if (failed) {
+    fields["result_code"] = ValidationResultCode(chall.type, *failed);
+    fields["problem"] = ProblemType(failed->kind);
+  }
+  AppendAudit("validation_perspectives", fields);
+}
+
+void ChallengeValidations::AppendAudit(std::string_view event, const json& fields) {
+  audit::AuditLog* audit = audit_.load();
+  if (audit == nullptr) return;
+  // Not durable, like issuance_refused: a validation's audit changes no acknowledged state; losing
   // the last ones in a crash is acceptable. A failed append is logged, never answered.
-  if (auto appended = audit->Append("validation_failed", fields); !appended) {
-    log::Error("audit_append_failed", {{"audit_event", "validation_failed"},
-                                       {"error", appended.error().ToString()}});
+  if (auto appended = audit->Append(event, fields); !appended) {
+    log::Error("audit_append_failed",
+               {{"audit_event", event}, {"error", appended.error().ToString()}});
   }
 }
 

@@ -72,6 +72,11 @@ class ChallengeValidations {
   void RunResume(const std::string& order_id, int64_t delay_seconds);
   void AuditFailure(const ChallengeRecord& chall, const AuthzRecord& authz,
                     const std::string& external_account_kid, const Problem& problem);
+  // R28: what every perspective (remote agent) answered, and the decision, for every attempt.
+  void AuditPerspectives(const ChallengeRecord& chall, const AuthzRecord& authz,
+                         const std::string& external_account_kid, const ValidationResult& result,
+                         const std::optional<Problem>& failed);
+  void AppendAudit(std::string_view event, const nlohmann::json& fields);
   HandlerContext& s_;
   std::atomic<audit::AuditLog*> audit_{nullptr};
   ValidationTracker tracker_;

@@ -16,6 +16,7 @@
 #include "gateway/config.h"
 #include "gateway/http_server.h"
 #include "gateway/retention.h"
+#include "gateway/validation/remote_client.h"
 
 namespace {
 
@@ -72,7 +73,9 @@ int main(int argc, char** argv) {
                   {{"effect", "http-01 and tls-alpn-01 validations fail; dns-01 is unaffected"},
                    {"fix", "set VALIDATOR_NETWORKS in setup.conf, then acme-ca-setup --reconfigure"}});
   }
-  auto validator = ca::gateway::validation::Validator::Create(*validator_config);
+  // Remote perspectives (ca-validation-agent in other network zones) are asked with libcurl.
+  auto validator = ca::gateway::validation::Validator::Create(*validator_config,
+                                                              &ca::gateway::validation::AskAgent);
   if (!validator) return Die("validation: " + validator.error().ToString());
   auto policy = PolicyStoreAdapter::Open(config->policy_store_dir, config->mac_wrap_key);
   if (!policy) return Die("policy store: " + policy.error().ToString());

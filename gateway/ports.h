@@ -74,6 +74,9 @@ struct ValidationResult {
   enum class Status { kValid, kInvalid, kUnavailable } status = Status::kInvalid;
   ProblemKind problem = ProblemKind::kConnection;  // when not valid
   std::string detail;
+  // Each perspective's answer when several (or remote agents) took part, for the audit trail:
+  // [{"name", "remote", "outcome", "problem", "detail", "addresses"}]; null otherwise.
+  nlohmann::json perspectives = nullptr;
 };
 
 class ValidatorPort {

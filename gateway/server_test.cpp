@@ -405,6 +405,44 @@ TEST_F(ServerTest, FailedValidationsAreAudited) {
   server_.reset();  // its validation workers stop before the audit log goes
 }
 
+// R28: with remote perspectives, every attempt's per-agent answers and the decision are audited
+// (validation_perspectives), beside validation_failed for a refusal.
+TEST_F(ServerTest, PerspectivesAndDecisionAreAudited) {
+  const std::string path = (dir_ / "gateway-audit.jsonl").string();
+  auto audit = audit::AuditLog::Open(path, "ca-gateway");
+  ASSERT_TRUE(audit) << audit.error().ToString();
+  server_->SetRefusalAudit(audit->get());
+  const nlohmann::json agents = nlohmann::json::array({{{"name", "dmz"},
+                                                        {"remote", true},
+                                                        {"outcome", "valid"},
+                                                        {"detail", ""},
+                                                        {"addresses", {"10.1.0.5"}}},
+                                                       {{"name", "lan"},
+                                                        {"remote", true},
+                                                        {"outcome", "invalid"},
+                                                        {"problem", kUrn + "connection"},
+                                                        {"detail", "connection refused"},
+                                                        {"addresses", {"10.2.0.9"}}}});
+  validator_.challenge_result = {ValidationResult::Status::kInvalid, ProblemKind::kConnection,
+                                 "perspectives disagree: 1 of 2 vantage points succeeded (quorum "
+                                 "2); lan: connection refused",
+                                 agents};
+  Client c(*server_, kBase);
+  ASSERT_EQ(c.Register(kKid, mac_).status, 201);
+  ReadyOrder(c, {"a.example.com"});
+  std::vector<nlohmann::json> seen;
+  ASSERT_TRUE((*audit)->ScanFrom(0, [&](const nlohmann::json& e) {
+    if (e["event"] == "validation_perspectives") seen.push_back(e);
+  }));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0]["name"], "a.example.com");
+  EXPECT_EQ(seen[0]["decision"], "invalid");
+  EXPECT_EQ(seen[0]["result_code"], "ACME_HTTP_CHALLENGE_FAILED");
+  EXPECT_EQ(seen[0]["problem"], kUrn + "connection");
+  EXPECT_EQ(seen[0]["perspectives"], agents);
+  server_.reset();  // its validation workers stop before the audit log goes
+}
+
 // Issue 16: the challenge POST that starts a validation waits (bounded) for its first attempt, so
 // that a validation taking milliseconds is answered valid or invalid at once and the authorization
 // is final at the client's first poll: a client that honours Retry-After no longer sleeps two

@@ -18,7 +18,7 @@ for t in cpack dpkg-deb dpkg-shlibdeps; do
 done
 if ((do_build)); then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCA_WERROR=ON >/dev/null
-  cmake --build "$build" -j"$(nproc)" --target ca-engine ca-gateway ca-status-server ca-status-publish ca-ra ca-ceremony ca-audit ca-dashboard ca-report >&2
+  cmake --build "$build" -j"$(nproc)" --target ca-engine ca-gateway ca-status-server ca-status-publish ca-ra ca-ceremony ca-audit ca-dashboard ca-report ca-validation-agent >&2
 fi
 [ -f "$build/CPackConfig.cmake" ] || { echo "build-deb: no CPackConfig.cmake in $build (configure with every module)" >&2; exit 1; }
 rm -rf "$build/packages"

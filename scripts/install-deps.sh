@@ -12,6 +12,7 @@ PKGS=(
   wrk nginx-light python3-aiosmtpd
   clang libfuzzer-14-dev libclang-rt-14-dev libcurl4-openssl-dev faketime
   mmdebstrap systemd-container systemd procps iproute2
+  libgnutls28-dev jq
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -33,8 +33,21 @@ Result<ResolverAddress> ParseResolverAddress(std::string_view text) {
 }
 
 std::vector<VantagePoint> ValidatorConfig::EffectiveVantagePoints() const {
-  if (!vantage_points.empty()) return vantage_points;
+  if (!vantage_points.empty() || !remote_agents.empty()) return vantage_points;
   return {VantagePoint{"default", resolver, ""}};
+}
+
+size_t ValidatorConfig::RequiredSuccesses() const {
+  const size_t n = EffectiveVantagePoints().size() + remote_agents.size();
+  switch (quorum_rule) {
+    case QuorumRule::kAll:
+      return n;
+    case QuorumRule::kAllButOne:
+      return n > 1 ? n - 1 : n;
+    case QuorumRule::kCount:
+      break;
+  }
+  return quorum;
 }
 
 Status ValidatorConfig::Check() const {
@@ -59,10 +72,26 @@ Status ValidatorConfig::Check() const {
                   "vantage point name '" + vp.name + "' is not unique");
     }
   }
-  if (quorum < 1 || quorum > points.size()) {
+  for (const auto& agent : remote_agents) {
+    if (!agent.url.starts_with("https://")) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "remote agent '" + agent.name + "': url must start with https://");
+    }
+    if (agent.client_cert_file.empty() || agent.client_key_file.empty() || agent.ca_file.empty()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "remote agent '" + agent.name +
+                      "': client_cert_file, client_key_file and ca_file are required");
+    }
+    if (!names.insert(agent.name).second) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "vantage point name '" + agent.name + "' is not unique");
+    }
+  }
+  const size_t perspectives = points.size() + remote_agents.size();
+  if (RequiredSuccesses() < 1 || RequiredSuccesses() > perspectives) {
     return Fail(ErrorCode::kInvalidArgument,
                 "quorum must be between 1 and the number of vantage points (" +
-                    std::to_string(points.size()) + ")");
+                    std::to_string(perspectives) + ")");
   }
   if (http01_port == 0 || https_port == 0 || tlsalpn01_port == 0) {
     return Fail(ErrorCode::kInvalidArgument, "responder ports must be non-zero");
@@ -100,6 +129,36 @@ Result<VantagePoint> ParseVantagePoint(const nlohmann::json& item, std::string p
   return vp;
 }
 
+Result<RemoteAgent> ParseRemoteAgent(const nlohmann::json& item, std::string path, size_t index) {
+  auto f = CA_TRY(JsonFields::Of(item, std::move(path)));
+  RemoteAgent agent;
+  agent.name = CA_TRY(f.OptionalString("name")).value_or("agent" + std::to_string(index + 1));
+  agent.url = CA_TRY(f.NonEmptyString("url"));
+  agent.client_cert_file = CA_TRY(f.NonEmptyString("client_cert_file"));
+  agent.client_key_file = CA_TRY(f.NonEmptyString("client_key_file"));
+  agent.ca_file = CA_TRY(f.NonEmptyString("ca_file"));
+  CA_TRY_STATUS(f.RefuseUnknown());
+  return agent;
+}
+
+// "quorum": a number of perspectives, "all" or "all_but_one".
+Status ReadQuorum(JsonFields& f, const nlohmann::json& object, ValidatorConfig& c) {
+  auto it = object.find("quorum");
+  if (it == object.end() || !it->is_string()) {
+    if (auto v = CA_TRY(f.OptionalIntIn("quorum", 1, 64))) c.quorum = static_cast<size_t>(*v);
+    return Ok();
+  }
+  f.MarkRead("quorum");
+  if (*it == "all") {
+    c.quorum_rule = QuorumRule::kAll;
+  } else if (*it == "all_but_one") {
+    c.quorum_rule = QuorumRule::kAllButOne;
+  } else {
+    return f.Bad("quorum", "expected a number, \"all\" or \"all_but_one\"");
+  }
+  return Ok();
+}
+
 // Reads an optional bounded integer into `out` (left unchanged when absent).
 template <class T>
 Status ReadBounded(JsonFields& f, std::string_view field, T& out, int64_t min, int64_t max) {
@@ -122,7 +181,16 @@ Result<ValidatorConfig> ValidatorConfig::FromJson(const nlohmann::json& object) 
       c.vantage_points.push_back(CA_TRY(ParseVantagePoint(item, path, c.vantage_points.size())));
     }
   }
-  CA_TRY_STATUS(ReadBounded(f, "quorum", c.quorum, 1, 64));
+  f.MarkRead("remote_agents");
+  if (auto it = object.find("remote_agents"); it != object.end()) {
+    if (!it->is_array()) return f.Bad("remote_agents", "expected an array of objects");
+    for (const auto& item : *it) {
+      std::string path =
+          f.PathOf("remote_agents") + "[" + std::to_string(c.remote_agents.size()) + "]";
+      c.remote_agents.push_back(CA_TRY(ParseRemoteAgent(item, path, c.remote_agents.size())));
+    }
+  }
+  CA_TRY_STATUS(ReadQuorum(f, object, c));
   CA_TRY_STATUS(ReadBounded(f, "http01_port", c.http01_port, 1, 65535));
   CA_TRY_STATUS(ReadBounded(f, "https_port", c.https_port, 1, 65535));
   CA_TRY_STATUS(ReadBounded(f, "tlsalpn01_port", c.tlsalpn01_port, 1, 65535));

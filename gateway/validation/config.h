@@ -24,11 +24,28 @@ struct VantagePoint {
   std::string source_address;  // empty: let the kernel choose
 };
 
+// A validation agent (ca-validation-agent) in another network zone, asked over mutual TLS
+// (remote_client.h). Files are PEM; the key stays in the gateway (read by libcurl, never logged).
+struct RemoteAgent {
+  std::string name;              // for logs, audit and details, e.g. "dmz"
+  std::string url;               // "https://agent.dmz.example:8744/validate"
+  std::string client_cert_file;  // the certificate the gateway presents
+  std::string client_key_file;
+  std::string ca_file;  // the CA that signs agents' server certificates
+};
+
+// How many perspectives must succeed: a fixed count, all of them, or all but one (so one dead or
+// disagreeing zone is tolerated; with one or two perspectives "all but one" means one).
+enum class QuorumRule { kCount, kAll, kAllButOne };
+
 struct ValidatorConfig {
-  // Default resolver, used to build the single default vantage point when vantage_points is empty.
+  // Default resolver, used to build the single default vantage point when both vantage_points
+  // and remote_agents are empty.
   std::string resolver = "127.0.0.1:53";
   std::vector<VantagePoint> vantage_points;
-  size_t quorum = 1;  // a check counts only if at least `quorum` vantage points succeed
+  std::vector<RemoteAgent> remote_agents;  // perspectives asked over mutual TLS
+  size_t quorum = 1;  // with kCount: a check counts only if at least `quorum` perspectives succeed
+  QuorumRule quorum_rule = QuorumRule::kCount;
 
   uint16_t http01_port = 80;      // where http-01 responders are reached (and http:// redirects)
   uint16_t https_port = 443;      // where https:// redirects of http-01 are followed
@@ -49,14 +66,20 @@ struct ValidatorConfig {
   // with a connection problem naming this setting; dns-01 is unaffected.
   std::vector<IpNetwork> allowed_networks;
 
-  // The vantage points actually used: vantage_points, or one built from `resolver`.
+  // The local vantage points actually used: vantage_points, or one built from `resolver` when
+  // there are neither vantage points nor remote agents.
   std::vector<VantagePoint> EffectiveVantagePoints() const;
+
+  // The number of successful perspectives (local + remote) a check needs under quorum_rule.
+  size_t RequiredSuccesses() const;
 
   // Checks addresses, ports, quorum <= number of vantage points, identities non-empty.
   Status Check() const;
 
   // Reads the "validation" object of a service config file. Keys (all optional except
-  // caa_identities): resolver, vantage_points [{name, resolver, source_address}], quorum,
+  // caa_identities): resolver, vantage_points [{name, resolver, source_address}],
+  // remote_agents [{name, url, client_cert_file, client_key_file, ca_file}], quorum (a number,
+  // "all" or "all_but_one"),
   // http01_port, https_port, tlsalpn01_port, dns_timeout_seconds, dns_attempts,
   // connect_timeout_ms, io_timeout_ms, max_redirects, max_body_bytes, max_cname_depth,
   // caa_identities, allowed_networks ["CIDR", ...]. Unknown keys are refused. The result has passed

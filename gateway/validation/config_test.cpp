@@ -76,6 +76,47 @@ TEST(ValidatorConfigTest, RefusesBadInputWithOneClearError) {
   }
 }
 
+TEST(ValidatorConfigTest, RemoteAgentsAndQuorumRules) {
+  auto json = nlohmann::json::parse(R"({
+    "remote_agents": [
+      {"name": "dmz", "url": "https://10.1.0.5:8744/validate", "client_cert_file": "/c.pem",
+       "client_key_file": "/c.key", "ca_file": "/ca.pem"},
+      {"name": "lan", "url": "https://10.2.0.5:8744/validate", "client_cert_file": "/c.pem",
+       "client_key_file": "/c.key", "ca_file": "/ca.pem"},
+      {"url": "https://10.3.0.5:8744/validate", "client_cert_file": "/c.pem",
+       "client_key_file": "/c.key", "ca_file": "/ca.pem"}],
+    "quorum": "all", "caa_identities": ["acme-ca.example"]})");
+  auto c = ValidatorConfig::FromJson(json);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_TRUE(c->EffectiveVantagePoints().empty()) << "with agents, no implicit local perspective";
+  ASSERT_EQ(c->remote_agents.size(), 3u);
+  EXPECT_EQ(c->remote_agents[2].name, "agent3");
+  EXPECT_EQ(c->quorum_rule, QuorumRule::kAll);
+  EXPECT_EQ(c->RequiredSuccesses(), 3u);
+  json["quorum"] = "all_but_one";
+  EXPECT_EQ(ValidatorConfig::FromJson(json)->RequiredSuccesses(), 2u);
+  auto refused = [&](nlohmann::json j, const std::string& why) {
+    auto r = ValidatorConfig::FromJson(j);
+    ASSERT_FALSE(r) << j.dump();
+    EXPECT_NE(r.error().message.find(why), std::string::npos) << r.error().message;
+  };
+  auto bad = json;
+  bad["quorum"] = "most";
+  refused(bad, "\"all\" or \"all_but_one\"");
+  bad = json;
+  bad["remote_agents"][0]["url"] = "http://10.1.0.5/validate";
+  refused(bad, "url must start with https://");
+  bad = json;
+  bad["remote_agents"][1]["name"] = "dmz";
+  refused(bad, "'dmz' is not unique");
+  bad = json;
+  bad["remote_agents"][0].erase("client_key_file");
+  refused(bad, "client_key_file");
+  bad = json;
+  bad["quorum"] = 4;
+  refused(bad, "quorum must be between 1 and the number of vantage points (3)");
+}
+
 TEST(OutcomeTest, ProblemTypesAreAcmeUrns) {
   EXPECT_EQ(ProblemTypeUrn(ProblemType::kCaa), "urn:ietf:params:acme:error:caa");
   EXPECT_EQ(ProblemTypeUrn(ProblemType::kIncorrectResponse),

@@ -41,6 +41,15 @@ std::string_view ProblemTypeUrn(ProblemType type) {
   return "urn:ietf:params:acme:error:serverInternal";
 }
 
+Result<ProblemType> ParseProblemTypeUrn(std::string_view urn) {
+  for (ProblemType type :
+       {ProblemType::kIncorrectResponse, ProblemType::kUnauthorized, ProblemType::kDns,
+        ProblemType::kConnection, ProblemType::kTls, ProblemType::kCaa, ProblemType::kMalformed}) {
+    if (ProblemTypeUrn(type) == urn) return type;
+  }
+  return Fail(ErrorCode::kInvalidArgument, "unknown problem type '" + std::string(urn) + "'");
+}
+
 std::string OutcomeToString(const Outcome& outcome) {
   switch (outcome.kind) {
     case OutcomeKind::kValid:

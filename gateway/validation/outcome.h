@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -27,6 +28,7 @@ enum class ProblemType {
 
 // "urn:ietf:params:acme:error:incorrectResponse" etc.
 std::string_view ProblemTypeUrn(ProblemType type);
+Result<ProblemType> ParseProblemTypeUrn(std::string_view urn);
 
 enum class OutcomeKind {
   kValid,        // control (or CAA permission) established
@@ -34,19 +36,32 @@ enum class OutcomeKind {
   kUnavailable,  // transient: too few vantage points could be reached to decide; retry later
 };
 
+// What one perspective (a local vantage point or a remote agent) concluded, for the audit trail.
+struct PerspectiveReport {
+  std::string name;
+  bool remote = false;  // a ca-validation-agent
+  OutcomeKind kind = OutcomeKind::kInvalid;
+  ProblemType problem = ProblemType::kConnection;
+  std::string detail;
+  std::vector<std::string> addresses;  // what the agent resolved the name to (http-01, tls-alpn-01)
+};
+
 struct Outcome {
   OutcomeKind kind = OutcomeKind::kInvalid;
   ProblemType problem = ProblemType::kConnection;  // meaningful when kind != kValid
   std::string detail;                              // one line, safe to show to the ACME client
+  // Filled by Validator when several perspectives (or any remote agent) took part: each one's
+  // answer, in configuration order (local vantage points first).
+  std::vector<PerspectiveReport> perspectives;
 
   static Outcome Valid(std::string detail = {}) {
-    return {OutcomeKind::kValid, ProblemType::kConnection, std::move(detail)};
+    return {OutcomeKind::kValid, ProblemType::kConnection, std::move(detail), {}};
   }
   static Outcome Invalid(ProblemType problem, std::string detail) {
-    return {OutcomeKind::kInvalid, problem, std::move(detail)};
+    return {OutcomeKind::kInvalid, problem, std::move(detail), {}};
   }
   static Outcome Unavailable(std::string detail) {
-    return {OutcomeKind::kUnavailable, ProblemType::kConnection, std::move(detail)};
+    return {OutcomeKind::kUnavailable, ProblemType::kConnection, std::move(detail), {}};
   }
   bool valid() const { return kind == OutcomeKind::kValid; }
 };

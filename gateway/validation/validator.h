@@ -1,36 +1,44 @@
 // Entry point for the ACME server: validates a challenge or checks CAA from every configured
 // vantage point (in parallel) and applies the quorum (ACME-6). Synchronous and thread-safe;
-// the gateway runs it off the HTTP threads on its validation workers (gateway/challenge_validations.h).
+// the gateway runs it off the HTTP threads on its validation workers
+// (gateway/challenge_validations.h).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "gateway/validation/agent_protocol.h"
 #include "gateway/validation/caa.h"
 #include "gateway/validation/config.h"
 #include "gateway/validation/dns_client.h"
 #include "gateway/validation/outcome.h"
 #include "gateway/validation/perspective.h"
+#include "gateway/validation/request.h"
 
 namespace ca::gateway::validation {
-
-struct ChallengeRequest {
-  ChallengeType type = ChallengeType::kHttp01;
-  std::string identifier;         // DNS identifier value; "*.example.com" only with dns-01
-  std::string token;              // the challenge token (base64url)
-  std::string key_authorization;  // token + "." + base64url(JWK thumbprint), see KeyAuthorization()
-  std::string account_uri;        // for CAA accounturi when check_caa
-  bool check_caa = false;  // also check CAA (with validationmethods = type) from each vantage point
-};
 
 // token + "." + thumbprint (RFC 8555 §8.1); the thumbprint is base64url(SHA-256(JWK)) per RFC 7638.
 std::string KeyAuthorization(std::string_view token, std::string_view jwk_thumbprint_b64url);
 
+// Asks one remote agent (remote_client.h: libcurl, mutual TLS). Never fails: an agent that cannot
+// be reached or answers nonsense is an Outcome::Unavailable naming the agent.
+using RemoteCall = std::function<AgentAnswer(const RemoteAgent& agent, const AgentRequest& request,
+                                             Clock::time_point deadline)>;
+
+// One challenge check (and CAA when request.check_caa) from one perspective: what each local
+// vantage point of Validator::ValidateChallenge runs, and what a ca-validation-agent runs for a
+// request. `name` is the normalized identifier without "*."; `request` passed CheckRequest.
+Outcome CheckChallengeFrom(const Perspective& p, const std::string& name,
+                           const ChallengeRequest& request);
+
 class Validator {
  public:
-  // Fails (kInvalidArgument) when config.Check() does.
-  static Result<std::shared_ptr<const Validator>> Create(ValidatorConfig config);
+  // Fails (kInvalidArgument) when config.Check() does, or when remote agents are configured
+  // without a way to ask them.
+  static Result<std::shared_ptr<const Validator>> Create(ValidatorConfig config,
+                                                         RemoteCall remote = {});
 
   // Error only for a request that cannot be validated at all (bad identifier, token, wildcard with
   // a method other than dns-01); network results are Outcomes.
@@ -49,9 +57,10 @@ class Validator {
  private:
   Validator() = default;
   template <class Check>
-  Outcome RunEverywhere(Check check, Clock::time_point deadline) const;
+  Outcome RunEverywhere(Check check, AgentRequest remote_request, Clock::time_point deadline) const;
 
   ValidatorConfig config_;
+  RemoteCall remote_;
   std::vector<VantagePoint> vantage_points_;
   std::vector<DnsClient> dns_;  // one per vantage point
 };

@@ -19,12 +19,10 @@ PY=/usr/bin/python3
 for tool in ip nginx openssl curl "$PY"; do
   command -v "$tool" >/dev/null || { echo "replica_e2e: $tool is required (scripts/install-deps.sh)" >&2; exit 1; }
 done
+# shellcheck source=../netns_lib.sh
+source "$(dirname "$(realpath "$0")")/../netns_lib.sh"
 TAG="rep$$"
-if [[ $EUID -ne 0 ]] || ! ip netns add "${TAG}probe" 2>/dev/null; then
-  echo "replica_e2e: SKIPPED: needs root and network namespaces" >&2
-  exit 77
-fi
-ip netns del "${TAG}probe"
+netns_require replica_e2e "$TAG"
 
 WORK=$(mktemp -d /tmp/replica_e2e.XXXXXX)
 chmod 755 "$WORK"
@@ -45,13 +43,7 @@ NAMESPACES=()
 PIDS=()
 cleanup() {
   local rc=$?
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  netns_stop_all
   if (( rc != 0 )); then
     for i in 1 2 3; do
       [[ -f "$WORK/r$i/mirror.log" ]] && { echo "--- replica $i mirror log (last 5):" >&2; tail -5 "$WORK/r$i/mirror.log" >&2; }
@@ -65,18 +57,11 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 # --- namespaces: origin <-veth-> replica i, 10.77.i.0/30 --------------------------------------
-ip netns add "$NS_O"; NAMESPACES+=("$NS_O")
-ip -n "$NS_O" link set lo up
+netns_add "$NS_O"
 REPLICAS=""
 for i in 1 2 3; do
-  ns="${TAG}r$i"
-  ip netns add "$ns"; NAMESPACES+=("$ns")
-  ip -n "$ns" link set lo up
-  ip link add "to$i" netns "$NS_O" type veth peer name eth0 netns "$ns"
-  ip -n "$NS_O" addr add "10.77.$i.1/30" dev "to$i"
-  ip -n "$ns" addr add "10.77.$i.2/30" dev eth0
-  ip -n "$NS_O" link set "to$i" up
-  ip -n "$ns" link set eth0 up
+  netns_add "${TAG}r$i"
+  netns_link "$NS_O" "${TAG}r$i" "to$i" "10.77.$i.1/30" "10.77.$i.2/30"
   REPLICAS+="${REPLICAS:+,}10.77.$i.2:8080"
 done
 

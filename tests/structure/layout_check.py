@@ -59,7 +59,8 @@ SYSTEM_OWNERS = {
     "pkcs11.h": ["hsm"],
     "p11-kit/pkcs11.h": ["hsm"],
     "microhttpd.h": ["gateway", "crl_ocsp/server", "dashboard"],
-    "curl/curl.h": ["reports/mail", "crl_ocsp/mirror"],
+    # gateway/validation: remote_client.cpp (the gateway asking ca-validation-agents, R28) and its test.
+    "curl/curl.h": ["reports/mail", "crl_ocsp/mirror", "gateway/validation"],
 }
 # Namespace of each folder, when it is not ca::<path>. A file may open namespaces nested in its
 # folder's (ca::hsm::p11 in hsm/), never a parent's or a sibling's.
