@@ -35,7 +35,7 @@ certbot_issue() {
 # stop_prefix PREFIX: stops the services acme-ca-setup --no-systemd started under PREFIX, by the PIDs
 # it recorded in PREFIX/run/acme-ca (TERM, then KILL after 10 s).
 stop_prefix() {
-  stop_pidfiles -w 100 "$1"/run/acme-ca/{dashboard,gateway,status,engine}.pid
+  stop_pidfiles -w 100 "$1"/run/acme-ca/{dashboard,gateway-staging,gateway,status-staging,status,engine}.pid
 }
 
 # loopback_setup_conf FILE PORT_BASE: points setup.conf at 127.0.0.1 with the test's ports (gateway
@@ -88,13 +88,13 @@ postinst_prefix() {
     "$p/usr/sbin/acme-ca-setup" fix-permissions
 }
 
-# free_port_base: a port base with nothing listening on base+{0,1,2,3,5,6,53}.
+# free_port_base: a port base with nothing listening on base+{0..9,53} (7..9: the staging service).
 free_port_base() {
   local pb busy off
   for _ in $(seq 20); do
     pb=$((20000 + (RANDOM % 200) * 100))
     busy=0
-    for off in 0 1 2 3 5 6 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
+    for off in 0 1 2 3 4 5 6 7 8 9 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
     ((busy)) || break
   done
   echo "$pb"
