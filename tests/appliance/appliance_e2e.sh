@@ -31,11 +31,7 @@ done
 T=$(mktemp -d /tmp/acme-ca-appliance-e2e.XXXXXX)
 chmod 0755 "$T"   # the service accounts must reach the prefix
 A=$T/a B=$T/b C=$T/c  # the appliance, its restored copy, one set up from an "offline" ceremony
-accounts=(acme-ca-engine acme-ca-gateway acme-ca-status acme-ca-ra acme-ca-dashboard acme-ca-report)
-groups=(acme-ca-policy acme-ca-engine-clients acme-ca-audit)
-created_accounts=() created_groups=()
-for u in "${accounts[@]}"; do getent passwd "$u" >/dev/null || created_accounts+=("$u"); done
-for g in "${groups[@]}"; do getent group "$g" >/dev/null || created_groups+=("$g"); done
+record_created_accounts
 challtestsrv_pid=""
 
 cleanup() {

@@ -110,6 +110,17 @@ check() {  # check DESCRIPTION COMMAND...
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
+# record_created_accounts: sets created_accounts and created_groups to the service accounts and
+# groups that do not exist yet (those the test's setup will create, and remove_test_state removes).
+record_created_accounts() {
+  local u g
+  created_accounts=() created_groups=()
+  for u in acme-ca-engine acme-ca-gateway acme-ca-status acme-ca-ra acme-ca-dashboard acme-ca-report; do
+    getent passwd "$u" >/dev/null || created_accounts+=("$u")
+  done
+  for g in acme-ca-policy acme-ca-engine-clients acme-ca-audit; do getent group "$g" >/dev/null || created_groups+=("$g"); done
+}
+
 # remove_test_state: deletes the service accounts and groups the test created (created_accounts,
 # created_groups: those that did not exist before it) and its temporary directory T (kept, and
 # said, with KEEP_STATE=1; append-only audit files lose +a first so that rm can remove them).

@@ -17,11 +17,7 @@ done
 T=$(mktemp -d /tmp/acme-ca-staging-setup.XXXXXX)
 chmod 0755 "$T"
 A=$T/a
-accounts=(acme-ca-engine acme-ca-gateway acme-ca-status acme-ca-ra acme-ca-dashboard acme-ca-report)
-groups=(acme-ca-policy acme-ca-engine-clients acme-ca-audit)
-created_accounts=() created_groups=()
-for u in "${accounts[@]}"; do getent passwd "$u" >/dev/null || created_accounts+=("$u"); done
-for g in "${groups[@]}"; do getent group "$g" >/dev/null || created_groups+=("$g"); done
+record_created_accounts
 challtestsrv_pid=""
 cleanup() {
   stop_prefix "$A"
@@ -102,6 +98,20 @@ if certbot_issue "$T/certbot" "$ROOT_CA_PEM" "$STAGING_DIRECTORY_URL" www.e2e.te
     _ "$STAGING_INTERMEDIATE_PEM" "$CERT" "$STAGING_OCSP_URL" "$STAGING_ROOT"
 else
   fail "certbot on staging: $(grep -iE 'error|detail' "$T/certbot.log" | tail -3)"
+fi
+
+# The backup holds the staging stores and configs (acme-ca-backup, passphrase from a file).
+(umask 077; echo "staging backup passphrase" >"$T/passphrase")
+if "$A/usr/sbin/acme-ca-backup" --prefix "$A" --passphrase-file "$T/passphrase" --out "$T/backup.enc" >"$T/backup.log" 2>&1 &&
+   openssl enc -d -aes-256-cbc -pbkdf2 -iter 600000 -md sha256 -pass file:"$T/passphrase" -in "$T/backup.enc" |
+     tar -tz >"$T/backup.list"; then
+  check "acme-ca-backup: the staging stores and configs are in the backup" bash -c '
+    for f in state/gateway/store-staging/data.mdb state/status-staging/data.mdb state/engine/store-staging/data.mdb \
+             state/ceremony/staging/root.pem etc/gateway-staging.json etc/status-staging.json; do
+      grep -q "^acme-ca-backup/$f$" "$1" || { echo "    not in the backup: $f"; exit 1; }
+    done' _ "$T/backup.list"
+else
+  fail "acme-ca-backup: $(tail -3 "$T/backup.log")"
 fi
 
 # Idempotent: a second run writes nothing and keeps every service running.
