@@ -110,6 +110,25 @@ check() {  # check DESCRIPTION COMMAND...
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
+# setup_prefix_or_exit PREFIX LOG DESCRIPTION: acme-ca-setup --no-systemd of PREFIX (output in
+# LOG); on failure prints LOG, the services' and the ceremony's logs and exits 1.
+setup_prefix_or_exit() {
+  local p=$1 log=$2 f
+  if "$p/usr/sbin/acme-ca-setup" --prefix "$p" --no-systemd >"$log" 2>&1; then pass "$3"; return 0; fi
+  cat "$log"
+  for f in "$p"/var/log/acme-ca/*.log "$p/var/lib/acme-ca/ceremony/ceremony.log"; do
+    [ -f "$f" ] && { echo "== $f"; tail -20 "$f"; }
+  done
+  echo "FAIL: setup did not complete"; exit 1
+}
+
+# mode_is PATH MODE OWNER GROUP
+mode_is() {
+  local got
+  got=$(stat -c '%a %U %G' "$1" 2>/dev/null) || { echo "    missing: $1"; return 1; }
+  [ "$got" = "$2 $3 $4" ] || { echo "    $1: $got, want $2 $3 $4"; return 1; }
+}
+
 # record_created_accounts: sets created_accounts and created_groups to the service accounts and
 # groups that do not exist yet (those the test's setup will create, and remove_test_state removes).
 record_created_accounts() {

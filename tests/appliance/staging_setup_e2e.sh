@@ -46,14 +46,7 @@ sed -i -e "s|^STAGING=.*|STAGING=per-account|" -e "s|^STAGING_GATEWAY_PORT=.*|ST
        "$A/etc/acme-ca/setup.conf"
 
 S=$A/var/lib/acme-ca E=$A/etc/acme-ca
-if "$A/usr/sbin/acme-ca-setup" --prefix "$A" --no-systemd >"$T/setup-1.log" 2>&1; then
-  pass "acme-ca-setup --no-systemd with STAGING=per-account: appliance up"
-else
-  cat "$T/setup-1.log"
-  for f in "$A"/var/log/acme-ca/*.log "$S/ceremony/ceremony.log"; do [ -f "$f" ] && { echo "== $f"; tail -20 "$f"; }; done
-  echo "FAIL: setup did not complete"; exit 1
-fi
-mode_is() { [ "$(stat -c '%a %U %G' "$1" 2>/dev/null)" = "$2 $3 $4" ] || { echo "    $1: $(stat -c '%a %U %G' "$1" 2>&1)"; return 1; }; }
+setup_prefix_or_exit "$A" "$T/setup-1.log" "acme-ca-setup --no-systemd with STAGING=per-account: appliance up"
 runs_as() {  # runs_as NAME USER: the service's recorded PID is alive and runs as USER
   local pid; pid=$(cat "$A/run/acme-ca/$1.pid" 2>/dev/null) && [ "$(ps -o user= -p "$pid")" = "$2" ]
 }
