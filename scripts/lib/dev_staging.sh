@@ -4,6 +4,7 @@
 # (environment "staging") on its own port. The functions use appliance-dev.sh's variables
 # (state, root, module, secrets, port_base, crl_shards, the program paths, start, wait_for, die).
 # Ports: staging gateway N+7, staging status N+8, staging gateway metrics N+9.
+# shellcheck shell=bash disable=SC2154  # the caller's variables
 staging_issuer=acme-stg staging_root_name=stg-root
 
 # The staging hierarchy, once per state directory: its CNs say TEST (the ceremony refuses them
