@@ -116,5 +116,21 @@ check "second setup run: same configs, nothing rewritten" \
 check "status: five services running (engine, status, gateway, status-staging, gateway-staging)" \
   bash -c '[ "$("$1" status --prefix "$2" --no-systemd | grep -c ": running (pid")" = 5 ]' _ "$A/usr/sbin/acme-ca-setup" "$A"
 
+# STAGING=all and --reconfigure: an external account the RA never admitted registers on staging.
+sed -i "s|^STAGING=.*|STAGING=all|" "$E/setup.conf"
+if "$A/usr/sbin/acme-ca-setup" --prefix "$A" --no-systemd --reconfigure >"$T/setup-3.log" 2>&1; then
+  read -r kid2 hmac2 < <("$RA" --json ext-account create --org "$("$RA" --json ext-account show "$EAB_KID" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["organization_id"])')" --contact "Not Admitted" --profiles SSL --active |
+    python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["kid"], j["external_account"]["staging"], j["mac_key"])' | awk '$2 == "False" {print $1, $3}')
+  check "STAGING=all (--reconfigure): an account without --staging registers on the staging directory" \
+    bash -c 'REQUESTS_CA_BUNDLE=$1 certbot --non-interactive --agree-tos --email ops@e2e.test --server "$2" --eab-kid "$3" \
+      --eab-hmac-key "$4" --config-dir "$5/conf" --work-dir "$5/work" --logs-dir "$5/logs" register 2>&1 | grep -q "Account registered"' \
+    _ "$ROOT_CA_PEM" "$STAGING_DIRECTORY_URL" "$kid2" "$hmac2" "$T/all"
+  check "STAGING=all: gateway-staging.json and engine.json say all" \
+    bash -c 'grep -q "\"staging_access\": \"all\"" "$1/gateway-staging.json" && grep -q "\"staging_access\": \"all\"" "$1/engine.json"' _ "$E"
+else
+  fail "acme-ca-setup --reconfigure with STAGING=all: $(tail -3 "$T/setup-3.log")"
+fi
+
 if ((fails)); then echo "$fails check(s) failed"; exit 1; fi
 echo "all staging setup checks passed"
