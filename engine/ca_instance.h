@@ -76,6 +76,7 @@ struct CaInstanceOptions {
   // [0, crl_shards); 0: the full CRL's URL. Changing it later leaves older certificates' shards
   // published until they expire.
   uint32_t crl_shards = 0;
+  bool staging_grant_required = false;  // InstanceConfig's: Decide's AccountFacts at issuance
   crl_ocsp::FreshnessPolicy freshness;
 };
 

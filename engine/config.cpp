@@ -31,9 +31,15 @@ Result<HsmConfig> ParseHsm(const json& obj, const std::string& path) {
 }
 
 Result<InstanceConfig> ParseInstance(const json& obj, const std::string& path,
-                                     const std::optional<HsmConfig>& default_hsm) {
+                                     const std::optional<HsmConfig>& default_hsm, bool staging) {
   auto f = CA_TRY(JsonFields::Of(obj, path));
   InstanceConfig c;
+  if (staging) {
+    std::string access = CA_TRY(f.OptionalString("staging_access")).value_or("per-account");
+    if (access != "per-account" && access != "all")
+      return f.Bad("staging_access", "must be per-account or all");
+    c.staging_grant_required = access == "per-account";
+  }
   c.store = CA_TRY(f.NonEmptyString("store"));
   c.status_store = CA_TRY(f.NonEmptyString("status_store"));
   c.issuer_name = CA_TRY(f.NonEmptyString("issuer_name"));
@@ -104,10 +110,10 @@ Status ParseInstances(const json& obj, const std::optional<HsmConfig>& hsm, Engi
   auto f = CA_TRY(JsonFields::Of(obj, "config.instances"));
   const json* production = CA_TRY(f.Value("production"));
   c.instances[engine::api::CaEnvironment::kProduction] =
-      CA_TRY(ParseInstance(*production, f.PathOf("production"), hsm));
+      CA_TRY(ParseInstance(*production, f.PathOf("production"), hsm, false));
   if (const json* staging = CA_TRY(f.OptionalObject("staging"))) {
     c.instances[engine::api::CaEnvironment::kStaging] =
-        CA_TRY(ParseInstance(*staging, f.PathOf("staging"), hsm));
+        CA_TRY(ParseInstance(*staging, f.PathOf("staging"), hsm, true));
     const auto& prod = c.instances[engine::api::CaEnvironment::kProduction];
     const auto& stag = c.instances[engine::api::CaEnvironment::kStaging];
     if (prod.store == stag.store || prod.status_store == stag.status_store ||

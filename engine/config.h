@@ -48,6 +48,9 @@ struct InstanceConfig {
   std::string ocsp_key_label, ocsp_cert;
   std::string ocsp_url, ca_issuers_url, crl_url;
   uint32_t crl_shards = 0;  // partitioned CRLs (crl_ocsp/crl_scope.h); 0: the full CRL only
+  // Staging instance only, "staging_access": "per-account" (default: an external account needs the
+  // RA's `staging` grant, profiles/policy/decision.h) or "all"; the staging gateway's setting.
+  bool staging_grant_required = false;
   HsmConfig hsm;
 };
 

@@ -79,6 +79,31 @@ TEST(EngineConfig, RejectsDefects) {
   ExpectBad(j, "never mixed with production");
 }
 
+// CA-8: the staging instance is per account unless "staging_access" opens it to all; production
+// knows no such setting.
+TEST(EngineConfig, StagingAccess) {
+  json j = Valid();
+  json staging = j["instances"]["production"];
+  staging["store"] = "/s/ca-staging";
+  staging["status_store"] = "/s/status-staging";
+  staging["intermediate_cert"] = "/c/stg.pem";
+  staging["intermediate_key_label"] = "stg";
+  j["instances"]["staging"] = staging;
+  auto c = ParseEngineConfig(j.dump());
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_TRUE(c->instances.at(engine::api::CaEnvironment::kStaging).staging_grant_required);
+  EXPECT_FALSE(c->instances.at(engine::api::CaEnvironment::kProduction).staging_grant_required);
+  j["instances"]["staging"]["staging_access"] = "all";
+  c = ParseEngineConfig(j.dump());
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_FALSE(c->instances.at(engine::api::CaEnvironment::kStaging).staging_grant_required);
+  j["instances"]["staging"]["staging_access"] = "nobody";
+  ExpectBad(j, "config.instances.staging.staging_access: must be per-account or all");
+  j["instances"]["staging"].erase("staging_access");
+  j["instances"]["production"]["staging_access"] = "all";
+  ExpectBad(j, "unknown field 'staging_access'");
+}
+
 TEST(EngineConfig, AuditAndMetricsFiles) {
   auto c = ParseEngineConfig(Valid().dump());
   ASSERT_TRUE(c);

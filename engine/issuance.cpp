@@ -131,7 +131,8 @@ std::expected<CaInstance::AdmittedIssue, CaInstance::IssueRefusal> CaInstance::A
   // (1) CA-2: the engine's own decision on its own snapshot, whatever the gateway concluded.
   AdmittedIssue out;
   for (const auto& n : request.names) out.names.push_back(AsciiLower(n));
-  profiles::policy::AccountFacts facts{request.acme_account_id, request.external_account_kid, *profile_id, false};
+  profiles::policy::AccountFacts facts{request.acme_account_id, request.external_account_kid,
+                                       *profile_id, false, options_.staging_grant_required};
   profiles::policy::Decision decision = profiles::policy::Decide(snapshot, facts, out.names, *profile_id, now);
   if (!decision.ok()) {
     return refuse(EngineErrorKind::kPolicyDenied, decision.detail, std::string(profiles::policy::ResultCodeName(decision.code)),

@@ -189,6 +189,7 @@ Result<std::unique_ptr<engine::CaInstance>> OpenInstance(engine::api::CaEnvironm
   opt.ca_issuers_url = ic.ca_issuers_url;
   opt.crl_url = ic.crl_url;
   opt.crl_shards = ic.crl_shards;
+  opt.staging_grant_required = ic.staging_grant_required;
   auto inst = engine::CaInstance::Open(opt, std::move(keys), crash_hook, audit);
   if (!inst) return Fail(inst.error().code, env_name + ": " + inst.error().ToString());
   return std::move(*inst);

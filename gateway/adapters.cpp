@@ -31,7 +31,8 @@ Result<std::string> DecoyRecord(const Secret& wrap_key) {
   return profiles::policy::ToJson(a).dump();
 }
 
-ExternalAccountView ViewOf(const profiles::policy::ExternalAccount& ext, int64_t now) {
+ExternalAccountView ViewOf(const profiles::policy::ExternalAccount& ext, int64_t now,
+                           bool staging_grant_required) {
   ExternalAccountView v;
   v.kid = ext.kid;
   using S = profiles::policy::ExternalAccountStatus;
@@ -44,6 +45,9 @@ ExternalAccountView ViewOf(const profiles::policy::ExternalAccount& ext, int64_t
   }
   if (v.refusal_code.empty() && ext.NotYetValid(now)) v.refusal_code = "PENDING_EXTERNAL_ACCOUNT";
   if (v.refusal_code.empty() && ext.Expired(now)) v.refusal_code = "EXPIRED_EXTERNAL_ACCOUNT";
+  // As Decide refuses it (CheckAccounts), so that newAccount binds no account staging would refuse.
+  if (v.refusal_code.empty() && staging_grant_required && !ext.staging)
+    v.refusal_code = "STAGING_NOT_ALLOWED";
   for (auto p : ext.allowed_profiles)
     v.allowed_profiles.emplace_back(profiles::policy::ProfileName(p));
   v.allowed_challenges = ext.allowed_challenges;
@@ -54,15 +58,16 @@ ExternalAccountView ViewOf(const profiles::policy::ExternalAccount& ext, int64_t
 
 }  // namespace
 
-Result<std::unique_ptr<PolicyStoreAdapter>> PolicyStoreAdapter::Open(const std::string& policy_dir,
-                                                                     const std::string& wrap_key_source) {
+Result<std::unique_ptr<PolicyStoreAdapter>> PolicyStoreAdapter::Open(
+    const std::string& policy_dir, const std::string& wrap_key_source,
+    bool staging_grant_required) {
   if (!wrap_key_source.starts_with("file:"))
     return Fail(ErrorCode::kInvalidArgument, "mac_wrap_key must be file:/path");
   auto wrap = CA_TRY(profiles::policy::LoadWrapKey(wrap_key_source.substr(5)));
   auto store = CA_TRY(profiles::policy::PolicyStore::OpenReadOnly(policy_dir));
   auto decoy = CA_TRY(DecoyRecord(wrap));
-  return std::unique_ptr<PolicyStoreAdapter>(
-      new PolicyStoreAdapter(std::move(store), std::move(wrap), std::move(decoy)));
+  return std::unique_ptr<PolicyStoreAdapter>(new PolicyStoreAdapter(
+      std::move(store), std::move(wrap), std::move(decoy), staging_grant_required));
 }
 
 Result<std::optional<ExternalAccountView>> PolicyStoreAdapter::FindExternalAccount(const std::string& kid, int64_t now) {
@@ -71,12 +76,12 @@ Result<std::optional<ExternalAccountView>> PolicyStoreAdapter::FindExternalAccou
   if (!ext) {
     // The decoy's parse and view, discarded: an unknown kid costs what a known one does.
     if (auto decoy = profiles::policy::ExternalAccountFromJson(decoy_record_)) {
-      ExternalAccountView discarded = ViewOf(*decoy, now);
+      ExternalAccountView discarded = ViewOf(*decoy, now, staging_grant_required_);
       decoy_sink_.fetch_add(discarded.allowed_profiles.size(), std::memory_order_relaxed);
     }
     return std::optional<ExternalAccountView>();
   }
-  return std::optional<ExternalAccountView>(ViewOf(*ext, now));
+  return std::optional<ExternalAccountView>(ViewOf(*ext, now, staging_grant_required_));
 }
 
 Result<Secret> PolicyStoreAdapter::MacKey(const std::string& kid) {
@@ -140,6 +145,7 @@ Result<PolicyVerdict> PolicyStoreAdapter::Evaluate(const profiles::policy::Polic
   if (!recorded) return Fail(ErrorCode::kCorrupt, "account " + account.id + " has unknown profile " + account.profile);
   facts.profile = *recorded;
   facts.client_deactivated = account.status == AccountStatus::kDeactivated;
+  facts.staging_grant_required = staging_grant_required_;
   profiles::policy::ProfileId effective = profiles::policy::EffectiveProfile(snapshot, facts);
   auto requested = profiles::policy::ParseProfile(profile);
   PolicyVerdict v;

@@ -20,8 +20,11 @@ namespace ca::gateway {
 
 class PolicyStoreAdapter final : public PolicyPort {
  public:
+  // staging_grant_required: this gateway serves the staging directory open per account, so an
+  // external account needs the RA's `staging` grant (profiles/policy/decision.h, CA-8).
   static Result<std::unique_ptr<PolicyStoreAdapter>> Open(const std::string& policy_dir,
-                                                          const std::string& wrap_key_source);
+                                                          const std::string& wrap_key_source,
+                                                          bool staging_grant_required = false);
   Result<std::optional<ExternalAccountView>> FindExternalAccount(const std::string& kid, int64_t now) override;
   Result<Secret> MacKey(const std::string& kid) override;
   Result<PolicyVerdict> Decide(const AccountRecord& account, const std::vector<std::string>& names,
@@ -30,10 +33,12 @@ class PolicyStoreAdapter final : public PolicyPort {
                                                   const std::string& profile, int64_t now) override;
 
  private:
-  PolicyStoreAdapter(profiles::policy::PolicyStore store, Secret wrap_key, std::string decoy_record)
+  PolicyStoreAdapter(profiles::policy::PolicyStore store, Secret wrap_key, std::string decoy_record,
+                     bool staging_grant_required)
       : store_(std::move(store)),
         wrap_key_(std::move(wrap_key)),
-        decoy_record_(std::move(decoy_record)) {}
+        decoy_record_(std::move(decoy_record)),
+        staging_grant_required_(staging_grant_required) {}
   Result<PolicyVerdict> Evaluate(const profiles::policy::PolicySnapshot& snapshot,
                                  const AccountRecord& account, const std::vector<std::string>& names,
                                  const std::string& profile, int64_t now);
@@ -41,6 +46,7 @@ class PolicyStoreAdapter final : public PolicyPort {
   Secret wrap_key_;
   // An external-account record for no KeyID, worked on for an unknown kid (adapters.cpp).
   std::string decoy_record_;
+  bool staging_grant_required_ = false;
   std::atomic<size_t> decoy_sink_{0};  // keeps that work from being optimised away
   // Verdicts of the current second and policy version, by their other inputs (Decide).
   std::mutex memo_mu_;

@@ -105,6 +105,13 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
   c.acme.environment = CA_TRY(f.OptionalString("environment")).value_or(c.acme.environment);
   if (c.acme.environment != "production" && c.acme.environment != "staging")
     return f.Bad("environment", "must be production or staging");
+  if (auto access = CA_TRY(f.OptionalString("staging_access"))) {
+    if (c.acme.environment != "staging")
+      return f.Bad("staging_access", "is for a staging gateway (environment \"staging\") only");
+    if (*access != "per-account" && *access != "all")
+      return f.Bad("staging_access", "must be per-account or all");
+    c.acme.staging_access = *access;
+  }
 
   if (const json* listen = CA_TRY(f.OptionalObject("listen")))
     CA_TRY_STATUS(ParseListen(*listen, c.http));

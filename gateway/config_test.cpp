@@ -82,6 +82,30 @@ TEST(GatewayConfig, ValidationAnswerWait) {
   EXPECT_NE(c.error().message.find("validation_answer_wait_ms"), std::string::npos);
 }
 
+// The staging directory (CA-8): per account unless the operator opens it to all; the setting
+// belongs to a staging gateway only.
+TEST(GatewayConfig, StagingAccess) {
+  auto doc = Minimal();
+  doc["environment"] = "staging";
+  auto c = GatewayConfig::FromJson(doc);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->acme.staging_access, "per-account");
+  doc["staging_access"] = "all";
+  c = GatewayConfig::FromJson(doc);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->acme.staging_access, "all");
+  doc["staging_access"] = "some";
+  c = GatewayConfig::FromJson(doc);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("staging_access: must be per-account or all"), std::string::npos)
+      << c.error().message;
+  doc = Minimal();
+  doc["staging_access"] = "all";
+  c = GatewayConfig::FromJson(doc);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("staging gateway"), std::string::npos) << c.error().message;
+}
+
 TEST(GatewayConfig, GlobalConnectionLimitFollowsTheDescriptorLimit) {
   EXPECT_EQ(MaxConnectionsFor(1024), 768u);
   EXPECT_EQ(MaxConnectionsFor(16384), 8192u);  // capped: memory

@@ -53,6 +53,9 @@ struct GatewayOptions {
   std::string website;
   std::vector<std::string> caa_identities;
   std::string environment = "production";  // or "staging"
+  // Staging only: "per-account" (the RA grants it per external account, `ca-ra ext-account update
+  // KID --staging yes`) or "all" (every external account in good standing).
+  std::string staging_access = "per-account";
   // The environment's certificate profiles (profiles/data/<environment>, the engine's too): the
   // directory's meta.profiles (each enabled profile with its data file's description), and the
   // subscriber key rule at finalize comes from the order's profile.

@@ -49,6 +49,7 @@ TEST(Problems, AccountCodesGiveUnauthorized) {
   }
   EXPECT_EQ(ProblemForResultCode("ACCOUNT_NOT_FOUND", "", "").kind, ProblemKind::kAccountDoesNotExist);
   EXPECT_EQ(ProblemForResultCode("PROFILE_NOT_ALLOWED", "", "").kind, ProblemKind::kInvalidProfile);
+  EXPECT_EQ(ProblemForResultCode("STAGING_NOT_ALLOWED", "", "").kind, ProblemKind::kUnauthorized);
 }
 
 // Every result code of the operator's technical document (CTD "Result code") that a policy refusal

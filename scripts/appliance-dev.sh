@@ -3,6 +3,7 @@
 #
 #   scripts/appliance-dev.sh up   --state DIR [--port-base N] [--dns HOST:PORT] [--http01-port N]
 #                                 [--tlsalpn01-port N] [--suffix DOMAIN] [--crl-shards N] [--no-build]
+#                                 [--staging per-account|all|off]
 #   scripts/appliance-dev.sh down --state DIR
 #
 # up: SoftHSM token in DIR, key ceremony (root, ACME intermediate, OCSP signer, gateway TLS
@@ -17,10 +18,14 @@
 # DASHBOARD_CREDENTIAL, the PIDs, ...) and prints it.
 # Ports: gateway N (default 14000), status N+1, http-01 N+2, tls-alpn-01 N+3, gateway metrics N+4,
 # mock DNS management N+5, dashboard N+6 and DNS N+53.
+# Staging (CA-8, scripts/lib/dev_staging.sh; default per-account, the demo account admitted): its own
+# TEST hierarchy, engine instance, status server (N+8) and ACME gateway (N+7, metrics N+9);
+# appliance.env then has STAGING_DIRECTORY_URL, STAGING_ROOT, STAGING_INTERMEDIATE_PEM, STAGING_OCSP_URL.
 # down: stops what up started, by PID. The state directory is kept (delete it to start afresh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/lib/pidfile.sh"
+. "$root/scripts/lib/dev_staging.sh"
 build=${BUILD_DIR:-$root/build}
 
 die() { echo "appliance-dev: $*" >&2; exit 1; }
@@ -29,6 +34,7 @@ usage() { sed -n 4,6p "$0" | sed 's/^# *//' >&2; exit 2; }
 cmd=${1:-}; shift || true
 state="" port_base=14000 dns="" http01_port="" tlsalpn01_port="" suffix=demo.test do_build=1
 crl_shards=8  # CRL shards of the intermediate (0: the full CRL only in certificates' CRLDP)
+staging=per-account  # the staging service (CA-8): per-account, all, or off
 while (($#)); do
   case "$1" in
     --state) state=${2:?}; shift 2 ;;
@@ -39,6 +45,7 @@ while (($#)); do
     --suffix) suffix=${2:?}; shift 2 ;;
     --crl-shards) crl_shards=${2:?}; shift 2 ;;
     --no-build) do_build=0; shift ;;
+    --staging) staging=${2:?}; shift 2 ;;
     *) usage ;;
   esac
 done
@@ -46,13 +53,14 @@ done
 case "$cmd" in up|down) ;; *) usage ;; esac
 [[ $port_base =~ ^[0-9]+$ ]] && ((port_base >= 1024 && port_base <= 65000)) || die "--port-base must be 1024..65000"
 [[ $crl_shards =~ ^[0-9]+$ ]] && ((crl_shards <= 1024)) || die "--crl-shards must be 0..1024"
+case "$staging" in per-account|all|off) ;; *) die "--staging must be per-account, all or off" ;; esac
 http01_port=${http01_port:-$((port_base + 2))}
 tlsalpn01_port=${tlsalpn01_port:-$((port_base + 3))}
 state=$(mkdir -p "$state" && cd "$state" && pwd)
 
 # Stops every process whose PID file is in DIR/run, newest first, by PID.
 stop_all() {
-  stop_pidfiles "$state"/run/{dashboard,gateway,export,status,engine,challtestsrv}.pid
+  stop_pidfiles "$state"/run/{dashboard,gateway-staging,gateway,export,status-staging,status,engine,challtestsrv}.pid
 }
 
 if [ "$cmd" = down ]; then
@@ -169,12 +177,17 @@ if [ ! -f "$state/eab.json" ]; then
         /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
   ra org validate "$org" >/dev/null
   (umask 077; ra --json ext-account create --org "$org" --contact "Demo Operator" --profiles SSL \
-     --challenges http-01,dns-01,tls-alpn-01 --max-acme-accounts 100000 --orders-per-hour 100000 --active >"$state/eab.json")
+     --challenges http-01,dns-01,tls-alpn-01 --max-acme-accounts 100000 --orders-per-hour 100000 --active \
+     --staging yes >"$state/eab.json")
   kid=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kid"])' "$state/eab.json")
   ra domain add "$kid" "$suffix" --include-subdomains --dcv http-01,dns-01,tls-alpn-01 >/dev/null
   ra domain validate "$kid" "$suffix" >/dev/null
 fi
 read -r EAB_KID EAB_HMAC < <(/usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["kid"], j["mac_key"])' "$state/eab.json")
+
+# ------------------------------------------------------------------ staging hierarchy (dev_staging.sh)
+staging_instance=""
+if [ "$staging" != off ]; then staging_ceremony; staging_instance=$(staging_engine_instance "$staging"); fi
 
 # ------------------------------------------------------------------ engine
 if [ ! -f "$state/channel/engine.crt" ]; then
@@ -195,7 +208,7 @@ cat >"$state/engine.json" <<JSON
    "intermediate_key_label": "$issuer_name", "intermediate_cert": "$C/intermediate.pem", "chain": "$state/ca-chain.pem",
    "ocsp_key_label": "ocsp", "ocsp_cert": "$C/ocsp-signer.pem",
    "ocsp_url": "$status_url/ocsp", "ca_issuers_url": "$status_url/ca/$issuer_name.der",
-   "crl_url": "$status_url/crl/$issuer_name.crl", "crl_shards": $crl_shards}}}
+   "crl_url": "$status_url/crl/$issuer_name.crl", "crl_shards": $crl_shards}$staging_instance}}
 JSON
 chmod 0600 "$state/engine.json"
 rm -f "$state/run/engine.sock"
@@ -236,6 +249,7 @@ cat >"$state/gateway.json" <<JSON
 JSON
 start gateway "$GATEWAY" --config "$state/gateway.json"
 wait_for gateway "$state/run/gateway.pid" curl -sf --cacert "$C/root.pem" -o /dev/null "$acme_base/directory"
+if [ "$staging" != off ]; then staging_status_up; staging_gateway_up "$staging"; fi
 
 # ------------------------------------------------------------------ dashboard
 # The demo external account's dashboard credential (issued once, kept 0600 in the state), and the
@@ -290,5 +304,6 @@ DASHBOARD_CREDENTIAL=$(cat "$state/dashboard-credential")
 DASHBOARD_PID=$(cat "$state/run/dashboard.pid")
 CHALLTESTSRV_PID=$(cat "$state/run/challtestsrv.pid" 2>/dev/null || true)
 ENV
+if [ "$staging" != off ]; then staging_env "$staging" >>"$state/appliance.env"; fi
 chmod 0600 "$state/appliance.env"
 cat "$state/appliance.env"

@@ -33,6 +33,10 @@ ExternalAccountFields Cli::ExtFields() const {
     f.report_period = ParseReportPeriod(*p);
     if (!f.report_period) throw UsageError{"--report-period is weekly, monthly or off, not '" + *p + "'"};
   }
+  if (auto s = a_.Get("--staging")) {
+    if (*s != "yes" && *s != "no") throw UsageError{"--staging is yes or no, not '" + *s + "'"};
+    f.staging = *s == "yes";
+  }
   return f;
 }
 

@@ -28,6 +28,7 @@ commands:
                      [--profiles P,...] [--challenges http-01,dns-01,tls-alpn-01]
                      [--max-acme-accounts N] [--orders-per-hour N] [--active]
                      [--report-period weekly|monthly|off]  (R49 report schedule; default weekly)
+                     [--staging yes|no]  (may use the staging service when it is per account; default no)
   ext-account list | show KID | update KID [options of create but --org]
   ext-account activate|suspend|reactivate|deactivate KID | regenerate-mac KID
   ext-account revoke KID [--reason R] [--dry-run | --yes]

@@ -28,7 +28,8 @@ std::string ExtText(const ExternalAccount& a, int64_t now) {
          "\nmac regenerations: " + std::to_string(a.mac_regenerations) +
          "\nlimits: max ACME accounts " + std::to_string(a.limits.max_acme_accounts) +
          ", orders per hour " + std::to_string(a.limits.orders_per_hour) +
-         "\nreport period: " + std::string(ReportPeriodName(a.report_period)) + "\n";
+         "\nreport period: " + std::string(ReportPeriodName(a.report_period)) +
+         "\nstaging: " + (a.staging ? "yes" : "no") + "\n";
 }
 std::string DomainLine(const DomainEntry& d) {
   return d.fqdn + "  " + std::string(DomainStatusName(d.status)) + "  kid " +

@@ -44,6 +44,7 @@ constexpr CodeName kCodeNames[] = {
     {ResultCode::kAcmeCaError, "ACME_CA_ERROR"},
     {ResultCode::kAcmeOtherError, "ACME_OTHER_ERROR"},
     {ResultCode::kProfileNotAllowed, "PROFILE_NOT_ALLOWED"},
+    {ResultCode::kStagingNotAllowed, "STAGING_NOT_ALLOWED"},
 };
 
 Decision Refuse(ResultCode code, std::string name, std::string detail) {
@@ -153,6 +154,10 @@ Decision CheckAccounts(const PolicySnapshot& snapshot, const AccountFacts& accou
     return Refuse(ResultCode::kOrganizationIsNotValid, "",
                   "organization " + ext->organization_id + " of external account " + kid + " is " +
                       (account_org ? std::string(OrgStatusName(account_org->status)) : "missing"));
+  }
+  if (account.staging_grant_required && !ext->staging) {
+    return Refuse(ResultCode::kStagingNotAllowed, "",
+                  "external account " + kid + " may not use the staging service");
   }
 
   ext_out = std::move(ext);

@@ -17,7 +17,8 @@
 namespace ca::profiles::policy {
 
 // The operator's result codes (technical document, "Result code"), plus PROFILE_NOT_ALLOWED for a
-// requested profile that the account may not use (the document has no code for it). Decide()
+// requested profile that the account may not use and STAGING_NOT_ALLOWED for an account the RA did
+// not admit to the staging service (the document has no code for either). Decide()
 // returns only the policy codes; the others (CAA, rate limits, credit, documents, internal
 // errors) exist so that the gateway and the engine name every failure with the same enum.
 enum class ResultCode {
@@ -51,6 +52,7 @@ enum class ResultCode {
   kAcmeCaError,
   kAcmeOtherError,
   kProfileNotAllowed,
+  kStagingNotAllowed,  // not in the document either: the staging service is per account (CA-8)
 };
 
 std::string_view ResultCodeName(ResultCode code);  // "DOMAIN_NOT_FOUND", "OK"
@@ -69,6 +71,9 @@ struct AccountFacts {
   std::string external_account_kid;
   ProfileId profile = ProfileId::kSsl;  // recorded at account creation
   bool client_deactivated = false;      // the client deactivated its account (RFC 8555 §7.3.6)
+  // The request is for the staging service and the operator opened it per account: the external
+  // account must have `staging` (else STAGING_NOT_ALLOWED).
+  bool staging_grant_required = false;
 };
 
 Decision Decide(const PolicySnapshot& snapshot, const AccountFacts& account,

@@ -287,11 +287,32 @@ TEST(Decide, Wildcards) {
   for (const auto& c : cases) RunCase(c);
 }
 
+// CA-8: with the staging service open per account, only external accounts the RA admitted
+// (`staging`) pass; production requests and a staging service open to all do not look at it.
+TEST(Decide, StagingNeedsTheRasGrantWhenPerAccount) {
+  World w;
+  auto decide = [&](bool grant_required) {
+    auto snap = w.store->Snapshot();
+    EXPECT_TRUE(snap);
+    AccountFacts facts{"acc", w.kid, ProfileId::kSsl, false, grant_required};
+    return Decide(*snap, facts, V{"example.com"}, ProfileId::kSsl, kNow);
+  };
+  Decision refused = decide(true);
+  EXPECT_EQ(ResultCodeName(refused.code), "STAGING_NOT_ALLOWED");
+  EXPECT_EQ(refused.detail, "external account " + w.kid + " may not use the staging service");
+  EXPECT_TRUE(decide(false).ok());
+  ExternalAccountFields grant;
+  grant.staging = true;
+  ASSERT_TRUE(UpdateExternalAccount(w.Ctx(), w.kid, grant));
+  EXPECT_TRUE(decide(true).ok());
+  EXPECT_TRUE(w.store->Snapshot()->FindExternalAccount(w.kid)->staging);
+}
+
 TEST(Decide, ResultCodeNamesRoundTrip) {
   EXPECT_EQ(ResultCodeName(R::kOk), "OK");
   EXPECT_EQ(ResultCodeName(R::kDomainNotFound), "DOMAIN_NOT_FOUND");
   EXPECT_EQ(ResultCodeName(R::kInvalidDnsCaa), "INVALID_DNSCAA");
-  for (int i = 0; i <= static_cast<int>(R::kProfileNotAllowed); ++i) {
+  for (int i = 0; i <= static_cast<int>(R::kStagingNotAllowed); ++i) {
     auto code = static_cast<R>(i);
     auto back = ParseResultCode(ResultCodeName(code));
     ASSERT_TRUE(back) << i;

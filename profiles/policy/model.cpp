@@ -156,6 +156,7 @@ json ToJson(const ExternalAccount& a) {
            {{"max_acme_accounts", a.limits.max_acme_accounts},
             {"orders_per_hour", a.limits.orders_per_hour}}},
           {"report_period", ReportPeriodName(a.report_period)},
+          {"staging", a.staging},
           {"created_at", a.created_at},
           {"updated_at", a.updated_at}};
   if (!a.dashboard_credential_sha256.empty()) {
@@ -266,6 +267,7 @@ Result<ExternalAccount> ExternalAccountFromJson(std::string_view text) {
       if (!parsed) return f.Bad("report_period", "unknown report period " + *period);
       a.report_period = *parsed;
     }
+    a.staging = CA_TRY(f.OptionalBool("staging")).value_or(false);  // absent in older records
     a.created_at = CA_TRY(f.Int("created_at"));
     a.updated_at = CA_TRY(f.Int("updated_at"));
     return a;

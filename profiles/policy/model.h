@@ -72,6 +72,9 @@ struct ExternalAccount {
   std::string dashboard_credential_sha256;
   int64_t dashboard_credential_issued_at = 0;
   ReportPeriod report_period = ReportPeriod::kWeekly;  // records stored before it existed: weekly
+  // May use the staging ACME service when the operator opens it per account (CA-8, ANSSI R53;
+  // decision.h AccountFacts::staging_grant_required). Records stored before it existed: false.
+  bool staging = false;
   int64_t created_at = 0;
   int64_t updated_at = 0;
 

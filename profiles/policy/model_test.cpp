@@ -64,5 +64,26 @@ TEST(Model, ExternalAccountReportPeriod) {
   EXPECT_EQ(ReportPeriodName(ReportPeriod::kMonthly), "monthly");
 }
 
+// The staging grant (CA-8): stored, shown, and false in records stored before it existed.
+TEST(Model, ExternalAccountStagingGrant) {
+  ExternalAccount a;
+  a.kid = "k";
+  a.organization_id = "o";
+  a.contacts = {"Jane <jane@corp.example>"};
+  EXPECT_FALSE(a.staging);
+  a.staging = true;
+  auto back = ExternalAccountFromJson(ToJson(a).dump());
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->staging);
+  EXPECT_EQ(ToPublicJson(a, 0)["staging"], true);
+  auto old = ToJson(a);
+  old.erase("staging");
+  auto older = ExternalAccountFromJson(old.dump());
+  ASSERT_TRUE(older);
+  EXPECT_FALSE(older->staging);
+  old["staging"] = "yes";
+  EXPECT_FALSE(ExternalAccountFromJson(old.dump()));
+}
+
 }  // namespace
 }  // namespace ca::profiles::policy

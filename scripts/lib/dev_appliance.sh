@@ -1,4 +1,4 @@
-# Dev appliances started by scripts and tests (scripts/appliance-dev.sh listens on base+0..6 and
+# Dev appliances started by scripts and tests (scripts/appliance-dev.sh listens on base+0..9 and
 # base+53): free port bases, and a test's own appliance. Bases below 32768 stay out of the ephemeral
 # range, where an outgoing connection's source port can take a listener's port (Pebble's http-01
 # responder was refused "address already in use" there).
@@ -6,7 +6,7 @@
 # appliance_ports_free BASE: true when nothing listens on any of the appliance's ports.
 appliance_ports_free() {
   local off
-  for off in 0 1 2 3 4 5 6 53; do
+  for off in 0 1 2 3 4 5 6 7 8 9 53; do
     (exec 3<>"/dev/tcp/127.0.0.1/$(($1 + off))") 2>/dev/null && return 1
   done
   return 0

@@ -31,11 +31,7 @@ done
 T=$(mktemp -d /tmp/acme-ca-appliance-e2e.XXXXXX)
 chmod 0755 "$T"   # the service accounts must reach the prefix
 A=$T/a B=$T/b C=$T/c  # the appliance, its restored copy, one set up from an "offline" ceremony
-accounts=(acme-ca-engine acme-ca-gateway acme-ca-status acme-ca-ra acme-ca-dashboard acme-ca-report)
-groups=(acme-ca-policy acme-ca-engine-clients acme-ca-audit)
-created_accounts=() created_groups=()
-for u in "${accounts[@]}"; do getent passwd "$u" >/dev/null || created_accounts+=("$u"); done
-for g in "${groups[@]}"; do getent group "$g" >/dev/null || created_groups+=("$g"); done
+record_created_accounts
 challtestsrv_pid=""
 
 cleanup() {
@@ -74,21 +70,9 @@ sed -i -e "s|^CAA_IDENTITIES=.*|CAA_IDENTITIES=acme-ca.e2e.test|" \
 
 # ---------------------------------------------------------------- First boot
 S=$A/var/lib/acme-ca E=$A/etc/acme-ca
-if "$A/usr/sbin/acme-ca-setup" --prefix "$A" --no-systemd >"$T/setup-1.log" 2>&1; then
-  pass "acme-ca-setup --prefix --no-systemd: appliance up"
-else
-  cat "$T/setup-1.log"
-  for f in "$A"/var/log/acme-ca/*.log "$S/ceremony/ceremony.log"; do [ -f "$f" ] && { echo "== $f"; tail -20 "$f"; }; done
-  echo "FAIL: setup did not complete"; exit 1
-fi
+setup_prefix_or_exit "$A" "$T/setup-1.log" "acme-ca-setup --prefix --no-systemd: appliance up"
 sed 's/^/    /' "$T/setup-1.log"
 
-# mode_is PATH MODE OWNER GROUP
-mode_is() {
-  local got
-  got=$(stat -c '%a %U %G' "$1" 2>/dev/null) || { echo "    missing: $1"; return 1; }
-  [ "$got" = "$2 $3 $4" ] || { echo "    $1: $got, want $2 $3 $4"; return 1; }
-}
 check "user PIN 0400 acme-ca-engine" mode_is "$S/engine/user.pin" 400 acme-ca-engine acme-ca-engine
 check "SoftHSM token dir 0700 acme-ca-engine" mode_is "$S/engine/tokens" 700 acme-ca-engine acme-ca-engine
 check "every token file the engine's, nothing for group/other" \

@@ -23,11 +23,7 @@ has() {  # has DESCRIPTION FILE REGEX
 
 T=$(mktemp -d /tmp/acme-ca-guide-e2e.XXXXXX)
 chmod 0755 "$T"
-accounts=(acme-ca-engine acme-ca-gateway acme-ca-status acme-ca-ra acme-ca-dashboard acme-ca-report)
-groups=(acme-ca-policy acme-ca-engine-clients acme-ca-audit)
-created_accounts=() created_groups=()
-for u in "${accounts[@]}"; do getent passwd "$u" >/dev/null || created_accounts+=("$u"); done
-for g in "${groups[@]}"; do getent group "$g" >/dev/null || created_groups+=("$g"); done
+record_created_accounts
 DNS_PID=""
 
 # What the guide asks the reader to pick.

@@ -35,7 +35,7 @@ certbot_issue() {
 # stop_prefix PREFIX: stops the services acme-ca-setup --no-systemd started under PREFIX, by the PIDs
 # it recorded in PREFIX/run/acme-ca (TERM, then KILL after 10 s).
 stop_prefix() {
-  stop_pidfiles -w 100 "$1"/run/acme-ca/{dashboard,gateway,status,engine}.pid
+  stop_pidfiles -w 100 "$1"/run/acme-ca/{dashboard,gateway-staging,gateway,status-staging,status,engine}.pid
 }
 
 # loopback_setup_conf FILE PORT_BASE: points setup.conf at 127.0.0.1 with the test's ports (gateway
@@ -88,13 +88,13 @@ postinst_prefix() {
     "$p/usr/sbin/acme-ca-setup" fix-permissions
 }
 
-# free_port_base: a port base with nothing listening on base+{0,1,2,3,5,6,53}.
+# free_port_base: a port base with nothing listening on base+{0..9,53} (7..9: the staging service).
 free_port_base() {
   local pb busy off
   for _ in $(seq 20); do
     pb=$((20000 + (RANDOM % 200) * 100))
     busy=0
-    for off in 0 1 2 3 5 6 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
+    for off in 0 1 2 3 4 5 6 7 8 9 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
     ((busy)) || break
   done
   echo "$pb"
@@ -108,6 +108,36 @@ fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
 check() {  # check DESCRIPTION COMMAND...
   local what=$1; shift
   if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+# setup_prefix_or_exit PREFIX LOG DESCRIPTION: acme-ca-setup --no-systemd of PREFIX (output in
+# LOG); on failure prints LOG, the services' and the ceremony's logs and exits 1.
+setup_prefix_or_exit() {
+  local p=$1 log=$2 f
+  if "$p/usr/sbin/acme-ca-setup" --prefix "$p" --no-systemd >"$log" 2>&1; then pass "$3"; return 0; fi
+  cat "$log"
+  for f in "$p"/var/log/acme-ca/*.log "$p/var/lib/acme-ca/ceremony/ceremony.log"; do
+    [ -f "$f" ] && { echo "== $f"; tail -20 "$f"; }
+  done
+  echo "FAIL: setup did not complete"; exit 1
+}
+
+# mode_is PATH MODE OWNER GROUP
+mode_is() {
+  local got
+  got=$(stat -c '%a %U %G' "$1" 2>/dev/null) || { echo "    missing: $1"; return 1; }
+  [ "$got" = "$2 $3 $4" ] || { echo "    $1: $got, want $2 $3 $4"; return 1; }
+}
+
+# record_created_accounts: sets created_accounts and created_groups to the service accounts and
+# groups that do not exist yet (those the test's setup will create, and remove_test_state removes).
+record_created_accounts() {
+  local u g
+  created_accounts=() created_groups=()
+  for u in acme-ca-engine acme-ca-gateway acme-ca-status acme-ca-ra acme-ca-dashboard acme-ca-report; do
+    getent passwd "$u" >/dev/null || created_accounts+=("$u")
+  done
+  for g in acme-ca-policy acme-ca-engine-clients acme-ca-audit; do getent group "$g" >/dev/null || created_groups+=("$g"); done
 }
 
 # remove_test_state: deletes the service accounts and groups the test created (created_accounts,

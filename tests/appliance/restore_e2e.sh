@@ -28,11 +28,7 @@ done
 T=$(mktemp -d /tmp/acme-ca-restore-e2e.XXXXXX)
 chmod 0755 "$T"
 A=$T/a B=$T/b
-accounts=(acme-ca-engine acme-ca-gateway acme-ca-status acme-ca-ra acme-ca-dashboard acme-ca-report)
-groups=(acme-ca-policy acme-ca-engine-clients acme-ca-audit)
-created_accounts=() created_groups=()
-for u in "${accounts[@]}"; do getent passwd "$u" >/dev/null || created_accounts+=("$u"); done
-for g in "${groups[@]}"; do getent group "$g" >/dev/null || created_groups+=("$g"); done
+record_created_accounts
 cleanup() {
   stop_prefix "$A"
   stop_prefix "$B"

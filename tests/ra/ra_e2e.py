@@ -202,6 +202,11 @@ def run(args, tmp):
     check(a1["profile"] == "SSL_SHORT", "SSL_SHORT set on an ACME account")
     granted = ra.json("ext-account", "update", kid, "--profiles", "SSL,WILD")
     check(granted["allowed_profiles"] == ["SSL", "WILD"], "SSL_SHORT withdrawn")
+    # The staging service's grant (CA-8): off by default, set and withdrawn per external account.
+    check(ra.json("ext-account", "show", kid)["staging"] is False, "staging not granted by default")
+    check(ra.json("ext-account", "update", kid, "--staging", "yes")["staging"] is True, "staging granted")
+    ra.refused("--staging is yes or no, not 'maybe'", "ext-account", "update", kid, "--staging", "maybe")
+    check(ra.json("ext-account", "update", kid, "--staging", "no")["staging"] is False, "staging withdrawn")
     a1 = ra.json("acme-account", "set-profile", "acct-1", "WILD")
     check(a1["profile"] == "WILD", "profile set")
     a1 = ra.json("acme-account", "set-domains", "acct-1", "*.example.org")

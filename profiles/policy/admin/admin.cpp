@@ -88,6 +88,7 @@ void Apply(ExternalAccount& a, const ExternalAccountFields& f) {
   if (f.max_acme_accounts) a.limits.max_acme_accounts = *f.max_acme_accounts;
   if (f.orders_per_hour) a.limits.orders_per_hour = *f.orders_per_hour;
   if (f.report_period) a.report_period = *f.report_period;
+  if (f.staging) a.staging = *f.staging;
   Dedupe(a.allowed_profiles);
   Dedupe(a.allowed_challenges);
 }

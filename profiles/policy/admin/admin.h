@@ -37,6 +37,7 @@ struct ExternalAccountFields {
   std::optional<std::vector<std::string>> allowed_challenges;
   std::optional<uint32_t> max_acme_accounts, orders_per_hour;
   std::optional<ReportPeriod> report_period;
+  std::optional<bool> staging;
 };
 
 struct DomainFields {
