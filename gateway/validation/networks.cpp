@@ -1,5 +1,7 @@
 #include "gateway/validation/networks.h"
 
+#include "common/log.h"
+
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <linux/netlink.h>
@@ -8,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -230,7 +233,14 @@ std::vector<IpAddress> CachedLocalInterfaceAddresses() {
 std::vector<IpAddress> LocalInterfaceAddresses() {
   std::vector<IpAddress> out;
   ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return out;
+  if (getifaddrs(&list) != 0) {
+    // Without this list the dial cannot refuse this host's own addresses outside the allowed
+    // networks; glibc needs an AF_NETLINK socket here, so a sandbox that denies it lands here.
+    static std::atomic<bool> reported{false};
+    if (!reported.exchange(true))
+      log::Error("validation_local_addresses_unavailable", {{"error", std::strerror(errno)}});
+    return out;
+  }
   std::unique_ptr<ifaddrs, decltype(&freeifaddrs)> owned(list, freeifaddrs);
   for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
     if (i->ifa_addr == nullptr) continue;
