@@ -210,7 +210,7 @@ Result<Organization> SetOrganizationStatus(const AdminContext& ctx, const std::s
 
 Result<IssuedCredentials> CreateExternalAccount(const AdminContext& ctx,
                                                 const ExternalAccountFields& f, bool activate,
-                                                const Secret& wrap_key) {
+                                                const EVP_PKEY* hsm_wrap_public) {
   auto w = CA_TRY(ctx.store->BeginWrite(ctx.actor, ctx.now));
   ExternalAccount a;
   a.kid = RandomUuidV4();
@@ -224,7 +224,7 @@ Result<IssuedCredentials> CreateExternalAccount(const AdminContext& ctx,
   CA_TRY_STATUS(CheckExternalAccount(w, a));
   a.status = activate ? ExternalAccountStatus::kActive : ExternalAccountStatus::kPending;
   Secret mac = GenerateMacKey();
-  a.mac_wrapped = CA_TRY(WrapMacKey(a.kid, mac, wrap_key));
+  a.mac_wrapped = CA_TRY(WrapMacKeyForHsm(a.kid, mac, hsm_wrap_public));
   a.created_at = a.updated_at = ctx.now;
   CA_TRY_STATUS(w.PutExternalAccount(a));
   CA_TRY_STATUS(w.Audit("ext-account.create", "external_account", a.kid, a.kid, "", nullptr,
@@ -279,15 +279,13 @@ Result<ExternalAccount> ExternalAccountLifecycle(const AdminContext& ctx, const 
 }
 
 Result<IssuedCredentials> RegenerateMacKey(const AdminContext& ctx, const std::string& kid,
-                                           const Secret& wrap_key) {
+                                           const EVP_PKEY* hsm_wrap_public) {
   auto w = CA_TRY(ctx.store->BeginWrite(ctx.actor, ctx.now));
   ExternalAccount before = CA_TRY(LoadExternalAccount(w, kid));
   CA_TRY_STATUS(RefuseFinal(before));
-  // The current key must unwrap with this wrapping key: a wrong key file fails here, not later.
-  CA_TRY(UnwrapMacKey(before, wrap_key));
   ExternalAccount a = before;
   Secret mac = GenerateMacKey();
-  a.mac_wrapped = CA_TRY(WrapMacKey(kid, mac, wrap_key));
+  a.mac_wrapped = CA_TRY(WrapMacKeyForHsm(kid, mac, hsm_wrap_public));
   a.mac_regenerations += 1;
   a.updated_at = ctx.now;
   CA_TRY_STATUS(w.PutExternalAccount(a));
