@@ -20,25 +20,20 @@ namespace ca::gateway {
 
 class PolicyStoreAdapter final : public PolicyPort {
  public:
-  static Result<std::unique_ptr<PolicyStoreAdapter>> Open(const std::string& policy_dir,
-                                                          const std::string& wrap_key_source);
+  static Result<std::unique_ptr<PolicyStoreAdapter>> Open(const std::string& policy_dir);
   Result<std::optional<ExternalAccountView>> FindExternalAccount(const std::string& kid, int64_t now) override;
-  Result<Secret> MacKey(const std::string& kid) override;
   Result<PolicyVerdict> Decide(const AccountRecord& account, const std::vector<std::string>& names,
                                const std::string& profile, int64_t now) override;
   Result<std::vector<std::string>> ChallengeTypes(const AccountRecord& account, const std::string& name,
                                                   const std::string& profile, int64_t now) override;
 
  private:
-  PolicyStoreAdapter(profiles::policy::PolicyStore store, Secret wrap_key, std::string decoy_record)
-      : store_(std::move(store)),
-        wrap_key_(std::move(wrap_key)),
-        decoy_record_(std::move(decoy_record)) {}
+  PolicyStoreAdapter(profiles::policy::PolicyStore store, std::string decoy_record)
+      : store_(std::move(store)), decoy_record_(std::move(decoy_record)) {}
   Result<PolicyVerdict> Evaluate(const profiles::policy::PolicySnapshot& snapshot,
                                  const AccountRecord& account, const std::vector<std::string>& names,
                                  const std::string& profile, int64_t now);
   profiles::policy::PolicyStore store_;
-  Secret wrap_key_;
   // An external-account record for no KeyID, worked on for an unknown kid (adapters.cpp).
   std::string decoy_record_;
   std::atomic<size_t> decoy_sink_{0};  // keeps that work from being optimised away

@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   }
   auto validator = ca::gateway::validation::Validator::Create(*validator_config);
   if (!validator) return Die("validation: " + validator.error().ToString());
-  auto policy = PolicyStoreAdapter::Open(config->policy_store_dir, config->mac_wrap_key);
+  auto policy = PolicyStoreAdapter::Open(config->policy_store_dir);
   if (!policy) return Die("policy store: " + policy.error().ToString());
   auto store = AcmeStore::Open(config->store_dir, config->store_options);
   if (!store) return Die("gateway store: " + store.error().ToString());

@@ -295,6 +295,26 @@ Result<IssuedCredentials> RegenerateMacKey(const AdminContext& ctx, const std::s
   return IssuedCredentials{std::move(a), std::move(mac)};
 }
 
+Result<size_t> MigrateMacKeysToHsm(const AdminContext& ctx, const Secret& legacy_wrap_key,
+                                   const EVP_PKEY* hsm_wrap_public) {
+  auto snapshot = CA_TRY(ctx.store->Snapshot());  // the RA is the only writer
+  auto w = CA_TRY(ctx.store->BeginWrite(ctx.actor, ctx.now));
+  size_t migrated = 0;
+  for (const auto& before : snapshot.ExternalAccounts()) {
+    if (!IsLegacyWrappedMac(before)) continue;
+    Secret mac = CA_TRY(UnwrapMacKey(before, legacy_wrap_key));
+    ExternalAccount a = before;
+    a.mac_wrapped = CA_TRY(WrapMacKeyForHsm(a.kid, mac, hsm_wrap_public));
+    a.updated_at = ctx.now;
+    CA_TRY_STATUS(w.PutExternalAccount(a));
+    CA_TRY_STATUS(w.Audit("ext-account.migrate-mac-key", "external_account", a.kid, a.kid, "",
+                          Public(before, ctx.now), Public(a, ctx.now)));
+    ++migrated;
+  }
+  if (migrated > 0) CA_TRY_STATUS(w.Commit());
+  return migrated;
+}
+
 Result<DomainEntry> AddDomain(const AdminContext& ctx, const std::string& kid,
                               const std::string& fqdn, const DomainFields& f) {
   std::string name = CA_TRY(NormalizeFqdn(fqdn, /*allow_wildcard=*/true));

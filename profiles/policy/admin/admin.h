@@ -77,6 +77,13 @@ Result<ExternalAccount> ExternalAccountLifecycle(const AdminContext& ctx, const 
 Result<IssuedCredentials> RegenerateMacKey(const AdminContext& ctx, const std::string& kid,
                                            const EVP_PKEY* hsm_wrap_public);
 
+// Upgrade from the wrapping-key file (before issue 18): every MAC key still wrapped under
+// `legacy_wrap_key` is unwrapped and wrapped to the HSM, in one write, one audit record per
+// account (no key material in it). Returns how many were migrated; a record that does not unwrap
+// refuses the whole migration (kCrypto), nothing written.
+Result<size_t> MigrateMacKeysToHsm(const AdminContext& ctx, const Secret& legacy_wrap_key,
+                                   const EVP_PKEY* hsm_wrap_public);
+
 Result<DomainEntry> AddDomain(const AdminContext& ctx, const std::string& kid,
                               const std::string& fqdn, const DomainFields& f);
 Status RemoveDomain(const AdminContext& ctx, const std::string& kid, const std::string& fqdn);

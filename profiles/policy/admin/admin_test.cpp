@@ -275,3 +275,37 @@ TEST_F(AdminTest, RevokeOneCertificateRecordsItsSerial) {
 
 }  // namespace
 }  // namespace ca::profiles::policy::admin
+
+namespace ca::profiles::policy::admin {
+namespace {
+
+TEST_F(AdminTest, LegacyFileWrappedKeysMigrateToTheHsmAndKeepWorking) {
+  // An account as the RA wrote it before issue 18: AES-GCM under the wrapping-key file.
+  Secret legacy(std::string(32, 'w'));
+  Secret old_mac = GenerateMacKey();
+  auto w = store_->BeginWrite("old-ra", now_);
+  ASSERT_TRUE(w);
+  ExternalAccount a = *Snap().FindExternalAccount(kid_);
+  a.mac_wrapped = *WrapMacKey(kid_, old_mac, legacy);
+  ASSERT_TRUE(w->PutExternalAccount(a));
+  ASSERT_TRUE(w->Audit("legacy", "external_account", kid_, kid_, "", nullptr, nullptr));
+  ASSERT_TRUE(w->Commit());
+  ASSERT_TRUE(IsLegacyWrappedMac(*Snap().FindExternalAccount(kid_)));
+
+  Secret wrong(std::string(32, 'x'));
+  ExpectRefused([&] { return MigrateMacKeysToHsm(Ctx(), wrong, wrap_); }, ErrorCode::kCrypto,
+                "does not authenticate");
+  auto n = MigrateMacKeysToHsm(Ctx(), legacy, wrap_);
+  ASSERT_TRUE(n) << n.error().ToString();
+  EXPECT_EQ(*n, 1u);
+  auto after = *Snap().FindExternalAccount(kid_);
+  ASSERT_FALSE(IsLegacyWrappedMac(after));
+  // The same MAC key: the requester's EAB credentials keep working.
+  EXPECT_EQ(testing::SoftwareUnwrap(ParseHsmWrappedMac(after.mac_wrapped)->wrapped).view(),
+            old_mac.view());
+  // Run again: nothing to do, nothing written.
+  ExpectNoOp([&] { return MigrateMacKeysToHsm(Ctx(), legacy, wrap_); });
+}
+
+}  // namespace
+}  // namespace ca::profiles::policy::admin
