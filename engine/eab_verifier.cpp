@@ -10,12 +10,15 @@ namespace ca::engine {
 
 namespace policy = profiles::policy;
 
-Result<std::unique_ptr<EabVerifier>> EabVerifier::Open(std::shared_ptr<hsm::Token> token, std::string label) {
+Result<std::unique_ptr<EabVerifier>> EabVerifier::Open(std::shared_ptr<hsm::Token> token,
+                                                       std::string label) {
   auto key = token->FindKey(label);
-  if (!key) return Fail(key.error().code, "MAC wrapping key '" + label + "': " + key.error().message);
-  std::string decoy =
-      CA_TRY(policy::WrapMacKeyForHsm(RandomUuidV4(), policy::GenerateMacKey(), (*key)->public_key()));
-  return std::unique_ptr<EabVerifier>(new EabVerifier(std::move(token), std::move(label), std::move(decoy)));
+  if (!key)
+    return Fail(key.error().code, "MAC wrapping key '" + label + "': " + key.error().message);
+  std::string decoy = CA_TRY(
+      policy::WrapMacKeyForHsm(RandomUuidV4(), policy::GenerateMacKey(), (*key)->public_key()));
+  return std::unique_ptr<EabVerifier>(
+      new EabVerifier(std::move(token), std::move(label), std::move(decoy)));
 }
 
 Result<bool> EabVerifier::Verify(const policy::PolicySnapshot& snapshot,
@@ -25,7 +28,8 @@ Result<bool> EabVerifier::Verify(const policy::PolicySnapshot& snapshot,
   auto parsed = policy::ParseHsmWrappedMac(stored);
   bool usable = account.has_value() && parsed.has_value();
   if (account && !parsed)
-    log::Error("eab_record_unusable", {{"external_account", request.kid}, {"error", parsed.error().message}});
+    log::Error("eab_record_unusable",
+               {{"external_account", request.kid}, {"error", parsed.error().message}});
   if (!parsed) parsed = policy::ParseHsmWrappedMac(decoy_);
   std::string binding = policy::MacBindingInput(request.kid);
   auto span_of = [](const std::string& s) {
@@ -40,8 +44,9 @@ Result<bool> EabVerifier::Verify(const policy::PolicySnapshot& snapshot,
   }
   const auto& mac = (*macs)[0];
   const auto& kid_binding = (*macs)[1];
-  bool binding_ok = kid_binding.size() == parsed->kid_binding.size() &&
-                    CRYPTO_memcmp(kid_binding.data(), parsed->kid_binding.data(), kid_binding.size()) == 0;
+  bool binding_ok =
+      kid_binding.size() == parsed->kid_binding.size() &&
+      CRYPTO_memcmp(kid_binding.data(), parsed->kid_binding.data(), kid_binding.size()) == 0;
   bool mac_ok = request.mac.size() == mac.size() &&
                 CRYPTO_memcmp(request.mac.data(), mac.data(), mac.size()) == 0;
   if (usable && !binding_ok)

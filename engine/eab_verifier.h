@@ -16,7 +16,8 @@ namespace ca::engine {
 class EabVerifier {
  public:
   // `label`: the unwrapping key on `token` (ceremony `mac-wrap`). Fails if it is not there.
-  static Result<std::unique_ptr<EabVerifier>> Open(std::shared_ptr<hsm::Token> token, std::string label);
+  static Result<std::unique_ptr<EabVerifier>> Open(std::shared_ptr<hsm::Token> token,
+                                                   std::string label);
 
   // Verified only when the KeyID is known, its wrapped key carries the binding MAC of that KeyID
   // (a record copied to another KeyID fails) and the MAC matches (constant-time compares). An

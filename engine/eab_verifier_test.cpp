@@ -69,7 +69,8 @@ TEST_F(EabVerifierTest, AWrappedKeyCopiedToAnotherKidIsRefused) {
   f.contacts = std::vector<std::string>{"Bob"};
   auto wrap_key = token_->FindKey("mac-wrap");
   ASSERT_TRUE(wrap_key);
-  auto other = profiles::policy::admin::CreateExternalAccount(ctx, f, true, (*wrap_key)->public_key());
+  auto other =
+      profiles::policy::admin::CreateExternalAccount(ctx, f, true, (*wrap_key)->public_key());
   ASSERT_TRUE(other) << other.error().ToString();
   auto source = world_.store->Snapshot()->FindExternalAccount(world_.kid);
   // The copy, as someone writing the policy store's file directly would make it.

@@ -30,8 +30,8 @@ Result<std::vector<Bytes>> TokenImpl::HmacSha256WithWrappedKey(
       [&](const Lease& lease) -> Result<std::vector<Bytes>> {
     const p11::Session& s = *lease.session;
     CK_OBJECT_CLASS priv_class = CKO_PRIVATE_KEY;
-    auto found = CA_TRY(
-        s.Find({p11::AttrOf(CKA_CLASS, priv_class), p11::AttrStr(CKA_LABEL, unwrap_label)}));
+    auto found =
+        CA_TRY(s.Find({p11::AttrOf(CKA_CLASS, priv_class), p11::AttrStr(CKA_LABEL, unwrap_label)}));
     if (found.size() != 1)
       return Fail(ErrorCode::kNotFound, "no single unwrapping key labelled '" + unwrap_label + "'");
     CK_RSA_PKCS_OAEP_PARAMS oaep{CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0};
@@ -53,8 +53,9 @@ Result<std::vector<Bytes>> TokenImpl::HmacSha256WithWrappedKey(
                                    static_cast<CK_ULONG>(wrapped.size()), tmpl.data(),
                                    static_cast<CK_ULONG>(tmpl.size()), &mac_h);
     // SoftHSMv2 answers CKR_GENERAL_ERROR when the OAEP decoding fails (a tampered blob).
-    if (rv == CKR_GENERAL_ERROR || rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
-        rv == CKR_WRAPPED_KEY_INVALID || rv == CKR_WRAPPED_KEY_LEN_RANGE)
+    if (rv == CKR_GENERAL_ERROR || rv == CKR_ENCRYPTED_DATA_INVALID ||
+        rv == CKR_ENCRYPTED_DATA_LEN_RANGE || rv == CKR_WRAPPED_KEY_INVALID ||
+        rv == CKR_WRAPPED_KEY_LEN_RANGE)
       return Fail(ErrorCode::kCrypto, "C_UnwrapKey: the wrapped key does not unwrap");
     if (rv != CKR_OK) return CkrFail("C_UnwrapKey", rv);
     SessionObject mac_key(s, mac_h);

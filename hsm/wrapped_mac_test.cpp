@@ -50,8 +50,8 @@ TEST(WrappedMac, HmacUnderAnUnwrappedKeyMatchesSoftwareAndTamperIsRefused) {
   auto session = ASSERT_OK(p11::Session::Open(module, slot));
   ASSERT_TRUE(session.Login(CKU_USER, fixture->user_pin()).has_value());
   CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-  auto privs = ASSERT_OK(
-      session.Find({p11::AttrOf(CKA_CLASS, cls), p11::AttrStr(CKA_LABEL, std::string("mac-wrap"))}));
+  auto privs = ASSERT_OK(session.Find(
+      {p11::AttrOf(CKA_CLASS, cls), p11::AttrStr(CKA_LABEL, std::string("mac-wrap"))}));
   ASSERT_EQ(privs.size(), 1u);
   EXPECT_TRUE(*session.GetBool(privs[0], CKA_UNWRAP));
   EXPECT_FALSE(*session.GetBool(privs[0], CKA_SIGN));

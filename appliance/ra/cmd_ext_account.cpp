@@ -4,6 +4,7 @@
 // (discouraged), in clear on stdout; never logged nor audited.
 #include "appliance/ra/cli.h"
 #include "appliance/ra/text.h"
+#include "common/encoding.h"
 #include "profiles/policy/mac_key.h"
 
 namespace ca::appliance::ra {
