@@ -132,6 +132,13 @@ Result<std::string> PublicKeyToPem(const EVP_PKEY* key) {
   return BioToString(bio.get());
 }
 
+Result<Pkey> PublicKeyFromPem(std::string_view pem) {
+  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  Pkey key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key) return CryptoFail("parse public key PEM");
+  return key;
+}
+
 Result<Bytes> CrlToDer(const X509_CRL* crl) { return ToDer(crl, i2d_X509_CRL, "encode CRL"); }
 
 Result<X509Crl> CrlFromDer(std::span<const uint8_t> der) {

@@ -80,6 +80,7 @@ Result<Bytes> CsrToDer(const X509_REQ* req);
 Result<Bytes> PublicKeyToDer(const EVP_PKEY* key);  // SubjectPublicKeyInfo DER
 Result<Pkey> PublicKeyFromDer(std::span<const uint8_t> der);
 Result<std::string> PublicKeyToPem(const EVP_PKEY* key);
+Result<Pkey> PublicKeyFromPem(std::string_view pem);  // one SubjectPublicKeyInfo PEM block
 Result<Bytes> CrlToDer(const X509_CRL* crl);
 Result<X509Crl> CrlFromDer(std::span<const uint8_t> der);
 

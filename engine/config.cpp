@@ -143,6 +143,7 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
   std::optional<HsmConfig> hsm;
   if (const json* h = CA_TRY(f.OptionalObject("hsm"))) hsm = CA_TRY(ParseHsm(*h, f.PathOf("hsm")));
   c.policy_store = CA_TRY(f.NonEmptyString("policy_store"));
+  c.mac_wrap_key_label = CA_TRY(f.OptionalNonEmptyString("mac_wrap_key_label")).value_or("");
   c.test_hooks = CA_TRY(f.OptionalBool("test_hooks")).value_or(c.test_hooks);
   c.audit_log = CA_TRY(f.OptionalNonEmptyString("audit_log")).value_or("");
   c.metrics_file = CA_TRY(f.OptionalNonEmptyString("metrics_file")).value_or("");

@@ -7,6 +7,7 @@
 //   "hsm": {"module": "/usr/lib/softhsm/libsofthsm2.so", "token_label": "ca", "pin": "file:/etc/ca-engine/pin",
 //           "pool_size": 2},
 //   "policy_store": "/var/lib/ca-policy",
+//   "mac_wrap_key_label": "mac-wrap",                       optional: EAB verified in the HSM
 //   "test_hooks": false,
 //   "audit_log": "/var/lib/acme-ca/audit/engine.jsonl",   optional: hash-chained audit file
 //   "metrics_file": "/var/lib/acme-ca/metrics/engine.prom", optional: Prometheus text file
@@ -61,6 +62,9 @@ struct EngineConfig {
   std::string channel_cert, channel_key;
   std::vector<std::string> client_fingerprints;
   std::string policy_store;
+  // The unwrapping key the EAB MAC keys are wrapped to, on the production instance's token
+  // (ceremony `mac-wrap`); empty: EAB verification requests are refused (kUnavailable).
+  std::string mac_wrap_key_label;
   bool test_hooks = false;  // enables CA_ENGINE_CRASH_AT and SIGUSR1 HSM fault injection
   std::string audit_log;     // empty: no audit file (the journal only)
   std::string metrics_file;  // empty: no metrics file

@@ -30,6 +30,8 @@ Response Engine::Handle(const engine::api::Request& request, const PeerInfo& pee
 }
 
 Response Engine::Route(const engine::api::Request& request, const PeerInfo& peer) {
+  if (const auto* eab = std::get_if<engine::api::VerifyExternalAccountBindingRequest>(&request))
+    return VerifyEab(*eab);
   auto env = std::visit([](const auto& r) { return r.environment; }, request);
   CaInstance* inst = instance(env);
   if (inst == nullptr) {
@@ -50,6 +52,23 @@ Response Engine::Route(const engine::api::Request& request, const PeerInfo& peer
   if (const auto* revoke = std::get_if<engine::api::RevokeRequest>(&request)) return inst->Revoke(*revoke);
   if (const auto* all = std::get_if<engine::api::RevokeAllForAccountRequest>(&request)) return inst->RevokeAll(*all);
   return inst->GetCertificate(std::get<engine::api::GetCertificateRequest>(request));
+}
+
+Response Engine::VerifyEab(const engine::api::VerifyExternalAccountBindingRequest& request) {
+  if (!eab_verifier_)
+    return EngineError{EngineErrorKind::kUnavailable, "", "",
+                       "no MAC wrapping key configured (ceremony mac-wrap, engine mac_wrap_key_label)"};
+  auto snapshot = policy_.Snapshot();
+  if (!snapshot) {
+    log::Error("policy_snapshot_failed", {{"error", snapshot.error().ToString()}});
+    return EngineError{EngineErrorKind::kUnavailable, "", "", "policy store unavailable"};
+  }
+  auto verified = eab_verifier_->Verify(*snapshot, request);
+  if (!verified) {
+    log::Error("eab_verification_failed", {{"error", verified.error().ToString()}});
+    return EngineError{EngineErrorKind::kUnavailable, "", "", "HSM unavailable for EAB verification"};
+  }
+  return engine::api::ExternalAccountBindingVerdict{*verified};
 }
 
 void Engine::CheckPolicy() {

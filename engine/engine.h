@@ -13,6 +13,7 @@
 
 #include "engine/api/contract.h"
 #include "engine/ca_instance.h"
+#include "engine/eab_verifier.h"
 #include "engine/channel_server.h"
 #include "engine/observer.h"
 #include "profiles/policy/store.h"
@@ -35,6 +36,10 @@ class Engine {
   // Audit and metrics (engine/recorder.h); set before StartBackground, must outlive the engine.
   void SetObserver(EngineObserver* observer) { observer_ = observer; }
 
+  // Answers VerifyExternalAccountBindingRequest; without one, those requests are refused as
+  // kUnavailable. Set before the channel starts.
+  void SetEabVerifier(std::unique_ptr<EabVerifier> verifier) { eab_verifier_ = std::move(verifier); }
+
   // Runs `fn` on the background thread at its next tick (test hooks: HSM fault injection).
   void Post(std::function<void()> fn);
 
@@ -46,11 +51,13 @@ class Engine {
   void Loop();
   void CheckPolicy();
   engine::api::Response Route(const engine::api::Request& request, const PeerInfo& peer);
+  engine::api::Response VerifyEab(const engine::api::VerifyExternalAccountBindingRequest& request);
 
   profiles::policy::PolicyStore policy_;
   std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>> instances_;
   uint64_t applied_policy_version_ = 0;
   EngineObserver* observer_ = nullptr;
+  std::unique_ptr<EabVerifier> eab_verifier_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

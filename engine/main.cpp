@@ -1,5 +1,6 @@
 // ca-engine --config FILE            the signing daemon
 // ca-engine make-channel-credentials --out DIR
+// ca-engine make-mac-wrap-key --config FILE   the EAB MAC wrapping key (R21), see MakeMacWrapKey
 // Exit status: 0 stopped by SIGTERM/SIGINT; 2 bad usage; 77 (EX_NOPERM) the HSM refused the PIN
 // (not restarted by acme-ca-engine.service: RestartPreventExitStatus=77); 1 any other failure.
 #include <signal.h>
@@ -28,7 +29,8 @@ namespace {
 using namespace ca;
 
 int Usage() {
-  std::cerr << "usage: ca-engine --config FILE | ca-engine make-channel-credentials --out DIR\n";
+  std::cerr << "usage: ca-engine --config FILE | ca-engine make-channel-credentials --out DIR | "
+               "ca-engine make-mac-wrap-key --config FILE\n";
   return 2;
 }
 
@@ -195,6 +197,30 @@ Result<std::unique_ptr<engine::CaInstance>> OpenInstance(engine::api::CaEnvironm
   return std::move(*inst);
 }
 
+// The key the EAB MAC keys are wrapped to (mac_wrap_key_label, on the production token): an
+// RSA-3072 pair whose private half only unwraps and never leaves the token (hsm::KeyUsage::
+// kUnwrap). Made here because the engine is the one holder of the token's PIN (read from the
+// config's PIN source, never argv); made once, then found again. Prints its public half (PEM) on
+// stdout: acme-ca-setup installs it for ca-ra (--mac-wrap-public-key), which then wraps new MAC
+// keys without the PIN and without a channel to the engine.
+int MakeMacWrapKey(const std::string& config_path) {
+  auto config = engine::LoadEngineConfig(config_path);
+  if (!config) return std::cerr << "ca-engine: " << config.error().ToString() << "\n", 1;
+  if (config->mac_wrap_key_label.empty())
+    return std::cerr << "ca-engine: " << config_path << " sets no mac_wrap_key_label\n", 1;
+  const auto& ic = config->instances.at(engine::api::CaEnvironment::kProduction);
+  Tokens tokens;
+  auto token = TokenFor(ic, "production", tokens);
+  if (!token) return std::cerr << "ca-engine: " << token.error().ToString() << "\n", tokens.pin_refused ? kExitPinRefused : 1;
+  auto key = (*token)->FindKey(config->mac_wrap_key_label);
+  if (!key && key.error().code == ErrorCode::kNotFound)
+    key = (*token)->GenerateKeyPair(hsm::KeyType::kRsa3072, config->mac_wrap_key_label, hsm::KeyUsage::kUnwrap);
+  auto pem = key ? ossl::PublicKeyToPem((*key)->public_key()) : std::unexpected(key.error());
+  if (!pem) return std::cerr << "ca-engine: MAC wrapping key: " << pem.error().ToString() << "\n", 1;
+  std::cout << *pem;
+  return 0;
+}
+
 int Run(const std::string& config_path) {
   ca::log::Init("ca-engine");
   ca::HardenProcessForSecrets();
@@ -250,6 +276,13 @@ int Run(const std::string& config_path) {
   auto eng = engine::Engine::Open(std::move(*policy), std::move(instances));
   if (!eng) return fail(eng.error().ToString());
   (*eng)->SetObserver(&recorder);
+  if (!config->mac_wrap_key_label.empty()) {
+    const auto& hsm = config->instances.at(engine::api::CaEnvironment::kProduction).hsm;
+    auto token = tokens.open.at({hsm.module, hsm.token_label});
+    auto verifier = engine::EabVerifier::Open(token, config->mac_wrap_key_label);
+    if (!verifier) return fail("mac_wrap_key_label: " + verifier.error().ToString());
+    (*eng)->SetEabVerifier(std::move(*verifier));
+  }
   if (auto s = (*eng)->StartBackground(); !s) return fail(s.error().ToString());
 
   engine::ChannelServerOptions so;
@@ -294,5 +327,7 @@ int main(int argc, char** argv) {
   if (args.size() == 2 && args[0] == "--config") return Run(args[1]);
   if (args.size() == 3 && args[0] == "make-channel-credentials" && args[1] == "--out")
     return MakeCredentials(args[2]);
+  if (args.size() == 3 && args[0] == "make-mac-wrap-key" && args[1] == "--config")
+    return MakeMacWrapKey(args[2]);
   return Usage();
 }

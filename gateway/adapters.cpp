@@ -6,17 +6,16 @@
 
 #include "common/encoding.h"
 #include "profiles/policy/fqdn.h"
-#include "profiles/policy/mac_key.h"
 
 namespace ca::gateway {
 
 namespace {
 
 // A stored external-account record, in the form the RA writes, for no KeyID: an unknown kid is
-// parsed, unwrapped and viewed as a known one is, so that newAccount costs the same for an unknown
-// kid as for a wrong MAC (issue 14; measured with tests/hostile/eab_timing.py, README "Hostile
-// input"). Its MAC key is random and never used.
-Result<std::string> DecoyRecord(const Secret& wrap_key) {
+// parsed and viewed as a known one is, so that newAccount costs the same for an unknown kid as for
+// a wrong MAC (issue 14; measured with tests/hostile/eab_timing.py, README "Hostile input"); the
+// engine does the same for the MAC (engine/eab_verifier.h). It carries no MAC key.
+std::string DecoyRecord() {
   profiles::policy::ExternalAccount a;
   a.kid = RandomUuidV4();
   a.organization_id = RandomUuidV4();
@@ -26,8 +25,6 @@ Result<std::string> DecoyRecord(const Secret& wrap_key) {
   a.allowed_profiles = {profiles::policy::ProfileId::kSsl};
   a.allowed_challenges = {"http-01", "dns-01", "tls-alpn-01"};
   a.status = profiles::policy::ExternalAccountStatus::kActive;
-  a.mac_wrapped =
-      CA_TRY(profiles::policy::WrapMacKey(a.kid, profiles::policy::GenerateMacKey(), wrap_key));
   return profiles::policy::ToJson(a).dump();
 }
 
@@ -58,16 +55,11 @@ ExternalAccountView ViewOf(const profiles::policy::ExternalAccount& ext, int64_t
 
 }  // namespace
 
-Result<std::unique_ptr<PolicyStoreAdapter>> PolicyStoreAdapter::Open(
-    const std::string& policy_dir, const std::string& wrap_key_source,
-    bool staging_grant_required) {
-  if (!wrap_key_source.starts_with("file:"))
-    return Fail(ErrorCode::kInvalidArgument, "mac_wrap_key must be file:/path");
-  auto wrap = CA_TRY(profiles::policy::LoadWrapKey(wrap_key_source.substr(5)));
+Result<std::unique_ptr<PolicyStoreAdapter>> PolicyStoreAdapter::Open(const std::string& policy_dir,
+                                                                      bool staging_grant_required) {
   auto store = CA_TRY(profiles::policy::PolicyStore::OpenReadOnly(policy_dir));
-  auto decoy = CA_TRY(DecoyRecord(wrap));
-  return std::unique_ptr<PolicyStoreAdapter>(new PolicyStoreAdapter(
-      std::move(store), std::move(wrap), std::move(decoy), staging_grant_required));
+  return std::unique_ptr<PolicyStoreAdapter>(
+      new PolicyStoreAdapter(std::move(store), DecoyRecord(), staging_grant_required));
 }
 
 Result<std::optional<ExternalAccountView>> PolicyStoreAdapter::FindExternalAccount(const std::string& kid, int64_t now) {
@@ -82,20 +74,6 @@ Result<std::optional<ExternalAccountView>> PolicyStoreAdapter::FindExternalAccou
     return std::optional<ExternalAccountView>();
   }
   return std::optional<ExternalAccountView>(ViewOf(*ext, now, staging_grant_required_));
-}
-
-Result<Secret> PolicyStoreAdapter::MacKey(const std::string& kid) {
-  auto snapshot = CA_TRY(store_.Snapshot());
-  auto ext = snapshot.FindExternalAccount(kid);
-  if (!ext) {
-    // The decoy's parse and unwrap, discarded (see FindExternalAccount).
-    if (auto decoy = profiles::policy::ExternalAccountFromJson(decoy_record_)) {
-      auto discarded = profiles::policy::UnwrapMacKey(*decoy, wrap_key_);
-      decoy_sink_.fetch_add(discarded ? discarded->size() : 0, std::memory_order_relaxed);
-    }
-    return Fail(ErrorCode::kNotFound, "external account " + kid + " not found");
-  }
-  return profiles::policy::UnwrapMacKey(*ext, wrap_key_);
 }
 
 // profiles::policy::Decide is a function of the snapshot, the account's facts, the names, the

@@ -23,27 +23,22 @@ class PolicyStoreAdapter final : public PolicyPort {
   // staging_grant_required: this gateway serves the staging directory open per account, so an
   // external account needs the RA's `staging` grant (profiles/policy/decision.h, CA-8).
   static Result<std::unique_ptr<PolicyStoreAdapter>> Open(const std::string& policy_dir,
-                                                          const std::string& wrap_key_source,
                                                           bool staging_grant_required = false);
   Result<std::optional<ExternalAccountView>> FindExternalAccount(const std::string& kid, int64_t now) override;
-  Result<Secret> MacKey(const std::string& kid) override;
   Result<PolicyVerdict> Decide(const AccountRecord& account, const std::vector<std::string>& names,
                                const std::string& profile, int64_t now) override;
   Result<std::vector<std::string>> ChallengeTypes(const AccountRecord& account, const std::string& name,
                                                   const std::string& profile, int64_t now) override;
 
  private:
-  PolicyStoreAdapter(profiles::policy::PolicyStore store, Secret wrap_key, std::string decoy_record,
-                     bool staging_grant_required)
+  PolicyStoreAdapter(profiles::policy::PolicyStore store, std::string decoy_record, bool staging_grant_required)
       : store_(std::move(store)),
-        wrap_key_(std::move(wrap_key)),
         decoy_record_(std::move(decoy_record)),
         staging_grant_required_(staging_grant_required) {}
   Result<PolicyVerdict> Evaluate(const profiles::policy::PolicySnapshot& snapshot,
                                  const AccountRecord& account, const std::vector<std::string>& names,
                                  const std::string& profile, int64_t now);
   profiles::policy::PolicyStore store_;
-  Secret wrap_key_;
   // An external-account record for no KeyID, worked on for an unknown kid (adapters.cpp).
   std::string decoy_record_;
   bool staging_grant_required_ = false;

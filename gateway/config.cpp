@@ -96,8 +96,6 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
   c.audit_log = CA_TRY(f.OptionalString("audit_log")).value_or("");
   c.policy_store_dir = CA_TRY(f.String("policy_store"));
   c.profiles_dir = CA_TRY(f.String("profiles_dir"));
-  c.mac_wrap_key = CA_TRY(f.String("mac_wrap_key"));
-  if (!c.mac_wrap_key.starts_with("file:")) return f.Bad("mac_wrap_key", "must be file:/path");
   c.acme.caa_identities = CA_TRY(f.StringList("caa_identities"));
   if (c.acme.caa_identities.empty()) return f.Bad("caa_identities", "is empty");
   c.acme.terms_of_service = CA_TRY(f.OptionalString("terms_of_service")).value_or("");

@@ -31,7 +31,6 @@ struct GatewayConfig {
   RetentionOptions retention;    // "retention": {"order_days", "failed_validation_hours", "interval_seconds"}
   std::string policy_store_dir;  // read-only
   std::string profiles_dir;      // certificate profiles of the environment (the engine's)
-  std::string mac_wrap_key;      // "file:/path"
   EngineSettings engine;
   nlohmann::json validation = nlohmann::json::object();  // ca_validation's "validation" object
 

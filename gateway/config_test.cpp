@@ -10,7 +10,6 @@ nlohmann::json Minimal() {
           {"store", "/s"},
           {"policy_store", "/p"},
           {"profiles_dir", "/d"},
-          {"mac_wrap_key", "file:/k"},
           {"caa_identities", {"ca.test"}},
           {"tls", {{"cert", "/c"}, {"key", "/k"}}},
           {"engine",

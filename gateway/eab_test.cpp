@@ -26,6 +26,7 @@ class EabTest : public ::testing::Test {
     GatewayOptions o;
     o.base_url = kBase;
     o.caa_identities = {"ca.example"};
+    issuer_.mac_keys_of = &policy_;
     server_.emplace(o, *store_, policy_, issuer_, validator_, [] { return int64_t{1'700'000'000}; });
   }
   void TearDown() override {
@@ -180,6 +181,55 @@ TEST_F(EabTest, OnlyReturnExisting) {
   auto again = c.Post(std::string(kBase) + "/acme/new-account", nlohmann::json{{"onlyReturnExisting", true}}, true);
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(again.headers["Location"], url);
+}
+
+}  // namespace
+}  // namespace ca::gateway
+
+namespace ca::gateway {
+namespace {
+
+using testing::Client;
+
+class EabEngineTest : public EabTest {};
+
+// R21: the gateway holds no MAC key; the engine gets the binding's signing input and MAC, as
+// received, and its verdict decides.
+TEST_F(EabEngineTest, TheEngineVerifiesWithTheSigningInputAndMacAsReceived) {
+  Client c(*server_, kBase);
+  auto eab = c.Eab(kKid, mac_);
+  auto r = NewAccount(c, eab);
+  ASSERT_EQ(r.status, 201) << r.raw;
+  ASSERT_EQ(issuer_.eab_requests.size(), 1u);
+  const auto& sent = issuer_.eab_requests[0];
+  EXPECT_EQ(sent.kid, kKid);
+  EXPECT_EQ(sent.signing_input, eab["protected"].get<std::string>() + "." + eab["payload"].get<std::string>());
+  EXPECT_EQ(Base64UrlEncode(sent.mac), eab["signature"].get<std::string>());
+}
+
+TEST_F(EabEngineTest, ATamperedMacIsRefusedAndNothingIsCreated) {
+  Client c(*server_, kBase);
+  auto eab = c.Eab(kKid, mac_);
+  std::string sig = eab["signature"];
+  sig[3] = sig[3] == 'A' ? 'B' : 'A';
+  eab["signature"] = sig;
+  auto r = NewAccount(c, eab);
+  EXPECT_EQ(r.status, 403) << r.raw;
+  EXPECT_EQ(r.type(), "urn:ietf:params:acme:error:unauthorized");
+  EXPECT_NE(r.detail().find("BAD_SIGNATURE"), std::string::npos) << r.raw;
+  EXPECT_EQ(AccountCount(), 0u);
+}
+
+TEST_F(EabEngineTest, EngineUnavailableIsARetryableServerErrorNotARefusal) {
+  issuer_.transport_down = true;
+  Client c(*server_, kBase);
+  auto r = NewAccount(c, c.Eab(kKid, mac_));
+  EXPECT_EQ(r.status, 503) << r.raw;
+  EXPECT_EQ(r.type(), "urn:ietf:params:acme:error:serverInternal");
+  EXPECT_NE(r.detail().find("ACME_CA_ERROR"), std::string::npos) << r.raw;
+  EXPECT_EQ(AccountCount(), 0u);
+  issuer_.transport_down = false;
+  EXPECT_EQ(NewAccount(c, c.Eab(kKid, mac_)).status, 201);
 }
 
 }  // namespace

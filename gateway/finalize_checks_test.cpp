@@ -56,6 +56,7 @@ class FinalizeChecksTest : public ::testing::Test {
     for (auto id : profiles::policy::kAllProfiles)
       o.certificate_profiles.emplace(id, profiles::issuance::testing::RepoProfile(id));
     o.certificate_profiles.at(profiles::policy::ProfileId::kSsl).max_names = 2;
+    issuer_.mac_keys_of = &policy_;
     server_.emplace(o, *store_, policy_, issuer_, validator_, [this] { return now_; });
   }
   void TearDown() override {

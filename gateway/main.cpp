@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
                                                               &ca::gateway::validation::AskAgent);
   if (!validator) return Die("validation: " + validator.error().ToString());
   auto policy = PolicyStoreAdapter::Open(
-      config->policy_store_dir, config->mac_wrap_key,
+      config->policy_store_dir,
       config->acme.environment == "staging" && config->acme.staging_access == "per-account");
   if (!policy) return Die("policy store: " + policy.error().ToString());
   auto store = AcmeStore::Open(config->store_dir, config->store_options);

@@ -44,8 +44,6 @@ class PolicyPort {
   // nullopt: no such KeyID.
   virtual Result<std::optional<ExternalAccountView>> FindExternalAccount(const std::string& kid,
                                                                          int64_t now) = 0;
-  // The raw MAC key of the external account (for EAB verification).
-  virtual Result<Secret> MacKey(const std::string& kid) = 0;
   // Runs the decision function on the current snapshot. `names` empty: account standing only
   // (used before revocation and key changes).
   virtual Result<PolicyVerdict> Decide(const AccountRecord& account, const std::vector<std::string>& names,

@@ -43,6 +43,7 @@ class ServerTest : public ::testing::Test {
     o.nonce_lifetime_seconds = 60;
     o.certificate_profiles = RepoProfiles();
     if (customize_) customize_(o);
+    issuer_.mac_keys_of = &policy_;
     server_.emplace(o, *store_, policy_, issuer_, validator_, [this] { return now_.load(); });
   }
   static std::map<profiles::policy::ProfileId, profiles::issuance::Profile> RepoProfiles() {

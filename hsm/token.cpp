@@ -216,8 +216,14 @@ Result<std::shared_ptr<HsmKey>> TokenImpl::FindKey(const std::string& label) {
   return Run(op);
 }
 
-Result<std::shared_ptr<HsmKey>> TokenImpl::GenerateKeyPair(KeyType type, const std::string& label) {
+Result<std::shared_ptr<HsmKey>> TokenImpl::GenerateKeyPair(KeyType type, const std::string& label,
+                                                           KeyUsage usage) {
   if (label.empty()) return Fail(ErrorCode::kInvalidArgument, "empty key label");
+  const bool unwrap = usage == KeyUsage::kUnwrap;
+  if (unwrap && type != KeyType::kRsa3072 && type != KeyType::kRsa4096)
+    return Fail(ErrorCode::kInvalidArgument, "an unwrapping key is RSA");
+  CK_BBOOL sign_flag = unwrap ? CK_FALSE : CK_TRUE;
+  CK_BBOOL wrap_flag = unwrap ? CK_TRUE : CK_FALSE;
   auto self = std::static_pointer_cast<TokenImpl>(shared_from_this());
   std::function<Result<std::shared_ptr<HsmKey>>(const Lease&)> op =
       [&](const Lease& lease) -> Result<std::shared_ptr<HsmKey>> {
@@ -236,8 +242,8 @@ Result<std::shared_ptr<HsmKey>> TokenImpl::GenerateKeyPair(KeyType type, const s
 
     std::vector<CK_ATTRIBUTE> pub = {
         p11::AttrOf(CKA_TOKEN, p11::kTrue),  p11::AttrOf(CKA_PRIVATE, p11::kFalse),
-        p11::AttrOf(CKA_VERIFY, p11::kTrue), p11::AttrOf(CKA_ENCRYPT, p11::kFalse),
-        p11::AttrOf(CKA_WRAP, p11::kFalse),  p11::AttrStr(CKA_LABEL, label),
+        p11::AttrOf(CKA_VERIFY, sign_flag),  p11::AttrOf(CKA_ENCRYPT, p11::kFalse),
+        p11::AttrOf(CKA_WRAP, wrap_flag),    p11::AttrStr(CKA_LABEL, label),
     };
     if (rsa) {
       pub.push_back(p11::AttrOf(CKA_MODULUS_BITS, bits));
@@ -248,8 +254,8 @@ Result<std::shared_ptr<HsmKey>> TokenImpl::GenerateKeyPair(KeyType type, const s
     std::vector<CK_ATTRIBUTE> priv = {
         p11::AttrOf(CKA_TOKEN, p11::kTrue),     p11::AttrOf(CKA_PRIVATE, p11::kTrue),
         p11::AttrOf(CKA_SENSITIVE, p11::kTrue), p11::AttrOf(CKA_EXTRACTABLE, p11::kFalse),
-        p11::AttrOf(CKA_SIGN, p11::kTrue),      p11::AttrOf(CKA_DECRYPT, p11::kFalse),
-        p11::AttrOf(CKA_UNWRAP, p11::kFalse),   p11::AttrOf(CKA_DERIVE, p11::kFalse),
+        p11::AttrOf(CKA_SIGN, sign_flag),       p11::AttrOf(CKA_DECRYPT, p11::kFalse),
+        p11::AttrOf(CKA_UNWRAP, wrap_flag),     p11::AttrOf(CKA_DERIVE, p11::kFalse),
         p11::AttrStr(CKA_LABEL, label),
     };
     CK_MECHANISM mech{rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, nullptr, 0};
@@ -281,7 +287,8 @@ Result<std::shared_ptr<HsmKey>> TokenImpl::GenerateKeyPair(KeyType type, const s
     }
     log::Info("hsm_key_generated", {{"token", config_.token_label},
                                     {"label", label},
-                                    {"type", std::string(KeyTypeName(type))}});
+                                    {"type", std::string(KeyTypeName(type))},
+                                    {"usage", unwrap ? "unwrap" : "sign"}});
     return key;
   };
   return Run(op);

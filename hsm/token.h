@@ -66,6 +66,11 @@ class HsmKey {
   virtual Result<Bytes> Sign(SignScheme scheme, std::span<const uint8_t> data) = 0;
 };
 
+// What a generated key pair may do. kSign: the private key signs (CA keys). kUnwrap: the private
+// key only unwraps (CKA_UNWRAP, no CKA_SIGN / CKA_DECRYPT) and the public key only wraps: the key
+// the EAB MAC keys are wrapped to (ceremony `mac-wrap`, HmacSha256WithWrappedKey).
+enum class KeyUsage { kSign, kUnwrap };
+
 struct GeneratedKey {
   std::shared_ptr<HsmKey> key;
 };
@@ -85,8 +90,17 @@ class Token : public std::enable_shared_from_this<Token> {
   // public key's DER (so certificates' SKI and the token agree): precisely, of the
   // subjectPublicKey BIT STRING contents, which is what OpenSSL puts in the SKI. Refuses
   // (kAlreadyExists) when an object with the label exists.
-  virtual Result<std::shared_ptr<HsmKey>> GenerateKeyPair(KeyType type,
-                                                          const std::string& label) = 0;
+  virtual Result<std::shared_ptr<HsmKey>> GenerateKeyPair(KeyType type, const std::string& label,
+                                                          KeyUsage usage = KeyUsage::kSign) = 0;
+
+  // HMAC-SHA256 of each of `inputs` under a secret that never exists in clear outside the token:
+  // C_UnwrapKey of `wrapped` (RSA-OAEP with SHA-1 and MGF1-SHA-1, the only OAEP parameters
+  // SoftHSMv2 2.6 unwraps with) with the RSA private key `unwrap_label` (KeyUsage::kUnwrap) into a
+  // session CKK_GENERIC_SECRET key (CKA_SENSITIVE, not extractable, CKA_SIGN only), C_Sign with
+  // CKM_SHA256_HMAC per input, then C_DestroyObject. kCrypto when `wrapped` does not unwrap.
+  virtual Result<std::vector<Bytes>> HmacSha256WithWrappedKey(
+      const std::string& unwrap_label, std::span<const uint8_t> wrapped,
+      const std::vector<std::span<const uint8_t>>& inputs) = 0;
 
   // Finds a private key (and its public key) by label; kNotFound if absent.
   virtual Result<std::shared_ptr<HsmKey>> FindKey(const std::string& label) = 0;

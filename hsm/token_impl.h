@@ -38,7 +38,11 @@ class TokenImpl final : public Token {
   static Result<std::shared_ptr<TokenImpl>> Create(const TokenConfig& config, Secret user_pin);
   ~TokenImpl() override;
 
-  Result<std::shared_ptr<HsmKey>> GenerateKeyPair(KeyType type, const std::string& label) override;
+  Result<std::shared_ptr<HsmKey>> GenerateKeyPair(KeyType type, const std::string& label,
+                                                  KeyUsage usage) override;
+  Result<std::vector<Bytes>> HmacSha256WithWrappedKey(
+      const std::string& unwrap_label, std::span<const uint8_t> wrapped,
+      const std::vector<std::span<const uint8_t>>& inputs) override;  // wrapped_mac.cpp
   Result<std::shared_ptr<HsmKey>> FindKey(const std::string& label) override;
   Result<bool> HasObject(const std::string& label) override;
   Status StoreCertificate(const std::string& label, const Bytes& id, const X509* cert) override;

@@ -167,29 +167,12 @@ JSON
   "$CEREMONY" run "$state/ceremony/tls.json" >>"$state/logs/ceremony.log" 2>&1 || die "tls-server ceremony: $(tail -1 "$state/logs/ceremony.log")"
 fi
 
-# ------------------------------------------------------------------ policy store (RA)
+# ------------------------------------------------------------------ engine configuration
 policy=$state/policy gwstore=$state/gateway-store
-ra() { "$RA" --store "$policy" --wrap-key "$secrets/mac-wrap.key" --gateway-store "$gwstore" --audit-log "$state/audit/ra.jsonl" --actor appliance-dev "$@"; }
-if [ ! -f "$state/eab.json" ]; then
-  mkdir -p "$policy"
-  ra init >/dev/null
-  org=$(ra --json org create --name "Demo Organization" --country FR --locality Paris --registration-id 00000000000000 |
-        /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-  ra org validate "$org" >/dev/null
-  (umask 077; ra --json ext-account create --org "$org" --contact "Demo Operator" --profiles SSL \
-     --challenges http-01,dns-01,tls-alpn-01 --max-acme-accounts 100000 --orders-per-hour 100000 --active \
-     --staging yes >"$state/eab.json")
-  kid=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kid"])' "$state/eab.json")
-  ra domain add "$kid" "$suffix" --include-subdomains --dcv http-01,dns-01,tls-alpn-01 >/dev/null
-  ra domain validate "$kid" "$suffix" >/dev/null
-fi
-read -r EAB_KID EAB_HMAC < <(/usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["kid"], j["mac_key"])' "$state/eab.json")
-
 # ------------------------------------------------------------------ staging hierarchy (dev_staging.sh)
 staging_instance=""
 if [ "$staging" != off ]; then staging_ceremony; staging_instance=$(staging_engine_instance "$staging"); fi
 
-# ------------------------------------------------------------------ engine
 if [ ! -f "$state/channel/engine.crt" ]; then
   mkdir -p "$state/channel"
   "$ENGINE" make-channel-credentials --out "$state/channel" >"$state/channel/fingerprints.json"
@@ -200,7 +183,7 @@ cat >"$state/engine.json" <<JSON
  "channel": {"cert": "$state/channel/engine.crt", "key": "$state/channel/engine.key",
              "client_fingerprints": ["$client_fp"]},
  "hsm": {"module": "$module", "token_label": "acme-ca", "pin": "file:$secrets/user.pin", "pool_size": 2},
- "policy_store": "$policy",
+ "policy_store": "$policy", "mac_wrap_key_label": "mac-wrap",
  "audit_log": "$state/audit/engine.jsonl", "metrics_file": "$state/metrics/engine.prom",
  "instances": {"production": {
    "store": "$state/ca-store", "status_store": "$state/status-store", "issuer_name": "$issuer_name",
@@ -211,6 +194,27 @@ cat >"$state/engine.json" <<JSON
    "crl_url": "$status_url/crl/$issuer_name.crl", "crl_shards": $crl_shards}$staging_instance}}
 JSON
 chmod 0600 "$state/engine.json"
+# The EAB MAC wrapping key in the token (made once; its public half is what the RA wraps to).
+"$ENGINE" make-mac-wrap-key --config "$state/engine.json" >"$state/mac-wrap.pub.pem" || die "make-mac-wrap-key failed"
+
+# ------------------------------------------------------------------ policy store (RA)
+ra() { "$RA" --store "$policy" --mac-wrap-public-key "$state/mac-wrap.pub.pem" --gateway-store "$gwstore" --audit-log "$state/audit/ra.jsonl" --actor appliance-dev "$@"; }
+if [ ! -f "$state/eab.json" ]; then
+  mkdir -p "$policy"
+  ra init >/dev/null
+  org=$(ra --json org create --name "Demo Organization" --country FR --locality Paris --registration-id 00000000000000 |
+        /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  ra org validate "$org" >/dev/null
+  (umask 077; ra --json ext-account create --org "$org" --contact "Demo Operator" --profiles SSL \
+     --challenges http-01,dns-01,tls-alpn-01 --max-acme-accounts 100000 --orders-per-hour 100000 --active \
+     --staging yes --show-mac-key >"$state/eab.json")
+  kid=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kid"])' "$state/eab.json")
+  ra domain add "$kid" "$suffix" --include-subdomains --dcv http-01,dns-01,tls-alpn-01 >/dev/null
+  ra domain validate "$kid" "$suffix" >/dev/null
+fi
+read -r EAB_KID EAB_HMAC < <(/usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["kid"], j["mac_key"])' "$state/eab.json")
+
+# ------------------------------------------------------------------ engine
 rm -f "$state/run/engine.sock"
 start engine "$ENGINE" --config "$state/engine.json"
 wait_for engine "$state/run/engine.pid" test -S "$state/run/engine.sock"
@@ -238,7 +242,7 @@ cat >"$state/gateway.json" <<JSON
  "metrics": {"address": "127.0.0.1", "port": $((port_base + 4))},
  "base_url": "$acme_base",
  "tls": {"cert": "$state/ceremony/tls/tls-server-chain.pem", "key": "$state/ceremony/tls/tls-server.key"},
- "store": "$gwstore", "audit_log": "$state/audit/gateway.jsonl", "policy_store": "$policy", "mac_wrap_key": "file:$secrets/mac-wrap.key",
+ "store": "$gwstore", "audit_log": "$state/audit/gateway.jsonl", "policy_store": "$policy",
  "profiles_dir": "$root/profiles/data/production",
  "engine": {"socket": "$state/run/engine.sock", "client_cert": "$state/channel/client.crt",
             "client_key": "$state/channel/client.key", "fingerprint": "$engine_fp"},
@@ -284,7 +288,7 @@ CRL_SHARDS=$crl_shards
 ROOT_CRL_URL=$status_url/crl/root.crl
 STATUS_URL=$status_url
 STATUS_EXPORT_DIR=$export_dir
-RA_CLI="$RA --store $policy --wrap-key $secrets/mac-wrap.key --gateway-store $gwstore --audit-log $state/audit/ra.jsonl --engine-audit-log $state/audit/engine.jsonl --gateway-audit-log $state/audit/gateway.jsonl"
+RA_CLI="$RA --store $policy --mac-wrap-public-key $state/mac-wrap.pub.pem --gateway-store $gwstore --audit-log $state/audit/ra.jsonl --engine-audit-log $state/audit/engine.jsonl --gateway-audit-log $state/audit/gateway.jsonl"
 AUDIT_CLI=$AUDIT
 AUDIT_FILES="$state/audit/engine.jsonl $state/audit/ra.jsonl $state/audit/gateway.jsonl"
 ENGINE_METRICS_FILE=$state/metrics/engine.prom

@@ -26,6 +26,8 @@ namespace {
 // Options that take a value; every other "--x" is a flag.
 const std::vector<std::string> kValueOptions = {"--store",
                                                 "--wrap-key",
+                                                "--mac-wrap-public-key",
+                                                "--recipient-key",
                                                 "--gateway-store",
                                                 "--actor",
                                                 "--audit-log",
@@ -58,7 +60,7 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--acme-account",
                                                 "--operator"};
 const std::vector<std::string> kFlags = {
-    "--json", "--active", "--include-subdomains", "--help", "--yes", "--dry-run", "--valid",
+    "--json", "--active", "--show-mac-key", "--include-subdomains", "--help", "--yes", "--dry-run", "--valid",
     "--send"};
 
 }  // namespace
@@ -154,6 +156,7 @@ void Cli::ExportAudit() {
 int Cli::RunCommand() {
   const std::string& group = a_.Pos(0, "command");
   if (group == "init") return Init();
+  if (group == "migrate-mac-keys") return MigrateMacKeys();
   if (group == "org") return Org();
   if (group == "ext-account") return ExtAccount();
   if (group == "domain") return Domain();
@@ -174,6 +177,7 @@ void Cli::LoadConfig() {
   };
   store_dir_ = setting("--store", "CA_POLICY_STORE");
   wrap_key_path_ = setting("--wrap-key", "CA_POLICY_WRAP_KEY");
+  mac_wrap_public_path_ = setting("--mac-wrap-public-key", "CA_MAC_WRAP_PUBLIC_KEY");
   gateway_dir_ = setting("--gateway-store", "CA_GATEWAY_STORE");
   audit_log_ = setting("--audit-log", "CA_RA_AUDIT_LOG");
   engine_audit_log_ = setting("--engine-audit-log", "CA_ENGINE_AUDIT_LOG");
@@ -196,6 +200,8 @@ void Cli::LoadConfig() {
         store_dir_ = v;
       else if (k == "wrap_key" && wrap_key_path_.empty())
         wrap_key_path_ = v;
+      else if (k == "mac_wrap_public_key" && mac_wrap_public_path_.empty())
+        mac_wrap_public_path_ = v;
       else if (k == "gateway_store" && gateway_dir_.empty())
         gateway_dir_ = v;
       else if (k == "audit_log" && audit_log_.empty())
@@ -204,7 +210,7 @@ void Cli::LoadConfig() {
         engine_audit_log_ = v;
       else if (k == "gateway_audit_log" && gateway_audit_log_.empty())
         gateway_audit_log_ = v;
-      else if (k != "store" && k != "wrap_key" && k != "gateway_store" && k != "audit_log" &&
+      else if (k != "store" && k != "wrap_key" && k != "mac_wrap_public_key" && k != "gateway_store" && k != "audit_log" &&
                k != "engine_audit_log" && k != "gateway_audit_log") {
         throw CommandError{"config " + *cfg + ": unknown key '" + k + "'"};
       }
@@ -251,10 +257,18 @@ int64_t Cli::Now() {
   return static_cast<int64_t>(std::time(nullptr));
 }
 
-Secret Cli::WrapKey() {
+Secret Cli::LegacyWrapKey() {
   if (wrap_key_path_.empty())
-    throw CommandError{"no wrapping key given (--wrap-key, CA_POLICY_WRAP_KEY or config)"};
+    throw CommandError{"no legacy wrapping-key file given (--wrap-key, CA_POLICY_WRAP_KEY or config)"};
   return Must(LoadWrapKey(wrap_key_path_));
+}
+
+ossl::Pkey Cli::MacWrapPublicKey() {
+  if (mac_wrap_public_path_.empty())
+    throw CommandError{
+        "no MAC wrapping public key given (--mac-wrap-public-key, CA_MAC_WRAP_PUBLIC_KEY or config "
+        "mac_wrap_public_key; the ceremony step mac-wrap writes it)"};
+  return Must(LoadMacWrapPublicKey(mac_wrap_public_path_));
 }
 
 GatewayStore& Cli::Gateway() {
@@ -277,19 +291,25 @@ void Cli::Print(const json& j, const std::string& human) {
   }
 }
 
+// The MAC keys are wrapped to the HSM (profiles/policy/mac_key.h): init makes the store only.
 int Cli::Init() {
   NoExtraArgs(1);
-  if (store_dir_.empty() || wrap_key_path_.empty()) {
-    throw CommandError{"init needs --store DIR and --wrap-key PATH"};
-  }
-  if (::access(wrap_key_path_.c_str(), F_OK) == 0) {
-    throw CommandError{"refusing to overwrite existing wrapping key " + wrap_key_path_};
-  }
+  if (store_dir_.empty()) throw CommandError{"init needs --store DIR"};
   { auto store = Must(PolicyWriter::Create(store_dir_, actor_, Now())); }
   wrote_ = true;
-  Must(CreateWrapKeyFile(wrap_key_path_, a_.Get("--group").value_or("")));
-  Print({{"store", store_dir_}, {"wrap_key", wrap_key_path_}, {"version", 1}},
-        "created policy store " + store_dir_ + " and wrapping key " + wrap_key_path_ + "\n");
+  Print({{"store", store_dir_}, {"version", 1}}, "created policy store " + store_dir_ + "\n");
+  return 0;
+}
+
+// Upgrade: re-wraps every MAC key still under the wrapping-key file to the HSM (same keys: the
+// requesters' EAB credentials keep working). acme-ca-setup runs it, then deletes the file.
+int Cli::MigrateMacKeys() {
+  NoExtraArgs(1);
+  Secret legacy = LegacyWrapKey();
+  ossl::Pkey hsm_public = MacWrapPublicKey();
+  size_t n = Must(MigrateMacKeysToHsm(Ctx(), legacy, hsm_public.get()));
+  Print({{"migrated", n}}, "wrapped " + std::to_string(n) +
+                               " MAC key(s) to the HSM; the wrapping-key file is no longer needed\n");
   return 0;
 }
 

@@ -92,11 +92,16 @@ class Cli {
   const profiles::policy::PolicyStore& Store(bool writer);
   profiles::policy::admin::AdminContext Ctx();
   static int64_t Now();
-  Secret WrapKey();
+  Secret LegacyWrapKey();       // the wrapping-key file of before issue 18 (migrate-mac-keys)
+  ossl::Pkey MacWrapPublicKey();  // the HSM MAC wrapping key's public half
+  // The requester's RSA public key when --recipient-key is given; refuses (before anything is
+  // written) when neither it nor --show-mac-key is (R22).
+  std::optional<ossl::Pkey> HandOverKey();
   GatewayStore& Gateway();
   void Print(const nlohmann::json& j, const std::string& human);
 
   int Init();
+  int MigrateMacKeys();
   int AuditCmd();
   int Dump();
   // cmd_org.cpp
@@ -104,7 +109,8 @@ class Cli {
   int Org();
   // cmd_ext_account.cpp
   profiles::policy::admin::ExternalAccountFields ExtFields() const;
-  void PrintCredentials(const profiles::policy::admin::IssuedCredentials& c, const std::string& what);
+  void PrintCredentials(const profiles::policy::admin::IssuedCredentials& c, const std::string& what,
+                        const std::optional<ossl::Pkey>& recipient);
   int ExtAccount();
   // The dashboard's login (ext-account dashboard-credential KID, dashboard-credential --operator).
   void PrintDashboardCredential(const profiles::policy::admin::IssuedDashboardCredential& c,
@@ -131,7 +137,7 @@ class Cli {
   Args a_;
   bool json_ = false;
   bool wrote_ = false;  // the store was opened for writing (or created): export the audit
-  std::string store_dir_, wrap_key_path_, gateway_dir_, actor_, audit_log_;
+  std::string store_dir_, wrap_key_path_, mac_wrap_public_path_, gateway_dir_, actor_, audit_log_;
   std::string engine_audit_log_, gateway_audit_log_;  // read by `report` (with audit_log_)
   std::optional<profiles::policy::PolicyStore> reader_;  // opened read-only
   std::optional<profiles::policy::admin::PolicyWriter> writer_;

@@ -1,7 +1,10 @@
 // ca-ra ext-account: create, list, show, update, the lifecycle actions (revoke records a mass
-// revocation) and regenerate-mac. A MAC key is printed once, on stdout only.
+// revocation) and regenerate-mac. A new MAC key is wrapped to the HSM for the store and handed over
+// once (R22): encrypted to the requester's RSA key (--recipient-key), or, only with --show-mac-key
+// (discouraged), in clear on stdout; never logged nor audited.
 #include "appliance/ra/cli.h"
 #include "appliance/ra/text.h"
+#include "common/encoding.h"
 #include "profiles/policy/mac_key.h"
 
 namespace ca::appliance::ra {
@@ -40,13 +43,29 @@ ExternalAccountFields Cli::ExtFields() const {
   return f;
 }
 
-void Cli::PrintCredentials(const IssuedCredentials& c, const std::string& what) {
-  // The MAC key goes to stdout only, once; it is never logged nor audited.
-  json j = {{"external_account", ToPublicJson(c.account, Now())},
-            {"kid", c.account.kid},
-            {"mac_key", MacKeyToText(c.mac_key)}};
-  Print(j, what + "\n" + ExtText(c.account, Now()) + "KeyID: " + c.account.kid +
-               "\nMAC key (shown once, base64url): " + MacKeyToText(c.mac_key) + "\n");
+std::optional<ossl::Pkey> Cli::HandOverKey() {
+  if (auto path = a_.Get("--recipient-key")) return Must(LoadRecipientPublicKey(*path));
+  if (a_.Flag("--show-mac-key")) return std::nullopt;
+  throw UsageError{
+      "give --recipient-key FILE (the requester's RSA public key, PEM: the MAC key is handed over "
+      "encrypted to it) or --show-mac-key (prints the MAC key in clear; discouraged)"};
+}
+
+void Cli::PrintCredentials(const IssuedCredentials& c, const std::string& what,
+                           const std::optional<ossl::Pkey>& recipient) {
+  json j = {{"external_account", ToPublicJson(c.account, Now())}, {"kid", c.account.kid}};
+  std::string text = what + "\n" + ExtText(c.account, Now()) + "KeyID: " + c.account.kid + "\n";
+  if (recipient) {
+    // Encrypted to the requester: safe on stdout, opened only with the requester's private key.
+    std::string sealed = Base64Encode(Must(EncryptMacKeyForRecipient(c.mac_key, recipient->get())));
+    j["mac_key_encrypted"] = sealed;
+    text += "MAC key, encrypted to the recipient key (RSA-OAEP SHA-256, base64; the requester "
+            "opens it as docs/REQUESTER_GUIDE.md says):\n" + sealed + "\n";
+  } else {
+    j["mac_key"] = MacKeyToText(c.mac_key);
+    text += "MAC key (shown once, base64url, in clear): " + MacKeyToText(c.mac_key) + "\n";
+  }
+  Print(j, text);
 }
 
 void Cli::PrintDashboardCredential(const IssuedDashboardCredential& c, bool is_operator) {
@@ -75,9 +94,10 @@ int Cli::ExtAccount() {
     auto f = ExtFields();
     if (!f.organization_id) throw UsageError{"ext-account create needs --org"};
     if (!f.contacts) throw UsageError{"ext-account create needs --contact"};
-    Secret wrap = WrapKey();
-    auto c = Must(CreateExternalAccount(Ctx(), f, a_.Flag("--active"), wrap));
-    PrintCredentials(c, "created external account");
+    auto recipient = HandOverKey();
+    ossl::Pkey wrap = MacWrapPublicKey();
+    auto c = Must(CreateExternalAccount(Ctx(), f, a_.Flag("--active"), wrap.get()));
+    PrintCredentials(c, "created external account", recipient);
     return 0;
   }
   if (cmd == "list") {
@@ -121,9 +141,10 @@ int Cli::ExtAccount() {
     PrintDashboardCredential(Must(IssueAccountDashboardCredential(Ctx(), kid)), false);
     return 0;
   } else if (cmd == "regenerate-mac") {
-    Secret wrap = WrapKey();
-    auto c = Must(RegenerateMacKey(Ctx(), kid, wrap));
-    PrintCredentials(c, "regenerated the MAC key; the previous key no longer works");
+    auto recipient = HandOverKey();
+    ossl::Pkey wrap = MacWrapPublicKey();
+    auto c = Must(RegenerateMacKey(Ctx(), kid, wrap.get()));
+    PrintCredentials(c, "regenerated the MAC key; the previous key no longer works", recipient);
     return 0;
   } else {
     static const std::map<std::string, AccountAction> actions = {

@@ -11,7 +11,11 @@ namespace ca::appliance::ra {
 
 const char* const kUsage = R"(usage: ca-ra [global options] <command> ...
 global options: --store DIR (or env CA_POLICY_STORE, or 'store' in --config FILE)
-                --wrap-key PATH (env CA_POLICY_WRAP_KEY, config 'wrap_key')
+                --mac-wrap-public-key PEM (env CA_MAC_WRAP_PUBLIC_KEY, config 'mac_wrap_public_key'):
+                  the HSM MAC wrapping key's public half (ceremony mac-wrap); new MAC keys are
+                  wrapped to it and only the HSM (the engine) can use them
+                --wrap-key PATH (env CA_POLICY_WRAP_KEY, config 'wrap_key'): the wrapping-key
+                  file of before issue 18, read only by migrate-mac-keys
                 --gateway-store DIR (env CA_GATEWAY_STORE, config 'gateway_store')
                 --audit-log FILE (env CA_RA_AUDIT_LOG, config 'audit_log'): after each change,
                   its audit records are also appended to this hash-chained file (ca-audit verify-audit)
@@ -20,7 +24,8 @@ global options: --store DIR (or env CA_POLICY_STORE, or 'store' in --config FILE
                   other audit files, read by report
                 --actor NAME (default $SUDO_USER / $USER)   --json   --config FILE
 commands:
-  init [--group GROUP]
+  init
+  migrate-mac-keys   (upgrade: re-wraps the MAC keys of the --wrap-key file to the HSM; same keys)
   org create --name N --country CC --locality L --registration-id ID
   org list | show ID | update ID [--name N] [--country CC] [--locality L] [--registration-id ID]
   org validate ID | invalidate ID
@@ -29,8 +34,12 @@ commands:
                      [--max-acme-accounts N] [--orders-per-hour N] [--active]
                      [--report-period weekly|monthly|off]  (R49 report schedule; default weekly)
                      [--staging yes|no]  (may use the staging service when it is per account; default no)
+                     --recipient-key PEM | --show-mac-key
+                       (R22: the new MAC key is printed once encrypted to the requester's RSA public
+                       key; --show-mac-key prints it in clear instead: discouraged)
   ext-account list | show KID | update KID [options of create but --org]
-  ext-account activate|suspend|reactivate|deactivate KID | regenerate-mac KID
+  ext-account activate|suspend|reactivate|deactivate KID
+  ext-account regenerate-mac KID --recipient-key PEM | --show-mac-key
   ext-account revoke KID [--reason R] [--dry-run | --yes]
   ext-account dashboard-credential KID   (prints the holder's dashboard login once; replaces any)
   dashboard-credential --operator NAME   (an operator's dashboard login over every account)

@@ -119,6 +119,21 @@ Result<Request> GetCertificateFromJson(const json& body) {
   return Request(std::move(req));
 }
 
+Result<Request> VerifyEabFromJson(const json& body) {
+  auto r = CA_TRY(pki::JsonFields::Of(body, "verify_eab"));
+  VerifyExternalAccountBindingRequest req;
+  req.kid = CA_TRY(r.String("kid"));
+  req.signing_input = CA_TRY(r.String("signing_input"));
+  std::string mac = CA_TRY(r.String("mac"));
+  req.environment = CA_TRY(ReadEnvironment(r));
+  CA_TRY_STATUS(r.RefuseUnknown());
+  auto decoded = Base64UrlDecode(mac);
+  if (!decoded) return Fail(ErrorCode::kInvalidArgument, "verify_eab.mac: not base64url");
+  req.mac = std::move(*decoded);
+  if (req.kid.empty()) return Fail(ErrorCode::kInvalidArgument, "verify_eab.kid: empty");
+  return Request(std::move(req));
+}
+
 struct RequestBodyVisitor {
   json operator()(const IssueRequest& r) const {
     return {{"request_id", r.request_id},
@@ -147,6 +162,12 @@ struct RequestBodyVisitor {
   }
   json operator()(const GetCertificateRequest& r) const {
     return {{"serial_hex", r.serial_hex}, {"environment", CaEnvironmentName(r.environment)}};
+  }
+  json operator()(const VerifyExternalAccountBindingRequest& r) const {
+    return {{"kid", r.kid},
+            {"signing_input", r.signing_input},
+            {"mac", Base64UrlEncode(r.mac)},
+            {"environment", CaEnvironmentName(r.environment)}};
   }
 };
 
@@ -183,6 +204,7 @@ struct ResponseBodyVisitor {
             {"name", r.name},
             {"detail", r.detail}};
   }
+  json operator()(const ExternalAccountBindingVerdict& r) const { return {{"verified", r.verified}}; }
 };
 
 constexpr std::string_view RequestTypeName(const Request& r) {
@@ -190,6 +212,7 @@ constexpr std::string_view RequestTypeName(const Request& r) {
     case 0: return "issue";
     case 1: return "revoke";
     case 2: return "revoke_all";
+    case 4: return "verify_eab";
     default: return "get_certificate";
   }
 }
@@ -200,6 +223,7 @@ constexpr std::string_view ResponseTypeName(const Response& r) {
     case 1: return "revoked";
     case 2: return "revoked_all";
     case 3: return "certificate";
+    case 5: return "eab_verdict";
     default: return "error";
   }
 }
@@ -253,6 +277,14 @@ Result<Response> CertificateFromJson(const json& body) {
   return Response(std::move(out));
 }
 
+Result<Response> EabVerdictFromJson(const json& body) {
+  auto r = CA_TRY(pki::JsonFields::Of(body, "eab_verdict"));
+  ExternalAccountBindingVerdict out;
+  out.verified = CA_TRY(r.Bool("verified"));
+  CA_TRY_STATUS(r.RefuseUnknown());
+  return Response(out);
+}
+
 Result<Response> ErrorFromJson(const json& body) {
   auto r = CA_TRY(pki::JsonFields::Of(body, "error"));
   EngineError out;
@@ -297,6 +329,7 @@ Result<Request> RequestFromJson(const nlohmann::json& message) {
   if (type == "revoke") return RevokeFromJson(*body);
   if (type == "revoke_all") return RevokeAllFromJson(*body);
   if (type == "get_certificate") return GetCertificateFromJson(*body);
+  if (type == "verify_eab") return VerifyEabFromJson(*body);
   return Fail(ErrorCode::kInvalidArgument, "message.type: unknown request type '" + type + "'");
 }
 
@@ -313,6 +346,7 @@ Result<Response> ResponseFromJson(const nlohmann::json& message) {
   if (type == "revoked_all") return RevokedAllFromJson(*body);
   if (type == "certificate") return CertificateFromJson(*body);
   if (type == "error") return ErrorFromJson(*body);
+  if (type == "eab_verdict") return EabVerdictFromJson(*body);
   return Fail(ErrorCode::kInvalidArgument, "message.type: unknown response type '" + type + "'");
 }
 

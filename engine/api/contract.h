@@ -90,6 +90,20 @@ struct CertificateRecord {
   pki::RevocationReason reason = pki::RevocationReason::kUnspecified;
 };
 
+// External Account Binding (RFC 8555 §7.3.4, R21): the engine checks the EAB JWS's MAC with the
+// external account's MAC key inside the HSM (engine/eab_verifier.h); the gateway never holds a MAC
+// key. An unknown KeyID and a wrong MAC get the same answer after the same work.
+struct VerifyExternalAccountBindingRequest {
+  std::string kid;
+  std::string signing_input;  // the EAB JWS's ASCII(protected "." payload), as received
+  std::vector<uint8_t> mac;   // its decoded signature
+  CaEnvironment environment = CaEnvironment::kProduction;
+};
+
+struct ExternalAccountBindingVerdict {
+  bool verified = false;
+};
+
 // Engine-side failures, a closed set. `result_code` carries the operator's code where one applies
 // (DOMAIN_NOT_FOUND, SUSPENDED_ACCOUNT, …); the gateway turns these into ACME problems in exactly
 // one place.
@@ -112,12 +126,13 @@ struct EngineError {
 };
 
 using Request = std::variant<IssueRequest, RevokeRequest, RevokeAllForAccountRequest,
-                             GetCertificateRequest>;
+                             GetCertificateRequest, VerifyExternalAccountBindingRequest>;
 using Response = std::variant<IssueResponse, RevokeResponse, RevokeAllForAccountResponse,
-                              CertificateRecord, EngineError>;
+                              CertificateRecord, EngineError, ExternalAccountBindingVerdict>;
 
-// Wire form: {"v":1,"type":"issue"|"revoke"|"revoke_all"|"get_certificate","body":{...}} for requests,
-// {"v":1,"type":"issued"|"revoked"|"revoked_all"|"certificate"|"error","body":{...}} for responses.
+// Wire form: {"v":1,"type":"issue"|"revoke"|"revoke_all"|"get_certificate"|"verify_eab","body":{...}}
+// for requests, {"v":1,"type":"issued"|"revoked"|"revoked_all"|"certificate"|"error"|"eab_verdict",
+// "body":{...}} for responses.
 nlohmann::json RequestToJson(const Request& request);
 Result<Request> RequestFromJson(const nlohmann::json& json);  // kInvalidArgument on any defect
 nlohmann::json ResponseToJson(const Response& response);

@@ -202,3 +202,39 @@ TEST(Contract, Names) {
 
 }  // namespace
 }  // namespace ca::engine::api
+
+namespace ca::engine::api {
+namespace {
+
+TEST(Contract, VerifyEabRoundTripsAndRefusesDefects) {
+  VerifyExternalAccountBindingRequest req{"kid-1", "eyJhbGciOiJIUzI1NiJ9.e30", {1, 2, 3, 250},
+                                          CaEnvironment::kProduction};
+  auto back = RequestFromJson(RequestToJson(req));
+  ASSERT_TRUE(back) << back.error().ToString();
+  const auto& got = std::get<VerifyExternalAccountBindingRequest>(*back);
+  EXPECT_EQ(got.kid, "kid-1");
+  EXPECT_EQ(got.signing_input, req.signing_input);
+  EXPECT_EQ(got.mac, req.mac);
+  EXPECT_EQ(RequestToJson(req)["type"], "verify_eab");
+
+  auto bad_mac = RequestToJson(req);
+  bad_mac["body"]["mac"] = "not base64url!";
+  EXPECT_FALSE(RequestFromJson(bad_mac));
+  auto no_kid = RequestToJson(req);
+  no_kid["body"]["kid"] = "";
+  EXPECT_FALSE(RequestFromJson(no_kid));
+  auto extra = RequestToJson(req);
+  extra["body"]["mac_key"] = "x";
+  EXPECT_FALSE(RequestFromJson(extra));
+
+  for (bool verified : {true, false}) {
+    auto verdict = ResponseFromJson(ResponseToJson(ExternalAccountBindingVerdict{verified}));
+    ASSERT_TRUE(verdict) << verdict.error().ToString();
+    EXPECT_EQ(std::get<ExternalAccountBindingVerdict>(*verdict).verified, verified);
+  }
+  EXPECT_EQ(ResponseToJson(ExternalAccountBindingVerdict{true})["type"], "eab_verdict");
+  EXPECT_EQ(ResponseToJson(EngineError{})["type"], "error");
+}
+
+}  // namespace
+}  // namespace ca::engine::api

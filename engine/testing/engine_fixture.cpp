@@ -10,6 +10,7 @@
 #include "crl_ocsp/testing/test_pki.h"
 #include "profiles/issuance/testing/test_pki.h"
 #include "profiles/policy/admin/admin.h"
+#include "profiles/policy/testing_util.h"
 
 namespace ca::engine::testing {
 namespace {
@@ -33,7 +34,7 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-PolicyWorld MakePolicyWorld(const std::string& dir) {
+PolicyWorld MakePolicyWorld(const std::string& dir, const EVP_PKEY* mac_wrap_public) {
   PolicyWorld w;
   w.now = static_cast<int64_t>(::time(nullptr));
   w.store = std::make_unique<profiles::policy::admin::PolicyWriter>(Must(profiles::policy::admin::PolicyWriter::Create(dir, "test", w.now), "policy"));
@@ -49,9 +50,10 @@ PolicyWorld MakePolicyWorld(const std::string& dir) {
   f.allowed_profiles = std::vector<profiles::policy::ProfileId>(profiles::policy::kAllProfiles.begin(),
                                                                 profiles::policy::kAllProfiles.end());
   f.allowed_challenges = std::vector<std::string>{"http-01", "dns-01"};
-  Secret wrap(std::string(32, 'k'));
+  const EVP_PKEY* wrap = mac_wrap_public != nullptr ? mac_wrap_public : profiles::policy::testing::SoftwareMacWrapKey();
   auto creds = Must(profiles::policy::admin::CreateExternalAccount(ctx, f, /*activate=*/true, wrap), "external account");
   w.kid = creds.account.kid;
+  w.mac_key = std::string(creds.mac_key.view());
   profiles::policy::admin::DomainFields sub;
   sub.include_subdomains = true;
   for (auto [fqdn, fields] : {std::pair<std::string, profiles::policy::admin::DomainFields>{"example.fr", sub},

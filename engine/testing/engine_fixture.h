@@ -34,9 +34,12 @@ struct PolicyWorld {
   std::unique_ptr<profiles::policy::admin::PolicyWriter> store;  // the RA side (ca_policy_admin)
   std::string org_id;
   std::string kid;
+  std::string mac_key;  // the external account's raw MAC key (what a client holds)
   int64_t now = 0;
 };
-PolicyWorld MakePolicyWorld(const std::string& dir);
+// `mac_wrap_public`: the key the MAC key is wrapped to (an HSM unwrapping key's public half);
+// null: a software key (profiles/policy/testing_util.h).
+PolicyWorld MakePolicyWorld(const std::string& dir, const EVP_PKEY* mac_wrap_public = nullptr);
 
 // Software keys standing in for the HSM's: the intermediate (RSA 3072) of
 // profiles::issuance::testing::GetTestCa(), and a P-256 OCSP signer certified by it.

@@ -11,10 +11,19 @@ Result<std::optional<ExternalAccountView>> FakePolicy::FindExternalAccount(const
   return std::optional<ExternalAccountView>(it->second.view);
 }
 
-Result<Secret> FakePolicy::MacKey(const std::string& kid) {
-  auto it = accounts.find(kid);
-  if (it == accounts.end()) return Fail(ErrorCode::kNotFound, "no such kid");
-  return Secret(std::string(AsString(it->second.mac_key)));
+engine::api::Response FakeIssuer::VerifyEab(const engine::api::VerifyExternalAccountBindingRequest& eab) {
+  std::lock_guard lock(mu_);
+  eab_requests.push_back(eab);
+  if (mac_keys_of == nullptr) return engine::api::EngineError{engine::api::EngineErrorKind::kUnavailable, "", "", "no HSM"};
+  auto it = mac_keys_of->accounts.find(eab.kid);
+  if (it == mac_keys_of->accounts.end()) return engine::api::ExternalAccountBindingVerdict{false};
+  Jws as_received;
+  as_received.alg = "HS256";
+  as_received.signature = eab.mac;
+  auto dot = eab.signing_input.find('.');
+  as_received.protected_b64 = eab.signing_input.substr(0, dot);
+  as_received.payload_b64 = dot == std::string::npos ? "" : eab.signing_input.substr(dot + 1);
+  return engine::api::ExternalAccountBindingVerdict{VerifyHs256(as_received, it->second.mac_key)};
 }
 
 Result<PolicyVerdict> FakePolicy::Decide(const AccountRecord& account, const std::vector<std::string>& names,
@@ -135,6 +144,7 @@ Result<engine::api::Response> FakeIssuer::Call(const engine::api::Request& reque
     return engine::api::Response(engine::api::RevokeResponse{true, 1});
   }
   if (auto* get = std::get_if<engine::api::GetCertificateRequest>(&request)) return GetCertificate(*get);
+  if (auto* eab = std::get_if<engine::api::VerifyExternalAccountBindingRequest>(&request)) return VerifyEab(*eab);
   auto* issue = std::get_if<engine::api::IssueRequest>(&request);
   if (issue == nullptr) return Fail(ErrorCode::kInvalidArgument, "unexpected request");
   ++issue_calls;

@@ -13,7 +13,7 @@ namespace ca::gateway::testing {
 
 struct FakeExternalAccount {
   ExternalAccountView view;
-  Bytes mac_key;
+  Bytes mac_key;  // held by the fake engine's "HSM" (FakeIssuer::mac_keys_of), never by the gateway
 };
 
 class FakePolicy final : public PolicyPort {
@@ -22,7 +22,6 @@ class FakePolicy final : public PolicyPort {
   std::set<std::string> allowed_names;   // names Decide accepts
   std::string account_refusal;           // non-empty: Decide refuses every account with this code
   Result<std::optional<ExternalAccountView>> FindExternalAccount(const std::string& kid, int64_t now) override;
-  Result<Secret> MacKey(const std::string& kid) override;
   Result<PolicyVerdict> Decide(const AccountRecord& account, const std::vector<std::string>& names,
                                const std::string& profile, int64_t now) override;
 };
@@ -37,12 +36,17 @@ class FakeIssuer final : public IssuerPort {
   std::atomic<int> issue_calls{0};
   std::function<void()> while_signing;  // called during each issue request, before it answers
   std::vector<engine::api::RevokeRequest> revocations;  // every revocation the engine holds
+  // The engine's side of EAB: answers VerifyExternalAccountBindingRequest with the MAC keys of
+  // these accounts (as the real engine does with the HSM); every request is kept.
+  const FakePolicy* mac_keys_of = nullptr;
+  std::vector<engine::api::VerifyExternalAccountBindingRequest> eab_requests;
   Result<engine::api::Response> Call(const engine::api::Request& request) override;
   // Revokes in the engine only, as the RA or a mass revocation does (the gateway is not told).
   void RevokeBehindTheGateway(const std::string& serial_hex, pki::RevocationReason reason);
 
  private:
   engine::api::Response GetCertificate(const engine::api::GetCertificateRequest& get);
+  engine::api::Response VerifyEab(const engine::api::VerifyExternalAccountBindingRequest& eab);
   ossl::Pkey ca_key_;
   ossl::X509Ptr ca_cert_;
   std::mutex mu_;

@@ -44,7 +44,7 @@ struct World {
     f.allowed_profiles = std::vector<ProfileId>{ProfileId::kSsl, ProfileId::kSslRgs,
                                                 ProfileId::kWild, ProfileId::kSslShort};
     f.allowed_challenges = std::vector<std::string>{"http-01", "dns-01"};
-    kid = CreateExternalAccount(ctx, f, true, Secret(std::string(32, 'w')))->account.kid;
+    kid = CreateExternalAccount(ctx, f, true, testing::SoftwareMacWrapKey())->account.kid;
     acme.external_account_kid = kid;
     Add("example.com", true, DomainStatus::kValid);
     Add("exact.fr", false, DomainStatus::kValid);
@@ -159,7 +159,7 @@ TEST(Decide, AccountState) {
          f.contacts = std::vector<std::string>{"J"};
          f.not_before = kNotBefore;
          w.kid =
-             CreateExternalAccount(w.Ctx(), f, false, Secret(std::string(32, 'w')))->account.kid;
+             CreateExternalAccount(w.Ctx(), f, false, testing::SoftwareMacWrapKey())->account.kid;
        }},
       {"not yet valid", V{"example.com"}, ProfileId::kSsl, ProfileId::kSsl,
        R::kPendingExternalAccount, "", nullptr, kNotBefore - 1},
@@ -258,7 +258,7 @@ TEST(Decide, NamesAndSubdomains) {
          f.organization_id = w.org_a;
          f.contacts = std::vector<std::string>{"J"};
          f.not_before = kNotBefore;
-         w.kid = CreateExternalAccount(w.Ctx(), f, true, Secret(std::string(32, 'w')))->account.kid;
+         w.kid = CreateExternalAccount(w.Ctx(), f, true, testing::SoftwareMacWrapKey())->account.kid;
        }},
   };
   for (const auto& c : cases) RunCase(c);

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <openssl/crypto.h>
+#include <openssl/hmac.h>
+#include <openssl/rsa.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,6 +155,94 @@ Result<Secret> UnwrapMacKey(const ExternalAccount& account, const Secret& wrap_k
                     " does not authenticate (tampered record or wrong wrapping key)");
   }
   return holder;
+}
+
+}  // namespace ca::profiles::policy
+
+namespace ca::profiles::policy {
+
+namespace {
+
+Result<ossl::Pkey> LoadRsaPublicKey(const std::string& path, int min_bits, std::string_view what) {
+  auto pem = ossl::ReadFile(path);
+  if (!pem) return Fail(pem.error().code, std::string(what) + " " + path + ": " + pem.error().message);
+  auto key = ossl::PublicKeyFromPem(*pem);
+  if (!key)
+    return Fail(ErrorCode::kInvalidArgument,
+                std::string(what) + " " + path + " is not a PEM public key (BEGIN PUBLIC KEY)");
+  if (EVP_PKEY_get_base_id(key->get()) != EVP_PKEY_RSA || EVP_PKEY_get_bits(key->get()) < min_bits)
+    return Fail(ErrorCode::kInvalidArgument, std::string(what) + " " + path + " must be RSA of at least " +
+                                                 std::to_string(min_bits) + " bits");
+  return key;
+}
+
+Result<Bytes> OaepEncrypt(const EVP_PKEY* to, const EVP_MD* md, std::span<const uint8_t> plain) {
+  ossl::PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, const_cast<EVP_PKEY*>(to), nullptr));
+  size_t len = 0;
+  if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), md) != 1 ||
+      EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), md) != 1 ||
+      EVP_PKEY_encrypt(ctx.get(), nullptr, &len, plain.data(), plain.size()) != 1)
+    return ossl::CryptoFail("RSA-OAEP encryption");
+  Bytes out(len);
+  if (EVP_PKEY_encrypt(ctx.get(), out.data(), &len, plain.data(), plain.size()) != 1)
+    return ossl::CryptoFail("RSA-OAEP encryption");
+  out.resize(len);
+  return out;
+}
+
+}  // namespace
+
+Result<ossl::Pkey> LoadMacWrapPublicKey(const std::string& path) {
+  return LoadRsaPublicKey(path, 3072, "MAC wrapping public key");
+}
+
+std::string MacBindingInput(std::string_view kid) {
+  return "acme-ca eab mac key of kid " + std::string(kid);
+}
+
+Result<std::string> WrapMacKeyForHsm(std::string_view kid, const Secret& mac_key,
+                                     const EVP_PKEY* hsm_public) {
+  if (mac_key.size() != kMacKeyBytes)
+    return Fail(ErrorCode::kInvalidArgument, "MAC key must be 32 bytes");
+  // SHA-1 OAEP: what SoftHSMv2 2.6's C_UnwrapKey accepts (hsm/token.h).
+  Bytes wrapped = CA_TRY(OaepEncrypt(hsm_public, EVP_sha1(), std::span(mac_key.data(), mac_key.size())));
+  std::string binding_input = MacBindingInput(kid);
+  Bytes binding(EVP_MAX_MD_SIZE);
+  unsigned len = 0;
+  if (HMAC(EVP_sha256(), mac_key.data(), static_cast<int>(mac_key.size()),
+           reinterpret_cast<const uint8_t*>(binding_input.data()), binding_input.size(),
+           binding.data(), &len) == nullptr)
+    return ossl::CryptoFail("HMAC of the KeyID binding");
+  binding.resize(len);
+  return std::string(kHsmWrappedPrefix) + Base64UrlEncode(wrapped) + "." + Base64UrlEncode(binding);
+}
+
+Result<HsmWrappedMac> ParseHsmWrappedMac(std::string_view mac_wrapped) {
+  if (!mac_wrapped.starts_with(kHsmWrappedPrefix))
+    return Fail(ErrorCode::kCorrupt, "the MAC key is not wrapped to the HSM (run ca-ra migrate-mac-keys)");
+  std::string_view rest = mac_wrapped.substr(kHsmWrappedPrefix.size());
+  auto dot = rest.find('.');
+  if (dot == std::string_view::npos) return Fail(ErrorCode::kCorrupt, "wrapped MAC key is malformed");
+  auto wrapped = Base64UrlDecode(rest.substr(0, dot));
+  auto binding = Base64UrlDecode(rest.substr(dot + 1));
+  if (!wrapped || !binding || wrapped->empty() || binding->size() != 32)
+    return Fail(ErrorCode::kCorrupt, "wrapped MAC key is malformed");
+  return HsmWrappedMac{std::move(*wrapped), std::move(*binding)};
+}
+
+bool IsLegacyWrappedMac(const ExternalAccount& account) {
+  return !account.mac_wrapped.starts_with(kHsmWrappedPrefix);
+}
+
+Result<ossl::Pkey> LoadRecipientPublicKey(const std::string& path) {
+  return LoadRsaPublicKey(path, 2048, "recipient key");
+}
+
+Result<Bytes> EncryptMacKeyForRecipient(const Secret& mac_key, const EVP_PKEY* recipient) {
+  Secret text(MacKeyToText(mac_key));
+  return OaepEncrypt(recipient, EVP_sha256(), std::span(text.data(), text.size()));
 }
 
 }  // namespace ca::profiles::policy

@@ -1,5 +1,7 @@
 #include "profiles/policy/mac_key.h"
 
+#include <openssl/hmac.h>
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -76,6 +78,66 @@ TEST(MacKey, WrapUnwrapRoundTripAndTamper) {
   auto c = UnwrapMacKey(cut, wrap);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code, ErrorCode::kCorrupt);
+}
+
+}  // namespace
+}  // namespace ca::profiles::policy
+
+namespace ca::profiles::policy {
+namespace {
+
+TEST(MacKey, WrappedForHsmUnwrapsWithTheKeyAndCarriesTheKidBinding) {
+  Secret mac = GenerateMacKey();
+  auto blob = WrapMacKeyForHsm("kid-1", mac, testing::SoftwareMacWrapKey());
+  ASSERT_TRUE(blob) << blob.error().ToString();
+  EXPECT_TRUE(blob->starts_with(kHsmWrappedPrefix));
+  EXPECT_EQ(blob->find(MacKeyToText(mac)), std::string::npos);
+  auto parsed = ParseHsmWrappedMac(*blob);
+  ASSERT_TRUE(parsed) << parsed.error().ToString();
+  EXPECT_EQ(testing::SoftwareUnwrap(parsed->wrapped).view(), mac.view());
+  // The binding is HMAC-SHA256(MAC key, binding input of this kid) and no other.
+  uint8_t expected[32];
+  unsigned len = 0;
+  std::string in = MacBindingInput("kid-1");
+  HMAC(EVP_sha256(), mac.data(), 32, reinterpret_cast<const uint8_t*>(in.data()), in.size(),
+       expected, &len);
+  EXPECT_EQ(parsed->kid_binding, std::vector<uint8_t>(expected, expected + 32));
+  EXPECT_NE(MacBindingInput("kid-1"), MacBindingInput("kid-2"));
+
+  ExternalAccount legacy;
+  legacy.mac_wrapped = "AAAA";
+  EXPECT_TRUE(IsLegacyWrappedMac(legacy));
+  EXPECT_EQ(ParseHsmWrappedMac("AAAA").error().code, ErrorCode::kCorrupt);
+  EXPECT_EQ(ParseHsmWrappedMac("hsm1.AAAA").error().code, ErrorCode::kCorrupt);
+}
+
+TEST(MacKey, RecipientKeysAreCheckedAndTheHandOverDecryptsToTheText) {
+  testing::TempDir dir;
+  ossl::Pkey small(EVP_RSA_gen(1024));
+  ASSERT_TRUE(ossl::WriteFileAtomic(dir.Sub("small.pem"), *ossl::PublicKeyToPem(small.get()), 0644, true));
+  EXPECT_EQ(LoadRecipientPublicKey(dir.Sub("small.pem")).error().code, ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(ossl::WriteFileAtomic(dir.Sub("junk.pem"), "not a key", 0644, true));
+  EXPECT_EQ(LoadRecipientPublicKey(dir.Sub("junk.pem")).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(LoadMacWrapPublicKey(dir.Sub("missing.pem")));
+
+  ossl::Pkey requester(EVP_RSA_gen(2048));
+  ASSERT_TRUE(ossl::WriteFileAtomic(dir.Sub("r.pem"), *ossl::PublicKeyToPem(requester.get()), 0644, true));
+  auto pub = LoadRecipientPublicKey(dir.Sub("r.pem"));
+  ASSERT_TRUE(pub) << pub.error().ToString();
+  Secret mac = GenerateMacKey();
+  auto sealed = EncryptMacKeyForRecipient(mac, pub->get());
+  ASSERT_TRUE(sealed) << sealed.error().ToString();
+  ossl::PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, requester.get(), nullptr));
+  ASSERT_EQ(EVP_PKEY_decrypt_init(ctx.get()), 1);
+  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING), 1);
+  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), EVP_sha256()), 1);
+  std::string out(256, '\0');
+  size_t len = out.size();
+  ASSERT_EQ(EVP_PKEY_decrypt(ctx.get(), reinterpret_cast<uint8_t*>(out.data()), &len,
+                             sealed->data(), sealed->size()),
+            1);
+  out.resize(len);
+  EXPECT_EQ(out, MacKeyToText(mac));
 }
 
 }  // namespace

@@ -174,7 +174,7 @@ TEST(PolicyStore, AuditFilters) {
   TempDir dir;
   auto store = PolicyWriter::Create(dir.Sub("p"), "a", 1);
   ASSERT_TRUE(store);
-  Secret wrap(std::string(32, 'w'));
+  const EVP_PKEY* wrap = testing::SoftwareMacWrapKey();
   auto org = CreateOrganization({&*store, "a", 100}, {"O", "FR", "L", "R"});
   ASSERT_TRUE(org);
   ExternalAccountFields f;

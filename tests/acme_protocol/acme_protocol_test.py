@@ -54,7 +54,6 @@ class Gateway:
                 "store": os.path.join(workdir, "gateway-store"),
                 "policy_store": policy["policy"],
                 "profiles_dir": self._profiles(),
-                "mac_wrap_key": "file:" + policy["wrap_key"],
                 "engine": {"socket": os.path.join(workdir, "engine.sock"),
                            "client_cert": os.path.join(workdir, "none.crt"),
                            "client_key": os.path.join(workdir, "none.key"),

@@ -87,7 +87,9 @@ check "status store lock 0660 engine:status" mode_is "$S/status/lock.mdb" 660 ac
 check "gateway store 0640 gateway:ra" mode_is "$S/gateway/store/data.mdb" 640 acme-ca-gateway acme-ca-ra
 check "policy store 0640 ra:policy" mode_is "$S/policy/store/data.mdb" 640 acme-ca-ra acme-ca-policy
 check "policy store lock 0660 ra:policy" mode_is "$S/policy/store/lock.mdb" 660 acme-ca-ra acme-ca-policy
-check "EAB wrapping key 0440 ra:gateway" mode_is "$S/policy/mac-wrap.key" 440 acme-ca-ra acme-ca-gateway
+check "no EAB wrapping-key file (the MAC keys are wrapped to the HSM)" test ! -e "$S/policy/mac-wrap.key"
+check "HSM MAC wrapping public key 0444 ra" mode_is "$S/policy/mac-wrap.pub.pem" 444 acme-ca-ra acme-ca-ra
+check "gateway.json names no MAC-key material" sh -c "! grep -q mac_wrap '$E/gateway.json'"
 check "gateway TLS key 0400 gateway" mode_is "$S/gateway/tls/key.pem" 400 acme-ca-gateway acme-ca-gateway
 check "channel client key 0400 gateway" mode_is "$S/gateway/channel/client.key" 400 acme-ca-gateway acme-ca-gateway
 check "channel engine key 0400 engine" mode_is "$S/engine/channel/engine.key" 400 acme-ca-engine acme-ca-engine
@@ -137,8 +139,10 @@ check "gateway cannot read the CA store" denied acme-ca-gateway cat "$S/engine/s
 check "gateway cannot write the policy store" denied acme-ca-gateway sh -c "echo x >>'$S/policy/store/data.mdb'"
 check "status server cannot read the PIN" denied acme-ca-status cat "$S/engine/user.pin"
 check "status server cannot write the status store" denied acme-ca-status sh -c "echo x >>'$S/status/data.mdb'"
-check "status server cannot read the EAB wrapping key" denied acme-ca-status cat "$S/policy/mac-wrap.key"
-check "engine cannot read the EAB wrapping key" denied acme-ca-engine cat "$S/policy/mac-wrap.key"
+# The policy store (which the gateway reads) holds MAC keys only wrapped to the token's unwrap-only
+# key; the gateway can read neither the token nor its PIN (above), nor any wrapping-key file.
+check "gateway cannot read the token's objects (where the MAC wrapping key is)" denied acme-ca-gateway \
+  cat "$(find "$S/engine/tokens" -type f -print -quit)"
 check "engine cannot read the gateway's TLS key" denied acme-ca-engine cat "$S/gateway/tls/key.pem"
 check "RA cannot read the PIN" denied acme-ca-ra cat "$S/engine/user.pin"
 check "gateway cannot write the engine's audit file" denied acme-ca-gateway sh -c "echo x >>'$S/audit/engine.jsonl'"
@@ -170,7 +174,7 @@ check "gateway runs as acme-ca-gateway, no capability, no_new_privs" proc_ok gat
 # Idempotence: a second run changes no key and restarts nothing.
 engine_pid=$(cat "$A/run/acme-ca/engine.pid")
 # Keys, PINs and ceremony outputs (token.object is SoftHSM's token metadata: it changes at login).
-sum_keys() { (cd "$S" && find engine/tokens engine/user.pin engine/channel gateway/tls gateway/channel policy/mac-wrap.key ceremony/all -type f ! -name token.object -print0 | sort -z | xargs -0 sha256sum); }
+sum_keys() { (cd "$S" && find engine/tokens engine/user.pin engine/channel gateway/tls gateway/channel policy/mac-wrap.pub.pem ceremony/all -type f ! -name token.object -print0 | sort -z | xargs -0 sha256sum); }
 before=$(sum_keys)
 if "$A/usr/sbin/acme-ca-setup" --prefix "$A" --no-systemd >"$T/setup-2.log" 2>&1 &&
    [ "$(sum_keys)" = "$before" ] && [ "$(cat "$A/run/acme-ca/engine.pid")" = "$engine_pid" ] &&
@@ -190,7 +194,18 @@ fi
 # ---------------------------------------------------------------- First external account (guide)
 export ACME_CA_ETC_DIR=$E ACME_CA_RA_BIN=$A/usr/bin/ca-ra
 RA=$A/usr/sbin/acme-ca-ra
-first_external_account "$RA" -- "E2E Organisation" "E2E Operator" e2e.test http-01,dns-01
+# R22: the MAC key is handed over encrypted to the requester's key and opened with openssl; the
+# certbot run below registers with what came out.
+handover=$(mktemp -d); chmod 0755 "$handover"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$handover/requester.key" 2>/dev/null
+openssl pkey -in "$handover/requester.key" -pubout -out "$handover/requester.pub.pem"; chmod 0644 "$handover/requester.pub.pem"
+RECIPIENT_PUB=$handover/requester.pub.pem RECIPIENT_KEY=$handover/requester.key \
+  first_external_account "$RA" -- "E2E Organisation" "E2E Operator" e2e.test http-01,dns-01
+rm -rf "$handover"
+check "hand-over opened with the requester's key: a 43-character base64url MAC key" \
+  python3 -c 'import re,sys; sys.exit(not re.fullmatch(r"[A-Za-z0-9_-]{43}", sys.argv[1]))' "$EAB_HMAC"
+check "ext-account create without a hand-over choice is refused" \
+  sh -c "'$RA' ext-account create --org x --contact y 2>&1 | grep -q -- --recipient-key"
 if [ -n "$EAB_KID" ] && "$RA" domain list "$EAB_KID" | grep -q 'e2e.test  valid'; then
   pass "acme-ca-ra: organisation, active external account $EAB_KID, domain e2e.test validated"
 else
@@ -311,7 +326,7 @@ listing=$(openssl enc -d -aes-256-cbc -pbkdf2 -iter 600000 -md sha256 -pass "fil
             -in "$T/backup.tar.gz.enc" 2>/dev/null | tar -tzf - 2>/dev/null)
 for f in state/engine/store/data.mdb state/status/data.mdb state/gateway/store/data.mdb \
          state/policy/store/data.mdb state/ceremony/all/root.pem state/engine/user.pin \
-         state/policy/mac-wrap.key etc/setup.conf SHA256SUMS; do
+         etc/setup.conf SHA256SUMS; do
   grep -qx "acme-ca-backup/$f" <<<"$listing" || fail "backup lacks $f"
 done
 pass "backup holds the four stores, ceremony outputs, secrets, configuration, SHA256SUMS"

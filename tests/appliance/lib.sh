@@ -4,7 +4,9 @@
 
 # first_external_account RA_RUNNER... -- ORG_NAME CONTACT DOMAIN CHALLENGES
 # Runs the guide's "first external account" with the given acme-ca-ra command (e.g. `"$RA"`,
-# `in_root acme-ca-ra`); sets EAB_KID and EAB_HMAC.
+# `in_root acme-ca-ra`); sets EAB_KID and EAB_HMAC. With RECIPIENT_PUB / RECIPIENT_KEY set (an RSA
+# key pair the RA's account can read), the MAC key is handed over encrypted to RECIPIENT_PUB and
+# opened with openssl and RECIPIENT_KEY, as docs/REQUESTER_GUIDE.md says; otherwise --show-mac-key.
 first_external_account() {
   local runner=()
   while [ "$1" != -- ]; do runner+=("$1"); shift; done
@@ -13,9 +15,18 @@ first_external_account() {
   org=$("${runner[@]}" --json org create --name "$name" --country FR --locality Paris \
           --registration-id 12345678900011 | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
   "${runner[@]}" org validate "$org" >/dev/null
+  local handover=(--show-mac-key)
+  [ -z "${RECIPIENT_PUB:-}" ] || handover=(--recipient-key "$RECIPIENT_PUB")
   eab=$("${runner[@]}" --json ext-account create --org "$org" --contact "$contact" --profiles SSL \
-          --challenges "$challenges" --active)
-  read -r EAB_KID EAB_HMAC < <(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["kid"], j["mac_key"])' "$eab")
+          --challenges "$challenges" --active "${handover[@]}")
+  if [ -n "${RECIPIENT_PUB:-}" ]; then
+    EAB_KID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["kid"])' "$eab")
+    EAB_HMAC=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["mac_key_encrypted"])' "$eab" | base64 -d |
+               openssl pkeyutl -decrypt -inkey "$RECIPIENT_KEY" -pkeyopt rsa_padding_mode:oaep \
+                 -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256)
+  else
+    read -r EAB_KID EAB_HMAC < <(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["kid"], j["mac_key"])' "$eab")
+  fi
   "${runner[@]}" domain add "$EAB_KID" "$domain" --include-subdomains --dcv "$challenges" >/dev/null
   "${runner[@]}" domain validate "$EAB_KID" "$domain" >/dev/null
 }

@@ -84,7 +84,7 @@ check "acme-ca-ra from the prefix finds the prefix's ra.conf (no ACME_CA_ETC_DIR
 # this setup: the report is filed), so that the reporter's state (what went out: never twice) holds
 # that report and must travel with the backup.
 "$RA" ext-account create --org "$org" --contact "Restore Holder <holder@restore.example>" --profiles SSL \
-  --challenges http-01 --active >/dev/null 2>"$T/ra-ext.err"
+  --challenges http-01 --active --show-mac-key >/dev/null 2>"$T/ra-ext.err"
 runuser -u acme-ca-report -- "$A/usr/lib/acme-ca/ca-report" run --config "$A/etc/acme-ca/report.json" \
   --now "$(date -u -d '+15 days' +%Y-%m-%dT%H:%M:%SZ)" >"$T/report-a.log" 2>&1
 check "ca-report ran on A as acme-ca-report: one report filed, recorded in its state store" \

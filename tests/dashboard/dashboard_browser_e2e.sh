@@ -49,7 +49,7 @@ json_field() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[
 # Account B: its own external account, domain and dashboard credential.
 org=$(ra --json org list | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 b_json=$(ra --json ext-account create --org "$org" --contact "Team B" --profiles SSL \
-  --challenges http-01 --active) || { echo "FAIL: ext-account create B"; exit 1; }
+  --challenges http-01 --active --show-mac-key) || { echo "FAIL: ext-account create B"; exit 1; }
 KID_B=$(json_field kid <<<"$b_json") HMAC_B=$(json_field mac_key <<<"$b_json")
 ra domain add "$KID_B" "b-team.$SUFFIX" --include-subdomains --dcv http-01 >/dev/null &&
   ra domain validate "$KID_B" "b-team.$SUFFIX" >/dev/null || { echo "FAIL: B's domain"; exit 1; }

@@ -23,7 +23,10 @@ def main():
     reader = None
     try:
         store, key, stop = (os.path.join(tmp, n) for n in ("policy", "wrap.key", "stop"))
-        base = [args.ca_ra, "--store", store, "--wrap-key", key, "--actor", "writer", "--json"]
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072", "-out", key],
+                       check=True, capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", key + ".pub"], check=True, capture_output=True)
+        base = [args.ca_ra, "--store", store, "--mac-wrap-public-key", key + ".pub", "--actor", "writer", "--json"]
 
         def ra(*a):
             return json.loads(subprocess.run(base + list(a), check=True, capture_output=True,
@@ -32,7 +35,7 @@ def main():
         ra("init")
         org = ra("org", "create", "--name", "Org", "--country", "FR", "--locality", "Paris",
                  "--registration-id", "1")["id"]
-        kid = ra("ext-account", "create", "--org", org, "--contact", "Jane")["kid"]
+        kid = ra("ext-account", "create", "--org", org, "--contact", "Jane", "--show-mac-key")["kid"]
         start_version = ra("dump-snapshot")["version"]
 
         reader = subprocess.Popen([args.reader, store, stop], stdout=subprocess.PIPE,

@@ -29,11 +29,16 @@ class Ra:
     def __init__(self, binary, tmp):
         self.binary = binary
         self.store = os.path.join(tmp, "policy")
-        self.key = os.path.join(tmp, "wrap.key")
+        # Stand-in for the HSM MAC wrapping key's public half (ca-engine make-mac-wrap-key).
+        self.key = os.path.join(tmp, "mac-wrap.pub.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072",
+                        "-out", os.path.join(tmp, "mac-wrap.key")], check=True, capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", os.path.join(tmp, "mac-wrap.key"), "-pubout", "-out", self.key],
+                       check=True, capture_output=True)
         self.gateway = os.path.join(tmp, "gateway")
 
     def run(self, *args, ok=True):
-        cmd = [self.binary, "--store", self.store, "--wrap-key", self.key,
+        cmd = [self.binary, "--store", self.store, "--mac-wrap-public-key", self.key,
                "--gateway-store", self.gateway, "--actor", "e2e-operator", "--json", *args]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         if ok and p.returncode != 0:
@@ -88,15 +93,11 @@ def seed_cert(args, ra, serial, acme_id, kid, names, not_after):
 def run(args, tmp):
     ra = Ra(args.ca_ra, tmp)
 
-    # --- init: store + 0440 key file; a second init refuses and leaves the key as it was.
+    # --- init: the store only (MAC keys are wrapped to the HSM); a second init refuses.
     init = ra.json("init")
     check(init["version"] == 1, "init reports version 1")
-    mode = stat.S_IMODE(os.stat(ra.key).st_mode)
-    check(mode == 0o440, f"wrap key mode is {oct(mode)}, expected 0o440")
-    key_before = open(ra.key).read()
     p = ra.run("init", ok=False)
-    check(p.returncode != 0 and "refusing to overwrite" in p.stderr, "second init refused")
-    check(open(ra.key).read() == key_before, "wrap key unchanged by refused init")
+    check(p.returncode != 0, "second init refused")
     snap = ra.snapshot()
     check(snap["version"] == 1 and snap["schema_version"] == 1, "fresh store at version 1")
 
@@ -120,7 +121,7 @@ def run(args, tmp):
     created = ra.json("ext-account", "create", "--org", org["id"], "--contact", "Jeanne Martin",
                       "--contact", "Paul Durand", "--profiles", "SSL,WILD", "--challenges",
                       "http-01,dns-01", "--not-before", "2025-01-01", "--not-after", "2027-12-31",
-                      "--active", "--max-acme-accounts", "3", "--orders-per-hour", "50")
+                      "--active", "--max-acme-accounts", "3", "--orders-per-hour", "50", "--show-mac-key")
     kid, mac = created["kid"], created["mac_key"]
     check(UUID4.match(kid) is not None, f"KeyID {kid} is a UUID v4")
     check(B64URL_256.match(mac) is not None, "MAC key is 43 base64url chars (256 bits, no padding)")
@@ -263,8 +264,11 @@ def run(args, tmp):
           and mr[0]["policy_version"] == snap["version"], f"ACME-account mass revocation {mr}")
 
     # --- MAC regeneration: counted, new key, old one no longer the stored one
-    regen = ra.json("ext-account", "regenerate-mac", kid)
-    check(regen["external_account"]["mac_regenerations"] == 1, "regeneration counted")
+    p = ra.run("ext-account", "regenerate-mac", kid, ok=False)
+    check(p.returncode != 0 and "--recipient-key" in p.stderr and "mac_regenerations\": 0" not in p.stdout,
+          "regenerate-mac without a hand-over choice refused")
+    regen = ra.json("ext-account", "regenerate-mac", kid, "--show-mac-key")
+    check(regen["external_account"]["mac_regenerations"] == 1, "regeneration counted (the refusal changed nothing)")
     check(B64URL_256.match(regen["mac_key"]) and regen["mac_key"] != mac, "new MAC key differs")
     everything = ra.run("audit").stdout + json.dumps(ra.snapshot())
     check(mac not in everything and regen["mac_key"] not in everything, "MAC keys never audited/stored in clear")
@@ -308,7 +312,7 @@ def run(args, tmp):
           and "org.create" not in kid_actions, f"audit --account KID covers its ACME accounts: {kid_actions}")
 
     # --- bad input: one line, non-zero, nothing changed
-    other = ra.json("ext-account", "create", "--org", org["id"], "--contact", "X", "--active")
+    other = ra.json("ext-account", "create", "--org", org["id"], "--contact", "X", "--active", "--show-mac-key")
     okid = other["kid"]
     ra.json("domain", "add", okid, "shop.example.net")
     ra.refused("unknown external account", "ext-account", "suspend", "6f1c1c59-0c3e-4c61-9a55-0d3c1d7f0a11")
@@ -317,7 +321,7 @@ def run(args, tmp):
     ra.refused("use the A-label form", "domain", "add", okid, "bücher.example")
     ra.refused("not valid IDNA", "domain", "add", okid, "xn--zz.example")
     ra.refused("longer than 3 years", "ext-account", "create", "--org", org["id"], "--contact", "X",
-               "--not-before", "2026-01-01", "--not-after", "2029-01-02")
+               "--not-before", "2026-01-01", "--not-after", "2029-01-02", "--show-mac-key")
     ra.refused("longer than 3 years", "ext-account", "update", okid, "--not-after", "2040-01-01")
     ra.refused("needs the WILD profile", "domain", "add", okid, "*.example.net")
     ra.refused("cannot reactivate: the account is revoked (final)", "ext-account", "reactivate", kid)

@@ -63,12 +63,12 @@ org=$(ra --json org create --name "B Corp" --country FR --locality Lyon --regist
       json_field id) || die "org B"
 ra org validate "$org" >/dev/null || die "validate org B"
 created=$(ra --json ext-account create --org "$org" --contact "Bob <bob@b-corp.example>" --profiles SSL \
-          --challenges http-01 --active) || die "create B"
+          --challenges http-01 --active --show-mac-key) || die "create B"
 KID_B=$(json_field kid <<<"$created")
 HMAC_B=$(json_field mac_key <<<"$created")
 ra domain add "$KID_B" b-corp.test --include-subdomains --dcv http-01 >/dev/null || die "domain B"
 ra domain validate "$KID_B" b-corp.test >/dev/null || die "validate domain B"
-KID_C=$(ra --json ext-account create --org "$org" --contact "Carol, no mail" --profiles SSL --active |
+KID_C=$(ra --json ext-account create --org "$org" --contact "Carol, no mail" --profiles SSL --active --show-mac-key |
         json_field kid) || die "create C"
 pass "accounts: A=$KID_A, B=$KID_B, C=$KID_C (no mail address)"
 

@@ -211,7 +211,7 @@ Result<Organization> SetOrganizationStatus(const AdminContext& ctx, const std::s
 
 Result<IssuedCredentials> CreateExternalAccount(const AdminContext& ctx,
                                                 const ExternalAccountFields& f, bool activate,
-                                                const Secret& wrap_key) {
+                                                const EVP_PKEY* hsm_wrap_public) {
   auto w = CA_TRY(ctx.store->BeginWrite(ctx.actor, ctx.now));
   ExternalAccount a;
   a.kid = RandomUuidV4();
@@ -225,7 +225,7 @@ Result<IssuedCredentials> CreateExternalAccount(const AdminContext& ctx,
   CA_TRY_STATUS(CheckExternalAccount(w, a));
   a.status = activate ? ExternalAccountStatus::kActive : ExternalAccountStatus::kPending;
   Secret mac = GenerateMacKey();
-  a.mac_wrapped = CA_TRY(WrapMacKey(a.kid, mac, wrap_key));
+  a.mac_wrapped = CA_TRY(WrapMacKeyForHsm(a.kid, mac, hsm_wrap_public));
   a.created_at = a.updated_at = ctx.now;
   CA_TRY_STATUS(w.PutExternalAccount(a));
   CA_TRY_STATUS(w.Audit("ext-account.create", "external_account", a.kid, a.kid, "", nullptr,
@@ -280,15 +280,13 @@ Result<ExternalAccount> ExternalAccountLifecycle(const AdminContext& ctx, const 
 }
 
 Result<IssuedCredentials> RegenerateMacKey(const AdminContext& ctx, const std::string& kid,
-                                           const Secret& wrap_key) {
+                                           const EVP_PKEY* hsm_wrap_public) {
   auto w = CA_TRY(ctx.store->BeginWrite(ctx.actor, ctx.now));
   ExternalAccount before = CA_TRY(LoadExternalAccount(w, kid));
   CA_TRY_STATUS(RefuseFinal(before));
-  // The current key must unwrap with this wrapping key: a wrong key file fails here, not later.
-  CA_TRY(UnwrapMacKey(before, wrap_key));
   ExternalAccount a = before;
   Secret mac = GenerateMacKey();
-  a.mac_wrapped = CA_TRY(WrapMacKey(kid, mac, wrap_key));
+  a.mac_wrapped = CA_TRY(WrapMacKeyForHsm(kid, mac, hsm_wrap_public));
   a.mac_regenerations += 1;
   a.updated_at = ctx.now;
   CA_TRY_STATUS(w.PutExternalAccount(a));
@@ -296,6 +294,26 @@ Result<IssuedCredentials> RegenerateMacKey(const AdminContext& ctx, const std::s
                         Public(before, ctx.now), Public(a, ctx.now)));
   CA_TRY_STATUS(w.Commit());
   return IssuedCredentials{std::move(a), std::move(mac)};
+}
+
+Result<size_t> MigrateMacKeysToHsm(const AdminContext& ctx, const Secret& legacy_wrap_key,
+                                   const EVP_PKEY* hsm_wrap_public) {
+  auto snapshot = CA_TRY(ctx.store->Snapshot());  // the RA is the only writer
+  auto w = CA_TRY(ctx.store->BeginWrite(ctx.actor, ctx.now));
+  size_t migrated = 0;
+  for (const auto& before : snapshot.ExternalAccounts()) {
+    if (!IsLegacyWrappedMac(before)) continue;
+    Secret mac = CA_TRY(UnwrapMacKey(before, legacy_wrap_key));
+    ExternalAccount a = before;
+    a.mac_wrapped = CA_TRY(WrapMacKeyForHsm(a.kid, mac, hsm_wrap_public));
+    a.updated_at = ctx.now;
+    CA_TRY_STATUS(w.PutExternalAccount(a));
+    CA_TRY_STATUS(w.Audit("ext-account.migrate-mac-key", "external_account", a.kid, a.kid, "",
+                          Public(before, ctx.now), Public(a, ctx.now)));
+    ++migrated;
+  }
+  if (migrated > 0) CA_TRY_STATUS(w.Commit());
+  return migrated;
 }
 
 Result<DomainEntry> AddDomain(const AdminContext& ctx, const std::string& kid,

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/openssl.h"
 #include "common/result.h"
 #include "common/secret.h"
 #include "profiles/policy/admin/lifecycle.h"
@@ -67,14 +68,22 @@ Result<Organization> SetOrganizationStatus(const AdminContext& ctx, const std::s
 // Creates a pending external account (active when `activate`) with a fresh KeyID and MAC key.
 Result<IssuedCredentials> CreateExternalAccount(const AdminContext& ctx,
                                                 const ExternalAccountFields& f, bool activate,
-                                                const Secret& wrap_key);
+                                                const EVP_PKEY* hsm_wrap_public);
 Result<ExternalAccount> UpdateExternalAccount(const AdminContext& ctx, const std::string& kid,
                                               const ExternalAccountFields& f);
 // revoke records one mass revocation for the whole external account (reason: RFC 5280 code).
 Result<ExternalAccount> ExternalAccountLifecycle(const AdminContext& ctx, const std::string& kid,
                                                  AccountAction action, int reason = 9);
+// A new MAC key wrapped to the HSM (mac_key.h); the previous one stops working at once.
 Result<IssuedCredentials> RegenerateMacKey(const AdminContext& ctx, const std::string& kid,
-                                           const Secret& wrap_key);
+                                           const EVP_PKEY* hsm_wrap_public);
+
+// Upgrade from the wrapping-key file (before issue 18): every MAC key still wrapped under
+// `legacy_wrap_key` is unwrapped and wrapped to the HSM, in one write, one audit record per
+// account (no key material in it). Returns how many were migrated; a record that does not unwrap
+// refuses the whole migration (kCrypto), nothing written.
+Result<size_t> MigrateMacKeysToHsm(const AdminContext& ctx, const Secret& legacy_wrap_key,
+                                   const EVP_PKEY* hsm_wrap_public);
 
 Result<DomainEntry> AddDomain(const AdminContext& ctx, const std::string& kid,
                               const std::string& fqdn, const DomainFields& f);

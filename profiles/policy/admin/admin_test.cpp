@@ -54,7 +54,7 @@ class AdminTest : public ::testing::Test {
 
   TempDir dir_;
   std::optional<PolicyWriter> store_;
-  Secret wrap_{std::string(32, 'w')};
+  const EVP_PKEY* wrap_ = testing::SoftwareMacWrapKey();
   int64_t now_ = 1'700'000'000;
   std::string org_, kid_, mac_;
 };
@@ -188,21 +188,19 @@ TEST_F(AdminTest, DomainRules) {
 }
 
 TEST_F(AdminTest, RegenerateMacInvalidatesTheOldKey) {
+  auto unwrap = [](const ExternalAccount& a) {
+    return std::string(testing::SoftwareUnwrap(ParseHsmWrappedMac(a.mac_wrapped)->wrapped).view());
+  };
   auto before = Snap().FindExternalAccount(kid_);
-  ASSERT_EQ(UnwrapMacKey(*before, wrap_)->view(), mac_);
+  ASSERT_FALSE(IsLegacyWrappedMac(*before));
+  ASSERT_EQ(unwrap(*before), mac_);
   auto c = RegenerateMacKey(Ctx(), kid_, wrap_);
   ASSERT_TRUE(c);
   EXPECT_NE(std::string(c->mac_key.view()), mac_);
   auto after = Snap().FindExternalAccount(kid_);
   EXPECT_EQ(after->mac_regenerations, 1u);
-  auto unwrapped = UnwrapMacKey(*after, wrap_);
-  ASSERT_TRUE(unwrapped);
-  EXPECT_EQ(unwrapped->view(), c->mac_key.view());
-  EXPECT_NE(unwrapped->view(), mac_);
-  // A wrong wrapping key is detected before anything is written.
-  Secret wrong(std::string(32, 'x'));
-  ExpectRefused([&] { return RegenerateMacKey(Ctx(), kid_, wrong); }, ErrorCode::kCrypto,
-                "does not authenticate");
+  EXPECT_EQ(unwrap(*after), c->mac_key.view());
+  EXPECT_NE(unwrap(*after), mac_);
 }
 
 TEST_F(AdminTest, OrganizationUpdatesAndStatus) {
@@ -273,6 +271,40 @@ TEST_F(AdminTest, RevokeOneCertificateRecordsItsSerial) {
   EXPECT_EQ(revs[0].reason_name, "superseded");
   EXPECT_EQ(Snap().Audit({kid_, "", std::nullopt, std::nullopt}).back().action,
             "certificate.revoke");
+}
+
+}  // namespace
+}  // namespace ca::profiles::policy::admin
+
+namespace ca::profiles::policy::admin {
+namespace {
+
+TEST_F(AdminTest, LegacyFileWrappedKeysMigrateToTheHsmAndKeepWorking) {
+  // An account as the RA wrote it before issue 18: AES-GCM under the wrapping-key file.
+  Secret legacy(std::string(32, 'w'));
+  Secret old_mac = GenerateMacKey();
+  auto w = store_->BeginWrite("old-ra", now_);
+  ASSERT_TRUE(w);
+  ExternalAccount a = *Snap().FindExternalAccount(kid_);
+  a.mac_wrapped = *WrapMacKey(kid_, old_mac, legacy);
+  ASSERT_TRUE(w->PutExternalAccount(a));
+  ASSERT_TRUE(w->Audit("legacy", "external_account", kid_, kid_, "", nullptr, nullptr));
+  ASSERT_TRUE(w->Commit());
+  ASSERT_TRUE(IsLegacyWrappedMac(*Snap().FindExternalAccount(kid_)));
+
+  Secret wrong(std::string(32, 'x'));
+  ExpectRefused([&] { return MigrateMacKeysToHsm(Ctx(), wrong, wrap_); }, ErrorCode::kCrypto,
+                "does not authenticate");
+  auto n = MigrateMacKeysToHsm(Ctx(), legacy, wrap_);
+  ASSERT_TRUE(n) << n.error().ToString();
+  EXPECT_EQ(*n, 1u);
+  auto after = *Snap().FindExternalAccount(kid_);
+  ASSERT_FALSE(IsLegacyWrappedMac(after));
+  // The same MAC key: the requester's EAB credentials keep working.
+  EXPECT_EQ(testing::SoftwareUnwrap(ParseHsmWrappedMac(after.mac_wrapped)->wrapped).view(),
+            old_mac.view());
+  // Run again: nothing to do, nothing written.
+  ExpectNoOp([&] { return MigrateMacKeysToHsm(Ctx(), legacy, wrap_); });
 }
 
 }  // namespace

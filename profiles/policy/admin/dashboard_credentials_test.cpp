@@ -30,7 +30,7 @@ class DashboardCredentialsTest : public ::testing::Test {
 
   TempDir dir_;
   std::optional<PolicyWriter> store_;
-  Secret wrap_{std::string(32, 'w')};
+  const EVP_PKEY* wrap_ = testing::SoftwareMacWrapKey();
   int64_t now_ = 1'700'000'000;
   std::string kid_;
 };
