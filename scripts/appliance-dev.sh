@@ -17,6 +17,8 @@
 # DASHBOARD_CREDENTIAL, the PIDs, ...) and prints it.
 # Ports: gateway N (default 14000), status N+1, http-01 N+2, tls-alpn-01 N+3, gateway metrics N+4,
 # mock DNS management N+5, dashboard N+6 and DNS N+53.
+# APPLIANCE_PROFILES_DIR: the engine's and gateway's profiles directory (default the repository's
+# profiles/data/production; a copy with an operator's profile added, profiles/README.md).
 # down: stops what up started, by PID. The state directory is kept (delete it to start afresh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -106,6 +108,7 @@ if [ -z "$dns" ]; then
   wait_for challtestsrv "$state/run/challtestsrv.pid" curl -s -o /dev/null "$dns_mgmt/"
 fi
 
+profiles_dir=${APPLIANCE_PROFILES_DIR:-$root/profiles/data/production}
 status_url=http://127.0.0.1:$((port_base + 1))
 issuer_name=acme-int
 secrets=$state/secrets
@@ -191,7 +194,7 @@ cat >"$state/engine.json" <<JSON
  "audit_log": "$state/audit/engine.jsonl", "metrics_file": "$state/metrics/engine.prom",
  "instances": {"production": {
    "store": "$state/ca-store", "status_store": "$state/status-store", "issuer_name": "$issuer_name",
-   "profiles_dir": "$root/profiles/data/production",
+   "profiles_dir": "$profiles_dir",
    "intermediate_key_label": "$issuer_name", "intermediate_cert": "$C/intermediate.pem", "chain": "$state/ca-chain.pem",
    "ocsp_key_label": "ocsp", "ocsp_cert": "$C/ocsp-signer.pem",
    "ocsp_url": "$status_url/ocsp", "ca_issuers_url": "$status_url/ca/$issuer_name.der",
@@ -226,7 +229,7 @@ cat >"$state/gateway.json" <<JSON
  "base_url": "$acme_base",
  "tls": {"cert": "$state/ceremony/tls/tls-server-chain.pem", "key": "$state/ceremony/tls/tls-server.key"},
  "store": "$gwstore", "audit_log": "$state/audit/gateway.jsonl", "policy_store": "$policy", "mac_wrap_key": "file:$secrets/mac-wrap.key",
- "profiles_dir": "$root/profiles/data/production",
+ "profiles_dir": "$profiles_dir",
  "engine": {"socket": "$state/run/engine.sock", "client_cert": "$state/channel/client.crt",
             "client_key": "$state/channel/client.key", "fingerprint": "$engine_fp"},
  "validation": {"resolver": "$dns", "http01_port": $http01_port, "tlsalpn01_port": $tlsalpn01_port,
