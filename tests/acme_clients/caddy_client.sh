@@ -6,7 +6,9 @@
 #  1. an external account granted SSL_EC: Caddy (its default ECDSA P-256 key, http-01 on the port
 #     the validator connects to) gets a certificate issued by the appliance's intermediate, with the
 #     EC P-256 key, the name as SAN, SSL_EC's policy OID and keyUsage digitalSignature only;
-#  2. Caddy renews it by itself (renewal window ratio 0.99 of the hour): a new serial, same checks;
+#  2. renewal: Caddy 2.6 renews with the same key (renewal window ratio 0.99 of the hour), which
+#     this CA refuses (badCSR, a key is never certified twice, R37); with its certificate and key
+#     removed from its storage Caddy orders again with a fresh key: a new serial, same checks;
 #  3. the same Caddy on the demo account (default profile SSL) is refused at finalize with badCSR
 #     and ACME_ORDER_FINALIZE_ERROR: the shipped profiles still take RSA-3072 only.
 # Each Caddy runs with its own storage, admin off, bound to 127.0.0.1, stopped by its PID.
@@ -73,6 +75,7 @@ wait_for() {
   return 1
 }
 cert_of() { find "$1/storage/certificates" -name "$2.crt" 2>/dev/null | head -1; }
+has_cert() { [ -n "$(cert_of "$1" "$2")" ]; }
 serial_of() { openssl x509 -in "$1" -noout -serial 2>/dev/null | cut -d= -f2; }
 
 # check_cert WHAT CERT NAME: the certificate's content.
@@ -118,18 +121,36 @@ ra domain add "$KID_EC" "$zone" --include-subdomains --dcv http-01,tls-alpn-01 >
 pass "external account $KID_EC granted SSL_EC (ca-ra ext-account create --profiles SSL_EC)"
 
 start_caddy "$work/ec" "$name" "$KID_EC" "$HMAC_EC" 0.99
-if wait_for 90 test -n "$(cert_of "$work/ec" "$name")"; then
+if wait_for 90 has_cert "$work/ec" "$name"; then
   cert=$(cert_of "$work/ec" "$name")
   first=$(serial_of "$cert")
   pass "caddy obtained a certificate for $name on SSL_EC (serial $first)"
   check_cert "caddy" "$cert" "$name"
-  # ---------------------------------------------------------------- 2. renewal by Caddy itself
-  if wait_for 120 bash -c '[ "$(openssl x509 -in "$1" -noout -serial | cut -d= -f2)" != "$2" ]' _ "$cert" "$first"; then
-    second=$(serial_of "$cert")
-    pass "caddy renewed it within its renewal window: new serial $second"
+  # ---------------------------------------------------------------- 2. renewal
+  # Caddy 2.6 (certmagic 0.17) renews with the certificate's key; this CA never certifies a key
+  # twice (R37, docs/DEVIATIONS.md row 3), so that renewal is refused with badCSR. The renewal that
+  # works: remove the certificate and its key from Caddy's storage (the ACME account stays) and
+  # restart it; it orders again with a fresh key.
+  if wait_for 120 grep -q 'certified before' "$work/ec/caddy.log"; then
+    line=$(grep -m1 'certified before' "$work/ec/caddy.log")
+    grep -q 'urn:ietf:params:acme:error:badCSR' <<<"$line" && grep -q '"logger":"tls.renew"' <<<"$line" &&
+      pass "caddy's own renewal (same key) refused: badCSR, the key was certified before (R37)" ||
+      fail "caddy's renewal refused otherwise: $line"
+  else
+    fail "caddy did not try to renew: $(grep -i 'renew\|error' "$work/ec/caddy.log" | tail -3)"
+  fi
+  stop_caddy
+  old_key=$(openssl x509 -in "$cert" -noout -pubkey)
+  rm -rf "$(dirname "$cert")" "$work/ec/storage/locks"
+  start_caddy "$work/ec" "$name" "$KID_EC" "$HMAC_EC" 0.33
+  if wait_for 90 has_cert "$work/ec" "$name" && cert=$(cert_of "$work/ec" "$name") &&
+     second=$(serial_of "$cert") && [ "$second" != "$first" ]; then
+    pass "caddy renewed with a fresh key after its storage was cleared: new serial $second"
+    [ "$(openssl x509 -in "$cert" -noout -pubkey)" != "$old_key" ] && pass "caddy renewal: a new key" ||
+      fail "caddy renewal: the same key"
     check_cert "caddy renewal" "$cert" "$name"
   else
-    fail "caddy did not renew (serial still $first): $(grep -i 'renew\|error' "$work/ec/caddy.log" | tail -3)"
+    fail "caddy renewal after clearing its storage: $(grep -i error "$work/ec/caddy.log" | tail -3)"
   fi
 else
   fail "caddy obtained no certificate: $(grep -i error "$work/ec/caddy.log" | tail -3)"
