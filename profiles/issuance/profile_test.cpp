@@ -122,9 +122,6 @@ TEST(ProfileTest, EveryFieldIsValidated) {
                 "2.23.140.1.2.2");
   ExpectRefused(with("certificate_policies", {"2.23.140.1.2.2", "1.3.06.1"}),
                 "profile.certificate_policies: '1.3.06.1' is not a dotted OID");
-  ExpectRefused(
-      with("key_usage", {"digitalSignature", "keyEncipherment"}),
-      "profile.key_usage: must be [\"digitalSignature\"] for a profile without RSA keys (CA-4)");
   ExpectRefused(with("wildcards", "required"),
                 "profile.wildcards: WILD requires wildcard names; the other profiles forbid them");
   ExpectRefused(with("max_names", 0), "profile.max_names: expected an integer in [1, 100]");
