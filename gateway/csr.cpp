@@ -26,7 +26,9 @@ ProblemOr<pki::CsrFacts> CheckCsr(std::span<const uint8_t> der,
   if (auto key = profiles::issuance::CheckSubscriberKey(csr->public_key.get(), profile); !key) {
     if (key.error().code != ErrorCode::kInvalidArgument)
       return std::unexpected(MakeProblem(ProblemKind::kServerInternal, key.error().message));
-    return BadCsr(key.error().message);
+    // The technical document has no code of its own for a key the profile does not take: the
+    // certificate cannot be generated from this CSR (docs/DEVIATIONS.md).
+    return BadCsr(std::string(kWrongKeyResultCode) + ": " + key.error().message);
   }
   return std::move(*csr);
 }

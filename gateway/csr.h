@@ -6,6 +6,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/openssl.h"
@@ -15,9 +16,15 @@
 
 namespace ca::gateway {
 
+// The result code a CSR key refusal starts with: the technical document lists none for a key
+// type or size ("Only key length 3072 is supported"), and this one says the certificate could not
+// be generated from the request.
+inline constexpr std::string_view kWrongKeyResultCode = "ACME_ORDER_FINALIZE_ERROR";
+
 // pki::ReadCsr + pki::CheckCsrNames against the order's names, then the order's certificate
 // profile's key rule (profiles::issuance::CheckSubscriberKey: type, size, exponent, weak keys), the
-// same function the engine applies; badCSR with the one-line reason otherwise. `account_key` (the
+// same function the engine applies; badCSR with the one-line reason otherwise (a key refusal
+// prefixed "ACME_ORDER_FINALIZE_ERROR: "). `account_key` (the
 // ACME account's key, may be null) must not be the CSR's key: RFC 8555 §11.1, a certificate key is
 // never the account key (the engine's key index holds certified keys only).
 ProblemOr<pki::CsrFacts> CheckCsr(std::span<const uint8_t> der,

@@ -58,15 +58,18 @@ TEST(GatewayCsr, RefusesWhatTheEngineRefuses) {
   ExpectBadCsr(CheckCsr(Bytes{0x30, 0x00}, {"a.example.com"}, Ssl()), "CSR refused: not a DER PKCS#10 request");
 }
 
-// Defect 2 of issue 13: the key rule is the profile's (SSL: RSA 3072 or 4096), not a constant.
+// Defect 2 of issue 13: the key rule is the profile's (SSL: RSA 3072 only), not a constant; a key
+// refusal carries the result code ACME_ORDER_FINALIZE_ERROR.
 TEST(GatewayCsr, KeyFollowsTheProfile) {
   auto small = testing::GenerateKey("RSA2048");
   ASSERT_TRUE(small);
-  ExpectBadCsr(Check({{}, std::vector<std::string>{"DNS:a.example.com"}}, {"a.example.com"}, small->get()),
-               "RSA key size 2048 not accepted: the profile requires 3072 or 4096 bits");
-  ExpectBadCsr(Check({{}, std::vector<std::string>{"DNS:a.example.com"}}, {"a.example.com"},
-                     pki::testing::TestEcKey()),
-               "key type EC not accepted: the profile requires RSA");
+  ExpectBadCsr(
+      Check({{}, std::vector<std::string>{"DNS:a.example.com"}}, {"a.example.com"}, small->get()),
+      "ACME_ORDER_FINALIZE_ERROR: RSA key size 2048 not accepted: the profile requires 3072 bits");
+  ExpectBadCsr(
+      Check({{}, std::vector<std::string>{"DNS:a.example.com"}}, {"a.example.com"},
+            pki::testing::TestEcKey()),
+      "ACME_ORDER_FINALIZE_ERROR: key type EC not accepted: the profile requires RSA 3072");
 }
 
 }  // namespace

@@ -54,11 +54,17 @@ ProblemOr<void> NewAuthorizations(HandlerContext& s, const AccountRecord& accoun
   return {};
 }
 
-// The certificate profile's limit on SAN entries (max_names), below the gateway's own cap.
+// The certificate profile's limit on SAN entries (max_names), below the gateway's own cap. A
+// profile the RA granted but the profiles directory lacks (an operator's, misspelt or not copied)
+// is refused here rather than at finalize.
 ProblemOr<void> CheckNameCount(const HandlerContext& s, const std::string& profile, size_t count) {
   auto id = profiles::policy::ParseProfile(profile);
   auto it = id ? s.options.certificate_profiles.find(*id) : s.options.certificate_profiles.end();
-  if (it == s.options.certificate_profiles.end()) return {};  // unknown here: the engine decides
+  if (it == s.options.certificate_profiles.end()) {
+    if (s.options.certificate_profiles.empty()) return {};  // none loaded here: the engine decides
+    return Err(ProblemKind::kInvalidProfile,
+               "PROFILE_NOT_ALLOWED: profile " + profile + " is not configured on this server");
+  }
   size_t limit = static_cast<size_t>(std::max(it->second.max_names, 0));
   if (count > limit)
     return Err(ProblemKind::kRejectedIdentifier,

@@ -226,7 +226,9 @@ TEST_F(ServerTest, FullFlowIssuesAndServesCertificate) {
   auto small = testing::GenerateKey("RSA2048");
   Reply bad = Finalize(c, order_url, small->get(), {"a.example.com", "b.example.com"});
   EXPECT_EQ(bad.type(), kUrn + "badCSR");
-  EXPECT_EQ(bad.detail(), "RSA key size 2048 not accepted: the profile requires 3072 or 4096 bits");
+  EXPECT_EQ(
+      bad.detail(),
+      "ACME_ORDER_FINALIZE_ERROR: RSA key size 2048 not accepted: the profile requires 3072 bits");
   EXPECT_EQ(c.Post(order_url, std::nullopt).body["status"], "ready");
   bad = Finalize(c, order_url, key->get(), {"a.example.com"});
   EXPECT_EQ(bad.detail(), "CSR refused: the names differ from the order's; missing: b.example.com");
@@ -817,35 +819,46 @@ TEST_F(ServerTest, CsrNameDefectsAreBadCsrAndTheOrderStaysReady) {
   EXPECT_EQ(issuer_.issue_calls.load(), 0);
 }
 
-// Issue 13, defect 2: the subscriber key size comes from the order's profile (the data files say
-// SSL takes RSA 3072 or 4096), not from a constant in the gateway; an operator's profile that
-// takes 3072 only refuses 4096 at finalize.
+// Issue 13, defect 2: the subscriber key rule comes from the order's profile (the data files say
+// SSL takes RSA 3072 only), not from a constant in the gateway: SSL refuses RSA 4096 and P-256 at
+// finalize (badCSR, ACME_ORDER_FINALIZE_ERROR, the order stays ready), and a profile that takes
+// ECDSA P-256 (an operator's) accepts it.
 TEST_F(ServerTest, SubscriberKeyRuleComesFromTheProfile) {
   Client c(*server_, kBase);
   ASSERT_EQ(c.Register(kKid, mac_).status, 201);
   std::string order_url = ReadyOrder(c, {"a.example.com"});
   auto rsa4096 = testing::GenerateKey("RSA4096");
-  ASSERT_TRUE(rsa4096);
-  Reply f = Finalize(c, order_url, rsa4096->get(), {"a.example.com"});
-  EXPECT_EQ(f.status, 200) << f.raw;
-  EXPECT_EQ(f.body["status"], "valid");
+  auto p256 = testing::GenerateKey("P-256");
+  ASSERT_TRUE(rsa4096 && p256);
+  Reply refused = Finalize(c, order_url, rsa4096->get(), {"a.example.com"});
+  EXPECT_EQ(refused.type(), kUrn + "badCSR");
+  EXPECT_EQ(
+      refused.detail(),
+      "ACME_ORDER_FINALIZE_ERROR: RSA key size 4096 not accepted: the profile requires 3072 bits");
+  refused = Finalize(c, order_url, p256->get(), {"a.example.com"});
+  EXPECT_EQ(refused.type(), kUrn + "badCSR");
+  EXPECT_EQ(refused.detail(),
+            "ACME_ORDER_FINALIZE_ERROR: key type EC not accepted: the profile requires RSA 3072");
+  EXPECT_EQ(c.Post(order_url, std::nullopt).body["status"], "ready");
 
   server_.reset();
   customize_ = [](GatewayOptions& o) {
-    o.certificate_profiles.at(profiles::policy::ProfileId::kSsl).rsa_key_bits = {3072};
+    auto& ssl = o.certificate_profiles.at(profiles::policy::ProfileId::kSsl);
+    ssl.rsa_key_bits = {};
+    ssl.ec_curves = {"P-256"};
   };
   Start();
   Client c2(*server_, kBase);
   c2.key = std::move(c.key);
   c2.account_url = c.account_url;
   std::string second = ReadyOrder(c2, {"b.example.com"});
-  Reply refused = Finalize(c2, second, rsa4096->get(), {"b.example.com"});
-  EXPECT_EQ(refused.type(), kUrn + "badCSR");
-  EXPECT_EQ(refused.detail(), "RSA key size 4096 not accepted: the profile requires 3072 bits");
-  EXPECT_EQ(c2.Post(second, std::nullopt).body["status"], "ready");
-  auto p256 = testing::GenerateKey("P-256");
-  refused = Finalize(c2, second, p256->get(), {"b.example.com"});
-  EXPECT_EQ(refused.detail(), "key type EC not accepted: the profile requires RSA");
+  refused = Finalize(c2, second, rsa4096->get(), {"b.example.com"});
+  EXPECT_EQ(
+      refused.detail(),
+      "ACME_ORDER_FINALIZE_ERROR: key type RSA not accepted: the profile requires ECDSA P-256");
+  Reply f = Finalize(c2, second, p256->get(), {"b.example.com"});
+  EXPECT_EQ(f.status, 200) << f.raw;
+  EXPECT_EQ(f.body["status"], "valid");
 }
 
 }  // namespace

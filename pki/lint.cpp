@@ -238,7 +238,8 @@ class Linter {
         ok = rsa_ca || (ec && curve == "prime256v1");
         break;
       case CertRole::kLeaf:
-        ok = (rsa && bits == 3072) || (ec && curve == "prime256v1");
+        // RSA 3072 (the shipped profiles); ECDSA P-256/P-384 (an operator's profile).
+        ok = (rsa && bits == 3072) || (ec && (curve == "prime256v1" || curve == "secp384r1"));
         break;
     }
     if (!ok) {

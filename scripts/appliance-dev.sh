@@ -21,6 +21,8 @@
 # Staging (CA-8, scripts/lib/dev_staging.sh; default per-account, the demo account admitted): its own
 # TEST hierarchy, engine instance, status server (N+8) and ACME gateway (N+7, metrics N+9);
 # appliance.env then has STAGING_DIRECTORY_URL, STAGING_ROOT, STAGING_INTERMEDIATE_PEM, STAGING_OCSP_URL.
+# APPLIANCE_PROFILES_DIR: the engine's and gateway's profiles directory (default the repository's
+# profiles/data/production; a copy with an operator's profile added, profiles/README.md).
 # down: stops what up started, by PID. The state directory is kept (delete it to start afresh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -114,6 +116,7 @@ if [ -z "$dns" ]; then
   wait_for challtestsrv "$state/run/challtestsrv.pid" curl -s -o /dev/null "$dns_mgmt/"
 fi
 
+profiles_dir=${APPLIANCE_PROFILES_DIR:-$root/profiles/data/production}
 status_url=http://127.0.0.1:$((port_base + 1))
 issuer_name=acme-int
 secrets=$state/secrets
@@ -187,7 +190,7 @@ cat >"$state/engine.json" <<JSON
  "audit_log": "$state/audit/engine.jsonl", "metrics_file": "$state/metrics/engine.prom",
  "instances": {"production": {
    "store": "$state/ca-store", "status_store": "$state/status-store", "issuer_name": "$issuer_name",
-   "profiles_dir": "$root/profiles/data/production",
+   "profiles_dir": "$profiles_dir",
    "intermediate_key_label": "$issuer_name", "intermediate_cert": "$C/intermediate.pem", "chain": "$state/ca-chain.pem",
    "ocsp_key_label": "ocsp", "ocsp_cert": "$C/ocsp-signer.pem",
    "ocsp_url": "$status_url/ocsp", "ca_issuers_url": "$status_url/ca/$issuer_name.der",
@@ -243,7 +246,7 @@ cat >"$state/gateway.json" <<JSON
  "base_url": "$acme_base",
  "tls": {"cert": "$state/ceremony/tls/tls-server-chain.pem", "key": "$state/ceremony/tls/tls-server.key"},
  "store": "$gwstore", "audit_log": "$state/audit/gateway.jsonl", "policy_store": "$policy",
- "profiles_dir": "$root/profiles/data/production",
+ "profiles_dir": "$profiles_dir",
  "engine": {"socket": "$state/run/engine.sock", "client_cert": "$state/channel/client.crt",
             "client_key": "$state/channel/client.key", "fingerprint": "$engine_fp"},
  "validation": {"resolver": "$dns", "http01_port": $http01_port, "tlsalpn01_port": $tlsalpn01_port,

@@ -7,7 +7,7 @@ PKGS=(
   libssl-dev openssl libp11-kit-dev softhsm2 opensc
   libbotan-2-dev liblmdb-dev lmdb-utils libmicrohttpd-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest
-  pebble certbot lego dehydrated uacme python3-acme curl dnsutils
+  pebble certbot lego dehydrated uacme caddy python3-acme curl dnsutils
   chromium chromium-driver
   wrk nginx-light python3-aiosmtpd
   clang libfuzzer-14-dev libclang-rt-14-dev libcurl4-openssl-dev faketime

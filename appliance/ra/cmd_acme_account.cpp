@@ -53,7 +53,9 @@ int Cli::AcmeAccount() {
     NoExtraArgs(4);
     const std::string& name = a_.Pos(3, "profile");
     auto p = ParseProfile(name);
-    if (!p) throw CommandError{"unknown profile '" + name + "' (" + ProfileNameList() + ")"};
+    if (!p)
+      throw CommandError{"not a profile name '" + name + "' (" + ProfileNameList() +
+                         " or an operator's)"};
     Must(SetAcmeAccountProfile(Ctx(), ref, *p));
   } else if (cmd == "set-domains") {
     std::vector<std::string> names(a_.positional.begin() + 3, a_.positional.end());

@@ -23,7 +23,9 @@ ExternalAccountFields Cli::ExtFields() const {
     std::vector<ProfileId> ps;
     for (const auto& name : SplitList(*p)) {
       auto id = ParseProfile(name);
-      if (!id) throw CommandError{"unknown profile '" + name + "' (" + ProfileNameList() + ")"};
+      if (!id)
+        throw CommandError{"not a profile name '" + name + "' (" + ProfileNameList() +
+                           " or an operator's)"};
       ps.push_back(*id);
     }
     f.allowed_profiles = ps;

@@ -3,6 +3,7 @@
 #include <openssl/objects.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -56,7 +57,7 @@ Result<std::vector<std::string>> UniqueList(JsonFields& f, std::string_view fiel
 
 Result<std::vector<int>> RsaKeyBits(JsonFields& f) {
   const json* bits = CA_TRY(f.Value("rsa_key_bits"));
-  if (!bits->is_array() || bits->empty()) return f.Bad("rsa_key_bits", "must be a non-empty array");
+  if (!bits->is_array()) return f.Bad("rsa_key_bits", "must be an array");
   std::vector<int> out;
   for (const json& b : *bits) {
     if (!b.is_number_integer() || (b.get<int64_t>() != 3072 && b.get<int64_t>() != 4096)) {
@@ -69,8 +70,38 @@ Result<std::vector<int>> RsaKeyBits(JsonFields& f) {
     out.push_back(n);
   }
   std::sort(out.begin(), out.end());
-  if (out.front() != 3072) return f.Bad("rsa_key_bits", "must include 3072");
   return out;
+}
+
+// Optional "ec_curves": ECDSA curves an operator's profile accepts (none when absent).
+Result<std::vector<std::string>> EcCurves(JsonFields& f) {
+  std::vector<std::string> out =
+      CA_TRY(f.OptionalStringList("ec_curves")).value_or(std::vector<std::string>{});
+  for (auto it = out.begin(); it != out.end(); ++it) {
+    if (std::find(out.begin(), it, *it) != it) return f.Bad("ec_curves", "duplicate '" + *it + "'");
+  }
+  for (const std::string& c : out) {
+    if (c != "P-256" && c != "P-384")
+      return f.Bad("ec_curves", "allowed curves are P-256 and P-384");
+  }
+  return out;
+}
+
+// The keys of the profile: a shipped profile takes RSA 3072 only (the operator's technical
+// document: "Only key length 3072 is supported"); a client that cannot make such a key is served
+// by a profile of the operator's own, never by loosening these.
+Status CheckKeyRule(JsonFields& f, const Profile& p) {
+  if (profiles::policy::IsShippedProfile(p.id) &&
+      (p.rsa_key_bits != std::vector<int>{3072} || !p.ec_curves.empty())) {
+    return f.Bad(p.ec_curves.empty() ? "rsa_key_bits" : "ec_curves",
+                 std::string(profiles::policy::ProfileName(p.id)) +
+                     " takes RSA 3072 keys only (the operator's technical document); define a "
+                     "profile of your own for other keys");
+  }
+  if (p.rsa_key_bits.empty() && p.ec_curves.empty()) {
+    return f.Bad("rsa_key_bits", "the profile accepts no key: give rsa_key_bits or ec_curves");
+  }
+  return Ok();
 }
 
 // Dotted decimal, at least two arcs, no leading zeros, and accepted by OpenSSL.
@@ -154,6 +185,20 @@ bool Profile::AllowsRsaBits(int bits) const {
   return std::find(rsa_key_bits.begin(), rsa_key_bits.end(), bits) != rsa_key_bits.end();
 }
 
+bool Profile::AllowsEcCurve(std::string_view curve) const {
+  return std::find(ec_curves.begin(), ec_curves.end(), curve) != ec_curves.end();
+}
+
+std::string Profile::AcceptedKeysText() const {
+  std::string out;
+  if (!rsa_key_bits.empty()) out = "RSA";
+  for (size_t i = 0; i < rsa_key_bits.size(); ++i)
+    out += (i == 0 ? " " : " or ") + std::to_string(rsa_key_bits[i]);
+  if (!ec_curves.empty()) out += out.empty() ? "ECDSA" : " or ECDSA";
+  for (size_t i = 0; i < ec_curves.size(); ++i) out += (i == 0 ? " " : " or ") + ec_curves[i];
+  return out;
+}
+
 bool Profile::IsShortLived() const { return max_validity <= kShortLivedMaxValidity; }
 
 Result<Profile> ParseProfileJson(std::string_view json_text) {
@@ -162,7 +207,11 @@ Result<Profile> ParseProfileJson(std::string_view json_text) {
 
   Profile p;
   auto id = profiles::policy::ParseProfile(CA_TRY(f.String("profile")));
-  if (!id) return f.Bad("profile", "must be one of " + profiles::policy::ProfileNameList());
+  if (!id) {
+    return f.Bad("profile",
+                 "must be " + profiles::policy::ProfileNameList() +
+                     " or an operator's name (A-Z first, then A-Z, 0-9, '_'; at most 32)");
+  }
   p.id = *id;
 
   std::string env = CA_TRY(f.String("environment"));
@@ -177,6 +226,8 @@ Result<Profile> ParseProfileJson(std::string_view json_text) {
   p.enabled = CA_TRY(f.Bool("enabled"));
   p.description = CA_TRY(f.String("description"));
   p.rsa_key_bits = CA_TRY(RsaKeyBits(f));
+  p.ec_curves = CA_TRY(EcCurves(f));
+  CA_TRY_STATUS(CheckKeyRule(f, p));
   p.max_validity = CA_TRY(MaxValidity(f));
   if (p.id == ProfileId::kSslShort && !p.IsShortLived()) {
     return f.Bad(doc.contains("max_validity_hours") ? "max_validity_hours" : "max_validity_days",
@@ -211,9 +262,15 @@ Result<Profile> ParseProfileJson(std::string_view json_text) {
     return f.Bad("wildcards", "WILD requires wildcard names; the other profiles forbid them");
   }
 
+  // keyEncipherment belongs to RSA keys (tbs.cpp sets it for an RSA key only): a profile that
+  // takes ECDSA keys only says so.
   p.key_usage = CA_TRY(UniqueList(f, "key_usage"));
-  if (!SameSet(p.key_usage,
-               {std::string(kKeyUsageDigitalSignature), std::string(kKeyUsageKeyEncipherment)})) {
+  if (p.rsa_key_bits.empty()) {
+    if (p.key_usage != std::vector<std::string>{std::string(kKeyUsageDigitalSignature)})
+      return f.Bad("key_usage",
+                   "must be [\"digitalSignature\"] for a profile without RSA keys (CA-4)");
+  } else if (!SameSet(p.key_usage, {std::string(kKeyUsageDigitalSignature),
+                                    std::string(kKeyUsageKeyEncipherment)})) {
     return f.Bad("key_usage", "must be [\"digitalSignature\", \"keyEncipherment\"] (CA-4)");
   }
   p.extended_key_usage = CA_TRY(UniqueList(f, "extended_key_usage"));
@@ -240,8 +297,23 @@ Result<Profile> LoadProfile(ProfileId id, const std::string& dir) {
 }
 
 Result<std::map<ProfileId, Profile>> LoadProfiles(const std::string& dir, Environment environment) {
+  std::set<ProfileId> ids(profiles::policy::kAllProfiles.begin(),
+                          profiles::policy::kAllProfiles.end());
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".json") continue;
+    std::string stem = entry.path().stem().string();
+    auto id = profiles::policy::ParseProfile(stem);
+    if (!id) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  entry.path().string() + ": '" + stem +
+                      "' is not a profile name (A-Z first, then A-Z, 0-9, '_'; at most 32)");
+    }
+    ids.insert(*id);
+  }
+  if (ec) return Fail(ErrorCode::kNotFound, dir + ": " + ec.message());
   std::map<ProfileId, Profile> out;
-  for (ProfileId id : profiles::policy::kAllProfiles) {
+  for (const ProfileId& id : ids) {
     Profile p = CA_TRY(LoadProfile(id, dir));
     if (p.environment != environment) {
       return Fail(ErrorCode::kInvalidArgument,

@@ -1,7 +1,8 @@
-// Certificate profiles (profiles::policy::kAllProfiles: SSL, SSL_RGS, WILD, SSL_SHORT) loaded from
-// JSON data files (profiles/data/). A profile says what a certificate of that kind contains, which
-// revocation information it carries and which subscriber keys it accepts; the CA instance (issuer
-// certificate, OCSP/CRL/caIssuers URLs) is supplied separately (tbs.h: Issuer).
+// Certificate profiles (profiles::policy::kAllProfiles: SSL, SSL_RGS, WILD, SSL_SHORT, and any the
+// operator defines beside them) loaded from JSON data files (profiles/data/). A profile says what a
+// certificate of that kind contains, which revocation information it carries and which subscriber
+// keys it accepts; the CA instance (issuer certificate, OCSP/CRL/caIssuers URLs) is supplied
+// separately (tbs.h: Issuer).
 #pragma once
 
 #include <chrono>
@@ -58,9 +59,12 @@ struct RevocationInfo {
 struct Profile {
   ProfileId id = ProfileId::kSsl;
   Environment environment = Environment::kProduction;
-  bool enabled = true;            // the operator can switch a profile (typically WILD) off (CA-6)
-  std::string description;        // free text for operators
-  std::vector<int> rsa_key_bits;  // allowed RSA modulus sizes, ascending; always contains 3072
+  bool enabled = true;      // the operator can switch a profile (typically WILD) off (CA-6)
+  std::string description;  // free text for operators
+  // Allowed subscriber keys. The shipped profiles take RSA 3072 only (the operator's technical
+  // document); an operator's profile may take RSA 3072/4096 and ECDSA P-256/P-384, at least one.
+  std::vector<int> rsa_key_bits;         // allowed RSA modulus sizes, ascending
+  std::vector<std::string> ec_curves;    // allowed ECDSA curves: "P-256", "P-384"
   std::chrono::seconds max_validity{0};  // inclusive validity length, ≤ 90 days (whole hours)
   std::chrono::seconds backdate{0};      // notBefore = now − backdate, ≤ 1 hour
   std::vector<std::string> policy_oids;  // dotted; kCabfOvPolicyOid first, then the profile's own
@@ -73,19 +77,25 @@ struct Profile {
   // "" in production, kStagingCnPrefix in staging.
   std::string_view SubjectCnPrefix() const;
   bool AllowsRsaBits(int bits) const;
+  bool AllowsEcCurve(std::string_view curve) const;  // "P-256", "P-384"
+  // "RSA 3072", "RSA 3072 or ECDSA P-256": the accepted keys, for error messages.
+  std::string AcceptedKeysText() const;
   // max_validity ≤ kShortLivedMaxValidity.
   bool IsShortLived() const;
 };
 
-// Parses and validates one profile document. Every field is required, unknown keys are refused,
-// and the first defect is reported as kInvalidArgument naming the field.
+// Parses and validates one profile document. Every field is required (but ec_curves), unknown
+// keys are refused, and the first defect is reported as kInvalidArgument naming the field. The
+// same rules for the shipped profiles and an operator's, which may not loosen a shipped one: a
+// document named SSL, SSL_RGS, WILD or SSL_SHORT takes RSA 3072 keys only.
 Result<Profile> ParseProfileJson(std::string_view json_text);
 
 // Loads "<dir>/<NAME>.json" (NAME = a ProfileName) and checks that its "profile" field names
 // `id`. Missing file: kNotFound.
 Result<Profile> LoadProfile(ProfileId id, const std::string& dir);
 
-// Loads every profile of kAllProfiles from a directory and checks they all belong to `environment`.
+// Loads every profile of a directory: each "<NAME>.json" is a profile (NAME well-formed,
+// policy::ProfileId), every one of kAllProfiles must be there, and all belong to `environment`.
 Result<std::map<ProfileId, Profile>> LoadProfiles(const std::string& dir, Environment environment);
 
 }  // namespace ca::profiles::issuance

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/encoding.h"
+#include "common/openssl.h"
 
 namespace ca::profiles::issuance {
 namespace {
@@ -58,7 +59,8 @@ TEST(ProfileTest, RepositoryProfilesLoad) {
       EXPECT_EQ(p.IsShortLived(), short_lived);
       EXPECT_EQ(p.revocation.ocsp, !short_lived);
       EXPECT_EQ(p.revocation.crl, !short_lived);
-      EXPECT_TRUE(p.AllowsRsaBits(3072));
+      EXPECT_EQ(p.rsa_key_bits, std::vector<int>{3072});  // the technical document: 3072 only
+      EXPECT_TRUE(p.ec_curves.empty());
       EXPECT_EQ(p.policy_oids.front(), "2.23.140.1.2.2");
       EXPECT_EQ(p.wildcards,
                 id == ProfileId::kWild ? WildcardRule::kRequired : WildcardRule::kForbidden);
@@ -91,14 +93,21 @@ TEST(ProfileTest, EveryFieldIsValidated) {
   auto missing = GoodDoc();
   missing.erase("backdate_seconds");
   ExpectRefused(missing, "profile.backdate_seconds: missing");
-  ExpectRefused(with("profile", "EV"),
-                "profile.profile: must be one of SSL, SSL_RGS, WILD, SSL_SHORT");
+  ExpectRefused(with("profile", "ev"),
+                "profile.profile: must be SSL, SSL_RGS, WILD, SSL_SHORT or an operator's name (A-Z "
+                "first, then A-Z, 0-9, '_'; at most 32)");
   ExpectRefused(with("environment", "prod"),
                 "profile.environment: must be \"production\" or \"staging\"");
   ExpectRefused(with("enabled", "yes"), "profile.enabled: expected a boolean");
   ExpectRefused(with("rsa_key_bits", {2048, 3072}),
                 "profile.rsa_key_bits: allowed sizes are 3072 and 4096");
-  ExpectRefused(with("rsa_key_bits", {4096}), "profile.rsa_key_bits: must include 3072");
+  // The shipped profiles take RSA 3072 only; no data file can loosen them.
+  const std::string only3072 =
+      " takes RSA 3072 keys only (the operator's technical document); define a profile of your own "
+      "for other keys";
+  ExpectRefused(with("rsa_key_bits", {4096}), "profile.rsa_key_bits: SSL" + only3072);
+  ExpectRefused(with("rsa_key_bits", {3072, 4096}), "profile.rsa_key_bits: SSL" + only3072);
+  ExpectRefused(with("ec_curves", {"P-256"}), "profile.ec_curves: SSL" + only3072);
   ExpectRefused(with("max_validity_days", 91),
                 "profile.max_validity_days: expected an integer in [1, 90]");
   ExpectRefused(with("max_validity_days", 30.5),
@@ -194,6 +203,90 @@ TEST(ProfileTest, RevocationChoices) {
   auto not_bool = GoodDoc();
   not_bool["revocation"]["ocsp"] = "yes";
   ExpectRefused(not_bool, "profile.revocation.ocsp: expected a boolean");
+}
+
+// An operator's profile (profiles/README.md): its own name, keys, validity and policy OID, through
+// the same parser and rules as the shipped ones.
+nlohmann::json OperatorDoc() {
+  auto d = GoodDoc();
+  d["profile"] = "SSL_EC";
+  d["rsa_key_bits"] = nlohmann::json::array();
+  d["ec_curves"] = {"P-256", "P-384"};
+  d["key_usage"] = {"digitalSignature"};
+  d["max_validity_hours"] = 2;
+  d.erase("max_validity_days");
+  d["certificate_policies"] = {"2.23.140.1.2.2", "1.3.6.1.4.1.32473.1.1.5"};
+  return d;
+}
+
+TEST(ProfileTest, OperatorProfileParsesUnderTheSameRules) {
+  auto p = ParseProfileJson(OperatorDoc().dump());
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(profiles::policy::ProfileName(p->id), "SSL_EC");
+  EXPECT_FALSE(profiles::policy::IsShippedProfile(p->id));
+  EXPECT_TRUE(p->rsa_key_bits.empty());
+  EXPECT_EQ(p->ec_curves, (std::vector<std::string>{"P-256", "P-384"}));
+  EXPECT_TRUE(p->AllowsEcCurve("P-256"));
+  EXPECT_EQ(p->max_validity, std::chrono::hours(2));
+  EXPECT_EQ(p->AcceptedKeysText(), "ECDSA P-256 or P-384");
+  auto with = [](const char* key, nlohmann::json value) {
+    auto d = OperatorDoc();
+    d[key] = std::move(value);
+    return d;
+  };
+  ExpectRefused(with("ec_curves", {"P-521"}),
+                "profile.ec_curves: allowed curves are P-256 and P-384");
+  ExpectRefused(with("ec_curves", {"P-256", "P-256"}), "profile.ec_curves: duplicate 'P-256'");
+  ExpectRefused(with("ec_curves", nlohmann::json::array()),
+                "profile.rsa_key_bits: the profile accepts no key: give rsa_key_bits or ec_curves");
+  ExpectRefused(
+      with("key_usage", {"digitalSignature", "keyEncipherment"}),
+      "profile.key_usage: must be [\"digitalSignature\"] for a profile without RSA keys (CA-4)");
+  ExpectRefused(with("wildcards", "required"),
+                "profile.wildcards: WILD requires wildcard names; the other profiles forbid them");
+  ExpectRefused(
+      with("certificate_policies", {"2.23.140.1.2.2"}),
+      "profile.certificate_policies: needs the profile's own policy OID after 2.23.140.1.2.2");
+  auto rsa = with("rsa_key_bits", {3072, 4096});
+  rsa.erase("ec_curves");
+  rsa["key_usage"] = {"digitalSignature", "keyEncipherment"};
+  auto both = ParseProfileJson(rsa.dump());
+  ASSERT_TRUE(both) << both.error().message;
+  EXPECT_EQ(both->AcceptedKeysText(), "RSA 3072 or 4096");
+}
+
+TEST(ProfileTest, TheDocumentedExampleParses) {
+  auto text = ossl::ReadFile(kDataDir + "/../examples/SSL_EC.json");
+  ASSERT_TRUE(text) << text.error().message;
+  auto p = ParseProfileJson(*text);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->AcceptedKeysText(), "ECDSA P-256 or P-384");
+}
+
+TEST(ProfileTest, LoadProfilesAddsTheOperatorsFiles) {
+  std::string dir = std::filesystem::temp_directory_path() / ("profiles-" + RandomUuidV4());
+  std::filesystem::copy(kDataDir + "/production", dir);
+  std::ofstream(dir + "/SSL_EC.json") << OperatorDoc().dump();
+  auto all = LoadProfiles(dir, Environment::kProduction);
+  ASSERT_TRUE(all) << all.error().message;
+  EXPECT_EQ(all->size(), profiles::policy::kAllProfiles.size() + 1);
+  auto id = profiles::policy::ParseProfile("SSL_EC");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(all->at(*id).ec_curves.size(), 2u);
+  EXPECT_EQ(all->at(ProfileId::kSsl).rsa_key_bits,
+            std::vector<int>{3072});  // the defaults as shipped
+  std::ofstream(dir + "/ssl-ec.json") << OperatorDoc().dump();
+  auto bad_name = LoadProfiles(dir, Environment::kProduction);
+  ASSERT_FALSE(bad_name);
+  EXPECT_EQ(bad_name.error().message, dir +
+                                          "/ssl-ec.json: 'ssl-ec' is not a profile name (A-Z "
+                                          "first, then A-Z, 0-9, '_'; at most 32)");
+  std::filesystem::remove(dir + "/ssl-ec.json");
+  std::filesystem::remove(dir + "/WILD.json");
+  auto missing = LoadProfiles(dir, Environment::kProduction);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ProfileTest, LoadChecksFileNameAndExistence) {

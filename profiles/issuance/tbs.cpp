@@ -62,7 +62,13 @@ std::vector<pki::NameAttribute> SubjectAttributes(const Profile& profile, const 
 constexpr size_t kSubjectKeyIdAt = 3;
 Result<std::vector<ossl::X509Ext>> Extensions(const Profile& profile, const Issuer& issuer,
                                               const TbsRequest& r) {
-  static constexpr pki::KeyUsageBit kUsage[] = {pki::kDigitalSignature, pki::kKeyEncipherment};
+  // keyEncipherment only for an RSA key (TLS 1.2 RSA key exchange encrypts to it); an ECDSA key
+  // (an operator's profile) signs only.
+  static constexpr pki::KeyUsageBit kRsaUsage[] = {pki::kDigitalSignature, pki::kKeyEncipherment};
+  static constexpr pki::KeyUsageBit kEcUsage[] = {pki::kDigitalSignature};
+  bool ec_key = r.public_key != nullptr && EVP_PKEY_is_a(r.public_key, "EC") == 1;
+  std::span<const pki::KeyUsageBit> usage = ec_key ? std::span<const pki::KeyUsageBit>(kEcUsage)
+                                                   : std::span<const pki::KeyUsageBit>(kRsaUsage);
   static constexpr int kServerAuth[] = {NID_server_auth};
   const ASN1_OCTET_STRING* issuer_ski =
       X509_get0_subject_key_id(const_cast<X509*>(issuer.certificate));
@@ -70,7 +76,7 @@ Result<std::vector<ossl::X509Ext>> Extensions(const Profile& profile, const Issu
   std::span<const uint8_t> issuer_key_id(ASN1_STRING_get0_data(issuer_ski),
                                          static_cast<size_t>(ASN1_STRING_length(issuer_ski)));
   std::vector<ossl::X509Ext> out;
-  out.push_back(CA_TRY(pki::KeyUsageExt(kUsage)));
+  out.push_back(CA_TRY(pki::KeyUsageExt(usage)));
   out.push_back(CA_TRY(pki::ExtendedKeyUsageExt(kServerAuth)));
   out.push_back(CA_TRY(pki::BasicConstraintsExt(false, std::nullopt)));
   // subjectKeyIdentifier comes here (kSubjectKeyIdAt), from the key as the certificate encodes it.

@@ -1,6 +1,7 @@
 #include "profiles/issuance/weak_key.h"
 
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 
 #include <array>
 #include <bitset>
@@ -148,12 +149,34 @@ bool HasRocaFingerprint(const BIGNUM* n) {
   return true;
 }
 
+// "P-256" / "P-384" for the curves profiles name; "" for any other.
+std::string EcCurveOf(const EVP_PKEY* key) {
+  char group[64] = {};
+  size_t len = 0;
+  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &len) !=
+      1)
+    return "";
+  std::string_view g(group, len);
+  if (g == "prime256v1" || g == "P-256") return "P-256";
+  if (g == "secp384r1" || g == "P-384") return "P-384";
+  return std::string(g);
+}
+
 Status CheckKeyParameters(const EVP_PKEY* key, const Profile& profile) {
   if (key == nullptr) return Refuse("no public key");
-  if (EVP_PKEY_is_a(key, "RSA") != 1) {
+  bool rsa = EVP_PKEY_is_a(key, "RSA") == 1;
+  bool ec = EVP_PKEY_is_a(key, "EC") == 1;
+  if ((!rsa || profile.rsa_key_bits.empty()) && (!ec || profile.ec_curves.empty())) {
     const char* type = EVP_PKEY_get0_type_name(key);
     return Refuse(std::string("key type ") + (type != nullptr ? type : "unknown") +
-                  " not accepted: the profile requires RSA");
+                  " not accepted: the profile requires " + profile.AcceptedKeysText());
+  }
+  if (ec) {
+    std::string curve = EcCurveOf(key);
+    if (!profile.AllowsEcCurve(curve))
+      return Refuse("EC curve " + (curve.empty() ? std::string("unknown") : curve) +
+                    " not accepted: the profile requires " + profile.AcceptedKeysText());
+    return Ok();
   }
   int bits = EVP_PKEY_get_bits(key);
   if (!profile.AllowsRsaBits(bits)) {
@@ -179,6 +202,15 @@ Status CheckKeyParameters(const EVP_PKEY* key, const Profile& profile) {
 
 Status CheckSubscriberKey(const EVP_PKEY* key, const Profile& profile) {
   CA_TRY_STATUS(CheckKeyParameters(key, profile));
+  if (EVP_PKEY_is_a(key, "EC") == 1) {
+    // The point must lie on the curve (and not be the point at infinity).
+    ossl::PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, const_cast<EVP_PKEY*>(key), nullptr));
+    if (!ctx) return ossl::CryptoFail("EC check");
+    bool valid = EVP_PKEY_public_check(ctx.get()) == 1;
+    ERR_clear_error();
+    if (!valid) return Refuse("weak key: the EC public key is not a valid point of its curve");
+    return Ok();
+  }
   BIGNUM* n_raw = nullptr;
   if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n_raw) != 1) return ossl::CryptoFail("RSA n");
   ossl::Bn n(n_raw);

@@ -1,5 +1,6 @@
-// Subscriber key checks (CA-5, ACME-9): RSA with an allowed size, e = 65537, and none of the
-// known weaknesses (small factors, close primes, ROCA).
+// Subscriber key checks (CA-5, ACME-9): a key type the profile allows (RSA with an allowed size and
+// e = 65537, or ECDSA on an allowed curve) and none of the known weaknesses (RSA: small factors,
+// close primes, ROCA; EC: a point off its curve).
 #pragma once
 
 #include <openssl/bn.h>
@@ -29,14 +30,15 @@ bool HasRocaFingerprint(const BIGNUM* n);
 // Integer square root (floor) of a non-negative n.
 Result<ossl::Bn> IntegerSqrt(const BIGNUM* n);
 
-// The profile's key parameters only: RSA, an allowed size, e = 65537. Cheap; what BuildTbs and
+// The profile's key parameters only: RSA with an allowed size and e = 65537, or EC on an allowed
+// curve. Cheap; what BuildTbs and
 // lint re-check on a key that CheckSubscriberKey already accepted.
 Status CheckKeyParameters(const EVP_PKEY* key, const Profile& profile);
 
 // The whole subscriber key policy of a profile: CheckKeyParameters plus the weakness analysis
-// (small factors, Fermat, ROCA), which costs about a millisecond and runs once per CSR.
-// kInvalidArgument naming the defect: "key type …", "RSA key size …", "RSA public exponent …",
-// "weak key: …".
+// (small factors, Fermat, ROCA; the EC point check), which costs about a millisecond and runs once
+// per CSR. kInvalidArgument naming the defect: "key type …", "RSA key size …", "EC curve …",
+// "RSA public exponent …", "weak key: …".
 Status CheckSubscriberKey(const EVP_PKEY* key, const Profile& profile);
 
 }  // namespace ca::profiles::issuance

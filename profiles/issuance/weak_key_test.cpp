@@ -115,12 +115,37 @@ TEST(WeakKeyTest, KeySizesFollowTheProfile) {
   Profile rgs = testing::RepoProfile(ProfileId::kSslRgs);
   Profile ssl = testing::RepoProfile(ProfileId::kSsl);
   EXPECT_EQ(rgs.rsa_key_bits, std::vector<int>{3072});
-  EXPECT_EQ(ssl.rsa_key_bits, (std::vector<int>{3072, 4096}));
+  EXPECT_EQ(ssl.rsa_key_bits, std::vector<int>{3072});
   EXPECT_TRUE(CheckSubscriberKey(testing::Rsa3072(1), rgs));
   auto st = CheckSubscriberKey(testing::Rsa2048(), ssl);
   ASSERT_FALSE(st);
-  EXPECT_EQ(st.error().message,
-            "RSA key size 2048 not accepted: the profile requires 3072 or 4096 bits");
+  EXPECT_EQ(st.error().message, "RSA key size 2048 not accepted: the profile requires 3072 bits");
+  ossl::Pkey rsa4096(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{4096}));
+  for (ProfileId id : profiles::policy::kAllProfiles) {
+    st = CheckSubscriberKey(rsa4096.get(), testing::RepoProfile(id));
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().message, "RSA key size 4096 not accepted: the profile requires 3072 bits");
+  }
+}
+
+// An operator's ECDSA profile takes the curves it lists and refuses RSA; the shipped ones refuse
+// EC.
+TEST(WeakKeyTest, EcKeysFollowTheProfile) {
+  Profile ec = testing::RepoProfile(ProfileId::kSsl);
+  ec.rsa_key_bits.clear();
+  ec.ec_curves = {"P-256"};
+  ossl::Pkey p256(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+  ossl::Pkey p384(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"));
+  EXPECT_TRUE(CheckSubscriberKey(p256.get(), ec));
+  auto st = CheckSubscriberKey(p384.get(), ec);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message, "EC curve P-384 not accepted: the profile requires ECDSA P-256");
+  st = CheckSubscriberKey(testing::Rsa3072(1), ec);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message, "key type RSA not accepted: the profile requires ECDSA P-256");
+  st = CheckSubscriberKey(p256.get(), testing::RepoProfile(ProfileId::kSsl));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message, "key type EC not accepted: the profile requires RSA 3072");
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ import requests
 from cryptography import x509
 from cryptography.x509 import ocsp
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "acme_protocol"))
@@ -414,6 +414,21 @@ class ApplianceCases(unittest.TestCase):
         body = fin.json()
         self.assertEqual(body["type"], URN + "badCSR", body)
         self.assertIn("2048", body["detail"])
+
+    def test_default_profile_takes_rsa3072_only(self):
+        """The shipped SSL profile takes RSA-3072 keys only (the technical document): RSA-4096 and
+        ECDSA P-256 are badCSR with ACME_ORDER_FINALIZE_ERROR, and no certificate is issued."""
+        c = AcmeClient()
+        c.register()
+        for label, key, detail in (
+                ("rsa4096", rsa_key(4096), "RSA key size 4096 not accepted: the profile requires 3072 bits"),
+                ("p256", ec.generate_private_key(ec.SECP256R1()),
+                 "key type EC not accepted: the profile requires RSA 3072")):
+            chain, fin = c.issue([self.name(label)], key=key)
+            self.assertIsNone(chain, label)
+            body = fin.json()
+            self.assertEqual(body["type"], URN + "badCSR", body)
+            self.assertEqual(body["detail"], "ACME_ORDER_FINALIZE_ERROR: " + detail, body)
 
     def test_reused_certificate_key_refused(self):
         c = AcmeClient()

@@ -8,7 +8,10 @@
 #  2. checks with `openssl ocsp` and the CRL that the certificates those clients revoked are revoked
 #     with their reason, and that `openssl verify -crl_check_all`, fed only with the root and what
 #     the certificates' caIssuers and CRL distribution point URLs serve, refuses them;
-#  3. runs appliance_cases.py: the refusals (problem type + operator result code) and lifecycles.
+#  3. runs appliance_cases.py: the refusals (problem type + operator result code) and lifecycles;
+#  4. runs caddy_client.sh: Caddy issues and renews on the operator-defined ECDSA profile SSL_EC
+#     (the shipped profiles plus profiles/examples/SSL_EC.json with one hour of validity) and is
+#     refused on the default SSL profile.
 # Stops every process it started, by PID.
 set -uo pipefail
 build=$1 src=$2
@@ -18,6 +21,13 @@ interop=${INTEROP_DIR:-$src/../shared/interop}
 
 state=$(mktemp -d /tmp/acme-clients-e2e.XXXXXX)
 . "$src/scripts/lib/dev_appliance.sh"
+# The appliance's profiles: the shipped ones as they are, and the operator's SSL_EC for Caddy.
+mkdir -p "$state/profiles"
+cp "$src"/profiles/data/production/*.json "$state/profiles/"
+/usr/bin/python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); del p["max_validity_days"]
+p["max_validity_hours"]=1; json.dump(p, open(sys.argv[2], "w"), indent=2)' \
+  "$src/profiles/examples/SSL_EC.json" "$state/profiles/SSL_EC.json"
+export APPLIANCE_PROFILES_DIR=$state/profiles
 # Its own dev appliance, on a free port base (each test its own slots: bases differ by 200).
 test_appliance_up "$src" "$build" "$state" 21000 50 200 || exit 1
 
@@ -153,6 +163,13 @@ if /usr/bin/python3 "$here/appliance_cases.py" --env "$state/appliance.env" 2>&1
 else
   fail "appliance cases"
   for f in "$state"/logs/*.log; do echo "== $f"; tail -15 "$f"; done
+fi
+
+# ---------------------------------------------------------------- 4. Caddy on an operator's profile
+if bash "$here/caddy_client.sh" "$state" 2>&1 | sed 's/^/    /'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+  pass "caddy: issuance and renewal on SSL_EC, refused on SSL"
+else
+  fail "caddy"
 fi
 
 if ((fails)); then echo "$fails check(s) failed"; exit 1; fi

@@ -193,8 +193,9 @@ def run(args, tmp):
     check(a1["status"] == "suspended", "ACME account suspended")
     a1 = ra.json("acme-account", "reactivate", "acct-1")
     check(a1["status"] == "active", "ACME account reactivated")
-    ra.refused("unknown profile 'SHORT' (SSL, SSL_RGS, WILD, SSL_SHORT)", "acme-account",
-               "set-profile", "acct-1", "SHORT")
+    ra.refused("not a profile name 'short' (SSL, SSL_RGS, WILD, SSL_SHORT or an operator's)", "acme-account",
+               "set-profile", "acct-1", "short")
+    ra.refused("profile SHORT is not allowed for external account", "acme-account", "set-profile", "acct-1", "SHORT")
     ra.refused("not allowed for external account", "acme-account", "set-profile", "acct-1", "SSL_SHORT")
     # The short-lived profile is granted per external account like the others.
     granted = ra.json("ext-account", "update", kid, "--profiles", "SSL,WILD,SSL_SHORT")
