@@ -46,8 +46,8 @@ class PolicyFixture {
     f.contacts = std::vector<std::string>{"Jane"};
     f.allowed_profiles = std::vector<profiles::policy::ProfileId>{profiles::policy::ProfileId::kSsl};
     f.not_after = 1'700'000'000 + 86400LL * 365 * 2;
-    Secret wrap(std::string(32, 'w'));
-    return CreateExternalAccount(Ctx(), f, true, wrap)->account.kid;
+    // The MAC key wrapped to the software stand-in of the HSM's mac-wrap key (never read here).
+    return CreateExternalAccount(Ctx(), f, true, profiles::policy::testing::SoftwareMacWrapKey())->account.kid;
   }
   profiles::policy::testing::TempDir dir_;  // removed after the writer closes (declared first)
   std::optional<profiles::policy::admin::PolicyWriter> writer_;
