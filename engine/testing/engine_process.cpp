@@ -13,6 +13,7 @@
 
 #include "crl_ocsp/testing/test_pki.h"
 #include "engine/api/channel.h"
+#include "profiles/policy/mac_key.h"
 
 namespace ca::engine::testing {
 
@@ -72,22 +73,61 @@ Result<std::unique_ptr<EngineSetup>> EngineSetup::Create(const std::string& engi
   return s;
 }
 
-Status EngineSetup::SetHsmPoolSize(size_t sessions) {
+Status EngineSetup::EditConfig(const std::function<Status(nlohmann::json&)>& edit) {
   auto text = CA_TRY(ossl::ReadFile(dir_.Sub("engine.json")));
   nlohmann::json config = nlohmann::json::parse(text, nullptr, false);
   if (!config.is_object()) return Fail(ErrorCode::kCorrupt, "engine.json does not parse");
-  config["hsm"]["pool_size"] = sessions;
+  CA_TRY_STATUS(edit(config));
   return ossl::WriteFileAtomic(dir_.Sub("engine.json"), config.dump(2), 0600, true);
+}
+
+Status EngineSetup::SetHsmPoolSize(size_t sessions) {
+  return EditConfig([sessions](nlohmann::json& config) {
+    config["hsm"]["pool_size"] = sessions;
+    return Ok();
+  });
 }
 
 Status EngineSetup::MergeInstanceConfig(std::string_view json_object) {
   nlohmann::json fields = nlohmann::json::parse(json_object, nullptr, false);
   if (!fields.is_object()) return Fail(ErrorCode::kInvalidArgument, "not a JSON object");
-  auto text = CA_TRY(ossl::ReadFile(dir_.Sub("engine.json")));
-  nlohmann::json config = nlohmann::json::parse(text, nullptr, false);
-  if (!config.is_object()) return Fail(ErrorCode::kCorrupt, "engine.json does not parse");
-  config["instances"]["production"].update(fields);
-  return ossl::WriteFileAtomic(dir_.Sub("engine.json"), config.dump(2), 0600, true);
+  return EditConfig([&fields](nlohmann::json& config) {
+    config["instances"]["production"].update(fields);
+    return Ok();
+  });
+}
+
+Status EngineSetup::MergeConfig(std::string_view json_object) {
+  nlohmann::json fields = nlohmann::json::parse(json_object, nullptr, false);
+  if (!fields.is_object()) return Fail(ErrorCode::kInvalidArgument, "not a JSON object");
+  return EditConfig([&fields](nlohmann::json& config) {
+    config.update(fields);
+    return Ok();
+  });
+}
+
+Result<ossl::Pkey> EngineSetup::MakeMacWrapKey(const std::string& label) {
+  CA_TRY_STATUS(MergeConfig(nlohmann::json{{"mac_wrap_key_label", label}}.dump()));
+  std::string config = dir_.Sub("engine.json");
+  std::string pem = dir_.Sub("mac-wrap.pub.pem");
+  std::string log = log_path();
+  pid_t pid = ::fork();
+  if (pid < 0) return Fail(ErrorCode::kIo, "fork failed");
+  if (pid == 0) {
+    int out = ::open(pem.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (out < 0 || err < 0) ::_exit(127);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    ::execl(binary_.c_str(), binary_.c_str(), "make-mac-wrap-key", "--config", config.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return Fail(ErrorCode::kUnavailable, "ca-engine make-mac-wrap-key failed (see " + log + ")");
+  return profiles::policy::LoadMacWrapPublicKey(pem);
 }
 
 EngineSetup::~EngineSetup() {
@@ -151,12 +191,17 @@ Status EngineSetup::SendSignal(int sig) const {
   return Ok();
 }
 
-Result<engine::api::EngineClient> EngineSetup::Client(size_t max_connections) const {
+engine::api::EngineClientOptions EngineSetup::ClientOptions() const {
   engine::api::EngineClientOptions o;
   o.socket_path = dir_.Sub("engine.sock");
   o.client_cert_path = dir_.Sub("channel/client.crt");
   o.client_key_path = dir_.Sub("channel/client.key");
   o.engine_fingerprint = engine_fp_;
+  return o;
+}
+
+Result<engine::api::EngineClient> EngineSetup::Client(size_t max_connections) const {
+  engine::api::EngineClientOptions o = ClientOptions();
   o.max_connections = max_connections;
   o.timeout_ms = 30000;
   return engine::api::EngineClient::Connect(o);

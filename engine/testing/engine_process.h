@@ -6,9 +6,12 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "common/openssl.h"
 #include "engine/api/client.h"
@@ -35,6 +38,9 @@ class EngineSetup {
   Status SendSignal(int sig) const;
 
   Result<engine::api::EngineClient> Client(size_t max_connections = 4) const;
+  // What a client of this engine (a ca-gateway, say) connects with: socket, client credentials,
+  // the engine's certificate fingerprint.
+  engine::api::EngineClientOptions ClientOptions() const;
 
   const TempDir& dir() const { return dir_; }
   const std::string& kid() const { return world_.kid; }
@@ -51,9 +57,18 @@ class EngineSetup {
   // Merges a JSON object's fields into engine.json's production instance (crl_shards, crl_url,
   // ...) for the next Start().
   Status MergeInstanceConfig(std::string_view json_object);
+  // Merges a JSON object's fields into engine.json's top level (policy_store, ...) for the next
+  // Start().
+  Status MergeConfig(std::string_view json_object);
+  // The EAB MAC wrapping key, made the operator's way (`ca-engine make-mac-wrap-key`) in the token
+  // as `label` and named in engine.json's mac_wrap_key_label for the next Start(); returns its
+  // public half, the key the RA wraps MAC keys to.
+  Result<ossl::Pkey> MakeMacWrapKey(const std::string& label = "mac-wrap");
 
  private:
   EngineSetup() = default;
+  // Reads engine.json, lets `edit` change it, writes it back.
+  Status EditConfig(const std::function<Status(nlohmann::json&)>& edit);
   std::string binary_;
   TempDir dir_;
   std::unique_ptr<hsm::testing::SoftHsmFixture> hsm_;

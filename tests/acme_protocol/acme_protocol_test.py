@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Protocol-level tests of ca-gateway: a small ACME client (JWS built here with python3-cryptography,
 HTTPS with python3-requests) against a real ca-gateway process on 127.0.0.1, with a policy store
-written by the RA library (acme_protocol_policy_fixture).
+written by the RA library and a real ca-engine on SoftHSM that verifies every EAB MAC in the HSM
+(acme_protocol_policy_fixture engine: the MAC keys are wrapped to that engine's HSM key).
 
 Finalize, certificate download and real clients run against the whole dev appliance in tests/acme_clients/
 """
@@ -9,6 +10,7 @@ import argparse
 import datetime
 import json
 import os
+import selectors
 import shutil
 import signal
 import socket
@@ -33,6 +35,50 @@ ARGS = None
 PROFILE_MAX_NAMES = 3
 
 
+class Engine:
+    """The fixture that writes the policy store and runs a real ca-engine on SoftHSM
+    (policy_fixture engine): its JSON line describes both. Stopped by closing its stdin, then by
+    PID (it stops the engine by PID); the engine's PID is killed too if the fixture had to be."""
+
+    def __init__(self, workdir):
+        self.log_path = os.path.join(workdir, "engine-fixture.log")
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([ARGS.fixture, "engine", workdir, ARGS.engine], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log)
+        self.info = None
+        line = b""
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            if sel.select(timeout=180):
+                line = self.proc.stdout.readline()
+        if not line:
+            self.stop()
+            raise RuntimeError("policy_fixture engine did not start: " + open(self.log_path).read())
+        self.info = json.loads(line)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                if self.info:
+                    try:
+                        os.kill(self.info["engine"]["pid"], signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+        self.proc.stdout.close()
+        self.proc = None
+        self.log.close()
+
+
 class Gateway:
     """Starts ca-gateway on a free 127.0.0.1 port with its own store; stops it by PID."""
 
@@ -54,10 +100,7 @@ class Gateway:
                 "store": os.path.join(workdir, "gateway-store"),
                 "policy_store": policy["policy"],
                 "profiles_dir": self._profiles(),
-                "engine": {"socket": os.path.join(workdir, "engine.sock"),
-                           "client_cert": os.path.join(workdir, "none.crt"),
-                           "client_key": os.path.join(workdir, "none.key"),
-                           "fingerprint": "00" * 32},
+                "engine": {k: policy["engine"][k] for k in ("socket", "client_cert", "client_key", "fingerprint")},
                 "validation": {"resolver": "127.0.0.1:53"},
                 "caa_identities": ["ca.test"],
                 "terms_of_service": "https://ca.test/tos",
@@ -117,25 +160,24 @@ class Gateway:
             os.kill(self.proc.pid, signal.SIGTERM)
             self.proc.wait(timeout=10)
         self.proc = None
-        self.log.close()
+        if getattr(self, "log", None):
+            self.log.close()
 
 
 class ProtocolTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.workdir = tempfile.mkdtemp(prefix="acme-protocol-")
-        out = subprocess.run([ARGS.fixture, "init", cls.workdir], check=True, capture_output=True, text=True)
-        cls.policy = json.loads(out.stdout)
+        cls.addClassCleanup(shutil.rmtree, cls.workdir, ignore_errors=True)
+        cls.engine = Engine(cls.workdir)
+        cls.addClassCleanup(cls.engine.stop)  # also when setUpClass fails below
+        cls.policy = cls.engine.info
         cls.mac = b64d(cls.policy["mac"])
         cls.mac2 = b64d(cls.policy["mac2"])
         cls.mac3 = b64d(cls.policy["mac3"])
         cls.gw = Gateway(cls.workdir, cls.policy)
+        cls.addClassCleanup(cls.gw.stop)
         cls.gw.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gw.stop()
-        shutil.rmtree(cls.workdir, ignore_errors=True)
 
     def client(self, **kw):
         return Client(self.gw.base, **kw)
@@ -480,6 +522,7 @@ def main():
     global ARGS
     parser = argparse.ArgumentParser()
     parser.add_argument("--gateway", required=True)
+    parser.add_argument("--engine", required=True)
     parser.add_argument("--fixture", required=True)
     ARGS, rest = parser.parse_known_args()
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
