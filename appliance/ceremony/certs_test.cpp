@@ -439,14 +439,15 @@ TEST_F(CertsTest, LintTellsATlsServerCertificateFromOtherRoles) {
   EXPECT_TRUE(HasProblem(problems, "extended_key_usage: must be exactly serverAuth"));
   EXPECT_TRUE(HasProblem(problems, "unexpected extension 1.3.6.1.5.5.7.48.1.5 on a leaf"));
   EXPECT_TRUE(HasProblem(problems, "subject_alt_name: extension missing"));
-  // Nor is the intermediate, nor a P-384 key.
+  // Nor is the intermediate, nor an RSA-4096 key (leaves: RSA 3072, or P-256/P-384 for an
+  // operator's ECDSA profile).
   problems = LintCertificate(inter.get(), root.get(), CertRole::kLeaf);
   EXPECT_TRUE(HasProblem(problems, "basic_constraints: CA:TRUE on a leaf certificate"));
   EXPECT_TRUE(HasProblem(problems, "key_usage: must be exactly digitalSignature, keyEncipherment"));
-  ossl::Pkey p384 = *GenerateSoftwareKey(hsm::KeyType::kEcP384);
-  auto tls = TlsServer(inter.get(), p384.get(), {{"localhost"}, {}});
+  ossl::Pkey rsa4096 = *GenerateSoftwareKey(hsm::KeyType::kRsa4096);
+  auto tls = TlsServer(inter.get(), rsa4096.get(), {{"localhost"}, {}});
   EXPECT_TRUE(HasProblem(LintCertificate(tls.get(), inter.get(), CertRole::kLeaf),
-                         "key type not allowed for a leaf (EC secp384r1)"));
+                         "key type not allowed for a leaf (RSA 4096)"));
   // A TLS server certificate is not an intermediate, and one longer than 397 days fails lint.
   problems = LintCertificate(tls.get(), inter.get(), CertRole::kIntermediate);
   EXPECT_TRUE(HasProblem(problems, "basic_constraints: CA:FALSE on a CA"));

@@ -112,7 +112,7 @@ else
   fail "SSL_EC missing from the directory's meta.profiles"
 fi
 ec_json=$(ra --json ext-account create --org "$org" --contact "Caddy team" --profiles SSL_EC \
-  --challenges http-01,tls-alpn-01 --active) || { echo "FAIL - ext-account create --profiles SSL_EC"; exit 1; }
+  --challenges http-01,tls-alpn-01 --active --show-mac-key) || { echo "FAIL - ext-account create --profiles SSL_EC"; exit 1; }
 KID_EC=$(json_field kid <<<"$ec_json") HMAC_EC=$(json_field mac_key <<<"$ec_json")
 /usr/bin/python3 -c 'import json,sys; assert json.load(sys.stdin)["external_account"]["allowed_profiles"] == ["SSL_EC"]' \
   <<<"$ec_json" || fail "the external account's profiles: $ec_json"

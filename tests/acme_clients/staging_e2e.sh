@@ -100,7 +100,7 @@ else
 fi
 # ---------------------------------------------------------------- 3. an account not admitted to staging
 org=$($RA_CLI --json ext-account show "$EAB_KID" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["organization_id"])')
-read -r kid2 hmac2 < <($RA_CLI --json ext-account create --org "$org" --contact "Production Only" --profiles SSL --active |
+read -r kid2 hmac2 < <($RA_CLI --json ext-account create --org "$org" --contact "Production Only" --profiles SSL --active --show-mac-key |
   /usr/bin/python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["kid"], j["mac_key"])')
 # The staging gateway's accounts and their indexes, as LMDB counts them.
 bindings() {

@@ -120,7 +120,7 @@ check "status: five services running (engine, status, gateway, status-staging, g
 sed -i "s|^STAGING=.*|STAGING=all|" "$E/setup.conf"
 if "$A/usr/sbin/acme-ca-setup" --prefix "$A" --no-systemd --reconfigure >"$T/setup-3.log" 2>&1; then
   read -r kid2 hmac2 < <("$RA" --json ext-account create --org "$("$RA" --json ext-account show "$EAB_KID" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["organization_id"])')" --contact "Not Admitted" --profiles SSL --active |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["organization_id"])')" --contact "Not Admitted" --profiles SSL --active --show-mac-key |
     python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["kid"], j["external_account"]["staging"], j["mac_key"])' | awk '$2 == "False" {print $1, $3}')
   check "STAGING=all (--reconfigure): an account without --staging registers on the staging directory" \
     bash -c 'REQUESTS_CA_BUNDLE=$1 certbot --non-interactive --agree-tos --email ops@e2e.test --server "$2" --eab-kid "$3" \

@@ -235,14 +235,14 @@ def stop(proc):
 
 def run(args):
     import acme_protocol_test as apt
-    apt.ARGS = argparse.Namespace(gateway=args.gateway)
+    apt.ARGS = argparse.Namespace(gateway=args.gateway, fixture=args.fixture, engine=args.engine)
     work = tempfile.mkdtemp(prefix="hostile-conn-")
-    status_proc = attacker = gw = None
+    status_proc = attacker = gw = engine = None
     failures = []
     try:
         print(f"file descriptor limit: {raise_fd_limit()} (the servers inherit it)")
-        policy = json.loads(subprocess.run([args.fixture, "init", work], check=True, capture_output=True,
-                                           text=True).stdout)
+        engine = apt.Engine(work)  # the policy store and the real ca-engine that verifies EAB
+        policy = engine.info
         request_b64 = make_status_store(work, args.publish)
         status_proc, status_port = start_status_server(work, args.status_server)
         gw = apt.Gateway(work, policy)
@@ -300,6 +300,8 @@ def run(args):
         stop(attacker)
         if gw is not None and gw.proc is not None:
             gw.stop()
+        if engine is not None:
+            engine.stop()
         stop(status_proc)
         if failures:
             for name in ("gateway.log", "status.log"):
@@ -319,6 +321,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gateway")
     parser.add_argument("--fixture")
+    parser.add_argument("--engine")
     parser.add_argument("--status-server")
     parser.add_argument("--publish")
     parser.add_argument("--attack-gateway", type=int)

@@ -141,10 +141,10 @@ class ValidatorSsrfTest(unittest.TestCase):
     def setUpClass(cls):
         cls.workdir = tempfile.mkdtemp(prefix="hostile-ssrf-")
         cls.addClassCleanup(shutil.rmtree, cls.workdir, ignore_errors=True)
-        out = subprocess.run([proto.ARGS.fixture, "init", cls.workdir], check=True, capture_output=True,
-                             text=True)
         import json
-        cls.policy = json.loads(out.stdout)
+        cls.engine = proto.Engine(cls.workdir)  # the policy store and the real ca-engine (EAB)
+        cls.addClassCleanup(cls.engine.stop)
+        cls.policy = cls.engine.info
         cls.dns = ChallTestSrv()
         cls.addClassCleanup(cls.dns.stop)
         cls.http01_port = free_port_on_both()
@@ -247,6 +247,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gateway", required=True)
     parser.add_argument("--fixture", required=True)
+    parser.add_argument("--engine", required=True)
     proto.ARGS, rest = parser.parse_known_args()
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
 
