@@ -125,7 +125,9 @@ TEST_F(RecoveryTest, ClosedFromAnotherThreadWhileSigning) {
   std::string first_error;
   std::mutex mu;
   auto signer = [&](int t) {
-    for (int i = 0; i < 150; ++i) {
+    // Signs until every close has happened (at least 150 each): on a quiet machine 150 signatures
+    // end before the first close at 40 ms, and the test would then see no session loss at all.
+    for (int i = 0; i < 150 || !done.load(); ++i) {
       std::string data = std::to_string(t) + ":" + std::to_string(i);
       auto sig = key_->Sign(SignScheme::kEcdsaSha256, Span(data));
       if (sig && SoftwareVerify(key_->public_key(), SignScheme::kEcdsaSha256, data, *sig)) {
@@ -150,7 +152,7 @@ TEST_F(RecoveryTest, ClosedFromAnotherThreadWhileSigning) {
   b.join();
   closer.join();
   EXPECT_EQ(failed.load(), 0) << first_error;
-  EXPECT_EQ(ok.load(), 300);
+  EXPECT_GE(ok.load(), 300);
   // No double login: at most one per close, despite two threads seeing the failure.
   EXPECT_GE(shim_.login_calls(), logins + 1);
   EXPECT_LE(shim_.login_calls(), logins + 4);
