@@ -138,4 +138,13 @@ std::string AsciiLower(std::string_view s) {
   return out;
 }
 
+std::string Excerpt(std::string_view bytes, size_t max) {
+  std::string out;
+  for (char c : bytes.substr(0, max)) {
+    out.push_back(c >= 0x20 && c < 0x7f && c != '"' ? c : '?');
+  }
+  if (bytes.size() > max) out += "...";
+  return out;
+}
+
 }  // namespace ca

@@ -24,6 +24,9 @@ Bytes Sha256(std::span<const uint8_t> data);
 
 // ASCII letters to lower case, other bytes unchanged (DNS names, hex, header names, CAA tags).
 std::string AsciiLower(std::string_view s);
+// Printable, bounded excerpt of untrusted bytes for an error detail: characters outside visible
+// ASCII and '"' become '?', "..." marks a cut after `max` bytes.
+std::string Excerpt(std::string_view bytes, size_t max = 64);
 inline Bytes Sha256(std::string_view s) {
   return Sha256(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
 }

@@ -58,6 +58,8 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--since",
                                                 "--until",
                                                 "--acme-account",
+                                                "--caa-identities",
+                                                "--caa-resolver",
                                                 "--operator"};
 const std::vector<std::string> kFlags = {
     "--json", "--active", "--show-mac-key", "--include-subdomains", "--help", "--yes", "--dry-run", "--valid",
@@ -182,6 +184,8 @@ void Cli::LoadConfig() {
   audit_log_ = setting("--audit-log", "CA_RA_AUDIT_LOG");
   engine_audit_log_ = setting("--engine-audit-log", "CA_ENGINE_AUDIT_LOG");
   gateway_audit_log_ = setting("--gateway-audit-log", "CA_GATEWAY_AUDIT_LOG");
+  std::string caa_identities = setting("--caa-identities", "CA_CAA_IDENTITIES");
+  std::string caa_resolver = setting("--caa-resolver", "CA_CAA_RESOLVER");
   if (auto cfg = a_.Get("--config")) {
     std::ifstream in(*cfg);
     if (!in) throw CommandError{"cannot read config file " + *cfg};
@@ -210,12 +214,18 @@ void Cli::LoadConfig() {
         engine_audit_log_ = v;
       else if (k == "gateway_audit_log" && gateway_audit_log_.empty())
         gateway_audit_log_ = v;
-      else if (k != "store" && k != "wrap_key" && k != "mac_wrap_public_key" && k != "gateway_store" && k != "audit_log" &&
-               k != "engine_audit_log" && k != "gateway_audit_log") {
+      else if (k == "caa_identities" && caa_identities.empty())
+        caa_identities = v;
+      else if (k == "caa_resolver" && caa_resolver.empty())
+        caa_resolver = v;
+      else if (k != "store" && k != "wrap_key" && k != "mac_wrap_public_key" &&
+               k != "gateway_store" && k != "audit_log" && k != "engine_audit_log" &&
+               k != "gateway_audit_log" && k != "caa_identities" && k != "caa_resolver") {
         throw CommandError{"config " + *cfg + ": unknown key '" + k + "'"};
       }
     }
   }
+  caa_ = CaaSettings::From(caa_identities, caa_resolver);
   if (auto v = a_.Get("--actor")) {
     actor_ = *v;
   } else if (const char* s = std::getenv("SUDO_USER"); s != nullptr && *s != '\0') {

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "appliance/ra/caa_check.h"
 #include "appliance/ra/gateway_store.h"
 #include "common/result.h"
 #include "common/secret.h"
@@ -118,6 +119,7 @@ class Cli {
   int OperatorDashboardCredential();
   // cmd_domain.cpp
   int Domain();
+  bool CheckCaaBeforeWriting(const std::string& typed);
   // cmd_acme_account.cpp
   nlohmann::json AcmeJson(const GatewayAccount& g, const profiles::policy::PolicyReader& r);
   int AcmeAccount();
@@ -142,6 +144,7 @@ class Cli {
   std::optional<profiles::policy::PolicyStore> reader_;  // opened read-only
   std::optional<profiles::policy::admin::PolicyWriter> writer_;
   std::optional<GatewayStore> gateway_;
+  CaaSettings caa_;  // caa_check.h: domain add / validate
 };
 
 }  // namespace ca::appliance::ra

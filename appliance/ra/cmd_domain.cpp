@@ -1,4 +1,4 @@
-// ca-ra domain: add, remove, validate, invalidate, list.
+// ca-ra domain: add, remove, validate, invalidate, list. add and validate check CAA first (R7).
 #include <algorithm>
 #include <iostream>
 #include <set>
@@ -54,7 +54,22 @@ void WarnUnknownSuffix(const PolicyReader& r, const std::string& kid,
             << "): check the spelling\n";
 }
 
+void WarnCaaNotChecked(const std::string& fqdn) {
+  std::cerr << "ca-ra: warning: CAA was not checked for " << fqdn
+            << ": no caa_identities configured (ra.conf, CA_CAA_IDENTITIES)\n";
+}
+
 }  // namespace
+
+// R7: before the entry is added or validated (caa_check.h). Returns false when CAA is not
+// configured (the caller warns once the command has succeeded, so a refused command keeps its
+// one error line); a refusal ends the command before anything is written.
+bool Cli::CheckCaaBeforeWriting(const std::string& typed) {
+  std::string fqdn = Must(NormalizeFqdn(typed, true));
+  if (!caa_.configured()) return false;
+  Must(CheckDomainCaa(caa_, fqdn));
+  return true;
+}
 
 int Cli::Domain() {
   const std::string& cmd = a_.Pos(1, "domain subcommand");
@@ -91,8 +106,10 @@ int Cli::Domain() {
     if (auto d = a_.Get("--dcv")) f.dcv_methods = SplitList(*d);
     auto ctx = Ctx();
     WarnUnknownSuffix(Must(Store(false).Snapshot()), kid, f.organization_id, fqdn);
+    bool caa_checked = CheckCaaBeforeWriting(fqdn);
     auto d = Must(AddDomain(ctx, kid, fqdn, f));
     Print(ToJson(d), "added " + DomainLine(d));
+    if (!caa_checked) WarnCaaNotChecked(d.fqdn);
     return 0;
   }
   if (cmd == "remove") {
@@ -109,8 +126,10 @@ int Cli::Domain() {
   } else {
     throw UsageError{"unknown domain subcommand '" + cmd + "'"};
   }
+  bool caa_checked = to != DomainStatus::kValid || CheckCaaBeforeWriting(fqdn);
   auto d = Must(SetDomainStatus(Ctx(), kid, fqdn, to));
   Print(ToJson(d), DomainLine(d));
+  if (!caa_checked) WarnCaaNotChecked(d.fqdn);
   return 0;
 }
 

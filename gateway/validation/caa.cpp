@@ -1,51 +1,31 @@
+// The validator's side of CAA: the rules are dns/caa.cpp (shared with ca-ra); this maps their
+// decision to an Outcome and the vantage point's resolver failure to a transient one.
 #include "gateway/validation/caa.h"
-
-#include <algorithm>
-
-#include "common/encoding.h"
 
 namespace ca::gateway::validation {
 
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  const char* ws = " \t";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
-bool KnownTag(const std::string& tag) {
-  return tag == "issue" || tag == "issuewild" || tag == "iodef" || tag == "contactemail" ||
-         tag == "contactphone" || tag == "issuevmc" || tag == "issuemail";
-}
-
-struct IssueValue {
-  std::string issuer;  // lower case; empty: nobody may issue
-  std::vector<std::pair<std::string, std::string>> parameters;  // tag lower-cased, value as is
-};
-
-// issue-value = *WSP [issuer-domain-name *WSP] [";" *WSP [parameters *WSP]] (RFC 8659 §4.2).
-std::optional<IssueValue> ParseIssueValue(std::string_view value) {
-  IssueValue out;
-  size_t semi = value.find(';');
-  out.issuer = AsciiLower(Trim(value.substr(0, semi)));
-  if (!out.issuer.empty() && !NormalizeDnsName(out.issuer)) return std::nullopt;
-  if (semi == std::string_view::npos) return out;
-  std::string_view rest = value.substr(semi + 1);
-  while (!Trim(rest).empty()) {
-    size_t next = rest.find(';');
-    std::string_view param = Trim(rest.substr(0, next));
-    size_t eq = param.find('=');
-    if (eq == std::string_view::npos || eq == 0) return std::nullopt;
-    std::string tag = AsciiLower(Trim(param.substr(0, eq)));
-    std::string_view val = Trim(param.substr(eq + 1));
-    if (val.empty() || val.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
-    out.parameters.emplace_back(tag, std::string(val));
-    if (next == std::string_view::npos) break;
-    rest = rest.substr(next + 1);
-  }
+dns::CaaRequest Shared(const std::vector<std::string>& identities, const CaaRequest& request) {
+  dns::CaaRequest out{identities, request.account_uri, std::nullopt};
+  if (request.method) out.method = std::string(ChallengeTypeName(*request.method));
   return out;
+}
+
+Outcome ToOutcome(const Perspective* p, dns::CaaDecision decision) {
+  switch (decision.verdict) {
+    case dns::CaaVerdict::kPermitted:
+      return Outcome::Valid(std::move(decision.detail));
+    case dns::CaaVerdict::kForbidden:
+    case dns::CaaVerdict::kLookupFailed:
+      return Outcome::Invalid(ProblemType::kCaa, std::move(decision.detail));
+    case dns::CaaVerdict::kBadName:
+      return Outcome::Invalid(ProblemType::kMalformed, std::move(decision.detail));
+    case dns::CaaVerdict::kNoAnswer:
+      if (p == nullptr) break;
+      return DnsErrorOutcome(*p, Error{ErrorCode::kUnavailable, std::move(decision.detail)});
+  }
+  return Outcome::Unavailable(std::move(decision.detail));
 }
 
 }  // namespace
@@ -53,95 +33,12 @@ std::optional<IssueValue> ParseIssueValue(std::string_view value) {
 Outcome EvaluateCaaSet(const std::vector<CaaRecord>& records, bool wildcard,
                        const std::vector<std::string>& identities, const CaaRequest& request,
                        const std::string& owner) {
-  auto refuse = [&](std::string why) {
-    return Outcome::Invalid(ProblemType::kCaa,
-                            "CAA record for " + owner + " prevents issuance: " + why);
-  };
-  std::vector<const CaaRecord*> issue, issuewild;
-  for (const auto& record : records) {
-    std::string tag = AsciiLower(record.tag);
-    if (record.critical() && !KnownTag(tag))
-      return refuse("unknown critical property \"" + Excerpt(record.tag) + "\"");
-    if (tag == "issue") issue.push_back(&record);
-    if (tag == "issuewild") issuewild.push_back(&record);
-  }
-  const bool use_wild = wildcard && !issuewild.empty();
-  const auto& relevant = use_wild ? issuewild : issue;
-  const std::string tag_used = use_wild ? "issuewild" : "issue";
-  if (relevant.empty()) return Outcome::Valid("no " + tag_used + " property at " + owner);
-
-  std::string last_reason;
-  for (const CaaRecord* record : relevant) {
-    auto parsed = ParseIssueValue(record->value);
-    if (!parsed) {
-      last_reason = "malformed " + tag_used + " value \"" + Excerpt(record->value) + "\"";
-      continue;
-    }
-    if (parsed->issuer.empty()) {
-      last_reason = tag_used + " \";\" forbids every CA";
-      continue;
-    }
-    bool ours = std::any_of(identities.begin(), identities.end(),
-                            [&](const std::string& id) { return AsciiLower(id) == parsed->issuer; });
-    if (!ours) {
-      last_reason = tag_used + " names \"" + Excerpt(parsed->issuer) + "\", not this CA";
-      continue;
-    }
-    bool params_ok = true;
-    for (const auto& [tag, value] : parsed->parameters) {
-      if (tag == "accounturi" && value != request.account_uri) {
-        params_ok = false;
-        last_reason = "accounturi \"" + Excerpt(value, 128) + "\" is not this ACME account";
-        break;
-      }
-      if (tag == "validationmethods" && request.method) {
-        bool found = false;
-        std::string_view list = value;
-        while (!list.empty()) {
-          size_t comma = list.find(',');
-          if (Trim(list.substr(0, comma)) == ChallengeTypeName(*request.method)) found = true;
-          if (comma == std::string_view::npos) break;
-          list = list.substr(comma + 1);
-        }
-        if (!found) {
-          params_ok = false;
-          last_reason = "validationmethods \"" + Excerpt(value) + "\" does not allow " +
-                        std::string(ChallengeTypeName(*request.method));
-          break;
-        }
-      }
-    }
-    if (params_ok) return Outcome::Valid(tag_used + " property at " + owner + " names this CA");
-  }
-  return refuse(last_reason);
+  return ToOutcome(nullptr,
+                   dns::EvaluateCaaSet(records, wildcard, Shared(identities, request), owner));
 }
 
 Outcome CheckCaa(const Perspective& p, const std::string& identifier, const CaaRequest& request) {
-  std::string_view id = identifier;
-  const bool wildcard = id.starts_with("*.");
-  if (wildcard) id.remove_prefix(2);
-  auto name = NormalizeDnsName(id);
-  if (!name) return Outcome::Invalid(ProblemType::kMalformed, name.error().message);
-  std::string current = *name;
-  while (true) {
-    auto answer = p.dns.Caa(current);
-    if (!answer) {
-      if (answer.error().code == ErrorCode::kUnavailable) return DnsErrorOutcome(p, answer.error());
-      return Outcome::Invalid(ProblemType::kCaa,
-                              "CAA lookup for " + current + " failed: " + answer.error().message);
-    }
-    if (answer->status == DnsStatus::kServFail || answer->status == DnsStatus::kRefused) {
-      return Outcome::Invalid(ProblemType::kCaa, "CAA lookup for " + current + " failed: " +
-                                                     std::string(DnsStatusName(answer->status)));
-    }
-    if (answer->status == DnsStatus::kOk && !answer->records.empty()) {
-      return EvaluateCaaSet(answer->records, wildcard, p.config.caa_identities, request, current);
-    }
-    size_t dot = current.find('.');
-    if (dot == std::string::npos) break;  // the TLD had no CAA either; the root is not asked
-    current = current.substr(dot + 1);
-  }
-  return Outcome::Valid("no CAA records for " + *name + " or its parents");
+  return ToOutcome(&p, dns::CheckCaa(p.dns, identifier, Shared(p.config.caa_identities, request)));
 }
 
 }  // namespace ca::gateway::validation

@@ -1,10 +1,12 @@
-// CAA (RFC 8659) with the RFC 8657 parameters accounturi and validationmethods.
+// CAA (RFC 8659) with the RFC 8657 parameters accounturi and validationmethods, as outcomes of the
+// validator; the rules themselves are dns/caa.h (one implementation, shared with ca-ra).
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "dns/caa.h"
 #include "gateway/validation/dns_client.h"
 #include "gateway/validation/outcome.h"
 #include "gateway/validation/perspective.h"

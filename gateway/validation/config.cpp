@@ -9,29 +9,6 @@
 
 namespace ca::gateway::validation {
 
-Result<ResolverAddress> ParseResolverAddress(std::string_view text) {
-  ResolverAddress out;
-  std::string_view host = text;
-  if (auto colon = text.rfind(':'); colon != std::string_view::npos) {
-    host = text.substr(0, colon);
-    std::string_view port = text.substr(colon + 1);
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
-      return Fail(ErrorCode::kInvalidArgument, "resolver '" + std::string(text) + "': bad port");
-    }
-    out.port = static_cast<uint16_t>(value);
-  }
-  in_addr addr{};
-  std::string ip(host);
-  if (inet_pton(AF_INET, ip.c_str(), &addr) != 1) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "resolver '" + std::string(text) + "': expected an IPv4 address[:port]");
-  }
-  out.ip = ip;
-  return out;
-}
-
 std::vector<VantagePoint> ValidatorConfig::EffectiveVantagePoints() const {
   if (!vantage_points.empty() || !remote_agents.empty()) return vantage_points;
   return {VantagePoint{"default", resolver, ""}};

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "gateway/validation/dns_client.h"
 #include "gateway/validation/networks.h"
 
 namespace ca::gateway::validation {
@@ -86,13 +87,5 @@ struct ValidatorConfig {
   // Check().
   static Result<ValidatorConfig> FromJson(const nlohmann::json& object);
 };
-
-// Parses "1.2.3.4:53" / "1.2.3.4" into address and port (IPv4 only: the glibc resolver's
-// nameserver list takes IPv4 socket addresses).
-struct ResolverAddress {
-  std::string ip;
-  uint16_t port = 53;
-};
-Result<ResolverAddress> ParseResolverAddress(std::string_view text);
 
 }  // namespace ca::gateway::validation

@@ -7,6 +7,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/encoding.h"
 #include "gateway/validation/config.h"
 #include "gateway/validation/dns_client.h"
 #include "gateway/validation/net.h"
@@ -46,7 +47,7 @@ struct Dialed {
 };
 std::variant<Dialed, Outcome> Dial(const Perspective& p, const std::string& name, uint16_t port);
 
-// Printable, bounded excerpt of untrusted bytes for a problem detail.
-std::string Excerpt(std::string_view bytes, size_t max = 64);
+// Printable, bounded excerpt of untrusted bytes for a problem detail (common/encoding.h).
+using ca::Excerpt;
 
 }  // namespace ca::gateway::validation

@@ -1,4 +1,4 @@
-#include "gateway/validation/dns_client.h"
+#include "dns/dns_client.h"
 
 #include <sys/socket.h>
 
@@ -7,10 +7,11 @@
 #include "gateway/validation/testing/fixture.h"
 #include "gateway/validation/testing/test_servers.h"
 
-namespace ca::gateway::validation {
+namespace ca::dns {
 namespace {
 
-using testing::ChallTestSrvSuite;
+namespace vt = ca::gateway::validation::testing;
+using vt::ChallTestSrvSuite;
 
 class DnsClientTest : public ChallTestSrvSuite {
  protected:
@@ -64,7 +65,7 @@ TEST_F(DnsClientTest, ServfailIsAnAnswerAndSilenceIsUnavailable) {
   ASSERT_TRUE(answer) << answer.error().ToString();
   EXPECT_EQ(answer->status, DnsStatus::kServFail);
 
-  auto port = testing::FreePort();
+  auto port = vt::FreePort();
   ASSERT_TRUE(port);
   auto silent = DnsClient::Create("127.0.0.1:" + std::to_string(*port), std::chrono::seconds(1), 1);
   ASSERT_TRUE(silent);
@@ -76,7 +77,7 @@ TEST_F(DnsClientTest, ServfailIsAnAnswerAndSilenceIsUnavailable) {
 }
 
 TEST_F(DnsClientTest, ParsesCaaFlagsTagAndValue) {
-  testing::TinyCaaDns dns;
+  vt::TinyCaaDns dns;
   dns.Set("caa.dnsclient.test",
           {{128, "tbs", "x"}, {0, "issue", "acme-ca.example; accounturi=https://a/1"}});
   auto client = DnsClient::Create(dns.address(), std::chrono::seconds(1), 1);
@@ -102,4 +103,4 @@ TEST(DnsNameTest, NormalizesAndRefuses) {
 }
 
 }  // namespace
-}  // namespace ca::gateway::validation
+}  // namespace ca::dns

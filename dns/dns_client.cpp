@@ -1,4 +1,4 @@
-#include "gateway/validation/dns_client.h"
+#include "dns/dns_client.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
@@ -7,6 +7,7 @@
 #include <resolv.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -15,9 +16,30 @@
 #include <span>
 #include <utility>
 
-#include "gateway/validation/config.h"
+namespace ca::dns {
 
-namespace ca::gateway::validation {
+Result<ResolverAddress> ParseResolverAddress(std::string_view text) {
+  ResolverAddress out;
+  std::string_view host = text;
+  if (auto colon = text.rfind(':'); colon != std::string_view::npos) {
+    host = text.substr(0, colon);
+    std::string_view port = text.substr(colon + 1);
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
+      return Fail(ErrorCode::kInvalidArgument, "resolver '" + std::string(text) + "': bad port");
+    }
+    out.port = static_cast<uint16_t>(value);
+  }
+  in_addr addr{};
+  std::string ip(host);
+  if (inet_pton(AF_INET, ip.c_str(), &addr) != 1) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "resolver '" + std::string(text) + "': expected an IPv4 address[:port]");
+  }
+  out.ip = ip;
+  return out;
+}
 
 std::string_view DnsStatusName(DnsStatus status) {
   switch (status) {
@@ -344,4 +366,4 @@ Result<DnsAnswer<std::string>> DnsClient::Addresses(std::string_view name, int f
       });
 }
 
-}  // namespace ca::gateway::validation
+}  // namespace ca::dns
