@@ -201,7 +201,7 @@ chmod 0600 "$state/engine.json"
 "$ENGINE" make-mac-wrap-key --config "$state/engine.json" >"$state/mac-wrap.pub.pem" || die "make-mac-wrap-key failed"
 
 # ------------------------------------------------------------------ policy store (RA)
-ra() { "$RA" --store "$policy" --mac-wrap-public-key "$state/mac-wrap.pub.pem" --gateway-store "$gwstore" --audit-log "$state/audit/ra.jsonl" --actor appliance-dev "$@"; }
+ra() { "$RA" --store "$policy" --mac-wrap-public-key "$state/mac-wrap.pub.pem" --gateway-store "$gwstore" --audit-log "$state/audit/ra.jsonl" --caa-identities acme-ca.demo.test --caa-resolver "$dns" --actor appliance-dev "$@"; }
 if [ ! -f "$state/eab.json" ]; then
   mkdir -p "$policy"
   ra init >/dev/null
@@ -291,7 +291,7 @@ CRL_SHARDS=$crl_shards
 ROOT_CRL_URL=$status_url/crl/root.crl
 STATUS_URL=$status_url
 STATUS_EXPORT_DIR=$export_dir
-RA_CLI="$RA --store $policy --mac-wrap-public-key $state/mac-wrap.pub.pem --gateway-store $gwstore --audit-log $state/audit/ra.jsonl --engine-audit-log $state/audit/engine.jsonl --gateway-audit-log $state/audit/gateway.jsonl"
+RA_CLI="$RA --store $policy --mac-wrap-public-key $state/mac-wrap.pub.pem --gateway-store $gwstore --caa-identities acme-ca.demo.test --caa-resolver $dns --audit-log $state/audit/ra.jsonl --engine-audit-log $state/audit/engine.jsonl --gateway-audit-log $state/audit/gateway.jsonl"
 AUDIT_CLI=$AUDIT
 AUDIT_FILES="$state/audit/engine.jsonl $state/audit/ra.jsonl $state/audit/gateway.jsonl"
 ENGINE_METRICS_FILE=$state/metrics/engine.prom
