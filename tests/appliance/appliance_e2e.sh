@@ -211,6 +211,15 @@ if [ -n "$EAB_KID" ] && "$RA" domain list "$EAB_KID" | grep -q 'e2e.test  valid'
 else
   fail "acme-ca-ra: external account setup ($("$RA" domain list "$EAB_KID" 2>&1))"
 fi
+# R7: acme-ca-ra looks CAA up with what acme-ca-setup wrote into ra.conf (CAA_IDENTITIES, and
+# DNS_RESOLVER: pebble-challtestsrv here): a name whose CAA names another CA is refused, not added.
+python3 -c 'import json,sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1], method="POST", data=json.dumps({"host": "caa-refused.e2e.test.", "policies": [{"tag": "issue", "value": "other-ca.example"}]}).encode()), timeout=10)' \
+  "http://127.0.0.1:$((pb + 5))/add-caa"
+caa_out=$("$RA" domain add "$EAB_KID" caa-refused.e2e.test 2>&1) && caa_rc=0 || caa_rc=$?
+check "acme-ca-ra domain add refuses a name whose CAA names another CA (R7, ra.conf from setup.conf)" \
+  bash -c '[ "$1" != 0 ] && grep -q "prevents issuance: issue names \"other-ca.example\", not this CA" <<<"$2" &&
+           grep -q "identities: acme-ca.e2e.test); nothing was changed" <<<"$2" &&
+           ! "$3" domain list "$4" | grep -q caa-refused' _ "$caa_rc" "$caa_out" "$RA" "$EAB_KID"
 audit=$("$RA" --json audit)
 check "policy audit records the operator as actor" grep -q '"actor":"root"' <<<"$audit"
 
