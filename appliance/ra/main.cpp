@@ -22,6 +22,9 @@ global options: --store DIR (or env CA_POLICY_STORE, or 'store' in --config FILE
                 --engine-audit-log FILE, --gateway-audit-log FILE (env CA_ENGINE_AUDIT_LOG,
                   CA_GATEWAY_AUDIT_LOG, config 'engine_audit_log', 'gateway_audit_log'): the
                   other audit files, read by report
+                --caa-identities A,B --caa-resolver IP[:PORT] (env CA_CAA_IDENTITIES,
+                  CA_CAA_RESOLVER, config 'caa_identities', 'caa_resolver'): CAA for domain add
+                  and validate (R7)
                 --actor NAME (default $SUDO_USER / $USER)   --json   --config FILE
 commands:
   init
@@ -58,6 +61,9 @@ what the commands mean:
     checked the organization's right to that name (registry or internal DNS ownership, POL-3): only
     validated names are issued. It is not ACME's proof of control, which the client makes at each
     order (http-01, dns-01, tls-alpn-01). A name under none of the organization's domains warns.
+    Both first look CAA up for the name (a wildcard: issuewild): a set not naming this CA's
+    identities, a failed lookup or a silent resolver refuses (nothing written); without
+    caa_identities the name is added with a warning.
   account-wide revokes (ext-account revoke, acme-account revoke) revoke every unexpired certificate
     of the account: --dry-run lists them, --yes confirms (at a terminal, typing the id confirms).
   report writes report-KID-SINCE-UNTIL.html and .csv into DIR (default: the current directory) and
