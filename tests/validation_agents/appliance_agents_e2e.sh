@@ -13,7 +13,9 @@
 #   (b) a split-horizon name (zone 3 answers another host) under quorum all: certbot gets
 #       incorrectResponse with ACME_HTTP_CHALLENGE_FAILED and "perspectives disagree" in the detail;
 #   (c) zone 3's agent killed: under all the challenge is retried, then refused with rateLimited /
-#       RATE_LIMITED naming the unreachable agent; under all_but_one the certificate is issued.
+#       RATE_LIMITED naming the unreachable agent; under all_but_one the certificate is issued;
+#   (d) an impostor with a genuine certificate of this CA for zone 1's address: the gateway's pin
+#       (each agent's own certificate, written by setup) refuses it; all_but_one issues on the others.
 # Loopback and veth only, private addresses (10.90.0.0/16); needs root (service accounts, ip netns),
 # exits 77 (skipped) without it. Stops what it starts by PID, deletes its namespaces and the
 # service accounts it created.
@@ -129,16 +131,16 @@ check "agent-bundle: a second bundle for the same zone is refused, nothing chang
   before=$(sha256sum "$3/agent.pem"); ! "$1" agent-bundle --prefix "$2" --agent-name zone1 --agent-address 10.90.1.2 2>"$4" &&
   grep -q "exists" "$4" && [ "$before" = "$(sha256sum "$3/agent.pem")" ]' _ "$SETUP" "$A" "$B" "$T/bundle-again.log"
 
-start_agent() {  # start_agent I: zone i's host: the bundle in Z/etc/ca-validation-agent, the key as the unit's credential
-  local z=$T/zone$1 ns="${TAG}z$1"
+start_agent() {  # start_agent I [BUNDLE]: zone i's host: the bundle (default zoneI) in Z/etc/ca-validation-agent, the key as the unit's credential
+  local z=$T/zone$1 ns="${TAG}z$1" b=$S/agents/${2:-zone$1}
   install -d -m 0755 "$z/etc/ca-validation-agent" "$z/run/credentials/ca-validation-agent.service" "$z/usr/lib/ca-validation-agent"
   install -m 0755 "$agent_bin" "$z/usr/lib/ca-validation-agent/"
-  install -m 0644 "$S/agents/zone$1/"{agent.pem,client-ca.pem} "$z/etc/ca-validation-agent/"
-  install -m 0400 -o nobody "$S/agents/zone$1/agent.key" "$z/run/credentials/ca-validation-agent.service/agent.key"
+  install -m 0644 "$b/"{agent.pem,client-ca.pem} "$z/etc/ca-validation-agent/"
+  install -m 0400 -o nobody "$b/agent.key" "$z/run/credentials/ca-validation-agent.service/agent.key"
   # What the guide has the operator change: the zone's resolver (paths: this host's root is $z).
   jq --arg z "$z" '.validation.resolver = "127.0.0.1:8053"
       | .tls_cert_file = $z + .tls_cert_file | .tls_key_file = $z + .tls_key_file | .client_ca_file = $z + .client_ca_file' \
-    "$S/agents/zone$1/agent.json" >"$z/etc/ca-validation-agent/agent.json"
+    "$b/agent.json" >"$z/etc/ca-validation-agent/agent.json"
   # As the unit runs it: an unprivileged user, no capabilities.
   ip netns exec "$ns" setpriv --reuid nobody --regid nogroup --clear-groups --inh-caps=-all --bounding-set=-all \
     "$z/usr/lib/ca-validation-agent/ca-validation-agent" --config "$z/etc/ca-validation-agent/agent.json" >"$T/agent$1.log" 2>&1 &
@@ -157,12 +159,18 @@ reconfigure() {  # reconfigure QUORUM
   setup_in_hub --reconfigure >"$T/setup-$1.log" 2>&1 || { cat "$T/setup-$1.log"; die "acme-ca-setup --reconfigure (quorum $1)"; }
 }
 reconfigure all
-check "gateway.json: three remote agents, quorum all, the root as the agents' CA" python3 -c '
-import json, sys
+check "gateway.json: three remote agents, quorum all, each agent pinned to the certificate agent-bundle issued it" python3 -c '
+import json, sys, subprocess
 v = json.load(open(sys.argv[1]))["validation"]
 assert v["quorum"] == "all" and [a["name"] for a in v["remote_agents"]] == ["zone1", "zone2", "zone3"], v
-assert all(a["ca_file"].endswith("/ceremony/all/root.pem") and a["client_key_file"].endswith("/gateway/agents/client.key")
-           for a in v["remote_agents"]), v' "$E/gateway.json"
+for a in v["remote_agents"]:
+    assert a["ca_file"] == sys.argv[2] + "/gateway/agents/" + a["name"] + ".pem", a
+    assert a["client_key_file"] == sys.argv[2] + "/gateway/agents/client.key", a
+    pin = open(a["ca_file"]).read()
+    leaf = subprocess.run(["openssl", "x509", "-in", sys.argv[2] + "/agents/" + a["name"] + "/agent.pem"],
+                          capture_output=True, text=True, check=True).stdout
+    assert pin == leaf, a["name"]' "$E/gateway.json" "$S"
+check "agent pins: 0444, the gateway's" mode_is "$S/gateway/agents/zone1.pem" 444 acme-ca-gateway acme-ca-gateway
 
 export ACME_CA_ETC_DIR=$E ACME_CA_RA_BIN=$A/usr/bin/ca-ra
 first_external_account "$A/usr/sbin/acme-ca-ra" -- "Zones Organisation" "Zones Operator" zones.test http-01
@@ -245,6 +253,36 @@ entry=$(last_perspectives dead2.zones.test)
 check "(c) audit: decision valid, 2 of 3 (quorum 2), zone3 unavailable" \
   jq_true '.decision == "valid" and .detail == "2 of 3 vantage points succeeded (quorum 2)"
     and ([.perspectives[] | select(.name == "zone3")][0].outcome == "unavailable")' <<<"$entry"
+# (d) an impostor in zone 1: a genuine certificate of this CA for zone 1's address, not the pinned
+# one. The gateway refuses it (zone1 unavailable); zones 2 and 3 carry all_but_one.
+start_agent 3
+"$SETUP" agent-bundle --prefix "$A" --agent-name impostor --agent-address 10.90.1.2 >"$T/bundle-impostor.log" 2>&1 ||
+  { cat "$T/bundle-impostor.log"; die "agent-bundle impostor"; }
+kill "${AGENT_PID[1]}"
+wait "${AGENT_PID[1]}" 2>/dev/null
+start_agent 1 impostor
+resolve_everywhere pinned.zones.test 10.90.0.1
+if issue pinned.zones.test d; then pass "(d) impostor in zone 1, quorum all_but_one: issued on zones 2 and 3"
+else fail "(d) certbot: $(grep -iE 'type|detail|error' "$T/certbot-d.log" | tail -4)"; fi
+entry=$(last_perspectives pinned.zones.test)
+check "(d) audit: zone1 unavailable (its certificate is not the pinned one: TLS refused by the gateway), zones 2-3 valid" \
+  jq_true '.decision == "valid" and ([.perspectives[] | [.name, .outcome]] == [["zone1", "unavailable"], ["zone2", "valid"], ["zone3", "valid"]])
+    and ([.perspectives[0].detail | test("^agent zone1 unreachable: .*(SSL|certificate)")] == [true])' <<<"$entry"
+check "(d) the impostor agent was never asked to validate" bash -c '! grep -q pinned.zones.test "$1"' _ "$T/agent1.log"
+# A restored appliance must still be the client its agents know: the backup holds the client CA,
+# the gateway's client certificate and key, and the pins.
+(umask 077; echo "agents backup passphrase" >"$T/passphrase")
+if "$A/usr/sbin/acme-ca-backup" --prefix "$A" --passphrase-file "$T/passphrase" --out "$T/backup.enc" >"$T/backup.log" 2>&1 &&
+   openssl enc -d -aes-256-cbc -pbkdf2 -iter 600000 -md sha256 -pass file:"$T/passphrase" -in "$T/backup.enc" |
+     tar -tz >"$T/backup.list"; then
+  check "acme-ca-backup: the agents' client CA, the gateway's client certificate and key, the pins" bash -c '
+    for f in agents/client-ca.pem agents/client-ca.key gateway/agents/client.pem gateway/agents/client.key \
+             gateway/agents/zone1.pem gateway/agents/zone2.pem gateway/agents/zone3.pem; do
+      grep -q "^acme-ca-backup/state/$f$" "$1" || { echo "    not in the backup: $f"; exit 1; }
+    done' _ "$T/backup.list"
+else
+  fail "acme-ca-backup: $(tail -3 "$T/backup.log")"
+fi
 check "the gateway's audit chain verifies" "$A/usr/bin/ca-audit" verify-audit "$AUDIT"
 
 if ((fails)); then echo "$fails check(s) failed"; exit 1; fi
