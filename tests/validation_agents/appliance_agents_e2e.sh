@@ -49,14 +49,7 @@ HUB="${TAG}hub"
 in_hub() { ip netns exec "$HUB" "$@"; }
 # Hub: the appliance, certbot's responder on 10.90.0.1 (every zone's answer for the test names) and,
 # on 10.90.0.2, the host zone 3's split-horizon DNS points at. Zone i: 10.90.i.2, behind a veth.
-netns_add "$HUB"
-ip -n "$HUB" addr add 10.90.0.1/32 dev lo
-ip -n "$HUB" addr add 10.90.0.2/32 dev lo
-for i in 1 2 3; do
-  netns_add "${TAG}z$i"
-  netns_link "$HUB" "${TAG}z$i" "zone$i" "10.90.$i.1/30" "10.90.$i.2/30"
-  ip -n "${TAG}z$i" route add 10.90.0.0/24 via "10.90.$i.1"
-done
+netns_zones "$HUB" "${TAG}z" 10.90
 
 # The appliance's ports (this helper's range); the namespaces are private, so nothing else collides.
 pb=24100 agent_port=24744
