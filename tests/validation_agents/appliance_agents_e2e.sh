@@ -164,6 +164,8 @@ for a in v["remote_agents"]:
                           capture_output=True, text=True, check=True).stdout
     assert pin == leaf, a["name"]' "$E/gateway.json" "$S"
 check "agent pins: 0444, the gateway's" mode_is "$S/gateway/agents/zone1.pem" 444 acme-ca-gateway acme-ca-gateway
+check "the gateway's client key for the agents: 0400, the gateway's" mode_is "$S/gateway/agents/client.key" 400 acme-ca-gateway acme-ca-gateway
+check "the agents' client CA key: root's only" mode_is "$S/agents/client-ca.key" 600 root root
 
 export ACME_CA_ETC_DIR=$E ACME_CA_RA_BIN=$A/usr/bin/ca-ra
 first_external_account "$A/usr/sbin/acme-ca-ra" -- "Zones Organisation" "Zones Operator" zones.test http-01
