@@ -42,7 +42,8 @@ ExternalAccountFields Cli::ExtFields() const {
     if (*s != "yes" && *s != "no") throw UsageError{"--staging is yes or no, not '" + *s + "'"};
     f.staging = *s == "yes";
   }
-  if (auto d = a_.Get("--mac-rotation-days")) f.mac_rotation_days = ParseDays("--mac-rotation-days", *d);
+  if (auto d = a_.Get("--mac-rotation-days"))
+    f.mac_rotation_days = ParseDays("--mac-rotation-days", *d);
   f.mac_recipient_key_pem = RecipientKeyPem();  // registered for scheduled rotations (R9)
   return f;
 }

@@ -23,6 +23,8 @@ global options: --store DIR (or env CA_POLICY_STORE, or 'store' in --config FILE
                   CA_GATEWAY_AUDIT_LOG, config 'engine_audit_log', 'gateway_audit_log'): the
                   other audit files, read by report
                 --actor NAME (default $SUDO_USER / $USER)   --json   --config FILE
+                config only: mac_rotation_days, mac_rotation_notice_days (R9 defaults: 0 = off,
+                  14), report_config (the reporter's config: its SMTP relay mails the rotations)
 commands:
   init
   migrate-mac-keys   (upgrade: re-wraps the MAC keys of the --wrap-key file to the HSM; same keys)
