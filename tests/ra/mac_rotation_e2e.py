@@ -15,7 +15,6 @@ replaced once and the mail holds it only encrypted to the recipient key; `openss
 ACME account made with the old key keeps working; a relay that cannot be reached is audited as a
 failure, retried by the next run. Ports: 23000-23900. Stops what it starts, by PID.
 """
-import argparse
 import base64
 import email
 import email.policy
@@ -35,7 +34,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "acme_protocol"))
 import acme_protocol_test as proto  # noqa: E402
 from acme_client import URN, Client, b64d  # noqa: E402
 
-ARGS = None
+ARGS = None  # set in setUpClass from proto.ARGS
 DAY = 86400
 NOTICE_DAYS = 14
 PERIOD_DAYS = 30
@@ -119,7 +118,8 @@ class MacRotationE2E(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.workdir = tempfile.mkdtemp(prefix="mac-rotation-e2e-")
-        proto.ARGS = ARGS
+        global ARGS
+        ARGS = proto.ARGS
         cls.engine = cls.gw = cls.smtp = None
         try:
             cls.engine = proto.Engine(cls.workdir)
@@ -306,14 +306,7 @@ class MacRotationE2E(unittest.TestCase):
 
 
 def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--ca-ra", required=True)
-    parser.add_argument("--gateway", required=True)
-    parser.add_argument("--engine", required=True)
-    parser.add_argument("--fixture", required=True)
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    proto.run_tests("--ca-ra")
 
 
 if __name__ == "__main__":
