@@ -139,6 +139,11 @@ int Cli::ExtAccount() {
       text += "  " + DomainLine(d);
     }
     j["domains"] = domains;
+    if (const auto& sealed = found->mac_rotation.undelivered; !sealed.empty()) {
+      // A rotated key whose mail failed (R9): sealed to the requester, safe to hand over another way.
+      j["mac_key_encrypted"] = sealed;
+      text += "rotated MAC key not delivered yet, encrypted to the recipient key:\n" + sealed + "\n";
+    }
     Print(j, text);
     return 0;
   }

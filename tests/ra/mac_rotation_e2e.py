@@ -13,7 +13,8 @@ arrives 14 days ahead, once; nothing rotates before the announced time; at that 
 replaced once and the mail holds it only encrypted to the recipient key; `openssl pkeyutl
 -decrypt` opens it; the new key registers a new ACME account with EAB, the old key is refused, the
 ACME account made with the old key keeps working; a relay that cannot be reached is audited as a
-failure, retried by the next run. Ports: 23000-23900. Stops what it starts, by PID.
+failure (notice and delivery) and retried by the next run, the rotated key kept sealed meanwhile.
+Ports: 23000-23900. Stops what it starts, by PID.
 """
 import base64
 import email
@@ -267,10 +268,17 @@ class MacRotationE2E(unittest.TestCase):
         self.assertEqual(mine(rotate_due(due - 1)), [])
         _, r = self.new_account(kid, old_mac)
         self.assertEqual(r.status_code, 201, r.text)
-        # At the announced time: rotated once, delivered sealed.
-        rotated = mine(rotate_due(due))
-        self.assertEqual([x[0] for x in rotated], ["rotated", "key delivered"], rotated)
-        self.assertEqual(mine(rotate_due(due + 60)), [])
+        # At the announced time, the relay down: rotated once, the sealed key kept for the next run
+        # (and shown to the operator, still sealed).
+        rotated = mine(rotate_due(due, self.dead_config, expect=1))
+        self.assertEqual([x[0] for x in rotated], ["rotated", "delivery failed"], rotated)
+        pending = self.ra_json("ext-account", "show", kid)
+        self.assertTrue(pending["mac_rotation"]["delivery_pending"])
+        kept = self.decrypt(pending["mac_key_encrypted"])
+        # The next run: no second rotation, the key delivered sealed; then nothing more.
+        delivered = mine(rotate_due(due + 60))
+        self.assertEqual([x[0] for x in delivered], ["key delivered"], delivered)
+        self.assertEqual(mine(rotate_due(due + 120)), [])
         mails = self.smtp.mails()
         self.assertEqual(len(mails), 2)
         key_mail, envelope = mails[1]
@@ -279,12 +287,14 @@ class MacRotationE2E(unittest.TestCase):
         self.assertEqual([a.get_filename() for a in attachments], [f"mac-key-{kid}.b64"])
         sealed = attachments[0].get_content().strip()
         new_mac = self.decrypt(sealed)
+        self.assertEqual(new_mac, kept)
         self.assertNotEqual(new_mac, old_mac)
         self.assertEqual(len(b64d(new_mac)), 32)
         raw = open(os.path.join(self.smtp.dir, "002.eml"), "rb").read()
         self.assertNotIn(new_mac.encode(), raw)  # never in clear in the mail
         shown = self.ra_json("ext-account", "show", kid)
         self.assertFalse(shown["mac_rotation"]["delivery_pending"])
+        self.assertNotIn("mac_key_encrypted", shown)
         self.assertEqual(shown["mac_regenerations"], 1)
 
         # The new key registers; the old one is refused; the ACME account made before keeps working.
@@ -299,7 +309,7 @@ class MacRotationE2E(unittest.TestCase):
         actions = [a["action"] for a in self.ra_json("audit", "--account", kid)]
         self.assertEqual(actions, ["ext-account.create", "ext-account.mac-rotation-failed",
                                    "ext-account.mac-rotation-notice", "ext-account.rotate-mac",
-                                   "ext-account.mac-key-delivered"])
+                                   "ext-account.mac-rotation-failed", "ext-account.mac-key-delivered"])
         audit_text = self.ra("--json", "audit", "--account", kid).stdout
         self.assertNotIn(new_mac, audit_text)
         self.assertNotIn(sealed, audit_text)
