@@ -157,6 +157,8 @@ void Cli::ExportAudit() {
 
 int Cli::RunCommand() {
   const std::string& group = a_.Pos(0, "command");
+  if (a_.Get("--now") && (group != "ext-account" || a_.Pos(1, "subcommand") != "rotate-due"))
+    throw UsageError{"--now is the clock of ext-account rotate-due only"};
   if (group == "init") return Init();
   if (group == "migrate-mac-keys") return MigrateMacKeys();
   if (group == "org") return Org();
