@@ -56,6 +56,8 @@ void Cli::CheckRotationFields(const ExternalAccountFields& f,
 int Cli::RotateDue() {
   NoExtraArgs(2);
   const int64_t now = a_.Get("--now") ? Must(ParseTime(*a_.Get("--now"))) : Now();
+  if (rotation_.default_period_days != 0 && rotation_.default_period_days <= rotation_.notice_days)
+    throw CommandError{"mac_rotation_days must be longer than mac_rotation_notice_days (or 0)"};
   const std::string config = a_.Get("--report-config").value_or(report_config_);
   std::optional<reports::mail::SmtpSender> sender;
   std::string no_relay;
@@ -78,23 +80,34 @@ int Cli::RotateDue() {
     lines.push_back({{"kid", kid}, {"result", result}, {"detail", detail}});
     text += kid + "  " + result + (detail.empty() ? "" : ": " + detail) + "\n";
   };
-  auto send = [&](const reports::mail::Message& m) -> Status {
-    if (!sender) return Fail(ErrorCode::kFailedPrecondition, no_relay);
-    return sender->Send(m, now);
+  // A step another run did in the meantime is refused by its write (kFailedPrecondition): said,
+  // not fatal. Anything else ends the run.
+  auto done_elsewhere = [&](const std::string& kid, const Error& e) {
+    if (e.code != ErrorCode::kFailedPrecondition) throw CommandError{e.message};
+    line(kid, "skipped", e.message + " (another run did it)");
+  };
+  auto mail_failed = [&](const std::string& kid, const char* step, const Error& e) {
+    Must(RecordMacRotationFailure(ctx, kid, step, e.message));
+    failed = true;
+    line(kid, std::string(step) + " failed", e.message + " (the next run retries)");
   };
   auto deliver = [&](const ExternalAccount& a, const std::vector<std::string>& to) {
-    if (auto s = send(BuildRotatedMacKeyMail(a, to)); !s) {
-      Must(RecordMacRotationFailure(ctx, a.kid, "delivery", s.error().message));
-      failed = true;
-      return line(a.kid, "delivery failed",
-                  s.error().message + " (the encrypted key is kept; the next run retries)");
-    }
-    Must(RecordMacKeyDelivered(ctx, a.kid, to));
+    if (!sender)
+      return mail_failed(a.kid, "delivery", Error{ErrorCode::kFailedPrecondition, no_relay});
+    if (auto s = sender->Send(BuildRotatedMacKeyMail(a, to), now); !s)
+      return mail_failed(a.kid, "delivery", s.error());
+    if (auto r = RecordMacKeyDelivered(ctx, a.kid, to); !r) return done_elsewhere(a.kid, r.error());
     line(a.kid, "key delivered", "encrypted to the recipient key, mailed to " + Join(to, ", "));
   };
   for (const auto& a : Must(Store(false).Snapshot()).ExternalAccounts()) {
     MacRotationPlan plan = PlanMacRotation(a, rotation_, now);
     std::vector<std::string> to = reports::mail::RecipientAddresses(a.contacts);
+    // Nobody is told, and no key replaced, unless both mails can go out: a key replaced but not
+    // deliverable would only lock the holder out.
+    if (plan.step == MacRotationStep::kNotify || plan.step == MacRotationStep::kRotate) {
+      if (to.empty()) plan = {MacRotationStep::kBlocked, 0, "no mail address among the contacts"};
+      if (!sender) plan = {MacRotationStep::kBlocked, 0, no_relay};
+    }
     switch (plan.step) {
       case MacRotationStep::kNothing:
         break;
@@ -102,26 +115,28 @@ int Cli::RotateDue() {
         line(a.kid, "not rotated", plan.why);
         break;
       case MacRotationStep::kNotify: {
-        if (to.empty()) {
-          line(a.kid, "not rotated", "no mail address among the contacts: no notice can be sent");
+        if (auto s = sender->Send(BuildMacRotationNotice(a, plan.rotate_at, to), now); !s) {
+          mail_failed(a.kid, "notice", s.error());
           break;
         }
-        if (auto s = send(BuildMacRotationNotice(a, plan.rotate_at, to)); !s) {
-          Must(RecordMacRotationFailure(ctx, a.kid, "notice", s.error().message));
-          failed = true;
-          line(a.kid, "notice failed", s.error().message + " (the next run retries)");
+        auto r = RecordMacRotationNotice(ctx, a.kid, rotation_, plan.rotate_at, to);
+        if (!r) {
+          done_elsewhere(a.kid, r.error());
           break;
         }
-        Must(RecordMacRotationNotice(ctx, a.kid, rotation_, plan.rotate_at, to));
         line(a.kid, "notice sent",
              "rotation on " + FormatTime(plan.rotate_at) + ", mailed to " + Join(to, ", "));
         break;
       }
       case MacRotationStep::kRotate: {
         if (!wrap) wrap = MacWrapPublicKey();
-        ExternalAccount rotated = Must(RotateMacKey(ctx, a.kid, wrap->get(), rotation_));
+        auto rotated = RotateMacKey(ctx, a.kid, wrap->get(), rotation_);
+        if (!rotated) {
+          done_elsewhere(a.kid, rotated.error());
+          break;
+        }
         line(a.kid, "rotated", "the previous MAC key no longer works");
-        deliver(rotated, to);
+        deliver(*rotated, to);
         break;
       }
       case MacRotationStep::kDeliver:

@@ -134,12 +134,17 @@ class MacRotationE2E(unittest.TestCase):
         cls.report_config = cls.write_report_config("report.json", cls.smtp.port)
         # A relay nobody listens on: the failure path.
         cls.dead_config = cls.write_report_config("report-dead.json", free_port())
+        cls.norelay_config = cls.write_report_config("report-norelay.json", None)
         cls.ra_conf = os.path.join(cls.workdir, "ra.conf")
         with open(cls.ra_conf, "w") as f:
             f.write(f"store = {cls.policy['policy']}\n"
                     f"mac_wrap_public_key = {cls.policy['mac_wrap_public_key']}\n"
                     f"report_config = {cls.report_config}\n"
                     f"mac_rotation_notice_days = {NOTICE_DAYS}\n")
+        # The same with a default period for every account (MAC_ROTATION_DAYS).
+        cls.ra_default_conf = os.path.join(cls.workdir, "ra-default.conf")
+        with open(cls.ra_conf) as src, open(cls.ra_default_conf, "w") as dst:
+            dst.write(src.read() + f"mac_rotation_days = {PERIOD_DAYS}\n")
         cls.recipient_key = os.path.join(cls.workdir, "requester.key")
         cls.recipient_pub = os.path.join(cls.workdir, "requester.pub")
         subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
@@ -162,19 +167,20 @@ class MacRotationE2E(unittest.TestCase):
             json.dump({"audit_files": {}, "policy_store": cls.policy["policy"],
                        "state_dir": os.path.join(cls.workdir, "report-state"),
                        "report_dir": os.path.join(cls.workdir, "report-files"),
-                       "smtp": {"url": f"smtp://127.0.0.1:{port}", "from": "ACME CA <ra@ca.test>",
-                                "ca_file": cls.smtp.cert, "username": "ra",
-                                "password_file": cls.smtp.password_file, "timeout_seconds": 10}}, f)
+                       "smtp": None if port is None else {
+                           "url": f"smtp://127.0.0.1:{port}", "from": "ACME CA <ra@ca.test>",
+                           "ca_file": cls.smtp.cert, "username": "ra",
+                           "password_file": cls.smtp.password_file, "timeout_seconds": 10}}, f)
         return path
 
-    def ra(self, *args, expect=0):
-        r = subprocess.run([ARGS.ca_ra, "--config", self.ra_conf, "--actor", "rotation-e2e", *args],
+    def ra(self, *args, expect=0, conf=None):
+        r = subprocess.run([ARGS.ca_ra, "--config", conf or self.ra_conf, "--actor", "rotation-e2e", *args],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, expect, f"ca-ra {' '.join(args)}: {r.stdout}{r.stderr}")
         return r
 
-    def ra_json(self, *args, expect=0):
-        return json.loads(self.ra("--json", *args, expect=expect).stdout)
+    def ra_json(self, *args, expect=0, conf=None):
+        return json.loads(self.ra("--json", *args, expect=expect, conf=conf).stdout)
 
     def snapshot(self):
         s = self.ra_json("dump-snapshot")
@@ -234,11 +240,11 @@ class MacRotationE2E(unittest.TestCase):
         old_client, r = self.new_account(kid, old_mac)
         self.assertEqual(r.status_code, 201, r.text)
 
-        def rotate_due(t, config=None, expect=0):
+        def rotate_due(t, config=None, expect=0, conf=None):
             args = ["ext-account", "rotate-due", "--now", f"@{t}"]
             if config:
                 args += ["--report-config", config]
-            return self.ra_json(*args, expect=expect)["accounts"]
+            return self.ra_json(*args, expect=expect, conf=conf)["accounts"]
 
         def mine(lines):
             return [(l["result"], l["detail"]) for l in lines if l["kid"] == kid]
@@ -246,6 +252,19 @@ class MacRotationE2E(unittest.TestCase):
         # Before the notice window: nothing, no mail.
         self.assertEqual(mine(rotate_due(due - NOTICE_DAYS * DAY - 1)), [])
         self.assertEqual(self.smtp.mails(), [])
+        # No relay configured: nobody told, nothing rotated, nothing written. With a default period
+        # (MAC_ROTATION_DAYS), an account without a recipient key is listed, not rotated.
+        plain = self.ra_json("ext-account", "create", *common, "--show-mac-key")["kid"]
+        before = self.snapshot()
+        blocked = mine(rotate_due(due - NOTICE_DAYS * DAY, self.norelay_config))
+        self.assertEqual(blocked, [("not rotated", f"no SMTP relay in {self.norelay_config}")])
+        listed = [(l["result"], l["detail"]) for l in
+                  rotate_due(due - NOTICE_DAYS * DAY, self.norelay_config, conf=self.ra_default_conf)
+                  if l["kid"] == plain]
+        self.assertEqual(len(listed), 1, listed)
+        self.assertEqual(listed[0][0], "not rotated")
+        self.assertIn("no recipient key registered", listed[0][1])
+        self.assertEqual(self.snapshot(), before)
         # The relay cannot be reached: audited as a failure, nothing recorded as announced.
         failed = mine(rotate_due(due - NOTICE_DAYS * DAY, self.dead_config, expect=1))
         self.assertEqual(failed[0][0], "notice failed", failed)
