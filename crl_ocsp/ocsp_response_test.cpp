@@ -145,13 +145,19 @@ TEST(OcspResponse, RefusesBadSignersAndTimes) {
   EXPECT_FALSE(InspectOcspResponse(*foreign, pki.ca.get()));
 }
 
+// An inspector and a "good" response of the PKI's delegated responder (not inspected yet).
+struct InspectorSetup {
+  testing::Pki pki = testing::MakePki();
+  Result<OcspResponseInspector> inspector = OcspResponseInspector::For(pki.ca.get());
+  Result<Bytes> good = BuildOcspResponse(pki.ca.get(), {pki.ocsp_key.get(), pki.ocsp.get()},
+                                         State(CertStatus::kGood));
+};
+
 TEST(OcspResponse, InspectorTrustsAResponderOnceAndStillChecksEverySignature) {
-  auto pki = testing::MakePki();
-  auto inspector = OcspResponseInspector::For(pki.ca.get());
-  ASSERT_TRUE(inspector);
-  auto good = BuildOcspResponse(pki.ca.get(), {pki.ocsp_key.get(), pki.ocsp.get()},
-                                State(CertStatus::kGood));
-  ASSERT_TRUE(good);
+  InspectorSetup setup;
+  ASSERT_TRUE(setup.inspector && setup.good);
+  auto& inspector = setup.inspector;
+  auto& good = setup.good;
   ASSERT_TRUE(inspector->Inspect(*good));  // responder verified against the issuer
   auto again = inspector->Inspect(*good);  // known responder: signature only
   ASSERT_TRUE(again) << again.error().ToString();
@@ -187,12 +193,9 @@ TEST(OcspResponse, InspectorTrustsAResponderOnceAndStillChecksEverySignature) {
 // responder certificate (other bytes, other key) and the issuer answering for itself still get the
 // full check, with the key decoded from the response, and then join the known responders.
 TEST(OcspResponse, InspectorChecksEveryNewResponderInFull) {
-  auto pki = testing::MakePki();
-  auto inspector = OcspResponseInspector::For(pki.ca.get());
-  ASSERT_TRUE(inspector);
-  auto good = BuildOcspResponse(pki.ca.get(), {pki.ocsp_key.get(), pki.ocsp.get()},
-                                State(CertStatus::kGood));
-  ASSERT_TRUE(good);
+  InspectorSetup setup;
+  ASSERT_TRUE(setup.inspector && setup.good);
+  auto& [pki, inspector, good] = setup;
   ASSERT_TRUE(inspector->Inspect(*good));
 
   ossl::Pkey renewed_key = testing::MakeEcKey();
