@@ -1,5 +1,7 @@
 #include "crl_ocsp/ocsp_response.h"
 
+#include <openssl/asn1t.h>
+#include <openssl/provider.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
@@ -76,7 +78,8 @@ Result<Bytes> BuildOcspResponse(const X509* issuer, const OcspSigner& signer,
   if (state.status == CertStatus::kRevoked) {
     status = V_OCSP_CERTSTATUS_REVOKED;
     CA_TRY(pki::ReasonFromCode(static_cast<int>(state.reason)));  // refuses hold / removeFromCRL
-    if (state.reason != pki::RevocationReason::kUnspecified) reason = static_cast<int>(state.reason);
+    if (state.reason != pki::RevocationReason::kUnspecified)
+      reason = static_cast<int>(state.reason);
     revoked_at = CA_TRY(pki::ToAsn1Time(state.revocation_time));
   }
   ossl::Asn1Time this_update = CA_TRY(pki::ToAsn1Time(state.this_update));
@@ -147,6 +150,81 @@ void FreeX509Stack(STACK_OF(X509) * s) {
 }
 using X509Stack = ossl::Owned<STACK_OF(X509), FreeX509Stack>;
 
+// OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, responseBytes [0] EXPLICIT SEQUENCE {
+// responseType OBJECT IDENTIFIER, response OCTET STRING } OPTIONAL } (RFC 6960 §4.2.1), declared
+// here because OpenSSL keeps its OCSP_RESPONSE opaque and unpacks the BasicOCSPResponse only in the
+// default library context (OCSP_response_get1_basic).
+// clang-format off
+struct ResponseBytes {
+  ASN1_OBJECT* type;
+  ASN1_OCTET_STRING* response;
+};
+ASN1_SEQUENCE(ResponseBytes) = {
+    ASN1_SIMPLE(ResponseBytes, type, ASN1_OBJECT),
+    ASN1_SIMPLE(ResponseBytes, response, ASN1_OCTET_STRING),
+} ASN1_SEQUENCE_END(ResponseBytes)
+
+struct OuterResponse {
+  ASN1_ENUMERATED* status;
+  ResponseBytes* bytes;
+};
+ASN1_SEQUENCE(OuterResponse) = {
+    ASN1_SIMPLE(OuterResponse, status, ASN1_ENUMERATED),
+    ASN1_EXP_OPT(OuterResponse, bytes, ResponseBytes, 0),
+} ASN1_SEQUENCE_END(OuterResponse)
+
+void FreeOuterResponse(OuterResponse* r) {
+  ASN1_item_free(reinterpret_cast<ASN1_VALUE*>(r), ASN1_ITEM_rptr(OuterResponse));
+}
+// clang-format on
+using OuterResponsePtr = ossl::Owned<OuterResponse, FreeOuterResponse>;
+
+// A library context without key decoders (only the "null" provider). OpenSSL 3.0 decodes the key
+// of every certificate it parses, opportunistically, and builds a decoder context for it each time
+// (~1.4 M instructions, more than the rest of a response check); a certificate parsed here keeps
+// its exact bytes and no key. Used only where the key comes from elsewhere: the responder
+// certificate embedded in a response whose bytes equal a responder verified before, whose
+// decoded certificate (key included) the inspector holds. Created once, kept for the process.
+OSSL_LIB_CTX* KeylessParseContext() {
+  static OSSL_LIB_CTX* const ctx = [] {
+    OSSL_LIB_CTX* c = OSSL_LIB_CTX_new();
+    if (c != nullptr && OSSL_PROVIDER_load(c, "null") == nullptr) {
+      OSSL_LIB_CTX_free(c);
+      c = nullptr;
+    }
+    return c;
+  }();
+  return ctx;
+}
+
+// The BasicOCSPResponse of a successful response, its embedded certificates parsed in `libctx`
+// (nullptr: the default context, keys decoded).
+Result<ossl::OcspBasicResp> ParseBasicResponse(std::span<const uint8_t> der, OSSL_LIB_CTX* libctx) {
+  const unsigned char* p = der.data();
+  OuterResponsePtr outer(reinterpret_cast<OuterResponse*>(ASN1_item_d2i_ex(
+      nullptr, &p, static_cast<long>(der.size()), ASN1_ITEM_rptr(OuterResponse), libctx, nullptr)));
+  if (!outer || p != der.data() + der.size()) {
+    ossl::DrainErrors();
+    return Fail(ErrorCode::kInvalidArgument, "OCSP response does not parse");
+  }
+  if (ASN1_ENUMERATED_get(outer->status) != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+    return Fail(ErrorCode::kInvalidArgument, "OCSP response is not successful");
+  }
+  if (outer->bytes == nullptr || OBJ_obj2nid(outer->bytes->type) != NID_id_pkix_OCSP_basic) {
+    return Fail(ErrorCode::kInvalidArgument, "OCSP response is not a basic response");
+  }
+  const ASN1_OCTET_STRING* inner = outer->bytes->response;
+  const unsigned char* q = ASN1_STRING_get0_data(inner);
+  const unsigned char* end = q + ASN1_STRING_length(inner);
+  ossl::OcspBasicResp basic(reinterpret_cast<OCSP_BASICRESP*>(ASN1_item_d2i_ex(
+      nullptr, &q, ASN1_STRING_length(inner), ASN1_ITEM_rptr(OCSP_BASICRESP), libctx, nullptr)));
+  if (!basic || q != end) {
+    ossl::DrainErrors();
+    return Fail(ErrorCode::kInvalidArgument, "OCSP response is not a basic response");
+  }
+  return basic;
+}
+
 // OpenSSL's own client-side check: signature under the responder certificate, responder chain to
 // the issuer (the only trust anchor), responder = issuer or delegated with id-kp-OCSPSigning and
 // issued by the CertIDs' issuer.
@@ -180,18 +258,12 @@ Result<OcspResponseInspector> OcspResponseInspector::For(const X509* issuer) {
 }
 
 Result<OcspResponseInfo> OcspResponseInspector::Inspect(std::span<const uint8_t> der) {
-  const unsigned char* p = der.data();
-  ossl::OcspResponse resp(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
-  if (!resp || p != der.data() + der.size()) {
-    ossl::DrainErrors();
-    return Fail(ErrorCode::kInvalidArgument, "OCSP response does not parse");
-  }
-  if (OCSP_response_status(resp.get()) != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
-    return Fail(ErrorCode::kInvalidArgument, "OCSP response is not successful");
-  }
-  ossl::OcspBasicResp basic(OCSP_response_get1_basic(resp.get()));
-  if (!basic) return ossl::CryptoFail("OCSP response is not a basic response");
-  CA_TRY_STATUS(CheckSigner(basic.get()));
+  // With a responder verified before, the embedded certificates are parsed without their keys
+  // (CheckSigner compares the bytes and verifies with the held certificate's key); a new responder
+  // needs its key from the response itself.
+  OSSL_LIB_CTX* libctx = verified_responders_.empty() ? nullptr : KeylessParseContext();
+  ossl::OcspBasicResp basic = CA_TRY(ParseBasicResponse(der, libctx));
+  CA_TRY_STATUS(CheckSigner(basic.get(), der, libctx != nullptr));
 
   int count = OCSP_resp_count(basic.get());
   if (count <= 0) return Fail(ErrorCode::kInvalidArgument, "OCSP response has no SingleResponse");
@@ -246,22 +318,42 @@ Result<OcspResponseInfo> OcspResponseInspector::Inspect(std::span<const uint8_t>
 }
 
 // A responder certificate already verified against this issuer (same DER) needs only the
-// response's signature checked under its key; a new one gets OpenSSL's full check first.
-Status OcspResponseInspector::CheckSigner(OCSP_BASICRESP* basic) {
+// response's signature checked, under the key of the certificate held since then (OCSP_NOINTERN:
+// the signer is looked up, by the response's ResponderID, among the held certificates only); a
+// new one gets OpenSSL's full check first, on a parse that decoded its key.
+Status OcspResponseInspector::CheckSigner(OCSP_BASICRESP* basic, std::span<const uint8_t> der,
+                                          bool keyless) {
   X509* signer = nullptr;
   if (OCSP_resp_get0_signer(basic, &signer, nullptr) != 1 || signer == nullptr) {
     ossl::DrainErrors();
-    return CheckResponseSigner(basic, issuer_);  // signer not included: the full check says why
+    if (keyless) {  // the full check says why, on a parse with keys
+      ossl::OcspBasicResp full = CA_TRY(ParseBasicResponse(der, nullptr));
+      return CheckResponseSigner(full.get(), issuer_);
+    }
+    return CheckResponseSigner(basic, issuer_);
   }
   Bytes signer_der = CA_TRY(ossl::CertToDer(signer));
-  if (std::find(verified_responders_.begin(), verified_responders_.end(), signer_der) ==
-      verified_responders_.end()) {
+  auto known = std::find_if(verified_responders_.begin(), verified_responders_.end(),
+                            [&](const VerifiedResponder& r) { return r.der == signer_der; });
+  if (known == verified_responders_.end()) {
+    ossl::OcspBasicResp full;
+    if (keyless) {
+      full = CA_TRY(ParseBasicResponse(der, nullptr));
+      if (OCSP_resp_get0_signer(full.get(), &signer, nullptr) != 1 || signer == nullptr)
+        return ossl::CryptoFail("OCSP response signer");
+      basic = full.get();
+    }
     CA_TRY_STATUS(CheckResponseSigner(basic, issuer_));
     if (verified_responders_.size() >= 4) verified_responders_.erase(verified_responders_.begin());
-    verified_responders_.push_back(std::move(signer_der));
+    X509_up_ref(signer);
+    verified_responders_.push_back({std::move(signer_der), ossl::X509Ptr(signer)});
     return Ok();
   }
-  if (OCSP_basic_verify(basic, nullptr, nullptr, OCSP_NOVERIFY) != 1) {
+  X509Stack held(sk_X509_new_null());
+  if (!held || sk_X509_push(held.get(), known->cert.get()) <= 0) {
+    return ossl::CryptoFail("set up OCSP response verification");
+  }
+  if (OCSP_basic_verify(basic, held.get(), nullptr, OCSP_NOINTERN | OCSP_NOVERIFY) != 1) {
     return Fail(ErrorCode::kCrypto,
                 "OCSP response does not verify under the issuer: " + ossl::DrainErrors());
   }

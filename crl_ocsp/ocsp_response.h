@@ -37,8 +37,9 @@ struct OcspSigner {
 struct OcspCertState {
   pki::Serial serial;
   CertStatus status = CertStatus::kGood;
-  Time revocation_time{};                                    // revoked only
-  pki::RevocationReason reason = pki::RevocationReason::kUnspecified;  // revoked only; unspecified is omitted
+  Time revocation_time{};  // revoked only
+  pki::RevocationReason reason =
+      pki::RevocationReason::kUnspecified;  // revoked only; unspecified is omitted
   Time this_update{};
   Time next_update{};
 };
@@ -83,10 +84,15 @@ class OcspResponseInspector {
  private:
   OcspResponseInspector(const X509* issuer, IssuerHashes sha1, IssuerHashes sha256)
       : issuer_(issuer), sha1_(std::move(sha1)), sha256_(std::move(sha256)) {}
-  Status CheckSigner(OCSP_BASICRESP* basic);
+  // `keyless`: `basic` was parsed without the embedded certificates' keys (from `der`).
+  Status CheckSigner(OCSP_BASICRESP* basic, std::span<const uint8_t> der, bool keyless);
+  struct VerifiedResponder {
+    Bytes der;
+    ossl::X509Ptr cert;  // decoded with its key: checks the signatures of later responses
+  };
   const X509* issuer_;
   IssuerHashes sha1_, sha256_;
-  std::vector<Bytes> verified_responders_;  // DER; one or two (across a responder renewal)
+  std::vector<VerifiedResponder> verified_responders_;  // one or two (across a renewal)
 };
 
 // RFC 6960 §4.2.1 unsuccessful response statuses: unsigned, no responseBytes.

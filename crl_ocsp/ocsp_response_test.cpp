@@ -33,9 +33,11 @@ int Verify(OCSP_BASICRESP* basic, const testing::Pki& pki) {
   return rc;
 }
 
-OcspCertState State(CertStatus status, pki::RevocationReason reason = pki::RevocationReason::kUnspecified) {
+OcspCertState State(CertStatus status,
+                    pki::RevocationReason reason = pki::RevocationReason::kUnspecified) {
   Time now = pki::Now();
-  return OcspCertState{*pki::Serial::FromHex("0a1b2c3d4e5f"), status, now - 1h, reason, now, now + 96h};
+  return OcspCertState{
+      *pki::Serial::FromHex("0a1b2c3d4e5f"), status, now - 1h, reason, now, now + 96h};
 }
 
 TEST(OcspResponse, GoodResponseVerifiesWithBothCertIdForms) {
@@ -143,13 +145,19 @@ TEST(OcspResponse, RefusesBadSignersAndTimes) {
   EXPECT_FALSE(InspectOcspResponse(*foreign, pki.ca.get()));
 }
 
+// An inspector and a "good" response of the PKI's delegated responder (not inspected yet).
+struct InspectorSetup {
+  testing::Pki pki = testing::MakePki();
+  Result<OcspResponseInspector> inspector = OcspResponseInspector::For(pki.ca.get());
+  Result<Bytes> good = BuildOcspResponse(pki.ca.get(), {pki.ocsp_key.get(), pki.ocsp.get()},
+                                         State(CertStatus::kGood));
+};
+
 TEST(OcspResponse, InspectorTrustsAResponderOnceAndStillChecksEverySignature) {
-  auto pki = testing::MakePki();
-  auto inspector = OcspResponseInspector::For(pki.ca.get());
-  ASSERT_TRUE(inspector);
-  auto good = BuildOcspResponse(pki.ca.get(), {pki.ocsp_key.get(), pki.ocsp.get()},
-                                State(CertStatus::kGood));
-  ASSERT_TRUE(good);
+  InspectorSetup setup;
+  ASSERT_TRUE(setup.inspector && setup.good);
+  auto& inspector = setup.inspector;
+  auto& good = setup.good;
   ASSERT_TRUE(inspector->Inspect(*good));  // responder verified against the issuer
   auto again = inspector->Inspect(*good);  // known responder: signature only
   ASSERT_TRUE(again) << again.error().ToString();
@@ -179,6 +187,48 @@ TEST(OcspResponse, InspectorTrustsAResponderOnceAndStillChecksEverySignature) {
   ASSERT_TRUE(foreign);
   EXPECT_FALSE(inspector->Inspect(*foreign));
   EXPECT_TRUE(inspector->Inspect(*good));
+}
+
+// Once a responder is known the embedded certificates are parsed without their keys: a renewed
+// responder certificate (other bytes, other key) and the issuer answering for itself still get the
+// full check, with the key decoded from the response, and then join the known responders.
+TEST(OcspResponse, InspectorChecksEveryNewResponderInFull) {
+  InspectorSetup setup;
+  ASSERT_TRUE(setup.inspector && setup.good);
+  auto& [pki, inspector, good] = setup;
+  ASSERT_TRUE(inspector->Inspect(*good));
+
+  ossl::Pkey renewed_key = testing::MakeEcKey();
+  ossl::X509Ptr renewed = testing::MakeCert({"Renewed OCSP signer", false, true, 77, 30},
+                                            renewed_key.get(), pki.ca.get(), pki.ca_key.get());
+  auto by_renewed =
+      BuildOcspResponse(pki.ca.get(), {renewed_key.get(), renewed.get()},
+                        State(CertStatus::kRevoked, pki::RevocationReason::kKeyCompromise));
+  ASSERT_TRUE(by_renewed);
+  auto info = inspector->Inspect(*by_renewed);
+  ASSERT_TRUE(info) << info.error().ToString();
+  EXPECT_EQ(info->status, CertStatus::kRevoked);
+  EXPECT_EQ(info->reason, pki::RevocationReason::kKeyCompromise);
+  ASSERT_TRUE(inspector->Inspect(*by_renewed));  // now known
+  ASSERT_TRUE(inspector->Inspect(*good));        // the first one still known
+
+  auto by_issuer =
+      BuildOcspResponse(pki.ca.get(), {pki.ca_key.get(), pki.ca.get()}, State(CertStatus::kGood));
+  ASSERT_TRUE(by_issuer);
+  auto self = inspector->Inspect(*by_issuer);
+  ASSERT_TRUE(self) << self.error().ToString();
+  EXPECT_EQ(self->serial.Hex(), "0a1b2c3d4e5f");
+
+  // A response of another issuer (its own responder), once responders are known: refused, twice
+  // (nothing of it was remembered).
+  ossl::Pkey rogue_key = testing::MakeEcKey();
+  ossl::X509Ptr rogue = testing::MakeCert({"Rogue OCSP signer", false, true, 78, 30},
+                                          rogue_key.get(), pki.root.get(), pki.root_key.get());
+  auto by_rogue =
+      BuildOcspResponse(pki.root.get(), {rogue_key.get(), rogue.get()}, State(CertStatus::kGood));
+  ASSERT_TRUE(by_rogue);
+  EXPECT_FALSE(inspector->Inspect(*by_rogue));
+  EXPECT_FALSE(inspector->Inspect(*by_rogue));
 }
 
 TEST(OcspResponse, ErrorResponsesAreUnsigned) {

@@ -54,6 +54,11 @@ TEST(WeakKeyTest, FermatFindsClosePrimesWithinRounds) {
   // 1000003 · 1000033: a = ceil(sqrt(n)) = 1000018 gives b = 15 at once.
   ossl::Bn n = Dec("1000036000099");
   EXPECT_TRUE(*FermatFactorable(n.get(), 1));
+  // 1000003 · 1006949: found at the 7th step, not before (each step's a^2 − n comes from the
+  // previous one by additions).
+  ossl::Bn seventh = Dec("1006952020847");
+  EXPECT_FALSE(*FermatFactorable(seventh.get(), 6));
+  EXPECT_TRUE(*FermatFactorable(seventh.get(), 7));
   // 1009 · 1000003: far apart, not found in 100 rounds.
   ossl::Bn far = Dec("1009003027");
   EXPECT_FALSE(*FermatFactorable(far.get()));
