@@ -37,7 +37,7 @@ TEST(AccountReport, CountsWithInclusiveBoundaries) {
   h.certificates.push_back(Cert("02", {"a.example.com"}, kSince, kUntil + 100 * kDay, "SSL_RGS"));
   h.certificates.push_back(Cert("03", {"b.example.com"}, kUntil, kUntil + 100 * kDay));
   h.certificates.push_back(Cert("04", {"c.example.com"}, kUntil + 1, kUntil + 100 * kDay));
-  Revoke(h.certificates[0], kSince, "keyCompromise");  // revoked on the first second
+  Revoke(h.certificates[0], kSince, "keyCompromise");   // revoked on the first second
   Revoke(h.certificates[1], kUntil + 1, "superseded");  // after the period: still valid at until
   h.failures.push_back({.at = kSince - 1, .kind = FailureKind::kValidation});
   h.failures.push_back({.at = kSince, .kind = FailureKind::kValidation});
@@ -71,14 +71,14 @@ TEST(AccountReport, CountsWithInclusiveBoundaries) {
 TEST(AccountReport, ExpiringSoonSkipsRenewedCertificates) {
   AccountHistory h;
   // Expires 10 days after the period, renewed by 06 (same names, in another order originally).
-  h.certificates.push_back(Cert("05", {"a.example.com", "b.example.com"}, kSince - 80 * kDay,
-                                kUntil + 10 * kDay));
-  h.certificates.push_back(Cert("06", {"a.example.com", "b.example.com"}, kSince + kDay,
-                                kSince + 90 * kDay));
+  h.certificates.push_back(
+      Cert("05", {"a.example.com", "b.example.com"}, kSince - 80 * kDay, kUntil + 10 * kDay));
+  h.certificates.push_back(
+      Cert("06", {"a.example.com", "b.example.com"}, kSince + kDay, kSince + 90 * kDay));
   // Expires within 30 days; its "renewal" covers other names.
   h.certificates.push_back(Cert("07", {"c.example.com"}, kSince - 80 * kDay, kUntil + 30 * kDay));
-  h.certificates.push_back(Cert("08", {"c.example.com", "d.example.com"}, kSince + kDay,
-                                kSince + 90 * kDay));
+  h.certificates.push_back(
+      Cert("08", {"c.example.com", "d.example.com"}, kSince + kDay, kSince + 90 * kDay));
   // Expires in 31 days: not yet expiring.
   h.certificates.push_back(Cert("09", {"e.example.com"}, kSince - 80 * kDay, kUntil + 31 * kDay));
   // Renewed, but the renewal was revoked: still expiring.
@@ -104,6 +104,44 @@ TEST(AccountReport, StagingIsNotARenewalOfProduction) {
   h.certificates.push_back(Cert("02", {"a.example.com"}, kSince, kSince + 90 * kDay));
   h.certificates.back().environment = "staging";
   EXPECT_FALSE(IsRenewed(h.certificates[0], h));
+}
+
+TEST(AccountReport, StagingIsReportedApartFromProductionCounts) {
+  AccountHistory h;
+  h.certificates.push_back(Cert("01", {"a.example.com"}, kSince + kDay, kUntil + 90 * kDay));
+  h.certificates.push_back(Cert("02", {"a.example.com"}, kSince + kDay, kUntil + 10 * kDay));
+  h.certificates.back().environment = "staging";
+  h.certificates.push_back(Cert("03", {"b.example.com"}, kSince + kDay, kUntil + 90 * kDay));
+  h.certificates.back().environment = "staging";
+  Revoke(h.certificates.back(), kSince + 2 * kDay, "superseded");
+  FailureEntry prod, stg;
+  prod.at = stg.at = kSince + kDay;
+  prod.environment = "production";
+  prod.kind = FailureKind::kValidation;
+  stg.environment = "staging";
+  stg.kind = FailureKind::kRateLimited;
+  h.failures = {prod, stg};
+  auto r = BuildAccountReport(h, {}, kSince, kUntil, kUntil);
+  // Production: the one production certificate, its one failure; no staging certificate is
+  // counted, listed as production's or expiring.
+  EXPECT_EQ(r.issued, 1u);
+  EXPECT_EQ(r.revoked, 0u);
+  EXPECT_EQ(r.valid_now, 1u);
+  EXPECT_EQ(r.issued_by_profile.at("SSL"), 1u);
+  ASSERT_EQ(r.issued_in_period.size(), 1u);
+  EXPECT_EQ(r.issued_in_period[0].serial_hex, "01");
+  EXPECT_TRUE(r.expiring_soon.empty());  // 02 expires within 30 days but is staging's
+  EXPECT_EQ(r.validation_failures, 1u);
+  EXPECT_EQ(r.rate_limit_refusals, 0u);
+  // Staging, apart.
+  EXPECT_TRUE(r.staging.Any());
+  EXPECT_EQ(r.staging.issued, 2u);
+  EXPECT_EQ(r.staging.revoked, 1u);
+  EXPECT_EQ(r.staging.valid_now, 1u);
+  EXPECT_EQ(r.staging.failures, 1u);
+  ASSERT_EQ(r.staging.revoked_in_period.size(), 1u);
+  EXPECT_EQ(r.staging.revoked_in_period[0].serial_hex, "03");
+  EXPECT_EQ(r.failures.size(), 2u);  // both listed, each with its environment
 }
 
 }  // namespace

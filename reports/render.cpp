@@ -65,8 +65,8 @@ class Html {
 };
 
 std::vector<std::string> CertCells(const CertificateEntry& c, std::string extra) {
-  return {Join(c.names, ", "), c.profile, c.serial_hex, Time(c.issued_at), Time(c.not_after),
-          std::move(extra)};
+  return {Join(c.names, ", "), c.profile,         c.serial_hex,
+          Time(c.issued_at),   Time(c.not_after), std::move(extra)};
 }
 
 std::string ByKey(const std::map<std::string, size_t>& counts) {
@@ -87,12 +87,23 @@ std::string HtmlEscape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -100,7 +111,8 @@ std::string HtmlEscape(std::string_view text) {
 
 std::string RenderHtml(const AccountReport& r) {
   Html h;
-  const std::string title = "Certificate report: " + r.account.organization + " (" + r.account.kid + ")";
+  const std::string title =
+      "Certificate report: " + r.account.organization + " (" + r.account.kid + ")";
   h.Raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
   h.Text(title);
   h.Raw("</title><style>");
@@ -111,13 +123,16 @@ std::string RenderHtml(const AccountReport& r) {
   h.Text("Period " + Time(r.since) + " to " + Time(r.until) + " (inclusive), generated " +
          Time(r.generated_at) + ".");
   h.Raw("<br>");
-  h.Text("Account status: " + r.account.status + ". Contacts: " + Join(r.account.contacts, "; ") + ".");
+  h.Text("Account status: " + r.account.status + ". Contacts: " + Join(r.account.contacts, "; ") +
+         ".");
   h.Raw("</p>\n");
 
   h.Tag("h2", "Summary");
   h.Raw("<table class=\"counts\">\n");
-  h.Row({"Certificates issued", std::to_string(r.issued) + " (" + ByKey(r.issued_by_profile) + ")"});
-  h.Row({"Certificates revoked", std::to_string(r.revoked) + " (" + ByKey(r.revoked_by_reason) + ")"});
+  h.Row(
+      {"Certificates issued", std::to_string(r.issued) + " (" + ByKey(r.issued_by_profile) + ")"});
+  h.Row({"Certificates revoked",
+         std::to_string(r.revoked) + " (" + ByKey(r.revoked_by_reason) + ")"});
   h.Row({"Valid at the end of the period", std::to_string(r.valid_now)});
   h.Row({"Expiring within 30 days, not renewed", std::to_string(r.expiring_soon.size())});
   h.Row({"Validation failures", std::to_string(r.validation_failures)});
@@ -125,8 +140,13 @@ std::string RenderHtml(const AccountReport& r) {
   h.Row({"Other refusals", std::to_string(r.other_refusals)});
   h.Row({"Changes to the account", std::to_string(r.changes.size())});
   h.Raw("</table>\n");
+  h.Raw("<p class=\"muted\">");
+  h.Text(
+      "Production certificates only: the staging service's test certificates are counted below.");
+  h.Raw("</p>\n");
 
-  const std::vector<std::string> cert_header = {"Names", "Profile", "Serial", "Issued", "Expires", ""};
+  const std::vector<std::string> cert_header = {"Names",  "Profile", "Serial",
+                                                "Issued", "Expires", ""};
   auto cert_rows = [&](const std::vector<CertificateEntry>& certs, auto extra) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& c : certs) rows.push_back(CertCells(c, extra(c)));
@@ -138,10 +158,12 @@ std::string RenderHtml(const AccountReport& r) {
     return out;
   };
   h.Tag("h2", "Expiring soon and not renewed");
-  h.Table(header("Status"), cert_rows(r.expiring_soon, [&](const auto& c) { return CertStatus(c, r.until); }),
+  h.Table(header("Status"),
+          cert_rows(r.expiring_soon, [&](const auto& c) { return CertStatus(c, r.until); }),
           "No certificate expires within 30 days without a renewal.");
   h.Tag("h2", "Issued in the period");
-  h.Table(header("Status at the end"), cert_rows(r.issued_in_period, [&](const auto& c) { return CertStatus(c, r.until); }),
+  h.Table(header("Status at the end"),
+          cert_rows(r.issued_in_period, [&](const auto& c) { return CertStatus(c, r.until); }),
           "No certificate was issued.");
   h.Tag("h2", "Revoked in the period");
   h.Table(header("Revoked (reason)"),
@@ -152,11 +174,36 @@ std::string RenderHtml(const AccountReport& r) {
   h.Tag("h2", "Validation failures and refusals");
   std::vector<std::vector<std::string>> failures;
   for (const auto& f : r.failures) {
-    failures.push_back({Time(f.at), std::string(FailureKindName(f.kind)), f.name, f.challenge,
-                        f.result_code, f.detail});
+    failures.push_back({Time(f.at), f.environment, std::string(FailureKindName(f.kind)), f.name,
+                        f.challenge, f.result_code, f.detail});
   }
-  h.Table({"Time", "Kind", "Identifier", "Challenge", "Result code", "Detail"}, failures,
-          "No validation failure and no refusal.");
+  h.Table({"Time", "Environment", "Kind", "Identifier", "Challenge", "Result code", "Detail"},
+          failures, "No validation failure and no refusal.");
+
+  // The staging service (CA-8): apart, so that a test certificate is never read as production's.
+  h.Tag("h2", "Staging (test certificates, TEST hierarchy, not trusted)");
+  if (!r.staging.Any()) {
+    h.Raw("<p class=\"muted\">");
+    h.Text("No staging activity.");
+    h.Raw("</p>\n");
+  } else {
+    h.Raw("<table class=\"counts\">\n");
+    h.Row({"Staging certificates issued", std::to_string(r.staging.issued)});
+    h.Row({"Staging certificates revoked", std::to_string(r.staging.revoked)});
+    h.Row({"Staging certificates valid at the end of the period",
+           std::to_string(r.staging.valid_now)});
+    h.Row({"Staging validation failures and refusals", std::to_string(r.staging.failures)});
+    h.Raw("</table>\n");
+    h.Table(header("Status at the end"),
+            cert_rows(r.staging.issued_in_period,
+                      [&](const auto& c) { return CertStatus(c, r.until); }),
+            "No staging certificate was issued.");
+    h.Table(
+        header("Revoked (reason)"),
+        cert_rows(r.staging.revoked_in_period,
+                  [](const auto& c) { return Time(c.revoked_at) + " (" + c.reason_name + ")"; }),
+        "No staging certificate was revoked.");
+  }
 
   h.Tag("h2", "Changes to the account");
   std::vector<std::vector<std::string>> changes;
@@ -178,9 +225,9 @@ std::string RenderHtml(const AccountReport& r) {
 
 const std::vector<std::string>& CsvColumns() {
   static const std::vector<std::string> columns = {
-      "section",   "time",     "serial",      "environment", "profile", "names",
-      "not_after", "status",   "reason",      "kind",        "identifier", "challenge",
-      "result_code", "problem", "detail",     "actor",       "action",  "object"};
+      "section",     "time",    "serial", "environment", "profile",    "names",
+      "not_after",   "status",  "reason", "kind",        "identifier", "challenge",
+      "result_code", "problem", "detail", "actor",       "action",     "object"};
   return columns;
 }
 
@@ -202,21 +249,37 @@ std::string RenderCsv(const AccountReport& r) {
   for (const auto& c : CsvColumns()) header[c] = c;
   row(header);
   auto cert = [&](std::string section, int64_t at, const CertificateEntry& c) {
-    row({{"section", std::move(section)}, {"time", Time(at)}, {"serial", c.serial_hex},
-         {"environment", c.environment}, {"profile", c.profile}, {"names", Join(c.names, " ")},
-         {"not_after", Time(c.not_after)}, {"status", CertStatus(c, r.until)},
+    row({{"section", std::move(section)},
+         {"time", Time(at)},
+         {"serial", c.serial_hex},
+         {"environment", c.environment},
+         {"profile", c.profile},
+         {"names", Join(c.names, " ")},
+         {"not_after", Time(c.not_after)},
+         {"status", CertStatus(c, r.until)},
          {"reason", c.revoked ? c.reason_name : ""}});
   };
   for (const auto& c : r.issued_in_period) cert("issued", c.issued_at, c);
   for (const auto& c : r.revoked_in_period) cert("revoked", c.revoked_at, c);
   for (const auto& c : r.expiring_soon) cert("expiring", c.not_after, c);
+  for (const auto& c : r.staging.issued_in_period) cert("issued", c.issued_at, c);
+  for (const auto& c : r.staging.revoked_in_period) cert("revoked", c.revoked_at, c);
   for (const auto& f : r.failures) {
-    row({{"section", "failure"}, {"time", Time(f.at)}, {"kind", std::string(FailureKindName(f.kind))},
-         {"identifier", f.name}, {"challenge", f.challenge}, {"result_code", f.result_code},
-         {"problem", f.problem}, {"detail", f.detail}});
+    row({{"section", "failure"},
+         {"time", Time(f.at)},
+         {"environment", f.environment},
+         {"kind", std::string(FailureKindName(f.kind))},
+         {"identifier", f.name},
+         {"challenge", f.challenge},
+         {"result_code", f.result_code},
+         {"problem", f.problem},
+         {"detail", f.detail}});
   }
   for (const auto& c : r.changes) {
-    row({{"section", "change"}, {"time", Time(c.at)}, {"actor", c.actor}, {"action", c.action},
+    row({{"section", "change"},
+         {"time", Time(c.at)},
+         {"actor", c.actor},
+         {"action", c.action},
          {"object", c.object_type + " " + c.object_id},
          {"detail", "before: " + ChangeText(c.before) + "; after: " + ChangeText(c.after)}});
   }

@@ -60,8 +60,8 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--acme-account",
                                                 "--operator"};
 const std::vector<std::string> kFlags = {
-    "--json", "--active", "--show-mac-key", "--include-subdomains", "--help", "--yes", "--dry-run", "--valid",
-    "--send"};
+    "--json",    "--active", "--show-mac-key", "--include-subdomains", "--help", "--yes",
+    "--dry-run", "--valid",  "--send"};
 
 }  // namespace
 
@@ -182,6 +182,8 @@ void Cli::LoadConfig() {
   audit_log_ = setting("--audit-log", "CA_RA_AUDIT_LOG");
   engine_audit_log_ = setting("--engine-audit-log", "CA_ENGINE_AUDIT_LOG");
   gateway_audit_log_ = setting("--gateway-audit-log", "CA_GATEWAY_AUDIT_LOG");
+  staging_gateway_audit_log_ =
+      setting("--staging-gateway-audit-log", "CA_STAGING_GATEWAY_AUDIT_LOG");
   if (auto cfg = a_.Get("--config")) {
     std::ifstream in(*cfg);
     if (!in) throw CommandError{"cannot read config file " + *cfg};
@@ -210,8 +212,11 @@ void Cli::LoadConfig() {
         engine_audit_log_ = v;
       else if (k == "gateway_audit_log" && gateway_audit_log_.empty())
         gateway_audit_log_ = v;
-      else if (k != "store" && k != "wrap_key" && k != "mac_wrap_public_key" && k != "gateway_store" && k != "audit_log" &&
-               k != "engine_audit_log" && k != "gateway_audit_log") {
+      else if (k == "staging_gateway_audit_log" && staging_gateway_audit_log_.empty())
+        staging_gateway_audit_log_ = v;
+      else if (k != "store" && k != "wrap_key" && k != "mac_wrap_public_key" &&
+               k != "gateway_store" && k != "audit_log" && k != "engine_audit_log" &&
+               k != "gateway_audit_log" && k != "staging_gateway_audit_log") {
         throw CommandError{"config " + *cfg + ": unknown key '" + k + "'"};
       }
     }
@@ -259,7 +264,8 @@ int64_t Cli::Now() {
 
 Secret Cli::LegacyWrapKey() {
   if (wrap_key_path_.empty())
-    throw CommandError{"no legacy wrapping-key file given (--wrap-key, CA_POLICY_WRAP_KEY or config)"};
+    throw CommandError{
+        "no legacy wrapping-key file given (--wrap-key, CA_POLICY_WRAP_KEY or config)"};
   return Must(LoadWrapKey(wrap_key_path_));
 }
 
@@ -308,8 +314,9 @@ int Cli::MigrateMacKeys() {
   Secret legacy = LegacyWrapKey();
   ossl::Pkey hsm_public = MacWrapPublicKey();
   size_t n = Must(MigrateMacKeysToHsm(Ctx(), legacy, hsm_public.get()));
-  Print({{"migrated", n}}, "wrapped " + std::to_string(n) +
-                               " MAC key(s) to the HSM; the wrapping-key file is no longer needed\n");
+  Print({{"migrated", n}},
+        "wrapped " + std::to_string(n) +
+            " MAC key(s) to the HSM; the wrapping-key file is no longer needed\n");
   return 0;
 }
 

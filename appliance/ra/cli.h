@@ -18,8 +18,8 @@
 #include "common/result.h"
 #include "common/secret.h"
 #include "profiles/policy/admin/admin.h"
-#include "reports/account_report.h"
 #include "profiles/policy/store.h"
+#include "reports/account_report.h"
 
 namespace ca::appliance::ra {
 
@@ -92,7 +92,7 @@ class Cli {
   const profiles::policy::PolicyStore& Store(bool writer);
   profiles::policy::admin::AdminContext Ctx();
   static int64_t Now();
-  Secret LegacyWrapKey();       // the wrapping-key file of before issue 18 (migrate-mac-keys)
+  Secret LegacyWrapKey();         // the wrapping-key file of before issue 18 (migrate-mac-keys)
   ossl::Pkey MacWrapPublicKey();  // the HSM MAC wrapping key's public half
   // The requester's RSA public key when --recipient-key is given; refuses (before anything is
   // written) when neither it nor --show-mac-key is (R22).
@@ -109,8 +109,8 @@ class Cli {
   int Org();
   // cmd_ext_account.cpp
   profiles::policy::admin::ExternalAccountFields ExtFields() const;
-  void PrintCredentials(const profiles::policy::admin::IssuedCredentials& c, const std::string& what,
-                        const std::optional<ossl::Pkey>& recipient);
+  void PrintCredentials(const profiles::policy::admin::IssuedCredentials& c,
+                        const std::string& what, const std::optional<ossl::Pkey>& recipient);
   int ExtAccount();
   // The dashboard's login (ext-account dashboard-credential KID, dashboard-credential --operator).
   void PrintDashboardCredential(const profiles::policy::admin::IssuedDashboardCredential& c,
@@ -139,6 +139,7 @@ class Cli {
   bool wrote_ = false;  // the store was opened for writing (or created): export the audit
   std::string store_dir_, wrap_key_path_, mac_wrap_public_path_, gateway_dir_, actor_, audit_log_;
   std::string engine_audit_log_, gateway_audit_log_;  // read by `report` (with audit_log_)
+  std::string staging_gateway_audit_log_;             // and, with STAGING on, the staging gateway's
   std::optional<profiles::policy::PolicyStore> reader_;  // opened read-only
   std::optional<profiles::policy::admin::PolicyWriter> writer_;
   std::optional<GatewayStore> gateway_;
