@@ -22,9 +22,7 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-std::string Day(int64_t t) {
-  return FormatTime(t).substr(0, 10);
-}
+std::string Day(int64_t t) { return FormatTime(t).substr(0, 10); }
 
 json CertificateJson(const reports::CertificateEntry& c, int64_t now) {
   json j = reports::ToJson(c);
@@ -68,8 +66,8 @@ std::vector<DayCount> DailyCounts(const reports::AccountHistory& h, int64_t now,
   return out;
 }
 
-json AccountViewJson(const reports::AccountHistory& h, const AccountPolicyView& policy, int64_t now,
-                     std::string_view query) {
+json AccountViewJson(const reports::AccountHistory& h, const AccountPolicyView& policy,
+                     int64_t now, std::string_view query) {
   size_t issued = 0, revoked = 0, valid = 0, expiring = 0;
   size_t staging_issued = 0, staging_revoked = 0, staging_valid = 0;
   json certs = json::array();
@@ -98,8 +96,8 @@ json AccountViewJson(const reports::AccountHistory& h, const AccountPolicyView& 
     domains.push_back({{"fqdn", fqdn}, {"status", status}});
   }
   json failures = json::array();
-  for (auto it = h.failures.rbegin();
-       it != h.failures.rend() && failures.size() < kMaxFailuresShown; ++it) {
+  for (auto it = h.failures.rbegin(); it != h.failures.rend() && failures.size() < kMaxFailuresShown;
+       ++it) {
     failures.push_back(reports::ToJson(*it));
   }
   json changes = json::array();
@@ -107,20 +105,22 @@ json AccountViewJson(const reports::AccountHistory& h, const AccountPolicyView& 
        ++it) {
     changes.push_back(reports::ToJson(*it));
   }
-  return {
-      {"kid", h.kid},
-      {"organization", policy.organization},
-      {"status", policy.status},
-      {"generated_at", FormatTime(now)},
-      {"counts",
-       {{"issued", issued}, {"revoked", revoked}, {"valid", valid}, {"expiring_30d", expiring}}},
-      {"staging_counts",
-       {{"issued", staging_issued}, {"revoked", staging_revoked}, {"valid", staging_valid}}},
-      {"daily", daily},
-      {"certificates", certs},
-      {"domains", domains},
-      {"failures", failures},
-      {"changes", changes}};
+  return {{"kid", h.kid},
+          {"organization", policy.organization},
+          {"status", policy.status},
+          {"generated_at", FormatTime(now)},
+          {"counts",
+           {{"issued", issued},
+            {"revoked", revoked},
+            {"valid", valid},
+            {"expiring_30d", expiring}}},
+          {"staging_counts",
+           {{"issued", staging_issued}, {"revoked", staging_revoked}, {"valid", staging_valid}}},
+          {"daily", daily},
+          {"certificates", certs},
+          {"domains", domains},
+          {"failures", failures},
+          {"changes", changes}};
 }
 
 std::string ChartSvg(const std::vector<DayCount>& days) {
@@ -173,16 +173,10 @@ std::string ChartSvg(const std::vector<DayCount>& days) {
       svg += buf;
     }
   }
-  svg += "<rect x=\"" + std::to_string(kLeft) +
-         "\" y=\"6\" width=\"10\" height=\"10\" "
-         "fill=\"#2b6cb0\"/><text x=\"" +
-         std::to_string(kLeft + 14) +
-         "\" y=\"15\">issued</text>"
-         "<rect x=\"" +
-         std::to_string(kLeft + 70) +
-         "\" y=\"6\" width=\"10\" height=\"10\" "
-         "fill=\"#c53030\"/><text x=\"" +
-         std::to_string(kLeft + 84) + "\" y=\"15\">revoked</text>";
+  svg += "<rect x=\"" + std::to_string(kLeft) + "\" y=\"6\" width=\"10\" height=\"10\" "
+         "fill=\"#2b6cb0\"/><text x=\"" + std::to_string(kLeft + 14) + "\" y=\"15\">issued</text>"
+         "<rect x=\"" + std::to_string(kLeft + 70) + "\" y=\"6\" width=\"10\" height=\"10\" "
+         "fill=\"#c53030\"/><text x=\"" + std::to_string(kLeft + 84) + "\" y=\"15\">revoked</text>";
   svg += "</svg>\n";
   return svg;
 }

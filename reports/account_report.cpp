@@ -65,15 +65,9 @@ AccountReport BuildAccountReport(const AccountHistory& history, AccountSummary a
       continue;
     }
     switch (f.kind) {
-      case FailureKind::kValidation:
-        ++r.validation_failures;
-        break;
-      case FailureKind::kRateLimited:
-        ++r.rate_limit_refusals;
-        break;
-      case FailureKind::kRefused:
-        ++r.other_refusals;
-        break;
+      case FailureKind::kValidation: ++r.validation_failures; break;
+      case FailureKind::kRateLimited: ++r.rate_limit_refusals; break;
+      case FailureKind::kRefused: ++r.other_refusals; break;
     }
   }
   for (const auto& c : history.changes) {

@@ -40,9 +40,9 @@ struct AccountReport {
   std::map<std::string, size_t> issued_by_profile;  // certificates issued in the period
   std::map<std::string, size_t> revoked_by_reason;  // revoked in the period, by reason name
   size_t issued = 0, revoked = 0;
-  size_t valid_now = 0;                         // valid at `until`
-  std::vector<CertificateEntry> expiring_soon;  // valid at `until`, expire within 30 days of it,
-                                                // and no later certificate for the same names
+  size_t valid_now = 0;                          // valid at `until`
+  std::vector<CertificateEntry> expiring_soon;   // valid at `until`, expire within 30 days of it,
+                                                 // and no later certificate for the same names
   std::vector<CertificateEntry> issued_in_period;
   std::vector<CertificateEntry> revoked_in_period;
   std::vector<FailureEntry> failures;  // in the period (validation, refusals, rate limits)

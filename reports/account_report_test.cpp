@@ -37,7 +37,7 @@ TEST(AccountReport, CountsWithInclusiveBoundaries) {
   h.certificates.push_back(Cert("02", {"a.example.com"}, kSince, kUntil + 100 * kDay, "SSL_RGS"));
   h.certificates.push_back(Cert("03", {"b.example.com"}, kUntil, kUntil + 100 * kDay));
   h.certificates.push_back(Cert("04", {"c.example.com"}, kUntil + 1, kUntil + 100 * kDay));
-  Revoke(h.certificates[0], kSince, "keyCompromise");   // revoked on the first second
+  Revoke(h.certificates[0], kSince, "keyCompromise");  // revoked on the first second
   Revoke(h.certificates[1], kUntil + 1, "superseded");  // after the period: still valid at until
   h.failures.push_back({.at = kSince - 1, .kind = FailureKind::kValidation});
   h.failures.push_back({.at = kSince, .kind = FailureKind::kValidation});
@@ -71,14 +71,14 @@ TEST(AccountReport, CountsWithInclusiveBoundaries) {
 TEST(AccountReport, ExpiringSoonSkipsRenewedCertificates) {
   AccountHistory h;
   // Expires 10 days after the period, renewed by 06 (same names, in another order originally).
-  h.certificates.push_back(
-      Cert("05", {"a.example.com", "b.example.com"}, kSince - 80 * kDay, kUntil + 10 * kDay));
-  h.certificates.push_back(
-      Cert("06", {"a.example.com", "b.example.com"}, kSince + kDay, kSince + 90 * kDay));
+  h.certificates.push_back(Cert("05", {"a.example.com", "b.example.com"}, kSince - 80 * kDay,
+                                kUntil + 10 * kDay));
+  h.certificates.push_back(Cert("06", {"a.example.com", "b.example.com"}, kSince + kDay,
+                                kSince + 90 * kDay));
   // Expires within 30 days; its "renewal" covers other names.
   h.certificates.push_back(Cert("07", {"c.example.com"}, kSince - 80 * kDay, kUntil + 30 * kDay));
-  h.certificates.push_back(
-      Cert("08", {"c.example.com", "d.example.com"}, kSince + kDay, kSince + 90 * kDay));
+  h.certificates.push_back(Cert("08", {"c.example.com", "d.example.com"}, kSince + kDay,
+                                kSince + 90 * kDay));
   // Expires in 31 days: not yet expiring.
   h.certificates.push_back(Cert("09", {"e.example.com"}, kSince - 80 * kDay, kUntil + 31 * kDay));
   // Renewed, but the renewal was revoked: still expiring.

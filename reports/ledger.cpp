@@ -66,12 +66,9 @@ bool CertificateEntry::ValidAt(int64_t now) const {
 
 std::string_view FailureKindName(FailureKind kind) {
   switch (kind) {
-    case FailureKind::kValidation:
-      return "validation";
-    case FailureKind::kRefused:
-      return "refused";
-    case FailureKind::kRateLimited:
-      return "rate_limited";
+    case FailureKind::kValidation: return "validation";
+    case FailureKind::kRefused: return "refused";
+    case FailureKind::kRateLimited: return "rate_limited";
   }
   return "refused";
 }
@@ -303,8 +300,7 @@ Result<size_t> Ledger::Refresh() {
     do {
       std::vector<json> entries;
       Status read = reader.ReadNew(entries);  // what verified before a break is kept
-      if (!read && read.error().code != ErrorCode::kCorrupt && !first_error)
-        first_error = read.error();
+      if (!read && read.error().code != ErrorCode::kCorrupt && !first_error) first_error = read.error();
       if (!read && read.error().code != ErrorCode::kCorrupt)
         log::Error("ledger_read_failed", {{"error", read.error().ToString()}});
       std::unique_lock lock(s.mu);

@@ -65,18 +65,17 @@ struct FailureEntry {
   FailureKind kind = FailureKind::kRefused;
   std::string external_account_kid;
   std::string acme_account_id;
-  std::string name;       // the identifier concerned, when known
-  std::string challenge;  // "http-01", ... (validation failures)
-  std::string
-      result_code;      // the operator's result code (seed 003), e.g. "ACME_DNS_CHALLENGE_FAILED"
-  std::string problem;  // ACME problem type URN
+  std::string name;         // the identifier concerned, when known
+  std::string challenge;    // "http-01", ... (validation failures)
+  std::string result_code;  // the operator's result code (seed 003), e.g. "ACME_DNS_CHALLENGE_FAILED"
+  std::string problem;      // ACME problem type URN
   std::string detail;
 };
 
 struct ChangeEntry {
   int64_t at = 0;
   std::string actor;
-  std::string action;  // "ext-account.suspend", "domain.add", "ext-account.regenerate-mac", ...
+  std::string action;       // "ext-account.suspend", "domain.add", "ext-account.regenerate-mac", ...
   std::string object_type;  // "external_account", "domain", "acme_account", ...
   std::string object_id;
   std::string domain;

@@ -40,35 +40,18 @@ class LedgerTest : public ::testing::Test {
   void Issued(const std::string& serial, const std::string& kid, const std::string& acme,
               std::vector<std::string> names, const std::string& profile = "SSL") {
     Append(sources_.engine, "issued",
-           {{"environment", "production"},
-            {"serial", serial},
-            {"request_id", "r-" + serial},
-            {"order", "o-" + serial},
-            {"account", acme},
-            {"external_account", kid},
-            {"profile", profile},
-            {"names", names},
-            {"not_before", 1000},
-            {"not_after", 2000000000},
-            {"completed_by", "engine"},
-            {"result", "issued"},
-            {"result_code", "OK"}});
+           {{"environment", "production"}, {"serial", serial}, {"request_id", "r-" + serial},
+            {"order", "o-" + serial}, {"account", acme}, {"external_account", kid},
+            {"profile", profile}, {"names", names}, {"not_before", 1000}, {"not_after", 2000000000},
+            {"completed_by", "engine"}, {"result", "issued"}, {"result_code", "OK"}});
   }
   void PolicyChange(const std::string& action, const std::string& type, const std::string& id,
                     const std::string& account, const std::string& domain, json before, json after,
                     int64_t time) {
     Append(sources_.ra, "policy_change",
-           {{"actor", "alice"},
-            {"action", action},
-            {"object_type", type},
-            {"object_id", id},
-            {"account", account},
-            {"domain", domain},
-            {"before", before},
-            {"after", after},
-            {"policy_version", 3},
-            {"time_text", "x"},
-            {"policy_audit_seq", 1},
+           {{"actor", "alice"}, {"action", action}, {"object_type", type}, {"object_id", id},
+            {"account", account}, {"domain", domain}, {"before", before}, {"after", after},
+            {"policy_version", 3}, {"time_text", "x"}, {"policy_audit_seq", 1},
             {"policy_time", time}});
   }
   static std::string Slurp(const std::string& path) {
@@ -91,25 +74,14 @@ TEST_F(LedgerTest, IssuanceRevocationAndMassRevocation) {
   Issued("03cc", kKid, "acct-2", {"d.example.com"});
   Issued("04dd", kOtherKid, "acct-9", {"e.example.org"});
   Append(sources_.engine, "revoked",
-         {{"environment", "production"},
-          {"serial", "01aa"},
-          {"reason", 1},
-          {"reason_name", "keyCompromise"},
-          {"actor", "acme"},
-          {"newly_revoked", true},
-          {"revoked_at", 5000},
-          {"result", "revoked"}});
+         {{"environment", "production"}, {"serial", "01aa"}, {"reason", 1},
+          {"reason_name", "keyCompromise"}, {"actor", "acme"}, {"newly_revoked", true},
+          {"revoked_at", 5000}, {"result", "revoked"}});
   Append(sources_.engine, "mass_revocation_applied",
-         {{"environment", "production"},
-          {"mass_revocation_seq", 1},
-          {"acme_account_id", "acct-1"},
-          {"external_account_kid", kKid},
-          {"reason", 9},
-          {"reason_name", "privilegeWithdrawn"},
-          {"actor", "bob"},
-          {"applied_at", 6000},
-          {"revoked", {"01aa", "02bb"}},
-          {"revoked_count", 2}});
+         {{"environment", "production"}, {"mass_revocation_seq", 1},
+          {"acme_account_id", "acct-1"}, {"external_account_kid", kKid}, {"reason", 9},
+          {"reason_name", "privilegeWithdrawn"}, {"actor", "bob"}, {"applied_at", 6000},
+          {"revoked", {"01aa", "02bb"}}, {"revoked_count", 2}});
 
   auto ledger = Ledger::Open(sources_);
   ASSERT_TRUE(ledger);
@@ -160,14 +132,9 @@ TEST_F(LedgerTest, RevokeAllForAccountRevokesTheAccountsCertificates) {
   Issued("0a", kKid, "acct-1", {"a.example.com"});
   Issued("0b", kKid, "acct-2", {"b.example.com"});
   Append(sources_.engine, "revoked_all_for_account",
-         {{"environment", "production"},
-          {"account", "acct-1"},
-          {"external_account", kKid},
-          {"reason", 3},
-          {"reason_name", "affiliationChanged"},
-          {"actor", "ra"},
-          {"revoked_count", 1},
-          {"result", "revoked"}});
+         {{"environment", "production"}, {"account", "acct-1"}, {"external_account", kKid},
+          {"reason", 3}, {"reason_name", "affiliationChanged"}, {"actor", "ra"},
+          {"revoked_count", 1}, {"result", "revoked"}});
   auto ledger = Ledger::Open(sources_);
   ASSERT_TRUE(ledger->Refresh());
   auto h = ledger->History(kKid);
@@ -179,35 +146,20 @@ TEST_F(LedgerTest, RevokeAllForAccountRevokesTheAccountsCertificates) {
 TEST_F(LedgerTest, RefusalsAndValidationFailures) {
   Issued("0a", kKid, "acct-1", {"a.example.com"});
   Append(sources_.gateway, "issuance_refused",
-         {{"endpoint", "new-order"},
-          {"problem", "urn:ietf:params:acme:error:rateLimited"},
-          {"status", 429},
-          {"result_code", "RATE_LIMITED"},
-          {"detail", "RATE_LIMITED: too many"},
-          {"account", "acct-1"},
-          {"external_account", kKid}});
+         {{"endpoint", "new-order"}, {"problem", "urn:ietf:params:acme:error:rateLimited"},
+          {"status", 429}, {"result_code", "RATE_LIMITED"}, {"detail", "RATE_LIMITED: too many"},
+          {"account", "acct-1"}, {"external_account", kKid}});
   Append(sources_.gateway, "issuance_refused",
-         {{"endpoint", "new-order"},
-          {"problem", "urn:ietf:params:acme:error:rejectedIdentifier"},
-          {"status", 400},
-          {"result_code", "DOMAIN_NOT_ALLOWED"},
-          {"detail", "DOMAIN_NOT_ALLOWED: x"},
-          {"account", "acct-1"},
-          {"names", {"x.example.net", "y.example.net"}}});  // kid via acct
+         {{"endpoint", "new-order"}, {"problem", "urn:ietf:params:acme:error:rejectedIdentifier"},
+          {"status", 400}, {"result_code", "DOMAIN_NOT_ALLOWED"}, {"detail", "DOMAIN_NOT_ALLOWED: x"},
+          {"account", "acct-1"}, {"names", {"x.example.net", "y.example.net"}}});  // kid via acct
   Append(sources_.gateway, "issuance_refused",
-         {{"endpoint", "new-order"},
-          {"problem", "urn:ietf:params:acme:error:malformed"},
-          {"status", 400},
-          {"result_code", ""},
-          {"detail", "no account"}});  // nobody's
+         {{"endpoint", "new-order"}, {"problem", "urn:ietf:params:acme:error:malformed"},
+          {"status", 400}, {"result_code", ""}, {"detail", "no account"}});  // nobody's
   Append(sources_.gateway, "validation_failed",
-         {{"external_account", kKid},
-          {"account", "acct-1"},
-          {"name", "a.example.com"},
-          {"challenge", "http-01"},
-          {"result_code", "ACME_HTTP_CHALLENGE_FAILED"},
-          {"problem", "urn:ietf:params:acme:error:unauthorized"},
-          {"detail", "404"}});
+         {{"external_account", kKid}, {"account", "acct-1"}, {"name", "a.example.com"},
+          {"challenge", "http-01"}, {"result_code", "ACME_HTTP_CHALLENGE_FAILED"},
+          {"problem", "urn:ietf:params:acme:error:unauthorized"}, {"detail", "404"}});
   auto ledger = Ledger::Open(sources_);
   auto taken = ledger->Refresh();
   ASSERT_TRUE(taken);
@@ -255,8 +207,8 @@ TEST_F(LedgerTest, StagingGatewayFailuresAreLabelledStaging) {
 }
 
 TEST_F(LedgerTest, PolicyChangesBelongToTheirAccount) {
-  PolicyChange("ext-account.create", "external_account", kKid, kKid, "", nullptr, {{"kid", kKid}},
-               100);
+  PolicyChange("ext-account.create", "external_account", kKid, kKid, "", nullptr,
+               {{"kid", kKid}}, 100);
   PolicyChange("domain.add", "domain", "a.example.com", kKid, "a.example.com", nullptr,
                {{"fqdn", "a.example.com"}}, 110);
   PolicyChange("acme-account.suspend", "acme_account", "acct-7", "acct-7", "", nullptr,
@@ -265,8 +217,8 @@ TEST_F(LedgerTest, PolicyChangesBelongToTheirAccount) {
                {{"acme_account_id", "acct-7"}, {"external_account_kid", kKid}},
                {{"acme_account_id", "acct-7"}, {"external_account_kid", kKid}}, 130);
   PolicyChange("org.create", "organization", "org-1", "", "", nullptr, {{"id", "org-1"}}, 90);
-  PolicyChange("ext-account.regenerate-mac", "external_account", kOtherKid, kOtherKid, "", nullptr,
-               nullptr, 140);
+  PolicyChange("ext-account.regenerate-mac", "external_account", kOtherKid, kOtherKid, "",
+               nullptr, nullptr, 140);
   auto ledger = Ledger::Open(sources_);
   ASSERT_TRUE(ledger->Refresh());
   auto h = ledger->History(kKid);
@@ -338,14 +290,9 @@ TEST_F(LedgerTest, SealedTornWriteIsAccepted) {
   std::string text = Slurp(sources_.engine);
   std::string first = text.substr(0, text.find('\n'));
   json prev = json::parse(first);
-  json seal = {{"event", "audit_tail_repaired"},
-               {"torn_bytes", fragment.size()},
-               {"torn_sha256", HexEncode(Sha256(fragment))},
-               {"pid", 1},
-               {"prev", prev["hash"]},
-               {"seq", 2},
-               {"ts", "2026-01-01T00:00:00.000Z"},
-               {"writer", "test"}};
+  json seal = {{"event", "audit_tail_repaired"}, {"torn_bytes", fragment.size()},
+               {"torn_sha256", HexEncode(Sha256(fragment))}, {"pid", 1}, {"prev", prev["hash"]},
+               {"seq", 2}, {"ts", "2026-01-01T00:00:00.000Z"}, {"writer", "test"}};
   seal["hash"] = audit::EntryHash(seal);
   {
     std::ofstream out(sources_.engine, std::ios::binary | std::ios::app);
@@ -431,9 +378,8 @@ TEST_F(LedgerTest, ReadsAreSafeWhileRefreshing) {
   }
   done = true;
   reader.join();
-  EXPECT_EQ(
-      ledger->History(kKid).certificates.size() + ledger->History(kOtherKid).certificates.size(),
-      50u);
+  EXPECT_EQ(ledger->History(kKid).certificates.size() + ledger->History(kOtherKid).certificates.size(),
+            50u);
 }
 
 }  // namespace

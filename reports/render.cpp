@@ -65,8 +65,8 @@ class Html {
 };
 
 std::vector<std::string> CertCells(const CertificateEntry& c, std::string extra) {
-  return {Join(c.names, ", "), c.profile,         c.serial_hex,
-          Time(c.issued_at),   Time(c.not_after), std::move(extra)};
+  return {Join(c.names, ", "), c.profile, c.serial_hex, Time(c.issued_at), Time(c.not_after),
+          std::move(extra)};
 }
 
 std::string ByKey(const std::map<std::string, size_t>& counts) {
@@ -87,23 +87,12 @@ std::string HtmlEscape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
     }
   }
   return out;
@@ -111,8 +100,7 @@ std::string HtmlEscape(std::string_view text) {
 
 std::string RenderHtml(const AccountReport& r) {
   Html h;
-  const std::string title =
-      "Certificate report: " + r.account.organization + " (" + r.account.kid + ")";
+  const std::string title = "Certificate report: " + r.account.organization + " (" + r.account.kid + ")";
   h.Raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
   h.Text(title);
   h.Raw("</title><style>");
@@ -123,16 +111,13 @@ std::string RenderHtml(const AccountReport& r) {
   h.Text("Period " + Time(r.since) + " to " + Time(r.until) + " (inclusive), generated " +
          Time(r.generated_at) + ".");
   h.Raw("<br>");
-  h.Text("Account status: " + r.account.status + ". Contacts: " + Join(r.account.contacts, "; ") +
-         ".");
+  h.Text("Account status: " + r.account.status + ". Contacts: " + Join(r.account.contacts, "; ") + ".");
   h.Raw("</p>\n");
 
   h.Tag("h2", "Summary");
   h.Raw("<table class=\"counts\">\n");
-  h.Row(
-      {"Certificates issued", std::to_string(r.issued) + " (" + ByKey(r.issued_by_profile) + ")"});
-  h.Row({"Certificates revoked",
-         std::to_string(r.revoked) + " (" + ByKey(r.revoked_by_reason) + ")"});
+  h.Row({"Certificates issued", std::to_string(r.issued) + " (" + ByKey(r.issued_by_profile) + ")"});
+  h.Row({"Certificates revoked", std::to_string(r.revoked) + " (" + ByKey(r.revoked_by_reason) + ")"});
   h.Row({"Valid at the end of the period", std::to_string(r.valid_now)});
   h.Row({"Expiring within 30 days, not renewed", std::to_string(r.expiring_soon.size())});
   h.Row({"Validation failures", std::to_string(r.validation_failures)});
@@ -145,8 +130,7 @@ std::string RenderHtml(const AccountReport& r) {
       "Production certificates only: the staging service's test certificates are counted below.");
   h.Raw("</p>\n");
 
-  const std::vector<std::string> cert_header = {"Names",  "Profile", "Serial",
-                                                "Issued", "Expires", ""};
+  const std::vector<std::string> cert_header = {"Names", "Profile", "Serial", "Issued", "Expires", ""};
   auto cert_rows = [&](const std::vector<CertificateEntry>& certs, auto extra) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& c : certs) rows.push_back(CertCells(c, extra(c)));
@@ -158,12 +142,10 @@ std::string RenderHtml(const AccountReport& r) {
     return out;
   };
   h.Tag("h2", "Expiring soon and not renewed");
-  h.Table(header("Status"),
-          cert_rows(r.expiring_soon, [&](const auto& c) { return CertStatus(c, r.until); }),
+  h.Table(header("Status"), cert_rows(r.expiring_soon, [&](const auto& c) { return CertStatus(c, r.until); }),
           "No certificate expires within 30 days without a renewal.");
   h.Tag("h2", "Issued in the period");
-  h.Table(header("Status at the end"),
-          cert_rows(r.issued_in_period, [&](const auto& c) { return CertStatus(c, r.until); }),
+  h.Table(header("Status at the end"), cert_rows(r.issued_in_period, [&](const auto& c) { return CertStatus(c, r.until); }),
           "No certificate was issued.");
   h.Tag("h2", "Revoked in the period");
   h.Table(header("Revoked (reason)"),
@@ -225,9 +207,9 @@ std::string RenderHtml(const AccountReport& r) {
 
 const std::vector<std::string>& CsvColumns() {
   static const std::vector<std::string> columns = {
-      "section",     "time",    "serial", "environment", "profile",    "names",
-      "not_after",   "status",  "reason", "kind",        "identifier", "challenge",
-      "result_code", "problem", "detail", "actor",       "action",     "object"};
+      "section",   "time",     "serial",      "environment", "profile", "names",
+      "not_after", "status",   "reason",      "kind",        "identifier", "challenge",
+      "result_code", "problem", "detail",     "actor",       "action",  "object"};
   return columns;
 }
 
@@ -249,14 +231,9 @@ std::string RenderCsv(const AccountReport& r) {
   for (const auto& c : CsvColumns()) header[c] = c;
   row(header);
   auto cert = [&](std::string section, int64_t at, const CertificateEntry& c) {
-    row({{"section", std::move(section)},
-         {"time", Time(at)},
-         {"serial", c.serial_hex},
-         {"environment", c.environment},
-         {"profile", c.profile},
-         {"names", Join(c.names, " ")},
-         {"not_after", Time(c.not_after)},
-         {"status", CertStatus(c, r.until)},
+    row({{"section", std::move(section)}, {"time", Time(at)}, {"serial", c.serial_hex},
+         {"environment", c.environment}, {"profile", c.profile}, {"names", Join(c.names, " ")},
+         {"not_after", Time(c.not_after)}, {"status", CertStatus(c, r.until)},
          {"reason", c.revoked ? c.reason_name : ""}});
   };
   for (const auto& c : r.issued_in_period) cert("issued", c.issued_at, c);
@@ -276,10 +253,7 @@ std::string RenderCsv(const AccountReport& r) {
          {"detail", f.detail}});
   }
   for (const auto& c : r.changes) {
-    row({{"section", "change"},
-         {"time", Time(c.at)},
-         {"actor", c.actor},
-         {"action", c.action},
+    row({{"section", "change"}, {"time", Time(c.at)}, {"actor", c.actor}, {"action", c.action},
          {"object", c.object_type + " " + c.object_id},
          {"detail", "before: " + ChangeText(c.before) + "; after: " + ChangeText(c.after)}});
   }

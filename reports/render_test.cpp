@@ -183,7 +183,7 @@ TEST(Render, CsvField) {
 
 TEST(ReportFiles, StemAndFilesWrittenWhole) {
   AccountReport r = Sample();
-  r.since = 1'764'547'200;             // 2025-12-01T00:00:00Z
+  r.since = 1'764'547'200;       // 2025-12-01T00:00:00Z
   r.until = r.since + 86400 * 31 - 1;  // 2025-12-31T23:59:59Z
   EXPECT_EQ(ReportFileStem(r), "report-kid-1-2025-12-01-2025-12-31");
   r.until = r.since + 3600;

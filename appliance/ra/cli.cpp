@@ -60,8 +60,8 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--acme-account",
                                                 "--operator"};
 const std::vector<std::string> kFlags = {
-    "--json",    "--active", "--show-mac-key", "--include-subdomains", "--help", "--yes",
-    "--dry-run", "--valid",  "--send"};
+    "--json", "--active", "--show-mac-key", "--include-subdomains", "--help", "--yes", "--dry-run", "--valid",
+    "--send"};
 
 }  // namespace
 
@@ -264,8 +264,7 @@ int64_t Cli::Now() {
 
 Secret Cli::LegacyWrapKey() {
   if (wrap_key_path_.empty())
-    throw CommandError{
-        "no legacy wrapping-key file given (--wrap-key, CA_POLICY_WRAP_KEY or config)"};
+    throw CommandError{"no legacy wrapping-key file given (--wrap-key, CA_POLICY_WRAP_KEY or config)"};
   return Must(LoadWrapKey(wrap_key_path_));
 }
 
@@ -314,9 +313,8 @@ int Cli::MigrateMacKeys() {
   Secret legacy = LegacyWrapKey();
   ossl::Pkey hsm_public = MacWrapPublicKey();
   size_t n = Must(MigrateMacKeysToHsm(Ctx(), legacy, hsm_public.get()));
-  Print({{"migrated", n}},
-        "wrapped " + std::to_string(n) +
-            " MAC key(s) to the HSM; the wrapping-key file is no longer needed\n");
+  Print({{"migrated", n}}, "wrapped " + std::to_string(n) +
+                               " MAC key(s) to the HSM; the wrapping-key file is no longer needed\n");
   return 0;
 }
 

@@ -18,8 +18,8 @@
 #include "common/result.h"
 #include "common/secret.h"
 #include "profiles/policy/admin/admin.h"
-#include "profiles/policy/store.h"
 #include "reports/account_report.h"
+#include "profiles/policy/store.h"
 
 namespace ca::appliance::ra {
 
@@ -92,7 +92,7 @@ class Cli {
   const profiles::policy::PolicyStore& Store(bool writer);
   profiles::policy::admin::AdminContext Ctx();
   static int64_t Now();
-  Secret LegacyWrapKey();         // the wrapping-key file of before issue 18 (migrate-mac-keys)
+  Secret LegacyWrapKey();       // the wrapping-key file of before issue 18 (migrate-mac-keys)
   ossl::Pkey MacWrapPublicKey();  // the HSM MAC wrapping key's public half
   // The requester's RSA public key when --recipient-key is given; refuses (before anything is
   // written) when neither it nor --show-mac-key is (R22).
@@ -109,8 +109,8 @@ class Cli {
   int Org();
   // cmd_ext_account.cpp
   profiles::policy::admin::ExternalAccountFields ExtFields() const;
-  void PrintCredentials(const profiles::policy::admin::IssuedCredentials& c,
-                        const std::string& what, const std::optional<ossl::Pkey>& recipient);
+  void PrintCredentials(const profiles::policy::admin::IssuedCredentials& c, const std::string& what,
+                        const std::optional<ossl::Pkey>& recipient);
   int ExtAccount();
   // The dashboard's login (ext-account dashboard-credential KID, dashboard-credential --operator).
   void PrintDashboardCredential(const profiles::policy::admin::IssuedDashboardCredential& c,
