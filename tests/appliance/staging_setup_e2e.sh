@@ -6,8 +6,9 @@
 # status server and gateway (as their service users, with their own stores and modes); an external
 # account admitted with `acme-ca-ra ext-account update KID --staging yes` gets a TEST certificate
 # with certbot whose OCSP and CRL the staging status server answers, and whose pre-signed OCSP
-# response the staging status export (its own directory, STATUS_EXPORT_DIR-staging) holds; a second
-# setup run changes nothing. Every process it starts is stopped by PID; service accounts are removed only if it created them.
+# response the staging status export (its own directory, STATUS_EXPORT_DIR-staging) holds, and which
+# the account's report (ca-ra report) counts as staging, apart from production; a second setup run
+# changes nothing. Every process it starts is stopped by PID; service accounts are removed only if it created them.
 set -uo pipefail
 src=$1
 . "$src/tests/appliance/lib.sh"
@@ -106,6 +107,21 @@ if certbot_issue "$T/certbot" "$ROOT_CA_PEM" "$STAGING_DIRECTORY_URL" www.e2e.te
   check "production status export: nothing of staging (no response for the staging certificate, no staging CA)" \
     bash -c '[ -z "$1" ] && [ -f "$2/manifest.json" ] && ! grep -qE "\"(ca|crl)/(stg-root|acme-stg)" "$2/manifest.json"' \
     _ "$(exported_ocsp_status "$S/status-export" "$STAGING_INTERMEDIATE_PEM" "$CERT" "$STAGING_ROOT")" "$S/status-export"
+  # The account's report (R49) shows the staging certificate apart: counted as staging, never in
+  # production's counts; the HTML has its staging section, the CSV row says staging.
+  day=$(date -u +%F)
+  install -d -o acme-ca-ra -m 0700 "$T/report"
+  if "$RA" --json report "$EAB_KID" --since "$day" --until "$day" --out "$T/report" >"$T/report.json" 2>"$T/report.err"; then
+    check "ca-ra report: the staging certificate counted as staging (1 issued, 1 valid), production's counts 0" \
+      python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); s=j["staging"]
+assert (j["issued"], j["valid_now"], j["certificates_issued"]) == (0, 0, []), j
+assert (s["issued"], s["valid_now"]) == (1, 1) and s["certificates_issued"][0]["environment"] == "staging", s' "$T/report.json"
+    check "report files: HTML staging section lists the certificate, CSV row environment staging" \
+      bash -c 'h=$(cat "$1"/*.html) && [[ $h == *"Staging (test certificates, TEST hierarchy, not trusted)"* ]] &&
+        [[ $h == *"Staging certificates issued</td><td>1"* ]] && grep -q "^issued,.*,staging,.*www.e2e.test" "$1"/*.csv' _ "$T/report"
+  else
+    fail "ca-ra report: $(tail -3 "$T/report.err")"
+  fi
 else
   fail "certbot on staging: $(grep -iE 'error|detail' "$T/certbot.log" | tail -3)"
 fi
