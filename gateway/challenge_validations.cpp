@@ -156,6 +156,10 @@ ChallengeValidations::AttemptResult ChallengeValidations::Attempt(const std::str
                             "RATE_LIMITED: " + authz->name + " could not be validated after " +
                                 std::to_string(cr.attempts) + " attempts: " + result.detail)
               : MakeProblem(result.problem, result.detail);
+      // The operator's result code leads the detail the requester sees (as RATE_LIMITED above),
+      // unless the check already named a more precise one (INVALID_DNSCAA...).
+      if (ResultCodeOf(p.detail).empty())
+        p.detail = ValidationResultCode(cr.type, p) + ": " + p.detail;
       cr.status = ChallengeStatus::kInvalid;
       cr.error = ProblemToJson(p);
       ar.status = AuthzStatus::kInvalid;

@@ -320,6 +320,8 @@ TEST_F(ServerTest, FailedValidationInvalidatesAndRateLimits) {
     EXPECT_EQ(a.body["status"], "invalid");
     EXPECT_EQ(a.body["challenges"][0]["status"], "invalid");
     EXPECT_EQ(a.body["challenges"][0]["error"]["type"], kUrn + "incorrectResponse");
+    // The operator's result code leads the detail the requester sees.
+    EXPECT_EQ(a.body["challenges"][0]["error"]["detail"], "ACME_HTTP_CHALLENGE_FAILED: wrong body");
   }
   Reply o = NewOrder(c, {"a.example.com"});
   Reply a = c.Post(o.body["authorizations"][0], std::nullopt);

@@ -46,7 +46,7 @@ mmdebstrap --variant=minbase --mode=root --format=directory \
   --include="$deb" \
   --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
   --customize-hook='echo acme-ca >"$1/etc/hostname"; printf "127.0.0.1 localhost\n127.0.1.1 acme-ca\n" >"$1/etc/hosts"' \
-  --customize-hook='chroot "$1" systemctl enable acme-ca-engine.service acme-ca-status.service acme-ca-gateway.service acme-ca-dashboard.service acme-ca-report.timer' \
+  --customize-hook='chroot "$1" systemctl enable acme-ca-engine.service acme-ca-status.service acme-ca-gateway.service acme-ca-dashboard.service acme-ca-report.timer acme-ca-mac-rotation.timer' \
   --customize-hook='chroot "$1" dpkg-query -W -f "\${Package} \${Version}\n" acme-ca >&2' \
   bookworm "$dir" \
   "deb $mirror bookworm main" "deb $mirror bookworm-updates main" "deb $security bookworm-security main"

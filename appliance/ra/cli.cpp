@@ -58,7 +58,9 @@ const std::vector<std::string> kValueOptions = {"--store",
                                                 "--since",
                                                 "--until",
                                                 "--acme-account",
-                                                "--operator"};
+                                                "--operator",
+                                                "--mac-rotation-days",
+                                                "--now"};
 const std::vector<std::string> kFlags = {
     "--json", "--active", "--show-mac-key", "--include-subdomains", "--help", "--yes", "--dry-run", "--valid",
     "--send"};
@@ -155,6 +157,8 @@ void Cli::ExportAudit() {
 
 int Cli::RunCommand() {
   const std::string& group = a_.Pos(0, "command");
+  if (a_.Get("--now") && (group != "ext-account" || a_.Pos(1, "subcommand") != "rotate-due"))
+    throw UsageError{"--now is the clock of ext-account rotate-due only"};
   if (group == "init") return Init();
   if (group == "migrate-mac-keys") return MigrateMacKeys();
   if (group == "org") return Org();
@@ -214,9 +218,14 @@ void Cli::LoadConfig() {
         gateway_audit_log_ = v;
       else if (k == "staging_gateway_audit_log" && staging_gateway_audit_log_.empty())
         staging_gateway_audit_log_ = v;
-      else if (k != "store" && k != "wrap_key" && k != "mac_wrap_public_key" &&
-               k != "gateway_store" && k != "audit_log" && k != "engine_audit_log" &&
-               k != "gateway_audit_log" && k != "staging_gateway_audit_log") {
+      else if (k == "report_config")
+        report_config_ = v;
+      else if (k == "mac_rotation_days")
+        rotation_.default_period_days = ParseDays("config " + *cfg + ": " + k, v);
+      else if (k == "mac_rotation_notice_days")
+        rotation_.notice_days = ParseDays("config " + *cfg + ": " + k, v);
+      else if (k != "store" && k != "wrap_key" && k != "mac_wrap_public_key" && k != "gateway_store" && k != "audit_log" &&
+               k != "engine_audit_log" && k != "gateway_audit_log" && k != "staging_gateway_audit_log") {
         throw CommandError{"config " + *cfg + ": unknown key '" + k + "'"};
       }
     }

@@ -18,6 +18,7 @@
 #include "common/result.h"
 #include "common/secret.h"
 #include "profiles/policy/admin/admin.h"
+#include "profiles/policy/admin/mac_rotation.h"
 #include "reports/account_report.h"
 #include "profiles/policy/store.h"
 
@@ -72,6 +73,8 @@ inline void Must(Status s) {
 }
 
 uint32_t ParseCount(const std::string& opt, const std::string& v);
+// A number of days, 0 to kMaxMacRotationDays (cmd_mac_rotation.cpp).
+uint32_t ParseDays(const std::string& what, const std::string& v);
 // --reason as an RFC 5280 code (default 9, privilegeWithdrawn).
 int ParseReason(const Args& a);
 
@@ -112,6 +115,11 @@ class Cli {
   void PrintCredentials(const profiles::policy::admin::IssuedCredentials& c, const std::string& what,
                         const std::optional<ossl::Pkey>& recipient);
   int ExtAccount();
+  // cmd_mac_rotation.cpp: the scheduled MAC key rotation (R9).
+  std::optional<std::string> RecipientKeyPem() const;  // --recipient-key, as the store keeps it
+  void CheckRotationFields(const profiles::policy::admin::ExternalAccountFields& f,
+                           const std::vector<std::string>& contacts) const;
+  int RotateDue();
   // The dashboard's login (ext-account dashboard-credential KID, dashboard-credential --operator).
   void PrintDashboardCredential(const profiles::policy::admin::IssuedDashboardCredential& c,
                                 bool is_operator);
@@ -139,6 +147,8 @@ class Cli {
   bool wrote_ = false;  // the store was opened for writing (or created): export the audit
   std::string store_dir_, wrap_key_path_, mac_wrap_public_path_, gateway_dir_, actor_, audit_log_;
   std::string engine_audit_log_, gateway_audit_log_;  // read by `report` (with audit_log_)
+  std::string report_config_;  // the reporter's config: its SMTP relay mails MAC rotations
+  profiles::policy::admin::MacRotationSettings rotation_;
   std::string staging_gateway_audit_log_;             // and, with STAGING on, the staging gateway's
   std::optional<profiles::policy::PolicyStore> reader_;  // opened read-only
   std::optional<profiles::policy::admin::PolicyWriter> writer_;

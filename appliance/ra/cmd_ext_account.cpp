@@ -42,6 +42,9 @@ ExternalAccountFields Cli::ExtFields() const {
     if (*s != "yes" && *s != "no") throw UsageError{"--staging is yes or no, not '" + *s + "'"};
     f.staging = *s == "yes";
   }
+  if (auto d = a_.Get("--mac-rotation-days"))
+    f.mac_rotation_days = ParseDays("--mac-rotation-days", *d);
+  f.mac_recipient_key_pem = RecipientKeyPem();  // registered for scheduled rotations (R9)
   return f;
 }
 
@@ -96,12 +99,14 @@ int Cli::ExtAccount() {
     auto f = ExtFields();
     if (!f.organization_id) throw UsageError{"ext-account create needs --org"};
     if (!f.contacts) throw UsageError{"ext-account create needs --contact"};
+    CheckRotationFields(f, *f.contacts);
     auto recipient = HandOverKey();
     ossl::Pkey wrap = MacWrapPublicKey();
     auto c = Must(CreateExternalAccount(Ctx(), f, a_.Flag("--active"), wrap.get()));
     PrintCredentials(c, "created external account", recipient);
     return 0;
   }
+  if (cmd == "rotate-due") return RotateDue();
   if (cmd == "list") {
     NoExtraArgs(2);
     auto snap = Must(Store(false).Snapshot());
@@ -134,18 +139,29 @@ int Cli::ExtAccount() {
       text += "  " + DomainLine(d);
     }
     j["domains"] = domains;
+    if (const auto& sealed = found->mac_rotation.undelivered; !sealed.empty()) {
+      // A rotated key whose mail failed (R9): sealed to the requester, safe to hand over another way.
+      j["mac_key_encrypted"] = sealed;
+      text += "rotated MAC key not delivered yet, encrypted to the recipient key:\n" + sealed + "\n";
+    }
     Print(j, text);
     return 0;
   }
   if (cmd == "update") {
-    a = Must(UpdateExternalAccount(Ctx(), kid, ExtFields()));
+    auto f = ExtFields();
+    if (f.mac_rotation_days) {
+      auto current = Must(Store(true).Snapshot()).FindExternalAccount(kid);
+      if (!current) throw CommandError{"unknown external account " + kid};
+      CheckRotationFields(f, f.contacts.value_or(current->contacts));
+    }
+    a = Must(UpdateExternalAccount(Ctx(), kid, f));
   } else if (cmd == "dashboard-credential") {
     PrintDashboardCredential(Must(IssueAccountDashboardCredential(Ctx(), kid)), false);
     return 0;
   } else if (cmd == "regenerate-mac") {
     auto recipient = HandOverKey();
     ossl::Pkey wrap = MacWrapPublicKey();
-    auto c = Must(RegenerateMacKey(Ctx(), kid, wrap.get()));
+    auto c = Must(RegenerateMacKey(Ctx(), kid, wrap.get(), RecipientKeyPem().value_or("")));
     PrintCredentials(c, "regenerated the MAC key; the previous key no longer works", recipient);
     return 0;
   } else {

@@ -94,7 +94,9 @@ int Cli::Report() {
 // --send: the same report mailed now through the reporter's relay (reports/reporter.h), as the
 // timer would; the timer's own schedule is not changed.
 int Cli::Send(const reports::AccountReport& report, json& j, std::string& text) {
-  const std::string config = a_.Get("--report-config").value_or("/etc/acme-ca/report.json");
+  const std::string config =
+      a_.Get("--report-config")
+          .value_or(report_config_.empty() ? "/etc/acme-ca/report.json" : report_config_);
   reports::ReportDelivery d = Must(reports::SendReportNow(report, config));
   std::string to;
   for (const auto& r : d.recipients) to += (to.empty() ? "" : ", ") + r;

@@ -23,6 +23,8 @@ global options: --store DIR (or env CA_POLICY_STORE, or 'store' in --config FILE
                   CA_GATEWAY_AUDIT_LOG, config 'engine_audit_log', 'gateway_audit_log'): the
                   other audit files, read by report
                 --actor NAME (default $SUDO_USER / $USER)   --json   --config FILE
+                config only: mac_rotation_days, mac_rotation_notice_days (R9 defaults: 0 = off,
+                  14), report_config (the reporter's config: its SMTP relay mails the rotations)
 commands:
   init
   migrate-mac-keys   (upgrade: re-wraps the MAC keys of the --wrap-key file to the HSM; same keys)
@@ -34,12 +36,20 @@ commands:
                      [--max-acme-accounts N] [--orders-per-hour N] [--active]
                      [--report-period weekly|monthly|off]  (R49 report schedule; default weekly)
                      [--staging yes|no]  (may use the staging service when it is per account; default no)
+                     [--mac-rotation-days N]  (R9: replace the MAC key every N days, 0 never;
+                       default mac_rotation_days of the config; needs the recipient key)
                      --recipient-key PEM | --show-mac-key
                        (R22: the new MAC key is printed once encrypted to the requester's RSA public
                        key; --show-mac-key prints it in clear instead: discouraged)
   ext-account list | show KID | update KID [options of create but --org]
+                     (update --recipient-key PEM registers the key rotated MAC keys are sealed to)
   ext-account activate|suspend|reactivate|deactivate KID
   ext-account regenerate-mac KID --recipient-key PEM | --show-mac-key
+  ext-account rotate-due [--now T] [--report-config FILE]
+                     (R9, run daily by acme-ca-mac-rotation.timer: mails each rotation's notice
+                     mac_rotation_notice_days ahead (default 14), replaces the key at the announced
+                     time and mails it encrypted to the registered recipient key; repeating a run
+                     sends nothing twice)
   ext-account revoke KID [--reason R] [--dry-run | --yes]
   ext-account dashboard-credential KID   (prints the holder's dashboard login once; replaces any)
   dashboard-credential --operator NAME   (an operator's dashboard login over every account)

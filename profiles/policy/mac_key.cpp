@@ -163,17 +163,21 @@ namespace ca::profiles::policy {
 
 namespace {
 
+// `what` names the key in the errors ("recipient key /path").
+Result<ossl::Pkey> RsaPublicKeyFromPem(std::string_view pem, int min_bits, const std::string& what) {
+  auto key = ossl::PublicKeyFromPem(pem);
+  if (!key)
+    return Fail(ErrorCode::kInvalidArgument, what + " is not a PEM public key (BEGIN PUBLIC KEY)");
+  if (EVP_PKEY_get_base_id(key->get()) != EVP_PKEY_RSA || EVP_PKEY_get_bits(key->get()) < min_bits)
+    return Fail(ErrorCode::kInvalidArgument,
+                what + " must be RSA of at least " + std::to_string(min_bits) + " bits");
+  return key;
+}
+
 Result<ossl::Pkey> LoadRsaPublicKey(const std::string& path, int min_bits, std::string_view what) {
   auto pem = ossl::ReadFile(path);
   if (!pem) return Fail(pem.error().code, std::string(what) + " " + path + ": " + pem.error().message);
-  auto key = ossl::PublicKeyFromPem(*pem);
-  if (!key)
-    return Fail(ErrorCode::kInvalidArgument,
-                std::string(what) + " " + path + " is not a PEM public key (BEGIN PUBLIC KEY)");
-  if (EVP_PKEY_get_base_id(key->get()) != EVP_PKEY_RSA || EVP_PKEY_get_bits(key->get()) < min_bits)
-    return Fail(ErrorCode::kInvalidArgument, std::string(what) + " " + path + " must be RSA of at least " +
-                                                 std::to_string(min_bits) + " bits");
-  return key;
+  return RsaPublicKeyFromPem(*pem, min_bits, std::string(what) + " " + path);
 }
 
 Result<Bytes> OaepEncrypt(const EVP_PKEY* to, const EVP_MD* md, std::span<const uint8_t> plain) {
@@ -238,6 +242,10 @@ bool IsLegacyWrappedMac(const ExternalAccount& account) {
 
 Result<ossl::Pkey> LoadRecipientPublicKey(const std::string& path) {
   return LoadRsaPublicKey(path, 2048, "recipient key");
+}
+
+Result<ossl::Pkey> RecipientPublicKeyFromPem(std::string_view pem) {
+  return RsaPublicKeyFromPem(pem, 2048, "the registered recipient key");
 }
 
 Result<Bytes> EncryptMacKeyForRecipient(const Secret& mac_key, const EVP_PKEY* recipient) {

@@ -48,6 +48,8 @@ bool IsLegacyWrappedMac(const ExternalAccount& account);
 // with `openssl pkeyutl -decrypt -inkey KEY -pkeyopt rsa_padding_mode:oaep -pkeyopt
 // rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 -in FILE` (docs/REQUESTER_GUIDE.md).
 Result<ossl::Pkey> LoadRecipientPublicKey(const std::string& path);
+// The same check on a PEM held in the store (MacRotation::recipient_key_pem).
+Result<ossl::Pkey> RecipientPublicKeyFromPem(std::string_view pem);
 Result<std::vector<uint8_t>> EncryptMacKeyForRecipient(const Secret& mac_key,
                                                        const EVP_PKEY* recipient);
 

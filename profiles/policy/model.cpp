@@ -163,6 +163,12 @@ json ToJson(const ExternalAccount& a) {
     j["dashboard_credential_sha256"] = a.dashboard_credential_sha256;
     j["dashboard_credential_issued_at"] = a.dashboard_credential_issued_at;
   }
+  const MacRotation& r = a.mac_rotation;
+  j["mac_rotation"] = {{"key_issued_at", r.key_issued_at},
+                       {"recipient_key_pem", r.recipient_key_pem},
+                       {"announced_at", r.announced_at},
+                       {"undelivered", r.undelivered}};
+  if (r.period_days) j["mac_rotation"]["period_days"] = *r.period_days;  // absent: the default
   return j;
 }
 
@@ -170,6 +176,12 @@ json ToPublicJson(const ExternalAccount& a, int64_t now) {
   json j = ToJson(a);
   j.erase("mac_wrapped");
   j.erase("dashboard_credential_sha256");
+  // Public keys and a sealed key are no secret, but they are bulky: the audit records say whether.
+  auto& r = j["mac_rotation"];
+  r["recipient_key"] = !a.mac_rotation.recipient_key_pem.empty();
+  r["delivery_pending"] = !a.mac_rotation.undelivered.empty();
+  r.erase("recipient_key_pem");
+  r.erase("undelivered");
   j["display_status"] = a.DisplayStatus(now);
   j["not_before_text"] = FormatTime(a.not_before);
   j["not_after_text"] = FormatTime(a.not_after);
@@ -268,6 +280,16 @@ Result<ExternalAccount> ExternalAccountFromJson(std::string_view text) {
       a.report_period = *parsed;
     }
     a.staging = CA_TRY(f.OptionalBool("staging")).value_or(false);  // absent in older records
+    if (const json* rot = CA_TRY(f.OptionalObject("mac_rotation"))) {  // absent in older records
+      auto r = CA_TRY(pki::JsonFields::Of(*rot, "stored external account record.mac_rotation",
+                                          ErrorCode::kCorrupt));
+      a.mac_rotation.key_issued_at = CA_TRY(r.Int("key_issued_at"));
+      if (auto days = CA_TRY(r.OptionalUint("period_days")))
+        a.mac_rotation.period_days = static_cast<uint32_t>(*days);
+      a.mac_rotation.recipient_key_pem = CA_TRY(r.String("recipient_key_pem"));
+      a.mac_rotation.announced_at = CA_TRY(r.Int("announced_at"));
+      a.mac_rotation.undelivered = CA_TRY(r.String("undelivered"));
+    }
     a.created_at = CA_TRY(f.Int("created_at"));
     a.updated_at = CA_TRY(f.Int("updated_at"));
     return a;

@@ -55,6 +55,16 @@ struct ExternalAccountLimits {
   uint32_t orders_per_hour = 300;   // enforced by the gateway
 };
 
+// MAC key rotation (ANSSI R9; profiles/policy/admin/mac_rotation.h). Records stored before it
+// existed: all defaults (the key's age then counts from created_at).
+struct MacRotation {
+  int64_t key_issued_at = 0;            // when the current MAC key was made; 0: created_at
+  std::optional<uint32_t> period_days;  // this account's period; absent: the RA's default; 0: never
+  std::string recipient_key_pem;        // the requester's RSA public key rotated keys are sealed to
+  int64_t announced_at = 0;  // the rotation time the contacts were told of; 0: no notice yet
+  std::string undelivered;   // a rotated key sealed to recipient_key_pem (base64), until mailed
+};
+
 struct ExternalAccount {
   std::string kid;  // KeyID, UUID v4
   std::string organization_id;
@@ -75,6 +85,7 @@ struct ExternalAccount {
   // May use the staging ACME service when the operator opens it per account (CA-8, ANSSI R53;
   // decision.h AccountFacts::staging_grant_required). Records stored before it existed: false.
   bool staging = false;
+  MacRotation mac_rotation;
   int64_t created_at = 0;
   int64_t updated_at = 0;
 

@@ -42,6 +42,41 @@ TEST(Model, ExternalAccountJsonRoundTrip) {
   EXPECT_EQ(bad.error().code, ErrorCode::kCorrupt);
 }
 
+TEST(Model, ExternalAccountMacRotationRoundTripAndOlderRecords) {
+  ExternalAccount a;
+  a.kid = "k";
+  a.organization_id = "o";
+  a.contacts = {"Jane"};
+  a.mac_rotation = {.key_issued_at = 7,
+                    .period_days = 90,
+                    .recipient_key_pem = "PEM",
+                    .announced_at = 9,
+                    .undelivered = "sealed"};
+  auto back = ExternalAccountFromJson(ToJson(a).dump());
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(back->mac_rotation.key_issued_at, 7);
+  EXPECT_EQ(back->mac_rotation.period_days, 90u);
+  EXPECT_EQ(back->mac_rotation.recipient_key_pem, "PEM");
+  EXPECT_EQ(back->mac_rotation.announced_at, 9);
+  EXPECT_EQ(back->mac_rotation.undelivered, "sealed");
+  // The public form (ca-ra --json, audit records) says whether, not what.
+  auto pub = ToPublicJson(a, 0)["mac_rotation"];
+  EXPECT_EQ(pub["recipient_key"], true);
+  EXPECT_EQ(pub["delivery_pending"], true);
+  EXPECT_FALSE(pub.contains("recipient_key_pem"));
+  EXPECT_FALSE(pub.contains("undelivered"));
+  // No period of its own: absent, the RA's default applies; a record from before rotation parses.
+  a.mac_rotation.period_days.reset();
+  EXPECT_FALSE(ToJson(a)["mac_rotation"].contains("period_days"));
+  EXPECT_FALSE(ExternalAccountFromJson(ToJson(a).dump())->mac_rotation.period_days);
+  auto older = ToJson(a);
+  older.erase("mac_rotation");
+  auto old_back = ExternalAccountFromJson(older.dump());
+  ASSERT_TRUE(old_back);
+  EXPECT_EQ(old_back->mac_rotation.key_issued_at, 0);
+  EXPECT_TRUE(old_back->mac_rotation.recipient_key_pem.empty());
+}
+
 TEST(Model, ExternalAccountReportPeriod) {
   ExternalAccount a;
   a.kid = "k";

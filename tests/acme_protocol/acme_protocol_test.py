@@ -518,14 +518,19 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual(r.status_code, 200, r.text)  # the account survived the restart
 
 
-def main():
+def run_tests(*extra_options):
+    """Parses --gateway, --engine, --fixture and `extra_options` (required values) into ARGS, then
+    runs the unittest cases of __main__ (also for tests/ra/mac_rotation_e2e.py, which imports this)."""
     global ARGS
     parser = argparse.ArgumentParser()
-    parser.add_argument("--gateway", required=True)
-    parser.add_argument("--engine", required=True)
-    parser.add_argument("--fixture", required=True)
+    for option in ("--gateway", "--engine", "--fixture", *extra_options):
+        parser.add_argument(option, required=True)
     ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    unittest.main(module="__main__", argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+def main():
+    run_tests()
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 // (profiles/policy/admin/admin.h), the way `ca-ra` would.
 //   policy_fixture engine DIR CA_ENGINE -> DIR/policy, MAC keys wrapped to the HSM key of a real
 //       ca-engine that runs on that store until stdin closes or SIGTERM (fixture_engine.h); prints
-//       {"kid","mac","kid2","mac2",...,"policy","engine":{socket,client_cert,...}} JSON
+//       {"kid","mac","kid2","mac2",...,"org","mac_wrap_public_key" (PEM file, for ca-ra),
+//       "policy","engine":{socket,client_cert,...}} JSON
 //   policy_fixture suspend|reactivate DIR KID -> suspends / reactivates the external account
 //   policy_fixture acme-account DIR KID ID suspend|revoke -> the RA's action on an ACME account
 //   policy_fixture dcv DIR KID FQDN METHODS -> the domain entry again, valid, with these DCV
 //                                              methods (comma-separated)
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -86,12 +88,24 @@ ca::Result<nlohmann::json> WritePolicy(const std::string& policy_dir, const EVP_
   auto f = CA_TRY(
       MakeAccount(ctx, org.id, wrap, ProfileId::kSsl, {"i.example.com"}, /*max_acme_accounts=*/3));
   CA_TRY_STATUS(ExternalAccountLifecycle(ctx, f.account.kid, AccountAction::kSuspend));
-  return nlohmann::json{{"kid", a.account.kid},  {"mac", MacKeyToText(a.mac_key)},
-                        {"kid6", f.account.kid}, {"mac6", MacKeyToText(f.mac_key)},
-                        {"kid4", d.account.kid}, {"mac4", MacKeyToText(d.mac_key)},
-                        {"kid5", e.account.kid}, {"mac5", MacKeyToText(e.mac_key)},
-                        {"kid2", b.account.kid}, {"mac2", MacKeyToText(b.mac_key)},
-                        {"kid3", c.account.kid}, {"mac3", MacKeyToText(c.mac_key)}};
+  // The HSM key's public half, as the ceremony's mac-wrap step writes it: for ca-ra on this store.
+  const std::string wrap_pem_path = policy_dir + "-mac-wrap-public.pem";
+  std::string wrap_pem = CA_TRY(ca::ossl::PublicKeyToPem(wrap));
+  std::ofstream(wrap_pem_path) << wrap_pem;
+  return nlohmann::json{{"mac_wrap_public_key", wrap_pem_path},
+                        {"org", org.id},
+                        {"kid", a.account.kid},
+                        {"mac", MacKeyToText(a.mac_key)},
+                        {"kid6", f.account.kid},
+                        {"mac6", MacKeyToText(f.mac_key)},
+                        {"kid4", d.account.kid},
+                        {"mac4", MacKeyToText(d.mac_key)},
+                        {"kid5", e.account.kid},
+                        {"mac5", MacKeyToText(e.mac_key)},
+                        {"kid2", b.account.kid},
+                        {"mac2", MacKeyToText(b.mac_key)},
+                        {"kid3", c.account.kid},
+                        {"mac3", MacKeyToText(c.mac_key)}};
 }
 }  // namespace
 

@@ -73,7 +73,7 @@ check "postinst copied setup.conf.example to setup.conf" test -f "$R/etc/acme-ca
 check "the four units are enabled (engine, status, gateway, dashboard)" \
   bash -c 'for u in engine status gateway dashboard; do [ -L "$1/etc/systemd/system/multi-user.target.wants/acme-ca-$u.service" ] || exit 1; done' _ "$R"
 check "systemd-analyze verify --root: the units are clean" \
-  bash -c 'out=$(systemd-analyze verify --root="$1" acme-ca-engine.service acme-ca-gateway.service acme-ca-status.service acme-ca-status-export.service acme-ca-status-mirror.service acme-ca-dashboard.service acme-ca-report.service acme-ca-report.timer 2>&1) && [ -z "$out" ] || { echo "    $out"; exit 1; }' _ "$R"
+  bash -c 'out=$(systemd-analyze verify --root="$1" acme-ca-engine.service acme-ca-gateway.service acme-ca-status.service acme-ca-status-export.service acme-ca-status-mirror.service acme-ca-dashboard.service acme-ca-report.service acme-ca-report.timer acme-ca-mac-rotation.service acme-ca-mac-rotation.timer 2>&1) && [ -z "$out" ] || { echo "    $out"; exit 1; }' _ "$R"
 for u in engine gateway status status-export dashboard report; do
   score=$(systemd-analyze security --offline=true --root="$R" "acme-ca-$u.service" 2>/dev/null |
           sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p')

@@ -46,14 +46,7 @@ TOKEN=tokSplitHorizon1
 KEYAUTH="$TOKEN.thumbprintOfTheAccountKey"
 
 # --- namespaces: hub <-veth-> zone i (10.89.i.0/30); the responder lives on the hub's 10.89.0.1
-netns_add "$HUB"
-ip -n "$HUB" addr add 10.89.0.1/32 dev lo
-ip -n "$HUB" addr add 10.89.0.2/32 dev lo
-for i in 1 2 3; do
-  netns_add "${TAG}z$i"
-  netns_link "$HUB" "${TAG}z$i" "zone$i" "10.89.$i.1/30" "10.89.$i.2/30"
-  ip -n "${TAG}z$i" route add 10.89.0.0/24 via "10.89.$i.1"
-done
+netns_zones "$HUB" "${TAG}z" 10.89
 
 # --- certificates: a CA, one server certificate per agent, the gateway's client certificate ---
 leaf() {  # leaf NAME SAN EKU [CA]

@@ -4,6 +4,7 @@
 
 #include "common/encoding.h"
 #include "pki/serial.h"
+#include "profiles/policy/admin/mac_rotation.h"
 #include "profiles/policy/fqdn.h"
 #include "profiles/policy/mac_key.h"
 
@@ -67,7 +68,7 @@ Status CheckExternalAccount(const PolicyReader& r, const ExternalAccount& a) {
   if (a.limits.max_acme_accounts == 0 || a.limits.orders_per_hour == 0) {
     return Invalid("limits must be positive");
   }
-  return Ok();
+  return CheckMacRotation(a);
 }
 
 template <class T>
@@ -89,6 +90,8 @@ void Apply(ExternalAccount& a, const ExternalAccountFields& f) {
   if (f.orders_per_hour) a.limits.orders_per_hour = *f.orders_per_hour;
   if (f.report_period) a.report_period = *f.report_period;
   if (f.staging) a.staging = *f.staging;
+  if (f.mac_rotation_days) a.mac_rotation.period_days = *f.mac_rotation_days;
+  if (f.mac_recipient_key_pem) a.mac_rotation.recipient_key_pem = *f.mac_recipient_key_pem;
   Dedupe(a.allowed_profiles);
   Dedupe(a.allowed_challenges);
 }
@@ -226,7 +229,7 @@ Result<IssuedCredentials> CreateExternalAccount(const AdminContext& ctx,
   a.status = activate ? ExternalAccountStatus::kActive : ExternalAccountStatus::kPending;
   Secret mac = GenerateMacKey();
   a.mac_wrapped = CA_TRY(WrapMacKeyForHsm(a.kid, mac, hsm_wrap_public));
-  a.created_at = a.updated_at = ctx.now;
+  a.created_at = a.updated_at = a.mac_rotation.key_issued_at = ctx.now;
   CA_TRY_STATUS(w.PutExternalAccount(a));
   CA_TRY_STATUS(w.Audit("ext-account.create", "external_account", a.kid, a.kid, "", nullptr,
                         Public(a, ctx.now)));
@@ -280,7 +283,19 @@ Result<ExternalAccount> ExternalAccountLifecycle(const AdminContext& ctx, const 
 }
 
 Result<IssuedCredentials> RegenerateMacKey(const AdminContext& ctx, const std::string& kid,
-                                           const EVP_PKEY* hsm_wrap_public) {
+                                           const EVP_PKEY* hsm_wrap_public,
+                                           const std::string& recipient_key_pem) {
+  return ReplaceMacKey(ctx, kid, hsm_wrap_public, "ext-account.regenerate-mac",
+                       [&](const ExternalAccount&, ExternalAccount& a, const Secret&) -> Status {
+                         if (!recipient_key_pem.empty())
+                           a.mac_rotation.recipient_key_pem = recipient_key_pem;
+                         return Ok();
+                       });
+}
+
+Result<IssuedCredentials> ReplaceMacKey(const AdminContext& ctx, const std::string& kid,
+                                        const EVP_PKEY* hsm_wrap_public, std::string_view action,
+                                        const MacKeyAmend& amend) {
   auto w = CA_TRY(ctx.store->BeginWrite(ctx.actor, ctx.now));
   ExternalAccount before = CA_TRY(LoadExternalAccount(w, kid));
   CA_TRY_STATUS(RefuseFinal(before));
@@ -289,8 +304,14 @@ Result<IssuedCredentials> RegenerateMacKey(const AdminContext& ctx, const std::s
   a.mac_wrapped = CA_TRY(WrapMacKeyForHsm(kid, mac, hsm_wrap_public));
   a.mac_regenerations += 1;
   a.updated_at = ctx.now;
+  // A new key restarts the rotation schedule: its notice is for the next one.
+  a.mac_rotation.key_issued_at = ctx.now;
+  a.mac_rotation.announced_at = 0;
+  a.mac_rotation.undelivered.clear();
+  if (amend) CA_TRY_STATUS(amend(before, a, mac));
+  CA_TRY_STATUS(CheckMacRotation(a));
   CA_TRY_STATUS(w.PutExternalAccount(a));
-  CA_TRY_STATUS(w.Audit("ext-account.regenerate-mac", "external_account", kid, kid, "",
+  CA_TRY_STATUS(w.Audit(std::string(action), "external_account", kid, kid, "",
                         Public(before, ctx.now), Public(a, ctx.now)));
   CA_TRY_STATUS(w.Commit());
   return IssuedCredentials{std::move(a), std::move(mac)};

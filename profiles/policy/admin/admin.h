@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/openssl.h"
@@ -39,6 +41,10 @@ struct ExternalAccountFields {
   std::optional<uint32_t> max_acme_accounts, orders_per_hour;
   std::optional<ReportPeriod> report_period;
   std::optional<bool> staging;
+  // MAC key rotation (R9, mac_rotation.h): the period in days (0: never) and the requester's RSA
+  // public key (PEM) that rotated keys are sealed to.
+  std::optional<uint32_t> mac_rotation_days;
+  std::optional<std::string> mac_recipient_key_pem;
 };
 
 struct DomainFields {
@@ -74,9 +80,20 @@ Result<ExternalAccount> UpdateExternalAccount(const AdminContext& ctx, const std
 // revoke records one mass revocation for the whole external account (reason: RFC 5280 code).
 Result<ExternalAccount> ExternalAccountLifecycle(const AdminContext& ctx, const std::string& kid,
                                                  AccountAction action, int reason = 9);
-// A new MAC key wrapped to the HSM (mac_key.h); the previous one stops working at once.
+// A new MAC key wrapped to the HSM (mac_key.h); the previous one stops working at once. Its
+// rotation schedule (mac_rotation.h) restarts from now. `recipient_key_pem`, when not empty,
+// becomes the account's registered recipient key (the one this hand-over was sealed to).
 Result<IssuedCredentials> RegenerateMacKey(const AdminContext& ctx, const std::string& kid,
-                                           const EVP_PKEY* hsm_wrap_public);
+                                           const EVP_PKEY* hsm_wrap_public,
+                                           const std::string& recipient_key_pem = "");
+// RegenerateMacKey's one implementation, also the scheduled rotation's (mac_rotation.h): `action`
+// names the audit record; `amend` (may be empty) sees the record as it was and with the new key
+// before it is written in the same transaction, and may change it or refuse (nothing written).
+using MacKeyAmend = std::function<Status(const ExternalAccount& before, ExternalAccount& after,
+                                         const Secret& new_mac_key)>;
+Result<IssuedCredentials> ReplaceMacKey(const AdminContext& ctx, const std::string& kid,
+                                        const EVP_PKEY* hsm_wrap_public, std::string_view action,
+                                        const MacKeyAmend& amend);
 
 // Upgrade from the wrapping-key file (before issue 18): every MAC key still wrapped under
 // `legacy_wrap_key` is unwrapped and wrapped to the HSM, in one write, one audit record per
