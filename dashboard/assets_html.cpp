@@ -38,7 +38,7 @@ const std::string_view kPageHtml = R"HTML(<!DOCTYPE html>
 <div><b id="c-revoked">0</b><span>revoked</span></div>
 <div><b id="c-valid">0</b><span>valid now</span></div>
 <div><b id="c-expiring">0</b><span>expiring within 30 days</span></div>
-</div></section>
+</div><p id="staging" class="staging" hidden></p></section>
 <section><h2>Issued and revoked per day (30 days)</h2><img id="chart" alt="issued and revoked per day" width="720" height="220"></section>
 <section><h2>Certificates</h2>
 <input type="search" id="search" placeholder="Search names, serial, profile">

@@ -55,7 +55,8 @@ const std::string_view kAppJs = R"JS("use strict";
       c.serial.toLowerCase().includes(q) || c.profile.toLowerCase().includes(q) ||
       c.names.some((n) => n.toLowerCase().includes(q)));
     fill("certificates", certs,
-      (c) => [c.names.join(", "), c.profile, c.serial, c.issued_at, c.not_after,
+      (c) => [(c.environment === "staging" ? "[STAGING] " : "") + c.names.join(", "), c.profile,
+              c.serial, c.issued_at, c.not_after,
               c.status + (c.reason_name ? " (" + c.reason_name + ")" : "")],
       (c) => [null, null, "serial", null, null, "status-" + c.status.replace(/ /g, "-")]);
   }
@@ -71,12 +72,17 @@ const std::string_view kAppJs = R"JS("use strict";
     $("c-revoked").textContent = view.counts.revoked;
     $("c-valid").textContent = view.counts.valid;
     $("c-expiring").textContent = view.counts.expiring_30d;
+    const stg = view.staging_counts;
+    $("staging").hidden = stg.issued === 0;
+    $("staging").textContent = "Staging (test certificates, not counted above): " + stg.issued +
+                               " issued, " + stg.revoked + " revoked, " + stg.valid + " valid now";
     $("chart").src = "/api/accounts/" + encodeURIComponent(view.kid) + "/chart.svg?v=" +
                      encodeURIComponent(etag || "");
     renderCertificates();
     fill("domains", view.domains, (d) => [d.fqdn, d.status]);
     fill("failures", view.failures,
-      (f) => [f.at, f.kind, f.name, f.challenge, f.result_code, f.detail || f.problem],
+      (f) => [f.at, (f.environment === "staging" ? "[STAGING] " : "") + f.kind, f.name, f.challenge,
+              f.result_code, f.detail || f.problem],
       () => [null, null, null, null, null, "wrap"]);
     fill("changes", view.changes,
       (c) => [c.at, c.actor, c.action, c.object_type + " " + c.object_id +

@@ -43,6 +43,8 @@ Result<DashboardConfig> ParseDashboardConfig(std::string_view json_text) {
   c.audit.engine = CA_TRY(RequiredPath(a, "engine"));
   c.audit.gateway = CA_TRY(RequiredPath(a, "gateway"));
   c.audit.ra = CA_TRY(RequiredPath(a, "ra"));
+  // Only with the staging service (setup.conf STAGING): its gateway's failures, labelled staging.
+  c.audit.gateway_staging = CA_TRY(a.OptionalNonEmptyString("gateway_staging")).value_or("");
   CA_TRY_STATUS(a.RefuseUnknown());
   if (auto ttl = CA_TRY(f.OptionalIntIn("session_ttl_seconds", 60, 7 * 86400))) {
     c.session_ttl_seconds = *ttl;

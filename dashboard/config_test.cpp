@@ -16,6 +16,20 @@ TEST(DashboardConfig, Parses) {
   EXPECT_EQ(c->tls_key_path, "/k.pem");
   EXPECT_EQ(c->audit.gateway, "/a/g");
   EXPECT_EQ(c->session_ttl_seconds, 600);
+  EXPECT_EQ(c->audit.gateway_staging, "");  // no staging service
+}
+
+TEST(DashboardConfig, StagingGatewayAuditFileIsOptional) {
+  const std::string ra = R"("ra": "/a/r")";
+  auto with_staging = [&](std::string_view value) {
+    std::string text = kGood;
+    return text.replace(text.find(ra), ra.size(),
+                        ra + R"(, "gateway_staging": ")" + std::string(value) + "\"");
+  };
+  auto c = ParseDashboardConfig(with_staging("/a/gs"));
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->audit.gateway_staging, "/a/gs");
+  EXPECT_FALSE(ParseDashboardConfig(with_staging("")));  // given, it must be a path
 }
 
 TEST(DashboardConfig, RefusesUnknownKeysAndMissingPaths) {

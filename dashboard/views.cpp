@@ -57,6 +57,7 @@ std::vector<DayCount> DailyCounts(const reports::AccountHistory& h, int64_t now,
     return &out[static_cast<size_t>((t - first) / 86400)];
   };
   for (const auto& c : h.certificates) {
+    if (c.environment == reports::kStagingEnvironment) continue;  // production's chart
     if (DayCount* d = slot(c.issued_at)) ++d->issued;
     if (c.revoked) {
       if (DayCount* d = slot(c.revoked_at)) ++d->revoked;
@@ -67,15 +68,24 @@ std::vector<DayCount> DailyCounts(const reports::AccountHistory& h, int64_t now,
 
 json AccountViewJson(const reports::AccountHistory& h, const AccountPolicyView& policy,
                      int64_t now, std::string_view query) {
-  size_t revoked = 0, valid = 0, expiring = 0;
+  size_t issued = 0, revoked = 0, valid = 0, expiring = 0;
+  size_t staging_issued = 0, staging_revoked = 0, staging_valid = 0;
   json certs = json::array();
   for (auto it = h.certificates.rbegin(); it != h.certificates.rend(); ++it) {
+    if (MatchesQuery(*it, query)) certs.push_back(CertificateJson(*it, now));
+    // Staging's test certificates (CA-8) are listed, labelled, and counted apart.
+    if (it->environment == reports::kStagingEnvironment) {
+      ++staging_issued;
+      if (it->revoked) ++staging_revoked;
+      if (it->ValidAt(now)) ++staging_valid;
+      continue;
+    }
+    ++issued;
     if (it->revoked) ++revoked;
     if (it->ValidAt(now)) {
       ++valid;
       if (it->not_after - now <= kExpiringWithinSeconds) ++expiring;
     }
-    if (MatchesQuery(*it, query)) certs.push_back(CertificateJson(*it, now));
   }
   json daily = json::array();
   for (const auto& d : DailyCounts(h, now, kChartDays)) {
@@ -100,10 +110,12 @@ json AccountViewJson(const reports::AccountHistory& h, const AccountPolicyView& 
           {"status", policy.status},
           {"generated_at", FormatTime(now)},
           {"counts",
-           {{"issued", h.certificates.size()},
+           {{"issued", issued},
             {"revoked", revoked},
             {"valid", valid},
             {"expiring_30d", expiring}}},
+          {"staging_counts",
+           {{"issued", staging_issued}, {"revoked", staging_revoked}, {"valid", staging_valid}}},
           {"daily", daily},
           {"certificates", certs},
           {"domains", domains},

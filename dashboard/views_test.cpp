@@ -84,6 +84,26 @@ TEST(Views, SearchFiltersCertificatesNotCounts) {
   EXPECT_EQ(AccountViewJson(History(), policy, kNow, "nothing")["certificates"].size(), 0u);
 }
 
+TEST(Views, StagingCertificatesAreListedAndCountedApart) {
+  auto h = History();
+  h.certificates.push_back(Cert("0b01", {"a.demo.test"}, kNow - 60, kNow + 10 * 86400));
+  h.certificates.back().environment = "staging";
+  AccountPolicyView policy{"Org A", "active", {}};
+  auto j = AccountViewJson(h, policy, kNow, "");
+  EXPECT_EQ(j["counts"]["issued"], 4);  // production's, as without it
+  EXPECT_EQ(j["counts"]["valid"], 2);
+  EXPECT_EQ(j["counts"]["expiring_30d"], 1);
+  EXPECT_EQ(j["staging_counts"]["issued"], 1);
+  EXPECT_EQ(j["staging_counts"]["valid"], 1);
+  EXPECT_EQ(j["staging_counts"]["revoked"], 0);
+  ASSERT_EQ(j["certificates"].size(), 5u);
+  EXPECT_EQ(j["certificates"][0]["serial"], "0b01");
+  EXPECT_EQ(j["certificates"][0]["environment"], "staging");
+  size_t today = 0;
+  for (const auto& d : DailyCounts(h, kNow, 30)) today += d.issued;
+  EXPECT_EQ(today, 3u);  // the chart is production's
+}
+
 TEST(Views, DailyCounts) {
   auto days = DailyCounts(History(), kNow, 30);
   ASSERT_EQ(days.size(), 30u);

@@ -32,6 +32,13 @@ AccountReport BuildAccountReport(const AccountHistory& history, AccountSummary a
   r.until = until;
   r.generated_at = generated_at;
   for (const auto& cert : history.certificates) {
+    if (cert.environment == kStagingEnvironment) {
+      if (InPeriod(cert.issued_at, since, until)) r.staging.issued_in_period.push_back(cert);
+      if (cert.revoked && InPeriod(cert.revoked_at, since, until))
+        r.staging.revoked_in_period.push_back(cert);
+      if (cert.issued_at <= until && cert.ValidAt(until)) ++r.staging.valid_now;
+      continue;
+    }
     if (InPeriod(cert.issued_at, since, until)) {
       ++r.issued_by_profile[cert.profile];
       r.issued_in_period.push_back(cert);
@@ -48,14 +55,20 @@ AccountReport BuildAccountReport(const AccountHistory& history, AccountSummary a
   }
   r.issued = r.issued_in_period.size();
   r.revoked = r.revoked_in_period.size();
+  r.staging.issued = r.staging.issued_in_period.size();
+  r.staging.revoked = r.staging.revoked_in_period.size();
   for (const auto& f : history.failures) {
     if (!InPeriod(f.at, since, until)) continue;
+    r.failures.push_back(f);
+    if (f.environment == kStagingEnvironment) {
+      ++r.staging.failures;
+      continue;
+    }
     switch (f.kind) {
       case FailureKind::kValidation: ++r.validation_failures; break;
       case FailureKind::kRateLimited: ++r.rate_limit_refusals; break;
       case FailureKind::kRefused: ++r.other_refusals; break;
     }
-    r.failures.push_back(f);
   }
   for (const auto& c : history.changes) {
     if (InPeriod(c.at, since, until)) r.changes.push_back(c);

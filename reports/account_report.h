@@ -21,6 +21,17 @@ struct AccountSummary {  // from the policy store at report time
   std::vector<std::string> domains;   // "fqdn (status)" lines
 };
 
+// The staging service's activity (CA-8): test certificates of the staging hierarchy and the
+// staging gateway's failures, reported apart so that they never count as production's.
+struct StagingActivity {
+  size_t issued = 0, revoked = 0, valid_now = 0, failures = 0;  // as production's, below
+  std::vector<CertificateEntry> issued_in_period;
+  std::vector<CertificateEntry> revoked_in_period;
+  bool Any() const { return issued + revoked + valid_now + failures > 0; }
+};
+
+// Every count and certificate list is production's; staging's are in `staging`. `failures` lists
+// both environments (FailureEntry::environment says which), its counts are production's.
 struct AccountReport {
   AccountSummary account;
   int64_t since = 0, until = 0;  // unix seconds, inclusive
@@ -37,6 +48,7 @@ struct AccountReport {
   std::vector<FailureEntry> failures;  // in the period (validation, refusals, rate limits)
   size_t validation_failures = 0, rate_limit_refusals = 0, other_refusals = 0;
   std::vector<ChangeEntry> changes;  // in the period
+  StagingActivity staging;
 };
 
 inline constexpr int64_t kExpiringWithinSeconds = 30 * 86400;

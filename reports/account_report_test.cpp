@@ -106,5 +106,43 @@ TEST(AccountReport, StagingIsNotARenewalOfProduction) {
   EXPECT_FALSE(IsRenewed(h.certificates[0], h));
 }
 
+TEST(AccountReport, StagingIsReportedApartFromProductionCounts) {
+  AccountHistory h;
+  h.certificates.push_back(Cert("01", {"a.example.com"}, kSince + kDay, kUntil + 90 * kDay));
+  h.certificates.push_back(Cert("02", {"a.example.com"}, kSince + kDay, kUntil + 10 * kDay));
+  h.certificates.back().environment = "staging";
+  h.certificates.push_back(Cert("03", {"b.example.com"}, kSince + kDay, kUntil + 90 * kDay));
+  h.certificates.back().environment = "staging";
+  Revoke(h.certificates.back(), kSince + 2 * kDay, "superseded");
+  FailureEntry prod, stg;
+  prod.at = stg.at = kSince + kDay;
+  prod.environment = "production";
+  prod.kind = FailureKind::kValidation;
+  stg.environment = "staging";
+  stg.kind = FailureKind::kRateLimited;
+  h.failures = {prod, stg};
+  auto r = BuildAccountReport(h, {}, kSince, kUntil, kUntil);
+  // Production: the one production certificate, its one failure; no staging certificate is
+  // counted, listed as production's or expiring.
+  EXPECT_EQ(r.issued, 1u);
+  EXPECT_EQ(r.revoked, 0u);
+  EXPECT_EQ(r.valid_now, 1u);
+  EXPECT_EQ(r.issued_by_profile.at("SSL"), 1u);
+  ASSERT_EQ(r.issued_in_period.size(), 1u);
+  EXPECT_EQ(r.issued_in_period[0].serial_hex, "01");
+  EXPECT_TRUE(r.expiring_soon.empty());  // 02 expires within 30 days but is staging's
+  EXPECT_EQ(r.validation_failures, 1u);
+  EXPECT_EQ(r.rate_limit_refusals, 0u);
+  // Staging, apart.
+  EXPECT_TRUE(r.staging.Any());
+  EXPECT_EQ(r.staging.issued, 2u);
+  EXPECT_EQ(r.staging.revoked, 1u);
+  EXPECT_EQ(r.staging.valid_now, 1u);
+  EXPECT_EQ(r.staging.failures, 1u);
+  ASSERT_EQ(r.staging.revoked_in_period.size(), 1u);
+  EXPECT_EQ(r.staging.revoked_in_period[0].serial_hex, "03");
+  EXPECT_EQ(r.failures.size(), 2u);  // both listed, each with its environment
+}
+
 }  // namespace
 }  // namespace ca::reports

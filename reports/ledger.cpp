@@ -118,7 +118,7 @@ struct Ledger::State {
   void ApplyIssued(const json& e);
   void ApplyRevocation(const std::string& environment, const std::string& serial, Revocation r);
   void ApplyRevokedAll(const json& e);
-  void ApplyFailure(const json& e, FailureKind kind);
+  void ApplyFailure(const json& e, FailureKind kind, std::string_view environment);
   void ApplyPolicyChange(const json& e);
 };
 
@@ -139,11 +139,14 @@ void Ledger::State::Apply(std::string_view source, const json& e) {
     }
     return;
   }
-  if (source == "gateway") {
-    if (event == "validation_failed") return ApplyFailure(e, FailureKind::kValidation);
+  if (source == "gateway" || source == "gateway-staging") {
+    const std::string_view environment = source == "gateway" ? "production" : "staging";
+    if (event == "validation_failed") return ApplyFailure(e, FailureKind::kValidation, environment);
     if (event == "issuance_refused") {
-      return ApplyFailure(e, Str(e, "problem") == kRateLimitedProblem ? FailureKind::kRateLimited
-                                                                      : FailureKind::kRefused);
+      return ApplyFailure(e,
+                          Str(e, "problem") == kRateLimitedProblem ? FailureKind::kRateLimited
+                                                                   : FailureKind::kRefused,
+                          environment);
     }
     return;
   }
@@ -208,8 +211,9 @@ void Ledger::State::ApplyRevokedAll(const json& e) {
   }
 }
 
-void Ledger::State::ApplyFailure(const json& e, FailureKind kind) {
+void Ledger::State::ApplyFailure(const json& e, FailureKind kind, std::string_view environment) {
   FailureEntry f;
+  f.environment = std::string(environment);
   f.external_account_kid = KidOf(e);
   if (f.external_account_kid.empty()) return;  // before any account (bad EAB, unknown key)
   f.at = EntryTime(e);
@@ -276,8 +280,9 @@ Ledger::~Ledger() = default;
 
 Result<Ledger> Ledger::Open(AuditSources sources) {
   auto state = std::make_unique<State>();
-  for (auto& [name, path] : {std::pair{"engine", &sources.engine},
-                             std::pair{"gateway", &sources.gateway}, std::pair{"ra", &sources.ra}}) {
+  for (auto& [name, path] :
+       {std::pair{"engine", &sources.engine}, std::pair{"gateway", &sources.gateway},
+        std::pair{"ra", &sources.ra}, std::pair{"gateway-staging", &sources.gateway_staging}}) {
     if (!path->empty()) state->readers.emplace_back(name, std::move(*path));
   }
   if (state->readers.empty())

@@ -8,6 +8,8 @@
 //                  (the serials of an account-wide or RA revocation)
 //   gateway.jsonl  "issuance_refused" (problem + result code; rateLimited counts as a rate-limit
 //                  refusal), "validation_failed" (challenge type, name, result code)
+//   gateway-staging.jsonl  the same from the staging gateway (CA-8): failures of environment
+//                  "staging" (its entries name no environment: the file says it)
 //   ra.jsonl       "policy_change" (the policy store's audit records: status, domains, profiles,
 //                  challenges, MAC key regenerated, ...)
 //
@@ -28,6 +30,10 @@
 #include "common/result.h"
 
 namespace ca::reports {
+
+// The staging service's environment (CA-8): its test certificates and failures are shown apart
+// from production's and never counted with them (reports, dashboard).
+inline constexpr std::string_view kStagingEnvironment = "staging";
 
 struct CertificateEntry {
   std::string environment;  // "production" or "staging" (engine::api::CaEnvironmentName)
@@ -54,6 +60,7 @@ enum class FailureKind { kValidation, kRefused, kRateLimited };
 std::string_view FailureKindName(FailureKind kind);  // "validation", "refused", "rate_limited"
 
 struct FailureEntry {
+  std::string environment;  // "production" (gateway.jsonl) or "staging" (gateway-staging.jsonl)
   int64_t at = 0;
   FailureKind kind = FailureKind::kRefused;
   std::string external_account_kid;
@@ -86,9 +93,10 @@ struct AccountHistory {
 
 // Where the ledger reads from. Empty paths are skipped (a test may give one file).
 struct AuditSources {
-  std::string engine;   // STATE/audit/engine.jsonl
-  std::string gateway;  // STATE/audit/gateway.jsonl
-  std::string ra;       // STATE/audit/ra.jsonl
+  std::string engine;           // STATE/audit/engine.jsonl
+  std::string gateway;          // STATE/audit/gateway.jsonl
+  std::string ra;               // STATE/audit/ra.jsonl
+  std::string gateway_staging;  // STATE/audit/gateway-staging.jsonl (setup.conf STAGING on)
 };
 
 class Ledger {

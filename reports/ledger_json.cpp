@@ -27,6 +27,7 @@ json ToJson(const CertificateEntry& c) {
 
 json ToJson(const FailureEntry& f) {
   return {{"at", pki::FormatRfc3339(f.at)},
+          {"environment", f.environment},
           {"kind", FailureKindName(f.kind)},
           {"name", f.name},
           {"challenge", f.challenge},

@@ -179,6 +179,33 @@ TEST_F(LedgerTest, RefusalsAndValidationFailures) {
   EXPECT_EQ(FailureKindName(FailureKind::kRateLimited), "rate_limited");
 }
 
+TEST_F(LedgerTest, StagingGatewayFailuresAreLabelledStaging) {
+  sources_.gateway_staging = dir_ + "/gateway-staging.jsonl";
+  Append(sources_.gateway, "validation_failed",
+         {{"external_account", kKid},
+          {"account", "acct-1"},
+          {"name", "a.example.com"},
+          {"challenge", "http-01"},
+          {"result_code", "ACME_HTTP_CHALLENGE_FAILED"}});
+  Append(sources_.gateway_staging, "issuance_refused",
+         {{"endpoint", "new-order"},
+          {"problem", "urn:ietf:params:acme:error:rateLimited"},
+          {"result_code", "RATE_LIMITED"},
+          {"account", "stg-acct"},
+          {"external_account", kKid}});
+  auto ledger = Ledger::Open(sources_);
+  ASSERT_TRUE(ledger);
+  auto taken = ledger->Refresh();
+  ASSERT_TRUE(taken) << taken.error().ToString();
+  EXPECT_EQ(*taken, 2u);
+  auto h = ledger->History(kKid);
+  ASSERT_EQ(h.failures.size(), 2u);
+  std::map<std::string, FailureKind> by_environment;
+  for (const auto& f : h.failures) by_environment[f.environment] = f.kind;
+  EXPECT_EQ(by_environment.at("production"), FailureKind::kValidation);
+  EXPECT_EQ(by_environment.at("staging"), FailureKind::kRateLimited);
+}
+
 TEST_F(LedgerTest, PolicyChangesBelongToTheirAccount) {
   PolicyChange("ext-account.create", "external_account", kKid, kKid, "", nullptr,
                {{"kid", kKid}}, 100);

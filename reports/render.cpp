@@ -125,6 +125,10 @@ std::string RenderHtml(const AccountReport& r) {
   h.Row({"Other refusals", std::to_string(r.other_refusals)});
   h.Row({"Changes to the account", std::to_string(r.changes.size())});
   h.Raw("</table>\n");
+  h.Raw("<p class=\"muted\">");
+  h.Text(
+      "Production certificates only: the staging service's test certificates are counted below.");
+  h.Raw("</p>\n");
 
   const std::vector<std::string> cert_header = {"Names", "Profile", "Serial", "Issued", "Expires", ""};
   auto cert_rows = [&](const std::vector<CertificateEntry>& certs, auto extra) {
@@ -152,11 +156,36 @@ std::string RenderHtml(const AccountReport& r) {
   h.Tag("h2", "Validation failures and refusals");
   std::vector<std::vector<std::string>> failures;
   for (const auto& f : r.failures) {
-    failures.push_back({Time(f.at), std::string(FailureKindName(f.kind)), f.name, f.challenge,
-                        f.result_code, f.detail});
+    failures.push_back({Time(f.at), f.environment, std::string(FailureKindName(f.kind)), f.name,
+                        f.challenge, f.result_code, f.detail});
   }
-  h.Table({"Time", "Kind", "Identifier", "Challenge", "Result code", "Detail"}, failures,
-          "No validation failure and no refusal.");
+  h.Table({"Time", "Environment", "Kind", "Identifier", "Challenge", "Result code", "Detail"},
+          failures, "No validation failure and no refusal.");
+
+  // The staging service (CA-8): apart, so that a test certificate is never read as production's.
+  h.Tag("h2", "Staging (test certificates, TEST hierarchy, not trusted)");
+  if (!r.staging.Any()) {
+    h.Raw("<p class=\"muted\">");
+    h.Text("No staging activity.");
+    h.Raw("</p>\n");
+  } else {
+    h.Raw("<table class=\"counts\">\n");
+    h.Row({"Staging certificates issued", std::to_string(r.staging.issued)});
+    h.Row({"Staging certificates revoked", std::to_string(r.staging.revoked)});
+    h.Row({"Staging certificates valid at the end of the period",
+           std::to_string(r.staging.valid_now)});
+    h.Row({"Staging validation failures and refusals", std::to_string(r.staging.failures)});
+    h.Raw("</table>\n");
+    h.Table(header("Status at the end"),
+            cert_rows(r.staging.issued_in_period,
+                      [&](const auto& c) { return CertStatus(c, r.until); }),
+            "No staging certificate was issued.");
+    h.Table(
+        header("Revoked (reason)"),
+        cert_rows(r.staging.revoked_in_period,
+                  [](const auto& c) { return Time(c.revoked_at) + " (" + c.reason_name + ")"; }),
+        "No staging certificate was revoked.");
+  }
 
   h.Tag("h2", "Changes to the account");
   std::vector<std::vector<std::string>> changes;
@@ -210,10 +239,18 @@ std::string RenderCsv(const AccountReport& r) {
   for (const auto& c : r.issued_in_period) cert("issued", c.issued_at, c);
   for (const auto& c : r.revoked_in_period) cert("revoked", c.revoked_at, c);
   for (const auto& c : r.expiring_soon) cert("expiring", c.not_after, c);
+  for (const auto& c : r.staging.issued_in_period) cert("issued", c.issued_at, c);
+  for (const auto& c : r.staging.revoked_in_period) cert("revoked", c.revoked_at, c);
   for (const auto& f : r.failures) {
-    row({{"section", "failure"}, {"time", Time(f.at)}, {"kind", std::string(FailureKindName(f.kind))},
-         {"identifier", f.name}, {"challenge", f.challenge}, {"result_code", f.result_code},
-         {"problem", f.problem}, {"detail", f.detail}});
+    row({{"section", "failure"},
+         {"time", Time(f.at)},
+         {"environment", f.environment},
+         {"kind", std::string(FailureKindName(f.kind))},
+         {"identifier", f.name},
+         {"challenge", f.challenge},
+         {"result_code", f.result_code},
+         {"problem", f.problem},
+         {"detail", f.detail}});
   }
   for (const auto& c : r.changes) {
     row({{"section", "change"}, {"time", Time(c.at)}, {"actor", c.actor}, {"action", c.action},

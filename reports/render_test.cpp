@@ -146,6 +146,34 @@ TEST(Render, CsvParsesBackWithOneRowPerItem) {
   EXPECT_EQ(rows[4][col("object")], "domain c.example.com");
 }
 
+TEST(Render, StagingIsLabelledApart) {
+  AccountReport r = Sample();
+  EXPECT_NE(RenderHtml(r).find("No staging activity."), std::string::npos);
+  CertificateEntry c = r.issued_in_period.at(0);
+  c.environment = "staging";
+  c.serial_hex = "5a5a";
+  r.staging.issued_in_period.push_back(c);
+  r.staging.issued = 1;
+  std::string html = RenderHtml(r);
+  size_t heading = html.find("Staging (test certificates, TEST hierarchy, not trusted)");
+  ASSERT_NE(heading, std::string::npos);
+  EXPECT_GT(html.find("5a5a"), heading);  // listed under the staging heading only
+  EXPECT_NE(html.find("Staging certificates issued</td><td>1"), std::string::npos);
+  auto rows = ParseCsv(RenderCsv(r));
+  size_t serial = 0, environment = 0;
+  for (size_t i = 0; i < CsvColumns().size(); ++i) {
+    if (CsvColumns()[i] == "serial") serial = i;
+    if (CsvColumns()[i] == "environment") environment = i;
+  }
+  bool seen = false;
+  for (const auto& row : rows) {
+    if (row[serial] != "5a5a") continue;
+    seen = true;
+    EXPECT_EQ(row[environment], "staging");
+  }
+  EXPECT_TRUE(seen);
+}
+
 TEST(Render, CsvField) {
   EXPECT_EQ(CsvField("plain"), "plain");
   EXPECT_EQ(CsvField("a,b"), "\"a,b\"");

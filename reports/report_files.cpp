@@ -87,6 +87,9 @@ json ReportToJson(const AccountReport& r) {
   for (const auto& c : r.expiring_soon) expiring.push_back(ToJson(c));
   json failures = json::array(), changes = json::array();
   for (const auto& f : r.failures) failures.push_back(ToJson(f));
+  json staging_issued = json::array(), staging_revoked = json::array();
+  for (const auto& c : r.staging.issued_in_period) staging_issued.push_back(ToJson(c));
+  for (const auto& c : r.staging.revoked_in_period) staging_revoked.push_back(ToJson(c));
   for (const auto& c : r.changes) changes.push_back(ToJson(c));
   return {{"kid", r.account.kid},
           {"organization", r.account.organization},
@@ -109,7 +112,14 @@ json ReportToJson(const AccountReport& r) {
           {"certificates_revoked", revoked},
           {"certificates_expiring", expiring},
           {"failures", failures},
-          {"changes", changes}};
+          {"changes", changes},
+          {"staging",
+           {{"issued", r.staging.issued},
+            {"revoked", r.staging.revoked},
+            {"valid_now", r.staging.valid_now},
+            {"failures", r.staging.failures},
+            {"certificates_issued", staging_issued},
+            {"certificates_revoked", staging_revoked}}}};
 }
 
 }  // namespace ca::reports

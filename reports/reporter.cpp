@@ -107,6 +107,7 @@ Result<ReporterConfig> LoadReporterConfig(const std::string& path) {
   c.audit.engine = CA_TRY(a.OptionalString("engine")).value_or("");
   c.audit.gateway = CA_TRY(a.OptionalString("gateway")).value_or("");
   c.audit.ra = CA_TRY(a.OptionalString("ra")).value_or("");
+  c.audit.gateway_staging = CA_TRY(a.OptionalString("gateway_staging")).value_or("");
   CA_TRY_STATUS(a.RefuseUnknown());
   c.policy_store = CA_TRY(f.String("policy_store"));
   c.state_dir = CA_TRY(f.String("state_dir"));

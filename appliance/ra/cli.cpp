@@ -188,6 +188,8 @@ void Cli::LoadConfig() {
   audit_log_ = setting("--audit-log", "CA_RA_AUDIT_LOG");
   engine_audit_log_ = setting("--engine-audit-log", "CA_ENGINE_AUDIT_LOG");
   gateway_audit_log_ = setting("--gateway-audit-log", "CA_GATEWAY_AUDIT_LOG");
+  staging_gateway_audit_log_ =
+      setting("--staging-gateway-audit-log", "CA_STAGING_GATEWAY_AUDIT_LOG");
   std::string caa_identities = setting("--caa-identities", "CA_CAA_IDENTITIES");
   std::string caa_resolver = setting("--caa-resolver", "CA_CAA_RESOLVER");
   if (auto cfg = a_.Get("--config")) {
@@ -218,6 +220,8 @@ void Cli::LoadConfig() {
         engine_audit_log_ = v;
       else if (k == "gateway_audit_log" && gateway_audit_log_.empty())
         gateway_audit_log_ = v;
+      else if (k == "staging_gateway_audit_log" && staging_gateway_audit_log_.empty())
+        staging_gateway_audit_log_ = v;
       else if (k == "report_config")
         report_config_ = v;
       else if (k == "mac_rotation_days")
@@ -230,7 +234,7 @@ void Cli::LoadConfig() {
         caa_resolver = v;
       else if (k != "store" && k != "wrap_key" && k != "mac_wrap_public_key" && k != "gateway_store" && k != "audit_log" &&
                k != "engine_audit_log" && k != "gateway_audit_log" && k != "caa_identities" &&
-               k != "caa_resolver") {
+               k != "caa_resolver" && k != "staging_gateway_audit_log") {
         throw CommandError{"config " + *cfg + ": unknown key '" + k + "'"};
       }
     }

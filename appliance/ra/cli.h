@@ -151,6 +151,7 @@ class Cli {
   std::string engine_audit_log_, gateway_audit_log_;  // read by `report` (with audit_log_)
   std::string report_config_;  // the reporter's config: its SMTP relay mails MAC rotations
   profiles::policy::admin::MacRotationSettings rotation_;
+  std::string staging_gateway_audit_log_;             // and, with STAGING on, the staging gateway's
   std::optional<profiles::policy::PolicyStore> reader_;  // opened read-only
   std::optional<profiles::policy::admin::PolicyWriter> writer_;
   std::optional<GatewayStore> gateway_;

@@ -45,6 +45,12 @@ std::string SummaryText(const reports::AccountReport& r, const reports::ReportFi
           std::to_string(r.rate_limit_refusals) + " rate limit, " +
           std::to_string(r.other_refusals) + " other refusals\n";
   text += "  changes       " + std::to_string(r.changes.size()) + "\n";
+  if (r.staging.Any()) {  // test certificates (CA-8): never in the production counts above
+    text += "  staging       " + std::to_string(r.staging.issued) + " issued, " +
+            std::to_string(r.staging.revoked) + " revoked, " + std::to_string(r.staging.valid_now) +
+            " valid, " + std::to_string(r.staging.failures) +
+            " failures (test certificates, not counted above)\n";
+  }
   constexpr size_t kShown = 8;  // one screen: the rest is in the files
   for (size_t i = 0; i < r.changes.size() && i < kShown; ++i) {
     const auto& c = r.changes[i];
@@ -72,7 +78,8 @@ int Cli::Report() {
         "--gateway-audit-log)"};
   }
   const std::string out_dir = a_.Get("--out").value_or(".");
-  reports::AuditSources sources{engine_audit_log_, gateway_audit_log_, audit_log_};
+  reports::AuditSources sources{engine_audit_log_, gateway_audit_log_, audit_log_,
+                                staging_gateway_audit_log_};
   reports::AccountReport report =
       Must(reports::BuildReportFromStores(Store(false), sources, kid, since, until, Now()));
   reports::ReportFiles files = Must(reports::WriteReportFiles(report, out_dir));

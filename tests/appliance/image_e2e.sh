@@ -9,9 +9,12 @@
 # reinstall (upgrade path: services restarted, keys kept), purge (keys, stores and accounts kept),
 # install again (setup finds everything), purge with ACME_CA_PURGE_STATE=1 (all gone). Then, when
 # systemd-nspawn is installed, the tarball unpacked afresh and booted with systemd as PID 1:
-# acme-ca-setup in systemd mode, the hardened units running (accounts, capabilities, seccomp,
-# no_new_privs, read-only paths), an issuance, an RA revocation seen in OCSP, an upgrade with
-# dpkg -i restarting the services.
+# acme-ca-setup in systemd mode with the staging service (STAGING=per-account), the hardened units
+# running (accounts, capabilities, seccomp, no_new_privs, read-only paths), the staging units that
+# setup generates from the packaged ones scored and checked the same way, an issuance, an RA
+# revocation seen in OCSP, a certbot issuance on the staging directory with its OCSP from the
+# staging status server and the staging static export, an upgrade with dpkg -i restarting the
+# services, the staging ones included.
 # Exit 77 (ctest: skipped) only when the Debian mirror cannot be reached, saying so.
 set -uo pipefail
 src=$1 build=$2
@@ -82,12 +85,7 @@ done
 for m in proc dev; do
   mount --rbind "/$m" "$R/$m" && mounted=("$R/$m" "${mounted[@]}")
 done
-for _ in $(seq 20); do
-  pb=$((20000 + (RANDOM % 200) * 100))
-  busy=0
-  for off in 0 1 2 3 4 5 6 53; do (exec 3<>/dev/tcp/127.0.0.1/$((pb + off))) 2>/dev/null && busy=1; done
-  ((busy)) || break
-done
+pb=$(free_port_base)
 GW_PORT=$pb STATUS_PORT=$((pb + 1)) HTTP01_PORT=$((pb + 2))
 pebble-challtestsrv -management "127.0.0.1:$((pb + 5))" -dns01 "127.0.0.1:$((pb + 53))" -defaultIPv6 "" \
   -http01 "" -https01 "" -tlsalpn01 "" >"$T/challtestsrv.log" 2>&1 &
@@ -162,6 +160,12 @@ else
   mkdir "$R2"
   tar -xzf "$T/image.tar.gz" --numeric-owner --xattrs --acls -C "$R2"
   loopback_setup_conf "$R2/etc/acme-ca/setup.conf" "$pb"
+  # The staging service beside production (the operator guide's settings with this test's ports).
+  STG_GW_PORT=$((pb + 7)) STG_STATUS_PORT=$((pb + 8))
+  sed -i -e "s|^STAGING=.*|STAGING=per-account|" -e "s|^STAGING_GATEWAY_PORT=.*|STAGING_GATEWAY_PORT=$STG_GW_PORT|" \
+         -e "s|^STAGING_STATUS_PORT=.*|STAGING_STATUS_PORT=$STG_STATUS_PORT|" \
+         -e "s|^STAGING_GATEWAY_METRICS_PORT=.*|STAGING_GATEWAY_METRICS_PORT=$((pb + 9))|" \
+         -e "s|^STAGING_STATUS_BASE_URL=.*|STAGING_STATUS_BASE_URL=http://127.0.0.1:$STG_STATUS_PORT|" "$R2/etc/acme-ca/setup.conf"
   # Host network (the appliance listens on 127.0.0.1 like above); no machined/D-Bus on the host.
   systemd-nspawn -D "$R2" --boot --register=no --keep-unit --console=pipe -M acme-ca-e2e \
     </dev/null >"$T/nspawn.log" 2>&1 &
@@ -174,12 +178,25 @@ else
   done
   in_box() { nsenter -t "$init_pid" -a /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
   if [ -n "$init_pid" ] && in_box acme-ca-setup >"$T/setup-booted.log" 2>&1; then
-    pass "booted image: acme-ca-setup in systemd mode, the three units active"
+    pass "booted image: acme-ca-setup in systemd mode (STAGING=per-account), the units active"
   else
     cat "$T/nspawn.log" "$T/setup-booted.log" 2>/dev/null | tail -20
-    [ -z "$init_pid" ] || in_box journalctl -u acme-ca-engine -u acme-ca-status -u acme-ca-gateway --no-pager | tail -20
+    [ -z "$init_pid" ] || in_box journalctl -u 'acme-ca-*' --no-pager | tail -30
     fail "booted image: setup with systemd"
   fi
+  # The staging units acme-ca-setup generated from the packaged ones: clean, scored like those.
+  stg_units=(acme-ca-gateway-staging.service acme-ca-status-staging.service acme-ca-status-export-staging.service)
+  check "booted: systemd-analyze verify: the generated staging units are clean" \
+    bash -c 'r=$1; shift; out=$(systemd-analyze verify --root="$r" "$@" 2>&1) && [ -z "$out" ] || { echo "    $out"; exit 1; }' _ "$R2" "${stg_units[@]}"
+  for u in "${stg_units[@]}"; do
+    score=$(systemd-analyze security --offline=true --root="$R2" "$u" 2>/dev/null |
+            sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
+    check "booted: $u: exposure ${score:-?} <= 2.0" \
+      python3 -c 'import sys; sys.exit(0 if sys.argv[1] and float(sys.argv[1]) <= 2.0 else 1)' "${score:-}"
+  done
+  check "booted: the staging units are enabled" \
+    bash -c 'for u in "${@:2}"; do [ -L "$1/etc/systemd/system/multi-user.target.wants/$u" ] || { echo "    $u not enabled"; exit 1; }; done' _ "$R2" "${stg_units[@]}"
+  check "booted: the staging units are active" in_box systemctl is-active --quiet "${stg_units[@]}"
   # unit_proc UNIT USER CAPBND: the unit's main process as seen by the kernel.
   unit_proc() {
     local pid st
@@ -197,12 +214,41 @@ else
     unit_proc acme-ca-engine.service acme-ca-engine 0000000000000000
   check "booted: status server as acme-ca-status, empty bounding set, no_new_privs, seccomp" \
     unit_proc acme-ca-status.service acme-ca-status 0000000000000000
-  gw_pid=$(in_box systemctl show -p MainPID --value acme-ca-gateway.service)
-  gw_st=$(in_box cat "/proc/$gw_pid/status" 2>/dev/null)
+  gateway_proc() {  # gateway_proc UNIT
+    local st
+    st=$(in_box cat "/proc/$(in_box systemctl show -p MainPID --value "$1")/status" 2>/dev/null)
+    grep -q "^Uid:[[:space:]]*$(in_box id -u acme-ca-gateway)[[:space:]]" <<<"$st" && grep -q "^CapBnd:[[:space:]]*0000000000000400$" <<<"$st" &&
+      grep -q "^CapAmb:[[:space:]]*0000000000000400$" <<<"$st" && grep -q "^NoNewPrivs:[[:space:]]*1$" <<<"$st" &&
+      grep -q "^Seccomp:[[:space:]]*2$" <<<"$st"
+  }
   check "booted: gateway as acme-ca-gateway, bounding set = CAP_NET_BIND_SERVICE only, no_new_privs, seccomp" \
-    bash -c 'grep -q "^Uid:[[:space:]]*$2[[:space:]]" <<<"$1" && grep -q "^CapBnd:[[:space:]]*0000000000000400$" <<<"$1" &&
-             grep -q "^CapAmb:[[:space:]]*0000000000000400$" <<<"$1" && grep -q "^NoNewPrivs:[[:space:]]*1$" <<<"$1" &&
-             grep -q "^Seccomp:[[:space:]]*2$" <<<"$1"' _ "$gw_st" "$(in_box id -u acme-ca-gateway)"
+    gateway_proc acme-ca-gateway.service
+  check "booted: staging gateway: the same (acme-ca-gateway, CAP_NET_BIND_SERVICE only, no_new_privs, seccomp)" \
+    gateway_proc acme-ca-gateway-staging.service
+  check "booted: staging status server as acme-ca-status, empty bounding set, no_new_privs, seccomp" \
+    unit_proc acme-ca-status-staging.service acme-ca-status 0000000000000000
+  check "booted: staging status exporter as acme-ca-status, empty bounding set, no_new_privs, seccomp" \
+    unit_proc acme-ca-status-export-staging.service acme-ca-status 0000000000000000
+  # In a unit's own mount namespace, as its account: WRITABLE paths are, READ_ONLY ones are not.
+  unit_writes() {  # unit_writes UNIT USER "WRITABLE..." "READ_ONLY..."
+    local pid d
+    pid=$(in_box systemctl show -p MainPID --value "$1")
+    for d in $3; do
+      in_box nsenter -t "$pid" -m -S "$(in_box id -u "$2")" -G "$(in_box id -g "$2")" sh -c "touch $d/.probe && rm -f $d/.probe" ||
+        { echo "    $1: $d not writable"; return 1; }
+    done
+    for d in $4; do
+      if in_box nsenter -t "$pid" -m -S 0 -G 0 touch "$d/.probe" 2>/dev/null; then
+        in_box rm -f "$d/.probe"; echo "    $1: $d writable (even as root)"; return 1
+      fi
+    done
+  }
+  check "booted: staging gateway writes its own store only, never production's" \
+    unit_writes acme-ca-gateway-staging.service acme-ca-gateway /var/lib/acme-ca/gateway/store-staging \
+      "/var/lib/acme-ca/gateway/store /var/lib/acme-ca/status /etc/acme-ca"
+  check "booted: staging exporter writes its own export only" \
+    unit_writes acme-ca-status-export-staging.service acme-ca-status /var/lib/acme-ca/status-export-staging \
+      "/var/lib/acme-ca/status-export /var/lib/acme-ca/status /etc/acme-ca"
   # Inside the engine's own namespaces, as its account: its state is writable, /etc is not
   # (ProtectSystem=strict + ReadWritePaths), /home is empty (ProtectHome), only lo (PrivateNetwork).
   engine_ns() {
@@ -227,6 +273,33 @@ else
   fi
   CERT=$T/certbot2/conf/live/booted/cert.pem
   check "booted: OCSP good" test "$(ocsp)" = good
+  # Staging: the account admitted by the RA, certbot on the staging directory (the gateway's HTTPS
+  # certificate is production's), OCSP from the staging status server and from the staging export.
+  in_box acme-ca-ra ext-account update "$EAB_KID" --staging yes >/dev/null
+  SROOT=$R2/var/lib/acme-ca/ceremony/staging/root.pem SINT=$R2/var/lib/acme-ca/ceremony/staging/intermediate.pem
+  SCERT=$T/certbot-stg/conf/live/stg/cert.pem
+  if certbot_issue "$T/certbot-stg" "$ROOT" "https://localhost:$STG_GW_PORT/directory" www.booted.test stg; then
+    pass "booted: certbot issuance on the staging directory (systemd-run staging gateway)"
+  else
+    fail "booted: certbot on staging: $(grep -iE 'error|detail' "$T/certbot-stg.log" | tail -3)"
+  fi
+  check "booted: staging certificate: CN 'TEST www.booted.test', chains to the staging root, not to production's" \
+    bash -c 'openssl x509 -in "$1" -noout -subject | grep -q "CN *= *TEST www.booted.test" &&
+      openssl verify -CAfile "$2" -untrusted "$3" "$1" >/dev/null && ! openssl verify -CAfile "$4" -untrusted "$3" "$1" >/dev/null 2>&1' \
+    _ "$SCERT" "$SROOT" "$SINT" "$ROOT"
+  stg_ocsp() { ocsp_answer "$SINT" "$SCERT" "http://127.0.0.1:$STG_STATUS_PORT/ocsp" "$SROOT"; }
+  check "booted: staging OCSP good from the staging status server" test "$(stg_ocsp)" = good
+  check "booted: the production status server does not answer for the staging certificate" \
+    test "$(ocsp_answer "$SINT" "$SCERT" "http://127.0.0.1:$STATUS_PORT/ocsp" "$SROOT")" != good
+  X=$R2/var/lib/acme-ca/status-export-staging
+  for _ in $(seq 40); do [ "$(exported_ocsp_status "$X" "$SINT" "$SCERT" "$SROOT")" = good ] && break; sleep 0.5; done
+  check "booted: the staging export holds the staging OCSP response (good), CA certificates and CRL" \
+    bash -c '[ "$1" = good ] && [ -f "$2/ca/stg-root.der" ] && [ -f "$2/ca/acme-stg.der" ] &&
+      openssl crl -inform DER -in "$2/crl/acme-stg.crl" -noout -issuer | grep -q TEST' \
+    _ "$(exported_ocsp_status "$X" "$SINT" "$SCERT" "$SROOT")" "$X"
+  check "booted: the production export holds nothing of staging" \
+    bash -c '[ -z "$1" ] && [ -d "$2/ocsp" ] && [ ! -e "$2/ca/stg-root.der" ]' \
+    _ "$(exported_ocsp_status "$R2/var/lib/acme-ca/status-export" "$SINT" "$SCERT" "$SROOT")" "$R2/var/lib/acme-ca/status-export"
   acct=$(in_box acme-ca-ra acme-account list --account "$EAB_KID" | awk 'NR == 1 {print $1}')
   in_box acme-ca-ra acme-account revoke "$acct" --reason keyCompromise --yes >/dev/null 2>&1
   st=""
@@ -237,12 +310,15 @@ else
   booted_audit() {
     local out A=$R2/var/lib/acme-ca/audit
     for _ in $(seq 20); do grep -q '"event":"mass_revocation_applied"' "$A/engine.jsonl" && break; sleep 0.5; done
-    out=$(in_box ca-audit verify-audit /var/lib/acme-ca/audit/engine.jsonl /var/lib/acme-ca/audit/ra.jsonl) &&
-      grep -q "engine.jsonl: intact" <<<"$out" && grep -q "ra.jsonl: intact" <<<"$out" || { echo "    $out"; return 1; }
+    out=$(in_box ca-audit verify-audit /var/lib/acme-ca/audit/engine.jsonl /var/lib/acme-ca/audit/ra.jsonl \
+            /var/lib/acme-ca/audit/gateway-staging.jsonl) &&
+      grep -q "engine.jsonl: intact" <<<"$out" && grep -q "ra.jsonl: intact" <<<"$out" &&
+      grep -q "gateway-staging.jsonl: intact" <<<"$out" || { echo "    $out"; return 1; }
     grep -q '"event":"issued"' "$A/engine.jsonl" && grep -q '"event":"mass_revocation_applied"' "$A/engine.jsonl" &&
+      grep '"event":"issued"' "$A/engine.jsonl" | grep -q '"environment":"staging"' &&
       grep -q '"action":"acme-account.revoke"' "$A/ra.jsonl" || { echo "    entries missing"; return 1; }
   }
-  check "booted: ca-audit verify-audit: both audit files intact, issuance, mass revocation, RA change" booted_audit
+  check "booted: ca-audit verify-audit: engine, RA and staging gateway files intact; issuances (staging too), mass revocation, RA change" booted_audit
   # The engine rewrites its metrics file every 5 s: wait for a write after both events.
   engine_metrics_counted() {
     grep -q 'result="issued"} [1-9]' "$1" 2>/dev/null &&
@@ -252,14 +328,22 @@ else
   check "booted: the engine's metrics file counts the issuance and the revocation" \
     engine_metrics_counted "$R2/var/lib/acme-ca/metrics/engine.prom"
   cp "$deb" "$R2/root/acme-ca.deb"
-  gw_before=$(in_box systemctl show -p MainPID --value acme-ca-gateway.service)
+  main_pids() { local u; for u in acme-ca-gateway.service "${stg_units[@]}"; do in_box systemctl show -p MainPID --value "$u"; done; }
+  pids_before=$(main_pids)
+  echo "# tampered copy, to be replaced" >>"$R2/etc/systemd/system/acme-ca-gateway-staging.service"
   if in_box dpkg -i /root/acme-ca.deb >"$T/upgrade-booted.log" 2>&1 &&
-     [ "$(in_box systemctl show -p MainPID --value acme-ca-gateway.service)" != "$gw_before" ] &&
-     in_box systemctl is-active --quiet acme-ca-engine.service acme-ca-status.service acme-ca-gateway.service; then
-    pass "booted: dpkg -i (upgrade) restarted the three services, all active"
+     in_box systemctl is-active --quiet acme-ca-engine.service acme-ca-status.service acme-ca-gateway.service "${stg_units[@]}"; then
+    pass "booted: dpkg -i (upgrade): the services, staging ones included, active"
   else
     fail "booted: upgrade: $(tail -3 "$T/upgrade-booted.log")"
   fi
+  check "booted: upgrade restarted the gateway and every staging unit (new main PIDs)" \
+    bash -c 'paste <(echo "$1") <(echo "$2") | awk "\$1 == \$2 || \$2 == 0 {bad = 1} END {exit bad}"' _ "$pids_before" "$(main_pids)"
+  check "booted: upgrade regenerated the staging units from the new packaged ones" \
+    bash -c '! grep -q "tampered copy" "$1/etc/systemd/system/acme-ca-gateway-staging.service"' _ "$R2"
+  stg_after=""
+  for _ in $(seq 20); do stg_after=$(stg_ocsp); [ -n "$stg_after" ] && break; sleep 0.5; done
+  check "booted: staging OCSP still answered after the upgrade ($stg_after)" bash -c '[[ $1 == good || $1 == revoked ]]' _ "$stg_after"
   check "booted: backup under systemd (encrypted, passphrase from a file)" in_box sh -c \
     'umask 077 && echo image-e2e-backup-passphrase >/root/backup.pass && acme-ca-backup --passphrase-file /root/backup.pass --out /root/backup.tar.gz.enc'
 fi

@@ -46,7 +46,7 @@ certbot_issue() {
 # stop_prefix PREFIX: stops the services acme-ca-setup --no-systemd started under PREFIX, by the PIDs
 # it recorded in PREFIX/run/acme-ca (TERM, then KILL after 10 s).
 stop_prefix() {
-  stop_pidfiles -w 100 "$1"/run/acme-ca/{dashboard,gateway-staging,gateway,status-staging,status,engine}.pid
+  stop_pidfiles -w 100 "$1"/run/acme-ca/{dashboard,gateway-staging,gateway,status-export-staging,status-export,status-staging,status,engine}.pid
 }
 
 # loopback_setup_conf FILE PORT_BASE: points setup.conf at 127.0.0.1 with the test's ports (gateway
@@ -99,9 +99,12 @@ postinst_prefix() {
     "$p/usr/sbin/acme-ca-setup" fix-permissions
 }
 
-# free_port_base: a port base with nothing listening on base+{0..9,53} (7..9: the staging service).
+# free_port_base: a port base with nothing listening on base+{0..9,53} (7..9: the staging service),
+# or ACME_CA_TEST_PORT_BASE when set.
 free_port_base() {
   local pb busy off
+  # A machine shared by several runs gives each its own range.
+  if [ -n "${ACME_CA_TEST_PORT_BASE:-}" ]; then echo "$ACME_CA_TEST_PORT_BASE"; return; fi
   for _ in $(seq 20); do
     pb=$((20000 + (RANDOM % 200) * 100))
     busy=0
@@ -162,4 +165,24 @@ remove_test_state() {
   done
   for g in "${created_groups[@]}"; do getent group "$g" >/dev/null && groupdel "$g" 2>/dev/null; done
   if [ -n "${KEEP_STATE:-}" ]; then echo "state kept in $T"; else chattr -R -a "$T" 2>/dev/null; rm -rf "$T"; fi
+}
+
+# ocsp_answer ISSUER_PEM CERT URL CA_PEM: the certificate's status ("good", "revoked", ...) as the
+# OCSP responder at URL answers it (openssl ocsp, no nonce), empty if there is no answer.
+ocsp_answer() {
+  openssl ocsp -issuer "$1" -cert "$2" -url "$3" -CAfile "$4" -no_nonce 2>/dev/null | sed -n "s|^$2: *||p"
+}
+
+# exported_ocsp_status EXPORT_DIR ISSUER_PEM CERT CA_PEM: the status in the pre-signed response that
+# ca-status-export wrote for CERT (the file named by the GET path of openssl's request, SHA-1 CertID,
+# crl_ocsp/export/README.md), empty if there is no such file.
+exported_ocsp_status() {
+  local req f
+  req=$(mktemp)
+  openssl ocsp -issuer "$2" -cert "$3" -no_nonce -reqout "$req" >/dev/null 2>&1
+  f=$1/ocsp/$(base64 -w0 "$req")
+  rm -f "$req"
+  [[ $f == */ ]] && f=${f}index.der
+  [ -f "$f" ] || return 0
+  openssl ocsp -respin "$f" -issuer "$2" -cert "$3" -CAfile "$4" 2>/dev/null | sed -n "s|^$3: *||p"
 }

@@ -5,8 +5,10 @@
 # with STAGING=per-account deploys the staging ceremony, the engine's staging instance, the staging
 # status server and gateway (as their service users, with their own stores and modes); an external
 # account admitted with `acme-ca-ra ext-account update KID --staging yes` gets a TEST certificate
-# with certbot whose OCSP and CRL the staging status server answers; a second setup run changes
-# nothing. Every process it starts is stopped by PID; service accounts are removed only if it created them.
+# with certbot whose OCSP and CRL the staging status server answers, and whose pre-signed OCSP
+# response the staging status export (its own directory, STATUS_EXPORT_DIR-staging) holds, and which
+# the account's report (ca-ra report) counts as staging, apart from production; a second setup run
+# changes nothing. Every process it starts is stopped by PID; service accounts are removed only if it created them.
 set -uo pipefail
 src=$1
 . "$src/tests/appliance/lib.sh"
@@ -35,13 +37,14 @@ pebble-challtestsrv -management "127.0.0.1:$((pb + 5))" -dns01 "127.0.0.1:$((pb 
 challtestsrv_pid=$!
 cp "$A/etc/acme-ca/setup.conf.example" "$A/etc/acme-ca/setup.conf"
 loopback_setup_conf "$A/etc/acme-ca/setup.conf" "$pb"
-# Staging on (the guide's settings with this test's ports); no dashboard nor export (not under test);
+# Staging on (the guide's settings with this test's ports); no dashboard (not under test); the
+# status export on (its default), so the staging one too;
 # EC roots keep the two ceremonies quick.
 sed -i -e "s|^STAGING=.*|STAGING=per-account|" -e "s|^STAGING_GATEWAY_PORT=.*|STAGING_GATEWAY_PORT=$((pb + 7))|" \
        -e "s|^STAGING_STATUS_PORT=.*|STAGING_STATUS_PORT=$((pb + 8))|" \
        -e "s|^STAGING_GATEWAY_METRICS_PORT=.*|STAGING_GATEWAY_METRICS_PORT=$((pb + 9))|" \
        -e "s|^STAGING_STATUS_BASE_URL=.*|STAGING_STATUS_BASE_URL=http://127.0.0.1:$((pb + 8))|" \
-       -e "s|^DASHBOARD_PORT=.*|DASHBOARD_PORT=|" -e "s|^#STATUS_EXPORT_DIR=.*|STATUS_EXPORT_DIR=|" \
+       -e "s|^DASHBOARD_PORT=.*|DASHBOARD_PORT=|" \
        -e "s|^ROOT_KEY_TYPE=.*|ROOT_KEY_TYPE=ec-p384|" -e "s|^CAA_IDENTITIES=.*|CAA_IDENTITIES=acme-ca.e2e.test|" \
        "$A/etc/acme-ca/setup.conf"
 
@@ -52,6 +55,12 @@ runs_as() {  # runs_as NAME USER: the service's recorded PID is alive and runs a
 }
 check "staging gateway runs as acme-ca-gateway" runs_as gateway-staging acme-ca-gateway
 check "staging status server runs as acme-ca-status" runs_as status-staging acme-ca-status
+check "staging status exporter runs as acme-ca-status" runs_as status-export-staging acme-ca-status
+check "staging status export 0755 acme-ca-status, beside production's" mode_is "$S/status-export-staging" 755 acme-ca-status acme-ca-status
+check "status-export-staging.json: the staging status store into its own directory, staging issuers only" \
+  python3 -c 'import json,sys; x=json.load(open(sys.argv[1])); s=sys.argv[2]
+assert (x["store"], x["dir"], x["issuers"]) == (s + "/status-staging", s + "/status-export-staging", ["acme-stg", "stg-root"]), x' \
+  "$E/status-export-staging.json" "$S"
 check "staging CA store 0700 acme-ca-engine" mode_is "$S/engine/store-staging" 700 acme-ca-engine acme-ca-engine
 check "staging status store 2750 engine:status" mode_is "$S/status-staging" 2750 acme-ca-engine acme-ca-status
 check "staging gateway store 0640 gateway:ra" mode_is "$S/gateway/store-staging/data.mdb" 640 acme-ca-gateway acme-ca-ra
@@ -89,6 +98,30 @@ if certbot_issue "$T/certbot" "$ROOT_CA_PEM" "$STAGING_DIRECTORY_URL" www.e2e.te
   check "staging OCSP (setup's staging status server): good" \
     bash -c 'openssl ocsp -issuer "$1" -cert "$2" -url "$3" -CAfile "$4" -no_nonce 2>&1 | grep -q ": good"' \
     _ "$STAGING_INTERMEDIATE_PEM" "$CERT" "$STAGING_OCSP_URL" "$STAGING_ROOT"
+  X=$S/status-export-staging
+  for _ in $(seq 40); do [ "$(exported_ocsp_status "$X" "$STAGING_INTERMEDIATE_PEM" "$CERT" "$STAGING_ROOT")" = good ] && break; sleep 0.5; done
+  check "staging status export: the certificate's pre-signed OCSP response (good), the staging CA certificates and CRL" \
+    bash -c '[ "$1" = good ] && cmp -s "$2/ca/stg-root.der" <(openssl x509 -in "$3" -outform DER) && [ -f "$2/ca/acme-stg.der" ] &&
+      openssl crl -inform DER -in "$2/crl/acme-stg.crl" -noout -issuer | grep -q TEST' \
+    _ "$(exported_ocsp_status "$X" "$STAGING_INTERMEDIATE_PEM" "$CERT" "$STAGING_ROOT")" "$X" "$STAGING_ROOT"
+  check "production status export: nothing of staging (no response for the staging certificate, no staging CA)" \
+    bash -c '[ -z "$1" ] && [ -f "$2/manifest.json" ] && ! grep -qE "\"(ca|crl)/(stg-root|acme-stg)" "$2/manifest.json"' \
+    _ "$(exported_ocsp_status "$S/status-export" "$STAGING_INTERMEDIATE_PEM" "$CERT" "$STAGING_ROOT")" "$S/status-export"
+  # The account's report (R49) shows the staging certificate apart: counted as staging, never in
+  # production's counts; the HTML has its staging section, the CSV row says staging.
+  day=$(date -u +%F)
+  install -d -o acme-ca-ra -m 0700 "$T/report"
+  if "$RA" --json report "$EAB_KID" --since "$day" --until "$day" --out "$T/report" >"$T/report.json" 2>"$T/report.err"; then
+    check "ca-ra report: the staging certificate counted as staging (1 issued, 1 valid), production's counts 0" \
+      python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); s=j["staging"]
+assert (j["issued"], j["valid_now"], j["certificates_issued"]) == (0, 0, []), j
+assert (s["issued"], s["valid_now"]) == (1, 1) and s["certificates_issued"][0]["environment"] == "staging", s' "$T/report.json"
+    check "report files: HTML staging section lists the certificate, CSV row environment staging" \
+      bash -c 'h=$(cat "$1"/*.html) && [[ $h == *"Staging (test certificates, TEST hierarchy, not trusted)"* ]] &&
+        [[ $h == *"Staging certificates issued</td><td>1"* ]] && grep -q "^issued,.*,staging,.*www.e2e.test" "$1"/*.csv' _ "$T/report"
+  else
+    fail "ca-ra report: $(tail -3 "$T/report.err")"
+  fi
 else
   fail "certbot on staging: $(grep -iE 'error|detail' "$T/certbot.log" | tail -3)"
 fi
@@ -108,13 +141,13 @@ else
 fi
 
 # Idempotent: a second run writes nothing and keeps every service running.
-before=$(cd "$E" && sha256sum engine.json gateway-staging.json status-staging.json appliance.env)
+before=$(cd "$E" && sha256sum engine.json gateway-staging.json status-staging.json status-export-staging.json appliance.env)
 "$A/usr/sbin/acme-ca-setup" --prefix "$A" --no-systemd >"$T/setup-2.log" 2>&1
 check "second setup run: same configs, nothing rewritten" \
-  bash -c '[ "$1" = "$(cd "$2" && sha256sum engine.json gateway-staging.json status-staging.json appliance.env)" ] && ! grep -q "wrote\|kept" "$3"' \
+  bash -c '[ "$1" = "$(cd "$2" && sha256sum engine.json gateway-staging.json status-staging.json status-export-staging.json appliance.env)" ] && ! grep -q "wrote\|kept" "$3"' \
   _ "$before" "$E" "$T/setup-2.log"
-check "status: five services running (engine, status, gateway, status-staging, gateway-staging)" \
-  bash -c '[ "$("$1" status --prefix "$2" --no-systemd | grep -c ": running (pid")" = 5 ]' _ "$A/usr/sbin/acme-ca-setup" "$A"
+check "status: seven services running (engine, status, gateway, status-export, status-staging, gateway-staging, status-export-staging)" \
+  bash -c '[ "$("$1" status --prefix "$2" --no-systemd | grep -c ": running (pid")" = 7 ]' _ "$A/usr/sbin/acme-ca-setup" "$A"
 
 # STAGING=all and --reconfigure: an external account the RA never admitted registers on staging.
 sed -i "s|^STAGING=.*|STAGING=all|" "$E/setup.conf"
