@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   if (::mkdtemp(tmpl) == nullptr) return 1;
   std::string dir = tmpl;
   ca::reports::AuditSources sources{dir + "/engine.jsonl", dir + "/gateway.jsonl",
-                                    dir + "/ra.jsonl"};
+                                    dir + "/ra.jsonl", /*gateway_staging=*/""};
   auto engine = ca::audit::AuditLog::Open(sources.engine, "ca-engine");
   auto gateway = ca::audit::AuditLog::Open(sources.gateway, "ca-gateway");
   auto ra = ca::audit::AuditLog::Open(sources.ra, "ca-ra");
