@@ -11,23 +11,12 @@ std::string RecordCache::Slot(MDB_dbi dbi, std::string_view key) {
 
 std::optional<CachedRecord> RecordCache::Find(MDB_dbi dbi, std::string_view key,
                                               std::string_view raw) const {
-  const std::string slot = Slot(dbi, key);
-  std::lock_guard lock(mu_);
-  auto it = entries_.find(slot);
-  if (it == entries_.end() || it->second.raw != raw) {
-    misses_.fetch_add(1, std::memory_order_relaxed);
-    return std::nullopt;
-  }
-  hits_.fetch_add(1, std::memory_order_relaxed);
-  return it->second.record;
+  return records_.Find(Slot(dbi, key), raw);
 }
 
 void RecordCache::Put(MDB_dbi dbi, std::string_view key, std::string_view raw,
                       CachedRecord record) {
-  std::string slot = Slot(dbi, key);
-  std::lock_guard lock(mu_);
-  if (entries_.size() >= capacity_ && !entries_.contains(slot)) entries_.clear();
-  entries_.insert_or_assign(std::move(slot), Entry{std::string(raw), std::move(record)});
+  records_.Put(Slot(dbi, key), raw, std::move(record));
 }
 
 }  // namespace ca::gateway

@@ -3,30 +3,29 @@
 // an entry can never be stale: it only saves decoding the same JSON again (accounts on every
 // request, orders, authorizations and challenges on every poll). The store writes through it (the
 // bytes it has just encoded, with the record), so a read after a write needs no decoding either.
-// Bounded: emptied when full.
+// Bounded: emptied when full (common/decoded_records.h).
 #pragma once
 
 #include <lmdb.h>
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <variant>
 
+#include "common/decoded_records.h"
 #include "gateway/store.h"
 
 namespace ca::gateway {
 
-using CachedRecord = std::variant<AccountRecord, OrderRecord, AuthzRecord, ChallengeRecord>;
+using CachedRecord =
+    std::variant<AccountRecord, OrderRecord, AuthzRecord, ChallengeRecord, CertRecord>;
 
 class RecordCache {
  public:
-  explicit RecordCache(size_t capacity = 8192) : capacity_(capacity == 0 ? 1 : capacity) {}
+  explicit RecordCache(size_t capacity = 8192) : records_(capacity) {}
 
   // The record decoded from exactly `raw`, stored at `key` in `dbi`; nullopt if not cached.
   std::optional<CachedRecord> Find(MDB_dbi dbi, std::string_view key, std::string_view raw) const;
@@ -35,18 +34,11 @@ class RecordCache {
   struct Stats {
     uint64_t hits = 0, misses = 0;
   };
-  Stats stats() const { return {hits_.load(), misses_.load()}; }
+  Stats stats() const { return {records_.hits(), records_.misses()}; }
 
  private:
-  struct Entry {
-    std::string raw;
-    CachedRecord record;
-  };
   static std::string Slot(MDB_dbi dbi, std::string_view key);
-  const size_t capacity_;
-  mutable std::mutex mu_;
-  mutable std::atomic<uint64_t> hits_{0}, misses_{0};
-  std::unordered_map<std::string, Entry> entries_;
+  DecodedRecords<CachedRecord> records_;
 };
 
 }  // namespace ca::gateway

@@ -7,6 +7,7 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "gateway/record_cache.h"
+#include "gateway/record_text.h"
 #include "pki/json_fields.h"
 
 namespace ca::gateway {
@@ -253,11 +254,12 @@ AcmeStore::AcmeStore(std::unique_ptr<lmdb::Env> env, Dbs dbs)
     : env_(std::move(env)),
       dbs_(dbs),
       records_(std::make_shared<RecordCache>()),
+      certs_(std::make_shared<RecordCache>(256)),
       committer_(std::make_unique<lmdb::GroupCommitter>(*env_)) {}
 
 Result<StoreTxn> AcmeStore::Read() const {
   auto txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
-  return StoreTxn(std::move(txn), dbs_, records_.get());
+  return StoreTxn(std::move(txn), dbs_, records_.get(), certs_.get());
 }
 
 Status AcmeStore::Write(const WriteOp& op) const {
@@ -271,14 +273,15 @@ Status AcmeStore::Write(const WriteOp& op) const {
 
 Status AcmeStore::WriteReserved(const WriteOp& op) const {
   return committer_->Run([&](lmdb::Txn& txn) {
-    StoreTxn store_txn(txn, dbs_, records_.get());
+    StoreTxn store_txn(txn, dbs_, records_.get(), certs_.get());
     return op(store_txn);
   });
 }
 
 AcmeStore::CacheStats AcmeStore::record_cache_stats() const {
   auto stats = records_->stats();
-  return {stats.hits, stats.misses};
+  auto certs = certs_->stats();
+  return {stats.hits + certs.hits, stats.misses + certs.misses};
 }
 
 void AcmeStore::RefreshUsage() const {
@@ -311,9 +314,11 @@ Result<std::optional<T>> StoreTxn::GetJson(MDB_dbi dbi, const std::string& key) 
   auto raw = CA_TRY(txn_->Get(dbi, key));
   if (!raw) return std::optional<T>();
   constexpr bool kCached = std::is_same_v<T, AccountRecord> || std::is_same_v<T, OrderRecord> ||
-                           std::is_same_v<T, AuthzRecord> || std::is_same_v<T, ChallengeRecord>;
+                           std::is_same_v<T, AuthzRecord> || std::is_same_v<T, ChallengeRecord> ||
+                           std::is_same_v<T, CertRecord>;
   if constexpr (kCached) {
-    if (auto hit = records_->Find(dbi, key, *raw)) return std::optional<T>(std::get<T>(std::move(*hit)));
+    if (auto hit = CacheOf<T>()->Find(dbi, key, *raw))
+      return std::optional<T>(std::get<T>(std::move(*hit)));
   }
   Result<T> (*from)(const json&) = nullptr;
   const char* what = "";
@@ -325,7 +330,7 @@ Result<std::optional<T>> StoreTxn::GetJson(MDB_dbi dbi, const std::string& key) 
   else from = JsonFrom, what = "account key";
   json record = CA_TRY(ParseRecord(*raw, what));
   auto value = CA_TRY(from(record));
-  if constexpr (kCached) records_->Put(dbi, key, *raw, value);
+  if constexpr (kCached) CacheOf<T>()->Put(dbi, key, *raw, value);
   return std::optional<T>(std::move(value));
 }
 
@@ -350,11 +355,11 @@ Result<size_t> StoreTxn::CountAccountsOfExternal(const std::string& kid) const {
 }
 template <class T>
 Status StoreTxn::PutRecord(MDB_dbi dbi, const std::string& key, const T& r, bool insert) {
-  std::string text = ToJson(r).dump();
+  std::string text = RecordText(r);
   CA_TRY_STATUS(insert ? txn_->Insert(dbi, key, text) : txn_->Put(dbi, key, text));
   // Written through: the next read of these exact bytes needs no decoding. Should this
   // transaction not commit, the entry matches no stored bytes and is never used.
-  records_->Put(dbi, key, text, r);
+  CacheOf<T>()->Put(dbi, key, text, r);
   return Ok();
 }
 
@@ -437,7 +442,9 @@ Status StoreTxn::PutChallenge(const ChallengeRecord& r) {
 Result<std::optional<CertRecord>> StoreTxn::GetCert(const std::string& serial) const {
   return GetJson<CertRecord>(dbs_.certs, serial);
 }
-Status StoreTxn::PutCert(const CertRecord& r) { return txn_->Put(dbs_.certs, r.serial_hex, ToJson(r).dump()); }
+Status StoreTxn::PutCert(const CertRecord& r) {
+  return PutRecord(dbs_.certs, r.serial_hex, r);
+}
 
 Status StoreTxn::RecordFailedValidation(const std::string& account_id, const std::string& name, int64_t now) {
   std::string key = account_id + "|" + name + "|" + Padded(now) + "|" + HexEncode(RandomBytes(4));

@@ -9,12 +9,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/lmdb.h"
@@ -152,6 +153,9 @@ class AcmeStore {
   std::unique_ptr<lmdb::Env> env_;  // stable address for the committer
   Dbs dbs_;
   std::shared_ptr<RecordCache> records_;  // decoded records (gateway/record_cache.h)
+  // Certificate records (~4 KB each, read once on download right after they are written): a
+  // smaller cache of their own.
+  std::shared_ptr<RecordCache> certs_;
   std::unique_ptr<lmdb::GroupCommitter> committer_;
   // The fill level as last read (lmdb::Env::GetUsage walks the free list: not on every write).
   struct UsageGate {
@@ -210,20 +214,27 @@ class StoreTxn {
       : owned_(std::move(other.owned_)),
         txn_(owned_ ? &*owned_ : other.txn_),
         dbs_(other.dbs_),
-        records_(other.records_) {}
+        records_(other.records_),
+        certs_(other.certs_) {}
   StoreTxn& operator=(StoreTxn&&) = delete;
 
  private:
   friend class AcmeStore;
-  StoreTxn(lmdb::Txn&& txn, const AcmeStore::Dbs& dbs, RecordCache* records)
-      : owned_(std::move(txn)), txn_(&*owned_), dbs_(dbs), records_(records) {}
-  StoreTxn(lmdb::Txn& txn, const AcmeStore::Dbs& dbs, RecordCache* records)  // the committer's
-      : txn_(&txn), dbs_(dbs), records_(records) {}
+  StoreTxn(lmdb::Txn&& txn, const AcmeStore::Dbs& dbs, RecordCache* records, RecordCache* certs)
+      : owned_(std::move(txn)), txn_(&*owned_), dbs_(dbs), records_(records), certs_(certs) {}
+  StoreTxn(lmdb::Txn& txn, const AcmeStore::Dbs& dbs, RecordCache* records,
+           RecordCache* certs)  // the committer's
+      : txn_(&txn), dbs_(dbs), records_(records), certs_(certs) {}
   template <class T>
   Result<std::optional<T>> GetJson(MDB_dbi dbi, const std::string& key) const;
-  // Writes a cached record type (account, order, authorization, challenge) as JSON.
+  // Writes a cached record type (account, order, authorization, challenge, certificate) as JSON
+  // (gateway/record_text.h), through its cache.
   template <class T>
   Status PutRecord(MDB_dbi dbi, const std::string& key, const T& r, bool insert = false);
+  template <class T>
+  RecordCache* CacheOf() const {
+    return std::is_same_v<T, CertRecord> ? certs_ : records_;
+  }
   Status SetProcessing(char kind, const std::string& id, bool processing);
   Result<std::vector<std::string>> ProcessingIds(char kind) const;
   Result<size_t> DeleteOrder(const std::string& id, PruneCounts& counts);
@@ -231,6 +242,7 @@ class StoreTxn {
   lmdb::Txn* txn_;
   AcmeStore::Dbs dbs_;
   RecordCache* records_;
+  RecordCache* certs_;
 };
 
 }  // namespace ca::gateway

@@ -125,6 +125,28 @@ TEST(PolicyStore, VersionMonotonicAndSnapshotIsolated) {
   EXPECT_EQ(store->Snapshot()->Organizations().size(), 5u);
 }
 
+// Finders reuse records parsed from identical bytes (common/decoded_records.h): a record written
+// since is read as written, by a snapshot of the same store and by another store's reader.
+TEST(PolicyStore, FindersReadEveryChangeDespiteTheParsedRecordCache) {
+  TempDir dir;
+  auto store = PolicyWriter::Create(dir.Sub("p"), "a", 1);
+  ASSERT_TRUE(store);
+  AdminContext ctx{&*store, "bob", 100};
+  auto o = CreateOrganization(ctx, {"Org", "fr", "Paris", "SIRET1"});
+  ASSERT_TRUE(o) << o.error().ToString();
+  auto before = store->Snapshot()->FindOrganization(o->id);
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->name, "Org");
+  EXPECT_EQ(store->Snapshot()->FindOrganization(o->id)->name, "Org");  // the cached parse
+  ASSERT_TRUE(UpdateOrganization(ctx, o->id, {"Renamed", "fr", "Paris", "SIRET1"}));
+  EXPECT_EQ(store->Snapshot()->FindOrganization(o->id)->name, "Renamed");
+  ASSERT_TRUE(SetOrganizationStatus(ctx, o->id, OrgStatus::kValid));
+  auto validated = store->Snapshot()->FindOrganization(o->id);
+  ASSERT_TRUE(validated);
+  EXPECT_EQ(validated->status, OrgStatus::kValid);
+  EXPECT_EQ(validated->name, "Renamed");
+}
+
 // The read side has no write API at all (the build enforces it: BeginWrite is only on the RA's
 // PolicyWriter, in ca_policy_admin), and its LMDB environment refuses a write transaction.
 template <class S>
