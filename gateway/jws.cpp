@@ -113,22 +113,25 @@ std::optional<nlohmann::json> ParseBoundedJson(std::string_view text, size_t max
 
 ProblemOr<Jws> ParseJws(std::string_view body) {
   if (!DepthWithin(body, kMaxJsonDepth)) return std::unexpected(Malformed("JSON nested too deeply"));
-  auto outer = ParseBoundedJson(body);
-  if (!outer || !outer->is_object()) return std::unexpected(Malformed("request body is not a JSON object"));
-  if (outer->contains("signatures"))
+  // Depth checked just above: ParseBoundedJson would scan the body (up to a CSR) once more.
+  auto outer = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (outer.is_discarded() || !outer.is_object())
+    return std::unexpected(Malformed("request body is not a JSON object"));
+  if (outer.contains("signatures"))
     return std::unexpected(Malformed("JWS general serialization is not supported: use the flattened form"));
-  if (outer->contains("header"))
+  if (outer.contains("header"))
     return std::unexpected(Malformed("JWS unprotected header is not allowed (RFC 8555 §6.2)"));
-  for (const auto& [name, value] : outer->items()) {
+  for (const auto& [name, value] : outer.items()) {
     if (name != "protected" && name != "payload" && name != "signature")
       return std::unexpected(Malformed("unexpected JWS member \"" + name + "\""));
     if (!value.is_string()) return std::unexpected(Malformed("JWS member \"" + name + "\" is not a string"));
   }
-  if (!outer->contains("protected") || !outer->contains("payload") || !outer->contains("signature"))
+  if (!outer.contains("protected") || !outer.contains("payload") || !outer.contains("signature"))
     return std::unexpected(Malformed("JWS must have protected, payload and signature members"));
   Jws jws;
-  jws.protected_b64 = (*outer)["protected"].get<std::string>();
-  jws.payload_b64 = (*outer)["payload"].get<std::string>();
+  // Moved out of the parsed body, not copied (the payload carries the CSR at finalize).
+  jws.protected_b64 = std::move(outer["protected"].get_ref<std::string&>());
+  jws.payload_b64 = std::move(outer["payload"].get_ref<std::string&>());
   auto header_bytes = Base64UrlDecode(jws.protected_b64);
   if (!header_bytes || header_bytes->empty())
     return std::unexpected(Malformed("JWS protected header is not base64url"));
@@ -141,7 +144,7 @@ ProblemOr<Jws> ParseJws(std::string_view body) {
     if (!payload) return std::unexpected(Malformed("JWS payload is not base64url"));
     jws.payload = std::move(*payload);
   }
-  auto sig = Base64UrlDecode((*outer)["signature"].get<std::string>());
+  auto sig = Base64UrlDecode(outer["signature"].get_ref<const std::string&>());
   // An empty signature parses: alg "none" must get badSignatureAlgorithm, and verification
   // refuses an empty signature under every supported alg.
   if (!sig) return std::unexpected(Malformed("JWS signature is not base64url"));
