@@ -168,7 +168,8 @@ check "the gateway's client key for the agents: 0400, the gateway's" mode_is "$S
 check "the agents' client CA key: root's only" mode_is "$S/agents/client-ca.key" 600 root root
 
 export ACME_CA_ETC_DIR=$E ACME_CA_RA_BIN=$A/usr/bin/ca-ra
-first_external_account "$A/usr/sbin/acme-ca-ra" -- "Zones Organisation" "Zones Operator" zones.test http-01
+# in the hub: ca-ra looks CAA up through the appliance's resolver (R7), which listens in the hub
+first_external_account ip netns exec "$HUB" "$A/usr/sbin/acme-ca-ra" -- "Zones Organisation" "Zones Operator" zones.test http-01
 set -a; . "$E/appliance.env"; set +a
 # certbot_issue on the responder address every zone routes to.
 issue() {  # issue NAME CERT_NAME: certbot in the hub, http-01 standalone on 10.90.0.1
