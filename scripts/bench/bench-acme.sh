@@ -143,7 +143,7 @@ APP_ENV=$APP_STATE/appliance.env
 app_pids=$(set -a; . "$APP_ENV"; echo "$ENGINE_PID,$GATEWAY_PID,$STATUS_PID")
 app_http01=$(set -a; . "$APP_ENV"; echo "$HTTP01_PORT")
 # The appliance's own challtestsrv is its DNS (http-01 off); this one answers http-01 on HTTP01_PORT.
-app_chall_mgmt=$((APPLIANCE_PORT_BASE + 6))
+app_chall_mgmt=$((APPLIANCE_PORT_BASE + 10))  # N+6 is the dashboard, N+7..N+9 staging
 pebble-challtestsrv -management "127.0.0.1:$app_chall_mgmt" -http01 "127.0.0.1:$app_http01" -https01 "" \
   -dns01 "" -tlsalpn01 "" -defaultIPv6 "" >"$OUT_DIR/appliance-http01.log" 2>&1 &
 CHALL_PID=$!

@@ -40,7 +40,7 @@ $PY "$here/acme_load.py" keys --count $((KEY_OFFSET + PROFILE_ORDERS + 4)) --out
 BUILD_DIR=$BUILD_DIR "$root/scripts/appliance-dev.sh" up --state "$STATE" --port-base "$PORT_BASE" --no-build \
   >"$OUT_DIR/appliance-up.log" 2>&1 || { cat "$OUT_DIR/appliance-up.log" >&2; die "appliance did not come up"; }
 eval "$(set -a; . "$STATE/appliance.env"; echo "ENGINE_PID=$ENGINE_PID GATEWAY_PID=$GATEWAY_PID STATUS_PID=$STATUS_PID HTTP01_PORT=$HTTP01_PORT")"
-mgmt=$((PORT_BASE + 6))
+mgmt=$((PORT_BASE + 10))  # N+6 is the dashboard, N+7..N+9 staging
 pebble-challtestsrv -management "127.0.0.1:$mgmt" -http01 "127.0.0.1:$HTTP01_PORT" -https01 "" -dns01 "" \
   -tlsalpn01 "" -defaultIPv6 "" >"$OUT_DIR/http01.log" 2>&1 &
 CHALL_PID=$!

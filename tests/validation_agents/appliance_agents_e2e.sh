@@ -63,7 +63,8 @@ wait_up() {  # wait_up NS URL
   die "$2 in $1 did not come up"
 }
 # The appliance's own resolver (DNS_RESOLVER) and each zone's.
-in_hub pebble-challtestsrv -management "127.0.0.1:$((pb + 5))" -dns01 "127.0.0.1:$((pb + 53))" -defaultIPv6 "" \
+# (started with ip netns exec, not the in_hub function: $! must be the server itself, stopped by PID)
+ip netns exec "$HUB" pebble-challtestsrv -management "127.0.0.1:$((pb + 5))" -dns01 "127.0.0.1:$((pb + 53))" -defaultIPv6 "" \
   -http01 "" -https01 "" -tlsalpn01 "" >"$T/dns-hub.log" 2>&1 &
 PIDS+=($!)
 wait_up "$HUB" "http://127.0.0.1:$((pb + 5))/"
@@ -78,7 +79,7 @@ resolve_everywhere() {  # resolve_everywhere NAME ADDRESS: the same answer in th
   for i in 1 2 3; do manage "${TAG}z$i" 8055 add-a "{\"host\":\"$1.\",\"addresses\":[\"$2\"]}"; done
 }
 # The other host of zone 3's view: answers every http-01 token with another account's key authorization.
-in_hub python3 -c '
+ip netns exec "$HUB" python3 -c '
 import http.server, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
