@@ -1,0 +1,46 @@
+#include "kv/kv.h"
+
+#include "kv/lmdb_env.h"
+#include "kv/postgres/backend.h"
+
+namespace ca::kv {
+namespace {
+constexpr std::string_view kConflictPrefix = "write conflict: ";
+}  // namespace
+
+Txn::~Txn() {
+  if (backend_) backend_->Abort();
+}
+
+Result<Txn> Txn::BeginRead(const Env& env) { return Txn(CA_TRY(env.backend_->Begin(false))); }
+
+Result<Txn> Txn::BeginWrite(const Env& env) {
+  if (env.read_only()) return Fail(ErrorCode::kFailedPrecondition, "store " + env.location() + " is open read-only");
+  return Txn(CA_TRY(env.backend_->Begin(true)));
+}
+
+Status Txn::Commit() { return backend_->Commit(); }
+void Txn::Abort() { backend_->Abort(); }
+
+Env::~Env() = default;
+
+bool IsPostgresLocation(std::string_view location) { return location.starts_with("pg:"); }
+
+Result<Env> Env::Open(const EnvOptions& options) {
+  if (IsPostgresLocation(options.location)) {
+    auto backend = CA_TRY(postgres::OpenBackend(options));
+    return Env(Engine::kPostgres, options.location, options.read_only, std::move(backend));
+  }
+  auto [canonical, backend] = CA_TRY(lmdb_env::OpenBackend(options));
+  return Env(Engine::kLmdb, std::move(canonical), options.read_only, std::move(backend));
+}
+
+bool IsConflict(const Error& error) {
+  return error.code == ErrorCode::kUnavailable && error.message.starts_with(kConflictPrefix);
+}
+
+std::unexpected<Error> ConflictError(std::string_view detail) {
+  return Fail(ErrorCode::kUnavailable, std::string(kConflictPrefix) + std::string(detail));
+}
+
+}  // namespace ca::kv
