@@ -49,6 +49,9 @@ class Connection {
   static Result<Connection> Open(const std::string& conninfo, std::string_view what);
 
   bool broken() const { return PQstatus(conn_.get()) == CONNECTION_BAD; }
+  // Neither broken nor found talking to a read-only server (a standby after a failover): a
+  // connection the pool may give out again.
+  bool usable() const { return !read_only_server_ && !broken(); }
   // No transaction open (the state a pooled connection must be returned in).
   bool idle() const { return PQtransactionStatus(conn_.get()) == PQTRANS_IDLE; }
 
@@ -65,11 +68,13 @@ class Connection {
   Result<PgResult> Check(PGresult* result, std::string_view what);
   std::unique_ptr<PGconn, Finish> conn_;
   std::bitset<static_cast<unsigned>(Stmt::kCount)> prepared_;
+  bool read_only_server_ = false;
 };
 
 // The error of a failed statement: SQLSTATE 40001/40P01 -> kv::ConflictError; a lost connection
-// (CONNECTION_BAD, class 08, admin shutdown 57P01-57P03) or a read-only server (25006: a standby
-// after a failover) -> kUnavailable; anything else -> kIo. One line, naming `what`.
+// (CONNECTION_BAD, class 08, admin shutdown 57P01-57P03) or a read-only server (25006, or 0A000
+// about a hot standby: a standby after a failover) -> kUnavailable; anything else -> kIo. One line,
+// naming `what`.
 std::unexpected<Error> StatementError(std::string_view what, PGconn* conn, const PGresult* result);
 
 // A column value of row `row` as a view into `result`.

@@ -35,7 +35,7 @@ Result<Pool::Borrowed> Pool::Acquire() {
 }
 
 void Pool::Return(std::unique_ptr<Connection> connection) {
-  bool keep = !connection->broken() && connection->idle();
+  bool keep = connection->usable() && connection->idle();
   std::unique_ptr<Connection> closing;
   {
     std::lock_guard lock(mu_);

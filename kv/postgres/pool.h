@@ -1,8 +1,9 @@
 // A pool of libpq connections for one kv::Env (internal to kv/postgres/). It grows on demand up
 // to a bound; a caller that finds every connection in use waits a moment, then gets
 // kResourceExhausted. A connection comes back to the pool only when it is healthy and outside any
-// transaction; a broken one is closed, and the next caller opens a new one (after a failover,
-// libpq's target_session_attrs=read-write finds the new primary).
+// transaction; a broken one (or one found on a read-only server) is closed, and the next caller
+// opens a new one (after a failover, libpq's target_session_attrs=read-write finds the new
+// primary).
 #pragma once
 
 #include <chrono>

@@ -71,6 +71,24 @@ TEST_F(PoolTest, ConnectionInsideATransactionIsClosedNotPooled) {
   EXPECT_EQ(pool->open_connections(), 0u);
 }
 
+TEST_F(PoolTest, ConnectionFoundOnAReadOnlyServerIsNotPooled) {
+  auto pool = Pool::Create({.conninfo = Conninfo(), .what = "ro"});
+  {
+    auto c = PG_ASSERT_OK(pool->Acquire());
+    // What a write meets on a primary demoted to standby, with the connection still up.
+    PG_ASSERT_OK(c->Exec("SET default_transaction_read_only = on", "set"));
+    auto failed = c->Exec("CREATE TABLE t (i int)", "create");
+    ASSERT_FALSE(failed.has_value());
+    EXPECT_EQ(failed.error().code, ErrorCode::kUnavailable);
+    EXPECT_TRUE(failed.error().message.starts_with(
+        "PostgreSQL server is read-only (a standby; the primary moved?) during create: "))
+        << failed.error().message;
+    EXPECT_FALSE(c->broken());
+    EXPECT_FALSE(c->usable());
+  }
+  EXPECT_EQ(pool->open_connections(), 0u);
+}
+
 TEST_F(PoolTest, BrokenConnectionIsDroppedAndTheNextOneReconnects) {
   auto pool = Pool::Create({.conninfo = Conninfo(), .what = "pg:test/r"});
   { PG_ASSERT_OK(pool->Acquire()); }

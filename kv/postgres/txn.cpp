@@ -60,9 +60,10 @@ Status PgTxn::Start() {
       connection_.emplace(std::move(borrowed));
       break;
     }
-    // An idle connection may have died with its server (a restart, a failover): the others
-    // likely did too. Nothing was done yet, so one retry on a new connection is safe.
-    if (!borrowed.reused() || !borrowed->broken() || attempt > 0) {
+    // An idle connection may have died with its server (a restart, a failover) or be left on
+    // a demoted primary: the other idle ones likely are too. Nothing was done yet, so one retry on
+    // a new connection is safe.
+    if (!borrowed.reused() || borrowed->usable() || attempt > 0) {
       return std::unexpected(begun.error());
     }
     context_.pool->DropIdle();
