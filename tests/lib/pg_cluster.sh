@@ -3,13 +3,17 @@
 # (PostgreSQL refuses to run as root), a server listening only on a unix socket in that directory
 # (no TCP unless PG_CLUSTER_PORT is set: then 127.0.0.1:PORT too), trust authentication for local
 # connections, and a libpq service file naming one service per database. Stopped by the
-# postmaster's PID. Used by kv/postgres/testing/pg_cluster.h and by shell tests.
+# postmaster's PID. The first start on a machine initdb's a template data directory
+# (${TMPDIR:-/tmp}/pg-cluster-template-<version>, or PG_CLUSTER_TEMPLATE) that later starts copy.
+# Used by kv/postgres/testing/pg_cluster.h and by shell tests.
 #
 #   pg_cluster.sh start DIR          initdb DIR/data (if new), start the server; prints
 #                                    PGSERVICEFILE=DIR/pg_service.conf
 #   pg_cluster.sh createdb DIR NAME  CREATE DATABASE NAME; adds service [NAME] (dbname=NAME) to the
 #                                    service file, so "pg:NAME/<namespace>" reaches it
 #   pg_cluster.sh stop DIR           SIGINT (fast shutdown) to the postmaster's PID; waits <= 30 s
+#   pg_cluster.sh quit DIR           SIGQUIT (immediate shutdown, no checkpoint: for throwaway
+#                                    data); waits
 #   pg_cluster.sh kill DIR           SIGKILL to the postmaster's PID (a crash); waits
 #   pg_cluster.sh pid DIR            the postmaster's PID (nothing if not running)
 #
@@ -18,7 +22,7 @@
 # PG_CLUSTER_PORT or 5432 (the socket file name only, unless TCP is asked for).
 set -euo pipefail
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-cmd=${1:?usage: pg_cluster.sh start|createdb|stop|kill|pid DIR [NAME]}
+cmd=${1:?usage: pg_cluster.sh start|createdb|stop|quit|kill|pid DIR [NAME]}
 dir=${2:?usage: pg_cluster.sh $cmd DIR}
 [[ $dir == /* ]] || { echo "pg_cluster.sh: DIR must be absolute: $dir" >&2; exit 2; }
 port=${PG_CLUSTER_PORT:-5432}
@@ -48,9 +52,21 @@ case $cmd in
     chown postgres: "$dir"
     chmod 0700 "$dir"
     if [[ ! -f $dir/data/PG_VERSION ]]; then
-      as_postgres "$PGBIN/initdb" -D "$dir/data" -A trust -U postgres --no-sync -E UTF8 \
-        --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
-        { echo "pg_cluster.sh: initdb failed:" >&2; tail -n 20 "$dir/initdb.log" >&2; exit 1; }
+      # initdb once per machine into a template (about 3 s), then copy it (under 1 s): a test
+      # process per test case (gtest_discover_tests) would otherwise initdb every time.
+      version=$("$PGBIN/postgres" --version | tr -c 'a-zA-Z0-9.\n' _)
+      template=${PG_CLUSTER_TEMPLATE:-${TMPDIR:-/tmp}/pg-cluster-template-$version}
+      if [[ ! -f $template/PG_VERSION ]]; then
+        building=$(mktemp -d "$template.XXXXXX")
+        chown postgres: "$building"
+        as_postgres "$PGBIN/initdb" -D "$building/data" -A trust -U postgres --no-sync -E UTF8 \
+          --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+          { echo "pg_cluster.sh: initdb failed:" >&2; tail -n 20 "$dir/initdb.log" >&2; exit 1; }
+        # Atomic: a concurrent start that lost the race keeps the winner's template.
+        mv -T "$building/data" "$template" 2>/dev/null || true
+        rm -rf "$building"
+      fi
+      cp -a "$template" "$dir/data"
       as_postgres mkdir -p "$dir/sock"
     fi
     listen=""
@@ -70,10 +86,14 @@ case $cmd in
     printf '[%s]\nhost=%s\nport=%s\ndbname=%s\nuser=postgres\n\n' "$name" "$dir/sock" "$port" \
       "$name" >>"$dir/pg_service.conf"
     ;;
-  stop | kill)
+  stop | quit | kill)
     pid=$(postmaster_pid)
     [[ -n $pid ]] || exit 0
-    if [[ $cmd == stop ]]; then kill -INT "$pid"; else kill -KILL "$pid"; fi
+    case $cmd in
+      stop) kill -INT "$pid" ;;
+      quit) kill -QUIT "$pid" ;;
+      kill) kill -KILL "$pid" ;;
+    esac
     wait_gone "$pid"
     ;;
   pid)

@@ -21,7 +21,7 @@ Result<std::unique_ptr<PgCluster>> PgCluster::Start() {
 }
 
 PgCluster::~PgCluster() {
-  (void)Script("stop");
+  (void)Script("quit");  // immediate shutdown: the data is thrown away
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }

@@ -2,7 +2,7 @@
 // does the work, so shell tests and C++ tests share one recipe). The server runs as user postgres
 // and listens only on a unix socket inside the dir; PGSERVICEFILE of this process points at the
 // cluster's service file, so kv::Env::Open("pg:<service>/<ns>") reaches it. The destructor stops
-// the server by PID and removes the dir.
+// the server by PID (immediate shutdown) and removes the dir.
 #pragma once
 
 #include <memory>
