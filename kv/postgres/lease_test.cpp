@@ -22,29 +22,38 @@ class LeaseTest : public PgTest {
     table_a_ = PG_ASSERT_OK(node_a_->OpenTable("records", true));
     table_b_ = PG_ASSERT_OK(node_b_->OpenTable("records", true));
   }
+  static std::shared_ptr<Fence> MakeFence(const std::string& lease, const std::string& holder,
+                                          uint64_t epoch) {
+    auto fence = std::make_shared<Fence>();
+    fence->lease = lease;
+    fence->holder = holder;
+    fence->epoch = epoch;
+    return fence;
+  }
+
   std::optional<Env> node_a_, node_b_;
   Table table_a_ = 0, table_b_ = 0;
 };
 
 TEST_F(LeaseTest, OneHolderTakeoverOnlyAfterExpiryEpochBumps) {
-  auto a = PG_ASSERT_OK(node_a_->AcquireLease("engine-prod", "node-a", 1500ms));
+  auto a = PG_ASSERT_OK(node_a_->AcquireLease("engine-prod", "node-a", 3000ms));
   EXPECT_TRUE(a.held);
   EXPECT_EQ(a.holder, "node-a");
   EXPECT_EQ(a.epoch, 1u);
-  EXPECT_GT(a.remaining, 1000ms);
-  EXPECT_LE(a.remaining, 1500ms);
+  EXPECT_GT(a.remaining, 2000ms);
+  EXPECT_LE(a.remaining, 3000ms);
 
-  auto b = PG_ASSERT_OK(node_b_->AcquireLease("engine-prod", "node-b", 1500ms));
+  auto b = PG_ASSERT_OK(node_b_->AcquireLease("engine-prod", "node-b", 3000ms));
   EXPECT_FALSE(b.held);
   EXPECT_EQ(b.holder, "node-a");
   EXPECT_EQ(b.epoch, 1u);
   EXPECT_GT(b.remaining, 0ms);
 
-  auto renewed = PG_ASSERT_OK(node_a_->AcquireLease("engine-prod", "node-a", 1500ms));
+  auto renewed = PG_ASSERT_OK(node_a_->AcquireLease("engine-prod", "node-a", 3000ms));
   EXPECT_TRUE(renewed.held);
   EXPECT_EQ(renewed.epoch, 1u);  // a renewal keeps the epoch
 
-  std::this_thread::sleep_for(1600ms);
+  std::this_thread::sleep_for(3100ms);
   auto read = PG_ASSERT_OK(node_b_->ReadLease("engine-prod"));
   EXPECT_FALSE(read.held);
   EXPECT_EQ(read.holder, "node-a");
@@ -72,11 +81,8 @@ TEST_F(LeaseTest, ReleaseLetsTheOtherHolderTakeOverAtOnce) {
 }
 
 TEST_F(LeaseTest, FencedWriterAfterTakeoverIsRefusedAndWritesNothing) {
-  auto a = PG_ASSERT_OK(node_a_->AcquireLease("engine-prod", "node-a", 1000ms));
-  auto fence_a = std::make_shared<Fence>();
-  fence_a->lease = "engine-prod";
-  fence_a->holder = "node-a";
-  fence_a->epoch = a.epoch;
+  auto a = PG_ASSERT_OK(node_a_->AcquireLease("engine-prod", "node-a", 3000ms));
+  auto fence_a = MakeFence("engine-prod", "node-a", a.epoch);
   PG_ASSERT_OK(node_a_->SetFence(fence_a));
   {
     auto txn = PG_ASSERT_OK(Txn::BeginWrite(*node_a_));
@@ -86,7 +92,7 @@ TEST_F(LeaseTest, FencedWriterAfterTakeoverIsRefusedAndWritesNothing) {
   // A write transaction that started while a held the lease keeps a takeover waiting until it ends.
   auto inflight = PG_ASSERT_OK(Txn::BeginWrite(*node_a_));
   PG_ASSERT_OK(inflight.Put(table_a_, "serial-2", "by a, in flight"));
-  std::this_thread::sleep_for(1100ms);  // the lease has expired by the server's clock
+  std::this_thread::sleep_for(3100ms);  // the lease has expired by the server's clock
   std::atomic<bool> taken_over{false};
   std::thread takeover([&] {
     auto b = node_b_->AcquireLease("engine-prod", "node-b", 60s);
@@ -112,11 +118,7 @@ TEST_F(LeaseTest, FencedWriterAfterTakeoverIsRefusedAndWritesNothing) {
   ASSERT_FALSE(unheld.has_value());
   EXPECT_TRUE(unheld.error().message.starts_with("lease lost: ")) << unheld.error().message;
 
-  auto fence_b = std::make_shared<Fence>();
-  fence_b->lease = "engine-prod";
-  fence_b->holder = "node-b";
-  fence_b->epoch = 2;
-  PG_ASSERT_OK(node_b_->SetFence(fence_b));
+  PG_ASSERT_OK(node_b_->SetFence(MakeFence("engine-prod", "node-b", 2)));
   auto txn_b = PG_ASSERT_OK(Txn::BeginWrite(*node_b_));
   PG_ASSERT_OK(txn_b.Put(table_b_, "serial-3", "by b"));
   PG_ASSERT_OK(txn_b.Commit());
@@ -133,11 +135,7 @@ TEST_F(LeaseTest, FencedWriterAfterTakeoverIsRefusedAndWritesNothing) {
 
 TEST_F(LeaseTest, AFenceCheckedBeforeATakeoverCommittedConflictsOrRefuses) {
   auto a = PG_ASSERT_OK(node_a_->AcquireLease("l", "node-a", 500ms));
-  auto fence = std::make_shared<Fence>();
-  fence->lease = "l";
-  fence->holder = "node-a";
-  fence->epoch = a.epoch;
-  PG_ASSERT_OK(node_a_->SetFence(fence));
+  PG_ASSERT_OK(node_a_->SetFence(MakeFence("l", "node-a", a.epoch)));
   std::this_thread::sleep_for(600ms);
   PG_ASSERT_OK(node_b_->AcquireLease("l", "node-b", 60s));
   auto refused = Txn::BeginWrite(*node_a_);
