@@ -100,9 +100,16 @@ Result<PgResult> PgTxn::Run(Stmt stmt, std::initializer_list<std::string_view> p
   return result;
 }
 
-Status PgTxn::Writable() const {
-  if (write_) return Ok();
-  return Fail(ErrorCode::kFailedPrecondition, "write in a read-only transaction");
+Status PgTxn::Writable(std::string_view key) const {
+  if (!write_) return Fail(ErrorCode::kFailedPrecondition, "write in a read-only transaction");
+  // LMDB's key limits (mdb_env_get_maxkeysize), so that a store working on one engine works on
+  // the other.
+  if (key.empty() || key.size() > kMaxKeyBytes) {
+    return Fail(ErrorCode::kInvalidArgument, "key of " + std::to_string(key.size()) +
+                                                 " bytes: keys are 1 to " +
+                                                 std::to_string(kMaxKeyBytes) + " bytes");
+  }
+  return Ok();
 }
 
 void PgTxn::End(const char* sql) {
@@ -164,14 +171,14 @@ Result<std::optional<std::string_view>> PgTxn::Get(Table table, std::string_view
 }
 
 Status PgTxn::Put(Table table, std::string_view key, std::string_view value) {
-  CA_TRY_STATUS(Writable());
+  CA_TRY_STATUS(Writable(key));
   std::string_view tbl = CA_TRY(context_.tables->Name(table));
   CA_TRY(Run(Stmt::kPut, {context_.ns, tbl, key, value}));
   return Ok();
 }
 
 Status PgTxn::Insert(Table table, std::string_view key, std::string_view value) {
-  CA_TRY_STATUS(Writable());
+  CA_TRY_STATUS(Writable(key));
   std::string_view tbl = CA_TRY(context_.tables->Name(table));
   auto result = CA_TRY(Run(Stmt::kInsert, {context_.ns, tbl, key, value}));
   if (std::string_view(PQcmdTuples(result.get())) == "0") {
@@ -181,7 +188,7 @@ Status PgTxn::Insert(Table table, std::string_view key, std::string_view value) 
 }
 
 Result<bool> PgTxn::Delete(Table table, std::string_view key) {
-  CA_TRY_STATUS(Writable());
+  CA_TRY_STATUS(Writable(key));
   std::string_view tbl = CA_TRY(context_.tables->Name(table));
   auto result = CA_TRY(Run(Stmt::kDelete, {context_.ns, tbl, key}));
   return std::string_view(PQcmdTuples(result.get())) != "0";

@@ -30,6 +30,9 @@ class TableNames {
   std::atomic<unsigned> count_{0};
 };
 
+// The largest key LMDB takes (its default build): the same limit here.
+inline constexpr size_t kMaxKeyBytes = 511;
+
 struct TxnContext {
   std::shared_ptr<Pool> pool;
   std::shared_ptr<const TableNames> tables;
@@ -63,7 +66,7 @@ class PgTxn final : public TxnBackend {
   // Runs a statement of this transaction; remembers the first failure (PostgreSQL has aborted
   // the transaction then: Commit reports that failure and rolls back).
   Result<PgResult> Run(Stmt stmt, std::initializer_list<std::string_view> params);
-  Status Writable() const;
+  Status Writable(std::string_view key) const;
   void End(const char* sql);
 
   TxnContext context_;
