@@ -6,12 +6,14 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "kv/kv.h"
+#include "kv/postgres/migrations.h"
 #include "kv/postgres/testing/pg_fixture.h"
 
 namespace ca::kv::postgres {
@@ -354,6 +356,56 @@ TEST_F(PgTxnTest, IdleConnectionsDeadAfterARestartAreReplacedTransparently) {
   auto txn = PG_ASSERT_OK(Txn::BeginWrite(*env_));
   PG_ASSERT_OK(txn.Put(table_, "k", "v"));
   PG_ASSERT_OK(txn.Commit());
+}
+
+// A service naming two hosts with target_session_attrs=read-write (what a pair's service file
+// does): when the primary dies and the other server becomes writable, the next transaction
+// reconnects there by itself.
+TEST_F(PgTxnTest, FailoverReconnectsToTheServerThatBecameWritable) {
+  auto other = PG_ASSERT_OK(PgCluster::Start());  // points PGSERVICEFILE at its own file
+  PG_ASSERT_OK(other->CreateDatabase(service_));
+  std::string other_db = "host=" + other->dir() + "/sock dbname=" + service_ + " user=postgres";
+  {
+    auto admin = PG_ASSERT_OK(Connection::Open(other_db, "standby"));
+    PG_ASSERT_OK(Migrate(admin));
+    // Standing for a standby: libpq's read-write probe reads transaction_read_only.
+    PG_ASSERT_OK(admin.Exec("ALTER SYSTEM SET default_transaction_read_only = on", "ro"));
+    PG_ASSERT_OK(admin.Exec("SELECT pg_reload_conf()", "reload"));
+  }
+  std::string pair_file = other->dir() + "/pair.conf";
+  {
+    std::ofstream out(pair_file);
+    out << "[pair]\nhost=" << cluster_->dir() << "/sock," << other->dir()
+        << "/sock\ndbname=" << service_ << "\nuser=postgres\ntarget_session_attrs=read-write\n";
+  }
+  ::setenv("PGSERVICEFILE", pair_file.c_str(), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the reload reaches new backends
+  {
+    auto pair = PG_ASSERT_OK(Env::Open({.location = "pg:pair/failover"}));
+    Table t = PG_ASSERT_OK(pair.OpenTable("t", true));
+    auto first = PG_ASSERT_OK(Txn::BeginWrite(pair));
+    PG_ASSERT_OK(first.Put(t, "written-on", "first primary"));
+    PG_ASSERT_OK(first.Commit());
+
+    PG_ASSERT_OK(cluster_->Kill());
+    {
+      auto promote = PG_ASSERT_OK(Connection::Open(other_db, "promote"));
+      PG_ASSERT_OK(promote.Exec("ALTER SYSTEM RESET default_transaction_read_only", "rw"));
+      PG_ASSERT_OK(promote.Exec("SELECT pg_reload_conf()", "reload"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto second = PG_ASSERT_OK(Txn::BeginWrite(pair));  // the pooled connection was dead
+    PG_ASSERT_OK(second.Put(t, "after-failover", "second primary"));
+    PG_ASSERT_OK(second.Commit());
+    auto check = PG_ASSERT_OK(Connection::Open(other_db, "check"));
+    auto row =
+        PG_ASSERT_OK(check.Exec("SELECT count(*) FROM kv WHERE ns = 'failover'"
+                                " AND k = 'after-failover'::bytea",
+                                "check"));
+    EXPECT_EQ(Value(row.get(), 0, 0), "1");
+  }
+  ::setenv("PGSERVICEFILE", cluster_->service_file().c_str(), 1);
+  PG_ASSERT_OK(cluster_->Restart());
 }
 
 TEST_F(PgTxnTest, ConnectionLostDuringCommitSaysTheOutcomeIsUnknown) {
