@@ -25,12 +25,14 @@ struct GatewayConfig {
   std::string tls_cert_path, tls_key_path;
   MetricsListenOptions metrics;  // GET /metrics, never on the ACME port
   GatewayOptions acme;
-  std::string store_dir;         // the gateway's LMDB store
-  std::string audit_log;         // refused issuance requests (AcmeServer::SetRefusalAudit); "" = none
-  StoreOptions store_options;    // "store_map_size_mb"
-  RetentionOptions retention;    // "retention": {"order_days", "failed_validation_hours", "interval_seconds"}
+  std::string store_dir;       // the gateway's LMDB store
+  std::string audit_log;       // refused issuance requests (AcmeServer::SetRefusalAudit); "" = none
+  StoreOptions store_options;  // "store_map_size_mb"
+  RetentionOptions
+      retention;  // "retention": {"order_days", "failed_validation_hours", "interval_seconds"}
   std::string policy_store_dir;  // read-only
   std::string profiles_dir;      // certificate profiles of the environment (the engine's)
+  std::string nonce_key_file;    // the pair's shared nonce key (gateway/nonce.h); "" = per process
   EngineSettings engine;
   nlohmann::json validation = nlohmann::json::object();  // ca_validation's "validation" object
 

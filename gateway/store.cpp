@@ -226,6 +226,7 @@ Result<AcmeStore> AcmeStore::Open(const std::string& dir, const StoreOptions& st
   d.processing = CA_TRY(env->OpenDb("processing", true));
   CA_TRY_STATUS(BuildProcessingIndex(*env, d));
   d.order_expiry = CA_TRY(env->OpenDb("order_expiry", true));
+  d.nonces = CA_TRY(env->OpenDb("nonces", true));
   CA_TRY_STATUS(BackfillExpiryIndex(*env, d.orders, d.order_expiry));
   return AcmeStore(std::move(env), d);
 }
@@ -522,6 +523,29 @@ Result<PruneCounts> StoreTxn::PruneExpired(int64_t order_cutoff, int64_t failure
   }));
   for (const auto& key : stale) {
     if (CA_TRY(txn_->Delete(dbs_.failed_validations, key))) ++counts.failed_validations;
+  }
+  return counts;
+}
+
+Status StoreTxn::RedeemNonce(std::string_view id, int64_t expires_at) {
+  return txn_->Insert(dbs_.nonces, Padded(expires_at) + "/" + HexEncode(Bytes(id.begin(), id.end())), "");
+}
+
+Result<PruneCounts> StoreTxn::PruneRedeemedNonces(int64_t cutoff, size_t max) {
+  PruneCounts counts;
+  std::vector<std::string> stale;
+  const std::string end = Padded(cutoff);
+  CA_TRY_STATUS(txn_->ForEach(dbs_.nonces, "", [&](std::string_view key, std::string_view) {
+    if (key >= end) return false;
+    if (stale.size() == max) {
+      counts.more = true;
+      return false;
+    }
+    stale.emplace_back(key);
+    return true;
+  }));
+  for (const auto& key : stale) {
+    if (CA_TRY(txn_->Delete(dbs_.nonces, key))) ++counts.nonces;
   }
   return counts;
 }

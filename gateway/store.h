@@ -106,7 +106,7 @@ struct StoreOptions {
 
 // What one pruning pass deleted (gateway/retention.h runs the passes).
 struct PruneCounts {
-  size_t orders = 0, authorizations = 0, challenges = 0, failed_validations = 0;
+  size_t orders = 0, authorizations = 0, challenges = 0, failed_validations = 0, nonces = 0;
   bool more = false;  // the batch limit stopped the pass: run again
 };
 
@@ -145,7 +145,7 @@ class AcmeStore {
   friend class StoreTxn;
   struct Dbs {
     MDB_dbi accounts, account_keys, key_index, ext_accounts, orders, account_orders, authzs,
-        challenges, certs, failed_validations, processing, order_expiry;
+        challenges, certs, failed_validations, processing, order_expiry, nonces;
   };
   // Indexes the processing orders and challenges of a store written before that index existed.
   static Status BuildProcessingIndex(lmdb::Env& env, const Dbs& dbs);
@@ -204,6 +204,13 @@ class StoreTxn {
   Result<std::pair<size_t, int64_t>> CountFailedValidations(const std::string& account_id,
                                                            const std::string& name, int64_t now,
                                                            int64_t window) const;
+
+  // Shared nonces (gateway/nonce.h): records the redemption of nonce `id` (its signed bytes) until
+  // `expires_at`; kAlreadyExists if it was redeemed before, by any gateway on this store. Keyed by
+  // expiry first, so pruning reads only what it deletes.
+  Status RedeemNonce(std::string_view id, int64_t expires_at);
+  // Deletes up to `max` redemptions whose nonce expired before `cutoff`.
+  Result<PruneCounts> PruneRedeemedNonces(int64_t cutoff, size_t max);
 
   // Retention: deletes up to `max_orders` orders that expired before `order_cutoff` (with their
   // authorizations, challenges and index entries) and up to as many failed-validation records
