@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "common/openssl.h"
+#include "engine/api/channel.h"
 #include "gateway/nonce.h"
 #include "pki/json_fields.h"
 
@@ -129,10 +130,21 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
 
   const json* engine_object = CA_TRY(f.Object("engine"));
   auto engine = CA_TRY(JsonFields::Of(*engine_object, "config.engine"));
-  c.engine.socket = CA_TRY(engine.String("socket"));
+  auto socket = CA_TRY(engine.OptionalString("socket"));
+  auto endpoints = CA_TRY(engine.OptionalStringList("endpoints"));
+  if (socket.has_value() == endpoints.has_value())
+    return engine.Bad("socket", "set exactly one of socket and endpoints");
+  c.engine.endpoints = endpoints ? *endpoints : std::vector<std::string>{*socket};
+  if (c.engine.endpoints.empty()) return engine.Bad("endpoints", "is empty");
+  for (const auto& e : endpoints.value_or(std::vector<std::string>{})) {
+    if (auto ok = engine::api::CheckEndpoint(e); !ok)
+      return engine.Bad("endpoints", ok.error().message);
+  }
   c.engine.client_cert = CA_TRY(engine.String("client_cert"));
   c.engine.client_key = CA_TRY(engine.String("client_key"));
   c.engine.fingerprint = CA_TRY(engine.String("fingerprint"));
+  c.engine.more_fingerprints =
+      CA_TRY(engine.OptionalStringList("peer_fingerprints")).value_or(std::vector<std::string>{});
   CA_TRY_STATUS(engine.RefuseUnknown());
 
   // The validation section is read by gateway/validation/config.cpp.

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "gateway/acme_server.h"
@@ -14,10 +15,14 @@
 namespace ca::gateway {
 
 struct EngineSettings {
-  std::string socket;
+  // "socket" (one endpoint, as before) or "endpoints" (a pair, issue 20: this node's socket and the
+  // peer's "tcp:host:port", tried in order from the last that answered: engine/api/client.h).
+  std::vector<std::string> endpoints;
   std::string client_cert;
   std::string client_key;
   std::string fingerprint;  // pinned SHA-256 of the engine's channel certificate
+  std::vector<std::string>
+      more_fingerprints;  // "peer_fingerprints": the other engine's, if its own
 };
 
 struct GatewayConfig {
