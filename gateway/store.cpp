@@ -487,20 +487,25 @@ Result<size_t> StoreTxn::DeleteOrder(const std::string& id, PruneCounts& counts)
   return 1;
 }
 
+Result<std::vector<std::string>> StoreTxn::KeysBelow(MDB_dbi dbi, const std::string& end, size_t max,
+                                                     bool& more) const {
+  std::vector<std::string> keys;  // collected first: no deletion under a cursor
+  CA_TRY_STATUS(txn_->ForEach(dbi, "", [&](std::string_view key, std::string_view) {
+    if (key >= end) return false;
+    if (keys.size() == max) {
+      more = true;
+      return false;
+    }
+    keys.emplace_back(key);
+    return true;
+  }));
+  return keys;
+}
+
 Result<PruneCounts> StoreTxn::PruneExpired(int64_t order_cutoff, int64_t failure_cutoff,
                                            size_t max_orders) {
   PruneCounts counts;
-  std::vector<std::string> expired;  // index keys, collected first: no deletion under a cursor
-  std::string end = Padded(order_cutoff);
-  CA_TRY_STATUS(txn_->ForEach(dbs_.order_expiry, "", [&](std::string_view key, std::string_view) {
-    if (key >= end) return false;
-    if (expired.size() == max_orders) {
-      counts.more = true;
-      return false;
-    }
-    expired.emplace_back(key);
-    return true;
-  }));
+  auto expired = CA_TRY(KeysBelow(dbs_.order_expiry, Padded(order_cutoff), max_orders, counts.more));
   for (const auto& key : expired) {
     std::string id = key.substr(key.find('/') + 1);
     auto order = CA_TRY(GetOrder(id));
@@ -533,18 +538,7 @@ Status StoreTxn::RedeemNonce(std::string_view id, int64_t expires_at) {
 
 Result<PruneCounts> StoreTxn::PruneRedeemedNonces(int64_t cutoff, size_t max) {
   PruneCounts counts;
-  std::vector<std::string> stale;
-  const std::string end = Padded(cutoff);
-  CA_TRY_STATUS(txn_->ForEach(dbs_.nonces, "", [&](std::string_view key, std::string_view) {
-    if (key >= end) return false;
-    if (stale.size() == max) {
-      counts.more = true;
-      return false;
-    }
-    stale.emplace_back(key);
-    return true;
-  }));
-  for (const auto& key : stale) {
+  for (const auto& key : CA_TRY(KeysBelow(dbs_.nonces, Padded(cutoff), max, counts.more))) {
     if (CA_TRY(txn_->Delete(dbs_.nonces, key))) ++counts.nonces;
   }
   return counts;

@@ -245,6 +245,9 @@ class StoreTxn {
   Status SetProcessing(char kind, const std::string& id, bool processing);
   Result<std::vector<std::string>> ProcessingIds(char kind) const;
   Result<size_t> DeleteOrder(const std::string& id, PruneCounts& counts);
+  // Up to `max` keys of a time-keyed table below `end`, in order; `more` set if `max` stopped it.
+  Result<std::vector<std::string>> KeysBelow(MDB_dbi dbi, const std::string& end, size_t max,
+                                             bool& more) const;
   std::optional<lmdb::Txn> owned_;  // read transactions
   lmdb::Txn* txn_;
   AcmeStore::Dbs dbs_;
