@@ -202,13 +202,17 @@ void ChannelServer::AcceptLoop() {
 void ChannelServer::Admit(int fd, PeerInfo peer, SSL_CTX* ctx) {
   {
     std::lock_guard lock(mu_);
-    if (live_fds_.size() >= options_.max_connections) {
+    const bool tcp = !peer.address.empty();
+    if (live_fds_.size() >= options_.max_connections ||
+        (tcp && live_tcp_ >= options_.max_tcp_connections)) {
+      ++counters_.too_many;
       log::Warn("channel_refused",
                 {{"reason", "too many connections"}, {"uid", peer.uid}, {"address", peer.address}});
       ::close(fd);
       return;
     }
     live_fds_.insert(fd);
+    if (tcp) ++live_tcp_;
   }
   std::thread([this, fd, peer = std::move(peer), ctx] { Serve(fd, peer, ctx); }).detach();
 }
@@ -217,6 +221,7 @@ void ChannelServer::Serve(int fd, PeerInfo peer, SSL_CTX* ctx) {
   auto done = [&] {
     std::lock_guard lock(mu_);
     live_fds_.erase(fd);
+    if (!peer.address.empty()) --live_tcp_;
     cv_.notify_all();
   };
   auto conn = engine::api::TlsConnection::Accept(fd, ctx, options_.handshake_timeout_ms);

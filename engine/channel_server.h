@@ -38,6 +38,9 @@ struct ChannelServerOptions {
   std::vector<std::string> tcp_client_fingerprints;
   size_t max_frame_size = engine::api::kMaxFrameSize;
   size_t max_connections = 64;
+  // Of those, at most this many over TCP: connections from the network (even unauthenticated ones,
+  // during their handshake timeout) never take the local gateway's slots.
+  size_t max_tcp_connections = 16;
   int handshake_timeout_ms = 10000;
 };
 
@@ -68,7 +71,9 @@ class ChannelServer {
   // Refusals counted by reason, for tests and metrics.
   struct Counters {
     std::atomic<uint64_t> wrong_uid{0}, handshake_failed{0}, oversized{0}, malformed{0},
-        accepted{0}, tcp_accepted{0};  // of `accepted`, over TCP
+        accepted{0},
+        tcp_accepted{0},  // of `accepted`, over TCP
+        too_many{0};      // refused beyond max_connections / max_tcp_connections
   };
   const Counters& counters() const { return counters_; }
 
@@ -93,6 +98,7 @@ class ChannelServer {
   std::mutex mu_;
   std::condition_variable cv_;
   std::set<int> live_fds_;  // connections being served (threads are detached; Stop waits for them)
+  size_t live_tcp_ = 0;     // of live_fds_, over TCP
   Counters counters_;
 };
 

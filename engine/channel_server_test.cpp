@@ -1,6 +1,8 @@
 #include "engine/channel_server.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -339,6 +341,42 @@ TEST_F(TcpChannelTest, OneEndpointGetsTheStandbyAnswerAndEveryEndpointDownIsAnEr
       ClientOptions({"tcp:127.0.0.1:23001", dir_.Sub("absent.sock")}));
   ASSERT_FALSE(unreachable);
   EXPECT_EQ(unreachable.error().code, ErrorCode::kUnavailable);
+}
+
+// A connection from the network that never completes its handshake holds a TCP slot only: the
+// local gateway's Unix socket keeps its own.
+TEST_F(TcpChannelTest, SilentTcpConnectionsNeverTakeTheLocalSlots) {
+  ChannelServerOptions o;
+  o.socket_path = dir_.Sub("capped.sock");
+  o.allowed_uids = {::getuid()};
+  o.identity = {dir_.Sub("creds/engine.crt"), dir_.Sub("creds/engine.key"), {client_fp_}};
+  o.tcp_listen = "127.0.0.1:0";
+  o.tcp_client_fingerprints = {client_fp_};
+  o.max_connections = 2;
+  o.max_tcp_connections = 1;
+  std::atomic<int> count{0};
+  auto s = ChannelServer::Start(o, [&](const engine::api::Request&, const PeerInfo&) {
+    ++count;
+    return engine::api::Response(EngineError{EngineErrorKind::kNotFound, "", "", "x"});
+  });
+  ASSERT_TRUE(s) << s.error().ToString();
+  int silent = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((*s)->tcp_port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  for (int i = 0; i < 100 && (*s)->counters().too_many == 0; ++i) {
+    auto refused = engine::api::EngineClient::Connect(ClientOptions({Tcp(**s)}));
+    EXPECT_FALSE(refused);
+    if ((*s)->counters().too_many == 0) ::usleep(10000);
+  }
+  EXPECT_EQ((*s)->counters().too_many, 1u);
+  auto local = engine::api::EngineClient::Connect(ClientOptions({dir_.Sub("capped.sock")}));
+  ASSERT_TRUE(local) << local.error().ToString();
+  ASSERT_TRUE(local->GetCertificate({"01", {}}));
+  EXPECT_EQ(count, 1);
+  ::close(silent);
 }
 
 TEST(ChannelEndpoint, ParsesHostPortAndEndpoints) {
