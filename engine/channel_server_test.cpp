@@ -183,16 +183,21 @@ TEST_F(ChannelTest, MalformedFramesAreRefusedAndNeverHandled) {
 class TcpChannelTest : public ChannelTest {
  protected:
   // `peer_pins`: the client certificates the TCP listener accepts.
-  std::unique_ptr<ChannelServer> StartTcp(const std::string& name,
-                                          std::vector<std::string> peer_pins,
-                                          RequestHandler handler,
-                                          size_t max_frame = engine::api::kMaxFrameSize) {
+  // A Unix socket `name`.sock for this user and a TCP listener on a free loopback port.
+  ChannelServerOptions TcpOptions(const std::string& name, std::vector<std::string> peer_pins) {
     ChannelServerOptions o;
     o.socket_path = dir_.Sub(name + ".sock");
     o.allowed_uids = {::getuid()};
     o.identity = {dir_.Sub("creds/engine.crt"), dir_.Sub("creds/engine.key"), {client_fp_}};
     o.tcp_listen = "127.0.0.1:0";
     o.tcp_client_fingerprints = std::move(peer_pins);
+    return o;
+  }
+  std::unique_ptr<ChannelServer> StartTcp(const std::string& name,
+                                          std::vector<std::string> peer_pins,
+                                          RequestHandler handler,
+                                          size_t max_frame = engine::api::kMaxFrameSize) {
+    ChannelServerOptions o = TcpOptions(name, std::move(peer_pins));
     o.max_frame_size = max_frame;
     auto s = ChannelServer::Start(o, std::move(handler));
     EXPECT_TRUE(s) << s.error().ToString();
@@ -274,11 +279,7 @@ TEST_F(TcpChannelTest, OversizedFrameIsRefusedOverTcp) {
 }
 
 TEST_F(TcpChannelTest, PeerListenNeedsItsOwnPins) {
-  ChannelServerOptions o;
-  o.socket_path = dir_.Sub("nopins.sock");
-  o.allowed_uids = {::getuid()};
-  o.identity = {dir_.Sub("creds/engine.crt"), dir_.Sub("creds/engine.key"), {client_fp_}};
-  o.tcp_listen = "127.0.0.1:0";
+  ChannelServerOptions o = TcpOptions("nopins", {});
   auto s = ChannelServer::Start(o, [](const engine::api::Request&, const PeerInfo&) {
     return engine::api::Response(EngineError{});
   });
@@ -346,12 +347,7 @@ TEST_F(TcpChannelTest, OneEndpointGetsTheStandbyAnswerAndEveryEndpointDownIsAnEr
 // A connection from the network that never completes its handshake holds a TCP slot only: the
 // local gateway's Unix socket keeps its own.
 TEST_F(TcpChannelTest, SilentTcpConnectionsNeverTakeTheLocalSlots) {
-  ChannelServerOptions o;
-  o.socket_path = dir_.Sub("capped.sock");
-  o.allowed_uids = {::getuid()};
-  o.identity = {dir_.Sub("creds/engine.crt"), dir_.Sub("creds/engine.key"), {client_fp_}};
-  o.tcp_listen = "127.0.0.1:0";
-  o.tcp_client_fingerprints = {client_fp_};
+  ChannelServerOptions o = TcpOptions("capped", {client_fp_});
   o.max_connections = 2;
   o.max_tcp_connections = 1;
   std::atomic<int> count{0};
