@@ -56,7 +56,8 @@ Result<InstanceConfig> ParseInstance(const json& obj, const std::string& path,
     c.crl_shards = static_cast<uint32_t>(*shards);
   }
   if (c.crl_shards > 0 && !crl_ocsp::CrlScopeUrl(c.crl_url, crl_ocsp::CrlScope::Shard(0))) {
-    return f.Bad("crl_url", "must end in \".crl\" when crl_shards is set (shard k is <name>/k.crl)");
+    return f.Bad("crl_url",
+                 "must end in \".crl\" when crl_shards is set (shard k is <name>/k.crl)");
   }
   if (const json* hsm = CA_TRY(f.OptionalObject("hsm"))) {
     c.hsm = CA_TRY(ParseHsm(*hsm, f.PathOf("hsm")));
@@ -103,6 +104,22 @@ Status ParseChannel(const json& obj, EngineConfig& c) {
     if (!fp) return f.Bad("client_fingerprints", fp.error().message);
     c.client_fingerprints.push_back(*fp);
   }
+  c.peer_listen = CA_TRY(f.OptionalNonEmptyString("peer_listen")).value_or("");
+  auto peer_fps =
+      CA_TRY(f.OptionalStringList("peer_client_fingerprints")).value_or(std::vector<std::string>{});
+  if (!c.peer_listen.empty()) {
+    if (auto hp = engine::api::ParseHostPort(c.peer_listen); !hp)
+      return f.Bad("peer_listen", hp.error().message);
+    if (peer_fps.empty())
+      return f.Bad("peer_client_fingerprints", "expected a non-empty array with peer_listen");
+  } else if (!peer_fps.empty()) {
+    return f.Bad("peer_client_fingerprints", "is for peer_listen, which is not set");
+  }
+  for (const auto& text : peer_fps) {
+    auto fp = engine::api::NormalizeFingerprint(text);
+    if (!fp) return f.Bad("peer_client_fingerprints", fp.error().message);
+    c.peer_client_fingerprints.push_back(*fp);
+  }
   return f.RefuseUnknown();
 }
 
@@ -118,7 +135,8 @@ Status ParseInstances(const json& obj, const std::optional<HsmConfig>& hsm, Engi
     const auto& stag = c.instances[engine::api::CaEnvironment::kStaging];
     if (prod.store == stag.store || prod.status_store == stag.status_store ||
         prod.intermediate_cert == stag.intermediate_cert ||
-        (prod.hsm.token_label == stag.hsm.token_label && prod.intermediate_key_label == stag.intermediate_key_label)) {
+        (prod.hsm.token_label == stag.hsm.token_label &&
+         prod.intermediate_key_label == stag.intermediate_key_label)) {
       return f.Bad("staging",
                    "must use its own stores, certificates and keys (never mixed with production)");
     }

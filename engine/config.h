@@ -3,7 +3,9 @@
 //   "socket_path": "/run/ca-engine/engine.sock", "socket_group": "ca-gateway",
 //   "allowed_peer_uids": [998],
 //   "channel": {"cert": "/etc/ca-engine/channel/engine.crt", "key": "/etc/ca-engine/channel/engine.key",
-//               "client_fingerprints": ["<sha256 hex of client.crt>"]},
+//               "client_fingerprints": ["<sha256 hex of client.crt>"],
+//               "peer_listen": "10.0.0.1:7443",        optional (pair): TCP for the peer's gateway,
+//               "peer_client_fingerprints": ["<hex>"]}, with peer_listen: the TCP listener's own pins
 //   "hsm": {"module": "/usr/lib/softhsm/libsofthsm2.so", "token_label": "ca", "pin": "file:/etc/ca-engine/pin",
 //           "pool_size": 2},
 //   "policy_store": "/var/lib/ca-policy",
@@ -61,6 +63,10 @@ struct EngineConfig {
   std::vector<uid_t> allowed_peer_uids;
   std::string channel_cert, channel_key;
   std::vector<std::string> client_fingerprints;
+  // Pair (issue 20): the TCP listener for the peer node's gateway and the client certificates it
+  // accepts (mutual TLS is its only authentication). Empty: Unix socket only.
+  std::string peer_listen;
+  std::vector<std::string> peer_client_fingerprints;
   std::string policy_store;
   // The unwrapping key the EAB MAC keys are wrapped to, on the production instance's token
   // (ceremony `mac-wrap`); empty: EAB verification requests are refused (kUnavailable).

@@ -21,7 +21,10 @@ json Valid() {
                {"crl_url", "http://crl.test/int.crl"}};
   return {{"socket_path", "/run/e.sock"},
           {"allowed_peer_uids", {1000}},
-          {"channel", {{"cert", "/c/e.crt"}, {"key", "/c/e.key"}, {"client_fingerprints", {std::string(64, 'A')}}}},
+          {"channel",
+           {{"cert", "/c/e.crt"},
+            {"key", "/c/e.key"},
+            {"client_fingerprints", {std::string(64, 'A')}}}},
           {"hsm", {{"token_label", "ca"}, {"pin", "file:/etc/pin"}}},
           {"policy_store", "/var/lib/policy"},
           {"instances", {{"production", inst}}}};
@@ -124,6 +127,32 @@ TEST(EngineConfig, AuditAndMetricsFiles) {
   j = Valid();
   j["audit_log"] = "";
   ExpectBad(j, "audit_log");
+}
+
+// Issue 20: the TCP listener for the peer node's gateway, with its own pins.
+TEST(EngineConfig, PeerListen) {
+  auto c = ParseEngineConfig(Valid().dump());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->peer_listen, "");
+  EXPECT_TRUE(c->peer_client_fingerprints.empty());
+  json j = Valid();
+  const std::string fp(64, 'b');
+  j["channel"]["peer_listen"] = "10.0.0.1:7443";
+  j["channel"]["peer_client_fingerprints"] = {std::string(64, 'B')};
+  c = ParseEngineConfig(j.dump());
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->peer_listen, "10.0.0.1:7443");
+  EXPECT_EQ(c->peer_client_fingerprints, std::vector<std::string>{fp});
+  j["channel"]["peer_listen"] = "10.0.0.1";
+  ExpectBad(j, "peer_listen");
+  j["channel"]["peer_listen"] = "10.0.0.1:7443";
+  j["channel"]["peer_client_fingerprints"] = json::array();
+  ExpectBad(j, "peer_client_fingerprints");
+  j["channel"]["peer_client_fingerprints"] = {"zz"};
+  ExpectBad(j, "peer_client_fingerprints");
+  j["channel"].erase("peer_listen");
+  j["channel"]["peer_client_fingerprints"] = {fp};
+  ExpectBad(j, "peer_client_fingerprints");
 }
 
 }  // namespace

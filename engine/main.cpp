@@ -290,6 +290,8 @@ int Run(const std::string& config_path) {
   so.socket_group = config->socket_group;
   so.allowed_uids = config->allowed_peer_uids;
   so.identity = {config->channel_cert, config->channel_key, config->client_fingerprints};
+  so.tcp_listen = config->peer_listen;
+  so.tcp_client_fingerprints = config->peer_client_fingerprints;
   engine::Engine* raw = eng->get();
   auto server = engine::ChannelServer::Start(
       so, [raw](const engine::api::Request& r, const engine::PeerInfo& p) {

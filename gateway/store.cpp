@@ -226,6 +226,7 @@ Result<AcmeStore> AcmeStore::Open(const std::string& dir, const StoreOptions& st
   d.processing = CA_TRY(env->OpenTable("processing", true));
   CA_TRY_STATUS(BuildProcessingIndex(*env, d));
   d.order_expiry = CA_TRY(env->OpenTable("order_expiry", true));
+  d.nonces = CA_TRY(env->OpenTable("nonces", true));
   CA_TRY_STATUS(BackfillExpiryIndex(*env, d.orders, d.order_expiry));
   return AcmeStore(std::move(env), d);
 }
@@ -488,20 +489,25 @@ Result<size_t> StoreTxn::DeleteOrder(const std::string& id, PruneCounts& counts)
   return 1;
 }
 
+Result<std::vector<std::string>> StoreTxn::KeysBelow(kv::Table dbi, const std::string& end, size_t max,
+                                                     bool& more) const {
+  std::vector<std::string> keys;  // collected first: no deletion under a cursor
+  CA_TRY_STATUS(txn_->ForEach(dbi, "", [&](std::string_view key, std::string_view) {
+    if (key >= end) return false;
+    if (keys.size() == max) {
+      more = true;
+      return false;
+    }
+    keys.emplace_back(key);
+    return true;
+  }));
+  return keys;
+}
+
 Result<PruneCounts> StoreTxn::PruneExpired(int64_t order_cutoff, int64_t failure_cutoff,
                                            size_t max_orders) {
   PruneCounts counts;
-  std::vector<std::string> expired;  // index keys, collected first: no deletion under a cursor
-  std::string end = Padded(order_cutoff);
-  CA_TRY_STATUS(txn_->ForEach(dbs_.order_expiry, "", [&](std::string_view key, std::string_view) {
-    if (key >= end) return false;
-    if (expired.size() == max_orders) {
-      counts.more = true;
-      return false;
-    }
-    expired.emplace_back(key);
-    return true;
-  }));
+  auto expired = CA_TRY(KeysBelow(dbs_.order_expiry, Padded(order_cutoff), max_orders, counts.more));
   for (const auto& key : expired) {
     std::string id = key.substr(key.find('/') + 1);
     auto order = CA_TRY(GetOrder(id));
@@ -524,6 +530,18 @@ Result<PruneCounts> StoreTxn::PruneExpired(int64_t order_cutoff, int64_t failure
   }));
   for (const auto& key : stale) {
     if (CA_TRY(txn_->Delete(dbs_.failed_validations, key))) ++counts.failed_validations;
+  }
+  return counts;
+}
+
+Status StoreTxn::RedeemNonce(std::string_view id, int64_t expires_at) {
+  return txn_->Insert(dbs_.nonces, Padded(expires_at) + "/" + HexEncode(Bytes(id.begin(), id.end())), "");
+}
+
+Result<PruneCounts> StoreTxn::PruneRedeemedNonces(int64_t cutoff, size_t max) {
+  PruneCounts counts;
+  for (const auto& key : CA_TRY(KeysBelow(dbs_.nonces, Padded(cutoff), max, counts.more))) {
+    if (CA_TRY(txn_->Delete(dbs_.nonces, key))) ++counts.nonces;
   }
   return counts;
 }

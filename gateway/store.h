@@ -107,7 +107,7 @@ struct StoreOptions {
 
 // What one pruning pass deleted (gateway/retention.h runs the passes).
 struct PruneCounts {
-  size_t orders = 0, authorizations = 0, challenges = 0, failed_validations = 0;
+  size_t orders = 0, authorizations = 0, challenges = 0, failed_validations = 0, nonces = 0;
   bool more = false;  // the batch limit stopped the pass: run again
 };
 
@@ -146,7 +146,7 @@ class AcmeStore {
   friend class StoreTxn;
   struct Dbs {
     kv::Table accounts, account_keys, key_index, ext_accounts, orders, account_orders, authzs,
-        challenges, certs, failed_validations, processing, order_expiry;
+        challenges, certs, failed_validations, processing, order_expiry, nonces;
   };
   // Indexes the processing orders and challenges of a store written before that index existed.
   static Status BuildProcessingIndex(kv::Env& env, const Dbs& dbs);
@@ -206,6 +206,13 @@ class StoreTxn {
                                                            const std::string& name, int64_t now,
                                                            int64_t window) const;
 
+  // Shared nonces (gateway/nonce.h): records the redemption of nonce `id` (its signed bytes) until
+  // `expires_at`; kAlreadyExists if it was redeemed before, by any gateway on this store. Keyed by
+  // expiry first, so pruning reads only what it deletes.
+  Status RedeemNonce(std::string_view id, int64_t expires_at);
+  // Deletes up to `max` redemptions whose nonce expired before `cutoff`.
+  Result<PruneCounts> PruneRedeemedNonces(int64_t cutoff, size_t max);
+
   // Retention: deletes up to `max_orders` orders that expired before `order_cutoff` (with their
   // authorizations, challenges and index entries) and up to as many failed-validation records
   // older than `failure_cutoff`. Certificates are kept (the RA and clients still read them).
@@ -239,6 +246,9 @@ class StoreTxn {
   Status SetProcessing(char kind, const std::string& id, bool processing);
   Result<std::vector<std::string>> ProcessingIds(char kind) const;
   Result<size_t> DeleteOrder(const std::string& id, PruneCounts& counts);
+  // Up to `max` keys of a time-keyed table below `end`, in order; `more` set if `max` stopped it.
+  Result<std::vector<std::string>> KeysBelow(kv::Table table, const std::string& end, size_t max,
+                                             bool& more) const;
   std::optional<kv::Txn> owned_;  // read transactions
   kv::Txn* txn_;
   AcmeStore::Dbs dbs_;
