@@ -306,9 +306,12 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
       fields["error"] = done.error().ToString();
       log::Error("issue_sign_failed", fields);
       // The reservation stays pending: it is signed and recorded later (or on a retry of this
-      // request_id), never handed out unsigned and never reused.
-      return Refuse(EngineErrorKind::kUnavailable, "not issued, retry later: " + done.error().message,
-                    "ACME_CA_ERROR");
+      // request_id), never handed out unsigned and never reused. A standby's refusal keeps its
+      // "engine standby:" detail: the gateway retries on the other engine, which completes it.
+      std::string detail = done.error().message;
+      if (!detail.starts_with(engine::api::kStandbyDetailPrefix))
+        detail = "not issued, retry later: " + detail;
+      return Refuse(EngineErrorKind::kUnavailable, std::move(detail), "ACME_CA_ERROR");
     }
     auto out = ToIssueResponse(*done);
     if (!out) return refuse(EngineErrorKind::kInternal, out.error().ToString());
@@ -336,6 +339,9 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
     ossl::X509Ptr parsed;
     if (reserved_tbs == nullptr) parsed = CA_TRY(ossl::CertFromDer(rec.der));
     X509* cert = reserved_tbs != nullptr ? reserved_tbs : parsed.get();
+    // Engine pair: a reservation refused here (lease lost) stays pending, durable and fenced; the
+    // lease's next holder completes it (TakeOver).
+    CA_TRY_STATUS(CheckSigningLease());
     ERR_clear_error();
     // RSA PKCS#1 v1.5 is deterministic: signing the recorded TBS again yields the same certificate.
     if (X509_sign(cert, keys_.issuer_key.get(), EVP_sha256()) <= 0) {

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "common/log.h"
+#include "engine/api/contract.h"
 
 namespace ca::engine {
 namespace {
@@ -68,10 +69,11 @@ std::string LeaseKeeper::StandbyDetail() const {
   std::string who = holder();
   if (who.empty() || who == options_.holder) {
     // Held by nobody known, or by this node whose renewal did not come back in time.
-    return "engine standby: no node holds the lease " + options_.lease + " (this node is " +
-           options_.holder + ")";
+    return std::string(engine::api::kStandbyDetailPrefix) + "no node holds the lease " +
+           options_.lease + " (this node is " + options_.holder + ")";
   }
-  return "engine standby: " + who + " holds the lease " + options_.lease;
+  return std::string(engine::api::kStandbyDetailPrefix) + who + " holds the lease " +
+         options_.lease;
 }
 
 void LeaseKeeper::RenewOnce() {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
+#include "engine/testing/fake_lease_table.h"
 
 namespace ca::engine {
 namespace {
@@ -10,59 +10,7 @@ namespace {
 using std::chrono::milliseconds;
 using TimePoint = std::chrono::steady_clock::time_point;
 
-// The lease table as kv.h specifies it, in memory, on a simulated clock shared by the "server"
-// and the nodes: AcquireLease takes a free, expired or own lease (renewing the own one at the
-// same epoch; taking it from another holder bumps the epoch). Each call takes `latency` of
-// simulated time before the server reads its clock (the request's trip), and a node can be cut
-// off from the database (its calls fail).
-class FakeLeaseTable {
- public:
-  struct Row {
-    std::string holder;
-    uint64_t epoch = 0;
-    TimePoint expires;
-  };
-
-  TimePoint now{std::chrono::hours(1)};
-  milliseconds latency{0};
-  std::map<std::string, bool> cut_off;  // by holder
-
-  LeaseOps Ops() {
-    return LeaseOps{[this](std::string_view lease, std::string_view holder,
-                           milliseconds ttl) -> Result<kv::LeaseState> {
-                      if (cut_off[std::string(holder)])
-                        return Fail(ErrorCode::kUnavailable, "database unreachable");
-                      now += latency;
-                      Row& row = rows_[std::string(lease)];
-                      bool expired = row.holder.empty() || now >= row.expires;
-                      kv::LeaseState state;
-                      if (row.holder == holder || expired) {
-                        if (row.holder != holder) ++row.epoch;
-                        row.holder = std::string(holder);
-                        row.expires = now + ttl;
-                        state.held = true;
-                      }
-                      state.holder = row.holder;
-                      state.epoch = row.epoch;
-                      state.remaining =
-                          now < row.expires
-                              ? std::chrono::duration_cast<milliseconds>(row.expires - now)
-                              : milliseconds(0);
-                      return state;
-                    },
-                    [this](std::string_view lease, std::string_view holder) -> Status {
-                      if (cut_off[std::string(holder)])
-                        return Fail(ErrorCode::kUnavailable, "database unreachable");
-                      Row& row = rows_[std::string(lease)];
-                      if (row.holder == holder) row.expires = now;
-                      return Ok();
-                    }};
-  }
-  const Row& row(const std::string& lease) { return rows_[lease]; }
-
- private:
-  std::map<std::string, Row> rows_;
-};
+using testing::FakeLeaseTable;
 
 class LeaseKeeperTest : public ::testing::Test {
  protected:
@@ -227,31 +175,17 @@ TEST_F(LeaseKeeperTest, ServerRemainingShorterThanTtlShortensTheDeadline) {
 
 TEST(LeaseKeeperThreadTest, ThreadRenewsOnTheRealClockAndStopReleases) {
   FakeLeaseTable table;
-  std::mutex mu;
-  auto ops = table.Ops();
-  // The fake's clock follows the real one here.
-  LeaseOps real{[&](std::string_view l, std::string_view h, milliseconds ttl) {
-                  std::lock_guard lock(mu);
-                  table.now = std::chrono::steady_clock::now();
-                  return ops.acquire(l, h, ttl);
-                },
-                [&](std::string_view l, std::string_view h) {
-                  std::lock_guard lock(mu);
-                  table.now = std::chrono::steady_clock::now();
-                  return ops.release(l, h);
-                }};
-  LeaseKeeper a({"engine-production", "node-a", milliseconds(500)}, real);
+  table.clock = [] { return std::chrono::steady_clock::now(); };
+  LeaseKeeper a({"engine-production", "node-a", milliseconds(500)}, table.Ops());
   a.Start();
   EXPECT_TRUE(a.Active());
   for (int i = 0; i < 15; ++i) {
     std::this_thread::sleep_for(milliseconds(100));
     EXPECT_TRUE(a.Active()) << "after " << (i + 1) * 100 << " ms";  // renewed every 100 ms
   }
-  a.Stop();
+  a.Stop();  // joins the thread: the table is the test's alone again
   EXPECT_FALSE(a.Active());
-  std::lock_guard lock(mu);
-  table.now = std::chrono::steady_clock::now();
-  EXPECT_LE(table.row("engine-production").expires, table.now);  // released
+  EXPECT_LE(table.row("engine-production").expires, std::chrono::steady_clock::now());  // released
 }
 
 }  // namespace
