@@ -49,6 +49,13 @@ CertRecord ReservationRecord(const engine::api::IssueRequest& request, const pro
   return rec;
 }
 
+// A signature refused because this node does not hold the lease (CheckSigningLease): its answer
+// keeps the "engine standby:" detail, so that the gateway sends the request to the other engine.
+bool IsStandbyRefusal(const Error& error) {
+  return error.code == ErrorCode::kUnavailable &&
+         error.message.starts_with(engine::api::kStandbyDetailPrefix);
+}
+
 }  // namespace
 
 Status CaInstance::CompleteAllPending(int64_t min_age_seconds) {
@@ -102,6 +109,8 @@ Response CaInstance::Issue(const engine::api::IssueRequest& request, const profi
     if (!*found) return IssueFresh(request, hash, snapshot);
     if (!key.per_order && (*found)->first != hash) return refuse_replay();
     auto rec = Complete((*found)->second, nullptr, nullptr, kByRetry);
+    if (!rec && IsStandbyRefusal(rec.error()))
+      return Refuse(EngineErrorKind::kUnavailable, rec.error().message, "ACME_CA_ERROR");
     if (!rec) return Refuse(EngineErrorKind::kUnavailable, rec.error().ToString());
     if (key.per_order && rec->order_id != request.order_id) return refuse_replay();
     auto out = ToIssueResponse(*rec);
@@ -309,8 +318,7 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
       // request_id), never handed out unsigned and never reused. A standby's refusal keeps its
       // "engine standby:" detail: the gateway retries on the other engine, which completes it.
       std::string detail = done.error().message;
-      if (!detail.starts_with(engine::api::kStandbyDetailPrefix))
-        detail = "not issued, retry later: " + detail;
+      if (!IsStandbyRefusal(done.error())) detail = "not issued, retry later: " + detail;
       return Refuse(EngineErrorKind::kUnavailable, std::move(detail), "ACME_CA_ERROR");
     }
     auto out = ToIssueResponse(*done);
