@@ -178,11 +178,12 @@ std::expected<CaInstance::AdmittedIssue, CaInstance::IssueRefusal> CaInstance::A
 
 PendingWrite CaInstance::SubmitReservation(const CertRecord& rec, const std::string& hash) {
   const IssuanceKey key = IssuanceKeyOf(rec.order_id, rec.request_id);
-  return store_->Submit([&rec, &hash, key](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+  return store_->Submit([&rec, &hash, key](kv::Txn& txn, const StoreDbs& d) -> Status {
     if (CA_TRY(txn.Get(d.requests, key.key)) || CA_TRY(txn.Get(d.requests, rec.request_id))) {
       return Fail(ErrorCode::kFailedPrecondition, "order or request_id already recorded");
     }
-    if (CA_TRY(txn.Get(d.certs, rec.serial_hex))) return Fail(ErrorCode::kAlreadyExists, "serial collision");
+    if (CA_TRY(txn.Get(d.certs, rec.serial_hex)))
+      return Fail(ErrorCode::kAlreadyExists, "serial collision");
     if (CA_TRY(txn.Get(d.key_fps, rec.key_fingerprint))) {
       return Fail(ErrorCode::kPermissionDenied, "the CSR's public key was already certified");
     }
@@ -202,9 +203,10 @@ PendingWrite CaInstance::SubmitReservation(const CertRecord& rec, const std::str
 
 Status CaInstance::CancelReservation(const CertRecord& rec) {
   const IssuanceKey key = IssuanceKeyOf(rec.order_id, rec.request_id);
-  return store_->Write([&rec, key](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+  return store_->Write([&rec, key](kv::Txn& txn, const StoreDbs& d) -> Status {
     auto cur = CA_TRY(GetCert(txn, d, rec.serial_hex));
-    if (!cur || cur->state != CertState::kReserved || cur->request_id != rec.request_id) return Ok();
+    if (!cur || cur->state != CertState::kReserved || cur->request_id != rec.request_id)
+      return Ok();
     CA_TRY(txn.Delete(d.certs, rec.serial_hex));
     CA_TRY(txn.Delete(d.pending, rec.serial_hex));
     CA_TRY(txn.Delete(d.requests, rec.request_id));
@@ -363,7 +365,7 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
     Bytes signed_der = CA_TRY(ossl::CertToDer(cert));
     int64_t now = NowUnix();
     CertRecord updated;
-    PendingWrite recorded = store_->Submit([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+    PendingWrite recorded = store_->Submit([&](kv::Txn& txn, const StoreDbs& d) -> Status {
       auto cur = CA_TRY(GetCert(txn, d, serial_hex));
       if (!cur) return Fail(ErrorCode::kNotFound, "reservation vanished: " + serial_hex);
       if (cur->state == CertState::kIssued) {  // recorded meanwhile (recovery and retry raced)

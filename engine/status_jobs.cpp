@@ -26,8 +26,8 @@ Status CaInstance::LoadCrlSchedule() {
     crl_last_this_update_ = info.this_update;
   }
   {
-    auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
-    CA_TRY_STATUS(crl_ocsp::ForEachCrl(txn.get(), status_->dbs(), options_.issuer_name,
+    auto txn = CA_TRY(kv::Txn::BeginRead(status_->env()));
+    CA_TRY_STATUS(crl_ocsp::ForEachCrl(txn, status_->dbs(), options_.issuer_name,
                                        [&](crl_ocsp::CrlScope, const crl_ocsp::StoredCrl& crl) {
                                          if (!crl_newest_this_update_ ||
                                              crl.info.this_update > *crl_newest_this_update_)
@@ -70,7 +70,7 @@ Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
   states.reserve(records.size());
   size_t held = 0;
   {
-    auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
+    auto txn = CA_TRY(kv::Txn::BeginRead(status_->env()));
     for (const auto& rec : records) {
       crl_ocsp::OcspCertState state;
       state.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
@@ -80,7 +80,7 @@ Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
         state.reason = CA_TRY(pki::ReasonFromCode(rec.reason));
       }
       state.this_update = now;
-      auto stored = CA_TRY(crl_ocsp::FindResponse(txn.get(), status_->dbs(), options_.issuer_name,
+      auto stored = CA_TRY(crl_ocsp::FindResponse(txn, status_->dbs(), options_.issuer_name,
                                                   state.serial.magnitude));
       if (stored && stored->this_update > now) {
         state.this_update = stored->this_update;
@@ -200,10 +200,10 @@ Result<pki::Time> CaInstance::PublishShards(pki::Time now, const std::vector<Cer
   std::map<uint32_t, Current> current;
   std::map<uint32_t, pki::Time> current_this_update;
   {
-    auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
+    auto txn = CA_TRY(kv::Txn::BeginRead(status_->env()));
     Status inner = Ok();
     CA_TRY_STATUS(crl_ocsp::ForEachCrl(
-        txn.get(), status_->dbs(), options_.issuer_name,
+        txn, status_->dbs(), options_.issuer_name,
         [&](crl_ocsp::CrlScope scope, const crl_ocsp::StoredCrl& crl) {
           if (scope.IsFull()) return true;
           uint32_t k = *scope.shard;
@@ -351,14 +351,14 @@ Status CaInstance::RunOcspJob() {
       if (rec.ocsp) records.push_back(rec);
     }));
     states.reserve(records.size());
-    auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
+    auto txn = CA_TRY(kv::Txn::BeginRead(status_->env()));
     for (const auto& rec : records) {
       crl_ocsp::ResponseState st;
       st.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
       st.cert_not_after = pki::FromUnix(rec.not_after);
       st.cert_revoked = rec.revoked;
-      auto stored = CA_TRY(crl_ocsp::FindResponse(txn.get(), status_->dbs(), options_.issuer_name,
-                                                  st.serial.magnitude));
+      auto stored = CA_TRY(
+          crl_ocsp::FindResponse(txn, status_->dbs(), options_.issuer_name, st.serial.magnitude));
       if (stored) {
         st.response_this_update = stored->this_update;
         st.response_next_update = stored->next_update;

@@ -60,7 +60,7 @@ void VerifyStore(EngineSetup& setup, size_t* issued_count) {
   EXPECT_TRUE((*store)->PendingSerials()->empty());
   std::set<std::string> serials, keys;
   size_t n = 0;
-  auto txn = lmdb::Txn::BeginRead((*store)->env());
+  auto txn = kv::Txn::BeginRead((*store)->env());
   ASSERT_TRUE(txn);
   ASSERT_TRUE(txn->ForEach((*store)->dbs().certs, "", [&](std::string_view k, std::string_view v) {
     auto rec = CertRecordFromJson(k, v);
