@@ -56,6 +56,13 @@ Result<std::unique_ptr<CaInstance>> CaInstance::Open(CaInstanceOptions options, 
   so.path = opt.status_store_dir;
   inst->status_ = std::make_unique<crl_ocsp::StatusStore>(CA_TRY(crl_ocsp::StatusStore::Open(so)));
   CA_TRY_STATUS(inst->status_->RegisterIssuer(opt.issuer_name, inst->keys_.issuer_cert.get()));
+  // Engine pair: from here on every write transaction of this instance, in both stores, checks
+  // inside itself that this node holds the lease at the keeper's epoch (kv/kv.h Fence). The
+  // issuer's registration above writes only what is missing, the same bytes from either node.
+  if (opt.lease != nullptr && inst->store_->env().engine() == kv::Engine::kPostgres) {
+    CA_TRY_STATUS(inst->store_->env().backend().SetFence(opt.lease->fence()));
+    CA_TRY_STATUS(inst->status_->env().backend().SetFence(opt.lease->fence()));
+  }
 
   CA_TRY_STATUS(inst->LoadCrlSchedule());
   // A standby leaves the reservations to the holder; the engine reconciles them once this node
