@@ -115,8 +115,8 @@ TEST_F(EnginePairPgTest, OldHolderIsFencedAndTheNewOneCompletesItsReservationOnc
   auto cert = ossl::CertFromDer((*rec)->der);
   ASSERT_TRUE(cert);
   EXPECT_EQ(X509_verify(cert->get(), X509_get0_pubkey(b.instance->issuer_cert())), 1);
-  auto ocsp = b.instance->status_store().Response(b.instance->issuer_name(),
-                                                  *pki::Serial::FromHex(serial));
+  auto ocsp =
+      b.instance->status_store().Response(b.instance->issuer_name(), *pki::Serial::FromHex(serial));
   ASSERT_TRUE(ocsp);
   EXPECT_TRUE(ocsp->has_value());
 
