@@ -7,6 +7,7 @@
 #include "common/openssl.h"
 #include "crl_ocsp/crl_scope.h"
 #include "engine/api/channel.h"
+#include "kv/kv.h"
 #include "pki/json_fields.h"
 
 namespace ca::engine {
@@ -42,6 +43,10 @@ Result<InstanceConfig> ParseInstance(const json& obj, const std::string& path,
   }
   c.store = CA_TRY(f.NonEmptyString("store"));
   c.status_store = CA_TRY(f.NonEmptyString("status_store"));
+  // A pair shares both stores (the status store's CRL numbers and OCSP responses too), and the
+  // lease's fence guards the writes of both: never one on PostgreSQL and the other local.
+  if (kv::IsPostgresLocation(c.store) != kv::IsPostgresLocation(c.status_store))
+    return f.Bad("status_store", "must be on PostgreSQL (pg:...) exactly when store is");
   c.issuer_name = CA_TRY(f.NonEmptyString("issuer_name"));
   c.profiles_dir = CA_TRY(f.NonEmptyString("profiles_dir"));
   c.intermediate_key_label = CA_TRY(f.NonEmptyString("intermediate_key_label"));
@@ -123,6 +128,20 @@ Status ParseChannel(const json& obj, EngineConfig& c) {
   return f.RefuseUnknown();
 }
 
+Status ParseHa(const json& obj, EngineConfig& c) {
+  auto f = CA_TRY(JsonFields::Of(obj, "config.ha"));
+  c.ha.node_name = CA_TRY(f.OptionalNonEmptyString("node_name")).value_or("");
+  if (auto ttl = CA_TRY(f.OptionalIntIn("lease_ttl_seconds", 1, 600)))
+    c.ha.lease_ttl_seconds = static_cast<int>(*ttl);
+  CA_TRY_STATUS(f.RefuseUnknown());
+  for (const auto& [env, ic] : c.instances) {
+    if (!kv::IsPostgresLocation(ic.store))
+      return Fail(ErrorCode::kInvalidArgument,
+                  "config.ha: an engine pair needs the instances' stores on PostgreSQL (pg:...)");
+  }
+  return Ok();
+}
+
 Status ParseInstances(const json& obj, const std::optional<HsmConfig>& hsm, EngineConfig& c) {
   auto f = CA_TRY(JsonFields::Of(obj, "config.instances"));
   const json* production = CA_TRY(f.Value("production"));
@@ -169,6 +188,7 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
     c.metrics_interval_seconds = static_cast<int>(*s);
   }
   CA_TRY_STATUS(ParseInstances(*CA_TRY(f.Object("instances")), hsm, c));
+  if (const json* ha = CA_TRY(f.OptionalObject("ha"))) CA_TRY_STATUS(ParseHa(*ha, c));
   CA_TRY_STATUS(f.RefuseUnknown());
   return c;
 }

@@ -14,6 +14,7 @@
 //   "audit_log": "/var/lib/acme-ca/audit/engine.jsonl",   optional: hash-chained audit file
 //   "metrics_file": "/var/lib/acme-ca/metrics/engine.prom", optional: Prometheus text file
 //   "metrics_interval_seconds": 5,                          optional, 1..3600
+//   "ha": {"node_name": "ca-1", "lease_ttl_seconds": 10},   optional: engine pair, pg: stores only
 //   "instances": {
 //     "production": {"store": "...", "status_store": "...", "issuer_name": "int-1", "profiles_dir": "...",
 //                    "intermediate_key_label": "...", "intermediate_cert": "int.pem", "chain": "chain.pem",
@@ -24,6 +25,8 @@
 //     "staging": {...optional, same fields...}
 //   }
 // }
+// An instance's store and status_store are both directories (LMDB, one box) or both
+// "pg:<service>/<namespace>" (PostgreSQL, issue 20's pair; node_name defaults to the host name).
 #pragma once
 
 #include <sys/types.h>
@@ -57,6 +60,13 @@ struct InstanceConfig {
   HsmConfig hsm;
 };
 
+// The engine pair (engine/lease_keeper.h): with PostgreSQL stores each instance's engine signs only
+// while it holds the lease "engine-<environment>"; the other node is its standby.
+struct HaConfig {
+  std::string node_name;  // empty: the host name (DefaultNodeName)
+  int lease_ttl_seconds = 10;
+};
+
 struct EngineConfig {
   std::string socket_path;
   std::optional<gid_t> socket_group;
@@ -75,6 +85,7 @@ struct EngineConfig {
   std::string audit_log;     // empty: no audit file (the journal only)
   std::string metrics_file;  // empty: no metrics file
   int metrics_interval_seconds = 5;
+  HaConfig ha;
   std::map<engine::api::CaEnvironment, InstanceConfig> instances;
 };
 

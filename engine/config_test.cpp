@@ -155,5 +155,35 @@ TEST(EngineConfig, PeerListen) {
   ExpectBad(j, "peer_client_fingerprints");
 }
 
+// Issue 20: the engine pair's settings, only with PostgreSQL stores (both of an instance).
+TEST(EngineConfig, HaPairOnPostgresStores) {
+  auto c = ParseEngineConfig(Valid().dump());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->ha.node_name, "");
+  EXPECT_EQ(c->ha.lease_ttl_seconds, 10);
+  json j = Valid();
+  j["instances"]["production"]["store"] = "pg:acme-ca/ca_production";
+  j["instances"]["production"]["status_store"] = "pg:acme-ca/status_production";
+  j["ha"] = {{"node_name", "ca-2"}, {"lease_ttl_seconds", 6}};
+  c = ParseEngineConfig(j.dump());
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->ha.node_name, "ca-2");
+  EXPECT_EQ(c->ha.lease_ttl_seconds, 6);
+  EXPECT_EQ(c->instances.at(engine::api::CaEnvironment::kProduction).store,
+            "pg:acme-ca/ca_production");
+  j["ha"]["lease_ttl_seconds"] = 0;
+  ExpectBad(j, "config.ha.lease_ttl_seconds");
+  j["ha"] = {{"node_nam", "x"}};
+  ExpectBad(j, "unknown field 'node_nam'");
+  j = Valid();
+  j["ha"] = {{"node_name", "ca-1"}};
+  ExpectBad(j, "config.ha: an engine pair needs the instances' stores on PostgreSQL");
+  j = Valid();
+  j["instances"]["production"]["store"] = "pg:acme-ca/ca_production";
+  ExpectBad(j,
+            "config.instances.production.status_store: must be on PostgreSQL (pg:...) exactly when "
+            "store is");
+}
+
 }  // namespace
 }  // namespace ca::engine

@@ -8,6 +8,7 @@
 #include "crl_ocsp/revocation.h"
 #include "crl_ocsp/status_store.h"
 #include "engine/ca_instance.h"
+#include "engine/lease_keeper.h"
 #include "kv/kv.h"
 #include "pki/revocation_reason.h"
 
@@ -242,7 +243,16 @@ void Recorder::WriteMetrics(
             .count(),
         info.entries});
   }
-  if (auto s = EngineMetrics::WriteFile(options_.metrics_file, metrics_.Render(crls, NowUnix()));
+  std::vector<HaGauge> ha;
+  for (const auto& [env, inst] : instances) {
+    if (const LeaseKeeper* lease = inst->lease(); lease != nullptr) {
+      ha.push_back(HaGauge{std::string(engine::api::CaEnvironmentName(env)), lease->options().lease,
+                           lease->options().holder, lease->Active(), lease->epoch(),
+                           lease->activations(), lease->renew_failures(), lease->losses()});
+    }
+  }
+  if (auto s =
+          EngineMetrics::WriteFile(options_.metrics_file, metrics_.Render(crls, NowUnix(), ha));
       !s) {
     log::Warn("metrics_write_failed", {{"error", s.error().ToString()}});
   }

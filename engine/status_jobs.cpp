@@ -100,6 +100,7 @@ Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
   std::vector<crl_ocsp::OcspPublication> batch;
   ders.reserve(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
+    CA_TRY_STATUS(CheckSigningLease());  // engine pair: before each HSM signature
     ders.push_back(CA_TRY(crl_ocsp::BuildOcspResponse(keys_.issuer_cert.get(), signer, states[i])));
     batch.push_back(crl_ocsp::OcspPublication{ders.back(), pki::FromUnix(records[i].not_after)});
   }
@@ -137,10 +138,12 @@ Status CaInstance::PublishCrl(pki::Time now, const std::vector<CertRecord>& revo
   pki::CrlRequest req;
   req.issuer = keys_.issuer_cert.get();
   req.key = keys_.issuer_key.get();
+  CA_TRY_STATUS(CheckSigningLease());  // a standby spends no CRL number
   req.number = CA_TRY(status_->ReserveCrlNumber(options_.issuer_name));
   req.this_update = now;
   req.next_update = now + options_.freshness.crl_validity;
   req.entries = entries;
+  CA_TRY_STATUS(CheckSigningLease());  // engine pair: right before the HSM signature
   Bytes der = CA_TRY(pki::BuildCrl(req));
   auto info = CA_TRY(status_->PublishCrl(options_.issuer_name, der, not_after));
   {
@@ -161,10 +164,12 @@ Status CaInstance::PublishShard(uint32_t shard, const ShardContent& content, pki
   req.issuer = keys_.issuer_cert.get();
   req.key = keys_.issuer_key.get();
   req.distribution_point = CA_TRY(crl_ocsp::CrlScopeUrl(options_.crl_url, scope));
+  CA_TRY_STATUS(CheckSigningLease());  // a standby spends no CRL number
   req.number = CA_TRY(status_->ReserveCrlNumber(options_.issuer_name));
   req.this_update = now;
   req.next_update = now + options_.freshness.crl_validity;
   req.entries = content.entries;
+  CA_TRY_STATUS(CheckSigningLease());  // engine pair: right before the HSM signature
   Bytes der = CA_TRY(pki::BuildCrl(req));
   auto info = CA_TRY(status_->PublishCrl(options_.issuer_name, der, content.not_after, scope,
                                          req.distribution_point));
