@@ -13,9 +13,6 @@ namespace ca::engine::api {
 
 namespace {
 
-// engine/api/contract.h kStandbyDetailPrefix without its ": " (the engine pair's refusal).
-constexpr std::string_view kStandbyPrefix = "engine standby";
-
 // The connections to one endpoint.
 struct Pool {
   std::string endpoint;
@@ -135,7 +132,7 @@ Result<EngineClient> EngineClient::Connect(const EngineClientOptions& options) {
 bool EngineClient::IsStandbyAnswer(const Response& response) {
   const auto* error = std::get_if<EngineError>(&response);
   return error != nullptr && error->kind == EngineErrorKind::kUnavailable &&
-         error->detail.starts_with(kStandbyPrefix);
+         error->detail.starts_with(kStandbyDetailPrefix);
 }
 
 Result<Response> EngineClient::Call(const Request& request) {
