@@ -17,6 +17,7 @@
 #include "gateway/http_server.h"
 #include "gateway/retention.h"
 #include "gateway/validation/remote_client.h"
+#include "kv/kv.h"
 
 namespace {
 
@@ -83,6 +84,13 @@ int main(int argc, char** argv) {
   if (!policy) return Die("policy store: " + policy.error().ToString());
   auto store = AcmeStore::Open(config->store_dir, config->store_options);
   if (!store) return Die("gateway store: " + store.error().ToString());
+  if (ca::kv::IsPostgresLocation(config->store_dir) && config->nonce_key_file.empty()) {
+    // A shared store means other gateways behind the same load balancer: without the pair's key,
+    // they refuse this gateway's nonces (badNonce, retried by clients, but one round trip more).
+    ca::log::Warn("shared_store_without_nonce_key",
+                  {{"effect", "nonces issued here are refused by the other gateways"},
+                   {"fix", "set nonce_key_file to the pair's shared key (acme-ca-setup pair)"}});
+  }
   StorePruner pruner(*store, config->retention, NowUnix);
   pruner.Start();
   auto profiles = ca::profiles::issuance::LoadProfiles(
