@@ -36,7 +36,7 @@ for t in pg_autoctl haproxy pebble-challtestsrv setpriv openssl python3 jq psql 
 done
 LOAD_S=${HA_LOAD_SECONDS:-20} AFTER_S=${HA_AFTER_SECONDS:-40} RATE=${HA_RATE:-4} WORKERS=${HA_WORKERS:-4}
 pb=${HA_PORT_BASE:-25000}
-HA_PG_PORT=$((pb + 432))
+export HA_PG_PORT=$((pb + 432))  # ha_lib.sh
 T=$(mktemp -d /tmp/acme-ca-ha-e2e.XXXXXX)
 chmod 0755 "$T"
 KEYS=${HA_KEY_POOL:-$T/keys.pem}
@@ -63,7 +63,7 @@ since() { python3 -c 'import sys,time; print(round(time.time() - float(sys.argv[
 keys_needed=$(python3 -c "import math; print(math.ceil(($LOAD_S + $AFTER_S + 15) * $RATE))")
 python3 "$src/tests/ha/failover_load.py" --pool-only --key-pool "$KEYS" --keys "$keys_needed" >"$T/keys.log" 2>&1 &
 KEYGEN=$!
-PIDS+=($KEYGEN)
+PIDS+=("$KEYGEN")
 
 ha_topology "$HA_TAG" "$HA_NET"
 MON=$(ha_addr mon) NA=$(ha_addr a) NB=$(ha_addr b) LB=$(ha_addr lb) CL=$(ha_addr cl)
@@ -204,9 +204,8 @@ in_ns cl python3 "$src/tests/ha/failover_load.py" --directory "$ACME_DIR" --ca-b
   --keys "$keys_needed" --workers "$WORKERS" --rate "$RATE" --stop-file "$STOP" --max-seconds $((LOAD_S + AFTER_S + 120)) \
   --events "$T/flows.jsonl" --out-dir "$T/certs" >"$T/load.log" 2>&1 &
 LOAD=$!
-PIDS+=($LOAD)
+PIDS+=("$LOAD")
 ok_count() { grep -c '"ok": true' "$T/flows.jsonl" 2>/dev/null || echo 0; }
-load_t0=$(now)
 sleep "$LOAD_S"
 before=$(ok_count)
 ((before > 0)) || { tail -5 "$T/flows.jsonl" "$T/load.log"; die "no certificate issued through haproxy in $LOAD_S s"; }
@@ -256,7 +255,16 @@ check "$SURV_NAME is the primary again with a synchronous standby" wait_state "$
 setup_node "$ACT" "$T/restart-$ACT.log" start
 sleep $(( ${HA_LEASE_SECONDS:-5} + 2 ))
 check "$ACT_NAME's engine restarted as the standby: the lease stays with $SURV_NAME" test "$(lease_holder "$SURV")" = "$SURV_NAME"
-check "$ACT_NAME's engine says it is the standby" grep -qi "standby" "$X/var/log/acme-ca/engine.log"
+standby_metric() {  # the engine's HA gauge in its metrics file: 0 on the standby
+  for _ in $(seq 60); do
+    grep -Eq '^acme_ca_engine_ha_active\{.*environment="production".*\} 0$' "$1" 2>/dev/null && return 0
+    sleep 0.5
+  done
+  grep acme_ca_engine_ha_active "$1"; return 1
+}
+check "$ACT_NAME's engine metrics: acme_ca_engine_ha_active 0 (standby)" standby_metric "$X/var/lib/acme-ca/metrics/engine.prom"
+check "$SURV_NAME's engine metrics: acme_ca_engine_ha_active 1 (active)" grep -Eq '^acme_ca_engine_ha_active\{.*\} 1$' \
+  "$T/$SURV/var/lib/acme-ca/metrics/engine.prom"
 
 figures=$(python3 "$src/tests/ha/failover_figures.py" "$T/flows.jsonl" "$kill_at" "$T/store-serials.txt" \
   "killed=\"$ACT_NAME\"" "db_failover_seconds=${failover_s:-null}" "rejoin_seconds=${rejoin_s:-null}" \
