@@ -199,7 +199,7 @@ ACT_NAME=ca-$([ "$ACT" = a ] && echo 1 || echo 2) SURV_NAME=ca-$([ "$SURV" = a ]
 # --- load ----------------------------------------------------------------------------------------
 wait "$KEYGEN" || { cat "$T/keys.log"; die "key pool"; }
 STOP=$T/stop-load
-in_ns cl python3 "$src/tests/ha/failover_load.py" --directory "$ACME_DIR" --ca-bundle "$ROOT_CA_PEM" \
+ip netns exec "${HA_TAG}cl" python3 "$src/tests/ha/failover_load.py" --directory "$ACME_DIR" --ca-bundle "$ROOT_CA_PEM" \
   --eab-kid "$EAB_KID" --eab-hmac "$EAB_HMAC" --challtestsrv "http://$CL:$((pb + 55))" --key-pool "$KEYS" \
   --keys "$keys_needed" --workers "$WORKERS" --rate "$RATE" --stop-file "$STOP" --max-seconds $((LOAD_S + AFTER_S + 120)) \
   --events "$T/flows.jsonl" --out-dir "$T/certs" >"$T/load.log" 2>&1 &
