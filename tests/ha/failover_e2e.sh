@@ -106,7 +106,10 @@ pair() { local n=$1; shift; in_ns "$n" "$T/$n/usr/sbin/acme-ca-setup" pair "$@" 
 t0=$(now)
 pair mon monitor >"$T/pair-monitor.log" 2>&1 || { cat "$T/pair-monitor.log"; die "acme-ca-setup pair monitor"; }
 pair a postgres >"$T/pair-pg-a.log" 2>&1 || { cat "$T/pair-pg-a.log"; tail -20 "$A/var/log/acme-ca/pg-keeper.log"; die "acme-ca-setup pair postgres on A"; }
-pair b postgres >"$T/pair-pg-b.log" 2>&1 || { cat "$T/pair-pg-b.log"; tail -20 "$B/var/log/acme-ca/pg-keeper.log"; die "acme-ca-setup pair postgres on B"; }
+# B clones A (pg_basebackup) while A's appliance is set up (the ceremony takes a while): A serves
+# alone meanwhile (wait_primary), then with B as its synchronous standby.
+pair b postgres >"$T/pair-pg-b.log" 2>&1 &
+PAIR_B=$!
 monitor_state() { pair mon state --json 2>/dev/null; }
 node_state() { monitor_state | jq -r --arg n "$1" '.[] | select(.nodename == $n) | .current_group_state'; }
 wait_state() {  # wait_state NODE STATE... : up to 120 s
@@ -118,14 +121,6 @@ wait_state() {  # wait_state NODE STATE... : up to 120 s
   done
   echo "    $1 is '$s'"; return 1
 }
-if wait_state ca-1 primary && wait_state ca-2 secondary; then
-  pass "pg_auto_failover in $(since "$t0") s: ca-1 (A) primary, ca-2 (B) secondary"
-else
-  pair mon state; die "the pair's PostgreSQL did not converge"
-fi
-check "synchronous replication: the primary names the standby in synchronous_standby_names" bash -c '
-  v=$(ip netns exec "$1" setpriv --reuid postgres --regid postgres --init-groups -- psql -h /var/run/postgresql -p "$2" -d postgres -Atc "show synchronous_standby_names");
-  [[ $v == *pgautofailover_standby* ]] || { echo "    synchronous_standby_names=$v"; exit 1; }' _ "${HA_TAG}a" "$(ha_pgport a)"
 
 # --- the appliance on A, then B joins --------------------------------------------------------------
 setup_node() {  # setup_node NODE LOG ARGS...
@@ -139,6 +134,16 @@ setup_node() {  # setup_node NODE LOG ARGS...
 }
 setup_node a "$T/setup-a.log"
 pass "acme-ca-setup on A: stores in PostgreSQL, services up"
+wait "$PAIR_B" || { cat "$T/pair-pg-b.log"; tail -20 "$B/var/log/acme-ca/pg-keeper.log"; die "acme-ca-setup pair postgres on B"; }
+if wait_state ca-1 primary && wait_state ca-2 secondary; then
+  pass "pg_auto_failover in $(since "$t0") s (B cloned meanwhile): ca-1 (A) primary, ca-2 (B) secondary"
+else
+  pair mon state; die "the pair's PostgreSQL did not converge"
+fi
+check "synchronous replication: the primary names the standby in synchronous_standby_names" bash -c '
+  v=$(ip netns exec "$1" setpriv --reuid postgres --regid postgres --init-groups -- psql -h /var/run/postgresql -p "$2" -d postgres -Atc "show synchronous_standby_names");
+  [[ $v == *pgautofailover_standby* ]] || { echo "    synchronous_standby_names=$v"; exit 1; }' _ "${HA_TAG}a" "$(ha_pgport a)"
+
 check "A's configs: every store is pg:acme-ca/<namespace>, the engine's ha node ca-1" python3 -c '
 import json, sys
 e = json.load(open(sys.argv[1] + "/engine.json")); g = json.load(open(sys.argv[1] + "/gateway.json"))
