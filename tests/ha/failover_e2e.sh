@@ -271,6 +271,26 @@ check "$ACT_NAME's engine metrics: acme_ca_engine_ha_active 0 (standby)" standby
 check "$SURV_NAME's engine metrics: acme_ca_engine_ha_active 1 (active)" grep -Eq '^acme_ca_engine_ha_active\{.*\} 1$' \
   "$T/$SURV/var/lib/acme-ca/metrics/engine.prom"
 
+# --- backup of the pair (pg_dump of its database) on the survivor; a restore over it refused ---------
+Y=$T/$SURV
+if in_ns "$SURV" "$Y/usr/sbin/acme-ca-backup" --prefix "$Y" --passphrase-file "$T/passphrase" --out "$T/pair-backup.enc" \
+     >"$T/pair-backup.log" 2>&1; then
+  openssl enc -d -aes-256-cbc -pbkdf2 -iter 600000 -md sha256 -pass file:"$T/passphrase" -in "$T/pair-backup.enc" |
+    tar -xz -C "$T" acme-ca-backup/state/pg/appliance.dump acme-ca-backup/BACKUP-INFO 2>/dev/null
+  check "acme-ca-backup of a pair: the database as one pg_dump (the kv table's data), no LMDB copy" bash -c '
+    pg_restore --list "$1/acme-ca-backup/state/pg/appliance.dump" | grep -q "TABLE DATA public kv" &&
+    grep -qx "database=pg/appliance.dump" "$1/acme-ca-backup/BACKUP-INFO" && grep -qx "stores=" "$1/acme-ca-backup/BACKUP-INFO"' _ "$T"
+  R=$T/restore-target
+  install -d "$R/etc/acme-ca"
+  cp "$Y/etc/acme-ca/setup.conf" "$R/etc/acme-ca/setup.conf"
+  in_ns "$SURV" "$Y/usr/sbin/acme-ca-restore" --from "$T/pair-backup.enc" --passphrase-file "$T/passphrase" \
+    --prefix "$R" --bin-dir "$Y/usr/bin" --no-systemd --no-start >"$T/pair-restore.log" 2>&1
+  check "acme-ca-restore into the pair's database holding an appliance: refused, nothing restored" bash -c '
+    grep -q "holds an appliance already" "$1" && [ ! -e "$2/var/lib/acme-ca/ceremony" ]' _ "$T/pair-restore.log" "$R"
+else
+  fail "acme-ca-backup on the survivor: $(tail -3 "$T/pair-backup.log")"
+fi
+
 figures=$(python3 "$src/tests/ha/failover_figures.py" "$T/flows.jsonl" "$kill_at" "$T/store-serials.txt" \
   "killed=\"$ACT_NAME\"" "db_failover_seconds=${failover_s:-null}" "rejoin_seconds=${rejoin_s:-null}" \
   "ocsp_checked=$ocsp_n" "ocsp_not_good=$ocsp_bad" "load_seconds_before_kill=$LOAD_S" \
