@@ -38,10 +38,6 @@ Time FromSecs(int64_t s) {
   return Time(std::chrono::seconds(s));
 }
 
-MDB_val Val(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
-
 std::string ResponseKey(std::string_view issuer, std::span<const uint8_t> serial) {
   std::string key(issuer);
   key.push_back('\0');
@@ -59,17 +55,17 @@ std::string CrlKey(std::string_view issuer, CrlScope scope) {
   return key;
 }
 
-Result<StoredCrl> DecodeCrl(const MDB_val& v) {
-  if (v.mv_size <= sizeof(CrlHeader))
+Result<StoredCrl> DecodeCrl(std::string_view v) {
+  if (v.size() <= sizeof(CrlHeader))
     return Fail(ErrorCode::kCorrupt, "CRL record shorter than its header");
   CrlHeader h;
-  std::memcpy(&h, v.mv_data, sizeof(h));
-  const auto* base = static_cast<const uint8_t*>(v.mv_data);
+  std::memcpy(&h, v.data(), sizeof(h));
+  const auto* base = reinterpret_cast<const uint8_t*>(v.data());
   return StoredCrl{CrlInfo{h.number, FromSecs(h.this_update), FromSecs(h.next_update),
                            static_cast<size_t>(h.entries)},
                    std::span<const uint8_t, 32>(base + offsetof(CrlHeader, body_sha256), 32),
                    std::string_view(reinterpret_cast<const char*>(base) + sizeof(CrlHeader),
-                                    v.mv_size - sizeof(CrlHeader))};
+                                    v.size() - sizeof(CrlHeader))};
 }
 
 std::string IndexKey(const IssuerHashes& h) {
@@ -113,17 +109,17 @@ Result<uint64_t> ParseNumber(std::string_view text) {
   return n;
 }
 
-Result<StoreDbs> OpenDbs(lmdb::Env& env, bool create) {
+Result<StoreDbs> OpenDbs(kv::Env& env, bool create) {
   StoreDbs d;
-  d.issuers = CA_TRY(env.OpenDb("issuers", create));
-  d.issuer_index = CA_TRY(env.OpenDb("issuer_index", create));
-  d.ocsp = CA_TRY(env.OpenDb("ocsp", create));
-  d.crls = CA_TRY(env.OpenDb("crls", create));
-  d.crl_numbers = CA_TRY(env.OpenDb("crl_numbers", create));
+  d.issuers = CA_TRY(env.OpenTable("issuers", create));
+  d.issuer_index = CA_TRY(env.OpenTable("issuer_index", create));
+  d.ocsp = CA_TRY(env.OpenTable("ocsp", create));
+  d.crls = CA_TRY(env.OpenTable("crls", create));
+  d.crl_numbers = CA_TRY(env.OpenTable("crl_numbers", create));
   return d;
 }
 
-Result<ossl::X509Ptr> IssuerIn(const lmdb::Txn& txn, const StoreDbs& dbs, std::string_view name) {
+Result<ossl::X509Ptr> IssuerIn(const kv::Txn& txn, const StoreDbs& dbs, std::string_view name) {
   auto der = CA_TRY(txn.Get(dbs.issuers, name));
   if (!der)
     return Fail(ErrorCode::kNotFound, "issuer '" + std::string(name) + "' is not registered");
@@ -135,7 +131,7 @@ Result<ossl::X509Ptr> IssuerIn(const lmdb::Txn& txn, const StoreDbs& dbs, std::s
 
 }  // namespace
 
-Result<std::optional<std::string_view>> FindIssuerName(MDB_txn* txn, const StoreDbs& dbs,
+Result<std::optional<std::string_view>> FindIssuerName(const kv::Txn& txn, const StoreDbs& dbs,
                                                        CertIdHash hash,
                                                        std::span<const uint8_t> name_hash,
                                                        std::span<const uint8_t> key_hash) {
@@ -146,15 +142,10 @@ Result<std::optional<std::string_view>> FindIssuerName(MDB_txn* txn, const Store
   buf[0] = static_cast<char>(hash);
   std::memcpy(buf + 1, name_hash.data(), name_hash.size());
   std::memcpy(buf + 1 + name_hash.size(), key_hash.data(), key_hash.size());
-  MDB_val k{1 + name_hash.size() + key_hash.size(), buf}, v{};
-  int rc = mdb_get(txn, dbs.issuer_index, &k, &v);
-  if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
-  if (rc != 0) return lmdb::LmdbFail("get issuer index", rc);
-  return std::optional<std::string_view>(
-      std::string_view(static_cast<const char*>(v.mv_data), v.mv_size));
+  return txn.Get(dbs.issuer_index, std::string_view(buf, 1 + name_hash.size() + key_hash.size()));
 }
 
-Result<std::optional<StoredResponse>> FindResponse(MDB_txn* txn, const StoreDbs& dbs,
+Result<std::optional<StoredResponse>> FindResponse(const kv::Txn& txn, const StoreDbs& dbs,
                                                    std::string_view issuer,
                                                    std::span<const uint8_t> serial) {
   char buf[128];
@@ -162,39 +153,34 @@ Result<std::optional<StoredResponse>> FindResponse(MDB_txn* txn, const StoreDbs&
   std::memcpy(buf, issuer.data(), issuer.size());
   buf[issuer.size()] = '\0';
   std::memcpy(buf + issuer.size() + 1, serial.data(), serial.size());
-  MDB_val k{issuer.size() + 1 + serial.size(), buf}, v{};
-  int rc = mdb_get(txn, dbs.ocsp, &k, &v);
-  if (rc == MDB_NOTFOUND) return std::optional<StoredResponse>();
-  if (rc != 0) return lmdb::LmdbFail("get OCSP response", rc);
-  return DecodeResponse(std::string_view(static_cast<const char*>(v.mv_data), v.mv_size));
+  auto v = CA_TRY(txn.Get(dbs.ocsp, std::string_view(buf, issuer.size() + 1 + serial.size())));
+  if (!v) return std::optional<StoredResponse>();
+  return std::optional<StoredResponse>(CA_TRY(DecodeResponse(*v)));
 }
 
-Result<std::optional<StoredCrl>> FindCrl(MDB_txn* txn, const StoreDbs& dbs,
+Result<std::optional<StoredCrl>> FindCrl(const kv::Txn& txn, const StoreDbs& dbs,
                                          std::string_view issuer, CrlScope scope) {
   std::string key = CrlKey(issuer, scope);
-  MDB_val k = Val(key), v{};
-  int rc = mdb_get(txn, dbs.crls, &k, &v);
-  if (rc == MDB_NOTFOUND) return std::optional<StoredCrl>();
-  if (rc != 0) return lmdb::LmdbFail("get CRL", rc);
-  return std::optional<StoredCrl>(CA_TRY(DecodeCrl(v)));
+  auto v = CA_TRY(txn.Get(dbs.crls, key));
+  if (!v) return std::optional<StoredCrl>();
+  return std::optional<StoredCrl>(CA_TRY(DecodeCrl(*v)));
 }
 
-Status ForEachCrl(MDB_txn* txn, const StoreDbs& dbs, std::string_view issuer,
+Status ForEachCrl(const kv::Txn& txn, const StoreDbs& dbs, std::string_view issuer,
                   const std::function<bool(CrlScope, const StoredCrl&)>& fn) {
   if (auto full = CA_TRY(FindCrl(txn, dbs, issuer)); full && !fn(CrlScope::Full(), *full))
     return Ok();
   std::string prefix(issuer);
   prefix.push_back('\0');
   Status failed = Ok();
-  CA_TRY_STATUS(lmdb::ForEachFrom(txn, dbs.crls, prefix, prefix, [&](std::string_view key,
-                                                                      std::string_view value) {
+  CA_TRY_STATUS(txn.ForEach(dbs.crls, prefix, [&](std::string_view key, std::string_view value) {
     if (key.size() != prefix.size() + 4) {
       failed = Fail(ErrorCode::kCorrupt, "CRL shard key of bad length");
       return false;
     }
     uint32_t shard = 0;
     for (char c : key.substr(prefix.size())) shard = (shard << 8) | static_cast<uint8_t>(c);
-    auto crl = DecodeCrl(MDB_val{value.size(), const_cast<char*>(value.data())});
+    auto crl = DecodeCrl(value);
     if (!crl) failed = std::unexpected(crl.error());
     return crl && fn(CrlScope::Shard(shard), *crl);
   }));
@@ -202,13 +188,12 @@ Status ForEachCrl(MDB_txn* txn, const StoreDbs& dbs, std::string_view issuer,
 }
 
 Status ForEachResponse(
-    MDB_txn* txn, const StoreDbs& dbs, std::string_view issuer,
+    const kv::Txn& txn, const StoreDbs& dbs, std::string_view issuer,
     const std::function<bool(std::span<const uint8_t> serial, const StoredResponse&)>& fn) {
   std::string prefix(issuer);
   prefix.push_back('\0');
   Status failed = Ok();
-  CA_TRY_STATUS(lmdb::ForEachFrom(txn, dbs.ocsp, prefix, prefix, [&](std::string_view key,
-                                                                      std::string_view value) {
+  CA_TRY_STATUS(txn.ForEach(dbs.ocsp, prefix, [&](std::string_view key, std::string_view value) {
     auto response = DecodeResponse(value);
     if (!response) failed = std::unexpected(response.error());
     return response && fn(AsBytes(key.substr(prefix.size())), *response);
@@ -230,27 +215,27 @@ Status CheckIssuerName(std::string_view name) {
 }
 
 Result<StatusStore> StatusStore::Open(const StoreOptions& options) {
-  lmdb::EnvOptions eo;
-  eo.path = options.path;
+  kv::EnvOptions eo;
+  eo.location = options.path;
   eo.map_size = options.map_size;
-  eo.max_dbs = 8;
+  eo.max_tables = 8;
   eo.create = true;
-  auto env = std::make_unique<lmdb::Env>(CA_TRY(lmdb::Env::Open(eo)));
+  auto env = std::make_unique<kv::Env>(CA_TRY(kv::Env::Open(eo)));
   StoreDbs dbs = CA_TRY(OpenDbs(*env, true));
   return StatusStore(std::move(env), dbs);
 }
 
-StatusStore::StatusStore(std::unique_ptr<lmdb::Env> env, StoreDbs dbs)
+StatusStore::StatusStore(std::unique_ptr<kv::Env> env, StoreDbs dbs)
     : env_(std::move(env)),
       dbs_(dbs),
       issuer_cache_(std::make_unique<IssuerCache>()),
-      committer_(std::make_unique<lmdb::GroupCommitter>(*env_)) {}
+      committer_(std::make_unique<kv::GroupCommitter>(*env_)) {}
 
 Status StatusStore::RegisterIssuer(std::string_view name, const X509* issuer) {
   CA_TRY_STATUS(CheckIssuerName(name));
   if (issuer == nullptr) return Fail(ErrorCode::kInvalidArgument, "issuer certificate required");
   Bytes der = CA_TRY(ossl::CertToDer(issuer));
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
+  kv::Txn txn = CA_TRY(kv::Txn::BeginWrite(*env_));
   auto existing = CA_TRY(txn.Get(dbs_.issuers, name));
   if (existing) {
     if (*existing == AsString(der)) return Ok();
@@ -271,7 +256,7 @@ Status StatusStore::RegisterIssuer(std::string_view name, const X509* issuer) {
 }
 
 Result<ossl::X509Ptr> StatusStore::Issuer(std::string_view name) const {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
+  kv::Txn txn = CA_TRY(kv::Txn::BeginRead(*env_));
   return IssuerIn(txn, dbs_, name);
 }
 
@@ -281,7 +266,7 @@ Result<StatusStore::IssuerEntry*> StatusStore::CachedIssuer(std::string_view nam
   if (auto it = entries.find(name); it != entries.end()) return it->second.get();
   auto entry = std::make_unique<IssuerEntry>();
   {
-    auto txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
+    auto txn = CA_TRY(kv::Txn::BeginRead(*env_));
     entry->cert = CA_TRY(IssuerIn(txn, dbs_, name));
   }
   entry->inspector = CA_TRY(OcspResponseInspector::For(entry->cert.get()));
@@ -309,15 +294,15 @@ Status StatusStore::PutOcspResponses(std::string_view issuer,
     }
   }
   return committer_->Run(
-      [&](lmdb::Txn& txn) { return PutOcspResponsesIn(txn, issuer, batch, inspected); });
+      [&](kv::Txn& txn) { return PutOcspResponsesIn(txn, issuer, batch, inspected); });
 }
 
-Status StatusStore::PutOcspResponsesIn(lmdb::Txn& txn, std::string_view issuer,
+Status StatusStore::PutOcspResponsesIn(kv::Txn& txn, std::string_view issuer,
                                        std::span<const OcspPublication> batch,
                                        std::span<const OcspResponseInfo> inspected) {
   for (size_t i = 0; i < batch.size(); ++i) {
     const OcspResponseInfo* info = &inspected[i];
-    auto current = CA_TRY(FindResponse(txn.get(), dbs_, issuer, info->serial.magnitude));
+    auto current = CA_TRY(FindResponse(txn, dbs_, issuer, info->serial.magnitude));
     if (current && current->this_update > info->this_update) {
       return Fail(ErrorCode::kFailedPrecondition,
                   "response for serial " + info->serial.Hex() + " is older than the stored one");
@@ -338,7 +323,7 @@ Status StatusStore::PutOcspResponsesIn(lmdb::Txn& txn, std::string_view issuer,
 
 Result<size_t> StatusStore::DeleteOcspResponses(std::string_view issuer,
                                                 std::span<const pki::Serial> serials) {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
+  kv::Txn txn = CA_TRY(kv::Txn::BeginWrite(*env_));
   size_t deleted = 0;
   for (const pki::Serial& s : serials) {
     if (CA_TRY(txn.Delete(dbs_.ocsp, ResponseKey(issuer, s.magnitude)))) ++deleted;
@@ -348,14 +333,14 @@ Result<size_t> StatusStore::DeleteOcspResponses(std::string_view issuer,
 }
 
 Result<bool> StatusStore::RetireCrlShard(std::string_view issuer, uint32_t shard) {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
+  kv::Txn txn = CA_TRY(kv::Txn::BeginWrite(*env_));
   bool deleted = CA_TRY(txn.Delete(dbs_.crls, CrlKey(issuer, CrlScope::Shard(shard))));
   CA_TRY_STATUS(txn.Commit());
   return deleted;
 }
 
 Result<uint64_t> StatusStore::ReserveCrlNumber(std::string_view issuer) {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
+  kv::Txn txn = CA_TRY(kv::Txn::BeginWrite(*env_));
   CA_TRY(IssuerIn(txn, dbs_, issuer));
   auto last = CA_TRY(txn.Get(dbs_.crl_numbers, issuer));
   uint64_t next = (last ? CA_TRY(ParseNumber(*last)) : 0) + 1;
@@ -365,7 +350,7 @@ Result<uint64_t> StatusStore::ReserveCrlNumber(std::string_view issuer) {
 }
 
 Result<uint64_t> StatusStore::LastReservedCrlNumber(std::string_view issuer) const {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
+  kv::Txn txn = CA_TRY(kv::Txn::BeginRead(*env_));
   auto last = CA_TRY(txn.Get(dbs_.crl_numbers, issuer));
   return last ? ParseNumber(*last) : Result<uint64_t>(0);
 }
@@ -384,9 +369,9 @@ Result<CrlInfo> StatusStore::ImportCrl(std::string_view issuer, std::span<const 
 Result<CrlInfo> StatusStore::Publish(std::string_view issuer, std::span<const uint8_t> der,
                                      const NotAfterBySerial& not_after, CrlNumbering numbering,
                                      CrlScope scope, std::string_view shard_url) {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginWrite(*env_));
+  kv::Txn txn = CA_TRY(kv::Txn::BeginWrite(*env_));
   ossl::X509Ptr cert = CA_TRY(IssuerIn(txn, dbs_, issuer));
-  auto current = CA_TRY(FindCrl(txn.get(), dbs_, issuer, scope));
+  auto current = CA_TRY(FindCrl(txn, dbs_, issuer, scope));
   std::optional<std::span<const uint8_t>> current_der;
   if (current) current_der = AsBytes(current->der);
   CrlInfo info = CA_TRY(CheckCrlPublish(der, current_der, cert.get(), not_after, scope, shard_url));
@@ -410,8 +395,8 @@ Result<CrlInfo> StatusStore::Publish(std::string_view issuer, std::span<const ui
 
 Result<std::optional<Bytes>> StatusStore::CurrentCrl(std::string_view issuer,
                                                      CrlScope scope) const {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
-  auto crl = CA_TRY(FindCrl(txn.get(), dbs_, issuer, scope));
+  kv::Txn txn = CA_TRY(kv::Txn::BeginRead(*env_));
+  auto crl = CA_TRY(FindCrl(txn, dbs_, issuer, scope));
   if (!crl) return std::optional<Bytes>();
   auto b = AsBytes(crl->der);
   return std::optional<Bytes>(Bytes(b.begin(), b.end()));
@@ -419,22 +404,22 @@ Result<std::optional<Bytes>> StatusStore::CurrentCrl(std::string_view issuer,
 
 Result<std::optional<Bytes>> StatusStore::Response(std::string_view issuer,
                                                    const pki::Serial& serial) const {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
-  auto r = CA_TRY(FindResponse(txn.get(), dbs_, issuer, serial.magnitude));
+  kv::Txn txn = CA_TRY(kv::Txn::BeginRead(*env_));
+  auto r = CA_TRY(FindResponse(txn, dbs_, issuer, serial.magnitude));
   if (!r) return std::optional<Bytes>();
   auto b = AsBytes(r->der);
   return std::optional<Bytes>(Bytes(b.begin(), b.end()));
 }
 
 Result<StatusReader> StatusReader::Open(const std::string& path) {
-  lmdb::EnvOptions eo;
-  eo.path = path;
-  eo.max_dbs = 8;
+  kv::EnvOptions eo;
+  eo.location = path;
+  eo.max_tables = 8;
   eo.read_only = true;
   // Address space only (the file is mapped read-only): larger than any writer's map, so a writer
   // that grows its map never makes this reader's transactions fail with MDB_MAP_RESIZED.
   eo.map_size = size_t{1} << 40;
-  lmdb::Env env = CA_TRY(lmdb::Env::Open(eo));
+  kv::Env env = CA_TRY(kv::Env::Open(eo));
   auto dbs = OpenDbs(env, false);
   if (!dbs) {
     return Fail(

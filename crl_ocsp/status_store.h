@@ -1,5 +1,5 @@
 // The status store: what the engine publishes (pre-signed OCSP responses, CRLs, CRL numbers) and
-// the status server serves. LMDB with default durability, one directory.
+// the status server serves. The store (kv/kv.h): an LMDB directory or a pg: location.
 //
 // Databases (values are this module's records, host byte order, see store_records.h):
 //   issuers       name -> issuer certificate DER
@@ -13,8 +13,6 @@
 // read-only, no keys.
 #pragma once
 
-#include <lmdb.h>
-
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -25,13 +23,13 @@
 #include <string>
 #include <string_view>
 
-#include "common/lmdb.h"
-#include "common/lmdb_group_commit.h"
 #include "common/result.h"
 #include "crl_ocsp/crl_scope.h"
 #include "crl_ocsp/ocsp_response.h"
 #include "crl_ocsp/publish_guard.h"
 #include "crl_ocsp/revocation.h"
+#include "kv/group_commit.h"
+#include "kv/kv.h"
 
 namespace ca::crl_ocsp {
 
@@ -61,26 +59,26 @@ struct OcspPublication {
 
 // The handles of the open databases; shared by writer and reader.
 struct StoreDbs {
-  MDB_dbi issuers = 0, issuer_index = 0, ocsp = 0, crls = 0, crl_numbers = 0;
+  kv::Table issuers = 0, issuer_index = 0, ocsp = 0, crls = 0, crl_numbers = 0;
 };
 
 // Lookups inside any transaction (writer's or reader's). Views are valid while `txn` lives.
-Result<std::optional<std::string_view>> FindIssuerName(MDB_txn* txn, const StoreDbs& dbs,
+Result<std::optional<std::string_view>> FindIssuerName(const kv::Txn& txn, const StoreDbs& dbs,
                                                        CertIdHash hash,
                                                        std::span<const uint8_t> name_hash,
                                                        std::span<const uint8_t> key_hash);
-Result<std::optional<StoredResponse>> FindResponse(MDB_txn* txn, const StoreDbs& dbs,
+Result<std::optional<StoredResponse>> FindResponse(const kv::Txn& txn, const StoreDbs& dbs,
                                                    std::string_view issuer,
                                                    std::span<const uint8_t> serial_magnitude);
-Result<std::optional<StoredCrl>> FindCrl(MDB_txn* txn, const StoreDbs& dbs,
+Result<std::optional<StoredCrl>> FindCrl(const kv::Txn& txn, const StoreDbs& dbs,
                                          std::string_view issuer, CrlScope scope = {});
 // Visits every published CRL of an issuer, the full CRL first, then the shards in ascending
 // order, while fn returns true.
-Status ForEachCrl(MDB_txn* txn, const StoreDbs& dbs, std::string_view issuer,
+Status ForEachCrl(const kv::Txn& txn, const StoreDbs& dbs, std::string_view issuer,
                   const std::function<bool(CrlScope, const StoredCrl&)>& fn);
 // Visits every response of an issuer (serial magnitude, record) while fn returns true.
 Status ForEachResponse(
-    MDB_txn* txn, const StoreDbs& dbs, std::string_view issuer,
+    const kv::Txn& txn, const StoreDbs& dbs, std::string_view issuer,
     const std::function<bool(std::span<const uint8_t> serial, const StoredResponse&)>& fn);
 
 struct StoreOptions {
@@ -102,7 +100,7 @@ class StatusStore {
   Result<ossl::X509Ptr> Issuer(std::string_view name) const;
 
   // Stores a batch of responses for one issuer in one transaction, group-committed with the
-  // batches of concurrent callers (common/lmdb_group_commit.h).
+  // batches of concurrent callers (kv/group_commit.h).
   // Every response is checked first (InspectOcspResponse); one bad response stores nothing.
   // A response older (thisUpdate) than the stored one for the same serial is refused.
   Status PutOcspResponses(std::string_view issuer, std::span<const OcspPublication> batch);
@@ -134,7 +132,7 @@ class StatusStore {
   Result<std::optional<Bytes>> Response(std::string_view issuer, const pki::Serial& serial) const;
   Result<uint64_t> LastReservedCrlNumber(std::string_view issuer) const;
 
-  const lmdb::Env& env() const { return *env_; }
+  const kv::Env& env() const { return *env_; }
   const StoreDbs& dbs() const { return dbs_; }
 
  private:
@@ -156,27 +154,27 @@ class StatusStore {
   Result<CrlInfo> Publish(std::string_view issuer, std::span<const uint8_t> der,
                           const NotAfterBySerial& not_after, CrlNumbering numbering,
                           CrlScope scope, std::string_view shard_url = {});
-  Status PutOcspResponsesIn(lmdb::Txn& txn, std::string_view issuer,
+  Status PutOcspResponsesIn(kv::Txn& txn, std::string_view issuer,
                             std::span<const OcspPublication> batch,
                             std::span<const OcspResponseInfo> inspected);
-  StatusStore(std::unique_ptr<lmdb::Env> env, StoreDbs dbs);
+  StatusStore(std::unique_ptr<kv::Env> env, StoreDbs dbs);
   // Heap-held: the committer keeps a reference to the Env while the store moves.
-  std::unique_ptr<lmdb::Env> env_;
+  std::unique_ptr<kv::Env> env_;
   StoreDbs dbs_;
   std::unique_ptr<IssuerCache> issuer_cache_;
-  std::unique_ptr<lmdb::GroupCommitter> committer_;
+  std::unique_ptr<kv::GroupCommitter> committer_;
 };
 
 class StatusReader {
  public:
   // Opens an existing store read-only; kNotFound/kFailedPrecondition if it was never written.
   static Result<StatusReader> Open(const std::string& path);
-  const lmdb::Env& env() const { return env_; }
+  const kv::Env& env() const { return env_; }
   const StoreDbs& dbs() const { return dbs_; }
 
  private:
-  StatusReader(lmdb::Env env, StoreDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
-  lmdb::Env env_;
+  StatusReader(kv::Env env, StoreDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
+  kv::Env env_;
   StoreDbs dbs_;
 };
 

@@ -85,10 +85,10 @@ TEST_F(StatusStoreTest, ShardsAreSeparateScopesListedAfterTheFullCrl) {
   EXPECT_FALSE(store->PublishCrl("ca1", Crl(full), {}));
   EXPECT_FALSE(*store->CurrentCrl("ca1", CrlScope::Shard(3)));
 
-  auto txn = lmdb::Txn::BeginRead(store->env());
+  auto txn = kv::Txn::BeginRead(store->env());
   ASSERT_TRUE(txn);
   std::vector<std::pair<std::optional<uint32_t>, uint64_t>> seen;
-  ASSERT_TRUE(ForEachCrl(txn->get(), store->dbs(), "ca1", [&](CrlScope scope, const StoredCrl& c) {
+  ASSERT_TRUE(ForEachCrl(*txn, store->dbs(), "ca1", [&](CrlScope scope, const StoredCrl& c) {
     seen.emplace_back(scope.shard, c.info.number);
     return true;
   }));
@@ -96,7 +96,7 @@ TEST_F(StatusStoreTest, ShardsAreSeparateScopesListedAfterTheFullCrl) {
       {std::nullopt, full}, {2u, shard2}, {7u, next}};
   EXPECT_EQ(seen, expected);
   size_t other = 0;
-  ASSERT_TRUE(ForEachCrl(txn->get(), store->dbs(), "ca1.b", [&](CrlScope, const StoredCrl&) {
+  ASSERT_TRUE(ForEachCrl(*txn, store->dbs(), "ca1.b", [&](CrlScope, const StoredCrl&) {
     ++other;
     return true;
   }));
@@ -165,17 +165,15 @@ TEST_F(StatusStoreTest, BatchOfResponsesIsAllOrNothing) {
   EXPECT_EQ(store->PutOcspResponses("ca1", std::vector<OcspPublication>{{good2, now}}).error().code,
             ErrorCode::kFailedPrecondition);
 
-  lmdb::Txn txn = *lmdb::Txn::BeginRead(store->env());
+  kv::Txn txn = *kv::Txn::BeginRead(store->env());
   auto h1 = *ComputeIssuerHashes(pki.ca.get(), CertIdHash::kSha1);
   auto h256 = *ComputeIssuerHashes(pki.ca.get(), CertIdHash::kSha256);
-  EXPECT_EQ(**FindIssuerName(txn.get(), store->dbs(), CertIdHash::kSha1, h1.name_hash, h1.key_hash),
+  EXPECT_EQ(**FindIssuerName(txn, store->dbs(), CertIdHash::kSha1, h1.name_hash, h1.key_hash),
             "ca1");
-  EXPECT_EQ(
-      **FindIssuerName(txn.get(), store->dbs(), CertIdHash::kSha256, h256.name_hash, h256.key_hash),
-      "ca1");
-  EXPECT_FALSE(
-      *FindIssuerName(txn.get(), store->dbs(), CertIdHash::kSha256, h1.name_hash, h1.key_hash));
-  auto rec = *FindResponse(txn.get(), store->dbs(), "ca1", pki::Serial::FromHex("02")->magnitude);
+  EXPECT_EQ(**FindIssuerName(txn, store->dbs(), CertIdHash::kSha256, h256.name_hash, h256.key_hash),
+            "ca1");
+  EXPECT_FALSE(*FindIssuerName(txn, store->dbs(), CertIdHash::kSha256, h1.name_hash, h1.key_hash));
+  auto rec = *FindResponse(txn, store->dbs(), "ca1", pki::Serial::FromHex("02")->magnitude);
   ASSERT_TRUE(rec);
   EXPECT_EQ(rec->status, CertStatus::kRevoked);
   EXPECT_EQ(rec->reason, pki::RevocationReason::kKeyCompromise);
@@ -185,7 +183,7 @@ TEST_F(StatusStoreTest, BatchOfResponsesIsAllOrNothing) {
   EXPECT_EQ(rec->der, AsString(revoked));
   EXPECT_EQ(HexEncode(rec->body_sha256), HexEncode(Sha256(revoked)));
   int count = 0;
-  ASSERT_TRUE(ForEachResponse(txn.get(), store->dbs(), "ca1", [&](auto, const StoredResponse&) {
+  ASSERT_TRUE(ForEachResponse(txn, store->dbs(), "ca1", [&](auto, const StoredResponse&) {
     ++count;
     return true;
   }));
@@ -202,7 +200,7 @@ TEST_F(StatusStoreTest, ReaderNeedsAnInitialisedStore) {
   { ASSERT_TRUE(StatusStore::Open({dir.path()})); }
   auto reader = StatusReader::Open(dir.path());
   ASSERT_TRUE(reader) << reader.error().ToString();
-  EXPECT_FALSE(lmdb::Txn::BeginWrite(reader->env()));
+  EXPECT_FALSE(kv::Txn::BeginWrite(reader->env()));
 }
 
 }  // namespace

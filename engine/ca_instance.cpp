@@ -6,6 +6,7 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "engine/instance_util.h"
+#include "engine/lease_keeper.h"
 
 namespace ca::engine {
 namespace {
@@ -55,9 +56,21 @@ Result<std::unique_ptr<CaInstance>> CaInstance::Open(CaInstanceOptions options, 
   so.path = opt.status_store_dir;
   inst->status_ = std::make_unique<crl_ocsp::StatusStore>(CA_TRY(crl_ocsp::StatusStore::Open(so)));
   CA_TRY_STATUS(inst->status_->RegisterIssuer(opt.issuer_name, inst->keys_.issuer_cert.get()));
+  // Engine pair: from here on every write transaction of this instance, in both stores, checks
+  // inside itself that this node holds the lease at the keeper's epoch (kv/kv.h Fence). The
+  // issuer's registration above writes only what is missing, the same bytes from either node.
+  if (opt.lease != nullptr && inst->store_->env().engine() == kv::Engine::kPostgres) {
+    CA_TRY_STATUS(inst->store_->env().backend().SetFence(opt.lease->fence()));
+    CA_TRY_STATUS(inst->status_->env().backend().SetFence(opt.lease->fence()));
+  }
 
   CA_TRY_STATUS(inst->LoadCrlSchedule());
-  if (auto recovered = inst->CompleteAllPending(); !recovered) {
+  // A standby leaves the reservations to the holder; the engine reconciles them once this node
+  // becomes active (TakeOver).
+  if (opt.lease != nullptr && !opt.lease->Active()) {
+    log::Info("recovery_left_to_lease_holder",
+              {{"environment", env_name}, {"detail", opt.lease->StandbyDetail()}});
+  } else if (auto recovered = inst->CompleteAllPending(); !recovered) {
     // A full audit volume or an absent token must not keep the CA down: the background retries.
     if (recovered.error().code != ErrorCode::kUnavailable) return std::unexpected(recovered.error());
     log::Warn("recovery_deferred", {{"environment", env_name}, {"error", recovered.error().ToString()}});
@@ -70,6 +83,22 @@ Result<std::unique_ptr<CaInstance>> CaInstance::Open(CaInstanceOptions options, 
 }
 
 CaInstance::~CaInstance() = default;
+
+Status CaInstance::CheckSigningLease() const {
+  if (options_.lease == nullptr || options_.lease->Active()) return Ok();
+  return Fail(ErrorCode::kUnavailable, options_.lease->StandbyDetail());
+}
+
+Status CaInstance::TakeOver() {
+  {
+    std::lock_guard lock(crl_mu_);
+    first_unpublished_revocation_.reset();  // re-read: the other node may have listed it
+  }
+  CA_TRY_STATUS(LoadCrlSchedule());
+  jobs_.next_ocsp_scan.reset();  // scan now: the other node's responses may be ageing
+  jobs_.next_shard_check.reset();
+  return CompleteAllPending(/*min_age_seconds=*/0);
+}
 
 Response CaInstance::GetCertificate(const engine::api::GetCertificateRequest& request) {
   std::string serial_hex = request.serial_hex;

@@ -47,6 +47,8 @@ struct CaKeys {
   ossl::X509Ptr ocsp_cert;
 };
 
+class LeaseKeeper;  // engine/lease_keeper.h
+
 // The audit trail of issuance (engine/recorder.h writes it to the audit file). Each call returns Ok
 // only once its entry is durable; with no audit file configured every call is a no-op.
 class IssuanceAudit {
@@ -78,6 +80,10 @@ struct CaInstanceOptions {
   uint32_t crl_shards = 0;
   bool staging_grant_required = false;  // InstanceConfig's: Decide's AccountFacts at issuance
   crl_ocsp::FreshnessPolicy freshness;
+  // Engine pair (issue 20): the keeper of this instance's lease (must outlive the instance). The
+  // instance signs (certificate, CRL, OCSP) only while lease->Active(), checked right before each
+  // signature; null: a single box, always active.
+  const LeaseKeeper* lease = nullptr;
 };
 
 // The work is split by job: issuance.cpp (Issue, the pipeline and crash completion), revocation.cpp
@@ -111,6 +117,15 @@ class CaInstance {
   const StatusJobState& status_jobs() const { return jobs_; }
   // Drops the audit markers of certificates whose issued entry is durable (background, each second).
   Status FlushAuditMarkers();
+  // Engine pair: run by the engine each time this node's lease keeper becomes active (a takeover,
+  // or the lease regained after its deadline lapsed). The same reconciliation as at start-up:
+  // the CRL schedule re-read from the shared stores (the other node may have published), then
+  // every pending reservation completed whatever its age (the old holder's included: its own
+  // record write is fenced, so this node is the one that records it) and every unaudited one
+  // audited.
+  Status TakeOver();
+  // The instance's lease keeper (null: single box).
+  const LeaseKeeper* lease() const { return options_.lease; }
 
   CaStore& store() { return *store_; }
   crl_ocsp::StatusStore& status_store() { return *status_; }
@@ -187,6 +202,9 @@ class CaInstance {
   // A revocation at `revoked_at` makes the CRL due (within crl_revocation_delay) until a CRL lists it.
   void NoteRevocation(int64_t revoked_at);
   void NoteRevocationLocked(pki::Time at);  // crl_mu_ held
+  // Right before every HSM signature: kUnavailable "engine standby: ..." unless this node holds
+  // the lease and its local deadline has not passed (ca_instance.cpp).
+  Status CheckSigningLease() const;
   void Crash(std::string_view step) const {
     if (crash_) crash_(step);
   }

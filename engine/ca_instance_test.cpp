@@ -30,7 +30,7 @@ const EVP_PKEY* Key(int i) {
 }
 
 size_t CountRecords(CaStore& store) {
-  auto txn = lmdb::Txn::BeginRead(store.env());
+  auto txn = kv::Txn::BeginRead(store.env());
   size_t n = 0;
   EXPECT_TRUE(txn->ForEach(store.dbs().certs, "", [&](std::string_view, std::string_view) {
     ++n;

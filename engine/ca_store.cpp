@@ -76,33 +76,34 @@ std::string AccountIndexKey(char kind, std::string_view id, std::string_view ser
   return key;
 }
 
-Result<std::optional<CertRecord>> GetCert(const lmdb::Txn& txn, const StoreDbs& dbs, std::string_view serial_hex) {
+Result<std::optional<CertRecord>> GetCert(const kv::Txn& txn, const StoreDbs& dbs,
+                                          std::string_view serial_hex) {
   auto value = CA_TRY(txn.Get(dbs.certs, serial_hex));
   if (!value) return std::optional<CertRecord>();
   return std::optional<CertRecord>(CA_TRY(CertRecordFromJson(serial_hex, *value)));
 }
 
-Status PutCert(lmdb::Txn& txn, const StoreDbs& dbs, const CertRecord& record) {
+Status PutCert(kv::Txn& txn, const StoreDbs& dbs, const CertRecord& record) {
   return txn.Put(dbs.certs, record.serial_hex, CertRecordToJson(record));
 }
 
 // ---------------------------------------------------------------------------------------------
 
 Result<std::unique_ptr<CaStore>> CaStore::Open(const std::string& dir) {
-  lmdb::EnvOptions options;
-  options.path = dir;
+  kv::EnvOptions options;
+  options.location = dir;
   options.create = true;
-  lmdb::Env env = CA_TRY(lmdb::Env::Open(options));
+  kv::Env env = CA_TRY(kv::Env::Open(options));
   StoreDbs dbs;
-  dbs.certs = CA_TRY(env.OpenDb("certs", true));
-  dbs.pending = CA_TRY(env.OpenDb("pending", true));
-  dbs.requests = CA_TRY(env.OpenDb("requests", true));
-  dbs.key_fps = CA_TRY(env.OpenDb("key_fps", true));
-  dbs.by_account = CA_TRY(env.OpenDb("by_account", true));
-  dbs.revoked = CA_TRY(env.OpenDb("revoked", true));
-  dbs.meta = CA_TRY(env.OpenDb("meta", true));
+  dbs.certs = CA_TRY(env.OpenTable("certs", true));
+  dbs.pending = CA_TRY(env.OpenTable("pending", true));
+  dbs.requests = CA_TRY(env.OpenTable("requests", true));
+  dbs.key_fps = CA_TRY(env.OpenTable("key_fps", true));
+  dbs.by_account = CA_TRY(env.OpenTable("by_account", true));
+  dbs.revoked = CA_TRY(env.OpenTable("revoked", true));
+  dbs.meta = CA_TRY(env.OpenTable("meta", true));
   std::unique_ptr<CaStore> store(new CaStore(std::move(env), dbs));
-  store->committer_ = std::make_unique<lmdb::GroupCommitter>(store->env_);
+  store->committer_ = std::make_unique<kv::GroupCommitter>(store->env_);
   return store;
 }
 
@@ -115,7 +116,7 @@ Status CaStore::Write(const WriteOp& op) { return Submit(op).Wait(); }
 
 PendingWrite CaStore::Submit(WriteOp op) {
   auto refusal = std::make_shared<Status>();
-  auto committed = committer_->Submit([this, refusal, op = std::move(op)](lmdb::Txn& txn) -> Status {
+  auto committed = committer_->Submit([this, refusal, op = std::move(op)](kv::Txn& txn) -> Status {
     *refusal = Ok();
     Status s = op(txn, dbs_);
     if (!s) {
@@ -136,12 +137,12 @@ PendingWrite CaStore::Submit(WriteOp op) {
 }
 
 Result<std::optional<CertRecord>> CaStore::FindCert(std::string_view serial_hex) const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   return GetCert(txn, dbs_, serial_hex);
 }
 
 Result<std::optional<std::pair<std::string, std::string>>> CaStore::FindRequest(std::string_view request_id) const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   auto value = CA_TRY(txn.Get(dbs_.requests, request_id));
   using Out = std::optional<std::pair<std::string, std::string>>;
   if (!value) return Out();
@@ -153,13 +154,13 @@ Result<std::optional<std::pair<std::string, std::string>>> CaStore::FindRequest(
 }
 
 Result<bool> CaStore::KnownKey(std::string_view fingerprint_hex) const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   auto value = CA_TRY(txn.Get(dbs_.key_fps, fingerprint_hex));
   return value.has_value();
 }
 
 Result<std::vector<std::string>> CaStore::PendingSerials() const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   std::vector<std::string> out;
   CA_TRY_STATUS(txn.ForEach(dbs_.pending, "", [&](std::string_view k, std::string_view) {
     out.emplace_back(k);
@@ -169,7 +170,7 @@ Result<std::vector<std::string>> CaStore::PendingSerials() const {
 }
 
 Result<std::vector<std::string>> CaStore::SerialsOf(char kind, std::string_view id) const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   std::string prefix = AccountIndexKey(kind, id, "");
   std::vector<std::string> out;
   CA_TRY_STATUS(txn.ForEach(dbs_.by_account, prefix, [&](std::string_view k, std::string_view) {
@@ -180,7 +181,7 @@ Result<std::vector<std::string>> CaStore::SerialsOf(char kind, std::string_view 
 }
 
 Result<std::vector<CertRecord>> CaStore::RevokedCerts() const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   std::vector<CertRecord> out;
   Status inner = Ok();
   CA_TRY_STATUS(txn.ForEach(dbs_.revoked, "", [&](std::string_view k, std::string_view) {
@@ -198,7 +199,7 @@ Result<std::vector<CertRecord>> CaStore::RevokedCerts() const {
 }
 
 Status CaStore::ForEachIssued(const std::function<void(const CertRecord&)>& fn) const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   Status inner = Ok();
   CA_TRY_STATUS(txn.ForEach(dbs_.certs, "", [&](std::string_view k, std::string_view v) {
     auto rec = CertRecordFromJson(k, v);
@@ -213,7 +214,7 @@ Status CaStore::ForEachIssued(const std::function<void(const CertRecord&)>& fn) 
 }
 
 Result<uint64_t> CaStore::AppliedMassRevocationSeq() const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   auto value = CA_TRY(txn.Get(dbs_.meta, "mass_revocation_seq"));
   if (!value) return uint64_t{0};
   try {

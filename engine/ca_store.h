@@ -1,6 +1,7 @@
-// The CA store of one CA instance (LMDB, default durability): every serial ever reserved, the
-// to-be-signed certificate recorded before signing, the signed certificate, revocations, and the
-// indexes that make issuance idempotent and keys single-use (CA-5, CA-7, CA-9).
+// The CA store of one CA instance (kv/kv.h: LMDB or PostgreSQL; durable once committed): every
+// serial ever reserved, the to-be-signed certificate recorded before signing, the signed
+// certificate, revocations, and the indexes that make issuance idempotent and keys single-use
+// (CA-5, CA-7, CA-9).
 //
 // Named databases:
 //   certs       serial_hex -> CertRecord JSON (state "reserved" then "issued")
@@ -11,7 +12,7 @@
 //   revoked     serial_hex -> ""
 //   meta        "mass_revocation_seq" -> last applied seq; "mass_revocation:<seq>" -> JSON
 //
-// Writes go through a group committer (common/lmdb_group_commit.h): one thread batches the
+// Writes go through a group committer (kv/group_commit.h): one thread batches the
 // operations of many concurrent requests into one write transaction (one fsync for all of them).
 #pragma once
 
@@ -23,9 +24,9 @@
 #include <string>
 #include <vector>
 
-#include "common/lmdb.h"
-#include "common/lmdb_group_commit.h"
 #include "common/result.h"
+#include "kv/group_commit.h"
+#include "kv/kv.h"
 
 namespace ca::engine {
 
@@ -62,15 +63,16 @@ std::string CertRecordToJson(const CertRecord& record);
 Result<CertRecord> CertRecordFromJson(std::string_view serial_hex, std::string_view text);
 
 struct StoreDbs {
-  MDB_dbi certs = 0, pending = 0, requests = 0, key_fps = 0, by_account = 0, revoked = 0, meta = 0;
+  kv::Table certs = 0, pending = 0, requests = 0, key_fps = 0, by_account = 0, revoked = 0,
+            meta = 0;
 };
 
-// An operation of a group-committed write transaction (common/lmdb_group_commit.h): it may run
+// An operation of a group-committed write transaction (kv/group_commit.h): it may run
 // twice (its batch abandoned because another operation failed), so it sets what it reports
 // through its captures, never accumulates. It refuses (kAlreadyExists, kPermissionDenied,
 // kFailedPrecondition, kNotFound) only before its first write: a refusal then goes back to its
 // caller alone and the batch of the others commits (no rerun, no extra fsync).
-using WriteOp = std::function<Status(lmdb::Txn& txn, const StoreDbs& dbs)>;
+using WriteOp = std::function<Status(kv::Txn& txn, const StoreDbs& dbs)>;
 
 // A write queued with CaStore::Submit: Wait() returns what Write would have (once).
 class PendingWrite {
@@ -89,7 +91,7 @@ class CaStore {
  public:
   static Result<std::unique_ptr<CaStore>> Open(const std::string& dir);
 
-  const lmdb::Env& env() const { return env_; }
+  const kv::Env& env() const { return env_; }
   const StoreDbs& dbs() const { return dbs_; }
   // Runs `op` in the next batch of the store's group committer; returns once that batch is
   // durably committed (the op's own error, the commit's, or success).
@@ -97,7 +99,7 @@ class CaStore {
   // The same, queued: the caller overlaps the commit's fsync with other work, then waits. What
   // `op` captures must outlive Wait().
   PendingWrite Submit(WriteOp op);
-  lmdb::GroupCommitter::Stats commit_stats() const { return committer_->stats(); }
+  kv::GroupCommitter::Stats commit_stats() const { return committer_->stats(); }
 
   // Reads (each in its own read transaction).
   Result<std::optional<CertRecord>> FindCert(std::string_view serial_hex) const;
@@ -113,15 +115,16 @@ class CaStore {
   Result<uint64_t> AppliedMassRevocationSeq() const;
 
  private:
-  CaStore(lmdb::Env env, StoreDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
-  lmdb::Env env_;
+  CaStore(kv::Env env, StoreDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
+  kv::Env env_;
   StoreDbs dbs_;
-  std::unique_ptr<lmdb::GroupCommitter> committer_;
+  std::unique_ptr<kv::GroupCommitter> committer_;
 };
 
 // Operations used inside write transactions.
-Result<std::optional<CertRecord>> GetCert(const lmdb::Txn& txn, const StoreDbs& dbs, std::string_view serial_hex);
-Status PutCert(lmdb::Txn& txn, const StoreDbs& dbs, const CertRecord& record);
+Result<std::optional<CertRecord>> GetCert(const kv::Txn& txn, const StoreDbs& dbs,
+                                          std::string_view serial_hex);
+Status PutCert(kv::Txn& txn, const StoreDbs& dbs, const CertRecord& record);
 std::string AccountIndexKey(char kind, std::string_view id, std::string_view serial_hex);
 
 }  // namespace ca::engine

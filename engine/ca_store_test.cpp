@@ -47,7 +47,7 @@ TEST(CaStore, GroupCommitBatchesConcurrentWritesAndIsolatesRefusals) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         std::string key = std::to_string(t) + "-" + std::to_string(i);
-        Status s = (*store)->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+        Status s = (*store)->Write([&](kv::Txn& txn, const StoreDbs& d) -> Status {
           if (i % 5 == 4) return Fail(ErrorCode::kAlreadyExists, "refused before writing");
           return txn.Put(d.meta, key, "v");
         });
@@ -62,7 +62,7 @@ TEST(CaStore, GroupCommitBatchesConcurrentWritesAndIsolatesRefusals) {
   EXPECT_EQ(stats.ops, uint64_t{kThreads * kPerThread});
   EXPECT_EQ(stats.reruns, 0u);
   EXPECT_LT(stats.batches, uint64_t{kThreads * kPerThread});
-  auto txn = lmdb::Txn::BeginRead((*store)->env());
+  auto txn = kv::Txn::BeginRead((*store)->env());
   size_t n = 0;
   ASSERT_TRUE(txn->ForEach((*store)->dbs().meta, "", [&](std::string_view, std::string_view) {
     ++n;

@@ -1,5 +1,8 @@
 #include "engine/channel_server.h"
 
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -28,7 +31,7 @@ std::string ErrorFrame(EngineErrorKind kind, std::string detail) {
 }  // namespace
 
 Result<std::unique_ptr<ChannelServer>> ChannelServer::Start(ChannelServerOptions options,
-                                                             RequestHandler handler) {
+                                                            RequestHandler handler) {
   std::unique_ptr<ChannelServer> server(new ChannelServer(std::move(options), std::move(handler)));
   const auto& opt = server->options_;
   server->ctx_ = CA_TRY(engine::api::MakeChannelContext(opt.identity, /*server=*/true));
@@ -42,7 +45,8 @@ Result<std::unique_ptr<ChannelServer>> ChannelServer::Start(ChannelServerOptions
   struct stat st {};
   if (::lstat(opt.socket_path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
-      return Fail(ErrorCode::kAlreadyExists, "socket_path exists and is not a socket: " + opt.socket_path);
+      return Fail(ErrorCode::kAlreadyExists,
+                  "socket_path exists and is not a socket: " + opt.socket_path);
     }
     ::unlink(opt.socket_path.c_str());  // stale socket of a previous run
   }
@@ -57,7 +61,8 @@ Result<std::unique_ptr<ChannelServer>> ChannelServer::Start(ChannelServerOptions
     ::close(fd);
     return Fail(ErrorCode::kIo, "bind " + opt.socket_path + ": " + std::strerror(bind_errno));
   }
-  if (opt.socket_group && ::chown(opt.socket_path.c_str(), static_cast<uid_t>(-1), *opt.socket_group) != 0) {
+  if (opt.socket_group &&
+      ::chown(opt.socket_path.c_str(), static_cast<uid_t>(-1), *opt.socket_group) != 0) {
     int e = errno;
     ::close(fd);
     ::unlink(opt.socket_path.c_str());
@@ -70,17 +75,70 @@ Result<std::unique_ptr<ChannelServer>> ChannelServer::Start(ChannelServerOptions
     return Fail(ErrorCode::kIo, "listen " + opt.socket_path + ": " + std::strerror(e));
   }
   server->listen_fd_ = fd;
+  if (!opt.tcp_listen.empty()) {
+    if (auto tcp = server->ListenTcp(); !tcp) {
+      ::close(fd);
+      ::unlink(opt.socket_path.c_str());
+      server->listen_fd_ = -1;
+      return std::unexpected(tcp.error());
+    }
+  }
   server->accept_thread_ = std::thread([s = server.get()] { s->AcceptLoop(); });
-  log::Info("channel_listening", {{"socket", opt.socket_path}});
+  log::Info("channel_listening",
+            {{"socket", opt.socket_path},
+             {"tcp", opt.tcp_listen.empty() ? nlohmann::json(nullptr)
+                                            : nlohmann::json(server->tcp_port_)}});
   return server;
 }
 
-ChannelServer::~ChannelServer() { Stop(); }
+Status ChannelServer::ListenTcp() {
+  if (options_.tcp_client_fingerprints.empty())
+    return Fail(ErrorCode::kInvalidArgument, "peer_listen: no pinned peer client certificate");
+  tcp_ctx_ = CA_TRY(engine::api::MakeChannelContext(
+      {options_.identity.cert_path, options_.identity.key_path, options_.tcp_client_fingerprints},
+      /*server=*/true));
+  auto hp = CA_TRY(engine::api::ParseHostPort(options_.tcp_listen, /*allow_port_zero=*/true));
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  int gai = ::getaddrinfo(hp.host.c_str(), std::to_string(hp.port).c_str(), &hints, &found);
+  if (gai != 0)
+    return Fail(ErrorCode::kInvalidArgument,
+                "peer_listen " + options_.tcp_listen + ": " + ::gai_strerror(gai));
+  ossl::Owned<addrinfo, ::freeaddrinfo> list(found);
+  int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Fail(ErrorCode::kIo, std::string("socket: ") + std::strerror(errno));
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd, found->ai_addr, found->ai_addrlen) != 0 || ::listen(fd, 128) != 0) {
+    int e = errno;
+    ::close(fd);
+    return Fail(ErrorCode::kIo, "peer_listen " + options_.tcp_listen + ": " + std::strerror(e));
+  }
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  tcp_port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                                : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  tcp_fd_ = fd;
+  return Ok();
+}
+
+ChannelServer::~ChannelServer() {
+  Stop();
+}
 
 void ChannelServer::Stop() {
   if (stopping_.exchange(true)) return;
   if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
+  if (tcp_fd_ >= 0) ::shutdown(tcp_fd_, SHUT_RDWR);
   if (accept_thread_.joinable()) accept_thread_.join();
+  if (tcp_fd_ >= 0) {
+    ::close(tcp_fd_);
+    tcp_fd_ = -1;
+  }
   if (listen_fd_ >= 0) {
     ::close(listen_fd_);
     ::unlink(options_.socket_path.c_str());
@@ -93,10 +151,28 @@ void ChannelServer::Stop() {
 
 void ChannelServer::AcceptLoop() {
   while (!stopping_) {
-    pollfd p{listen_fd_, POLLIN, 0};
-    int prc = ::poll(&p, 1, 200);
+    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {tcp_fd_, POLLIN, 0}};
+    int prc = ::poll(p, tcp_fd_ >= 0 ? 2 : 1, 200);
     if (stopping_) break;
     if (prc <= 0) continue;
+    if (tcp_fd_ >= 0 && (p[1].revents & POLLIN) != 0) {
+      sockaddr_storage from{};
+      socklen_t from_len = sizeof from;
+      int fd = ::accept4(tcp_fd_, reinterpret_cast<sockaddr*>(&from), &from_len, SOCK_CLOEXEC);
+      if (fd >= 0) {
+        char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
+        ::getnameinfo(reinterpret_cast<sockaddr*>(&from), from_len, host, sizeof host, port,
+                      sizeof port, NI_NUMERICHOST | NI_NUMERICSERV);
+        int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        // No SO_PEERCRED on TCP: the pinned client certificate (tcp_ctx_) is the authentication.
+        Admit(fd, PeerInfo{0, static_cast<uid_t>(-1), "", std::string(host) + ":" + port},
+              tcp_ctx_.get());
+      } else if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED && !stopping_) {
+        log::Error("channel_accept_failed", {{"error", std::strerror(errno)}, {"listener", "tcp"}});
+      }
+    }
+    if ((p[0].revents & POLLIN) == 0) continue;
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) continue;
@@ -114,38 +190,55 @@ void ChannelServer::AcceptLoop() {
     if (std::find(options_.allowed_uids.begin(), options_.allowed_uids.end(), cred.uid) ==
         options_.allowed_uids.end()) {
       ++counters_.wrong_uid;
-      log::Warn("channel_refused", {{"reason", "peer uid not allowed"}, {"uid", cred.uid}, {"pid", cred.pid}});
+      log::Warn("channel_refused",
+                {{"reason", "peer uid not allowed"}, {"uid", cred.uid}, {"pid", cred.pid}});
       ::close(fd);
       continue;
     }
-    {
-      std::lock_guard lock(mu_);
-      if (live_fds_.size() >= options_.max_connections) {
-        log::Warn("channel_refused", {{"reason", "too many connections"}, {"uid", cred.uid}});
-        ::close(fd);
-        continue;
-      }
-      live_fds_.insert(fd);
-    }
-    PeerInfo peer{cred.pid, cred.uid, ""};
-    std::thread([this, fd, peer] { Serve(fd, peer); }).detach();
+    Admit(fd, PeerInfo{cred.pid, cred.uid, "", ""}, ctx_.get());
   }
 }
 
-void ChannelServer::Serve(int fd, PeerInfo peer) {
+void ChannelServer::Admit(int fd, PeerInfo peer, SSL_CTX* ctx) {
+  {
+    std::lock_guard lock(mu_);
+    const bool tcp = !peer.address.empty();
+    if (live_fds_.size() >= options_.max_connections ||
+        (tcp && live_tcp_ >= options_.max_tcp_connections)) {
+      ++counters_.too_many;
+      log::Warn("channel_refused",
+                {{"reason", "too many connections"}, {"uid", peer.uid}, {"address", peer.address}});
+      ::close(fd);
+      return;
+    }
+    live_fds_.insert(fd);
+    if (tcp) ++live_tcp_;
+  }
+  std::thread([this, fd, peer = std::move(peer), ctx] { Serve(fd, peer, ctx); }).detach();
+}
+
+void ChannelServer::Serve(int fd, PeerInfo peer, SSL_CTX* ctx) {
   auto done = [&] {
     std::lock_guard lock(mu_);
     live_fds_.erase(fd);
+    if (!peer.address.empty()) --live_tcp_;
     cv_.notify_all();
   };
-  auto conn = engine::api::TlsConnection::Accept(fd, ctx_.get(), options_.handshake_timeout_ms);
+  auto conn = engine::api::TlsConnection::Accept(fd, ctx, options_.handshake_timeout_ms);
   if (!conn) {  // Accept closed the fd
     ++counters_.handshake_failed;
-    log::Warn("channel_refused", {{"reason", conn.error().message}, {"uid", peer.uid}, {"pid", peer.pid}});
+    log::Warn("channel_refused", {{"reason", conn.error().message},
+                                  {"uid", peer.uid},
+                                  {"pid", peer.pid},
+                                  {"address", peer.address}});
     done();
     return;
   }
   ++counters_.accepted;
+  if (!peer.address.empty()) {
+    ++counters_.tcp_accepted;
+    log::Info("channel_peer_connected", {{"address", peer.address}});
+  }
   while (!stopping_) {
     auto frame = conn->ReadFrame(options_.max_frame_size);
     if (!frame) {

@@ -7,6 +7,7 @@
 #include "common/openssl.h"
 #include "crl_ocsp/crl_scope.h"
 #include "engine/api/channel.h"
+#include "kv/kv.h"
 #include "pki/json_fields.h"
 
 namespace ca::engine {
@@ -42,6 +43,10 @@ Result<InstanceConfig> ParseInstance(const json& obj, const std::string& path,
   }
   c.store = CA_TRY(f.NonEmptyString("store"));
   c.status_store = CA_TRY(f.NonEmptyString("status_store"));
+  // A pair shares both stores (the status store's CRL numbers and OCSP responses too), and the
+  // lease's fence guards the writes of both: never one on PostgreSQL and the other local.
+  if (kv::IsPostgresLocation(c.store) != kv::IsPostgresLocation(c.status_store))
+    return f.Bad("status_store", "must be on PostgreSQL (pg:...) exactly when store is");
   c.issuer_name = CA_TRY(f.NonEmptyString("issuer_name"));
   c.profiles_dir = CA_TRY(f.NonEmptyString("profiles_dir"));
   c.intermediate_key_label = CA_TRY(f.NonEmptyString("intermediate_key_label"));
@@ -56,7 +61,8 @@ Result<InstanceConfig> ParseInstance(const json& obj, const std::string& path,
     c.crl_shards = static_cast<uint32_t>(*shards);
   }
   if (c.crl_shards > 0 && !crl_ocsp::CrlScopeUrl(c.crl_url, crl_ocsp::CrlScope::Shard(0))) {
-    return f.Bad("crl_url", "must end in \".crl\" when crl_shards is set (shard k is <name>/k.crl)");
+    return f.Bad("crl_url",
+                 "must end in \".crl\" when crl_shards is set (shard k is <name>/k.crl)");
   }
   if (const json* hsm = CA_TRY(f.OptionalObject("hsm"))) {
     c.hsm = CA_TRY(ParseHsm(*hsm, f.PathOf("hsm")));
@@ -103,7 +109,37 @@ Status ParseChannel(const json& obj, EngineConfig& c) {
     if (!fp) return f.Bad("client_fingerprints", fp.error().message);
     c.client_fingerprints.push_back(*fp);
   }
+  c.peer_listen = CA_TRY(f.OptionalNonEmptyString("peer_listen")).value_or("");
+  auto peer_fps =
+      CA_TRY(f.OptionalStringList("peer_client_fingerprints")).value_or(std::vector<std::string>{});
+  if (!c.peer_listen.empty()) {
+    if (auto hp = engine::api::ParseHostPort(c.peer_listen); !hp)
+      return f.Bad("peer_listen", hp.error().message);
+    if (peer_fps.empty())
+      return f.Bad("peer_client_fingerprints", "expected a non-empty array with peer_listen");
+  } else if (!peer_fps.empty()) {
+    return f.Bad("peer_client_fingerprints", "is for peer_listen, which is not set");
+  }
+  for (const auto& text : peer_fps) {
+    auto fp = engine::api::NormalizeFingerprint(text);
+    if (!fp) return f.Bad("peer_client_fingerprints", fp.error().message);
+    c.peer_client_fingerprints.push_back(*fp);
+  }
   return f.RefuseUnknown();
+}
+
+Status ParseHa(const json& obj, EngineConfig& c) {
+  auto f = CA_TRY(JsonFields::Of(obj, "config.ha"));
+  c.ha.node_name = CA_TRY(f.OptionalNonEmptyString("node_name")).value_or("");
+  if (auto ttl = CA_TRY(f.OptionalIntIn("lease_ttl_seconds", 1, 600)))
+    c.ha.lease_ttl_seconds = static_cast<int>(*ttl);
+  CA_TRY_STATUS(f.RefuseUnknown());
+  for (const auto& [env, ic] : c.instances) {
+    if (!kv::IsPostgresLocation(ic.store))
+      return Fail(ErrorCode::kInvalidArgument,
+                  "config.ha: an engine pair needs the instances' stores on PostgreSQL (pg:...)");
+  }
+  return Ok();
 }
 
 Status ParseInstances(const json& obj, const std::optional<HsmConfig>& hsm, EngineConfig& c) {
@@ -118,7 +154,8 @@ Status ParseInstances(const json& obj, const std::optional<HsmConfig>& hsm, Engi
     const auto& stag = c.instances[engine::api::CaEnvironment::kStaging];
     if (prod.store == stag.store || prod.status_store == stag.status_store ||
         prod.intermediate_cert == stag.intermediate_cert ||
-        (prod.hsm.token_label == stag.hsm.token_label && prod.intermediate_key_label == stag.intermediate_key_label)) {
+        (prod.hsm.token_label == stag.hsm.token_label &&
+         prod.intermediate_key_label == stag.intermediate_key_label)) {
       return f.Bad("staging",
                    "must use its own stores, certificates and keys (never mixed with production)");
     }
@@ -151,6 +188,7 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
     c.metrics_interval_seconds = static_cast<int>(*s);
   }
   CA_TRY_STATUS(ParseInstances(*CA_TRY(f.Object("instances")), hsm, c));
+  if (const json* ha = CA_TRY(f.OptionalObject("ha"))) CA_TRY_STATUS(ParseHa(*ha, c));
   CA_TRY_STATUS(f.RefuseUnknown());
   return c;
 }

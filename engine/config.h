@@ -3,7 +3,9 @@
 //   "socket_path": "/run/ca-engine/engine.sock", "socket_group": "ca-gateway",
 //   "allowed_peer_uids": [998],
 //   "channel": {"cert": "/etc/ca-engine/channel/engine.crt", "key": "/etc/ca-engine/channel/engine.key",
-//               "client_fingerprints": ["<sha256 hex of client.crt>"]},
+//               "client_fingerprints": ["<sha256 hex of client.crt>"],
+//               "peer_listen": "10.0.0.1:7443",        optional (pair): TCP for the peer's gateway,
+//               "peer_client_fingerprints": ["<hex>"]}, with peer_listen: the TCP listener's own pins
 //   "hsm": {"module": "/usr/lib/softhsm/libsofthsm2.so", "token_label": "ca", "pin": "file:/etc/ca-engine/pin",
 //           "pool_size": 2},
 //   "policy_store": "/var/lib/ca-policy",
@@ -12,6 +14,7 @@
 //   "audit_log": "/var/lib/acme-ca/audit/engine.jsonl",   optional: hash-chained audit file
 //   "metrics_file": "/var/lib/acme-ca/metrics/engine.prom", optional: Prometheus text file
 //   "metrics_interval_seconds": 5,                          optional, 1..3600
+//   "ha": {"node_name": "ca-1", "lease_ttl_seconds": 10},   optional: engine pair, pg: stores only
 //   "instances": {
 //     "production": {"store": "...", "status_store": "...", "issuer_name": "int-1", "profiles_dir": "...",
 //                    "intermediate_key_label": "...", "intermediate_cert": "int.pem", "chain": "chain.pem",
@@ -22,6 +25,8 @@
 //     "staging": {...optional, same fields...}
 //   }
 // }
+// An instance's store and status_store are both directories (LMDB, one box) or both
+// "pg:<service>/<namespace>" (PostgreSQL, issue 20's pair; node_name defaults to the host name).
 #pragma once
 
 #include <sys/types.h>
@@ -55,12 +60,23 @@ struct InstanceConfig {
   HsmConfig hsm;
 };
 
+// The engine pair (engine/lease_keeper.h): with PostgreSQL stores each instance's engine signs only
+// while it holds the lease "engine-<environment>"; the other node is its standby.
+struct HaConfig {
+  std::string node_name;  // empty: the host name (DefaultNodeName)
+  int lease_ttl_seconds = 10;
+};
+
 struct EngineConfig {
   std::string socket_path;
   std::optional<gid_t> socket_group;
   std::vector<uid_t> allowed_peer_uids;
   std::string channel_cert, channel_key;
   std::vector<std::string> client_fingerprints;
+  // Pair (issue 20): the TCP listener for the peer node's gateway and the client certificates it
+  // accepts (mutual TLS is its only authentication). Empty: Unix socket only.
+  std::string peer_listen;
+  std::vector<std::string> peer_client_fingerprints;
   std::string policy_store;
   // The unwrapping key the EAB MAC keys are wrapped to, on the production instance's token
   // (ceremony `mac-wrap`); empty: EAB verification requests are refused (kUnavailable).
@@ -69,6 +85,7 @@ struct EngineConfig {
   std::string audit_log;     // empty: no audit file (the journal only)
   std::string metrics_file;  // empty: no metrics file
   int metrics_interval_seconds = 5;
+  HaConfig ha;
   std::map<engine::api::CaEnvironment, InstanceConfig> instances;
 };
 

@@ -21,7 +21,10 @@ json Valid() {
                {"crl_url", "http://crl.test/int.crl"}};
   return {{"socket_path", "/run/e.sock"},
           {"allowed_peer_uids", {1000}},
-          {"channel", {{"cert", "/c/e.crt"}, {"key", "/c/e.key"}, {"client_fingerprints", {std::string(64, 'A')}}}},
+          {"channel",
+           {{"cert", "/c/e.crt"},
+            {"key", "/c/e.key"},
+            {"client_fingerprints", {std::string(64, 'A')}}}},
           {"hsm", {{"token_label", "ca"}, {"pin", "file:/etc/pin"}}},
           {"policy_store", "/var/lib/policy"},
           {"instances", {{"production", inst}}}};
@@ -124,6 +127,62 @@ TEST(EngineConfig, AuditAndMetricsFiles) {
   j = Valid();
   j["audit_log"] = "";
   ExpectBad(j, "audit_log");
+}
+
+// Issue 20: the TCP listener for the peer node's gateway, with its own pins.
+TEST(EngineConfig, PeerListen) {
+  auto c = ParseEngineConfig(Valid().dump());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->peer_listen, "");
+  EXPECT_TRUE(c->peer_client_fingerprints.empty());
+  json j = Valid();
+  const std::string fp(64, 'b');
+  j["channel"]["peer_listen"] = "10.0.0.1:7443";
+  j["channel"]["peer_client_fingerprints"] = {std::string(64, 'B')};
+  c = ParseEngineConfig(j.dump());
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->peer_listen, "10.0.0.1:7443");
+  EXPECT_EQ(c->peer_client_fingerprints, std::vector<std::string>{fp});
+  j["channel"]["peer_listen"] = "10.0.0.1";
+  ExpectBad(j, "peer_listen");
+  j["channel"]["peer_listen"] = "10.0.0.1:7443";
+  j["channel"]["peer_client_fingerprints"] = json::array();
+  ExpectBad(j, "peer_client_fingerprints");
+  j["channel"]["peer_client_fingerprints"] = {"zz"};
+  ExpectBad(j, "peer_client_fingerprints");
+  j["channel"].erase("peer_listen");
+  j["channel"]["peer_client_fingerprints"] = {fp};
+  ExpectBad(j, "peer_client_fingerprints");
+}
+
+// Issue 20: the engine pair's settings, only with PostgreSQL stores (both of an instance).
+TEST(EngineConfig, HaPairOnPostgresStores) {
+  auto c = ParseEngineConfig(Valid().dump());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->ha.node_name, "");
+  EXPECT_EQ(c->ha.lease_ttl_seconds, 10);
+  json j = Valid();
+  j["instances"]["production"]["store"] = "pg:acme-ca/ca_production";
+  j["instances"]["production"]["status_store"] = "pg:acme-ca/status_production";
+  j["ha"] = {{"node_name", "ca-2"}, {"lease_ttl_seconds", 6}};
+  c = ParseEngineConfig(j.dump());
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->ha.node_name, "ca-2");
+  EXPECT_EQ(c->ha.lease_ttl_seconds, 6);
+  EXPECT_EQ(c->instances.at(engine::api::CaEnvironment::kProduction).store,
+            "pg:acme-ca/ca_production");
+  j["ha"]["lease_ttl_seconds"] = 0;
+  ExpectBad(j, "config.ha.lease_ttl_seconds");
+  j["ha"] = {{"node_nam", "x"}};
+  ExpectBad(j, "unknown field 'node_nam'");
+  j = Valid();
+  j["ha"] = {{"node_name", "ca-1"}};
+  ExpectBad(j, "config.ha: an engine pair needs the instances' stores on PostgreSQL");
+  j = Valid();
+  j["instances"]["production"]["store"] = "pg:acme-ca/ca_production";
+  ExpectBad(j,
+            "config.instances.production.status_store: must be on PostgreSQL (pg:...) exactly when "
+            "store is");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include "common/log.h"
+#include "engine/lease_keeper.h"
 
 namespace ca::engine {
 
@@ -18,6 +19,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(
 
 Engine::~Engine() { Stop(); }
 
+bool Engine::IsActive(const CaInstance& inst) {
+  return inst.lease() == nullptr || inst.lease()->Active();
+}
+
 CaInstance* Engine::instance(engine::api::CaEnvironment env) {
   auto it = instances_.find(env);
   return it == instances_.end() ? nullptr : it->second.get();
@@ -29,10 +34,20 @@ Response Engine::Handle(const engine::api::Request& request, const PeerInfo& pee
   return response;
 }
 
+// Engine pair: a node that does not hold its instance's lease answers every request with this
+// (the gateway's engine client moves to its next endpoint on the detail's prefix).
+std::optional<Response> Engine::RefuseOnStandby(engine::api::CaEnvironment env) {
+  CaInstance* inst = instance(env);
+  const LeaseKeeper* lease = inst != nullptr ? inst->lease() : nullptr;
+  if (lease == nullptr || lease->Active()) return std::nullopt;
+  return EngineError{EngineErrorKind::kUnavailable, "ACME_CA_ERROR", "", lease->StandbyDetail()};
+}
+
 Response Engine::Route(const engine::api::Request& request, const PeerInfo& peer) {
+  auto env = std::visit([](const auto& r) { return r.environment; }, request);
+  if (auto standby = RefuseOnStandby(env)) return *standby;
   if (const auto* eab = std::get_if<engine::api::VerifyExternalAccountBindingRequest>(&request))
     return VerifyEab(*eab);
-  auto env = std::visit([](const auto& r) { return r.environment; }, request);
   CaInstance* inst = instance(env);
   if (inst == nullptr) {
     log::Warn("request_refused", {{"reason", "environment not configured"},
@@ -80,6 +95,10 @@ void Engine::CheckPolicy() {
   if (snapshot->version() == applied_policy_version_) return;
   bool all_ok = true;
   for (auto& [env, inst] : instances_) {
+    if (!IsActive(*inst)) {  // the lease holder applies them (this node does at its takeover)
+      all_ok = false;
+      continue;
+    }
     uint64_t applied_before = observer_ != nullptr ? inst->store().AppliedMassRevocationSeq().value_or(0) : 0;
     auto s = inst->ApplyMassRevocations(*snapshot);
     if (observer_ != nullptr) {
@@ -137,6 +156,25 @@ void Engine::Loop() {
     CheckPolicy();
     if (observer_ != nullptr) observer_->OnTick(instances_);
     for (auto& [env, inst] : instances_) {
+      // Engine pair: the standby runs no job (no status job, no completion, no store write); the
+      // node that becomes active reconciles first.
+      if (!IsActive(*inst)) continue;
+      if (const LeaseKeeper* lease = inst->lease(); lease != nullptr) {
+        uint64_t activations = lease->activations();
+        if (activations != taken_over_[env]) {
+          log::Info("engine_takeover", {{"environment", engine::api::CaEnvironmentName(env)},
+                                        {"lease", lease->options().lease},
+                                        {"epoch", lease->epoch()}});
+          applied_policy_version_ = 0;  // the mass revocations are re-checked next second
+          if (auto s = inst->TakeOver(); !s) {
+            log::Error("takeover_reconciliation_failed",
+                       {{"environment", engine::api::CaEnvironmentName(env)},
+                        {"error", s.error().ToString()}});
+          } else {
+            taken_over_[env] = activations;  // else retried next second
+          }
+        }
+      }
       if (auto s = inst->FlushAuditMarkers(); !s) {
         log::Warn("audit_marker_flush_failed", {{"environment", engine::api::CaEnvironmentName(env)},
                                                 {"error", s.error().ToString()}});

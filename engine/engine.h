@@ -1,6 +1,9 @@
 // The engine: routes authenticated requests to the CA instance of their environment (CA-8), gives
 // each Issue the current policy snapshot, and runs the background jobs (mass revocations on policy
 // change, OCSP/CRL freshness, completion of reservations left pending by an HSM fault).
+// Engine pair (issue 20): an instance with a lease keeper (CaInstanceOptions::lease) that is not
+// active refuses every request ("engine standby: ...") and runs no job; when its keeper becomes
+// active the background thread runs CaInstance::TakeOver before any other job.
 #pragma once
 
 #include <atomic>
@@ -9,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "engine/api/contract.h"
@@ -51,11 +55,16 @@ class Engine {
   void Loop();
   void CheckPolicy();
   engine::api::Response Route(const engine::api::Request& request, const PeerInfo& peer);
+  // Engine pair (issue 20): the standby's refusal when `env`'s instance does not hold its lease.
+  std::optional<engine::api::Response> RefuseOnStandby(engine::api::CaEnvironment env);
+  static bool IsActive(const CaInstance& inst);  // no lease keeper (single box): always
   engine::api::Response VerifyEab(const engine::api::VerifyExternalAccountBindingRequest& request);
 
   profiles::policy::PolicyStore policy_;
   std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>> instances_;
   uint64_t applied_policy_version_ = 0;
+  // Per instance: the lease keeper's activations already reconciled (CaInstance::TakeOver).
+  std::map<engine::api::CaEnvironment, uint64_t> taken_over_;
   EngineObserver* observer_ = nullptr;
   std::unique_ptr<EabVerifier> eab_verifier_;
   std::mutex mu_;

@@ -49,6 +49,13 @@ CertRecord ReservationRecord(const engine::api::IssueRequest& request, const pro
   return rec;
 }
 
+// A signature refused because this node does not hold the lease (CheckSigningLease): its answer
+// keeps the "engine standby:" detail, so that the gateway sends the request to the other engine.
+bool IsStandbyRefusal(const Error& error) {
+  return error.code == ErrorCode::kUnavailable &&
+         error.message.starts_with(engine::api::kStandbyDetailPrefix);
+}
+
 }  // namespace
 
 Status CaInstance::CompleteAllPending(int64_t min_age_seconds) {
@@ -102,6 +109,8 @@ Response CaInstance::Issue(const engine::api::IssueRequest& request, const profi
     if (!*found) return IssueFresh(request, hash, snapshot);
     if (!key.per_order && (*found)->first != hash) return refuse_replay();
     auto rec = Complete((*found)->second, nullptr, nullptr, kByRetry);
+    if (!rec && IsStandbyRefusal(rec.error()))
+      return Refuse(EngineErrorKind::kUnavailable, rec.error().message, "ACME_CA_ERROR");
     if (!rec) return Refuse(EngineErrorKind::kUnavailable, rec.error().ToString());
     if (key.per_order && rec->order_id != request.order_id) return refuse_replay();
     auto out = ToIssueResponse(*rec);
@@ -169,11 +178,12 @@ std::expected<CaInstance::AdmittedIssue, CaInstance::IssueRefusal> CaInstance::A
 
 PendingWrite CaInstance::SubmitReservation(const CertRecord& rec, const std::string& hash) {
   const IssuanceKey key = IssuanceKeyOf(rec.order_id, rec.request_id);
-  return store_->Submit([&rec, &hash, key](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+  return store_->Submit([&rec, &hash, key](kv::Txn& txn, const StoreDbs& d) -> Status {
     if (CA_TRY(txn.Get(d.requests, key.key)) || CA_TRY(txn.Get(d.requests, rec.request_id))) {
       return Fail(ErrorCode::kFailedPrecondition, "order or request_id already recorded");
     }
-    if (CA_TRY(txn.Get(d.certs, rec.serial_hex))) return Fail(ErrorCode::kAlreadyExists, "serial collision");
+    if (CA_TRY(txn.Get(d.certs, rec.serial_hex)))
+      return Fail(ErrorCode::kAlreadyExists, "serial collision");
     if (CA_TRY(txn.Get(d.key_fps, rec.key_fingerprint))) {
       return Fail(ErrorCode::kPermissionDenied, "the CSR's public key was already certified");
     }
@@ -193,9 +203,10 @@ PendingWrite CaInstance::SubmitReservation(const CertRecord& rec, const std::str
 
 Status CaInstance::CancelReservation(const CertRecord& rec) {
   const IssuanceKey key = IssuanceKeyOf(rec.order_id, rec.request_id);
-  return store_->Write([&rec, key](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+  return store_->Write([&rec, key](kv::Txn& txn, const StoreDbs& d) -> Status {
     auto cur = CA_TRY(GetCert(txn, d, rec.serial_hex));
-    if (!cur || cur->state != CertState::kReserved || cur->request_id != rec.request_id) return Ok();
+    if (!cur || cur->state != CertState::kReserved || cur->request_id != rec.request_id)
+      return Ok();
     CA_TRY(txn.Delete(d.certs, rec.serial_hex));
     CA_TRY(txn.Delete(d.pending, rec.serial_hex));
     CA_TRY(txn.Delete(d.requests, rec.request_id));
@@ -306,9 +317,11 @@ Response CaInstance::IssueFresh(const engine::api::IssueRequest& request, const 
       fields["error"] = done.error().ToString();
       log::Error("issue_sign_failed", fields);
       // The reservation stays pending: it is signed and recorded later (or on a retry of this
-      // request_id), never handed out unsigned and never reused.
-      return Refuse(EngineErrorKind::kUnavailable, "not issued, retry later: " + done.error().message,
-                    "ACME_CA_ERROR");
+      // request_id), never handed out unsigned and never reused. A standby's refusal keeps its
+      // "engine standby:" detail: the gateway retries on the other engine, which completes it.
+      std::string detail = done.error().message;
+      if (!IsStandbyRefusal(done.error())) detail = "not issued, retry later: " + detail;
+      return Refuse(EngineErrorKind::kUnavailable, std::move(detail), "ACME_CA_ERROR");
     }
     auto out = ToIssueResponse(*done);
     if (!out) return refuse(EngineErrorKind::kInternal, out.error().ToString());
@@ -336,6 +349,9 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
     ossl::X509Ptr parsed;
     if (reserved_tbs == nullptr) parsed = CA_TRY(ossl::CertFromDer(rec.der));
     X509* cert = reserved_tbs != nullptr ? reserved_tbs : parsed.get();
+    // Engine pair: a reservation refused here (lease lost) stays pending, durable and fenced; the
+    // lease's next holder completes it (TakeOver).
+    CA_TRY_STATUS(CheckSigningLease());
     ERR_clear_error();
     // RSA PKCS#1 v1.5 is deterministic: signing the recorded TBS again yields the same certificate.
     if (X509_sign(cert, keys_.issuer_key.get(), EVP_sha256()) <= 0) {
@@ -349,7 +365,7 @@ Result<CertRecord> CaInstance::Complete(const std::string& serial_hex,
     Bytes signed_der = CA_TRY(ossl::CertToDer(cert));
     int64_t now = NowUnix();
     CertRecord updated;
-    PendingWrite recorded = store_->Submit([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+    PendingWrite recorded = store_->Submit([&](kv::Txn& txn, const StoreDbs& d) -> Status {
       auto cur = CA_TRY(GetCert(txn, d, serial_hex));
       if (!cur) return Fail(ErrorCode::kNotFound, "reservation vanished: " + serial_hex);
       if (cur->state == CertState::kIssued) {  // recorded meanwhile (recovery and retry raced)

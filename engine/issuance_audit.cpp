@@ -51,7 +51,7 @@ Status CaInstance::EnsureIssuedAudited(const CertRecord& record, std::string_vie
   lock.unlock();
 
   Status done = [&]() -> Status {
-    auto txn = CA_TRY(lmdb::Txn::BeginRead(store_->env()));
+    auto txn = CA_TRY(kv::Txn::BeginRead(store_->env()));
     auto marker = CA_TRY(txn.Get(store_->dbs().meta, MarkerKey(serial)));
     if (!marker) return Ok();  // audited, marker dropped
     nlohmann::json m = nlohmann::json::parse(*marker, nullptr, false);
@@ -89,7 +89,7 @@ Status CaInstance::AuditUnaudited() {
   if (audit_ == nullptr) return Ok();
   std::vector<std::string> serials;
   {
-    auto txn = CA_TRY(lmdb::Txn::BeginRead(store_->env()));
+    auto txn = CA_TRY(kv::Txn::BeginRead(store_->env()));
     std::lock_guard lock(audit_mu_);
     CA_TRY_STATUS(
         txn.ForEach(store_->dbs().meta, kMarkerPrefix, [&](std::string_view k, std::string_view v) {
@@ -120,7 +120,7 @@ Status CaInstance::FlushAuditMarkers() {
     serials.assign(audited_.begin(), audited_.end());
   }
   if (serials.empty()) return Ok();
-  CA_TRY_STATUS(store_->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+  CA_TRY_STATUS(store_->Write([&](kv::Txn& txn, const StoreDbs& d) -> Status {
     for (const auto& serial : serials) CA_TRY(txn.Delete(d.meta, MarkerKey(serial)));
     return Ok();
   }));

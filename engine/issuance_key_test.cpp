@@ -53,7 +53,7 @@ class PerOrderIssueTest : public ::testing::Test {
     return issued ? issued->serial_hex : "";
   }
   size_t Certificates() {
-    auto txn = lmdb::Txn::BeginRead(inst_->store().env());
+    auto txn = kv::Txn::BeginRead(inst_->store().env());
     size_t n = 0;
     EXPECT_TRUE(
         txn->ForEach(inst_->store().dbs().certs, "", [&](std::string_view, std::string_view) {

@@ -19,10 +19,12 @@
 #include "engine/api/channel.h"
 #include "engine/config.h"
 #include "engine/engine.h"
+#include "engine/lease_keeper.h"
 #include "engine/metrics.h"
 #include "engine/recorder.h"
 #include "engine/timed_key.h"
 #include "hsm/token.h"
+#include "kv/kv.h"
 
 namespace {
 
@@ -172,12 +174,44 @@ Result<engine::CaKeys> LoadKeys(const engine::InstanceConfig& ic, const std::str
   return keys;
 }
 
-Result<std::unique_ptr<engine::CaInstance>> OpenInstance(engine::api::CaEnvironment env,
-                                                         const engine::InstanceConfig& ic,
-                                                         Tokens& tokens,
-                                                         engine::EngineMetrics& metrics,
-                                                         const engine::CrashHook& crash_hook,
-                                                         engine::IssuanceAudit* audit) {
+// Engine pair (issue 20): the lease keeper of an instance whose stores are on PostgreSQL, on its
+// own connections to that database, started before the instance opens so that a standby signs
+// nothing at start-up (engine/lease_keeper.h). It outlives the instance and the engine.
+struct PairKeeper {
+  std::unique_ptr<kv::Env> env;
+  std::unique_ptr<engine::LeaseKeeper> keeper;
+};
+
+Result<PairKeeper> StartLeaseKeeper(engine::api::CaEnvironment env,
+                                    const engine::InstanceConfig& ic, const engine::HaConfig& ha) {
+  std::string env_name(engine::api::CaEnvironmentName(env));
+  kv::EnvOptions options;
+  options.location = ic.store;
+  options.create = true;
+  auto opened = kv::Env::Open(options);
+  if (!opened)
+    return Fail(opened.error().code, env_name + " lease store: " + opened.error().ToString());
+  PairKeeper out;
+  out.env = std::make_unique<kv::Env>(std::move(*opened));
+  engine::LeaseKeeperOptions ko;
+  ko.lease = engine::EngineLeaseName(env_name);
+  ko.holder = ha.node_name.empty() ? engine::DefaultNodeName() : ha.node_name;
+  ko.ttl = std::chrono::seconds(ha.lease_ttl_seconds);
+  out.keeper = std::make_unique<engine::LeaseKeeper>(ko, engine::LeaseOpsOn(*out.env));
+  out.keeper->Start();
+  ca::log::Info("engine_pair", {{"environment", env_name},
+                                {"lease", ko.lease},
+                                {"node", ko.holder},
+                                {"ttl_seconds", ha.lease_ttl_seconds},
+                                {"active", out.keeper->Active()},
+                                {"holder", out.keeper->holder()}});
+  return out;
+}
+
+Result<std::unique_ptr<engine::CaInstance>> OpenInstance(
+    engine::api::CaEnvironment env, const engine::InstanceConfig& ic, Tokens& tokens,
+    engine::EngineMetrics& metrics, const engine::CrashHook& crash_hook,
+    engine::IssuanceAudit* audit, const engine::LeaseKeeper* lease) {
   std::string env_name(engine::api::CaEnvironmentName(env));
   hsm::Token* token = CA_TRY(TokenFor(ic, env_name, tokens));
   engine::CaKeys keys = CA_TRY(LoadKeys(ic, env_name, *token, metrics));
@@ -192,6 +226,7 @@ Result<std::unique_ptr<engine::CaInstance>> OpenInstance(engine::api::CaEnvironm
   opt.crl_url = ic.crl_url;
   opt.crl_shards = ic.crl_shards;
   opt.staging_grant_required = ic.staging_grant_required;
+  opt.lease = lease;
   auto inst = engine::CaInstance::Open(opt, std::move(keys), crash_hook, audit);
   if (!inst) return Fail(inst.error().code, env_name + ": " + inst.error().ToString());
   return std::move(*inst);
@@ -258,10 +293,18 @@ int Run(const std::string& config_path) {
                             {config->metrics_file, config->metrics_interval_seconds});
   // One logged-in token per (module, label).
   Tokens tokens;
+  // Before the instances and the engine, which refer to them (destroyed after both).
+  std::map<engine::api::CaEnvironment, PairKeeper> keepers;
   std::map<engine::api::CaEnvironment, std::unique_ptr<engine::CaInstance>> instances;
   for (const auto& [env, ic] : config->instances) {
+    if (kv::IsPostgresLocation(ic.store)) {
+      auto keeper = StartLeaseKeeper(env, ic, config->ha);
+      if (!keeper) return fail(keeper.error().message);
+      keepers[env] = std::move(*keeper);
+    }
+    const engine::LeaseKeeper* lease = keepers.contains(env) ? keepers[env].keeper.get() : nullptr;
     auto inst = OpenInstance(env, ic, tokens, metrics, *crash_hook,
-                             config->audit_log.empty() ? nullptr : &recorder);
+                             config->audit_log.empty() ? nullptr : &recorder, lease);
     if (!inst && tokens.pin_refused) {
       ca::log::Error("hsm_pin_refused",
                      {{"error", *tokens.pin_refused}, {"exit_status", kExitPinRefused}});
@@ -290,6 +333,8 @@ int Run(const std::string& config_path) {
   so.socket_group = config->socket_group;
   so.allowed_uids = config->allowed_peer_uids;
   so.identity = {config->channel_cert, config->channel_key, config->client_fingerprints};
+  so.tcp_listen = config->peer_listen;
+  so.tcp_client_fingerprints = config->peer_client_fingerprints;
   engine::Engine* raw = eng->get();
   auto server = engine::ChannelServer::Start(
       so, [raw](const engine::api::Request& r, const engine::PeerInfo& p) {
@@ -317,6 +362,8 @@ int Run(const std::string& config_path) {
   }
   (*server)->Stop();
   (*eng)->Stop();
+  // Last: nothing signs any more, so the standby may take over at once.
+  for (auto& [env, pair] : keepers) pair.keeper->Stop();
   return 0;
 }
 

@@ -97,7 +97,8 @@ void EngineMetrics::CountAudit(bool ok) {
   (ok ? audit_ok_ : audit_failed_).fetch_add(1, kRelaxed);
 }
 
-std::string EngineMetrics::Render(const std::vector<CrlGauge>& crls, int64_t now_unix) const {
+std::string EngineMetrics::Render(const std::vector<CrlGauge>& crls, int64_t now_unix,
+                                  const std::vector<HaGauge>& ha) const {
   std::string out;
   out.reserve(8192);
   Header(out, "acme_ca_engine_start_time_seconds", "gauge", "Unix time the engine started.");
@@ -192,7 +193,39 @@ std::string EngineMetrics::Render(const std::vector<CrlGauge>& crls, int64_t now
              Label(c.issuer) + "\"} " + std::to_string(c.entries) + "\n";
     }
   }
+  if (!ha.empty()) RenderHa(out, ha);
   return out;
+}
+
+void EngineMetrics::RenderHa(std::string& out, const std::vector<HaGauge>& ha) {
+  auto labels = [](const HaGauge& g) { return "{environment=\"" + Label(g.environment) + "\"} "; };
+  Header(out, "acme_ca_engine_ha_active", "gauge",
+         "1 when this node holds the instance's engine lease and may sign, 0 on the standby.");
+  for (const auto& g : ha) {
+    out += "acme_ca_engine_ha_active{environment=\"" + Label(g.environment) + "\",lease=\"" +
+           Label(g.lease) + "\",node=\"" + Label(g.node) + "\"} " + (g.active ? "1" : "0") + "\n";
+  }
+  Header(out, "acme_ca_engine_ha_lease_epoch", "gauge",
+         "Epoch of the engine lease while this node holds it (bumped on each change of holder), "
+         "else 0.");
+  for (const auto& g : ha)
+    out += "acme_ca_engine_ha_lease_epoch" + labels(g) + std::to_string(g.epoch) + "\n";
+  Header(out, "acme_ca_engine_ha_takeovers_total", "counter",
+         "Times this node became the active signer (first acquisition, takeover, lease regained).");
+  for (const auto& g : ha)
+    out += "acme_ca_engine_ha_takeovers_total" + labels(g) + std::to_string(g.takeovers) + "\n";
+  Header(
+      out, "acme_ca_engine_ha_lease_renew_failures_total", "counter",
+      "Lease acquire/renew calls that failed (database unreachable): the node stays active until "
+      "its local deadline only.");
+  for (const auto& g : ha) {
+    out += "acme_ca_engine_ha_lease_renew_failures_total" + labels(g) +
+           std::to_string(g.renew_failures) + "\n";
+  }
+  Header(out, "acme_ca_engine_ha_lease_losses_total", "counter",
+         "Times the store reported another holder while this node held the lease.");
+  for (const auto& g : ha)
+    out += "acme_ca_engine_ha_lease_losses_total" + labels(g) + std::to_string(g.losses) + "\n";
 }
 
 Status EngineMetrics::WriteFile(const std::string& path, const std::string& text) {

@@ -29,6 +29,16 @@ struct CrlGauge {
   uint64_t entries = 0;
 };
 
+// One instance's engine-pair state (issue 20), for the gauges; none on a single box.
+struct HaGauge {
+  std::string environment, lease, node;
+  bool active = false;
+  uint64_t epoch = 0;           // the lease's epoch while held, else 0
+  uint64_t takeovers = 0;       // times this node became active
+  uint64_t renew_failures = 0;  // acquire/renew calls that failed (database unreachable)
+  uint64_t losses = 0;          // times the store said another node holds it while this one did
+};
+
 class EngineMetrics {
  public:
   // Upper bounds (seconds) of the HSM signature latency histogram's buckets (+Inf implied).
@@ -57,14 +67,17 @@ class EngineMetrics {
   void ObserveSign(SignerKey key, double seconds, bool ok);
   void CountAudit(bool ok);
 
-  // The Prometheus text exposition (format 0.0.4) of every metric, plus the CRL gauges.
-  std::string Render(const std::vector<CrlGauge>& crls, int64_t now_unix) const;
+  // The Prometheus text exposition (format 0.0.4) of every metric, plus the CRL gauges and, for
+  // an engine pair, the HA gauges.
+  std::string Render(const std::vector<CrlGauge>& crls, int64_t now_unix,
+                     const std::vector<HaGauge>& ha = {}) const;
 
   // Writes Render() to `path` atomically: PATH.tmp in the same directory (mode 0644, readable by
   // the collector whatever the umask), then rename.
   static Status WriteFile(const std::string& path, const std::string& text);
 
  private:
+  static void RenderHa(std::string& out, const std::vector<HaGauge>& ha);
   struct Histogram {
     std::array<std::atomic<uint64_t>, kSignBuckets.size() + 1> buckets{};  // last: +Inf
     std::atomic<uint64_t> count{0}, sum_ns{0}, errors{0};

@@ -179,5 +179,28 @@ TEST_F(RecorderTest, AuditsIssuanceRefusalRevocationAndWritesTheMetricsFile) {
             fs::perms::others_read);
 }
 
+// Issue 20: the engine pair's state, by environment; absent on a single box.
+TEST(EngineMetrics, RendersHaGaugesOnlyForAnEnginePair) {
+  EngineMetrics m;
+  EXPECT_EQ(m.Render({}, 1600).find("acme_ca_engine_ha_"), std::string::npos);
+  std::vector<HaGauge> ha = {{"production", "engine-production", "ca-1", true, 3, 2, 1, 0},
+                             {"staging", "engine-staging", "ca-1", false, 0, 0, 4, 1}};
+  std::string text = m.Render({}, 1600, ha);
+  EXPECT_TRUE(Has(text, "# TYPE acme_ca_engine_ha_active gauge")) << text;
+  EXPECT_TRUE(Has(text,
+                  "acme_ca_engine_ha_active{environment=\"production\",lease=\"engine-production\","
+                  "node=\"ca-1\"} 1"))
+      << text;
+  EXPECT_TRUE(Has(text,
+                  "acme_ca_engine_ha_active{environment=\"staging\",lease=\"engine-staging\",node="
+                  "\"ca-1\"} 0"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_ha_lease_epoch{environment=\"production\"} 3"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_ha_lease_epoch{environment=\"staging\"} 0"));
+  EXPECT_TRUE(Has(text, "# TYPE acme_ca_engine_ha_takeovers_total counter"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_ha_takeovers_total{environment=\"production\"} 2"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_ha_lease_renew_failures_total{environment=\"staging\"} 4"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_ha_lease_losses_total{environment=\"staging\"} 1"));
+}
+
 }  // namespace
 }  // namespace ca::engine

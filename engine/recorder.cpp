@@ -4,11 +4,12 @@
 #include <cstdlib>
 #include <string>
 
-#include "common/lmdb.h"
 #include "common/log.h"
 #include "crl_ocsp/revocation.h"
 #include "crl_ocsp/status_store.h"
 #include "engine/ca_instance.h"
+#include "engine/lease_keeper.h"
+#include "kv/kv.h"
 #include "pki/revocation_reason.h"
 
 namespace ca::engine {
@@ -180,7 +181,7 @@ Status Recorder::OnMassRevocations(engine::api::CaEnvironment env, CaInstance& i
   uint64_t audited = applied_before;
   std::vector<json> records;
   {
-    auto txn = CA_TRY(lmdb::Txn::BeginRead(store.env()));
+    auto txn = CA_TRY(kv::Txn::BeginRead(store.env()));
     if (auto v = CA_TRY(txn.Get(store.dbs().meta, kAuditedKey)); v)
       audited = std::strtoull(std::string(*v).c_str(), nullptr, 10);
     for (uint64_t seq = audited + 1; seq <= applied; ++seq) {
@@ -205,7 +206,7 @@ Status Recorder::OnMassRevocations(engine::api::CaEnvironment env, CaInstance& i
     fields["revoked_count"] = count;
     if (seq > applied_before) metrics_.CountRevoked(reason, count);
     CA_TRY_STATUS(Audit("mass_revocation_applied", fields, true));
-    CA_TRY_STATUS(store.Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+    CA_TRY_STATUS(store.Write([&](kv::Txn& txn, const StoreDbs& d) -> Status {
       return txn.Put(d.meta, kAuditedKey, std::to_string(seq));
     }));
   }
@@ -229,9 +230,9 @@ void Recorder::WriteMetrics(
   if (options_.metrics_file.empty()) return;
   std::vector<CrlGauge> crls;
   for (const auto& [env, inst] : instances) {
-    auto txn = lmdb::Txn::BeginRead(inst->status_store().env());
+    auto txn = kv::Txn::BeginRead(inst->status_store().env());
     if (!txn) continue;
-    auto crl = crl_ocsp::FindCrl(txn->get(), inst->status_store().dbs(), inst->issuer_name());
+    auto crl = crl_ocsp::FindCrl(*txn, inst->status_store().dbs(), inst->issuer_name());
     if (!crl || !*crl) continue;
     const auto& info = (*crl)->info;
     crls.push_back(CrlGauge{
@@ -242,7 +243,16 @@ void Recorder::WriteMetrics(
             .count(),
         info.entries});
   }
-  if (auto s = EngineMetrics::WriteFile(options_.metrics_file, metrics_.Render(crls, NowUnix()));
+  std::vector<HaGauge> ha;
+  for (const auto& [env, inst] : instances) {
+    if (const LeaseKeeper* lease = inst->lease(); lease != nullptr) {
+      ha.push_back(HaGauge{std::string(engine::api::CaEnvironmentName(env)), lease->options().lease,
+                           lease->options().holder, lease->Active(), lease->epoch(),
+                           lease->activations(), lease->renew_failures(), lease->losses()});
+    }
+  }
+  if (auto s =
+          EngineMetrics::WriteFile(options_.metrics_file, metrics_.Render(crls, NowUnix(), ha));
       !s) {
     log::Warn("metrics_write_failed", {{"error", s.error().ToString()}});
   }

@@ -22,9 +22,10 @@ Response CaInstance::Revoke(const engine::api::RevokeRequest& request) {
   CertRecord after;
   std::string serial_hex = request.serial_hex;
   if (serial_hex.size() % 2 == 1) serial_hex.insert(serial_hex.begin(), '0');
-  Status s = store_->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+  Status s = store_->Write([&](kv::Txn& txn, const StoreDbs& d) -> Status {
     auto cur = CA_TRY(GetCert(txn, d, serial_hex));
-    if (!cur || cur->state != CertState::kIssued) return Fail(ErrorCode::kNotFound, "unknown serial " + serial_hex);
+    if (!cur || cur->state != CertState::kIssued)
+      return Fail(ErrorCode::kNotFound, "unknown serial " + serial_hex);
     if (cur->revoked) {
       if (reason == static_cast<int>(pki::RevocationReason::kKeyCompromise) && cur->reason != reason) {
         if (!request.allow_key_compromise_upgrade) {
@@ -71,7 +72,7 @@ Result<std::vector<std::string>> CaInstance::RevokeSerials(const std::vector<std
                                                            const std::string& actor, bool only_unexpired) {
   int64_t now = NowUnix();
   std::vector<CertRecord> revoked;
-  Status committed = store_->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+  Status committed = store_->Write([&](kv::Txn& txn, const StoreDbs& d) -> Status {
     revoked.clear();
     std::vector<CertRecord> updates;
     for (const auto& serial : serials) {
@@ -136,7 +137,7 @@ Status CaInstance::ApplyMassRevocations(const profiles::policy::PolicySnapshot& 
                              {"policy_version", m.policy_version},
                              {"applied_at", NowUnix()},
                              {"revoked", revoked}};
-    Status noted = store_->Write([&](lmdb::Txn& txn, const StoreDbs& d) -> Status {
+    Status noted = store_->Write([&](kv::Txn& txn, const StoreDbs& d) -> Status {
       CA_TRY_STATUS(txn.Put(d.meta, "mass_revocation:" + std::to_string(m.seq), record.dump()));
       return txn.Put(d.meta, "mass_revocation_seq", std::to_string(m.seq));
     });

@@ -26,8 +26,8 @@ Status CaInstance::LoadCrlSchedule() {
     crl_last_this_update_ = info.this_update;
   }
   {
-    auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
-    CA_TRY_STATUS(crl_ocsp::ForEachCrl(txn.get(), status_->dbs(), options_.issuer_name,
+    auto txn = CA_TRY(kv::Txn::BeginRead(status_->env()));
+    CA_TRY_STATUS(crl_ocsp::ForEachCrl(txn, status_->dbs(), options_.issuer_name,
                                        [&](crl_ocsp::CrlScope, const crl_ocsp::StoredCrl& crl) {
                                          if (!crl_newest_this_update_ ||
                                              crl.info.this_update > *crl_newest_this_update_)
@@ -70,7 +70,7 @@ Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
   states.reserve(records.size());
   size_t held = 0;
   {
-    auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
+    auto txn = CA_TRY(kv::Txn::BeginRead(status_->env()));
     for (const auto& rec : records) {
       crl_ocsp::OcspCertState state;
       state.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
@@ -80,7 +80,7 @@ Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
         state.reason = CA_TRY(pki::ReasonFromCode(rec.reason));
       }
       state.this_update = now;
-      auto stored = CA_TRY(crl_ocsp::FindResponse(txn.get(), status_->dbs(), options_.issuer_name,
+      auto stored = CA_TRY(crl_ocsp::FindResponse(txn, status_->dbs(), options_.issuer_name,
                                                   state.serial.magnitude));
       if (stored && stored->this_update > now) {
         state.this_update = stored->this_update;
@@ -100,6 +100,7 @@ Status CaInstance::PublishOcsp(const std::vector<CertRecord>& records) {
   std::vector<crl_ocsp::OcspPublication> batch;
   ders.reserve(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
+    CA_TRY_STATUS(CheckSigningLease());  // engine pair: before each HSM signature
     ders.push_back(CA_TRY(crl_ocsp::BuildOcspResponse(keys_.issuer_cert.get(), signer, states[i])));
     batch.push_back(crl_ocsp::OcspPublication{ders.back(), pki::FromUnix(records[i].not_after)});
   }
@@ -137,10 +138,12 @@ Status CaInstance::PublishCrl(pki::Time now, const std::vector<CertRecord>& revo
   pki::CrlRequest req;
   req.issuer = keys_.issuer_cert.get();
   req.key = keys_.issuer_key.get();
+  CA_TRY_STATUS(CheckSigningLease());  // a standby spends no CRL number
   req.number = CA_TRY(status_->ReserveCrlNumber(options_.issuer_name));
   req.this_update = now;
   req.next_update = now + options_.freshness.crl_validity;
   req.entries = entries;
+  CA_TRY_STATUS(CheckSigningLease());  // engine pair: right before the HSM signature
   Bytes der = CA_TRY(pki::BuildCrl(req));
   auto info = CA_TRY(status_->PublishCrl(options_.issuer_name, der, not_after));
   {
@@ -161,10 +164,12 @@ Status CaInstance::PublishShard(uint32_t shard, const ShardContent& content, pki
   req.issuer = keys_.issuer_cert.get();
   req.key = keys_.issuer_key.get();
   req.distribution_point = CA_TRY(crl_ocsp::CrlScopeUrl(options_.crl_url, scope));
+  CA_TRY_STATUS(CheckSigningLease());  // a standby spends no CRL number
   req.number = CA_TRY(status_->ReserveCrlNumber(options_.issuer_name));
   req.this_update = now;
   req.next_update = now + options_.freshness.crl_validity;
   req.entries = content.entries;
+  CA_TRY_STATUS(CheckSigningLease());  // engine pair: right before the HSM signature
   Bytes der = CA_TRY(pki::BuildCrl(req));
   auto info = CA_TRY(status_->PublishCrl(options_.issuer_name, der, content.not_after, scope,
                                          req.distribution_point));
@@ -195,10 +200,10 @@ Result<pki::Time> CaInstance::PublishShards(pki::Time now, const std::vector<Cer
   std::map<uint32_t, Current> current;
   std::map<uint32_t, pki::Time> current_this_update;
   {
-    auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
+    auto txn = CA_TRY(kv::Txn::BeginRead(status_->env()));
     Status inner = Ok();
     CA_TRY_STATUS(crl_ocsp::ForEachCrl(
-        txn.get(), status_->dbs(), options_.issuer_name,
+        txn, status_->dbs(), options_.issuer_name,
         [&](crl_ocsp::CrlScope scope, const crl_ocsp::StoredCrl& crl) {
           if (scope.IsFull()) return true;
           uint32_t k = *scope.shard;
@@ -346,14 +351,14 @@ Status CaInstance::RunOcspJob() {
       if (rec.ocsp) records.push_back(rec);
     }));
     states.reserve(records.size());
-    auto txn = CA_TRY(lmdb::Txn::BeginRead(status_->env()));
+    auto txn = CA_TRY(kv::Txn::BeginRead(status_->env()));
     for (const auto& rec : records) {
       crl_ocsp::ResponseState st;
       st.serial = CA_TRY(pki::Serial::FromHex(rec.serial_hex));
       st.cert_not_after = pki::FromUnix(rec.not_after);
       st.cert_revoked = rec.revoked;
-      auto stored = CA_TRY(crl_ocsp::FindResponse(txn.get(), status_->dbs(), options_.issuer_name,
-                                                  st.serial.magnitude));
+      auto stored = CA_TRY(
+          crl_ocsp::FindResponse(txn, status_->dbs(), options_.issuer_name, st.serial.magnitude));
       if (stored) {
         st.response_this_update = stored->this_update;
         st.response_next_update = stored->next_update;

@@ -12,11 +12,29 @@ namespace ca::gateway {
 
 using nlohmann::json;
 
+namespace {
+
+// Single box: today's per-process nonces. With the pair's key: nonces any gateway checks, redeemed
+// once across them all by an insert into the ACME store (shared in PostgreSQL mode).
+NonceService MakeNonces(const GatewayOptions& options, const AcmeStore& store, const Clock& clock) {
+  if (!options.shared_nonce_key) return NonceService(options.nonce_lifetime_seconds);
+  SharedNonceOptions shared;
+  shared.key = *options.shared_nonce_key;
+  shared.gateway_id = options.gateway_id;
+  shared.wall_clock = clock;
+  shared.redeem = [&store](std::string_view id, int64_t expires_at) {
+    return store.Write([&](StoreTxn& txn) { return txn.RedeemNonce(id, expires_at); });
+  };
+  return NonceService(options.nonce_lifetime_seconds, std::move(shared));
+}
+
+}  // namespace
+
 AcmeServer::AcmeServer(GatewayOptions options, const AcmeStore& store, PolicyPort& policy,
                        IssuerPort& issuer, ValidatorPort& validator, Clock clock)
     : options_(std::move(options)),
       store_(store),
-      nonces_(options_.nonce_lifetime_seconds),
+      nonces_(MakeNonces(options_, store_, clock)),
       context_{options_,         store_,  policy,        issuer,   validator,
                std::move(clock), nonces_, account_keys_, metrics_, validations_},
       validations_(context_, std::max<size_t>(1, options_.validation_workers)) {}
@@ -68,7 +86,7 @@ HttpResponse AcmeServer::Handle(const HttpRequest& request) {
 void AcmeServer::AuditRefusal(const RequestState& ctx, const Problem& problem,
                               const std::string& result_code) {
   static const std::set<std::string, std::less<>> kIssuanceEndpoints = {"new-order", "finalize",
-                                                                       "revoke-cert"};
+                                                                        "revoke-cert"};
   if (refusal_audit_ == nullptr || !kIssuanceEndpoints.contains(ctx.endpoint) ||
       problem.kind == ProblemKind::kBadNonce) {
     return;  // a stale nonce is the protocol's routine retry, not a refusal
@@ -90,8 +108,8 @@ void AcmeServer::AuditRefusal(const RequestState& ctx, const Problem& problem,
   // Not durable on the answer's path: a refusal changes nothing, and losing the last refusals in
   // a crash loses no acknowledged state. A failed append is logged, never answered.
   if (auto appended = refusal_audit_->Append("issuance_refused", fields); !appended) {
-    log::Error("audit_append_failed", {{"audit_event", "issuance_refused"},
-                                       {"error", appended.error().ToString()}});
+    log::Error("audit_append_failed",
+               {{"audit_event", "issuance_refused"}, {"error", appended.error().ToString()}});
   }
 }
 
@@ -196,7 +214,8 @@ Outcome AcmeServer::Directory() {
   // draft-ietf-acme-profiles: the profiles this CA issues (a disabled one is not offered).
   json profiles = json::object();
   for (const auto& [id, profile] : options_.certificate_profiles) {
-    if (profile.enabled) profiles[std::string(profiles::policy::ProfileName(id))] = profile.description;
+    if (profile.enabled)
+      profiles[std::string(profiles::policy::ProfileName(id))] = profile.description;
   }
   meta["profiles"] = profiles;
   json dir = {{"newNonce", context_.Url("/acme/new-nonce")},

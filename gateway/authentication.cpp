@@ -44,6 +44,8 @@ ProblemOr<Jws> Authenticate(HandlerContext& s, RequestState& ctx, const HttpRequ
   if (nonce == jws.header.end() || !nonce->is_string())
     return Err(ProblemKind::kBadNonce, "JWS protected header has no nonce");
   NonceCheck check = s.nonces.Consume(nonce->get<std::string>());
+  if (check == NonceCheck::kUnavailable)  // the shared redemption was not recorded (logged)
+    return Internal(Error{ErrorCode::kUnavailable, "nonce redemption failed"});
   if (check != NonceCheck::kOk)
     return Err(ProblemKind::kBadNonce, "nonce " + std::string(NonceCheckName(check)));
 

@@ -1,6 +1,10 @@
 #include "gateway/config.h"
 
+#include <unistd.h>
+
 #include "common/openssl.h"
+#include "engine/api/channel.h"
+#include "gateway/nonce.h"
 #include "pki/json_fields.h"
 
 namespace ca::gateway {
@@ -77,10 +81,12 @@ namespace {
 // "retention": how long expired orders and failed-validation records stay (gateway/retention.h).
 Status ParseRetention(const json& object, RetentionOptions& r) {
   auto f = CA_TRY(JsonFields::Of(object, "config.retention"));
-  if (auto days = CA_TRY(f.OptionalIntIn("order_days", 1, 3650))) r.order_retention_seconds = *days * 86400;
+  if (auto days = CA_TRY(f.OptionalIntIn("order_days", 1, 3650)))
+    r.order_retention_seconds = *days * 86400;
   if (auto hours = CA_TRY(f.OptionalIntIn("failed_validation_hours", 1, 24 * 365)))
     r.failed_validation_seconds = *hours * 3600;
-  if (auto s = CA_TRY(f.OptionalIntIn("interval_seconds", 1, 86400))) r.interval_seconds = static_cast<int>(*s);
+  if (auto s = CA_TRY(f.OptionalIntIn("interval_seconds", 1, 86400)))
+    r.interval_seconds = static_cast<int>(*s);
   return f.RefuseUnknown();
 }
 
@@ -124,15 +130,27 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
 
   const json* engine_object = CA_TRY(f.Object("engine"));
   auto engine = CA_TRY(JsonFields::Of(*engine_object, "config.engine"));
-  c.engine.socket = CA_TRY(engine.String("socket"));
+  auto socket = CA_TRY(engine.OptionalString("socket"));
+  auto endpoints = CA_TRY(engine.OptionalStringList("endpoints"));
+  if (socket.has_value() == endpoints.has_value())
+    return engine.Bad("socket", "set exactly one of socket and endpoints");
+  c.engine.endpoints = endpoints ? *endpoints : std::vector<std::string>{*socket};
+  if (c.engine.endpoints.empty()) return engine.Bad("endpoints", "is empty");
+  for (const auto& e : endpoints.value_or(std::vector<std::string>{})) {
+    if (auto ok = engine::api::CheckEndpoint(e); !ok)
+      return engine.Bad("endpoints", ok.error().message);
+  }
   c.engine.client_cert = CA_TRY(engine.String("client_cert"));
   c.engine.client_key = CA_TRY(engine.String("client_key"));
   c.engine.fingerprint = CA_TRY(engine.String("fingerprint"));
+  c.engine.more_fingerprints =
+      CA_TRY(engine.OptionalStringList("peer_fingerprints")).value_or(std::vector<std::string>{});
   CA_TRY_STATUS(engine.RefuseUnknown());
 
   // The validation section is read by gateway/validation/config.cpp.
   if (const json* validation = CA_TRY(f.OptionalObject("validation"))) c.validation = *validation;
-  if (!c.validation.contains("caa_identities")) c.validation["caa_identities"] = c.acme.caa_identities;
+  if (!c.validation.contains("caa_identities"))
+    c.validation["caa_identities"] = c.acme.caa_identities;
 
   if (const json* limits = CA_TRY(f.OptionalObject("limits")))
     CA_TRY_STATUS(ParseLimits(*limits, c.acme));
@@ -143,6 +161,17 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
     c.store_options.map_size = static_cast<size_t>(*mb) << 20;
   if (const json* retention = CA_TRY(f.OptionalObject("retention")))
     CA_TRY_STATUS(ParseRetention(*retention, c.retention));
+  // Gateways of a pair (issue 20): nonces any of them verifies (gateway/nonce.h).
+  c.nonce_key_file = CA_TRY(f.OptionalString("nonce_key_file")).value_or("");
+  if (auto id = CA_TRY(f.OptionalString("gateway_id"))) {
+    if (!ValidGatewayId(*id)) return f.Bad("gateway_id", "expected 1..32 of [A-Za-z0-9._-]");
+    c.acme.gateway_id = *id;
+  } else {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) c.acme.gateway_id = host;
+    if (c.acme.gateway_id.size() > 32) c.acme.gateway_id.resize(32);
+    if (!ValidGatewayId(c.acme.gateway_id)) c.acme.gateway_id = "gateway";
+  }
   CA_TRY_STATUS(f.RefuseUnknown());
   return c;
 }
@@ -150,10 +179,13 @@ Result<GatewayConfig> GatewayConfig::FromJson(const json& doc) {
 Result<GatewayConfig> GatewayConfig::Load(const std::string& path) {
   auto text = CA_TRY(ossl::ReadFile(path));
   auto doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded()) return Fail(ErrorCode::kInvalidArgument, "config: " + path + " is not valid JSON");
+  if (doc.is_discarded())
+    return Fail(ErrorCode::kInvalidArgument, "config: " + path + " is not valid JSON");
   auto c = CA_TRY(FromJson(doc));
   c.http.tls_cert_pem = CA_TRY(ossl::ReadFile(c.tls_cert_path));
   c.http.tls_key_pem = CA_TRY(ossl::ReadFile(c.tls_key_path));
+  if (!c.nonce_key_file.empty())
+    c.acme.shared_nonce_key = CA_TRY(LoadNonceKeyFile(c.nonce_key_file));
   return c;
 }
 

@@ -112,5 +112,50 @@ TEST(GatewayConfig, GlobalConnectionLimitFollowsTheDescriptorLimit) {
   EXPECT_EQ(MaxConnectionsFor(UINT64_MAX), 8192u);
 }
 
+// Issue 20: a gateway of a pair lists its engine endpoints and reads the pair's nonce key.
+TEST(GatewayConfig, EngineEndpointsAndSharedNonces) {
+  auto c = GatewayConfig::FromJson(Minimal());
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->engine.endpoints, std::vector<std::string>{"/e"});
+  EXPECT_EQ(c->nonce_key_file, "");
+  EXPECT_FALSE(c->acme.shared_nonce_key);
+  EXPECT_TRUE(ValidGatewayId(c->acme.gateway_id)) << c->acme.gateway_id;  // the host name
+
+  auto doc = Minimal();
+  doc["engine"].erase("socket");
+  doc["engine"]["endpoints"] = {"/run/ca-engine/engine.sock", "tcp:10.0.0.2:7443"};
+  doc["engine"]["peer_fingerprints"] = {std::string(64, 'c')};
+  doc["nonce_key_file"] = "/etc/acme-ca/nonce.key";
+  doc["gateway_id"] = "node-a";
+  c = GatewayConfig::FromJson(doc);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->engine.endpoints,
+            (std::vector<std::string>{"/run/ca-engine/engine.sock", "tcp:10.0.0.2:7443"}));
+  EXPECT_EQ(c->engine.more_fingerprints, std::vector<std::string>{std::string(64, 'c')});
+  EXPECT_EQ(c->nonce_key_file, "/etc/acme-ca/nonce.key");
+  EXPECT_EQ(c->acme.gateway_id, "node-a");
+
+  auto bad = [](nlohmann::json d, const std::string& fragment) {
+    auto r = GatewayConfig::FromJson(d);
+    ASSERT_FALSE(r) << fragment;
+    EXPECT_NE(r.error().message.find(fragment), std::string::npos) << r.error().message;
+  };
+  auto both = doc;
+  both["engine"]["socket"] = "/e";
+  bad(both, "exactly one of socket and endpoints");
+  auto tcp_no_port = doc;
+  tcp_no_port["engine"]["endpoints"] = {"tcp:10.0.0.2"};
+  bad(tcp_no_port, "endpoints");
+  auto relative = doc;
+  relative["engine"]["endpoints"] = {"engine.sock"};
+  bad(relative, "endpoints");
+  auto empty = doc;
+  empty["engine"]["endpoints"] = nlohmann::json::array();
+  bad(empty, "endpoints");
+  auto id = doc;
+  id["gateway_id"] = "node a";
+  bad(id, "gateway_id");
+}
+
 }  // namespace
 }  // namespace ca::gateway

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/encoding.h"
 #include "engine/api/contract.h"
 #include "gateway/jws.h"
 #include "gateway/ports.h"
@@ -61,6 +62,11 @@ struct GatewayOptions {
   // subscriber key rule at finalize comes from the order's profile.
   std::map<profiles::policy::ProfileId, profiles::issuance::Profile> certificate_profiles;
   int64_t nonce_lifetime_seconds = 3600;
+  // Gateways of a pair (issue 20): the shared nonce key (config "nonce_key_file", loaded by
+  // GatewayConfig::Load) makes nonces verifiable by every gateway, checked on the wall clock and
+  // redeemed in the ACME store (gateway/nonce.h). Unset: a random key per process (single box).
+  std::optional<Bytes> shared_nonce_key;
+  std::string gateway_id;  // config "gateway_id" (default: the host name); in shared nonces
   size_t max_body_bytes = 64 * 1024;
   size_t max_identifiers = 100;
   int64_t order_lifetime_seconds = 7 * 86400;

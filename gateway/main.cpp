@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
   config->acme.certificate_profiles = std::move(*profiles);
 
   ca::engine::api::EngineClientOptions engine_options;
-  engine_options.socket_path = config->engine.socket;
+  engine_options.endpoints = config->engine.endpoints;
+  engine_options.more_engine_fingerprints = config->engine.more_fingerprints;
   engine_options.client_cert_path = config->engine.client_cert;
   engine_options.client_key_path = config->engine.client_key;
   engine_options.engine_fingerprint = config->engine.fingerprint;

@@ -5,14 +5,21 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+
+#include "common/log.h"
 
 namespace ca::gateway {
 
 namespace {
 constexpr size_t kMacBytes = 16;
 constexpr size_t kNonceBytes = 8 + 8 + kMacBytes;
+constexpr size_t kMaxGatewayIdBytes = 32;
 
 void PutU64(Bytes& out, uint64_t v) {
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
@@ -36,6 +43,8 @@ std::string_view NonceCheckName(NonceCheck c) {
       return "expired";
     case NonceCheck::kReplayed:
       return "already used";
+    case NonceCheck::kUnavailable:
+      return "could not be redeemed (store unavailable)";
   }
   return "invalid";
 }
@@ -46,8 +55,50 @@ int64_t NonceService::SteadySeconds() {
       .count();
 }
 
+bool ValidGatewayId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxGatewayIdBytes) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+Result<Bytes> LoadNonceKeyFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return Fail(ErrorCode::kNotFound, "nonce key file " + path + ": " + std::strerror(errno));
+  if ((st.st_mode & (S_IRWXO | S_IWGRP | S_IXGRP)) != 0)
+    return Fail(
+        ErrorCode::kPermissionDenied,
+        "nonce key file " + path + " is accessible by others or group-writable (chmod 0640 it)");
+  std::string content = CA_TRY(ossl::ReadFile(path));
+  Bytes key(content.begin(), content.end());
+  OPENSSL_cleanse(content.data(), content.size());
+  if (key.size() != kNonceKeyBytes)
+    return Fail(ErrorCode::kInvalidArgument, "nonce key file " + path + ": expected " +
+                                                 std::to_string(kNonceKeyBytes) + " bytes, found " +
+                                                 std::to_string(key.size()));
+  return key;
+}
+
 NonceService::NonceService(int64_t lifetime_seconds, Bytes key, MonotonicClock clock)
-    : lifetime_(lifetime_seconds), key_(std::move(key)), clock_(std::move(clock)) {
+    : NonceService(lifetime_seconds, std::move(key), std::move(clock), "", nullptr) {}
+
+NonceService::NonceService(int64_t lifetime_seconds, SharedNonceOptions shared)
+    : NonceService(lifetime_seconds, std::move(shared.key), std::move(shared.wall_clock),
+                   std::move(shared.gateway_id), std::move(shared.redeem)) {
+  // Random start: a restarted gateway never repeats a (counter, second) pair it issued before.
+  Bytes start = RandomBytes(8);
+  next_counter_ = GetU64(start.data()) >> 1;
+}
+
+NonceService::NonceService(int64_t lifetime_seconds, Bytes key, MonotonicClock clock,
+                           std::string gateway_id, NonceRedeemer redeem)
+    : lifetime_(lifetime_seconds),
+      key_(std::move(key)),
+      clock_(std::move(clock)),
+      gateway_id_(std::move(gateway_id)),
+      redeem_(std::move(redeem)) {
   ossl::Owned<EVP_MAC, EVP_MAC_free> hmac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
   ossl::Owned<EVP_MAC_CTX, EVP_MAC_CTX_free> ctx(hmac ? EVP_MAC_CTX_new(hmac.get()) : nullptr);
   char digest[] = "SHA256";
@@ -59,19 +110,16 @@ NonceService::NonceService(int64_t lifetime_seconds, Bytes key, MonotonicClock c
     ossl::DrainErrors();  // Mac() falls back to one-shot HMAC()
 }
 
-Bytes NonceService::Mac(uint64_t counter, int64_t issued_at) const {
-  Bytes msg;
-  PutU64(msg, counter);
-  PutU64(msg, static_cast<uint64_t>(issued_at));
+Bytes NonceService::Mac(const uint8_t* data, size_t size) const {
   uint8_t mac[EVP_MAX_MD_SIZE];
   ossl::Owned<EVP_MAC_CTX, EVP_MAC_CTX_free> ctx(keyed_hmac_ ? EVP_MAC_CTX_dup(keyed_hmac_.get())
                                                              : nullptr);
   size_t out_len = 0;
-  if (ctx && EVP_MAC_update(ctx.get(), msg.data(), msg.size()) == 1 &&
+  if (ctx && EVP_MAC_update(ctx.get(), data, size) == 1 &&
       EVP_MAC_final(ctx.get(), mac, &out_len, sizeof mac) == 1 && out_len >= kMacBytes)
     return Bytes(mac, mac + kMacBytes);
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), msg.data(), msg.size(), mac, &len);
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), data, size, mac, &len);
   return Bytes(mac, mac + kMacBytes);
 }
 
@@ -83,20 +131,26 @@ std::string NonceService::Issue() {
     counter = next_counter_++;
   }
   Bytes raw;
+  if (shared()) {
+    raw.push_back(static_cast<uint8_t>(gateway_id_.size()));
+    raw.insert(raw.end(), gateway_id_.begin(), gateway_id_.end());
+  }
   PutU64(raw, counter);
   PutU64(raw, static_cast<uint64_t>(now));
-  Bytes mac = Mac(counter, now);
+  Bytes mac = Mac(raw.data(), raw.size());
   raw.insert(raw.end(), mac.begin(), mac.end());
   return Base64UrlEncode(raw);
 }
 
 NonceCheck NonceService::Consume(std::string_view nonce) {
-  const int64_t now = clock_();
   auto raw = Base64UrlDecode(nonce);
-  if (!raw || raw->size() != kNonceBytes) return NonceCheck::kMalformed;
+  if (!raw) return NonceCheck::kMalformed;
+  if (shared()) return ConsumeShared(*raw);
+  const int64_t now = clock_();
+  if (raw->size() != kNonceBytes) return NonceCheck::kMalformed;
   uint64_t counter = GetU64(raw->data());
   auto issued_at = static_cast<int64_t>(GetU64(raw->data() + 8));
-  Bytes mac = Mac(counter, issued_at);
+  Bytes mac = Mac(raw->data(), 16);
   if (CRYPTO_memcmp(mac.data(), raw->data() + 16, kMacBytes) != 0) return NonceCheck::kForged;
   if (now - issued_at > lifetime_ || issued_at > now + 5) return NonceCheck::kExpired;
   std::lock_guard lock(mu_);
@@ -105,6 +159,28 @@ NonceCheck NonceService::Consume(std::string_view nonce) {
   if (!used_.insert(counter).second) return NonceCheck::kReplayed;
   used_by_time_.insert({issued_at, counter});
   return NonceCheck::kOk;
+}
+
+NonceCheck NonceService::ConsumeShared(const Bytes& raw) {
+  // len(1) || gateway id || counter(8) || issued_at(8) || MAC(16)
+  if (raw.empty() || raw[0] == 0 || raw[0] > kMaxGatewayIdBytes ||
+      raw.size() != 1 + raw[0] + 16 + kMacBytes) {
+    return NonceCheck::kMalformed;
+  }
+  const size_t signed_size = raw.size() - kMacBytes;
+  Bytes mac = Mac(raw.data(), signed_size);
+  if (CRYPTO_memcmp(mac.data(), raw.data() + signed_size, kMacBytes) != 0)
+    return NonceCheck::kForged;
+  const auto issued_at = static_cast<int64_t>(GetU64(raw.data() + signed_size - 8));
+  const int64_t now = clock_();
+  if (now - issued_at > lifetime_ || issued_at > now + kMaxClockSkewSeconds)
+    return NonceCheck::kExpired;
+  std::string_view id(reinterpret_cast<const char*>(raw.data()), signed_size);
+  Status redeemed = redeem_(id, issued_at + lifetime_);
+  if (redeemed) return NonceCheck::kOk;
+  if (redeemed.error().code == ErrorCode::kAlreadyExists) return NonceCheck::kReplayed;
+  log::Error("nonce_redeem_failed", {{"error", redeemed.error().ToString()}});
+  return NonceCheck::kUnavailable;
 }
 
 void NonceService::Prune(int64_t now) {

@@ -6,8 +6,6 @@
 // Bounded: emptied when full (common/decoded_records.h).
 #pragma once
 
-#include <lmdb.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -28,8 +26,8 @@ class RecordCache {
   explicit RecordCache(size_t capacity = 8192) : records_(capacity) {}
 
   // The record decoded from exactly `raw`, stored at `key` in `dbi`; nullopt if not cached.
-  std::optional<CachedRecord> Find(MDB_dbi dbi, std::string_view key, std::string_view raw) const;
-  void Put(MDB_dbi dbi, std::string_view key, std::string_view raw, CachedRecord record);
+  std::optional<CachedRecord> Find(kv::Table dbi, std::string_view key, std::string_view raw) const;
+  void Put(kv::Table dbi, std::string_view key, std::string_view raw, CachedRecord record);
 
   struct Stats {
     uint64_t hits = 0, misses = 0;
@@ -37,7 +35,7 @@ class RecordCache {
   Stats stats() const { return {records_.hits(), records_.misses()}; }
 
  private:
-  static std::string Slot(MDB_dbi dbi, std::string_view key);
+  static std::string Slot(kv::Table dbi, std::string_view key);
   DecodedRecords<CachedRecord> records_;
 };
 

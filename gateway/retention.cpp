@@ -32,6 +32,10 @@ Result<PruneCounts> StorePruner::RunOnce() {
     Status written = store_.WriteReserved([&](StoreTxn& txn) -> Status {
       batch = CA_TRY(txn.PruneExpired(now - options_.order_retention_seconds,
                                       now - options_.failed_validation_seconds, batch_size));
+      PruneCounts nonces =
+          CA_TRY(txn.PruneRedeemedNonces(now - options_.redeemed_nonce_grace_seconds, batch_size));
+      batch.nonces = nonces.nonces;
+      batch.more = batch.more || nonces.more;
       return Ok();
     });
     if (!written && written.error().code == ErrorCode::kResourceExhausted && batch_size > 1) {
@@ -43,6 +47,7 @@ Result<PruneCounts> StorePruner::RunOnce() {
     total.authorizations += batch.authorizations;
     total.challenges += batch.challenges;
     total.failed_validations += batch.failed_validations;
+    total.nonces += batch.nonces;
     if (!batch.more) break;
     std::lock_guard lock(mu_);
     if (stopping_) break;
@@ -57,11 +62,12 @@ void StorePruner::Loop() {
     if (!pruned) {
       // A full map is exactly when pruning matters: say so and try again at the next pass.
       log::Error("store_prune_failed", {{"error", pruned.error().ToString()}});
-    } else if (pruned->orders + pruned->failed_validations > 0) {
+    } else if (pruned->orders + pruned->failed_validations + pruned->nonces > 0) {
       log::Info("store_pruned", {{"orders", pruned->orders},
                                  {"authorizations", pruned->authorizations},
                                  {"challenges", pruned->challenges},
-                                 {"failed_validations", pruned->failed_validations}});
+                                 {"failed_validations", pruned->failed_validations},
+                                 {"redeemed_nonces", pruned->nonces}});
     }
     std::unique_lock lock(mu_);
     if (cv_.wait_for(lock, std::chrono::seconds(options_.interval_seconds),

@@ -1,7 +1,8 @@
 // Retention of the gateway store: a background thread that deletes orders (with their
-// authorizations and challenges) some days after they expired, and failed-validation records once
-// no rate limit reads them, in small write transactions so that requests are never held up.
-// Certificates are kept. Without it the store only grows (issue 15: 1,000,000 orders).
+// authorizations and challenges) some days after they expired, failed-validation records once
+// no rate limit reads them, and shared-nonce redemptions a grace period after the nonce expired, in
+// small write transactions so that requests are never held up. Certificates are kept. Without it
+// the store only grows (issue 15: 1,000,000 orders).
 #pragma once
 
 #include <condition_variable>
@@ -18,8 +19,11 @@ namespace ca::gateway {
 struct RetentionOptions {
   int64_t order_retention_seconds = 30 * 86400;  // after the order's `expires`
   int64_t failed_validation_seconds = 86400;     // the rate limit reads the last hour only
-  int interval_seconds = 300;                    // between passes
-  size_t batch = 1000;                           // orders per write transaction
+  // Redeemed shared nonces (gateway/nonce.h) stay this long after their expiry: a wall-clock step
+  // back shorter than this cannot revive a pruned one.
+  int64_t redeemed_nonce_grace_seconds = 86400;
+  int interval_seconds = 300;  // between passes
+  size_t batch = 1000;         // orders per write transaction
 };
 
 class StorePruner {

@@ -174,15 +174,21 @@ TEST_F(RetentionTest, AStoreWithoutTheExpiryIndexIsIndexedAtOpen) {
   // Simulate a store written before the index: drop its entries, then reopen.
   store_.reset();
   {
-    lmdb::EnvOptions o;
-    o.path = dir_.string();
-    auto env = lmdb::Env::Open(o);
+    kv::EnvOptions o;
+    o.location = dir_.string();
+    auto env = kv::Env::Open(o);
     ASSERT_TRUE(env);
-    auto dbi = env->OpenDb("order_expiry", false);
+    auto dbi = env->OpenTable("order_expiry", false);
     ASSERT_TRUE(dbi);
-    auto txn = lmdb::Txn::BeginWrite(*env);
+    auto txn = kv::Txn::BeginWrite(*env);
     ASSERT_TRUE(txn);
-    ASSERT_EQ(mdb_drop(txn->get(), *dbi, 0), 0);
+    std::vector<std::string> keys;
+    ASSERT_TRUE(txn->ForEach(*dbi, "", [&](std::string_view k, std::string_view) {
+      keys.emplace_back(k);
+      return true;
+    }));
+    ASSERT_FALSE(keys.empty());
+    for (const std::string& k : keys) ASSERT_TRUE(*txn->Delete(*dbi, k));
     ASSERT_TRUE(txn->Commit());
   }
   auto reopened = AcmeStore::Open(dir_.string());

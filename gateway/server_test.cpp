@@ -75,7 +75,8 @@ class ServerTest : public ::testing::Test {
     server_->WaitForValidationsIdle();
     return o.headers["Location"];
   }
-  Reply Finalize(Client& c, const std::string& order_url, EVP_PKEY* key, std::vector<std::string> names) {
+  Reply Finalize(Client& c, const std::string& order_url, EVP_PKEY* key,
+                 std::vector<std::string> names) {
     Reply o = c.Post(order_url, std::nullopt);
     auto csr = testing::MakeCsr(key, names);
     return c.Post(o.body["finalize"], nlohmann::json{{"csr", Base64UrlEncode(*csr)}});
@@ -101,9 +102,11 @@ TEST_F(ServerTest, DirectoryAndNonce) {
   EXPECT_EQ(d.body["meta"]["caaIdentities"][0], "ca.example");
   // Every profile of the data files, described by its file.
   for (auto id : profiles::policy::kAllProfiles)
-    EXPECT_TRUE(d.body["meta"]["profiles"].contains(std::string(profiles::policy::ProfileName(id))));
-  EXPECT_EQ(d.body["meta"]["profiles"]["SSL_SHORT"],
-            profiles::issuance::testing::RepoProfile(profiles::policy::ProfileId::kSslShort).description);
+    EXPECT_TRUE(
+        d.body["meta"]["profiles"].contains(std::string(profiles::policy::ProfileName(id))));
+  EXPECT_EQ(
+      d.body["meta"]["profiles"]["SSL_SHORT"],
+      profiles::issuance::testing::RepoProfile(profiles::policy::ProfileId::kSslShort).description);
   EXPECT_EQ(c.Raw("HEAD", U("/acme/new-nonce"), "").status, 200);
   Reply g = c.Raw("GET", U("/acme/new-nonce"), "");
   EXPECT_EQ(g.status, 204);
@@ -119,12 +122,18 @@ TEST_F(ServerTest, OuterJwsChecks) {
                    [&](nlohmann::json& h) { h["url"] = U("/acme/revoke-cert"); });
   EXPECT_EQ(r.type(), kUrn + "unauthorized");
   // jwk and kid both
-  r = c.Post(U("/acme/new-order"), nlohmann::json::object(), false, [&](nlohmann::json& h) { h["jwk"] = c.Jwk(); });
+  r = c.Post(U("/acme/new-order"), nlohmann::json::object(), false,
+             [&](nlohmann::json& h) { h["jwk"] = c.Jwk(); });
   EXPECT_EQ(r.type(), kUrn + "malformed");
   EXPECT_NE(r.detail().find("exactly one of jwk and kid"), std::string::npos);
   // none
-  nlohmann::json h = {{"alg", "none"}, {"nonce", c.Nonce()}, {"url", U("/acme/new-order")}, {"kid", c.account_url}};
-  std::string none = nlohmann::json{{"protected", Base64UrlEncode(AsBytes(h.dump()))}, {"payload", ""}, {"signature", "AA"}}.dump();
+  nlohmann::json h = {
+      {"alg", "none"}, {"nonce", c.Nonce()}, {"url", U("/acme/new-order")}, {"kid", c.account_url}};
+  std::string none = nlohmann::json{
+      {"protected", Base64UrlEncode(AsBytes(h.dump()))},
+      {"payload", ""},
+      {"signature",
+       "AA"}}.dump();
   r = c.Raw("POST", U("/acme/new-order"), none);
   EXPECT_EQ(r.type(), kUrn + "badSignatureAlgorithm");
   EXPECT_TRUE(r.body["algorithms"].is_array());
@@ -187,10 +196,12 @@ TEST_F(ServerTest, NewOrderRefusalsCarryResultCode) {
   EXPECT_EQ(r.body["subproblems"][0]["identifier"]["value"], "nope.example.com");
   r = NewOrder(c, {"*.example.com"});
   EXPECT_EQ(r.detail(), "INVALID_PROFILE_FOR_WILDCARD: *.example.com");
-  r = c.Post(U("/acme/new-order"), nlohmann::json{{"identifiers", {{{"type", "ip"}, {"value", "1.2.3.4"}}}}});
+  r = c.Post(U("/acme/new-order"),
+             nlohmann::json{{"identifiers", {{{"type", "ip"}, {"value", "1.2.3.4"}}}}});
   EXPECT_EQ(r.type(), kUrn + "unsupportedIdentifier");
   r = c.Post(U("/acme/new-order"),
-             nlohmann::json{{"identifiers", {{{"type", "dns"}, {"value", "a.example.com"}}}}, {"profile", "WILD"}});
+             nlohmann::json{{"identifiers", {{{"type", "dns"}, {"value", "a.example.com"}}}},
+                            {"profile", "WILD"}});
   EXPECT_EQ(r.type(), kUrn + "invalidProfile");
   policy_.account_refusal = "SUSPENDED_EXTERNAL_ACCOUNT";
   r = NewOrder(c, {"a.example.com"});
@@ -213,14 +224,19 @@ TEST_F(ServerTest, FullFlowIssuesAndServesCertificate) {
   std::string token = a.body["challenges"][0]["token"];
   // Finalize before validation: orderNotReady.
   auto key = testing::GenerateKey("RSA3072");
-  EXPECT_EQ(Finalize(c, o.headers["Location"], key->get(), {"a.example.com", "b.example.com"}).type(), kUrn + "orderNotReady");
+  EXPECT_EQ(
+      Finalize(c, o.headers["Location"], key->get(), {"a.example.com", "b.example.com"}).type(),
+      kUrn + "orderNotReady");
   std::string order_url = o.headers["Location"];
   for (const auto& az : o.body["authorizations"]) {
-    Reply ch = c.Post(c.Post(az, std::nullopt).body["challenges"][0]["url"], nlohmann::json::object());
+    Reply ch =
+        c.Post(c.Post(az, std::nullopt).body["challenges"][0]["url"], nlohmann::json::object());
     EXPECT_EQ(ch.headers["Link"].find("rel=\"up\"") != std::string::npos, true);
   }
   server_->WaitForValidationsIdle();
-  EXPECT_EQ(validator_.last_key_authorization.substr(validator_.last_key_authorization.find('.') + 1), *JwkThumbprint(c.Jwk()));
+  EXPECT_EQ(
+      validator_.last_key_authorization.substr(validator_.last_key_authorization.find('.') + 1),
+      *JwkThumbprint(c.Jwk()));
   EXPECT_EQ(c.Post(order_url, std::nullopt).body["status"], "ready");
   // Bad CSRs.
   auto small = testing::GenerateKey("RSA2048");
@@ -263,12 +279,14 @@ TEST_F(ServerTest, ConcurrentFinalizeYieldsOneCertificate) {
   std::string fin = c.Post(order_url, std::nullopt).body["finalize"];
   std::vector<std::string> bodies;
   for (int i = 0; i < 4; ++i) {
-    nlohmann::json h = {{"alg", "ES256"}, {"nonce", c.Nonce()}, {"url", fin}, {"kid", c.account_url}};
+    nlohmann::json h = {
+        {"alg", "ES256"}, {"nonce", c.Nonce()}, {"url", fin}, {"kid", c.account_url}};
     bodies.push_back(*SignJws(h, nlohmann::json{{"csr", csr}}.dump(), c.key.get(), "ES256"));
   }
   std::vector<int> statuses(4);
   std::vector<std::thread> threads;
-  for (int i = 0; i < 4; ++i) threads.emplace_back([&, i] { statuses[i] = c.Raw("POST", fin, bodies[i]).status; });
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] { statuses[i] = c.Raw("POST", fin, bodies[i]).status; });
   for (auto& t : threads) t.join();
   EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 1);
   EXPECT_EQ(issuer_.issue_calls.load(), 1);
@@ -309,7 +327,8 @@ TEST_F(ServerTest, FinalizeHoldsTheOrderProcessingWhileTheEngineSigns) {
 }
 
 TEST_F(ServerTest, FailedValidationInvalidatesAndRateLimits) {
-  validator_.challenge_result = {ValidationResult::Status::kInvalid, ProblemKind::kIncorrectResponse, "wrong body"};
+  validator_.challenge_result = {ValidationResult::Status::kInvalid,
+                                 ProblemKind::kIncorrectResponse, "wrong body"};
   Client c(*server_, kBase);
   ASSERT_EQ(c.Register(kKid, mac_).status, 201);
   for (int i = 0; i < 5; ++i) {
@@ -343,7 +362,8 @@ TEST_F(ServerTest, FailedValidationInvalidatesAndRateLimits) {
 }
 
 TEST_F(ServerTest, UnreachableChallengeFailsAfterAttemptLimit) {
-  validator_.challenge_result = {ValidationResult::Status::kUnavailable, ProblemKind::kConnection, "timeout"};
+  validator_.challenge_result = {ValidationResult::Status::kUnavailable, ProblemKind::kConnection,
+                                 "timeout"};
   GatewayOptions o = server_->options();
   server_.reset();
   o.challenge_retry_seconds = 0;
@@ -360,7 +380,8 @@ TEST_F(ServerTest, UnreachableChallengeFailsAfterAttemptLimit) {
 }
 
 TEST_F(ServerTest, CaaRefusalAtValidation) {
-  validator_.caa_result = {ValidationResult::Status::kInvalid, ProblemKind::kCaa, "CAA at a.example.com names other.ca"};
+  validator_.caa_result = {ValidationResult::Status::kInvalid, ProblemKind::kCaa,
+                           "CAA at a.example.com names other.ca"};
   Client c(*server_, kBase);
   ASSERT_EQ(c.Register(kKid, mac_).status, 201);
   std::string order_url = ReadyOrder(c, {"a.example.com"});
@@ -368,7 +389,8 @@ TEST_F(ServerTest, CaaRefusalAtValidation) {
   EXPECT_EQ(o.body["status"], "invalid");
   Reply a = c.Post(o.body["authorizations"][0], std::nullopt);
   EXPECT_EQ(a.body["challenges"][0]["error"]["type"], kUrn + "caa");
-  EXPECT_TRUE(std::string(a.body["challenges"][0]["error"]["detail"]).starts_with("INVALID_DNSCAA"));
+  EXPECT_TRUE(
+      std::string(a.body["challenges"][0]["error"]["detail"]).starts_with("INVALID_DNSCAA"));
 }
 
 // Issue 17: every challenge that ends invalid is in the audit trail (reports/ counts them per
@@ -378,13 +400,16 @@ TEST_F(ServerTest, FailedValidationsAreAudited) {
   auto audit = audit::AuditLog::Open(path, "ca-gateway");
   ASSERT_TRUE(audit) << audit.error().ToString();
   server_->SetRefusalAudit(audit->get());
-  validator_.challenge_result = {ValidationResult::Status::kInvalid, ProblemKind::kIncorrectResponse,
-                                 "got \"nope\" from http://a.example.com/.well-known/acme-challenge/x"};
+  validator_.challenge_result = {
+      ValidationResult::Status::kInvalid, ProblemKind::kIncorrectResponse,
+      "got \"nope\" from http://a.example.com/.well-known/acme-challenge/x"};
   Client c(*server_, kBase);
   ASSERT_EQ(c.Register(kKid, mac_).status, 201);
   ReadyOrder(c, {"a.example.com"});
-  validator_.challenge_result = {ValidationResult::Status::kValid, ProblemKind::kServerInternal, ""};
-  validator_.caa_result = {ValidationResult::Status::kInvalid, ProblemKind::kCaa, "CAA names other.ca"};
+  validator_.challenge_result = {ValidationResult::Status::kValid, ProblemKind::kServerInternal,
+                                 ""};
+  validator_.caa_result = {ValidationResult::Status::kInvalid, ProblemKind::kCaa,
+                           "CAA names other.ca"};
   ReadyOrder(c, {"b.example.com"});
 
   std::vector<nlohmann::json> failed;
@@ -461,7 +486,8 @@ TEST_F(ServerTest, ChallengePostAnswersTheOutcomeOfAFastValidation) {
   ASSERT_EQ(c.Register(kKid, mac_).status, 201);
   Reply o = NewOrder(c, {"a.example.com", "b.example.com"});
   std::string authz = o.body["authorizations"][0];
-  Reply ch = c.Post(c.Post(authz, std::nullopt).body["challenges"][0]["url"], nlohmann::json::object());
+  Reply ch =
+      c.Post(c.Post(authz, std::nullopt).body["challenges"][0]["url"], nlohmann::json::object());
   ASSERT_EQ(ch.status, 200) << ch.raw;
   EXPECT_EQ(ch.body["status"], "valid");
   EXPECT_TRUE(ch.body["validated"].is_string());
@@ -472,9 +498,11 @@ TEST_F(ServerTest, ChallengePostAnswersTheOutcomeOfAFastValidation) {
   EXPECT_EQ(a.headers.count("Retry-After"), 0u);
   EXPECT_EQ(validator_.calls.load(), 1);  // validated once
   // A failed validation is answered invalid with its error; the order is invalid.
-  validator_.challenge_result = {ValidationResult::Status::kInvalid, ProblemKind::kIncorrectResponse, "wrong body"};
+  validator_.challenge_result = {ValidationResult::Status::kInvalid,
+                                 ProblemKind::kIncorrectResponse, "wrong body"};
   std::string authz_b = o.body["authorizations"][1];
-  Reply chb = c.Post(c.Post(authz_b, std::nullopt).body["challenges"][0]["url"], nlohmann::json::object());
+  Reply chb =
+      c.Post(c.Post(authz_b, std::nullopt).body["challenges"][0]["url"], nlohmann::json::object());
   EXPECT_EQ(chb.body["status"], "invalid");
   EXPECT_EQ(chb.body["error"]["type"], kUrn + "incorrectResponse");
   EXPECT_EQ(c.Post(authz_b, std::nullopt).body["status"], "invalid");
@@ -495,7 +523,8 @@ TEST_F(ServerTest, ProcessingChallengeAnswersWhenItIsLikelyDone) {
   ASSERT_EQ(c.Register(kKid, mac_).status, 201);
   Reply o = NewOrder(c, {"a.example.com"});
   std::string authz = o.body["authorizations"][0];
-  Reply ch = c.Post(c.Post(authz, std::nullopt).body["challenges"][0]["url"], nlohmann::json::object());
+  Reply ch =
+      c.Post(c.Post(authz, std::nullopt).body["challenges"][0]["url"], nlohmann::json::object());
   EXPECT_EQ(ch.body["status"], "processing");
   EXPECT_EQ(ch.headers["Retry-After"], "1");
   Reply a = c.Post(authz, std::nullopt);
@@ -521,12 +550,14 @@ TEST_F(ServerTest, UnavailableTargetRetryAfterFollowsTheNextQuery) {
     o.challenge_retry_seconds = 30;
   };
   Start();
-  validator_.challenge_result = {ValidationResult::Status::kUnavailable, ProblemKind::kConnection, "timeout"};
+  validator_.challenge_result = {ValidationResult::Status::kUnavailable, ProblemKind::kConnection,
+                                 "timeout"};
   Client c(*server_, kBase);
   ASSERT_EQ(c.Register(kKid, mac_).status, 201);
   Reply o = NewOrder(c, {"a.example.com"});
   std::string authz = o.body["authorizations"][0];
-  Reply ch = c.Post(c.Post(authz, std::nullopt).body["challenges"][0]["url"], nlohmann::json::object());
+  Reply ch =
+      c.Post(c.Post(authz, std::nullopt).body["challenges"][0]["url"], nlohmann::json::object());
   EXPECT_EQ(validator_.calls.load(), 1);
   EXPECT_EQ(ch.body["status"], "processing");
   EXPECT_EQ(ch.headers["Retry-After"], "31");
@@ -573,7 +604,8 @@ TEST_F(ServerTest, AuthorizationDeactivationInvalidatesOrder) {
   Reply d = c.Post(o.body["authorizations"][0], nlohmann::json{{"status", "deactivated"}});
   EXPECT_EQ(d.body["status"], "deactivated");
   EXPECT_EQ(c.Post(o.headers["Location"], std::nullopt).body["status"], "invalid");
-  EXPECT_EQ(c.Post(o.body["authorizations"][0], nlohmann::json{{"status", "deactivated"}}).type(), kUrn + "malformed");
+  EXPECT_EQ(c.Post(o.body["authorizations"][0], nlohmann::json{{"status", "deactivated"}}).type(),
+            kUrn + "malformed");
 }
 
 TEST_F(ServerTest, OrderExpires) {
@@ -597,7 +629,8 @@ TEST_F(ServerTest, EngineFailuresMapToProblems) {
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(c.Post(order_url, std::nullopt).body["status"], "ready");  // retryable
   issuer_.transport_down = false;
-  issuer_.refuse = engine::api::EngineError{engine::api::EngineErrorKind::kPolicyDenied, "SUSPENDED_ACCOUNT", "", "suspended"};
+  issuer_.refuse = engine::api::EngineError{engine::api::EngineErrorKind::kPolicyDenied,
+                                            "SUSPENDED_ACCOUNT", "", "suspended"};
   r = Finalize(c, order_url, key->get(), {"a.example.com"});
   EXPECT_EQ(r.type(), kUrn + "unauthorized");
   EXPECT_EQ(r.detail(), "SUSPENDED_ACCOUNT: suspended");
@@ -621,7 +654,7 @@ TEST_F(ServerTest, KeyChange) {
   nlohmann::json good_payload = {{"account", c.account_url}, {"oldKey", c.Jwk()}};
   // Nonce in the inner JWS.
   Reply r = c.Post(U("/acme/key-change"), inner(new_key->get(), "ES384", new_jwk, good_payload,
-                                               [](nlohmann::json& h) { h["nonce"] = "x"; }));
+                                                [](nlohmann::json& h) { h["nonce"] = "x"; }));
   EXPECT_NE(r.detail().find("nonce"), std::string::npos);
   // Wrong oldKey.
   r = c.Post(U("/acme/key-change"), inner(new_key->get(), "ES384", new_jwk,
@@ -652,15 +685,18 @@ TEST_F(ServerTest, AccountUpdateAndDeactivation) {
   ASSERT_EQ(c.Register(kKid, mac_).status, 201);
   Reply r = c.Post(c.account_url, nlohmann::json{{"contact", {"mailto:new@example.com"}}});
   EXPECT_EQ(r.body["contact"][0], "mailto:new@example.com");
-  EXPECT_EQ(c.Post(c.account_url, nlohmann::json{{"contact", {"tel:+33"}}}).type(), kUrn + "unsupportedContact");
-  EXPECT_EQ(c.Post(c.account_url, nlohmann::json{{"contact", {"mailto:bad"}}}).type(), kUrn + "invalidContact");
+  EXPECT_EQ(c.Post(c.account_url, nlohmann::json{{"contact", {"tel:+33"}}}).type(),
+            kUrn + "unsupportedContact");
+  EXPECT_EQ(c.Post(c.account_url, nlohmann::json{{"contact", {"mailto:bad"}}}).type(),
+            kUrn + "invalidContact");
   r = c.Post(c.account_url, nlohmann::json{{"status", "deactivated"}});
   EXPECT_EQ(r.body["status"], "deactivated");
   r = NewOrder(c, {"a.example.com"});
   EXPECT_EQ(r.type(), kUrn + "unauthorized");
   EXPECT_TRUE(r.detail().starts_with("DEACTIVATED_ACCOUNT"));
   auto txn = store_->Read();
-  EXPECT_EQ((*txn->GetAccount(c.account_url.substr(c.account_url.rfind('/') + 1)))->status, AccountStatus::kDeactivated);
+  EXPECT_EQ((*txn->GetAccount(c.account_url.substr(c.account_url.rfind('/') + 1)))->status,
+            AccountStatus::kDeactivated);
 }
 
 TEST_F(ServerTest, RevocationAndRenewalInfo) {
@@ -681,7 +717,8 @@ TEST_F(ServerTest, RevocationAndRenewalInfo) {
   ossl::Bn bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   Bytes serial(BN_num_bytes(bn.get()));
   BN_bn2bin(bn.get(), serial.data());
-  std::string ari = U("/acme/renewal-info/") + Base64UrlEncode({ASN1_STRING_get0_data(aki), size_t(ASN1_STRING_length(aki))}) +
+  std::string ari = U("/acme/renewal-info/") +
+                    Base64UrlEncode({ASN1_STRING_get0_data(aki), size_t(ASN1_STRING_length(aki))}) +
                     "." + Base64UrlEncode(serial);
   Reply info = c.Raw("GET", ari, "");
   ASSERT_EQ(info.status, 200) << info.raw;
@@ -728,17 +765,19 @@ TEST_F(ServerTest, RevokedBehindTheGatewayRenewsNowAndIsAlreadyRevoked) {
   Bytes serial(BN_num_bytes(bn.get()));
   BN_bn2bin(bn.get(), serial.data());
   std::string ari = U("/acme/renewal-info/") +
-                    Base64UrlEncode({ASN1_STRING_get0_data(aki), size_t(ASN1_STRING_length(aki))}) + "." +
-                    Base64UrlEncode(serial);
+                    Base64UrlEncode({ASN1_STRING_get0_data(aki), size_t(ASN1_STRING_length(aki))}) +
+                    "." + Base64UrlEncode(serial);
   now_ = 1'000'000 + 86400;  // a day into the certificate's 90 days
   Reply before = c.Raw("GET", ari, "");
   ASSERT_EQ(before.status, 200) << before.raw;
   EXPECT_EQ(before.body["suggestedWindow"]["start"], std::string("1970-03-13T13:46:40Z"));
 
-  issuer_.RevokeBehindTheGateway(AsciiLower(HexEncode(serial)), pki::RevocationReason::kPrivilegeWithdrawn);
+  issuer_.RevokeBehindTheGateway(AsciiLower(HexEncode(serial)),
+                                 pki::RevocationReason::kPrivilegeWithdrawn);
   Reply after = c.Raw("GET", ari, "");
   ASSERT_EQ(after.status, 200) << after.raw;
-  EXPECT_LE(std::string(after.body["suggestedWindow"]["start"]), std::string("1970-01-13T13:46:40Z"));  // <= now
+  EXPECT_LE(std::string(after.body["suggestedWindow"]["start"]),
+            std::string("1970-01-13T13:46:40Z"));  // <= now
 
   nlohmann::json p = {{"certificate", Base64UrlEncode(*ossl::CertToDer(cert))}, {"reason", 4}};
   EXPECT_EQ(c.Post(U("/acme/revoke-cert"), p).type(), kUrn + "alreadyRevoked");
@@ -754,12 +793,15 @@ TEST_F(ServerTest, SiblingAccountRevokes) {
   Reply f = Finalize(c, order_url, key->get(), {"a.example.com"});
   auto chain = *ossl::CertsFromPem(c.Post(f.body["certificate"], std::nullopt).raw);
   std::string der = Base64UrlEncode(*ossl::CertToDer(chain.front().get()));
-  Reply r = sibling.Post(U("/acme/revoke-cert"), nlohmann::json{{"certificate", der}, {"reason", 4}});
+  Reply r =
+      sibling.Post(U("/acme/revoke-cert"), nlohmann::json{{"certificate", der}, {"reason", 4}});
   EXPECT_EQ(r.status, 200) << r.raw;
   ASSERT_EQ(issuer_.revocations.size(), 1u);
-  EXPECT_EQ(issuer_.revocations[0].actor, "acme-account:" + sibling.account_url.substr(sibling.account_url.rfind('/') + 1));
+  EXPECT_EQ(issuer_.revocations[0].actor,
+            "acme-account:" + sibling.account_url.substr(sibling.account_url.rfind('/') + 1));
   std::string m = server_->MetricsText();
-  EXPECT_NE(m.find("\nacme_certificates_issued_total{profile=\"SSL\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("\nacme_certificates_issued_total{profile=\"SSL\"} 1\n"), std::string::npos)
+      << m;
   EXPECT_NE(m.find("\nacme_revocations_total{reason_code=\"4\"} 1\n"), std::string::npos) << m;
 }
 
@@ -772,17 +814,53 @@ TEST_F(ServerTest, NonceFromBeforeRestartIsBadNonce) {
   Client c2(*server_, kBase);
   c2.key = std::move(c.key);
   c2.account_url = c.account_url;
-  Reply r = c2.Post(c.account_url, std::nullopt, false, [&](nlohmann::json& h) { h["nonce"] = nonce; });
+  Reply r =
+      c2.Post(c.account_url, std::nullopt, false, [&](nlohmann::json& h) { h["nonce"] = nonce; });
   EXPECT_EQ(r.type(), kUrn + "badNonce");
   EXPECT_FALSE(r.headers["Replay-Nonce"].empty());
   EXPECT_EQ(c2.Post(c.account_url, std::nullopt).status, 200);  // the fresh nonce works
+}
+
+// Issue 20: two gateways of a pair (one key file, one store) behind a load balancer: a nonce from
+// one is good at the other, once.
+TEST_F(ServerTest, SharedNonceKeyLetsAnyGatewayRedeemOnce) {
+  customize_ = [](GatewayOptions& o) {
+    o.shared_nonce_key = Bytes(32, 0x33);
+    o.gateway_id = "gw-a";
+  };
+  server_.reset();
+  Start();
+  GatewayOptions o;
+  o.base_url = kBase;
+  o.caa_identities = {"ca.example"};
+  o.nonce_lifetime_seconds = 60;
+  o.certificate_profiles = RepoProfiles();
+  o.shared_nonce_key = Bytes(32, 0x33);
+  o.gateway_id = "gw-b";
+  AcmeServer other(o, *store_, policy_, issuer_, validator_, [this] { return now_.load(); });
+  Client a(*server_, kBase);
+  ASSERT_EQ(a.Register(kKid, mac_).status, 201);
+  Client b(other, kBase);
+  b.key = std::move(a.key);
+  b.account_url = a.account_url;
+  std::string nonce = a.Nonce();  // issued by gateway A
+  Reply at_b =
+      b.Post(a.account_url, std::nullopt, false, [&](nlohmann::json& h) { h["nonce"] = nonce; });
+  EXPECT_EQ(at_b.status, 200) << at_b.raw;
+  a.key = std::move(b.key);
+  Reply replay =
+      a.Post(a.account_url, std::nullopt, false, [&](nlohmann::json& h) { h["nonce"] = nonce; });
+  EXPECT_EQ(replay.type(), kUrn + "badNonce");
+  EXPECT_NE(replay.detail().find("already used"), std::string::npos) << replay.raw;
 }
 
 TEST_F(ServerTest, MetricsCountRequests) {
   Client c(*server_, kBase);
   c.Raw("GET", U("/directory"), "");
   std::string m = server_->MetricsText();
-  EXPECT_NE(m.find("acme_requests_total{endpoint=\"directory\",status=\"200\"} 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("acme_requests_total{endpoint=\"directory\",status=\"200\"} 1"),
+            std::string::npos)
+      << m;
   EXPECT_NE(m.find("\nacme_store_commits_total "), std::string::npos) << m;
   EXPECT_NE(m.find("\nacme_store_write_ops_total "), std::string::npos) << m;
 }
@@ -806,7 +884,8 @@ TEST_F(ServerTest, CsrNameDefectsAreBadCsrAndTheOrderStaysReady) {
   const std::pair<Shape, std::string> cases[] = {
       {{{"a.example.com", "a.example.com"}, San{"DNS:a.example.com"}},
        "CSR refused: the subject has more than one CN"},
-      {{{"b.example.com"}, San{"DNS:a.example.com"}}, "CSR refused: the subject CN 'b.example.com'"},
+      {{{"b.example.com"}, San{"DNS:a.example.com"}},
+       "CSR refused: the subject CN 'b.example.com'"},
       {{{}, San{"DNS:a.example.com."}}, "CSR refused: the name 'a.example.com.' ends with a dot"},
   };
   for (const auto& [shape, detail] : cases) {

@@ -179,8 +179,8 @@ std::string AccountOrderKey(const OrderRecord& r) {
 }
 
 // Stores made before the expiry index: index every order once, at the first open.
-Status BackfillExpiryIndex(const lmdb::Env& env, MDB_dbi orders, MDB_dbi order_expiry) {
-  auto txn = CA_TRY(lmdb::Txn::BeginWrite(env));
+Status BackfillExpiryIndex(const kv::Env& env, kv::Table orders, kv::Table order_expiry) {
+  auto txn = CA_TRY(kv::Txn::BeginWrite(env));
   bool indexed = false;
   CA_TRY_STATUS(txn.ForEach(order_expiry, "", [&](std::string_view, std::string_view) {
     indexed = true;
@@ -207,35 +207,36 @@ Status BackfillExpiryIndex(const lmdb::Env& env, MDB_dbi orders, MDB_dbi order_e
 }  // namespace
 
 Result<AcmeStore> AcmeStore::Open(const std::string& dir, const StoreOptions& store_options) {
-  lmdb::EnvOptions options;
-  options.path = dir;
+  kv::EnvOptions options;
+  options.location = dir;
   options.create = true;
   options.map_size = store_options.map_size;
-  auto env = std::make_unique<lmdb::Env>(CA_TRY(lmdb::Env::Open(options)));
+  auto env = std::make_unique<kv::Env>(CA_TRY(kv::Env::Open(options)));
   Dbs d{};
-  d.accounts = CA_TRY(env->OpenDb("accounts", true));
-  d.account_keys = CA_TRY(env->OpenDb("account_keys", true));
-  d.key_index = CA_TRY(env->OpenDb("key_index", true));
-  d.ext_accounts = CA_TRY(env->OpenDb("external_account_members", true));
-  d.orders = CA_TRY(env->OpenDb("orders", true));
-  d.account_orders = CA_TRY(env->OpenDb("account_orders", true));
-  d.authzs = CA_TRY(env->OpenDb("authorizations", true));
-  d.challenges = CA_TRY(env->OpenDb("challenges", true));
-  d.certs = CA_TRY(env->OpenDb("certificates", true));
-  d.failed_validations = CA_TRY(env->OpenDb("failed_validations", true));
-  d.processing = CA_TRY(env->OpenDb("processing", true));
+  d.accounts = CA_TRY(env->OpenTable("accounts", true));
+  d.account_keys = CA_TRY(env->OpenTable("account_keys", true));
+  d.key_index = CA_TRY(env->OpenTable("key_index", true));
+  d.ext_accounts = CA_TRY(env->OpenTable("external_account_members", true));
+  d.orders = CA_TRY(env->OpenTable("orders", true));
+  d.account_orders = CA_TRY(env->OpenTable("account_orders", true));
+  d.authzs = CA_TRY(env->OpenTable("authorizations", true));
+  d.challenges = CA_TRY(env->OpenTable("challenges", true));
+  d.certs = CA_TRY(env->OpenTable("certificates", true));
+  d.failed_validations = CA_TRY(env->OpenTable("failed_validations", true));
+  d.processing = CA_TRY(env->OpenTable("processing", true));
   CA_TRY_STATUS(BuildProcessingIndex(*env, d));
-  d.order_expiry = CA_TRY(env->OpenDb("order_expiry", true));
+  d.order_expiry = CA_TRY(env->OpenTable("order_expiry", true));
+  d.nonces = CA_TRY(env->OpenTable("nonces", true));
   CA_TRY_STATUS(BackfillExpiryIndex(*env, d.orders, d.order_expiry));
   return AcmeStore(std::move(env), d);
 }
 
-Status AcmeStore::BuildProcessingIndex(lmdb::Env& env, const Dbs& dbs) {
-  auto txn = CA_TRY(lmdb::Txn::BeginWrite(env));
+Status AcmeStore::BuildProcessingIndex(kv::Env& env, const Dbs& dbs) {
+  auto txn = CA_TRY(kv::Txn::BeginWrite(env));
   if (CA_TRY(txn.Get(dbs.processing, kIndexBuilt))) return Ok();
   // Once, on a store from before the index: one pass over the orders and challenges.
   std::vector<std::string> keys;
-  auto collect = [&](MDB_dbi dbi, char kind) -> Status {
+  auto collect = [&](kv::Table dbi, char kind) -> Status {
     return txn.ForEach(dbi, "", [&](std::string_view key, std::string_view value) {
       auto j = json::parse(value, nullptr, false);
       if (j.is_object() && j.value("status", "") == "processing")
@@ -250,15 +251,15 @@ Status AcmeStore::BuildProcessingIndex(lmdb::Env& env, const Dbs& dbs) {
   return txn.Commit();
 }
 
-AcmeStore::AcmeStore(std::unique_ptr<lmdb::Env> env, Dbs dbs)
+AcmeStore::AcmeStore(std::unique_ptr<kv::Env> env, Dbs dbs)
     : env_(std::move(env)),
       dbs_(dbs),
       records_(std::make_shared<RecordCache>()),
       certs_(std::make_shared<RecordCache>(256)),
-      committer_(std::make_unique<lmdb::GroupCommitter>(*env_)) {}
+      committer_(std::make_unique<kv::GroupCommitter>(*env_)) {}
 
 Result<StoreTxn> AcmeStore::Read() const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(*env_));
   return StoreTxn(std::move(txn), dbs_, records_.get(), certs_.get());
 }
 
@@ -272,7 +273,7 @@ Status AcmeStore::Write(const WriteOp& op) const {
 }
 
 Status AcmeStore::WriteReserved(const WriteOp& op) const {
-  return committer_->Run([&](lmdb::Txn& txn) {
+  return committer_->Run([&](kv::Txn& txn) {
     StoreTxn store_txn(txn, dbs_, records_.get(), certs_.get());
     return op(store_txn);
   });
@@ -287,11 +288,13 @@ AcmeStore::CacheStats AcmeStore::record_cache_stats() const {
 void AcmeStore::RefreshUsage() const {
   auto usage = env_->GetUsage();
   // An unreadable fill level does not block writes: LMDB still refuses cleanly when really full.
+  // map_bytes 0 (PostgreSQL) means no fixed ceiling: the gate never closes.
+  bool ceiling = usage && usage->map_bytes != 0;
   size_t left =
       usage && usage->map_bytes > usage->used_bytes ? usage->map_bytes - usage->used_bytes : 0;
   size_t reserve = usage ? std::max(usage->map_bytes / 10, kMinReserveBytes) : 0;
-  usage_gate_->near_reserve = usage && left < 2 * reserve;
-  usage_gate_->nearly_full = usage && left < reserve;
+  usage_gate_->near_reserve = ceiling && left < 2 * reserve;
+  usage_gate_->nearly_full = ceiling && left < reserve;
   usage_gate_->checked_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::steady_clock::now().time_since_epoch())
                                    .count();
@@ -310,7 +313,7 @@ bool AcmeStore::NearlyFull() const {
 }
 
 template <class T>
-Result<std::optional<T>> StoreTxn::GetJson(MDB_dbi dbi, const std::string& key) const {
+Result<std::optional<T>> StoreTxn::GetJson(kv::Table dbi, const std::string& key) const {
   auto raw = CA_TRY(txn_->Get(dbi, key));
   if (!raw) return std::optional<T>();
   constexpr bool kCached = std::is_same_v<T, AccountRecord> || std::is_same_v<T, OrderRecord> ||
@@ -354,7 +357,7 @@ Result<size_t> StoreTxn::CountAccountsOfExternal(const std::string& kid) const {
   return n;
 }
 template <class T>
-Status StoreTxn::PutRecord(MDB_dbi dbi, const std::string& key, const T& r, bool insert) {
+Status StoreTxn::PutRecord(kv::Table dbi, const std::string& key, const T& r, bool insert) {
   std::string text = RecordText(r);
   CA_TRY_STATUS(insert ? txn_->Insert(dbi, key, text) : txn_->Put(dbi, key, text));
   // Written through: the next read of these exact bytes needs no decoding. Should this
@@ -486,20 +489,25 @@ Result<size_t> StoreTxn::DeleteOrder(const std::string& id, PruneCounts& counts)
   return 1;
 }
 
+Result<std::vector<std::string>> StoreTxn::KeysBelow(kv::Table dbi, const std::string& end, size_t max,
+                                                     bool& more) const {
+  std::vector<std::string> keys;  // collected first: no deletion under a cursor
+  CA_TRY_STATUS(txn_->ForEach(dbi, "", [&](std::string_view key, std::string_view) {
+    if (key >= end) return false;
+    if (keys.size() == max) {
+      more = true;
+      return false;
+    }
+    keys.emplace_back(key);
+    return true;
+  }));
+  return keys;
+}
+
 Result<PruneCounts> StoreTxn::PruneExpired(int64_t order_cutoff, int64_t failure_cutoff,
                                            size_t max_orders) {
   PruneCounts counts;
-  std::vector<std::string> expired;  // index keys, collected first: no deletion under a cursor
-  std::string end = Padded(order_cutoff);
-  CA_TRY_STATUS(txn_->ForEach(dbs_.order_expiry, "", [&](std::string_view key, std::string_view) {
-    if (key >= end) return false;
-    if (expired.size() == max_orders) {
-      counts.more = true;
-      return false;
-    }
-    expired.emplace_back(key);
-    return true;
-  }));
+  auto expired = CA_TRY(KeysBelow(dbs_.order_expiry, Padded(order_cutoff), max_orders, counts.more));
   for (const auto& key : expired) {
     std::string id = key.substr(key.find('/') + 1);
     auto order = CA_TRY(GetOrder(id));
@@ -522,6 +530,18 @@ Result<PruneCounts> StoreTxn::PruneExpired(int64_t order_cutoff, int64_t failure
   }));
   for (const auto& key : stale) {
     if (CA_TRY(txn_->Delete(dbs_.failed_validations, key))) ++counts.failed_validations;
+  }
+  return counts;
+}
+
+Status StoreTxn::RedeemNonce(std::string_view id, int64_t expires_at) {
+  return txn_->Insert(dbs_.nonces, Padded(expires_at) + "/" + HexEncode(Bytes(id.begin(), id.end())), "");
+}
+
+Result<PruneCounts> StoreTxn::PruneRedeemedNonces(int64_t cutoff, size_t max) {
+  PruneCounts counts;
+  for (const auto& key : CA_TRY(KeysBelow(dbs_.nonces, Padded(cutoff), max, counts.more))) {
+    if (CA_TRY(txn_->Delete(dbs_.nonces, key))) ++counts.nonces;
   }
   return counts;
 }

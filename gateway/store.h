@@ -1,10 +1,11 @@
-// The gateway's own LMDB store: ACME accounts (value format fixed in docs/ARCHITECTURE.md, read by
-// the RA CLI), account keys and the key index, orders, authorizations, challenges, the certificate
-// index, failed-validation counters and the index of orders and challenges in `processing` (what a
-// restarted gateway resumes). Every state change happens in one write operation, so
-// LMDB's single writer makes transitions such as order pending→processing atomic. Write operations
-// go through a group committer (common/lmdb_group_commit.h): concurrent requests share one durable
-// commit, and each request answers only after its own writes are committed.
+// The gateway's own store (kv/kv.h: LMDB or PostgreSQL): ACME accounts (value format fixed in
+// docs/ARCHITECTURE.md, read by the RA CLI), account keys and the key index, orders,
+// authorizations, challenges, the certificate index, failed-validation counters and the index of
+// orders and challenges in `processing` (what a restarted gateway resumes). Every state change
+// happens in one write operation, so the store's transactions (serializable, conflicts rerun) make
+// transitions such as order pending→processing atomic. Write operations go through a group
+// committer (kv/group_commit.h): concurrent requests share one durable commit, and each request
+// answers only after its own writes are committed.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -18,10 +19,10 @@
 #include <type_traits>
 #include <vector>
 
-#include "common/lmdb.h"
-#include "common/lmdb_group_commit.h"
 #include "common/result.h"
 #include "gateway/acme_status.h"
+#include "kv/group_commit.h"
+#include "kv/kv.h"
 
 namespace ca::gateway {
 
@@ -106,7 +107,7 @@ struct StoreOptions {
 
 // What one pruning pass deleted (gateway/retention.h runs the passes).
 struct PruneCounts {
-  size_t orders = 0, authorizations = 0, challenges = 0, failed_validations = 0;
+  size_t orders = 0, authorizations = 0, challenges = 0, failed_validations = 0, nonces = 0;
   bool more = false;  // the batch limit stopped the pass: run again
 };
 
@@ -116,7 +117,7 @@ class AcmeStore {
 
   Result<StoreTxn> Read() const;
   // Runs `op` in a write transaction shared with concurrent writers and returns once it is durably
-  // committed (see lmdb::GroupCommitter: `op` may run more than once, so it sets, never
+  // committed (see kv::GroupCommitter: `op` may run more than once, so it sets, never
   // accumulates, what it reports through its captures; an error it returns discards its writes
   // only, and is returned here).
   using WriteOp = std::function<Status(StoreTxn& txn)>;
@@ -134,8 +135,8 @@ class AcmeStore {
   // a second or every 64 writes, and on every write once less than twice the reserve is left.
   void RefreshUsage() const;
 
-  const lmdb::Env& env() const { return *env_; }
-  lmdb::GroupCommitter::Stats commit_stats() const { return committer_->stats(); }
+  const kv::Env& env() const { return *env_; }
+  kv::GroupCommitter::Stats commit_stats() const { return committer_->stats(); }
   struct CacheStats {
     uint64_t hits = 0, misses = 0;  // decoded-record cache lookups (gateway/record_cache.h)
   };
@@ -144,20 +145,20 @@ class AcmeStore {
  private:
   friend class StoreTxn;
   struct Dbs {
-    MDB_dbi accounts, account_keys, key_index, ext_accounts, orders, account_orders, authzs,
-        challenges, certs, failed_validations, processing, order_expiry;
+    kv::Table accounts, account_keys, key_index, ext_accounts, orders, account_orders, authzs,
+        challenges, certs, failed_validations, processing, order_expiry, nonces;
   };
   // Indexes the processing orders and challenges of a store written before that index existed.
-  static Status BuildProcessingIndex(lmdb::Env& env, const Dbs& dbs);
-  AcmeStore(std::unique_ptr<lmdb::Env> env, Dbs dbs);
-  std::unique_ptr<lmdb::Env> env_;  // stable address for the committer
+  static Status BuildProcessingIndex(kv::Env& env, const Dbs& dbs);
+  AcmeStore(std::unique_ptr<kv::Env> env, Dbs dbs);
+  std::unique_ptr<kv::Env> env_;  // stable address for the committer
   Dbs dbs_;
   std::shared_ptr<RecordCache> records_;  // decoded records (gateway/record_cache.h)
   // Certificate records (~4 KB each, read once on download right after they are written): a
   // smaller cache of their own.
   std::shared_ptr<RecordCache> certs_;
-  std::unique_ptr<lmdb::GroupCommitter> committer_;
-  // The fill level as last read (lmdb::Env::GetUsage walks the free list: not on every write).
+  std::unique_ptr<kv::GroupCommitter> committer_;
+  // The fill level as last read (kv::Env::GetUsage walks the free list: not on every write).
   struct UsageGate {
     std::atomic<bool> nearly_full{false};
     std::atomic<bool> near_reserve{false};  // less than twice the reserve left
@@ -205,6 +206,13 @@ class StoreTxn {
                                                            const std::string& name, int64_t now,
                                                            int64_t window) const;
 
+  // Shared nonces (gateway/nonce.h): records the redemption of nonce `id` (its signed bytes) until
+  // `expires_at`; kAlreadyExists if it was redeemed before, by any gateway on this store. Keyed by
+  // expiry first, so pruning reads only what it deletes.
+  Status RedeemNonce(std::string_view id, int64_t expires_at);
+  // Deletes up to `max` redemptions whose nonce expired before `cutoff`.
+  Result<PruneCounts> PruneRedeemedNonces(int64_t cutoff, size_t max);
+
   // Retention: deletes up to `max_orders` orders that expired before `order_cutoff` (with their
   // authorizations, challenges and index entries) and up to as many failed-validation records
   // older than `failure_cutoff`. Certificates are kept (the RA and clients still read them).
@@ -220,17 +228,17 @@ class StoreTxn {
 
  private:
   friend class AcmeStore;
-  StoreTxn(lmdb::Txn&& txn, const AcmeStore::Dbs& dbs, RecordCache* records, RecordCache* certs)
+  StoreTxn(kv::Txn&& txn, const AcmeStore::Dbs& dbs, RecordCache* records, RecordCache* certs)
       : owned_(std::move(txn)), txn_(&*owned_), dbs_(dbs), records_(records), certs_(certs) {}
-  StoreTxn(lmdb::Txn& txn, const AcmeStore::Dbs& dbs, RecordCache* records,
+  StoreTxn(kv::Txn& txn, const AcmeStore::Dbs& dbs, RecordCache* records,
            RecordCache* certs)  // the committer's
       : txn_(&txn), dbs_(dbs), records_(records), certs_(certs) {}
   template <class T>
-  Result<std::optional<T>> GetJson(MDB_dbi dbi, const std::string& key) const;
+  Result<std::optional<T>> GetJson(kv::Table dbi, const std::string& key) const;
   // Writes a cached record type (account, order, authorization, challenge, certificate) as JSON
   // (gateway/record_text.h), through its cache.
   template <class T>
-  Status PutRecord(MDB_dbi dbi, const std::string& key, const T& r, bool insert = false);
+  Status PutRecord(kv::Table dbi, const std::string& key, const T& r, bool insert = false);
   template <class T>
   RecordCache* CacheOf() const {
     return std::is_same_v<T, CertRecord> ? certs_ : records_;
@@ -238,8 +246,11 @@ class StoreTxn {
   Status SetProcessing(char kind, const std::string& id, bool processing);
   Result<std::vector<std::string>> ProcessingIds(char kind) const;
   Result<size_t> DeleteOrder(const std::string& id, PruneCounts& counts);
-  std::optional<lmdb::Txn> owned_;  // read transactions
-  lmdb::Txn* txn_;
+  // Up to `max` keys of a time-keyed table below `end`, in order; `more` set if `max` stopped it.
+  Result<std::vector<std::string>> KeysBelow(kv::Table table, const std::string& end, size_t max,
+                                             bool& more) const;
+  std::optional<kv::Txn> owned_;  // read transactions
+  kv::Txn* txn_;
   AcmeStore::Dbs dbs_;
   RecordCache* records_;
   RecordCache* certs_;

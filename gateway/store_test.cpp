@@ -124,10 +124,10 @@ TEST_F(StoreTest, FailedWriteLosesOnlyItsOwnChanges) {
 // Records are read by the one strict reader: a record written before a field existed (or with a
 // field since dropped, the certificate's old "revoked" flag) still loads; a wrong type is kCorrupt.
 TEST_F(StoreTest, OldRecordsLoadAndMistypedFieldsAreCorrupt) {
-  auto& env = const_cast<lmdb::Env&>(store_->env());
-  auto certs = env.OpenDb("certificates", false);
+  auto& env = const_cast<kv::Env&>(store_->env());
+  auto certs = env.OpenTable("certificates", false);
   ASSERT_TRUE(certs) << certs.error().ToString();
-  auto txn = lmdb::Txn::BeginWrite(env);
+  auto txn = kv::Txn::BeginWrite(env);
   ASSERT_TRUE(txn);
   ASSERT_TRUE(txn->Put(*certs, "0a", R"({"serial_hex":"0a","account_id":"a","revoked":true})"));
   ASSERT_TRUE(txn->Put(*certs, "0b", R"({"serial_hex":"0b","not_after":"soon"})"));
@@ -188,13 +188,13 @@ TEST_F(StoreTest, IndexIsBuiltForAStoreFromBeforeIt) {
   ASSERT_TRUE(store_->Write([&](StoreTxn& txn) { return txn.PutOrder(o); }));
   store_.reset();
   {  // Back to the state of an older store: no index at all.
-    lmdb::EnvOptions options;
-    options.path = dir_.string();
-    auto env = lmdb::Env::Open(options);
+    kv::EnvOptions options;
+    options.location = dir_.string();
+    auto env = kv::Env::Open(options);
     ASSERT_TRUE(env);
-    auto dbi = env->OpenDb("processing", false);
+    auto dbi = env->OpenTable("processing", false);
     ASSERT_TRUE(dbi);
-    auto txn = lmdb::Txn::BeginWrite(*env);
+    auto txn = kv::Txn::BeginWrite(*env);
     ASSERT_TRUE(txn);
     ASSERT_TRUE(txn->Delete(*dbi, "o/old"));
     ASSERT_TRUE(txn->Delete(*dbi, "!built"));

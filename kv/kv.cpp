@@ -15,7 +15,8 @@ Txn::~Txn() {
 Result<Txn> Txn::BeginRead(const Env& env) { return Txn(CA_TRY(env.backend_->Begin(false))); }
 
 Result<Txn> Txn::BeginWrite(const Env& env) {
-  if (env.read_only()) return Fail(ErrorCode::kFailedPrecondition, "store " + env.location() + " is open read-only");
+  if (env.read_only())
+    return Fail(ErrorCode::kPermissionDenied, "store " + env.location() + " is open read-only");
   return Txn(CA_TRY(env.backend_->Begin(true)));
 }
 

@@ -27,19 +27,19 @@ std::string NoticeKey::Text() const {
 }
 
 Result<ReporterState> ReporterState::Open(const std::string& dir) {
-  lmdb::EnvOptions options;
-  options.path = dir;
+  kv::EnvOptions options;
+  options.location = dir;
   options.map_size = size_t{64} << 20;  // a few records per certificate and account
-  options.max_dbs = 4;
+  options.max_tables = 4;
   options.create = true;
-  auto env = CA_TRY(lmdb::Env::Open(options));
-  MDB_dbi notices = CA_TRY(env.OpenDb("expiry_notices", true));
-  MDB_dbi reports = CA_TRY(env.OpenDb("reports", true));
+  auto env = CA_TRY(kv::Env::Open(options));
+  kv::Table notices = CA_TRY(env.OpenTable("expiry_notices", true));
+  kv::Table reports = CA_TRY(env.OpenTable("reports", true));
   return ReporterState(std::move(env), notices, reports);
 }
 
 Result<NoticeMark> ReporterState::Notice(const NoticeKey& key) const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   auto value = CA_TRY(txn.Get(notices_, key.Text()));
   if (!value) return NoticeMark::kNone;
   auto j = CA_TRY(ParseValue(*value, key.Text()));
@@ -50,7 +50,7 @@ Result<NoticeMark> ReporterState::Notice(const NoticeKey& key) const {
 
 Status ReporterState::MarkNotices(const std::vector<NoticeKey>& keys, NoticeMark mark,
                                   int64_t now) {
-  auto txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
+  auto txn = CA_TRY(kv::Txn::BeginWrite(env_));
   for (const auto& key : keys) {
     if (mark == NoticeMark::kNone) {
       CA_TRY(txn.Delete(notices_, key.Text()));
@@ -63,7 +63,7 @@ Status ReporterState::MarkNotices(const std::vector<NoticeKey>& keys, NoticeMark
 }
 
 Result<std::vector<std::string>> ReporterState::PendingNotices() const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   std::vector<std::string> out;
   CA_TRY_STATUS(txn.ForEach(notices_, "", [&](std::string_view key, std::string_view value) {
     auto j = nlohmann::json::parse(value, nullptr, false);
@@ -74,7 +74,7 @@ Result<std::vector<std::string>> ReporterState::PendingNotices() const {
 }
 
 Result<std::optional<int64_t>> ReporterState::LastReportUntil(std::string_view kid) const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   auto value = CA_TRY(txn.Get(reports_, kid));
   if (!value) return std::optional<int64_t>();
   auto j = CA_TRY(ParseValue(*value, kid));
@@ -85,7 +85,7 @@ Result<std::optional<int64_t>> ReporterState::LastReportUntil(std::string_view k
 
 Status ReporterState::SetLastReport(std::string_view kid, const Period& period,
                                     std::string_view delivery, int64_t now) {
-  auto txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
+  auto txn = CA_TRY(kv::Txn::BeginWrite(env_));
   nlohmann::json j = {
       {"since", period.since}, {"until", period.until}, {"delivery", delivery}, {"at", now}};
   CA_TRY_STATUS(txn.Put(reports_, kid, j.dump()));

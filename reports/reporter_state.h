@@ -1,8 +1,8 @@
-// What the reporter (ca-report) has already done, in a small LMDB store in its state directory:
-// the expiry notices per (certificate, threshold) and the last report period per account. It is
-// what makes "never twice" hold across runs, crashes included: a notice is marked pending before
-// the mail is handed to the relay and sent after; a pending mark found later means the outcome
-// is unknown (the relay may have the mail), and the notice is not sent again.
+// What the reporter (ca-report) has already done, in a small store (kv/kv.h) in its state
+// directory: the expiry notices per (certificate, threshold) and the last report period per
+// account. It is what makes "never twice" hold across runs, crashes included: a notice is marked
+// pending before the mail is handed to the relay and sent after; a pending mark found later means
+// the outcome is unknown (the relay may have the mail), and the notice is not sent again.
 #pragma once
 
 #include <cstdint>
@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/lmdb.h"
 #include "common/result.h"
+#include "kv/kv.h"
 #include "reports/schedule.h"
 
 namespace ca::reports {
@@ -50,11 +50,11 @@ class ReporterState {
                        int64_t now);
 
  private:
-  ReporterState(lmdb::Env env, MDB_dbi notices, MDB_dbi reports)
+  ReporterState(kv::Env env, kv::Table notices, kv::Table reports)
       : env_(std::move(env)), notices_(notices), reports_(reports) {}
-  lmdb::Env env_;
-  MDB_dbi notices_;
-  MDB_dbi reports_;
+  kv::Env env_;
+  kv::Table notices_;
+  kv::Table reports_;
 };
 
 }  // namespace ca::reports

@@ -14,6 +14,7 @@ PKGS=(
   clang libfuzzer-14-dev libclang-rt-14-dev libcurl4-openssl-dev faketime
   mmdebstrap systemd-container systemd procps iproute2
   libgnutls28-dev jq
+  postgresql-15 postgresql-client-15 libpq-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -36,16 +36,16 @@ Result<nlohmann::json> ParseJson(std::string_view what, std::string_view key,
 }  // namespace
 
 Result<GatewayStore> GatewayStore::Open(const std::string& dir) {
-  lmdb::EnvOptions o;
-  o.path = dir;
+  kv::EnvOptions o;
+  o.location = dir;
   o.read_only = true;
-  auto env = lmdb::Env::Open(o);
+  auto env = kv::Env::Open(o);
   if (!env) return Fail(env.error().code, "gateway store: " + env.error().message);
   Dbs dbs;
   for (auto [name, dbi] : {std::pair{"accounts", &dbs.accounts},
                            {"certificates", &dbs.certificates},
                            {"orders", &dbs.orders}}) {
-    auto opened = env->OpenDb(name, false);
+    auto opened = env->OpenTable(name, false);
     if (!opened)
       return Fail(opened.error().code, "gateway store " + dir + ": " + opened.error().message);
     *dbi = *opened;
@@ -54,7 +54,7 @@ Result<GatewayStore> GatewayStore::Open(const std::string& dir) {
 }
 
 Result<std::vector<GatewayAccount>> GatewayStore::Accounts() const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   std::vector<GatewayAccount> out;
   std::optional<Error> failure;
   CA_TRY_STATUS(txn.ForEach(dbs_.accounts, "", [&](std::string_view k, std::string_view v) {
@@ -71,13 +71,13 @@ Result<std::vector<GatewayAccount>> GatewayStore::Accounts() const {
 }
 
 Result<GatewayAccount> GatewayStore::FindAccount(const std::string& id) const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   auto v = CA_TRY(txn.Get(dbs_.accounts, id));
   if (!v) return Fail(ErrorCode::kNotFound, "unknown ACME account " + id);
   return ParseAccount(id, *v);
 }
 
-Result<GatewayCertificate> GatewayStore::ReadCertificate(const lmdb::Txn& txn, std::string_view key,
+Result<GatewayCertificate> GatewayStore::ReadCertificate(const kv::Txn& txn, std::string_view key,
                                                          std::string_view value) const {
   auto j = CA_TRY(ParseJson("certificate", key, value));
   auto f = CA_TRY(
@@ -99,7 +99,7 @@ Result<GatewayCertificate> GatewayStore::ReadCertificate(const lmdb::Txn& txn, s
 }
 
 Result<std::vector<GatewayCertificate>> GatewayStore::Certificates() const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   std::vector<GatewayCertificate> out;
   std::optional<Error> failure;
   CA_TRY_STATUS(txn.ForEach(dbs_.certificates, "", [&](std::string_view k, std::string_view v) {
@@ -116,7 +116,7 @@ Result<std::vector<GatewayCertificate>> GatewayStore::Certificates() const {
 }
 
 Result<GatewayCertificate> GatewayStore::FindCertificate(const std::string& serial_hex) const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   auto v = CA_TRY(txn.Get(dbs_.certificates, serial_hex));
   if (!v)
     return Fail(ErrorCode::kNotFound,

@@ -12,8 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/lmdb.h"
 #include "common/result.h"
+#include "kv/kv.h"
 #include "profiles/policy/profile_id.h"
 
 namespace ca::appliance::ra {
@@ -52,12 +52,12 @@ class GatewayStore {
 
  private:
   struct Dbs {
-    MDB_dbi accounts = 0, certificates = 0, orders = 0;
+    kv::Table accounts = 0, certificates = 0, orders = 0;
   };
-  GatewayStore(lmdb::Env env, Dbs dbs) : env_(std::move(env)), dbs_(dbs) {}
-  Result<GatewayCertificate> ReadCertificate(const lmdb::Txn& txn, std::string_view key,
+  GatewayStore(kv::Env env, Dbs dbs) : env_(std::move(env)), dbs_(dbs) {}
+  Result<GatewayCertificate> ReadCertificate(const kv::Txn& txn, std::string_view key,
                                              std::string_view value) const;
-  lmdb::Env env_;
+  kv::Env env_;
   Dbs dbs_;
 };
 

@@ -52,7 +52,7 @@ std::string ReadSmallFile(const fs::path& path) {
 
 }  // namespace
 
-Result<Exporter> Exporter::Open(const lmdb::Env& env, const StoreDbs& dbs, ExportOptions options) {
+Result<Exporter> Exporter::Open(const kv::Env& env, const StoreDbs& dbs, ExportOptions options) {
   for (const std::string& name : options.issuers) CA_TRY_STATUS(CheckIssuerName(name));
   std::error_code ec;
   fs::create_directories(options.dir, ec);
@@ -122,7 +122,7 @@ Status Exporter::ExportIssuer(Pass& pass, std::string_view name, std::string_vie
     return keep;
   };
   Status inner;
-  CA_TRY_STATUS(ForEachCrl(env_txn_, dbs_, name, [&](CrlScope scope, const StoredCrl& crl) {
+  CA_TRY_STATUS(ForEachCrl(*env_txn_, dbs_, name, [&](CrlScope scope, const StoredCrl& crl) {
     if (!fresh(crl.info.next_update)) return true;
     inner = Offer(pass, CrlRelativePath(name, scope), crl.der, crl.body_sha256,
                   crl.info.this_update, crl.info.next_update);
@@ -131,7 +131,7 @@ Status Exporter::ExportIssuer(Pass& pass, std::string_view name, std::string_vie
   CA_TRY_STATUS(inner);
   std::string key = std::string(name) + '\0';
   CA_TRY_STATUS(ForEachResponse(
-      env_txn_, dbs_, name, [&](std::span<const uint8_t> serial, const StoredResponse& r) {
+      *env_txn_, dbs_, name, [&](std::span<const uint8_t> serial, const StoredResponse& r) {
         if (r.cert_not_after <= pass.now) return true;  // expired certificate: nobody asks
         if (!fresh(r.next_update)) return true;
         key.resize(name.size() + 1);
@@ -162,8 +162,8 @@ Result<PassStats> Exporter::RunPass(Time now) {
   Pass pass(options_.dir);
   pass.now = now;
   {
-    lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(*env_));
-    env_txn_ = txn.get();
+    kv::Txn txn = CA_TRY(kv::Txn::BeginRead(*env_));
+    env_txn_ = &txn;
     std::vector<std::pair<std::string, std::string>> issuers;  // name, certificate DER
     CA_TRY_STATUS(txn.ForEach(dbs_.issuers, "", [&](std::string_view k, std::string_view v) {
       if (options_.issuers.empty() ||

@@ -20,10 +20,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/lmdb.h"
 #include "common/openssl.h"
 #include "crl_ocsp/export/manifest.h"
 #include "crl_ocsp/status_store.h"
+#include "kv/kv.h"
 
 namespace ca::crl_ocsp::exporter {
 
@@ -46,7 +46,7 @@ class Exporter {
  public:
   // Reads the previous pass's manifest (files still present with that size are not rewritten) and
   // clears the staging directory of a crashed pass. The Env and dbs must outlive the exporter.
-  static Result<Exporter> Open(const lmdb::Env& env, const StoreDbs& dbs, ExportOptions options);
+  static Result<Exporter> Open(const kv::Env& env, const StoreDbs& dbs, ExportOptions options);
 
   // One pass at time `now`; the manifest is written last. On error the files written so far stay
   // (whole) and the previous manifest stays.
@@ -62,7 +62,7 @@ class Exporter {
     Time next_update{};
   };
   struct Pass;
-  Exporter(const lmdb::Env& env, const StoreDbs& dbs, ExportOptions options)
+  Exporter(const kv::Env& env, const StoreDbs& dbs, ExportOptions options)
       : env_(&env), dbs_(dbs), options_(std::move(options)) {}
 
   Status ExportIssuer(Pass& pass, std::string_view name, std::string_view cert_der);
@@ -71,7 +71,7 @@ class Exporter {
   Status CommitBatch(Pass& pass);
   Status WriteManifest(Time now);
 
-  const lmdb::Env* env_;
+  const kv::Env* env_;
   StoreDbs dbs_;
   ExportOptions options_;
   std::unordered_map<std::string, Exported> files_;            // what the export directory holds
@@ -79,7 +79,7 @@ class Exporter {
   // issuer '\0' serial magnitude -> the response's two paths (computing them costs two encodings).
   std::unordered_map<std::string, std::array<std::string, 2>> ocsp_paths_;
   std::optional<Time> last_success_;
-  MDB_txn* env_txn_ = nullptr;  // the pass's read transaction, while RunPass reads the store
+  const kv::Txn* env_txn_ = nullptr;  // the pass's read transaction, while RunPass reads the store
 };
 
 }  // namespace ca::crl_ocsp::exporter

@@ -12,12 +12,12 @@ namespace {
 Result<std::vector<IssuerResponses>> WalkResponses(const StatusReader& reader,
                                                    const std::vector<std::string>& issuers,
                                                    Time now, uint64_t& walked) {
-  lmdb::Txn txn = CA_TRY(lmdb::Txn::BeginRead(reader.env()));
+  kv::Txn txn = CA_TRY(kv::Txn::BeginRead(reader.env()));
   std::vector<IssuerResponses> out;
   for (const std::string& name : issuers) {
     IssuerResponses f;
     f.name = name;
-    CA_TRY_STATUS(ForEachResponse(txn.get(), reader.dbs(), name,
+    CA_TRY_STATUS(ForEachResponse(txn, reader.dbs(), name,
                                   [&](std::span<const uint8_t> serial, const StoredResponse& r) {
                                     ++walked;
                                     if (r.cert_not_after <= now) return true;  // expired cert
@@ -40,15 +40,12 @@ Result<std::vector<IssuerResponses>> WalkResponses(const StatusReader& reader,
 
 }  // namespace
 
-Result<std::vector<IssuerCrl>> ReadCrls(MDB_txn* txn, const StoreDbs& dbs,
+Result<std::vector<IssuerCrl>> ReadCrls(const kv::Txn& txn, const StoreDbs& dbs,
                                         const std::vector<std::string>& issuers) {
   std::vector<IssuerCrl> out;
   for (const std::string& name : issuers) {
     IssuerCrl f;
-    MDB_val key{name.size(), const_cast<char*>(name.data())}, value{};
-    int rc = mdb_get(txn, dbs.issuers, &key, &value);
-    if (rc != 0 && rc != MDB_NOTFOUND) return Fail(ErrorCode::kIo, mdb_strerror(rc));
-    f.registered = rc == 0;
+    f.registered = CA_TRY(txn.Get(dbs.issuers, name)).has_value();
     CA_TRY_STATUS(ForEachCrl(txn, dbs, name, [&](CrlScope scope, const StoredCrl& crl) {
       if (scope.IsFull()) {
         f.crl = crl.info;

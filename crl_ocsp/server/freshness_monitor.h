@@ -42,7 +42,7 @@ struct IssuerCrl {
   std::optional<CrlInfo> crl;                          // the full CRL
   std::vector<std::pair<uint32_t, CrlInfo>> shards;    // published shards, ascending
 };
-Result<std::vector<IssuerCrl>> ReadCrls(MDB_txn* txn, const StoreDbs& dbs,
+Result<std::vector<IssuerCrl>> ReadCrls(const kv::Txn& txn, const StoreDbs& dbs,
                                         const std::vector<std::string>& issuers);
 
 struct MonitorStats {

@@ -41,40 +41,40 @@ constexpr std::array<std::pair<const char*, const char*>, static_cast<size_t>(Ou
                     {"other", "not_found"},
                     {"other", "method_not_allowed"}}};
 
-// One LMDB read transaction per worker thread, reset between requests and renewed at the next
-// (no reader-slot churn, no allocation on the hot path).
+// One read transaction per worker thread, kept: reset between requests and renewed at the next
+// (LMDB: no reader-slot churn, no allocation on the hot path).
 struct ThreadTxn {
-  MDB_env* env = nullptr;
-  MDB_txn* txn = nullptr;
-  ~ThreadTxn() {
-    if (txn != nullptr) mdb_txn_abort(txn);
-  }
+  const kv::EnvBackend* env = nullptr;  // the Env it reads (stable while the Env lives)
+  std::optional<kv::Txn> txn;
 };
 thread_local ThreadTxn tls_txn;
 
 class ReadScope {
  public:
-  explicit ReadScope(const lmdb::Env& env) {
-    if (tls_txn.txn != nullptr && tls_txn.env != env.get()) {
-      mdb_txn_abort(tls_txn.txn);
-      tls_txn.txn = nullptr;
+  explicit ReadScope(const kv::Env& env) {
+    if (tls_txn.txn && tls_txn.env != &env.backend()) tls_txn.txn.reset();
+    if (tls_txn.txn) {
+      if (Status renewed = tls_txn.txn->Renew(); !renewed) {
+        tls_txn.txn.reset();
+        log::Error("store_read_failed", {{"error", renewed.error().message}});
+        return;
+      }
+    } else {
+      auto begun = kv::Txn::BeginRead(env);
+      if (!begun) {
+        log::Error("store_read_failed", {{"error", begun.error().message}});
+        return;
+      }
+      tls_txn.txn.emplace(std::move(*begun));
     }
-    int rc = tls_txn.txn != nullptr ? mdb_txn_renew(tls_txn.txn)
-                                    : mdb_txn_begin(env.get(), nullptr, MDB_RDONLY, &tls_txn.txn);
-    if (rc != 0) {
-      if (tls_txn.txn != nullptr) mdb_txn_abort(tls_txn.txn);
-      tls_txn.txn = nullptr;
-      log::Error("store_read_failed", {{"error", mdb_strerror(rc)}});
-      return;
-    }
-    tls_txn.env = env.get();
+    tls_txn.env = &env.backend();
     ok_ = true;
   }
   ~ReadScope() {
-    if (ok_) mdb_txn_reset(tls_txn.txn);
+    if (ok_) tls_txn.txn->Reset();
   }
   bool ok() const { return ok_; }
-  MDB_txn* get() const { return tls_txn.txn; }
+  const kv::Txn& get() const { return *tls_txn.txn; }
 
  private:
   bool ok_ = false;
@@ -417,14 +417,13 @@ MHD_Result StatusServer::ServeCaCertificate(MHD_Connection* c, std::string_view 
   ReadScope txn(reader_.env());
   if (!txn.ok())
     return SendText(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "store unavailable\n");
-  MDB_val key{name.size(), const_cast<char*>(name.data())}, value{};
-  int rc = mdb_get(txn.get(), reader_.dbs().issuers, &key, &value);
-  if (rc != 0) {
-    if (rc != MDB_NOTFOUND) log::Error("ca_cert_lookup_failed", {{"error", mdb_strerror(rc)}});
+  auto value = txn.get().Get(reader_.dbs().issuers, name);
+  if (!value || !*value) {
+    if (!value) log::Error("ca_cert_lookup_failed", {{"error", value.error().message}});
     Count(Outcome::kCaCertNotFound);
     return SendText(c, MHD_HTTP_NOT_FOUND, "text/plain", "CA certificate not registered yet\n");
   }
-  std::span<const uint8_t> der(static_cast<const uint8_t*>(value.mv_data), value.mv_size);
+  std::span<const uint8_t> der = AsBytes(**value);
   Bytes digest = Sha256(der);
   // A certificate never changes under its name: cacheable for max_age, revalidated by ETag;
   // Last-Modified is its notBefore.

@@ -1,5 +1,9 @@
 #include "engine/api/channel.h"
 
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -77,7 +81,8 @@ Result<SslPtr> Handshake(int fd, SSL_CTX* ctx, bool server, int timeout_ms) {
   if (rc != 1) {
     long verify = SSL_get_verify_result(ssl.get());
     std::string why = ossl::DrainErrors();
-    if (verify != X509_V_OK) why = std::string("peer certificate: ") + X509_verify_cert_error_string(verify);
+    if (verify != X509_V_OK)
+      why = std::string("peer certificate: ") + X509_verify_cert_error_string(verify);
     if (why.empty()) why = std::strerror(errno);
     return Fail(ErrorCode::kPermissionDenied, "channel TLS handshake failed: " + why);
   }
@@ -100,7 +105,8 @@ Result<std::string> NormalizeFingerprint(std::string_view text) {
     }
     out.push_back(c);
   }
-  if (out.size() != 64) return Fail(ErrorCode::kInvalidArgument, "fingerprint: expected SHA-256 (64 hex digits)");
+  if (out.size() != 64)
+    return Fail(ErrorCode::kInvalidArgument, "fingerprint: expected SHA-256 (64 hex digits)");
   return out;
 }
 
@@ -120,7 +126,8 @@ Result<SslCtxPtr> MakeChannelContext(const ChannelIdentity& identity, bool serve
     return Fail(ErrorCode::kInvalidArgument, "channel: no pinned peer certificate");
   }
   auto pins = std::make_unique<std::vector<std::string>>();
-  for (const auto& pin : identity.pinned_peer_sha256) pins->push_back(CA_TRY(NormalizeFingerprint(pin)));
+  for (const auto& pin : identity.pinned_peer_sha256)
+    pins->push_back(CA_TRY(NormalizeFingerprint(pin)));
 
   SslCtxPtr ctx(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
   if (!ctx) return ossl::CryptoFail("SSL_CTX_new");
@@ -134,7 +141,8 @@ Result<SslCtxPtr> MakeChannelContext(const ChannelIdentity& identity, bool serve
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), identity.key_path.c_str(), SSL_FILETYPE_PEM) != 1) {
     return ossl::CryptoFail("channel key " + identity.key_path);
   }
-  if (SSL_CTX_check_private_key(ctx.get()) != 1) return ossl::CryptoFail("channel key does not match certificate");
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return ossl::CryptoFail("channel key does not match certificate");
   // No session resumption: every connection authenticates with the pinned certificates.
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx.get(), 0);
@@ -150,8 +158,43 @@ Result<SslCtxPtr> MakeChannelContext(const ChannelIdentity& identity, bool serve
   return ctx;
 }
 
-Result<TlsConnection> TlsConnection::Connect(const std::string& socket_path, SSL_CTX* ctx,
-                                             int timeout_ms) {
+Result<HostPort> ParseHostPort(std::string_view text, bool allow_port_zero) {
+  auto bad = [&](std::string_view why) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "\"" + std::string(text) + "\": expected host:port (" + std::string(why) + ")");
+  };
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return bad("no port");
+  std::string_view host = text.substr(0, colon);
+  std::string_view port = text.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return bad("unclosed [");
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return bad("an IPv6 address goes in [ ]");
+  }
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return bad("port is not a number");
+  unsigned value = static_cast<unsigned>(std::stoul(std::string(port)));
+  if (value > 65535 || (value == 0 && !allow_port_zero)) return bad("port out of range");
+  return HostPort{std::string(host), static_cast<uint16_t>(value)};
+}
+
+Status CheckEndpoint(std::string_view endpoint) {
+  if (endpoint.starts_with(kTcpEndpointPrefix)) {
+    CA_TRY(ParseHostPort(endpoint.substr(kTcpEndpointPrefix.size())));
+    return Ok();
+  }
+  if (!endpoint.starts_with("/"))
+    return Fail(ErrorCode::kInvalidArgument, "engine endpoint \"" + std::string(endpoint) +
+                                                 "\": expected a socket path or tcp:host:port");
+  return Ok();
+}
+
+namespace {
+
+Result<int> ConnectUnix(const std::string& socket_path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof addr.sun_path) {
@@ -163,8 +206,59 @@ Result<TlsConnection> TlsConnection::Connect(const std::string& socket_path, SSL
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     int e = errno;
     ::close(fd);
-    return Fail(ErrorCode::kUnavailable, "cannot connect to engine at " + socket_path + ": " + std::strerror(e));
+    return Fail(ErrorCode::kUnavailable,
+                "cannot connect to engine at " + socket_path + ": " + std::strerror(e));
   }
+  return fd;
+}
+
+// A non-blocking connect bounded by the timeout: an unreachable peer node must not hold a request
+// for the kernel's SYN retries (minutes) before the next endpoint is tried.
+Result<int> ConnectTcp(const std::string& endpoint, int timeout_ms) {
+  HostPort hp = CA_TRY(ParseHostPort(std::string_view(endpoint).substr(kTcpEndpointPrefix.size())));
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  int gai = ::getaddrinfo(hp.host.c_str(), std::to_string(hp.port).c_str(), &hints, &found);
+  if (gai != 0)
+    return Fail(ErrorCode::kUnavailable, "engine at " + endpoint + ": " + ::gai_strerror(gai));
+  ossl::Owned<addrinfo, ::freeaddrinfo> list(found);
+  std::string why = "no address";
+  for (addrinfo* ai = list.get(); ai != nullptr; ai = ai->ai_next) {
+    int fd =
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) continue;
+    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      int soerr = 0;
+      socklen_t len = sizeof soerr;
+      if (WaitFd(fd, POLLOUT, timeout_ms) &&
+          ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0) {
+        rc = soerr == 0 ? 0 : -1;
+        errno = soerr;
+      } else {
+        errno = ETIMEDOUT;
+      }
+    }
+    if (rc == 0) {
+      int one = 1;  // frames are small request/answer pairs: no Nagle delay
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+      return fd;
+    }
+    why = std::strerror(errno);
+    ::close(fd);
+  }
+  return Fail(ErrorCode::kUnavailable, "cannot connect to engine at " + endpoint + ": " + why);
+}
+
+}  // namespace
+
+Result<TlsConnection> TlsConnection::Connect(const std::string& endpoint, SSL_CTX* ctx,
+                                             int timeout_ms) {
+  int fd = CA_TRY(endpoint.starts_with(kTcpEndpointPrefix) ? ConnectTcp(endpoint, timeout_ms)
+                                                           : ConnectUnix(endpoint));
   auto ssl = Handshake(fd, ctx, /*server=*/false, timeout_ms);
   if (!ssl) {
     ::close(fd);
@@ -176,7 +270,8 @@ Result<TlsConnection> TlsConnection::Connect(const std::string& socket_path, SSL
   CA_TRY_STATUS(conn.SetReadTimeout(timeout_ms));
   auto ready = conn.ReadFrame(0);
   if (!ready) {
-    return Fail(ErrorCode::kPermissionDenied, "channel: the engine refused this client (" + ready.error().message + ")");
+    return Fail(ErrorCode::kPermissionDenied,
+                "channel: the engine refused this client (" + ready.error().message + ")");
   }
   CA_TRY_STATUS(conn.SetReadTimeout(0));
   return conn;
@@ -205,7 +300,9 @@ TlsConnection& TlsConnection::operator=(TlsConnection&& other) noexcept {
   return *this;
 }
 
-TlsConnection::~TlsConnection() { Close(); }
+TlsConnection::~TlsConnection() {
+  Close();
+}
 
 void TlsConnection::Close() {
   ScopedSigpipeBlock no_sigpipe;
@@ -271,8 +368,8 @@ Status TlsConnection::ReadAll(uint8_t* data, size_t size) {
 
 Status TlsConnection::WriteFrame(std::string_view payload) {
   if (payload.size() > kMaxFrameSize) {
-    return Fail(ErrorCode::kResourceExhausted, "frame of " + std::to_string(payload.size()) +
-                                                   " bytes exceeds the channel limit");
+    return Fail(ErrorCode::kResourceExhausted,
+                "frame of " + std::to_string(payload.size()) + " bytes exceeds the channel limit");
   }
   std::vector<uint8_t> frame(4 + payload.size());
   uint32_t n = static_cast<uint32_t>(payload.size());
@@ -287,10 +384,12 @@ Status TlsConnection::WriteFrame(std::string_view payload) {
 Result<std::string> TlsConnection::ReadFrame(size_t max_size) {
   uint8_t header[4];
   CA_TRY_STATUS(ReadAll(header, 4));
-  size_t n = (size_t{header[0]} << 24) | (size_t{header[1]} << 16) | (size_t{header[2]} << 8) | header[3];
+  size_t n =
+      (size_t{header[0]} << 24) | (size_t{header[1]} << 16) | (size_t{header[2]} << 8) | header[3];
   if (n > max_size) {
-    return Fail(ErrorCode::kResourceExhausted,
-                "frame of " + std::to_string(n) + " bytes exceeds the limit of " + std::to_string(max_size));
+    return Fail(ErrorCode::kResourceExhausted, "frame of " + std::to_string(n) +
+                                                   " bytes exceeds the limit of " +
+                                                   std::to_string(max_size));
   }
   std::string payload(n, '\0');
   if (n > 0) CA_TRY_STATUS(ReadAll(reinterpret_cast<uint8_t*>(payload.data()), n));
@@ -316,9 +415,12 @@ Result<ossl::X509Ptr> SelfSigned(EVP_PKEY* key, const std::string& common_name) 
   ossl::X509Name name(X509_NAME_new());
   if (!bn || !serial || !name ||
       X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_UTF8,
-                                 reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0) != 1 ||
-      X509_set_version(cert.get(), X509_VERSION_3) != 1 || X509_set_serialNumber(cert.get(), serial.get()) != 1 ||
-      X509_set_subject_name(cert.get(), name.get()) != 1 || X509_set_issuer_name(cert.get(), name.get()) != 1 ||
+                                 reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
+                                 -1, 0) != 1 ||
+      X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
+      X509_set_serialNumber(cert.get(), serial.get()) != 1 ||
+      X509_set_subject_name(cert.get(), name.get()) != 1 ||
+      X509_set_issuer_name(cert.get(), name.get()) != 1 ||
       X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) == nullptr ||
       X509_gmtime_adj(X509_getm_notAfter(cert.get()), 10L * 366 * 24 * 3600) == nullptr ||
       X509_set_pubkey(cert.get(), key) != 1) {
@@ -330,7 +432,8 @@ Result<ossl::X509Ptr> SelfSigned(EVP_PKEY* key, const std::string& common_name) 
   for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:FALSE"},
                             std::pair{NID_key_usage, "critical,digitalSignature"}}) {
     ossl::X509Ext ext(X509V3_EXT_conf_nid(nullptr, &v3, nid, value));
-    if (!ext || X509_add_ext(cert.get(), ext.get(), -1) != 1) return ossl::CryptoFail("channel certificate extension");
+    if (!ext || X509_add_ext(cert.get(), ext.get(), -1) != 1)
+      return ossl::CryptoFail("channel certificate extension");
   }
   if (X509_sign(cert.get(), key, EVP_sha256()) == 0) return ossl::CryptoFail("X509_sign");
   return cert;
@@ -338,7 +441,8 @@ Result<ossl::X509Ptr> SelfSigned(EVP_PKEY* key, const std::string& common_name) 
 
 Result<std::string> KeyToPem(EVP_PKEY* key) {
   ossl::Bio bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return ossl::CryptoFail("PEM_write_bio_PrivateKey");
   }
   char* data = nullptr;

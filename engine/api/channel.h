@@ -1,5 +1,6 @@
 // The authenticated channel between the gateway (and operator CLIs) and the engine (CA-3): a Unix
-// socket carrying mutual TLS 1.3, each side pinning the other's certificate by its SHA-256
+// socket (or, for the peer node's gateway in a pair, a TCP connection: issue 20) carrying mutual
+// TLS 1.3, each side pinning the other's certificate by its SHA-256
 // fingerprint (no CA, no name checks: the pin is the identity). Messages are frames: a 4-byte
 // big-endian length followed by that many bytes of JSON (engine/api/contract.h wire form). Right
 // after the handshake the server sends one empty frame ("ready"): in TLS 1.3 only that tells the
@@ -26,8 +27,8 @@ using SslPtr = ossl::Owned<SSL, SSL_free>;
 
 // One side's TLS identity and the peer certificates it accepts.
 struct ChannelIdentity {
-  std::string cert_path;                       // PEM certificate (self-signed, made at setup)
-  std::string key_path;                        // PEM private key, mode 0400
+  std::string cert_path;                        // PEM certificate (self-signed, made at setup)
+  std::string key_path;                         // PEM private key, mode 0400
   std::vector<std::string> pinned_peer_sha256;  // hex SHA-256 of the peer certificates' DER
 };
 
@@ -42,13 +43,25 @@ Result<std::string> CertificateFileFingerprint(const std::string& pem_path);
 // (the peer must present one).
 Result<SslCtxPtr> MakeChannelContext(const ChannelIdentity& identity, bool server);
 
+// An engine endpoint as configured: a Unix socket path, or "tcp:<host>:<port>" ("tcp:[v6]:port").
+inline constexpr std::string_view kTcpEndpointPrefix = "tcp:";
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+// "host:port" or "[v6 address]:port" (port 1..65535; 0 too when `allow_port_zero`, for tests).
+Result<HostPort> ParseHostPort(std::string_view text, bool allow_port_zero = false);
+// Checks a configured endpoint: an absolute socket path or a valid "tcp:host:port".
+Status CheckEndpoint(std::string_view endpoint);
+
 // A connected, handshaken TLS session over a stream socket it owns.
 class TlsConnection {
  public:
-  // Client side: connects to the Unix socket, performs the handshake and waits for "ready"
-  // (kPermissionDenied when the engine refuses the client certificate).
-  static Result<TlsConnection> Connect(const std::string& socket_path, SSL_CTX* ctx,
-                                       int timeout_ms);
+  // Client side: connects to the endpoint (a Unix socket path or "tcp:host:port"; the connect
+  // itself is bounded by the timeout), performs the handshake and waits for "ready"
+  // (kPermissionDenied when the engine refuses the client certificate). kUnavailable when nothing
+  // answers at the endpoint.
+  static Result<TlsConnection> Connect(const std::string& endpoint, SSL_CTX* ctx, int timeout_ms);
   // Server side: takes ownership of an accepted fd, performs the handshake and sends "ready".
   static Result<TlsConnection> Accept(int fd, SSL_CTX* ctx, int handshake_timeout_ms);
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -124,6 +125,11 @@ struct EngineError {
   std::string name;         // offending identifier, if any
   std::string detail;       // one line for humans
 };
+
+// Engine pair (issue 20): the detail of every refusal by an engine that does not hold its lease
+// (kUnavailable, "ACME_CA_ERROR", "engine standby: <holder> holds the lease engine-<env>"). A
+// gateway with several engine endpoints sends the request to the next one on this prefix.
+inline constexpr std::string_view kStandbyDetailPrefix = "engine standby: ";
 
 using Request = std::variant<IssueRequest, RevokeRequest, RevokeAllForAccountRequest,
                              GetCertificateRequest, VerifyExternalAccountBindingRequest>;

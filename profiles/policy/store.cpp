@@ -32,7 +32,7 @@ std::optional<uint64_t> ParseU64(std::string_view s) {
   return v;
 }
 
-Result<uint64_t> ReadVersion(const lmdb::Txn& txn, MDB_dbi meta) {
+Result<uint64_t> ReadVersion(const kv::Txn& txn, kv::Table meta) {
   auto v = CA_TRY(txn.Get(meta, kVersionKey));
   if (!v) return uint64_t{0};
   auto n = ParseU64(*v);
@@ -58,7 +58,7 @@ DecodedRecords<T>& ParsedRecords() {
 
 // Finds and parses one record; a malformed record is logged and treated as absent.
 template <class T>
-std::optional<T> FindRecord(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key,
+std::optional<T> FindRecord(const kv::Txn& txn, kv::Table dbi, std::string_view key,
                             Result<T> (*parse)(std::string_view)) {
   auto v = txn.Get(dbi, key);
   if (!v) {
@@ -80,7 +80,7 @@ std::optional<T> FindRecord(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view 
 }
 
 template <class T>
-std::vector<T> ListRecords(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view prefix,
+std::vector<T> ListRecords(const kv::Txn& txn, kv::Table dbi, std::string_view prefix,
                            Result<T> (*parse)(std::string_view)) {
   std::vector<T> out;
   auto st = txn.ForEach(dbi, prefix, [&](std::string_view key, std::string_view value) {
@@ -194,41 +194,53 @@ json PolicySnapshot::ToJson(int64_t now) const {
 
 Result<PolicyStore> PolicyStore::Open(const std::string& dir, bool read_only, bool create) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  bool exists = fs::exists(fs::path(dir) / "data.mdb", ec);
-  if (create && exists) {
-    return Fail(ErrorCode::kAlreadyExists, "a policy store already exists in " + dir);
+  // A directory (LMDB) exists when its data file does; a pg: location when its schema is written.
+  const bool pg = kv::IsPostgresLocation(dir);
+  if (!pg) {
+    std::error_code ec;
+    bool exists = fs::exists(fs::path(dir) / "data.mdb", ec);
+    if (create && exists) {
+      return Fail(ErrorCode::kAlreadyExists, "a policy store already exists in " + dir);
+    }
+    if (!create && !exists) {
+      return Fail(ErrorCode::kNotFound, "no policy store in " + dir + " (run 'ca-ra init')");
+    }
+    if (create) {
+      fs::create_directories(dir, ec);
+      if (ec) return Fail(ErrorCode::kIo, "cannot create " + dir + ": " + ec.message());
+      fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec,
+                      ec);
+    }
   }
-  if (!create && !exists) {
-    return Fail(ErrorCode::kNotFound, "no policy store in " + dir + " (run 'ca-ra init')");
-  }
-  if (create) {
-    fs::create_directories(dir, ec);
-    if (ec) return Fail(ErrorCode::kIo, "cannot create " + dir + ": " + ec.message());
-    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, ec);
-  }
-  lmdb::EnvOptions options;
-  options.path = dir;
+  kv::EnvOptions options;
+  options.location = dir;
   options.read_only = read_only;
+  options.create = pg && create;
   options.map_size = size_t{1} << 30;
-  auto env = CA_TRY(lmdb::Env::Open(options));
+  auto env = CA_TRY(kv::Env::Open(options));
 
   PolicyDbs dbs;
   bool make = create;
-  dbs.meta = CA_TRY(env.OpenDb("meta", make));
-  dbs.organizations = CA_TRY(env.OpenDb("organizations", make));
-  dbs.external_accounts = CA_TRY(env.OpenDb("external_accounts", make));
-  dbs.domains = CA_TRY(env.OpenDb("domains", make));
-  dbs.acme_accounts = CA_TRY(env.OpenDb("acme_accounts", make));
-  dbs.mass_revocations = CA_TRY(env.OpenDb("mass_revocations", make));
-  dbs.audit = CA_TRY(env.OpenDb("audit", make));
+  dbs.meta = CA_TRY(env.OpenTable("meta", make));
+  dbs.organizations = CA_TRY(env.OpenTable("organizations", make));
+  dbs.external_accounts = CA_TRY(env.OpenTable("external_accounts", make));
+  dbs.domains = CA_TRY(env.OpenTable("domains", make));
+  dbs.acme_accounts = CA_TRY(env.OpenTable("acme_accounts", make));
+  dbs.mass_revocations = CA_TRY(env.OpenTable("mass_revocations", make));
+  dbs.audit = CA_TRY(env.OpenTable("audit", make));
 
-  if (!create) {
-    auto txn = CA_TRY(lmdb::Txn::BeginRead(env));
+  if (!create || pg) {
+    auto txn = CA_TRY(kv::Txn::BeginRead(env));
     auto schema = CA_TRY(txn.Get(dbs.meta, kSchemaKey));
-    if (!schema)
+    if (pg && create && schema) {
+      return Fail(ErrorCode::kAlreadyExists, "a policy store already exists in " + dir);
+    }
+    if (pg && !create && !schema) {
+      return Fail(ErrorCode::kNotFound, "no policy store in " + dir + " (run 'ca-ra init')");
+    }
+    if (!create && !schema)
       return Fail(ErrorCode::kCorrupt, dir + " is not a policy store (no schema version)");
-    auto n = ParseU64(*schema);
+    auto n = schema ? ParseU64(*schema) : std::optional<uint64_t>(kPolicySchemaVersion);
     if (!n || *n != kPolicySchemaVersion) {
       return Fail(ErrorCode::kFailedPrecondition,
                   "policy store " + dir + " has schema version " + std::string(*schema) +
@@ -244,7 +256,7 @@ Result<PolicyStore> PolicyStore::OpenReadOnly(const std::string& dir) {
 }
 
 Result<PolicySnapshot> PolicyStore::Snapshot() const {
-  auto txn = CA_TRY(lmdb::Txn::BeginRead(env_));
+  auto txn = CA_TRY(kv::Txn::BeginRead(env_));
   uint64_t version = CA_TRY(ReadVersion(txn, dbs_.meta));
   return PolicySnapshot(std::move(txn), dbs_, version);
 }

@@ -1,16 +1,14 @@
-// The policy store, read side: one LMDB environment written only by the RA CLI (POL-7), read by
-// the gateway and the engine. A snapshot is one LMDB read transaction, so a reader sees one version
-// of the whole policy (never a mix) and never blocks the writer. The write side (PolicyWriter,
-// PolicyWriteTxn: every write transaction bumps the version and appends its audit records in the
-// same transaction, POL-8) is in profiles/policy/admin/writer.h, library ca_policy_admin, which
-// only ca-ra links (checked by profiles/policy/admin/CMakeLists.txt).
+// The policy store, read side: one store (kv/kv.h: LMDB or PostgreSQL) written only by the RA CLI
+// (POL-7), read by the gateway and the engine. A snapshot is one read transaction, so a reader sees
+// one version of the whole policy (never a mix) and never blocks the writer. The write side
+// (PolicyWriter, PolicyWriteTxn: every write transaction bumps the version and appends its audit
+// records in the same transaction, POL-8) is in profiles/policy/admin/writer.h, library
+// ca_policy_admin, which only ca-ra links (checked by profiles/policy/admin/CMakeLists.txt).
 //
 // Named databases: meta (schema_version, version, sequence counters), organizations (id),
 // external_accounts (kid), domains (kid "\n" fqdn), acme_accounts (ACME account id),
 // mass_revocations and audit (20-digit sequence numbers).
 #pragma once
-
-#include <lmdb.h>
 
 #include <cstdint>
 #include <optional>
@@ -20,8 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/lmdb.h"
 #include "common/result.h"
+#include "kv/kv.h"
 #include "profiles/policy/model.h"
 
 namespace ca::profiles::policy {
@@ -29,8 +27,8 @@ namespace ca::profiles::policy {
 inline constexpr uint32_t kPolicySchemaVersion = 1;
 
 struct PolicyDbs {
-  MDB_dbi meta = 0, organizations = 0, external_accounts = 0, domains = 0, acme_accounts = 0,
-          mass_revocations = 0, audit = 0;
+  kv::Table meta = 0, organizations = 0, external_accounts = 0, domains = 0, acme_accounts = 0,
+            mass_revocations = 0, audit = 0;
 };
 
 struct AuditFilter {
@@ -66,10 +64,10 @@ class PolicyReader {
   std::optional<std::string> DashboardOperatorCredentialHash(std::string_view name) const;
 
  protected:
-  PolicyReader(lmdb::Txn txn, PolicyDbs dbs) : txn_(std::move(txn)), dbs_(dbs) {}
+  PolicyReader(kv::Txn txn, PolicyDbs dbs) : txn_(std::move(txn)), dbs_(dbs) {}
   Result<uint64_t> MetaCounter(std::string_view key) const;
 
-  lmdb::Txn txn_;
+  kv::Txn txn_;
   PolicyDbs dbs_;
 };
 
@@ -83,7 +81,7 @@ class PolicySnapshot : public PolicyReader {
 
  private:
   friend class PolicyStore;
-  PolicySnapshot(lmdb::Txn txn, PolicyDbs dbs, uint64_t version)
+  PolicySnapshot(kv::Txn txn, PolicyDbs dbs, uint64_t version)
       : PolicyReader(std::move(txn), dbs), version_(version) {}
   uint64_t version_ = 0;
 };
@@ -96,14 +94,14 @@ class PolicyStore {
 
   Result<PolicySnapshot> Snapshot() const;
 
-  const std::string& path() const { return env_.path(); }
+  const std::string& path() const { return env_.location(); }
 
  protected:
   // For PolicyWriter (profiles/policy/admin/writer.h): opens the LMDB environment of `dir` and its
   // named databases (created when `create`); an existing store's schema version is checked.
   static Result<PolicyStore> Open(const std::string& dir, bool read_only, bool create);
-  PolicyStore(lmdb::Env env, PolicyDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
-  lmdb::Env env_;
+  PolicyStore(kv::Env env, PolicyDbs dbs) : env_(std::move(env)), dbs_(dbs) {}
+  kv::Env env_;
   PolicyDbs dbs_;
 };
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/lmdb.h"
 #include "common/result.h"
+#include "kv/kv.h"
 
 namespace ca::profiles::policy::store_layout {
 
@@ -25,6 +25,6 @@ std::string SeqKey(uint64_t seq);
 std::string DomainKey(std::string_view kid, std::string_view fqdn);
 std::optional<uint64_t> ParseU64(std::string_view s);
 // The committed policy version (0 before the first write); kCorrupt when malformed.
-Result<uint64_t> ReadVersion(const lmdb::Txn& txn, MDB_dbi meta);
+Result<uint64_t> ReadVersion(const kv::Txn& txn, kv::Table meta);
 
 }  // namespace ca::profiles::policy::store_layout

@@ -66,13 +66,13 @@ TEST(PolicyStore, NewerSchemaRefused) {
   std::string path = dir.Sub("p");
   { ASSERT_TRUE(PolicyWriter::Create(path, "a", 1)); }
   {
-    lmdb::EnvOptions o;
-    o.path = path;
-    auto env = lmdb::Env::Open(o);
+    kv::EnvOptions o;
+    o.location = path;
+    auto env = kv::Env::Open(o);
     ASSERT_TRUE(env);
-    auto meta = env->OpenDb("meta", false);
+    auto meta = env->OpenTable("meta", false);
     ASSERT_TRUE(meta);
-    auto txn = lmdb::Txn::BeginWrite(*env);
+    auto txn = kv::Txn::BeginWrite(*env);
     ASSERT_TRUE(txn->Put(*meta, "schema_version", "2"));
     ASSERT_TRUE(txn->Commit());
   }
@@ -158,7 +158,7 @@ static_assert(CanBeginWrite<PolicyWriter>);
 class EnvProbe : public PolicyStore {
  public:
   explicit EnvProbe(PolicyStore s) : PolicyStore(std::move(s)) {}
-  const lmdb::Env& env() const { return env_; }
+  const kv::Env& env() const { return env_; }
 };
 
 TEST(PolicyStore, ReadOnlyStoreCannotWrite) {
@@ -168,7 +168,7 @@ TEST(PolicyStore, ReadOnlyStoreCannotWrite) {
   auto ro = PolicyStore::OpenReadOnly(path);
   ASSERT_TRUE(ro) << ro.error().ToString();
   EnvProbe probe(std::move(*ro));
-  auto w = lmdb::Txn::BeginWrite(probe.env());
+  auto w = kv::Txn::BeginWrite(probe.env());
   ASSERT_FALSE(w);
   EXPECT_EQ(w.error().code, ErrorCode::kPermissionDenied);
   EXPECT_EQ(probe.Snapshot()->version(), 1u);

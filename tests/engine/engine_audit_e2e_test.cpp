@@ -95,7 +95,7 @@ StoreView ReadStore(EngineSetup& setup) {
   auto store = CaStore::Open(setup.store_dir());
   EXPECT_TRUE(store) << store.error().ToString();
   if (!store) return v;
-  auto txn = lmdb::Txn::BeginRead((*store)->env());
+  auto txn = kv::Txn::BeginRead((*store)->env());
   EXPECT_TRUE(txn);
   if (!txn) return v;
   EXPECT_TRUE(

@@ -9,8 +9,9 @@
 #include <set>
 #include <thread>
 
-#include "engine/ca_store.h"
+#include "engine/api/channel.h"
 #include "engine/ca_instance.h"
+#include "engine/ca_store.h"
 #include "engine/testing/engine_process.h"
 
 namespace ca::engine {
@@ -60,7 +61,7 @@ void VerifyStore(EngineSetup& setup, size_t* issued_count) {
   EXPECT_TRUE((*store)->PendingSerials()->empty());
   std::set<std::string> serials, keys;
   size_t n = 0;
-  auto txn = lmdb::Txn::BeginRead((*store)->env());
+  auto txn = kv::Txn::BeginRead((*store)->env());
   ASSERT_TRUE(txn);
   ASSERT_TRUE(txn->ForEach((*store)->dbs().certs, "", [&](std::string_view k, std::string_view v) {
     auto rec = CertRecordFromJson(k, v);
@@ -93,13 +94,16 @@ TEST(EngineE2E, ChannelRefusesReplayWithDifferentContent) {
   auto client = (*setup)->Client();
   ASSERT_TRUE(client);
   KeyPool keys(2);
-  auto req = testing::MakeIssueRequest("replay-1", (*setup)->kid(), {"www.example.fr"}, keys.Next());
+  auto req =
+      testing::MakeIssueRequest("replay-1", (*setup)->kid(), {"www.example.fr"}, keys.Next());
   auto first = client->Issue(req);
   ASSERT_TRUE(first && std::holds_alternative<IssueResponse>(*first));
   auto again = client->Issue(req);
   ASSERT_TRUE(again && std::holds_alternative<IssueResponse>(*again));
-  EXPECT_EQ(std::get<IssueResponse>(*again).certificate_pem, std::get<IssueResponse>(*first).certificate_pem);
-  auto changed = testing::MakeIssueRequest("replay-1", (*setup)->kid(), {"api.example.fr"}, keys.Next());
+  EXPECT_EQ(std::get<IssueResponse>(*again).certificate_pem,
+            std::get<IssueResponse>(*first).certificate_pem);
+  auto changed =
+      testing::MakeIssueRequest("replay-1", (*setup)->kid(), {"api.example.fr"}, keys.Next());
   changed.order_id = "another-order";  // the same order would get its certificate (issuance_key.h)
   auto refused = client->Issue(changed);
   ASSERT_TRUE(refused && std::holds_alternative<EngineError>(*refused));
@@ -109,6 +113,44 @@ TEST(EngineE2E, ChannelRefusesReplayWithDifferentContent) {
   ASSERT_TRUE(cert && std::holds_alternative<engine::api::CertificateRecord>(*cert));
   EXPECT_EQ(std::get<engine::api::CertificateRecord>(*cert).certificate_pem,
             std::get<IssueResponse>(*first).certificate_pem);
+  EXPECT_EQ((*setup)->Stop(), 0);
+  size_t n = 0;
+  VerifyStore(**setup, &n);
+  EXPECT_EQ(n, 1u);
+}
+
+// Issue 20: the real daemon's TCP listener (peer_listen) for the other node's gateway. A client
+// whose first endpoint is down issues over TCP; the same request again on the Unix socket gets the
+// same certificate (a retry on another endpoint is safe: the request_id / order is the key).
+TEST(EngineE2E, PeerListenerServesTcpAndARetryOnAnotherEndpointIsIdempotent) {
+  auto setup = EngineSetup::Create(CA_ENGINE_BIN);
+  ASSERT_TRUE(setup) << setup.error().ToString();
+  const auto& dir = (*setup)->dir();
+  auto client_fp = engine::api::CertificateFileFingerprint(dir.Sub("channel/client.crt"));
+  ASSERT_TRUE(client_fp);
+  const std::string tcp = "tcp:127.0.0.1:23010";  // this helper's port range
+  nlohmann::json channel = {{"cert", dir.Sub("channel/engine.crt")},
+                            {"key", dir.Sub("channel/engine.key")},
+                            {"client_fingerprints", {*client_fp}},
+                            {"peer_listen", "127.0.0.1:23010"},
+                            {"peer_client_fingerprints", {*client_fp}}};
+  ASSERT_TRUE((*setup)->MergeConfig(nlohmann::json{{"channel", channel}}.dump()));
+  ASSERT_TRUE((*setup)->Start());
+  auto options = (*setup)->ClientOptions();
+  options.endpoints = {dir.Sub("absent.sock"), tcp};
+  auto over_tcp = engine::api::EngineClient::Connect(options);
+  ASSERT_TRUE(over_tcp) << over_tcp.error().ToString();
+  EXPECT_EQ(over_tcp->current_endpoint(), tcp);
+  KeyPool keys(1);
+  auto req = testing::MakeIssueRequest("tcp-1", (*setup)->kid(), {"www.example.fr"}, keys.Next());
+  auto first = over_tcp->Issue(req);
+  ASSERT_TRUE(first) << first.error().ToString();
+  ASSERT_TRUE(std::holds_alternative<IssueResponse>(*first));
+  auto local = (*setup)->Client();
+  ASSERT_TRUE(local);
+  auto again = local->Issue(req);
+  ASSERT_TRUE(again && std::holds_alternative<IssueResponse>(*again));
+  EXPECT_EQ(std::get<IssueResponse>(*again).serial_hex, std::get<IssueResponse>(*first).serial_hex);
   EXPECT_EQ((*setup)->Stop(), 0);
   size_t n = 0;
   VerifyStore(**setup, &n);
@@ -129,7 +171,8 @@ TEST(EngineE2E, CrashAtEveryStepLosesNothingAndReusesNoSerial) {
   for (std::string_view step : kCrashSteps) {
     for (int nth = 1; nth <= kRepeats; ++nth) {
       SCOPED_TRACE(std::string(step) + ":" + std::to_string(nth));
-      ASSERT_TRUE((*setup)->Start({{"CA_ENGINE_CRASH_AT", std::string(step) + ":" + std::to_string(nth)}}));
+      ASSERT_TRUE(
+          (*setup)->Start({{"CA_ENGINE_CRASH_AT", std::string(step) + ":" + std::to_string(nth)}}));
       auto client = (*setup)->Client(2);
       ASSERT_TRUE(client);
       std::atomic<bool> down{false};
@@ -174,7 +217,8 @@ TEST(EngineE2E, CrashAtEveryStepLosesNothingAndReusesNoSerial) {
         ASSERT_TRUE(std::holds_alternative<IssueResponse>(*resp))
             << o.request_id << ": " << std::get<EngineError>(*resp).detail;
         if (o.issued) {
-          EXPECT_EQ(std::get<IssueResponse>(*resp).certificate_pem, o.issued->certificate_pem) << o.request_id;
+          EXPECT_EQ(std::get<IssueResponse>(*resp).certificate_pem, o.issued->certificate_pem)
+              << o.request_id;
         } else {
           o.issued = std::get<IssueResponse>(*resp);
         }

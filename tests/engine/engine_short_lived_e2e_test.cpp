@@ -36,14 +36,14 @@ StoreView Read(EngineSetup& setup, const std::string& serial_hex) {
   StoreView v;
   auto reader = crl_ocsp::StatusReader::Open(setup.dir().Sub("production-status"));
   if (!reader) return v;
-  auto txn = lmdb::Txn::BeginRead(reader->env());
+  auto txn = kv::Txn::BeginRead(reader->env());
   EXPECT_TRUE(txn);
   if (!txn) return v;
   auto serial = pki::Serial::FromHex(serial_hex);
   EXPECT_TRUE(serial);
-  auto r = crl_ocsp::FindResponse(txn->get(), reader->dbs(), "test-int", serial->magnitude);
+  auto r = crl_ocsp::FindResponse(*txn, reader->dbs(), "test-int", serial->magnitude);
   v.has_response = r && r->has_value();
-  auto crl = crl_ocsp::FindCrl(txn->get(), reader->dbs(), "test-int");  // the full CRL
+  auto crl = crl_ocsp::FindCrl(*txn, reader->dbs(), "test-int");  // the full CRL
   if (crl && *crl) {
     v.crl = (*crl)->info;
     auto parsed = ossl::CrlFromDer(

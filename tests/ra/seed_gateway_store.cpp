@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/lmdb.h"
+#include "kv/kv.h"
 
 namespace {
 
@@ -32,19 +32,19 @@ int main(int argc, char** argv) {
            "       ra_seed_gateway_store DIR --cert SERIAL ACME_ID KID NAMES PROFILE NOT_AFTER\n";
     return 2;
   }
-  ca::lmdb::EnvOptions o;
-  o.path = argv[1];
+  ca::kv::EnvOptions o;
+  o.location = argv[1];
   o.create = true;
   o.map_size = size_t{1} << 26;
-  auto env = ca::lmdb::Env::Open(o);
+  auto env = ca::kv::Env::Open(o);
   if (!env) {
     std::cerr << env.error().ToString() << "\n";
     return 1;
   }
-  auto accounts = env->OpenDb("accounts", true);
-  auto certs = env->OpenDb("certificates", true);
-  auto orders = env->OpenDb("orders", true);
-  auto txn = ca::lmdb::Txn::BeginWrite(*env);
+  auto accounts = env->OpenTable("accounts", true);
+  auto certs = env->OpenTable("certificates", true);
+  auto orders = env->OpenTable("orders", true);
+  auto txn = ca::kv::Txn::BeginWrite(*env);
   if (!accounts || !certs || !orders || !txn) return 1;
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   if (cert) {

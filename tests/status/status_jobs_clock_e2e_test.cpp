@@ -45,18 +45,18 @@ StoreView Read(EngineSetup& setup, const std::string& serial_hex) {
   auto reader = crl_ocsp::StatusReader::Open(setup.dir().Sub("production-status"));
   EXPECT_TRUE(reader) << reader.error().ToString();
   if (!reader) return v;
-  auto txn = lmdb::Txn::BeginRead(reader->env());
+  auto txn = kv::Txn::BeginRead(reader->env());
   EXPECT_TRUE(txn);
   if (!txn) return v;
   if (auto n = txn->Get(reader->dbs().crl_numbers, "test-int"); n && *n) {
     v.reserved = std::stoull(std::string(**n));
   }
-  if (auto crl = crl_ocsp::FindCrl(txn->get(), reader->dbs(), "test-int"); crl && *crl) {
+  if (auto crl = crl_ocsp::FindCrl(*txn, reader->dbs(), "test-int"); crl && *crl) {
     v.crl = (*crl)->info;
   }
   if (!serial_hex.empty()) {
     auto serial = pki::Serial::FromHex(serial_hex);
-    auto r = crl_ocsp::FindResponse(txn->get(), reader->dbs(), "test-int", serial->magnitude);
+    auto r = crl_ocsp::FindResponse(*txn, reader->dbs(), "test-int", serial->magnitude);
     if (r && *r) {
       auto der = std::span(reinterpret_cast<const uint8_t*>((*r)->der.data()), (*r)->der.size());
       if (auto info = crl_ocsp::InspectOcspResponse(der, setup.intermediate())) v.response = *info;

@@ -78,7 +78,7 @@ Status PolicyWriteTxn::Commit() {
 Result<PolicyWriter> PolicyWriter::Create(const std::string& dir, const std::string& actor,
                                           int64_t now) {
   PolicyWriter store(CA_TRY(PolicyStore::Open(dir, /*read_only=*/false, /*create=*/true)));
-  auto txn = CA_TRY(lmdb::Txn::BeginWrite(store.env_));
+  auto txn = CA_TRY(kv::Txn::BeginWrite(store.env_));
   CA_TRY_STATUS(txn.Put(store.dbs_.meta, kSchemaKey, std::to_string(kPolicySchemaVersion)));
   CA_TRY_STATUS(txn.Commit());
   auto w = CA_TRY(store.BeginWrite(actor, now));
@@ -93,7 +93,7 @@ Result<PolicyWriter> PolicyWriter::Open(const std::string& dir) {
 }
 
 Result<PolicyWriteTxn> PolicyWriter::BeginWrite(std::string actor, int64_t now) const {
-  auto txn = CA_TRY(lmdb::Txn::BeginWrite(env_));
+  auto txn = CA_TRY(kv::Txn::BeginWrite(env_));
   uint64_t version = CA_TRY(ReadVersion(txn, dbs_.meta));
   return PolicyWriteTxn(std::move(txn), dbs_, version + 1, std::move(actor), now);
 }

@@ -40,7 +40,7 @@ class PolicyWriteTxn : public PolicyReader {
 
  private:
   friend class PolicyWriter;
-  PolicyWriteTxn(lmdb::Txn txn, PolicyDbs dbs, uint64_t version, std::string actor, int64_t now)
+  PolicyWriteTxn(kv::Txn txn, PolicyDbs dbs, uint64_t version, std::string actor, int64_t now)
       : PolicyReader(std::move(txn), dbs), version_(version), actor_(std::move(actor)), now_(now) {}
   Result<uint64_t> NextSeq(std::string_view counter);
   uint64_t version_ = 0;

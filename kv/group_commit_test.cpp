@@ -1,4 +1,4 @@
-#include "common/lmdb_group_commit.h"
+#include "kv/group_commit.h"
 
 #include <gtest/gtest.h>
 
@@ -10,18 +10,18 @@
 #include <thread>
 #include <vector>
 
-namespace ca::lmdb {
+namespace ca::kv {
 namespace {
 
 struct Fixture {
   std::string dir;
   std::optional<Env> env;
-  MDB_dbi dbi = 0;
+  Table dbi = 0;
   Fixture() {
-    char tmpl[] = "/tmp/lmdb_group_commit_test_XXXXXX";
+    char tmpl[] = "/tmp/group_commit_test_XXXXXX";
     dir = mkdtemp(tmpl);
-    env.emplace(std::move(*Env::Open({.path = dir, .create = true})));
-    dbi = *env->OpenDb("things", true);
+    env.emplace(std::move(*Env::Open({.location = dir, .create = true})));
+    dbi = *env->OpenTable("things", true);
   }
   ~Fixture() {
     env.reset();
@@ -68,8 +68,8 @@ TEST(GroupCommitter, ConcurrentWritersAreAllCommittedAndBatched) {
   EXPECT_LT(stats.batches, stats.ops);  // concurrent writers shared transactions
   EXPECT_EQ(stats.reruns, 0u);
   f.env.reset();
-  f.env.emplace(std::move(*Env::Open({.path = f.dir})));
-  f.dbi = *f.env->OpenDb("things", false);
+  f.env.emplace(std::move(*Env::Open({.location = f.dir})));
+  f.dbi = *f.env->OpenTable("things", false);
   EXPECT_EQ(f.Count(), size_t{kThreads * kPerThread});
 }
 
@@ -204,11 +204,44 @@ TEST(GroupCommitter, SubmittedOperationsRunBeforeTheCommitterStops) {
   {
     GroupCommitter committer(*f.env);
     for (int i = 0; i < 20; ++i)
-      outcomes.push_back(committer.Submit([&f, i](Txn& txn) { return txn.Put(f.dbi, std::to_string(i), "v"); }));
+      outcomes.push_back(
+          committer.Submit([&f, i](Txn& txn) { return txn.Put(f.dbi, std::to_string(i), "v"); }));
   }
   for (auto& o : outcomes) EXPECT_TRUE(o.get());
   EXPECT_EQ(f.Count(), 20u);
 }
 
+// A transaction that lost a race (kv::IsConflict) is run again, not reported, while tries remain;
+// once they are spent the caller gets the conflict, and nothing of the failed runs is written.
+TEST(GroupCommitter, ConflictsAreRerunUntilTheTriesAreSpent) {
+  Fixture f;
+  GroupCommitter committer(*f.env);
+  int runs = 0;
+  Status s = committer.Run([&](Txn& txn) -> Status {
+    CA_TRY_STATUS(txn.Put(f.dbi, "k", std::to_string(++runs)));
+    if (runs < 3) return ConflictError("lost a race");
+    return {};
+  });
+  ASSERT_TRUE(s) << s.error().ToString();
+  EXPECT_EQ(runs, 3);
+  EXPECT_EQ(committer.stats().conflicts, 2u);
+  auto txn = Txn::BeginRead(*f.env);
+  auto v = txn->Get(f.dbi, "k");
+  ASSERT_TRUE(v && *v);
+  EXPECT_EQ(**v, "3");
+  txn->Abort();
+
+  int always = 0;
+  Status lost = committer.Run([&](Txn& t) -> Status {
+    ++always;
+    CA_TRY_STATUS(t.Put(f.dbi, "never", "v"));
+    return ConflictError("lost again");
+  });
+  ASSERT_FALSE(lost);
+  EXPECT_TRUE(IsConflict(lost.error()));
+  EXPECT_EQ(always, GroupCommitter::kConflictTries);
+  EXPECT_EQ(f.Count(), 1u);
+}
+
 }  // namespace
-}  // namespace ca::lmdb
+}  // namespace ca::kv

@@ -1,11 +1,12 @@
-#include "common/lmdb_group_commit.h"
+#include "kv/group_commit.h"
 
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <string>
 #include <vector>
 
-namespace ca::lmdb {
+namespace ca::kv {
 
 namespace {
 
@@ -76,6 +77,19 @@ std::future<Status> GroupCommitter::Submit(Op op) {
 }
 
 Status GroupCommitter::RunBatch(Pending* const* batch, size_t n) {
+  for (int attempt = 1;; ++attempt) {
+    Status s = RunBatchOnce(batch, n);
+    if (s || !IsConflict(s.error()) || attempt >= kConflictTries) return s;
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.conflicts;
+    }
+    // The other writer usually commits within milliseconds: back off a little more each time.
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? attempt : 10));
+  }
+}
+
+Status GroupCommitter::RunBatchOnce(Pending* const* batch, size_t n) {
   Txn txn = CA_TRY(Txn::BeginWrite(env_));
   for (size_t i = 0; i < n; ++i) {
     Status s = RunOp(*batch[i]->op, txn);
@@ -132,4 +146,4 @@ void GroupCommitter::Loop() {
   }
 }
 
-}  // namespace ca::lmdb
+}  // namespace ca::kv

@@ -1,6 +1,7 @@
-// Group commit for an LMDB store: one committer thread runs the write operations of many concurrent
-// callers in one write transaction and commits it once (one fsync for the whole batch). Every
-// caller returns only after its batch is durably committed (default durability, see common/lmdb.h).
+// Group commit for a store (kv/kv.h, either engine): one committer thread runs the write operations
+// of many concurrent callers in one write transaction and commits it once (one fsync, or one
+// round trip to PostgreSQL, for the whole batch). Every caller returns only after its batch is
+// durably committed.
 //
 // Isolation of failures: when an operation of a batch fails (returns an error or throws), or the
 // batch's commit fails, the batch is abandoned and each of its operations runs again in a
@@ -9,6 +10,10 @@
 // operation: it may run more than once, so it sets (never accumulates) what it reports through its
 // captures; it sees the writes of the operations before it in the batch (serial order); it must not
 // wait for another writer of the same store (it runs on the committer thread).
+//
+// Conflicts: a transaction that lost a race with another writer (kv::IsConflict: PostgreSQL's
+// serialization failures; never on LMDB) wrote nothing and is run again, up to kConflictTries
+// times with a short growing backoff; a caller sees a conflict only once those tries are spent.
 #pragma once
 
 #include <condition_variable>
@@ -19,14 +24,15 @@
 #include <mutex>
 #include <thread>
 
-#include "common/lmdb.h"
 #include "common/result.h"
+#include "kv/kv.h"
 
-namespace ca::lmdb {
+namespace ca::kv {
 
 class GroupCommitter {
  public:
   using Op = std::function<Status(Txn& txn)>;
+  static constexpr int kConflictTries = 20;
 
   // `env` must outlive the committer. At most `max_batch` operations share one transaction.
   explicit GroupCommitter(const Env& env, size_t max_batch = 256);
@@ -45,7 +51,8 @@ class GroupCommitter {
   struct Stats {
     uint64_t batches = 0;  // committed transactions (reruns included)
     uint64_t ops = 0;
-    uint64_t reruns = 0;  // batches abandoned and rerun one operation per transaction
+    uint64_t reruns = 0;     // batches abandoned and rerun one operation per transaction
+    uint64_t conflicts = 0;  // transactions that lost a race and were run again
   };
   Stats stats() const;
 
@@ -65,7 +72,9 @@ class GroupCommitter {
   };
   void Loop();
   // Runs ops [0, n) in one transaction; the failure of any op or of the commit fails the batch.
+  // A conflict is retried here (see the header comment).
   Status RunBatch(Pending* const* batch, size_t n);
+  Status RunBatchOnce(Pending* const* batch, size_t n);
 
   const Env& env_;
   const size_t max_batch_;
@@ -77,4 +86,4 @@ class GroupCommitter {
   std::thread thread_;
 };
 
-}  // namespace ca::lmdb
+}  // namespace ca::kv
