@@ -52,6 +52,10 @@ cleanup() {
     for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
   done
   netns_stop_all
+  # The sockets and lock files its killed PostgreSQL servers left (the test's own ports).
+  for p in "$(ha_pgport mon)" "$(ha_pgport a)" "$(ha_pgport b)"; do
+    rm -f "/var/run/postgresql/.s.PGSQL.$p" "/var/run/postgresql/.s.PGSQL.$p.lock"
+  done
   rm -rf "/etc/netns/${HA_TAG}cl"
   remove_test_state
 }
