@@ -10,6 +10,7 @@ PKGS=(
   pebble certbot lego dehydrated uacme caddy python3-acme curl dnsutils
   chromium chromium-driver
   wrk nginx-light python3-aiosmtpd
+  postgresql-15-auto-failover pg-auto-failover-cli haproxy  # issue 20, the pair: monitor, keepers, load balancer
   clang libfuzzer-14-dev libclang-rt-14-dev libcurl4-openssl-dev faketime
   mmdebstrap systemd-container systemd procps iproute2
   libgnutls28-dev jq
