@@ -27,6 +27,15 @@ std::unexpected<Problem> Internal(const Error& e) {
     p.retry_after_seconds = 60;
     return std::unexpected(p);
   }
+  if (e.code == ErrorCode::kUnavailable) {
+    // The store cannot be reached or lost its primary (a pair's failover: kv/postgres answers
+    // kUnavailable until libpq finds the new primary); nothing was acknowledged. Retryable.
+    log::Error("store_unavailable", {{"error", e.ToString()}});
+    Problem p = MakeProblem(ProblemKind::kUnavailable,
+                            "ACME_OTHER_ERROR: the CA's store is unavailable; retry later");
+    p.retry_after_seconds = 5;
+    return std::unexpected(p);
+  }
   log::Error("internal_error", {{"error", e.ToString()}});
   return Err(ProblemKind::kServerInternal, "ACME_OTHER_ERROR: internal error");
 }

@@ -37,6 +37,12 @@ TEST(Problems, InternalErrorsAreOtherErrorAndAFullStoreIsRetryable) {
   EXPECT_EQ(ProblemHttpStatus(full.kind), 503);
   EXPECT_EQ(full.retry_after_seconds, 60);
   EXPECT_TRUE(full.detail.starts_with("ACME_OTHER_ERROR: ")) << full.detail;
+  // A pair's store without a primary (failover): retryable, and the internal message stays inside.
+  Problem down = Internal(Error{ErrorCode::kUnavailable, "PostgreSQL connection lost"}).error();
+  EXPECT_EQ(ProblemType(down.kind), "urn:ietf:params:acme:error:serverInternal");
+  EXPECT_EQ(ProblemHttpStatus(down.kind), 503);
+  EXPECT_EQ(down.retry_after_seconds, 5);
+  EXPECT_EQ(down.detail, "ACME_OTHER_ERROR: the CA's store is unavailable; retry later");
 }
 
 TEST(Problems, AccountCodesGiveUnauthorized) {
