@@ -232,6 +232,10 @@ class CaInstance {
   std::mutex crl_mu_;
   std::optional<pki::Time> crl_last_this_update_;
   std::optional<pki::Time> first_unpublished_revocation_;
+  // Counts NoteRevocation calls: a CRL job clears first_unpublished_revocation_ only if none came
+  // after it read the revocations (a revocation is dated before it commits, so its date alone
+  // cannot tell whether the read saw it).
+  uint64_t revocations_noted_ = 0;
   std::optional<pki::Time> crl_newest_this_update_;  // of every scope (full CRL and shards)
   // Shards at or above crl_shards still named by unexpired certificates -> their latest notAfter
   // (read at Open; new certificates only go below crl_shards).

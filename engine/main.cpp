@@ -22,6 +22,7 @@
 #include "engine/lease_keeper.h"
 #include "engine/metrics.h"
 #include "engine/recorder.h"
+#include "engine/replication_watch.h"
 #include "engine/timed_key.h"
 #include "hsm/token.h"
 #include "kv/kv.h"
@@ -180,6 +181,9 @@ Result<engine::CaKeys> LoadKeys(const engine::InstanceConfig& ic, const std::str
 struct PairKeeper {
   std::unique_ptr<kv::Env> env;
   std::unique_ptr<engine::LeaseKeeper> keeper;
+  // The database's replication for the metrics, on connections of its own (replication_watch.h).
+  std::unique_ptr<kv::Env> watch_env;
+  std::unique_ptr<engine::ReplicationWatch> watch;
 };
 
 Result<PairKeeper> StartLeaseKeeper(engine::api::CaEnvironment env,
@@ -199,6 +203,14 @@ Result<PairKeeper> StartLeaseKeeper(engine::api::CaEnvironment env,
   ko.ttl = std::chrono::seconds(ha.lease_ttl_seconds);
   out.keeper = std::make_unique<engine::LeaseKeeper>(ko, engine::LeaseOpsOn(*out.env));
   out.keeper->Start();
+  auto watched = kv::Env::Open(options);
+  if (!watched)
+    return Fail(watched.error().code,
+                env_name + " replication watch: " + watched.error().ToString());
+  out.watch_env = std::make_unique<kv::Env>(std::move(*watched));
+  out.watch = std::make_unique<engine::ReplicationWatch>(
+      [db = out.watch_env.get()] { return db->GetReplication(); }, std::chrono::seconds(5));
+  out.watch->Start();
   ca::log::Info("engine_pair", {{"environment", env_name},
                                 {"lease", ko.lease},
                                 {"node", ko.holder},
@@ -301,6 +313,7 @@ int Run(const std::string& config_path) {
       auto keeper = StartLeaseKeeper(env, ic, config->ha);
       if (!keeper) return fail(keeper.error().message);
       keepers[env] = std::move(*keeper);
+      recorder.SetReplicationWatch(env, keepers[env].watch.get());
     }
     const engine::LeaseKeeper* lease = keepers.contains(env) ? keepers[env].keeper.get() : nullptr;
     auto inst = OpenInstance(env, ic, tokens, metrics, *crash_hook,

@@ -226,6 +226,50 @@ void EngineMetrics::RenderHa(std::string& out, const std::vector<HaGauge>& ha) {
          "Times the store reported another holder while this node held the lease.");
   for (const auto& g : ha)
     out += "acme_ca_engine_ha_lease_losses_total" + labels(g) + std::to_string(g.losses) + "\n";
+  RenderDatabase(out, ha);
+}
+
+// The pair's PostgreSQL as the last probe saw it; what the primary reports only while it answers
+// (a stale standby list would hide the failover).
+void EngineMetrics::RenderDatabase(std::string& out, const std::vector<HaGauge>& ha) {
+  std::vector<const HaGauge*> probed, up;
+  for (const auto& g : ha) {
+    if (!g.db || !g.db->probed) continue;
+    probed.push_back(&g);
+    if (g.db->primary_up) up.push_back(&g);
+  }
+  if (probed.empty()) return;
+  auto labels = [](const HaGauge& g) { return "{environment=\"" + Label(g.environment) + "\"} "; };
+  Header(out, "acme_ca_engine_db_primary_up", "gauge",
+         "1 when the last probe (every 5 s) reached the pair's read-write PostgreSQL server.");
+  for (const HaGauge* g : probed)
+    out += "acme_ca_engine_db_primary_up" + labels(*g) + (g->db->primary_up ? "1" : "0") + "\n";
+  Header(out, "acme_ca_engine_db_probe_failures_total", "counter",
+         "Probes of the database that reached no read-write server.");
+  for (const HaGauge* g : probed)
+    out += "acme_ca_engine_db_probe_failures_total" + labels(*g) +
+           std::to_string(g->db->probe_failures) + "\n";
+  if (up.empty()) return;
+  Header(out, "acme_ca_engine_db_sync_commit", "gauge",
+         "1 when a commit waits for a standby (synchronous_standby_names set); 0: the pair runs on "
+         "one copy.");
+  for (const HaGauge* g : up)
+    out += "acme_ca_engine_db_sync_commit" + labels(*g) + (g->db->state.sync_commit ? "1" : "0") +
+           "\n";
+  Header(out, "acme_ca_engine_db_sync_standbys", "gauge",
+         "Standbys streaming whose commits the primary waits for (sync_state sync or quorum).");
+  for (const HaGauge* g : up)
+    out += "acme_ca_engine_db_sync_standbys" + labels(*g) +
+           std::to_string(g->db->state.SyncStandbys()) + "\n";
+  Header(out, "acme_ca_engine_db_standby_replay_lag_seconds", "gauge",
+         "Each standby's replay lag as the primary reports it, with its state and sync_state.");
+  for (const HaGauge* g : up) {
+    for (const auto& s : g->db->state.standbys) {
+      out += "acme_ca_engine_db_standby_replay_lag_seconds{environment=\"" + Label(g->environment) +
+             "\",standby=\"" + Label(s.name) + "\",state=\"" + Label(s.state) + "\",sync_state=\"" +
+             Label(s.sync_state) + "\"} " + Number(s.replay_lag_seconds) + "\n";
+    }
+  }
 }
 
 Status EngineMetrics::WriteFile(const std::string& path, const std::string& text) {

@@ -9,11 +9,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/result.h"
+#include "engine/replication_watch.h"
 #include "profiles/policy/profile_id.h"
 
 namespace ca::engine {
@@ -37,6 +39,7 @@ struct HaGauge {
   uint64_t takeovers = 0;       // times this node became active
   uint64_t renew_failures = 0;  // acquire/renew calls that failed (database unreachable)
   uint64_t losses = 0;          // times the store said another node holds it while this one did
+  std::optional<ReplicationSnapshot> db;  // the database's replication (engine/replication_watch.h)
 };
 
 class EngineMetrics {
@@ -78,6 +81,7 @@ class EngineMetrics {
 
  private:
   static void RenderHa(std::string& out, const std::vector<HaGauge>& ha);
+  static void RenderDatabase(std::string& out, const std::vector<HaGauge>& ha);
   struct Histogram {
     std::array<std::atomic<uint64_t>, kSignBuckets.size() + 1> buckets{};  // last: +Inf
     std::atomic<uint64_t> count{0}, sum_ns{0}, errors{0};

@@ -183,8 +183,9 @@ TEST_F(RecorderTest, AuditsIssuanceRefusalRevocationAndWritesTheMetricsFile) {
 TEST(EngineMetrics, RendersHaGaugesOnlyForAnEnginePair) {
   EngineMetrics m;
   EXPECT_EQ(m.Render({}, 1600).find("acme_ca_engine_ha_"), std::string::npos);
-  std::vector<HaGauge> ha = {{"production", "engine-production", "ca-1", true, 3, 2, 1, 0},
-                             {"staging", "engine-staging", "ca-1", false, 0, 0, 4, 1}};
+  std::vector<HaGauge> ha = {
+      {"production", "engine-production", "ca-1", true, 3, 2, 1, 0, std::nullopt},
+      {"staging", "engine-staging", "ca-1", false, 0, 0, 4, 1, std::nullopt}};
   std::string text = m.Render({}, 1600, ha);
   EXPECT_TRUE(Has(text, "# TYPE acme_ca_engine_ha_active gauge")) << text;
   EXPECT_TRUE(Has(text,
@@ -200,6 +201,35 @@ TEST(EngineMetrics, RendersHaGaugesOnlyForAnEnginePair) {
   EXPECT_TRUE(Has(text, "acme_ca_engine_ha_takeovers_total{environment=\"production\"} 2"));
   EXPECT_TRUE(Has(text, "acme_ca_engine_ha_lease_renew_failures_total{environment=\"staging\"} 4"));
   EXPECT_TRUE(Has(text, "acme_ca_engine_ha_lease_losses_total{environment=\"staging\"} 1"));
+  EXPECT_EQ(text.find("acme_ca_engine_db_"), std::string::npos);  // no probe yet
+}
+
+// The pair's database: what the primary says of its standbys while it answers; only that it does
+// not once it stops answering (a stale standby list would hide the failover).
+TEST(EngineMetrics, RendersTheDatabaseReplicationOfAnEnginePair) {
+  EngineMetrics m;
+  HaGauge production{"production", "engine-production", "ca-1", true, 3, 2, 0, 0, std::nullopt};
+  production.db = ReplicationSnapshot{
+      true,
+      true,
+      {true, {{"ca-2", "streaming", "sync", 0.25}, {"ca-3", "catchup", "async", 4}}},
+      1};
+  HaGauge staging{"staging", "engine-staging", "ca-1", true, 1, 1, 0, 0, std::nullopt};
+  staging.db = ReplicationSnapshot{true, false, {true, {{"ca-2", "streaming", "sync", 0}}}, 7};
+  std::string text = m.Render({}, 1600, {production, staging});
+  EXPECT_TRUE(Has(text, "acme_ca_engine_db_primary_up{environment=\"production\"} 1")) << text;
+  EXPECT_TRUE(Has(text, "acme_ca_engine_db_primary_up{environment=\"staging\"} 0"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_db_probe_failures_total{environment=\"staging\"} 7"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_db_sync_commit{environment=\"production\"} 1"));
+  EXPECT_TRUE(Has(text, "acme_ca_engine_db_sync_standbys{environment=\"production\"} 1"));
+  EXPECT_TRUE(Has(text,
+                  "acme_ca_engine_db_standby_replay_lag_seconds{environment=\"production\",standby="
+                  "\"ca-2\",state=\"streaming\",sync_state=\"sync\"} 0.25"));
+  EXPECT_TRUE(Has(text,
+                  "acme_ca_engine_db_standby_replay_lag_seconds{environment=\"production\",standby="
+                  "\"ca-3\",state=\"catchup\",sync_state=\"async\"} 4"));
+  EXPECT_FALSE(Has(text, "acme_ca_engine_db_sync_commit{environment=\"staging\"}"));
+  EXPECT_FALSE(Has(text, "acme_ca_engine_db_sync_standbys{environment=\"staging\"}"));
 }
 
 }  // namespace

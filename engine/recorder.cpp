@@ -248,7 +248,10 @@ void Recorder::WriteMetrics(
     if (const LeaseKeeper* lease = inst->lease(); lease != nullptr) {
       ha.push_back(HaGauge{std::string(engine::api::CaEnvironmentName(env)), lease->options().lease,
                            lease->options().holder, lease->Active(), lease->epoch(),
-                           lease->activations(), lease->renew_failures(), lease->losses()});
+                           lease->activations(), lease->renew_failures(), lease->losses(),
+                           std::nullopt});
+      if (auto watch = replication_.find(env); watch != replication_.end() && watch->second)
+        ha.back().db = watch->second->Snapshot();
     }
   }
   if (auto s =

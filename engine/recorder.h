@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,7 @@
 #include "engine/ca_instance.h"
 #include "engine/metrics.h"
 #include "engine/observer.h"
+#include "engine/replication_watch.h"
 
 namespace ca::engine {
 
@@ -49,6 +51,12 @@ class Recorder : public EngineObserver, public IssuanceAudit {
   Result<std::set<std::string>> IssuedSince(engine::api::CaEnvironment env,
                                             int64_t position) override;
 
+  // An engine pair's database watch for `env` (outlives the recorder's writes), shown in the HA
+  // gauges.
+  void SetReplicationWatch(engine::api::CaEnvironment env, const ReplicationWatch* watch) {
+    replication_[env] = watch;
+  }
+
   // Writes the metrics file now (also at start and at stop).
   void WriteMetrics(
       const std::map<engine::api::CaEnvironment, std::unique_ptr<CaInstance>>& instances);
@@ -61,6 +69,7 @@ class Recorder : public EngineObserver, public IssuanceAudit {
   EngineMetrics& metrics_;
   RecorderOptions options_;
   int ticks_ = 0;
+  std::map<engine::api::CaEnvironment, const ReplicationWatch*> replication_;
 };
 
 }  // namespace ca::engine

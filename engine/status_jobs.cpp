@@ -35,9 +35,13 @@ Status CaInstance::LoadCrlSchedule() {
                                          return true;
                                        }));
   }
+  // A revocation is dated before it commits, so one dated shortly before the current CRL may be
+  // missing from it: those make the CRL due too (at most one extra CRL after a restart).
+  constexpr std::chrono::minutes kCommitWindow{5};
   for (const auto& rec : CA_TRY(store_->RevokedCerts())) {
     pki::Time at = pki::FromUnix(rec.revoked_at);
-    if (!crl_last_this_update_ || at >= *crl_last_this_update_) NoteRevocationLocked(at);
+    if (!crl_last_this_update_ || at >= *crl_last_this_update_ - kCommitWindow)
+      NoteRevocationLocked(at);
   }
   return Ok();
 }
@@ -48,6 +52,7 @@ void CaInstance::NoteRevocation(int64_t revoked_at) {
 }
 
 void CaInstance::NoteRevocationLocked(pki::Time at) {
+  ++revocations_noted_;
   if (!first_unpublished_revocation_ || at < *first_unpublished_revocation_)
     first_unpublished_revocation_ = at;
 }
@@ -285,10 +290,12 @@ Status CaInstance::RunCrlJob() {
   if (!jobs_.crl.Ready(mono)) return Ok();
   pki::Time now = jobs_.clock.wall();
   bool full_due = false;
+  uint64_t noted_before_read = 0;
   {
     std::lock_guard lock(crl_mu_);
     crl_ocsp::CrlState state{crl_last_this_update_, first_unpublished_revocation_};
     full_due = crl_ocsp::CrlDue(state, now, options_.freshness);
+    noted_before_read = revocations_noted_;
   }
   bool shards_due = ShardsEnabled() && (full_due || !jobs_.next_shard_check ||
                                         now >= *jobs_.next_shard_check);
@@ -302,6 +309,7 @@ Status CaInstance::RunCrlJob() {
     } else {
       clock = std::unexpected(read.error());
     }
+    Crash("crl_revocations_read");
   }
   Status s = clock;
   // Shards first: a consumer that sees a revocation in the full CRL finds it in its shard too.
@@ -321,10 +329,15 @@ Status CaInstance::RunCrlJob() {
     } else {
       std::lock_guard lock(crl_mu_);
       crl_last_this_update_ = now;
-      // A revocation recorded while this CRL was being built is in it only if it was committed
-      // before RevokedCerts() read the store: keep it due if it is newer than `now`.
-      if (first_unpublished_revocation_ && first_unpublished_revocation_ <= now)
+      // A revocation noted after RevokedCerts() read the store may have committed after that read
+      // (it is dated before its commit, so possibly before `now`): the CRL stays due for it, at
+      // `now` + crl_revocation_delay (a stream of revocations gets a CRL per delay, not per
+      // second).
+      if (revocations_noted_ == noted_before_read) {
         first_unpublished_revocation_.reset();
+      } else if (first_unpublished_revocation_ && *first_unpublished_revocation_ < now) {
+        first_unpublished_revocation_ = now;
+      }
     }
   }
   if (!s) {

@@ -38,7 +38,10 @@ class StatusJobsTest : public ::testing::Test {
     world_ = testing::MakePolicyWorld(dir_.Sub("policy"));
     auto opt = testing::MakeInstanceOptions(dir_);
     opt.freshness.crl_revocation_delay = seconds(0);
-    auto inst = CaInstance::Open(opt, testing::MakeSoftwareKeys(), nullptr);
+    // The instance's step hook runs on_step_, so a test can act between two steps of a job.
+    auto inst = CaInstance::Open(opt, testing::MakeSoftwareKeys(), [this](std::string_view step) {
+      if (on_step_) on_step_(step);
+    });
     ASSERT_TRUE(inst) << inst.error().ToString();
     inst_ = std::move(*inst);
     inst_->SetStatusJobClock({[this] { return wall_; }, [this] { return mono_; }});
@@ -69,6 +72,16 @@ class StatusJobsTest : public ::testing::Test {
     EXPECT_TRUE(info);
     return info ? *info : crl_ocsp::CrlInfo{};
   }
+  bool CrlLists(const std::string& serial_hex) {
+    auto der = inst_->status_store().CurrentCrl(inst_->issuer_name());
+    EXPECT_TRUE(der && *der);
+    if (!der || !*der) return false;
+    auto crl = ossl::CrlFromDer(**der);
+    EXPECT_TRUE(crl);
+    auto serial = pki::Serial::FromHex(serial_hex)->ToAsn1();
+    X509_REVOKED* entry = nullptr;
+    return crl && serial && X509_CRL_get0_by_serial(crl->get(), &entry, serial->get()) == 1;
+  }
   bool HasResponse(const std::string& serial_hex) {
     auto r =
         inst_->status_store().Response(inst_->issuer_name(), *pki::Serial::FromHex(serial_hex));
@@ -78,6 +91,7 @@ class StatusJobsTest : public ::testing::Test {
   testing::TempDir dir_;
   testing::PolicyWorld world_;
   std::unique_ptr<CaInstance> inst_;
+  std::function<void(std::string_view)> on_step_;
   std::vector<ossl::Pkey> keys_;
   pki::Time real_ = pki::Now();
   pki::Time wall_ = real_;
@@ -225,6 +239,44 @@ TEST_F(StatusJobsTest, ShortLivedCertificateGetsNoOcspResponseButIsListedInTheCr
   X509_REVOKED* entry = nullptr;
   EXPECT_EQ(X509_CRL_get0_by_serial(crl->get(), &entry, serial->get()), 1);
   EXPECT_FALSE(HasResponse(s));
+}
+
+// A revocation is dated before it commits. One that commits after the CRL job read the
+// revocations, yet is dated before the job's `now`, is not in that CRL: the CRL stays due for it
+// and the next run lists it (it used to wait for the daily CRL).
+TEST_F(StatusJobsTest, RevocationCommittedWhileTheCrlIsBuiltMakesTheNextCrlDue) {
+  std::string first = Issue("sj-race-1", "a.example.fr");
+  std::string late = Issue("sj-race-2", "b.example.fr");
+  ASSERT_TRUE(inst_->RunStatusJobs());
+  ASSERT_EQ(inst_->Revoke({first, RevocationReason::kKeyCompromise, "ra:test", false, {}}).index(),
+            1u);
+  bool revoked_late = false;
+  on_step_ = [&](std::string_view step) {
+    if (step != "crl_revocations_read" || revoked_late) return;
+    revoked_late = true;
+    EXPECT_EQ(inst_->Revoke({late, RevocationReason::kSuperseded, "ra:test", false, {}}).index(),
+              1u);
+  };
+  wall_ = pki::Now() + seconds(10);  // the job's `now` is after both revocations' dates
+  mono_ += seconds(61);
+  ASSERT_TRUE(inst_->RunStatusJobs());
+  ASSERT_TRUE(revoked_late);
+  on_step_ = nullptr;
+  EXPECT_TRUE(CrlLists(first));
+  EXPECT_FALSE(CrlLists(late));  // read before it committed
+  uint64_t number = ReservedCrlNumber();
+
+  mono_ += seconds(61);
+  ASSERT_TRUE(inst_->RunStatusJobs());
+  EXPECT_GT(ReservedCrlNumber(), number);
+  EXPECT_TRUE(CrlLists(late));
+
+  // Listed: nothing is due any more until the daily CRL.
+  number = ReservedCrlNumber();
+  mono_ += seconds(61);
+  wall_ += seconds(61);
+  ASSERT_TRUE(inst_->RunStatusJobs());
+  EXPECT_EQ(ReservedCrlNumber(), number);
 }
 
 }  // namespace

@@ -36,6 +36,13 @@ Result<Env> Env::Open(const EnvOptions& options) {
   return Env(Engine::kLmdb, std::move(canonical), options.read_only, std::move(backend));
 }
 
+size_t ReplicationState::SyncStandbys() const {
+  size_t n = 0;
+  for (const auto& s : standbys)
+    n += s.state == "streaming" && (s.sync_state == "sync" || s.sync_state == "quorum");
+  return n;
+}
+
 bool IsConflict(const Error& error) {
   return error.code == ErrorCode::kUnavailable && error.message.starts_with(kConflictPrefix);
 }

@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -123,6 +124,22 @@ struct Fence {
   std::atomic<uint64_t> epoch{0};
 };
 
+// The database's replication as seen from its primary (PostgreSQL only), for the pair's gauges.
+struct ReplicationState {
+  // synchronous_standby_names is set: a commit returns only once a standby has it. pg_auto_failover
+  // clears it while the standby is away, so 0 means the pair runs degraded (one copy).
+  bool sync_commit = false;
+  struct Standby {
+    std::string name;        // application_name (the node)
+    std::string state;       // streaming, catchup, ... ("" when the role may not read it)
+    std::string sync_state;  // sync, quorum, potential, async
+    double replay_lag_seconds = 0;
+  };
+  std::vector<Standby> standbys;  // by name
+  // Standbys streaming whose commits the primary waits for (sync_state sync or quorum).
+  size_t SyncStandbys() const;
+};
+
 enum class Engine { kLmdb, kPostgres };
 
 struct EnvOptions {
@@ -151,6 +168,7 @@ class EnvBackend {
   virtual Status ReleaseLease(std::string_view lease, std::string_view holder) const = 0;
   virtual Result<LeaseState> ReadLease(std::string_view lease) const = 0;
   virtual Status SetFence(std::shared_ptr<const Fence> fence) = 0;
+  virtual Result<ReplicationState> GetReplication() const = 0;
 };
 
 class Env {
@@ -184,6 +202,9 @@ class Env {
   }
   Result<LeaseState> ReadLease(std::string_view lease) const { return backend_->ReadLease(lease); }
   Status SetFence(std::shared_ptr<const Fence> fence) { return backend_->SetFence(std::move(fence)); }
+  // Asks the primary (kFailedPrecondition on LMDB; the error of the connection when no read-write
+  // server answers).
+  Result<ReplicationState> GetReplication() const { return backend_->GetReplication(); }
 
   EnvBackend& backend() const { return *backend_; }
 

@@ -8,8 +8,8 @@ namespace ca::kv::lmdb_env {
 
 namespace {
 
-std::unexpected<Error> NeedsPostgres() {
-  return Fail(ErrorCode::kFailedPrecondition, "leases need the PostgreSQL store");
+std::unexpected<Error> NeedsPostgres(std::string_view what = "leases") {
+  return Fail(ErrorCode::kFailedPrecondition, std::string(what) + " need the PostgreSQL store");
 }
 
 class LmdbTxn final : public TxnBackend {
@@ -75,6 +75,9 @@ class LmdbEnv final : public EnvBackend {
   Status ReleaseLease(std::string_view, std::string_view) const override { return NeedsPostgres(); }
   Result<LeaseState> ReadLease(std::string_view) const override { return NeedsPostgres(); }
   Status SetFence(std::shared_ptr<const Fence>) override { return NeedsPostgres(); }
+  Result<ReplicationState> GetReplication() const override {
+    return NeedsPostgres("replication states");
+  }
 
  private:
   lmdb::Env env_;

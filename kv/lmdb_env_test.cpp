@@ -85,6 +85,9 @@ TEST(LmdbEnv, LeasesAndFencesNeedPostgres) {
   EXPECT_FALSE(env.ReadLease("engine-test"));
   EXPECT_FALSE(env.ReleaseLease("engine-test", "node-a"));
   EXPECT_FALSE(env.SetFence(std::make_shared<Fence>()));
+  auto replication = env.GetReplication();
+  ASSERT_FALSE(replication);
+  EXPECT_EQ(replication.error().message, "replication states need the PostgreSQL store");
 }
 
 TEST(LmdbEnv, ReadOnlyEnvRefusesWritesAndAStoreOpensOncePerProcess) {

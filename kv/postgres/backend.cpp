@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <charconv>
+#include <cstdlib>
 #include <mutex>
 
 #include "kv/postgres/location.h"
@@ -87,6 +88,31 @@ class PgEnvBackend final : public EnvBackend {
     auto connection = CA_TRY(pool_->Acquire());
     auto result = CA_TRY(connection->Run(Stmt::kReadLease, {lease}, Format::kText));
     return ReadLeaseRow(result);
+  }
+
+  Result<ReplicationState> GetReplication() const override {
+    // The pool reaches the read-write server only (target_session_attrs), so this is the primary.
+    // Its standbys' state columns are NULL unless the role has pg_read_all_stats (acme-ca-pair
+    // grants it); replay_lag is NULL while a standby has nothing to replay.
+    auto connection = CA_TRY(pool_->Acquire());
+    auto setting = CA_TRY(connection->Exec(
+        "SELECT current_setting('synchronous_standby_names') <> ''", "GetReplication"));
+    ReplicationState out;
+    out.sync_commit = Value(setting.get(), 0, 0) == "t";
+    auto rows = CA_TRY(connection->Exec(
+        "SELECT application_name, COALESCE(state, ''), COALESCE(sync_state, ''), "
+        "COALESCE(EXTRACT(EPOCH FROM replay_lag), 0)::float8 FROM pg_stat_replication "
+        "ORDER BY application_name",
+        "GetReplication"));
+    for (int row = 0; row < PQntuples(rows.get()); ++row) {
+      ReplicationState::Standby standby{std::string(Value(rows.get(), row, 0)),
+                                        std::string(Value(rows.get(), row, 1)),
+                                        std::string(Value(rows.get(), row, 2)), 0};
+      standby.replay_lag_seconds =
+          std::strtod(std::string(Value(rows.get(), row, 3)).c_str(), nullptr);
+      out.standbys.push_back(std::move(standby));
+    }
+    return out;
   }
 
   Status SetFence(std::shared_ptr<const Fence> fence) override {

@@ -153,5 +153,17 @@ TEST_F(LeaseTest, BadArgumentsAreRefused) {
   EXPECT_EQ(ttl.error().code, ErrorCode::kInvalidArgument);
 }
 
+// A server without standbys: no synchronous commit, none listed (the pair's gauges then say the
+// pair runs on one copy; tests/ha/failover_e2e.sh checks a real pair's).
+TEST_F(LeaseTest, ReplicationStateOfALoneServer) {
+  auto state = PG_ASSERT_OK(node_a_->GetReplication());
+  EXPECT_FALSE(state.sync_commit);
+  EXPECT_TRUE(state.standbys.empty());
+  EXPECT_EQ(state.SyncStandbys(), 0u);
+  ReplicationState pair{true,
+                        {{"ca-2", "streaming", "sync", 0.01}, {"ca-3", "catchup", "sync", 9}}};
+  EXPECT_EQ(pair.SyncStandbys(), 1u);  // catching up: its commits are not waited for yet
+}
+
 }  // namespace
 }  // namespace ca::kv::postgres

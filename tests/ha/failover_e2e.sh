@@ -286,6 +286,20 @@ standby_metric() {  # the engine's HA gauge in its metrics file: 0 on the standb
 check "$ACT_NAME's engine metrics: acme_ca_engine_ha_active 0 (standby)" standby_metric "$X/var/lib/acme-ca/metrics/engine.prom"
 check "$SURV_NAME's engine metrics: acme_ca_engine_ha_active 1 (active)" grep -Eq '^acme_ca_engine_ha_active\{.*\} 1$' \
   "$T/$SURV/var/lib/acme-ca/metrics/engine.prom"
+db_metrics() {  # the survivor's view of the database: primary up, a synchronous standby streaming
+  local f=$1
+  for _ in $(seq 60); do
+    grep -Eq '^acme_ca_engine_db_primary_up\{environment="production"\} 1$' "$f" 2>/dev/null &&
+      grep -Eq '^acme_ca_engine_db_sync_commit\{environment="production"\} 1$' "$f" &&
+      grep -Eq '^acme_ca_engine_db_sync_standbys\{environment="production"\} 1$' "$f" &&
+      grep -Eq '^acme_ca_engine_db_standby_replay_lag_seconds\{environment="production",standby="[^"]+",state="streaming",sync_state="(sync|quorum)"\} [0-9.e-]+$' "$f" &&
+      return 0
+    sleep 0.5
+  done
+  grep acme_ca_engine_db_ "$f"; return 1
+}
+check "$SURV_NAME's engine metrics: database primary up, synchronous commit, $ACT_NAME's standby streaming" \
+  db_metrics "$T/$SURV/var/lib/acme-ca/metrics/engine.prom"
 
 # --- backup of the pair (pg_dump of its database) on the survivor; a restore over it refused ---------
 Y=$T/$SURV
