@@ -61,6 +61,8 @@ Result<Exporter> Exporter::Open(const kv::Env& env, const StoreDbs& dbs, ExportO
   fs::remove_all(fs::path(options.dir) / kStagingDir, ec);  // a crashed pass's temporary files
   Exporter exporter(env, dbs, std::move(options));
   fs::path manifest_path = fs::path(exporter.options_.dir) / kManifestName;
+  if (struct stat st{}; ::stat(manifest_path.c_str(), &st) == 0)
+    exporter.manifest_mtime_ = pki::FromUnix(st.st_mtime);
   if (fs::exists(manifest_path)) {
     auto previous = ParseManifest(ReadSmallFile(manifest_path));
     if (!previous) {
@@ -213,7 +215,12 @@ Status Exporter::WriteManifest(Time now) {
   }
   std::sort(m.files.begin(), m.files.end(),
             [](const ManifestFile& a, const ManifestFile& b) { return a.path < b.path; });
-  return WriteFileAtomic(options_.dir, kManifestName, AsBytes(ManifestJson(m)), now);
+  Time mtime = now;
+  if (manifest_mtime_ && mtime <= *manifest_mtime_)
+    mtime = *manifest_mtime_ + std::chrono::seconds(1);
+  CA_TRY_STATUS(WriteFileAtomic(options_.dir, kManifestName, AsBytes(ManifestJson(m)), mtime));
+  manifest_mtime_ = mtime;
+  return Ok();
 }
 
 Status Exporter::WriteHealth(const Result<PassStats>& pass, Time now, double pass_seconds) {

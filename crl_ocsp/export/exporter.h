@@ -79,6 +79,10 @@ class Exporter {
   // issuer '\0' serial magnitude -> the response's two paths (computing them costs two encodings).
   std::unordered_map<std::string, std::array<std::string, 2>> ocsp_paths_;
   std::optional<Time> last_success_;
+  // The last manifest's mtime. Each new manifest gets a later second: a web server's ETag (nginx:
+  // mtime and size) must change with the manifest, or a mirror's If-None-Match gets a 304 for a
+  // manifest rewritten within the same second at the same size, and misses it.
+  std::optional<Time> manifest_mtime_;
   const kv::Txn* env_txn_ = nullptr;  // the pass's read transaction, while RunPass reads the store
 };
 

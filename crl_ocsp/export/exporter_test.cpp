@@ -147,6 +147,34 @@ TEST_F(ExporterTest, PassesRewriteOnlyWhatChangedAndSurviveARestart) {
   EXPECT_EQ(again.RunPass(now + 20s)->written, 1u);
 }
 
+// nginx's ETag is the file's mtime (seconds) and size: each manifest gets a later mtime than the
+// last one, even within one second and across a restart, so a mirror's If-None-Match never gets a
+// 304 for a manifest it has not seen.
+TEST_F(ExporterTest, EachManifestGetsALaterMtimeSecond) {
+  Put(Response("7b01", CertStatus::kGood, now - 1h), now + 30 * 24h);
+  auto mtime = [&] {
+    struct stat st {};
+    EXPECT_EQ(::stat(At("manifest.json").c_str(), &st), 0);
+    return st.st_mtime;
+  };
+  std::vector<time_t> seen;
+  {
+    Exporter e = Open();
+    ASSERT_TRUE(e.RunPass(now));
+    seen.push_back(mtime());
+    EXPECT_EQ(seen.back(), pki::ToUnix(now));
+    ASSERT_TRUE(e.RunPass(now));  // the same second
+    seen.push_back(mtime());
+  }
+  Exporter restarted = Open();
+  ASSERT_TRUE(restarted.RunPass(now));
+  seen.push_back(mtime());
+  ASSERT_TRUE(restarted.RunPass(now + 10s));
+  seen.push_back(mtime());
+  EXPECT_EQ(seen, (std::vector<time_t>{pki::ToUnix(now), pki::ToUnix(now) + 1, pki::ToUnix(now) + 2,
+                                       pki::ToUnix(now + 10s)}));
+}
+
 TEST_F(ExporterTest, StaleExpiredAndDeletedArtifactsLeaveTheExport) {
   Put(Response("7a01", CertStatus::kGood, now - 1h), now + 30 * 24h);
   Put(Response("7a02", CertStatus::kGood, now - 1h), now + 2h);  // certificate expires soon

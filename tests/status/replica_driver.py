@@ -35,7 +35,7 @@ def next_update_of(src):
     return int(datetime.strptime(text, "%b %d %H:%M:%S %Y GMT").replace(tzinfo=timezone.utc).timestamp())
 
 
-def write_atomic(path, data):
+def write_atomic(path, data, mtime=None):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
@@ -43,7 +43,19 @@ def write_atomic(path, data):
         f.flush()
         os.fsync(f.fileno())
     os.chmod(tmp, 0o644)
+    if mtime is not None:
+        os.utime(tmp, (mtime, mtime))
     os.rename(tmp, path)
+
+
+def next_manifest_mtime(path):
+    """As the exporter does: a later second than the current manifest's mtime, so that nginx's
+    ETag (mtime and size) changes and a mirror's If-None-Match never gets a 304 for it."""
+    now = int(time.time())
+    try:
+        return max(now, int(os.stat(path).st_mtime) + 1)
+    except FileNotFoundError:
+        return now
 
 
 class Origin:
@@ -65,7 +77,8 @@ class Origin:
                           "size": len(data), "next_update": nu})
         files.extend(extra)
         manifest = {"generated_at": int(time.time()), "files": files}
-        write_atomic(os.path.join(self.export, "manifest.json"), json.dumps(manifest).encode())
+        target = os.path.join(self.export, "manifest.json")
+        write_atomic(target, json.dumps(manifest).encode(), next_manifest_mtime(target))
         json.dump(self.state, open(self.state_file, "w"))
         return time.monotonic()
 
