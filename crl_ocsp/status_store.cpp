@@ -235,6 +235,13 @@ Status StatusStore::RegisterIssuer(std::string_view name, const X509* issuer) {
   CA_TRY_STATUS(CheckIssuerName(name));
   if (issuer == nullptr) return Fail(ErrorCode::kInvalidArgument, "issuer certificate required");
   Bytes der = CA_TRY(ossl::CertToDer(issuer));
+  // The engine, the status server and the exporter register the same issuers as they start: on
+  // PostgreSQL one of them may lose a serialization race, and reruns.
+  return kv::RetryOnConflict([&] { return RegisterIssuerOnce(name, issuer, der); });
+}
+
+Status StatusStore::RegisterIssuerOnce(std::string_view name, const X509* issuer,
+                                       const Bytes& der) {
   kv::Txn txn = CA_TRY(kv::Txn::BeginWrite(*env_));
   auto existing = CA_TRY(txn.Get(dbs_.issuers, name));
   if (existing) {

@@ -136,6 +136,7 @@ class StatusStore {
   const StoreDbs& dbs() const { return dbs_; }
 
  private:
+  Status RegisterIssuerOnce(std::string_view name, const X509* issuer, const Bytes& der);
   // Issuers parsed once, with their response inspectors. A registered name never changes
   // certificate (RegisterIssuer), so entries never go stale. Responses are inspected on the
   // publishing thread, before the group commit (the committer's thread only writes).

@@ -224,10 +224,13 @@ Result<AcmeStore> AcmeStore::Open(const std::string& dir, const StoreOptions& st
   d.certs = CA_TRY(env->OpenTable("certificates", true));
   d.failed_validations = CA_TRY(env->OpenTable("failed_validations", true));
   d.processing = CA_TRY(env->OpenTable("processing", true));
-  CA_TRY_STATUS(BuildProcessingIndex(*env, d));
+  // Once-only writes at open, while the other services open theirs on the same database: a
+  // serialization conflict is rerun like any other write (kv::RetryOnConflict).
+  CA_TRY_STATUS(kv::RetryOnConflict([&] { return BuildProcessingIndex(*env, d); }));
   d.order_expiry = CA_TRY(env->OpenTable("order_expiry", true));
   d.nonces = CA_TRY(env->OpenTable("nonces", true));
-  CA_TRY_STATUS(BackfillExpiryIndex(*env, d.orders, d.order_expiry));
+  CA_TRY_STATUS(
+      kv::RetryOnConflict([&] { return BackfillExpiryIndex(*env, d.orders, d.order_expiry); }));
   return AcmeStore(std::move(env), d);
 }
 

@@ -77,16 +77,11 @@ std::future<Status> GroupCommitter::Submit(Op op) {
 }
 
 Status GroupCommitter::RunBatch(Pending* const* batch, size_t n) {
-  for (int attempt = 1;; ++attempt) {
-    Status s = RunBatchOnce(batch, n);
-    if (s || !IsConflict(s.error()) || attempt >= kConflictTries) return s;
-    {
-      std::lock_guard lock(mu_);
-      ++stats_.conflicts;
-    }
-    // The other writer usually commits within milliseconds: back off a little more each time.
-    std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? attempt : 10));
-  }
+  return RetryOnConflict([&] { return RunBatchOnce(batch, n); },
+                         [&] {
+                           std::lock_guard lock(mu_);
+                           ++stats_.conflicts;
+                         });
 }
 
 Status GroupCommitter::RunBatchOnce(Pending* const* batch, size_t n) {

@@ -32,7 +32,7 @@ namespace ca::kv {
 class GroupCommitter {
  public:
   using Op = std::function<Status(Txn& txn)>;
-  static constexpr int kConflictTries = 20;
+  static constexpr int kConflictTries = kv::kConflictTries;
 
   // `env` must outlive the committer. At most `max_batch` operations share one transaction.
   explicit GroupCommitter(const Env& env, size_t max_batch = 256);

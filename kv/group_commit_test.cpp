@@ -243,5 +243,30 @@ TEST(GroupCommitter, ConflictsAreRerunUntilTheTriesAreSpent) {
   EXPECT_EQ(f.Count(), 1u);
 }
 
+// The same rerun for a one-off write outside the committer (a store's once-only writes at open):
+// conflicts are rerun, any other error is returned at once.
+TEST(RetryOnConflict, RerunsConflictsOnlyAndBoundsThem) {
+  int calls = 0, told = 0;
+  Status won = RetryOnConflict(
+      [&]() -> Status { return ++calls < 3 ? ConflictError("lost") : Ok(); }, [&] { ++told; });
+  EXPECT_TRUE(won);
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(told, 2);
+  calls = 0;
+  Status other = RetryOnConflict([&]() -> Status {
+    ++calls;
+    return Fail(ErrorCode::kInvalidArgument, "bad");
+  });
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(calls, 1);
+  calls = 0;
+  EXPECT_FALSE(RetryOnConflict([&]() -> Status {
+    ++calls;
+    return ConflictError("always");
+  }));
+  EXPECT_EQ(calls, kConflictTries);
+}
+
 }  // namespace
 }  // namespace ca::kv

@@ -1,5 +1,7 @@
 #include "kv/kv.h"
 
+#include <thread>
+
 #include "kv/lmdb_env.h"
 #include "kv/postgres/backend.h"
 
@@ -41,6 +43,17 @@ size_t ReplicationState::SyncStandbys() const {
   for (const auto& s : standbys)
     n += s.state == "streaming" && (s.sync_state == "sync" || s.sync_state == "quorum");
   return n;
+}
+
+Status RetryOnConflict(const std::function<Status()>& attempt,
+                       const std::function<void()>& on_conflict) {
+  for (int tries = 1;; ++tries) {
+    Status s = attempt();
+    if (s || !IsConflict(s.error()) || tries >= kConflictTries) return s;
+    if (on_conflict) on_conflict();
+    // The other writer usually commits within milliseconds: back off a little more each time.
+    std::this_thread::sleep_for(std::chrono::milliseconds(tries < 10 ? tries : 10));
+  }
 }
 
 bool IsConflict(const Error& error) {

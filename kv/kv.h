@@ -221,6 +221,11 @@ class Env {
 
 // True for the error of a write transaction that lost a race (rerun it); see the header comment.
 bool IsConflict(const Error& error);
+// Runs `attempt` (a whole write transaction) again while it fails with a conflict, up to
+// kConflictTries times, backing off 1..10 ms; `on_conflict` (may be empty) is told of each rerun.
+inline constexpr int kConflictTries = 20;
+Status RetryOnConflict(const std::function<Status()>& attempt,
+                       const std::function<void()>& on_conflict = nullptr);
 // The error an engine returns for such a race.
 std::unexpected<Error> ConflictError(std::string_view detail);
 
