@@ -61,9 +61,8 @@ Result<Exporter> Exporter::Open(const kv::Env& env, const StoreDbs& dbs, ExportO
   fs::remove_all(fs::path(options.dir) / kStagingDir, ec);  // a crashed pass's temporary files
   Exporter exporter(env, dbs, std::move(options));
   fs::path manifest_path = fs::path(exporter.options_.dir) / kManifestName;
-  if (struct stat st{}; ::stat(manifest_path.c_str(), &st) == 0)
-    exporter.manifest_mtime_ = pki::FromUnix(st.st_mtime);
-  if (fs::exists(manifest_path)) {
+  if (struct stat st{}; ::stat(manifest_path.c_str(), &st) == 0) {
+    exporter.manifest_mtime_ = pki::FromUnix(st.st_mtime);  // the next manifest's is later
     auto previous = ParseManifest(ReadSmallFile(manifest_path));
     if (!previous) {
       log::Warn("export_manifest_unreadable", {{"error", previous.error().ToString()}});
